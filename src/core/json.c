@@ -1,0 +1,311 @@
+/*
+ * json.c - the streaming JSON writer.
+ *
+ * Layer: core.
+ */
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+json_init(struct json *j, struct strbuf *out, int pretty)
+{
+    memset(j, 0, sizeof(*j));
+    j->out = out;
+    j->pretty = pretty;
+}
+
+static void
+json_newline(struct json *j)
+{
+    int i;
+
+    if (!j->pretty) {
+        return;
+    }
+    strbuf_addch(j->out, '\n');
+    for (i = 0; i < j->depth; i++) {
+        strbuf_addstr(j->out, "  ");
+    }
+}
+
+/* Separator before a value or a key at the current depth. */
+static void
+json_sep(struct json *j)
+{
+    if (j->after_key) {
+        j->after_key = 0;
+        return;
+    }
+    if (j->depth > 0) {
+        if (j->count[j->depth - 1] != 0) {
+            strbuf_addch(j->out, ',');
+        }
+        j->count[j->depth - 1] = 1;
+        json_newline(j);
+    }
+}
+
+static void
+json_open(struct json *j, char c)
+{
+    json_sep(j);
+    strbuf_addch(j->out, c);
+    if (j->depth < JSON_MAX_DEPTH) {
+        j->count[j->depth] = 0;
+    }
+    j->depth++;
+}
+
+static void
+json_close(struct json *j, char c)
+{
+    int had = j->depth <= JSON_MAX_DEPTH && j->count[j->depth - 1];
+
+    j->depth--;
+    if (had) {
+        json_newline(j);
+    }
+    strbuf_addch(j->out, c);
+}
+
+void
+json_object_begin(struct json *j)
+{
+    json_open(j, '{');
+}
+
+void
+json_object_end(struct json *j)
+{
+    json_close(j, '}');
+}
+
+void
+json_array_begin(struct json *j)
+{
+    json_open(j, '[');
+}
+
+void
+json_array_end(struct json *j)
+{
+    json_close(j, ']');
+}
+
+void
+json_key(struct json *j, const char *key)
+{
+    json_sep(j);
+    json_quote(j->out, key, strlen(key));
+    strbuf_addstr(j->out, j->pretty ? ": " : ":");
+    j->after_key = 1;
+}
+
+/*
+ * Length of the UTF-8 sequence at s and its code point; 0 when the bytes
+ * are not a sequence we accept.  Surrogates (ED A0..BF xx) are accepted so
+ * that they can be escaped.
+ */
+static size_t
+json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
+{
+    unsigned c = s[0];
+    size_t n, i;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        *cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        *cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        *cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > len) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        *cp = (*cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && *cp < 0x800) || (n == 4 && (*cp < 0x10000 ||
+                                                *cp > 0x10ffff))) {
+        return 0;
+    }
+    return n;
+}
+
+void
+json_quote(struct strbuf *out, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    strbuf_addch(out, '"');
+    while (i < len) {
+        unsigned c = s[i], cp;
+        size_t n;
+
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            size_t start = i;
+
+            while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
+                   s[i] != '\\') {
+                i++;
+            }
+            strbuf_add(out, s + start, i - start);
+            continue;
+        }
+        switch (c) {
+        case '"':
+            strbuf_addstr(out, "\\\"");
+            i++;
+            continue;
+        case '\\':
+            strbuf_addstr(out, "\\\\");
+            i++;
+            continue;
+        case '\n':
+            strbuf_addstr(out, "\\n");
+            i++;
+            continue;
+        case '\t':
+            strbuf_addstr(out, "\\t");
+            i++;
+            continue;
+        case '\r':
+            strbuf_addstr(out, "\\r");
+            i++;
+            continue;
+        default:
+            break;
+        }
+        if (c < 0x20) {
+            strbuf_addf(out, "\\u%04x", c);
+            i++;
+            continue;
+        }
+        n = json_utf8_seq(s + i, len - i, &cp);
+        if (n == 0) {
+            strbuf_addstr(out, "\\ufffd");
+            i++;
+        } else if (cp >= 0xd800 && cp <= 0xdfff) {
+            strbuf_addf(out, "\\u%04x", cp);
+            i += n;
+        } else {
+            strbuf_add(out, s + i, n);
+            i += n;
+        }
+    }
+    strbuf_addch(out, '"');
+}
+
+void
+json_string(struct json *j, const char *s)
+{
+    if (s == NULL) {
+        json_null(j);
+        return;
+    }
+    json_string_len(j, s, strlen(s));
+}
+
+void
+json_string_len(struct json *j, const char *s, size_t len)
+{
+    json_sep(j);
+    json_quote(j->out, s, len);
+}
+
+void
+json_int(struct json *j, long long v)
+{
+    json_sep(j);
+    strbuf_addf(j->out, "%lld", v);
+}
+
+void
+json_uint(struct json *j, unsigned long long v)
+{
+    json_sep(j);
+    strbuf_addf(j->out, "%llu", v);
+}
+
+void
+json_double(struct json *j, double v)
+{
+    json_sep(j);
+    if (!isfinite(v)) {
+        strbuf_addstr(j->out, "null");
+        return;
+    }
+    strbuf_addf(j->out, "%.17g", v);
+}
+
+void
+json_bool(struct json *j, int v)
+{
+    json_sep(j);
+    strbuf_addstr(j->out, v ? "true" : "false");
+}
+
+void
+json_null(struct json *j)
+{
+    json_sep(j);
+    strbuf_addstr(j->out, "null");
+}
+
+void
+json_kv_string(struct json *j, const char *key, const char *s)
+{
+    json_key(j, key);
+    json_string(j, s);
+}
+
+void
+json_kv_int(struct json *j, const char *key, long long v)
+{
+    json_key(j, key);
+    json_int(j, v);
+}
+
+void
+json_kv_uint(struct json *j, const char *key, unsigned long long v)
+{
+    json_key(j, key);
+    json_uint(j, v);
+}
+
+void
+json_kv_double(struct json *j, const char *key, double v)
+{
+    json_key(j, key);
+    json_double(j, v);
+}
+
+void
+json_kv_bool(struct json *j, const char *key, int v)
+{
+    json_key(j, key);
+    json_bool(j, v);
+}
+
+void
+json_kv_null(struct json *j, const char *key)
+{
+    json_key(j, key);
+    json_null(j);
+}

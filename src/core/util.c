@@ -1,0 +1,105 @@
+/*
+ * util.c - number parsing, clocks and file reading.
+ *
+ * Layer: core.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "banned.h"
+
+int
+parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (s == NULL || *s == '\0') {
+        return PS_EUSAGE;
+    }
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max) {
+        return PS_EUSAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+parse_double(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (s == NULL || *s == '\0') {
+        return PS_EUSAGE;
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(v)) {
+        return PS_EUSAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+uint64_t
+clock_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+clock_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+read_file(const char *path, size_t max, struct strbuf *sb)
+{
+    int fd, rc = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ESRCH) {
+            return PS_ENOTFOUND;
+        }
+        return (errno == EACCES || errno == EPERM) ? PS_EPERM : PS_EIO;
+    }
+    while (sb->len < max) {
+        size_t want = max - sb->len < 65536 ? max - sb->len : 65536;
+        ssize_t n;
+
+        strbuf_grow(sb, want);
+        n = read(fd, sb->buf + sb->len, want);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            rc = (errno == ESRCH) ? PS_ENOTFOUND : PS_EIO;
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        sb->len += (size_t)n;
+        sb->buf[sb->len] = '\0';
+    }
+    close(fd);
+    return rc;
+}
