@@ -1,0 +1,46 @@
+/*
+ * maps.h - the memory map of a process (/proc/PID/maps).
+ *
+ * Layer: target.  maps_parse() is pure (unit-tested on fixture text);
+ * maps_read() reads a live process's file and parses it.
+ */
+#ifndef PYSPECT_TARGET_MAPS_H
+#define PYSPECT_TARGET_MAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/memsrc.h"
+
+struct map_entry {
+    raddr_t start;
+    raddr_t end;
+    uint64_t offset;
+    unsigned long inode;
+    char perms[5]; /* "r-xp" */
+    char *path;    /* "" for anonymous memory; "[heap]", "[stack]"... */
+};
+
+struct maps {
+    struct map_entry *v;
+    size_t n;
+    size_t alloc;
+};
+
+#define MAPS_INIT {NULL, 0, 0}
+
+/* Parse maps text; lines that do not parse give PS_ECORRUPT. */
+int
+maps_parse(const char *text, size_t len, struct maps *out);
+int
+maps_read(int pid, struct maps *out);
+void
+maps_release(struct maps *m);
+/* The mapping that contains addr, or NULL. */
+const struct map_entry *
+maps_find(const struct maps *m, raddr_t addr);
+/* Is [addr, addr + len) inside readable mappings? */
+int
+maps_readable(const struct maps *m, raddr_t addr, size_t len);
+
+#endif /* PYSPECT_TARGET_MAPS_H */

@@ -1,0 +1,374 @@
+/*
+ * memsrc.c - the memory-source backends: live process, local buffers,
+ * fault injection and the per-snapshot page cache.
+ *
+ * Layer: target.
+ */
+#define _GNU_SOURCE
+#include "memsrc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+int
+memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out)
+{
+    return memsrc_read(src, addr, out, sizeof(*out));
+}
+
+int
+memsrc_read_u32(struct memsrc *src, raddr_t addr, uint32_t *out)
+{
+    return memsrc_read(src, addr, out, sizeof(*out));
+}
+
+int
+memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out)
+{
+    return memsrc_read(src, addr, out, sizeof(*out));
+}
+
+void
+memsrc_free(struct memsrc *src)
+{
+    if (src != NULL) {
+        src->ops->free(src);
+    }
+}
+
+/* ---- live process ---------------------------------------------------- */
+
+struct memsrc_proc {
+    struct memsrc base;
+    int pid;
+    int mem_fd; /* /proc/PID/mem, opened when process_vm_readv is absent */
+};
+
+static int
+proc_errno_to_error(int e)
+{
+    switch (e) {
+    case ESRCH:
+        return PS_EEXITED;
+    case EPERM:
+    case EACCES:
+        return PS_EPERM;
+    default:
+        return PS_EFAULT;
+    }
+}
+
+static int
+memsrc_proc_read_mem(struct memsrc_proc *p, raddr_t addr, void *buf,
+                     size_t len)
+{
+    size_t done = 0;
+
+    if (p->mem_fd < 0) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/mem", p->pid);
+        p->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (p->mem_fd < 0) {
+            return errno == ENOENT ? PS_EEXITED : proc_errno_to_error(errno);
+        }
+    }
+    while (done < len) {
+        ssize_t n = pread(p->mem_fd, (char *)buf + done, len - done,
+                          (off_t)(addr + done));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n == 0 ? PS_EEXITED : proc_errno_to_error(errno);
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static int
+memsrc_proc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
+{
+    struct memsrc_proc *p = (struct memsrc_proc *)src;
+    size_t done = 0;
+
+    if (len == 0) {
+        return 0;
+    }
+    if (addr + len < addr) {
+        return PS_EFAULT;
+    }
+    if (p->mem_fd >= 0) {
+        return memsrc_proc_read_mem(p, addr, buf, len);
+    }
+    while (done < len) {
+        struct iovec local = {(char *)buf + done, len - done};
+        struct iovec remote = {(void *)(uintptr_t)(addr + done), len - done};
+        ssize_t n = process_vm_readv(p->pid, &local, 1, &remote, 1, 0);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == ENOSYS) {
+                return memsrc_proc_read_mem(p, addr, buf, len);
+            }
+            return proc_errno_to_error(errno);
+        }
+        if (n == 0) {
+            return PS_EFAULT;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static void
+memsrc_proc_free(struct memsrc *src)
+{
+    struct memsrc_proc *p = (struct memsrc_proc *)src;
+
+    if (p->mem_fd >= 0) {
+        close(p->mem_fd);
+    }
+    free(p);
+}
+
+static const struct memsrc_ops memsrc_proc_ops = {
+    "process", memsrc_proc_read, memsrc_proc_free,
+};
+
+int
+memsrc_proc_open(int pid, struct memsrc **out)
+{
+    struct memsrc_proc *p;
+    int rc;
+
+    rc = proc_check(pid);
+    if (rc < 0) {
+        return rc;
+    }
+    p = xcalloc(1, sizeof(*p));
+    p->base.ops = &memsrc_proc_ops;
+    p->pid = pid;
+    p->mem_fd = -1;
+    *out = &p->base;
+    return 0;
+}
+
+/* ---- local buffers ---------------------------------------------------- */
+
+struct memsrc_region {
+    raddr_t addr;
+    size_t len;
+    unsigned char *data;
+};
+
+struct memsrc_buffer {
+    struct memsrc base;
+    struct memsrc_region *regions;
+    size_t nregions, alloc;
+};
+
+static int
+memsrc_buffer_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
+{
+    struct memsrc_buffer *b = (struct memsrc_buffer *)src;
+    size_t i;
+
+    if (addr + len < addr) {
+        return PS_EFAULT;
+    }
+    for (i = 0; i < b->nregions; i++) {
+        struct memsrc_region *r = &b->regions[i];
+
+        if (addr >= r->addr && addr - r->addr <= r->len &&
+            len <= r->len - (addr - r->addr)) {
+            memcpy(buf, r->data + (addr - r->addr), len);
+            return 0;
+        }
+    }
+    return PS_EFAULT;
+}
+
+static void
+memsrc_buffer_free(struct memsrc *src)
+{
+    struct memsrc_buffer *b = (struct memsrc_buffer *)src;
+    size_t i;
+
+    for (i = 0; i < b->nregions; i++) {
+        free(b->regions[i].data);
+    }
+    free(b->regions);
+    free(b);
+}
+
+static const struct memsrc_ops memsrc_buffer_ops = {
+    "buffer", memsrc_buffer_read, memsrc_buffer_free,
+};
+
+struct memsrc *
+memsrc_buffer_new(void)
+{
+    struct memsrc_buffer *b = xcalloc(1, sizeof(*b));
+
+    b->base.ops = &memsrc_buffer_ops;
+    return &b->base;
+}
+
+void
+memsrc_buffer_add(struct memsrc *src, raddr_t addr, const void *data,
+                  size_t len)
+{
+    struct memsrc_buffer *b = (struct memsrc_buffer *)src;
+    struct memsrc_region *r;
+
+    XGROW(b->regions, b->alloc, b->nregions + 1);
+    r = &b->regions[b->nregions++];
+    r->addr = addr;
+    r->len = len;
+    r->data = xmalloc(len);
+    memcpy(r->data, data, len);
+}
+
+/* ---- fault injection --------------------------------------------------- */
+
+struct memsrc_faulty {
+    struct memsrc base;
+    struct memsrc *inner;
+    uint64_t fail_after;
+    uint64_t seen;
+    int error;
+};
+
+static int
+memsrc_faulty_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
+{
+    struct memsrc_faulty *f = (struct memsrc_faulty *)src;
+
+    if (f->seen++ >= f->fail_after) {
+        return f->error;
+    }
+    return memsrc_read(f->inner, addr, buf, len);
+}
+
+static void
+memsrc_faulty_free(struct memsrc *src)
+{
+    free(src);
+}
+
+static const struct memsrc_ops memsrc_faulty_ops = {
+    "faulty", memsrc_faulty_read, memsrc_faulty_free,
+};
+
+struct memsrc *
+memsrc_faulty_new(struct memsrc *inner, uint64_t fail_after, int error)
+{
+    struct memsrc_faulty *f = xcalloc(1, sizeof(*f));
+
+    f->base.ops = &memsrc_faulty_ops;
+    f->inner = inner;
+    f->fail_after = fail_after;
+    f->error = error;
+    return &f->base;
+}
+
+/* ---- page cache -------------------------------------------------------- */
+
+struct memsrc_page {
+    raddr_t page;        /* page address */
+    uint64_t generation; /* valid when equal to the cache's */
+};
+
+struct memsrc_cache {
+    struct memsrc base;
+    struct memsrc *inner;
+    size_t page_size; /* a power of two */
+    size_t npages;    /* a power of two */
+    uint64_t generation;
+    struct memsrc_page *pages;
+    unsigned char *data;
+};
+
+static int
+memsrc_cache_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
+{
+    struct memsrc_cache *c = (struct memsrc_cache *)src;
+    raddr_t page = addr & ~(raddr_t)(c->page_size - 1);
+    size_t slot;
+    struct memsrc_page *p;
+    unsigned char *data;
+    int rc;
+
+    if (len > c->page_size || addr + len < addr ||
+        ((addr + len - 1) & ~(raddr_t)(c->page_size - 1)) != page) {
+        return memsrc_read(c->inner, addr, buf, len);
+    }
+    slot = (size_t)(page / c->page_size) & (c->npages - 1);
+    p = &c->pages[slot];
+    data = c->data + slot * c->page_size;
+    if (p->generation != c->generation || p->page != page) {
+        rc = memsrc_read(c->inner, page, data, c->page_size);
+        if (rc < 0) {
+            /* A page that straddles the end of a mapping: read directly. */
+            p->generation = 0;
+            return rc == PS_EFAULT ? memsrc_read(c->inner, addr, buf, len)
+                                   : rc;
+        }
+        p->page = page;
+        p->generation = c->generation;
+    }
+    memcpy(buf, data + (addr - page), len);
+    return 0;
+}
+
+static void
+memsrc_cache_free(struct memsrc *src)
+{
+    struct memsrc_cache *c = (struct memsrc_cache *)src;
+
+    free(c->pages);
+    free(c->data);
+    free(c);
+}
+
+static const struct memsrc_ops memsrc_cache_ops = {
+    "cache", memsrc_cache_read, memsrc_cache_free,
+};
+
+struct memsrc *
+memsrc_cache_new(struct memsrc *inner, size_t page_size, size_t npages)
+{
+    struct memsrc_cache *c = xcalloc(1, sizeof(*c));
+
+    c->base.ops = &memsrc_cache_ops;
+    c->inner = inner;
+    c->page_size = page_size;
+    c->npages = npages;
+    c->generation = 1;
+    c->pages = xcalloc(npages, sizeof(*c->pages));
+    c->data = xmalloc(npages * page_size);
+    return &c->base;
+}
+
+void
+memsrc_cache_invalidate(struct memsrc *cache)
+{
+    struct memsrc_cache *c = (struct memsrc_cache *)cache;
+
+    c->generation++;
+}

@@ -1,0 +1,98 @@
+/*
+ * memsrc.h - where target bytes come from.
+ *
+ * Layer: target.  Every reader of target memory goes through a struct
+ * memsrc: a narrow method table (after SQLite's VFS) in front of the
+ * backend.  Backends today: a live process (process_vm_readv, falling
+ * back to /proc/PID/mem), a set of local buffers (unit tests, and the
+ * shape a core file backend will take), a fault-injecting wrapper, and a
+ * per-snapshot page cache that wraps any of them.  The CPython walkers see
+ * only this interface.
+ *
+ * Remote addresses are raddr_t integers, never C pointers.
+ */
+#ifndef PYSPECT_TARGET_MEMSRC_H
+#define PYSPECT_TARGET_MEMSRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t raddr_t;
+
+struct memsrc;
+
+struct memsrc_ops {
+    const char *name;
+    /*
+     * Copy exactly len bytes at addr into buf.  Returns 0, PS_EFAULT
+     * when any byte is not mapped, PS_EEXITED when the target is gone,
+     * PS_EPERM when reading is not allowed.
+     */
+    int (*read)(struct memsrc *src, raddr_t addr, void *buf, size_t len);
+    /* Release the source and everything it owns. */
+    void (*free)(struct memsrc *src);
+};
+
+struct memsrc {
+    const struct memsrc_ops *ops;
+    /* Statistics: calls that reached the backend, bytes copied. */
+    uint64_t nreads;
+    uint64_t nbytes;
+};
+
+static inline int
+memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
+{
+    src->nreads++;
+    src->nbytes += len;
+    return src->ops->read(src, addr, buf, len);
+}
+
+/* Typed helpers: read one little-endian word at addr. */
+int
+memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out);
+int
+memsrc_read_u32(struct memsrc *src, raddr_t addr, uint32_t *out);
+int
+memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out);
+
+void
+memsrc_free(struct memsrc *src);
+
+/*
+ * Live process backend.  Opening checks that the process exists and can
+ * be read (PS_ENOPROC, PS_EZOMBIE, PS_EPERM).
+ */
+int
+memsrc_proc_open(int pid, struct memsrc **out);
+
+/*
+ * Buffer backend: reads are served from regions added with
+ * memsrc_buffer_add(); anything else is PS_EFAULT.  The data is copied.
+ */
+struct memsrc *
+memsrc_buffer_new(void);
+void
+memsrc_buffer_add(struct memsrc *src, raddr_t addr, const void *data,
+                  size_t len);
+
+/*
+ * Fault injection: every read through the wrapper after the first
+ * fail_after reads returns error (PS_EFAULT, PS_EEXITED, ...).  The
+ * wrapper does not own inner.
+ */
+struct memsrc *
+memsrc_faulty_new(struct memsrc *inner, uint64_t fail_after, int error);
+
+/*
+ * Page cache: reads that fit in one page are served from a small cache
+ * of whole pages read from inner; larger reads go straight through.
+ * Cached pages are valid until memsrc_cache_invalidate(), which a
+ * sampler calls once per snapshot.  The cache does not own inner.
+ */
+struct memsrc *
+memsrc_cache_new(struct memsrc *inner, size_t page_size, size_t npages);
+void
+memsrc_cache_invalidate(struct memsrc *cache);
+
+#endif /* PYSPECT_TARGET_MEMSRC_H */

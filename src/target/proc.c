@@ -1,0 +1,276 @@
+/*
+ * proc.c - /proc readers for process and thread facts.
+ *
+ * Layer: target.
+ */
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "core/xalloc.h"
+#include "core/banned.h"
+
+/*
+ * The comm field is in parentheses and may itself contain ") ", so the
+ * state is the first letter after the last ')'.
+ */
+int
+proc_parse_stat_state(const char *stat, size_t len, char *state)
+{
+    const char *p = NULL;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (stat[i] == ')') {
+            p = stat + i;
+        }
+    }
+    if (p == NULL || (size_t)(p - stat) + 2 >= len || p[1] != ' ') {
+        return PS_ECORRUPT;
+    }
+    *state = p[2];
+    return 0;
+}
+
+/* The fields after the state, split on spaces; field 0 is the state. */
+static int
+proc_stat_field(const char *stat, size_t len, int index, long long *out)
+{
+    const char *p = NULL, *end = stat + len;
+    size_t i;
+    int field = 0;
+
+    for (i = 0; i < len; i++) {
+        if (stat[i] == ')') {
+            p = stat + i;
+        }
+    }
+    if (p == NULL) {
+        return PS_ECORRUPT;
+    }
+    p += 2;
+    while (p < end && field < index) {
+        if (*p == ' ') {
+            field++;
+        }
+        p++;
+    }
+    if (p >= end) {
+        return PS_ECORRUPT;
+    }
+    *out = strtoll(p, NULL, 10);
+    return 0;
+}
+
+int
+proc_check(int pid)
+{
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    char state;
+    int rc, fd;
+
+    if (pid <= 0) {
+        return err_set(PS_ENOPROC, "pid %d", pid);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    rc = read_file(path, 4096, &sb);
+    if (rc == PS_ENOTFOUND) {
+        strbuf_release(&sb);
+        return err_set(PS_ENOPROC, "pid %d", pid);
+    }
+    if (rc == 0 && proc_parse_stat_state(sb.buf, sb.len, &state) == 0 &&
+        (state == 'Z' || state == 'X')) {
+        strbuf_release(&sb);
+        return err_set(PS_EZOMBIE, "pid %d", pid);
+    }
+    strbuf_release(&sb);
+    /* Opening /proc/PID/mem takes the same ptrace access check as
+     * process_vm_readv does. */
+    snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ESRCH) {
+            return err_set(PS_ENOPROC, "pid %d", pid);
+        }
+        if (errno == EACCES || errno == EPERM) {
+            return err_set(PS_EPERM, "cannot read pid %d", pid);
+        }
+        return err_set(PS_EIO, "cannot open %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return 0;
+}
+
+int
+proc_task_state(int pid, int tid, char *state)
+{
+    char path[80], buf[512];
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return PS_ENOTFOUND;
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n <= 0) {
+        return PS_ENOTFOUND;
+    }
+    return proc_parse_stat_state(buf, (size_t)n, state);
+}
+
+int
+proc_task_cputime(int pid, int tid, uint64_t *ticks)
+{
+    char path[80], buf[1024];
+    long long utime, stime;
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return PS_ENOTFOUND;
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n <= 0) {
+        return PS_ENOTFOUND;
+    }
+    /* utime and stime are fields 14 and 15 of stat; state is field 3. */
+    if (proc_stat_field(buf, (size_t)n, 11, &utime) < 0 ||
+        proc_stat_field(buf, (size_t)n, 12, &stime) < 0) {
+        return PS_ECORRUPT;
+    }
+    *ticks = (uint64_t)(utime + stime);
+    return 0;
+}
+
+int
+proc_ppid(int pid, int *ppid)
+{
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    long long v;
+    int rc;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    rc = read_file(path, 4096, &sb);
+    if (rc == 0) {
+        rc = proc_stat_field(sb.buf, sb.len, 1, &v);
+        if (rc == 0) {
+            *ppid = (int)v;
+        }
+    }
+    strbuf_release(&sb);
+    return rc;
+}
+
+static int
+int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return (x > y) - (x < y);
+}
+
+int
+proc_tasks(int pid, int **tids, size_t *count)
+{
+    char path[64];
+    DIR *dir;
+    struct dirent *de;
+    int *v = NULL;
+    size_t n = 0, alloc = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    dir = opendir(path);
+    if (dir == NULL) {
+        return errno == ENOENT ? PS_EEXITED : PS_EPERM;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        long tid;
+
+        if (parse_long(de->d_name, 1, 0x7fffffff, &tid) < 0) {
+            continue;
+        }
+        XGROW(v, alloc, n + 1);
+        v[n++] = (int)tid;
+    }
+    closedir(dir);
+    if (n > 1) {
+        qsort(v, n, sizeof(*v), int_cmp);
+    }
+    *tids = v;
+    *count = n;
+    return 0;
+}
+
+int
+proc_exe(int pid, struct strbuf *path)
+{
+    char link[64], buf[4096];
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+    n = readlink(link, buf, sizeof(buf) - 1);
+    if (n < 0) {
+        if (errno == ENOENT) {
+            return PS_ENOTFOUND;
+        }
+        return errno == EACCES ? PS_EPERM : PS_EIO;
+    }
+    strbuf_add(path, buf, (size_t)n);
+    return 0;
+}
+
+int
+proc_cmdline(int pid, struct strbuf *out)
+{
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    size_t i;
+    int rc;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    rc = read_file(path, 1 << 16, &sb);
+    if (rc == 0) {
+        while (sb.len > 0 && sb.buf[sb.len - 1] == '\0') {
+            sb.len--;
+        }
+        for (i = 0; i < sb.len; i++) {
+            strbuf_addch(out, sb.buf[i] == '\0' ? ' ' : sb.buf[i]);
+        }
+    }
+    strbuf_release(&sb);
+    return rc;
+}
+
+void
+proc_target_path(int pid, const char *path, struct strbuf *out)
+{
+    struct stat st;
+    size_t mark = out->len;
+
+    if (path[0] == '/') {
+        strbuf_addf(out, "/proc/%d/root%s", pid, path);
+        if (stat(out->buf + mark, &st) == 0) {
+            return;
+        }
+        out->len = mark;
+        out->buf[mark] = '\0';
+    }
+    strbuf_addstr(out, path);
+}
