@@ -1,0 +1,1932 @@
+#!/usr/bin/python3
+"""Generate src/python/layouts_gen.c from CPython's own headers.
+
+For every CPython minor version pyspect supports (3.6 - 3.13) this script
+writes a small C probe that includes that version's headers (Python.h,
+frameobject.h and the internal pycore_*.h headers, compiled with
+-DPy_BUILD_CORE), compiles it with gcc, runs it, and reads back one
+"name value" line per field of `struct py_layout` (src/python/layout.h).
+Every value is an offsetof()/sizeof() of a real header struct, a header
+constant (enum value, flag macro), a bit position found by setting a
+bitfield in a local struct, or - where the struct is private to a .c file
+of that CPython version - an offsetof() into a mirror struct transcribed
+from that file (the MIRROR_* strings below; each cites its source, and each
+is checked against the header of the first version that publishes the same
+struct, or against the running interpreter).
+
+Every (field, version) pair is decided explicitly in FIELDS: either a C
+expression or ABSENT.  The field list is parsed out of layout.h, so adding
+a field there without deciding it here for every version is an error.
+
+Where the headers come from: pyenv's installs (`pyenv root`/versions/3.X.Y,
+highest patch level of each minor).  Debian's /usr/include/python3.11, if
+present, is probed too and must agree with pyenv's 3.11 on every field.
+
+Cross-checks run after probing (each skipped, with a note, when the needed
+binary is missing):
+  * pymalloc constants against `sys._debugmallocstats()` of that pyenv
+    interpreter (threshold, number of size classes, arena size, and the
+    blocks-per-pool arithmetic that fixes POOL_SIZE);
+  * a live read of each pyenv interpreter's own memory with ctypes, using
+    only the generated offsets: runtime/interpreter/thread lists, GIL
+    holder, thread ids, the frame chain and code objects (qualnames with
+    non-ASCII identifiers), generators, str/bytes/int/float/tuple/list/
+    set/dict internals (general and unicode keys, split/inline values),
+    managed-dict pre-headers, heap types and their __slots__ PyMemberDef
+    table, module dicts, GC generations and list links, and (3.12+) the
+    per-interpreter pymalloc arena table;
+  * for 3.13+, the _Py_DebugOffsets table embedded in libpython's
+    .PyRuntime section.
+
+Usage:
+  /usr/bin/python3 tools/gen_layouts.py            write layouts_gen.c
+  /usr/bin/python3 tools/gen_layouts.py --check    compare, exit 1 on diff
+
+Standard library only; needs gcc.
+"""
+
+import argparse
+import difflib
+import glob
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAYOUT_H = os.path.join(ROOT, "src", "python", "layout.h")
+OUTPUT = os.path.join(ROOT, "src", "python", "layouts_gen.c")
+
+MINORS = (6, 7, 8, 9, 10, 11, 12, 13)
+ABSENT = None
+INT32_MIN = -2 ** 31
+
+
+# ---------------------------------------------------------------------------
+# Mirror structs.  Each mirrors a struct that the installed headers of the
+# versions using it do not declare.  Names carry a probe_ prefix so they can
+# never collide with a header type.
+# ---------------------------------------------------------------------------
+
+# Objects/dict-common.h, 3.6 branch: PyDictKeyEntry, dict_lookup_func and
+# struct _dictkeysobject (dk_indices is still a union in 3.6).
+MIRROR_DICT_36 = r"""
+/* Mirror of Objects/dict-common.h (CPython 3.6). */
+typedef struct {
+    Py_hash_t me_hash;
+    PyObject *me_key;
+    PyObject *me_value;
+} probe_PyDictKeyEntry;
+typedef Py_ssize_t (*probe_dict_lookup_func)
+    (PyDictObject *mp, PyObject *key, Py_hash_t hash,
+     PyObject ***value_addr, Py_ssize_t *hashpos);
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    Py_ssize_t dk_size;
+    probe_dict_lookup_func dk_lookup;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    union {
+        int8_t as_1[8];
+        int16_t as_2[4];
+        int32_t as_4[2];
+#if SIZEOF_VOID_P > 4
+        int64_t as_8[1];
+#endif
+    } dk_indices;
+} probe_PyDictKeysObject;
+"""
+
+# Objects/dict-common.h, 3.7 - 3.10: dk_indices became a flexible char
+# array and dict_lookup_func lost its hashpos argument; dk_size and
+# dk_lookup are still there (3.11 replaced them by dk_log2_size/dk_kind and
+# moved the struct to Include/internal/pycore_dict.h).
+MIRROR_DICT_37 = r"""
+/* Mirror of Objects/dict-common.h (CPython 3.7 - 3.10). */
+typedef struct {
+    Py_hash_t me_hash;
+    PyObject *me_key;
+    PyObject *me_value;
+} probe_PyDictKeyEntry;
+typedef Py_ssize_t (*probe_dict_lookup_func)
+    (PyDictObject *mp, PyObject *key, Py_hash_t hash,
+     PyObject **value_addr);
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    Py_ssize_t dk_size;
+    probe_dict_lookup_func dk_lookup;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];
+} probe_PyDictKeysObject;
+"""
+
+# Objects/moduleobject.c, 3.6 - 3.9 (moved to
+# Include/internal/pycore_moduleobject.h in 3.10; the 3.10 probe checks the
+# mirror against that header).
+MIRROR_MODULE = r"""
+/* Mirror of PyModuleObject from Objects/moduleobject.c (CPython 3.6-3.9). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *md_dict;
+    struct PyModuleDef *md_def;
+    void *md_state;
+    PyObject *md_weaklist;
+    PyObject *md_name;
+} probe_PyModuleObject;
+"""
+
+# Modules/gcmodule.c, 3.6: struct gc_generation and the static
+# `generations[NUM_GENERATIONS]` array (3.7 moved the struct into
+# Include/internal/mem.h; the 3.7 probe checks the mirror against it).
+MIRROR_GC_36 = r"""
+/* Mirror of struct gc_generation from Modules/gcmodule.c (CPython 3.6). */
+struct probe_gc_generation {
+    PyGC_Head head;
+    int threshold;
+    int count;
+};
+"""
+
+# Objects/obmalloc.c, 3.6 - 3.11: struct pool_header, struct arena_object
+# (unchanged from 3.6 to 3.11; 3.12 moved them verbatim into
+# Include/internal/pycore_obmalloc.h, and the 3.12 probe checks this mirror
+# against that header) and the geometry macros.
+#
+#   ALIGNMENT: 16 on 64-bit since bpo-27987 (3.8, backported to 3.7.4 and
+#     to the 3.6 branch; 3.6.15 and 3.7.16 report 32 size classes for a
+#     512-byte threshold), 8 before.
+#   SMALL_REQUEST_THRESHOLD: 512 (3.6 - 3.13).
+#   3.6 - 3.9: ARENA_SIZE (256 << 10), POOL_SIZE SYSTEM_PAGE_SIZE
+#     (4 * 1024).
+#   3.10 - 3.11 (bpo-37448 radix tree): WITH_PYMALLOC_RADIX_TREE defaults
+#     to 1; on 64-bit USE_LARGE_ARENAS (ARENA_BITS 20) and, with the radix
+#     tree, USE_LARGE_POOLS (POOL_BITS 14).
+# These are checked against sys._debugmallocstats() of each interpreter.
+MIRROR_OBMALLOC_COMMON = r"""
+/* Mirror of struct pool_header and struct arena_object from
+   Objects/obmalloc.c (CPython 3.6 - 3.11). */
+typedef uint8_t probe_block;
+struct probe_pool_header {
+    union { probe_block *_padding;
+            unsigned int count; } ref;
+    probe_block *freeblock;
+    struct probe_pool_header *nextpool;
+    struct probe_pool_header *prevpool;
+    unsigned int arenaindex;
+    unsigned int szidx;
+    unsigned int nextoffset;
+    unsigned int maxnextoffset;
+};
+struct probe_arena_object {
+    uintptr_t address;
+    probe_block *pool_address;
+    unsigned int nfreepools;
+    unsigned int ntotalpools;
+    struct probe_pool_header *freepools;
+    struct probe_arena_object *nextarena;
+    struct probe_arena_object *prevarena;
+};
+"""
+
+MIRROR_OBMALLOC_36 = MIRROR_OBMALLOC_COMMON + r"""
+/* Geometry macros of Objects/obmalloc.c (CPython 3.6 - 3.9). */
+#if SIZEOF_VOID_P > 4
+#define PROBE_ALIGNMENT 16
+#else
+#define PROBE_ALIGNMENT 8
+#endif
+#define PROBE_SMALL_REQUEST_THRESHOLD 512
+#define PROBE_SYSTEM_PAGE_SIZE (4 * 1024)
+#define PROBE_ARENA_SIZE (256 << 10)
+#define PROBE_POOL_SIZE PROBE_SYSTEM_PAGE_SIZE
+"""
+
+MIRROR_OBMALLOC_310 = MIRROR_OBMALLOC_COMMON + r"""
+/* Geometry macros of Objects/obmalloc.c (CPython 3.10 - 3.11). */
+#if SIZEOF_VOID_P > 4
+#define PROBE_ALIGNMENT 16
+#else
+#define PROBE_ALIGNMENT 8
+#endif
+#define PROBE_SMALL_REQUEST_THRESHOLD 512
+#if !defined(WITH_PYMALLOC_RADIX_TREE)
+#define WITH_PYMALLOC_RADIX_TREE 1
+#endif
+#if SIZEOF_VOID_P > 4
+#define PROBE_USE_LARGE_ARENAS
+#if WITH_PYMALLOC_RADIX_TREE
+#define PROBE_USE_LARGE_POOLS
+#endif
+#endif
+#ifdef PROBE_USE_LARGE_ARENAS
+#define PROBE_ARENA_BITS 20
+#else
+#define PROBE_ARENA_BITS 18
+#endif
+#define PROBE_ARENA_SIZE (1 << PROBE_ARENA_BITS)
+#ifdef PROBE_USE_LARGE_POOLS
+#define PROBE_POOL_BITS 14
+#else
+#define PROBE_POOL_BITS 12
+#endif
+#define PROBE_POOL_SIZE (1 << PROBE_POOL_BITS)
+"""
+
+# Checks that a mirror agrees with the header that later declared the same
+# struct (compiled into that later version's probe).
+CHECK_MODULE_MIRROR = MIRROR_MODULE + r"""
+_Static_assert(offsetof(probe_PyModuleObject, md_dict)
+               == offsetof(PyModuleObject, md_dict), "module mirror");
+_Static_assert(offsetof(probe_PyModuleObject, md_name)
+               == offsetof(PyModuleObject, md_name), "module mirror");
+_Static_assert(sizeof(probe_PyModuleObject) == sizeof(PyModuleObject),
+               "module mirror");
+"""
+
+CHECK_GC_MIRROR = MIRROR_GC_36 + r"""
+_Static_assert(sizeof(struct probe_gc_generation)
+               == sizeof(struct gc_generation), "gc mirror");
+_Static_assert(offsetof(struct probe_gc_generation, threshold)
+               == offsetof(struct gc_generation, threshold), "gc mirror");
+_Static_assert(offsetof(struct probe_gc_generation, count)
+               == offsetof(struct gc_generation, count), "gc mirror");
+"""
+
+CHECK_OBMALLOC_MIRROR = MIRROR_OBMALLOC_COMMON + "".join(
+    "_Static_assert(offsetof(struct probe_%s, %s) == offsetof(struct %s, %s)"
+    ", \"obmalloc mirror\");\n" % (s, m, s, m)
+    for s, ms in (
+        ("pool_header", ("ref.count", "freeblock", "nextpool", "prevpool",
+                         "arenaindex", "szidx", "nextoffset",
+                         "maxnextoffset")),
+        ("arena_object", ("address", "pool_address", "nfreepools",
+                          "ntotalpools", "freepools", "nextarena",
+                          "prevarena")))
+    for m in ms) + r"""
+_Static_assert(sizeof(struct probe_pool_header)
+               == sizeof(struct pool_header), "obmalloc mirror");
+_Static_assert(sizeof(struct probe_arena_object)
+               == sizeof(struct arena_object), "obmalloc mirror");
+"""
+
+# Helpers shared by every probe.
+PROBE_HELPERS = r"""
+/* Position of the single bit that `member = 1` sets in the 32-bit word at
+   offsetof(T, word); -1 if the word is not 4 bytes or not exactly one bit
+   changed (the caller rejects negative bit positions). */
+#define PROBE_BIT(T, word, member) __extension__ ({                      \
+        T probe_o_;                                                      \
+        uint32_t probe_w_;                                               \
+        memset(&probe_o_, 0, sizeof probe_o_);                           \
+        probe_o_.member = 1;                                             \
+        memcpy(&probe_w_, (char *)&probe_o_ + offsetof(T, word),         \
+               sizeof probe_w_);                                         \
+        (sizeof(((T *)0)->word) == 4 && probe_w_ != 0                    \
+         && (probe_w_ & (probe_w_ - 1)) == 0)                            \
+            ? (long)__builtin_ctz(probe_w_) : -1L;                       \
+    })
+
+/* `value`, but only compiles if T has a member m (pins a pyspect-defined
+   constant to the header feature it describes). */
+#define PROBE_HAS(T, m, value) ((void)sizeof(((T *)0)->m), (long)(value))
+
+/* 1 if member m of T has type P, else 0. */
+#define PROBE_IS_TYPE(T, m, P) \
+    ((long)__builtin_types_compatible_p(__typeof__(((T *)0)->m), P))
+
+/* `value` if expression e has type T (pins a pyspect-defined constant to
+   the type of the header accessor it describes), else -1. */
+#define PROBE_RETURNS(e, T, value) \
+    (__builtin_types_compatible_p(__typeof__(e), T) ? (long)(value) : -1L)
+
+/* a, after checking that a second header source agrees (else a value that
+   does not fit an int32, which the generator rejects). */
+#define PROBE_AGREE(a, b) ((long)(a) == (long)(b) ? (long)(a) : (1L << 40))
+
+/* A fake object whose type has the given tp_flags, for calling the
+   headers' inline pre-header accessors (pointer arithmetic only). */
+static PyTypeObject probe_type;
+static union {
+    char bytes[512];
+    long double align;
+} probe_buffer;
+static PyObject *
+probe_object(unsigned long flags)
+{
+    PyObject *obj = (PyObject *)(probe_buffer.bytes + 256);
+    probe_type.tp_flags = flags;
+    probe_type.tp_basicsize = sizeof(PyObject);
+    obj->ob_type = &probe_type;
+    return obj;
+}
+#define PROBE_PTRDIFF(p, obj) ((long)((char *)(p) - (char *)(obj)))
+#define MD_OBJ probe_object(Py_TPFLAGS_MANAGED_DICT)
+"""
+
+PRELUDE_COMMON = r"""
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "Python.h"
+#include "frameobject.h"
+#include "structmember.h"
+"""
+
+# Per-version includes and mirrors.
+PRELUDES = {
+    6: MIRROR_DICT_36 + MIRROR_MODULE + MIRROR_GC_36 + MIRROR_OBMALLOC_36,
+    7: r"""
+#include "internal/pystate.h"
+""" + MIRROR_DICT_37 + MIRROR_MODULE + CHECK_GC_MIRROR + MIRROR_OBMALLOC_36,
+    8: r"""
+#include "internal/pycore_pystate.h"
+""" + MIRROR_DICT_37 + MIRROR_MODULE + MIRROR_OBMALLOC_36,
+    9: r"""
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_pystate.h"
+#include "internal/pycore_gc.h"
+""" + MIRROR_DICT_37 + MIRROR_MODULE + MIRROR_OBMALLOC_36,
+    10: r"""
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_pystate.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_moduleobject.h"
+""" + MIRROR_DICT_37 + CHECK_MODULE_MIRROR + MIRROR_OBMALLOC_310,
+    11: r"""
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_pystate.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_moduleobject.h"
+#include "internal/pycore_frame.h"
+#include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
+""" + MIRROR_OBMALLOC_310,
+    12: r"""
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_pystate.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_moduleobject.h"
+#include "internal/pycore_frame.h"
+#include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
+#include "internal/pycore_obmalloc.h"
+""" + CHECK_OBMALLOC_MIRROR,
+    13: r"""
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_pystate.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_moduleobject.h"
+#include "internal/pycore_frame.h"
+#include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
+#include "internal/pycore_obmalloc.h"
+""",
+}
+
+
+# ---------------------------------------------------------------------------
+# The decisions: field -> [(versions, C expression or ABSENT), ...].
+# Versions are "3.X" or "3.X-3.Y" (inclusive).  Every supported minor must
+# be covered exactly once.
+# ---------------------------------------------------------------------------
+
+def off(struct_type, member):
+    return "offsetof(%s, %s)" % (struct_type, member)
+
+
+def size(struct_type):
+    return "sizeof(%s)" % struct_type
+
+
+RT = "_PyRuntimeState"
+GIL = "struct _gil_runtime_state"
+IS = "PyInterpreterState"
+TS = "PyThreadState"
+FO = "PyFrameObject"
+IF = "_PyInterpreterFrame"
+CO = "PyCodeObject"
+GEN = "PyGenObject"
+TP = "PyTypeObject"
+HT = "PyHeapTypeObject"
+GCS = "struct _gc_runtime_state"
+GCG = "struct gc_generation"
+OBM = "struct _obmalloc_state"
+
+FIELDS = {
+    # _PyRuntimeState: 3.6 has none (static interp_head etc.).
+    "rt_initialized": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(RT, "initialized"))],
+    "rt_core_initialized": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(RT, "core_initialized"))],
+    "rt_finalizing": [
+        ("3.6", ABSENT),
+        ("3.7-3.8", off(RT, "finalizing")),
+        ("3.9-3.13", off(RT, "_finalizing"))],
+    "rt_interpreters_head": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(RT, "interpreters.head"))],
+    "rt_interpreters_main": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(RT, "interpreters.main"))],
+    "rt_main_thread": [
+        ("3.6-3.7", ABSENT),
+        ("3.8-3.13", off(RT, "main_thread"))],
+    # 3.12 made the current tstate thread-local: no runtime-wide holder.
+    "rt_gilstate_tstate_current": [
+        ("3.6", ABSENT),
+        ("3.7-3.11", off(RT, "gilstate.tstate_current")),
+        ("3.12-3.13", ABSENT)],
+    "rt_gil": [
+        ("3.6", ABSENT),
+        ("3.7-3.11", off(RT, "ceval.gil")),
+        ("3.12-3.13", ABSENT)],
+    "rt_gc": [
+        ("3.6", ABSENT),
+        ("3.7-3.8", off(RT, "gc")),
+        ("3.9-3.13", ABSENT)],
+
+    # struct _gil_runtime_state (3.6: file statics in ceval_gil.h).
+    "gil_last_holder": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GIL, "last_holder"))],
+    "gil_locked": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GIL, "locked"))],
+
+    # PyInterpreterState
+    "interp_size": [("3.6-3.13", size(IS))],
+    "interp_next": [("3.6-3.13", off(IS, "next"))],
+    "interp_tstate_head": [
+        ("3.6-3.10", off(IS, "tstate_head")),
+        ("3.11-3.13", off(IS, "threads.head"))],
+    "interp_threads_main": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", off(IS, "threads.main"))],
+    "interp_id": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(IS, "id"))],
+    "interp_modules": [
+        ("3.6-3.11", off(IS, "modules")),
+        ("3.12-3.13", off(IS, "imports.modules"))],
+    "interp_sysdict": [("3.6-3.13", off(IS, "sysdict"))],
+    "interp_builtins": [("3.6-3.13", off(IS, "builtins"))],
+    "interp_ceval_gil": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(IS, "ceval.gil"))],
+    "interp_gil": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(IS, "_gil"))],
+    "interp_gc": [
+        ("3.6-3.8", ABSENT),
+        ("3.9-3.13", off(IS, "gc"))],
+    "interp_obmalloc": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(IS, "obmalloc"))],
+    # Derived from the member's type: struct (3.12) or pointer (3.13).
+    "interp_obmalloc_is_ptr": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13",
+         "PROBE_IS_TYPE(PyInterpreterState, obmalloc, "
+         "struct _obmalloc_state *)")],
+
+    # PyThreadState
+    "tstate_size": [("3.6-3.13", size(TS))],
+    "tstate_prev": [("3.6-3.13", off(TS, "prev"))],
+    "tstate_next": [("3.6-3.13", off(TS, "next"))],
+    "tstate_interp": [("3.6-3.13", off(TS, "interp"))],
+    "tstate_frame": [
+        ("3.6-3.10", off(TS, "frame")),
+        ("3.11-3.13", ABSENT)],
+    # 3.10's CFrame only carries use_tracing/previous (no current frame).
+    "tstate_cframe": [
+        ("3.6-3.9", ABSENT),
+        ("3.10-3.12", off(TS, "cframe")),
+        ("3.13", ABSENT)],
+    "tstate_current_frame": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", off(TS, "current_frame"))],
+    "tstate_thread_id": [("3.6-3.13", off(TS, "thread_id"))],
+    "tstate_native_thread_id": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(TS, "native_thread_id"))],
+    "tstate_datastack_chunk": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(TS, "datastack_chunk"))],
+    "tstate_status": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(TS, "_status"))],
+    "tstate_status_holds_gil_bit": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", "PROBE_BIT(PyThreadState, _status, _status.holds_gil)")],
+    "tstate_status_finalized_bit": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", "PROBE_BIT(PyThreadState, _status, _status.finalized)")],
+    "tstate_dict": [("3.6-3.13", off(TS, "dict"))],
+    "tstate_id": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(TS, "id"))],
+
+    # _PyCFrame (3.10: CFrame {use_tracing, previous})
+    "cframe_current_frame": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.12", off("_PyCFrame", "current_frame")),
+        ("3.13", ABSENT)],
+    "cframe_previous": [
+        ("3.6-3.9", ABSENT),
+        ("3.10", off("CFrame", "previous")),
+        ("3.11-3.12", off("_PyCFrame", "previous")),
+        ("3.13", ABSENT)],
+
+    # PyFrameObject (3.11+: struct _frame in pycore_frame.h)
+    "frame_size": [("3.6-3.13", size(FO))],
+    "frame_back": [("3.6-3.13", off(FO, "f_back"))],
+    "frame_code": [
+        ("3.6-3.10", off(FO, "f_code")),
+        ("3.11-3.13", ABSENT)],
+    # f_trace is still a PyFrameObject member in 3.11+.
+    "frame_trace": [("3.6-3.13", off(FO, "f_trace"))],
+    "frame_lasti": [
+        ("3.6-3.10", off(FO, "f_lasti")),
+        ("3.11-3.13", ABSENT)],
+    "frame_lineno": [("3.6-3.13", off(FO, "f_lineno"))],
+    "frame_iframe": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(FO, "f_frame"))],
+
+    # _PyInterpreterFrame
+    "iframe_size": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", size(IF))],
+    "iframe_code": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.12", off(IF, "f_code")),
+        ("3.13", off(IF, "f_executable"))],
+    "iframe_previous": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(IF, "previous"))],
+    "iframe_instr": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.12", off(IF, "prev_instr")),
+        ("3.13", off(IF, "instr_ptr"))],
+    # pyspect's own flag, pinned to the member name it describes.
+    "iframe_instr_is_prev": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.12", "PROBE_HAS(_PyInterpreterFrame, prev_instr, 1)"),
+        ("3.13", "PROBE_HAS(_PyInterpreterFrame, instr_ptr, 0)")],
+    "iframe_owner": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(IF, "owner"))],
+    "iframe_owner_generator": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", "FRAME_OWNED_BY_GENERATOR")],
+    "iframe_owner_frame_object": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", "FRAME_OWNED_BY_FRAME_OBJECT")],
+    "iframe_owner_cstack": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", "FRAME_OWNED_BY_CSTACK")],
+    "iframe_frame_obj": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(IF, "frame_obj"))],
+    "iframe_localsplus": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(IF, "localsplus"))],
+    "iframe_stacktop": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(IF, "stacktop"))],
+
+    # _PyStackChunk
+    "chunk_previous": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("_PyStackChunk", "previous"))],
+    "chunk_size": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("_PyStackChunk", "size"))],
+    "chunk_top": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("_PyStackChunk", "top"))],
+    "chunk_data": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("_PyStackChunk", "data"))],
+
+    # PyCodeObject
+    "code_size": [("3.6-3.13", size(CO))],
+    "code_argcount": [("3.6-3.13", off(CO, "co_argcount"))],
+    "code_flags": [("3.6-3.13", off(CO, "co_flags"))],
+    "code_firstlineno": [("3.6-3.13", off(CO, "co_firstlineno"))],
+    "code_filename": [("3.6-3.13", off(CO, "co_filename"))],
+    "code_name": [("3.6-3.13", off(CO, "co_name"))],
+    "code_qualname": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(CO, "co_qualname"))],
+    "code_linetable": [
+        ("3.6-3.9", off(CO, "co_lnotab")),
+        ("3.10-3.13", off(CO, "co_linetable"))],
+    # pyspect's own enumeration (1 lnotab, 2 3.10 line table, 3 location
+    # table), each pinned to the member that carries that format.
+    "code_linetable_format": [
+        ("3.6-3.9", "PROBE_HAS(PyCodeObject, co_lnotab, 1)"),
+        ("3.10", "PROBE_HAS(PyCodeObject, co_linetable, 2)"),
+        ("3.11-3.13", "PROBE_HAS(PyCodeObject, co_code_adaptive, 3)")],
+    "code_code": [
+        ("3.6-3.10", off(CO, "co_code")),
+        ("3.11-3.13", ABSENT)],
+    "code_code_adaptive": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(CO, "co_code_adaptive"))],
+    "code_firsttraceable": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(CO, "_co_firsttraceable"))],
+
+    # PyGenObject
+    "gen_frame": [
+        ("3.6-3.10", off(GEN, "gi_frame")),
+        ("3.11-3.13", ABSENT)],
+    "gen_iframe": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(GEN, "gi_iframe"))],
+    "gen_frame_state": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(GEN, "gi_frame_state"))],
+    # 3.12 dropped gi_code (the code object is the frame's f_code).
+    "gen_code": [
+        ("3.6-3.11", off(GEN, "gi_code")),
+        ("3.12-3.13", ABSENT)],
+    "gen_name": [("3.6-3.13", off(GEN, "gi_name"))],
+    "gen_qualname": [("3.6-3.13", off(GEN, "gi_qualname"))],
+
+    # PyObject, PyVarObject
+    "obj_refcnt": [("3.6-3.13", off("PyObject", "ob_refcnt"))],
+    "obj_type": [("3.6-3.13", off("PyObject", "ob_type"))],
+    "var_size": [("3.6-3.13", off("PyVarObject", "ob_size"))],
+    # Pre-header slots, measured by calling the headers' own accessors on a
+    # fake object (Include/internal/pycore_object.h):
+    #   3.11 _PyObject_ManagedDictPointer / _PyObject_ValuesPointer,
+    #   3.12 _PyObject_DictOrValuesPointer (one tagged slot),
+    #   3.13 _PyObject_ManagedDictPointer (values are inline after
+    #        tp_basicsize: _PyObject_InlineValues, so no values slot).
+    "obj_managed_dict": [
+        ("3.6-3.10", ABSENT),
+        ("3.11",
+         "PROBE_AGREE(PROBE_PTRDIFF(_PyObject_ManagedDictPointer(MD_OBJ), "
+         "MD_OBJ), MANAGED_DICT_OFFSET)"),
+        ("3.12",
+         "PROBE_PTRDIFF(_PyObject_DictOrValuesPointer(MD_OBJ), MD_OBJ)"),
+        ("3.13",
+         "PROBE_AGREE(PROBE_PTRDIFF(_PyObject_ManagedDictPointer(MD_OBJ), "
+         "MD_OBJ), MANAGED_DICT_OFFSET)")],
+    "obj_managed_values": [
+        ("3.6-3.10", ABSENT),
+        ("3.11", "PROBE_PTRDIFF(_PyObject_ValuesPointer(MD_OBJ), MD_OBJ)"),
+        ("3.12-3.13", ABSENT)],
+    # 3.12: bit 0 of the slot set = values pointer (what the header's
+    # _PyDictOrValues_IsValues says of a pointer with bit 0 set).  3.11
+    # (PyObject **) and 3.13 (PyManagedDictPointer, a union holding only
+    # `PyDictObject *dict`) store a plain dict pointer: 0, pinned to the
+    # accessor's return type.
+    "obj_managed_dict_tagged": [
+        ("3.6-3.10", ABSENT),
+        ("3.11", "PROBE_RETURNS(_PyObject_ManagedDictPointer(MD_OBJ), "
+         "PyObject **, 0)"),
+        ("3.12",
+         "((long)_PyDictOrValues_IsValues("
+         "(PyDictOrValues){.values = (char *)probe_buffer.bytes + 1}))"),
+        ("3.13", "PROBE_RETURNS(_PyObject_ManagedDictPointer(MD_OBJ), "
+         "PyManagedDictPointer *, 0)")],
+
+    # PyTypeObject, PyHeapTypeObject
+    "type_size": [("3.6-3.13", size(TP))],
+    "type_name": [("3.6-3.13", off(TP, "tp_name"))],
+    "type_basicsize": [("3.6-3.13", off(TP, "tp_basicsize"))],
+    "type_itemsize": [("3.6-3.13", off(TP, "tp_itemsize"))],
+    "type_dealloc": [("3.6-3.13", off(TP, "tp_dealloc"))],
+    "type_flags": [("3.6-3.13", off(TP, "tp_flags"))],
+    "type_traverse": [("3.6-3.13", off(TP, "tp_traverse"))],
+    "type_weaklistoffset": [("3.6-3.13", off(TP, "tp_weaklistoffset"))],
+    "type_base": [("3.6-3.13", off(TP, "tp_base"))],
+    "type_dict": [("3.6-3.13", off(TP, "tp_dict"))],
+    "type_dictoffset": [("3.6-3.13", off(TP, "tp_dictoffset"))],
+    "type_mro": [("3.6-3.13", off(TP, "tp_mro"))],
+    "heaptype_size": [("3.6-3.13", size(HT))],
+    "heaptype_name": [("3.6-3.13", off(HT, "ht_name"))],
+    "heaptype_slots": [("3.6-3.13", off(HT, "ht_slots"))],
+    "heaptype_qualname": [("3.6-3.13", off(HT, "ht_qualname"))],
+    "heaptype_cached_keys": [("3.6-3.13", off(HT, "ht_cached_keys"))],
+    "heaptype_module": [
+        ("3.6-3.8", ABSENT),
+        ("3.9-3.13", off(HT, "ht_module"))],
+    "tpflags_managed_dict": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", "Py_TPFLAGS_MANAGED_DICT")],
+    "tpflags_inline_values": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", "Py_TPFLAGS_INLINE_VALUES")],
+    "tpflags_managed_weakref": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", "Py_TPFLAGS_MANAGED_WEAKREF")],
+    "tpflags_heaptype": [("3.6-3.13", "Py_TPFLAGS_HEAPTYPE")],
+    "tpflags_have_gc": [("3.6-3.13", "Py_TPFLAGS_HAVE_GC")],
+
+    # PyMemberDef
+    "memberdef_size": [("3.6-3.13", size("PyMemberDef"))],
+    "memberdef_name": [("3.6-3.13", off("PyMemberDef", "name"))],
+    "memberdef_type": [("3.6-3.13", off("PyMemberDef", "type"))],
+    "memberdef_offset": [("3.6-3.13", off("PyMemberDef", "offset"))],
+
+    # str
+    "unicode_length": [("3.6-3.13", off("PyASCIIObject", "length"))],
+    "unicode_hash": [("3.6-3.13", off("PyASCIIObject", "hash"))],
+    "unicode_state": [("3.6-3.13", off("PyASCIIObject", "state"))],
+    "unicode_state_kind_shift": [
+        ("3.6-3.13", "PROBE_BIT(PyASCIIObject, state, state.kind)")],
+    "unicode_state_compact_bit": [
+        ("3.6-3.13", "PROBE_BIT(PyASCIIObject, state, state.compact)")],
+    "unicode_state_ascii_bit": [
+        ("3.6-3.13", "PROBE_BIT(PyASCIIObject, state, state.ascii)")],
+    "unicode_state_ready_bit": [
+        ("3.6-3.11", "PROBE_BIT(PyASCIIObject, state, state.ready)"),
+        ("3.12-3.13", ABSENT)],
+    "unicode_ascii_size": [("3.6-3.13", size("PyASCIIObject"))],
+    "unicode_compact_size": [("3.6-3.13", size("PyCompactUnicodeObject"))],
+    "unicode_data_any": [("3.6-3.13", off("PyUnicodeObject", "data.any"))],
+    "unicode_utf8_length": [
+        ("3.6-3.13", off("PyCompactUnicodeObject", "utf8_length"))],
+
+    # bytes, int, float, tuple, list
+    "bytes_size": [("3.6-3.13", size("PyBytesObject"))],
+    "bytes_sval": [("3.6-3.13", off("PyBytesObject", "ob_sval"))],
+    "long_size": [("3.6-3.13", size("PyLongObject"))],
+    "long_lv_tag": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off("PyLongObject", "long_value.lv_tag"))],
+    "long_digit": [
+        ("3.6-3.11", off("PyLongObject", "ob_digit")),
+        ("3.12-3.13", off("PyLongObject", "long_value.ob_digit"))],
+    "float_size": [("3.6-3.13", size("PyFloatObject"))],
+    "float_fval": [("3.6-3.13", off("PyFloatObject", "ob_fval"))],
+    "tuple_size": [("3.6-3.13", size("PyTupleObject"))],
+    "tuple_item": [("3.6-3.13", off("PyTupleObject", "ob_item"))],
+    "list_size": [("3.6-3.13", size("PyListObject"))],
+    "list_item": [("3.6-3.13", off("PyListObject", "ob_item"))],
+    "list_allocated": [("3.6-3.13", off("PyListObject", "allocated"))],
+
+    # dict
+    "dict_size": [("3.6-3.13", size("PyDictObject"))],
+    "dict_used": [("3.6-3.13", off("PyDictObject", "ma_used"))],
+    "dict_keys": [("3.6-3.13", off("PyDictObject", "ma_keys"))],
+    "dict_values": [("3.6-3.13", off("PyDictObject", "ma_values"))],
+    # <= 3.10 ma_values is a bare PyObject *[] (PyObject **), so the values
+    # start at the pointer itself: 0, pinned to that member type.
+    "dictvalues_values": [
+        ("3.6-3.10",
+         "(PROBE_IS_TYPE(PyDictObject, ma_values, PyObject **) ? 0L : -1L)"),
+        ("3.11-3.13", off("PyDictValues", "values"))],
+    "dictvalues_valid": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", off("PyDictValues", "valid"))],
+    "dictkeys_refcnt": [
+        ("3.6-3.10", off("probe_PyDictKeysObject", "dk_refcnt")),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_refcnt"))],
+    "dictkeys_size": [
+        ("3.6-3.10", off("probe_PyDictKeysObject", "dk_size")),
+        ("3.11-3.13", ABSENT)],
+    "dictkeys_log2_size": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_log2_size"))],
+    "dictkeys_log2_index_bytes": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_log2_index_bytes"))],
+    "dictkeys_kind": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_kind"))],
+    "dictkeys_usable": [
+        ("3.6-3.10", off("probe_PyDictKeysObject", "dk_usable")),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_usable"))],
+    "dictkeys_nentries": [
+        ("3.6-3.10", off("probe_PyDictKeysObject", "dk_nentries")),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_nentries"))],
+    "dictkeys_indices": [
+        ("3.6-3.10", off("probe_PyDictKeysObject", "dk_indices")),
+        ("3.11-3.13", off("PyDictKeysObject", "dk_indices"))],
+    "dictkeys_kind_general": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", "DICT_KEYS_GENERAL")],
+    "dictentry_size": [
+        ("3.6-3.10", size("probe_PyDictKeyEntry")),
+        ("3.11-3.13", size("PyDictKeyEntry"))],
+    "dictentry_hash": [
+        ("3.6-3.10", off("probe_PyDictKeyEntry", "me_hash")),
+        ("3.11-3.13", off("PyDictKeyEntry", "me_hash"))],
+    "dictentry_key": [
+        ("3.6-3.10", off("probe_PyDictKeyEntry", "me_key")),
+        ("3.11-3.13", off("PyDictKeyEntry", "me_key"))],
+    "dictentry_value": [
+        ("3.6-3.10", off("probe_PyDictKeyEntry", "me_value")),
+        ("3.11-3.13", off("PyDictKeyEntry", "me_value"))],
+    "dictuentry_size": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", size("PyDictUnicodeEntry"))],
+    "dictuentry_key": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("PyDictUnicodeEntry", "me_key"))],
+    "dictuentry_value": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off("PyDictUnicodeEntry", "me_value"))],
+
+    # set
+    "set_size": [("3.6-3.13", size("PySetObject"))],
+    "set_fill": [("3.6-3.13", off("PySetObject", "fill"))],
+    "set_used": [("3.6-3.13", off("PySetObject", "used"))],
+    "set_mask": [("3.6-3.13", off("PySetObject", "mask"))],
+    "set_table": [("3.6-3.13", off("PySetObject", "table"))],
+    "set_smalltable": [("3.6-3.13", off("PySetObject", "smalltable"))],
+    "setentry_size": [("3.6-3.13", size("setentry"))],
+    "setentry_key": [("3.6-3.13", off("setentry", "key"))],
+
+    # module
+    "module_dict": [
+        ("3.6-3.9", off("probe_PyModuleObject", "md_dict")),
+        ("3.10-3.13", off("PyModuleObject", "md_dict"))],
+
+    # GC
+    "gchead_size": [("3.6-3.13", size("PyGC_Head"))],
+    "gchead_next": [
+        ("3.6-3.7", off("PyGC_Head", "gc.gc_next")),
+        ("3.8-3.13", off("PyGC_Head", "_gc_next"))],
+    "gchead_prev": [
+        ("3.6-3.7", off("PyGC_Head", "gc.gc_prev")),
+        ("3.8-3.13", off("PyGC_Head", "_gc_prev"))],
+    # 3.6 keeps the GC state in Modules/gcmodule.c statics (`generations`,
+    # `enabled`, `collecting`, `garbage`): no struct to be relative to.
+    "gcstate_size": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", size(GCS))],
+    "gcstate_enabled": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GCS, "enabled"))],
+    "gcstate_generations": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GCS, "generations"))],
+    "gcstate_permanent": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GCS, "permanent_generation"))],
+    "gcstate_collecting": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GCS, "collecting"))],
+    "gcstate_garbage": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", off(GCS, "garbage"))],
+    "gcgen_size": [
+        ("3.6", size("struct probe_gc_generation")),
+        ("3.7-3.13", size(GCG))],
+    "gcgen_head": [
+        ("3.6", off("struct probe_gc_generation", "head")),
+        ("3.7-3.13", off(GCG, "head"))],
+    "gcgen_threshold": [
+        ("3.6", off("struct probe_gc_generation", "threshold")),
+        ("3.7-3.13", off(GCG, "threshold"))],
+    "gcgen_count": [
+        ("3.6", off("struct probe_gc_generation", "count")),
+        ("3.7-3.13", off(GCG, "count"))],
+
+    # pymalloc.  <= 3.11 the allocator state is separate file statics in
+    # Objects/obmalloc.c (the walker finds them by symbol).
+    "obm_arenas": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(OBM, "mgmt.arenas"))],
+    "obm_maxarenas": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(OBM, "mgmt.maxarenas"))],
+    "obm_narenas_currently_allocated": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(OBM, "mgmt.narenas_currently_allocated"))],
+    "obm_narenas_highwater": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(OBM, "mgmt.narenas_highwater"))],
+    "arenaobj_size": [
+        ("3.6-3.11", size("struct probe_arena_object")),
+        ("3.12-3.13", size("struct arena_object"))],
+    "arenaobj_address": [
+        ("3.6-3.11", off("struct probe_arena_object", "address")),
+        ("3.12-3.13", off("struct arena_object", "address"))],
+    "arenaobj_pool_address": [
+        ("3.6-3.11", off("struct probe_arena_object", "pool_address")),
+        ("3.12-3.13", off("struct arena_object", "pool_address"))],
+    "arenaobj_nfreepools": [
+        ("3.6-3.11", off("struct probe_arena_object", "nfreepools")),
+        ("3.12-3.13", off("struct arena_object", "nfreepools"))],
+    "arenaobj_ntotalpools": [
+        ("3.6-3.11", off("struct probe_arena_object", "ntotalpools")),
+        ("3.12-3.13", off("struct arena_object", "ntotalpools"))],
+    "poolhdr_size": [
+        ("3.6-3.11", size("struct probe_pool_header")),
+        ("3.12-3.13", size("struct pool_header"))],
+    "poolhdr_count": [
+        ("3.6-3.11", off("struct probe_pool_header", "ref.count")),
+        ("3.12-3.13", off("struct pool_header", "ref.count"))],
+    "poolhdr_szidx": [
+        ("3.6-3.11", off("struct probe_pool_header", "szidx")),
+        ("3.12-3.13", off("struct pool_header", "szidx"))],
+    "poolhdr_nextoffset": [
+        ("3.6-3.11", off("struct probe_pool_header", "nextoffset")),
+        ("3.12-3.13", off("struct pool_header", "nextoffset"))],
+    "poolhdr_maxnextoffset": [
+        ("3.6-3.11", off("struct probe_pool_header", "maxnextoffset")),
+        ("3.12-3.13", off("struct pool_header", "maxnextoffset"))],
+    "obm_arena_size": [
+        ("3.6-3.11", "PROBE_ARENA_SIZE"),
+        ("3.12-3.13", "ARENA_SIZE")],
+    "obm_pool_size": [
+        ("3.6-3.11", "PROBE_POOL_SIZE"),
+        ("3.12-3.13", "POOL_SIZE")],
+    "obm_alignment": [
+        ("3.6-3.11", "PROBE_ALIGNMENT"),
+        ("3.12-3.13", "ALIGNMENT")],
+    "obm_small_request_threshold": [
+        ("3.6-3.11", "PROBE_SMALL_REQUEST_THRESHOLD"),
+        ("3.12-3.13", "SMALL_REQUEST_THRESHOLD")],
+}
+
+# Every value must be >= 0 (offsets, sizes, bit positions, flags; the
+# probe helpers return -1 when they cannot derive a value) except these
+# pre-header offsets, which lie before the object.
+NON_NEGATIVE_EXCEPT = ("obj_managed_dict", "obj_managed_values")
+
+
+# ---------------------------------------------------------------------------
+# Field list and decision table
+# ---------------------------------------------------------------------------
+
+def fail(msg):
+    sys.stderr.write("gen_layouts: error: %s\n" % msg)
+    sys.exit(2)
+
+
+def note(msg):
+    sys.stderr.write("gen_layouts: %s\n" % msg)
+
+
+def parse_layout_fields(path=LAYOUT_H):
+    """Return the field names of PY_LAYOUT_FIELDS(X), in order."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"#define PY_LAYOUT_FIELDS\(X\)(.*?)\n\s*\n", text, re.S)
+    if not m:
+        fail("PY_LAYOUT_FIELDS not found in %s" % path)
+    body = m.group(1)
+    names = re.findall(r"\bX\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,", body)
+    if not names:
+        fail("no X(name, ...) entries in PY_LAYOUT_FIELDS")
+    if len(set(names)) != len(names):
+        fail("duplicate field names in PY_LAYOUT_FIELDS")
+    return names
+
+
+def parse_versions(spec):
+    m = re.fullmatch(r"3\.(\d+)(?:-3\.(\d+))?", spec)
+    if not m:
+        fail("bad version range %r" % spec)
+    lo = int(m.group(1))
+    hi = int(m.group(2)) if m.group(2) else lo
+    if hi < lo:
+        fail("bad version range %r" % spec)
+    return range(lo, hi + 1)
+
+
+def decisions(fields):
+    """Return {minor: [(field, expr or ABSENT)]} in layout.h order, after
+    checking that every pair is decided exactly once."""
+    errors = []
+    extra = sorted(set(FIELDS) - set(fields))
+    for name in extra:
+        errors.append("FIELDS has %s, which layout.h does not declare" % name)
+    table = {minor: [] for minor in MINORS}
+    for name in fields:
+        rules = FIELDS.get(name)
+        if rules is None:
+            errors.append("field %s (layout.h) has no entry in FIELDS" % name)
+            continue
+        seen = {}
+        for spec, expr in rules:
+            for minor in parse_versions(spec):
+                if minor not in MINORS:
+                    errors.append("%s: 3.%d is not a supported version"
+                                  % (name, minor))
+                elif minor in seen:
+                    errors.append("%s: 3.%d decided twice" % (name, minor))
+                else:
+                    seen[minor] = expr
+        for minor in MINORS:
+            if minor not in seen:
+                errors.append("%s: 3.%d not decided (give an expression or "
+                              "ABSENT)" % (name, minor))
+            else:
+                table[minor].append((name, seen[minor]))
+    if errors:
+        fail("field table incomplete:\n  " + "\n  ".join(errors))
+    return table
+
+
+# ---------------------------------------------------------------------------
+# Finding headers and probing
+# ---------------------------------------------------------------------------
+
+class Install:
+    def __init__(self, minor, label, include, prefix=None):
+        self.minor = minor
+        self.label = label          # e.g. "pyenv 3.11.7"
+        self.include = include      # .../include/python3.X[m]
+        self.prefix = prefix        # pyenv version dir, or None
+
+    def python(self):
+        if not self.prefix:
+            return None
+        exe = os.path.join(self.prefix, "bin", "python3.%d" % self.minor)
+        return exe if os.access(exe, os.X_OK) else None
+
+    def libpython(self):
+        if not self.prefix:
+            return None
+        libs = sorted(glob.glob(os.path.join(
+            self.prefix, "lib", "libpython3.%d*.so*" % self.minor)))
+        libs = [p for p in libs if not os.path.islink(p)] or libs
+        return libs[0] if libs else None
+
+
+def pyenv_root():
+    exe = shutil.which("pyenv")
+    if exe:
+        try:
+            out = subprocess.run([exe, "root"], check=True,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL,
+                                 universal_newlines=True).stdout.strip()
+            if out:
+                return out
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    for cand in (os.environ.get("PYENV_ROOT"),
+                 os.path.expanduser("~/.pyenv")):
+        if cand and os.path.isdir(cand):
+            return cand
+    return None
+
+
+def find_pyenv_installs():
+    """{minor: Install}, the highest patch level of each supported minor."""
+    root = pyenv_root()
+    found = {}
+    if not root:
+        return found
+    best = {}
+    for path in glob.glob(os.path.join(root, "versions", "3.*")):
+        m = re.fullmatch(r"3\.(\d+)\.(\d+)", os.path.basename(path))
+        if not m:
+            continue        # 3.13.0t, 3.12-dev, ...
+        minor, patch = int(m.group(1)), int(m.group(2))
+        if minor not in MINORS:
+            continue
+        inc = None
+        for sub in ("python3.%d" % minor, "python3.%dm" % minor):
+            cand = os.path.join(path, "include", sub)
+            if os.path.isfile(os.path.join(cand, "Python.h")):
+                inc = cand
+                break
+        if inc is None:
+            continue
+        if minor not in best or patch > best[minor][0]:
+            best[minor] = (patch, path, inc)
+    for minor, (patch, path, inc) in best.items():
+        found[minor] = Install(minor, "pyenv 3.%d.%d" % (minor, patch),
+                               inc, path)
+    return found
+
+
+def probe_source(minor, rows):
+    out = ["/* pyspect layout probe for CPython 3.%d (generated). */"
+           % minor, PRELUDE_COMMON, PRELUDES[minor], PROBE_HELPERS]
+    out.append("int\nmain(void)\n{")
+    out.append('    printf("source_hex %lu\\n", '
+               '(unsigned long)PY_VERSION_HEX);')
+    out.append('    printf("source_version %s\\n", PY_VERSION);')
+    for name, expr in rows:
+        if expr is ABSENT:
+            continue
+        out.append('    printf("%s %%ld\\n", (long)(%s));' % (name, expr))
+    out.append("    return 0;\n}\n")
+    return "\n".join(out)
+
+
+def run_probe(inst, rows, workdir):
+    src = os.path.join(workdir, "probe_3_%d.c" % inst.minor)
+    exe = os.path.join(workdir, "probe_3_%d" % inst.minor)
+    with open(src, "w", encoding="utf-8") as f:
+        f.write(probe_source(inst.minor, rows))
+    cmd = ["gcc", "-std=gnu11", "-O0", "-w", "-DPy_BUILD_CORE",
+           "-I", inst.include]
+    internal = os.path.join(inst.include, "internal")
+    if os.path.isdir(internal):
+        cmd += ["-I", internal]
+    cmd += ["-o", exe, src]
+    res = subprocess.run(cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True)
+    if res.returncode != 0:
+        fail("probe for %s failed to compile (%s):\n%s"
+             % (inst.label, " ".join(cmd), res.stdout))
+    res = subprocess.run([exe], stdout=subprocess.PIPE,
+                         universal_newlines=True)
+    if res.returncode != 0:
+        fail("probe for %s failed to run" % inst.label)
+    values = {}
+    source_hex = None
+    version = None
+    for line in res.stdout.splitlines():
+        key, val = line.split(None, 1)
+        if key == "source_hex":
+            source_hex = int(val)
+        elif key == "source_version":
+            version = val.strip()
+        else:
+            values[key] = int(val)
+    if source_hex is None or (source_hex >> 24, (source_hex >> 16) & 0xff) \
+            != (3, inst.minor):
+        fail("%s: headers are not CPython 3.%d" % (inst.label, inst.minor))
+    result = {}
+    for name, expr in rows:
+        if expr is ABSENT:
+            result[name] = ABSENT
+            continue
+        v = values[name]
+        if not (INT32_MIN < v < 2 ** 31):
+            fail("%s: %s = %d does not fit an int32" % (inst.label, name, v))
+        if v < 0 and name not in NON_NEGATIVE_EXCEPT:
+            fail("%s: %s = %d is negative (a probe helper could not derive "
+                 "it)" % (inst.label, name, v))
+        result[name] = v
+    return source_hex, version, result
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+def hex_to_version(h):
+    major, minor, micro = h >> 24, (h >> 16) & 0xff, (h >> 8) & 0xff
+    level, serial = (h >> 4) & 0xf, h & 0xf
+    s = "%d.%d.%d" % (major, minor, micro)
+    if level != 0xf:
+        s += {0xa: "a", 0xb: "b", 0xc: "rc"}.get(level, "?") + str(serial)
+    return s
+
+
+def render_block(minor, source_hex, fields, values):
+    lines = ["static const struct py_layout layout_3_%d = {" % minor,
+             "    .major = 3,",
+             "    .minor = %d," % minor,
+             "    .source_hex = 0x%08X," % source_hex]
+    for name in fields:
+        v = values[name]
+        lines.append("    .%s = %s," % (name, "PYL_ABSENT" if v is ABSENT
+                                          else str(v)))
+    lines.append("};")
+    for line in lines:
+        if len(line) > 79:
+            fail("generated line too long: %r" % line)
+    return "\n".join(lines) + "\n"
+
+
+def render_file(blocks):
+    """blocks: {minor: (source_hex, text)}"""
+    minors = sorted(blocks)
+    versions = ", ".join(hex_to_version(blocks[m][0]) for m in minors)
+    head = [
+        "/*",
+        " * layouts_gen.c - CPython structure layouts, one table per minor "
+        "version.",
+        " *",
+        " * Layer: python.  Generated by tools/gen_layouts.py from the "
+        "headers of",
+    ]
+    words = ("CPython %s (pyenv installs); do not edit." % versions).split()
+    line = " *"
+    for w in words:
+        if len(line) + 1 + len(w) > 79:
+            head.append(line)
+            line = " *"
+        line += " " + w
+    head += [line, " *",
+             " * Regenerate with:  /usr/bin/python3 tools/gen_layouts.py",
+             " * Check with:       /usr/bin/python3 tools/gen_layouts.py "
+             "--check"]
+    head += [" */", "", '#include "layout.h"', ""]
+    out = "\n".join(head) + "\n"
+    for m in minors:
+        out += blocks[m][1] + "\n"
+    out += "const struct py_layout *const py_layouts_generated[] = {\n"
+    for m in minors:
+        out += "    &layout_3_%d,\n" % m
+    out += "};\n"
+    out += "const int py_layouts_generated_count = %d;\n" % len(minors)
+    return out
+
+
+def parse_committed_blocks(text):
+    """{minor: (source_hex, block text)} from an existing layouts_gen.c."""
+    blocks = {}
+    for m in re.finditer(r"^static const struct py_layout layout_3_(\d+) = "
+                         r"\{\n.*?^\};\n", text, re.S | re.M):
+        block = m.group(0)
+        h = re.search(r"\.source_hex = 0x([0-9A-Fa-f]+),", block)
+        blocks[int(m.group(1))] = (int(h.group(1), 16) if h else 0, block)
+    return blocks
+
+
+# ---------------------------------------------------------------------------
+# Cross-checks
+# ---------------------------------------------------------------------------
+
+def check_debian_311(fields, table, pyenv_values, workdir):
+    inc = "/usr/include/python3.11"
+    if not os.path.isfile(os.path.join(inc, "Python.h")):
+        note("note: %s not present; Debian 3.11 cross-check skipped" % inc)
+        return True
+    if pyenv_values is None:
+        note("note: no pyenv 3.11; Debian 3.11 cross-check skipped")
+        return True
+    inst = Install(11, "Debian python3.11", inc)
+    h, version, values = run_probe(inst, table[11], workdir)
+    bad = [(n, pyenv_values[n], values[n]) for n in fields
+           if values[n] != pyenv_values[n]]
+    if bad:
+        sys.stderr.write("\n" + "!" * 72 + "\n")
+        sys.stderr.write("gen_layouts: Debian %s headers DISAGREE with "
+                         "pyenv 3.11:\n" % version)
+        for n, a, b in bad:
+            sys.stderr.write("    %-36s pyenv %-12s debian %s\n"
+                             % (n, a, b))
+        sys.stderr.write("!" * 72 + "\n\n")
+        return False
+    note("Debian %s headers agree with pyenv 3.11 on all %d fields"
+         % (version, len(fields)))
+    return True
+
+
+def check_debugmallocstats(inst, values):
+    """pymalloc geometry against the interpreter's own statistics."""
+    exe = inst.python()
+    if not exe:
+        note("note: no interpreter for %s; pymalloc check skipped"
+             % inst.label)
+        return []
+    res = subprocess.run(
+        [exe, "-I", "-S", "-c", "import sys; sys._debugmallocstats()"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True)
+    text = res.stdout
+    errs = []
+    m = re.search(r"Small block threshold = (\d+), in (\d+) size classes",
+                  text)
+    if not m:
+        return ["%s: cannot parse sys._debugmallocstats()" % inst.label]
+    threshold, nclasses = int(m.group(1)), int(m.group(2))
+    if threshold != values["obm_small_request_threshold"]:
+        errs.append("threshold %d != %d" % (
+            threshold, values["obm_small_request_threshold"]))
+    if threshold // nclasses != values["obm_alignment"]:
+        errs.append("alignment %d != %d" % (threshold // nclasses,
+                                            values["obm_alignment"]))
+    m = re.search(r"(\d+) bytes/arena", text)
+    if m and int(m.group(1)) != values["obm_arena_size"]:
+        errs.append("arena size %s != %d" % (m.group(1),
+                                             values["obm_arena_size"]))
+    # class size num_pools blocks_in_use avail_blocks: every pool of size
+    # class s holds (POOL_SIZE - POOL_OVERHEAD) // s blocks.
+    checked = 0
+    for cm in re.finditer(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$",
+                          text, re.M):
+        _, sz, npools, used, avail = map(int, cm.groups())
+        if npools == 0:
+            continue
+        per_pool = (values["obm_pool_size"] - values["poolhdr_size"]) // sz
+        if used + avail != npools * per_pool:
+            errs.append("size class %d: %d blocks in %d pools, expected %d "
+                        "per pool" % (sz, used + avail, npools, per_pool))
+        checked += 1
+    if checked == 0:
+        errs.append("no size-class lines in sys._debugmallocstats()")
+    if not errs:
+        note("%s: pymalloc geometry agrees with sys._debugmallocstats()"
+             % inst.label)
+    return ["%s: pymalloc: %s" % (inst.label, e) for e in errs]
+
+
+# A script run *inside* each pyenv interpreter: it reads its own memory with
+# ctypes through the generated offsets.  argv[1] is "name=value,..." with
+# ABSENT fields omitted.
+LIVE_CHECK = r"""# -*- coding: utf-8 -*-
+import ctypes, gc, sys, threading
+L = dict((k, int(v)) for k, v in
+         (kv.split("=") for kv in sys.argv[1].split(",")))
+errors = []
+def has(n): return n in L
+def ptr(a): return ctypes.c_void_p.from_address(a).value or 0
+def u64(a): return ctypes.c_uint64.from_address(a).value
+def i64(a): return ctypes.c_int64.from_address(a).value
+def i32(a): return ctypes.c_int32.from_address(a).value
+def u32(a): return ctypes.c_uint32.from_address(a).value
+def u8(a): return ctypes.c_uint8.from_address(a).value
+def expect(what, got, want):
+    if got != want:
+        errors.append("%s: got %r, want %r" % (what, got, want))
+def pystr(a):
+    # Decode a compact str through the layout (kinds 1/2/4, ascii or not).
+    state = u32(a + L["unicode_state"])
+    kind = (state >> L["unicode_state_kind_shift"]) & 7
+    ascii_ = (state >> L["unicode_state_ascii_bit"]) & 1
+    compact = (state >> L["unicode_state_compact_bit"]) & 1
+    n = i64(a + L["unicode_length"])
+    if not compact:
+        return None
+    data = a + (L["unicode_ascii_size"] if ascii_ else
+                L["unicode_compact_size"])
+    raw = ctypes.string_at(data, n * kind)
+    return raw.decode({1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}[kind])
+api = ctypes.pythonapi
+api.PyThreadState_Get.restype = ctypes.c_void_p
+tstate = api.PyThreadState_Get()
+interp = ptr(tstate + L["tstate_interp"])
+# thread list contains us
+t, seen = ptr(interp + L["interp_tstate_head"]), False
+for _ in range(1000):
+    if not t: break
+    if t == tstate: seen = True
+    t = ptr(t + L["tstate_next"])
+expect("tstate in interp thread list", seen, True)
+expect("tstate.thread_id", u64(tstate + L["tstate_thread_id"]),
+       threading.get_ident())
+if has("tstate_native_thread_id"):
+    expect("tstate.native_thread_id",
+           u64(tstate + L["tstate_native_thread_id"]),
+           threading.get_native_id())
+expect("interp.sysdict", ptr(interp + L["interp_sysdict"]), id(sys.__dict__))
+expect("interp.modules", ptr(interp + L["interp_modules"]), id(sys.modules))
+if has("rt_interpreters_head"):
+    rt = ctypes.addressof(ctypes.c_char.in_dll(api, "_PyRuntime"))
+    expect("runtime.interpreters.head",
+           ptr(rt + L["rt_interpreters_head"]), interp)
+    expect("runtime.interpreters.main",
+           ptr(rt + L["rt_interpreters_main"]), interp)
+    expect("runtime.initialized", i32(rt + L["rt_initialized"]), 1)
+    expect("runtime.core_initialized", i32(rt + L["rt_core_initialized"]), 1)
+    if has("rt_main_thread"):
+        expect("runtime.main_thread", u64(rt + L["rt_main_thread"]),
+               threading.main_thread().ident)
+    if has("rt_gilstate_tstate_current"):
+        expect("gilstate.tstate_current",
+               ptr(rt + L["rt_gilstate_tstate_current"]), tstate)
+    if has("rt_gil"):
+        gil = rt + L["rt_gil"]
+        expect("gil.locked", i32(gil + L["gil_locked"]), 1)
+        expect("gil.last_holder", ptr(gil + L["gil_last_holder"]), tstate)
+if has("interp_ceval_gil"):
+    gil = ptr(interp + L["interp_ceval_gil"])
+    expect("interp.ceval.gil -> interp._gil", gil, interp + L["interp_gil"])
+    expect("gil.locked", i32(gil + L["gil_locked"]), 1)
+    expect("gil.last_holder", ptr(gil + L["gil_last_holder"]), tstate)
+if has("tstate_status_holds_gil_bit"):
+    expect("tstate._status.holds_gil",
+           (u32(tstate + L["tstate_status"])
+            >> L["tstate_status_holds_gil_bit"]) & 1, 1)
+# the current frame is this module's code: function f() calls check()
+def code_name_of_frame(depth):
+    # The first read must not go through a Python helper: the current frame
+    # would then be the helper's, dead by the time the chain is walked.
+    cvp = ctypes.c_void_p
+    names = []
+    if has("tstate_frame"):
+        f = cvp.from_address(tstate + L["tstate_frame"]).value
+        while f and len(names) < depth:
+            co = ptr(f + L["frame_code"])
+            names.append(pystr(ptr(co + L["code_name"])))
+            f = ptr(f + L["frame_back"])
+    else:
+        if has("tstate_current_frame"):
+            f = cvp.from_address(tstate + L["tstate_current_frame"]).value
+        else:
+            f = cvp.from_address(cvp.from_address(
+                tstate + L["tstate_cframe"]).value
+                + L["cframe_current_frame"]).value
+        while f and len(names) < depth:
+            owner = u8(f + L["iframe_owner"])
+            if not (has("iframe_owner_cstack")
+                    and owner == L["iframe_owner_cstack"]):
+                co = ptr(f + L["iframe_code"])
+                names.append(pystr(ptr(co + L["code_qualname"])))
+            f = ptr(f + L["iframe_previous"])
+    return names
+class Outer:
+    def meth(self):
+        return code_name_of_frame(3)
+def fünf():
+    return Outer().meth()
+got = fünf()
+if has("code_qualname"):
+    want = ["code_name_of_frame", "Outer.meth", "fünf"]
+else:
+    want = ["code_name_of_frame", "meth", "fünf"]
+expect("frame walk", got, want)
+# code object line fields: firstlineno of code_name_of_frame
+co = code_name_of_frame.__code__
+expect("code.co_firstlineno", i32(id(co) + L["code_firstlineno"]),
+       co.co_firstlineno)
+expect("code.co_filename", ptr(id(co) + L["code_filename"]),
+       id(co.co_filename))
+# objects
+expect("ob_type", ptr(id(co) + L["obj_type"]), id(type(co)))
+expect("tp_name", ctypes.string_at(ptr(id(type(co)) + L["type_name"])),
+       b"code")
+expect("tp_flags", u64(id(dict) + L["type_flags"]), dict.__flags__)
+expect("tp_basicsize", i64(id(dict) + L["type_basicsize"]),
+       dict.__basicsize__)
+expect("str decode", pystr(id("\u51fd\u6570x")), "\u51fd\u6570x")
+expect("str decode 4", pystr(id("\U00020000y")), "\U00020000y")
+lst = [1, 2, 3]
+expect("list.ob_item[1]", ptr(ptr(id(lst) + L["list_item"]) + 8), id(lst[1]))
+tup = (lst, None)
+expect("tuple.ob_item[1]", ptr(id(tup) + L["tuple_item"] + 8), id(None))
+expect("float", ctypes.c_double.from_address(
+    id(2.5) + L["float_fval"]).value, 2.5)
+expect("bytes", ctypes.string_at(id(b"xyz") + L["bytes_sval"], 3), b"xyz")
+# module dict
+expect("module.md_dict", ptr(id(sys) + L["module_dict"]), id(sys.__dict__))
+# dict keys and entries (a general and, 3.11+, a unicode-keyed dict)
+def first_entry(d):
+    keys = ptr(id(d) + L["dict_keys"])
+    nent = i64(keys + L["dictkeys_nentries"])
+    if has("dictkeys_size"):
+        size = i64(keys + L["dictkeys_size"])
+        general = True
+    else:
+        size = 1 << u8(keys + L["dictkeys_log2_size"])
+        general = u8(keys + L["dictkeys_kind"]) == L["dictkeys_kind_general"]
+    ixsize = 1 if size <= 0xff else 2 if size <= 0xffff else 4
+    if has("dictkeys_log2_index_bytes"):
+        ix = 1 << u8(keys + L["dictkeys_log2_index_bytes"])
+    else:
+        ix = size * ixsize
+    ent = keys + L["dictkeys_indices"] + ix
+    if general:
+        return nent, ptr(ent + L["dictentry_key"]), \
+            ptr(ent + L["dictentry_value"])
+    return nent, ptr(ent + L["dictuentry_key"]), \
+        ptr(ent + L["dictuentry_value"])
+k0, v0 = (1, 2), "v"
+d = {k0: v0, 3: 4}
+expect("dict general entry", first_entry(d), (2, id(k0), id(v0)))
+ks = "kk" + str(len(d))
+d2 = {ks: v0}
+expect("dict unicode entry", first_entry(d2), (1, id(ks), id(v0)))
+expect("dict.ma_used", i64(id(d) + L["dict_used"]), 2)
+# set
+s = {k0}
+expect("set.used", i64(id(s) + L["set_used"]), 1)
+expect("set.table is smalltable", ptr(id(s) + L["set_table"]),
+       id(s) + L["set_smalltable"])
+# GC generations: thresholds as gc.get_threshold() reports them
+if has("rt_gc"):
+    gcs = rt + L["rt_gc"]
+elif has("interp_gc"):
+    gcs = interp + L["interp_gc"]
+else:
+    # 3.6: exported _PyGC_generation0 points at generations[0].head
+    gcs = None
+    g0 = ctypes.c_void_p.in_dll(api, "_PyGC_generation0").value
+    gens = g0 - L["gcgen_head"]
+if gcs is not None:
+    expect("gc.enabled", i32(gcs + L["gcstate_enabled"]), int(gc.isenabled()))
+    expect("gc.collecting", i32(gcs + L["gcstate_collecting"]), 0)
+    expect("gc.garbage", ptr(gcs + L["gcstate_garbage"]), id(gc.garbage))
+    gens = gcs + L["gcstate_generations"]
+th = tuple(i32(gens + i * L["gcgen_size"] + L["gcgen_threshold"])
+           for i in range(3))
+expect("gc thresholds", th, gc.get_threshold())
+# a tracked object sits on some list right after its PyGC_Head
+class Marker: pass
+m = Marker()
+gch = id(m) - L["gchead_size"]
+nxt = ptr(gch + L["gchead_next"]) & ~3
+expect("gc_head.next.prev -> obj", ptr(nxt + L["gchead_prev"]) & ~3, gch)
+# more code-object fields
+def sample(a, b=2):
+    return a + b
+co = sample.__code__
+expect("code.co_argcount", i32(id(co) + L["code_argcount"]), 2)
+expect("code.co_flags", i32(id(co) + L["code_flags"]), co.co_flags)
+expect("code.co_name", ptr(id(co) + L["code_name"]), id(co.co_name))
+if L["code_linetable_format"] == 1:
+    expect("code.co_lnotab", ptr(id(co) + L["code_linetable"]),
+           id(co.co_lnotab))
+else:
+    expect("code.co_linetable", ptr(id(co) + L["code_linetable"]),
+           id(co.co_linetable))
+if has("code_code"):
+    expect("code.co_code", ptr(id(co) + L["code_code"]), id(co.co_code))
+if has("code_qualname"):
+    expect("code.co_qualname", ptr(id(co) + L["code_qualname"]),
+           id(co.co_qualname))
+# frame objects
+fr = sys._getframe()
+if has("frame_code"):
+    expect("frame.f_code", ptr(id(fr) + L["frame_code"]), id(fr.f_code))
+else:
+    expect("frame.f_frame->code",
+           ptr(ptr(id(fr) + L["frame_iframe"]) + L["iframe_code"]),
+           id(fr.f_code))
+# generators
+def gen_fn():
+    yield 1
+g = gen_fn()
+expect("gen.gi_name", ptr(id(g) + L["gen_name"]), id(g.__name__))
+expect("gen.gi_qualname", ptr(id(g) + L["gen_qualname"]), id(g.__qualname__))
+if has("gen_code"):
+    expect("gen.gi_code", ptr(id(g) + L["gen_code"]), id(g.gi_code))
+if has("gen_frame"):
+    expect("gen.gi_frame", ptr(id(g) + L["gen_frame"]), id(g.gi_frame))
+else:
+    expect("gen.gi_iframe.code",
+           ptr(id(g) + L["gen_iframe"] + L["iframe_code"]), id(g.gi_code))
+    expect("gen.gi_iframe.owner",
+           u8(id(g) + L["gen_iframe"] + L["iframe_owner"]),
+           L["iframe_owner_generator"])
+next(g)
+if has("frame_lasti"):
+    # a suspended generator's frame: f_lasti is stable.  3.10 stores code
+    # units, the attribute reports bytes.
+    gf = g.gi_frame
+    unit = 2 if L["code_linetable_format"] == 2 else 1
+    expect("frame.f_lasti", i32(id(gf) + L["frame_lasti"]) * unit,
+           gf.f_lasti)
+# thread-state dict, builtins, finalizing
+api.PyThreadState_GetDict.restype = ctypes.c_void_p
+tdict = api.PyThreadState_GetDict()
+expect("tstate.dict", ptr(tstate + L["tstate_dict"]), tdict)
+import builtins
+expect("interp.builtins", ptr(interp + L["interp_builtins"]),
+       id(builtins.__dict__))
+if has("rt_finalizing"):
+    expect("runtime.finalizing", ptr(rt + L["rt_finalizing"]), 0)
+# ints
+big = 12345678901234567890 * 3
+nd = (big.bit_length() + 29) // 30
+if has("long_lv_tag"):
+    expect("int.lv_tag", u64(id(big) + L["long_lv_tag"]), nd << 3)
+else:
+    expect("int.ob_size", i64(id(big) + L["var_size"]), nd)
+expect("int.ob_digit[0]", u32(id(big) + L["long_digit"]), big & (2**30 - 1))
+# str extras: hash and the cached UTF-8 length
+us = "\u00e9t\u00e9" + str(len(errors))
+api.PyUnicode_AsUTF8AndSize.argtypes = [ctypes.py_object, ctypes.c_void_p]
+api.PyUnicode_AsUTF8AndSize.restype = ctypes.c_void_p
+api.PyUnicode_AsUTF8AndSize(us, None)
+hus = hash(us)
+expect("str.hash", i64(id(us) + L["unicode_hash"]), hus)
+expect("str.utf8_length", i64(id(us) + L["unicode_utf8_length"]),
+       len(us.encode("utf-8")))
+# list/set extras
+expect("list.allocated >= len", i64(id(lst) + L["list_allocated"]) >= 3, True)
+expect("set.fill", i64(id(s) + L["set_fill"]), 1)
+expect("set.mask", i64(id(s) + L["set_mask"]), 7)
+expect("setentry.key", ptr(id(s) + L["set_smalltable"]
+                           + (hash(k0) & 7) * L["setentry_size"]
+                           + L["setentry_key"]), id(k0))
+# heap types, __slots__ member table, managed dicts
+class Plain:
+    pass
+class Slotted:
+    __slots__ = ("xslot",)
+expect("type.tp_mro", ptr(id(Plain) + L["type_mro"]), id(Plain.__mro__))
+expect("type.tp_base", ptr(id(bool) + L["type_base"]), id(int))
+expect("type.tp_itemsize", i64(id(tuple) + L["type_itemsize"]), 8)
+expect("type.tp_dictoffset", i64(id(Plain) + L["type_dictoffset"]),
+       Plain.__dictoffset__)
+expect("type.tp_weaklistoffset", i64(id(Plain) + L["type_weaklistoffset"]),
+       Plain.__weakrefoffset__)
+expect("type.tp_dealloc set", ptr(id(Plain) + L["type_dealloc"]) != 0, True)
+expect("type.tp_traverse set", ptr(id(Plain) + L["type_traverse"]) != 0,
+       True)
+expect("heap type flag", bool(Plain.__flags__ & L["tpflags_heaptype"]), True)
+expect("have-gc flag", bool(Plain.__flags__ & L["tpflags_have_gc"]), True)
+expect("ht_name", ptr(id(Plain) + L["heaptype_name"]), id(Plain.__name__))
+expect("ht_qualname", ptr(id(Plain) + L["heaptype_qualname"]),
+       id(Plain.__qualname__))
+slots = ptr(id(Slotted) + L["heaptype_slots"])
+expect("ht_slots", (i64(slots + L["var_size"]),
+                    pystr(ptr(slots + L["tuple_item"]))), (1, "xslot"))
+mdef = id(Slotted) + L["heaptype_size"]
+expect("PyMemberDef.name", ctypes.string_at(ptr(mdef + L["memberdef_name"])),
+       b"xslot")
+expect("PyMemberDef.type", i32(mdef + L["memberdef_type"]), 16)
+expect("PyMemberDef.offset", i64(mdef + L["memberdef_offset"]),
+       Slotted.__basicsize__ - 8)
+if has("obj_managed_dict"):
+    expect("managed-dict flag",
+           bool(Plain.__flags__ & L["tpflags_managed_dict"]), True)
+    o = Plain()
+    o.attr = big
+    slot = ptr(id(o) + L["obj_managed_dict"])
+    if has("obj_managed_values"):
+        vals = ptr(id(o) + L["obj_managed_values"])
+        expect("managed dict before materialising", slot, 0)
+    elif L["obj_managed_dict_tagged"]:
+        expect("tagged values pointer", slot & 1, 1)
+        vals = slot + 1
+    else:
+        expect("inline-values flag",
+               bool(Plain.__flags__ & L["tpflags_inline_values"]), True)
+        vals = id(o) + i64(id(Plain) + L["type_basicsize"])
+        expect("inline values valid", u8(vals + L["dictvalues_valid"]), 1)
+    expect("values[0]", ptr(vals + L["dictvalues_values"]), id(big))
+    dd = o.__dict__
+    slot = ptr(id(o) + L["obj_managed_dict"])
+    expect("managed dict slot", slot, id(dd))
+# pymalloc state (3.12+: per interpreter): count the used arena slots
+if has("interp_obmalloc"):
+    obm = interp + L["interp_obmalloc"]
+    if L["interp_obmalloc_is_ptr"]:
+        obm = ptr(obm)
+    arenas = ptr(obm + L["obm_arenas"])
+    nmax = u32(obm + L["obm_maxarenas"])
+    ncur = u64(obm + L["obm_narenas_currently_allocated"])
+    used = sum(1 for i in range(nmax)
+               if ptr(arenas + i * L["arenaobj_size"]
+                      + L["arenaobj_address"]))
+    expect("arena slots in use", used, ncur)
+    expect("narenas_highwater >= current",
+           u64(obm + L["obm_narenas_highwater"]) >= ncur, True)
+    sys.stdout.write("narenas %d\n" % ncur)
+    sys.stdout.flush()
+    sys._debugmallocstats()
+if errors:
+    print("\n".join(errors))
+    sys.exit(1)
+print("ok")
+"""
+
+
+def check_live(inst, values, workdir):
+    exe = inst.python()
+    if not exe:
+        note("note: no interpreter for %s; live check skipped" % inst.label)
+        return []
+    arg = ",".join("%s=%d" % (k, v) for k, v in sorted(values.items())
+                   if v is not ABSENT)
+    script = os.path.join(workdir, "live_3_%d.py" % inst.minor)
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(LIVE_CHECK)
+    res = subprocess.run([exe, "-I", "-S", script, arg],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = res.stdout.decode("utf-8", "replace").splitlines()
+    err = res.stderr.decode("utf-8", "replace")
+    narenas = [line for line in out if line.startswith("narenas ")]
+    out = [line for line in out if not line.startswith("narenas ")]
+    if res.returncode != 0 or out != ["ok"]:
+        tail = err.splitlines()[-15:] if "Traceback" in err else []
+        return ["%s: live check: %s" % (inst.label, line)
+                for line in out + tail]
+    if narenas:
+        m = re.search(r"# arenas allocated current\s*=\s*([\d,]+)", err)
+        want = int(m.group(1).replace(",", "")) if m else None
+        got = int(narenas[0].split()[1])
+        if got != want:
+            return ["%s: live check: narenas_currently_allocated %d, "
+                    "sys._debugmallocstats() says %s"
+                    % (inst.label, got, want)]
+    note("%s: live self-read through the generated offsets passed"
+         % inst.label)
+    return []
+
+
+# _Py_DebugOffsets member -> generated field (3.13).
+DEBUG_OFFSETS_MAP = {
+    13: [
+        ("runtime_state.finalizing", "rt_finalizing"),
+        ("runtime_state.interpreters_head", "rt_interpreters_head"),
+        ("interpreter_state.size", "interp_size"),
+        ("interpreter_state.id", "interp_id"),
+        ("interpreter_state.next", "interp_next"),
+        ("interpreter_state.threads_head", "interp_tstate_head"),
+        ("interpreter_state.gc", "interp_gc"),
+        ("interpreter_state.imports_modules", "interp_modules"),
+        ("interpreter_state.sysdict", "interp_sysdict"),
+        ("interpreter_state.builtins", "interp_builtins"),
+        ("interpreter_state.ceval_gil", "interp_ceval_gil"),
+        ("interpreter_state.gil_runtime_state", "interp_gil"),
+        ("thread_state.size", "tstate_size"),
+        ("thread_state.prev", "tstate_prev"),
+        ("thread_state.next", "tstate_next"),
+        ("thread_state.interp", "tstate_interp"),
+        ("thread_state.current_frame", "tstate_current_frame"),
+        ("thread_state.thread_id", "tstate_thread_id"),
+        ("thread_state.native_thread_id", "tstate_native_thread_id"),
+        ("thread_state.datastack_chunk", "tstate_datastack_chunk"),
+        ("thread_state.status", "tstate_status"),
+        ("interpreter_frame.size", "iframe_size"),
+        ("interpreter_frame.previous", "iframe_previous"),
+        ("interpreter_frame.executable", "iframe_code"),
+        ("interpreter_frame.instr_ptr", "iframe_instr"),
+        ("interpreter_frame.localsplus", "iframe_localsplus"),
+        ("interpreter_frame.owner", "iframe_owner"),
+        ("code_object.size", "code_size"),
+        ("code_object.filename", "code_filename"),
+        ("code_object.name", "code_name"),
+        ("code_object.qualname", "code_qualname"),
+        ("code_object.linetable", "code_linetable"),
+        ("code_object.firstlineno", "code_firstlineno"),
+        ("code_object.argcount", "code_argcount"),
+        ("code_object.co_code_adaptive", "code_code_adaptive"),
+        ("pyobject.ob_type", "obj_type"),
+        ("type_object.size", "type_size"),
+        ("type_object.tp_name", "type_name"),
+        ("type_object.tp_flags", "type_flags"),
+        ("tuple_object.size", "tuple_size"),
+        ("tuple_object.ob_item", "tuple_item"),
+        ("list_object.size", "list_size"),
+        ("list_object.ob_item", "list_item"),
+        ("dict_object.size", "dict_size"),
+        ("dict_object.ma_keys", "dict_keys"),
+        ("dict_object.ma_values", "dict_values"),
+        ("float_object.size", "float_size"),
+        ("float_object.ob_fval", "float_fval"),
+        ("long_object.size", "long_size"),
+        ("long_object.lv_tag", "long_lv_tag"),
+        ("long_object.ob_digit", "long_digit"),
+        ("bytes_object.size", "bytes_size"),
+        ("bytes_object.ob_sval", "bytes_sval"),
+        ("unicode_object.state", "unicode_state"),
+        ("unicode_object.length", "unicode_length"),
+        ("unicode_object.asciiobject_size", "unicode_ascii_size"),
+        ("gc.size", "gcstate_size"),
+        ("gc.collecting", "gcstate_collecting"),
+    ],
+}
+
+
+def elf_section(path, wanted):
+    """(file offset, size) of section `wanted` in a 64-bit LE ELF file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    def sh(i):
+        return struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+    strtab = sh(shstrndx)
+    for i in range(shnum):
+        s = sh(i)
+        start = strtab[4] + s[0]
+        name = data[start:data.index(b"\0", start)].decode()
+        if name == wanted:
+            return data[s[4]:s[4] + s[5]]
+    return None
+
+
+def check_debug_offsets(inst, values, workdir):
+    members = DEBUG_OFFSETS_MAP.get(inst.minor)
+    lib = inst.libpython()
+    if not members:
+        return []
+    if not lib:
+        note("note: no libpython for %s; _Py_DebugOffsets check skipped"
+             % inst.label)
+        return []
+    section = elf_section(lib, ".PyRuntime")
+    if section is None:
+        return ["%s: no .PyRuntime section in %s" % (inst.label, lib)]
+    rows = [("dbg_" + m.replace(".", "__"),
+             "offsetof(_Py_DebugOffsets, %s)" % m) for m, _ in members]
+    src = os.path.join(workdir, "dbg_3_%d.c" % inst.minor)
+    exe = src[:-2]
+    with open(src, "w", encoding="utf-8") as f:
+        f.write(PRELUDE_COMMON + PRELUDES[inst.minor] + "int main(void){\n"
+                + "".join('printf("%s %%ld\\n", (long)(%s));\n' % r
+                          for r in rows) + "return 0;}\n")
+    cmd = ["gcc", "-std=gnu11", "-w", "-DPy_BUILD_CORE", "-I", inst.include,
+           "-I", os.path.join(inst.include, "internal"), "-o", exe, src]
+    if subprocess.run(cmd).returncode != 0:
+        return ["%s: debug-offsets probe failed to compile" % inst.label]
+    out = subprocess.run([exe], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    where = dict((k, int(v)) for k, v in
+                 (line.split() for line in out.splitlines()))
+    errs = []
+    if section[:8] != b"xdebugpy":
+        return ["%s: .PyRuntime does not start with the debug cookie"
+                % inst.label]
+    for (member, field), (key, _) in zip(members, rows):
+        embedded, = struct.unpack_from("<Q", section, where[key])
+        if embedded != values[field]:
+            errs.append("%s: _Py_DebugOffsets.%s = %d but %s = %s"
+                        % (inst.label, member, embedded, field,
+                           values[field]))
+    if not errs:
+        note("%s: %d values agree with libpython's _Py_DebugOffsets"
+             % (inst.label, len(members)))
+    return errs
+
+
+# ---------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true",
+                    help="regenerate in memory and compare with %s"
+                    % os.path.relpath(OUTPUT, ROOT))
+    ap.add_argument("--keep-missing", action="store_true",
+                    help="keep the committed table of versions whose "
+                    "headers are not installed here")
+    ap.add_argument("--no-runtime-checks", action="store_true",
+                    help="skip the checks that run the interpreters")
+    ap.add_argument("-o", "--output", default=OUTPUT)
+    args = ap.parse_args()
+
+    fields = parse_layout_fields()
+    table = decisions(fields)
+    if not shutil.which("gcc"):
+        fail("gcc not found (the probes are C programs)")
+    installs = find_pyenv_installs()
+
+    committed = ""
+    if os.path.exists(args.output):
+        with open(args.output, encoding="utf-8") as f:
+            committed = f.read()
+    committed_blocks = parse_committed_blocks(committed)
+
+    missing = [m for m in MINORS if m not in installs]
+    if missing:
+        names = ", ".join("3.%d" % m for m in missing)
+        if args.check or args.keep_missing:
+            note("note: no headers for %s here; their committed tables are "
+                 "kept as they are" % names)
+        else:
+            fail("no pyenv headers for %s (install them with pyenv, or pass "
+                 "--keep-missing to keep the committed tables)" % names)
+
+    blocks = {}
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="gen_layouts.") as workdir:
+        values_by_minor = {}
+        for minor in MINORS:
+            if minor not in installs:
+                if minor in committed_blocks:
+                    blocks[minor] = committed_blocks[minor]
+                continue
+            inst = installs[minor]
+            h, version, values = run_probe(inst, table[minor], workdir)
+            note("probed %s (%s)" % (inst.label, version))
+            values_by_minor[minor] = values
+            blocks[minor] = (h, render_block(minor, h, fields, values))
+            if not args.no_runtime_checks:
+                problems += check_debugmallocstats(inst, values)
+                problems += check_live(inst, values, workdir)
+                problems += check_debug_offsets(inst, values, workdir)
+        if not check_debian_311(fields, table, values_by_minor.get(11),
+                                workdir):
+            problems.append("Debian 3.11 headers disagree with pyenv 3.11")
+
+    if problems:
+        sys.stderr.write("gen_layouts: CROSS-CHECK FAILURES:\n  "
+                         + "\n  ".join(problems) + "\n")
+        sys.exit(1)
+
+    text = render_file(blocks)
+    if args.check:
+        if text != committed:
+            sys.stdout.writelines(difflib.unified_diff(
+                committed.splitlines(True), text.splitlines(True),
+                os.path.relpath(args.output, ROOT) + " (committed)",
+                os.path.relpath(args.output, ROOT) + " (regenerated)"))
+            note("%s is out of date" % os.path.relpath(args.output, ROOT))
+            sys.exit(1)
+        note("%s is up to date" % os.path.relpath(args.output, ROOT))
+        return
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(text)
+    note("wrote %s (%d versions)" % (os.path.relpath(args.output, ROOT),
+                                     len(blocks)))
+
+
+if __name__ == "__main__":
+    main()
