@@ -197,6 +197,12 @@ json_quote(struct strbuf *out, const char *str, size_t len)
             i++;
             continue;
         }
+        if (c == 0xc0 && i + 1 < len && s[i + 1] == 0x80) {
+            /* U+0000 as the python layer encodes it (modified UTF-8). */
+            strbuf_addstr(out, "\\u0000");
+            i += 2;
+            continue;
+        }
         n = json_utf8_seq(s + i, len - i, &cp);
         if (n == 0) {
             strbuf_addstr(out, "\\ufffd");

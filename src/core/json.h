@@ -5,8 +5,9 @@
  * and (when pretty) newlines and indentation.  Strings are UTF-8; code
  * points U+D800..U+DFFF encoded as 3-byte sequences (which Python strs can
  * hold, e.g. surrogate-escaped file names) are written as \uDXXX escapes,
- * so a JSON reader gets back the exact str; other invalid bytes become
- * U+FFFD.
+ * so a JSON reader gets back the exact str; C0 80 (U+0000 in modified
+ * UTF-8, how the python layer keeps NULs out of C strings) becomes \u0000;
+ * other invalid bytes become U+FFFD.
  */
 #ifndef PYSPECT_CORE_JSON_H
 #define PYSPECT_CORE_JSON_H
