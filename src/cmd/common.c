@@ -1,0 +1,67 @@
+/*
+ * common.c - helpers every command uses: PID arguments, failures, output.
+ *
+ * Layer: cmd.
+ */
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "core/banned.h"
+
+int
+cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "pyspect %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see pyspect %s --help)\n", cmd);
+    return err_exit_status(PS_EUSAGE);
+}
+
+int
+cmd_parse_pid(const char *cmd, const char *arg, int *pid)
+{
+    long v;
+
+    if (parse_long(arg, 1, 0x7fffffff, &v) < 0) {
+        cmd_usage_error(cmd, "'%s' is not a process id", arg);
+        return PS_EUSAGE;
+    }
+    *pid = (int)v;
+    return 0;
+}
+
+int
+cmd_fail(int rc)
+{
+    err_report(stderr, rc);
+    return err_exit_status(rc);
+}
+
+int
+cmd_write_stdout(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, buf, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return err_set(PS_EIO, "cannot write the output: %s",
+                           strerror(errno));
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

@@ -1,0 +1,329 @@
+/*
+ * dump.c - `pyspect dump`: every thread's Python stack, right now.
+ *
+ * Layer: cmd.  Parses options, takes one snapshot (python/snapshot.h),
+ * and prints it as aligned text for people or as one JSON document.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/strbuf.h"
+#include "python/runtime.h"
+#include "python/snapshot.h"
+#include "target/proc.h"
+#include "target/source.h"
+#include "core/banned.h"
+
+static const char dump_usage[] =
+    "usage: pyspect dump [options] PID\n"
+    "       pyspect dump [options] -p PID\n"
+    "\n"
+    "Print the Python stack of every thread of a running process, innermost\n"
+    "frame first, with each thread's OS id, Python ident, name and state\n"
+    "(running on a CPU or idle, and whether it holds the GIL).  The target\n"
+    "is only read, never changed.\n"
+    "\n"
+    "options:\n"
+    "  -p, --pid PID   the process to inspect (or give PID as an argument)\n"
+    "      --json      print one JSON document instead of text\n"
+    "      --blocking  pause the target (ptrace seize/interrupt) while\n"
+    "                  reading, for an exact snapshot of busy threads; the\n"
+    "                  pause time is reported\n"
+    "      --no-source do not show source lines under the frames\n"
+    "  -v, --verbose   report reads, bytes and timings on stderr\n"
+    "  -h, --help      show this help\n"
+    "\n"
+    "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
+    "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing.\n";
+
+struct dump_options {
+    int pid;
+    int json;
+    int blocking;
+    int source;
+    int verbose;
+};
+
+static const char *
+thread_state(const struct py_thread_snapshot *t)
+{
+    /* 'R' is the only state in which the thread is on (or queued for) a
+     * CPU; every other state is some kind of wait. */
+    return t->os_state == 'R' ? "running" : "idle";
+}
+
+static const char *
+frame_function(const struct py_frame *f)
+{
+    return f->code->qualname ? f->code->qualname : f->code->name;
+}
+
+/* Display width of UTF-8 text, in code points. */
+static size_t
+text_width(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++) {
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    }
+    return n;
+}
+
+static void
+dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
+          const struct dump_options *opt, struct strbuf *out)
+{
+    struct source_cache sources;
+    struct strbuf cmdline = STRBUF_INIT, src = STRBUF_INIT;
+    size_t i, j;
+
+    source_cache_init(&sources, rt->pid);
+    proc_cmdline(rt->pid, &cmdline);
+    strbuf_addf(out, "Process %d: %s\n", rt->pid,
+                cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
+                rt->library ? rt->library : rt->executable);
+    if (snap->paused) {
+        strbuf_addf(out, "Paused for %.2f ms\n", snap->paused_ms);
+    }
+    for (i = 0; i < snap->n; i++) {
+        const struct py_thread_snapshot *t = &snap->threads[i];
+        size_t width = 0;
+
+        strbuf_addf(out, "\nThread %ld", t->thread.tid);
+        if (t->name != NULL) {
+            strbuf_addf(out, " \"%s\"", t->name);
+        }
+        strbuf_addf(out, " (%s%s)%s\n", thread_state(t),
+                    t->thread.holds_gil ? ", holds the GIL" : "",
+                    t->thread.is_main ? " main thread" : "");
+        if (t->error != 0) {
+            strbuf_addf(out, "    <stack unreadable: %s>\n",
+                        err_message(t->error));
+            continue;
+        }
+        if (t->nframes == 0) {
+            strbuf_addstr(out, "    <no Python frames>\n");
+            continue;
+        }
+        for (j = 0; j < t->nframes; j++) {
+            size_t w = text_width(frame_function(&t->frames[j]));
+
+            if (w > width) {
+                width = w;
+            }
+        }
+        if (width > 48) {
+            width = 48;
+        }
+        for (j = 0; j < t->nframes; j++) {
+            const struct py_frame *f = &t->frames[j];
+            const char *fn = frame_function(f);
+            size_t pad = width > text_width(fn) ? width - text_width(fn) : 0;
+
+            strbuf_addf(out, "    %s%*s  %s:", fn, (int)pad, "",
+                        f->code->filename);
+            if (f->line >= 0) {
+                strbuf_addf(out, "%d\n", f->line);
+            } else {
+                strbuf_addstr(out, "?\n");
+            }
+            strbuf_reset(&src);
+            if (opt->source && f->line > 0 &&
+                source_line(&sources, f->code->filename, f->line, &src) ==
+                    0) {
+                strbuf_addf(out, "        %s\n", src.buf);
+            }
+        }
+        if (t->truncated) {
+            strbuf_addf(out, "    <more frames not shown: over %d>\n",
+                        PY_FRAMES_MAX);
+        }
+    }
+    strbuf_release(&src);
+    strbuf_release(&cmdline);
+    source_cache_release(&sources);
+}
+
+static void
+dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
+          struct strbuf *out)
+{
+    struct json j;
+    size_t i, k;
+
+    json_init(&j, out, 1);
+    json_object_begin(&j);
+    json_kv_int(&j, "pid", rt->pid);
+    json_key(&j, "python");
+    json_object_begin(&j);
+    json_kv_string(&j, "version", rt->version.text);
+    json_kv_string(&j, "executable", rt->executable);
+    json_kv_string(&j, "library", rt->library);
+    json_kv_string(&j, "layout", rt->layout_from_debug_offsets
+                                     ? "_Py_DebugOffsets"
+                                     : "generated");
+    json_object_end(&j);
+    if (snap->paused) {
+        json_kv_double(&j, "paused_ms", snap->paused_ms);
+    } else {
+        json_kv_null(&j, "paused_ms");
+    }
+    json_key(&j, "threads");
+    json_array_begin(&j);
+    for (i = 0; i < snap->n; i++) {
+        const struct py_thread_snapshot *t = &snap->threads[i];
+
+        json_object_begin(&j);
+        json_kv_int(&j, "tid", t->thread.tid);
+        json_kv_uint(&j, "ident", t->thread.ident);
+        json_kv_string(&j, "name", t->name);
+        json_kv_bool(&j, "gil", t->thread.holds_gil);
+        json_kv_string(&j, "state", thread_state(t));
+        json_kv_bool(&j, "main", t->thread.is_main);
+        json_kv_int(&j, "interpreter", t->thread.interp_id);
+        if (t->error != 0) {
+            json_kv_string(&j, "error", err_message(t->error));
+        }
+        json_kv_bool(&j, "truncated", t->truncated);
+        json_key(&j, "frames");
+        json_array_begin(&j);
+        for (k = 0; k < t->nframes; k++) {
+            const struct py_frame *f = &t->frames[k];
+
+            json_object_begin(&j);
+            json_kv_string(&j, "function", f->code->name);
+            json_kv_string(&j, "qualname", f->code->qualname);
+            json_kv_string(&j, "file", f->code->filename);
+            if (f->line >= 0) {
+                json_kv_int(&j, "line", f->line);
+            } else {
+                json_kv_null(&j, "line");
+            }
+            json_kv_int(&j, "firstlineno", f->code->firstlineno);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    strbuf_addch(out, '\n');
+}
+
+static int
+dump_parse(int argc, char **argv, struct dump_options *opt)
+{
+    static const struct option longopts[] = {
+        {"pid", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"blocking", no_argument, NULL, 'b'},
+        {"no-source", no_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(opt, 0, sizeof(*opt));
+    opt->source = 1;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (cmd_parse_pid("dump", optarg, &opt->pid) < 0) {
+                return 2;
+            }
+            break;
+        case 'j':
+            opt->json = 1;
+            break;
+        case 'b':
+            opt->blocking = 1;
+            break;
+        case 's':
+            opt->source = 0;
+            break;
+        case 'v':
+            opt->verbose = 1;
+            break;
+        case 'h':
+            fputs(dump_usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error("dump", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        if (opt->pid != 0 || optind + 1 < argc) {
+            return cmd_usage_error("dump", "give one process id");
+        }
+        if (cmd_parse_pid("dump", argv[optind], &opt->pid) < 0) {
+            return 2;
+        }
+    }
+    if (opt->pid == 0) {
+        return cmd_usage_error("dump", "which process? give a PID");
+    }
+    return -1;
+}
+
+int
+cmd_dump(int argc, char **argv)
+{
+    struct dump_options opt;
+    struct py_runtime *rt = NULL;
+    struct py_snapshot snap;
+    struct strbuf out = STRBUF_INIT;
+    unsigned flags = PY_SNAPSHOT_NAMES;
+    int rc, status;
+
+    status = dump_parse(argc, argv, &opt);
+    if (status >= 0) {
+        return status;
+    }
+    rc = py_runtime_attach(opt.pid, &rt);
+    if (rc < 0) {
+        return cmd_fail(rc);
+    }
+    if (opt.blocking) {
+        flags |= PY_SNAPSHOT_BLOCKING;
+    }
+    rc = py_snapshot_take(rt, flags, &snap);
+    if (rc < 0) {
+        py_runtime_free(rt);
+        return cmd_fail(rc);
+    }
+    if (opt.json) {
+        dump_json(rt, &snap, &out);
+    } else {
+        dump_text(rt, &snap, &opt, &out);
+    }
+    rc = cmd_write_stdout(out.buf, out.len);
+    if (opt.verbose) {
+        fprintf(stderr,
+                "pyspect: %zu threads in %.3f ms (%d attempt%s), %llu reads,"
+                " %llu bytes%s\n",
+                snap.n, snap.elapsed_ms, snap.attempts,
+                snap.attempts == 1 ? "" : "s",
+                (unsigned long long)snap.reads,
+                (unsigned long long)snap.bytes,
+                rt->layout_from_debug_offsets
+                    ? ", layout from _Py_DebugOffsets"
+                    : "");
+    }
+    strbuf_release(&out);
+    py_snapshot_release(&snap);
+    py_runtime_free(rt);
+    return rc < 0 ? cmd_fail(rc) : 0;
+}

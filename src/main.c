@@ -1,0 +1,104 @@
+/*
+ * main.c - pyspect's entry point: global options and the command table.
+ *
+ * Layer: top.  Looks up the command in commands[] (after git.c) and hands
+ * it the rest of the command line.  Exit statuses are documented in
+ * docs/pyspect.1: 0 success, 2 usage, other values per failure.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/error.h"
+#include "core/banned.h"
+
+#ifndef PYSPECT_VERSION
+#define PYSPECT_VERSION "unknown"
+#endif
+
+struct cmd_struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct cmd_struct commands[] = {
+    {"dump", cmd_dump, "print every thread's Python stack, right now"},
+};
+
+static void
+usage(FILE *stream)
+{
+    size_t i;
+
+    fputs("usage: pyspect COMMAND [options] PID\n"
+          "       pyspect --version | --help | help COMMAND\n"
+          "\n"
+          "Look inside a running CPython 3.6-3.13 process: what every thread\n"
+          "is doing, where time and memory go.  Read-only: nothing runs\n"
+          "inside the target.\n"
+          "\n"
+          "commands:\n",
+          stream);
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(stream, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    }
+    fputs("\nRun 'pyspect COMMAND --help' for a command's options.\n", stream);
+}
+
+static const struct cmd_struct *
+find_command(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct cmd_struct *cmd;
+
+    /* A closed pipe on stdout is reported as a write error, not a
+     * silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return err_exit_status(PS_EUSAGE);
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("pyspect %s\n", PYSPECT_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0) {
+        char help[] = "--help";
+        char *help_argv[] = {argv[2], help, NULL};
+
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        cmd = find_command(argv[2]);
+        if (cmd != NULL) {
+            return cmd->fn(2, help_argv);
+        }
+    } else {
+        cmd = find_command(argv[1]);
+        if (cmd != NULL) {
+            return cmd->fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "pyspect: '%s' is not a command (see pyspect --help)\n",
+            argc >= 3 && strcmp(argv[1], "help") == 0 ? argv[2] : argv[1]);
+    return err_exit_status(PS_EUSAGE);
+}

@@ -1,0 +1,156 @@
+/*
+ * code.c - decode and cache code objects.
+ *
+ * Layer: python.
+ */
+#include "code.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "python/linetable.h"
+#include "python/pyobj.h"
+#include "core/banned.h"
+
+/* Bounds on what one code object may make us read. */
+#define CODE_NAME_MAX 4096
+#define CODE_LINETABLE_MAX (4u << 20)
+#define CODE_HEADER_MAX 512
+
+static void
+py_code_free(struct py_code *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    free(c->name);
+    free(c->qualname);
+    free(c->filename);
+    free(c->linetable);
+    free(c);
+}
+
+void
+py_code_cache_clear(struct py_runtime *rt)
+{
+    size_t it = 0;
+    uint64_t key;
+    void *value;
+
+    while (hashmap_next(&rt->codes, &it, &key, &value)) {
+        py_code_free(value);
+    }
+    hashmap_clear(&rt->codes);
+}
+
+static int
+read_name(struct py_runtime *rt, raddr_t addr, char **out)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int rc = py_str_read(rt, addr, CODE_NAME_MAX, &sb, NULL);
+
+    if (rc < 0) {
+        strbuf_release(&sb);
+        return rc;
+    }
+    *out = strbuf_detach(&sb);
+    return 0;
+}
+
+static inline uint64_t
+ld_u64(const unsigned char *buf, int32_t off)
+{
+    uint64_t v;
+
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+static inline int32_t
+ld_i32(const unsigned char *buf, int32_t off)
+{
+    int32_t v;
+
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+static int
+py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char hdr[CODE_HEADER_MAX];
+    struct py_code *c;
+    int rc;
+
+    if (l->code_size <= 0 || l->code_size > CODE_HEADER_MAX) {
+        return PS_EINTERNAL;
+    }
+    rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->code_size);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rt->code_type != 0 && ld_u64(hdr, l->obj_type) != rt->code_type) {
+        return PS_ECORRUPT;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->addr = addr;
+    c->firstlineno = ld_i32(hdr, l->code_firstlineno);
+    c->format = l->code_linetable_format;
+    c->filename_ptr = ld_u64(hdr, l->code_filename);
+    c->name_ptr = ld_u64(hdr, l->code_name);
+    if (pyl_has(l->code_code_adaptive)) {
+        c->code_start = addr + (raddr_t)l->code_code_adaptive;
+    }
+    if (pyl_has(l->code_firsttraceable)) {
+        c->firsttraceable = ld_i32(hdr, l->code_firsttraceable);
+    }
+    rc = read_name(rt, c->name_ptr, &c->name);
+    if (rc == 0) {
+        rc = read_name(rt, c->filename_ptr, &c->filename);
+    }
+    if (rc == 0 && pyl_has(l->code_qualname)) {
+        rc = read_name(rt, ld_u64(hdr, l->code_qualname), &c->qualname);
+    }
+    if (rc == 0) {
+        rc = py_bytes_read(rt, ld_u64(hdr, l->code_linetable),
+                           CODE_LINETABLE_MAX, &c->linetable,
+                           &c->linetable_len);
+    }
+    if (rc < 0) {
+        py_code_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int
+py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out)
+{
+    struct py_code *c = hashmap_get(&rt->codes, addr);
+    int rc;
+
+    if (c == NULL) {
+        if (addr == 0 || (addr & 7) != 0) {
+            return PS_ECORRUPT;
+        }
+        rc = py_code_read(rt, addr, &c);
+        if (rc < 0) {
+            return rc;
+        }
+        hashmap_put(&rt->codes, addr, c);
+    }
+    *out = c;
+    return 0;
+}
+
+int
+py_code_addr2line(const struct py_code *code, int addrq)
+{
+    return py_linetable_addr2line(code->format, code->linetable,
+                                  code->linetable_len, code->firstlineno,
+                                  addrq);
+}

@@ -1,0 +1,51 @@
+/*
+ * code.h - what pyspect knows about one code object.
+ *
+ * Layer: python.  Code objects are decoded once and cached by remote
+ * address in rt->codes: names, file, first line and line table, enough to
+ * turn an instruction address into a line without another read.
+ */
+#ifndef PYSPECT_PYTHON_CODE_H
+#define PYSPECT_PYTHON_CODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "python/runtime.h"
+
+struct py_code {
+    raddr_t addr;
+    char *name;     /* co_name */
+    char *qualname; /* co_qualname, or NULL before 3.11 */
+    char *filename; /* co_filename */
+    int firstlineno;
+    int format; /* enum py_linetable_format */
+    unsigned char *linetable;
+    size_t linetable_len;
+    raddr_t code_start;  /* 3.11+: address of the inline bytecode */
+    int firsttraceable;  /* 3.11+: _co_firsttraceable */
+    /* Sanity words re-read to spot a code object freed and replaced at
+     * the same address: co_filename and co_name pointers. */
+    raddr_t filename_ptr;
+    raddr_t name_ptr;
+};
+
+/*
+ * The decoded code object at addr, from the cache or read now.
+ * PS_ECORRUPT when addr is not a code object.
+ */
+int
+py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out);
+
+/* Forget every cached code object. */
+void
+py_code_cache_clear(struct py_runtime *rt);
+
+/*
+ * The line of the instruction at byte offset addrq, as that version's
+ * PyCode_Addr2Line() gives it; -1 when it has none.
+ */
+int
+py_code_addr2line(const struct py_code *code, int addrq);
+
+#endif /* PYSPECT_PYTHON_CODE_H */

@@ -1,0 +1,431 @@
+/*
+ * runtime.c - find the CPython runtime in a process and learn its shape.
+ *
+ * Layer: python.  The object holding the runtime is the one that defines
+ * PyCode_Type, whatever its file is called.  The version comes from the
+ * target's memory: Py_Version (3.11+), or the buffer Py_GetVersion()
+ * fills during start-up (3.6-3.10), never from a file name.
+ */
+#include "runtime.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "python/code.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+/* The oldest and newest minor versions pyspect knows. */
+#define PY_MINOR_MIN 6
+#define PY_MINOR_MAX 13
+
+/* Bound on the .bss scan for the version text (3.6-3.10). */
+#define PY_BSS_SCAN_MAX (8u << 20)
+
+void
+py_version_from_hex(uint32_t hex, struct py_version *v)
+{
+    int level = (hex >> 4) & 0xf, serial = hex & 0xf;
+
+    v->hex = hex;
+    v->major = (hex >> 24) & 0xff;
+    v->minor = (hex >> 16) & 0xff;
+    v->micro = (hex >> 8) & 0xff;
+    if (level == 0xf) {
+        snprintf(v->text, sizeof(v->text), "%d.%d.%d", v->major, v->minor,
+                 v->micro);
+    } else {
+        const char *tag = level == 0xa ? "a" : level == 0xb ? "b" : "rc";
+
+        snprintf(v->text, sizeof(v->text), "%d.%d.%d%s%d", v->major,
+                 v->minor, v->micro, tag, serial);
+    }
+}
+
+static int
+parse_uint(const char **p, const char *end, int *out)
+{
+    int v = 0, digits = 0;
+
+    while (*p < end && isdigit((unsigned char)**p) && digits < 4) {
+        v = v * 10 + (**p - '0');
+        (*p)++;
+        digits++;
+    }
+    *out = v;
+    return digits ? 0 : -1;
+}
+
+int
+py_version_parse(const char *text, size_t len, struct py_version *v)
+{
+    const char *p = text, *end = text + len, *start = text;
+    int level = 0xf, serial = 0;
+
+    memset(v, 0, sizeof(*v));
+    if (parse_uint(&p, end, &v->major) < 0 || p >= end || *p++ != '.' ||
+        parse_uint(&p, end, &v->minor) < 0 || p >= end || *p++ != '.' ||
+        parse_uint(&p, end, &v->micro) < 0) {
+        return -1;
+    }
+    if (p < end && (*p == 'a' || *p == 'b' || *p == 'r')) {
+        level = *p == 'a' ? 0xa : *p == 'b' ? 0xb : 0xc;
+        p += (*p == 'r' && p + 1 < end && p[1] == 'c') ? 2 : 1;
+        if (parse_uint(&p, end, &serial) < 0) {
+            return -1;
+        }
+    }
+    if (p < end && *p == '+') {
+        p++;
+    }
+    /* Py_GetVersion() text continues with " (build info)". */
+    if (p < end && *p != ' ' && *p != '\0') {
+        return -1;
+    }
+    if (v->major < 2 || v->major > 9 || v->minor > 99 || v->micro > 99) {
+        return -1;
+    }
+    v->hex = ((uint32_t)v->major << 24) | ((uint32_t)v->minor << 16) |
+             ((uint32_t)v->micro << 8) | ((uint32_t)level << 4) |
+             (uint32_t)serial;
+    snprintf(v->text, sizeof(v->text), "%.*s", (int)(p - start), start);
+    return 0;
+}
+
+int
+py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr)
+{
+    struct elf_symbol sym;
+    int rc = elf_image_symbol(rt->elf, name, &sym);
+
+    if (rc < 0) {
+        return rc;
+    }
+    *addr = sym.value + rt->bias;
+    return 0;
+}
+
+/* Open the file behind a mapping, preferring the exact mapped inode. */
+static int
+open_mapped_elf(int pid, const struct map_entry *e, struct elf_image **out)
+{
+    struct strbuf path = STRBUF_INIT;
+    int rc;
+
+    strbuf_addf(&path, "/proc/%d/map_files/%llx-%llx", pid,
+                (unsigned long long)e->start, (unsigned long long)e->end);
+    rc = elf_image_open(path.buf, out);
+    if (rc < 0) {
+        strbuf_reset(&path);
+        proc_target_path(pid, e->path, &path);
+        rc = elf_image_open(path.buf, out);
+    }
+    strbuf_release(&path);
+    err_clear();
+    return rc;
+}
+
+static int
+basename_has_python(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return strstr(slash ? slash + 1 : path, "python") != NULL;
+}
+
+/*
+ * Find the object that defines PyCode_Type.  Candidates in order: the
+ * executable, libraries whose name mentions python, then the rest (an
+ * embedded or renamed runtime).  *pending is set when the executable
+ * imports the C API but no object defines it yet (the dynamic loader has
+ * not finished).
+ */
+static int
+find_runtime_object(struct py_runtime *rt, int *pending)
+{
+    size_t pass, i, j;
+
+    *pending = 0;
+    for (pass = 0; pass < 3; pass++) {
+        for (i = 0; i < rt->maps.n; i++) {
+            const struct map_entry *e = &rt->maps.v[i];
+            struct elf_image *img;
+            struct elf_symbol sym;
+            int is_exe, seen = 0;
+
+            if (e->offset != 0 || e->inode == 0 || e->path[0] != '/') {
+                continue;
+            }
+            for (j = 0; j < i && !seen; j++) {
+                seen = rt->maps.v[j].offset == 0 &&
+                       strcmp(rt->maps.v[j].path, e->path) == 0;
+            }
+            if (seen) {
+                continue;
+            }
+            is_exe = strcmp(e->path, rt->executable) == 0;
+            if ((pass == 0) != is_exe ||
+                (pass == 1 && !basename_has_python(e->path)) ||
+                (pass == 2 && basename_has_python(e->path))) {
+                continue;
+            }
+            if (open_mapped_elf(rt->pid, e, &img) < 0) {
+                continue;
+            }
+            if (elf_image_symbol(img, "PyCode_Type", &sym) == 0) {
+                rt->elf = img;
+                rt->bias = elf_image_bias(img, e->start);
+                if (!is_exe) {
+                    rt->library = xstrdup(e->path);
+                }
+                return 0;
+            }
+            if (is_exe && (elf_image_imports(img, "PyCode_Type") ||
+                           elf_image_imports(img, "Py_BytesMain") ||
+                           elf_image_imports(img, "Py_Main"))) {
+                *pending = 1;
+            }
+            elf_image_close(img);
+        }
+    }
+    return PS_ENOTPY;
+}
+
+/* Look for "3.N.M (" in the runtime's zero-initialised data. */
+static int
+scan_version_text(struct py_runtime *rt, raddr_t addr, uint64_t size)
+{
+    unsigned char *buf;
+    uint64_t i;
+    int rc;
+
+    if (size == 0 || size > PY_BSS_SCAN_MAX) {
+        return PS_ENOTFOUND;
+    }
+    buf = xmalloc(size + 1);
+    rc = memsrc_read(rt->proc, addr, buf, size);
+    if (rc == 0) {
+        rc = PS_ENOTFOUND;
+        buf[size] = '\0';
+        for (i = 0; i + 6 < size; i++) {
+            struct py_version v;
+
+            if (!isdigit(buf[i]) || buf[i + 1] != '.' ||
+                (i > 0 && buf[i - 1] != '\0') ||
+                !isdigit(buf[i + 2])) {
+                continue;
+            }
+            if (py_version_parse((char *)buf + i, size - i, &v) == 0 &&
+                memchr(buf + i, ' ', 12) != NULL) {
+                rt->version = v;
+                rc = 0;
+                break;
+            }
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int
+read_version(struct py_runtime *rt)
+{
+    struct elf_symbol sym;
+    raddr_t addr;
+    uint64_t size;
+    char text[256];
+    int rc;
+
+    if (py_runtime_symbol(rt, "Py_Version", &addr) == 0) {
+        uint64_t hex;
+
+        rc = memsrc_read_u64(rt->proc, addr, &hex);
+        if (rc < 0) {
+            return err_set(rc, "cannot read Py_Version");
+        }
+        py_version_from_hex((uint32_t)hex, &rt->version);
+        return 0;
+    }
+    /* 3.6-3.10: Py_GetVersion()'s static buffer ("version", 250 bytes). */
+    if (elf_image_symbol_prefix(rt->elf, "version", 250, &sym) == 0) {
+        rc = memsrc_read(rt->proc, sym.value + rt->bias, text, 250);
+        if (rc < 0) {
+            return err_set(rc, "cannot read the version text");
+        }
+        text[250] = '\0';
+        if (text[0] == '\0') {
+            return err_set(PS_ENOTREADY, "pid %d", rt->pid);
+        }
+        if (py_version_parse(text, strlen(text), &rt->version) < 0) {
+            return err_set(PS_ECORRUPT, "unexpected version text '%.40s'",
+                           text);
+        }
+        return 0;
+    }
+    /* Stripped: scan .bss, where that buffer lives. */
+    if (elf_image_section(rt->elf, ".bss", &addr, &size) == 0 &&
+        scan_version_text(rt, addr + rt->bias, size) == 0) {
+        return 0;
+    }
+    return err_set(PS_ENOTREADY, "pid %d: no version text yet", rt->pid);
+}
+
+static int
+load_layout(struct py_runtime *rt)
+{
+    const struct py_layout *gen;
+    const struct py_version *v = &rt->version;
+
+    if (v->major != 3 || v->minor < PY_MINOR_MIN || v->minor > PY_MINOR_MAX) {
+        return err_set(PS_EVERSION, "pid %d runs Python %s", rt->pid,
+                       v->text);
+    }
+    gen = py_layout_find(v->major, v->minor);
+    if (gen == NULL) {
+        return err_set(PS_EVERSION, "pid %d runs Python %s (no layout)",
+                       rt->pid, v->text);
+    }
+    rt->layout = *gen;
+    if (v->minor >= 13) {
+        unsigned char table[PY_DEBUG_OFFSETS_313_SIZE];
+        int rc;
+
+        if (rt->runtime == 0) {
+            return err_set(PS_ENOTPY, "pid %d: no _PyRuntime symbol",
+                           rt->pid);
+        }
+        rc = memsrc_read(rt->proc, rt->runtime, table, sizeof(table));
+        if (rc < 0) {
+            return err_set(rc, "cannot read _Py_DebugOffsets");
+        }
+        rc = py_debug_offsets_apply(table, sizeof(table), &rt->layout);
+        if (rc < 0) {
+            return rc;
+        }
+        rt->layout_from_debug_offsets = 1;
+    }
+    return 0;
+}
+
+int
+py_runtime_attach(int pid, struct py_runtime **out)
+{
+    struct py_runtime *rt = xcalloc(1, sizeof(*rt));
+    struct strbuf exe = STRBUF_INIT;
+    int rc, pending;
+
+    rt->pid = pid;
+    rt->pthread_tid_offset = -1;
+    hashmap_init(&rt->codes);
+    rc = memsrc_proc_open(pid, &rt->proc);
+    if (rc < 0) {
+        goto fail;
+    }
+    rt->mem = memsrc_cache_new(rt->proc, 4096, 256);
+    rc = proc_exe(pid, &exe);
+    if (rc < 0) {
+        rc = err_set(rc == PS_ENOTFOUND ? PS_ENOTPY : rc,
+                     "pid %d has no executable (a kernel thread?)", pid);
+        goto fail;
+    }
+    rt->executable = strbuf_detach(&exe);
+    rc = maps_read(pid, &rt->maps);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = find_runtime_object(rt, &pending);
+    if (rc < 0) {
+        rc = pending ? err_set(PS_ENOTREADY, "pid %d is loading Python", pid)
+                     : err_set(PS_ENOTPY, "pid %d (%s)", pid,
+                               rt->executable);
+        goto fail;
+    }
+    py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);
+    py_runtime_symbol(rt, "interp_head", &rt->interp_head);
+    py_runtime_symbol(rt, "_PyThreadState_Current", &rt->tstate_current);
+    py_runtime_symbol(rt, "gil_locked", &rt->gil_locked);
+    py_runtime_symbol(rt, "gil_last_holder", &rt->gil_last_holder);
+    py_runtime_symbol(rt, "PyCode_Type", &rt->code_type);
+    py_runtime_symbol(rt, "PyUnicode_Type", &rt->str_type);
+    py_runtime_symbol(rt, "PyBytes_Type", &rt->bytes_type);
+    py_runtime_symbol(rt, "PyLong_Type", &rt->long_type);
+    py_runtime_symbol(rt, "PyDict_Type", &rt->dict_type);
+    rc = read_version(rt);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = load_layout(rt);
+    if (rc < 0) {
+        goto fail;
+    }
+    if (rt->runtime == 0 && rt->interp_head == 0 && rt->tstate_current == 0) {
+        rc = err_set(PS_ENOTPY, "pid %d: Python %s without a runtime symbol",
+                     pid, rt->version.text);
+        goto fail;
+    }
+    *out = rt;
+    return 0;
+fail:
+    py_runtime_free(rt);
+    return rc;
+}
+
+void
+py_runtime_free(struct py_runtime *rt)
+{
+    if (rt == NULL) {
+        return;
+    }
+    py_code_cache_clear(rt);
+    hashmap_release(&rt->codes);
+    memsrc_free(rt->mem);
+    memsrc_free(rt->proc);
+    maps_release(&rt->maps);
+    elf_image_close(rt->elf);
+    free(rt->executable);
+    free(rt->library);
+    free(rt);
+}
+
+void
+py_runtime_snapshot(struct py_runtime *rt)
+{
+    memsrc_cache_invalidate(rt->mem);
+}
+
+int
+py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp)
+{
+    const struct py_layout *l = &rt->layout;
+    uint64_t v = 0;
+    int rc;
+
+    if (rt->runtime != 0 && pyl_has(l->rt_interpreters_head)) {
+        rc = memsrc_read_u64(rt->mem, rt->runtime + l->rt_interpreters_head,
+                             &v);
+    } else if (rt->interp_head != 0) {
+        rc = memsrc_read_u64(rt->mem, rt->interp_head, &v);
+    } else if (rt->tstate_current != 0) {
+        /* 3.6 without .symtab: only while some thread holds the GIL. */
+        uint64_t ts = 0;
+
+        rc = memsrc_read_u64(rt->mem, rt->tstate_current, &ts);
+        if (rc == 0 && ts != 0) {
+            rc = memsrc_read_u64(rt->mem, ts + l->tstate_interp, &v);
+        }
+    } else {
+        return err_set(PS_ENOTPY, "no way to the interpreter list");
+    }
+    if (rc < 0) {
+        return err_set(rc, "cannot read the interpreter list");
+    }
+    if (v == 0) {
+        return err_set(PS_ENOTREADY, "pid %d has no interpreter", rt->pid);
+    }
+    *interp = v;
+    return 0;
+}

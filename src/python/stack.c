@@ -1,0 +1,609 @@
+/*
+ * stack.c - thread lists and frame walks for every supported layout.
+ *
+ * Layer: python.  Three frame models, chosen by which fields the layout
+ * has, never by version number:
+ *   tstate_frame          PyFrameObject chain through f_back (<=3.10)
+ *   tstate_cframe         _PyCFrame -> _PyInterpreterFrame chain (3.11-12)
+ *   tstate_current_frame  _PyInterpreterFrame chain (3.13+)
+ * On 3.11+ the frames of running functions live in the thread's
+ * data-stack chunks; each chunk is copied in one read and frames inside
+ * it are decoded from the copy, which is faster and far more consistent
+ * than one read per frame.
+ */
+#include "stack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "python/pyobj.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+/* The largest struct read whole from the target. */
+#define STRUCT_MAX 4096
+/* A blind first read of each chunk: CPython's default chunk size. */
+#define CHUNK_FIRST_READ (16u * 1024)
+/* Where to look for the TID inside glibc's struct pthread. */
+#define PTHREAD_SCAN_BYTES 2048
+
+static inline uint64_t
+ld_u64(const unsigned char *buf, int32_t off)
+{
+    uint64_t v;
+
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+static inline int32_t
+ld_i32(const unsigned char *buf, int32_t off)
+{
+    int32_t v;
+
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+/*
+ * The thread state holding the GIL of interp (0 when none), and the
+ * interpreter-independent holder for <=3.11.
+ */
+static int
+gil_holder(struct py_runtime *rt, raddr_t interp, raddr_t *holder)
+{
+    const struct py_layout *l = &rt->layout;
+    uint64_t v = 0;
+    int rc = 0;
+
+    *holder = 0;
+    if (pyl_has(l->interp_ceval_gil)) {
+        /* 3.12+: the interpreter's GIL; locked and last holder. */
+        uint64_t gil = 0, last = 0;
+        int32_t locked = 0;
+
+        rc = memsrc_read_u64(rt->mem, interp + l->interp_ceval_gil, &gil);
+        if (rc == 0 && gil != 0) {
+            rc = memsrc_read_i32(rt->mem, gil + l->gil_locked, &locked);
+        }
+        if (rc == 0 && gil != 0 && locked == 1) {
+            rc = memsrc_read_u64(rt->mem, gil + l->gil_last_holder, &last);
+            *holder = last;
+        }
+        return rc;
+    }
+    if (rt->runtime != 0 && pyl_has(l->rt_gilstate_tstate_current)) {
+        rc = memsrc_read_u64(rt->mem,
+                             rt->runtime + l->rt_gilstate_tstate_current, &v);
+    } else if (rt->tstate_current != 0) {
+        rc = memsrc_read_u64(rt->mem, rt->tstate_current, &v);
+    }
+    *holder = v;
+    return rc;
+}
+
+int
+py_threads_read(struct py_runtime *rt, struct py_threads *out)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char ts[STRUCT_MAX];
+    raddr_t interp;
+    uint64_t main_ident = 0;
+    size_t ninterp = 0;
+    int rc;
+
+    out->n = 0;
+    if (l->tstate_size <= 0 || l->tstate_size > STRUCT_MAX) {
+        return err_set(PS_EINTERNAL, "thread state of %d bytes",
+                       l->tstate_size);
+    }
+    rc = py_runtime_interp_head(rt, &interp);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rt->runtime != 0 && pyl_has(l->rt_main_thread)) {
+        memsrc_read_u64(rt->mem, rt->runtime + l->rt_main_thread,
+                        &main_ident);
+    }
+    while (interp != 0) {
+        raddr_t tstate = 0, holder = 0, main_tstate = 0;
+        int64_t interp_id = 0;
+        size_t nthreads = 0, first = out->n;
+
+        if (++ninterp > PY_INTERPRETERS_MAX) {
+            return err_set(PS_ELIMIT, "more than %d interpreters",
+                           PY_INTERPRETERS_MAX);
+        }
+        rc = memsrc_read_u64(rt->mem, interp + l->interp_tstate_head,
+                             &tstate);
+        if (rc == 0 && pyl_has(l->interp_id)) {
+            rc = memsrc_read(rt->mem, interp + l->interp_id, &interp_id, 8);
+        }
+        if (rc == 0 && pyl_has(l->interp_threads_main)) {
+            rc = memsrc_read_u64(rt->mem, interp + l->interp_threads_main,
+                                 &main_tstate);
+        }
+        if (rc == 0) {
+            rc = gil_holder(rt, interp, &holder);
+        }
+        if (rc < 0) {
+            return err_set(rc, "cannot read interpreter %#llx",
+                           (unsigned long long)interp);
+        }
+        while (tstate != 0) {
+            struct py_thread *t;
+            size_t i;
+
+            if (++nthreads > PY_THREADS_MAX) {
+                return err_set(PS_ELIMIT, "more than %d threads",
+                               PY_THREADS_MAX);
+            }
+            for (i = first; i < out->n; i++) {
+                if (out->v[i].tstate == tstate) {
+                    return err_set(PS_ECHANGED, "thread list loops");
+                }
+            }
+            rc = memsrc_read(rt->mem, tstate, ts, (size_t)l->tstate_size);
+            if (rc < 0) {
+                return err_set(rc, "cannot read thread state %#llx",
+                               (unsigned long long)tstate);
+            }
+            if (ld_u64(ts, l->tstate_interp) != interp) {
+                return err_set(PS_ECHANGED, "thread state %#llx belongs to "
+                                            "another interpreter",
+                               (unsigned long long)tstate);
+            }
+            XGROW(out->v, out->alloc, out->n + 1);
+            t = &out->v[out->n++];
+            memset(t, 0, sizeof(*t));
+            t->tstate = tstate;
+            t->interp = interp;
+            t->interp_id = interp_id;
+            t->ident = ld_u64(ts, l->tstate_thread_id);
+            if (pyl_has(l->tstate_native_thread_id)) {
+                t->tid = (long)ld_u64(ts, l->tstate_native_thread_id);
+            }
+            t->holds_gil = holder != 0 && holder == tstate;
+            if (pyl_has(l->tstate_frame)) {
+                t->top = ld_u64(ts, l->tstate_frame);
+            } else if (pyl_has(l->tstate_current_frame)) {
+                t->top = ld_u64(ts, l->tstate_current_frame);
+            } else if (pyl_has(l->tstate_cframe)) {
+                uint64_t cframe = ld_u64(ts, l->tstate_cframe);
+
+                if (cframe != 0) {
+                    rc = memsrc_read_u64(rt->mem,
+                                         cframe + l->cframe_current_frame,
+                                         &t->top);
+                    if (rc < 0) {
+                        return err_set(rc, "cannot read a _PyCFrame");
+                    }
+                }
+            }
+            if (pyl_has(l->tstate_datastack_chunk)) {
+                t->datastack = ld_u64(ts, l->tstate_datastack_chunk);
+            }
+            if (main_tstate != 0) {
+                t->is_main = tstate == main_tstate;
+            } else if (main_ident != 0) {
+                t->is_main = t->ident == main_ident;
+            }
+            tstate = ld_u64(ts, l->tstate_next);
+        }
+        /* Without a record of the main thread (3.6, 3.7), the oldest
+         * thread of the first interpreter is it: new threads are pushed
+         * at the head of the list. */
+        if (ninterp == 1 && out->n > first && main_tstate == 0 &&
+            main_ident == 0) {
+            out->v[out->n - 1].is_main = 1;
+        }
+        rc = memsrc_read_u64(rt->mem, interp + l->interp_next, &interp);
+        if (rc < 0) {
+            return err_set(rc, "cannot read the interpreter list");
+        }
+    }
+    return 0;
+}
+
+void
+py_threads_release(struct py_threads *t)
+{
+    free(t->v);
+    t->v = NULL;
+    t->n = t->alloc = 0;
+}
+
+static int
+tid_known(const int *tids, size_t ntids, int32_t v)
+{
+    size_t lo = 0, hi = ntids;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (tids[mid] == v) {
+            return 1;
+        }
+        if (tids[mid] < v) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return 0;
+}
+
+int
+py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
+{
+    int *tids = NULL;
+    size_t ntids, i;
+    int rc;
+
+    for (i = 0; i < t->n && t->v[i].tid != 0; i++) {
+    }
+    if (i == t->n) {
+        return 0; /* the version records native thread ids */
+    }
+    rc = proc_tasks(rt->pid, &tids, &ntids);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rt->pthread_tid_offset < 0) {
+        /* Find the offset that gives a live TID for every thread; the
+         * lowest such offset wins. */
+        int best = -1, off;
+
+        for (off = 4; off + 4 <= PTHREAD_SCAN_BYTES && best < 0; off += 4) {
+            int ok = 1;
+
+            for (i = 0; i < t->n && ok; i++) {
+                int32_t v;
+
+                if (t->v[i].ident == 0 ||
+                    memsrc_read(rt->mem, t->v[i].ident + (raddr_t)off, &v,
+                                4) < 0 ||
+                    v <= 1 || !tid_known(tids, ntids, v)) {
+                    ok = 0;
+                }
+            }
+            if (ok) {
+                best = off;
+            }
+        }
+        rt->pthread_tid_offset = best;
+    }
+    for (i = 0; i < t->n; i++) {
+        int32_t v;
+
+        if (t->v[i].tid != 0 || rt->pthread_tid_offset < 0 ||
+            t->v[i].ident == 0) {
+            continue;
+        }
+        if (memsrc_read(rt->mem,
+                        t->v[i].ident + (raddr_t)rt->pthread_tid_offset, &v,
+                        sizeof(v)) == 0 &&
+            tid_known(tids, ntids, v)) {
+            t->v[i].tid = v;
+        }
+    }
+    free(tids);
+    return 0;
+}
+
+/* threading._active of one interpreter, or 0. */
+static raddr_t
+threading_active(struct py_runtime *rt, raddr_t interp)
+{
+    const struct py_layout *l = &rt->layout;
+    raddr_t modules = 0, threading = 0, dict = 0, active = 0;
+
+    if (memsrc_read_u64(rt->mem, interp + l->interp_modules, &modules) < 0 ||
+        modules == 0 ||
+        py_dict_get_str(rt, modules, "threading", &threading) < 0 ||
+        memsrc_read_u64(rt->mem, threading + l->module_dict, &dict) < 0 ||
+        dict == 0 || py_dict_get_str(rt, dict, "_active", &active) < 0) {
+        return 0;
+    }
+    return active;
+}
+
+int
+py_threads_names(struct py_runtime *rt, const struct py_threads *t,
+                 char ***names_out)
+{
+    char **names = xcalloc(t->n ? t->n : 1, sizeof(*names));
+    raddr_t interp = 0, active = 0;
+    struct py_dict_item *items = NULL;
+    size_t nitems = 0, i, j;
+
+    for (i = 0; i < t->n; i++) {
+        if (t->v[i].interp != interp) {
+            interp = t->v[i].interp;
+            free(items);
+            items = NULL;
+            nitems = 0;
+            active = threading_active(rt, interp);
+            if (active != 0 &&
+                py_dict_items(rt, active, &items, &nitems) < 0) {
+                nitems = 0;
+            }
+        }
+        for (j = 0; j < nitems; j++) {
+            int64_t ident;
+            raddr_t name;
+            struct strbuf sb = STRBUF_INIT;
+
+            if (py_long_read(rt, items[j].key, &ident) < 0 ||
+                (uint64_t)ident != t->v[i].ident) {
+                continue;
+            }
+            if (py_object_getattr(rt, items[j].value, "_name", &name) == 0 &&
+                py_str_read(rt, name, 1024, &sb, NULL) == 0) {
+                names[i] = strbuf_detach(&sb);
+            }
+            strbuf_release(&sb);
+            break;
+        }
+    }
+    free(items);
+    *names_out = names;
+    return 0;
+}
+
+/* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
+
+static int
+stack_push(struct py_stack *s, const struct py_code *code, int line,
+           raddr_t addr)
+{
+    if (s->n >= PY_FRAMES_MAX) {
+        s->truncated = 1;
+        return 1;
+    }
+    XGROW(s->v, s->alloc, s->n + 1);
+    s->v[s->n].code = code;
+    s->v[s->n].line = line;
+    s->v[s->n].addr = addr;
+    s->n++;
+    return 0;
+}
+
+static int
+frame_seen(const struct py_stack *s, raddr_t addr)
+{
+    /* Frames are pushed in walk order; a loop revisits a recent one
+     * first, but check all to be sure.  Stacks are short. */
+    size_t i;
+
+    for (i = s->n; i-- > 0;) {
+        if (s->v[i].addr == addr) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char buf[STRUCT_MAX];
+    size_t want = (size_t)l->frame_lineno + 4;
+    int rc;
+
+    if (want > sizeof(buf)) {
+        return PS_EINTERNAL;
+    }
+    while (frame != 0) {
+        const struct py_code *code;
+        int32_t lasti, lineno;
+        int line;
+
+        if (frame_seen(s, frame)) {
+            return err_set(PS_ECHANGED, "frame chain loops");
+        }
+        rc = memsrc_read(rt->mem, frame, buf, want);
+        if (rc < 0) {
+            return rc;
+        }
+        rc = py_code_get(rt, ld_u64(buf, l->frame_code), &code);
+        if (rc < 0) {
+            return rc;
+        }
+        lasti = ld_i32(buf, l->frame_lasti);
+        lineno = ld_i32(buf, l->frame_lineno);
+        if (code->format == 1) {
+            /* 3.6-3.9: f_lineno is authoritative only while tracing. */
+            line = ld_u64(buf, l->frame_trace) != 0
+                       ? lineno
+                       : py_code_addr2line(code, lasti);
+        } else {
+            /* 3.10: f_lasti counts code units; f_lineno wins if set. */
+            line = lineno != 0 ? lineno
+                               : py_code_addr2line(code, lasti * 2);
+        }
+        if (stack_push(s, code, line, frame)) {
+            break;
+        }
+        frame = ld_u64(buf, l->frame_back);
+    }
+    return 0;
+}
+
+/* ---- frames: _PyInterpreterFrame chains (3.11+) ------------------------- */
+
+static int
+copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
+{
+    const struct py_layout *l = &rt->layout;
+    size_t total = 0;
+
+    s->nchunks = 0;
+    while (chunk != 0) {
+        struct py_chunk *c;
+        unsigned char *data;
+        uint64_t size;
+        size_t first = CHUNK_FIRST_READ;
+        int rc;
+
+        if (s->nchunks >= PY_CHUNKS_MAX) {
+            return err_set(PS_ELIMIT, "more than %d stack chunks",
+                           PY_CHUNKS_MAX);
+        }
+        XGROW(s->chunk_data, s->chunk_data_alloc, total + first);
+        data = s->chunk_data + total;
+        rc = memsrc_read(rt->proc, chunk, data, first);
+        if (rc == PS_EFAULT) {
+            first = (size_t)l->chunk_data;
+            rc = memsrc_read(rt->proc, chunk, data, first);
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        size = ld_u64(data, l->chunk_size);
+        if (size < (uint64_t)l->chunk_data || size > PY_CHUNK_BYTES_MAX ||
+            total + size > PY_CHUNK_BYTES_MAX) {
+            return err_set(PS_ECHANGED, "stack chunk of %llu bytes",
+                           (unsigned long long)size);
+        }
+        if (size > first) {
+            XGROW(s->chunk_data, s->chunk_data_alloc, total + size);
+            data = s->chunk_data + total;
+            rc = memsrc_read(rt->proc, chunk + first, data + first,
+                             size - first);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        XGROW(s->chunks, s->chunks_alloc, s->nchunks + 1);
+        c = &s->chunks[s->nchunks++];
+        c->addr = chunk;
+        c->size = (size_t)size;
+        c->offset = total;
+        total += (size_t)size;
+        chunk = ld_u64(data, l->chunk_previous);
+    }
+    return 0;
+}
+
+/* The frame at addr, from a chunk copy when it lies in one. */
+static int
+read_iframe(struct py_runtime *rt, struct py_stack *s, raddr_t addr,
+            unsigned char *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < s->nchunks; i++) {
+        const struct py_chunk *c = &s->chunks[i];
+
+        if (addr >= c->addr && addr - c->addr <= c->size &&
+            len <= c->size - (addr - c->addr)) {
+            memcpy(buf, s->chunk_data + c->offset + (addr - c->addr), len);
+            return 0;
+        }
+    }
+    return memsrc_read(rt->mem, addr, buf, len);
+}
+
+static int
+walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
+                        unsigned flags, struct py_stack *s)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char buf[STRUCT_MAX];
+    raddr_t frame = t->top;
+    size_t want = (size_t)l->iframe_size;
+    int rc, visited = 0;
+
+    if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
+        return PS_EINTERNAL;
+    }
+    rc = copy_chunks(rt, t->datastack, s);
+    if (rc < 0) {
+        return rc;
+    }
+    while (frame != 0) {
+        const struct py_code *code;
+        raddr_t code_addr, instr, cur = frame;
+        int owner, line, addrq;
+
+        if (++visited > PY_FRAMES_MAX * 4) {
+            return err_set(PS_ELIMIT, "frame chain too long");
+        }
+        /* frame_seen() knows the shown frames; hidden ones are bounded
+         * by `visited`. */
+        if ((frame & 7) != 0 || frame_seen(s, frame)) {
+            return err_set(PS_ECHANGED, "frame chain is inconsistent");
+        }
+        rc = read_iframe(rt, s, frame, buf, want);
+        if (rc < 0) {
+            return rc;
+        }
+        owner = buf[l->iframe_owner];
+        code_addr = ld_u64(buf, l->iframe_code);
+        instr = ld_u64(buf, l->iframe_instr);
+        frame = ld_u64(buf, l->iframe_previous);
+        if (pyl_has(l->iframe_owner_cstack) &&
+            owner == l->iframe_owner_cstack) {
+            continue; /* the shim frame of a C -> Python call */
+        }
+        rc = py_code_get(rt, code_addr, &code);
+        if (rc < 0) {
+            return rc;
+        }
+        /* Frames pushed but not yet started are hidden by CPython
+         * (_PyFrame_IsIncomplete), except generator frames. */
+        if (owner != l->iframe_owner_generator &&
+            instr < code->code_start + 2 * (raddr_t)code->firsttraceable) {
+            continue;
+        }
+        addrq = (int)((int64_t)(instr - code->code_start));
+        line = py_code_addr2line(code, addrq);
+        if (flags & PY_STACK_TRACED_LINES) {
+            uint64_t fobj = ld_u64(buf, l->iframe_frame_obj);
+            int32_t lineno = 0;
+
+            if (fobj != 0 &&
+                memsrc_read_i32(rt->mem, fobj + l->frame_lineno, &lineno) ==
+                    0 &&
+                lineno != 0) {
+                line = lineno;
+            }
+        }
+        if (stack_push(s, code, line, cur)) {
+            break;
+        }
+    }
+    return 0;
+}
+
+int
+py_stack_read(struct py_runtime *rt, const struct py_thread *t,
+              unsigned flags, struct py_stack *out)
+{
+    const struct py_layout *l = &rt->layout;
+
+    out->n = 0;
+    out->truncated = 0;
+    if (t->top == 0) {
+        return 0;
+    }
+    if (pyl_has(l->tstate_frame)) {
+        return walk_frame_objects(rt, t->top, out);
+    }
+    return walk_interpreter_frames(rt, t, flags, out);
+}
+
+void
+py_stack_release(struct py_stack *s)
+{
+    free(s->v);
+    free(s->chunks);
+    free(s->chunk_data);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,119 @@
+/*
+ * stack.h - threads of a CPython runtime and their Python stacks.
+ *
+ * Layer: python.  py_threads_read() lists every thread state of every
+ * interpreter with the facts a user asks about first (ids, GIL, main);
+ * py_stack_read() walks one thread's frames, innermost first, and turns
+ * each into (code, line) exactly as the target's own
+ * sys._current_frames() would: f_code and f_lineno.
+ *
+ * All walks are bounded; a chain that loops, leaves mapped memory or
+ * points at something that is not a code object gives a transient error
+ * (PS_ECHANGED, PS_EFAULT, PS_ECORRUPT), never a crash or a hang.
+ */
+#ifndef PYSPECT_PYTHON_STACK_H
+#define PYSPECT_PYTHON_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/strbuf.h"
+#include "python/code.h"
+#include "python/runtime.h"
+
+/* Bounds on the walks. */
+#define PY_THREADS_MAX 65536
+#define PY_INTERPRETERS_MAX 4096
+#define PY_FRAMES_MAX 10000
+#define PY_CHUNKS_MAX 4096
+#define PY_CHUNK_BYTES_MAX (256u << 20)
+
+struct py_thread {
+    raddr_t tstate;
+    raddr_t interp;
+    int64_t interp_id;
+    uint64_t ident;  /* pthread_t, threading.get_ident() */
+    long tid;        /* kernel thread id, 0 when unknown */
+    int holds_gil;
+    int is_main;
+    raddr_t top;       /* PyFrameObject* (<=3.10) or _PyInterpreterFrame* */
+    raddr_t datastack; /* _PyStackChunk* (3.11+) */
+};
+
+struct py_threads {
+    struct py_thread *v;
+    size_t n;
+    size_t alloc;
+};
+
+#define PY_THREADS_INIT {NULL, 0, 0}
+
+struct py_frame {
+    const struct py_code *code;
+    int line; /* -1: no line (f_lineno is None) */
+    raddr_t addr;
+};
+
+/* A copy of one data-stack chunk (3.11+). */
+struct py_chunk {
+    raddr_t addr;
+    size_t size;
+    size_t offset; /* into py_stack.chunk_data */
+};
+
+struct py_stack {
+    struct py_frame *v;
+    size_t n;
+    size_t alloc;
+    int truncated; /* more than PY_FRAMES_MAX frames */
+    /* Scratch reused between walks. */
+    struct py_chunk *chunks;
+    size_t nchunks;
+    size_t chunks_alloc;
+    unsigned char *chunk_data;
+    size_t chunk_data_alloc;
+};
+
+#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
+
+/* py_stack_read() flags. */
+enum {
+    /* Honour f_lineno of traced frames as CPython does (costs a read
+     * per frame that has a frame object, on 3.11+). */
+    PY_STACK_TRACED_LINES = 1 << 0,
+};
+
+/*
+ * Every thread of every interpreter, in list order (newest first), with
+ * tstate, ident, tid (3.11+; see py_threads_resolve_tids), holds_gil and
+ * is_main filled in.
+ */
+int
+py_threads_read(struct py_runtime *rt, struct py_threads *out);
+void
+py_threads_release(struct py_threads *t);
+
+/*
+ * Fill tid for threads whose version does not record it (<=3.10), from
+ * glibc's struct pthread, checked against /proc/PID/task.
+ */
+int
+py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t);
+
+/*
+ * Python thread names (threading.Thread.name) by ident, read from
+ * threading._active of the thread's interpreter.  Threads not started by
+ * threading get no name.  names[i] (malloc'd or NULL) matches t->v[i].
+ */
+int
+py_threads_names(struct py_runtime *rt, const struct py_threads *t,
+                 char ***names);
+
+/* Walk a thread's frames into out (reset first). */
+int
+py_stack_read(struct py_runtime *rt, const struct py_thread *t,
+              unsigned flags, struct py_stack *out);
+void
+py_stack_release(struct py_stack *s);
+
+#endif /* PYSPECT_PYTHON_STACK_H */

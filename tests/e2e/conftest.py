@@ -1,0 +1,258 @@
+"""End-to-end test harness: real target processes on every CPython found.
+
+Interpreters are discovered at run time: pyenv's versions/3.X*/bin/python3
+and Debian's /usr/bin/python3 (a static build).  Every test that takes the
+`python` fixture runs once per expected interpreter; one that is not
+installed is a skip, and the summary at the end says which versions ran.
+Set PYSPECT_TEST_PYTHONS=3.8,3.12,system to run a subset.
+
+Targets compute the truth about themselves (sys._current_frames(), thread
+names, kernel thread ids), write it to a JSON file, say READY on stdout and
+park.  Every target is killed in a finally, and every wait has a timeout.
+"""
+import collections
+import json
+import os
+import pathlib
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PYSPECT = os.environ.get("PYSPECT", str(ROOT / "build" / "pyspect"))
+TARGETS = pathlib.Path(__file__).resolve().parent / "targets"
+# A directory and file names with Latin-1, BMP and astral characters, so
+# co_filename is a str of every PEP 393 kind.
+NONASCII_DIR = "tgt-ünï-函数-𠀀"
+
+EXPECTED = ["3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
+            "system"]
+
+Python = collections.namedtuple("Python", "label exe version static")
+
+
+def _pyenv_root():
+    root = os.environ.get("PYENV_ROOT")
+    if root:
+        return pathlib.Path(root)
+    try:
+        out = subprocess.run(["pyenv", "root"], capture_output=True,
+                             text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            return pathlib.Path(out.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return pathlib.Path.home() / ".pyenv"
+
+
+def _version_of(exe):
+    out = subprocess.run(
+        [exe, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        capture_output=True, text=True, timeout=30)
+    return tuple(int(x) for x in out.stdout.strip().split("."))
+
+
+def discover_pythons():
+    found = {}
+    versions = _pyenv_root() / "versions"
+    if versions.is_dir():
+        for d in sorted(versions.iterdir()):
+            exe = d / "bin" / "python3"
+            if not exe.exists():
+                continue
+            try:
+                v = _version_of(str(exe))
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                continue
+            label = "%d.%d" % v[:2]
+            if label in EXPECTED and label not in found:
+                found[label] = Python(label, str(exe), v, False)
+    system = "/usr/bin/python3"
+    if os.path.exists(system):
+        try:
+            v = _version_of(system)
+            if (3, 6) <= v[:2] <= (3, 13):
+                found["system"] = Python("system", system, v, True)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
+    wanted = os.environ.get("PYSPECT_TEST_PYTHONS")
+    if wanted:
+        keep = set(w.strip() for w in wanted.split(","))
+        found = {k: v for k, v in found.items() if k in keep}
+    return found
+
+
+PYTHONS = discover_pythons()
+
+
+def pytest_generate_tests(metafunc):
+    if "python" in metafunc.fixturenames:
+        metafunc.parametrize("python", EXPECTED, indirect=True)
+
+
+@pytest.fixture
+def python(request):
+    p = PYTHONS.get(request.param)
+    if p is None:
+        pytest.skip("Python %s is not installed here" % request.param)
+    return p
+
+
+def pytest_terminal_summary(terminalreporter):
+    ran = ", ".join("%s (%s)" % (p.label, ".".join(map(str, p.version)))
+                    for p in PYTHONS.values())
+    missing = ", ".join(e for e in EXPECTED if e not in PYTHONS)
+    terminalreporter.write_line("pyspect e2e: interpreters found: " +
+                                (ran or "none"))
+    if missing:
+        terminalreporter.write_line("pyspect e2e: not installed (skipped): " +
+                                    missing)
+
+
+def pytest_sessionstart(session):
+    if not os.access(PYSPECT, os.X_OK):
+        pytest.exit("pyspect binary not found at %s (run make)" % PYSPECT,
+                    returncode=3)
+
+
+# ---- running pyspect ------------------------------------------------------
+
+Result = collections.namedtuple("Result", "rc out err")
+
+
+def pyspect(*args, timeout=60, **kw):
+    """Run pyspect; never hangs (timeout), returns rc/stdout/stderr."""
+    p = subprocess.run([PYSPECT] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout,
+                       errors="surrogateescape", **kw)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def dump_json(pid, *extra):
+    r = pyspect("dump", pid, "--json", *extra)
+    assert r.rc == 0, "pyspect dump failed (%d): %s" % (r.rc, r.err)
+    return json.loads(r.out)
+
+
+# ---- targets ----------------------------------------------------------------
+
+class Target:
+    """A target program copied into a non-ASCII directory and started."""
+
+    def __init__(self, python, script, *args, tmp, env=None):
+        self.python = python
+        self.dir = pathlib.Path(tmp) / NONASCII_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for f in TARGETS.glob("*.py"):
+            shutil.copy(f, self.dir / f.name)
+        self.script = self.dir / script
+        self.truth_path = pathlib.Path(tmp) / ("truth-%s.json" % script)
+        self.args = [str(a) for a in args]
+        self.env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                        **(env or {}))
+        self.env.pop("PYTHONPATH", None)
+        self.proc = None
+        self.truth = None
+
+    def start(self, timeout=60, ready=True):
+        self.proc = subprocess.Popen(
+            [self.python.exe, str(self.script), str(self.truth_path)] +
+            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=self.env, cwd=str(self.dir))
+        if ready:
+            self.wait_line("READY", timeout)
+            with open(str(self.truth_path), encoding="utf-8",
+                      errors="surrogatepass") as f:
+                self.truth = json.load(f)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def wait_line(self, word, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                if (word + "\n").encode() in buf:
+                    return
+            elif self.proc.poll() is not None:
+                break
+        err = b""
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read()
+        raise AssertionError("target %s did not say %s: %r %r" %
+                             (self.script.name, word, buf, err[-2000:]))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if f is not None:
+                    f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@pytest.fixture
+def target(tmp_path):
+    """target(python, "script.py", args...) -> started Target, killed after."""
+    started = []
+
+    def start(python, script, *args, ready=True, env=None):
+        t = Target(python, script, *args, tmp=tmp_path, env=env)
+        started.append(t)
+        return t.start(ready=ready)
+
+    try:
+        yield start
+    finally:
+        for t in started:
+            t.stop()
+
+
+_shared = {}
+
+
+@pytest.fixture(scope="session")
+def shared_targets(tmp_path_factory):
+    """Targets shared between tests of one session (one per script and
+    interpreter): they are parked and only ever read."""
+    try:
+        yield _shared
+    finally:
+        for t in _shared.values():
+            t.stop()
+
+
+@pytest.fixture
+def scenario(python, shared_targets, tmp_path_factory):
+    """The parked scenario target (targets/scenario.py) for `python`."""
+    key = ("scenario.py", python.label)
+    t = shared_targets.get(key)
+    if t is None:
+        t = Target(python, "scenario.py",
+                   tmp=tmp_path_factory.mktemp("scenario-" + python.label))
+        shared_targets[key] = t
+        t.start()
+    return t

@@ -1,0 +1,113 @@
+"""Helpers shared by the e2e target programs (run on CPython 3.6-3.13).
+
+A target computes the truth about itself with sys._current_frames(), its
+threads' names and kernel ids, writes it to the JSON file named by argv[1],
+prints READY and parks forever (the test kills it).
+"""
+import ctypes
+import json
+import os
+import sys
+import threading
+import time
+
+_libc = ctypes.CDLL(None, use_errno=True)
+SYS_gettid = 186  # x86-64
+
+# A lock that is never released: acquiring it parks a thread in C.
+HOLD = threading.Lock()
+HOLD.acquire()
+# An event that is never set: waiting on it parks a thread in Python
+# (threading.py frames) and then C.
+NEVER = threading.Event()
+
+tids = {}  # ident -> kernel tid, filled by each thread that calls gettid()
+_arrived = threading.Semaphore(0)
+
+
+def gettid():
+    tid = _libc.syscall(SYS_gettid)
+    tids[threading.get_ident()] = tid
+    return tid
+
+
+def arrived():
+    """Say that this thread is about to park."""
+    gettid()
+    _arrived.release()
+
+
+def wait_arrivals(n, timeout=60):
+    for _ in range(n):
+        if not _arrived.acquire(timeout=timeout):
+            raise RuntimeError("a thread never arrived")
+
+
+def frames_of(frame):
+    out = []
+    while frame is not None:
+        co = frame.f_code
+        out.append({
+            "function": co.co_name,
+            "qualname": getattr(co, "co_qualname", None),
+            "file": co.co_filename,
+            "line": frame.f_lineno,
+        })
+        frame = frame.f_back
+    return out
+
+
+def capture():
+    return {ident: frames_of(f) for ident, f in sys._current_frames().items()}
+
+
+def settle(max_rounds=2000):
+    """Wait until every thread's stack stops changing (each parked thread
+    has finished its last Python steps before blocking)."""
+    prev = None
+    for _ in range(max_rounds):
+        cur = capture()
+        if cur == prev:
+            return
+        prev = cur
+        time.sleep(0.002)
+    raise RuntimeError("stacks never settled")
+
+
+def report(frames, extra=None):
+    """Write the truth: frames is the live result of sys._current_frames()
+    taken on the caller's parking line."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    threads = {}
+    for ident, frame in frames.items():
+        threads[str(ident)] = {
+            "name": names.get(ident),
+            "tid": tids.get(ident),
+            "frames": frames_of(frame),
+        }
+    doc = {"pid": os.getpid(), "version": list(sys.version_info[:3]),
+           "threads": threads}
+    doc.update(extra or {})
+    path = sys.argv[1]
+    with open(path + ".tmp", "w", encoding="utf-8",
+              errors="surrogatepass") as f:
+        json.dump(doc, f)
+    os.rename(path + ".tmp", path)
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+
+
+def blocked_reader_tid(fd, timeout=60):
+    """The kernel id of the thread of this process blocked in read(fd)."""
+    deadline = time.time() + timeout
+    want = "0 0x%x " % fd
+    while time.time() < deadline:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open("/proc/self/task/%s/syscall" % tid) as f:
+                    if f.read().startswith(want):
+                        return int(tid)
+            except OSError:
+                pass
+        time.sleep(0.002)
+    raise RuntimeError("no thread blocked in read(%d)" % fd)

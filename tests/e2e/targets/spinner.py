@@ -1,0 +1,29 @@
+"""A target with one thread spinning in pure Python and the rest parked:
+the spinner holds the GIL and is on a CPU; the others are idle."""
+import sys
+import threading
+import time
+
+import _common
+from _common import HOLD, arrived
+
+
+def spin():
+    arrived()
+    x = 0
+    while True:
+        x += 1
+
+
+def sleeper():
+    arrived()
+    time.sleep(3600)
+
+
+threading.Thread(target=spin, name="spinner", daemon=True).start()
+for i in range(3):
+    threading.Thread(target=sleeper, name="sleeper-%d" % i,
+                     daemon=True).start()
+_common.wait_arrivals(4)
+_common.gettid()
+_common.report(sys._current_frames()); HOLD.acquire()  # noqa
