@@ -9,24 +9,19 @@
 
 #include <stdio.h>
 
-int
-cmd_dump(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 /* Parse a PID argument; prints a usage error and returns 2 on failure. */
-int
-cmd_parse_pid(const char *cmd, const char *arg, int *pid);
+int cmd_parse_pid(const char *cmd, const char *arg, int *pid);
 
 /* Report rc on stderr (one line) and return its exit status. */
-int
-cmd_fail(int rc);
+int cmd_fail(int rc);
 
 /* Print "pyspect CMD: MESSAGE" and the usage hint; return 2. */
-int
-cmd_usage_error(const char *cmd, const char *fmt, ...)
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Write all of buf to stdout; 0 or PS_EIO (e.g. a closed pipe). */
-int
-cmd_write_stdout(const char *buf, size_t len);
+int cmd_write_stdout(const char *buf, size_t len);
 
 #endif /* PYSPECT_CMD_CMD_H */

@@ -138,8 +138,7 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
             }
             strbuf_reset(&src);
             if (opt->source && f->line > 0 &&
-                source_line(&sources, f->code->filename, f->line, &src) ==
-                    0) {
+                source_line(&sources, f->code->filename, f->line, &src) == 0) {
                 strbuf_addf(out, "        %s\n", src.buf);
             }
         }
@@ -168,9 +167,9 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
     json_kv_string(&j, "version", rt->version.text);
     json_kv_string(&j, "executable", rt->executable);
     json_kv_string(&j, "library", rt->library);
-    json_kv_string(&j, "layout", rt->layout_from_debug_offsets
-                                     ? "_Py_DebugOffsets"
-                                     : "generated");
+    json_kv_string(&j, "layout",
+                   rt->layout_from_debug_offsets ? "_Py_DebugOffsets"
+                                                 : "generated");
     json_object_end(&j);
     if (snap->paused) {
         json_kv_double(&j, "paused_ms", snap->paused_ms);
@@ -315,8 +314,7 @@ cmd_dump(int argc, char **argv)
                 "pyspect: %zu threads in %.3f ms (%d attempt%s), %llu reads,"
                 " %llu bytes%s\n",
                 snap.n, snap.elapsed_ms, snap.attempts,
-                snap.attempts == 1 ? "" : "s",
-                (unsigned long long)snap.reads,
+                snap.attempts == 1 ? "" : "s", (unsigned long long)snap.reads,
                 (unsigned long long)snap.bytes,
                 rt->layout_from_debug_offsets
                     ? ", layout from _Py_DebugOffsets"

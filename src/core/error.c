@@ -18,7 +18,7 @@ struct err_entry {
 };
 
 static const struct err_entry err_table[] = {
-#define PS_ERR_ROW(code, value, cls, status, msg, hint)                      \
+#define PS_ERR_ROW(code, value, cls, status, msg, hint)                       \
     {code, #code, cls, status, msg, hint},
     PS_ERRORS(PS_ERR_ROW)
 #undef PS_ERR_ROW

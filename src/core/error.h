@@ -23,6 +23,7 @@ enum err_class {
  * part of the user contract (docs/pyspect.1): 0 success, 2 usage, then one
  * per failure kind.
  */
+/* clang-format off */
 #define PS_ERRORS(X)                                                          \
     X(PS_EUSAGE, -1, ERR_CLASS_USAGE, 2, "invalid usage",                    \
       "see pyspect --help")                                                  \
@@ -60,6 +61,7 @@ enum err_class {
     X(PS_ELIMIT, -17, ERR_CLASS_TRANSIENT, 10,                               \
       "a walk over target memory hit its bound",                             \
       "the structure is too large or corrupt")
+/* clang-format on */
 
 enum ps_error {
 #define PS_ERR_ENUM(code, value, cls, status, msg, hint) code = value,
@@ -72,34 +74,25 @@ enum ps_error {
  * code, so a caller can write `return err_set(PS_ENOPROC, "pid %d", pid);`.
  * The context is per thread and replaced by the next call.
  */
-int
-err_set(int code, const char *fmt, ...)
+int err_set(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Forget any recorded context. */
-void
-err_clear(void);
+void err_clear(void);
 
 /* The recorded context, "" when none. */
-const char *
-err_context(void);
+const char *err_context(void);
 
-const char *
-err_message(int code);
-const char *
-err_hint(int code);
-enum err_class
-err_class(int code);
-int
-err_exit_status(int code);
+const char *err_message(int code);
+const char *err_hint(int code);
+enum err_class err_class(int code);
+int err_exit_status(int code);
 /* The code's symbolic name, "PS_ENOPROC"; for JSON and debug output. */
-const char *
-err_name(int code);
+const char *err_name(int code);
 
 /*
  * Print "pyspect: <context>: <message> (<hint>)" as one line to stream.
  */
-void
-err_report(FILE *stream, int code);
+void err_report(FILE *stream, int code);
 
 #endif /* PYSPECT_CORE_ERROR_H */

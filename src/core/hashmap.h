@@ -22,29 +22,24 @@ struct hashmap {
     size_t count;
 };
 
+/* clang-format off */
 #define HASHMAP_INIT {NULL, 0, 0}
+/* clang-format on */
 
-void
-hashmap_init(struct hashmap *map);
-void
-hashmap_release(struct hashmap *map);
+void hashmap_init(struct hashmap *map);
+void hashmap_release(struct hashmap *map);
 /* Remove every entry, keeping the table. */
-void
-hashmap_clear(struct hashmap *map);
+void hashmap_clear(struct hashmap *map);
 /* The value for key, or NULL. */
-void *
-hashmap_get(const struct hashmap *map, uint64_t key);
+void *hashmap_get(const struct hashmap *map, uint64_t key);
 /* Insert or replace; key must not be 0. */
-void
-hashmap_put(struct hashmap *map, uint64_t key, void *value);
+void hashmap_put(struct hashmap *map, uint64_t key, void *value);
 /* Pointer to the value slot for key, inserting NULL if absent. */
-void **
-hashmap_slot(struct hashmap *map, uint64_t key);
+void **hashmap_slot(struct hashmap *map, uint64_t key);
 
 /* Iterate: for (i = 0; hashmap_next(map, &i, &k, &v);) { ... } */
-int
-hashmap_next(const struct hashmap *map, size_t *iter, uint64_t *key,
-             void **value);
+int hashmap_next(const struct hashmap *map, size_t *iter, uint64_t *key,
+                 void **value);
 
 /* A good 64-bit mixer (splitmix64 finaliser). */
 static inline uint64_t
@@ -59,7 +54,6 @@ hash_u64(uint64_t x)
 }
 
 /* FNV-1a over bytes, mixed; never returns 0. */
-uint64_t
-hash_bytes(const void *data, size_t len);
+uint64_t hash_bytes(const void *data, size_t len);
 
 #endif /* PYSPECT_CORE_HASHMAP_H */

@@ -140,8 +140,8 @@ json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
         }
         *cp = (*cp << 6) | (s[i] & 0x3f);
     }
-    if ((n == 3 && *cp < 0x800) || (n == 4 && (*cp < 0x10000 ||
-                                                *cp > 0x10ffff))) {
+    if ((n == 3 && *cp < 0x800) ||
+        (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff))) {
         return 0;
     }
     return n;

@@ -27,50 +27,30 @@ struct json {
     unsigned char count[JSON_MAX_DEPTH];
 };
 
-void
-json_init(struct json *j, struct strbuf *out, int pretty);
-void
-json_object_begin(struct json *j);
-void
-json_object_end(struct json *j);
-void
-json_array_begin(struct json *j);
-void
-json_array_end(struct json *j);
-void
-json_key(struct json *j, const char *key);
-void
-json_string(struct json *j, const char *s);
-void
-json_string_len(struct json *j, const char *s, size_t len);
-void
-json_int(struct json *j, long long v);
-void
-json_uint(struct json *j, unsigned long long v);
+void json_init(struct json *j, struct strbuf *out, int pretty);
+void json_object_begin(struct json *j);
+void json_object_end(struct json *j);
+void json_array_begin(struct json *j);
+void json_array_end(struct json *j);
+void json_key(struct json *j, const char *key);
+void json_string(struct json *j, const char *s);
+void json_string_len(struct json *j, const char *s, size_t len);
+void json_int(struct json *j, long long v);
+void json_uint(struct json *j, unsigned long long v);
 /* Finite doubles only; NaN and infinities are written as null. */
-void
-json_double(struct json *j, double v);
-void
-json_bool(struct json *j, int v);
-void
-json_null(struct json *j);
+void json_double(struct json *j, double v);
+void json_bool(struct json *j, int v);
+void json_null(struct json *j);
 
 /* key + value in one call. */
-void
-json_kv_string(struct json *j, const char *key, const char *s);
-void
-json_kv_int(struct json *j, const char *key, long long v);
-void
-json_kv_uint(struct json *j, const char *key, unsigned long long v);
-void
-json_kv_double(struct json *j, const char *key, double v);
-void
-json_kv_bool(struct json *j, const char *key, int v);
-void
-json_kv_null(struct json *j, const char *key);
+void json_kv_string(struct json *j, const char *key, const char *s);
+void json_kv_int(struct json *j, const char *key, long long v);
+void json_kv_uint(struct json *j, const char *key, unsigned long long v);
+void json_kv_double(struct json *j, const char *key, double v);
+void json_kv_bool(struct json *j, const char *key, int v);
+void json_kv_null(struct json *j, const char *key);
 
 /* Append s to out as a quoted JSON string (no writer state). */
-void
-json_quote(struct strbuf *out, const char *s, size_t len);
+void json_quote(struct strbuf *out, const char *s, size_t len);
 
 #endif /* PYSPECT_CORE_JSON_H */

@@ -18,34 +18,25 @@ struct strbuf {
 };
 
 extern char strbuf_empty[];
+/* clang-format off */
 #define STRBUF_INIT {strbuf_empty, 0, 0}
+/* clang-format on */
 
-void
-strbuf_init(struct strbuf *sb);
-void
-strbuf_release(struct strbuf *sb);
+void strbuf_init(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
 /* Empty the string, keeping its memory. */
-void
-strbuf_reset(struct strbuf *sb);
+void strbuf_reset(struct strbuf *sb);
 /* Make room for extra more bytes. */
-void
-strbuf_grow(struct strbuf *sb, size_t extra);
-void
-strbuf_add(struct strbuf *sb, const void *data, size_t len);
-void
-strbuf_addstr(struct strbuf *sb, const char *s);
-void
-strbuf_addch(struct strbuf *sb, int c);
-void
-strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+void strbuf_grow(struct strbuf *sb, size_t extra);
+void strbuf_add(struct strbuf *sb, const void *data, size_t len);
+void strbuf_addstr(struct strbuf *sb, const char *s);
+void strbuf_addch(struct strbuf *sb, int c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void
-strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Give up ownership: return the buffer (malloc'd) and reset sb. */
-char *
-strbuf_detach(struct strbuf *sb);
+char *strbuf_detach(struct strbuf *sb);
 /* Drop trailing whitespace. */
-void
-strbuf_rtrim(struct strbuf *sb);
+void strbuf_rtrim(struct strbuf *sb);
 
 #endif /* PYSPECT_CORE_STRBUF_H */

@@ -10,22 +10,16 @@
 
 #include <stddef.h>
 
-void *
-xmalloc(size_t size);
-void *
-xcalloc(size_t count, size_t size);
-void *
-xrealloc(void *ptr, size_t size);
-char *
-xstrdup(const char *s);
-char *
-xstrndup(const char *s, size_t n);
+void *xmalloc(size_t size);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
 
 /* Grow *array (of *alloc elements of elem_size) to hold at least need. */
-void
-xgrow(void **array, size_t *alloc, size_t need, size_t elem_size);
+void xgrow(void **array, size_t *alloc, size_t need, size_t elem_size);
 
-#define XGROW(array, alloc, need)                                            \
+#define XGROW(array, alloc, need)                                             \
     xgrow((void **)&(array), &(alloc), (need), sizeof(*(array)))
 
 #endif /* PYSPECT_CORE_XALLOC_H */

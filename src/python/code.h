@@ -22,8 +22,8 @@ struct py_code {
     int format; /* enum py_linetable_format */
     unsigned char *linetable;
     size_t linetable_len;
-    raddr_t code_start;  /* 3.11+: address of the inline bytecode */
-    int firsttraceable;  /* 3.11+: _co_firsttraceable */
+    raddr_t code_start; /* 3.11+: address of the inline bytecode */
+    int firsttraceable; /* 3.11+: _co_firsttraceable */
     /* Sanity words re-read to spot a code object freed and replaced at
      * the same address: co_filename and co_name pointers. */
     raddr_t filename_ptr;
@@ -34,18 +34,16 @@ struct py_code {
  * The decoded code object at addr, from the cache or read now.
  * PS_ECORRUPT when addr is not a code object.
  */
-int
-py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out);
+int py_code_get(struct py_runtime *rt, raddr_t addr,
+                const struct py_code **out);
 
 /* Forget every cached code object. */
-void
-py_code_cache_clear(struct py_runtime *rt);
+void py_code_cache_clear(struct py_runtime *rt);
 
 /*
  * The line of the instruction at byte offset addrq, as that version's
  * PyCode_Addr2Line() gives it; -1 when it has none.
  */
-int
-py_code_addr2line(const struct py_code *code, int addrq);
+int py_code_addr2line(const struct py_code *code, int addrq);
 
 #endif /* PYSPECT_PYTHON_CODE_H */

@@ -146,16 +146,16 @@ py_debug_offsets_apply(const unsigned char *table, size_t len,
     version = table_u64(table, 8);
     if (((version >> 24) & 0xff) != 3 ||
         (int)((version >> 16) & 0xff) != layout->minor) {
-        return err_set(PS_ECORRUPT, "_Py_DebugOffsets version %#llx does "
-                                    "not match Python 3.%d",
+        return err_set(PS_ECORRUPT,
+                       "_Py_DebugOffsets version %#llx does "
+                       "not match Python 3.%d",
                        (unsigned long long)version, layout->minor);
     }
     if (table_u64(table, 16) != 0) {
         return err_set(PS_EVERSION, "free-threaded (no-GIL) builds are not "
                                     "supported yet");
     }
-    if (layout->minor != 13 ||
-        len < DEBUG_OFFSETS_HEADER + 8 * nrows) {
+    if (layout->minor != 13 || len < DEBUG_OFFSETS_HEADER + 8 * nrows) {
         return err_set(PS_EVERSION, "no _Py_DebugOffsets reader for 3.%d",
                        layout->minor);
     }
@@ -165,17 +165,18 @@ py_debug_offsets_apply(const unsigned char *table, size_t len,
 
         if (strcmp(rows[i].name, "size") == 0) {
             if (v == 0 || v > DEBUG_OFFSETS_MAX_STRUCT) {
-                return err_set(PS_ECORRUPT, "_Py_DebugOffsets: %s.size = "
-                                            "%llu",
+                return err_set(PS_ECORRUPT,
+                               "_Py_DebugOffsets: %s.size = "
+                               "%llu",
                                rows[i].group, (unsigned long long)v);
             }
             group_size = v;
         } else if (v + 8 > group_size) {
             /* Every field pyspect reads is at most 8 bytes wide. */
-            return err_set(PS_ECORRUPT, "_Py_DebugOffsets: %s.%s = %llu "
-                                        "is outside its struct",
-                           rows[i].group, rows[i].name,
-                           (unsigned long long)v);
+            return err_set(PS_ECORRUPT,
+                           "_Py_DebugOffsets: %s.%s = %llu "
+                           "is outside its struct",
+                           rows[i].group, rows[i].name, (unsigned long long)v);
         }
         if (rows[i].field == NULL) {
             continue;
@@ -189,8 +190,9 @@ py_debug_offsets_apply(const unsigned char *table, size_t len,
             /* The _gil struct is small; its fields follow its start. */
             if (v < (uint64_t)out.interp_gil ||
                 v - (uint64_t)out.interp_gil > 4096) {
-                return err_set(PS_ECORRUPT, "_Py_DebugOffsets: %s.%s = %llu "
-                                            "is outside the GIL state",
+                return err_set(PS_ECORRUPT,
+                               "_Py_DebugOffsets: %s.%s = %llu "
+                               "is outside the GIL state",
                                rows[i].group, rows[i].name,
                                (unsigned long long)v);
             }

@@ -14,21 +14,17 @@
 #include <string.h>
 
 #define PYL_NAME(name, comment) #name,
-static const char *const field_names[] = {
-    PY_LAYOUT_FIELDS(PYL_NAME)
-};
+static const char *const field_names[] = {PY_LAYOUT_FIELDS(PYL_NAME)};
 #undef PYL_NAME
 
 #define PYL_OFFSET(name, comment) offsetof(struct py_layout, name),
-static const size_t field_offsets[] = {
-    PY_LAYOUT_FIELDS(PYL_OFFSET)
-};
+static const size_t field_offsets[] = {PY_LAYOUT_FIELDS(PYL_OFFSET)};
 #undef PYL_OFFSET
 
 #define FIELD_COUNT ((int)(sizeof(field_names) / sizeof(field_names[0])))
 
-_Static_assert(sizeof(field_names) / sizeof(field_names[0])
-               == sizeof(field_offsets) / sizeof(field_offsets[0]),
+_Static_assert(sizeof(field_names) / sizeof(field_names[0]) ==
+                   sizeof(field_offsets) / sizeof(field_offsets[0]),
                "name and offset tables differ in length");
 
 const struct py_layout *
@@ -67,8 +63,7 @@ py_layout_field_get(const struct py_layout *layout, int index)
     if (layout == NULL || index < 0 || index >= FIELD_COUNT) {
         return PYL_ABSENT;
     }
-    memcpy(&value, (const char *)layout + field_offsets[index],
-           sizeof(value));
+    memcpy(&value, (const char *)layout + field_offsets[index], sizeof(value));
     return value;
 }
 

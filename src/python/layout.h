@@ -29,6 +29,7 @@
  * The field list, X(name, comment).  Offsets are relative to the start of
  * the struct named by the prefix unless the comment says otherwise.
  */
+/* clang-format off */
 #define PY_LAYOUT_FIELDS(X)                                                  \
     /* _PyRuntimeState (3.7+) */                                             \
     X(rt_initialized, "int: runtime fully initialised")                      \
@@ -251,6 +252,7 @@
     X(obm_pool_size, "constant: POOL_SIZE")                                  \
     X(obm_alignment, "constant: ALIGNMENT")                                  \
     X(obm_small_request_threshold, "constant: SMALL_REQUEST_THRESHOLD")
+/* clang-format on */
 
 struct py_layout {
     int major;
@@ -270,8 +272,7 @@ extern const int py_layouts_generated_count;
  * Return the generated table for major.minor, or NULL when pyspect has
  * none.
  */
-const struct py_layout *
-py_layout_find(int major, int minor);
+const struct py_layout *py_layout_find(int major, int minor);
 
 /* Return 1 when the field is present in this layout. */
 static inline int
@@ -281,15 +282,10 @@ pyl_has(int32_t value)
 }
 
 /* Names and values by index, for `pyspect debug layout` and tests. */
-int
-py_layout_field_count(void);
-const char *
-py_layout_field_name(int index);
-int32_t
-py_layout_field_get(const struct py_layout *layout, int index);
-void
-py_layout_field_set(struct py_layout *layout, int index, int32_t value);
-int
-py_layout_field_index(const char *name);
+int py_layout_field_count(void);
+const char *py_layout_field_name(int index);
+int32_t py_layout_field_get(const struct py_layout *layout, int index);
+void py_layout_field_set(struct py_layout *layout, int index, int32_t value);
+int py_layout_field_index(const char *name);
 
 #endif /* PYSPECT_PYTHON_LAYOUT_H */

@@ -170,8 +170,7 @@ location_line_delta(const uint8_t *t, size_t len, size_t pos)
  * a range with no location; its line is "none" and the running line stays.
  */
 static int
-addr2line_locations(const uint8_t *t, size_t len, int firstlineno,
-                    int addrq)
+addr2line_locations(const uint8_t *t, size_t len, int firstlineno, int addrq)
 {
     uint32_t line = (uint32_t)firstlineno;
     int64_t end = 0;

@@ -55,8 +55,7 @@ enum py_linetable_format {
  * treat a result below 1 as "unknown".  An unknown format, or a NULL table
  * with len > 0, gives PY_LINE_NONE.
  */
-int
-py_linetable_addr2line(int format, const uint8_t *table, size_t len,
-                       int firstlineno, int addrq);
+int py_linetable_addr2line(int format, const uint8_t *table, size_t len,
+                           int firstlineno, int addrq);
 
 #endif /* PYSPECT_PYTHON_LINETABLE_H */

@@ -74,8 +74,8 @@ py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
 }
 
 int
-py_str_read(struct py_runtime *rt, raddr_t addr, size_t max,
-            struct strbuf *sb, int *truncated)
+py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
+            int *truncated)
 {
     const struct py_layout *l = &rt->layout;
     unsigned char hdr[128];
@@ -122,7 +122,8 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max,
         return PS_ECORRUPT;
     }
     if (compact) {
-        data = addr + (ascii ? l->unicode_ascii_size : l->unicode_compact_size);
+        data =
+            addr + (ascii ? l->unicode_ascii_size : l->unicode_compact_size);
     } else {
         if (pyl_has(l->unicode_state_ready_bit) &&
             !((state >> l->unicode_state_ready_bit) & 1)) {
@@ -295,8 +296,10 @@ keys_info_read(struct py_runtime *rt, raddr_t keys, struct keys_info *ki)
         if (size == 0 || (size & (size - 1)) != 0 || size > PY_DICT_MAX * 2) {
             return PS_ECORRUPT;
         }
-        index_bytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2
-                              : size <= 0xffffffffu ? 4 : 8);
+        index_bytes = size * (size <= 0xff          ? 1
+                              : size <= 0xffff      ? 2
+                              : size <= 0xffffffffu ? 4
+                                                    : 8);
         ki->entry_size = l->dictentry_size;
         ki->key_off = l->dictentry_key;
         ki->value_off = l->dictentry_value;
@@ -385,8 +388,8 @@ out:
 }
 
 int
-py_dict_items(struct py_runtime *rt, raddr_t addr,
-              struct py_dict_item **items, size_t *count)
+py_dict_items(struct py_runtime *rt, raddr_t addr, struct py_dict_item **items,
+              size_t *count)
 {
     const struct py_layout *l = &rt->layout;
     unsigned char hdr[64];
@@ -479,8 +482,7 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
         rc = memsrc_read_u64(rt->mem, type + l->type_flags, &flags);
     }
     if (rc == 0) {
-        rc = memsrc_read(rt->mem, type + l->type_dictoffset, &dictoffset,
-                         8);
+        rc = memsrc_read(rt->mem, type + l->type_dictoffset, &dictoffset, 8);
     }
     if (rc < 0) {
         return rc;
@@ -510,12 +512,11 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
             int64_t basicsize;
             unsigned char valid = 1;
 
-            rc = memsrc_read(rt->mem, type + l->type_basicsize, &basicsize,
-                             8);
+            rc = memsrc_read(rt->mem, type + l->type_basicsize, &basicsize, 8);
             if (rc == 0 && pyl_has(l->dictvalues_valid)) {
-                rc = memsrc_read(rt->mem,
-                                 obj + (raddr_t)basicsize + l->dictvalues_valid,
-                                 &valid, 1);
+                rc = memsrc_read(
+                    rt->mem, obj + (raddr_t)basicsize + l->dictvalues_valid,
+                    &valid, 1);
             }
             if (rc < 0) {
                 return rc;

@@ -26,31 +26,25 @@
  * NULL) says whether the str was longer.  PS_ECORRUPT when addr is not a
  * str.
  */
-int
-py_str_read(struct py_runtime *rt, raddr_t addr, size_t max,
-            struct strbuf *sb, int *truncated);
+int py_str_read(struct py_runtime *rt, raddr_t addr, size_t max,
+                struct strbuf *sb, int *truncated);
 
 /* Does the str at addr equal the UTF-8 text s?  0 or 1, or an error. */
-int
-py_str_equals(struct py_runtime *rt, raddr_t addr, const char *s);
+int py_str_equals(struct py_runtime *rt, raddr_t addr, const char *s);
 
 /* A NUL-terminated C string (such as tp_name) of at most max bytes. */
-int
-py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
-             struct strbuf *sb);
+int py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
+                 struct strbuf *sb);
 
 /* The contents of a bytes object, at most max bytes (malloc'd). */
-int
-py_bytes_read(struct py_runtime *rt, raddr_t addr, size_t max,
-              unsigned char **data, size_t *len);
+int py_bytes_read(struct py_runtime *rt, raddr_t addr, size_t max,
+                  unsigned char **data, size_t *len);
 
 /* An int that fits in 64 bits (two's complement for negatives). */
-int
-py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value);
+int py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value);
 
 /* ob_type. */
-int
-py_obj_type(struct py_runtime *rt, raddr_t addr, raddr_t *type);
+int py_obj_type(struct py_runtime *rt, raddr_t addr, raddr_t *type);
 
 struct py_dict_item {
     raddr_t key;
@@ -61,31 +55,26 @@ struct py_dict_item {
  * The items of the dict at addr (combined or split table), in table
  * order; *items is malloc'd.  Empty slots are skipped.
  */
-int
-py_dict_items(struct py_runtime *rt, raddr_t addr,
-              struct py_dict_item **items, size_t *count);
+int py_dict_items(struct py_runtime *rt, raddr_t addr,
+                  struct py_dict_item **items, size_t *count);
 
 /* Look up a str key in a dict: PS_ENOTFOUND when absent. */
-int
-py_dict_get_str(struct py_runtime *rt, raddr_t dict, const char *key,
-                raddr_t *value);
+int py_dict_get_str(struct py_runtime *rt, raddr_t dict, const char *key,
+                    raddr_t *value);
 
 /* Look up an int key in a dict: PS_ENOTFOUND when absent. */
-int
-py_dict_get_int(struct py_runtime *rt, raddr_t dict, int64_t key,
-                raddr_t *value);
+int py_dict_get_int(struct py_runtime *rt, raddr_t dict, int64_t key,
+                    raddr_t *value);
 
 /*
  * The instance attributes of obj: its __dict__ wherever the version keeps
  * it (tp_dictoffset, the managed-dict pre-header, or inline values).
  */
-int
-py_object_attrs(struct py_runtime *rt, raddr_t obj,
-                struct py_dict_item **items, size_t *count);
+int py_object_attrs(struct py_runtime *rt, raddr_t obj,
+                    struct py_dict_item **items, size_t *count);
 
 /* One instance attribute by name: PS_ENOTFOUND when absent. */
-int
-py_object_getattr(struct py_runtime *rt, raddr_t obj, const char *name,
-                  raddr_t *value);
+int py_object_getattr(struct py_runtime *rt, raddr_t obj, const char *name,
+                      raddr_t *value);
 
 #endif /* PYSPECT_PYTHON_PYOBJ_H */

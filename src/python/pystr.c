@@ -40,8 +40,8 @@ code_point_at(int kind, const uint8_t *p, size_t i)
         return (uint32_t)p[0] | (uint32_t)p[1] << 8;
     default:
         p += i * 4;
-        return (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-               (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+               (uint32_t)p[3] << 24;
     }
 }
 
@@ -80,8 +80,7 @@ encode_one(uint32_t cp, unsigned char buf[4])
 }
 
 long
-py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
-               size_t outcap)
+py_ucs_to_utf8(int kind, const void *data, size_t n, char *out, size_t outcap)
 {
     const uint8_t *p = data;
     size_t need = 0, used = 0, i;
@@ -123,8 +122,7 @@ py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
             for (k = 0; k < len; k++) {
                 out[used++] = (char)buf[k];
             }
-        }
-        else {
+        } else {
             full = 1;
         }
     }
@@ -161,18 +159,15 @@ py_utf8_next(const char *s, size_t len, uint32_t *cp)
         need = 2;
         c &= 0x1F;
         min = 0x80;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
+    } else if (c >= 0xE0 && c <= 0xEF) {
         need = 3;
         c &= 0x0F;
         min = 0x800;
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
+    } else if (c >= 0xF0 && c <= 0xF4) {
         need = 4;
         c &= 0x07;
         min = 0x10000;
-    }
-    else {
+    } else {
         /* A continuation byte, C1 (always overlong) or F5..FF. */
         return -1;
     }

@@ -41,9 +41,8 @@ struct py_str_state {
  * kind is returned as stored; it is untrusted like the rest of the word,
  * and py_ucs_to_utf8() rejects a bad one.
  */
-int
-py_str_state_decode(uint32_t state, int kind_shift, int compact_bit,
-                    int ascii_bit, struct py_str_state *out);
+int py_str_state_decode(uint32_t state, int kind_shift, int compact_bit,
+                        int ascii_bit, struct py_str_state *out);
 
 /*
  * Encode n code points of width kind (1 = Latin-1, 2 = UCS-2 little
@@ -71,9 +70,8 @@ py_str_state_decode(uint32_t state, int kind_shift, int compact_bit,
  * a code point above U+10FFFF (only possible with kind 4, from garbage);
  * out is then "" when outcap > 0.
  */
-long
-py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
-               size_t outcap);
+long py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
+                    size_t outcap);
 
 /*
  * Decode one sequence at s (len bytes available) as produced by
@@ -82,7 +80,6 @@ py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
  * of bytes used (1-4), or -1 for an empty, truncated, overlong (other than
  * C0 80) or otherwise invalid sequence, or one above U+10FFFF.
  */
-int
-py_utf8_next(const char *s, size_t len, uint32_t *cp);
+int py_utf8_next(const char *s, size_t len, uint32_t *cp);
 
 #endif /* PYSPECT_PYTHON_PYSTR_H */

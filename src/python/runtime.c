@@ -41,8 +41,8 @@ py_version_from_hex(uint32_t hex, struct py_version *v)
     } else {
         const char *tag = level == 0xa ? "a" : level == 0xb ? "b" : "rc";
 
-        snprintf(v->text, sizeof(v->text), "%d.%d.%d%s%d", v->major,
-                 v->minor, v->micro, tag, serial);
+        snprintf(v->text, sizeof(v->text), "%d.%d.%d%s%d", v->major, v->minor,
+                 v->micro, tag, serial);
     }
 }
 
@@ -215,8 +215,7 @@ scan_version_text(struct py_runtime *rt, raddr_t addr, uint64_t size)
             struct py_version v;
 
             if (!isdigit(buf[i]) || buf[i + 1] != '.' ||
-                (i > 0 && buf[i - 1] != '\0') ||
-                !isdigit(buf[i + 2])) {
+                (i > 0 && buf[i - 1] != '\0') || !isdigit(buf[i + 2])) {
                 continue;
             }
             if (py_version_parse((char *)buf + i, size - i, &v) == 0 &&
@@ -281,8 +280,7 @@ load_layout(struct py_runtime *rt)
     const struct py_version *v = &rt->version;
 
     if (v->major != 3 || v->minor < PY_MINOR_MIN || v->minor > PY_MINOR_MAX) {
-        return err_set(PS_EVERSION, "pid %d runs Python %s", rt->pid,
-                       v->text);
+        return err_set(PS_EVERSION, "pid %d runs Python %s", rt->pid, v->text);
     }
     gen = py_layout_find(v->major, v->minor);
     if (gen == NULL) {
@@ -295,8 +293,7 @@ load_layout(struct py_runtime *rt)
         int rc;
 
         if (rt->runtime == 0) {
-            return err_set(PS_ENOTPY, "pid %d: no _PyRuntime symbol",
-                           rt->pid);
+            return err_set(PS_ENOTPY, "pid %d: no _PyRuntime symbol", rt->pid);
         }
         rc = memsrc_read(rt->proc, rt->runtime, table, sizeof(table));
         if (rc < 0) {
@@ -340,8 +337,7 @@ py_runtime_attach(int pid, struct py_runtime **out)
     rc = find_runtime_object(rt, &pending);
     if (rc < 0) {
         rc = pending ? err_set(PS_ENOTREADY, "pid %d is loading Python", pid)
-                     : err_set(PS_ENOTPY, "pid %d (%s)", pid,
-                               rt->executable);
+                     : err_set(PS_ENOTPY, "pid %d (%s)", pid, rt->executable);
         goto fail;
     }
     py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);

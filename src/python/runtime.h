@@ -23,14 +23,14 @@ struct py_version {
     int major;
     int minor;
     int micro;
-    uint32_t hex; /* PY_VERSION_HEX, 0 when only the text is known */
+    uint32_t hex;  /* PY_VERSION_HEX, 0 when only the text is known */
     char text[48]; /* "3.12.1", "3.13.0rc2" */
 };
 
 struct py_runtime {
     int pid;
-    struct memsrc *proc;  /* the live process (owned) */
-    struct memsrc *mem;   /* page cache over proc: what walkers read */
+    struct memsrc *proc; /* the live process (owned) */
+    struct memsrc *mem;  /* page cache over proc: what walkers read */
     struct maps maps;
     struct elf_image *elf; /* the object holding the runtime */
     uint64_t bias;         /* its load bias */
@@ -41,16 +41,16 @@ struct py_runtime {
     int layout_from_debug_offsets;
 
     /* Entry points, 0 when absent. */
-    raddr_t runtime;          /* &_PyRuntime (3.7+) */
-    raddr_t interp_head;      /* &interp_head (3.6, needs .symtab) */
-    raddr_t tstate_current;   /* &_PyThreadState_Current (3.6) */
-    raddr_t gil_locked;       /* &gil_locked (3.6 static) */
-    raddr_t gil_last_holder;  /* &gil_last_holder (3.6 static) */
-    raddr_t code_type;        /* &PyCode_Type */
-    raddr_t str_type;         /* &PyUnicode_Type */
-    raddr_t bytes_type;       /* &PyBytes_Type */
-    raddr_t long_type;        /* &PyLong_Type */
-    raddr_t dict_type;        /* &PyDict_Type */
+    raddr_t runtime;         /* &_PyRuntime (3.7+) */
+    raddr_t interp_head;     /* &interp_head (3.6, needs .symtab) */
+    raddr_t tstate_current;  /* &_PyThreadState_Current (3.6) */
+    raddr_t gil_locked;      /* &gil_locked (3.6 static) */
+    raddr_t gil_last_holder; /* &gil_last_holder (3.6 static) */
+    raddr_t code_type;       /* &PyCode_Type */
+    raddr_t str_type;        /* &PyUnicode_Type */
+    raddr_t bytes_type;      /* &PyBytes_Type */
+    raddr_t long_type;       /* &PyLong_Type */
+    raddr_t dict_type;       /* &PyDict_Type */
 
     /* Offset of the kernel TID inside glibc's struct pthread (<=3.10),
      * -1 until found. */
@@ -64,44 +64,36 @@ struct py_runtime {
  * Attach to pid: PS_ENOPROC, PS_EZOMBIE, PS_EPERM, PS_ENOTPY,
  * PS_EVERSION, PS_ENOTREADY, PS_EEXITED.  Read-only.
  */
-int
-py_runtime_attach(int pid, struct py_runtime **out);
-void
-py_runtime_free(struct py_runtime *rt);
+int py_runtime_attach(int pid, struct py_runtime **out);
+void py_runtime_free(struct py_runtime *rt);
 
 /* The address of a symbol of the runtime's object in the target. */
-int
-py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr);
+int py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr);
 
 /*
  * The first interpreter (PyInterpreterState *).  PS_ENOTREADY while the
  * runtime has none.
  */
-int
-py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp);
+int py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp);
 
 /* Start a new snapshot: forget cached target pages. */
-void
-py_runtime_snapshot(struct py_runtime *rt);
+void py_runtime_snapshot(struct py_runtime *rt);
 
 /*
  * Parse "3.12.1", "3.13.0rc2 (main, ...)" into v.  Returns 0 or -1.
  */
-int
-py_version_parse(const char *text, size_t len, struct py_version *v);
+int py_version_parse(const char *text, size_t len, struct py_version *v);
 
 /* Fill v from a PY_VERSION_HEX value. */
-void
-py_version_from_hex(uint32_t hex, struct py_version *v);
+void py_version_from_hex(uint32_t hex, struct py_version *v);
 
 /*
  * Overlay the 3.13 _Py_DebugOffsets table found at table (len bytes, a
  * copy of the target's) onto layout.  Validates every value first;
  * PS_ECORRUPT or PS_EVERSION on a table pyspect cannot trust.
  */
-int
-py_debug_offsets_apply(const unsigned char *table, size_t len,
-                       struct py_layout *layout);
+int py_debug_offsets_apply(const unsigned char *table, size_t len,
+                           struct py_layout *layout);
 
 /* Bytes of the 3.13 table pyspect reads. */
 #define PY_DEBUG_OFFSETS_313_SIZE 584

@@ -105,8 +105,7 @@ snapshot_once(struct py_runtime *rt, unsigned flags,
     if (flags & PY_SNAPSHOT_NAMES) {
         py_threads_names(rt, &threads, &names);
     }
-    out->threads = xcalloc(threads.n ? threads.n : 1,
-                           sizeof(*out->threads));
+    out->threads = xcalloc(threads.n ? threads.n : 1, sizeof(*out->threads));
     out->n = threads.n;
     for (i = 0; i < threads.n; i++) {
         struct py_thread_snapshot *ts = &out->threads[i];

@@ -27,8 +27,8 @@ enum {
 
 struct py_thread_snapshot {
     struct py_thread thread;
-    char *name;    /* threading name, or NULL */
-    char os_state; /* /proc state letter, 0 when unknown */
+    char *name;              /* threading name, or NULL */
+    char os_state;           /* /proc state letter, 0 when unknown */
     struct py_frame *frames; /* innermost first */
     size_t nframes;
     int truncated;
@@ -46,10 +46,8 @@ struct py_snapshot {
     uint64_t bytes;
 };
 
-int
-py_snapshot_take(struct py_runtime *rt, unsigned flags,
-                 struct py_snapshot *out);
-void
-py_snapshot_release(struct py_snapshot *s);
+int py_snapshot_take(struct py_runtime *rt, unsigned flags,
+                     struct py_snapshot *out);
+void py_snapshot_release(struct py_snapshot *s);
 
 #endif /* PYSPECT_PYTHON_SNAPSHOT_H */

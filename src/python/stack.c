@@ -106,8 +106,7 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
         return rc;
     }
     if (rt->runtime != 0 && pyl_has(l->rt_main_thread)) {
-        memsrc_read_u64(rt->mem, rt->runtime + l->rt_main_thread,
-                        &main_ident);
+        memsrc_read_u64(rt->mem, rt->runtime + l->rt_main_thread, &main_ident);
     }
     while (interp != 0) {
         raddr_t tstate = 0, holder = 0, main_tstate = 0;
@@ -118,8 +117,7 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             return err_set(PS_ELIMIT, "more than %d interpreters",
                            PY_INTERPRETERS_MAX);
         }
-        rc = memsrc_read_u64(rt->mem, interp + l->interp_tstate_head,
-                             &tstate);
+        rc = memsrc_read_u64(rt->mem, interp + l->interp_tstate_head, &tstate);
         if (rc == 0 && pyl_has(l->interp_id)) {
             rc = memsrc_read(rt->mem, interp + l->interp_id, &interp_id, 8);
         }
@@ -153,8 +151,9 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
                                (unsigned long long)tstate);
             }
             if (ld_u64(ts, l->tstate_interp) != interp) {
-                return err_set(PS_ECHANGED, "thread state %#llx belongs to "
-                                            "another interpreter",
+                return err_set(PS_ECHANGED,
+                               "thread state %#llx belongs to "
+                               "another interpreter",
                                (unsigned long long)tstate);
             }
             XGROW(out->v, out->alloc, out->n + 1);
@@ -176,9 +175,8 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
                 uint64_t cframe = ld_u64(ts, l->tstate_cframe);
 
                 if (cframe != 0) {
-                    rc = memsrc_read_u64(rt->mem,
-                                         cframe + l->cframe_current_frame,
-                                         &t->top);
+                    rc = memsrc_read_u64(
+                        rt->mem, cframe + l->cframe_current_frame, &t->top);
                     if (rc < 0) {
                         return err_set(rc, "cannot read a _PyCFrame");
                     }
@@ -265,8 +263,8 @@ py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
                 int32_t v;
 
                 if (t->v[i].ident == 0 ||
-                    memsrc_read(rt->mem, t->v[i].ident + (raddr_t)off, &v,
-                                4) < 0 ||
+                    memsrc_read(rt->mem, t->v[i].ident + (raddr_t)off, &v, 4) <
+                        0 ||
                     v <= 1 || !tid_known(tids, ntids, v)) {
                     ok = 0;
                 }
@@ -424,8 +422,7 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
                        : py_code_addr2line(code, lasti);
         } else {
             /* 3.10: f_lasti counts code units; f_lineno wins if set. */
-            line = lineno != 0 ? lineno
-                               : py_code_addr2line(code, lasti * 2);
+            line = lineno != 0 ? lineno : py_code_addr2line(code, lasti * 2);
         }
         if (stack_push(s, code, line, frame)) {
             break;
@@ -583,8 +580,8 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
 }
 
 int
-py_stack_read(struct py_runtime *rt, const struct py_thread *t,
-              unsigned flags, struct py_stack *out)
+py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
+              struct py_stack *out)
 {
     const struct py_layout *l = &rt->layout;
 

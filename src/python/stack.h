@@ -32,8 +32,8 @@ struct py_thread {
     raddr_t tstate;
     raddr_t interp;
     int64_t interp_id;
-    uint64_t ident;  /* pthread_t, threading.get_ident() */
-    long tid;        /* kernel thread id, 0 when unknown */
+    uint64_t ident; /* pthread_t, threading.get_ident() */
+    long tid;       /* kernel thread id, 0 when unknown */
     int holds_gil;
     int is_main;
     raddr_t top;       /* PyFrameObject* (<=3.10) or _PyInterpreterFrame* */
@@ -46,7 +46,9 @@ struct py_threads {
     size_t alloc;
 };
 
+/* clang-format off */
 #define PY_THREADS_INIT {NULL, 0, 0}
+/* clang-format on */
 
 struct py_frame {
     const struct py_code *code;
@@ -74,7 +76,9 @@ struct py_stack {
     size_t chunk_data_alloc;
 };
 
+/* clang-format off */
 #define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
+/* clang-format on */
 
 /* py_stack_read() flags. */
 enum {
@@ -88,32 +92,26 @@ enum {
  * tstate, ident, tid (3.11+; see py_threads_resolve_tids), holds_gil and
  * is_main filled in.
  */
-int
-py_threads_read(struct py_runtime *rt, struct py_threads *out);
-void
-py_threads_release(struct py_threads *t);
+int py_threads_read(struct py_runtime *rt, struct py_threads *out);
+void py_threads_release(struct py_threads *t);
 
 /*
  * Fill tid for threads whose version does not record it (<=3.10), from
  * glibc's struct pthread, checked against /proc/PID/task.
  */
-int
-py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t);
+int py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t);
 
 /*
  * Python thread names (threading.Thread.name) by ident, read from
  * threading._active of the thread's interpreter.  Threads not started by
  * threading get no name.  names[i] (malloc'd or NULL) matches t->v[i].
  */
-int
-py_threads_names(struct py_runtime *rt, const struct py_threads *t,
-                 char ***names);
+int py_threads_names(struct py_runtime *rt, const struct py_threads *t,
+                     char ***names);
 
 /* Walk a thread's frames into out (reset first). */
-int
-py_stack_read(struct py_runtime *rt, const struct py_thread *t,
-              unsigned flags, struct py_stack *out);
-void
-py_stack_release(struct py_stack *s);
+int py_stack_read(struct py_runtime *rt, const struct py_thread *t,
+                  unsigned flags, struct py_stack *out);
+void py_stack_release(struct py_stack *s);
 
 #endif /* PYSPECT_PYTHON_STACK_H */

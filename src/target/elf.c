@@ -80,8 +80,7 @@ elf_index_symbols(struct elf_image *img)
             const char *name;
             struct elf_sym_entry *e;
 
-            if (gelf_getsym(data, (int)i, &sym) == NULL ||
-                sym.st_name == 0) {
+            if (gelf_getsym(data, (int)i, &sym) == NULL || sym.st_name == 0) {
                 continue;
             }
             name = elf_strptr(img->elf, shdr.sh_link, sym.st_name);

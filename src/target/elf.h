@@ -22,36 +22,28 @@ struct elf_symbol {
 };
 
 /* Open path.  PS_ENOTFOUND, PS_EPERM, or PS_EELF for a non-ELF file. */
-int
-elf_image_open(const char *path, struct elf_image **out);
-void
-elf_image_close(struct elf_image *img);
+int elf_image_open(const char *path, struct elf_image **out);
+void elf_image_close(struct elf_image *img);
 
 /* A defined symbol by name, or PS_ENOTFOUND. */
-int
-elf_image_symbol(const struct elf_image *img, const char *name,
-                 struct elf_symbol *sym);
+int elf_image_symbol(const struct elf_image *img, const char *name,
+                     struct elf_symbol *sym);
 /* Does the file use name without defining it (an import)? */
-int
-elf_image_imports(const struct elf_image *img, const char *name);
+int elf_image_imports(const struct elf_image *img, const char *name);
 /* A defined local (static) symbol whose name starts with prefix and has
  * the given size (for compiler-renamed statics like "version.0"). */
-int
-elf_image_symbol_prefix(const struct elf_image *img, const char *prefix,
-                        uint64_t size, struct elf_symbol *sym);
+int elf_image_symbol_prefix(const struct elf_image *img, const char *prefix,
+                            uint64_t size, struct elf_symbol *sym);
 /* A section by name: its address and size. */
-int
-elf_image_section(const struct elf_image *img, const char *name,
-                  uint64_t *addr, uint64_t *size);
+int elf_image_section(const struct elf_image *img, const char *name,
+                      uint64_t *addr, uint64_t *size);
 /* Does the file carry a full .symtab (not stripped)? */
-int
-elf_image_has_symtab(const struct elf_image *img);
+int elf_image_has_symtab(const struct elf_image *img);
 
 /*
  * The load bias of a mapped copy whose mapping of file offset 0 starts
  * at map_start: address in the process = file address + bias.
  */
-uint64_t
-elf_image_bias(const struct elf_image *img, raddr_t map_start);
+uint64_t elf_image_bias(const struct elf_image *img, raddr_t map_start);
 
 #endif /* PYSPECT_TARGET_ELF_H */

@@ -27,20 +27,17 @@ struct maps {
     size_t alloc;
 };
 
+/* clang-format off */
 #define MAPS_INIT {NULL, 0, 0}
+/* clang-format on */
 
 /* Parse maps text; lines that do not parse give PS_ECORRUPT. */
-int
-maps_parse(const char *text, size_t len, struct maps *out);
-int
-maps_read(int pid, struct maps *out);
-void
-maps_release(struct maps *m);
+int maps_parse(const char *text, size_t len, struct maps *out);
+int maps_read(int pid, struct maps *out);
+void maps_release(struct maps *m);
 /* The mapping that contains addr, or NULL. */
-const struct map_entry *
-maps_find(const struct maps *m, raddr_t addr);
+const struct map_entry *maps_find(const struct maps *m, raddr_t addr);
 /* Is [addr, addr + len) inside readable mappings? */
-int
-maps_readable(const struct maps *m, raddr_t addr, size_t len);
+int maps_readable(const struct maps *m, raddr_t addr, size_t len);
 
 #endif /* PYSPECT_TARGET_MAPS_H */

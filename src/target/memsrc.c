@@ -147,7 +147,9 @@ memsrc_proc_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_proc_ops = {
-    "process", memsrc_proc_read, memsrc_proc_free,
+    "process",
+    memsrc_proc_read,
+    memsrc_proc_free,
 };
 
 int
@@ -217,7 +219,9 @@ memsrc_buffer_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_buffer_ops = {
-    "buffer", memsrc_buffer_read, memsrc_buffer_free,
+    "buffer",
+    memsrc_buffer_read,
+    memsrc_buffer_free,
 };
 
 struct memsrc *
@@ -272,7 +276,9 @@ memsrc_faulty_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_faulty_ops = {
-    "faulty", memsrc_faulty_read, memsrc_faulty_free,
+    "faulty",
+    memsrc_faulty_read,
+    memsrc_faulty_free,
 };
 
 struct memsrc *
@@ -347,7 +353,9 @@ memsrc_cache_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_cache_ops = {
-    "cache", memsrc_cache_read, memsrc_cache_free,
+    "cache",
+    memsrc_cache_read,
+    memsrc_cache_free,
 };
 
 struct memsrc *

@@ -49,40 +49,33 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
 }
 
 /* Typed helpers: read one little-endian word at addr. */
-int
-memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out);
-int
-memsrc_read_u32(struct memsrc *src, raddr_t addr, uint32_t *out);
-int
-memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out);
+int memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out);
+int memsrc_read_u32(struct memsrc *src, raddr_t addr, uint32_t *out);
+int memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out);
 
-void
-memsrc_free(struct memsrc *src);
+void memsrc_free(struct memsrc *src);
 
 /*
  * Live process backend.  Opening checks that the process exists and can
  * be read (PS_ENOPROC, PS_EZOMBIE, PS_EPERM).
  */
-int
-memsrc_proc_open(int pid, struct memsrc **out);
+int memsrc_proc_open(int pid, struct memsrc **out);
 
 /*
  * Buffer backend: reads are served from regions added with
  * memsrc_buffer_add(); anything else is PS_EFAULT.  The data is copied.
  */
-struct memsrc *
-memsrc_buffer_new(void);
-void
-memsrc_buffer_add(struct memsrc *src, raddr_t addr, const void *data,
-                  size_t len);
+struct memsrc *memsrc_buffer_new(void);
+void memsrc_buffer_add(struct memsrc *src, raddr_t addr, const void *data,
+                       size_t len);
 
 /*
  * Fault injection: every read through the wrapper after the first
  * fail_after reads returns error (PS_EFAULT, PS_EEXITED, ...).  The
  * wrapper does not own inner.
  */
-struct memsrc *
-memsrc_faulty_new(struct memsrc *inner, uint64_t fail_after, int error);
+struct memsrc *memsrc_faulty_new(struct memsrc *inner, uint64_t fail_after,
+                                 int error);
 
 /*
  * Page cache: reads that fit in one page are served from a small cache
@@ -90,9 +83,8 @@ memsrc_faulty_new(struct memsrc *inner, uint64_t fail_after, int error);
  * Cached pages are valid until memsrc_cache_invalidate(), which a
  * sampler calls once per snapshot.  The cache does not own inner.
  */
-struct memsrc *
-memsrc_cache_new(struct memsrc *inner, size_t page_size, size_t npages);
-void
-memsrc_cache_invalidate(struct memsrc *cache);
+struct memsrc *memsrc_cache_new(struct memsrc *inner, size_t page_size,
+                                size_t npages);
+void memsrc_cache_invalidate(struct memsrc *cache);
 
 #endif /* PYSPECT_TARGET_MEMSRC_H */

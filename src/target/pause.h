@@ -23,24 +23,22 @@ struct pause {
     uint64_t end_ns;
 };
 
+/* clang-format off */
 #define PAUSE_INIT {0, NULL, NULL, 0, 0, 0, 0}
+/* clang-format on */
 
 /*
  * Stop all threads of pid, including threads created while stopping.
  * On failure nothing stays stopped.  PS_EPERM, PS_ENOPROC, PS_EEXITED.
  */
-int
-pause_begin(int pid, struct pause *p);
+int pause_begin(int pid, struct pause *p);
 
 /* Resume every held thread.  Safe to call twice. */
-void
-pause_end(struct pause *p);
+void pause_end(struct pause *p);
 
 /* How long the target was (or has been) paused, in milliseconds. */
-double
-pause_ms(const struct pause *p);
+double pause_ms(const struct pause *p);
 
-void
-pause_release(struct pause *p);
+void pause_release(struct pause *p);
 
 #endif /* PYSPECT_TARGET_PAUSE_H */

@@ -16,47 +16,38 @@
  * Check that pid names a live process this user may read.  Returns 0,
  * PS_ENOPROC, PS_EZOMBIE or PS_EPERM (with context set).
  */
-int
-proc_check(int pid);
+int proc_check(int pid);
 
 /*
  * The state letter of a thread from /proc/PID/task/TID/stat ('R'
  * running, 'S' sleeping, 'D' disk wait, 't' traced, 'Z' zombie...), or
  * PS_ENOTFOUND when the thread is gone.
  */
-int
-proc_task_state(int pid, int tid, char *state);
+int proc_task_state(int pid, int tid, char *state);
 
 /* Per-thread CPU time (utime + stime) in clock ticks. */
-int
-proc_task_cputime(int pid, int tid, uint64_t *ticks);
+int proc_task_cputime(int pid, int tid, uint64_t *ticks);
 
 /* The thread ids of pid, sorted ascending.  *tids is malloc'd. */
-int
-proc_tasks(int pid, int **tids, size_t *count);
+int proc_tasks(int pid, int **tids, size_t *count);
 
 /* readlink /proc/PID/exe. */
-int
-proc_exe(int pid, struct strbuf *path);
+int proc_exe(int pid, struct strbuf *path);
 
 /* The command line, arguments separated by spaces. */
-int
-proc_cmdline(int pid, struct strbuf *out);
+int proc_cmdline(int pid, struct strbuf *out);
 
 /* The parent pid from /proc/PID/stat. */
-int
-proc_ppid(int pid, int *ppid);
+int proc_ppid(int pid, int *ppid);
 
 /*
  * A path through which pyspect can open a file the target sees as path
  * (it may live in another mount namespace): /proc/PID/root/path when that
  * exists, else path itself.
  */
-void
-proc_target_path(int pid, const char *path, struct strbuf *out);
+void proc_target_path(int pid, const char *path, struct strbuf *out);
 
 /* Parse the state letter out of a /proc/.../stat line. */
-int
-proc_parse_stat_state(const char *stat, size_t len, char *state);
+int proc_parse_stat_state(const char *stat, size_t len, char *state);
 
 #endif /* PYSPECT_TARGET_PROC_H */

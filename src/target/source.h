@@ -19,18 +19,15 @@ struct source_cache {
     struct hashmap files; /* hash of the name -> struct source_file */
 };
 
-void
-source_cache_init(struct source_cache *c, int pid);
-void
-source_cache_release(struct source_cache *c);
+void source_cache_init(struct source_cache *c, int pid);
+void source_cache_release(struct source_cache *c);
 
 /*
  * Line `line` (1-based) of file, without its newline and leading
  * whitespace, appended to out.  Returns 0, or PS_ENOTFOUND when the file
  * or the line cannot be had.
  */
-int
-source_line(struct source_cache *c, const char *file, int line,
-            struct strbuf *out);
+int source_line(struct source_cache *c, const char *file, int line,
+                struct strbuf *out);
 
 #endif /* PYSPECT_TARGET_SOURCE_H */

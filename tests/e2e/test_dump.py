@@ -7,6 +7,8 @@ import pytest
 
 from conftest import dump_json, pyspect
 
+pytestmark = pytest.mark.sanitize
+
 
 def frames_key(frames):
     return [(f["function"], f["file"], f["line"]) for f in frames]

@@ -40,24 +40,24 @@ tap_result(int ok, int line, const char *fmt, ...)
 
 #define TAP_OK(cond, ...) tap_result(!!(cond), __LINE__, __VA_ARGS__)
 
-#define TAP_EQ_INT(got, want, name)                                          \
-    do {                                                                     \
-        long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);     \
-        tap_result(tap_g_ == tap_w_, __LINE__, "%s", (name));                \
-        if (tap_g_ != tap_w_) {                                              \
-            printf("#   got %lld, want %lld\n", tap_g_, tap_w_);            \
-        }                                                                    \
+#define TAP_EQ_INT(got, want, name)                                           \
+    do {                                                                      \
+        long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);      \
+        tap_result(tap_g_ == tap_w_, __LINE__, "%s", (name));                 \
+        if (tap_g_ != tap_w_) {                                               \
+            printf("#   got %lld, want %lld\n", tap_g_, tap_w_);              \
+        }                                                                     \
     } while (0)
 
-#define TAP_EQ_STR(got, want, name)                                          \
-    do {                                                                     \
-        const char *tap_g_ = (got), *tap_w_ = (want);                        \
-        int tap_ok_ = tap_g_ && tap_w_ && strcmp(tap_g_, tap_w_) == 0;       \
-        tap_result(tap_ok_, __LINE__, "%s", (name));                         \
-        if (!tap_ok_) {                                                      \
-            printf("#   got '%s', want '%s'\n", tap_g_ ? tap_g_ : "(null)",  \
-                   tap_w_ ? tap_w_ : "(null)");                              \
-        }                                                                    \
+#define TAP_EQ_STR(got, want, name)                                           \
+    do {                                                                      \
+        const char *tap_g_ = (got), *tap_w_ = (want);                         \
+        int tap_ok_ = tap_g_ && tap_w_ && strcmp(tap_g_, tap_w_) == 0;        \
+        tap_result(tap_ok_, __LINE__, "%s", (name));                          \
+        if (!tap_ok_) {                                                       \
+            printf("#   got '%s', want '%s'\n", tap_g_ ? tap_g_ : "(null)",   \
+                   tap_w_ ? tap_w_ : "(null)");                               \
+        }                                                                     \
     } while (0)
 
 static inline int

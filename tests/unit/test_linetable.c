@@ -269,8 +269,10 @@ check_code(struct tokens *tk, const char *version, int format,
     }
     st->codes++;
     st->offsets += codelen;
-    TAP_OK(bad == 0, "%s %s (line %ld, %ld bytes, %zu-byte table): "
-           "%ld queries", version, name, first, codelen, tlen, checked);
+    TAP_OK(bad == 0,
+           "%s %s (line %ld, %ld bytes, %zu-byte table): "
+           "%ld queries",
+           version, name, first, codelen, tlen, checked);
     rc = 0;
 out:
     free(table);
@@ -301,8 +303,7 @@ check_fixture_file(const char *dir, const char *file)
             if (ok) {
                 snprintf(version, sizeof(version), "%s", tok);
             }
-        }
-        else if (strcmp(tok, "format") == 0) {
+        } else if (strcmp(tok, "format") == 0) {
             long f;
 
             tok = next_token(&tk);
@@ -312,17 +313,16 @@ check_fixture_file(const char *dir, const char *file)
                 TAP_EQ_INT(format, format_of_version(version),
                            "fixture format matches the Python version");
             }
-        }
-        else if (strcmp(tok, "code") == 0) {
+        } else if (strcmp(tok, "code") == 0) {
             ok = format != 0 && check_code(&tk, version, format, &st) == 0;
-        }
-        else {
+        } else {
             ok = 0;
         }
     }
-    TAP_OK(ok && st.codes > 0, "%s parsed: Python %s, %d code objects, "
-           "%ld offsets (%ld without a line), %ld probes", path, version,
-           st.codes, st.offsets, st.noline, st.probes);
+    TAP_OK(ok && st.codes > 0,
+           "%s parsed: Python %s, %d code objects, "
+           "%ld offsets (%ld without a line), %ld probes",
+           path, version, st.codes, st.offsets, st.noline, st.probes);
     free(buf);
 }
 
@@ -386,37 +386,36 @@ check_queries(const char *what, int format, const uint8_t *t, size_t len,
     }
 }
 
-#define CHECK(what, fmt, table, first, ...)                                  \
-    do {                                                                     \
-        static const struct query q_[] = {__VA_ARGS__};                      \
-        check_queries(what, fmt, table, sizeof(table), first, q_,            \
-                      ARRAY_SIZE(q_));                                       \
+#define CHECK(what, fmt, table, first, ...)                                   \
+    do {                                                                      \
+        static const struct query q_[] = {__VA_ARGS__};                       \
+        check_queries(what, fmt, table, sizeof(table), first, q_,             \
+                      ARRAY_SIZE(q_));                                        \
     } while (0)
 
 static void
 test_lnotab(void)
 {
     static const uint8_t pairs[] = {
-        6, 1,      /* offset 6: line +1 */
-        0, 2,      /* pure line jump at the same offset */
-        10, 0x81,  /* offset 16: line -127 (signed since 3.6) */
+        6,   1,    /* offset 6: line +1 */
+        0,   2,    /* pure line jump at the same offset */
+        10,  0x81, /* offset 16: line -127 (signed since 3.6) */
         255, 0,    /* a 300-byte gap is two pairs */
-        45, 127,   /* offset 316: line +127 */
-        0, 127,    /* ... +127 more, same offset */
+        45,  127,  /* offset 316: line +127 */
+        0,   127,  /* ... +127 more, same offset */
     };
     static const uint8_t odd[] = {4, 3, 9};
     static const uint8_t first0[] = {0, 5, 2, 1};
 
-    CHECK("lnotab", PY_LINES_LNOTAB, pairs, 200,
-          {INT_MIN, 200}, {-1, 200}, {0, 200}, {5, 200}, {6, 203},
-          {15, 203}, {16, 76}, {270, 76}, {315, 76}, {316, 330},
-          {317, 330}, {100000, 330}, {INT_MAX, 330});
+    CHECK("lnotab", PY_LINES_LNOTAB, pairs, 200, {INT_MIN, 200}, {-1, 200},
+          {0, 200}, {5, 200}, {6, 203}, {15, 203}, {16, 76}, {270, 76},
+          {315, 76}, {316, 330}, {317, 330}, {100000, 330}, {INT_MAX, 330});
     /* A trailing odd byte is not a pair: CPython uses len / 2 pairs. */
-    CHECK("lnotab odd length", PY_LINES_LNOTAB, odd, 1,
-          {3, 1}, {4, 4}, {13, 4}, {1000, 4});
+    CHECK("lnotab odd length", PY_LINES_LNOTAB, odd, 1, {3, 1}, {4, 4},
+          {13, 4}, {1000, 4});
     /* A line change at offset 0 still leaves negative offsets alone. */
-    CHECK("lnotab jump at 0", PY_LINES_LNOTAB, first0, 10,
-          {-2, 10}, {-1, 10}, {0, 15}, {1, 15}, {2, 16});
+    CHECK("lnotab jump at 0", PY_LINES_LNOTAB, first0, 10, {-2, 10}, {-1, 10},
+          {0, 15}, {1, 15}, {2, 16});
     TAP_EQ_INT(addr2line(PY_LINES_LNOTAB, NULL, 0, 7, 0), 7,
                "lnotab: empty table, offset 0");
     TAP_EQ_INT(addr2line(PY_LINES_LNOTAB, NULL, 0, 7, 1000), 7,
@@ -429,33 +428,31 @@ static void
 test_310(void)
 {
     static const uint8_t t[] = {
-        4, 1,       /* [0, 4): line +1 */
-        2, 0x80,    /* [4, 6): no line; running line unchanged */
-        0, 127,     /* zero-length ranges carry a +254 jump */
-        0, 127,
-        6, 0,       /* [6, 12): +0, i.e. first + 255 */
-        254, 0x81,  /* [12, 266): -127 */
+        4,   1,          /* [0, 4): line +1 */
+        2,   0x80,       /* [4, 6): no line; running line unchanged */
+        0,   127,        /* zero-length ranges carry a +254 jump */
+        0,   127,  6, 0, /* [6, 12): +0, i.e. first + 255 */
+        254, 0x81,       /* [12, 266): -127 */
     };
     static const uint8_t odd[] = {4, 1, 6};
     static const uint8_t zero_tail[] = {4, 1, 0, 5};
     static const uint8_t noline_first[] = {2, 0x80, 2, 0};
 
-    CHECK("3.10", PY_LINES_310, t, 50,
-          {INT_MIN, 50}, {-2, 50}, {-1, 50}, {0, 51}, {3, 51}, {4, -1},
-          {5, -1}, {6, 305}, {11, 305}, {12, 178}, {265, 178}, {266, -1},
-          {267, -1}, {INT_MAX, -1});
+    CHECK("3.10", PY_LINES_310, t, 50, {INT_MIN, 50}, {-2, 50}, {-1, 50},
+          {0, 51}, {3, 51}, {4, -1}, {5, -1}, {6, 305}, {11, 305}, {12, 178},
+          {265, 178}, {266, -1}, {267, -1}, {INT_MAX, -1});
     /*
      * A lone final byte: CPython reads the bytes object's NUL terminator
      * as its line delta, a range of 6 bytes on the same line.
      */
-    CHECK("3.10 odd length", PY_LINES_310, odd, 1,
-          {0, 2}, {3, 2}, {4, 2}, {9, 2}, {10, -1});
+    CHECK("3.10 odd length", PY_LINES_310, odd, 1, {0, 2}, {3, 2}, {4, 2},
+          {9, 2}, {10, -1});
     /* A table ending in zero-length ranges: no range after offset 4. */
-    CHECK("3.10 zero-length tail", PY_LINES_310, zero_tail, 1,
-          {3, 2}, {4, -1}, {100, -1});
+    CHECK("3.10 zero-length tail", PY_LINES_310, zero_tail, 1, {3, 2}, {4, -1},
+          {100, -1});
     /* After a "no line" range the running line is still firstlineno. */
-    CHECK("3.10 no line first", PY_LINES_310, noline_first, 9,
-          {0, -1}, {1, -1}, {2, 9}, {3, 9}, {4, -1});
+    CHECK("3.10 no line first", PY_LINES_310, noline_first, 9, {0, -1},
+          {1, -1}, {2, 9}, {3, 9}, {4, -1});
     TAP_EQ_INT(addr2line(PY_LINES_310, NULL, 0, 7, 0), -1,
                "3.10: empty table, offset 0 has no line");
     TAP_EQ_INT(addr2line(PY_LINES_310, NULL, 0, 7, -2), 7,
@@ -463,26 +460,26 @@ test_310(void)
 }
 
 /* First byte of a 3.11+ location entry: code, length in code units. */
-#define LOC(code, units) ((uint8_t)(0x80 | (code) << 3 | ((units) - 1)))
+#define LOC(code, units) ((uint8_t)(0x80 | (code) << 3 | ((units)-1)))
 
 static void
 test_locations(void)
 {
     static const uint8_t t[] = {
-        LOC(0, 1), 0x05,             /* [0, 2) short form: same line */
-        LOC(9, 2), 0x7f,             /* [2, 6) short form, code 9 */
-        LOC(11, 1), 4, 9,            /* [6, 8) one-line, line +1 */
-        LOC(12, 1), 0, 100,          /* [8, 10) one-line, +2 */
-        LOC(10, 1), 3, 4,            /* [10, 12) one-line, +0 */
-        LOC(13, 1), 0x07,            /* [12, 14) no columns, -3 */
+        LOC(0, 1), 0x05,    /* [0, 2) short form: same line */
+        LOC(9, 2), 0x7f,    /* [2, 6) short form, code 9 */
+        LOC(11, 1), 4, 9,   /* [6, 8) one-line, line +1 */
+        LOC(12, 1), 0, 100, /* [8, 10) one-line, +2 */
+        LOC(10, 1), 3, 4,   /* [10, 12) one-line, +0 */
+        LOC(13, 1), 0x07,   /* [12, 14) no columns, -3 */
         LOC(14, 8), 0x48, 0x03, 0x00, 0x01, 0x05,
-                                     /* [14, 30) long, +100 (2 bytes) */
-        LOC(15, 2),                  /* [30, 34) no location */
-        LOC(13, 1), 0x51, 0x1f,      /* [34, 36) -1000 (2-byte varint) */
+        /* [14, 30) long, +100 (2 bytes) */
+        LOC(15, 2),             /* [30, 34) no location */
+        LOC(13, 1), 0x51, 0x1f, /* [34, 36) -1000 (2-byte varint) */
         LOC(14, 1), 0x00, 0x02, 0x42, 0x01, 0x43, 0x01,
-                                     /* [36, 38) long, +0, cols > 63 */
-        LOC(15, 8),                  /* [38, 54) no location */
-        LOC(13, 3), 0x00,            /* [54, 60) +0 after "none" */
+        /* [36, 38) long, +0, cols > 63 */
+        LOC(15, 8),       /* [38, 54) no location */
+        LOC(13, 3), 0x00, /* [54, 60) +0 after "none" */
     };
     /* Garbage first byte (bit 7 clear): decoded as an entry anyway. */
     static const uint8_t garbage_first[] = {0x05, 0x11, LOC(11, 1), 1, 2};
@@ -492,20 +489,19 @@ test_locations(void)
     /* Extra bytes cut off: the entry still covers its range. */
     static const uint8_t trunc_long[] = {LOC(14, 2), 0x04, 0x00};
 
-    CHECK("locations", PY_LINES_LOCATIONS, t, 1000,
-          {INT_MIN, 1000}, {-2, 1000}, {-1, 1000}, {0, 1000}, {1, 1000},
-          {2, 1000}, {5, 1000}, {6, 1001}, {8, 1003}, {9, 1003},
-          {10, 1003}, {12, 1000}, {14, 1100}, {29, 1100}, {30, -1},
-          {33, -1}, {34, 100}, {36, 100}, {38, -1}, {53, -1}, {54, 100},
-          {59, 100}, {60, -1}, {61, -1}, {INT_MAX, -1});
-    CHECK("locations garbage first byte", PY_LINES_LOCATIONS, garbage_first,
-          5, {0, 5}, {11, 5}, {12, 6}, {13, 6}, {14, -1});
+    CHECK("locations", PY_LINES_LOCATIONS, t, 1000, {INT_MIN, 1000},
+          {-2, 1000}, {-1, 1000}, {0, 1000}, {1, 1000}, {2, 1000}, {5, 1000},
+          {6, 1001}, {8, 1003}, {9, 1003}, {10, 1003}, {12, 1000}, {14, 1100},
+          {29, 1100}, {30, -1}, {33, -1}, {34, 100}, {36, 100}, {38, -1},
+          {53, -1}, {54, 100}, {59, 100}, {60, -1}, {61, -1}, {INT_MAX, -1});
+    CHECK("locations garbage first byte", PY_LINES_LOCATIONS, garbage_first, 5,
+          {0, 5}, {11, 5}, {12, 6}, {13, 6}, {14, -1});
     CHECK("locations code 15 without bit 7", PY_LINES_LOCATIONS,
           code15_no_bit7, 5, {0, 5}, {1, 5}, {2, 6}, {4, -1});
-    CHECK("locations truncated varint", PY_LINES_LOCATIONS, trunc_varint,
-          5, {0, 7}, {1, 7}, {2, -1});
-    CHECK("locations truncated long form", PY_LINES_LOCATIONS, trunc_long,
-          5, {0, 7}, {3, 7}, {4, -1});
+    CHECK("locations truncated varint", PY_LINES_LOCATIONS, trunc_varint, 5,
+          {0, 7}, {1, 7}, {2, -1});
+    CHECK("locations truncated long form", PY_LINES_LOCATIONS, trunc_long, 5,
+          {0, 7}, {3, 7}, {4, -1});
     TAP_EQ_INT(addr2line(PY_LINES_LOCATIONS, NULL, 0, 7, 0), -1,
                "locations: empty table, offset 0 has no line");
     TAP_EQ_INT(addr2line(PY_LINES_LOCATIONS, NULL, 0, 7, -2), 7,
@@ -525,12 +521,11 @@ test_bad_arguments(void)
                "NULL table with a length is rejected");
     /* Line arithmetic wraps instead of overflowing (UBSan would see). */
     {
-        static const uint8_t up[] = {LOC(14, 1), 0x7e, 0x7f, 0x7f, 0x7f,
-                                     0x7f, 0x03};
+        static const uint8_t up[] = {LOC(14, 1), 0x7e, 0x7f, 0x7f,
+                                     0x7f,       0x7f, 0x03};
 
-        TAP_EQ_INT(addr2line(PY_LINES_LOCATIONS, up, sizeof(up), INT_MAX,
-                             0), -2,
-                   "locations: line wraps modulo 2^32");
+        TAP_EQ_INT(addr2line(PY_LINES_LOCATIONS, up, sizeof(up), INT_MAX, 0),
+                   -2, "locations: line wraps modulo 2^32");
         TAP_EQ_INT(addr2line(PY_LINES_LNOTAB, t, sizeof(t), INT_MAX, 4),
                    INT_MIN, "lnotab: line wraps modulo 2^32");
     }
@@ -551,8 +546,9 @@ rnd(uint32_t *s)
 static void
 test_garbage(void)
 {
-    static const int addrqs[] = {INT_MIN, -1000, -2, -1, 0, 1, 2, 3, 10,
-                                 100, 1000, 100000, INT_MAX - 1, INT_MAX};
+    static const int addrqs[] = {INT_MIN, -1000,  -2,          -1,     0,
+                                 1,       2,      3,           10,     100,
+                                 1000,    100000, INT_MAX - 1, INT_MAX};
     uint32_t seed = 0x9e3779b9u;
     long calls = 0, violations = 0;
     int iter;
@@ -577,8 +573,8 @@ test_garbage(void)
             }
         }
         for (a = 0; a < ARRAY_SIZE(addrqs) + 4; a++) {
-            int addrq = a < ARRAY_SIZE(addrqs) ? addrqs[a]
-                                               : (int)(rnd(&seed) % 4096);
+            int addrq =
+                a < ARRAY_SIZE(addrqs) ? addrqs[a] : (int)(rnd(&seed) % 4096);
             int fmt;
 
             for (fmt = 0; fmt <= 4; fmt++) {
@@ -590,8 +586,9 @@ test_garbage(void)
                     violations++;
                 }
                 /* A range covers at most 255 (3.10) / 16 (3.11) bytes. */
-                if (fmt == PY_LINES_310 && (long long)addrq >=
-                    (long long)(len / 2 + 1) * 255 && line != -1) {
+                if (fmt == PY_LINES_310 &&
+                    (long long)addrq >= (long long)(len / 2 + 1) * 255 &&
+                    line != -1) {
                     violations++;
                 }
                 if (fmt == PY_LINES_LOCATIONS &&
@@ -605,9 +602,10 @@ test_garbage(void)
         }
         free(t);
     }
-    TAP_OK(violations == 0, "garbage: %ld calls on random tables "
-           "terminated in bounds, %ld property violations", calls,
-           violations);
+    TAP_OK(violations == 0,
+           "garbage: %ld calls on random tables "
+           "terminated in bounds, %ld property violations",
+           calls, violations);
 }
 
 static void

@@ -37,13 +37,12 @@ test_kinds(void)
     static const uint8_t hanshu2[] = {0xfd, 0x51, 0x70, 0x65}; /* 函数 */
     static const uint8_t cjk_b4[] = {0x00, 0x00, 0x02, 0x00};  /* 𠀀 */
     static const uint8_t mixed4[] = {
-        'a', 0, 0, 0, 0xe9, 0, 0, 0, 0x00, 0x00, 0x02, 0x00,
-        0xfd, 0x51, 0, 0, 0xff, 0xff, 0x10, 0x00,
+        'a',  0,    0,    0,    0xe9, 0, 0,    0,    0x00, 0x00,
+        0x02, 0x00, 0xfd, 0x51, 0,    0, 0xff, 0xff, 0x10, 0x00,
     };
     static const uint8_t ascii1[] = {'m', 'a', 'i', 'n'};
     static const uint8_t latin1_top[] = {0x7f, 0x80, 0xff};
-    static const uint8_t bmp_edges2[] = {0xff, 0x07, 0x00, 0x08, 0xff,
-                                         0xff};
+    static const uint8_t bmp_edges2[] = {0xff, 0x07, 0x00, 0x08, 0xff, 0xff};
     char unaligned[16];
 
     check_encode("kind 1 ascii", 1, ascii1, 4, "main");
@@ -60,8 +59,7 @@ test_kinds(void)
 
     /* Data straight from a remote copy need not be aligned. */
     memcpy(unaligned + 1, cjk_b4, sizeof(cjk_b4));
-    check_encode("kind 4 unaligned", 4, unaligned + 1, 1,
-                 "\xf0\xa0\x80\x80");
+    check_encode("kind 4 unaligned", 4, unaligned + 1, 1, "\xf0\xa0\x80\x80");
     memcpy(unaligned + 3, hanshu2, sizeof(hanshu2));
     check_encode("kind 2 unaligned", 2, unaligned + 3, 2,
                  "\xe5\x87\xbd\xe6\x95\xb0");
@@ -75,8 +73,8 @@ test_special_code_points(void)
     static const uint8_t lone2[] = {0x80, 0xdc};
     static const uint8_t pair2[] = {0x3d, 0xd8, 0x00, 0xde};
     static const uint8_t pair4[] = {0x3d, 0xd8, 0, 0, 0x00, 0xde, 0, 0};
-    static const uint8_t edges2[] = {0xff, 0xd7, 0x00, 0xd8, 0xff, 0xdf,
-                                     0x00, 0xe0};
+    static const uint8_t edges2[] = {0xff, 0xd7, 0x00, 0xd8,
+                                     0xff, 0xdf, 0x00, 0xe0};
     static const uint8_t nul1[] = {'a', 0, 'b'};
     static const uint8_t nul4[] = {0, 0, 0, 0};
     char out[16];
@@ -92,7 +90,11 @@ test_special_code_points(void)
     /* U+0000 is C0 80, so the output stays one C string. */
     TAP_EQ_INT(py_ucs_to_utf8(1, nul1, 3, out, sizeof(out)), 4,
                "U+0000 takes two bytes");
-    TAP_OK(memcmp(out, "a\xc0\x80" "b", 5) == 0, "U+0000 is C0 80");
+    TAP_OK(memcmp(out,
+                  "a\xc0\x80"
+                  "b",
+                  5) == 0,
+           "U+0000 is C0 80");
     TAP_EQ_INT(py_ucs_to_utf8(4, nul4, 1, out, sizeof(out)), 2,
                "kind 4 U+0000");
     TAP_EQ_INT(py_utf8_next("\xc0\x80", 2, &cp), 2, "C0 80 decodes");
@@ -156,16 +158,15 @@ check_truncation(const char *what, int kind, const void *data, size_t n,
         if (got != (long)full_len) {
             bad++;
         }
-        if (cap > 0 && (strlen(buf) != want ||
-                        memcmp(buf, full, want) != 0)) {
+        if (cap > 0 && (strlen(buf) != want || memcmp(buf, full, want) != 0)) {
             bad++;
         }
         if (buf[cap] != 'Z') {
             bad++;
         }
     }
-    TAP_OK(bad == 0, "%s: truncated at character boundaries (%d errors)",
-           what, bad);
+    TAP_OK(bad == 0, "%s: truncated at character boundaries (%d errors)", what,
+           bad);
 }
 
 static void
@@ -174,8 +175,8 @@ test_truncation(void)
     static const uint8_t fuenf1[] = {'f', 0xfc, 'n', 'f'};
     static const size_t fuenf_b[] = {0, 1, 3, 4, 5};
     static const uint8_t mixed4[] = {
-        0x00, 0x00, 0x02, 0x00, 'a', 0, 0, 0, 0xfd, 0x51, 0, 0,
-        0xe9, 0, 0, 0, 0x80, 0xdc, 0, 0,
+        0x00, 0x00, 0x02, 0x00, 'a', 0, 0,    0,    0xfd, 0x51,
+        0,    0,    0xe9, 0,    0,   0, 0x80, 0xdc, 0,    0,
     };
     static const size_t mixed_b[] = {0, 4, 5, 8, 10, 13};
     static const uint8_t wide_then_narrow[] = {0xe9, 'a'};
@@ -184,7 +185,8 @@ test_truncation(void)
     check_truncation("fünf", 1, fuenf1, 4, "f\xc3\xbcnf", fuenf_b,
                      ARRAY_SIZE(fuenf_b));
     check_truncation("𠀀a函é\\udc80", 4, mixed4, 5,
-                     "\xf0\xa0\x80\x80" "a\xe5\x87\xbd\xc3\xa9\xed\xb2\x80",
+                     "\xf0\xa0\x80\x80"
+                     "a\xe5\x87\xbd\xc3\xa9\xed\xb2\x80",
                      mixed_b, ARRAY_SIZE(mixed_b));
     /* 'é' does not fit in 2 bytes with its NUL; 'a' would, but the output
        is a prefix, so it is not written either. */
@@ -231,7 +233,9 @@ test_utf8_next(void)
         int used;
     } good[] = {
         {"A", 1, 0x41, 1},
-        {"\xc3\xbc" "x", 3, 0xfc, 2},
+        {"\xc3\xbc"
+         "x",
+         3, 0xfc, 2},
         {"\xe5\x87\xbd", 3, 0x51fd, 3},
         {"\xed\xb2\x80", 3, 0xdc80, 3},
         {"\xed\xa0\xbd\xed\xb8\x80", 6, 0xd83d, 3},
@@ -243,8 +247,7 @@ test_utf8_next(void)
     for (i = 0; i < ARRAY_SIZE(bad); i++) {
         uint32_t cp = 0x1234;
 
-        TAP_EQ_INT(py_utf8_next(bad[i].s, bad[i].len, &cp), -1,
-                   bad[i].what);
+        TAP_EQ_INT(py_utf8_next(bad[i].s, bad[i].len, &cp), -1, bad[i].what);
     }
     for (i = 0; i < ARRAY_SIZE(good); i++) {
         uint32_t cp = 0;
@@ -265,12 +268,14 @@ test_round_trip(void)
     long bad = 0;
 
     for (c = 0; c <= 0x10ffff; c++) {
-        uint8_t in[4] = {(uint8_t)c, (uint8_t)(c >> 8), (uint8_t)(c >> 16),
-                         0};
+        uint8_t in[4] = {(uint8_t)c, (uint8_t)(c >> 8), (uint8_t)(c >> 16), 0};
         char out[8];
         uint32_t back = 0xffffffff;
-        size_t want = c == 0 ? 2 : c < 0x80 ? 1 : c < 0x800 ? 2
-                      : c < 0x10000 ? 3 : 4;
+        size_t want = c == 0        ? 2
+                      : c < 0x80    ? 1
+                      : c < 0x800   ? 2
+                      : c < 0x10000 ? 3
+                                    : 4;
         long n = py_ucs_to_utf8(4, in, 1, out, sizeof(out));
 
         if (n != (long)want || py_utf8_next(out, (size_t)n, &back) != n ||
@@ -327,28 +332,29 @@ test_state(void)
     size_t i;
 
     for (i = 0; i < ARRAY_SIZE(real); i++) {
-        int rc = py_str_state_decode(real[i].state, PY_STR_KIND_SHIFT,
-                                     PY_STR_COMPACT_BIT, PY_STR_ASCII_BIT,
-                                     &st);
+        int rc =
+            py_str_state_decode(real[i].state, PY_STR_KIND_SHIFT,
+                                PY_STR_COMPACT_BIT, PY_STR_ASCII_BIT, &st);
 
         TAP_OK(rc == 0 && st.kind == real[i].kind &&
-               st.compact == real[i].compact && st.ascii == real[i].ascii,
-               "state %s: kind %d compact %d ascii %d", real[i].what,
-               st.kind, st.compact, st.ascii);
+                   st.compact == real[i].compact && st.ascii == real[i].ascii,
+               "state %s: kind %d compact %d ascii %d", real[i].what, st.kind,
+               st.compact, st.ascii);
     }
     /* 3.14 free-threaded: interned is a byte, kind at 8. */
     TAP_OK(py_str_state_decode(0x2aff, PY_STR_FT314_KIND_SHIFT,
                                PY_STR_FT314_COMPACT_BIT,
                                PY_STR_FT314_ASCII_BIT, &st) == 0 &&
-           st.kind == 2 && st.compact == 1 && st.ascii == 0,
+               st.kind == 2 && st.compact == 1 && st.ascii == 0,
            "state 3.14t: kind bits are 8-10");
     TAP_OK(py_str_state_decode(0x1cff, PY_STR_FT314_KIND_SHIFT,
                                PY_STR_FT314_COMPACT_BIT,
                                PY_STR_FT314_ASCII_BIT, &st) == 0 &&
-           st.kind == 4 && st.compact == 1 && st.ascii == 1,
+               st.kind == 4 && st.compact == 1 && st.ascii == 1,
            "state 3.14t: kind 4, compact, ascii bits");
     TAP_OK(py_str_state_decode(0, PY_STR_KIND_SHIFT, PY_STR_COMPACT_BIT,
-                               PY_STR_ASCII_BIT, &st) == 0 && st.kind == 0,
+                               PY_STR_ASCII_BIT, &st) == 0 &&
+               st.kind == 0,
            "state 0: kind 0 (legacy, not ready)");
     st.kind = 9;
     TAP_EQ_INT(py_str_state_decode(0xffffffff, 30, 5, 6, &st), -1,
@@ -359,7 +365,7 @@ test_state(void)
     TAP_EQ_INT(py_str_state_decode(0xffffffff, 2, 5, -1, &st), -1,
                "ascii bit -1 is rejected");
     TAP_OK(py_str_state_decode(0xffffffff, 29, 31, 0, &st) == 0 &&
-           st.kind == 7 && st.compact == 1 && st.ascii == 1,
+               st.kind == 7 && st.compact == 1 && st.ascii == 1,
            "highest positions accepted; kind returned as stored");
 }
 
