@@ -418,6 +418,7 @@ CO = "PyCodeObject"
 GEN = "PyGenObject"
 TP = "PyTypeObject"
 HT = "PyHeapTypeObject"
+FN = "PyFunctionObject"
 GCS = "struct _gc_runtime_state"
 GCG = "struct gc_generation"
 OBM = "struct _obmalloc_state"
@@ -957,6 +958,100 @@ FIELDS = {
     "obm_small_request_threshold": [
         ("3.6-3.11", "PROBE_SMALL_REQUEST_THRESHOLD"),
         ("3.12-3.13", "SMALL_REQUEST_THRESHOLD")],
+
+    # ---- fields the heap census reads (pyspect heap) ----
+    # Frame locals: which slots of a frame are named locals, cells, frees.
+    "code_nlocals": [("3.6-3.13", off(CO, "co_nlocals"))],
+    "code_varnames": [
+        ("3.6-3.10", off(CO, "co_varnames")),
+        ("3.11-3.13", ABSENT)],
+    "code_cellvars": [
+        ("3.6-3.10", off(CO, "co_cellvars")),
+        ("3.11-3.13", ABSENT)],
+    "code_freevars": [
+        ("3.6-3.10", off(CO, "co_freevars")),
+        ("3.11-3.13", ABSENT)],
+    "code_localsplusnames": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(CO, "co_localsplusnames"))],
+    "code_nlocalsplus": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(CO, "co_nlocalsplus"))],
+    "frame_localsplus": [
+        ("3.6-3.10", off(FO, "f_localsplus")),
+        ("3.11-3.13", ABSENT)],
+    # PyFunctionObject: every field func_traverse visits.
+    "func_code": [("3.6-3.13", off(FN, "func_code"))],
+    "func_globals": [("3.6-3.13", off(FN, "func_globals"))],
+    "func_builtins": [
+        ("3.6-3.9", ABSENT),
+        ("3.10-3.13", off(FN, "func_builtins"))],
+    "func_name": [("3.6-3.13", off(FN, "func_name"))],
+    "func_qualname": [("3.6-3.13", off(FN, "func_qualname"))],
+    "func_defaults": [("3.6-3.13", off(FN, "func_defaults"))],
+    "func_kwdefaults": [("3.6-3.13", off(FN, "func_kwdefaults"))],
+    "func_closure": [("3.6-3.13", off(FN, "func_closure"))],
+    "func_doc": [("3.6-3.13", off(FN, "func_doc"))],
+    "func_dict": [("3.6-3.13", off(FN, "func_dict"))],
+    "func_module": [("3.6-3.13", off(FN, "func_module"))],
+    "func_annotations": [("3.6-3.13", off(FN, "func_annotations"))],
+    "func_typeparams": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(FN, "func_typeparams"))],
+    "method_func": [("3.6-3.13", off("PyMethodObject", "im_func"))],
+    "method_self": [("3.6-3.13", off("PyMethodObject", "im_self"))],
+    "cell_ref": [("3.6-3.13", off("PyCellObject", "ob_ref"))],
+    "type_bases": [("3.6-3.13", off(TP, "tp_bases"))],
+    "type_cache": [("3.6-3.13", off(TP, "tp_cache"))],
+    "type_members": [("3.6-3.13", off(TP, "tp_members"))],
+    "tpflags_long_subclass": [("3.6-3.13", "Py_TPFLAGS_LONG_SUBCLASS")],
+    "tpflags_list_subclass": [("3.6-3.13", "Py_TPFLAGS_LIST_SUBCLASS")],
+    "tpflags_tuple_subclass": [("3.6-3.13", "Py_TPFLAGS_TUPLE_SUBCLASS")],
+    "tpflags_bytes_subclass": [("3.6-3.13", "Py_TPFLAGS_BYTES_SUBCLASS")],
+    "tpflags_unicode_subclass": [
+        ("3.6-3.13", "Py_TPFLAGS_UNICODE_SUBCLASS")],
+    "tpflags_dict_subclass": [("3.6-3.13", "Py_TPFLAGS_DICT_SUBCLASS")],
+    # 1UL << 31 does not fit the int32 table: keep its bit position.
+    "tpflags_type_subclass_bit": [
+        ("3.6-3.13", "(long)__builtin_ctzl(Py_TPFLAGS_TYPE_SUBCLASS)")],
+    # The pre-header a managed-dict type puts before its objects (after
+    # the GC header), as the header's own _PyType_PreHeaderSize() gives it
+    # for a type with a managed dict and without GC.
+    "preheader_size": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13",
+         "((void)probe_object(Py_TPFLAGS_MANAGED_DICT), "
+         "(long)_PyType_PreHeaderSize(&probe_type))")],
+    # Behaviour, not layout: Python/sysmodule.c _PySys_GetSizeOf() adds
+    # the pre-header of Py_TYPE(o) (a GC header, as `type` is a GC type)
+    # to static types too in 3.11 and 3.12; 3.13 skips it for them, and
+    # <= 3.10 asks PyObject_IS_GC(o), false for static types.  Checked
+    # live against sys.getsizeof(int).
+    "getsizeof_static_type_gc": [
+        ("3.6-3.10", "0L"),
+        ("3.11-3.12", "1L"),
+        ("3.13", "0L")],
+    "unicode_utf8": [("3.6-3.13", off("PyCompactUnicodeObject", "utf8"))],
+    "unicode_wstr": [
+        ("3.6-3.11", off("PyASCIIObject", "wstr")),
+        ("3.12-3.13", ABSENT)],
+    "unicode_wstr_length": [
+        ("3.6-3.11", off("PyCompactUnicodeObject", "wstr_length")),
+        ("3.12-3.13", ABSENT)],
+    "unicode_object_size": [("3.6-3.13", size("PyUnicodeObject"))],
+    # Behaviour: Objects/longobject.c int___sizeof__() counts at least one
+    # digit from 3.11 on (sys.getsizeof(0) is 24 before, 28 after).
+    # Checked live.
+    "long_min_digits": [
+        ("3.6-3.10", "0L"),
+        ("3.11-3.13", "1L")],
+    "bytearray_alloc": [("3.6-3.13", off("PyByteArrayObject", "ob_alloc"))],
+    "dictvalues_capacity": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", off("PyDictValues", "capacity"))],
+    "dictvalues_embedded": [
+        ("3.6-3.12", ABSENT),
+        ("3.13", off("PyDictValues", "embedded"))],
 }
 
 # Every value must be >= 0 (offsets, sizes, bit positions, flags; the
@@ -1661,6 +1756,91 @@ if has("obj_managed_dict"):
     dd = o.__dict__
     slot = ptr(id(o) + L["obj_managed_dict"])
     expect("managed dict slot", slot, id(dd))
+# heap census fields: functions, methods, cells, types, frames, sizes
+def census_outer():
+    cellv = [1]
+    def census_fn(a=1, *, b=2):
+        "census doc"
+        return cellv
+    return census_fn
+cf = census_outer()
+cf.__dict__["z"] = 1
+for fld, want in (("code", cf.__code__), ("globals", cf.__globals__),
+                  ("name", cf.__name__), ("qualname", cf.__qualname__),
+                  ("defaults", cf.__defaults__),
+                  ("kwdefaults", cf.__kwdefaults__),
+                  ("closure", cf.__closure__), ("doc", cf.__doc__),
+                  ("dict", cf.__dict__), ("module", cf.__module__),
+                  ("annotations", cf.__annotations__)):
+    expect("func_" + fld, ptr(id(cf) + L["func_" + fld]), id(want))
+if has("func_builtins"):
+    expect("func_builtins", ptr(id(cf) + L["func_builtins"]),
+           id(cf.__builtins__))
+if has("func_typeparams"):
+    expect("func_typeparams", ptr(id(cf) + L["func_typeparams"]), 0)
+expect("cell.ob_ref", ptr(id(cf.__closure__[0]) + L["cell_ref"]),
+       id(cf.__closure__[0].cell_contents))
+bm = Outer().meth
+expect("method.im_func", ptr(id(bm) + L["method_func"]), id(bm.__func__))
+expect("method.im_self", ptr(id(bm) + L["method_self"]), id(bm.__self__))
+expect("type.tp_bases", ptr(id(Plain) + L["type_bases"]),
+       id(Plain.__bases__))
+expect("type.tp_cache", ptr(id(Plain) + L["type_cache"]), 0)
+expect("type.tp_members", ptr(id(Slotted) + L["type_members"]),
+       id(Slotted) + L["heaptype_size"])
+expect("Py_TPFLAGS_TYPE_SUBCLASS", (type.__flags__
+                                    >> L["tpflags_type_subclass_bit"]) & 1, 1)
+for flag, typ in (("long", bool), ("list", list), ("tuple", tuple),
+                  ("bytes", bytes), ("unicode", str), ("dict", dict)):
+    expect("Py_TPFLAGS_%s_SUBCLASS" % flag.upper(),
+           bool(typ.__flags__ & L["tpflags_%s_subclass" % flag]), True)
+cco = census_fn_code = census_outer.__code__
+expect("code.co_nlocals", i32(id(cco) + L["code_nlocals"]), cco.co_nlocals)
+if has("code_varnames"):
+    expect("code.co_varnames", ptr(id(cco) + L["code_varnames"]),
+           id(cco.co_varnames))
+    expect("code.co_cellvars", ptr(id(cco) + L["code_cellvars"]),
+           id(cco.co_cellvars))
+    expect("code.co_freevars", ptr(id(cf.__code__) + L["code_freevars"]),
+           id(cf.__code__.co_freevars))
+else:
+    names = ptr(id(cco) + L["code_localsplusnames"])
+    n = i32(id(cco) + L["code_nlocalsplus"])
+    expect("code.co_nlocalsplus", n, 2)
+    expect("code.co_localsplusnames", sorted(
+        pystr(ptr(names + L["tuple_item"] + 8 * i)) for i in range(n)),
+        ["cellv", "census_fn"])
+def census_frame(p, q):
+    return sys._getframe()
+fo = census_frame(big, lst)
+if has("frame_localsplus"):
+    expect("frame.f_localsplus", (ptr(id(fo) + L["frame_localsplus"]),
+           ptr(id(fo) + L["frame_localsplus"] + 8)), (id(big), id(lst)))
+expect("sys.getsizeof(0)", sys.getsizeof(0),
+       L["long_digit"] + 4 * L["long_min_digits"])
+expect("sys.getsizeof(static type)", sys.getsizeof(int), L["type_size"]
+       + L["getsizeof_static_type_gc"] * L["gchead_size"])
+if has("preheader_size"):
+    expect("sys.getsizeof(managed-dict object)", sys.getsizeof(Plain()),
+           Plain.__basicsize__ + L["gchead_size"] + L["preheader_size"])
+us2 = "\u00e9t\u00e9 " + str(len(errors))
+api.PyUnicode_AsUTF8AndSize(us2, None)
+utf8 = ptr(id(us2) + L["unicode_utf8"])
+expect("str.utf8", ctypes.string_at(utf8, len(us2.encode())), us2.encode())
+expect("sizeof(PyUnicodeObject)", L["unicode_object_size"],
+       L["unicode_compact_size"] + 8)
+if has("unicode_wstr"):
+    expect("str.wstr", ptr(id(us2) + L["unicode_wstr"]), 0)
+ba = bytearray(b"x" * 100)
+expect("bytearray.ob_alloc", i64(id(ba) + L["bytearray_alloc"]),
+       sys.getsizeof(ba) - bytearray.__basicsize__)
+if has("dictvalues_embedded"):
+    o = Plain()
+    o.attr = big
+    vals = id(o) + i64(id(Plain) + L["type_basicsize"])
+    expect("inline values embedded", u8(vals + L["dictvalues_embedded"]), 1)
+    expect("inline values capacity >= 1",
+           u8(vals + L["dictvalues_capacity"]) >= 1, True)
 # pymalloc state (3.12+: per interpreter): count the used arena slots
 if has("interp_obmalloc"):
     obm = interp + L["interp_obmalloc"]

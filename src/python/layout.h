@@ -116,6 +116,32 @@
     X(code_code, "PyObject*: co_code bytes (<=3.10)")                        \
     X(code_code_adaptive, "inline bytecode (3.11+)")                         \
     X(code_firsttraceable, "int: _co_firsttraceable (3.11+)")                \
+    X(code_nlocals, "int: co_nlocals")                                       \
+    X(code_varnames, "PyObject*: co_varnames (<=3.10)")                      \
+    X(code_cellvars, "PyObject*: co_cellvars (<=3.10)")                      \
+    X(code_freevars, "PyObject*: co_freevars (<=3.10)")                      \
+    X(code_localsplusnames, "PyObject*: co_localsplusnames (3.11+)")         \
+    X(code_nlocalsplus, "int: co_nlocalsplus (3.11+)")                       \
+    /* PyFrameObject locals (<=3.10) */                                      \
+    X(frame_localsplus, "PyObject*[]: f_localsplus (<=3.10)")                \
+    /* PyFunctionObject */                                                   \
+    X(func_code, "PyObject*: func_code")                                     \
+    X(func_globals, "PyObject*: func_globals")                               \
+    X(func_builtins, "PyObject*: func_builtins (3.10+)")                     \
+    X(func_name, "PyObject*: func_name")                                     \
+    X(func_qualname, "PyObject*: func_qualname")                             \
+    X(func_defaults, "PyObject*: func_defaults")                             \
+    X(func_kwdefaults, "PyObject*: func_kwdefaults")                         \
+    X(func_closure, "PyObject*: func_closure")                               \
+    X(func_doc, "PyObject*: func_doc")                                       \
+    X(func_dict, "PyObject*: func_dict")                                     \
+    X(func_module, "PyObject*: func_module")                                 \
+    X(func_annotations, "PyObject*: func_annotations")                       \
+    X(func_typeparams, "PyObject*: func_typeparams (3.12+)")                 \
+    /* bound methods, cells */                                               \
+    X(method_func, "PyObject*: im_func")                                     \
+    X(method_self, "PyObject*: im_self")                                     \
+    X(cell_ref, "PyObject*: ob_ref")                                         \
     /* generators and coroutines */                                          \
     X(gen_frame, "PyFrameObject*: gi_frame (<=3.10)")                        \
     X(gen_iframe, "_PyInterpreterFrame: gi_iframe, inline (3.11+)")          \
@@ -144,6 +170,9 @@
     X(type_dict, "PyObject*: tp_dict")                                       \
     X(type_dictoffset, "Py_ssize_t: tp_dictoffset")                          \
     X(type_mro, "PyObject*: tp_mro")                                         \
+    X(type_bases, "PyObject*: tp_bases")                                     \
+    X(type_cache, "PyObject*: tp_cache")                                     \
+    X(type_members, "PyMemberDef*: tp_members")                              \
     X(heaptype_size, "sizeof(PyHeapTypeObject)")                             \
     X(heaptype_name, "PyObject*: ht_name")                                   \
     X(heaptype_slots, "PyObject*: ht_slots")                                 \
@@ -155,6 +184,16 @@
     X(tpflags_managed_weakref, "constant: Py_TPFLAGS_MANAGED_WEAKREF")       \
     X(tpflags_heaptype, "constant: Py_TPFLAGS_HEAPTYPE")                     \
     X(tpflags_have_gc, "constant: Py_TPFLAGS_HAVE_GC")                       \
+    X(tpflags_long_subclass, "constant: Py_TPFLAGS_LONG_SUBCLASS")           \
+    X(tpflags_list_subclass, "constant: Py_TPFLAGS_LIST_SUBCLASS")           \
+    X(tpflags_tuple_subclass, "constant: Py_TPFLAGS_TUPLE_SUBCLASS")         \
+    X(tpflags_bytes_subclass, "constant: Py_TPFLAGS_BYTES_SUBCLASS")         \
+    X(tpflags_unicode_subclass, "constant: Py_TPFLAGS_UNICODE_SUBCLASS")     \
+    X(tpflags_dict_subclass, "constant: Py_TPFLAGS_DICT_SUBCLASS")           \
+    X(tpflags_type_subclass_bit, "constant: bit of Py_TPFLAGS_TYPE_SUBCLASS")  \
+    X(preheader_size, "constant: managed dict/weakref pre-header (3.11+)")   \
+    X(getsizeof_static_type_gc, "constant: 1 if sys.getsizeof() adds a GC "  \
+                                "header to static types (3.11-3.12)")        \
     /* PyMemberDef (for __slots__) */                                        \
     X(memberdef_size, "sizeof(PyMemberDef)")                                 \
     X(memberdef_name, "const char*: name")                                   \
@@ -172,12 +211,17 @@
     X(unicode_compact_size, "sizeof(PyCompactUnicodeObject)")                \
     X(unicode_data_any, "void*: PyUnicodeObject.data.any (legacy)")          \
     X(unicode_utf8_length, "Py_ssize_t: utf8_length (compact)")              \
+    X(unicode_utf8, "char*: utf8 (compact)")                                 \
+    X(unicode_wstr, "wchar_t*: wstr (<=3.11)")                               \
+    X(unicode_wstr_length, "Py_ssize_t: wstr_length (compact, <=3.11)")      \
+    X(unicode_object_size, "sizeof(PyUnicodeObject)")                        \
     /* bytes, int, float, tuple, list */                                     \
     X(bytes_size, "sizeof(PyBytesObject)")                                   \
     X(bytes_sval, "char[]: ob_sval")                                         \
     X(long_size, "sizeof(PyLongObject) (one digit)")                         \
     X(long_lv_tag, "uintptr_t: lv_tag (3.12+)")                              \
     X(long_digit, "digit[]: ob_digit")                                       \
+    X(long_min_digits, "constant: digits int.__sizeof__ counts for 0")       \
     X(float_size, "sizeof(PyFloatObject)")                                   \
     X(float_fval, "double: ob_fval")                                         \
     X(tuple_size, "sizeof(PyTupleObject) (one item)")                        \
@@ -185,6 +229,7 @@
     X(list_size, "sizeof(PyListObject)")                                     \
     X(list_item, "PyObject**: ob_item")                                      \
     X(list_allocated, "Py_ssize_t: allocated")                               \
+    X(bytearray_alloc, "Py_ssize_t: ob_alloc")                               \
     /* dict */                                                               \
     X(dict_size, "sizeof(PyDictObject)")                                     \
     X(dict_used, "Py_ssize_t: ma_used")                                      \
@@ -192,6 +237,8 @@
     X(dict_values, "PyObject** / PyDictValues*: ma_values")                  \
     X(dictvalues_values, "PyObject*[] inside PyDictValues")                  \
     X(dictvalues_valid, "uint8: valid (3.13 inline values)")                 \
+    X(dictvalues_capacity, "uint8: capacity (3.13)")                         \
+    X(dictvalues_embedded, "uint8: embedded (3.13)")                         \
     X(dictkeys_refcnt, "Py_ssize_t: dk_refcnt")                              \
     X(dictkeys_size, "Py_ssize_t: dk_size (<=3.10)")                         \
     X(dictkeys_log2_size, "uint8: dk_log2_size (3.11+)")                     \
