@@ -25,6 +25,7 @@ struct cmd_struct {
 
 static const struct cmd_struct commands[] = {
     {"dump", cmd_dump, "print every thread's Python stack, right now"},
+    {"heap", cmd_heap, "objects by type, their growth, who holds them"},
 };
 
 static void

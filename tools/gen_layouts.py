@@ -1004,6 +1004,9 @@ FIELDS = {
     "type_bases": [("3.6-3.13", off(TP, "tp_bases"))],
     "type_cache": [("3.6-3.13", off(TP, "tp_cache"))],
     "type_members": [("3.6-3.13", off(TP, "tp_members"))],
+    "tpflags_immutabletype": [
+        ("3.6-3.9", ABSENT),
+        ("3.10-3.13", "Py_TPFLAGS_IMMUTABLETYPE")],
     "tpflags_long_subclass": [("3.6-3.13", "Py_TPFLAGS_LONG_SUBCLASS")],
     "tpflags_list_subclass": [("3.6-3.13", "Py_TPFLAGS_LIST_SUBCLASS")],
     "tpflags_tuple_subclass": [("3.6-3.13", "Py_TPFLAGS_TUPLE_SUBCLASS")],
@@ -1794,6 +1797,13 @@ for flag, typ in (("long", bool), ("list", list), ("tuple", tuple),
                   ("bytes", bytes), ("unicode", str), ("dict", dict)):
     expect("Py_TPFLAGS_%s_SUBCLASS" % flag.upper(),
            bool(typ.__flags__ & L["tpflags_%s_subclass" % flag]), True)
+if has("tpflags_immutabletype"):
+    import functools
+    expect("Py_TPFLAGS_IMMUTABLETYPE",
+           (bool(functools._lru_cache_wrapper.__flags__
+                 & L["tpflags_immutabletype"]),
+            bool(Plain.__flags__ & L["tpflags_immutabletype"])),
+           (True, False))
 cco = census_fn_code = census_outer.__code__
 expect("code.co_nlocals", i32(id(cco) + L["code_nlocals"]), cco.co_nlocals)
 if has("code_varnames"):

@@ -184,6 +184,7 @@
     X(tpflags_managed_weakref, "constant: Py_TPFLAGS_MANAGED_WEAKREF")       \
     X(tpflags_heaptype, "constant: Py_TPFLAGS_HEAPTYPE")                     \
     X(tpflags_have_gc, "constant: Py_TPFLAGS_HAVE_GC")                       \
+    X(tpflags_immutabletype, "constant: Py_TPFLAGS_IMMUTABLETYPE (3.10+)")  \
     X(tpflags_long_subclass, "constant: Py_TPFLAGS_LONG_SUBCLASS")           \
     X(tpflags_list_subclass, "constant: Py_TPFLAGS_LIST_SUBCLASS")           \
     X(tpflags_tuple_subclass, "constant: Py_TPFLAGS_TUPLE_SUBCLASS")         \

@@ -1,6 +1,6 @@
 /*
  * memsrc.c - the memory-source backends: live process, local buffers,
- * fault injection and the per-snapshot page cache.
+ * fault injection, the per-snapshot page cache and the chunk cache.
  *
  * Layer: target.
  */
@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hashmap.h"
 #include "core/xalloc.h"
+#include "target/maps.h"
 #include "target/proc.h"
 #include "core/banned.h"
 
@@ -379,4 +381,284 @@ memsrc_cache_invalidate(struct memsrc *cache)
     struct memsrc_cache *c = (struct memsrc_cache *)cache;
 
     c->generation++;
+}
+
+/* ---- chunk cache ------------------------------------------------------- */
+
+struct memsrc_chunk {
+    uint64_t key; /* chunk number + 1; 0 for a free slot */
+    raddr_t base; /* first byte held (the chunk start, or its mapping's) */
+    size_t len;
+    unsigned char *data;
+    size_t prev, next; /* LRU list through slot indexes; SIZE_MAX ends */
+};
+
+struct memsrc_chunks {
+    struct memsrc base;
+    struct memsrc *inner;
+    const struct maps *maps;
+    unsigned shift;
+    size_t nslots, used;
+    struct memsrc_chunk *slots;
+    size_t lru_head, lru_tail; /* most and least recently used */
+    size_t *table;             /* open addressing: slot index + 1, 0 empty */
+    size_t table_mask;
+    size_t last; /* slot of the last hit, SIZE_MAX when none */
+    struct memsrc_chunks_stats st;
+};
+
+#define CHUNK_NONE SIZE_MAX
+
+static size_t
+chunks_home(const struct memsrc_chunks *c, uint64_t key)
+{
+    return (size_t)hash_u64(key) & c->table_mask;
+}
+
+static size_t
+chunks_lookup(const struct memsrc_chunks *c, uint64_t key)
+{
+    size_t i = chunks_home(c, key);
+
+    while (c->table[i] != 0) {
+        size_t s = c->table[i] - 1;
+
+        if (c->slots[s].key == key) {
+            return s;
+        }
+        i = (i + 1) & c->table_mask;
+    }
+    return CHUNK_NONE;
+}
+
+static void
+chunks_table_insert(struct memsrc_chunks *c, size_t slot)
+{
+    size_t i = chunks_home(c, c->slots[slot].key);
+
+    while (c->table[i] != 0) {
+        i = (i + 1) & c->table_mask;
+    }
+    c->table[i] = slot + 1;
+}
+
+/* Linear-probing deletion by backward shift (no tombstones). */
+static void
+chunks_table_remove(struct memsrc_chunks *c, uint64_t key)
+{
+    size_t i = chunks_home(c, key), j;
+
+    while (c->table[i] != 0 && c->slots[c->table[i] - 1].key != key) {
+        i = (i + 1) & c->table_mask;
+    }
+    if (c->table[i] == 0) {
+        return;
+    }
+    c->table[i] = 0;
+    j = i;
+    for (;;) {
+        size_t home;
+
+        j = (j + 1) & c->table_mask;
+        if (c->table[j] == 0) {
+            return;
+        }
+        home = chunks_home(c, c->slots[c->table[j] - 1].key);
+        /* Move j back to i unless its home lies cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) ||
+            (j < i && (home <= i && home > j))) {
+            c->table[i] = c->table[j];
+            c->table[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static void
+chunks_unlink(struct memsrc_chunks *c, size_t s)
+{
+    struct memsrc_chunk *ch = &c->slots[s];
+
+    if (ch->prev != CHUNK_NONE) {
+        c->slots[ch->prev].next = ch->next;
+    } else {
+        c->lru_head = ch->next;
+    }
+    if (ch->next != CHUNK_NONE) {
+        c->slots[ch->next].prev = ch->prev;
+    } else {
+        c->lru_tail = ch->prev;
+    }
+    ch->prev = ch->next = CHUNK_NONE;
+}
+
+static void
+chunks_push_front(struct memsrc_chunks *c, size_t s)
+{
+    struct memsrc_chunk *ch = &c->slots[s];
+
+    ch->prev = CHUNK_NONE;
+    ch->next = c->lru_head;
+    if (c->lru_head != CHUNK_NONE) {
+        c->slots[c->lru_head].prev = s;
+    }
+    c->lru_head = s;
+    if (c->lru_tail == CHUNK_NONE) {
+        c->lru_tail = s;
+    }
+}
+
+/* Read the chunk holding addr into a slot; CHUNK_NONE when it cannot. */
+static size_t
+chunks_load(struct memsrc_chunks *c, raddr_t addr)
+{
+    const struct map_entry *m = maps_find(c->maps, addr);
+    uint64_t key = (addr >> c->shift) + 1;
+    raddr_t start = addr & ~(((raddr_t)1 << c->shift) - 1);
+    raddr_t end = start + ((raddr_t)1 << c->shift);
+    struct memsrc_chunk *ch;
+    size_t s;
+
+    if (m == NULL || m->perms[0] != 'r') {
+        return CHUNK_NONE;
+    }
+    if (start < m->start) {
+        start = m->start;
+    }
+    if (end > m->end || end < start) {
+        end = m->end;
+    }
+    if (c->used < c->nslots) {
+        s = c->used++;
+        c->slots[s].data = xmalloc((size_t)1 << c->shift);
+        c->st.memory += (size_t)1 << c->shift;
+    } else {
+        s = c->lru_tail;
+        chunks_unlink(c, s);
+        chunks_table_remove(c, c->slots[s].key);
+        c->slots[s].key = 0;
+        c->st.evictions++;
+    }
+    ch = &c->slots[s];
+    if (memsrc_read(c->inner, start, ch->data, (size_t)(end - start)) < 0) {
+        /* Keep the slot empty, at the tail: it is reused first. */
+        ch->key = 0;
+        ch->len = 0;
+        ch->prev = c->lru_tail;
+        ch->next = CHUNK_NONE;
+        if (c->lru_tail != CHUNK_NONE) {
+            c->slots[c->lru_tail].next = s;
+        } else {
+            c->lru_head = s;
+        }
+        c->lru_tail = s;
+        return CHUNK_NONE;
+    }
+    ch->key = key;
+    ch->base = start;
+    ch->len = (size_t)(end - start);
+    chunks_table_insert(c, s);
+    chunks_push_front(c, s);
+    c->st.loads++;
+    return s;
+}
+
+static int
+memsrc_chunks_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
+{
+    struct memsrc_chunks *c = (struct memsrc_chunks *)src;
+    unsigned char *out = buf;
+
+    if (addr + len < addr) {
+        return PS_EFAULT;
+    }
+    while (len > 0) {
+        uint64_t key = (addr >> c->shift) + 1;
+        struct memsrc_chunk *ch;
+        size_t s, n;
+
+        if (c->last != CHUNK_NONE && c->slots[c->last].key == key) {
+            s = c->last;
+        } else {
+            s = chunks_lookup(c, key);
+            if (s == CHUNK_NONE) {
+                s = chunks_load(c, addr);
+            } else if (s != c->lru_head) {
+                chunks_unlink(c, s);
+                chunks_push_front(c, s);
+            }
+        }
+        if (s == CHUNK_NONE || addr < c->slots[s].base ||
+            addr - c->slots[s].base >= c->slots[s].len) {
+            c->st.bypass++;
+            return memsrc_read(c->inner, addr, out, len);
+        }
+        c->last = s;
+        ch = &c->slots[s];
+        n = ch->len - (size_t)(addr - ch->base);
+        if (n > len) {
+            n = len;
+        }
+        memcpy(out, ch->data + (addr - ch->base), n);
+        c->st.hits++;
+        out += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static void
+memsrc_chunks_free(struct memsrc *src)
+{
+    struct memsrc_chunks *c = (struct memsrc_chunks *)src;
+    size_t i;
+
+    for (i = 0; i < c->used; i++) {
+        free(c->slots[i].data);
+    }
+    free(c->slots);
+    free(c->table);
+    free(c);
+}
+
+static const struct memsrc_ops memsrc_chunks_ops = {
+    "chunks",
+    memsrc_chunks_read,
+    memsrc_chunks_free,
+};
+
+struct memsrc *
+memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
+                  size_t chunk_size, size_t budget)
+{
+    struct memsrc_chunks *c = xcalloc(1, sizeof(*c));
+    size_t table = 4;
+
+    c->base.ops = &memsrc_chunks_ops;
+    c->inner = inner;
+    c->maps = maps;
+    c->shift = 12;
+    while (((size_t)1 << c->shift) < chunk_size && c->shift < 30) {
+        c->shift++;
+    }
+    c->nslots = budget >> c->shift;
+    if (c->nslots < 2) {
+        c->nslots = 2;
+    }
+    while (table < c->nslots * 2) {
+        table <<= 1;
+    }
+    c->slots = xcalloc(c->nslots, sizeof(*c->slots));
+    c->table = xcalloc(table, sizeof(*c->table));
+    c->table_mask = table - 1;
+    c->lru_head = c->lru_tail = CHUNK_NONE;
+    c->last = CHUNK_NONE;
+    return &c->base;
+}
+
+void
+memsrc_chunks_stats(struct memsrc *chunks, struct memsrc_chunks_stats *st)
+{
+    *st = ((struct memsrc_chunks *)chunks)->st;
 }

@@ -87,4 +87,29 @@ struct memsrc *memsrc_cache_new(struct memsrc *inner, size_t page_size,
                                 size_t npages);
 void memsrc_cache_invalidate(struct memsrc *cache);
 
+/*
+ * Chunk cache, for walks over a lot of memory (the heap census): a read
+ * is served from the chunk_size-aligned block that holds it, read whole
+ * from inner (clipped to the mapping that contains it, so a chunk never
+ * reaches into unmapped memory) and kept in least-recently-used order
+ * within budget bytes.  Reads that leave the mappings in maps, or whose
+ * chunk cannot be read, go straight to inner.  chunk_size is a power of
+ * two.  Neither inner nor maps is owned; maps must outlive the cache and
+ * describe the target as it is now (re-read it after pausing).
+ */
+struct maps;
+struct memsrc *memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
+                                 size_t chunk_size, size_t budget);
+
+struct memsrc_chunks_stats {
+    uint64_t hits;      /* reads served from a cached chunk */
+    uint64_t loads;     /* chunks read from inner */
+    uint64_t bypass;    /* reads sent straight to inner */
+    uint64_t evictions; /* chunks dropped to stay within the budget */
+    size_t memory;      /* bytes held */
+};
+
+void memsrc_chunks_stats(struct memsrc *chunks,
+                         struct memsrc_chunks_stats *st);
+
 #endif /* PYSPECT_TARGET_MEMSRC_H */

@@ -1,0 +1,727 @@
+/*
+ * heap.c - `pyspect heap`: objects by type, their growth, who holds them.
+ *
+ * Layer: cmd.  Parses options, takes one census (python/heap.h), two for
+ * --growth, or runs the back-reference search for --refs
+ * (python/refs.h), and prints a table for people or one JSON document;
+ * --refs can also write the chains as a Graphviz graph (output/dot.h),
+ * rendered to SVG by Graphviz's `dot` when it is installed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "core/xalloc.h"
+#include "python/heap.h"
+#include "python/runtime.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+static const char heap_usage[] =
+    "usage: pyspect heap [options] PID\n"
+    "       pyspect heap [options] --growth SECONDS PID\n"
+    "       pyspect heap [options] --refs TYPE [--max N] [-o FILE] PID\n"
+    "\n"
+    "Count every object of a running Python process by type, with sizes as\n"
+    "sys.getsizeof() gives them: the objects the garbage collector tracks\n"
+    "(every generation) and the untracked ones they refer to (str, int,\n"
+    "float, bytes... in lists, tuples, dicts, sets, instance attributes and\n"
+    "__slots__).  The target is paused (ptrace seize/interrupt, never\n"
+    "SIGSTOP) while its heap is read, and the pause is reported.  Also\n"
+    "shown: the collector's state (a disabled collector leaks every\n"
+    "reference cycle) and gc.garbage.\n"
+    "\n"
+    "options:\n"
+    "  -p, --pid PID       the process to inspect (or give PID as an "
+    "argument)\n"
+    "      --json          print one JSON document instead of text\n"
+    "  -n, --top N         show the N largest types (default 25 in text,\n"
+    "                      all in JSON)\n"
+    "      --growth SECS   take two censuses SECS seconds apart and show the\n"
+    "                      types whose count grew (objgraph's show_growth)\n"
+    "      --refs TYPE     find instances of TYPE (a class name, or\n"
+    "                      module.Name) and the shortest chain of references\n"
+    "                      that keeps each alive, back to a module's "
+    "globals,\n"
+    "                      a thread's frame or a class\n"
+    "      --max N         chains to show with --refs (default 3)\n"
+    "  -o, --output FILE   with --refs, also write the chains as a Graphviz\n"
+    "                      graph: FILE.dot, or FILE.svg (needs Graphviz's "
+    "dot)\n"
+    "  -v, --verbose       report the pause, reads, bytes and memory on "
+    "stderr\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
+    "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing,\n"
+    "1 other failures (e.g. --refs TYPE matches no type).\n";
+
+struct heap_options {
+    int pid;
+    int json;
+    long top;
+    double growth; /* seconds, 0 when not asked */
+    const char *refs;
+    long max;
+    const char *output;
+    int verbose;
+};
+
+/* ---- formatting -------------------------------------------------------- */
+
+static void
+add_count(struct strbuf *sb, uint64_t v)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0) {
+            strbuf_addch(sb, ',');
+        }
+        strbuf_addch(sb, digits[i]);
+    }
+}
+
+static void
+add_bytes(struct strbuf *sb, double v)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    int neg = v < 0;
+
+    if (neg) {
+        v = -v;
+    }
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0) {
+        strbuf_addf(sb, "%s%.0f %s", neg ? "-" : "", v, units[u]);
+    } else {
+        strbuf_addf(sb, "%s%.1f %s", neg ? "-" : "", v, units[u]);
+    }
+}
+
+/* "module.Name", or "Name" for builtins. */
+static void
+add_type(struct strbuf *sb, const struct py_heap_type *t)
+{
+    if (strcmp(t->module, "builtins") != 0) {
+        strbuf_addf(sb, "%s.", t->module);
+    }
+    strbuf_addstr(sb, t->name);
+}
+
+/* Right-align the text of tmp in width columns. */
+static void
+add_right(struct strbuf *sb, const struct strbuf *tmp, size_t width)
+{
+    size_t pad = tmp->len < width ? width - tmp->len : 0;
+
+    strbuf_addf(sb, "%*s%s", (int)pad, "", tmp->buf);
+}
+
+static void
+header_text(const struct py_runtime *rt, struct strbuf *out)
+{
+    struct strbuf cmdline = STRBUF_INIT;
+
+    proc_cmdline(rt->pid, &cmdline);
+    strbuf_addf(out, "Process %d: %s\n", rt->pid,
+                cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
+                rt->library ? rt->library : rt->executable);
+    strbuf_release(&cmdline);
+}
+
+static void
+gc_text(const struct py_heap *h, struct strbuf *out)
+{
+    const struct py_gc_state *g = &h->gc;
+    int i;
+
+    strbuf_addstr(out, "GC: ");
+    if (g->enabled == 0) {
+        strbuf_addstr(out, "DISABLED (gc.disable() was called: reference "
+                           "cycles are never freed)");
+    } else if (g->enabled == 1) {
+        strbuf_addstr(out, "enabled");
+    } else {
+        strbuf_addstr(out, "enabled: unknown (no symbol table)");
+    }
+    strbuf_addstr(out, "; thresholds ");
+    for (i = 0; i < PY_GC_GENERATIONS; i++) {
+        strbuf_addf(out, "%s%d", i ? "/" : "", g->gens[i].threshold);
+    }
+    strbuf_addstr(out, ", counts ");
+    for (i = 0; i < PY_GC_GENERATIONS; i++) {
+        strbuf_addf(out, "%s%d", i ? "/" : "", g->gens[i].count);
+    }
+    strbuf_addstr(out, "\n    objects per generation: ");
+    for (i = 0; i < PY_GC_GENERATIONS; i++) {
+        if (i) {
+            strbuf_addstr(out, " / ");
+        }
+        add_count(out, g->gens[i].objects);
+    }
+    if (g->has_permanent) {
+        strbuf_addstr(out, ", permanent (gc.freeze): ");
+        add_count(out, g->permanent.objects);
+    }
+    strbuf_addch(out, '\n');
+    if (h->gc_running) {
+        strbuf_addstr(out, "    a collection was running during every "
+                           "attempt: counts may be partial\n");
+    }
+    strbuf_addstr(out, "    gc.garbage: ");
+    if (h->garbage == 0) {
+        strbuf_addstr(out, "empty\n");
+    } else {
+        size_t k;
+
+        add_count(out, h->garbage);
+        strbuf_addstr(out, " objects (");
+        for (k = 0; k < h->ngarbage_types && k < 5; k++) {
+            if (k) {
+                strbuf_addstr(out, ", ");
+            }
+            add_count(out, h->garbage_types[k].count);
+            strbuf_addch(out, ' ');
+            add_type(out, &h->garbage_types[k]);
+        }
+        strbuf_addstr(out, k < h->ngarbage_types ? ", ...)\n" : ")\n");
+    }
+}
+
+static void
+table_text(const struct py_heap *h, long top, struct strbuf *out)
+{
+    struct strbuf tmp = STRBUF_INIT;
+    size_t i, n = h->ntypes;
+
+    if (top >= 0 && (size_t)top < n) {
+        n = (size_t)top;
+    }
+    strbuf_addf(out, "\n%12s %11s %7s  %s\n", "count", "bytes", "share",
+                "type");
+    for (i = 0; i < n; i++) {
+        const struct py_heap_type *t = &h->types[i];
+
+        strbuf_reset(&tmp);
+        add_count(&tmp, t->count);
+        add_right(out, &tmp, 12);
+        strbuf_reset(&tmp);
+        add_bytes(&tmp, (double)t->bytes);
+        strbuf_addch(out, ' ');
+        add_right(out, &tmp, 11);
+        strbuf_addf(out, " %6.1f%%  ",
+                    h->bytes ? 100.0 * (double)t->bytes / (double)h->bytes
+                             : 0.0);
+        add_type(out, t);
+        if (t->classes > 1) {
+            strbuf_addf(out, " (%zu classes of that name)", t->classes);
+        }
+        strbuf_addch(out, '\n');
+    }
+    if (n < h->ntypes) {
+        uint64_t count = 0, bytes = 0;
+
+        for (i = n; i < h->ntypes; i++) {
+            count += h->types[i].count;
+            bytes += h->types[i].bytes;
+        }
+        strbuf_reset(&tmp);
+        add_count(&tmp, count);
+        add_right(out, &tmp, 12);
+        strbuf_reset(&tmp);
+        add_bytes(&tmp, (double)bytes);
+        strbuf_addch(out, ' ');
+        add_right(out, &tmp, 11);
+        strbuf_addf(out, " %6.1f%%  (%zu more types)\n",
+                    h->bytes ? 100.0 * (double)bytes / (double)h->bytes : 0.0,
+                    h->ntypes - n);
+    }
+    strbuf_release(&tmp);
+}
+
+static void
+summary_text(const struct py_heap *h, struct strbuf *out)
+{
+    strbuf_addstr(out, "Paused for ");
+    strbuf_addf(out, "%.1f ms: ", h->stats.paused_ms);
+    add_count(out, h->objects);
+    strbuf_addstr(out, " objects, ");
+    add_bytes(out, (double)h->bytes);
+    strbuf_addstr(out, " (");
+    add_count(out, h->tracked);
+    strbuf_addstr(out, " tracked by the GC)\n");
+    if (h->stats.unreadable || h->stats.partial || h->list_error) {
+        strbuf_addstr(out, "    not all of it could be read: ");
+        add_count(out, h->stats.unreadable);
+        strbuf_addstr(out, " unreadable objects, ");
+        add_count(out, h->stats.partial);
+        strbuf_addstr(out, " with unreadable contents");
+        if (h->list_error) {
+            strbuf_addf(out, ", a GC list cut short (%s)",
+                        err_message(h->list_error));
+        }
+        strbuf_addch(out, '\n');
+    }
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static void
+json_types(struct json *j, const char *key, const struct py_heap_type *v,
+           size_t n, long top)
+{
+    size_t i;
+
+    if (top >= 0 && (size_t)top < n) {
+        n = (size_t)top;
+    }
+    json_key(j, key);
+    json_array_begin(j);
+    for (i = 0; i < n; i++) {
+        json_object_begin(j);
+        json_kv_string(j, "type", v[i].name);
+        json_kv_string(j, "module", v[i].module);
+        json_kv_uint(j, "count", v[i].count);
+        json_kv_uint(j, "bytes", v[i].bytes);
+        json_kv_uint(j, "tracked", v[i].tracked);
+        json_kv_uint(j, "classes", v[i].classes);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void
+json_gen(struct json *j, const struct py_gc_generation *g)
+{
+    json_object_begin(j);
+    json_kv_int(j, "threshold", g->threshold);
+    json_kv_int(j, "count", g->count);
+    json_kv_uint(j, "objects", g->objects);
+    json_object_end(j);
+}
+
+static void
+json_heap_body(struct json *j, const struct py_heap *h, long top)
+{
+    const struct py_gc_state *g = &h->gc;
+    int i;
+
+    json_kv_double(j, "paused_ms", h->stats.paused_ms);
+    json_kv_uint(j, "objects", h->objects);
+    json_kv_uint(j, "bytes", h->bytes);
+    json_kv_uint(j, "tracked", h->tracked);
+    json_kv_uint(j, "unreadable", h->stats.unreadable);
+    json_kv_uint(j, "partial", h->stats.partial);
+    json_key(j, "gc");
+    json_object_begin(j);
+    if (g->enabled < 0) {
+        json_kv_null(j, "enabled");
+    } else {
+        json_kv_bool(j, "enabled", g->enabled);
+    }
+    json_kv_bool(j, "collecting", h->gc_running);
+    json_key(j, "generations");
+    json_array_begin(j);
+    for (i = 0; i < PY_GC_GENERATIONS; i++) {
+        json_gen(j, &g->gens[i]);
+    }
+    json_array_end(j);
+    if (g->has_permanent) {
+        json_kv_uint(j, "permanent", g->permanent.objects);
+    } else {
+        json_kv_null(j, "permanent");
+    }
+    json_key(j, "garbage");
+    json_object_begin(j);
+    json_kv_uint(j, "count", h->garbage);
+    json_types(j, "types", h->garbage_types, h->ngarbage_types, -1);
+    json_object_end(j);
+    json_kv_uint(j, "interpreters", h->interpreters);
+    json_object_end(j);
+    json_types(j, "types", h->types, h->ntypes, top);
+}
+
+static void
+json_python(struct json *j, const struct py_runtime *rt)
+{
+    json_kv_int(j, "pid", rt->pid);
+    json_key(j, "python");
+    json_object_begin(j);
+    json_kv_string(j, "version", rt->version.text);
+    json_kv_string(j, "executable", rt->executable);
+    json_kv_string(j, "library", rt->library);
+    json_object_end(j);
+}
+
+/* ---- growth ------------------------------------------------------------ */
+
+struct growth_row {
+    const struct py_heap_type *t;
+    int64_t delta;
+    int64_t bytes_delta;
+};
+
+static int
+by_delta(const void *a, const void *b)
+{
+    const struct growth_row *x = a, *y = b;
+
+    if (x->delta != y->delta) {
+        return x->delta < y->delta ? 1 : -1;
+    }
+    return strcmp(x->t->name, y->t->name);
+}
+
+static const struct py_heap_type *
+find_row(const struct py_heap *h, const struct py_heap_type *t)
+{
+    size_t i;
+
+    for (i = 0; i < h->ntypes; i++) {
+        if (strcmp(h->types[i].name, t->name) == 0 &&
+            strcmp(h->types[i].module, t->module) == 0) {
+            return &h->types[i];
+        }
+    }
+    return NULL;
+}
+
+static struct growth_row *
+growth_rows(const struct py_heap *a, const struct py_heap *b, size_t *n)
+{
+    struct growth_row *v = xcalloc(b->ntypes + 1, sizeof(*v));
+    size_t i, k = 0;
+
+    for (i = 0; i < b->ntypes; i++) {
+        const struct py_heap_type *old = find_row(a, &b->types[i]);
+        int64_t before = old ? (int64_t)old->count : 0;
+        int64_t bytes_before = old ? (int64_t)old->bytes : 0;
+
+        if ((int64_t)b->types[i].count > before) {
+            v[k].t = &b->types[i];
+            v[k].delta = (int64_t)b->types[i].count - before;
+            v[k].bytes_delta = (int64_t)b->types[i].bytes - bytes_before;
+            k++;
+        }
+    }
+    qsort(v, k, sizeof(*v), by_delta);
+    *n = k;
+    return v;
+}
+
+static void
+sleep_seconds(double s)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static void
+verbose_report(const struct py_heap *h)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(
+        stderr,
+        "pyspect: paused %.1f ms (walk %.1f ms, cpu %.1f ms, %d "
+        "attempt%s), %llu objects in %llu levels, %llu reads, %llu "
+        "bytes (%llu pool reads, %llu single links), bookkeeping %.1f "
+        "MiB, max RSS %.1f MiB (%.1f bytes per object)\n",
+        h->stats.paused_ms, h->stats.walk_ms, h->stats.cpu_ms,
+        h->stats.attempts, h->stats.attempts == 1 ? "" : "s",
+        (unsigned long long)h->objects, (unsigned long long)h->stats.levels,
+        (unsigned long long)h->stats.reads, (unsigned long long)h->stats.bytes,
+        (unsigned long long)h->stats.pool_reads,
+        (unsigned long long)h->stats.node_reads,
+        (double)h->stats.memory / 1048576.0, (double)ru.ru_maxrss / 1024.0,
+        h->objects ? (double)ru.ru_maxrss * 1024.0 / (double)h->objects : 0.0);
+}
+
+static int
+heap_census(struct py_runtime *rt, const struct heap_options *opt,
+            struct strbuf *out)
+{
+    struct py_heap h;
+    int rc;
+
+    rc = py_heap_take(rt, &h);
+    if (rc < 0) {
+        return rc;
+    }
+    if (opt->verbose) {
+        verbose_report(&h);
+    }
+    if (opt->json) {
+        struct json j;
+
+        json_init(&j, out, 1);
+        json_object_begin(&j);
+        json_python(&j, rt);
+        json_heap_body(&j, &h, opt->top);
+        json_object_end(&j);
+        strbuf_addch(out, '\n');
+    } else {
+        header_text(rt, out);
+        summary_text(&h, out);
+        gc_text(&h, out);
+        table_text(&h, opt->top < 0 ? 25 : opt->top, out);
+    }
+    py_heap_release(&h);
+    return 0;
+}
+
+static int
+heap_growth(struct py_runtime *rt, const struct heap_options *opt,
+            struct strbuf *out)
+{
+    struct py_heap a, b;
+    struct growth_row *rows;
+    size_t n, i, shown;
+    long top = opt->top;
+    int rc;
+
+    rc = py_heap_take(rt, &a);
+    if (rc < 0) {
+        return rc;
+    }
+    sleep_seconds(opt->growth);
+    rc = py_heap_take(rt, &b);
+    if (rc < 0) {
+        py_heap_release(&a);
+        return rc;
+    }
+    if (opt->verbose) {
+        verbose_report(&a);
+        verbose_report(&b);
+    }
+    rows = growth_rows(&a, &b, &n);
+    shown = top >= 0 && (size_t)top < n ? (size_t)top : n;
+    if (opt->json) {
+        struct json j;
+
+        json_init(&j, out, 1);
+        json_object_begin(&j);
+        json_python(&j, rt);
+        json_kv_double(&j, "interval", opt->growth);
+        json_key(&j, "before");
+        json_object_begin(&j);
+        json_kv_double(&j, "paused_ms", a.stats.paused_ms);
+        json_kv_uint(&j, "objects", a.objects);
+        json_kv_uint(&j, "bytes", a.bytes);
+        json_object_end(&j);
+        json_key(&j, "growth");
+        json_array_begin(&j);
+        for (i = 0; i < shown; i++) {
+            json_object_begin(&j);
+            json_kv_string(&j, "type", rows[i].t->name);
+            json_kv_string(&j, "module", rows[i].t->module);
+            json_kv_uint(&j, "count", rows[i].t->count);
+            json_kv_int(&j, "delta", rows[i].delta);
+            json_kv_uint(&j, "bytes", rows[i].t->bytes);
+            json_kv_int(&j, "bytes_delta", rows[i].bytes_delta);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_heap_body(&j, &b, -1);
+        json_object_end(&j);
+        strbuf_addch(out, '\n');
+    } else {
+        struct strbuf tmp = STRBUF_INIT;
+
+        header_text(rt, out);
+        strbuf_addf(out,
+                    "Two censuses %g s apart (paused %.1f ms and %.1f "
+                    "ms): ",
+                    opt->growth, a.stats.paused_ms, b.stats.paused_ms);
+        add_count(out, a.objects);
+        strbuf_addstr(out, " -> ");
+        add_count(out, b.objects);
+        strbuf_addstr(out, " objects, ");
+        add_bytes(out, (double)a.bytes);
+        strbuf_addstr(out, " -> ");
+        add_bytes(out, (double)b.bytes);
+        strbuf_addch(out, '\n');
+        if (n == 0) {
+            strbuf_addstr(out, "\nNo type grew.\n");
+        } else {
+            strbuf_addf(out, "\n%12s %12s %12s  %s\n", "count", "growth",
+                        "bytes", "type");
+        }
+        for (i = 0; i < shown; i++) {
+            strbuf_reset(&tmp);
+            add_count(&tmp, rows[i].t->count);
+            add_right(out, &tmp, 12);
+            strbuf_reset(&tmp);
+            strbuf_addch(&tmp, '+');
+            add_count(&tmp, (uint64_t)rows[i].delta);
+            strbuf_addch(out, ' ');
+            add_right(out, &tmp, 12);
+            strbuf_reset(&tmp);
+            if (rows[i].bytes_delta >= 0) {
+                strbuf_addch(&tmp, '+');
+            }
+            add_bytes(&tmp, (double)rows[i].bytes_delta);
+            strbuf_addch(out, ' ');
+            add_right(out, &tmp, 12);
+            strbuf_addstr(out, "  ");
+            add_type(out, rows[i].t);
+            strbuf_addch(out, '\n');
+        }
+        if (shown < n) {
+            strbuf_addf(out, "(%zu more types grew)\n", n - shown);
+        }
+        strbuf_release(&tmp);
+    }
+    free(rows);
+    py_heap_release(&a);
+    py_heap_release(&b);
+    return 0;
+}
+
+static int
+heap_parse(int argc, char **argv, struct heap_options *opt)
+{
+    static const struct option longopts[] = {
+        {"pid", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"top", required_argument, NULL, 'n'},
+        {"growth", required_argument, NULL, 'g'},
+        {"refs", required_argument, NULL, 'r'},
+        {"max", required_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(opt, 0, sizeof(*opt));
+    opt->top = -1;
+    opt->max = 3;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "p:n:o:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (cmd_parse_pid("heap", optarg, &opt->pid) < 0) {
+                return 2;
+            }
+            break;
+        case 'j':
+            opt->json = 1;
+            break;
+        case 'n':
+            if (parse_long(optarg, 0, 1L << 30, &opt->top) < 0) {
+                return cmd_usage_error("heap", "--top wants a count, not '%s'",
+                                       optarg);
+            }
+            break;
+        case 'g':
+            if (parse_double(optarg, &opt->growth) < 0 || opt->growth <= 0 ||
+                opt->growth > 86400) {
+                return cmd_usage_error(
+                    "heap",
+                    "--growth wants seconds (0 < s <= 86400), not '%s'",
+                    optarg);
+            }
+            break;
+        case 'r':
+            if (optarg[0] == '\0') {
+                return cmd_usage_error("heap", "--refs wants a type name");
+            }
+            opt->refs = optarg;
+            break;
+        case 'm':
+            if (parse_long(optarg, 1, 10000, &opt->max) < 0) {
+                return cmd_usage_error(
+                    "heap", "--max wants a count (1 to 10000), not '%s'",
+                    optarg);
+            }
+            break;
+        case 'o':
+            opt->output = optarg;
+            break;
+        case 'v':
+            opt->verbose = 1;
+            break;
+        case 'h':
+            fputs(heap_usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error("heap", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        if (opt->pid != 0 || optind + 1 < argc) {
+            return cmd_usage_error("heap", "give one process id");
+        }
+        if (cmd_parse_pid("heap", argv[optind], &opt->pid) < 0) {
+            return 2;
+        }
+    }
+    if (opt->pid == 0) {
+        return cmd_usage_error("heap", "which process? give a PID");
+    }
+    if (opt->refs != NULL && opt->growth > 0) {
+        return cmd_usage_error("heap", "--refs and --growth do not mix");
+    }
+    if (opt->output != NULL && opt->refs == NULL) {
+        return cmd_usage_error("heap", "-o writes --refs chains: add --refs");
+    }
+    return -1;
+}
+
+int
+cmd_heap(int argc, char **argv)
+{
+    struct heap_options opt;
+    struct py_runtime *rt = NULL;
+    struct strbuf out = STRBUF_INIT;
+    int rc, status;
+
+    status = heap_parse(argc, argv, &opt);
+    if (status >= 0) {
+        return status;
+    }
+    rc = py_runtime_attach(opt.pid, &rt);
+    if (rc < 0) {
+        return cmd_fail(rc);
+    }
+    if (opt.growth > 0) {
+        rc = heap_growth(rt, &opt, &out);
+    } else {
+        rc = heap_census(rt, &opt, &out);
+    }
+    if (rc == 0) {
+        rc = cmd_write_stdout(out.buf, out.len);
+    }
+    strbuf_release(&out);
+    py_runtime_free(rt);
+    return rc < 0 ? cmd_fail(rc) : 0;
+}
