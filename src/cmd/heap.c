@@ -9,11 +9,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "core/error.h"
@@ -21,7 +25,9 @@
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
+#include "output/dot.h"
 #include "python/heap.h"
+#include "python/refs.h"
 #include "python/runtime.h"
 #include "target/proc.h"
 #include "core/banned.h"
@@ -65,6 +71,9 @@ static const char heap_usage[] =
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
     "not ready, 8 target exited, 9 zombie, 10 target kept changing,\n"
     "1 other failures (e.g. --refs TYPE matches no type).\n";
+
+/* heap_refs(): nothing has the type; the message is printed. */
+#define HEAP_NOT_FOUND 1
 
 struct heap_options {
     int pid;
@@ -603,6 +612,404 @@ heap_growth(struct py_runtime *rt, const struct heap_options *opt,
     return 0;
 }
 
+/* ---- refs -------------------------------------------------------------- */
+
+static const char *const root_kinds[] = {"module", "frame", "class",
+                                         "unreached"};
+
+static void
+refs_text(const struct py_runtime *rt, const struct py_refs *r,
+          struct strbuf *out)
+{
+    struct strbuf tmp = STRBUF_INIT;
+    size_t i, j, width;
+
+    header_text(rt, out);
+    strbuf_addf(out, "Paused for %.1f ms: walked ", r->stats.paused_ms);
+    add_count(out, r->objects);
+    strbuf_addstr(out, " objects\n\n");
+    add_count(out, r->instances);
+    strbuf_addf(out, " instance%s of %s%s%s", r->instances == 1 ? "" : "s",
+                strcmp(r->module, "builtins") ? r->module : "",
+                strcmp(r->module, "builtins") ? "." : "", r->type);
+    if (r->classes > 1) {
+        strbuf_addf(out, " (%zu classes of that name)", r->classes);
+    }
+    strbuf_addf(out, ", held in %llu way%s", (unsigned long long)r->shapes,
+                r->shapes == 1 ? "" : "s");
+    if (r->unreached > 0) {
+        strbuf_addstr(out, "; ");
+        add_count(out, r->unreached);
+        strbuf_addstr(out, " not reachable from any module, thread or "
+                           "class (held by C code, or garbage waiting for "
+                           "the collector)");
+    }
+    strbuf_addstr(out, "\n");
+    for (i = 0; i < r->nchains; i++) {
+        const struct py_refs_chain *ch = &r->chains[i];
+
+        strbuf_addch(out, '\n');
+        add_count(out, ch->same);
+        strbuf_addf(out, " held by %s, e.g. 0x%llx:\n", ch->root,
+                    (unsigned long long)ch->hops[ch->nhops - 1].obj);
+        if (ch->root_kind == PY_REFS_UNREACHED) {
+            strbuf_addstr(out, "    (held from C code, or garbage in a "
+                               "reference cycle the collector has not "
+                               "freed)\n");
+        }
+        strbuf_addf(out, "    %s%s\n", ch->path,
+                    ch->truncated ? " (chain cut: too long)" : "");
+        width = 0;
+        for (j = 0; j < ch->nhops; j++) {
+            size_t w = ch->hops[j].label ? strlen(ch->hops[j].label) : 0;
+
+            width = w > width ? w : width;
+        }
+        width = width > 40 ? 40 : width;
+        for (j = 0; j < ch->nhops; j++) {
+            const struct py_refs_hop *h = &ch->hops[j];
+
+            strbuf_addf(out, "      %-*s  %s", (int)width,
+                        h->label ? h->label : "", h->type);
+            if (h->what != NULL) {
+                strbuf_addf(out, " %s", h->what);
+            }
+            strbuf_addch(out, '\n');
+        }
+    }
+    if (r->nchains < r->shapes) {
+        strbuf_addf(out, "\n(%llu more ways not shown: --max)\n",
+                    (unsigned long long)(r->shapes - r->nchains));
+    }
+    strbuf_release(&tmp);
+}
+
+static void
+refs_json(const struct py_runtime *rt, const struct py_refs *r,
+          const char *want, struct strbuf *out)
+{
+    struct json j;
+    size_t i, k;
+    char addr[32];
+
+    json_init(&j, out, 1);
+    json_object_begin(&j);
+    json_python(&j, rt);
+    json_kv_double(&j, "paused_ms", r->stats.paused_ms);
+    json_kv_string(&j, "query", want);
+    json_kv_string(&j, "type", r->type);
+    json_kv_string(&j, "module", r->module);
+    json_kv_uint(&j, "classes", r->classes);
+    json_kv_uint(&j, "instances", r->instances);
+    json_kv_uint(&j, "unreached", r->unreached);
+    json_kv_uint(&j, "shapes", r->shapes);
+    json_kv_uint(&j, "objects", r->objects);
+    json_key(&j, "chains");
+    json_array_begin(&j);
+    for (i = 0; i < r->nchains; i++) {
+        const struct py_refs_chain *ch = &r->chains[i];
+
+        json_object_begin(&j);
+        json_kv_uint(&j, "count", ch->same);
+        json_key(&j, "root");
+        json_object_begin(&j);
+        json_kv_string(&j, "kind", root_kinds[ch->root_kind]);
+        json_kv_string(&j, "description", ch->root);
+        json_object_end(&j);
+        json_kv_string(&j, "path", ch->path);
+        json_kv_bool(&j, "truncated", ch->truncated);
+        json_key(&j, "hops");
+        json_array_begin(&j);
+        for (k = 0; k < ch->nhops; k++) {
+            const struct py_refs_hop *h = &ch->hops[k];
+
+            json_object_begin(&j);
+            snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)h->obj);
+            json_kv_string(&j, "address", addr);
+            json_kv_string(&j, "type", h->type);
+            json_kv_string(&j, "description", h->what);
+            json_kv_string(&j, "label", h->label);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_key(&j, "close");
+    json_array_begin(&j);
+    for (i = 0; i < r->nclose; i++) {
+        json_string(&j, r->close[i]);
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    strbuf_addch(out, '\n');
+}
+
+/* The chains as a graph: one node per object, the frame roots as nodes of
+ * their own. */
+static void
+refs_dot(const struct py_refs *r, struct strbuf *out)
+{
+    struct dot_node *nodes;
+    struct dot_edge *edges;
+    struct strbuf *texts;
+    size_t nn = 0, ne = 0, ntexts = 0, cap = 4, i, k, m;
+    struct strbuf title = STRBUF_INIT;
+    struct dot_graph g;
+
+    for (i = 0; i < r->nchains; i++) {
+        cap += 2 * r->chains[i].nhops + 2;
+    }
+    nodes = xcalloc(cap, sizeof(*nodes));
+    edges = xcalloc(cap, sizeof(*edges));
+    texts = xcalloc(2 * cap, sizeof(*texts));
+    for (i = 0; i < r->nchains; i++) {
+        const struct py_refs_chain *ch = &r->chains[i];
+        const char *prev = NULL;
+
+        if (ch->root_kind == PY_REFS_FRAME) {
+            struct strbuf *id = &texts[ntexts++];
+
+            strbuf_init(id);
+            strbuf_addf(id, "root %zu", i);
+            nodes[nn].id = id->buf;
+            nodes[nn].label = ch->root;
+            nodes[nn].style = DOT_ROOT;
+            nn++;
+            prev = id->buf;
+        }
+        for (k = 0; k < ch->nhops; k++) {
+            const struct py_refs_hop *h = &ch->hops[k];
+            struct strbuf *id = &texts[ntexts++], *label;
+            const char *node_id = NULL;
+
+            strbuf_init(id);
+            strbuf_addf(id, "0x%llx", (unsigned long long)h->obj);
+            for (m = 0; m < nn; m++) {
+                if (strcmp(nodes[m].id, id->buf) == 0) {
+                    node_id = nodes[m].id;
+                    break;
+                }
+            }
+            if (node_id == NULL) {
+                label = &texts[ntexts++];
+                strbuf_init(label);
+                strbuf_addstr(label, h->type);
+                if (h->what != NULL) {
+                    strbuf_addf(label, "\n%s", h->what);
+                }
+                if (k == ch->nhops - 1) {
+                    strbuf_addf(label, "\n%llu like this",
+                                (unsigned long long)ch->same);
+                }
+                nodes[nn].id = id->buf;
+                nodes[nn].label = label->buf;
+                nodes[nn].style =
+                    k == ch->nhops - 1                             ? DOT_TARGET
+                    : k == 0 && ch->root_kind == PY_REFS_UNREACHED ? DOT_ORPHAN
+                    : k == 0 && ch->root_kind != PY_REFS_FRAME     ? DOT_ROOT
+                                                                   : DOT_PLAIN;
+                node_id = id->buf;
+                nn++;
+            }
+            if (prev != NULL) {
+                for (m = 0; m < ne; m++) {
+                    if (strcmp(edges[m].from, prev) == 0 &&
+                        strcmp(edges[m].to, node_id) == 0) {
+                        break;
+                    }
+                }
+                if (m == ne) {
+                    edges[ne].from = prev;
+                    edges[ne].to = node_id;
+                    edges[ne].label = h->label;
+                    ne++;
+                }
+            }
+            prev = node_id;
+        }
+    }
+    strbuf_addf(&title, "%llu instances of %s%s%s (pyspect heap --refs)",
+                (unsigned long long)r->instances,
+                strcmp(r->module, "builtins") ? r->module : "",
+                strcmp(r->module, "builtins") ? "." : "", r->type);
+    g.title = title.buf;
+    g.nodes = nodes;
+    g.nnodes = nn;
+    g.edges = edges;
+    g.nedges = ne;
+    dot_write(&g, out);
+    for (i = 0; i < ntexts; i++) {
+        strbuf_release(&texts[i]);
+    }
+    free(texts);
+    free(nodes);
+    free(edges);
+    strbuf_release(&title);
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int
+write_file(const char *path, const struct strbuf *text)
+{
+    FILE *f = fopen(path, "w");
+    int ok;
+
+    if (f == NULL) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    ok = fwrite(text->buf, 1, text->len, f) == text->len;
+    ok = (fclose(f) == 0) && ok;
+    return ok ? 0 : err_set(PS_EIO, "cannot write %s", path);
+}
+
+/* Run `dot -Tsvg -o path` on the DOT text.  1 when dot is missing. */
+static int
+render_svg(const char *path, const struct strbuf *dot)
+{
+    extern char **environ;
+    char prog[] = "dot", fmt[] = "-Tsvg", opt_o[] = "-o";
+    char *argv[] = {prog, fmt, opt_o, (char *)path, NULL};
+    posix_spawn_file_actions_t fa;
+    int fds[2], status, rc;
+    pid_t pid;
+    size_t done = 0;
+
+    if (pipe(fds) < 0) {
+        return err_set(PS_EIO, "pipe: %s", strerror(errno));
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    if (rc != 0) {
+        close(fds[1]);
+        return rc == ENOENT
+                   ? 1
+                   : err_set(PS_EIO, "cannot run dot: %s", strerror(rc));
+    }
+    while (done < dot->len) {
+        ssize_t n = write(fds[1], dot->buf + done, dot->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        done += (size_t)n;
+    }
+    close(fds[1]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return WIFEXITED(status) && WEXITSTATUS(status) == 127
+                   ? 1
+                   : err_set(PS_EIO, "dot failed to render %s", path);
+    }
+    return 0;
+}
+
+static int
+refs_output(const struct py_refs *r, const char *path)
+{
+    struct strbuf dot = STRBUF_INIT;
+    int rc;
+
+    refs_dot(r, &dot);
+    if (ends_with(path, ".svg")) {
+        rc = render_svg(path, &dot);
+        if (rc == 1) {
+            struct strbuf alt = STRBUF_INIT;
+
+            strbuf_add(&alt, path, strlen(path) - 4);
+            strbuf_addstr(&alt, ".dot");
+            rc = write_file(alt.buf, &dot);
+            if (rc == 0) {
+                fprintf(stderr,
+                        "pyspect heap: Graphviz's dot is not installed "
+                        "(apt-get install graphviz): wrote %s instead\n",
+                        alt.buf);
+            }
+            strbuf_release(&alt);
+        }
+    } else {
+        rc = write_file(path, &dot);
+    }
+    strbuf_release(&dot);
+    return rc;
+}
+
+static int
+heap_refs(struct py_runtime *rt, const struct heap_options *opt,
+          struct strbuf *out)
+{
+    struct py_refs r;
+    int rc;
+    size_t i;
+
+    rc = py_refs_find(rt, opt->refs, (size_t)opt->max, &r);
+    if (opt->verbose) {
+        fprintf(stderr,
+                "pyspect: paused %.1f ms (%d attempt%s), %llu objects in "
+                "%llu levels, %llu reads, %llu bytes\n",
+                r.stats.paused_ms, r.stats.attempts,
+                r.stats.attempts == 1 ? "" : "s",
+                (unsigned long long)r.objects,
+                (unsigned long long)r.stats.levels,
+                (unsigned long long)r.stats.reads,
+                (unsigned long long)r.stats.bytes);
+    }
+    if (rc == PS_ENOTFOUND) {
+        struct strbuf msg = STRBUF_INIT;
+
+        if (opt->json) {
+            refs_json(rt, &r, opt->refs, out);
+            cmd_write_stdout(out->buf, out->len);
+            strbuf_reset(out);
+        }
+        strbuf_addf(&msg, "pyspect heap: no object of type '%s' in pid %d",
+                    opt->refs, rt->pid);
+        if (r.nclose > 0) {
+            strbuf_addstr(&msg, "; close names:");
+            for (i = 0; i < r.nclose; i++) {
+                strbuf_addf(&msg, "%s %s", i ? "," : "", r.close[i]);
+            }
+        } else {
+            strbuf_addstr(&msg, "; nothing close (pyspect heap PID lists "
+                                "the types)");
+        }
+        /* The whole message is ours: printed here, not by cmd_fail(). */
+        fprintf(stderr, "%s\n", msg.buf);
+        strbuf_release(&msg);
+        py_refs_release(&r);
+        return HEAP_NOT_FOUND;
+    }
+    if (rc < 0) {
+        py_refs_release(&r);
+        return rc;
+    }
+    if (opt->json) {
+        refs_json(rt, &r, opt->refs, out);
+    } else {
+        refs_text(rt, &r, out);
+    }
+    if (opt->output != NULL) {
+        rc = refs_output(&r, opt->output);
+    }
+    py_refs_release(&r);
+    return rc;
+}
+
 static int
 heap_parse(int argc, char **argv, struct heap_options *opt)
 {
@@ -694,6 +1101,13 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
     if (opt->output != NULL && opt->refs == NULL) {
         return cmd_usage_error("heap", "-o writes --refs chains: add --refs");
     }
+    if (opt->output != NULL && !ends_with(opt->output, ".dot") &&
+        !ends_with(opt->output, ".svg")) {
+        return cmd_usage_error("heap",
+                               "-o wants FILE.dot or FILE.svg, not "
+                               "'%s'",
+                               opt->output);
+    }
     return -1;
 }
 
@@ -713,10 +1127,17 @@ cmd_heap(int argc, char **argv)
     if (rc < 0) {
         return cmd_fail(rc);
     }
-    if (opt.growth > 0) {
+    if (opt.refs != NULL) {
+        rc = heap_refs(rt, &opt, &out);
+    } else if (opt.growth > 0) {
         rc = heap_growth(rt, &opt, &out);
     } else {
         rc = heap_census(rt, &opt, &out);
+    }
+    if (rc == HEAP_NOT_FOUND) {
+        strbuf_release(&out);
+        py_runtime_free(rt);
+        return err_exit_status(PS_ENOTFOUND);
     }
     if (rc == 0) {
         rc = cmd_write_stdout(out.buf, out.len);

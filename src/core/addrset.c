@@ -15,10 +15,8 @@
 void
 addrset_init(struct addrset *s)
 {
+    memset(s, 0, sizeof(*s));
     hashmap_init(&s->regions);
-    s->count = 0;
-    s->last_key = 0;
-    s->last_bits = NULL;
 }
 
 void
@@ -40,27 +38,27 @@ static uint64_t *
 region_bits(struct addrset *s, uint64_t addr, int create)
 {
     uint64_t key = (addr >> ADDRSET_REGION_SHIFT) + 1;
-    void **slot;
+    size_t slot = (size_t)key & (ADDRSET_CACHE - 1);
+    uint64_t *bits;
+    void **p;
 
-    if (key == s->last_key) {
-        return s->last_bits;
+    if (s->cache_key[slot] == key) {
+        return s->cache_bits[slot];
     }
     if (!create) {
-        uint64_t *bits = hashmap_get(&s->regions, key);
-
-        if (bits != NULL) {
-            s->last_key = key;
-            s->last_bits = bits;
+        bits = hashmap_get(&s->regions, key);
+    } else {
+        p = hashmap_slot(&s->regions, key);
+        if (*p == NULL) {
+            *p = xcalloc(ADDRSET_REGION_WORDS, sizeof(uint64_t));
         }
-        return bits;
+        bits = *p;
     }
-    slot = hashmap_slot(&s->regions, key);
-    if (*slot == NULL) {
-        *slot = xcalloc(ADDRSET_REGION_WORDS, sizeof(uint64_t));
+    if (bits != NULL) {
+        s->cache_key[slot] = key;
+        s->cache_bits[slot] = bits;
     }
-    s->last_key = key;
-    s->last_bits = *slot;
-    return *slot;
+    return bits;
 }
 
 static inline size_t

@@ -19,17 +19,18 @@
 #define ADDRSET_REGION_SHIFT 20
 #define ADDRSET_REGION_WORDS ((1u << ADDRSET_REGION_SHIFT) / 8 / 64)
 
+#define ADDRSET_CACHE 64
+
 struct addrset {
     struct hashmap regions; /* region number + 1 -> uint64_t[WORDS] */
     size_t count;           /* addresses in the set */
-    uint64_t last_key;      /* one-entry cache of the last region used */
-    uint64_t *last_bits;
+    /* Direct-mapped cache of regions in use: a walk hops between the
+     * few regions of the arenas it is reading. */
+    uint64_t cache_key[ADDRSET_CACHE];
+    uint64_t *cache_bits[ADDRSET_CACHE];
 };
 
-/* clang-format off */
-#define ADDRSET_INIT {HASHMAP_INIT, 0, 0, NULL}
-/* clang-format on */
-
+/* Start empty (a zeroed struct is an empty set too). */
 void addrset_init(struct addrset *s);
 void addrset_release(struct addrset *s);
 

@@ -28,6 +28,9 @@
 #define CENSUS_NAME_MAX 256
 /* Bytes of an object read at once (the rest on demand). */
 #define CENSUS_HEADER_MAX 256
+/* A plain census visits an object found this close to the one that
+ * refers to it at once: its memory is, or soon will be, in the cache. */
+#define CENSUS_NEAR (4u << 20)
 /* Pointers read per batch. */
 #define CENSUS_BATCH 512
 /* __slots__ members visited by subtype_traverse have this type. */
@@ -177,6 +180,7 @@ census_release(struct census *c)
     addrset_release(&c->next);
     free(c->ptrs);
     free(c->buf);
+    free(c->stack);
     memset(c, 0, sizeof(*c));
 }
 
@@ -1412,6 +1416,14 @@ census_queue(struct census *c, raddr_t obj, uint64_t parent)
     if (!plausible(obj) || !addrset_add(&c->seen, obj)) {
         return;
     }
+    if (!(c->flags & CENSUS_PARENTS) &&
+        (memsrc_cached(c->mem, obj) ||
+         (obj > c->parent ? obj - c->parent : c->parent - obj) <
+             CENSUS_NEAR)) {
+        XGROW(c->stack, c->stack_alloc, c->nstack + 1);
+        c->stack[c->nstack++] = obj;
+        return;
+    }
     addrset_add(&c->next, obj);
     if (c->flags & CENSUS_PARENTS) {
         hashmap_put(&c->parents, obj, (void *)(uintptr_t)parent);
@@ -1494,6 +1506,9 @@ census_run(struct census *c)
         addrset_iter_init(&it, &c->frontier);
         while (addrset_iter_next(&it, &obj)) {
             process(c, obj);
+            while (c->nstack > 0) {
+                process(c, c->stack[--c->nstack]);
+            }
         }
         addrset_iter_release(&it);
         addrset_release(&c->frontier);

@@ -170,6 +170,10 @@ struct census {
     void (*on_object)(void *arg, raddr_t obj, struct census_type *t,
                       uint64_t size);
     void *on_object_arg;
+    /* Objects found in memory already copied, visited at once (a plain
+     * census needs no breadth-first order). */
+    uint64_t *stack;
+    size_t nstack, stack_alloc;
     /* Scratch. */
     uint64_t *ptrs;
     size_t ptrs_alloc;

@@ -152,6 +152,7 @@ static const struct memsrc_ops memsrc_proc_ops = {
     "process",
     memsrc_proc_read,
     memsrc_proc_free,
+    NULL,
 };
 
 int
@@ -220,10 +221,19 @@ memsrc_buffer_free(struct memsrc *src)
     free(b);
 }
 
+static int
+memsrc_buffer_cached(struct memsrc *src, raddr_t addr)
+{
+    (void)src;
+    (void)addr;
+    return 1; /* local memory */
+}
+
 static const struct memsrc_ops memsrc_buffer_ops = {
     "buffer",
     memsrc_buffer_read,
     memsrc_buffer_free,
+    memsrc_buffer_cached,
 };
 
 struct memsrc *
@@ -281,6 +291,7 @@ static const struct memsrc_ops memsrc_faulty_ops = {
     "faulty",
     memsrc_faulty_read,
     memsrc_faulty_free,
+    NULL,
 };
 
 struct memsrc *
@@ -358,6 +369,7 @@ static const struct memsrc_ops memsrc_cache_ops = {
     "cache",
     memsrc_cache_read,
     memsrc_cache_free,
+    NULL,
 };
 
 struct memsrc *
@@ -622,10 +634,27 @@ memsrc_chunks_free(struct memsrc *src)
     free(c);
 }
 
+static int
+memsrc_chunks_cached(struct memsrc *src, raddr_t addr)
+{
+    struct memsrc_chunks *c = (struct memsrc_chunks *)src;
+    uint64_t key = (addr >> c->shift) + 1;
+    size_t s;
+
+    if (c->last != CHUNK_NONE && c->slots[c->last].key == key) {
+        s = c->last;
+    } else {
+        s = chunks_lookup(c, key);
+    }
+    return s != CHUNK_NONE && addr >= c->slots[s].base &&
+           addr - c->slots[s].base < c->slots[s].len;
+}
+
 static const struct memsrc_ops memsrc_chunks_ops = {
     "chunks",
     memsrc_chunks_read,
     memsrc_chunks_free,
+    memsrc_chunks_cached,
 };
 
 struct memsrc *

@@ -31,6 +31,12 @@ struct memsrc_ops {
     int (*read)(struct memsrc *src, raddr_t addr, void *buf, size_t len);
     /* Release the source and everything it owns. */
     void (*free)(struct memsrc *src);
+    /*
+     * Optional: 1 when a read at addr would be served from memory
+     * already copied (no call to the target).  Walkers use it to visit
+     * what is at hand first.  NULL means never.
+     */
+    int (*cached)(struct memsrc *src, raddr_t addr);
 };
 
 struct memsrc {
@@ -46,6 +52,12 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     src->nreads++;
     src->nbytes += len;
     return src->ops->read(src, addr, buf, len);
+}
+
+static inline int
+memsrc_cached(struct memsrc *src, raddr_t addr)
+{
+    return src->ops->cached != NULL && src->ops->cached(src, addr);
 }
 
 /* Typed helpers: read one little-endian word at addr. */
