@@ -1,0 +1,649 @@
+/*
+ * test_census.c - the heap walker on memory built by hand.
+ *
+ * Layer: tests.  A small heap is laid out in a buffer with the generated
+ * layouts of several versions (type objects, str, int, tuple, list, a
+ * class with __slots__, GC list heads), served through the buffer memory
+ * source.  Checked: counts, tracked flags and sys.getsizeof() sizes;
+ * reference loops counted once; garbage (random bytes, pointers into
+ * nowhere, absurd lengths, a looping tp_base chain, a looping GC list, a
+ * GC list into garbage) ends the walk with errors counted, never a hang
+ * or a crash; failing reads at every point; the pool-at-a-time list
+ * reader; and the chunk cache against direct reads.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "python/census.h"
+#include "python/gc.h"
+#include "python/layout.h"
+#include "target/maps.h"
+#include "tap.h"
+
+/* TAP_EQ_* with a formatted name. */
+static char tap_name[256];
+#define EQ(got, want, ...)                                                    \
+    do {                                                                      \
+        snprintf(tap_name, sizeof(tap_name), __VA_ARGS__);                    \
+        TAP_EQ_INT(got, want, tap_name);                                      \
+    } while (0)
+#define EQS(got, want, ...)                                                   \
+    do {                                                                      \
+        snprintf(tap_name, sizeof(tap_name), __VA_ARGS__);                    \
+        TAP_EQ_STR(got, want, tap_name);                                      \
+    } while (0)
+
+#define BASE 0x100000000ull
+#define HEAP_SIZE (1u << 20)
+#define FAKE_TRAVERSE 0x7f00deadbee0ull
+#define T_OBJECT_EX 16
+
+struct fake {
+    const struct py_layout *l;
+    unsigned char *mem;
+    size_t used;
+    struct census_builtins b;
+    raddr_t klass; /* a class with one __slots__ member at 16 */
+};
+
+static raddr_t
+fk_alloc(struct fake *f, size_t n)
+{
+    raddr_t a;
+
+    f->used = (f->used + 15) & ~(size_t)15;
+    if (f->used + n > HEAP_SIZE) {
+        abort();
+    }
+    a = BASE + f->used;
+    f->used += n;
+    return a;
+}
+
+static void
+fk_put(struct fake *f, raddr_t at, int32_t off, uint64_t v)
+{
+    memcpy(f->mem + (at - BASE) + off, &v, 8);
+}
+
+static void
+fk_put32(struct fake *f, raddr_t at, int32_t off, uint32_t v)
+{
+    memcpy(f->mem + (at - BASE) + off, &v, 4);
+}
+
+static raddr_t
+fk_cstr(struct fake *f, const char *s)
+{
+    raddr_t a = fk_alloc(f, strlen(s) + 1);
+
+    memcpy(f->mem + (a - BASE), s, strlen(s) + 1);
+    return a;
+}
+
+static raddr_t
+fk_type(struct fake *f, raddr_t meta, const char *name, int64_t basicsize,
+        int64_t itemsize, uint64_t flags, raddr_t base)
+{
+    const struct py_layout *l = f->l;
+    int heap = (flags & (uint64_t)l->tpflags_heaptype) != 0;
+    raddr_t t = fk_alloc(f, (size_t)(heap ? l->heaptype_size : l->type_size));
+
+    fk_put(f, t, l->obj_refcnt, 1);
+    fk_put(f, t, l->obj_type, meta ? meta : t);
+    fk_put(f, t, l->type_name, fk_cstr(f, name));
+    fk_put(f, t, l->type_basicsize, (uint64_t)basicsize);
+    fk_put(f, t, l->type_itemsize, (uint64_t)itemsize);
+    fk_put(f, t, l->type_flags, flags);
+    fk_put(f, t, l->type_base, base);
+    return t;
+}
+
+static raddr_t
+fk_obj(struct fake *f, raddr_t type, size_t size)
+{
+    raddr_t o = fk_alloc(f, size);
+
+    fk_put(f, o, f->l->obj_refcnt, 1);
+    fk_put(f, o, f->l->obj_type, type);
+    return o;
+}
+
+static raddr_t
+fk_str(struct fake *f, const char *s)
+{
+    const struct py_layout *l = f->l;
+    size_t n = strlen(s);
+    raddr_t o = fk_obj(f, f->b.types[CENSUS_STR],
+                       (size_t)l->unicode_ascii_size + n + 1);
+    uint32_t state = (1u << l->unicode_state_kind_shift) |
+                     (1u << l->unicode_state_compact_bit) |
+                     (1u << l->unicode_state_ascii_bit);
+
+    if (pyl_has(l->unicode_state_ready_bit)) {
+        state |= 1u << l->unicode_state_ready_bit;
+    }
+    fk_put(f, o, l->unicode_length, n);
+    fk_put(f, o, l->unicode_hash, (uint64_t)-1);
+    fk_put32(f, o, l->unicode_state, state);
+    memcpy(f->mem + (o - BASE) + l->unicode_ascii_size, s, n + 1);
+    return o;
+}
+
+static raddr_t
+fk_int(struct fake *f, uint32_t v)
+{
+    const struct py_layout *l = f->l;
+    raddr_t o = fk_obj(f, f->b.types[CENSUS_INT], (size_t)l->long_digit + 4);
+
+    if (pyl_has(l->long_lv_tag)) {
+        fk_put(f, o, l->long_lv_tag, (uint64_t)(v ? 1 : 0) << 3);
+    } else {
+        fk_put(f, o, l->var_size, v ? 1 : 0);
+    }
+    fk_put32(f, o, l->long_digit, v);
+    return o;
+}
+
+static raddr_t
+fk_tuple(struct fake *f, size_t n, const raddr_t *items)
+{
+    const struct py_layout *l = f->l;
+    raddr_t o = fk_obj(f, f->b.types[CENSUS_TUPLE],
+                       (size_t)l->tuple_item + 8 * (n ? n : 1));
+    size_t i;
+
+    fk_put(f, o, l->var_size, n);
+    for (i = 0; i < n; i++) {
+        fk_put(f, o, l->tuple_item + 8 * (int32_t)i, items[i]);
+    }
+    return o;
+}
+
+static raddr_t
+fk_list(struct fake *f, size_t n, size_t allocated, const raddr_t *items)
+{
+    const struct py_layout *l = f->l;
+    raddr_t o = fk_obj(f, f->b.types[CENSUS_LIST], (size_t)l->list_size);
+    raddr_t a = fk_alloc(f, 8 * (allocated ? allocated : 1));
+    size_t i;
+
+    fk_put(f, o, l->var_size, n);
+    fk_put(f, o, l->list_allocated, allocated);
+    fk_put(f, o, l->list_item, a);
+    for (i = 0; i < n; i++) {
+        fk_put(f, a, 8 * (int32_t)i, items[i]);
+    }
+    return o;
+}
+
+/* The builtin types, and a class `mod.Klass` with __slots__ = ('x',). */
+static void
+fk_builtins(struct fake *f)
+{
+    const struct py_layout *l = f->l;
+    uint64_t gc = (uint64_t)l->tpflags_have_gc;
+    uint64_t heap = (uint64_t)l->tpflags_heaptype;
+    raddr_t type, object, members, slots, name;
+
+    memset(&f->b, 0, sizeof(f->b));
+    type = fk_type(f, 0, "type", l->heaptype_size, l->memberdef_size,
+                   gc | (1ull << l->tpflags_type_subclass_bit), 0);
+    object = fk_type(f, type, "object", 16, 0, 0, 0);
+    fk_put(f, type, l->type_base, object);
+    f->b.types[CENSUS_TYPE] = type;
+    f->b.types[CENSUS_OBJECT] = object;
+    f->b.types[CENSUS_STR] =
+        fk_type(f, type, "str", l->unicode_object_size, 0, 0, object);
+    f->b.types[CENSUS_INT] =
+        fk_type(f, type, "int", l->long_digit, 4, 0, object);
+    f->b.types[CENSUS_TUPLE] =
+        fk_type(f, type, "tuple", l->tuple_item, 8, gc, object);
+    f->b.types[CENSUS_LIST] =
+        fk_type(f, type, "list", l->list_size, 0, gc, object);
+    f->b.subtype_traverse = FAKE_TRAVERSE;
+    f->klass = fk_type(f, type, "mod.Klass", 24, 0, gc | heap, object);
+    fk_put(f, f->klass, l->type_traverse, FAKE_TRAVERSE);
+    members = fk_alloc(f, 2 * (size_t)l->memberdef_size);
+    fk_put(f, members, l->memberdef_name, fk_cstr(f, "x"));
+    fk_put32(f, members, l->memberdef_type, T_OBJECT_EX);
+    fk_put(f, members, l->memberdef_offset, 16);
+    fk_put(f, f->klass, l->type_members, members);
+    fk_put(f, f->klass, l->var_size, 1);
+    name = fk_str(f, "x");
+    slots = fk_tuple(f, 1, &name);
+    fk_put(f, f->klass, l->heaptype_slots, slots);
+    fk_put(f, f->klass, l->heaptype_name, fk_str(f, "Klass"));
+}
+
+static void
+fk_init(struct fake *f, const struct py_layout *l)
+{
+    memset(f, 0, sizeof(*f));
+    f->l = l;
+    f->mem = xcalloc(1, HEAP_SIZE);
+    fk_builtins(f);
+}
+
+static struct py_runtime *
+fk_runtime(struct fake *f, struct memsrc **mem)
+{
+    struct py_runtime *rt = xcalloc(1, sizeof(*rt));
+
+    rt->layout = *f->l;
+    rt->proc = memsrc_buffer_new();
+    memsrc_buffer_add(rt->proc, BASE, f->mem, HEAP_SIZE);
+    rt->mem = rt->proc;
+    rt->str_type = f->b.types[CENSUS_STR];
+    rt->pid = 1;
+    *mem = rt->proc;
+    return rt;
+}
+
+static void
+fk_runtime_free(struct py_runtime *rt)
+{
+    memsrc_free(rt->proc);
+    free(rt);
+}
+
+static struct census_type *
+find_type(struct census *c, const char *name)
+{
+    struct census_type **v;
+    struct census_type *found = NULL;
+    size_t n, i;
+
+    census_types(c, &v, &n);
+    for (i = 0; i < n; i++) {
+        if (v[i]->valid && v[i]->count && strcmp(v[i]->name, name) == 0) {
+            found = v[i];
+        }
+    }
+    free(v);
+    return found;
+}
+
+static uint64_t
+count_of(struct census *c, const char *name)
+{
+    struct census_type *t = find_type(c, name);
+
+    return t ? t->count : 0;
+}
+
+static uint64_t
+bytes_of(struct census *c, const char *name)
+{
+    struct census_type *t = find_type(c, name);
+
+    return t ? t->bytes : 0;
+}
+
+/* A list and a tuple holding each other, strs, an int, an instance. */
+static void
+test_small_heap(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem;
+    struct census c;
+    raddr_t s1, s2, i1, tup, list, inst, items[4];
+    uint64_t gch = (uint64_t)l->gchead_size;
+
+    fk_init(&f, l);
+    s1 = fk_str(&f, "hello");
+    s2 = fk_str(&f, "slot value");
+    i1 = fk_int(&f, 7);
+    list = fk_list(&f, 0, 4, NULL);
+    items[0] = s1;
+    items[1] = list;
+    tup = fk_tuple(&f, 2, items);
+    inst = fk_obj(&f, f.klass, 24);
+    fk_put(&f, inst, 16, s2);
+    items[0] = s1;
+    items[1] = i1;
+    items[2] = tup;
+    items[3] = inst;
+    {
+        /* Fill the list now that its items exist. */
+        uint64_t arr;
+
+        memcpy(&arr, f.mem + (list - BASE) + l->list_item, 8);
+        fk_put(&f, list, l->var_size, 4);
+        for (int i = 0; i < 4; i++) {
+            fk_put(&f, arr, 8 * i, items[i]);
+        }
+    }
+    rt = fk_runtime(&f, &mem);
+    census_init(&c, rt, mem, &f.b, 0);
+    EQ(census_add_tracked(&c, list), 0, "3.%d: tracked list", l->minor);
+    EQ(census_add_tracked(&c, list), 1, "3.%d: the same node twice is a loop",
+       l->minor);
+    census_add_tracked(&c, inst);
+    EQ(census_run(&c), 0, "3.%d: census runs", l->minor);
+    EQ(c.objects, 6, "3.%d: six objects, each once", l->minor);
+    EQ(c.unreadable, 0, "3.%d: nothing unreadable", l->minor);
+    EQ(count_of(&c, "str"), 2, "3.%d: two str", l->minor);
+    EQ(count_of(&c, "int"), 1, "3.%d: one int", l->minor);
+    EQ(count_of(&c, "tuple"), 1, "3.%d: the tuple in the loop", l->minor);
+    EQ(count_of(&c, "Klass"), 1, "3.%d: the instance", l->minor);
+    EQ(find_type(&c, "list")->tracked, 1, "3.%d: list is tracked", l->minor);
+    EQ(find_type(&c, "tuple")->tracked, 0, "3.%d: tuple reached, not tracked",
+       l->minor);
+    EQS(find_type(&c, "Klass")->module, "mod",
+        "3.%d: class module from tp_name", l->minor);
+    EQS(find_type(&c, "str")->module, "builtins", "3.%d: builtins module",
+        l->minor);
+    /* sys.getsizeof() of each. */
+    EQ(bytes_of(&c, "str"), 2 * (uint64_t)l->unicode_ascii_size + 6 + 11,
+       "3.%d: str sizes", l->minor);
+    EQ(bytes_of(&c, "int"), (uint64_t)l->long_digit + 4, "3.%d: int size",
+       l->minor);
+    EQ(bytes_of(&c, "tuple"), (uint64_t)l->tuple_item + 16 + gch,
+       "3.%d: tuple size", l->minor);
+    EQ(bytes_of(&c, "list"), (uint64_t)l->list_size + 32 + gch,
+       "3.%d: list size counts allocated slots", l->minor);
+    EQ(bytes_of(&c, "Klass"), 24 + gch, "3.%d: instance size", l->minor);
+    census_release(&c);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
+/* Random bytes, and pointers into them and into nowhere. */
+static void
+test_garbage(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem;
+    struct census c;
+    raddr_t junk, list, bad_type, loop_type, obj, items[6];
+    uint64_t seed = 88172645463325252ull;
+    size_t i;
+
+    fk_init(&f, l);
+    junk = fk_alloc(&f, 65536);
+    for (i = 0; i < 65536; i += 8) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        /* Half the words look like pointers into the junk itself. */
+        fk_put(&f, junk, (int32_t)i,
+               (seed & 1) ? junk + (seed % 65536) : seed);
+    }
+    /* A type whose tp_base is itself. */
+    loop_type = fk_type(&f, f.b.types[CENSUS_TYPE], "Loop", 16, 0, 0, 0);
+    fk_put(&f, loop_type, l->type_base, loop_type);
+    obj = fk_obj(&f, loop_type, 16);
+    /* An object whose type is not a type. */
+    bad_type = fk_obj(&f, junk + 8, 32);
+    items[0] = 0x7000000001ull;   /* unaligned */
+    items[1] = 0x7e0000000000ull; /* unmapped */
+    items[2] = bad_type;
+    items[3] = junk + 1024; /* random bytes */
+    items[4] = obj;
+    items[5] = fk_list(&f, 0, 0, NULL);
+    fk_put(&f, items[5], l->var_size, 1ull << 40); /* absurd length */
+    list = fk_list(&f, 6, 6, items);
+    rt = fk_runtime(&f, &mem);
+    census_init(&c, rt, mem, &f.b, 0);
+    census_add_tracked(&c, list);
+    for (i = 0; i < 2000; i++) {
+        census_add_tracked(&c, (junk + (i * 7919) % 65536) & ~(raddr_t)7);
+    }
+    EQ(census_run(&c), 0, "3.%d: a census over garbage ends", l->minor);
+    TAP_OK(c.unreadable >= 3, "3.%d: garbage counted unreadable (%llu)",
+           l->minor, (unsigned long long)c.unreadable);
+    TAP_OK(c.partial >= 1, "3.%d: the absurd list is partial", l->minor);
+    EQ(count_of(&c, "Loop"), 1, "3.%d: a looping tp_base is bounded",
+       l->minor);
+    census_release(&c);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
+/* A source that fails after n reads, for every n up to a full run. */
+static void
+test_faults(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem;
+    raddr_t items[3], list;
+    uint64_t full = 0, n, fine = 0;
+
+    fk_init(&f, l);
+    items[0] = fk_str(&f, "a");
+    items[1] = fk_int(&f, 3);
+    items[2] = fk_tuple(&f, 2, items);
+    list = fk_list(&f, 3, 3, items);
+    rt = fk_runtime(&f, &mem);
+    for (n = 0;; n++) {
+        struct memsrc *faulty = memsrc_faulty_new(mem, n, PS_EFAULT);
+        struct census c;
+        uint64_t reads;
+
+        census_init(&c, rt, faulty, &f.b, 0);
+        census_add_tracked(&c, list);
+        census_run(&c);
+        reads = faulty->nreads;
+        fine += c.objects <= 5;
+        census_release(&c);
+        memsrc_free(faulty);
+        if (reads <= n) {
+            full = n;
+            break;
+        }
+    }
+    TAP_OK(full > 0, "3.%d: a clean run takes %llu reads", l->minor,
+           (unsigned long long)full);
+    EQ(fine, n + 1, "3.%d: every failing point ends cleanly", l->minor);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
+static int
+walk_count(void *arg, raddr_t obj)
+{
+    (void)obj;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+static int
+walk_census(void *arg, raddr_t obj)
+{
+    return census_add_tracked(arg, obj);
+}
+
+/* GC lists: a good ring, a ring that loops past its head, one into
+ * garbage, and nodes in a pymalloc pool. */
+static void
+test_gc_lists(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem;
+    struct py_gc_reader reader;
+    struct py_gc_generation gen;
+    struct census c;
+    raddr_t head, nodes[5], pool, junk;
+    uint64_t n = 0;
+    int32_t hs = l->gchead_size;
+    uint32_t psize = (uint32_t)l->obm_pool_size, bsize = 64, i;
+    int rc;
+
+    fk_init(&f, l);
+    head = fk_alloc(&f, (size_t)l->gcgen_size);
+    for (i = 0; i < 5; i++) {
+        nodes[i] = fk_alloc(&f, (size_t)hs + 32);
+        fk_put(&f, nodes[i], hs + l->obj_type, f.b.types[CENSUS_LIST]);
+    }
+    for (i = 0; i < 5; i++) {
+        fk_put(&f, nodes[i], l->gchead_next, i < 4 ? nodes[i + 1] : head);
+    }
+    fk_put(&f, head, l->gcgen_head + l->gchead_next, nodes[0]);
+    rt = fk_runtime(&f, &mem);
+    py_gc_reader_init(&reader, rt, mem);
+    memset(&gen, 0, sizeof(gen));
+    gen.head = head + (raddr_t)l->gcgen_head;
+    rc = py_gc_walk(&reader, &gen, walk_count, &n);
+    EQ(rc, 0, "3.%d: a good list", l->minor);
+    EQ(n, 5, "3.%d: five nodes", l->minor);
+    EQ(gen.objects, 5, "3.%d: objects counted", l->minor);
+    py_gc_reader_release(&reader);
+
+    /* The last node points back at the second: a loop. */
+    fk_put(&f, nodes[4], l->gchead_next, nodes[1]);
+    memsrc_free(rt->proc);
+    rt->proc = rt->mem = memsrc_buffer_new();
+    memsrc_buffer_add(rt->proc, BASE, f.mem, HEAP_SIZE);
+    py_gc_reader_init(&reader, rt, rt->proc);
+    census_init(&c, rt, rt->proc, &f.b, 0);
+    rc = py_gc_walk(&reader, &gen, walk_census, &c);
+    EQ(rc, PS_ECORRUPT, "3.%d: a looping list is refused", l->minor);
+    EQ(gen.objects, 5, "3.%d: after every node once", l->minor);
+    census_release(&c);
+    py_gc_reader_release(&reader);
+
+    /* Into random bytes. */
+    junk = fk_alloc(&f, 4096);
+    for (i = 0; i < 4096; i += 8) {
+        fk_put(&f, junk, (int32_t)i, junk + ((i * 2654435761u) % 4096));
+    }
+    fk_put(&f, nodes[2], l->gchead_next, junk + 64);
+    memsrc_free(rt->proc);
+    rt->proc = rt->mem = memsrc_buffer_new();
+    memsrc_buffer_add(rt->proc, BASE, f.mem, HEAP_SIZE);
+    py_gc_reader_init(&reader, rt, rt->proc);
+    census_init(&c, rt, rt->proc, &f.b, 0);
+    rc = py_gc_walk(&reader, &gen, walk_census, &c);
+    TAP_OK(rc == PS_ECORRUPT || rc == PS_EFAULT,
+           "3.%d: a list into garbage stops (%d)", l->minor, rc);
+    census_release(&c);
+    py_gc_reader_release(&reader);
+
+    /* A pool: header of size class 64 with 10 blocks in use, the nodes
+     * on its grid. */
+    f.used = (f.used + psize - 1) & ~(size_t)(psize - 1);
+    pool = fk_alloc(&f, psize);
+    {
+        uint32_t hdr = ((uint32_t)l->poolhdr_size + 15) & ~15u;
+        uint32_t szidx = bsize / (uint32_t)l->obm_alignment - 1;
+        raddr_t first = pool + hdr;
+
+        fk_put32(&f, pool, l->poolhdr_count, 10);
+        fk_put32(&f, pool, l->poolhdr_szidx, szidx);
+        fk_put32(&f, pool, l->poolhdr_nextoffset, hdr + 10 * bsize);
+        fk_put32(&f, pool, l->poolhdr_maxnextoffset, psize - bsize);
+        for (i = 0; i < 10; i++) {
+            raddr_t node = first + i * bsize;
+
+            fk_put(&f, node, l->gchead_next,
+                   i < 9 ? node + bsize : head + (raddr_t)l->gcgen_head);
+        }
+        fk_put(&f, head, l->gcgen_head + l->gchead_next, first);
+    }
+    memsrc_free(rt->proc);
+    rt->proc = rt->mem = memsrc_buffer_new();
+    memsrc_buffer_add(rt->proc, BASE, f.mem, HEAP_SIZE);
+    py_gc_reader_init(&reader, rt, rt->proc);
+    n = 0;
+    rc = py_gc_walk(&reader, &gen, walk_count, &n);
+    EQ(rc, 0, "3.%d: a list in a pool", l->minor);
+    EQ(n, 10, "3.%d: ten nodes", l->minor);
+    /* One pool read for the nodes, one tried where the head lives. */
+    EQ(reader.pool_reads, 2, "3.%d: the nodes read as one pool", l->minor);
+    TAP_OK(reader.node_reads <= 1, "3.%d: no node read one by one (%llu)",
+           l->minor, (unsigned long long)reader.node_reads);
+    py_gc_reader_release(&reader);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
+/* The chunk cache serves what the buffer holds, across chunk and mapping
+ * edges, within its budget. */
+static void
+test_chunks(void)
+{
+    static const char maps_text[] =
+        "100000000-100030000 rw-p 00000000 00:00 0 \n"
+        "100030000-100050000 r--p 00000000 00:00 0 \n"
+        "100060000-100070000 ---p 00000000 00:00 0 \n";
+    unsigned char *data = xmalloc(0x70000), buf[9000], want[9000];
+    struct memsrc *inner = memsrc_buffer_new(), *c;
+    struct maps m = MAPS_INIT;
+    struct memsrc_chunks_stats st;
+    uint64_t seed = 12345;
+    size_t i, bad = 0;
+
+    for (i = 0; i < 0x70000; i++) {
+        data[i] = (unsigned char)(i * 131 + (i >> 8));
+    }
+    memsrc_buffer_add(inner, BASE, data, 0x50000);
+    maps_parse(maps_text, sizeof(maps_text) - 1, &m);
+    c = memsrc_chunks_new(inner, &m, 0x8000, 0x10000);
+    for (i = 0; i < 5000; i++) {
+        size_t off, len;
+
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        off = seed % 0x4e000;
+        len = 1 + (seed >> 32) % sizeof(buf);
+        if (off + len > 0x50000) {
+            len = 0x50000 - off;
+        }
+        memcpy(want, data + off, len);
+        if (memsrc_read(c, BASE + off, buf, len) != 0 ||
+            memcmp(buf, want, len) != 0) {
+            bad++;
+        }
+    }
+    EQ(bad, 0, "random reads equal the source");
+    memsrc_chunks_stats(c, &st);
+    TAP_OK(st.evictions > 0, "the budget forces evictions");
+    TAP_OK(st.memory <= 0x10000, "memory within budget (%zu)", st.memory);
+    TAP_OK(memsrc_read(c, BASE + 0x4fff8, buf, 16) != 0,
+           "a read past the data fails");
+    TAP_OK(memsrc_read(c, BASE + 0x60000, buf, 8) != 0,
+           "an unreadable mapping fails");
+    TAP_OK(memsrc_read(c, 0x200000000ull, buf, 8) != 0,
+           "outside every mapping fails");
+    TAP_OK(memsrc_read(c, BASE + 0x2fff0, buf, 32) == 0 &&
+               memcmp(buf, data + 0x2fff0, 32) == 0,
+           "a read across two mappings");
+    TAP_OK(memsrc_cached(c, BASE + 0x2fff0), "what was read is cached");
+    TAP_OK(!memsrc_cached(c, BASE + 0x10000 - 0x8000 * 8),
+           "what was not is not");
+    memsrc_free(c);
+    memsrc_free(inner);
+    maps_release(&m);
+    free(data);
+}
+
+int
+main(void)
+{
+    static const int minors[] = {6, 7, 8, 10, 11, 12, 13};
+    size_t i;
+
+    for (i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
+        const struct py_layout *l = py_layout_find(3, minors[i]);
+
+        if (l == NULL) {
+            continue;
+        }
+        test_small_heap(l);
+        test_garbage(l);
+        test_faults(l);
+        test_gc_lists(l);
+    }
+    test_chunks();
+    return tap_done();
+}
