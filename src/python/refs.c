@@ -377,7 +377,7 @@ label_cb(void *arg, const struct census_ref *r)
 }
 
 static char *
-edge_label(struct refs_ctx *x, const struct census_ref *r)
+edge_label(struct refs_ctx *x, const struct census_ref *r, int parent_kind)
 {
     struct strbuf sb = STRBUF_INIT, s = STRBUF_INIT;
 
@@ -411,10 +411,23 @@ edge_label(struct refs_ctx *x, const struct census_ref *r)
         strbuf_addf(&sb, ".%s", r->field);
         break;
     case CENSUS_EDGE_LOCAL:
-        if (r->key != 0 && read_str(x, r->key, 128, &s, NULL) == 0) {
-            strbuf_addf(&sb, "local '%s'", s.buf);
+        /* As Python would spell it from the holder: a frame object's
+         * f_locals, a generator's frame (3.11+ keeps it inside). */
+        if (parent_kind == CENSUS_FRAME) {
+            strbuf_addstr(&sb, ".f_locals");
+        } else if (parent_kind == CENSUS_GENERATOR) {
+            strbuf_addstr(&sb, ".gi_frame.f_locals");
+        } else if (parent_kind == CENSUS_COROUTINE) {
+            strbuf_addstr(&sb, ".cr_frame.f_locals");
+        } else if (parent_kind == CENSUS_ASYNCGEN) {
+            strbuf_addstr(&sb, ".ag_frame.f_locals");
         } else {
-            strbuf_addf(&sb, "local #%llu", (unsigned long long)r->index);
+            strbuf_addstr(&sb, "local ");
+        }
+        if (r->key != 0 && read_str(x, r->key, 128, &s, NULL) == 0) {
+            strbuf_addf(&sb, parent_kind >= 0 ? "['%s']" : "'%s'", s.buf);
+        } else {
+            strbuf_addf(&sb, "[#%llu]", (unsigned long long)r->index);
         }
         break;
     }
@@ -422,19 +435,26 @@ edge_label(struct refs_ctx *x, const struct census_ref *r)
     return strbuf_detach(&sb);
 }
 
-/* How parent holds child, or NULL. */
+/* How parent holds child, or NULL.  frame: parent is a thread's frame
+ * (a root), not an object. */
 static char *
 label_of(struct refs_ctx *x, raddr_t parent, raddr_t child, int frame)
 {
+    struct census_type *t;
+    int kind = -1;
+
     x->label_child = child;
     x->label_found = 0;
     if (frame) {
         census_frame_locals(&x->c, parent, label_cb, x);
     } else {
         census_referents(&x->c, parent, label_cb, x);
+        if (census_object_type(&x->c, parent, &t) == 0) {
+            kind = t->kind;
+        }
     }
     err_clear();
-    return x->label_found ? edge_label(x, &x->label_ref) : NULL;
+    return x->label_found ? edge_label(x, &x->label_ref, kind) : NULL;
 }
 
 static char *

@@ -1,0 +1,44 @@
+"""A target that grows on request, for --growth, and a big heap for the
+kill-during-the-pause test.
+
+argv: truth-file [objects]
+stdin commands (one per line), each answered on stdout:
+  grow N   make N more Grown instances (each with its own str): "grown"
+  ping     "pong" (proves the target runs)
+"""
+import gc
+import json
+import os
+import sys
+
+
+class Grown(object):
+    def __init__(self, i):
+        self.label = "grown-%d" % i
+
+
+class Ballast(object):
+    def __init__(self, i):
+        self.i = i
+        self.text = "ballast-%d" % i
+
+
+size = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+ballast = [Ballast(i) for i in range(size // 3)]
+kept = []
+gc.collect()
+with open(sys.argv[1] + ".tmp", "w") as f:
+    json.dump({"pid": os.getpid(), "ballast": len(ballast)}, f)
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+sys.stdout.write("READY\n")
+sys.stdout.flush()
+for line in sys.stdin:
+    words = line.split()
+    if words and words[0] == "grow":
+        n = int(words[1])
+        base = len(kept)
+        kept.extend(Grown(base + i) for i in range(n))
+        sys.stdout.write("grown\n")
+    elif words and words[0] == "ping":
+        sys.stdout.write("pong\n")
+    sys.stdout.flush()

@@ -1,0 +1,345 @@
+"""pyspect heap against the census each target takes of itself.
+
+Accuracy: targets/heapcensus.py counts its own heap with gc.get_objects()
+and the references census.h says pyspect follows; tracked objects must
+match type by type exactly, untracked builtin types within 2%, bytes
+within 10% (sys.getsizeof).  Then the collector's state, gc.freeze()'s
+permanent generation, growth between two censuses, back-reference chains
+and their graph, the target surviving a pyspect killed mid-pause, and
+bad input.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PYSPECT, Target, pyspect
+
+# Builtin types the untracked objects come in.
+UNTRACKED = ("str", "int", "float", "bytes", "tuple", "dict", "frozenset",
+             "code", "bool", "NoneType", "bytearray", "type")
+# Types whose sizes pyspect computes itself (C types with a __sizeof__ of
+# their own, like _io.BufferedReader, are only in the total).
+SIZED = ("str", "int", "float", "bytes", "tuple", "list", "dict", "set",
+         "frozenset", "bytearray", "function", "method", "cell", "module",
+         "type", "Plain", "WithDict", "Many", "Slotted", "SlottedChild",
+         "ListSub", "DictSub", "StrSub", "IntSub", "Uncollectable")
+
+
+def heap_json(pid, *extra, timeout=120):
+    r = pyspect("heap", pid, "--json", *extra, timeout=timeout)
+    assert r.rc == 0, "pyspect heap failed (%d): %s" % (r.rc, r.err)
+    return json.loads(r.out)
+
+
+@pytest.fixture
+def census_target(python, shared_targets, tmp_path_factory):
+    """The parked heapcensus target for `python`, shared by the tests."""
+    key = ("heapcensus.py", python.label)
+    t = shared_targets.get(key)
+    if t is None:
+        t = Target(python, "heapcensus.py",
+                   tmp=tmp_path_factory.mktemp("heap-" + python.label))
+        shared_targets[key] = t
+        t.start()
+    return t
+
+
+def truth_rows(truth):
+    rows, tracked = truth["census"]
+    return {(m, n): (c, tr, b) for m, n, c, tr, b in rows}, tracked
+
+
+@pytest.mark.sanitize
+def test_census_matches_the_targets_own(python, census_target):
+    doc = heap_json(census_target.pid)
+    want, want_tracked = truth_rows(census_target.truth)
+    got = {(t["module"], t["type"]): t for t in doc["types"]}
+    problems = []
+    assert doc["tracked"] == want_tracked
+    for key, (count, tracked, size) in sorted(want.items()):
+        g = got.get(key, {"count": 0, "tracked": 0, "bytes": 0})
+        name = ".".join(key)
+        if g["tracked"] != tracked:
+            problems.append("%s: %d tracked, want %d" %
+                            (name, g["tracked"], tracked))
+        if key[0] == "builtins" and key[1] in UNTRACKED and \
+                abs(g["count"] - count) > 0.02 * count:
+            problems.append("%s: %d objects, want %d" %
+                            (name, g["count"], count))
+        if key[1] in SIZED and key[0] in ("builtins", "__main__") and \
+                abs(g["bytes"] - size) > 0.10 * size:
+            problems.append("%s: %d bytes, want %d" %
+                            (name, g["bytes"], size))
+    for key in got:
+        if key not in want:
+            problems.append("%s: not in the target's census" %
+                            ".".join(key))
+    assert problems == []
+    want_objects = sum(c for c, _, _ in want.values())
+    want_bytes = sum(b for _, _, b in want.values())
+    assert abs(doc["objects"] - want_objects) <= 0.02 * want_objects
+    assert abs(doc["bytes"] - want_bytes) <= 0.10 * want_bytes
+    assert doc["unreadable"] == 0
+    # The population, by construction.
+    scale = census_target.truth["scale"]
+    assert got[("__main__", "Plain")]["count"] == scale
+    assert got[("__main__", "Slotted")]["count"] == scale // 2
+    assert got[("__main__", "Many")]["count"] == scale // 50
+
+
+def test_document_fields(python, census_target):
+    doc = heap_json(census_target.pid)
+    assert doc["pid"] == census_target.pid
+    assert doc["python"]["version"] == "%d.%d.%d" % python.version
+    assert isinstance(doc["paused_ms"], float) and doc["paused_ms"] > 0
+    for field in ("objects", "bytes", "tracked"):
+        assert isinstance(doc[field], int) and doc[field] > 0
+    assert isinstance(doc["gc"]["enabled"], bool)
+    assert len(doc["gc"]["generations"]) == 3
+    for t in doc["types"]:
+        assert set(("type", "module", "count", "bytes")) <= set(t)
+    sizes = [t["bytes"] for t in doc["types"]]
+    assert sizes == sorted(sizes, reverse=True)
+    assert len(heap_json(census_target.pid, "--top", "5")["types"]) == 5
+
+
+def test_gc_state(python, census_target):
+    doc = heap_json(census_target.pid)
+    truth = census_target.truth["gc"]
+    gc = doc["gc"]
+    assert gc["enabled"] is False       # the target disabled it
+    assert [g["threshold"] for g in gc["generations"]] == truth["threshold"]
+    if truth["generations"] is not None:
+        assert [g["objects"] for g in gc["generations"]] == \
+            truth["generations"]
+    assert gc["garbage"]["count"] == truth["garbage"] == 3
+    assert [(t["type"], t["count"]) for t in gc["garbage"]["types"]] == \
+        [("Uncollectable", 3)]
+    assert gc["collecting"] is False
+
+
+def test_text_table(python, census_target):
+    r = pyspect("heap", census_target.pid, "--top", "4")
+    assert r.rc == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith("Process %d:" % census_target.pid)
+    assert any(line.startswith("Paused for ") for line in lines)
+    assert any(line.startswith("GC: DISABLED") for line in lines)
+    assert any("gc.garbage: 3 objects (3 __main__.Uncollectable)" in line
+               for line in lines)
+    header = lines.index(next(x for x in lines if x.split()[:3] ==
+                              ["count", "bytes", "share"]))
+    rows = lines[header + 1:]
+    assert len(rows) == 5 and "more types" in rows[-1]
+
+
+def test_freeze_permanent_generation(python, target):
+    if python.version < (3, 7):
+        pytest.skip("gc.freeze() is 3.7+")
+    t = target(python, "heapcensus.py", "100", "--freeze")
+    doc = heap_json(t.pid)
+    assert doc["gc"]["permanent"] == t.truth["frozen"]
+    assert doc["gc"]["enabled"] is True
+    assert [g["threshold"] for g in doc["gc"]["generations"]] == \
+        t.truth["threshold"]
+    markers = [x for x in doc["types"] if x["type"] == "Marker"]
+    assert len(markers) == 1
+    assert markers[0]["count"] == markers[0]["tracked"] == 500
+
+
+def send(t, line, answer, timeout=30):
+    t.proc.stdin.write((line + "\n").encode())
+    t.proc.stdin.flush()
+    t.wait_line(answer, timeout)
+
+
+def traced(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1]) != 0
+    except OSError:
+        pass
+    return False
+
+
+def test_growth(python, target):
+    t = target(python, "heapgrow.py")
+    p = subprocess.Popen([PYSPECT, "heap", "--json", "--growth", "3",
+                          str(t.pid)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        # Grow between the two censuses: once the first pause is over
+        # (or after a second, if it was too short to see).
+        deadline = time.monotonic() + 1.0
+        seen = False
+        while time.monotonic() < deadline:
+            if traced(t.pid):
+                seen = True
+            elif seen:
+                break
+            time.sleep(0.001)
+        send(t, "grow 1000", "grown")
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    doc = json.loads(out)
+    rows = {(x["module"], x["type"]): x for x in doc["growth"]}
+    grown = rows[("__main__", "Grown")]
+    assert grown["delta"] == 1000 and grown["count"] == 1000
+    assert grown["bytes_delta"] > 0
+    # Each Grown holds a str of its own (others may have come and gone).
+    assert rows[("builtins", "str")]["delta"] > 0
+    assert doc["growth"][0]["delta"] >= 1000
+    assert doc["interval"] == 3
+    assert doc["before"]["objects"] < doc["objects"]
+    assert [x["delta"] for x in doc["growth"]] == \
+        sorted((x["delta"] for x in doc["growth"]), reverse=True)
+
+
+def pattern(path):
+    path = re.sub(r"\[\d+\]", "[N]", path)
+    path = re.sub(r"\[N\]$", "[N]", path)
+    path = re.sub(r" at 0x[0-9a-f]+", " at ADDR", path)
+    return path.replace("by_id[N]", "by_id[42]")
+
+
+@pytest.mark.sanitize
+def test_refs_chains(python, target, tmp_path):
+    t = target(python, "heaprefs.py")
+    dot = tmp_path / "refs.dot"
+    doc = heap_json(t.pid, "--refs", "Leaky", "--max", "20", "-o", dot)
+    truth = t.truth
+    assert doc["type"] == "Leaky" and doc["module"] == "__main__"
+    assert doc["instances"] == truth["total"]
+    got = {}
+    kinds = {}
+    for ch in doc["chains"]:
+        p = pattern(ch["path"])
+        got[p] = got.get(p, 0) + ch["count"]
+        kinds[p] = ch["root"]["kind"]
+        assert ch["hops"][-1]["type"] == "__main__.Leaky"
+        assert all(h["label"] for h in ch["hops"][1:])
+    assert got == truth["paths"]
+    for p, kind in truth["roots"].items():
+        assert kinds[p] == kind
+    frame = [ch for ch in doc["chains"] if ch["root"]["kind"] == "frame"]
+    assert truth["thread_function"] in frame[0]["root"]["description"]
+    assert doc["unreached"] == 1
+    text = dot.read_text()
+    assert text.startswith("digraph refs {") and text.endswith("}\n")
+    for ch in doc["chains"]:
+        assert '"%s"' % ch["hops"][-1]["address"] in text
+
+
+def test_refs_text_and_svg(python, target, tmp_path):
+    if python.label not in ("3.12", "system"):
+        pytest.skip("one interpreter is enough for the output format")
+    t = target(python, "heaprefs.py")
+    svg = tmp_path / "refs.svg"
+    r = pyspect("heap", "--refs", "__main__.Leaky", "--max", "2", "-o", svg,
+                t.pid)
+    assert r.rc == 0, r.err
+    assert "109 instances of __main__.Leaky" in r.out
+    assert "__main__.cache['k'][" in r.out
+    assert "more ways not shown" in r.out
+    if shutil.which("dot"):
+        assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
+    else:
+        assert "wrote %s" % (tmp_path / "refs.dot") in r.err
+        assert (tmp_path / "refs.dot").read_text().startswith("digraph")
+
+
+def test_refs_unknown_type(python, target):
+    if python.label not in ("3.8", "3.13", "system"):
+        pytest.skip("a few interpreters are enough for the message")
+    t = target(python, "heaprefs.py")
+    r = pyspect("heap", "--refs", "Leakyy", t.pid)
+    assert r.rc == 1
+    assert "no object of type 'Leakyy'" in r.err
+    assert "close names: __main__.Leaky" in r.err
+    r = pyspect("heap", "--refs", "leaky", "--json", t.pid)
+    assert r.rc == 1
+    assert "__main__.Leaky" in json.loads(r.out)["close"]
+
+
+def task_states(pid):
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            pass
+    return states
+
+
+def test_target_survives_pyspect_killed_mid_pause(python, target):
+    t = target(python, "heapgrow.py", "600000")
+    for attempt in range(5):
+        p = subprocess.Popen([PYSPECT, "heap", "--refs", "Ballast",
+                              str(t.pid)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and p.poll() is None:
+                if traced(t.pid):
+                    break
+                time.sleep(0.0005)
+            caught = p.poll() is None and traced(t.pid)
+            if caught:
+                time.sleep(0.01 * attempt)
+                os.kill(p.pid, signal.SIGKILL)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if caught:
+            break
+    assert caught, "never saw the target paused"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (traced(t.pid) or
+                                           "t" in task_states(t.pid)):
+        time.sleep(0.01)
+    assert not traced(t.pid)
+    assert "t" not in task_states(t.pid)
+    send(t, "ping", "pong", timeout=10)
+
+
+def test_usage_errors(tmp_path):
+    assert pyspect("heap").rc == 2
+    assert pyspect("heap", "--top", "many", "1").rc == 2
+    assert pyspect("heap", "--growth", "0", "1").rc == 2
+    assert pyspect("heap", "-o", tmp_path / "x.dot", "1").rc == 2
+    assert pyspect("heap", "--refs", "A", "-o", tmp_path / "x.png",
+                   "1").rc == 2
+    assert pyspect("heap", "--refs", "A", "--growth", "1", "1").rc == 2
+    assert pyspect("heap", "1", "2").rc == 2
+    r = pyspect("heap", "--help")
+    assert r.rc == 0
+    for opt in ("--json", "--top", "--growth", "--refs", "--max",
+                "--output", "--verbose", "--pid"):
+        assert opt in r.out
+    r = pyspect("heap", 2 ** 22 + 12345)
+    assert r.rc == 3 and r.err.startswith("pyspect")
+
+
+def test_not_python():
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        time.sleep(0.05)
+        r = pyspect("heap", p.pid)
+        assert r.rc == 5, r.err
+    finally:
+        p.kill()
+        p.wait()
