@@ -459,11 +459,12 @@ type_load(struct census *c, struct census_type *t)
 struct census_type *
 census_type_get(struct census *c, raddr_t addr)
 {
-    struct census_type *t;
+    struct census_type *t, **cached;
     void **slot;
 
-    if (c->last_type != NULL && c->last_type->addr == addr) {
-        return c->last_type;
+    cached = &c->type_cache[(addr >> 4) & 255];
+    if (*cached != NULL && (*cached)->addr == addr) {
+        return *cached;
     }
     if (!plausible(addr)) {
         return NULL;
@@ -475,7 +476,7 @@ census_type_get(struct census *c, raddr_t addr)
         *slot = t;
         type_load(c, t);
     }
-    c->last_type = *slot;
+    *cached = *slot;
     return *slot;
 }
 

@@ -152,14 +152,14 @@ struct census {
     struct census_builtins b;
     unsigned flags;
     struct hashmap types; /* type address -> struct census_type * */
-    struct census_type *last_type;
-    struct addrset tracked;  /* objects on the GC's lists */
-    struct addrset seen;     /* objects counted or queued */
-    struct addrset frontier; /* the level being walked */
-    struct addrset next;     /* the level being found */
-    struct hashmap parents;  /* CENSUS_PARENTS: object -> parent */
-    uint64_t parent;         /* parent of what is queued now */
-    struct hashmap codes;    /* code object -> frame slot count + 1 */
+    struct census_type *type_cache[256]; /* direct-mapped, by address */
+    struct addrset tracked;              /* objects on the GC's lists */
+    struct addrset seen;                 /* objects counted or queued */
+    struct addrset frontier;             /* the level being walked */
+    struct addrset next;                 /* the level being found */
+    struct hashmap parents;              /* CENSUS_PARENTS: object -> parent */
+    uint64_t parent;                     /* parent of what is queued now */
+    struct hashmap codes; /* code object -> frame slot count + 1 */
     /* Totals. */
     uint64_t objects, bytes, tracked_objects;
     uint64_t unreadable; /* queued, but not readable as an object */

@@ -397,13 +397,21 @@ memsrc_cache_invalidate(struct memsrc *cache)
 
 /* ---- chunk cache ------------------------------------------------------- */
 
+/*
+ * Slots are found through an open-addressing table and, before that, a
+ * small direct-mapped array of recent chunks (a walk in address order
+ * touches a handful at a time).  Eviction is CLOCK: a hit only sets a
+ * bit, so hits cost no list surgery.
+ */
 struct memsrc_chunk {
     uint64_t key; /* chunk number + 1; 0 for a free slot */
     raddr_t base; /* first byte held (the chunk start, or its mapping's) */
     size_t len;
     unsigned char *data;
-    size_t prev, next; /* LRU list through slot indexes; SIZE_MAX ends */
+    int referenced; /* CLOCK bit */
 };
+
+#define CHUNK_RECENT 16
 
 struct memsrc_chunks {
     struct memsrc base;
@@ -412,10 +420,10 @@ struct memsrc_chunks {
     unsigned shift;
     size_t nslots, used;
     struct memsrc_chunk *slots;
-    size_t lru_head, lru_tail; /* most and least recently used */
-    size_t *table;             /* open addressing: slot index + 1, 0 empty */
+    size_t hand;   /* CLOCK hand */
+    size_t *table; /* open addressing: slot index + 1, 0 empty */
     size_t table_mask;
-    size_t last; /* slot of the last hit, SIZE_MAX when none */
+    size_t recent[CHUNK_RECENT]; /* slot index + 1 by key, 0 none */
     struct memsrc_chunks_stats st;
 };
 
@@ -428,14 +436,19 @@ chunks_home(const struct memsrc_chunks *c, uint64_t key)
 }
 
 static size_t
-chunks_lookup(const struct memsrc_chunks *c, uint64_t key)
+chunks_lookup(struct memsrc_chunks *c, uint64_t key)
 {
-    size_t i = chunks_home(c, key);
+    size_t r = c->recent[key & (CHUNK_RECENT - 1)], i;
 
+    if (r != 0 && c->slots[r - 1].key == key) {
+        return r - 1;
+    }
+    i = chunks_home(c, key);
     while (c->table[i] != 0) {
         size_t s = c->table[i] - 1;
 
         if (c->slots[s].key == key) {
+            c->recent[key & (CHUNK_RECENT - 1)] = s + 1;
             return s;
         }
         i = (i + 1) & c->table_mask;
@@ -486,38 +499,32 @@ chunks_table_remove(struct memsrc_chunks *c, uint64_t key)
     }
 }
 
-static void
-chunks_unlink(struct memsrc_chunks *c, size_t s)
+/* A slot to fill: a never used one, or CLOCK's victim. */
+static size_t
+chunks_victim(struct memsrc_chunks *c)
 {
-    struct memsrc_chunk *ch = &c->slots[s];
+    size_t s;
 
-    if (ch->prev != CHUNK_NONE) {
-        c->slots[ch->prev].next = ch->next;
-    } else {
-        c->lru_head = ch->next;
+    if (c->used < c->nslots) {
+        s = c->used++;
+        c->slots[s].data = xmalloc((size_t)1 << c->shift);
+        c->st.memory += (size_t)1 << c->shift;
+        return s;
     }
-    if (ch->next != CHUNK_NONE) {
-        c->slots[ch->next].prev = ch->prev;
-    } else {
-        c->lru_tail = ch->prev;
+    for (;;) {
+        s = c->hand;
+        c->hand = (c->hand + 1) % c->nslots;
+        if (!c->slots[s].referenced || c->slots[s].key == 0) {
+            break;
+        }
+        c->slots[s].referenced = 0;
     }
-    ch->prev = ch->next = CHUNK_NONE;
-}
-
-static void
-chunks_push_front(struct memsrc_chunks *c, size_t s)
-{
-    struct memsrc_chunk *ch = &c->slots[s];
-
-    ch->prev = CHUNK_NONE;
-    ch->next = c->lru_head;
-    if (c->lru_head != CHUNK_NONE) {
-        c->slots[c->lru_head].prev = s;
+    if (c->slots[s].key != 0) {
+        chunks_table_remove(c, c->slots[s].key);
+        c->slots[s].key = 0;
+        c->st.evictions++;
     }
-    c->lru_head = s;
-    if (c->lru_tail == CHUNK_NONE) {
-        c->lru_tail = s;
-    }
+    return s;
 }
 
 /* Read the chunk holding addr into a slot; CHUNK_NONE when it cannot. */
@@ -540,37 +547,20 @@ chunks_load(struct memsrc_chunks *c, raddr_t addr)
     if (end > m->end || end < start) {
         end = m->end;
     }
-    if (c->used < c->nslots) {
-        s = c->used++;
-        c->slots[s].data = xmalloc((size_t)1 << c->shift);
-        c->st.memory += (size_t)1 << c->shift;
-    } else {
-        s = c->lru_tail;
-        chunks_unlink(c, s);
-        chunks_table_remove(c, c->slots[s].key);
-        c->slots[s].key = 0;
-        c->st.evictions++;
-    }
+    s = chunks_victim(c);
     ch = &c->slots[s];
     if (memsrc_read(c->inner, start, ch->data, (size_t)(end - start)) < 0) {
-        /* Keep the slot empty, at the tail: it is reused first. */
-        ch->key = 0;
+        ch->key = 0; /* stays free: the hand takes it first */
         ch->len = 0;
-        ch->prev = c->lru_tail;
-        ch->next = CHUNK_NONE;
-        if (c->lru_tail != CHUNK_NONE) {
-            c->slots[c->lru_tail].next = s;
-        } else {
-            c->lru_head = s;
-        }
-        c->lru_tail = s;
+        ch->referenced = 0;
         return CHUNK_NONE;
     }
     ch->key = key;
     ch->base = start;
     ch->len = (size_t)(end - start);
+    ch->referenced = 1;
     chunks_table_insert(c, s);
-    chunks_push_front(c, s);
+    c->recent[key & (CHUNK_RECENT - 1)] = s + 1;
     c->st.loads++;
     return s;
 }
@@ -589,24 +579,17 @@ memsrc_chunks_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
         struct memsrc_chunk *ch;
         size_t s, n;
 
-        if (c->last != CHUNK_NONE && c->slots[c->last].key == key) {
-            s = c->last;
-        } else {
-            s = chunks_lookup(c, key);
-            if (s == CHUNK_NONE) {
-                s = chunks_load(c, addr);
-            } else if (s != c->lru_head) {
-                chunks_unlink(c, s);
-                chunks_push_front(c, s);
-            }
+        s = chunks_lookup(c, key);
+        if (s == CHUNK_NONE) {
+            s = chunks_load(c, addr);
         }
         if (s == CHUNK_NONE || addr < c->slots[s].base ||
             addr - c->slots[s].base >= c->slots[s].len) {
             c->st.bypass++;
             return memsrc_read(c->inner, addr, out, len);
         }
-        c->last = s;
         ch = &c->slots[s];
+        ch->referenced = 1;
         n = ch->len - (size_t)(addr - ch->base);
         if (n > len) {
             n = len;
@@ -638,14 +621,8 @@ static int
 memsrc_chunks_cached(struct memsrc *src, raddr_t addr)
 {
     struct memsrc_chunks *c = (struct memsrc_chunks *)src;
-    uint64_t key = (addr >> c->shift) + 1;
-    size_t s;
+    size_t s = chunks_lookup(c, (addr >> c->shift) + 1);
 
-    if (c->last != CHUNK_NONE && c->slots[c->last].key == key) {
-        s = c->last;
-    } else {
-        s = chunks_lookup(c, key);
-    }
     return s != CHUNK_NONE && addr >= c->slots[s].base &&
            addr - c->slots[s].base < c->slots[s].len;
 }
@@ -681,8 +658,6 @@ memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
     c->slots = xcalloc(c->nslots, sizeof(*c->slots));
     c->table = xcalloc(table, sizeof(*c->table));
     c->table_mask = table - 1;
-    c->lru_head = c->lru_tail = CHUNK_NONE;
-    c->last = CHUNK_NONE;
     return &c->base;
 }
 
