@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "python/pyobj.h"
+#include "target/proc.h"
 #include "core/banned.h"
 
 /* Most items of gc.garbage looked at. */
@@ -141,6 +142,19 @@ py_heap_session_resume(struct py_heap_session *s, struct py_heap_stats *st)
         st->reads = s->rt->proc->nreads - s->start_reads;
         st->bytes = s->rt->proc->nbytes - s->start_bytes;
     }
+}
+
+int
+py_heap_session_check_alive(struct py_heap_session *s)
+{
+    int rc = proc_check(s->rt->pid);
+
+    err_clear();
+    if (rc == PS_ENOPROC || rc == PS_EZOMBIE) {
+        return err_set(PS_EEXITED, "pid %d exited during the census",
+                       s->rt->pid);
+    }
+    return 0;
 }
 
 void
@@ -312,6 +326,14 @@ py_heap_take(struct py_runtime *rt, struct py_heap *h)
         h->stats.memory += cs.memory;
     }
     py_heap_session_resume(&s, &h->stats);
+    rc = py_heap_session_check_alive(&s);
+    if (rc < 0) {
+        py_gc_reader_release(&reader);
+        census_release(&c);
+        py_heap_session_release(&s);
+        py_heap_release(h);
+        return rc;
+    }
 
     h->gc = s.gcs[0];
     h->interpreters = s.ngcs;

@@ -98,6 +98,8 @@ int py_heap_session_walk_gc(struct py_heap_session *s, struct census *c,
 /* Resume the target (if still paused) and fill st's pause figures. */
 void py_heap_session_resume(struct py_heap_session *s,
                             struct py_heap_stats *st);
+/* PS_EEXITED when the target is gone (its reads failed for that). */
+int py_heap_session_check_alive(struct py_heap_session *s);
 void py_heap_session_release(struct py_heap_session *s);
 
 /*

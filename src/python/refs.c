@@ -881,6 +881,9 @@ py_refs_find(struct py_runtime *rt, const char *name, size_t max,
     out->stats.unreadable = x.c.unreadable;
     out->stats.partial = x.c.partial;
     py_heap_session_resume(&s, &out->stats);
+    if (py_heap_session_check_alive(&s) < 0) {
+        rc = PS_EEXITED;
+    }
     py_gc_reader_release(&reader);
     census_release(&x.c);
     py_heap_session_release(&s);

@@ -5,11 +5,14 @@ argv: truth-file [objects]
 stdin commands (one per line), each answered on stdout:
   grow N   make N more Grown instances (each with its own str): "grown"
   ping     "pong" (proves the target runs)
+  count    count the GC's objects by type from inside, as objgraph's
+           typestats() does: "counted SECONDS" (for bench/heap.py)
 """
 import gc
 import json
 import os
 import sys
+import time
 
 
 class Grown(object):
@@ -41,4 +44,13 @@ for line in sys.stdin:
         sys.stdout.write("grown\n")
     elif words and words[0] == "ping":
         sys.stdout.write("pong\n")
+    elif words and words[0] == "count":
+        t0 = time.perf_counter()
+        stats = {}
+        for o in gc.get_objects():
+            name = type(o).__name__
+            stats[name] = stats.get(name, 0) + 1
+        took = time.perf_counter() - t0
+        del stats, o
+        sys.stdout.write("counted %.6f\n" % took)
     sys.stdout.flush()
