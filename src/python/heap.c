@@ -314,11 +314,17 @@ py_heap_take(struct py_runtime *rt, struct py_heap *h)
     census_init(&c, rt, s.chunks, &s.builtins, 0);
     py_gc_reader_init(&reader, rt, s.chunks);
     h->list_error = py_heap_session_walk_gc(&s, &c, &reader);
-    census_run(&c);
-    read_garbage(h, &c, s.gcs[0].garbage);
+    /* The links are walked: their pool copies can go before the census
+     * needs its memory. */
     h->stats.pool_reads = reader.pool_reads;
     h->stats.node_reads = reader.node_reads;
-    h->stats.memory = census_memory(&c) + reader.memory;
+    h->stats.memory = reader.memory;
+    py_gc_reader_release(&reader);
+    census_run(&c);
+    read_garbage(h, &c, s.gcs[0].garbage);
+    if (census_memory(&c) > h->stats.memory) {
+        h->stats.memory = census_memory(&c);
+    }
     {
         struct memsrc_chunks_stats cs;
 
@@ -328,7 +334,6 @@ py_heap_take(struct py_runtime *rt, struct py_heap *h)
     py_heap_session_resume(&s, &h->stats);
     rc = py_heap_session_check_alive(&s);
     if (rc < 0) {
-        py_gc_reader_release(&reader);
         census_release(&c);
         py_heap_session_release(&s);
         py_heap_release(h);
@@ -353,7 +358,6 @@ py_heap_take(struct py_runtime *rt, struct py_heap *h)
         h->gc.permanent.objects += s.gcs[i].permanent.objects;
     }
     py_heap_rows(&c, &h->types, &h->ntypes);
-    py_gc_reader_release(&reader);
     census_release(&c);
     py_heap_session_release(&s);
     return 0;

@@ -854,6 +854,10 @@ py_refs_find(struct py_runtime *rt, const char *name, size_t max,
     x.c.on_object_arg = &x;
     py_gc_reader_init(&reader, rt, s.chunks);
     py_heap_session_walk_gc(&s, &x.c, &reader);
+    out->stats.pool_reads = reader.pool_reads;
+    out->stats.node_reads = reader.node_reads;
+    out->stats.memory = reader.memory;
+    py_gc_reader_release(&reader);
     roots_modules(&x);
     roots_frames(&x);
     census_run(&x.c);
@@ -874,9 +878,9 @@ py_refs_find(struct py_runtime *rt, const char *name, size_t max,
         rc = err_set(PS_ENOTFOUND, "no object of type '%s' in pid %d", name,
                      rt->pid);
     }
-    out->stats.pool_reads = reader.pool_reads;
-    out->stats.node_reads = reader.node_reads;
-    out->stats.memory = census_memory(&x.c) + reader.memory;
+    if (census_memory(&x.c) > out->stats.memory) {
+        out->stats.memory = census_memory(&x.c);
+    }
     out->stats.levels = x.c.levels;
     out->stats.unreadable = x.c.unreadable;
     out->stats.partial = x.c.partial;
@@ -884,7 +888,6 @@ py_refs_find(struct py_runtime *rt, const char *name, size_t max,
     if (py_heap_session_check_alive(&s) < 0) {
         rc = PS_EEXITED;
     }
-    py_gc_reader_release(&reader);
     census_release(&x.c);
     py_heap_session_release(&s);
     for (i = 0; i < x.nroots; i++) {
