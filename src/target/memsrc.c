@@ -152,7 +152,6 @@ static const struct memsrc_ops memsrc_proc_ops = {
     "process",
     memsrc_proc_read,
     memsrc_proc_free,
-    NULL,
 };
 
 int
@@ -221,19 +220,10 @@ memsrc_buffer_free(struct memsrc *src)
     free(b);
 }
 
-static int
-memsrc_buffer_cached(struct memsrc *src, raddr_t addr)
-{
-    (void)src;
-    (void)addr;
-    return 1; /* local memory */
-}
-
 static const struct memsrc_ops memsrc_buffer_ops = {
     "buffer",
     memsrc_buffer_read,
     memsrc_buffer_free,
-    memsrc_buffer_cached,
 };
 
 struct memsrc *
@@ -291,7 +281,6 @@ static const struct memsrc_ops memsrc_faulty_ops = {
     "faulty",
     memsrc_faulty_read,
     memsrc_faulty_free,
-    NULL,
 };
 
 struct memsrc *
@@ -369,7 +358,6 @@ static const struct memsrc_ops memsrc_cache_ops = {
     "cache",
     memsrc_cache_read,
     memsrc_cache_free,
-    NULL,
 };
 
 struct memsrc *
@@ -617,22 +605,29 @@ memsrc_chunks_free(struct memsrc *src)
     free(c);
 }
 
-static int
-memsrc_chunks_cached(struct memsrc *src, raddr_t addr)
-{
-    struct memsrc_chunks *c = (struct memsrc_chunks *)src;
-    size_t s = chunks_lookup(c, (addr >> c->shift) + 1);
+static const struct memsrc_ops memsrc_chunks_ops = {
+    .name = "chunks",
+    .read = memsrc_chunks_read,
+    .free = memsrc_chunks_free,
+};
 
+int
+memsrc_cached(struct memsrc *src, raddr_t addr)
+{
+    struct memsrc_chunks *c;
+    size_t s;
+
+    if (src->ops == &memsrc_buffer_ops) {
+        return 1; /* local memory */
+    }
+    if (src->ops != &memsrc_chunks_ops) {
+        return 0;
+    }
+    c = (struct memsrc_chunks *)src;
+    s = chunks_lookup(c, (addr >> c->shift) + 1);
     return s != CHUNK_NONE && addr >= c->slots[s].base &&
            addr - c->slots[s].base < c->slots[s].len;
 }
-
-static const struct memsrc_ops memsrc_chunks_ops = {
-    "chunks",
-    memsrc_chunks_read,
-    memsrc_chunks_free,
-    memsrc_chunks_cached,
-};
 
 struct memsrc *
 memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,

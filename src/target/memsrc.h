@@ -31,12 +31,6 @@ struct memsrc_ops {
     int (*read)(struct memsrc *src, raddr_t addr, void *buf, size_t len);
     /* Release the source and everything it owns. */
     void (*free)(struct memsrc *src);
-    /*
-     * Optional: 1 when a read at addr would be served from memory
-     * already copied (no call to the target).  Walkers use it to visit
-     * what is at hand first.  NULL means never.
-     */
-    int (*cached)(struct memsrc *src, raddr_t addr);
 };
 
 struct memsrc {
@@ -52,12 +46,6 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     src->nreads++;
     src->nbytes += len;
     return src->ops->read(src, addr, buf, len);
-}
-
-static inline int
-memsrc_cached(struct memsrc *src, raddr_t addr)
-{
-    return src->ops->cached != NULL && src->ops->cached(src, addr);
 }
 
 /* Typed helpers: read one little-endian word at addr. */
@@ -104,10 +92,11 @@ void memsrc_cache_invalidate(struct memsrc *cache);
  * is served from the chunk_size-aligned block that holds it, read whole
  * from inner (clipped to the mapping that contains it, so a chunk never
  * reaches into unmapped memory) and kept within budget bytes, the least
- * recently used going first (CLOCK).  Reads that leave the mappings in maps, or whose
- * chunk cannot be read, go straight to inner.  chunk_size is a power of
- * two.  Neither inner nor maps is owned; maps must outlive the cache and
- * describe the target as it is now (re-read it after pausing).
+ * recently used going first (CLOCK).  Reads that leave the mappings in
+ * maps, or whose chunk cannot be read, go straight to inner.  chunk_size
+ * is a power of two.  Neither inner nor maps is owned; maps must outlive
+ * the cache and describe the target as it is now (re-read it after
+ * pausing).
  */
 struct maps;
 struct memsrc *memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
@@ -123,5 +112,12 @@ struct memsrc_chunks_stats {
 
 void memsrc_chunks_stats(struct memsrc *chunks,
                          struct memsrc_chunks_stats *st);
+
+/*
+ * 1 when a read at addr would be served from memory already copied (a
+ * chunk cache's chunk, a local buffer), 0 when it would reach the target.
+ * Walkers use it to visit what is at hand first.
+ */
+int memsrc_cached(struct memsrc *src, raddr_t addr);
 
 #endif /* PYSPECT_TARGET_MEMSRC_H */
