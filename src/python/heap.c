@@ -81,7 +81,7 @@ py_heap_session_begin(struct py_runtime *rt, struct py_heap_session *s)
         /* A collection splices the lists; let it finish. */
         pause_release(&s->pause);
         session_free_state(s);
-        sleep_ms(5 * s->attempts);
+        sleep_ms(1 + s->attempts / 10);
     }
     py_runtime_snapshot(rt);
     rc = census_builtins_find(rt, &s->builtins);

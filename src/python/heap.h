@@ -27,8 +27,8 @@
 #define PY_HEAP_CHUNK (64u << 10)
 #define PY_HEAP_CACHE (32u << 20)
 /* Pauses tried while the collector is running (its lists are spliced
- * then). */
-#define PY_HEAP_ATTEMPTS 10
+ * then); the target runs about a millisecond between tries. */
+#define PY_HEAP_ATTEMPTS 100
 
 /* One row of the table: every type with this module and name. */
 struct py_heap_type {

@@ -316,6 +316,25 @@ def test_target_survives_pyspect_killed_mid_pause(python, target):
     send(t, "ping", "pong", timeout=10)
 
 
+def test_collector_running(python, target):
+    """A pause that lands in a collection is retried (the lists are spliced
+    then); the census still comes back whole."""
+    if python.label not in ("3.6", "3.8", "3.12", "system"):
+        pytest.skip("a few interpreters are enough")
+    t = target(python, "heapbusy.py")
+    whole = 0
+    for _ in range(5):
+        doc = heap_json(t.pid)
+        assert doc["gc"]["enabled"] is True
+        if doc["gc"]["collecting"]:
+            continue    # every try landed in a collection: said so
+        whole += 1
+        nodes = [x for x in doc["types"] if x["type"] == "Node"]
+        assert nodes and nodes[0]["count"] >= t.truth["kept"]
+        assert doc["unreadable"] == 0
+    assert whole >= 3
+
+
 def test_usage_errors(tmp_path):
     assert pyspect("heap").rc == 2
     assert pyspect("heap", "--top", "many", "1").rc == 2
