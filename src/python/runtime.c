@@ -370,6 +370,23 @@ fail:
     return rc;
 }
 
+struct py_runtime *
+py_runtime_from_memsrc(struct memsrc *src, const struct py_layout *layout)
+{
+    struct py_runtime *rt = xcalloc(1, sizeof(*rt));
+
+    rt->pthread_tid_offset = -1;
+    hashmap_init(&rt->codes);
+    rt->proc = src;
+    rt->mem = memsrc_cache_new(src, 4096, 256);
+    rt->layout = *layout;
+    rt->executable = xstrdup("");
+    py_version_from_hex(((uint32_t)layout->major << 24) |
+                            ((uint32_t)layout->minor << 16) | 0xf0,
+                        &rt->version);
+    return rt;
+}
+
 void
 py_runtime_free(struct py_runtime *rt)
 {
