@@ -20,15 +20,25 @@ json_init(struct json *j, struct strbuf *out, int pretty)
 static void
 json_newline(struct json *j)
 {
-    int i;
+    static const char spaces[] = "\n" /* then 2 * JSON_MAX_DEPTH spaces */
+                                 "                                "
+                                 "                                ";
+    int depth = j->depth < JSON_MAX_DEPTH ? j->depth : JSON_MAX_DEPTH;
 
-    if (!j->pretty) {
-        return;
+    if (j->pretty) {
+        strbuf_add(j->out, spaces, 1 + 2 * (size_t)depth);
     }
-    strbuf_addch(j->out, '\n');
-    for (i = 0; i < j->depth; i++) {
-        strbuf_addstr(j->out, "  ");
-    }
+}
+
+/* Decimal digits of v into the end of buf; returns the first digit. */
+static char *
+json_digits(char *end, unsigned long long v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
 }
 
 /* Separator before a value or a key at the current depth. */
@@ -147,6 +157,51 @@ json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
     return n;
 }
 
+/* Bytes that go into a JSON string as they are: printable ASCII but the
+ * quote and the backslash. */
+static const unsigned char json_plain[256] = {
+#define J4 1, 1, 1, 1
+#define J16 J4, J4, J4, J4
+    [0x20] = 1,
+    1,
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    [0x30] = J16,
+    [0x40] = J16,
+    [0x50] = 1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    1,
+    1,
+    1,
+    [0x60] = J16,
+    [0x70] = J16,
+#undef J16
+#undef J4
+};
+
 void
 json_quote(struct strbuf *out, const char *str, size_t len)
 {
@@ -158,11 +213,10 @@ json_quote(struct strbuf *out, const char *str, size_t len)
         unsigned c = s[i], cp;
         size_t n;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (json_plain[c]) {
             size_t start = i;
 
-            while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-                   s[i] != '\\') {
+            while (i < len && json_plain[s[i]]) {
                 i++;
             }
             strbuf_add(out, s + start, i - start);
@@ -238,15 +292,25 @@ json_string_len(struct json *j, const char *s, size_t len)
 void
 json_int(struct json *j, long long v)
 {
+    char buf[24], *end = buf + sizeof(buf), *p;
+
     json_sep(j);
-    strbuf_addf(j->out, "%lld", v);
+    p = json_digits(end, v < 0 ? 0ull - (unsigned long long)v
+                               : (unsigned long long)v);
+    if (v < 0) {
+        *--p = '-';
+    }
+    strbuf_add(j->out, p, (size_t)(end - p));
 }
 
 void
 json_uint(struct json *j, unsigned long long v)
 {
+    char buf[24], *end = buf + sizeof(buf), *p;
+
     json_sep(j);
-    strbuf_addf(j->out, "%llu", v);
+    p = json_digits(end, v);
+    strbuf_add(j->out, p, (size_t)(end - p));
 }
 
 void

@@ -97,6 +97,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     }
     c = xcalloc(1, sizeof(*c));
     c->addr = addr;
+    c->last_addrq = INT32_MIN;
     c->firstlineno = ld_i32(hdr, l->code_firstlineno);
     c->format = l->code_linetable_format;
     c->filename_ptr = ld_u64(hdr, l->code_filename);
@@ -128,7 +129,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
 }
 
 int
-py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out)
+py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out)
 {
     struct py_code *c = hashmap_get(&rt->codes, addr);
     int rc;
@@ -148,9 +149,13 @@ py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out)
 }
 
 int
-py_code_addr2line(const struct py_code *code, int addrq)
+py_code_addr2line(struct py_code *code, int addrq)
 {
-    return py_linetable_addr2line(code->format, code->linetable,
-                                  code->linetable_len, code->firstlineno,
-                                  addrq);
+    if (addrq != code->last_addrq) {
+        code->last_line = py_linetable_addr2line(code->format, code->linetable,
+                                                 code->linetable_len,
+                                                 code->firstlineno, addrq);
+        code->last_addrq = addrq;
+    }
+    return code->last_line;
 }

@@ -341,10 +341,13 @@ py_runtime_attach(int pid, struct py_runtime **out)
         goto fail;
     }
     py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);
-    py_runtime_symbol(rt, "interp_head", &rt->interp_head);
-    py_runtime_symbol(rt, "_PyThreadState_Current", &rt->tstate_current);
-    py_runtime_symbol(rt, "gil_locked", &rt->gil_locked);
-    py_runtime_symbol(rt, "gil_last_holder", &rt->gil_last_holder);
+    if (rt->runtime == 0) {
+        /* 3.6 keeps its state in statics (found in .symtab only). */
+        py_runtime_symbol(rt, "interp_head", &rt->interp_head);
+        py_runtime_symbol(rt, "_PyThreadState_Current", &rt->tstate_current);
+        py_runtime_symbol(rt, "gil_locked", &rt->gil_locked);
+        py_runtime_symbol(rt, "gil_last_holder", &rt->gil_last_holder);
+    }
     py_runtime_symbol(rt, "PyCode_Type", &rt->code_type);
     py_runtime_symbol(rt, "PyUnicode_Type", &rt->str_type);
     py_runtime_symbol(rt, "PyBytes_Type", &rt->bytes_type);

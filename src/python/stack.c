@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hashmap.h"
 #include "core/xalloc.h"
 #include "python/pyobj.h"
 #include "target/proc.h"
@@ -371,18 +372,56 @@ stack_push(struct py_stack *s, const struct py_code *code, int line,
     return 0;
 }
 
-static int
-frame_seen(const struct py_stack *s, raddr_t addr)
+/* Start a walk: forget the frames of the previous one in O(1). */
+static void
+seen_reset(struct py_stack *s)
 {
-    /* Frames are pushed in walk order; a loop revisits a recent one
-     * first, but check all to be sure.  Stacks are short. */
+    if (s->seen == NULL) {
+        s->seen_mask = 1023;
+        s->seen = xcalloc(s->seen_mask + 1, sizeof(*s->seen));
+    }
+    if (++s->walk == 0) {
+        memset(s->seen, 0, (s->seen_mask + 1) * sizeof(*s->seen));
+        s->walk = 1;
+    }
+}
+
+/*
+ * Record addr as visited in this walk; returns 1 when it was already:
+ * a chain that comes back to a frame loops (the target changed under
+ * us).  The set grows with the walk, so the check stays O(1).
+ */
+static int
+frame_seen(struct py_stack *s, raddr_t addr, size_t visited)
+{
     size_t i;
 
-    for (i = s->n; i-- > 0;) {
-        if (s->v[i].addr == addr) {
+    if (visited * 2 > s->seen_mask) {
+        size_t old = s->seen_mask + 1, j;
+        struct py_seen *prev = s->seen;
+
+        s->seen_mask = old * 2 - 1;
+        s->seen = xcalloc(old * 2, sizeof(*s->seen));
+        for (j = 0; j < old; j++) {
+            if (prev[j].walk == s->walk) {
+                i = (size_t)hash_u64(prev[j].addr) & s->seen_mask;
+                while (s->seen[i].walk == s->walk) {
+                    i = (i + 1) & s->seen_mask;
+                }
+                s->seen[i] = prev[j];
+            }
+        }
+        free(prev);
+    }
+    i = (size_t)hash_u64(addr) & s->seen_mask;
+    while (s->seen[i].walk == s->walk) {
+        if (s->seen[i].addr == addr) {
             return 1;
         }
+        i = (i + 1) & s->seen_mask;
     }
+    s->seen[i].addr = addr;
+    s->seen[i].walk = s->walk;
     return 0;
 }
 
@@ -394,15 +433,18 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
     size_t want = (size_t)l->frame_lineno + 4;
     int rc;
 
+    size_t visited = 0;
+
     if (want > sizeof(buf)) {
         return PS_EINTERNAL;
     }
+    seen_reset(s);
     while (frame != 0) {
-        const struct py_code *code;
+        struct py_code *code;
         int32_t lasti, lineno;
         int line;
 
-        if (frame_seen(s, frame)) {
+        if (frame_seen(s, frame, ++visited)) {
             return err_set(PS_ECHANGED, "frame chain loops");
         }
         rc = memsrc_read(rt->mem, frame, buf, want);
@@ -524,17 +566,16 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     if (rc < 0) {
         return rc;
     }
+    seen_reset(s);
     while (frame != 0) {
-        const struct py_code *code;
+        struct py_code *code;
         raddr_t code_addr, instr, cur = frame;
         int owner, line, addrq;
 
         if (++visited > PY_FRAMES_MAX * 4) {
             return err_set(PS_ELIMIT, "frame chain too long");
         }
-        /* frame_seen() knows the shown frames; hidden ones are bounded
-         * by `visited`. */
-        if ((frame & 7) != 0 || frame_seen(s, frame)) {
+        if ((frame & 7) != 0 || frame_seen(s, frame, (size_t)visited)) {
             return err_set(PS_ECHANGED, "frame chain is inconsistent");
         }
         rc = read_iframe(rt, s, frame, buf, want);
@@ -599,6 +640,7 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
 void
 py_stack_release(struct py_stack *s)
 {
+    free(s->seen);
     free(s->v);
     free(s->chunks);
     free(s->chunk_data);

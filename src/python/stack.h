@@ -74,10 +74,20 @@ struct py_stack {
     size_t chunks_alloc;
     unsigned char *chunk_data;
     size_t chunk_data_alloc;
+    /* Frame addresses seen in the current walk: an open-addressing set
+     * whose entries are valid when their tag equals `walk`. */
+    struct py_seen *seen;
+    size_t seen_mask;
+    uint32_t walk;
+};
+
+struct py_seen {
+    raddr_t addr;
+    uint32_t walk;
 };
 
 /* clang-format off */
-#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
+#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, 0}
 /* clang-format on */
 
 /* py_stack_read() flags. */
