@@ -159,48 +159,11 @@ json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
 
 /* Bytes that go into a JSON string as they are: printable ASCII but the
  * quote and the backslash. */
-static const unsigned char json_plain[256] = {
-#define J4 1, 1, 1, 1
-#define J16 J4, J4, J4, J4
-    [0x20] = 1,
-    1,
-    0,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    [0x30] = J16,
-    [0x40] = J16,
-    [0x50] = 1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    0,
-    1,
-    1,
-    1,
-    [0x60] = J16,
-    [0x70] = J16,
-#undef J16
-#undef J4
-};
+static inline int
+json_plain(unsigned c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
 
 void
 json_quote(struct strbuf *out, const char *str, size_t len)
@@ -213,10 +176,10 @@ json_quote(struct strbuf *out, const char *str, size_t len)
         unsigned c = s[i], cp;
         size_t n;
 
-        if (json_plain[c]) {
+        if (json_plain(c)) {
             size_t start = i;
 
-            while (i < len && json_plain[s[i]]) {
+            while (i < len && json_plain(s[i])) {
                 i++;
             }
             strbuf_add(out, s + start, i - start);

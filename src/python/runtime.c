@@ -137,6 +137,24 @@ basename_has_python(const char *path)
     return strstr(slash ? slash + 1 : path, "python") != NULL;
 }
 
+/* Does an executable call into a CPython it has not loaded yet? */
+static int
+imports_python(const struct elf_image *img)
+{
+    /* The entry points python executables of 3.6-3.13 call. */
+    static const char *const entry[] = {"Py_BytesMain",  "Py_Main",
+                                        "_Py_UnixMain",  "Py_RunMain",
+                                        "Py_Initialize", "Py_InitializeEx"};
+    size_t i;
+
+    for (i = 0; i < sizeof(entry) / sizeof(entry[0]); i++) {
+        if (elf_image_imports(img, entry[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Find the object that defines PyCode_Type.  Candidates in order: the
  * executable, libraries whose name mentions python, then the rest (an
@@ -184,9 +202,7 @@ find_runtime_object(struct py_runtime *rt, int *pending)
                 }
                 return 0;
             }
-            if (is_exe && (elf_image_imports(img, "PyCode_Type") ||
-                           elf_image_imports(img, "Py_BytesMain") ||
-                           elf_image_imports(img, "Py_Main"))) {
+            if (is_exe && imports_python(img)) {
                 *pending = 1;
             }
             elf_image_close(img);
@@ -369,6 +385,12 @@ py_runtime_attach(int pid, struct py_runtime **out)
     *out = rt;
     return 0;
 fail:
+    /* A process that is exiting loses its mappings before it becomes a
+     * zombie: whatever went wrong, say that it exited. */
+    if (rt->proc != NULL && rc != PS_EPERM &&
+        (proc_check(pid) < 0 || (rt->maps.n == 0 && rc == PS_ENOTPY))) {
+        rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
+    }
     py_runtime_free(rt);
     return rc;
 }
