@@ -58,6 +58,7 @@ struct py_runtime {
 
     /* Code objects by remote address (struct py_code *, owned). */
     struct hashmap codes;
+    uint32_t code_epoch; /* see py_code_get() */
 };
 
 /*

@@ -170,14 +170,16 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             t->holds_gil = holder != 0 && holder == tstate;
             if (pyl_has(l->tstate_frame)) {
                 t->top = ld_u64(ts, l->tstate_frame);
+                t->top_slot = tstate + (raddr_t)l->tstate_frame;
             } else if (pyl_has(l->tstate_current_frame)) {
                 t->top = ld_u64(ts, l->tstate_current_frame);
+                t->top_slot = tstate + (raddr_t)l->tstate_current_frame;
             } else if (pyl_has(l->tstate_cframe)) {
                 uint64_t cframe = ld_u64(ts, l->tstate_cframe);
 
                 if (cframe != 0) {
-                    rc = memsrc_read_u64(
-                        rt->mem, cframe + l->cframe_current_frame, &t->top);
+                    t->top_slot = cframe + (raddr_t)l->cframe_current_frame;
+                    rc = memsrc_read_u64(rt->mem, t->top_slot, &t->top);
                     if (rc < 0) {
                         return err_set(rc, "cannot read a _PyCFrame");
                     }
@@ -357,7 +359,7 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
 /* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
 
 static int
-stack_push(struct py_stack *s, const struct py_code *code, int line,
+stack_push(struct py_stack *s, struct py_code *code, int line,
            raddr_t addr)
 {
     if (s->n >= PY_FRAMES_MAX) {
@@ -425,6 +427,83 @@ frame_seen(struct py_stack *s, raddr_t addr, size_t visited)
     return 0;
 }
 
+/* Remember a visited frame and the header bytes it was decoded from. */
+static void
+visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
+{
+    if (s->nvisited == s->visited_alloc) {
+        XGROW(s->visited, s->visited_alloc, s->nvisited + 1);
+        s->headers = xrealloc(s->headers, s->visited_alloc * s->header_len);
+    }
+    s->visited[s->nvisited] = addr;
+    memcpy(s->headers + s->nvisited * s->header_len, hdr, s->header_len);
+    s->nvisited++;
+}
+
+/*
+ * Read the top-of-stack pointer and every visited frame's header again,
+ * in one batched read, and check that the chain is the one decoded: the
+ * same frames, calling each other from the same instructions.  Only the
+ * innermost frame may have moved on (field innermost_free).
+ */
+static int
+verify_walk(struct py_runtime *rt, const struct py_thread *t,
+            struct py_stack *s, const int32_t *fields, size_t nfields,
+            int32_t innermost_free)
+{
+    enum { BATCH = 128 };
+    struct memsrc_iov iov[BATCH + 1];
+    unsigned char *again = NULL;
+    uint64_t top = 0;
+    size_t done = 0, i, k, f, n;
+    int rc = 0;
+
+    again = xmalloc(BATCH * s->header_len);
+    do {
+        n = 0;
+        if (done == 0) {
+            iov[n].addr = t->top_slot;
+            iov[n].buf = &top;
+            iov[n].len = sizeof(top);
+            n++;
+        }
+        for (k = done; k < s->nvisited && k - done < BATCH; k++, n++) {
+            iov[n].addr = s->visited[k];
+            iov[n].buf = again + (k - done) * s->header_len;
+            iov[n].len = s->header_len;
+        }
+        rc = memsrc_readv(rt->proc, iov, n);
+        if (rc == PS_EFAULT) {
+            rc = err_set(PS_ECHANGED, "a frame went away while read");
+        }
+        if (rc < 0) {
+            break;
+        }
+        if (done == 0 && top != t->top) {
+            rc = err_set(PS_ECHANGED, "the stack changed while read");
+            break;
+        }
+        for (i = done; i < k; i++) {
+            const unsigned char *was = s->headers + i * s->header_len;
+            const unsigned char *now = again + (i - done) * s->header_len;
+
+            for (f = 0; f < nfields; f++) {
+                if (i == 0 && fields[f] == innermost_free) {
+                    continue; /* the running frame moves on: fine */
+                }
+                if (memcmp(was + fields[f], now + fields[f], 8) != 0) {
+                    rc = err_set(PS_ECHANGED, "the stack changed while read");
+                    goto out;
+                }
+            }
+        }
+        done = k;
+    } while (done < s->nvisited);
+out:
+    free(again);
+    return rc;
+}
+
 static int
 walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
 {
@@ -451,6 +530,7 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
         if (rc < 0) {
             return rc;
         }
+        visit_note(s, frame, buf);
         rc = py_code_get(rt, ld_u64(buf, l->frame_code), &code);
         if (rc < 0) {
             return rc;
@@ -582,6 +662,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         if (rc < 0) {
             return rc;
         }
+        visit_note(s, frame, buf);
         owner = buf[l->iframe_owner];
         code_addr = ld_u64(buf, l->iframe_code);
         instr = ld_u64(buf, l->iframe_instr);
@@ -625,21 +706,41 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
               struct py_stack *out)
 {
     const struct py_layout *l = &rt->layout;
+    int32_t fields[3];
+    int rc;
 
     out->n = 0;
+    out->nvisited = 0;
     out->truncated = 0;
     if (t->top == 0) {
         return 0;
     }
     if (pyl_has(l->tstate_frame)) {
-        return walk_frame_objects(rt, t->top, out);
+        /* A PyFrameObject's links: caller, code, last instruction (the
+         * 8 bytes at f_lasti cover f_lineno too, which is fine). */
+        fields[0] = l->frame_back;
+        fields[1] = l->frame_code;
+        fields[2] = l->frame_lasti;
+        out->header_len = (size_t)l->frame_lineno + 4;
+        rc = walk_frame_objects(rt, t->top, out);
+    } else {
+        fields[0] = l->iframe_previous;
+        fields[1] = l->iframe_code;
+        fields[2] = l->iframe_instr;
+        out->header_len = (size_t)l->iframe_size;
+        rc = walk_interpreter_frames(rt, t, flags, out);
     }
-    return walk_interpreter_frames(rt, t, flags, out);
+    if (rc == 0 && (flags & PY_STACK_VERIFY) && t->top_slot != 0) {
+        rc = verify_walk(rt, t, out, fields, 3, fields[2]);
+    }
+    return rc;
 }
 
 void
 py_stack_release(struct py_stack *s)
 {
+    free(s->visited);
+    free(s->headers);
     free(s->seen);
     free(s->v);
     free(s->chunks);
