@@ -10,7 +10,7 @@
  * (an <img> shows it); the inline script adds hover details, zoom and
  * search, reading each node's sample range from data-x/data-w/data-d.
  * Nodes narrower than o->min_width pixels are left out, and a note below
- * the graph says how many and how many samples they held.
+ * the graph says how many, and how many samples' stacks they cut short.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -547,7 +547,7 @@ out_svg(const struct profile *p, const struct out_options *opt,
     uint32_t *todo = NULL;
     size_t ntodo = 0, todo_alloc = 0, i;
     uint64_t pruned_nodes = 0, pruned_samples = 0;
-    int present[FG_NCLASS] = {0}, width, height;
+    int present[FG_NCLASS] = {0}, width, height, below;
     double min_w, lx;
     uint32_t c;
 
@@ -608,7 +608,11 @@ out_svg(const struct profile *p, const struct out_options *opt,
         todo = order;
         ntodo = norder;
     }
-    height = FG_TOP + (int)(d.maxdepth + 1) * FG_ROW + 46;
+    /* Below the graph: details and matches, then the recording time, then
+     * (on a line of its own) the pruning note. */
+    height = FG_TOP + (int)(d.maxdepth + 1) * FG_ROW + 46 +
+             (pruned_nodes > 0 ? 16 : 0);
+    below = FG_TOP + (int)(d.maxdepth + 1) * FG_ROW;
 
     strbuf_addf(
         out,
@@ -692,31 +696,32 @@ out_svg(const struct profile *p, const struct out_options *opt,
     strbuf_addf(out,
                 "<text id=\"details\" x=\"%d\" y=\"%d\" "
                 "data-width=\"%.2f\">",
-                FG_PAD, height - 28, d.inner * 0.68);
+                FG_PAD, below + 18, d.inner * 0.68);
     fg_text_fit(out,
                 "Hover a frame for details, click to zoom, Ctrl-F or / to "
                 "search, Escape to reset.",
                 fg_cols(d.inner * 0.68, FG_CHAR_W));
     strbuf_addf(out,
                 "</text>\n<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n",
-                width - FG_PAD, height - 28);
+                width - FG_PAD, below + 18);
     strbuf_reset(&sb);
     fg_started(&sb, p);
     strbuf_addf(out,
                 "<text class=\"note\" x=\"%d\" y=\"%d\" "
                 "style=\"text-anchor: end\">%s</text>\n",
-                width - FG_PAD, height - 10, sb.buf);
+                width - FG_PAD, below + 36, sb.buf);
     if (pruned_nodes > 0) {
         strbuf_addf(out, "<text class=\"note\" x=\"%d\" y=\"%d\">", FG_PAD,
-                    height - 10);
+                    below + 52);
         text_count(out, pruned_nodes);
-        strbuf_addf(out, " frame%s narrower than %g px not drawn (",
+        strbuf_addf(out,
+                    " frame%s narrower than %g px not drawn: the stacks of ",
                     pruned_nodes == 1 ? "" : "s", min_w);
         text_count(out, pruned_samples);
-        strbuf_addstr(out, pruned_samples == 1 ? " sample, " : " samples, ");
+        strbuf_addstr(out, pruned_samples == 1 ? " sample (" : " samples (");
         fg_pct(out, pruned_samples, t.v[0].total);
-        strbuf_addstr(out, "); the collapsed and speedscope formats keep "
-                           "every frame</text>\n");
+        strbuf_addstr(out, ") end early here; collapsed and speedscope "
+                           "output keep every frame</text>\n");
     }
     strbuf_addstr(out, "</svg>\n");
 
