@@ -25,6 +25,8 @@ struct cmd_struct {
 
 static const struct cmd_struct commands[] = {
     {"dump", cmd_dump, "print every thread's Python stack, right now"},
+    {"record", cmd_record,
+     "sample stacks over time: flame graph, speedscope, table"},
 };
 
 static void

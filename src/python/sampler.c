@@ -260,20 +260,13 @@ reread_threads(struct py_sampler *s)
         } else if (pyl_has(l->tstate_current_frame)) {
             t->top = ld_u64(ts, l->tstate_current_frame);
         } else {
+            /* 3.11/3.12: the top frame hangs off a _PyCFrame; it is read
+             * only for the threads this round samples (read_stack). */
             raddr_t cframe = ld_u64(ts, l->tstate_cframe);
 
             t->top = 0;
             t->top_slot =
                 cframe ? cframe + (raddr_t)l->cframe_current_frame : 0;
-            if (cframe != 0) {
-                rc = memsrc_read_u64(s->rt->proc, t->top_slot, &t->top);
-                if (rc == PS_EEXITED) {
-                    return rc;
-                }
-                if (rc < 0) {
-                    return 0;
-                }
-            }
         }
         if (pyl_has(l->tstate_datastack_chunk)) {
             t->datastack = ld_u64(ts, l->tstate_datastack_chunk);
@@ -320,6 +313,48 @@ look_for_names(struct py_sampler *s)
     py_threads_release(&list);
 }
 
+/*
+ * A thread's stack, verified.  A stack that changed while read is read
+ * again at once: dropping it would bias the profile against short
+ * functions, whose samples sit nearer to calls and returns.
+ */
+static int
+read_stack(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    const struct py_layout *l = &s->rt->layout;
+    int attempt, rc = 0;
+
+    if (pyl_has(l->tstate_cframe) && !pyl_has(l->tstate_frame) &&
+        !pyl_has(l->tstate_current_frame) && t->thread.top_slot != 0) {
+        rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot, &t->thread.top);
+        if (rc < 0) {
+            return rc == PS_EFAULT ? PS_ECHANGED : rc;
+        }
+    }
+    for (attempt = 0; attempt < PY_SAMPLE_ATTEMPTS; attempt++) {
+        if (attempt > 0) {
+            s->stats.retries++;
+            /* The top of the stack moved on: read it again. */
+            rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot,
+                                 &t->thread.top);
+            if (rc == 0 && pyl_has(l->tstate_datastack_chunk)) {
+                rc = memsrc_read_u64(s->rt->proc,
+                                     t->thread.tstate +
+                                         (raddr_t)l->tstate_datastack_chunk,
+                                     &t->thread.datastack);
+            }
+            if (rc < 0) {
+                break;
+            }
+        }
+        rc = py_stack_read(s->rt, &t->thread, s->stack_flags, &s->stack);
+        if (rc >= 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
+            break;
+        }
+    }
+    return rc;
+}
+
 int
 py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 {
@@ -358,7 +393,7 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
         } else if (s->mode == PY_SAMPLE_GIL && t->thread.tstate != holder) {
             continue;
         }
-        rc = py_stack_read(s->rt, &t->thread, s->stack_flags, &s->stack);
+        rc = read_stack(s, t);
         if (rc == PS_EEXITED) {
             return rc;
         }

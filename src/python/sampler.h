@@ -41,7 +41,11 @@ struct py_sampler_stats {
     uint64_t errors;    /* stacks dropped: other read errors */
     uint64_t idle;      /* threads not sampled: not running (cpu mode) */
     uint64_t refreshes; /* full walks of the thread lists */
+    uint64_t retries;   /* stacks read again after changing */
 };
+
+/* Reads of one stack before it is dropped as torn. */
+#define PY_SAMPLE_ATTEMPTS 3
 
 struct py_sampler {
     struct py_runtime *rt;

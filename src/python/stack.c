@@ -359,8 +359,7 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
 /* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
 
 static int
-stack_push(struct py_stack *s, struct py_code *code, int line,
-           raddr_t addr)
+stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr)
 {
     if (s->n >= PY_FRAMES_MAX) {
         s->truncated = 1;
@@ -556,10 +555,17 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
 
 /* ---- frames: _PyInterpreterFrame chains (3.11+) ------------------------- */
 
+/*
+ * Copy the thread's data-stack chunks.  Of the newest chunk only the part
+ * below the top frame is used: when the top frame lies in it, that much
+ * is read (often a few hundred bytes instead of the whole 16 KiB chunk).
+ */
 static int
-copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
+copy_chunks(struct py_runtime *rt, const struct py_thread *t,
+            struct py_stack *s)
 {
     const struct py_layout *l = &rt->layout;
+    raddr_t chunk = t->datastack;
     size_t total = 0;
 
     s->nchunks = 0;
@@ -573,6 +579,10 @@ copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
         if (s->nchunks >= PY_CHUNKS_MAX) {
             return err_set(PS_ELIMIT, "more than %d stack chunks",
                            PY_CHUNKS_MAX);
+        }
+        if (s->nchunks == 0 && t->top > chunk + (raddr_t)l->chunk_data &&
+            t->top - chunk < PY_CHUNK_BYTES_MAX) {
+            first = (size_t)(t->top - chunk) + (size_t)l->iframe_size;
         }
         XGROW(s->chunk_data, s->chunk_data_alloc, total + first);
         data = s->chunk_data + total;
@@ -590,21 +600,17 @@ copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
             return err_set(PS_ECHANGED, "stack chunk of %llu bytes",
                            (unsigned long long)size);
         }
-        if (size > first) {
-            XGROW(s->chunk_data, s->chunk_data_alloc, total + size);
-            data = s->chunk_data + total;
-            rc = memsrc_read(rt->proc, chunk + first, data + first,
-                             size - first);
-            if (rc < 0) {
-                return rc;
-            }
+        if (first > size) {
+            /* The top frame is not in this chunk (a generator's, say):
+             * keep what is inside it. */
+            first = (size_t)size;
         }
         XGROW(s->chunks, s->chunks_alloc, s->nchunks + 1);
         c = &s->chunks[s->nchunks++];
         c->addr = chunk;
-        c->size = (size_t)size;
+        c->size = first;
         c->offset = total;
-        total += (size_t)size;
+        total += first;
         chunk = ld_u64(data, l->chunk_previous);
     }
     return 0;
@@ -626,7 +632,9 @@ read_iframe(struct py_runtime *rt, struct py_stack *s, raddr_t addr,
             return 0;
         }
     }
-    return memsrc_read(rt->mem, addr, buf, len);
+    /* Outside the chunks: a generator's frame, or the entry frame on the
+     * C stack.  A direct read of the frame costs less than a page. */
+    return memsrc_read(rt->proc, addr, buf, len);
 }
 
 static int
@@ -642,7 +650,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
     }
-    rc = copy_chunks(rt, t->datastack, s);
+    rc = copy_chunks(rt, t, s);
     if (rc < 0) {
         return rc;
     }
