@@ -53,7 +53,7 @@ struct py_threads {
 
 struct py_frame {
     struct py_code *code; /* owned by the runtime's code cache */
-    int line; /* -1: no line (f_lineno is None) */
+    int line;             /* -1: no line (f_lineno is None) */
     raddr_t addr;
 };
 
