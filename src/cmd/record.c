@@ -124,6 +124,7 @@ struct recorder {
     size_t ids_alloc;
     struct record_target *current;
     double paused_ms;
+    const char *stopped; /* why the recording ended, for the summary */
 };
 
 static volatile sig_atomic_t record_stop;
@@ -657,6 +658,8 @@ summary(const struct recorder *r)
     double achieved =
         m->duration_s > 0 ? (double)m->rounds / m->duration_s : 0;
 
+    fprintf(stderr, "pyspect: recording stopped: %s\n",
+            r->stopped ? r->stopped : "");
     fprintf(stderr,
             "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
             "%g requested (%.0f%%)\n",
@@ -742,6 +745,7 @@ record_loop(struct recorder *r)
         int alive;
 
         if (end != 0 && now >= end) {
+            r->stopped = "duration reached";
             break;
         }
         if (o->subprocesses && now >= next_scan) {
@@ -753,6 +757,7 @@ record_loop(struct recorder *r)
         m->rounds = round;
         (void)errors_before;
         if (!alive) {
+            r->stopped = "the target exited";
             break;
         }
         collect_stats(r);
@@ -776,6 +781,9 @@ record_loop(struct recorder *r)
                    EINTR &&
                !record_stop) {
         }
+    }
+    if (record_stop) {
+        r->stopped = "interrupted";
     }
     m->duration_s = (double)(clock_now_ns() - start) / 1e9;
     collect_stats(r);
@@ -908,7 +916,8 @@ cmd_record(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         if (!child_exited(&r)) {
-            if (!opt.quiet && !record_stop) {
+            if (!opt.quiet && r.stopped != NULL &&
+                strcmp(r.stopped, "duration reached") == 0) {
                 fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
                         opt.command[0]);
             }

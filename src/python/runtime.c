@@ -276,8 +276,10 @@ read_version(struct py_runtime *rt)
             return err_set(PS_ENOTREADY, "pid %d", rt->pid);
         }
         if (py_version_parse(text, strlen(text), &rt->version) < 0) {
-            return err_set(PS_ECORRUPT, "unexpected version text '%.40s'",
-                           text);
+            /* Until the loader has zeroed .bss and Py_Initialize() has
+             * written it, the buffer holds whatever the file had there. */
+            return err_set(PS_ENOTREADY, "pid %d: no version text yet",
+                           rt->pid);
         }
         return 0;
     }

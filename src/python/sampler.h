@@ -19,7 +19,12 @@
 #include "python/stack.h"
 
 enum py_sample_mode {
-    PY_SAMPLE_CPU,  /* threads the kernel shows running (state R) */
+    /* Threads the kernel shows running (state R).  R also covers a
+     * thread waiting in the run queue: on a machine short of CPU the
+     * samples lean towards where threads get preempted.  (The kernel's
+     * per-thread CPU times in /proc are only updated at scheduler ticks,
+     * too coarse to tell.) */
+    PY_SAMPLE_CPU,
     PY_SAMPLE_WALL, /* every thread */
     PY_SAMPLE_GIL,  /* the thread holding the GIL */
 };
@@ -44,8 +49,13 @@ struct py_sampler_stats {
     uint64_t retries;   /* stacks read again after changing */
 };
 
-/* Reads of one stack before it is dropped as torn. */
-#define PY_SAMPLE_ATTEMPTS 3
+/*
+ * Reads of one stack before it is dropped as torn.  A retry observes the
+ * stack a moment later, which does not bias the profile; a drop does (it
+ * is likelier near calls and returns, so in short functions), so retry
+ * generously: a sampler preempted between its reads needs a few.
+ */
+#define PY_SAMPLE_ATTEMPTS 8
 
 struct py_sampler {
     struct py_runtime *rt;

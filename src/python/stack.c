@@ -439,67 +439,115 @@ visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
     s->nvisited++;
 }
 
+/* The bytes of a code object's header that identify it. */
+static size_t
+code_ident_len(const struct py_layout *l)
+{
+    int32_t hi = l->code_linetable;
+
+    hi = l->code_filename > hi ? l->code_filename : hi;
+    hi = l->code_name > hi ? l->code_name : hi;
+    hi = l->code_firstlineno > hi ? l->code_firstlineno : hi;
+    return (size_t)hi + 8;
+}
+
+/* Is the code object still the one the cache decoded? */
+static int
+code_unchanged(struct py_runtime *rt, struct py_code *c,
+               const unsigned char *now)
+{
+    const struct py_layout *l = &rt->layout;
+    int32_t first;
+
+    memcpy(&first, now + l->code_firstlineno, 4);
+    if (ld_u64(now, l->obj_type) == rt->code_type &&
+        ld_u64(now, l->code_name) == c->name_ptr &&
+        ld_u64(now, l->code_filename) == c->filename_ptr &&
+        ld_u64(now, l->code_linetable) == c->linetable_ptr &&
+        first == c->firstlineno) {
+        return 1;
+    }
+    /* Freed and its address reused: make py_code_get() decode it anew. */
+    c->epoch = rt->code_epoch - 1;
+    return 0;
+}
+
 /*
- * Read the top-of-stack pointer and every visited frame's header again,
- * in one batched read, and check that the chain is the one decoded: the
- * same frames, calling each other from the same instructions.  Only the
- * innermost frame may have moved on (field innermost_free).
+ * Read the top-of-stack pointer, every visited frame's header and the
+ * header of every code object shown again, in one batched read, and
+ * check that the chain is the one decoded: the same frames, calling each
+ * other from the same instructions, running the same code objects (an
+ * address can be reused by a new code object, and the cache must not
+ * put an old name on it).  Only the innermost frame may have moved on
+ * (field innermost_free).
  */
 static int
 verify_walk(struct py_runtime *rt, const struct py_thread *t,
             struct py_stack *s, const int32_t *fields, size_t nfields,
             int32_t innermost_free)
 {
-    enum { BATCH = 128 };
-    struct memsrc_iov iov[BATCH + 1];
-    unsigned char *again = NULL;
+    size_t clen = code_ident_len(&rt->layout);
+    size_t slot = s->header_len > clen ? s->header_len : clen;
+    size_t nmax = 1 + s->nvisited + s->n, n = 0, ncodes = 0, i, k, f;
+    struct memsrc_iov *iov = xmalloc(nmax * sizeof(*iov));
+    struct py_code **codes = xmalloc((s->n + 1) * sizeof(*codes));
+    unsigned char *again = xmalloc(nmax * slot);
     uint64_t top = 0;
-    size_t done = 0, i, k, f, n;
-    int rc = 0;
+    int rc;
 
-    again = xmalloc(BATCH * s->header_len);
-    do {
-        n = 0;
-        if (done == 0) {
-            iov[n].addr = t->top_slot;
-            iov[n].buf = &top;
-            iov[n].len = sizeof(top);
-            n++;
-        }
-        for (k = done; k < s->nvisited && k - done < BATCH; k++, n++) {
-            iov[n].addr = s->visited[k];
-            iov[n].buf = again + (k - done) * s->header_len;
-            iov[n].len = s->header_len;
-        }
-        rc = memsrc_readv(rt->proc, iov, n);
-        if (rc == PS_EFAULT) {
-            rc = err_set(PS_ECHANGED, "a frame went away while read");
-        }
-        if (rc < 0) {
-            break;
-        }
-        if (done == 0 && top != t->top) {
-            rc = err_set(PS_ECHANGED, "the stack changed while read");
-            break;
-        }
-        for (i = done; i < k; i++) {
-            const unsigned char *was = s->headers + i * s->header_len;
-            const unsigned char *now = again + (i - done) * s->header_len;
+    iov[n].addr = t->top_slot;
+    iov[n].buf = &top;
+    iov[n++].len = sizeof(top);
+    for (i = 0; i < s->nvisited; i++, n++) {
+        iov[n].addr = s->visited[i];
+        iov[n].buf = again + n * slot;
+        iov[n].len = s->header_len;
+    }
+    for (i = 0; i < s->n; i++) {
+        struct py_code *c = s->v[i].code;
 
-            for (f = 0; f < nfields; f++) {
-                if (i == 0 && fields[f] == innermost_free) {
-                    continue; /* the running frame moves on: fine */
-                }
-                if (memcmp(was + fields[f], now + fields[f], 8) != 0) {
-                    rc = err_set(PS_ECHANGED, "the stack changed while read");
-                    goto out;
-                }
+        /* Each code object once; stacks are short and recursion
+         * repeats the same few. */
+        for (k = 0; k < ncodes && codes[k] != c; k++) {
+        }
+        if (k < ncodes) {
+            continue;
+        }
+        codes[ncodes++] = c;
+        iov[n].addr = c->addr;
+        iov[n].buf = again + n * slot;
+        iov[n++].len = clen;
+    }
+    rc = memsrc_readv(rt->proc, iov, n);
+    if (rc == PS_EFAULT) {
+        rc = err_set(PS_ECHANGED, "a frame went away while read");
+    }
+    if (rc == 0 && top != t->top) {
+        rc = err_set(PS_ECHANGED, "the stack changed while read");
+    }
+    for (i = 0; rc == 0 && i < s->nvisited; i++) {
+        const unsigned char *was = s->headers + i * s->header_len;
+        const unsigned char *now = again + (1 + i) * slot;
+
+        for (f = 0; f < nfields; f++) {
+            if (i == 0 && fields[f] == innermost_free) {
+                continue; /* the running frame moves on: fine */
+            }
+            if (memcmp(was + fields[f], now + fields[f], 8) != 0) {
+                rc = err_set(PS_ECHANGED, "the stack changed while read");
+                break;
             }
         }
-        done = k;
-    } while (done < s->nvisited);
-out:
+    }
+    for (k = 0; rc == 0 && k < ncodes; k++) {
+        if (!code_unchanged(rt, codes[k],
+                            again + (1 + s->nvisited + k) * slot)) {
+            rc = err_set(PS_ECHANGED, "a code object was replaced");
+        }
+    }
     free(again);
+    free(codes);
+    free(iov);
     return rc;
 }
 
