@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHES = ["dump.py"]
+BENCHES = ["dump.py", "record.py"]
 
 
 def main():
