@@ -492,6 +492,9 @@ record_round(struct recorder *r, uint64_t round)
         if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
             t->rt->code_epoch++;
         }
+        if (r->opt->blocking) {
+            py_sampler_choose(&t->sampler);
+        }
         if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
             rc = PS_EEXITED;
         } else {

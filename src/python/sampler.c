@@ -423,11 +423,12 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
 }
 
 /* Which threads this round samples, as far as known before reading. */
-static void
-choose_threads(struct py_sampler *s)
+void
+py_sampler_choose(struct py_sampler *s)
 {
     size_t i;
 
+    s->chosen = 1;
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
 
@@ -448,7 +449,10 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
     int rc;
 
     s->stats.rounds++;
-    choose_threads(s);
+    if (!s->chosen) {
+        py_sampler_choose(s);
+    }
+    s->chosen = 0;
     rc = s->n > 0 ? reread_threads(s, 1) : 0;
     if (rc < 0) {
         return rc;
@@ -457,7 +461,8 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
         /* A new list: read it, then the GIL holder with the threads. */
         rc = refresh(s);
         if (rc == 0 && s->n > 0) {
-            choose_threads(s);
+            py_sampler_choose(s);
+            s->chosen = 0;
             rc = reread_threads(s, 0);
             rc = rc == 0 ? PS_ECHANGED : rc;
         }

@@ -93,6 +93,7 @@ struct py_sampler {
     raddr_t holder; /* this round's GIL holder, 0 when none */
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
+    int chosen;     /* py_sampler_choose() ran for the next round */
 };
 
 /* Called once per sampled stack; frames innermost first. */
@@ -102,6 +103,13 @@ typedef void (*py_sample_fn)(void *ctx, struct py_sampled_thread *t,
 void py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
                      enum py_sample_mode mode);
 void py_sampler_release(struct py_sampler *s);
+
+/*
+ * Pick the threads the next round samples (cpu mode reads their kernel
+ * states).  py_sampler_round() does it itself; call this first only to
+ * pick them before pausing the target (a paused thread shows 't').
+ */
+void py_sampler_choose(struct py_sampler *s);
 
 /*
  * One round.  Returns 0 (even when some stacks were dropped: see stats),
