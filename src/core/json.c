@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 void
 json_init(struct json *j, struct strbuf *out, int pretty)
 {
@@ -20,15 +22,25 @@ json_init(struct json *j, struct strbuf *out, int pretty)
 static void
 json_newline(struct json *j)
 {
-    int i;
+    static const char spaces[] = "\n" /* then 2 * JSON_MAX_DEPTH spaces */
+                                 "                                "
+                                 "                                ";
+    int depth = j->depth < JSON_MAX_DEPTH ? j->depth : JSON_MAX_DEPTH;
 
-    if (!j->pretty) {
-        return;
+    if (j->pretty) {
+        strbuf_add(j->out, spaces, 1 + 2 * (size_t)depth);
     }
-    strbuf_addch(j->out, '\n');
-    for (i = 0; i < j->depth; i++) {
-        strbuf_addstr(j->out, "  ");
-    }
+}
+
+/* Decimal digits of v into the end of buf; returns the first digit. */
+static char *
+json_digits(char *end, unsigned long long v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
 }
 
 /* Separator before a value or a key at the current depth. */
@@ -104,47 +116,12 @@ json_key(struct json *j, const char *key)
     j->after_key = 1;
 }
 
-/*
- * Length of the UTF-8 sequence at s and its code point; 0 when the bytes
- * are not a sequence we accept.  Surrogates (ED A0..BF xx) are accepted so
- * that they can be escaped.
- */
-static size_t
-json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
+/* Bytes that go into a JSON string as they are: printable ASCII but the
+ * quote and the backslash. */
+static inline int
+json_plain(unsigned c)
 {
-    unsigned c = s[0];
-    size_t n, i;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        *cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        *cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        *cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n > len) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        *cp = (*cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && *cp < 0x800) ||
-        (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff))) {
-        return 0;
-    }
-    return n;
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
 void
@@ -155,14 +132,14 @@ json_quote(struct strbuf *out, const char *str, size_t len)
 
     strbuf_addch(out, '"');
     while (i < len) {
-        unsigned c = s[i], cp;
-        size_t n;
+        unsigned c = s[i];
+        uint32_t cp;
+        int n;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (json_plain(c)) {
             size_t start = i;
 
-            while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-                   s[i] != '\\') {
+            while (i < len && json_plain(s[i])) {
                 i++;
             }
             strbuf_add(out, s + start, i - start);
@@ -197,22 +174,17 @@ json_quote(struct strbuf *out, const char *str, size_t len)
             i++;
             continue;
         }
-        if (c == 0xc0 && i + 1 < len && s[i + 1] == 0x80) {
-            /* U+0000 as the python layer encodes it (modified UTF-8). */
-            strbuf_addstr(out, "\\u0000");
-            i += 2;
-            continue;
-        }
-        n = json_utf8_seq(s + i, len - i, &cp);
-        if (n == 0) {
+        n = utf8_next(str + i, len - i, &cp);
+        if (n < 0) {
             strbuf_addstr(out, "\\ufffd");
             i++;
-        } else if (cp >= 0xd800 && cp <= 0xdfff) {
+        } else if (cp == 0 || utf8_is_surrogate(cp)) {
+            /* U+0000 (C0 80) and lone surrogates: as \uXXXX escapes. */
             strbuf_addf(out, "\\u%04x", cp);
-            i += n;
+            i += (size_t)n;
         } else {
-            strbuf_add(out, s + i, n);
-            i += n;
+            strbuf_add(out, s + i, (size_t)n);
+            i += (size_t)n;
         }
     }
     strbuf_addch(out, '"');
@@ -238,15 +210,25 @@ json_string_len(struct json *j, const char *s, size_t len)
 void
 json_int(struct json *j, long long v)
 {
+    char buf[24], *end = buf + sizeof(buf), *p;
+
     json_sep(j);
-    strbuf_addf(j->out, "%lld", v);
+    p = json_digits(end, v < 0 ? 0ull - (unsigned long long)v
+                               : (unsigned long long)v);
+    if (v < 0) {
+        *--p = '-';
+    }
+    strbuf_add(j->out, p, (size_t)(end - p));
 }
 
 void
 json_uint(struct json *j, unsigned long long v)
 {
+    char buf[24], *end = buf + sizeof(buf), *p;
+
     json_sep(j);
-    strbuf_addf(j->out, "%llu", v);
+    p = json_digits(end, v);
+    strbuf_add(j->out, p, (size_t)(end - p));
 }
 
 void

@@ -37,6 +37,7 @@ struct py_thread {
     int holds_gil;
     int is_main;
     raddr_t top;       /* PyFrameObject* (<=3.10) or _PyInterpreterFrame* */
+    raddr_t top_slot;  /* where top was read from (tstate or _PyCFrame) */
     raddr_t datastack; /* _PyStackChunk* (3.11+) */
 };
 
@@ -51,15 +52,16 @@ struct py_threads {
 /* clang-format on */
 
 struct py_frame {
-    const struct py_code *code;
-    int line; /* -1: no line (f_lineno is None) */
+    struct py_code *code; /* owned by the runtime's code cache */
+    int line;             /* -1: no line (f_lineno is None) */
     raddr_t addr;
 };
 
 /* A copy of one data-stack chunk (3.11+). */
 struct py_chunk {
     raddr_t addr;
-    size_t size;
+    size_t size;   /* bytes copied */
+    size_t full;   /* the chunk's own size */
     size_t offset; /* into py_stack.chunk_data */
 };
 
@@ -74,10 +76,41 @@ struct py_stack {
     size_t chunks_alloc;
     unsigned char *chunk_data;
     size_t chunk_data_alloc;
+    /* Copies of target memory the caller already has (a sampler's
+     * batched read), consulted before reading; see PY_STACK_PREFETCHED. */
+    const struct py_prefetch *prefetch;
+    size_t nprefetch;
+    /* Scratch of the verification read, reused. */
+    unsigned char *verify_buf;
+    size_t verify_buf_alloc;
+    /* Frame addresses seen in the current walk: an open-addressing set
+     * whose entries are valid when their tag equals `walk`. */
+    struct py_seen *seen;
+    size_t seen_mask;
+    uint32_t walk;
+    /* Every frame the walk visited (shown or hidden), innermost first,
+     * with the header bytes it was decoded from, for PY_STACK_VERIFY. */
+    raddr_t *visited;
+    unsigned char *headers;
+    size_t nvisited;
+    size_t visited_alloc;
+    size_t header_len;
+};
+
+/* A piece of target memory already copied. */
+struct py_prefetch {
+    raddr_t addr;
+    size_t len;
+    const unsigned char *data;
+};
+
+struct py_seen {
+    raddr_t addr;
+    uint32_t walk;
 };
 
 /* clang-format off */
-#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
+#define PY_STACK_INIT {0}
 /* clang-format on */
 
 /* py_stack_read() flags. */
@@ -85,7 +118,33 @@ enum {
     /* Honour f_lineno of traced frames as CPython does (costs a read
      * per frame that has a frame object, on 3.11+). */
     PY_STACK_TRACED_LINES = 1 << 0,
+    /*
+     * Refuse a stack that changed while it was read (PS_ECHANGED): after
+     * the walk, the top-of-stack pointer and every visited frame's links
+     * (code, caller, and the caller's instruction) are read again in one
+     * batched read and must be unchanged.  The innermost frame may have
+     * moved within its own code: that is the same stack, a moment later.
+     * A sampler sets this so that it never records a stack that mixes two
+     * call chains; it costs one more read per stack.
+     */
+    PY_STACK_VERIFY = 1 << 1,
+    /*
+     * Use out->prefetch (set by the caller) before reading: frames and
+     * the newest data-stack chunk found there are decoded from the copy.
+     * Verification still reads the target again.
+     */
+    PY_STACK_PREFETCHED = 1 << 2,
 };
+
+/*
+ * Where this thread's stack lived, for a sampler to fetch it next round
+ * in its batched read: the newest chunk's used part and the frames read
+ * outside chunks (all frames, for PyFrameObject chains).  Fills up to
+ * max pieces of at most len_max bytes; returns how many.
+ */
+size_t py_stack_where(const struct py_runtime *rt, const struct py_thread *t,
+                      const struct py_stack *s, struct py_prefetch *out,
+                      size_t max);
 
 /*
  * Every thread of every interpreter, in list order (newest first), with

@@ -40,6 +40,28 @@ memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out)
     return memsrc_read(src, addr, out, sizeof(*out));
 }
 
+int
+memsrc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n)
+{
+    size_t i;
+    int rc;
+
+    if (src->ops->readv != NULL) {
+        src->nreads++;
+        for (i = 0; i < n; i++) {
+            src->nbytes += iov[i].len;
+        }
+        return src->ops->readv(src, iov, n);
+    }
+    for (i = 0; i < n; i++) {
+        rc = memsrc_read(src, iov[i].addr, iov[i].buf, iov[i].len);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 void
 memsrc_free(struct memsrc *src)
 {
@@ -137,6 +159,51 @@ memsrc_proc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     return 0;
 }
 
+static int
+memsrc_proc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n)
+{
+    struct memsrc_proc *p = (struct memsrc_proc *)src;
+    struct iovec local[64], remote[64];
+    size_t i, done = 0;
+
+    while (done < n) {
+        size_t k = n - done < 64 ? n - done : 64, want = 0;
+        ssize_t got;
+
+        for (i = 0; i < k; i++) {
+            local[i].iov_base = iov[done + i].buf;
+            local[i].iov_len = iov[done + i].len;
+            remote[i].iov_base = (void *)(uintptr_t)iov[done + i].addr;
+            remote[i].iov_len = iov[done + i].len;
+            want += iov[done + i].len;
+        }
+        got = p->mem_fd >= 0
+                  ? -1
+                  : process_vm_readv(p->pid, local, k, remote, k, 0);
+        if (got < 0 && errno == ESRCH) {
+            return PS_EEXITED;
+        }
+        if (got < 0 && (errno == EPERM || errno == EACCES)) {
+            return PS_EPERM;
+        }
+        if (got != (ssize_t)want) {
+            /* A piece is unmapped (or the syscall is missing): read the
+             * batch piece by piece, which names the error exactly. */
+            for (i = 0; i < k; i++) {
+                int rc =
+                    memsrc_proc_read(src, iov[done + i].addr,
+                                     iov[done + i].buf, iov[done + i].len);
+
+                if (rc < 0) {
+                    return rc;
+                }
+            }
+        }
+        done += k;
+    }
+    return 0;
+}
+
 static void
 memsrc_proc_free(struct memsrc *src)
 {
@@ -149,9 +216,10 @@ memsrc_proc_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_proc_ops = {
-    "process",
-    memsrc_proc_read,
-    memsrc_proc_free,
+    .name = "process",
+    .read = memsrc_proc_read,
+    .readv = memsrc_proc_readv,
+    .free = memsrc_proc_free,
 };
 
 int
@@ -221,9 +289,10 @@ memsrc_buffer_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_buffer_ops = {
-    "buffer",
-    memsrc_buffer_read,
-    memsrc_buffer_free,
+    .name = "buffer",
+    .read = memsrc_buffer_read,
+    .readv = NULL,
+    .free = memsrc_buffer_free,
 };
 
 struct memsrc *
@@ -278,9 +347,10 @@ memsrc_faulty_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_faulty_ops = {
-    "faulty",
-    memsrc_faulty_read,
-    memsrc_faulty_free,
+    .name = "faulty",
+    .read = memsrc_faulty_read,
+    .readv = NULL,
+    .free = memsrc_faulty_free,
 };
 
 struct memsrc *
@@ -355,9 +425,10 @@ memsrc_cache_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_cache_ops = {
-    "cache",
-    memsrc_cache_read,
-    memsrc_cache_free,
+    .name = "cache",
+    .read = memsrc_cache_read,
+    .readv = NULL,
+    .free = memsrc_cache_free,
 };
 
 struct memsrc *

@@ -21,6 +21,13 @@ typedef uint64_t raddr_t;
 
 struct memsrc;
 
+/* One piece of a batched read. */
+struct memsrc_iov {
+    raddr_t addr;
+    void *buf;
+    size_t len;
+};
+
 struct memsrc_ops {
     const char *name;
     /*
@@ -29,6 +36,13 @@ struct memsrc_ops {
      * PS_EPERM when reading is not allowed.
      */
     int (*read)(struct memsrc *src, raddr_t addr, void *buf, size_t len);
+    /*
+     * Read n pieces at once (NULL: done one by one).  All or nothing:
+     * 0, or the error of the first piece that could not be read.  A
+     * live process does it in one process_vm_readv(), which costs about
+     * as much as reading one piece: samplers batch what they can.
+     */
+    int (*readv)(struct memsrc *src, const struct memsrc_iov *iov, size_t n);
     /* Release the source and everything it owns. */
     void (*free)(struct memsrc *src);
 };
@@ -47,6 +61,9 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     src->nbytes += len;
     return src->ops->read(src, addr, buf, len);
 }
+
+/* Batched read; see memsrc_ops.readv.  Counts as one read. */
+int memsrc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n);
 
 /* Typed helpers: read one little-endian word at addr. */
 int memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out);
