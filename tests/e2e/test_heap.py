@@ -285,7 +285,7 @@ def task_states(pid):
 
 
 def test_target_survives_pyspect_killed_mid_pause(python, target):
-    t = target(python, "heapgrow.py", "600000")
+    t = target(python, "heapgrow.py", "300000")
     for attempt in range(5):
         p = subprocess.Popen([PYSPECT, "heap", "--refs", "Ballast",
                               str(t.pid)], stdout=subprocess.DEVNULL,
