@@ -175,6 +175,7 @@ static int
 find_runtime_object(struct py_runtime *rt, int *pending)
 {
     size_t pass, i, j;
+    int exe_mapped = 0;
 
     *pending = 0;
     for (pass = 0; pass < 3; pass++) {
@@ -195,6 +196,7 @@ find_runtime_object(struct py_runtime *rt, int *pending)
                 continue;
             }
             is_exe = strcmp(e->path, rt->executable) == 0;
+            exe_mapped |= is_exe;
             if ((pass == 0) != is_exe ||
                 (pass == 1 && !basename_has_python(e->path)) ||
                 (pass == 2 && basename_has_python(e->path))) {
@@ -216,6 +218,11 @@ find_runtime_object(struct py_runtime *rt, int *pending)
             }
             elf_image_close(img);
         }
+    }
+    /* In the middle of execve(), /proc/PID/exe names the new program
+     * before its mappings exist: that is a process starting up. */
+    if (!exe_mapped) {
+        *pending = 1;
     }
     return PS_ENOTPY;
 }

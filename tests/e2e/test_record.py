@@ -279,7 +279,8 @@ def test_target_exits_before_first_sample(python, tmp_path):
                               "import time; time.sleep(0.02)"])
         r = record("-r", "1000", "-o", tmp_path / "y.txt", p.pid)
         p.wait()
-        assert r.rc in (0, 3, 7, 8), r
+        # 9: it exited before pyspect attached and is not reaped yet.
+        assert r.rc in (0, 3, 7, 8, 9), r
         assert r.rc < 128
 
 
