@@ -138,6 +138,20 @@ open_mapped_elf(int pid, const struct map_entry *e, struct elf_image **out)
     return rc;
 }
 
+/* Is the file mapped?  A live process always maps its executable. */
+static int
+maps_has_file(const struct py_runtime *rt, const char *path)
+{
+    size_t i;
+
+    for (i = 0; path != NULL && i < rt->maps.n; i++) {
+        if (strcmp(rt->maps.v[i].path, path) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 basename_has_python(const char *path)
 {
@@ -410,7 +424,8 @@ fail:
     /* A process that is exiting loses its mappings before it becomes a
      * zombie: whatever went wrong, say that it exited. */
     if (rt->proc != NULL && rc != PS_EPERM &&
-        (proc_check(pid) < 0 || (rt->maps.n == 0 && rc == PS_ENOTPY))) {
+        (proc_check(pid) < 0 ||
+         (rc == PS_ENOTPY && !maps_has_file(rt, rt->executable)))) {
         rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
     }
     py_runtime_free(rt);
