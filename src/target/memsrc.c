@@ -38,6 +38,32 @@ memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out)
     return memsrc_read(src, addr, out, sizeof(*out));
 }
 
+static int memsrc_proc_read(struct memsrc *src, raddr_t addr, void *buf,
+                            size_t len);
+static int memsrc_proc_read_many(struct memsrc *src, const raddr_t *addrs,
+                                 size_t n, size_t len, void *out,
+                                 unsigned char *ok);
+
+int
+memsrc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
+                 size_t len, void *out, unsigned char *ok)
+{
+    size_t i;
+
+    if (src->ops->read == memsrc_proc_read) {
+        return memsrc_proc_read_many(src, addrs, n, len, out, ok);
+    }
+    for (i = 0; i < n; i++) {
+        int rc = memsrc_read(src, addrs[i], (char *)out + i * len, len);
+
+        if (rc == PS_EEXITED) {
+            return rc;
+        }
+        ok[i] = rc == 0;
+    }
+    return 0;
+}
+
 void
 memsrc_free(struct memsrc *src)
 {
@@ -131,6 +157,58 @@ memsrc_proc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
             return PS_EFAULT;
         }
         done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Remote pieces per process_vm_readv call (the kernel's IOV_MAX). */
+#define MEMSRC_IOV_BATCH 1024
+
+static int
+memsrc_proc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
+                      size_t len, void *out, unsigned char *ok)
+{
+    struct memsrc_proc *p = (struct memsrc_proc *)src;
+    struct iovec remote[MEMSRC_IOV_BATCH];
+    size_t i = 0;
+
+    memset(ok, 0, n);
+    while (i < n) {
+        size_t k, batch = n - i < MEMSRC_IOV_BATCH ? n - i : MEMSRC_IOV_BATCH;
+        struct iovec local = {(char *)out + i * len, batch * len};
+        ssize_t got;
+
+        for (k = 0; k < batch; k++) {
+            remote[k].iov_base = (void *)(uintptr_t)addrs[i + k];
+            remote[k].iov_len = len;
+        }
+        src->nreads++;
+        src->nbytes += batch * len;
+        errno = 0;
+        got = p->mem_fd >= 0
+                  ? -1
+                  : process_vm_readv(p->pid, &local, 1, remote, batch, 0);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0 && errno == ESRCH) {
+            return PS_EEXITED;
+        }
+        /* Pieces before the first failure were copied whole; read the
+         * failed one alone (it reports its own fault) and go on. */
+        k = got > 0 ? (size_t)got / len : 0;
+        memset(ok + i, 1, k);
+        i += k;
+        if (i < n && (got < 0 || k < batch)) {
+            int rc =
+                memsrc_proc_read(src, addrs[i], (char *)out + i * len, len);
+
+            if (rc == PS_EEXITED) {
+                return rc;
+            }
+            ok[i] = rc == 0;
+            i++;
+        }
     }
     return 0;
 }

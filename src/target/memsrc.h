@@ -48,6 +48,16 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     return src->ops->read(src, addr, buf, len);
 }
 
+/*
+ * Read n pieces of len bytes each (pool headers, chunk headers: small
+ * reads at scattered addresses) into out + i * len; ok[i] says which were
+ * read.  Returns 0 (even when some pieces failed), or PS_EEXITED when the
+ * target is gone.  The live-process backend batches the pieces into
+ * process_vm_readv calls of up to 1024; other backends read one by one.
+ */
+int memsrc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
+                     size_t len, void *out, unsigned char *ok);
+
 /* Typed helpers: read one little-endian word at addr. */
 int memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out);
 int memsrc_read_u32(struct memsrc *src, raddr_t addr, uint32_t *out);
