@@ -100,16 +100,11 @@ struct mem_report {
     int paused;
     struct smaps_counts tot;
     struct smaps sm;
-    uint64_t regions[MEM_REGIONS];
-    int regions_exact;
+    struct mem_split split;
 
     struct glibc_malloc gm;
     int gm_located, gm_walked;
     struct strbuf gm_problem;
-    struct glibc_range *mmapped;
-    size_t nmmapped, mmapped_alloc;
-    uint64_t mmap_scanned;
-    int mmap_complete;
 
     struct pymalloc pym;
     int pym_rc;
@@ -120,7 +115,7 @@ struct mem_report {
     uint64_t py_in_malloc, py_in_malloc_n, py_in_mmap, py_in_mmap_n;
     struct glibc_chunk_stats cst;
 
-    raddr_t *sps;
+    uint64_t *sps;
     size_t nsps;
     const char *preload;
     struct strbuf libdir;
@@ -150,121 +145,6 @@ preloaded_allocator(const struct maps *maps)
         }
     }
     return NULL;
-}
-
-/* The label of a mapping's resident memory outside labelled ranges. */
-static int
-default_region(const struct smaps_vma *v, void *ctx)
-{
-    (void)ctx;
-    if (smaps_vma_is_file(v)) {
-        return MEM_FILE;
-    }
-    if (strcmp(v->map.path, "[heap]") == 0) {
-        return MEM_C_HEAP;
-    }
-    if (strncmp(v->map.path, "[stack", 6) == 0) {
-        return MEM_STACKS;
-    }
-    return MEM_OTHER;
-}
-
-static void
-add_label(struct resident_range **r, size_t *n, size_t *alloc, raddr_t s,
-          raddr_t e, int label)
-{
-    XGROW(*r, *alloc, *n + 1);
-    (*r)[*n].start = s;
-    (*r)[*n].end = e;
-    (*r)[*n].label = label;
-    (*n)++;
-}
-
-static int
-glibc_range_cmp(const void *x, const void *y)
-{
-    const struct glibc_range *a = x, *b = y;
-
-    return a->start < b->start ? -1 : a->start > b->start;
-}
-
-/*
- * Label what is known (heaps, arenas, stacks), find the blocks malloc
- * mmapped on their own among the rest, and split the resident memory.
- */
-static int
-split_regions(struct mem_report *r, struct pagemap *pm)
-{
-    struct resident_range *lab = NULL;
-    struct glibc_range *skip = NULL;
-    size_t nlab = 0, alab = 0, nskip = 0, askip = 0, i;
-    int rc = 0;
-
-    if (r->gm_walked) {
-        for (i = 0; i < r->gm.nheaps; i++) {
-            const struct glibc_range *h = &r->gm.heaps[i];
-            raddr_t end = h->end;
-
-            /* A thread heap owns its whole 64 MiB reservation. */
-            if ((h->start & (GLIBC_HEAP_MAX - 1)) == 0) {
-                end = h->start + GLIBC_HEAP_MAX;
-            }
-            add_label(&lab, &nlab, &alab, h->start, end, MEM_C_HEAP);
-        }
-    }
-    for (i = 0; i < r->pym.n_arena_addrs; i++) {
-        add_label(&lab, &nlab, &alab, r->pym.arena_addrs[i],
-                  r->pym.arena_addrs[i] + r->pym.arena_size, MEM_PYMALLOC);
-    }
-    for (i = 0; i < r->nsps; i++) {
-        const struct smaps_vma *v = smaps_find(&r->sm, r->sps[i]);
-
-        if (v != NULL && !smaps_vma_is_file(v) &&
-            strcmp(v->map.path, "[stack]") != 0) {
-            add_label(&lab, &nlab, &alab, v->map.start, v->map.end,
-                      MEM_STACKS);
-        }
-    }
-    /* Blocks malloc mmapped on its own: in anonymous writable mappings,
-     * outside everything labelled so far. */
-    for (i = 0; i < nlab; i++) {
-        XGROW(skip, askip, nskip + 1);
-        skip[nskip].start = lab[i].start;
-        skip[nskip].end = lab[i].end;
-        nskip++;
-    }
-    if (nskip > 1) {
-        qsort(skip, nskip, sizeof(*skip), glibc_range_cmp);
-    }
-    r->mmap_complete = 1;
-    if (r->gm_located && pm != NULL) {
-        for (i = 0; i < r->sm.n && rc == 0; i++) {
-            const struct smaps_vma *v = &r->sm.v[i];
-
-            if (default_region(v, NULL) != MEM_OTHER ||
-                v->map.perms[0] != 'r' || v->map.perms[1] != 'w' ||
-                v->c.rss == 0) {
-                continue;
-            }
-            rc = glibc_find_mmapped(r->rt->proc, pm, v->map.start, v->map.end,
-                                    skip, nskip, &r->mmapped, &r->nmmapped,
-                                    &r->mmapped_alloc, MEM_MMAP_SCAN_MAX,
-                                    &r->mmap_scanned, &r->mmap_complete);
-        }
-        for (i = 0; i < r->nmmapped && rc == 0; i++) {
-            add_label(&lab, &nlab, &alab, r->mmapped[i].start,
-                      r->mmapped[i].end, MEM_MMAP_LARGE);
-        }
-    }
-    if (rc == 0) {
-        memset(r->regions, 0, sizeof(r->regions));
-        rc = resident_split(&r->sm, lab, nlab, default_region, NULL, pm,
-                            r->regions, MEM_REGIONS);
-        r->regions_exact = pm != NULL;
-    }
-    free(lab);
-    free(skip);
-    return rc;
 }
 
 static void
@@ -300,16 +180,18 @@ take_census(struct mem_report *r)
     if (rc < 0) {
         return rc;
     }
-    if (r->nmmapped > 0) {
-        addrs = xmalloc(r->nmmapped * sizeof(*addrs));
-        hdr = xmalloc(r->nmmapped * 80);
-        ok = xmalloc(r->nmmapped);
-        for (i = 0; i < r->nmmapped; i++) {
-            addrs[i] = r->mmapped[i].start;
+    if (r->split.nmmapped > 0) {
+        size_t n = r->split.nmmapped;
+
+        addrs = xmalloc(n * sizeof(*addrs));
+        hdr = xmalloc(n * 80);
+        ok = xmalloc(n);
+        for (i = 0; i < n; i++) {
+            addrs[i] = r->split.mmapped[2 * i];
         }
-        rc = memsrc_read_many(r->rt->proc, addrs, r->nmmapped, 80, hdr, ok);
-        for (i = 0; rc == 0 && i < r->nmmapped; i++) {
-            uint64_t size = r->mmapped[i].end - r->mmapped[i].start;
+        rc = memsrc_read_many(r->rt->proc, addrs, n, 80, hdr, ok);
+        for (i = 0; rc == 0 && i < n; i++) {
+            uint64_t size = r->split.mmapped[2 * i + 1] - addrs[i];
 
             if (ok[i] && py_census_block(&r->census, addrs[i] + 16, size,
                                          hdr + 80 * i + 16, 64) == 1) {
@@ -434,7 +316,14 @@ mem_gather(struct mem_report *r)
         rc = smaps_rollup_read(rt->pid, &r->tot);
     }
     if (rc == 0) {
-        rc = split_regions(r, have_pm ? &pmap : NULL);
+        r->split.sm = &r->sm;
+        r->split.gm = r->gm_walked ? &r->gm : NULL;
+        r->split.pym = r->pym.found ? &r->pym : NULL;
+        r->split.sps = r->sps;
+        r->split.nsps = r->nsps;
+        r->split.proc = r->gm_located ? rt->proc : NULL;
+        r->split.scan_max = MEM_MMAP_SCAN_MAX;
+        rc = mem_split_run(&r->split, have_pm ? &pmap : NULL);
     }
     r->regions_ms = (double)(clock_now_ns() - t0) / 1e6;
     if (rc == 0 && r->opt->census && r->gm_walked) {
@@ -461,13 +350,13 @@ mem_facts_fill(const struct mem_report *r, struct mem_facts *f)
     f->pss = r->tot.pss;
     f->uss = smaps_uss(&r->tot);
     f->swap = r->tot.swap;
-    memcpy(f->regions, r->regions, sizeof(f->regions));
+    memcpy(f->regions, r->split.regions, sizeof(f->regions));
     if (r->gm_walked) {
         f->malloc_known = 1;
         f->malloc_in_use = r->gm.in_use;
         f->malloc_free = r->gm.free;
         f->malloc_free_resident = r->gm.free_resident;
-        f->free_resident_known = r->regions_exact;
+        f->free_resident_known = r->split.exact;
         f->malloc_top = r->gm.top;
         f->malloc_tops = r->gm.tops;
         f->malloc_mmapped = r->gm.mmapped_mem;
@@ -533,9 +422,9 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
     json_key(&j, "regions");
     json_object_begin(&j);
     for (i = 0; i < MEM_REGIONS; i++) {
-        json_kv_uint(&j, mem_region_names[i], r->regions[i]);
+        json_kv_uint(&j, mem_region_names[i], r->split.regions[i]);
     }
-    json_kv_bool(&j, "exact", r->regions_exact);
+    json_kv_bool(&j, "exact", r->split.exact);
     json_object_end(&j);
 
     json_key(&j, "pymalloc");
@@ -580,7 +469,7 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         json_kv_uint(&j, "fastbin_free", gm->fastbin_free);
         json_kv_uint(&j, "tops", gm->tops);
         json_kv_uint(&j, "free_chunks", gm->free_chunks);
-        if (r->regions_exact) {
+        if (r->split.exact) {
             json_kv_uint(&j, "free_resident", gm->free_resident);
         } else {
             json_kv_null(&j, "free_resident");
@@ -624,16 +513,16 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
                      r->gm_problem.len ? r->gm_problem.buf : gm->problem);
     json_key(&j, "mmapped_found");
     json_object_begin(&j);
-    json_kv_uint(&j, "blocks", r->nmmapped);
+    json_kv_uint(&j, "blocks", r->split.nmmapped);
     {
         uint64_t b = 0;
 
-        for (i = 0; i < r->nmmapped; i++) {
-            b += r->mmapped[i].end - r->mmapped[i].start;
+        for (i = 0; i < r->split.nmmapped; i++) {
+            b += r->split.mmapped[2 * i + 1] - r->split.mmapped[2 * i];
         }
         json_kv_uint(&j, "bytes", b);
     }
-    json_kv_bool(&j, "complete", r->mmap_complete);
+    json_kv_bool(&j, "complete", r->split.mmap_complete);
     json_object_end(&j);
     json_object_end(&j);
 
@@ -776,15 +665,16 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
     text_row(out, "swapped out", r->tot.swap, 0, NULL);
 
     strbuf_addf(out, "\nResident memory by what holds it%s\n",
-                r->regions_exact ? "" : " (estimated: pagemap unreadable)");
+                r->split.exact ? "" : " (estimated: pagemap unreadable)");
     for (i = 0; i < MEM_REGIONS; i++) {
-        text_row(out, mem_region_labels[i], r->regions[i], r->tot.rss, NULL);
+        text_row(out, mem_region_labels[i], r->split.regions[i], r->tot.rss,
+                 NULL);
     }
 
     strbuf_addstr(out, "\nC allocator (glibc malloc)\n");
     if (r->gm_walked) {
         strbuf_reset(&note);
-        if (r->regions_exact) {
+        if (r->split.exact) {
             mem_format_bytes(&note, gm->free_resident);
             strbuf_addstr(&note, " of it resident");
         }
@@ -950,7 +840,7 @@ mem_report_release(struct mem_report *r)
         py_census_release(&r->census);
     }
     smaps_release(&r->sm);
-    free(r->mmapped);
+    mem_split_release(&r->split);
     free(r->sps);
     strbuf_release(&r->gm_problem);
     strbuf_release(&r->census_problem);
@@ -1024,7 +914,7 @@ cmd_mem(int argc, char **argv)
                 r.paused_ms, r.walk_ms, r.regions_ms, r.census_ms, r.total_ms,
                 (unsigned long long)r.rt->proc->nreads,
                 (unsigned long long)r.rt->proc->nbytes,
-                (unsigned long long)r.mmap_scanned);
+                (unsigned long long)r.split.scanned);
     }
     for (i = 0; i < nv; i++) {
         mem_verdict_release(&verdicts[i]);

@@ -15,6 +15,7 @@
 
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "target/smaps.h"
 
 /* What holds resident memory. */
 enum mem_region {
@@ -100,6 +101,43 @@ int mem_significant(const struct mem_facts *f, uint64_t x);
 
 /* "212.4 MiB", "48.0 KiB", "0 B". */
 void mem_format_bytes(struct strbuf *out, uint64_t bytes);
+
+/* What the resident split is told (mem_regions.c). */
+struct glibc_malloc;
+struct pymalloc;
+struct pagemap;
+struct smaps;
+struct memsrc;
+
+struct mem_split {
+    /* in */
+    const struct smaps *sm;
+    const struct glibc_malloc *gm; /* heaps, or NULL */
+    const struct pymalloc *pym;    /* arenas, or NULL */
+    const uint64_t *sps;           /* threads' stack pointers */
+    size_t nsps;
+    struct memsrc *proc; /* to read block headers; NULL: no scan */
+    uint64_t scan_max;   /* pages the mmapped-block scan may look at */
+    /* out */
+    uint64_t regions[MEM_REGIONS];
+    int exact;         /* pagemap was read */
+    uint64_t *mmapped; /* start, end pairs of blocks found */
+    size_t nmmapped, mmapped_alloc;
+    uint64_t scanned;
+    int mmap_complete;
+};
+
+/*
+ * Label heaps, arenas and stacks, find the blocks malloc mmapped on its
+ * own among the other anonymous memory (when proc is set), and split
+ * the resident memory (pm may be NULL: estimated).  Release with
+ * mem_split_release().
+ */
+int mem_split_run(struct mem_split *sp, struct pagemap *pm);
+void mem_split_release(struct mem_split *sp);
+
+/* The region of a mapping's unlabelled resident memory. */
+int mem_default_region(const struct smaps_vma *v, void *ctx);
 
 /* `pyspect mem --watch`. */
 int cmd_mem_watch(int argc, char **argv);

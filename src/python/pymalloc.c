@@ -506,7 +506,8 @@ flush_pools(struct py_runtime *rt, struct pymalloc *pm, struct pool_batch *b)
 
 static int
 walk_state(struct py_runtime *rt, struct pymalloc *pm,
-           const struct pymalloc_state_ref *st, struct pool_batch *b)
+           const struct pymalloc_state_ref *st, struct pool_batch *b,
+           int arenas_only)
 {
     const struct py_layout *l = &rt->layout;
     uint64_t arenas = 0, nslots, i;
@@ -594,7 +595,7 @@ walk_state(struct py_runtime *rt, struct pymalloc *pm,
         never = ntotal - carved;
         pm->pools_free += never;
         pm->free_pool_bytes += never * pm->pool_size;
-        for (p = 0; p < carved; p++) {
+        for (p = 0; !arenas_only && p < carved; p++) {
             b->addrs[b->n++] = first + p * pm->pool_size;
             if (b->n == PYMALLOC_BATCH) {
                 rc = flush_pools(rt, pm, b);
@@ -607,6 +608,30 @@ walk_state(struct py_runtime *rt, struct pymalloc *pm,
     }
     free(ao);
     return flush_pools(rt, pm, b);
+}
+
+int
+pymalloc_walk_arenas(struct py_runtime *rt, struct pymalloc *pm)
+{
+    struct pool_batch *b;
+    size_t i;
+    int rc = 0;
+
+    pm->narenas = 0;
+    pm->n_arena_addrs = 0;
+    pm->complete = 1;
+    pm->problem[0] = '\0';
+    if (!pm->found) {
+        return 0;
+    }
+    b = xcalloc(1, sizeof(*b));
+    b->hdrs = NULL;
+    for (i = 0; i < pm->nstates && rc == 0; i++) {
+        rc = walk_state(rt, pm, &pm->states[i], b, 1);
+    }
+    free(b);
+    pm->arenas_bytes = pm->narenas * pm->arena_size;
+    return rc;
 }
 
 int
@@ -623,7 +648,7 @@ pymalloc_walk(struct py_runtime *rt, struct pymalloc *pm)
     b = xcalloc(1, sizeof(*b));
     b->hdrs = xmalloc(PYMALLOC_BATCH * (size_t)rt->layout.poolhdr_size);
     for (i = 0; i < pm->nstates && rc == 0; i++) {
-        rc = walk_state(rt, pm, &pm->states[i], b);
+        rc = walk_state(rt, pm, &pm->states[i], b, 0);
     }
     free(b->hdrs);
     free(b);

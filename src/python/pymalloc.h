@@ -92,6 +92,13 @@ int pymalloc_locate(struct py_runtime *rt, enum pymalloc_route route,
  */
 int pymalloc_walk(struct py_runtime *rt, struct pymalloc *pm);
 
+/*
+ * Only the arena list (addresses, count): one read per state, for
+ * sampling often without pausing.  Used, free and pool figures are not
+ * filled.
+ */
+int pymalloc_walk_arenas(struct py_runtime *rt, struct pymalloc *pm);
+
 void pymalloc_release(struct pymalloc *pm);
 
 #endif /* PYSPECT_PYTHON_PYMALLOC_H */

@@ -610,6 +610,7 @@ struct walk {
     uint64_t page;
     uint64_t budget;   /* free chunks left to visit */
     unsigned problems; /* problems noted so far */
+    int heaps_only;    /* skip the free lists */
     /* The heaps of the arena being walked. */
     size_t heap_first, heap_count;
     int contiguous_main;
@@ -962,8 +963,8 @@ walk_arena(struct walk *w, raddr_t addr, int is_main, raddr_t *next)
     if (ar->top_addr != initial_top) {
         note_free_pages(w, ar->top_addr, ar->top, 16);
     }
-    rc = walk_fastbins(w, ar, a);
-    if (rc == 0) {
+    rc = w->heaps_only ? 0 : walk_fastbins(w, ar, a);
+    if (rc == 0 && !w->heaps_only) {
         rc = walk_bins(w, ar, a);
     }
     if (rc == PS_EEXITED) {
@@ -978,9 +979,26 @@ walk_arena(struct walk *w, raddr_t addr, int is_main, raddr_t *next)
     return 0;
 }
 
+static int walk_all(struct glibc_malloc *gm, struct memsrc *mem,
+                    const struct maps *maps, int heaps_only);
+
 int
 glibc_malloc_walk(struct glibc_malloc *gm, struct memsrc *mem,
                   const struct maps *maps)
+{
+    return walk_all(gm, mem, maps, 0);
+}
+
+int
+glibc_malloc_heaps(struct glibc_malloc *gm, struct memsrc *mem,
+                   const struct maps *maps)
+{
+    return walk_all(gm, mem, maps, 1);
+}
+
+static int
+walk_all(struct glibc_malloc *gm, struct memsrc *mem, const struct maps *maps,
+         int heaps_only)
 {
     struct walk w;
     raddr_t a, next = 0;
@@ -998,6 +1016,7 @@ glibc_malloc_walk(struct glibc_malloc *gm, struct memsrc *mem,
     w.L = gm->layout;
     w.page = page > 0 ? (uint64_t)page : 4096;
     w.budget = GLIBC_MAX_FREE_CHUNKS;
+    w.heaps_only = heaps_only;
     gm->complete = 1;
     gm->problem[0] = '\0';
     gm->narenas = 0;

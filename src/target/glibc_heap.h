@@ -168,6 +168,14 @@ int glibc_malloc_locate(int pid, struct memsrc *mem, const struct maps *maps,
 int glibc_malloc_walk(struct glibc_malloc *gm, struct memsrc *mem,
                       const struct maps *maps);
 
+/*
+ * Only the arenas and their heaps, not the free lists: a few reads per
+ * arena, for sampling often without pausing (the free figures are not
+ * filled).  A torn read gives a partial list, not an error.
+ */
+int glibc_malloc_heaps(struct glibc_malloc *gm, struct memsrc *mem,
+                       const struct maps *maps);
+
 /* Count the resident and swapped pages of free_pages. */
 int glibc_malloc_free_resident(struct glibc_malloc *gm, struct pagemap *pm);
 
