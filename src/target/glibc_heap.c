@@ -749,6 +749,34 @@ thread_heaps(struct walk *w, struct glibc_arena *ar)
     return 0;
 }
 
+/*
+ * Brent's cycle check for a list walk: remember the node at steps 1, 2,
+ * 4, 8...; meeting a remembered node again means the list loops.  Costs
+ * nothing and finds a loop within twice its length.
+ */
+struct cycle {
+    raddr_t mark;
+    uint64_t steps, lap;
+};
+
+/* clang-format off */
+#define CYCLE_INIT {0, 0, 1}
+/* clang-format on */
+
+static int
+cycle_seen(struct cycle *cy, raddr_t p)
+{
+    if (cy->steps > 0 && p == cy->mark) {
+        return 1;
+    }
+    if (++cy->steps == cy->lap) {
+        cy->mark = p;
+        cy->lap *= 2;
+        cy->steps = 0;
+    }
+    return 0;
+}
+
 static int
 walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
 {
@@ -758,12 +786,18 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
     for (i = 0; i < L->ms_nfastbins; i++) {
         raddr_t p = rd64(a, L->ms_fastbins + 8 * i);
         uint64_t want = (uint64_t)(i + 2) * GLIBC_ALIGN;
+        struct cycle cy = CYCLE_INIT;
 
         while (p != 0) {
             unsigned char c[24];
             uint64_t size, fd;
             int rc;
 
+            if (cycle_seen(&cy, p)) {
+                walk_problem(w, "arena 0x%llx fastbin %d loops",
+                             (unsigned long long)ar->addr, i);
+                break;
+            }
             if (w->budget == 0) {
                 walk_problem(w, "more than %llu free chunks: walk stopped",
                              (unsigned long long)GLIBC_MAX_FREE_CHUNKS);
@@ -817,12 +851,18 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
         int off = L->ms_bins + (b - 1) * 16;
         raddr_t head = ar->addr + (raddr_t)off - 16;
         raddr_t prev = head, p = rd64(a, off + 8); /* bk: the last chunk */
+        struct cycle cy = CYCLE_INIT;
 
         while (p != head) {
             unsigned char c[32];
             uint64_t size;
             int rc;
 
+            if (cycle_seen(&cy, p)) {
+                walk_problem(w, "arena 0x%llx bin %d loops",
+                             (unsigned long long)ar->addr, b);
+                break;
+            }
             if (w->budget == 0) {
                 walk_problem(w, "more than %llu free chunks: walk stopped",
                              (unsigned long long)GLIBC_MAX_FREE_CHUNKS);
