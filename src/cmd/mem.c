@@ -300,6 +300,16 @@ mem_gather(struct mem_report *r)
     }
     err_clear();
     r->walk_ms = (double)(clock_now_ns() - t0) / 1e6;
+    {
+        /* For the tests: hold the pause, so they can kill pyspect in the
+         * middle of it and see that the target carries on. */
+        const char *hold = getenv("PYSPECT_TEST_HOLD_PAUSE_MS");
+        long ms = 0;
+
+        if (hold != NULL && parse_long(hold, 1, 600000, &ms) == 0) {
+            usleep((useconds_t)ms * 1000);
+        }
+    }
     pause_end(&pause);
     r->paused = 1;
     r->paused_ms = pause_ms(&pause);

@@ -165,11 +165,21 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
     int c;
     size_t i;
 
+    int nopts = argc, dashdash = 0;
+
     memset(opt, 0, sizeof(*opt));
     opt->interval = 0.1;
+    /* Options end at "--"; what follows is the command, untouched. */
+    for (i = 1; i < (size_t)argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            nopts = (int)i;
+            dashdash = 1;
+            break;
+        }
+    }
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+p:o:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(nopts, argv, "p:o:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             break;
@@ -240,23 +250,20 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
                                    argv[optind - 1]);
         }
     }
-    if (optind < argc && strcmp(argv[optind - 1], "--") == 0) {
-        opt->command = argv + optind;
-    } else if (optind < argc && strcmp(argv[optind], "--") == 0) {
-        if (optind + 1 >= argc) {
+    if (dashdash) {
+        if (nopts + 1 >= argc) {
             return cmd_usage_error("mem", "no COMMAND after --");
         }
-        opt->command = argv + optind + 1;
-    } else if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc) {
+        opt->command = argv + nopts + 1;
+    }
+    if (optind < nopts) {
+        if (opt->pid != 0 || optind + 1 < nopts || opt->command != NULL) {
             return cmd_usage_error("mem", "give one process id, or -- "
                                           "COMMAND");
         }
         if (cmd_parse_pid("mem", argv[optind], &opt->pid) < 0) {
             return 2;
         }
-    } else if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
-        return cmd_usage_error("mem", "no COMMAND after --");
     }
     if (opt->command != NULL && opt->pid != 0) {
         return cmd_usage_error("mem", "give -p PID or -- COMMAND, not both");
@@ -490,8 +497,8 @@ watch_launch(char **command, int *pid)
     close(fds[0]);
     if (n == (ssize_t)sizeof(err)) {
         waitpid(child, NULL, 0);
-        return err_set(err == ENOENT ? PS_ENOTFOUND : PS_EIO,
-                       "cannot run %s: %s", command[0], strerror(err));
+        return err_set(PS_ENOTFOUND, "cannot run %s: %s", command[0],
+                       strerror(err));
     }
     *pid = (int)child;
     return 0;
@@ -656,7 +663,9 @@ cmd_mem_watch(int argc, char **argv)
     if (launched) {
         rc = watch_launch(opt.command, &s.pid);
         if (rc < 0) {
-            return cmd_fail(rc);
+            /* As a shell says a command cannot be run. */
+            err_report(stderr, rc);
+            return 127;
         }
     } else {
         s.pid = opt.pid;
