@@ -55,6 +55,9 @@ static const char mem_usage[] =
     "      --no-census     skip the census of large Python objects in\n"
     "                      malloc (a walk of every chunk, done while the\n"
     "                      target runs); faster on huge heaps\n"
+    "      --max-pause MS  stop walking malloc's free lists after this long\n"
+    "                      so the target is never held longer (default\n"
+    "                      1000); the free figures are then marked partial\n"
     "      --locate=HOW    how to find glibc's main_arena and pymalloc's\n"
     "                      state in stripped binaries: auto (symbols, then\n"
     "                      debug files, then a validated search; default)\n"
@@ -84,6 +87,7 @@ struct mem_options {
     int verbose;
     int census;
     int search;
+    long max_pause_ms;
 };
 
 /* Largest number of resident pages the mmapped-block scan looks at. */
@@ -259,13 +263,11 @@ mem_gather(struct mem_report *r)
     have_pm = pagemap_open(rt->pid, &pmap) == 0;
     err_clear();
 
-    /* A small page cache for the free-list walk: small free chunks freed
-     * together share pages; big ones each cost one read either way.
-     * (64 KiB blocks were measured 5x slower on a fragmented heap.) */
-    heapcache = memsrc_cache_new(rt->proc, 4096, 1024);
+    /* The free-list walk reads the process directly: it chooses between
+     * single reads and windows itself (glibc_heap.c, lread). */
+    heapcache = rt->proc;
     rc = pause_begin(rt->pid, &pause);
     if (rc < 0) {
-        memsrc_free(heapcache);
         if (have_pm) {
             pagemap_close(&pmap);
         }
@@ -273,6 +275,7 @@ mem_gather(struct mem_report *r)
     }
     t0 = clock_now_ns();
     if (r->gm_located) {
+        r->gm.deadline_ns = t0 + (uint64_t)r->opt->max_pause_ms * 1000000u;
         rc = glibc_malloc_walk(&r->gm, heapcache, &rt->maps);
         if (rc == 0) {
             r->gm_walked = 1;
@@ -314,7 +317,6 @@ mem_gather(struct mem_report *r)
     r->paused = 1;
     r->paused_ms = pause_ms(&pause);
     pause_release(&pause);
-    memsrc_free(heapcache);
     if (rc < 0) {
         goto out;
     }
@@ -779,6 +781,7 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
         {"json", no_argument, NULL, 'j'},
         {"no-census", no_argument, NULL, 'C'},
         {"locate", required_argument, NULL, 'L'},
+        {"max-pause", required_argument, NULL, 'M'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -787,6 +790,7 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
 
     memset(opt, 0, sizeof(*opt));
     opt->census = 1;
+    opt->max_pause_ms = 1000;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
@@ -808,6 +812,14 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
             } else if (strcmp(optarg, "auto") != 0) {
                 return cmd_usage_error("mem",
                                        "--locate takes auto or search, "
+                                       "not '%s'",
+                                       optarg);
+            }
+            break;
+        case 'M':
+            if (parse_long(optarg, 1, 3600000, &opt->max_pause_ms) < 0) {
+                return cmd_usage_error("mem",
+                                       "--max-pause takes milliseconds, "
                                        "not '%s'",
                                        optarg);
             }

@@ -602,6 +602,14 @@ out:
 
 /* ---- walking ---------------------------------------------------------- */
 
+struct lread {
+    unsigned char *buf;
+    raddr_t start, end; /* what buf holds */
+    raddr_t last;
+    int dense; /* consecutive near steps */
+    int down;  /* the walk goes to lower addresses */
+};
+
 struct walk {
     struct glibc_malloc *gm;
     struct memsrc *mem;
@@ -611,6 +619,7 @@ struct walk {
     uint64_t budget;   /* free chunks left to visit */
     unsigned problems; /* problems noted so far */
     int heaps_only;    /* skip the free lists */
+    struct lread lr;   /* reads list nodes */
     /* The heaps of the arena being walked. */
     size_t heap_first, heap_count;
     int contiguous_main;
@@ -670,6 +679,99 @@ in_arena(const struct walk *w, raddr_t p, uint64_t len)
             return 1;
         }
     }
+    return 0;
+}
+
+/* The heap (or mapping) of the current arena that holds p. */
+static int
+heap_bounds(const struct walk *w, raddr_t p, raddr_t *lo, raddr_t *hi)
+{
+    size_t i;
+
+    if (w->contiguous_main) {
+        *lo = w->main_lo;
+        *hi = w->main_hi;
+        return p >= *lo && p < *hi;
+    }
+    for (i = w->heap_first; i < w->heap_first + w->heap_count; i++) {
+        const struct glibc_range *h = &w->gm->heaps[i];
+
+        if (p >= h->start && p < h->end) {
+            *lo = h->start;
+            *hi = h->end;
+            return 1;
+        }
+    }
+    {
+        const struct map_entry *e = rw_mapping(w->maps, p);
+
+        if (e != NULL) {
+            *lo = e->start;
+            *hi = e->end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Reading the nodes of a free list.  Nodes far apart (big free chunks,
+ * fragmentation) are read one by one: a read costs a system call whatever
+ * its size, so 32 bytes are read.  Nodes close together (thousands of
+ * small chunks freed in address order: fastbins, small bins) are read
+ * through a window of LREAD_WINDOW bytes ahead in the walk's direction.
+ * Measured on 1 GiB heaps: a 4 KiB page cache took 74 ms on the sparse
+ * case and 635 ms on the dense one; 64 KiB pages 370 and 476.
+ */
+#define LREAD_WINDOW (256u << 10)
+#define LREAD_NEAR 2048
+#define LREAD_DENSE 8
+
+static int
+lread(struct walk *w, struct lread *lr, raddr_t p, void *out, size_t len)
+{
+    raddr_t lo, hi, ws, we;
+    int rc;
+
+    if (lr->last != 0) {
+        uint64_t d = p > lr->last ? p - lr->last : lr->last - p;
+
+        if (d < LREAD_NEAR) {
+            lr->dense++;
+            lr->down = p < lr->last;
+        } else {
+            lr->dense = 0;
+        }
+    }
+    lr->last = p;
+    if (p >= lr->start && p + len <= lr->end) {
+        memcpy(out, lr->buf + (p - lr->start), len);
+        return 0;
+    }
+    if (lr->dense < LREAD_DENSE || !heap_bounds(w, p, &lo, &hi)) {
+        return memsrc_read(w->mem, p, out, len);
+    }
+    if (lr->buf == NULL) {
+        lr->buf = xmalloc(LREAD_WINDOW);
+    }
+    if (lr->down) {
+        we = p + len < hi ? p + len : hi;
+        ws = we - lo > LREAD_WINDOW ? we - LREAD_WINDOW : lo;
+    } else {
+        ws = p;
+        we = hi - p > LREAD_WINDOW ? p + LREAD_WINDOW : hi;
+    }
+    if (we < p + len) {
+        return memsrc_read(w->mem, p, out, len);
+    }
+    rc = memsrc_read(w->mem, ws, lr->buf, (size_t)(we - ws));
+    if (rc < 0) {
+        lr->start = lr->end = 0;
+        return rc == PS_EEXITED ? rc : memsrc_read(w->mem, p, out, len);
+    }
+    lr->start = ws;
+    lr->end = we;
+    memcpy(out, lr->buf + (p - ws), len);
     return 0;
 }
 
@@ -777,6 +879,23 @@ cycle_seen(struct cycle *cy, raddr_t p)
     return 0;
 }
 
+/* Has the walk used up its time (checked at the first node and every
+ * 4096 after)? */
+static int
+out_of_time(struct walk *w)
+{
+    if (w->gm->deadline_ns == 0 || (w->gm->free_chunks_walked & 4095) != 1 ||
+        clock_now_ns() < w->gm->deadline_ns) {
+        return 0;
+    }
+    w->gm->deadline_hit = 1;
+    walk_problem(w,
+                 "the free-list walk stopped at its time limit (--max-pause) "
+                 "after %llu free chunks; the free figures are too low",
+                 (unsigned long long)w->gm->free_chunks_walked);
+    return 1;
+}
+
 static int
 walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
 {
@@ -787,6 +906,10 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
         raddr_t p = rd64(a, L->ms_fastbins + 8 * i);
         uint64_t want = (uint64_t)(i + 2) * GLIBC_ALIGN;
         struct cycle cy = CYCLE_INIT;
+        struct lread *lr = &w->lr;
+
+        lr->last = 0;
+        lr->dense = 0;
 
         while (p != 0) {
             unsigned char c[24];
@@ -804,6 +927,10 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
                 return -1;
             }
             w->budget--;
+            w->gm->free_chunks_walked++;
+            if (out_of_time(w)) {
+                return -1;
+            }
             if ((p & 15) != 0 || !in_arena(w, p, want)) {
                 walk_problem(w,
                              "arena 0x%llx fastbin %d: chunk 0x%llx is "
@@ -812,7 +939,7 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
                              (unsigned long long)p);
                 break;
             }
-            rc = memsrc_read(w->mem, p, c, sizeof(c));
+            rc = lread(w, lr, p, c, sizeof(c));
             if (rc < 0) {
                 if (rc == PS_EEXITED) {
                     return rc;
@@ -852,6 +979,10 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
         raddr_t head = ar->addr + (raddr_t)off - 16;
         raddr_t prev = head, p = rd64(a, off + 8); /* bk: the last chunk */
         struct cycle cy = CYCLE_INIT;
+        struct lread *lr = &w->lr;
+
+        lr->last = 0;
+        lr->dense = 0;
 
         while (p != head) {
             unsigned char c[32];
@@ -869,6 +1000,10 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
                 return -1;
             }
             w->budget--;
+            w->gm->free_chunks_walked++;
+            if (out_of_time(w)) {
+                return -1;
+            }
             if ((p & 15) != 0 || !in_arena(w, p, GLIBC_MINSIZE)) {
                 walk_problem(w,
                              "arena 0x%llx bin %d: chunk 0x%llx is outside "
@@ -877,7 +1012,7 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
                              (unsigned long long)p);
                 break;
             }
-            rc = memsrc_read(w->mem, p, c, sizeof(c));
+            rc = lread(w, lr, p, c, sizeof(c));
             if (rc < 0) {
                 if (rc == PS_EEXITED) {
                     return rc;
@@ -1003,8 +1138,8 @@ walk_arena(struct walk *w, raddr_t addr, int is_main, raddr_t *next)
     if (ar->top_addr != initial_top) {
         note_free_pages(w, ar->top_addr, ar->top, 16);
     }
-    rc = w->heaps_only ? 0 : walk_fastbins(w, ar, a);
-    if (rc == 0 && !w->heaps_only) {
+    rc = w->heaps_only || w->gm->deadline_hit ? 0 : walk_fastbins(w, ar, a);
+    if (rc == 0 && !w->heaps_only && !w->gm->deadline_hit) {
         rc = walk_bins(w, ar, a);
     }
     if (rc == PS_EEXITED) {
@@ -1059,6 +1194,8 @@ walk_all(struct glibc_malloc *gm, struct memsrc *mem, const struct maps *maps,
     w.heaps_only = heaps_only;
     gm->complete = 1;
     gm->problem[0] = '\0';
+    gm->deadline_hit = 0;
+    gm->free_chunks_walked = 0;
     gm->narenas = 0;
     gm->nheaps = 0;
     gm->nfree_pages = 0;
@@ -1088,10 +1225,12 @@ walk_all(struct glibc_malloc *gm, struct memsrc *mem, const struct maps *maps,
         }
         rc = walk_arena(&w, a, a == gm->main_arena, &next);
         if (rc == PS_EEXITED) {
+            free(w.lr.buf);
             return err_set(rc, "the target exited during the heap walk");
         }
         if (rc < 0) {
             if (gm->narenas == 0) {
+                free(w.lr.buf);
                 return err_set(PS_ECORRUPT,
                                "glibc's main arena is unreadable: %s",
                                gm->problem);
@@ -1101,6 +1240,7 @@ walk_all(struct glibc_malloc *gm, struct memsrc *mem, const struct maps *maps,
         a = next;
     } while (a != gm->main_arena && a != 0);
 
+    free(w.lr.buf);
     gm->system_mem = gm->free = gm->in_use = gm->tops = 0;
     gm->fastbin_free = gm->free_chunks = 0;
     for (i = 0; i < gm->narenas; i++) {

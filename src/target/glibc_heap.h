@@ -143,6 +143,13 @@ struct glibc_malloc {
     uint64_t free_swapped;
 
     uint64_t reads; /* target reads done by the walk */
+
+    /* In: stop walking the free lists at this clock_now_ns() instant (0:
+     * no limit), to bound how long the target stays paused.  The answer
+     * is then partial. */
+    uint64_t deadline_ns;
+    int deadline_hit;
+    uint64_t free_chunks_walked;
 };
 
 /*

@@ -197,6 +197,8 @@ gm_of(struct glibc_malloc *gm)
     snprintf(gm->version, sizeof(gm->version), "2.36");
 }
 
+static uint64_t deadline;
+
 static int
 walk(const struct image *im, struct glibc_malloc *gm)
 {
@@ -206,6 +208,7 @@ walk(const struct image *im, struct glibc_malloc *gm)
 
     maps_of(&maps);
     gm_of(gm);
+    gm->deadline_ns = deadline;
     rc = glibc_malloc_walk(gm, src, &maps);
     free(maps.v);
     memsrc_free(src);
@@ -341,6 +344,18 @@ test_damage(void)
            "unwalked (%s)",
            (unsigned long long)st.unwalked, st.problem);
     memsrc_free(src);
+    glibc_malloc_release(&gm);
+
+    /* Out of time: the walk stops at once, says so, and the target's
+     * pause ends (the caller resumes it). */
+    build(im);
+    deadline = 1;
+    TAP_EQ_INT(walk(im, &gm), 0, "time limit: an answer");
+    deadline = 0;
+    TAP_OK(gm.deadline_hit && !gm.complete &&
+               strstr(gm.problem, "--max-pause") != NULL,
+           "time limit reported: %s", gm.problem);
+    TAP_OK(gm.free_chunks_walked == 1, "stopped at the first free chunk");
     glibc_malloc_release(&gm);
 
     /* The main arena itself is garbage. */
