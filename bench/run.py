@@ -1,26 +1,27 @@
-"""Run every benchmark in bench/ (the *_bench.py scripts) against one
-pyspect binary: `make bench`."""
+"""Run every benchmark in bench/ and print their figures.
+
+    /usr/bin/python3 bench/run.py [--pyspect build/pyspect]
+"""
 import argparse
-import glob
-import os
+import pathlib
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = pathlib.Path(__file__).resolve().parent
+BENCHES = ["dump.py", "mem.py"]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pyspect", required=True)
+    ap.add_argument("--pyspect", default=str(HERE.parent / "build" /
+                                             "pyspect"))
     args = ap.parse_args()
-    status = 0
-    for script in sorted(glob.glob(os.path.join(HERE, "*_bench.py"))):
-        print("==== %s" % os.path.basename(script))
-        sys.stdout.flush()
-        r = subprocess.run([sys.executable, script, "--pyspect",
-                            os.path.abspath(args.pyspect)])
-        status = status or r.returncode
-    return status
+    rc = 0
+    for b in BENCHES:
+        print("\n== bench/%s" % b, flush=True)
+        rc |= subprocess.call([sys.executable, str(HERE / b), "--pyspect",
+                               args.pyspect])
+    return rc
 
 
 if __name__ == "__main__":

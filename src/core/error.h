@@ -58,6 +58,8 @@ enum err_class {
     X(PS_ENOTFOUND, -15, ERR_CLASS_FATAL, 1, "not found", NULL)              \
     X(PS_EINTERNAL, -16, ERR_CLASS_FATAL, 1, "internal error",               \
       "please report this as a pyspect bug")                                 \
+    X(PS_ECOMMAND, -18, ERR_CLASS_FATAL, 12, "cannot run the command",     \
+      "check its name and that it is a Python program")                     \
     X(PS_ELIMIT, -17, ERR_CLASS_TRANSIENT, 10,                               \
       "a walk over target memory hit its bound",                             \
       "the structure is too large or corrupt")

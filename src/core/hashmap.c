@@ -121,12 +121,22 @@ uint64_t
 hash_bytes(const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    size_t i;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
 
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    /* Eight bytes at a time, each word mixed in with a multiply. */
+    while (len >= 8) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        h = (h ^ hash_u64(w)) * 0xff51afd7ed558ccdULL;
+        p += 8;
+        len -= 8;
+    }
+    if (len > 0) {
+        uint64_t w = 0;
+
+        memcpy(&w, p, len);
+        h = (h ^ hash_u64(w)) * 0xff51afd7ed558ccdULL;
     }
     h = hash_u64(h);
     return h ? h : 1;

@@ -53,7 +53,7 @@ hash_u64(uint64_t x)
     return x;
 }
 
-/* FNV-1a over bytes, mixed; never returns 0. */
+/* A fast 64-bit hash of bytes; never returns 0. */
 uint64_t hash_bytes(const void *data, size_t len);
 
 #endif /* PYSPECT_CORE_HASHMAP_H */

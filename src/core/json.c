@@ -21,15 +21,25 @@ json_init(struct json *j, struct strbuf *out, int pretty)
 static void
 json_newline(struct json *j)
 {
-    int i;
+    static const char spaces[] = "\n" /* then 2 * JSON_MAX_DEPTH spaces */
+                                 "                                "
+                                 "                                ";
+    int depth = j->depth < JSON_MAX_DEPTH ? j->depth : JSON_MAX_DEPTH;
 
-    if (!j->pretty) {
-        return;
+    if (j->pretty) {
+        strbuf_add(j->out, spaces, 1 + 2 * (size_t)depth);
     }
-    strbuf_addch(j->out, '\n');
-    for (i = 0; i < j->depth; i++) {
-        strbuf_addstr(j->out, "  ");
-    }
+}
+
+/* Decimal digits of v into the end of buf; returns the first digit. */
+static char *
+json_digits(char *end, unsigned long long v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
 }
 
 /* Separator before a value or a key at the current depth. */
@@ -148,6 +158,14 @@ json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
     return n;
 }
 
+/* Bytes that go into a JSON string as they are: printable ASCII but the
+ * quote and the backslash. */
+static inline int
+json_plain(unsigned c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 void
 json_quote(struct strbuf *out, const char *str, size_t len)
 {
@@ -159,11 +177,10 @@ json_quote(struct strbuf *out, const char *str, size_t len)
         unsigned c = s[i], cp;
         size_t n;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (json_plain(c)) {
             size_t start = i;
 
-            while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-                   s[i] != '\\') {
+            while (i < len && json_plain(s[i])) {
                 i++;
             }
             strbuf_add(out, s + start, i - start);
@@ -239,15 +256,25 @@ json_string_len(struct json *j, const char *s, size_t len)
 void
 json_int(struct json *j, long long v)
 {
+    char buf[24], *end = buf + sizeof(buf), *p;
+
     json_sep(j);
-    strbuf_addf(j->out, "%lld", v);
+    p = json_digits(end, v < 0 ? 0ull - (unsigned long long)v
+                               : (unsigned long long)v);
+    if (v < 0) {
+        *--p = '-';
+    }
+    strbuf_add(j->out, p, (size_t)(end - p));
 }
 
 void
 json_uint(struct json *j, unsigned long long v)
 {
+    char buf[24], *end = buf + sizeof(buf), *p;
+
     json_sep(j);
-    strbuf_addf(j->out, "%llu", v);
+    p = json_digits(end, v);
+    strbuf_add(j->out, p, (size_t)(end - p));
 }
 
 void

@@ -58,7 +58,7 @@ strbuf_grow(struct strbuf *sb, size_t extra)
 }
 
 void
-strbuf_add(struct strbuf *sb, const void *data, size_t len)
+strbuf_add_slow(struct strbuf *sb, const void *data, size_t len)
 {
     strbuf_grow(sb, len);
     memcpy(sb->buf + sb->len, data, len);

@@ -97,6 +97,10 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     }
     c = xcalloc(1, sizeof(*c));
     c->addr = addr;
+    c->last_addrq = INT32_MIN;
+    c->epoch = rt->code_epoch;
+    c->user_name = c->user_file = UINT32_MAX;
+    c->linetable_ptr = ld_u64(hdr, l->code_linetable);
     c->firstlineno = ld_i32(hdr, l->code_firstlineno);
     c->format = l->code_linetable_format;
     c->filename_ptr = ld_u64(hdr, l->code_filename);
@@ -127,12 +131,38 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     return 0;
 }
 
+/* Is the cached entry still the code object at its address? */
+static int
+py_code_still(struct py_runtime *rt, const struct py_code *c)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char hdr[CODE_HEADER_MAX];
+
+    if (memsrc_read(rt->mem, c->addr, hdr, (size_t)l->code_size) < 0) {
+        return 0;
+    }
+    return ld_u64(hdr, l->obj_type) == rt->code_type &&
+           ld_u64(hdr, l->code_name) == c->name_ptr &&
+           ld_u64(hdr, l->code_filename) == c->filename_ptr &&
+           ld_u64(hdr, l->code_linetable) == c->linetable_ptr &&
+           ld_i32(hdr, l->code_firstlineno) == c->firstlineno;
+}
+
 int
-py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out)
+py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out)
 {
     struct py_code *c = hashmap_get(&rt->codes, addr);
     int rc;
 
+    if (c != NULL && c->epoch != rt->code_epoch) {
+        if (py_code_still(rt, c)) {
+            c->epoch = rt->code_epoch;
+        } else {
+            hashmap_put(&rt->codes, addr, NULL);
+            py_code_free(c);
+            c = NULL;
+        }
+    }
     if (c == NULL) {
         if (addr == 0 || (addr & 7) != 0) {
             return PS_ECORRUPT;
@@ -148,9 +178,13 @@ py_code_get(struct py_runtime *rt, raddr_t addr, const struct py_code **out)
 }
 
 int
-py_code_addr2line(const struct py_code *code, int addrq)
+py_code_addr2line(struct py_code *code, int addrq)
 {
-    return py_linetable_addr2line(code->format, code->linetable,
-                                  code->linetable_len, code->firstlineno,
-                                  addrq);
+    if (addrq != code->last_addrq) {
+        code->last_line = py_linetable_addr2line(code->format, code->linetable,
+                                                 code->linetable_len,
+                                                 code->firstlineno, addrq);
+        code->last_addrq = addrq;
+    }
+    return code->last_line;
 }

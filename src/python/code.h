@@ -28,14 +28,28 @@ struct py_code {
      * the same address: co_filename and co_name pointers. */
     raddr_t filename_ptr;
     raddr_t name_ptr;
+    raddr_t linetable_ptr;
+    /* The last lookup, remembered: a sampler asks for the same
+     * instruction of the same code again and again. */
+    int last_addrq;
+    int last_line;
+    /* rt->code_epoch when this entry was last checked against the
+     * target (see py_code_get). */
+    uint32_t epoch;
+    /* Free for the caller, UINT32_MAX until set: a recorder keeps its
+     * interned ids of the names here so it hashes each string once. */
+    uint32_t user_name;
+    uint32_t user_file;
 };
 
 /*
  * The decoded code object at addr, from the cache or read now.
- * PS_ECORRUPT when addr is not a code object.
+ * PS_ECORRUPT when addr is not a code object.  A code object can be freed
+ * and another allocated at its address: an entry is checked against the
+ * target again (one small read) once per rt->code_epoch, which a long
+ * recording advances every second, and decoded anew if it changed.
  */
-int py_code_get(struct py_runtime *rt, raddr_t addr,
-                const struct py_code **out);
+int py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out);
 
 /* Forget every cached code object. */
 void py_code_cache_clear(struct py_runtime *rt);
@@ -44,6 +58,6 @@ void py_code_cache_clear(struct py_runtime *rt);
  * The line of the instruction at byte offset addrq, as that version's
  * PyCode_Addr2Line() gives it; -1 when it has none.
  */
-int py_code_addr2line(const struct py_code *code, int addrq);
+int py_code_addr2line(struct py_code *code, int addrq);
 
 #endif /* PYSPECT_PYTHON_CODE_H */

@@ -137,6 +137,24 @@ basename_has_python(const char *path)
     return strstr(slash ? slash + 1 : path, "python") != NULL;
 }
 
+/* Does an executable call into a CPython it has not loaded yet? */
+static int
+imports_python(const struct elf_image *img)
+{
+    /* The entry points python executables of 3.6-3.13 call. */
+    static const char *const entry[] = {"Py_BytesMain",  "Py_Main",
+                                        "_Py_UnixMain",  "Py_RunMain",
+                                        "Py_Initialize", "Py_InitializeEx"};
+    size_t i;
+
+    for (i = 0; i < sizeof(entry) / sizeof(entry[0]); i++) {
+        if (elf_image_imports(img, entry[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Find the object that defines PyCode_Type.  Candidates in order: the
  * executable, libraries whose name mentions python, then the rest (an
@@ -184,9 +202,7 @@ find_runtime_object(struct py_runtime *rt, int *pending)
                 }
                 return 0;
             }
-            if (is_exe && (elf_image_imports(img, "PyCode_Type") ||
-                           elf_image_imports(img, "Py_BytesMain") ||
-                           elf_image_imports(img, "Py_Main"))) {
+            if (is_exe && imports_python(img)) {
                 *pending = 1;
             }
             elf_image_close(img);
@@ -260,8 +276,10 @@ read_version(struct py_runtime *rt)
             return err_set(PS_ENOTREADY, "pid %d", rt->pid);
         }
         if (py_version_parse(text, strlen(text), &rt->version) < 0) {
-            return err_set(PS_ECORRUPT, "unexpected version text '%.40s'",
-                           text);
+            /* Until the loader has zeroed .bss and Py_Initialize() has
+             * written it, the buffer holds whatever the file had there. */
+            return err_set(PS_ENOTREADY, "pid %d: no version text yet",
+                           rt->pid);
         }
         return 0;
     }
@@ -341,10 +359,13 @@ py_runtime_attach(int pid, struct py_runtime **out)
         goto fail;
     }
     py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);
-    py_runtime_symbol(rt, "interp_head", &rt->interp_head);
-    py_runtime_symbol(rt, "_PyThreadState_Current", &rt->tstate_current);
-    py_runtime_symbol(rt, "gil_locked", &rt->gil_locked);
-    py_runtime_symbol(rt, "gil_last_holder", &rt->gil_last_holder);
+    if (rt->runtime == 0) {
+        /* 3.6 keeps its state in statics (found in .symtab only). */
+        py_runtime_symbol(rt, "interp_head", &rt->interp_head);
+        py_runtime_symbol(rt, "_PyThreadState_Current", &rt->tstate_current);
+        py_runtime_symbol(rt, "gil_locked", &rt->gil_locked);
+        py_runtime_symbol(rt, "gil_last_holder", &rt->gil_last_holder);
+    }
     py_runtime_symbol(rt, "PyCode_Type", &rt->code_type);
     py_runtime_symbol(rt, "PyUnicode_Type", &rt->str_type);
     py_runtime_symbol(rt, "PyBytes_Type", &rt->bytes_type);
@@ -366,8 +387,31 @@ py_runtime_attach(int pid, struct py_runtime **out)
     *out = rt;
     return 0;
 fail:
+    /* A process that is exiting loses its mappings before it becomes a
+     * zombie: whatever went wrong, say that it exited. */
+    if (rt->proc != NULL && rc != PS_EPERM &&
+        (proc_check(pid) < 0 || (rt->maps.n == 0 && rc == PS_ENOTPY))) {
+        rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
+    }
     py_runtime_free(rt);
     return rc;
+}
+
+struct py_runtime *
+py_runtime_from_memsrc(struct memsrc *src, const struct py_layout *layout)
+{
+    struct py_runtime *rt = xcalloc(1, sizeof(*rt));
+
+    rt->pthread_tid_offset = -1;
+    hashmap_init(&rt->codes);
+    rt->proc = src;
+    rt->mem = memsrc_cache_new(src, 4096, 256);
+    rt->layout = *layout;
+    rt->executable = xstrdup("");
+    py_version_from_hex(((uint32_t)layout->major << 24) |
+                            ((uint32_t)layout->minor << 16) | 0xf0,
+                        &rt->version);
+    return rt;
 }
 
 void

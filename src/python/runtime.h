@@ -58,6 +58,7 @@ struct py_runtime {
 
     /* Code objects by remote address (struct py_code *, owned). */
     struct hashmap codes;
+    uint32_t code_epoch; /* see py_code_get() */
 };
 
 /*
@@ -66,6 +67,15 @@ struct py_runtime {
  */
 int py_runtime_attach(int pid, struct py_runtime **out);
 void py_runtime_free(struct py_runtime *rt);
+
+/*
+ * A runtime over any memory source with a known layout, taking ownership
+ * of src: no process, no ELF file.  The entry points (runtime, code_type,
+ * ...) are left 0 for the caller to set.  For unit tests today; the seam
+ * a core-file backend will use.
+ */
+struct py_runtime *py_runtime_from_memsrc(struct memsrc *src,
+                                          const struct py_layout *layout);
 
 /* The address of a symbol of the runtime's object in the target. */
 int py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr);

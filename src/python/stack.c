@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hashmap.h"
 #include "core/xalloc.h"
 #include "python/pyobj.h"
 #include "target/proc.h"
@@ -169,14 +170,16 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             t->holds_gil = holder != 0 && holder == tstate;
             if (pyl_has(l->tstate_frame)) {
                 t->top = ld_u64(ts, l->tstate_frame);
+                t->top_slot = tstate + (raddr_t)l->tstate_frame;
             } else if (pyl_has(l->tstate_current_frame)) {
                 t->top = ld_u64(ts, l->tstate_current_frame);
+                t->top_slot = tstate + (raddr_t)l->tstate_current_frame;
             } else if (pyl_has(l->tstate_cframe)) {
                 uint64_t cframe = ld_u64(ts, l->tstate_cframe);
 
                 if (cframe != 0) {
-                    rc = memsrc_read_u64(
-                        rt->mem, cframe + l->cframe_current_frame, &t->top);
+                    t->top_slot = cframe + (raddr_t)l->cframe_current_frame;
+                    rc = memsrc_read_u64(rt->mem, t->top_slot, &t->top);
                     if (rc < 0) {
                         return err_set(rc, "cannot read a _PyCFrame");
                     }
@@ -356,8 +359,7 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
 /* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
 
 static int
-stack_push(struct py_stack *s, const struct py_code *code, int line,
-           raddr_t addr)
+stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr)
 {
     if (s->n >= PY_FRAMES_MAX) {
         s->truncated = 1;
@@ -371,19 +373,182 @@ stack_push(struct py_stack *s, const struct py_code *code, int line,
     return 0;
 }
 
-static int
-frame_seen(const struct py_stack *s, raddr_t addr)
+/* Start a walk: forget the frames of the previous one in O(1). */
+static void
+seen_reset(struct py_stack *s)
 {
-    /* Frames are pushed in walk order; a loop revisits a recent one
-     * first, but check all to be sure.  Stacks are short. */
+    if (s->seen == NULL) {
+        s->seen_mask = 1023;
+        s->seen = xcalloc(s->seen_mask + 1, sizeof(*s->seen));
+    }
+    if (++s->walk == 0) {
+        memset(s->seen, 0, (s->seen_mask + 1) * sizeof(*s->seen));
+        s->walk = 1;
+    }
+}
+
+/*
+ * Record addr as visited in this walk; returns 1 when it was already:
+ * a chain that comes back to a frame loops (the target changed under
+ * us).  The set grows with the walk, so the check stays O(1).
+ */
+static int
+frame_seen(struct py_stack *s, raddr_t addr, size_t visited)
+{
     size_t i;
 
-    for (i = s->n; i-- > 0;) {
-        if (s->v[i].addr == addr) {
+    if (visited * 2 > s->seen_mask) {
+        size_t old = s->seen_mask + 1, j;
+        struct py_seen *prev = s->seen;
+
+        s->seen_mask = old * 2 - 1;
+        s->seen = xcalloc(old * 2, sizeof(*s->seen));
+        for (j = 0; j < old; j++) {
+            if (prev[j].walk == s->walk) {
+                i = (size_t)hash_u64(prev[j].addr) & s->seen_mask;
+                while (s->seen[i].walk == s->walk) {
+                    i = (i + 1) & s->seen_mask;
+                }
+                s->seen[i] = prev[j];
+            }
+        }
+        free(prev);
+    }
+    i = (size_t)hash_u64(addr) & s->seen_mask;
+    while (s->seen[i].walk == s->walk) {
+        if (s->seen[i].addr == addr) {
             return 1;
         }
+        i = (i + 1) & s->seen_mask;
     }
+    s->seen[i].addr = addr;
+    s->seen[i].walk = s->walk;
     return 0;
+}
+
+/* Remember a visited frame and the header bytes it was decoded from. */
+static void
+visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
+{
+    if (s->nvisited == s->visited_alloc) {
+        XGROW(s->visited, s->visited_alloc, s->nvisited + 1);
+        s->headers = xrealloc(s->headers, s->visited_alloc * s->header_len);
+    }
+    s->visited[s->nvisited] = addr;
+    memcpy(s->headers + s->nvisited * s->header_len, hdr, s->header_len);
+    s->nvisited++;
+}
+
+/* The bytes of a code object's header that identify it. */
+static size_t
+code_ident_len(const struct py_layout *l)
+{
+    int32_t hi = l->code_linetable;
+
+    hi = l->code_filename > hi ? l->code_filename : hi;
+    hi = l->code_name > hi ? l->code_name : hi;
+    hi = l->code_firstlineno > hi ? l->code_firstlineno : hi;
+    return (size_t)hi + 8;
+}
+
+/* Is the code object still the one the cache decoded? */
+static int
+code_unchanged(struct py_runtime *rt, struct py_code *c,
+               const unsigned char *now)
+{
+    const struct py_layout *l = &rt->layout;
+    int32_t first;
+
+    memcpy(&first, now + l->code_firstlineno, 4);
+    if (ld_u64(now, l->obj_type) == rt->code_type &&
+        ld_u64(now, l->code_name) == c->name_ptr &&
+        ld_u64(now, l->code_filename) == c->filename_ptr &&
+        ld_u64(now, l->code_linetable) == c->linetable_ptr &&
+        first == c->firstlineno) {
+        return 1;
+    }
+    /* Freed and its address reused: make py_code_get() decode it anew. */
+    c->epoch = rt->code_epoch - 1;
+    return 0;
+}
+
+/*
+ * Read the top-of-stack pointer, every visited frame's header and the
+ * header of every code object shown again, in one batched read, and
+ * check that the chain is the one decoded: the same frames, calling each
+ * other from the same instructions, running the same code objects (an
+ * address can be reused by a new code object, and the cache must not
+ * put an old name on it).  Only the innermost frame may have moved on
+ * (field innermost_free).
+ */
+static int
+verify_walk(struct py_runtime *rt, const struct py_thread *t,
+            struct py_stack *s, const int32_t *fields, size_t nfields,
+            int32_t innermost_free)
+{
+    size_t clen = code_ident_len(&rt->layout);
+    size_t slot = s->header_len > clen ? s->header_len : clen;
+    size_t nmax = 1 + s->nvisited + s->n, n = 0, ncodes = 0, i, k, f;
+    struct memsrc_iov *iov = xmalloc(nmax * sizeof(*iov));
+    struct py_code **codes = xmalloc((s->n + 1) * sizeof(*codes));
+    unsigned char *again = xmalloc(nmax * slot);
+    uint64_t top = 0;
+    int rc;
+
+    iov[n].addr = t->top_slot;
+    iov[n].buf = &top;
+    iov[n++].len = sizeof(top);
+    for (i = 0; i < s->nvisited; i++, n++) {
+        iov[n].addr = s->visited[i];
+        iov[n].buf = again + n * slot;
+        iov[n].len = s->header_len;
+    }
+    for (i = 0; i < s->n; i++) {
+        struct py_code *c = s->v[i].code;
+
+        /* Each code object once; stacks are short and recursion
+         * repeats the same few. */
+        for (k = 0; k < ncodes && codes[k] != c; k++) {
+        }
+        if (k < ncodes) {
+            continue;
+        }
+        codes[ncodes++] = c;
+        iov[n].addr = c->addr;
+        iov[n].buf = again + n * slot;
+        iov[n++].len = clen;
+    }
+    rc = memsrc_readv(rt->proc, iov, n);
+    if (rc == PS_EFAULT) {
+        rc = err_set(PS_ECHANGED, "a frame went away while read");
+    }
+    if (rc == 0 && top != t->top) {
+        rc = err_set(PS_ECHANGED, "the stack changed while read");
+    }
+    for (i = 0; rc == 0 && i < s->nvisited; i++) {
+        const unsigned char *was = s->headers + i * s->header_len;
+        const unsigned char *now = again + (1 + i) * slot;
+
+        for (f = 0; f < nfields; f++) {
+            if (i == 0 && fields[f] == innermost_free) {
+                continue; /* the running frame moves on: fine */
+            }
+            if (memcmp(was + fields[f], now + fields[f], 8) != 0) {
+                rc = err_set(PS_ECHANGED, "the stack changed while read");
+                break;
+            }
+        }
+    }
+    for (k = 0; rc == 0 && k < ncodes; k++) {
+        if (!code_unchanged(rt, codes[k],
+                            again + (1 + s->nvisited + k) * slot)) {
+            rc = err_set(PS_ECHANGED, "a code object was replaced");
+        }
+    }
+    free(again);
+    free(codes);
+    free(iov);
+    return rc;
 }
 
 static int
@@ -394,21 +559,25 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
     size_t want = (size_t)l->frame_lineno + 4;
     int rc;
 
+    size_t visited = 0;
+
     if (want > sizeof(buf)) {
         return PS_EINTERNAL;
     }
+    seen_reset(s);
     while (frame != 0) {
-        const struct py_code *code;
+        struct py_code *code;
         int32_t lasti, lineno;
         int line;
 
-        if (frame_seen(s, frame)) {
+        if (frame_seen(s, frame, ++visited)) {
             return err_set(PS_ECHANGED, "frame chain loops");
         }
         rc = memsrc_read(rt->mem, frame, buf, want);
         if (rc < 0) {
             return rc;
         }
+        visit_note(s, frame, buf);
         rc = py_code_get(rt, ld_u64(buf, l->frame_code), &code);
         if (rc < 0) {
             return rc;
@@ -434,10 +603,17 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
 
 /* ---- frames: _PyInterpreterFrame chains (3.11+) ------------------------- */
 
+/*
+ * Copy the thread's data-stack chunks.  Of the newest chunk only the part
+ * below the top frame is used: when the top frame lies in it, that much
+ * is read (often a few hundred bytes instead of the whole 16 KiB chunk).
+ */
 static int
-copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
+copy_chunks(struct py_runtime *rt, const struct py_thread *t,
+            struct py_stack *s)
 {
     const struct py_layout *l = &rt->layout;
+    raddr_t chunk = t->datastack;
     size_t total = 0;
 
     s->nchunks = 0;
@@ -451,6 +627,10 @@ copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
         if (s->nchunks >= PY_CHUNKS_MAX) {
             return err_set(PS_ELIMIT, "more than %d stack chunks",
                            PY_CHUNKS_MAX);
+        }
+        if (s->nchunks == 0 && t->top > chunk + (raddr_t)l->chunk_data &&
+            t->top - chunk < PY_CHUNK_BYTES_MAX) {
+            first = (size_t)(t->top - chunk) + (size_t)l->iframe_size;
         }
         XGROW(s->chunk_data, s->chunk_data_alloc, total + first);
         data = s->chunk_data + total;
@@ -468,21 +648,17 @@ copy_chunks(struct py_runtime *rt, raddr_t chunk, struct py_stack *s)
             return err_set(PS_ECHANGED, "stack chunk of %llu bytes",
                            (unsigned long long)size);
         }
-        if (size > first) {
-            XGROW(s->chunk_data, s->chunk_data_alloc, total + size);
-            data = s->chunk_data + total;
-            rc = memsrc_read(rt->proc, chunk + first, data + first,
-                             size - first);
-            if (rc < 0) {
-                return rc;
-            }
+        if (first > size) {
+            /* The top frame is not in this chunk (a generator's, say):
+             * keep what is inside it. */
+            first = (size_t)size;
         }
         XGROW(s->chunks, s->chunks_alloc, s->nchunks + 1);
         c = &s->chunks[s->nchunks++];
         c->addr = chunk;
-        c->size = (size_t)size;
+        c->size = first;
         c->offset = total;
-        total += (size_t)size;
+        total += first;
         chunk = ld_u64(data, l->chunk_previous);
     }
     return 0;
@@ -504,7 +680,9 @@ read_iframe(struct py_runtime *rt, struct py_stack *s, raddr_t addr,
             return 0;
         }
     }
-    return memsrc_read(rt->mem, addr, buf, len);
+    /* Outside the chunks: a generator's frame, or the entry frame on the
+     * C stack.  A direct read of the frame costs less than a page. */
+    return memsrc_read(rt->proc, addr, buf, len);
 }
 
 static int
@@ -520,27 +698,27 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
     }
-    rc = copy_chunks(rt, t->datastack, s);
+    rc = copy_chunks(rt, t, s);
     if (rc < 0) {
         return rc;
     }
+    seen_reset(s);
     while (frame != 0) {
-        const struct py_code *code;
+        struct py_code *code;
         raddr_t code_addr, instr, cur = frame;
         int owner, line, addrq;
 
         if (++visited > PY_FRAMES_MAX * 4) {
             return err_set(PS_ELIMIT, "frame chain too long");
         }
-        /* frame_seen() knows the shown frames; hidden ones are bounded
-         * by `visited`. */
-        if ((frame & 7) != 0 || frame_seen(s, frame)) {
+        if ((frame & 7) != 0 || frame_seen(s, frame, (size_t)visited)) {
             return err_set(PS_ECHANGED, "frame chain is inconsistent");
         }
         rc = read_iframe(rt, s, frame, buf, want);
         if (rc < 0) {
             return rc;
         }
+        visit_note(s, frame, buf);
         owner = buf[l->iframe_owner];
         code_addr = ld_u64(buf, l->iframe_code);
         instr = ld_u64(buf, l->iframe_instr);
@@ -584,21 +762,42 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
               struct py_stack *out)
 {
     const struct py_layout *l = &rt->layout;
+    int32_t fields[3];
+    int rc;
 
     out->n = 0;
+    out->nvisited = 0;
     out->truncated = 0;
     if (t->top == 0) {
         return 0;
     }
     if (pyl_has(l->tstate_frame)) {
-        return walk_frame_objects(rt, t->top, out);
+        /* A PyFrameObject's links: caller, code, last instruction (the
+         * 8 bytes at f_lasti cover f_lineno too, which is fine). */
+        fields[0] = l->frame_back;
+        fields[1] = l->frame_code;
+        fields[2] = l->frame_lasti;
+        out->header_len = (size_t)l->frame_lineno + 4;
+        rc = walk_frame_objects(rt, t->top, out);
+    } else {
+        fields[0] = l->iframe_previous;
+        fields[1] = l->iframe_code;
+        fields[2] = l->iframe_instr;
+        out->header_len = (size_t)l->iframe_size;
+        rc = walk_interpreter_frames(rt, t, flags, out);
     }
-    return walk_interpreter_frames(rt, t, flags, out);
+    if (rc == 0 && (flags & PY_STACK_VERIFY) && t->top_slot != 0) {
+        rc = verify_walk(rt, t, out, fields, 3, fields[2]);
+    }
+    return rc;
 }
 
 void
 py_stack_release(struct py_stack *s)
 {
+    free(s->visited);
+    free(s->headers);
+    free(s->seen);
     free(s->v);
     free(s->chunks);
     free(s->chunk_data);

@@ -37,6 +37,7 @@ struct py_thread {
     int holds_gil;
     int is_main;
     raddr_t top;       /* PyFrameObject* (<=3.10) or _PyInterpreterFrame* */
+    raddr_t top_slot;  /* where top was read from (tstate or _PyCFrame) */
     raddr_t datastack; /* _PyStackChunk* (3.11+) */
 };
 
@@ -51,8 +52,8 @@ struct py_threads {
 /* clang-format on */
 
 struct py_frame {
-    const struct py_code *code;
-    int line; /* -1: no line (f_lineno is None) */
+    struct py_code *code; /* owned by the runtime's code cache */
+    int line;             /* -1: no line (f_lineno is None) */
     raddr_t addr;
 };
 
@@ -74,10 +75,28 @@ struct py_stack {
     size_t chunks_alloc;
     unsigned char *chunk_data;
     size_t chunk_data_alloc;
+    /* Frame addresses seen in the current walk: an open-addressing set
+     * whose entries are valid when their tag equals `walk`. */
+    struct py_seen *seen;
+    size_t seen_mask;
+    uint32_t walk;
+    /* Every frame the walk visited (shown or hidden), innermost first,
+     * with the header bytes it was decoded from, for PY_STACK_VERIFY. */
+    raddr_t *visited;
+    unsigned char *headers;
+    size_t nvisited;
+    size_t visited_alloc;
+    size_t header_len;
+};
+
+struct py_seen {
+    raddr_t addr;
+    uint32_t walk;
 };
 
 /* clang-format off */
-#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
+#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, 0, \
+                       NULL, NULL, 0, 0, 0}
 /* clang-format on */
 
 /* py_stack_read() flags. */
@@ -85,6 +104,16 @@ enum {
     /* Honour f_lineno of traced frames as CPython does (costs a read
      * per frame that has a frame object, on 3.11+). */
     PY_STACK_TRACED_LINES = 1 << 0,
+    /*
+     * Refuse a stack that changed while it was read (PS_ECHANGED): after
+     * the walk, the top-of-stack pointer and every visited frame's links
+     * (code, caller, and the caller's instruction) are read again in one
+     * batched read and must be unchanged.  The innermost frame may have
+     * moved within its own code: that is the same stack, a moment later.
+     * A sampler sets this so that it never records a stack that mixes two
+     * call chains; it costs one more read per stack.
+     */
+    PY_STACK_VERIFY = 1 << 1,
 };
 
 /*

@@ -1,7 +1,10 @@
 /*
  * elf.c - ELF symbol and section lookup with libelf.
  *
- * Layer: target.
+ * Layer: target.  Exported symbols are found through the file's GNU hash
+ * table (.gnu.hash), as the dynamic loader does: a handful of probes, no
+ * index to build.  Static symbols (.symtab), which only old CPythons make
+ * pyspect need, are found by a linear scan.
  */
 #include "elf.h"
 
@@ -14,91 +17,55 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/hashmap.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
 
-struct elf_sym_entry {
-    uint64_t hash;
-    const char *name; /* points into libelf's string table */
-    uint64_t value;
-    uint64_t size;
-    int local;
-    int undef; /* a reference to a symbol another object defines */
+struct elf_symtab {
+    Elf_Data *data;
+    size_t count;
+    size_t strndx; /* section index of the string table */
 };
 
 struct elf_image {
     int fd;
     Elf *elf;
-    int has_symtab;
     uint64_t load_vaddr; /* first PT_LOAD vaddr, page-aligned down */
-    struct elf_sym_entry *syms;
-    size_t nsyms;
+    struct elf_symtab dynsym;
+    struct elf_symtab symtab;
+    /* .gnu.hash of .dynsym, when present. */
+    const uint32_t *gnu_hash;
+    size_t gnu_hash_words;
 };
 
-static int
-sym_cmp(const void *a, const void *b)
-{
-    const struct elf_sym_entry *x = a, *y = b;
-
-    if (x->hash != y->hash) {
-        return x->hash < y->hash ? -1 : 1;
-    }
-    /* Prefer defined, then global symbols when a name appears twice. */
-    if (x->undef != y->undef) {
-        return x->undef - y->undef;
-    }
-    return x->local - y->local;
-}
-
 static void
-elf_index_symbols(struct elf_image *img)
+elf_find_tables(struct elf_image *img)
 {
     Elf_Scn *scn = NULL;
-    size_t alloc = 0;
 
     while ((scn = elf_nextscn(img->elf, scn)) != NULL) {
         GElf_Shdr shdr;
-        Elf_Data *data;
-        size_t i, n;
+        struct elf_symtab *t = NULL;
 
-        if (gelf_getshdr(scn, &shdr) == NULL ||
-            (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) ||
-            shdr.sh_entsize == 0) {
+        if (gelf_getshdr(scn, &shdr) == NULL) {
             continue;
         }
-        if (shdr.sh_type == SHT_SYMTAB) {
-            img->has_symtab = 1;
-        }
-        data = elf_getdata(scn, NULL);
-        if (data == NULL) {
-            continue;
-        }
-        n = shdr.sh_size / shdr.sh_entsize;
-        for (i = 0; i < n; i++) {
-            GElf_Sym sym;
-            const char *name;
-            struct elf_sym_entry *e;
+        if (shdr.sh_type == SHT_DYNSYM) {
+            t = &img->dynsym;
+        } else if (shdr.sh_type == SHT_SYMTAB) {
+            t = &img->symtab;
+        } else if (shdr.sh_type == SHT_GNU_HASH) {
+            Elf_Data *d = elf_rawdata(scn, NULL);
 
-            if (gelf_getsym(data, (int)i, &sym) == NULL || sym.st_name == 0) {
-                continue;
+            if (d != NULL && d->d_buf != NULL && d->d_size >= 16) {
+                img->gnu_hash = d->d_buf;
+                img->gnu_hash_words = d->d_size / 4;
             }
-            name = elf_strptr(img->elf, shdr.sh_link, sym.st_name);
-            if (name == NULL || name[0] == '\0') {
-                continue;
-            }
-            XGROW(img->syms, alloc, img->nsyms + 1);
-            e = &img->syms[img->nsyms++];
-            e->name = name;
-            e->hash = hash_bytes(name, strlen(name));
-            e->value = sym.st_value;
-            e->size = sym.st_size;
-            e->local = GELF_ST_BIND(sym.st_info) == STB_LOCAL;
-            e->undef = sym.st_shndx == SHN_UNDEF;
         }
-    }
-    if (img->nsyms > 1) {
-        qsort(img->syms, img->nsyms, sizeof(*img->syms), sym_cmp);
+        if (t != NULL && shdr.sh_entsize != 0) {
+            t->data = elf_getdata(scn, NULL);
+            t->count = shdr.sh_size / shdr.sh_entsize;
+            t->strndx = shdr.sh_link;
+        }
     }
 }
 
@@ -128,7 +95,6 @@ elf_image_open(const char *path, struct elf_image **out)
         elf_image_close(img);
         return err_set(PS_EELF, "%s is not a 64-bit ELF file", path);
     }
-    img->load_vaddr = 0;
     if (elf_getphdrnum(img->elf, &nphdr) == 0) {
         for (i = 0; i < nphdr; i++) {
             GElf_Phdr ph;
@@ -140,7 +106,7 @@ elf_image_open(const char *path, struct elf_image **out)
             }
         }
     }
-    elf_index_symbols(img);
+    elf_find_tables(img);
     *out = img;
     return 0;
 }
@@ -157,70 +123,186 @@ elf_image_close(struct elf_image *img)
     if (img->fd >= 0) {
         close(img->fd);
     }
-    free(img->syms);
     free(img);
 }
 
-/* The first index entry named name (defined ones sort first), or NULL. */
-static const struct elf_sym_entry *
-elf_find(const struct elf_image *img, const char *name)
+/* Symbol i of t, if it is named name; *defined says if it has a value. */
+static int
+elf_sym_is(const struct elf_image *img, const struct elf_symtab *t, size_t i,
+           const char *name, GElf_Sym *sym)
 {
-    uint64_t h = hash_bytes(name, strlen(name));
-    size_t lo = 0, hi = img->nsyms;
+    const char *s;
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
+    if (gelf_getsym(t->data, (int)i, sym) == NULL || sym->st_name == 0) {
+        return 0;
+    }
+    s = elf_strptr(img->elf, t->strndx, sym->st_name);
+    return s != NULL && strcmp(s, name) == 0;
+}
 
-        if (img->syms[mid].hash < h) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+static uint32_t
+gnu_hash_of(const char *name)
+{
+    uint32_t h = 5381;
+
+    for (; *name; name++) {
+        h = h * 33 + (unsigned char)*name;
+    }
+    return h;
+}
+
+/*
+ * Look name up in .dynsym through .gnu.hash.  Returns 1 found, 0 not
+ * there, -1 when the table cannot be used (the caller then scans).
+ */
+static int
+elf_gnu_lookup(const struct elf_image *img, const char *name, GElf_Sym *sym)
+{
+    const uint32_t *w = img->gnu_hash;
+    size_t nw = img->gnu_hash_words, base;
+    uint32_t nbuckets, symoffset, bloom_size, h, i;
+
+    if (w == NULL || img->dynsym.data == NULL) {
+        return -1;
+    }
+    nbuckets = w[0];
+    symoffset = w[1];
+    bloom_size = w[2]; /* in 64-bit words */
+    base = 4 + 2 * (size_t)bloom_size;
+    if (nbuckets == 0 || base + nbuckets > nw) {
+        return -1;
+    }
+    h = gnu_hash_of(name);
+    i = w[base + h % nbuckets];
+    if (i == 0) {
+        return 0;
+    }
+    if (i < symoffset) {
+        return -1;
+    }
+    /* Walk the chain for this bucket; the low bit marks its end. */
+    for (; i < img->dynsym.count; i++) {
+        size_t c = base + nbuckets + (i - symoffset);
+        uint32_t ch;
+
+        if (c >= nw) {
+            return -1;
+        }
+        ch = w[c];
+        if ((ch | 1) == (h | 1) &&
+            elf_sym_is(img, &img->dynsym, i, name, sym)) {
+            return 1;
+        }
+        if (ch & 1) {
+            break;
         }
     }
-    for (; lo < img->nsyms && img->syms[lo].hash == h; lo++) {
-        if (strcmp(img->syms[lo].name, name) == 0) {
-            return &img->syms[lo];
+    return 0;
+}
+
+/* Linear search of a table for name (defined or not). */
+static int
+elf_scan(const struct elf_image *img, const struct elf_symtab *t,
+         const char *name, GElf_Sym *sym)
+{
+    size_t i;
+
+    if (t->data == NULL) {
+        return 0;
+    }
+    for (i = 0; i < t->count; i++) {
+        if (elf_sym_is(img, t, i, name, sym)) {
+            return 1;
         }
     }
-    return NULL;
+    return 0;
+}
+
+/* Find name in .dynsym (hash, else scan), then in .symtab. */
+static int
+elf_lookup(const struct elf_image *img, const char *name, GElf_Sym *sym)
+{
+    int r = elf_gnu_lookup(img, name, sym);
+
+    if (r < 0) {
+        r = elf_scan(img, &img->dynsym, name, sym);
+    }
+    if (r > 0 && sym->st_shndx != SHN_UNDEF) {
+        return 1;
+    }
+    if (elf_scan(img, &img->symtab, name, sym) && sym->st_shndx != SHN_UNDEF) {
+        return 1;
+    }
+    return r > 0 ? 2 : 0; /* 2: only an import of that name */
 }
 
 int
 elf_image_symbol(const struct elf_image *img, const char *name,
                  struct elf_symbol *sym)
 {
-    const struct elf_sym_entry *e = elf_find(img, name);
+    GElf_Sym s;
 
-    if (e == NULL || e->undef) {
+    if (elf_lookup(img, name, &s) != 1) {
         return PS_ENOTFOUND;
     }
-    sym->value = e->value;
-    sym->size = e->size;
+    sym->value = s.st_value;
+    sym->size = s.st_size;
+    return 0;
+}
+
+int
+elf_image_dynamic_symbol(const struct elf_image *img, const char *name,
+                         struct elf_symbol *sym)
+{
+    GElf_Sym s;
+    int r = elf_gnu_lookup(img, name, &s);
+
+    if (r < 0) {
+        r = elf_scan(img, &img->dynsym, name, &s);
+    }
+    if (r <= 0 || s.st_shndx == SHN_UNDEF) {
+        return PS_ENOTFOUND;
+    }
+    sym->value = s.st_value;
+    sym->size = s.st_size;
     return 0;
 }
 
 int
 elf_image_imports(const struct elf_image *img, const char *name)
 {
-    const struct elf_sym_entry *e = elf_find(img, name);
+    GElf_Sym s;
+    int r = elf_gnu_lookup(img, name, &s);
 
-    return e != NULL && e->undef;
+    /* Imports are never in .gnu.hash: scan .dynsym for them. */
+    (void)r;
+    return elf_scan(img, &img->dynsym, name, &s) && s.st_shndx == SHN_UNDEF;
 }
 
 int
 elf_image_symbol_prefix(const struct elf_image *img, const char *prefix,
                         uint64_t size, struct elf_symbol *sym)
 {
+    const struct elf_symtab *t = &img->symtab;
     size_t i, plen = strlen(prefix);
 
-    for (i = 0; i < img->nsyms; i++) {
-        const struct elf_sym_entry *e = &img->syms[i];
+    if (t->data == NULL) {
+        return PS_ENOTFOUND;
+    }
+    for (i = 0; i < t->count; i++) {
+        GElf_Sym s;
+        const char *name;
 
-        if (e->local && !e->undef && e->size == size &&
-            strncmp(e->name, prefix, plen) == 0 &&
-            (e->name[plen] == '\0' || e->name[plen] == '.')) {
-            sym->value = e->value;
-            sym->size = e->size;
+        if (gelf_getsym(t->data, (int)i, &s) == NULL || s.st_name == 0 ||
+            s.st_shndx == SHN_UNDEF || s.st_size != size ||
+            GELF_ST_BIND(s.st_info) != STB_LOCAL) {
+            continue;
+        }
+        name = elf_strptr(img->elf, t->strndx, s.st_name);
+        if (name != NULL && strncmp(name, prefix, plen) == 0 &&
+            (name[plen] == '\0' || name[plen] == '.')) {
+            sym->value = s.st_value;
+            sym->size = s.st_size;
             return 0;
         }
     }
@@ -257,7 +339,7 @@ elf_image_section(const struct elf_image *img, const char *name,
 int
 elf_image_has_symtab(const struct elf_image *img)
 {
-    return img->has_symtab;
+    return img->symtab.data != NULL;
 }
 
 uint64_t

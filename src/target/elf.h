@@ -2,8 +2,7 @@
  * elf.h - symbols and sections of an ELF file on disk.
  *
  * Layer: target.  Wraps elfutils' libelf.  Symbols are looked up in
- * .dynsym and .symtab (defined symbols only), through an index built on
- * open.  Addresses are the file's virtual addresses; elf_image_bias()
+ * .dynsym (through .gnu.hash) and then .symtab (defined symbols only).  Addresses are the file's virtual addresses; elf_image_bias()
  * turns them into the addresses of a mapped copy.
  */
 #ifndef PYSPECT_TARGET_ELF_H
@@ -28,6 +27,9 @@ void elf_image_close(struct elf_image *img);
 /* A defined symbol by name, or PS_ENOTFOUND. */
 int elf_image_symbol(const struct elf_image *img, const char *name,
                      struct elf_symbol *sym);
+/* A symbol the file exports (.dynsym only): cheap, through .gnu.hash. */
+int elf_image_dynamic_symbol(const struct elf_image *img, const char *name,
+                             struct elf_symbol *sym);
 /* Does the file use name without defining it (an import)? */
 int elf_image_imports(const struct elf_image *img, const char *name);
 /* A defined local (static) symbol whose name starts with prefix and has

@@ -38,28 +38,65 @@ memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out)
     return memsrc_read(src, addr, out, sizeof(*out));
 }
 
-static int memsrc_proc_read(struct memsrc *src, raddr_t addr, void *buf,
-                            size_t len);
-static int memsrc_proc_read_many(struct memsrc *src, const raddr_t *addrs,
-                                 size_t n, size_t len, void *out,
-                                 unsigned char *ok);
+/* Pieces per memsrc_readv() in memsrc_read_many(). */
+#define MEMSRC_MANY_BATCH 256
 
 int
 memsrc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
                  size_t len, void *out, unsigned char *ok)
 {
-    size_t i;
+    struct memsrc_iov iov[MEMSRC_MANY_BATCH];
+    size_t done = 0, i;
 
-    if (src->ops->read == memsrc_proc_read) {
-        return memsrc_proc_read_many(src, addrs, n, len, out, ok);
-    }
-    for (i = 0; i < n; i++) {
-        int rc = memsrc_read(src, addrs[i], (char *)out + i * len, len);
+    while (done < n) {
+        size_t k = n - done < MEMSRC_MANY_BATCH ? n - done : MEMSRC_MANY_BATCH;
+        int rc;
 
+        for (i = 0; i < k; i++) {
+            iov[i].addr = addrs[done + i];
+            iov[i].buf = (char *)out + (done + i) * len;
+            iov[i].len = len;
+        }
+        rc = memsrc_readv(src, iov, k);
         if (rc == PS_EEXITED) {
             return rc;
         }
-        ok[i] = rc == 0;
+        for (i = 0; i < k; i++) {
+            /* All or nothing: after a failure, find which pieces read. */
+            if (rc == 0) {
+                ok[done + i] = 1;
+            } else {
+                int r = memsrc_read(src, iov[i].addr, iov[i].buf, len);
+
+                if (r == PS_EEXITED) {
+                    return r;
+                }
+                ok[done + i] = r == 0;
+            }
+        }
+        done += k;
+    }
+    return 0;
+}
+
+int
+memsrc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n)
+{
+    size_t i;
+    int rc;
+
+    if (src->ops->readv != NULL) {
+        src->nreads++;
+        for (i = 0; i < n; i++) {
+            src->nbytes += iov[i].len;
+        }
+        return src->ops->readv(src, iov, n);
+    }
+    for (i = 0; i < n; i++) {
+        rc = memsrc_read(src, iov[i].addr, iov[i].buf, iov[i].len);
+        if (rc < 0) {
+            return rc;
+        }
     }
     return 0;
 }
@@ -161,54 +198,47 @@ memsrc_proc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     return 0;
 }
 
-/* Remote pieces per process_vm_readv call (the kernel's IOV_MAX). */
-#define MEMSRC_IOV_BATCH 1024
-
 static int
-memsrc_proc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
-                      size_t len, void *out, unsigned char *ok)
+memsrc_proc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n)
 {
     struct memsrc_proc *p = (struct memsrc_proc *)src;
-    struct iovec remote[MEMSRC_IOV_BATCH];
-    size_t i = 0;
+    struct iovec local[64], remote[64];
+    size_t i, done = 0;
 
-    memset(ok, 0, n);
-    while (i < n) {
-        size_t k, batch = n - i < MEMSRC_IOV_BATCH ? n - i : MEMSRC_IOV_BATCH;
-        struct iovec local = {(char *)out + i * len, batch * len};
+    while (done < n) {
+        size_t k = n - done < 64 ? n - done : 64, want = 0;
         ssize_t got;
 
-        for (k = 0; k < batch; k++) {
-            remote[k].iov_base = (void *)(uintptr_t)addrs[i + k];
-            remote[k].iov_len = len;
+        for (i = 0; i < k; i++) {
+            local[i].iov_base = iov[done + i].buf;
+            local[i].iov_len = iov[done + i].len;
+            remote[i].iov_base = (void *)(uintptr_t)iov[done + i].addr;
+            remote[i].iov_len = iov[done + i].len;
+            want += iov[done + i].len;
         }
-        src->nreads++;
-        src->nbytes += batch * len;
-        errno = 0;
         got = p->mem_fd >= 0
                   ? -1
-                  : process_vm_readv(p->pid, &local, 1, remote, batch, 0);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
+                  : process_vm_readv(p->pid, local, k, remote, k, 0);
         if (got < 0 && errno == ESRCH) {
             return PS_EEXITED;
         }
-        /* Pieces before the first failure were copied whole; read the
-         * failed one alone (it reports its own fault) and go on. */
-        k = got > 0 ? (size_t)got / len : 0;
-        memset(ok + i, 1, k);
-        i += k;
-        if (i < n && (got < 0 || k < batch)) {
-            int rc =
-                memsrc_proc_read(src, addrs[i], (char *)out + i * len, len);
-
-            if (rc == PS_EEXITED) {
-                return rc;
-            }
-            ok[i] = rc == 0;
-            i++;
+        if (got < 0 && (errno == EPERM || errno == EACCES)) {
+            return PS_EPERM;
         }
+        if (got != (ssize_t)want) {
+            /* A piece is unmapped (or the syscall is missing): read the
+             * batch piece by piece, which names the error exactly. */
+            for (i = 0; i < k; i++) {
+                int rc =
+                    memsrc_proc_read(src, iov[done + i].addr,
+                                     iov[done + i].buf, iov[done + i].len);
+
+                if (rc < 0) {
+                    return rc;
+                }
+            }
+        }
+        done += k;
     }
     return 0;
 }
@@ -225,9 +255,10 @@ memsrc_proc_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_proc_ops = {
-    "process",
-    memsrc_proc_read,
-    memsrc_proc_free,
+    .name = "process",
+    .read = memsrc_proc_read,
+    .readv = memsrc_proc_readv,
+    .free = memsrc_proc_free,
 };
 
 int
@@ -297,9 +328,10 @@ memsrc_buffer_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_buffer_ops = {
-    "buffer",
-    memsrc_buffer_read,
-    memsrc_buffer_free,
+    .name = "buffer",
+    .read = memsrc_buffer_read,
+    .readv = NULL,
+    .free = memsrc_buffer_free,
 };
 
 struct memsrc *
@@ -354,9 +386,10 @@ memsrc_faulty_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_faulty_ops = {
-    "faulty",
-    memsrc_faulty_read,
-    memsrc_faulty_free,
+    .name = "faulty",
+    .read = memsrc_faulty_read,
+    .readv = NULL,
+    .free = memsrc_faulty_free,
 };
 
 struct memsrc *
@@ -431,9 +464,10 @@ memsrc_cache_free(struct memsrc *src)
 }
 
 static const struct memsrc_ops memsrc_cache_ops = {
-    "cache",
-    memsrc_cache_read,
-    memsrc_cache_free,
+    .name = "cache",
+    .read = memsrc_cache_read,
+    .readv = NULL,
+    .free = memsrc_cache_free,
 };
 
 struct memsrc *

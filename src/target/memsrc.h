@@ -21,6 +21,13 @@ typedef uint64_t raddr_t;
 
 struct memsrc;
 
+/* One piece of a batched read. */
+struct memsrc_iov {
+    raddr_t addr;
+    void *buf;
+    size_t len;
+};
+
 struct memsrc_ops {
     const char *name;
     /*
@@ -29,6 +36,13 @@ struct memsrc_ops {
      * PS_EPERM when reading is not allowed.
      */
     int (*read)(struct memsrc *src, raddr_t addr, void *buf, size_t len);
+    /*
+     * Read n pieces at once (NULL: done one by one).  All or nothing:
+     * 0, or the error of the first piece that could not be read.  A
+     * live process does it in one process_vm_readv(), which costs about
+     * as much as reading one piece: samplers batch what they can.
+     */
+    int (*readv)(struct memsrc *src, const struct memsrc_iov *iov, size_t n);
     /* Release the source and everything it owns. */
     void (*free)(struct memsrc *src);
 };
@@ -48,12 +62,15 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
     return src->ops->read(src, addr, buf, len);
 }
 
+/* Batched read; see memsrc_ops.readv.  Counts as one read. */
+int memsrc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n);
+
 /*
  * Read n pieces of len bytes each (pool headers, chunk headers: small
  * reads at scattered addresses) into out + i * len; ok[i] says which were
- * read.  Returns 0 (even when some pieces failed), or PS_EEXITED when the
- * target is gone.  The live-process backend batches the pieces into
- * process_vm_readv calls of up to 1024; other backends read one by one.
+ * read.  Unlike memsrc_readv() a piece that cannot be read does not fail
+ * the others.  Returns 0 (even when some pieces failed), or PS_EEXITED
+ * when the target is gone.
  */
 int memsrc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
                      size_t len, void *out, unsigned char *ok);

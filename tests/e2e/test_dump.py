@@ -47,7 +47,7 @@ def compare(truth, doc, check_qualname):
 def dump_until_main_parked(target, *extra):
     """The reporting thread parks right after saying READY; give it a
     moment to get there.  Any other difference fails at once."""
-    main = str(target.truth.get("main_ident", ""))
+    main = str(target.truth["reporter"])
     deadline = time.monotonic() + 10
     while True:
         doc = dump_json(target.pid, *extra)
@@ -100,7 +100,14 @@ def test_thread_ids_names_and_states(python, scenario):
     main = [t for t in doc["threads"] if t["main"]]
     assert len(main) == 1 and main[0]["tid"] == scenario.pid
     assert main[0]["name"] == "MainThread"
-    # Everything is parked: nobody runs or holds the GIL.
+    # Everything is parked: nobody runs or holds the GIL.  (A thread
+    # released from another test's --blocking dump runs for a moment
+    # before it blocks again: allow the states to settle.)
+    deadline = time.monotonic() + 5
+    while (any(t["state"] != "idle" for t in doc["threads"]) and
+           time.monotonic() < deadline):
+        time.sleep(0.01)
+        doc = dump_json(scenario.pid)
     assert all(t["state"] == "idle" for t in doc["threads"])
     assert not any(t["gil"] for t in doc["threads"])
 

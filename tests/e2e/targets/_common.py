@@ -86,7 +86,7 @@ def report(frames, extra=None):
             "frames": frames_of(frame),
         }
     doc = {"pid": os.getpid(), "version": list(sys.version_info[:3]),
-           "threads": threads}
+           "threads": threads, "reporter": threading.get_ident()}
     doc.update(extra or {})
     path = sys.argv[1]
     with open(path + ".tmp", "w", encoding="utf-8",
@@ -111,3 +111,17 @@ def blocked_reader_tid(fd, timeout=60):
                 pass
         time.sleep(0.002)
     raise RuntimeError("no thread blocked in read(%d)" % fd)
+
+
+def wait_blocked(tids, timeout=60):
+    """Wait until each of these threads sleeps in the kernel (state S)."""
+    deadline = time.time() + timeout
+    pending = set(tids) - {gettid()}
+    while pending and time.time() < deadline:
+        for tid in list(pending):
+            with open("/proc/self/task/%d/stat" % tid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "S":
+                    pending.discard(tid)
+        time.sleep(0.002)
+    if pending:
+        raise RuntimeError("threads never blocked: %s" % sorted(pending))

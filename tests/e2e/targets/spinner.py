@@ -8,7 +8,11 @@ import _common
 from _common import HOLD, arrived
 
 
+spin_ident = []
+
+
 def spin():
+    spin_ident.append(threading.get_ident())
     arrived()
     x = 0
     while True:
@@ -26,4 +30,6 @@ for i in range(3):
                      daemon=True).start()
 _common.wait_arrivals(4)
 _common.gettid()
+_common.wait_blocked([tid for ident, tid in _common.tids.items()
+                      if ident != spin_ident[0]])
 _common.report(sys._current_frames()); HOLD.acquire()  # noqa

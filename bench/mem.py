@@ -1,7 +1,7 @@
 """Cost of `pyspect mem` on a process with a 1 GiB C heap of small blocks.
 
 Run by `make bench` (bench/run.py) or directly:
-    /usr/bin/python3 bench/mem_bench.py --pyspect build/pyspect
+    /usr/bin/python3 bench/mem.py --pyspect build/pyspect
 
 Builds bench/memfill.c into a shared library, starts a Python target
 that loads it with ctypes and fills its C heap, then runs `pyspect mem

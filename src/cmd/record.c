@@ -1,0 +1,949 @@
+/*
+ * record.c - `pyspect record`: a sampling profiler.
+ *
+ * Layer: cmd.  Attaches to a process (or starts a command and waits for
+ * its interpreter), samples every thread's stack at a fixed rate with
+ * python/sampler.h, aggregates the stacks in a profile (src/profile/) as
+ * they arrive, and at the end (duration, the target's exit, or Ctrl-C)
+ * writes the profile with one of the writers (src/output/).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/error.h"
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "core/xalloc.h"
+#include "output/output.h"
+#include "profile/profile.h"
+#include "python/runtime.h"
+#include "python/sampler.h"
+#include "target/pause.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+#define RATE_MAX 20000.0
+/* How long a started command may take to become Python. */
+#define LAUNCH_WAIT_S 30.0
+/* A started program that is still not Python after this is not one. */
+#define NOT_PYTHON_WAIT_S 1.0
+/* Look for new child processes this often (--subprocesses). */
+#define CHILD_SCAN_S 0.2
+/* Check cached code objects against the target this often. */
+#define CODE_EPOCH_S 1.0
+
+static const char record_usage[] =
+    "usage: pyspect record [options] -o FILE PID\n"
+    "       pyspect record [options] -o FILE -p PID\n"
+    "       pyspect record [options] -o FILE -- COMMAND [ARGS...]\n"
+    "\n"
+    "Sample the Python stacks of every thread of a process and write where\n"
+    "the time went: a flame graph, collapsed stacks, a speedscope file or a\n"
+    "table.  Recording stops at --duration, when the target exits, or on\n"
+    "Ctrl-C, and what was collected is written in every case.  With a\n"
+    "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
+    "exits with its exit status.  The target is only read, never paused\n"
+    "(unless --blocking).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
+    "  -f, --format FORMAT   svg, collapsed, speedscope or table (default:\n"
+    "                        from the FILE extension, else svg)\n"
+    "  -p, --pid PID         the process to sample\n"
+    "  -r, --rate HZ         samples per second (default 100, at most "
+    "20000)\n"
+    "  -d, --duration SECS   stop after this many seconds\n"
+    "      --mode MODE       cpu: threads running on a CPU (default);\n"
+    "                        wall: every thread, running or waiting;\n"
+    "                        gil: only the thread holding the GIL\n"
+    "      --lines           one frame per line, not per function\n"
+    "      --threads         a root frame per thread\n"
+    "      --subprocesses    also sample Python child processes\n"
+    "      --blocking        pause the target while taking each sample\n"
+    "                        (ptrace): exact stacks, but slows it down\n"
+    "      --top N           rows of the table format (default 20)\n"
+    "  -q, --quiet           no progress line and no summary\n"
+    "  -v, --verbose         more statistics in the summary\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
+
+struct record_options {
+    int pid;
+    char **command;
+    const char *output;
+    int format_given;
+    enum out_format format;
+    double rate;
+    double duration;
+    enum py_sample_mode mode;
+    const char *mode_name;
+    int lines;
+    int threads;
+    int subprocesses;
+    int blocking;
+    size_t top;
+    int quiet;
+    int verbose;
+};
+
+/* One process being sampled. */
+struct record_target {
+    int pid;
+    struct py_runtime *rt;
+    struct py_sampler sampler;
+    int sampling; /* attached and sampling */
+    int gone;     /* exited, or never going to be Python */
+    double first_seen;
+};
+
+struct recorder {
+    const struct record_options *opt;
+    struct profile profile;
+    struct record_target *targets;
+    size_t ntargets;
+    size_t targets_alloc;
+    int root_pid;
+    pid_t child; /* the started command, or 0 */
+    int child_status;
+    int child_reaped;
+    uint32_t *ids;
+    size_t ids_alloc;
+    struct record_target *current;
+    double paused_ms;
+    const char *stopped; /* why the recording ended, for the summary */
+};
+
+static volatile sig_atomic_t record_stop;
+
+static void
+on_signal(int sig)
+{
+    record_stop = sig;
+}
+
+static double
+now_s(void)
+{
+    return (double)clock_now_ns() / 1e9;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static int
+record_parse(int argc, char **argv, struct record_options *opt)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"pid", required_argument, NULL, 'p'},
+        {"rate", required_argument, NULL, 'r'},
+        {"duration", required_argument, NULL, 'd'},
+        {"mode", required_argument, NULL, 'm'},
+        {"lines", no_argument, NULL, 'L'},
+        {"threads", no_argument, NULL, 'T'},
+        {"subprocesses", no_argument, NULL, 'S'},
+        {"blocking", no_argument, NULL, 'b'},
+        {"top", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long v;
+    int c, i;
+
+    memset(opt, 0, sizeof(*opt));
+    /* Everything after "--" is the command, its options included. */
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            opt->command = i + 1 < argc ? argv + i + 1 : NULL;
+            if (opt->command == NULL) {
+                return cmd_usage_error("record", "no command after --");
+            }
+            argc = i;
+            break;
+        }
+    }
+    opt->rate = 100;
+    opt->mode = PY_SAMPLE_CPU;
+    opt->mode_name = "cpu";
+    opt->format = OUT_SVG;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:f:p:r:d:qvh", longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'o':
+            opt->output = optarg;
+            break;
+        case 'f':
+            if (out_format_parse(optarg, &opt->format) < 0) {
+                return cmd_usage_error("record", "%s", err_context());
+            }
+            opt->format_given = 1;
+            break;
+        case 'p':
+            if (cmd_parse_pid("record", optarg, &opt->pid) < 0) {
+                return 2;
+            }
+            break;
+        case 'r':
+            if (parse_double(optarg, &opt->rate) < 0 || opt->rate <= 0 ||
+                opt->rate > RATE_MAX) {
+                return cmd_usage_error("record",
+                                       "rate '%s' is not a number of "
+                                       "samples per second between 0 and "
+                                       "%g",
+                                       optarg, RATE_MAX);
+            }
+            break;
+        case 'd':
+            if (parse_double(optarg, &opt->duration) < 0 ||
+                opt->duration <= 0) {
+                return cmd_usage_error("record",
+                                       "duration '%s' is not a positive "
+                                       "number of seconds",
+                                       optarg);
+            }
+            break;
+        case 'm':
+            if (strcmp(optarg, "cpu") == 0) {
+                opt->mode = PY_SAMPLE_CPU;
+            } else if (strcmp(optarg, "wall") == 0) {
+                opt->mode = PY_SAMPLE_WALL;
+            } else if (strcmp(optarg, "gil") == 0) {
+                opt->mode = PY_SAMPLE_GIL;
+            } else {
+                return cmd_usage_error("record",
+                                       "unknown mode '%s' (choose cpu, "
+                                       "wall or gil)",
+                                       optarg);
+            }
+            opt->mode_name = optarg;
+            break;
+        case 'L':
+            opt->lines = 1;
+            break;
+        case 'T':
+            opt->threads = 1;
+            break;
+        case 'S':
+            opt->subprocesses = 1;
+            break;
+        case 'b':
+            opt->blocking = 1;
+            break;
+        case 't':
+            if (parse_long(optarg, 1, 1000000, &v) < 0) {
+                return cmd_usage_error(
+                    "record", "--top '%s' is not a positive count", optarg);
+            }
+            opt->top = (size_t)v;
+            break;
+        case 'q':
+            opt->quiet = 1;
+            break;
+        case 'v':
+            opt->verbose = 1;
+            break;
+        case 'h':
+            fputs(record_usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error("record", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        if (opt->pid != 0 || optind + 1 < argc || opt->command != NULL) {
+            return cmd_usage_error("record", "give one process id, or a "
+                                             "command after --");
+        }
+        if (cmd_parse_pid("record", argv[optind], &opt->pid) < 0) {
+            return 2;
+        }
+    }
+    if (opt->pid == 0 && opt->command == NULL) {
+        return cmd_usage_error("record", "which process? give a PID, or a "
+                                         "command after --");
+    }
+    if (opt->pid != 0 && opt->command != NULL) {
+        return cmd_usage_error("record", "give a PID or a command, not "
+                                         "both");
+    }
+    if (opt->output != NULL && !opt->format_given) {
+        out_format_from_path(opt->output, &opt->format);
+    }
+    return -1;
+}
+
+/* ---- the output file ---------------------------------------------------- */
+
+/*
+ * Open the output before sampling, so that a path that cannot be written
+ * fails now and not after a long recording.  The file is not truncated
+ * until the profile is written.
+ */
+static int
+output_open(const char *path, int *fd, int *created)
+{
+    *created = 1;
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (*fd < 0 && errno == EEXIST) {
+        *created = 0;
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (*fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static int
+output_write(int fd, const char *path, const struct strbuf *sb)
+{
+    size_t done = 0;
+
+    if (ftruncate(fd, 0) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (done < sb->len) {
+        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- targets ------------------------------------------------------------ */
+
+static struct record_target *
+target_add(struct recorder *r, int pid)
+{
+    struct record_target *t;
+
+    XGROW(r->targets, r->targets_alloc, r->ntargets + 1);
+    t = &r->targets[r->ntargets++];
+    memset(t, 0, sizeof(*t));
+    t->pid = pid;
+    t->first_seen = now_s();
+    return t;
+}
+
+static struct record_target *
+target_find(struct recorder *r, int pid)
+{
+    size_t i;
+
+    for (i = 0; i < r->ntargets; i++) {
+        if (r->targets[i].pid == pid) {
+            return &r->targets[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+target_release(struct record_target *t)
+{
+    if (t->sampling) {
+        py_sampler_release(&t->sampler);
+    }
+    py_runtime_free(t->rt);
+    t->rt = NULL;
+    t->sampling = 0;
+}
+
+/*
+ * Try to attach to a target that is not sampled yet.  Returns 0 when it
+ * is now sampled, PS_ENOTREADY to try again later, or the reason it never
+ * will be.
+ */
+static int
+target_try(struct recorder *r, struct record_target *t)
+{
+    int rc = py_runtime_attach(t->pid, &t->rt);
+
+    if (rc == 0) {
+        py_sampler_init(&t->sampler, t->rt, r->opt->mode);
+        t->sampling = 1;
+        return 0;
+    }
+    if (rc == PS_ENOTPY && now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+        rc = PS_ENOTREADY; /* it may exec a Python in a moment */
+    }
+    if (rc != PS_ENOTREADY) {
+        t->gone = 1;
+    }
+    return rc;
+}
+
+/* Add the descendants of the targets that are not known yet. */
+static void
+scan_children(struct recorder *r)
+{
+    struct strbuf path = STRBUF_INIT;
+    int grew = 1, round;
+
+    /* Processes are found level by level: a grandchild's parent must be
+     * known first, so scan until nothing new turns up. */
+    for (round = 0; grew && round < 16; round++) {
+        DIR *dir = opendir("/proc");
+        struct dirent *de;
+
+        grew = 0;
+        if (dir == NULL) {
+            break;
+        }
+        while ((de = readdir(dir)) != NULL) {
+            long pid;
+            int ppid;
+
+            if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 ||
+                target_find(r, (int)pid) != NULL ||
+                proc_ppid((int)pid, &ppid) < 0 ||
+                target_find(r, ppid) == NULL) {
+                continue;
+            }
+            target_add(r, (int)pid);
+            grew = 1;
+        }
+        closedir(dir);
+    }
+    strbuf_release(&path);
+}
+
+/* ---- samples into the profile ------------------------------------------- */
+
+static void
+on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
+         size_t n)
+{
+    struct recorder *r = ctx;
+    struct profile *p = &r->profile;
+    uint32_t thread;
+    size_t i;
+
+    thread = profile_thread_pid(p, r->current->pid, st->thread.ident,
+                                st->thread.tid, st->name);
+    if (n > r->ids_alloc) {
+        XGROW(r->ids, r->ids_alloc, n);
+    }
+    for (i = 0; i < n; i++) {
+        struct py_code *code = f[i].code;
+        int32_t line = r->opt->lines ? f[i].line : code->firstlineno;
+
+        if (code->user_name == UINT32_MAX) {
+            code->user_name = strtab_intern(
+                &p->strings, code->qualname ? code->qualname : code->name);
+            code->user_file = strtab_intern(&p->strings, code->filename);
+        }
+        r->ids[i] =
+            profile_frame_id(p, code->user_name, code->user_file, line);
+    }
+    profile_add(p, thread, r->ids, n, 1);
+}
+
+/* One round over every target.  Returns 1 while the root target lives. */
+static int
+record_round(struct recorder *r, uint64_t round)
+{
+    size_t i;
+    int root_alive = 0;
+
+    for (i = 0; i < r->ntargets; i++) {
+        struct record_target *t = &r->targets[i];
+        struct pause pause = PAUSE_INIT;
+        int rc;
+
+        if (t->gone) {
+            continue;
+        }
+        if (!t->sampling) {
+            rc = target_try(r, t);
+            if (rc < 0) {
+                root_alive |= t->pid == r->root_pid && !t->gone;
+                continue;
+            }
+        }
+        if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
+            t->rt->code_epoch++;
+        }
+        if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
+            rc = PS_EEXITED;
+        } else {
+            r->current = t;
+            rc = py_sampler_round(&t->sampler, on_stack, r);
+            if (r->opt->blocking) {
+                pause_end(&pause);
+                r->paused_ms += pause_ms(&pause);
+                pause_release(&pause);
+            }
+        }
+        if (rc == PS_EEXITED || rc == PS_ENOPROC) {
+            t->gone = 1;
+            continue;
+        }
+        if (rc < 0) {
+            /* The lists could not be read this round: count it. */
+            r->profile.meta.dropped[PROF_DROP_ERROR]++;
+        }
+        root_alive |= t->pid == r->root_pid;
+    }
+    return root_alive;
+}
+
+/* ---- starting a command ------------------------------------------------- */
+
+static int
+launch(struct recorder *r, char **argv)
+{
+    int fds[2], e = 0;
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        return err_set(PS_EIO, "pipe: %s", strerror(errno));
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGPIPE, SIG_DFL);
+        execvp(argv[0], argv);
+        e = errno;
+        if (write(fds[1], &e, sizeof(e)) < 0) {
+            _exit(127);
+        }
+        _exit(127);
+    }
+    close(fds[1]);
+    /* The pipe closes on a successful exec; an error comes through it. */
+    do {
+        n = read(fds[0], &e, sizeof(e));
+    } while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    if (n > 0) {
+        waitpid(pid, NULL, 0);
+        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
+                       strerror(e));
+    }
+    r->child = pid;
+    return 0;
+}
+
+/* Has the started command exited?  Reaps it and keeps its status. */
+static int
+child_exited(struct recorder *r)
+{
+    int status;
+
+    if (r->child == 0 || r->child_reaped) {
+        return r->child_reaped;
+    }
+    if (waitpid(r->child, &status, WNOHANG) == r->child) {
+        r->child_status = status;
+        r->child_reaped = 1;
+    }
+    return r->child_reaped;
+}
+
+static int
+child_exit_status(const struct recorder *r)
+{
+    if (WIFEXITED(r->child_status)) {
+        return WEXITSTATUS(r->child_status);
+    }
+    if (WIFSIGNALED(r->child_status)) {
+        return 128 + WTERMSIG(r->child_status);
+    }
+    return 1;
+}
+
+/*
+ * Wait until the started command runs Python (sampling starts at its
+ * first frame), or say why it never will.
+ */
+static int
+wait_for_python(struct recorder *r, struct record_target *t)
+{
+    double deadline = now_s() + LAUNCH_WAIT_S;
+    int rc;
+
+    for (;;) {
+        rc = target_try(r, t);
+        if (rc == 0) {
+            struct py_threads threads = PY_THREADS_INIT;
+
+            /* Ready once the main thread runs Python code. */
+            rc = py_threads_read(t->rt, &threads);
+            if (rc == 0 && threads.n > 0) {
+                py_threads_release(&threads);
+                return 0;
+            }
+            py_threads_release(&threads);
+            target_release(t);
+            rc = PS_ENOTREADY;
+        }
+        if (child_exited(r)) {
+            return err_set(PS_ECOMMAND,
+                           "'%s' exited (status %d) before its Python "
+                           "started",
+                           r->opt->command[0], child_exit_status(r));
+        }
+        if (rc != PS_ENOTREADY) {
+            if (rc == PS_ENOTPY) {
+                return err_set(PS_ENOTPY, "'%s' is not a Python program",
+                               r->opt->command[0]);
+            }
+            return rc;
+        }
+        if (record_stop || now_s() > deadline) {
+            return err_set(PS_ENOTREADY, "'%s' did not start Python",
+                           r->opt->command[0]);
+        }
+        t->gone = 0;
+        usleep(500);
+    }
+}
+
+/* ---- progress and summary ----------------------------------------------- */
+
+static void
+progress(const struct recorder *r, double elapsed, int final)
+{
+    const struct profile_meta *m = &r->profile.meta;
+    uint64_t dropped = m->dropped[PROF_DROP_TORN] +
+                       m->dropped[PROF_DROP_ERROR] +
+                       m->dropped[PROF_DROP_LATE];
+
+    fprintf(stderr,
+            "\r\033[Kpyspect: recording pid %d: %.1f s, %llu samples, "
+            "%.0f Hz, %llu dropped%s",
+            r->root_pid, elapsed, (unsigned long long)m->samples,
+            elapsed > 0 ? (double)m->rounds / elapsed : 0.0,
+            (unsigned long long)dropped, final ? "\n" : "");
+}
+
+static void
+summary(const struct recorder *r)
+{
+    const struct profile_meta *m = &r->profile.meta;
+    const struct record_options *o = r->opt;
+    double achieved =
+        m->duration_s > 0 ? (double)m->rounds / m->duration_s : 0;
+
+    fprintf(stderr, "pyspect: recording stopped: %s\n",
+            r->stopped ? r->stopped : "");
+    fprintf(stderr,
+            "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
+            "%g requested (%.0f%%)\n",
+            out_format_name(o->format), o->output,
+            (unsigned long long)m->samples, m->duration_s, achieved, o->rate,
+            o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
+    fprintf(stderr,
+            "pyspect: dropped %llu samples that changed while read, %llu "
+            "that could not be read, %llu rounds late\n",
+            (unsigned long long)m->dropped[PROF_DROP_TORN],
+            (unsigned long long)m->dropped[PROF_DROP_ERROR],
+            (unsigned long long)m->dropped[PROF_DROP_LATE]);
+    if (o->blocking) {
+        fprintf(stderr, "pyspect: the target was paused %.1f ms in all\n",
+                r->paused_ms);
+    }
+    if (o->verbose) {
+        size_t i;
+
+        fprintf(stderr,
+                "pyspect: %zu distinct stacks, %zu frames, profile %zu "
+                "bytes\n",
+                r->profile.nstacks, r->profile.nframes,
+                profile_memory(&r->profile));
+        for (i = 0; i < r->ntargets; i++) {
+            const struct record_target *t = &r->targets[i];
+
+            if (t->rt == NULL) {
+                continue;
+            }
+            fprintf(stderr,
+                    "pyspect: pid %d (Python %s): %llu rounds, %llu list "
+                    "walks, %llu reads, %llu bytes\n",
+                    t->pid, t->rt->version.text,
+                    (unsigned long long)t->sampler.stats.rounds,
+                    (unsigned long long)t->sampler.stats.refreshes,
+                    (unsigned long long)t->rt->proc->nreads,
+                    (unsigned long long)t->rt->proc->nbytes);
+        }
+    }
+}
+
+/* Gather the samplers' counters into the profile's meta. */
+static void
+collect_stats(struct recorder *r)
+{
+    struct profile_meta *m = &r->profile.meta;
+    size_t i;
+
+    m->samples = 0;
+    m->dropped[PROF_DROP_TORN] = 0;
+    for (i = 0; i < r->ntargets; i++) {
+        const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
+
+        if (r->targets[i].rt == NULL && !r->targets[i].sampling) {
+            continue;
+        }
+        m->samples += st->stacks;
+        m->dropped[PROF_DROP_TORN] += st->torn;
+        m->dropped[PROF_DROP_ERROR] += st->errors;
+    }
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+static int
+record_loop(struct recorder *r)
+{
+    const struct record_options *o = r->opt;
+    uint64_t interval = (uint64_t)(1e9 / o->rate), round = 0;
+    uint64_t start = clock_now_ns(), next = start, next_scan = start;
+    uint64_t next_progress = start, end = 0;
+    int tty = !o->quiet && isatty(STDERR_FILENO);
+    struct profile_meta *m = &r->profile.meta;
+    uint64_t errors_before = 0;
+
+    if (o->duration > 0) {
+        end = start + (uint64_t)(o->duration * 1e9);
+    }
+    while (!record_stop) {
+        uint64_t now = clock_now_ns();
+        struct timespec ts;
+        int alive;
+
+        if (end != 0 && now >= end) {
+            r->stopped = "duration reached";
+            break;
+        }
+        if (o->subprocesses && now >= next_scan) {
+            scan_children(r);
+            next_scan = now + (uint64_t)(CHILD_SCAN_S * 1e9);
+        }
+        errors_before = m->dropped[PROF_DROP_ERROR];
+        alive = record_round(r, round++);
+        m->rounds = round;
+        (void)errors_before;
+        if (!alive) {
+            r->stopped = "the target exited";
+            break;
+        }
+        collect_stats(r);
+        if (tty && now >= next_progress) {
+            progress(r, (double)(now - start) / 1e9, 0);
+            next_progress = now + 250000000u;
+        }
+        next += interval;
+        now = clock_now_ns();
+        if (now > next + interval) {
+            /* Behind schedule: the rounds we cannot take are dropped,
+             * and counted, rather than taken in a burst. */
+            uint64_t missed = (now - next) / interval;
+
+            m->dropped[PROF_DROP_LATE] += missed;
+            next += missed * interval;
+        }
+        ts.tv_sec = (time_t)(next / 1000000000u);
+        ts.tv_nsec = (long)(next % 1000000000u);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+                   EINTR &&
+               !record_stop) {
+        }
+    }
+    if (record_stop) {
+        r->stopped = "interrupted";
+    }
+    m->duration_s = (double)(clock_now_ns() - start) / 1e9;
+    collect_stats(r);
+    if (tty) {
+        progress(r, m->duration_s, 1);
+    }
+    return 0;
+}
+
+static void
+fill_meta(struct recorder *r)
+{
+    struct profile_meta *m = &r->profile.meta;
+    struct record_target *root = target_find(r, r->root_pid);
+    struct strbuf cmd = STRBUF_INIT;
+    struct timeval tv;
+
+    if (r->child != 0) {
+        char **a;
+
+        for (a = r->opt->command; *a != NULL; a++) {
+            strbuf_addf(&cmd, "%s%s", a == r->opt->command ? "" : " ", *a);
+        }
+    } else {
+        proc_cmdline(r->root_pid, &cmd);
+    }
+    m->command = strbuf_detach(&cmd);
+    m->pid = r->root_pid;
+    if (root != NULL && root->rt != NULL) {
+        m->python_version = xstrdup(root->rt->version.text);
+    }
+    m->mode = r->opt->mode_name;
+    m->lines = r->opt->lines;
+    m->threads = r->opt->threads;
+    m->rate_hz = r->opt->rate;
+    gettimeofday(&tv, NULL);
+    m->start_unix = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+int
+cmd_record(int argc, char **argv)
+{
+    struct record_options opt;
+    struct recorder r;
+    struct record_target *root;
+    struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
+    struct out_options oo;
+    struct sigaction sa;
+    int status, rc, fd = -1, created = 0, exit_status = 0;
+    size_t i;
+
+    status = record_parse(argc, argv, &opt);
+    if (status >= 0) {
+        return status;
+    }
+    memset(&r, 0, sizeof(r));
+    r.opt = &opt;
+    profile_init(&r.profile);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    if (opt.command == NULL) {
+        /* Attach: check the target first, so a bad PID fails before a
+         * file is created. */
+        rc = proc_check(opt.pid);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    if (opt.output == NULL) {
+        strbuf_addf(&defpath, "pyspect-%d.%s",
+                    opt.command ? (int)getpid() : opt.pid,
+                    out_format_name(opt.format));
+        opt.output = defpath.buf;
+    }
+    rc = output_open(opt.output, &fd, &created);
+    if (rc < 0) {
+        goto fail;
+    }
+    if (opt.command != NULL) {
+        rc = launch(&r, opt.command);
+        if (rc < 0) {
+            goto fail;
+        }
+        r.root_pid = r.child;
+        root = target_add(&r, r.root_pid);
+        rc = wait_for_python(&r, root);
+        if (rc < 0) {
+            if (!child_exited(&r)) {
+                kill(r.child, SIGTERM);
+                waitpid(r.child, &r.child_status, 0);
+                r.child_reaped = 1;
+            }
+            goto fail;
+        }
+    } else {
+        r.root_pid = opt.pid;
+        root = target_add(&r, opt.pid);
+        rc = target_try(&r, root);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    fill_meta(&r);
+    record_loop(&r);
+    /* Samples in hand are written whatever stopped the recording. */
+    if (r.profile.meta.samples == 0 && r.profile.meta.rounds <= 1 &&
+        target_find(&r, r.root_pid)->gone) {
+        rc = err_set(PS_EEXITED, "pid %d exited before the first sample",
+                     r.root_pid);
+        goto fail;
+    }
+    out_options_init(&oo);
+    if (opt.top != 0) {
+        oo.top = opt.top;
+    }
+    out_write(opt.format, &r.profile, &oo, &out);
+    rc = output_write(fd, opt.output, &out);
+    if (rc < 0) {
+        goto fail;
+    }
+    if (!opt.quiet) {
+        summary(&r);
+    }
+    if (r.child != 0) {
+        /* A second Ctrl-C ends pyspect at once; the profile is saved. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (!child_exited(&r)) {
+            if (!opt.quiet && r.stopped != NULL &&
+                strcmp(r.stopped, "duration reached") == 0) {
+                fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
+                        opt.command[0]);
+            }
+            waitpid(r.child, &r.child_status, 0);
+            r.child_reaped = 1;
+        }
+        exit_status = child_exit_status(&r);
+    }
+    goto out;
+fail:
+    exit_status = cmd_fail(rc);
+    if (fd >= 0 && created) {
+        /* No empty file left behind by a recording that never started. */
+        unlink(opt.output);
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    for (i = 0; i < r.ntargets; i++) {
+        target_release(&r.targets[i]);
+    }
+    free(r.targets);
+    free(r.ids);
+    profile_release(&r.profile);
+    strbuf_release(&out);
+    strbuf_release(&defpath);
+    return exit_status;
+}

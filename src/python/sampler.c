@@ -1,0 +1,413 @@
+/*
+ * sampler.c - rounds of stack samples with as few reads as possible.
+ *
+ * Layer: python.  A round costs, for each sampled thread, one batched
+ * read shared by all thread states, the stack itself (one read of its
+ * data-stack chunk on 3.11+), and one batched verification read.
+ */
+#define _GNU_SOURCE
+#include "sampler.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+/* Look for a missing thread name at most once per this many rounds. */
+#define NAME_RETRY_ROUNDS 200
+
+static inline uint64_t
+ld_u64(const unsigned char *buf, int32_t off)
+{
+    uint64_t v;
+
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+void
+py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
+                enum py_sample_mode mode)
+{
+    memset(s, 0, sizeof(*s));
+    s->rt = rt;
+    s->mode = mode;
+    s->stack_flags = PY_STACK_VERIFY;
+    s->stack = (struct py_stack)PY_STACK_INIT;
+}
+
+static void
+thread_close(struct py_sampled_thread *t)
+{
+    if (t->stat_fd >= 0) {
+        close(t->stat_fd);
+    }
+    free(t->name);
+}
+
+void
+py_sampler_release(struct py_sampler *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        thread_close(&s->threads[i]);
+    }
+    free(s->threads);
+    free(s->interps);
+    free(s->buf);
+    py_stack_release(&s->stack);
+    memset(s, 0, sizeof(*s));
+}
+
+static int
+open_stat(int pid, long tid)
+{
+    char path[80];
+
+    if (tid <= 0) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task/%ld/stat", pid, tid);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* The kernel's state letter for a thread, through its open stat file. */
+static char
+thread_state(struct py_sampled_thread *t)
+{
+    char buf[512];
+    ssize_t n;
+    char state = 0;
+
+    if (t->stat_fd < 0) {
+        return 0;
+    }
+    n = pread(t->stat_fd, buf, sizeof(buf), 0);
+    if (n <= 0 || proc_parse_stat_state(buf, (size_t)n, &state) < 0) {
+        return 0;
+    }
+    return state;
+}
+
+/* Where this round's GIL holder will be read from (gil mode only). */
+static int
+gil_locate(struct py_sampler *s)
+{
+    const struct py_layout *l = &s->rt->layout;
+    struct py_runtime *rt = s->rt;
+
+    s->gil = s->holder_slot = 0;
+    if (s->mode != PY_SAMPLE_GIL || s->ninterps == 0) {
+        return 0;
+    }
+    if (pyl_has(l->interp_ceval_gil)) {
+        return memsrc_read_u64(
+            rt->proc, s->interps[0] + (raddr_t)l->interp_ceval_gil, &s->gil);
+    }
+    if (rt->runtime != 0 && pyl_has(l->rt_gilstate_tstate_current)) {
+        s->holder_slot = rt->runtime + (raddr_t)l->rt_gilstate_tstate_current;
+    } else {
+        s->holder_slot = rt->tstate_current;
+    }
+    return 0;
+}
+
+/* Walk the thread lists again and rebuild the thread table, keeping
+ * what is known about threads that are still there. */
+static int
+refresh(struct py_sampler *s)
+{
+    struct py_threads list = PY_THREADS_INIT;
+    struct py_sampled_thread *old = s->threads;
+    size_t nold = s->n, i, j;
+    int rc;
+
+    s->stats.refreshes++;
+    py_runtime_snapshot(s->rt);
+    rc = py_threads_read(s->rt, &list);
+    if (rc == 0) {
+        rc = py_threads_resolve_tids(s->rt, &list);
+    }
+    if (rc < 0) {
+        py_threads_release(&list);
+        return rc;
+    }
+    s->threads = xcalloc(list.n ? list.n : 1, sizeof(*s->threads));
+    s->alloc = list.n ? list.n : 1;
+    s->n = list.n;
+    s->ninterps = 0;
+    for (i = 0; i < list.n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        t->thread = list.v[i];
+        t->stat_fd = -1;
+        t->user = UINT32_MAX;
+        for (j = 0; j < nold; j++) {
+            if (!old[j].alive && old[j].thread.tstate == t->thread.tstate &&
+                old[j].thread.ident == t->thread.ident) {
+                old[j].alive = 1;
+                t->stat_fd = old[j].stat_fd;
+                t->name = old[j].name;
+                t->named_round = old[j].named_round;
+                t->user = old[j].user;
+                old[j].stat_fd = -1;
+                old[j].name = NULL;
+                break;
+            }
+        }
+        if (t->stat_fd < 0) {
+            t->stat_fd = open_stat(s->rt->pid, t->thread.tid);
+        }
+        if (s->ninterps == 0 ||
+            s->interps[s->ninterps - 1] != t->thread.interp) {
+            XGROW(s->interps, s->interps_alloc, s->ninterps + 1);
+            s->interps[s->ninterps++] = t->thread.interp;
+        }
+    }
+    for (j = 0; j < nold; j++) {
+        thread_close(&old[j]);
+    }
+    free(old);
+    py_threads_release(&list);
+    return gil_locate(s);
+}
+
+/*
+ * Read every known thread state (and each interpreter's list head) in
+ * one batched read.  Returns 1 when the lists still link the same
+ * thread states, 0 when they changed (refresh), or an error.
+ */
+static int
+reread_threads(struct py_sampler *s)
+{
+    const struct py_layout *l = &s->rt->layout;
+    size_t tsize = (size_t)l->tstate_size, need, i, k, n = 0;
+    struct memsrc_iov *iov;
+    int rc;
+
+    uint64_t gil[2] = {0, 0}; /* locked word, last holder / holder */
+
+    need = s->ninterps * 8 + s->n * tsize;
+    if (need > s->buf_alloc) {
+        s->buf = xrealloc(s->buf, need);
+        s->buf_alloc = need;
+    }
+    iov = xmalloc((s->ninterps + s->n + 2) * sizeof(*iov));
+    for (i = 0; i < s->ninterps; i++, n++) {
+        iov[n].addr = s->interps[i] + (raddr_t)l->interp_tstate_head;
+        iov[n].buf = s->buf + 8 * i;
+        iov[n].len = 8;
+    }
+    for (i = 0; i < s->n; i++, n++) {
+        iov[n].addr = s->threads[i].thread.tstate;
+        iov[n].buf = s->buf + s->ninterps * 8 + i * tsize;
+        iov[n].len = tsize;
+    }
+    if (s->gil != 0) {
+        iov[n].addr = s->gil + (raddr_t)l->gil_locked;
+        iov[n].buf = &gil[0];
+        iov[n++].len = 4;
+        iov[n].addr = s->gil + (raddr_t)l->gil_last_holder;
+        iov[n].buf = &gil[1];
+        iov[n++].len = 8;
+    } else if (s->holder_slot != 0) {
+        iov[n].addr = s->holder_slot;
+        iov[n].buf = &gil[1];
+        iov[n++].len = 8;
+        gil[0] = 1;
+    }
+    rc = memsrc_readv(s->rt->proc, iov, n);
+    free(iov);
+    if (rc == PS_EFAULT) {
+        return 0; /* a thread state was freed: walk again */
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    /* Each interpreter's head is its first thread, each thread links to
+     * the next one of the same interpreter, and the last one ends. */
+    for (i = 0, k = 0; i < s->ninterps; i++) {
+        raddr_t expect = ld_u64(s->buf, (int32_t)(8 * i));
+
+        for (; k < s->n && s->threads[k].thread.interp == s->interps[i]; k++) {
+            const unsigned char *ts = s->buf + s->ninterps * 8 + k * tsize;
+
+            if (s->threads[k].thread.tstate != expect ||
+                ld_u64(ts, l->tstate_interp) != s->interps[i]) {
+                return 0;
+            }
+            expect = ld_u64(ts, l->tstate_next);
+        }
+        if (expect != 0) {
+            return 0;
+        }
+    }
+    s->holder = (uint32_t)gil[0] == 1 ? gil[1] : 0;
+    /* The top frame of each thread. */
+    for (k = 0; k < s->n; k++) {
+        const unsigned char *ts = s->buf + s->ninterps * 8 + k * tsize;
+        struct py_thread *t = &s->threads[k].thread;
+
+        if (pyl_has(l->tstate_frame)) {
+            t->top = ld_u64(ts, l->tstate_frame);
+        } else if (pyl_has(l->tstate_current_frame)) {
+            t->top = ld_u64(ts, l->tstate_current_frame);
+        } else {
+            /* 3.11/3.12: the top frame hangs off a _PyCFrame; it is read
+             * only for the threads this round samples (read_stack). */
+            raddr_t cframe = ld_u64(ts, l->tstate_cframe);
+
+            t->top = 0;
+            t->top_slot =
+                cframe ? cframe + (raddr_t)l->cframe_current_frame : 0;
+        }
+        if (pyl_has(l->tstate_datastack_chunk)) {
+            t->datastack = ld_u64(ts, l->tstate_datastack_chunk);
+        }
+    }
+    return 1;
+}
+
+static void
+look_for_names(struct py_sampler *s)
+{
+    struct py_threads list = PY_THREADS_INIT;
+    char **names = NULL;
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (t->name == NULL &&
+            (t->named_round == 0 ||
+             s->stats.rounds - t->named_round >= NAME_RETRY_ROUNDS)) {
+            break;
+        }
+    }
+    if (i == s->n) {
+        return;
+    }
+    list.v = xmalloc(s->n * sizeof(*list.v));
+    list.n = list.alloc = s->n;
+    for (i = 0; i < s->n; i++) {
+        list.v[i] = s->threads[i].thread;
+        s->threads[i].named_round = s->stats.rounds;
+    }
+    if (py_threads_names(s->rt, &list, &names) == 0) {
+        for (i = 0; i < s->n; i++) {
+            if (s->threads[i].name == NULL) {
+                s->threads[i].name = names[i];
+            } else {
+                free(names[i]);
+            }
+        }
+        free(names);
+    }
+    py_threads_release(&list);
+}
+
+/*
+ * A thread's stack, verified.  A stack that changed while read is read
+ * again at once: dropping it would bias the profile against short
+ * functions, whose samples sit nearer to calls and returns.
+ */
+static int
+read_stack(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    const struct py_layout *l = &s->rt->layout;
+    int attempt, rc = 0;
+
+    if (pyl_has(l->tstate_cframe) && !pyl_has(l->tstate_frame) &&
+        !pyl_has(l->tstate_current_frame) && t->thread.top_slot != 0) {
+        rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot, &t->thread.top);
+        if (rc < 0) {
+            return rc == PS_EFAULT ? PS_ECHANGED : rc;
+        }
+    }
+    for (attempt = 0; attempt < PY_SAMPLE_ATTEMPTS; attempt++) {
+        if (attempt > 0) {
+            s->stats.retries++;
+            /* The top of the stack moved on: read it again. */
+            rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot,
+                                 &t->thread.top);
+            if (rc == 0 && pyl_has(l->tstate_datastack_chunk)) {
+                rc = memsrc_read_u64(s->rt->proc,
+                                     t->thread.tstate +
+                                         (raddr_t)l->tstate_datastack_chunk,
+                                     &t->thread.datastack);
+            }
+            if (rc < 0) {
+                break;
+            }
+        }
+        rc = py_stack_read(s->rt, &t->thread, s->stack_flags, &s->stack);
+        if (rc >= 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
+            break;
+        }
+    }
+    return rc;
+}
+
+int
+py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
+{
+    raddr_t holder = 0;
+    size_t i;
+    int rc;
+
+    s->stats.rounds++;
+    rc = s->n > 0 ? reread_threads(s) : 0;
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 0) {
+        /* A new list: read it, then the GIL holder with the threads. */
+        rc = refresh(s);
+        if (rc == 0 && s->n > 0) {
+            rc = reread_threads(s);
+            rc = rc == 0 ? PS_ECHANGED : rc;
+        }
+        if (rc < 0) {
+            return rc == PS_ECHANGED ? 0 : rc;
+        }
+    }
+    py_runtime_snapshot(s->rt);
+    look_for_names(s);
+    holder = s->holder;
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (s->mode == PY_SAMPLE_CPU) {
+            t->state = thread_state(t);
+            if (t->state != 'R') {
+                s->stats.idle++;
+                continue;
+            }
+        } else if (s->mode == PY_SAMPLE_GIL && t->thread.tstate != holder) {
+            continue;
+        }
+        rc = read_stack(s, t);
+        if (rc == PS_EEXITED) {
+            return rc;
+        }
+        if (rc < 0) {
+            if (err_class(rc) == ERR_CLASS_TRANSIENT) {
+                s->stats.torn++;
+            } else {
+                s->stats.errors++;
+            }
+            s->last_error = rc;
+            continue;
+        }
+        s->stats.stacks++;
+        fn(ctx, t, s->stack.v, s->stack.n);
+    }
+    return 0;
+}

@@ -1,0 +1,179 @@
+"""Bad input: one line on stderr that says what went wrong and what to do,
+its own exit status, never a crash or a hang."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import PYSPECT, pyspect
+
+pytestmark = pytest.mark.sanitize
+
+# Exit statuses (README "When something is wrong").
+USAGE, NOPROC, PERM, NOTPY, VERSION, NOTREADY, EXITED, ZOMBIE, CHANGED = \
+    2, 3, 4, 5, 6, 7, 8, 9, 10
+
+
+def one_line(err):
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("pyspect"), err
+    return lines[0]
+
+
+def unused_pid():
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid = int(f.read()) - 1
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
+def test_usage_errors():
+    for args in (["dump"], ["dump", "abc"], ["dump", "1", "2"],
+                 ["dump", "--bogus", "1"], ["dump", "-p", "0"],
+                 ["nonsense"], []):
+        r = pyspect(*args)
+        assert r.rc == USAGE, (args, r)
+        assert r.out == ""
+        if args:
+            one_line(r.err)
+
+
+def test_help_documents_every_option():
+    r = pyspect("dump", "--help")
+    assert r.rc == 0
+    for opt in ("--pid", "--json", "--blocking", "--no-source", "--verbose",
+                "--help"):
+        assert opt in r.out
+    r = pyspect("--help")
+    assert r.rc == 0 and "dump" in r.out
+    assert pyspect("help", "dump").out == pyspect("dump", "--help").out
+    r = pyspect("--version")
+    assert r.rc == 0 and r.out.startswith("pyspect ")
+
+
+def test_no_such_process():
+    r = pyspect("dump", unused_pid())
+    assert r.rc == NOPROC
+    assert "no such process" in one_line(r.err)
+
+
+def test_not_python():
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        r = pyspect("dump", p.pid)
+        assert r.rc == NOTPY
+        assert "not a Python process" in one_line(r.err)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_zombie():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open("/proc/%d/stat" % p.pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        r = pyspect("dump", p.pid)
+        assert r.rc == ZOMBIE
+        assert "zombie" in one_line(r.err)
+    finally:
+        p.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
+def test_permission_denied():
+    # Run pyspect as nobody against a root-owned Python.
+    d = tempfile.mkdtemp(prefix="pyspect-perm-")
+    exe = os.path.join(d, "pyspect")
+    shutil.copy(PYSPECT, exe)
+    os.chmod(d, 0o755)
+    os.chmod(exe, 0o755)
+    p = subprocess.Popen([sys.executable, "-c", "import time; "
+                          "time.sleep(60)"])
+    try:
+        def drop():
+            os.setgid(65534)
+            os.setuid(65534)
+        r = subprocess.run([exe, "dump", str(p.pid)],
+                           capture_output=True, text=True, timeout=30,
+                           preexec_fn=drop)
+        assert r.returncode == PERM
+        line = one_line(r.stderr)
+        assert "permission denied" in line
+        assert "ptrace_scope" in line and "CAP_SYS_PTRACE" in line
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d)
+
+
+def test_unsupported_version(tmp_path):
+    import conftest
+    py2 = conftest._pyenv_root() / "versions"
+    candidates = sorted(py2.glob("2.*/bin/python")) if py2.is_dir() else []
+    if not candidates:
+        pytest.skip("no Python 2 installed to stand for an unsupported one")
+    p = subprocess.Popen([str(candidates[0]), "-c",
+                          "import time; time.sleep(60)"],
+                         stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            r = pyspect("dump", p.pid)
+            if r.rc != NOTREADY or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert r.rc == VERSION
+        line = one_line(r.err)
+        assert "unsupported Python version" in line and "3.6 to 3.13" in line
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_dumped_right_after_start(python):
+    """Either a valid dump or "not ready yet", at every moment of start-up."""
+    seen = set()
+    for delay in [0, 0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]:
+        p = subprocess.Popen([python.exe, "-c",
+                              "import time; time.sleep(30)"])
+        try:
+            time.sleep(delay)
+            r = pyspect("dump", "--json", p.pid)
+            assert r.rc in (0, NOTREADY), r
+            if r.rc == NOTREADY:
+                assert "not ready" in one_line(r.err)
+            seen.add(r.rc)
+        finally:
+            p.kill()
+            p.wait()
+    assert 0 in seen
+
+
+def test_target_exits_while_read(python, target):
+    """A target with many deep threads exits on its own; dumps racing with
+    the exit end in a clean error, never a crash."""
+    outcomes = set()
+    for i in range(3):
+        t = target(python, "deep.py", 30, 100, 0.02 + 0.05 * i)
+        deadline = time.monotonic() + 20
+        while t.proc.poll() is None and time.monotonic() < deadline:
+            r = pyspect("dump", "--json", t.pid, timeout=30)
+            assert r.rc in (0, NOPROC, NOTREADY, EXITED, ZOMBIE, CHANGED), r
+            if r.rc != 0:
+                one_line(r.err)
+            assert r.rc < 128, "pyspect crashed: %r" % (r,)
+            outcomes.add(r.rc)
+        t.stop()
+    assert 0 in outcomes

@@ -1,0 +1,176 @@
+/*
+ * test_core.c - strbuf, JSON writer, hash map, error table, /proc and
+ * maps parsing.
+ *
+ * Layer: tests.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/hashmap.h"
+#include "core/json.h"
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "target/maps.h"
+#include "target/proc.h"
+#include "tap.h"
+
+static void
+test_json(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct json j;
+
+    json_init(&j, &sb, 0);
+    json_object_begin(&j);
+    json_kv_int(&j, "a", -3);
+    json_key(&j, "list");
+    json_array_begin(&j);
+    json_string(&j, "x\"y\\z\n");
+    json_null(&j);
+    json_bool(&j, 1);
+    json_array_end(&j);
+    json_key(&j, "empty");
+    json_object_begin(&j);
+    json_object_end(&j);
+    json_kv_string(&j, "s", NULL);
+    json_kv_double(&j, "d", 12.5);
+    json_object_end(&j);
+    TAP_EQ_STR(sb.buf,
+               "{\"a\":-3,\"list\":[\"x\\\"y\\\\z\\n\",null,true],"
+               "\"empty\":{},\"s\":null,\"d\":12.5}",
+               "compact JSON");
+
+    strbuf_reset(&sb);
+    /* A lone surrogate (3-byte form), U+0000 as C0 80, an invalid byte,
+     * a control character and an astral character. */
+    {
+        static const char in[] = "\xed\xb3\xbf|\xc0\x80|\xff|\x01|"
+                                 "\xf0\xa0\x80\x80";
+
+        json_quote(&sb, in, sizeof(in) - 1);
+    }
+    TAP_EQ_STR(sb.buf, "\"\\udcff|\\u0000|\\ufffd|\\u0001|\xf0\xa0\x80\x80\"",
+               "surrogates, NUL and bad bytes are escaped");
+    strbuf_release(&sb);
+}
+
+static void
+test_strbuf(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int i;
+
+    TAP_EQ_STR(sb.buf, "", "an empty strbuf is a C string");
+    for (i = 0; i < 1000; i++) {
+        strbuf_addf(&sb, "%d,", i);
+    }
+    TAP_EQ_INT(sb.len, strlen(sb.buf), "len matches the string");
+    TAP_OK(strncmp(sb.buf + sb.len - 4, "999,", 4) == 0, "appends in order");
+    strbuf_rtrim(&sb);
+    strbuf_release(&sb);
+    TAP_EQ_INT(sb.len, 0, "released");
+}
+
+static void
+test_hashmap(void)
+{
+    struct hashmap m = HASHMAP_INIT;
+    uintptr_t i, ok = 1;
+
+    for (i = 1; i <= 10000; i++) {
+        hashmap_put(&m, i * 4096, (void *)(i + 1));
+    }
+    for (i = 1; i <= 10000; i++) {
+        ok &= hashmap_get(&m, i * 4096) == (void *)(i + 1);
+    }
+    TAP_OK(ok, "10000 entries found");
+    TAP_OK(hashmap_get(&m, 12345) == NULL, "a missing key");
+    TAP_EQ_INT(m.count, 10000, "count");
+    hashmap_release(&m);
+}
+
+static void
+test_errors(void)
+{
+    TAP_EQ_INT(err_exit_status(0), 0, "success is 0");
+    TAP_EQ_INT(err_exit_status(PS_EUSAGE), 2, "usage is 2");
+    TAP_EQ_INT(err_exit_status(PS_ENOPROC), 3, "no such process is 3");
+    TAP_EQ_INT(err_class(PS_ECHANGED), ERR_CLASS_TRANSIENT, "transient");
+    TAP_OK(strstr(err_hint(PS_EPERM), "ptrace_scope") != NULL,
+           "permission hint says what to do");
+    TAP_EQ_STR(err_name(PS_EZOMBIE), "PS_EZOMBIE", "names");
+}
+
+static void
+test_parse(void)
+{
+    long v;
+    double d;
+
+    TAP_EQ_INT(parse_long("42", 0, 100, &v), 0, "a number");
+    TAP_EQ_INT(parse_long("42x", 0, 100, &v), PS_EUSAGE, "trailing junk");
+    TAP_EQ_INT(parse_long("101", 0, 100, &v), PS_EUSAGE, "out of range");
+    TAP_EQ_INT(parse_long("", 0, 100, &v), PS_EUSAGE, "empty");
+    TAP_EQ_INT(parse_double("0.25", &d), 0, "a double");
+    TAP_EQ_INT(parse_double("nan", &d), PS_EUSAGE, "nan is refused");
+}
+
+static void
+test_maps(void)
+{
+    static const char text[] =
+        "00400000-00401000 r--p 00000000 fe:01 1234    /usr/bin/python3.11\n"
+        "00401000-00600000 r-xp 00001000 fe:01 1234    /usr/bin/python3.11\n"
+        "01000000-02000000 rw-p 00000000 00:00 0       [heap]\n"
+        "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
+        "7f0000001000-7f0000002000 r--p 00000000 fe:01 99  /tmp/a b "
+        "(deleted)\n"
+        "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0       [stack]\n";
+    struct maps m = MAPS_INIT;
+    const struct map_entry *e;
+
+    TAP_EQ_INT(maps_parse(text, sizeof(text) - 1, &m), 0, "maps parse");
+    TAP_EQ_INT(m.n, 6, "six mappings");
+    TAP_EQ_STR(m.v[0].path, "/usr/bin/python3.11", "path");
+    TAP_EQ_INT(m.v[1].offset, 0x1000, "offset");
+    TAP_EQ_INT(m.v[0].inode, 1234, "inode");
+    TAP_EQ_STR(m.v[3].path, "", "anonymous mapping");
+    TAP_EQ_STR(m.v[4].path, "/tmp/a b (deleted)", "spaces in paths");
+    e = maps_find(&m, 0x1800000);
+    TAP_OK(e != NULL && strcmp(e->path, "[heap]") == 0, "find");
+    TAP_OK(maps_find(&m, 0x300000000) == NULL, "a hole");
+    TAP_OK(maps_readable(&m, 0x400ff0, 0x20), "across two mappings");
+    TAP_OK(!maps_readable(&m, 0x5ffff0, 0x20), "into a hole");
+    maps_release(&m);
+    TAP_EQ_INT(maps_parse("zz-1 r--p\n", 10, &m), PS_ECORRUPT, "garbage");
+    maps_release(&m);
+}
+
+static void
+test_stat(void)
+{
+    static const char stat[] = "42 (a) b) c) S 1 42 42 0 -1 4194560";
+    char state = 0;
+
+    TAP_EQ_INT(proc_parse_stat_state(stat, sizeof(stat) - 1, &state), 0,
+               "stat parses");
+    TAP_EQ_INT(state, 'S', "the state after a comm holding ') '");
+    TAP_EQ_INT(proc_parse_stat_state("42 (x", 5, &state), PS_ECORRUPT,
+               "truncated stat");
+}
+
+int
+main(void)
+{
+    test_json();
+    test_strbuf();
+    test_hashmap();
+    test_errors();
+    test_parse();
+    test_maps();
+    test_stat();
+    return tap_done();
+}
