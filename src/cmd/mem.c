@@ -587,7 +587,10 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         json_key(&j, "remedies");
         json_array_begin(&j);
         for (k = 0; k < v[i].nremedies; k++) {
-            json_string(&j, v[i].remedies[k].buf);
+            json_object_begin(&j);
+            json_kv_string(&j, "what", v[i].remedies[k].what.buf);
+            json_null_or_str(&j, "command", v[i].remedies[k].command.buf);
+            json_object_end(&j);
         }
         json_array_end(&j);
         json_object_end(&j);
@@ -738,7 +741,8 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         struct py_census_type **types;
         size_t ntypes;
 
-        strbuf_addstr(out, "\nLarge Python objects in malloc\n");
+        strbuf_addstr(out, "\nPython objects in malloc's blocks (large "
+                           "objects), by type\n");
         strbuf_reset(&note);
         strbuf_addf(&note, "(%llu objects)",
                     (unsigned long long)(r->py_in_malloc_n + r->py_in_mmap_n));
@@ -746,8 +750,9 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         py_census_types(&r->census, &types, &ntypes);
         for (k = 0; k < ntypes && k < 5; k++) {
             strbuf_reset(&note);
-            strbuf_addf(&note, "(%llu)", (unsigned long long)types[k]->count);
-            text_row(out, types[k]->name, types[k]->bytes, 0, note.buf);
+            strbuf_addf(&note, "  %s (%llu)", types[k]->name,
+                        (unsigned long long)types[k]->count);
+            text_row(out, note.buf, types[k]->bytes, 0, NULL);
         }
         free(types);
     }
@@ -762,9 +767,16 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
             strbuf_addstr(out, "  What to do:\n");
         }
         for (k = 0; k < v[i].nremedies; k++) {
+            const struct mem_remedy *rem = &v[i].remedies[k];
+
             strbuf_reset(&b);
-            strbuf_addf(&b, "- %s", v[i].remedies[k].buf);
+            strbuf_addf(&b, "- %s%s", rem->what.buf,
+                        rem->command.len ? ":" : "");
             text_wrap(out, b.buf, 4, 79);
+            /* Commands whole on their own line, to copy and paste. */
+            if (rem->command.len) {
+                strbuf_addf(out, "        %s\n", rem->command.buf);
+            }
         }
     }
     strbuf_release(&b);

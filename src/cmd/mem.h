@@ -74,13 +74,20 @@ struct mem_evidence {
     uint64_t value;
 };
 
+/* What to do: a sentence, and the exact command line when there is one
+ * (empty otherwise). */
+struct mem_remedy {
+    struct strbuf what;
+    struct strbuf command;
+};
+
 struct mem_verdict {
     enum mem_verdict_kind kind;
     uint64_t bytes; /* how much memory it explains (for ordering) */
     struct strbuf text;
     struct mem_evidence evidence[MEM_EVIDENCE_MAX];
     size_t nevidence;
-    struct strbuf remedies[MEM_REMEDY_MAX]; /* one line each */
+    struct mem_remedy remedies[MEM_REMEDY_MAX];
     size_t nremedies;
 };
 

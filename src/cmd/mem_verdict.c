@@ -83,7 +83,8 @@ verdict_init(struct mem_verdict *v, enum mem_verdict_kind kind, uint64_t bytes)
     v->bytes = bytes;
     strbuf_init(&v->text);
     for (i = 0; i < MEM_REMEDY_MAX; i++) {
-        strbuf_init(&v->remedies[i]);
+        strbuf_init(&v->remedies[i].what);
+        strbuf_init(&v->remedies[i].command);
     }
 }
 
@@ -94,7 +95,8 @@ mem_verdict_release(struct mem_verdict *v)
 
     strbuf_release(&v->text);
     for (i = 0; i < MEM_REMEDY_MAX; i++) {
-        strbuf_release(&v->remedies[i]);
+        strbuf_release(&v->remedies[i].what);
+        strbuf_release(&v->remedies[i].command);
     }
 }
 
@@ -108,7 +110,8 @@ evidence(struct mem_verdict *v, const char *key, uint64_t value)
     }
 }
 
-static struct strbuf *
+/* A new remedy: fill its what, and its command when there is one. */
+static struct mem_remedy *
 remedy(struct mem_verdict *v)
 {
     return v->nremedies < MEM_REMEDY_MAX ? &v->remedies[v->nremedies++]
@@ -149,7 +152,7 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     uint64_t held =
         f->free_resident_known ? f->malloc_free_resident : f->malloc_free;
     struct strbuf dir = STRBUF_INIT;
-    struct strbuf *r;
+    struct mem_remedy *r;
     const char *cmd = command_of(f);
 
     verdict_init(v, MEM_V_RETENTION, held);
@@ -165,7 +168,7 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     strbuf_addstr(&v->text, ", against ");
     add_mib(&v->text, f->malloc_in_use);
     strbuf_addf(&v->text,
-                " in use, in %llu arena%s.  Python freed these blocks "
+                " in use, in %llu arena%s.  The program freed these blocks "
                 "but malloc keeps the pages: the live blocks left among "
                 "them (fragmentation) stop it from giving them back, so "
                 "RSS stays high after the load is gone",
@@ -181,49 +184,48 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     evidence(v, "rss", f->rss);
 
     r = remedy(v);
-    strbuf_addf(r,
-                "give it back now (runs malloc_trim inside the process): "
-                "gdb -p %d -batch -ex 'call (int) malloc_trim(0)'",
-                f->pid);
+    strbuf_addstr(&r->what, "give it back now (runs malloc_trim inside the "
+                            "process, through gdb)");
+    strbuf_addf(&r->command,
+                "gdb -p %d -batch -ex 'call (int) malloc_trim(0)'", f->pid);
     r = remedy(v);
-    strbuf_addstr(r, "or from the program after each burst: "
-                     "import ctypes; ctypes.CDLL('libc.so.6').malloc_trim(0)");
+    strbuf_addstr(&r->what, "or from the program, after each burst");
+    strbuf_addstr(&r->command, "import ctypes; "
+                               "ctypes.CDLL('libc.so.6').malloc_trim(0)");
     if (f->malloc_arenas > 2 && mem_significant(f, f->malloc_thread_free)) {
         r = remedy(v);
-        strbuf_addstr(r, "fewer arenas (");
-        add_mib(r, f->malloc_thread_free);
-        strbuf_addf(r,
-                    " is free in %llu thread arenas): MALLOC_ARENA_MAX=2 %s",
-                    (unsigned long long)(f->malloc_arenas - 1), cmd);
+        strbuf_addstr(&r->what, "use fewer arenas: ");
+        add_mib(&r->what, f->malloc_thread_free);
+        strbuf_addf(&r->what, " is free in %llu thread arenas",
+                    (unsigned long long)(f->malloc_arenas - 1));
+        strbuf_addf(&r->command, "MALLOC_ARENA_MAX=2 %s", cmd);
     }
     if (f->dynamic_threshold && f->mmap_threshold > (128u << 10)) {
         r = remedy(v);
-        strbuf_addstr(r, "glibc raised its mmap threshold to ");
-        add_mib(r, f->mmap_threshold);
-        strbuf_addf(r,
-                    " after a large free, so blocks up to that size now "
-                    "stay in the heap; pin it: MALLOC_MMAP_THRESHOLD_=131072 "
+        strbuf_addstr(&r->what, "glibc raised its mmap threshold to ");
+        add_mib(&r->what, f->mmap_threshold);
+        strbuf_addstr(&r->what, " after a large free, so blocks up to that "
+                                "size now stay in the heap; pin it");
+        strbuf_addf(&r->command,
+                    "MALLOC_MMAP_THRESHOLD_=131072 "
                     "MALLOC_TRIM_THRESHOLD_=131072 %s",
                     cmd);
     } else {
         r = remedy(v);
-        strbuf_addf(r,
-                    "return the top of the heap sooner: "
-                    "MALLOC_TRIM_THRESHOLD_=131072 %s (helps only memory at "
-                    "the end of a heap; fragmentation needs malloc_trim or "
-                    "another allocator)",
-                    cmd);
+        strbuf_addstr(&r->what, "return the end of the heap sooner (helps "
+                                "only memory at the top; fragmentation "
+                                "needs malloc_trim or another allocator)");
+        strbuf_addf(&r->command, "MALLOC_TRIM_THRESHOLD_=131072 %s", cmd);
     }
     preload_dir(f, &dir);
     r = remedy(v);
-    strbuf_addf(r,
-                "or use an allocator that returns memory: apt install "
-                "libjemalloc2, then LD_PRELOAD=%s/libjemalloc.so.2 %s",
-                dir.buf, cmd);
+    strbuf_addstr(&r->what, "or use an allocator that returns memory: "
+                            "jemalloc (apt install libjemalloc2)");
+    strbuf_addf(&r->command, "LD_PRELOAD=%s/libjemalloc.so.2 %s", dir.buf,
+                cmd);
     r = remedy(v);
-    strbuf_addf(r,
-                "or tcmalloc: apt install libtcmalloc-minimal4, then "
-                "LD_PRELOAD=%s/libtcmalloc_minimal.so.4 %s",
+    strbuf_addstr(&r->what, "or tcmalloc (apt install libtcmalloc-minimal4)");
+    strbuf_addf(&r->command, "LD_PRELOAD=%s/libtcmalloc_minimal.so.4 %s",
                 dir.buf, cmd);
     strbuf_release(&dir);
 }
@@ -231,7 +233,7 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
 static void
 python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
 {
-    struct strbuf *r;
+    struct mem_remedy *r;
 
     verdict_init(v, MEM_V_PYTHON, live);
     strbuf_addstr(&v->text, "live Python objects account for ");
@@ -256,14 +258,14 @@ python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
     }
     evidence(v, "rss", f->rss);
     r = remedy(v);
-    strbuf_addf(r, "see which types and who holds them: pyspect heap %d",
-                f->pid);
+    strbuf_addstr(&r->what, "see which types they are and who holds them");
+    strbuf_addf(&r->command, "pyspect heap %d", f->pid);
 }
 
 static void
 pymalloc_free(const struct mem_facts *f, uint64_t held, struct mem_verdict *v)
 {
-    struct strbuf *r;
+    struct mem_remedy *r;
 
     verdict_init(v, MEM_V_PYMALLOC_FREE, held);
     strbuf_addstr(&v->text, "pymalloc arenas are mostly free: ");
@@ -281,26 +283,27 @@ pymalloc_free(const struct mem_facts *f, uint64_t held, struct mem_verdict *v)
     evidence(v, "pymalloc_used", f->pym_used);
     evidence(v, "pymalloc_resident", f->regions[MEM_PYMALLOC]);
     r = remedy(v);
-    strbuf_addstr(r, "the space is reused for new small objects, so it "
-                     "stops growing; to give it back, recycle workers "
-                     "(gunicorn --max-requests 1000, celery "
-                     "--max-tasks-per-child 100)");
+    strbuf_addstr(&r->what, "the space is reused for new small objects, so "
+                            "it stops growing; to give it back, recycle "
+                            "workers (gunicorn --max-requests, celery "
+                            "--max-tasks-per-child)");
+    strbuf_addstr(&r->command, "gunicorn --max-requests 1000 "
+                               "--max-requests-jitter 100 ...");
     r = remedy(v);
-    strbuf_addstr(r, "create long-lived objects before the burst of "
-                     "short-lived ones, so they do not end up scattered "
-                     "across the burst's arenas");
+    strbuf_addstr(&r->what, "create long-lived objects before a burst of "
+                            "short-lived ones, so they do not end up "
+                            "scattered across the burst's arenas");
     r = remedy(v);
-    strbuf_addf(r,
-                "or let glibc manage small objects (then malloc_trim can "
-                "return them): PYTHONMALLOC=malloc %s",
-                command_of(f));
+    strbuf_addstr(&r->what, "or let glibc manage small objects (then "
+                            "malloc_trim can return them)");
+    strbuf_addf(&r->command, "PYTHONMALLOC=malloc %s", command_of(f));
 }
 
 static void
 native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
        uint64_t other, struct mem_verdict *v)
 {
-    struct strbuf *r;
+    struct mem_remedy *r;
 
     verdict_init(v, MEM_V_NATIVE, in_malloc + in_mmap + other);
     strbuf_addstr(&v->text, "native allocations not explained by Python "
@@ -329,14 +332,14 @@ native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
     evidence(v, "other_anonymous", other);
     evidence(v, "rss", f->rss);
     r = remedy(v);
-    strbuf_addf(r,
-                "find which extension allocates it: memray run --native "
-                "%s, or heaptrack %s",
-                command_of(f), command_of(f));
+    strbuf_addstr(&r->what, "find which extension allocates it (memray, "
+                            "or heaptrack)");
+    strbuf_addf(&r->command, "memray run --native %s", command_of(f));
     r = remedy(v);
-    strbuf_addstr(r, "if it grows without bound, look for caches in "
-                     "extensions (numpy, pandas, pyarrow, torch) and for "
-                     "objects of extension types kept alive (pyspect heap)");
+    strbuf_addstr(&r->what, "if it grows without bound, look for caches in "
+                            "extensions (numpy, pandas, pyarrow, torch) and "
+                            "for objects of extension types kept alive");
+    strbuf_addf(&r->command, "pyspect heap %d", f->pid);
 }
 
 static void
