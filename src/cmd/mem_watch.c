@@ -77,7 +77,8 @@ static const char watch_usage[] =
     "Without --json, a line is printed every second (or every sample when\n"
     "--interval is longer) and a summary at the end.\n"
     "\n"
-    "exit status: the launched command's (128+N when killed by signal N);\n"
+    "exit status: the launched command's (128+N when killed by signal N),\n"
+    "12 when it cannot be run, 11 when an output file cannot be written;\n"
     "otherwise 0, or as for pyspect mem.\n";
 
 #define WATCH_MAX_OUTPUTS 8
@@ -469,7 +470,7 @@ watch_launch(char **command, int *pid)
 
     /* A close-on-exec pipe tells the parent whether exec worked. */
     if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_EIO, "cannot start %s: %s", command[0],
+        return err_set(PS_ECOMMAND, "cannot start '%s': %s", command[0],
                        strerror(errno));
     }
     fflush(NULL);
@@ -477,7 +478,7 @@ watch_launch(char **command, int *pid)
     if (child < 0) {
         close(fds[0]);
         close(fds[1]);
-        return err_set(PS_EIO, "cannot start %s: %s", command[0],
+        return err_set(PS_ECOMMAND, "cannot start '%s': %s", command[0],
                        strerror(errno));
     }
     if (child == 0) {
@@ -497,7 +498,7 @@ watch_launch(char **command, int *pid)
     close(fds[0]);
     if (n == (ssize_t)sizeof(err)) {
         waitpid(child, NULL, 0);
-        return err_set(PS_ENOTFOUND, "cannot run %s: %s", command[0],
+        return err_set(PS_ECOMMAND, "cannot run '%s': %s", command[0],
                        strerror(err));
     }
     *pid = (int)child;
@@ -663,9 +664,7 @@ cmd_mem_watch(int argc, char **argv)
     if (launched) {
         rc = watch_launch(opt.command, &s.pid);
         if (rc < 0) {
-            /* As a shell says a command cannot be run. */
-            err_report(stderr, rc);
-            return 127;
+            return cmd_fail(rc);
         }
     } else {
         s.pid = opt.pid;

@@ -26,6 +26,15 @@
 /* Bound on the .bss scan for the version text (3.6-3.10). */
 #define PY_BSS_SCAN_MAX (8u << 20)
 
+int
+py_version_hex_sane(uint64_t hex)
+{
+    unsigned level = (hex >> 4) & 0xf;
+
+    return hex <= 0xffffffffu && ((hex >> 24) == 2 || (hex >> 24) == 3) &&
+           (level == 0xa || level == 0xb || level == 0xc || level == 0xf);
+}
+
 void
 py_version_from_hex(uint32_t hex, struct py_version *v)
 {
@@ -262,6 +271,11 @@ read_version(struct py_runtime *rt)
         if (rc < 0) {
             return err_set(rc, "cannot read Py_Version");
         }
+        if (!py_version_hex_sane(hex)) {
+            /* While ld.so maps libpython, its pages can show other bytes
+             * of the file for a moment. */
+            return err_set(PS_ENOTREADY, "pid %d: no version yet", rt->pid);
+        }
         py_version_from_hex((uint32_t)hex, &rt->version);
         return 0;
     }
@@ -316,6 +330,12 @@ load_layout(struct py_runtime *rt)
         rc = memsrc_read(rt->proc, rt->runtime, table, sizeof(table));
         if (rc < 0) {
             return err_set(rc, "cannot read _Py_DebugOffsets");
+        }
+        if (memcmp(table, "xdebugpy", 8) != 0) {
+            /* The loader maps the file whole before it puts the data
+             * segment in place: the cookie shows up a moment later. */
+            return err_set(PS_ENOTREADY, "pid %d: no _Py_DebugOffsets yet",
+                           rt->pid);
         }
         rc = py_debug_offsets_apply(table, sizeof(table), &rt->layout);
         if (rc < 0) {

@@ -94,6 +94,9 @@ void py_runtime_snapshot(struct py_runtime *rt);
  */
 int py_version_parse(const char *text, size_t len, struct py_version *v);
 
+/* Does a PY_VERSION_HEX read from the target look like one? */
+int py_version_hex_sane(uint64_t hex);
+
 /* Fill v from a PY_VERSION_HEX value. */
 void py_version_from_hex(uint32_t hex, struct py_version *v);
 

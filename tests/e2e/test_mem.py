@@ -255,7 +255,7 @@ def test_killed_mid_walk_target_continues(target, tmp_path):
     (["mem", "--watch", "-p", "1", "--interval", "0"], 2),
     (["mem", "--watch", "-p", "1", "--duration", "-1"], 2),
     (["mem", "--watch", "--"], 2),
-    (["mem", "--watch", "--", "/nonexistent/command"], 127),
+    (["mem", "--watch", "--", "/nonexistent/command"], 12),
     (["mem", "999999999"], 3),
 ])
 def test_bad_input(args, status):
