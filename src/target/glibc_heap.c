@@ -31,7 +31,7 @@
  * hp_flags to malloc_par and pagesize to heap_info; 2.32 added
  * safe-linking; 2.27 added malloc_state.have_fastchunks.  The 2.35+ table
  * was checked field by field against glibc 2.36's DWARF (gdb `ptype /o
- * struct malloc_state`, see tools/check_glibc_layout.sh); the 2.27-2.34
+ * struct malloc_state`, see tools/check_glibc_layout.py); the 2.27-2.34
  * table comes from reading glibc's malloc.c of those releases.
  */
 /* clang-format off */

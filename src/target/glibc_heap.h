@@ -21,7 +21,7 @@
  *
  * Layouts (offsets) are data, per glibc version family.  The 2.35+ table
  * is checked against glibc 2.36's debug information (see
- * tools/check_glibc_layout.sh); every walk is bounded and every pointer
+ * tools/check_glibc_layout.py); every walk is bounded and every pointer
  * checked, so a heap that looks corrupt gives a partial answer (complete
  * = 0 and a one-line problem), never a crash or an endless walk.
  */
