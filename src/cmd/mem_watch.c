@@ -300,6 +300,22 @@ sampler_attach(struct sampler *s, double now, int strict, int *fatal)
 {
     int rc;
 
+    if (s->rt != NULL) {
+        /* The runtime's page cache holds pages of the previous sample. */
+        py_runtime_snapshot(s->rt);
+    }
+    if (s->rt != NULL && !s->pym.found && now >= s->next_attach) {
+        /* Attached before the interpreter had its allocator state (a
+         * launched command starting up): look again. */
+        pymalloc_release(&s->pym);
+        if (pymalloc_locate(
+                s->rt, s->search ? PYMALLOC_ROUTE_SEARCH : PYMALLOC_ROUTE_AUTO,
+                &s->pym) < 0) {
+            s->pym.found = 0;
+        }
+        err_clear();
+        s->next_attach = now + 0.5;
+    }
     if (s->rt == NULL && !s->not_python && now >= s->next_attach) {
         rc = py_runtime_attach(s->pid, &s->rt);
         if (rc == 0) {
