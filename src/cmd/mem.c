@@ -459,6 +459,7 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         json_kv_null(&j, "arenas_bytes");
         json_kv_null(&j, "used_bytes");
         json_kv_null(&j, "free_bytes");
+        json_kv_null(&j, "arenas");
         json_kv_null(&j, "located_by");
     }
     json_kv_bool(&j, "complete", pm->found && pm->complete);
@@ -697,7 +698,8 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         text_row(out, "free, kept by malloc", gm->free, 0, note.buf);
         text_row(out, "  at the top of the heap", gm->top, 0, "(trimmable)");
         strbuf_reset(&note);
-        strbuf_addf(&note, "(%lld blocks)", (long long)gm->n_mmaps);
+        strbuf_addf(&note, "(%lld block%s)", (long long)gm->n_mmaps,
+                    gm->n_mmaps == 1 ? "" : "s");
         text_row(out, "mmapped blocks", gm->mmapped_mem, 0, note.buf);
         strbuf_addf(out, "  %llu arena%s; mmap threshold ",
                     (unsigned long long)gm->narenas,
@@ -741,8 +743,8 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         struct py_census_type **types;
         size_t ntypes;
 
-        strbuf_addstr(out, "\nPython objects in malloc's blocks (large "
-                           "objects), by type\n");
+        strbuf_addf(out, "\nPython objects in malloc's blocks%s, by type\n",
+                    r->pym.found ? " (objects over 512 bytes)" : "");
         strbuf_reset(&note);
         strbuf_addf(&note, "(%llu objects)",
                     (unsigned long long)(r->py_in_malloc_n + r->py_in_mmap_n));

@@ -239,12 +239,17 @@ python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
     strbuf_addstr(&v->text, "live Python objects account for ");
     add_mib(&v->text, live);
     strbuf_addf(&v->text, " (%.0f%% of RSS): ", pct(live, f->rss));
-    add_mib(&v->text, f->pym_used);
-    strbuf_addstr(&v->text, " in small objects (pymalloc)");
+    if (f->pymalloc_known) {
+        add_mib(&v->text, f->pym_used);
+        strbuf_addstr(&v->text, " in small objects (pymalloc)");
+    } else {
+        strbuf_addstr(&v->text,
+                      "pymalloc is not in use (PYTHONMALLOC=malloc?)");
+    }
     if (f->census_known) {
         strbuf_addstr(&v->text, " and ");
         add_mib(&v->text, f->py_in_malloc + f->py_in_mmap);
-        strbuf_addstr(&v->text, " in large objects (malloc)");
+        strbuf_addstr(&v->text, " in objects in malloc's blocks");
     } else {
         strbuf_addstr(&v->text, "; large objects in malloc were not counted");
     }
@@ -381,8 +386,17 @@ mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
             retention(f, &cand[n++]);
         }
     }
+    if (f->pymalloc_known || f->census_known) {
+        /* Without pymalloc (PYTHONMALLOC=malloc) every object is in
+         * malloc, where the census finds it. */
+        uint64_t live = (f->pymalloc_known ? f->pym_used : 0) +
+                        f->py_in_malloc + f->py_in_mmap;
+
+        if (mem_significant(f, live)) {
+            python_objects(f, live, &cand[n++]);
+        }
+    }
     if (f->pymalloc_known) {
-        uint64_t live = f->pym_used + f->py_in_malloc + f->py_in_mmap;
         /* The resident part of the free space: arenas are resident in
          * proportion to what the split found. */
         uint64_t held = f->pym_free;
@@ -392,9 +406,6 @@ mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
             held = (uint64_t)((double)f->pym_free *
                               (double)f->regions[MEM_PYMALLOC] /
                               (double)f->pym_arenas_bytes);
-        }
-        if (mem_significant(f, live)) {
-            python_objects(f, live, &cand[n++]);
         }
         if (mem_significant(f, held)) {
             pymalloc_free(f, held, &cand[n++]);

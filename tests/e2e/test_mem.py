@@ -148,6 +148,20 @@ def test_regions_and_census(python, accuracy):
     assert types["bytes"]["count"] >= accuracy.truth["large_bytes"]
 
 
+def test_census_without_pymalloc(python, target):
+    """PYTHONMALLOC=malloc: every object is a malloc block; the census
+    counts the 200000 strs the target holds (and a few of its own)."""
+    t = target(python, "memtarget.py", "census",
+               env={"PYTHONMALLOC": "malloc"})
+    doc = mem_json(t.pid)
+    types = {x["type"]: x for x in doc["objects_in_malloc"]["types"]}
+    assert t.truth["strs"] <= types["str"]["count"] <= \
+        t.truth["strs"] * 1.2
+    assert doc["pymalloc"]["arenas"] in (None, 0)
+    assert "python-objects" in [v["kind"] for v in doc["verdict"]] or \
+        doc["rss"] < 5 * types["str"]["bytes"]
+
+
 def test_text_output(python, accuracy):
     r = pyspect("mem", accuracy.pid, timeout=120)
     assert r.rc == 0, r.err

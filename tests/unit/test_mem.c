@@ -158,6 +158,18 @@ test_others(void)
     TAP_EQ_INT(n, 1, "and nothing else");
     release(v, n);
 
+    /* PYTHONMALLOC=malloc: no pymalloc, every object in malloc. */
+    base(&f);
+    f.pymalloc_known = 0;
+    f.rss = 160 * MiB;
+    f.malloc_in_use = 139 * MiB;
+    f.py_in_malloc = 138 * MiB;
+    n = run(&f, v);
+    TAP_EQ_STR(mem_verdict_kind_name(v[0].kind), "python-objects",
+               "objects found in malloc without pymalloc");
+    TAP_EQ_INT(n, 1, "and not native");
+    release(v, n);
+
     /* pymalloc arenas mostly free. */
     base(&f);
     f.rss = 200 * MiB;

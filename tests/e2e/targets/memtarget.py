@@ -17,6 +17,7 @@ it to TRUTH.json, prints READY and parks without allocating.
   pymalloc-free      ~200 MiB of small objects, all but 1 in 100 freed
   native             ~200 MiB malloc'd by "an extension" and kept
   healthy            nothing in particular
+  census             200000 str objects (run with PYTHONMALLOC=malloc)
   spinner            counts forever, writing the count to argv[3]
   grow               for --watch: grows in steps to a peak, holds it,
                      frees, and exits with status 3
@@ -178,6 +179,12 @@ def scenario_native(extra):
 
 def scenario_healthy(extra):
     pass
+
+
+def scenario_census(extra):
+    """Run with PYTHONMALLOC=malloc: every object is a malloc block."""
+    KEEP.append([str(i).zfill(40) for i in range(200000)])
+    extra["strs"] = 200000
 
 
 def write_truth(path, doc):
