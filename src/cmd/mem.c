@@ -279,9 +279,6 @@ mem_gather(struct mem_report *r)
         rc = glibc_malloc_walk(&r->gm, heapcache, &rt->maps);
         if (rc == 0) {
             r->gm_walked = 1;
-            if (have_pm) {
-                rc = glibc_malloc_free_resident(&r->gm, &pmap);
-            }
         }
         if (rc < 0 && rc != PS_EEXITED) {
             strbuf_addf(&r->gm_problem, "%s", err_context());
@@ -321,9 +318,17 @@ mem_gather(struct mem_report *r)
         goto out;
     }
 
-    /* Running again: how much of each thing is resident. */
+    /* Running again: how much of each thing is resident.  The free
+     * chunks' pages are looked up in pagemap first, a few milliseconds
+     * after the walk found them (kept out of the pause: on a 1 GiB heap
+     * it is a quarter of it). */
     t0 = clock_now_ns();
-    rc = smaps_read(rt->pid, &r->sm);
+    if (r->gm_walked && have_pm) {
+        rc = glibc_malloc_free_resident(&r->gm, &pmap);
+    }
+    if (rc == 0) {
+        rc = smaps_read(rt->pid, &r->sm);
+    }
     if (rc == 0) {
         rc = smaps_rollup_read(rt->pid, &r->tot);
     }

@@ -602,12 +602,22 @@ out:
 
 /* ---- walking ---------------------------------------------------------- */
 
+#define LREAD_PRED 64 /* nodes predicted and read at once */
+
 struct lread {
     unsigned char *buf;
     raddr_t start, end; /* what buf holds */
     raddr_t last;
     int dense; /* consecutive near steps */
     int down;  /* the walk goes to lower addresses */
+    /* Far nodes at a constant stride (chunks freed in address order):
+     * the next LREAD_PRED are guessed and read in one batch. */
+    int64_t stride;
+    int same; /* consecutive steps of that stride */
+    raddr_t pred[LREAD_PRED];
+    unsigned char pok[LREAD_PRED];
+    unsigned char pbuf[LREAD_PRED * 32];
+    size_t npred, next;
 };
 
 struct walk {
@@ -734,7 +744,8 @@ lread(struct walk *w, struct lread *lr, raddr_t p, void *out, size_t len)
     int rc;
 
     if (lr->last != 0) {
-        uint64_t d = p > lr->last ? p - lr->last : lr->last - p;
+        int64_t sd = (int64_t)(p - lr->last);
+        uint64_t d = sd < 0 ? (uint64_t)-sd : (uint64_t)sd;
 
         if (d < LREAD_NEAR) {
             lr->dense++;
@@ -742,11 +753,50 @@ lread(struct walk *w, struct lread *lr, raddr_t p, void *out, size_t len)
         } else {
             lr->dense = 0;
         }
+        if (sd == lr->stride) {
+            lr->same++;
+        } else {
+            lr->stride = sd;
+            lr->same = 0;
+        }
     }
     lr->last = p;
     if (p >= lr->start && p + len <= lr->end) {
         memcpy(out, lr->buf + (p - lr->start), len);
         return 0;
+    }
+    if (lr->next < lr->npred && lr->pred[lr->next] == p && len <= 32) {
+        if (lr->pok[lr->next]) {
+            memcpy(out, lr->pbuf + 32 * lr->next, len);
+            lr->next++;
+            return 0;
+        }
+        lr->npred = 0;
+    }
+    if (lr->dense < LREAD_DENSE && lr->same >= 2 && len <= 32 &&
+        heap_bounds(w, p, &lo, &hi)) {
+        size_t k;
+
+        for (k = 0; k < LREAD_PRED; k++) {
+            raddr_t a = p + (raddr_t)((int64_t)k * lr->stride);
+
+            if (a < lo || a + 32 > hi) {
+                break;
+            }
+            lr->pred[k] = a;
+        }
+        lr->npred = k;
+        rc = memsrc_read_many(w->mem, lr->pred, k, 32, lr->pbuf, lr->pok);
+        if (rc < 0) {
+            lr->npred = 0;
+            return rc;
+        }
+        if (k > 0 && lr->pok[0]) {
+            memcpy(out, lr->pbuf, len);
+            lr->next = 1;
+            return 0;
+        }
+        lr->npred = 0;
     }
     if (lr->dense < LREAD_DENSE || !heap_bounds(w, p, &lo, &hi)) {
         return memsrc_read(w->mem, p, out, len);
@@ -910,6 +960,8 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
 
         lr->last = 0;
         lr->dense = 0;
+        lr->same = 0;
+        lr->npred = 0;
 
         while (p != 0) {
             unsigned char c[24];
@@ -983,6 +1035,8 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
 
         lr->last = 0;
         lr->dense = 0;
+        lr->same = 0;
+        lr->npred = 0;
 
         while (p != head) {
             unsigned char c[32];
