@@ -385,6 +385,89 @@ test_damage(void)
     free(im);
 }
 
+/*
+ * A long unsorted list of far-apart chunks in address order (the stride
+ * guesser reads them in batches), with one chunk out of order, and a
+ * long fastbin of adjacent chunks (read through the window).
+ */
+static void
+test_long_lists(void)
+{
+    enum { N = 300, FAST = 3000 };
+    const uint64_t free_sz = 0x800, used_sz = 0x30, step = free_sz + used_sz;
+    const uint64_t fast_base = N * step, fast_sz = 0x20;
+    const uint64_t top_off = fast_base + FAST * fast_sz;
+    const uint64_t size = top_off + 0x1000;
+    unsigned char *libc = calloc(1, 0x2000), *h = calloc(1, size);
+    unsigned char *a = libc + (ARENA - LIBC), *m = libc + (MP - LIBC);
+    uint64_t order[N], prev, expect_free = 0;
+    struct memsrc *src = memsrc_buffer_new();
+    struct glibc_malloc gm;
+    struct maps maps;
+    int i;
+
+    arena_init(a, ARENA, ARENA);
+    for (i = 0; i < N; i++) {
+        order[i] = (uint64_t)i;
+    }
+    order[150] = 151; /* one step out of order */
+    order[151] = 150;
+    for (i = 0; i < N; i++) {
+        uint64_t off = (uint64_t)i * step;
+
+        chunk(h, off, free_sz, 1);
+        chunk(h, off + free_sz, used_sz, 0);
+        put64(h, off + free_sz, free_sz);
+    }
+    /* unsorted, walked from bk (the last) to the bin: order[0] first */
+    prev = bin_at(ARENA, 1);
+    put64(a, (uint64_t)L->ms_bins + 8, HEAP + order[0] * step);
+    for (i = 0; i < N; i++) {
+        uint64_t off = order[i] * step;
+        uint64_t next =
+            i + 1 < N ? HEAP + order[i + 1] * step : bin_at(ARENA, 1);
+
+        put64(h, off + 16, prev); /* fd: where we came from */
+        put64(h, off + 24, next); /* bk: where we go */
+        prev = HEAP + off;
+        expect_free += free_sz;
+    }
+    put64(a, (uint64_t)L->ms_bins, prev);
+    for (i = 0; i < FAST; i++) {
+        uint64_t off = fast_base + (uint64_t)i * fast_sz;
+        uint64_t next = i > 0 ? HEAP + off - fast_sz : 0;
+
+        chunk(h, off, fast_sz, 1);
+        put64(h, off + 16, ((HEAP + off + 16) >> 12) ^ next);
+        expect_free += fast_sz;
+    }
+    put64(a, (uint64_t)L->ms_fastbins,
+          HEAP + fast_base + (uint64_t)(FAST - 1) * fast_sz);
+    chunk(h, top_off, size - top_off, 1);
+    expect_free += size - top_off;
+    put64(a, (uint64_t)L->ms_top, HEAP + top_off);
+    put64(a, (uint64_t)L->ms_system_mem, size);
+    put64(a, (uint64_t)L->ms_max_system_mem, size);
+    put64(m, (uint64_t)L->mp_arena_test, 8);
+    put64(m, (uint64_t)L->mp_sbrk_base, HEAP);
+    memsrc_buffer_add(src, LIBC, libc, 0x2000);
+    memsrc_buffer_add(src, HEAP, h, size);
+    maps_of(&maps);
+    maps.v[0].end = HEAP + size;
+    gm_of(&gm);
+    gm.heap_end = HEAP + size;
+    TAP_EQ_INT(glibc_malloc_walk(&gm, src, &maps), 0, "long lists walked");
+    TAP_OK(gm.complete, "long lists complete (%s)", gm.problem);
+    TAP_EQ_INT(gm.free_chunks, N + FAST, "every free chunk seen once");
+    TAP_EQ_INT(gm.free, expect_free, "free bytes of long lists");
+    TAP_EQ_INT(gm.fastbin_free, FAST * fast_sz, "the long fastbin");
+    free(maps.v);
+    glibc_malloc_release(&gm);
+    memsrc_free(src);
+    free(libc);
+    free(h);
+}
+
 static void
 test_mmapped_and_bins(void)
 {
@@ -434,6 +517,7 @@ main(void)
     L = glibc_layout_for(36);
     test_walk();
     test_damage();
+    test_long_lists();
     test_mmapped_and_bins();
     return tap_done();
 }
