@@ -107,6 +107,7 @@ struct record_target {
     struct py_sampler sampler;
     int sampling; /* attached and sampling */
     int gone;     /* exited, or never going to be Python */
+    int started;  /* started by pyspect or a child: may exec Python */
     double first_seen;
 };
 
@@ -390,7 +391,8 @@ target_try(struct recorder *r, struct record_target *t)
         t->sampling = 1;
         return 0;
     }
-    if (rc == PS_ENOTPY && now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+    if (rc == PS_ENOTPY && t->started &&
+        now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
         rc = PS_ENOTREADY; /* it may exec a Python in a moment */
     }
     if (rc != PS_ENOTREADY) {
@@ -426,7 +428,7 @@ scan_children(struct recorder *r)
                 target_find(r, ppid) == NULL) {
                 continue;
             }
-            target_add(r, (int)pid);
+            target_add(r, (int)pid)->started = 1;
             grew = 1;
         }
         closedir(dir);
@@ -489,6 +491,9 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
             t->rt->code_epoch++;
+        }
+        if (r->opt->blocking) {
+            py_sampler_choose(&t->sampler);
         }
         if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
             rc = PS_EEXITED;
@@ -873,6 +878,7 @@ cmd_record(int argc, char **argv)
         }
         r.root_pid = r.child;
         root = target_add(&r, r.root_pid);
+        root->started = 1;
         rc = wait_for_python(&r, root);
         if (rc < 0) {
             if (!child_exited(&r)) {

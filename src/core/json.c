@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 void
 json_init(struct json *j, struct strbuf *out, int pretty)
 {
@@ -115,49 +117,6 @@ json_key(struct json *j, const char *key)
     j->after_key = 1;
 }
 
-/*
- * Length of the UTF-8 sequence at s and its code point; 0 when the bytes
- * are not a sequence we accept.  Surrogates (ED A0..BF xx) are accepted so
- * that they can be escaped.
- */
-static size_t
-json_utf8_seq(const unsigned char *s, size_t len, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t n, i;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        *cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        *cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        *cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n > len) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        *cp = (*cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && *cp < 0x800) ||
-        (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff))) {
-        return 0;
-    }
-    return n;
-}
-
 /* Bytes that go into a JSON string as they are: printable ASCII but the
  * quote and the backslash. */
 static inline int
@@ -174,8 +133,9 @@ json_quote(struct strbuf *out, const char *str, size_t len)
 
     strbuf_addch(out, '"');
     while (i < len) {
-        unsigned c = s[i], cp;
-        size_t n;
+        unsigned c = s[i];
+        uint32_t cp;
+        int n;
 
         if (json_plain(c)) {
             size_t start = i;
@@ -215,22 +175,17 @@ json_quote(struct strbuf *out, const char *str, size_t len)
             i++;
             continue;
         }
-        if (c == 0xc0 && i + 1 < len && s[i + 1] == 0x80) {
-            /* U+0000 as the python layer encodes it (modified UTF-8). */
-            strbuf_addstr(out, "\\u0000");
-            i += 2;
-            continue;
-        }
-        n = json_utf8_seq(s + i, len - i, &cp);
-        if (n == 0) {
+        n = utf8_next(str + i, len - i, &cp);
+        if (n < 0) {
             strbuf_addstr(out, "\\ufffd");
             i++;
-        } else if (cp >= 0xd800 && cp <= 0xdfff) {
+        } else if (cp == 0 || utf8_is_surrogate(cp)) {
+            /* U+0000 (C0 80) and lone surrogates: as \uXXXX escapes. */
             strbuf_addf(out, "\\u%04x", cp);
-            i += n;
+            i += (size_t)n;
         } else {
-            strbuf_add(out, s + i, n);
-            i += n;
+            strbuf_add(out, s + i, (size_t)n);
+            i += (size_t)n;
         }
     }
     strbuf_addch(out, '"');

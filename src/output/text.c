@@ -13,48 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
 
 /* Length of the UTF-8 scalar value at s (at most len bytes) and its code
- * point in *cp; 0 when the bytes are not one (surrogates included). */
+ * point in *cp; 0 when the bytes are not one: invalid, a surrogate, or
+ * U+0000 in its C0 80 form. */
 static size_t
 utf8_scalar(const unsigned char *s, size_t len, uint32_t *cp)
 {
-    uint32_t c = s[0];
-    size_t n, i;
+    int n = utf8_next((const char *)s, len, cp);
 
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        c &= 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        c &= 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        c &= 0x07;
-    } else {
+    if (n < 0 || utf8_is_surrogate(*cp) || (*cp == 0 && n == 2)) {
         return 0;
     }
-    if (n > len) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff)) {
-        return 0;
-    }
-    *cp = c;
-    return n;
+    return (size_t)n;
 }
 
 void

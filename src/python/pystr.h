@@ -64,7 +64,7 @@ int py_str_state_decode(uint32_t state, int kind_shift, int compact_bit,
  *     points of the str, not one astral character.
  *   - U+0000 is encoded as C0 80 (as in Java's modified UTF-8), so the
  *     output never holds an embedded NUL and stays a C string.
- * py_utf8_next() decodes both back.
+ * utf8_next() (core/utf8.h) decodes both back.
  *
  * Returns PY_STR_EKIND for a kind other than 1, 2 or 4, PY_STR_ERANGE for
  * a code point above U+10FFFF (only possible with kind 4, from garbage);
@@ -72,14 +72,5 @@ int py_str_state_decode(uint32_t state, int kind_shift, int compact_bit,
  */
 long py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
                     size_t outcap);
-
-/*
- * Decode one sequence at s (len bytes available) as produced by
- * py_ucs_to_utf8(): standard UTF-8 plus surrogates as 3-byte sequences and
- * C0 80 for U+0000.  Stores the code point in *cp and returns the number
- * of bytes used (1-4), or -1 for an empty, truncated, overlong (other than
- * C0 80) or otherwise invalid sequence, or one above U+10FFFF.
- */
-int py_utf8_next(const char *s, size_t len, uint32_t *cp);
 
 #endif /* PYSPECT_PYTHON_PYSTR_H */

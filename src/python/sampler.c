@@ -180,26 +180,41 @@ refresh(struct py_sampler *s)
 }
 
 /*
- * Read every known thread state (and each interpreter's list head) in
- * one batched read.  Returns 1 when the lists still link the same
- * thread states, 0 when they changed (refresh), or an error.
+ * Read every known thread state (and each interpreter's list head), the
+ * GIL holder, and, for the threads this round samples, where their stacks
+ * were last round, in one batched read.  Returns 1 when the lists still
+ * link the same thread states, 0 when they changed (refresh), or an
+ * error.
  */
 static int
-reread_threads(struct py_sampler *s)
+reread_threads(struct py_sampler *s, int speculate)
 {
     const struct py_layout *l = &s->rt->layout;
-    size_t tsize = (size_t)l->tstate_size, need, i, k, n = 0;
+    size_t tsize = (size_t)l->tstate_size, need, i, k, j, n = 0, niov;
+    int cframes =
+        !pyl_has(l->tstate_frame) && !pyl_has(l->tstate_current_frame);
+    uint64_t gil[2] = {0, 0}; /* locked word, last holder / holder */
     struct memsrc_iov *iov;
+    unsigned char *spec;
     int rc;
 
-    uint64_t gil[2] = {0, 0}; /* locked word, last holder / holder */
-
     need = s->ninterps * 8 + s->n * tsize;
+    niov = s->ninterps + s->n + 2;
+    for (k = 0; speculate && k < s->n; k++) {
+        struct py_sampled_thread *t = &s->threads[k];
+
+        if (t->want) {
+            for (j = 0; j < t->nspec; j++) {
+                need += t->spec[j].len;
+            }
+            niov += t->nspec + 1;
+        }
+    }
     if (need > s->buf_alloc) {
         s->buf = xrealloc(s->buf, need);
         s->buf_alloc = need;
     }
-    iov = xmalloc((s->ninterps + s->n + 2) * sizeof(*iov));
+    iov = xmalloc(niov * sizeof(*iov));
     for (i = 0; i < s->ninterps; i++, n++) {
         iov[n].addr = s->interps[i] + (raddr_t)l->interp_tstate_head;
         iov[n].buf = s->buf + 8 * i;
@@ -223,8 +238,36 @@ reread_threads(struct py_sampler *s)
         iov[n++].len = 8;
         gil[0] = 1;
     }
+    spec = s->buf + s->ninterps * 8 + s->n * tsize;
+    for (k = 0; k < s->n; k++) {
+        struct py_sampled_thread *t = &s->threads[k];
+
+        t->top_known = 0;
+        t->spec_slot = 0;
+        if (!speculate || !t->want) {
+            continue;
+        }
+        if (cframes && t->thread.top_slot != 0) {
+            t->spec_slot = t->thread.top_slot;
+            iov[n].addr = t->spec_slot;
+            iov[n].buf = &t->spec_top;
+            iov[n++].len = 8;
+        }
+        for (j = 0; j < t->nspec; j++, n++) {
+            t->spec[j].data = spec;
+            iov[n].addr = t->spec[j].addr;
+            iov[n].buf = spec;
+            iov[n].len = t->spec[j].len;
+            spec += t->spec[j].len;
+        }
+    }
     rc = memsrc_readv(s->rt->proc, iov, n);
     free(iov);
+    if (rc == PS_EFAULT && speculate) {
+        /* Last round's stack went away (a chunk freed, say): read the
+         * thread states alone. */
+        return reread_threads(s, 0);
+    }
     if (rc == PS_EFAULT) {
         return 0; /* a thread state was freed: walk again */
     }
@@ -253,20 +296,30 @@ reread_threads(struct py_sampler *s)
     /* The top frame of each thread. */
     for (k = 0; k < s->n; k++) {
         const unsigned char *ts = s->buf + s->ninterps * 8 + k * tsize;
-        struct py_thread *t = &s->threads[k].thread;
+        struct py_sampled_thread *st = &s->threads[k];
+        struct py_thread *t = &st->thread;
 
+        if (!speculate) {
+            st->nspec = 0;
+        }
         if (pyl_has(l->tstate_frame)) {
             t->top = ld_u64(ts, l->tstate_frame);
+            st->top_known = 1;
         } else if (pyl_has(l->tstate_current_frame)) {
             t->top = ld_u64(ts, l->tstate_current_frame);
+            st->top_known = 1;
         } else {
-            /* 3.11/3.12: the top frame hangs off a _PyCFrame; it is read
-             * only for the threads this round samples (read_stack). */
+            /* 3.11/3.12: the top frame hangs off a _PyCFrame, fetched
+             * above when it is where it was last round. */
             raddr_t cframe = ld_u64(ts, l->tstate_cframe);
 
             t->top = 0;
             t->top_slot =
                 cframe ? cframe + (raddr_t)l->cframe_current_frame : 0;
+            if (st->spec_slot != 0 && st->spec_slot == t->top_slot) {
+                t->top = st->spec_top;
+                st->top_known = 1;
+            }
         }
         if (pyl_has(l->tstate_datastack_chunk)) {
             t->datastack = ld_u64(ts, l->tstate_datastack_chunk);
@@ -322,18 +375,24 @@ static int
 read_stack(struct py_sampler *s, struct py_sampled_thread *t)
 {
     const struct py_layout *l = &s->rt->layout;
+    unsigned flags = s->stack_flags;
     int attempt, rc = 0;
 
-    if (pyl_has(l->tstate_cframe) && !pyl_has(l->tstate_frame) &&
-        !pyl_has(l->tstate_current_frame) && t->thread.top_slot != 0) {
+    if (!t->top_known && t->thread.top_slot != 0) {
         rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot, &t->thread.top);
         if (rc < 0) {
             return rc == PS_EFAULT ? PS_ECHANGED : rc;
         }
     }
+    if (t->nspec > 0) {
+        s->stack.prefetch = t->spec;
+        s->stack.nprefetch = t->nspec;
+        flags |= PY_STACK_PREFETCHED;
+    }
     for (attempt = 0; attempt < PY_SAMPLE_ATTEMPTS; attempt++) {
         if (attempt > 0) {
             s->stats.retries++;
+            flags &= ~(unsigned)PY_STACK_PREFETCHED;
             /* The top of the stack moved on: read it again. */
             rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot,
                                  &t->thread.top);
@@ -347,23 +406,54 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
                 break;
             }
         }
-        rc = py_stack_read(s->rt, &t->thread, s->stack_flags, &s->stack);
+        rc = py_stack_read(s->rt, &t->thread, flags, &s->stack);
         if (rc >= 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
             break;
         }
     }
+    if (rc == 0) {
+        s->stats.spec_hits += attempt == 0 && t->nspec > 0;
+        /* Next round, fetch this stack's pieces with the thread states. */
+        t->nspec =
+            py_stack_where(s->rt, &t->thread, &s->stack, t->spec, PY_SPEC_MAX);
+    } else {
+        t->nspec = 0;
+    }
     return rc;
+}
+
+/* Which threads this round samples, as far as known before reading. */
+void
+py_sampler_choose(struct py_sampler *s)
+{
+    size_t i;
+
+    s->chosen = 1;
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (s->mode == PY_SAMPLE_CPU) {
+            t->state = thread_state(t);
+            t->want = t->state == 'R';
+        } else if (s->mode == PY_SAMPLE_WALL) {
+            t->want = 1;
+        }
+        /* gil mode: the holder of last round is the likely one. */
+    }
 }
 
 int
 py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 {
-    raddr_t holder = 0;
     size_t i;
     int rc;
 
     s->stats.rounds++;
-    rc = s->n > 0 ? reread_threads(s) : 0;
+    if (!s->chosen) {
+        py_sampler_choose(s);
+    }
+    s->chosen = 0;
+    rc = s->n > 0 ? reread_threads(s, 1) : 0;
     if (rc < 0) {
         return rc;
     }
@@ -371,7 +461,9 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
         /* A new list: read it, then the GIL holder with the threads. */
         rc = refresh(s);
         if (rc == 0 && s->n > 0) {
-            rc = reread_threads(s);
+            py_sampler_choose(s);
+            s->chosen = 0;
+            rc = reread_threads(s, 0);
             rc = rc == 0 ? PS_ECHANGED : rc;
         }
         if (rc < 0) {
@@ -380,17 +472,14 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
     }
     py_runtime_snapshot(s->rt);
     look_for_names(s);
-    holder = s->holder;
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
 
-        if (s->mode == PY_SAMPLE_CPU) {
-            t->state = thread_state(t);
-            if (t->state != 'R') {
-                s->stats.idle++;
-                continue;
-            }
-        } else if (s->mode == PY_SAMPLE_GIL && t->thread.tstate != holder) {
+        if (s->mode == PY_SAMPLE_GIL) {
+            t->want = t->thread.tstate == s->holder;
+        }
+        if (!t->want) {
+            s->stats.idle += s->mode == PY_SAMPLE_CPU;
             continue;
         }
         rc = read_stack(s, t);

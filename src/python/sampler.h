@@ -29,6 +29,12 @@ enum py_sample_mode {
     PY_SAMPLE_GIL,  /* the thread holding the GIL */
 };
 
+/* Pieces of last round's stack fetched ahead, per thread. */
+#define PY_SPEC_MAX 64
+
+/* Pieces of last round's stack fetched ahead, per thread. */
+#define PY_SPEC_MAX 64
+
 struct py_sampled_thread {
     struct py_thread thread;
     int stat_fd;          /* /proc/PID/task/TID/stat, kept open; -1 */
@@ -36,7 +42,15 @@ struct py_sampled_thread {
     uint64_t named_round; /* when the name was last looked for */
     char state;           /* kernel state letter of the last round */
     uint32_t user;        /* for the caller (e.g. a profile thread index) */
-    int alive;            /* scratch for list refreshes */
+    /* Where the stack lived last round, fetched speculatively with the
+     * thread states (py_stack_where()); data points into the batch. */
+    struct py_prefetch spec[PY_SPEC_MAX];
+    size_t nspec;
+    raddr_t spec_slot; /* 3.11/3.12: the _PyCFrame slot fetched */
+    uint64_t spec_top; /* and what it held */
+    int want;          /* sampled this round */
+    int top_known;     /* thread.top is this round's */
+    int alive;         /* scratch for list refreshes */
 };
 
 struct py_sampler_stats {
@@ -47,6 +61,7 @@ struct py_sampler_stats {
     uint64_t idle;      /* threads not sampled: not running (cpu mode) */
     uint64_t refreshes; /* full walks of the thread lists */
     uint64_t retries;   /* stacks read again after changing */
+    uint64_t spec_hits; /* stacks decoded from the speculative batch */
 };
 
 /*
@@ -78,6 +93,7 @@ struct py_sampler {
     raddr_t holder; /* this round's GIL holder, 0 when none */
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
+    int chosen;     /* py_sampler_choose() ran for the next round */
 };
 
 /* Called once per sampled stack; frames innermost first. */
@@ -87,6 +103,13 @@ typedef void (*py_sample_fn)(void *ctx, struct py_sampled_thread *t,
 void py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
                      enum py_sample_mode mode);
 void py_sampler_release(struct py_sampler *s);
+
+/*
+ * Pick the threads the next round samples (cpu mode reads their kernel
+ * states).  py_sampler_round() does it itself; call this first only to
+ * pick them before pausing the target (a paused thread shows 't').
+ */
+void py_sampler_choose(struct py_sampler *s);
 
 /*
  * One round.  Returns 0 (even when some stacks were dropped: see stats),

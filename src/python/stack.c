@@ -27,6 +27,8 @@
 #define STRUCT_MAX 4096
 /* A blind first read of each chunk: CPython's default chunk size. */
 #define CHUNK_FIRST_READ (16u * 1024)
+/* Bytes beyond last round's top frame a sampler fetches with a chunk. */
+#define PREFETCH_SLACK 512
 /* Where to look for the TID inside glibc's struct pthread. */
 #define PTHREAD_SCAN_BYTES 2048
 
@@ -426,6 +428,23 @@ frame_seen(struct py_stack *s, raddr_t addr, size_t visited)
     return 0;
 }
 
+/* A copy of [addr, addr + len) the caller prefetched, or NULL. */
+static const unsigned char *
+prefetch_find(const struct py_stack *s, raddr_t addr, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < s->nprefetch; i++) {
+        const struct py_prefetch *p = &s->prefetch[i];
+
+        if (addr >= p->addr && addr - p->addr <= p->len &&
+            len <= p->len - (addr - p->addr)) {
+            return p->data + (addr - p->addr);
+        }
+    }
+    return NULL;
+}
+
 /* Remember a visited frame and the header bytes it was decoded from. */
 static void
 visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
@@ -489,12 +508,23 @@ verify_walk(struct py_runtime *rt, const struct py_thread *t,
     size_t clen = code_ident_len(&rt->layout);
     size_t slot = s->header_len > clen ? s->header_len : clen;
     size_t nmax = 1 + s->nvisited + s->n, n = 0, ncodes = 0, i, k, f;
-    struct memsrc_iov *iov = xmalloc(nmax * sizeof(*iov));
-    struct py_code **codes = xmalloc((s->n + 1) * sizeof(*codes));
-    unsigned char *again = xmalloc(nmax * slot);
+    size_t need = nmax * (slot + sizeof(struct memsrc_iov)) +
+                  (s->n + 1) * sizeof(struct py_code *);
+    struct memsrc_iov *iov;
+    struct py_code **codes;
+    unsigned char *again;
     uint64_t top = 0;
     int rc;
 
+    /* One scratch block, kept between samples: iovecs, code pointers,
+     * then the bytes read. */
+    if (need > s->verify_buf_alloc) {
+        s->verify_buf = xrealloc(s->verify_buf, need);
+        s->verify_buf_alloc = need;
+    }
+    iov = (struct memsrc_iov *)s->verify_buf;
+    codes = (struct py_code **)(iov + nmax);
+    again = (unsigned char *)(codes + s->n + 1);
     iov[n].addr = t->top_slot;
     iov[n].buf = &top;
     iov[n++].len = sizeof(top);
@@ -545,9 +575,6 @@ verify_walk(struct py_runtime *rt, const struct py_thread *t,
             rc = err_set(PS_ECHANGED, "a code object was replaced");
         }
     }
-    free(again);
-    free(codes);
-    free(iov);
     return rc;
 }
 
@@ -566,6 +593,7 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
     }
     seen_reset(s);
     while (frame != 0) {
+        const unsigned char *pre;
         struct py_code *code;
         int32_t lasti, lineno;
         int line;
@@ -573,9 +601,14 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
         if (frame_seen(s, frame, ++visited)) {
             return err_set(PS_ECHANGED, "frame chain loops");
         }
-        rc = memsrc_read(rt->mem, frame, buf, want);
-        if (rc < 0) {
-            return rc;
+        pre = prefetch_find(s, frame, want);
+        if (pre != NULL) {
+            memcpy(buf, pre, want);
+        } else {
+            rc = memsrc_read(rt->mem, frame, buf, want);
+            if (rc < 0) {
+                return rc;
+            }
         }
         visit_note(s, frame, buf);
         rc = py_code_get(rt, ld_u64(buf, l->frame_code), &code);
@@ -620,6 +653,7 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
     while (chunk != 0) {
         struct py_chunk *c;
         unsigned char *data;
+        const unsigned char *pre;
         uint64_t size;
         size_t first = CHUNK_FIRST_READ;
         int rc;
@@ -634,7 +668,13 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
         }
         XGROW(s->chunk_data, s->chunk_data_alloc, total + first);
         data = s->chunk_data + total;
-        rc = memsrc_read(rt->proc, chunk, data, first);
+        pre = prefetch_find(s, chunk, first);
+        if (pre != NULL) {
+            memcpy(data, pre, first);
+            rc = 0;
+        } else {
+            rc = memsrc_read(rt->proc, chunk, data, first);
+        }
         if (rc == PS_EFAULT) {
             first = (size_t)l->chunk_data;
             rc = memsrc_read(rt->proc, chunk, data, first);
@@ -657,6 +697,7 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
         c = &s->chunks[s->nchunks++];
         c->addr = chunk;
         c->size = first;
+        c->full = (size_t)size;
         c->offset = total;
         total += first;
         chunk = ld_u64(data, l->chunk_previous);
@@ -669,6 +710,7 @@ static int
 read_iframe(struct py_runtime *rt, struct py_stack *s, raddr_t addr,
             unsigned char *buf, size_t len)
 {
+    const unsigned char *pre;
     size_t i;
 
     for (i = 0; i < s->nchunks; i++) {
@@ -682,6 +724,11 @@ read_iframe(struct py_runtime *rt, struct py_stack *s, raddr_t addr,
     }
     /* Outside the chunks: a generator's frame, or the entry frame on the
      * C stack.  A direct read of the frame costs less than a page. */
+    pre = prefetch_find(s, addr, len);
+    if (pre != NULL) {
+        memcpy(buf, pre, len);
+        return 0;
+    }
     return memsrc_read(rt->proc, addr, buf, len);
 }
 
@@ -768,6 +815,9 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
     out->n = 0;
     out->nvisited = 0;
     out->truncated = 0;
+    if (!(flags & PY_STACK_PREFETCHED)) {
+        out->nprefetch = 0;
+    }
     if (t->top == 0) {
         return 0;
     }
@@ -792,9 +842,50 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
     return rc;
 }
 
+size_t
+py_stack_where(const struct py_runtime *rt, const struct py_thread *t,
+               const struct py_stack *s, struct py_prefetch *out, size_t max)
+{
+    const struct py_layout *l = &rt->layout;
+    size_t n = 0, i, k;
+
+    if (pyl_has(l->tstate_frame)) {
+        /* PyFrameObjects: the frames themselves. */
+        for (i = 0; i < s->nvisited && n < max; i++) {
+            out[n].addr = s->visited[i];
+            out[n].len = s->header_len;
+            out[n++].data = NULL;
+        }
+        return n;
+    }
+    if (s->nchunks > 0 && s->chunks[0].addr == t->datastack && n < max) {
+        /* The used part and some room to grow, within the chunk. */
+        size_t len = s->chunks[0].size + PREFETCH_SLACK;
+
+        out[n].addr = s->chunks[0].addr;
+        out[n].len = len < s->chunks[0].full ? len : s->chunks[0].full;
+        out[n++].data = NULL;
+    }
+    for (i = 0; i < s->nvisited && n < max; i++) {
+        for (k = 0; k < s->nchunks; k++) {
+            if (s->visited[i] >= s->chunks[k].addr &&
+                s->visited[i] - s->chunks[k].addr < s->chunks[k].full) {
+                break;
+            }
+        }
+        if (k == s->nchunks) {
+            out[n].addr = s->visited[i];
+            out[n].len = (size_t)l->iframe_size;
+            out[n++].data = NULL;
+        }
+    }
+    return n;
+}
+
 void
 py_stack_release(struct py_stack *s)
 {
+    free(s->verify_buf);
     free(s->visited);
     free(s->headers);
     free(s->seen);

@@ -60,7 +60,8 @@ struct py_frame {
 /* A copy of one data-stack chunk (3.11+). */
 struct py_chunk {
     raddr_t addr;
-    size_t size;
+    size_t size;   /* bytes copied */
+    size_t full;   /* the chunk's own size */
     size_t offset; /* into py_stack.chunk_data */
 };
 
@@ -75,6 +76,13 @@ struct py_stack {
     size_t chunks_alloc;
     unsigned char *chunk_data;
     size_t chunk_data_alloc;
+    /* Copies of target memory the caller already has (a sampler's
+     * batched read), consulted before reading; see PY_STACK_PREFETCHED. */
+    const struct py_prefetch *prefetch;
+    size_t nprefetch;
+    /* Scratch of the verification read, reused. */
+    unsigned char *verify_buf;
+    size_t verify_buf_alloc;
     /* Frame addresses seen in the current walk: an open-addressing set
      * whose entries are valid when their tag equals `walk`. */
     struct py_seen *seen;
@@ -89,14 +97,20 @@ struct py_stack {
     size_t header_len;
 };
 
+/* A piece of target memory already copied. */
+struct py_prefetch {
+    raddr_t addr;
+    size_t len;
+    const unsigned char *data;
+};
+
 struct py_seen {
     raddr_t addr;
     uint32_t walk;
 };
 
 /* clang-format off */
-#define PY_STACK_INIT {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, 0, \
-                       NULL, NULL, 0, 0, 0}
+#define PY_STACK_INIT {0}
 /* clang-format on */
 
 /* py_stack_read() flags. */
@@ -114,7 +128,23 @@ enum {
      * call chains; it costs one more read per stack.
      */
     PY_STACK_VERIFY = 1 << 1,
+    /*
+     * Use out->prefetch (set by the caller) before reading: frames and
+     * the newest data-stack chunk found there are decoded from the copy.
+     * Verification still reads the target again.
+     */
+    PY_STACK_PREFETCHED = 1 << 2,
 };
+
+/*
+ * Where this thread's stack lived, for a sampler to fetch it next round
+ * in its batched read: the newest chunk's used part and the frames read
+ * outside chunks (all frames, for PyFrameObject chains).  Fills up to
+ * max pieces of at most len_max bytes; returns how many.
+ */
+size_t py_stack_where(const struct py_runtime *rt, const struct py_thread *t,
+                      const struct py_stack *s, struct py_prefetch *out,
+                      size_t max);
 
 /*
  * Every thread of every interpreter, in list order (newest first), with

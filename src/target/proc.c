@@ -3,6 +3,7 @@
  *
  * Layer: target.
  */
+#define _GNU_SOURCE
 #include "proc.h"
 
 #include <dirent.h>
@@ -26,14 +27,8 @@
 int
 proc_parse_stat_state(const char *stat, size_t len, char *state)
 {
-    const char *p = NULL;
-    size_t i;
+    const char *p = memrchr(stat, ')', len);
 
-    for (i = 0; i < len; i++) {
-        if (stat[i] == ')') {
-            p = stat + i;
-        }
-    }
     if (p == NULL || (size_t)(p - stat) + 2 >= len || p[1] != ' ') {
         return PS_ECORRUPT;
     }

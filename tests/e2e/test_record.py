@@ -281,3 +281,19 @@ def test_target_exits_before_first_sample(python, tmp_path):
         p.wait()
         assert r.rc in (0, 3, 7, 8), r
         assert r.rc < 128
+
+
+def test_blocking_and_verbose(python, busy, tmp_path):
+    out = tmp_path / "b.txt"
+    r = record("-d", "0.5", "-r", "100", "--blocking", "-v", "-o", out,
+               busy.pid)
+    assert r.rc == 0, r.err
+    assert re.search(r"paused [\d.]+ ms in all", r.err)
+    assert re.search(r"\d+ distinct stacks", r.err)
+    assert any(s[-1] == "hot" for s in collapsed(out))
+    # Never left stopped or traced.
+    for tid in os.listdir("/proc/%d/task" % busy.pid):
+        with open("/proc/%d/task/%s/status" % (busy.pid, tid)) as f:
+            status = f.read()
+        assert "TracerPid:\t0\n" in status
+        assert status.split("State:\t")[1][0] not in "tT"

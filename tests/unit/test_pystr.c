@@ -3,7 +3,7 @@
  *
  * Layer: tests.  Kinds 1, 2 and 4 with the names the end-to-end tests use
  * ('fünf', '函数', '𠀀'), lone surrogates, U+0000, truncation at every
- * output capacity, bad kinds and code points, py_utf8_next() on valid and
+ * output capacity, bad kinds and code points, utf8_next() on valid and
  * invalid input, an exhaustive round trip over all code points, and state
  * words read from the real interpreters.
  */
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pystr.h"
+#include "core/utf8.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -97,7 +98,7 @@ test_special_code_points(void)
            "U+0000 is C0 80");
     TAP_EQ_INT(py_ucs_to_utf8(4, nul4, 1, out, sizeof(out)), 2,
                "kind 4 U+0000");
-    TAP_EQ_INT(py_utf8_next("\xc0\x80", 2, &cp), 2, "C0 80 decodes");
+    TAP_EQ_INT(utf8_next("\xc0\x80", 2, &cp), 2, "C0 80 decodes");
     TAP_EQ_INT(cp, 0, "C0 80 is U+0000");
 }
 
@@ -247,15 +248,14 @@ test_utf8_next(void)
     for (i = 0; i < ARRAY_SIZE(bad); i++) {
         uint32_t cp = 0x1234;
 
-        TAP_EQ_INT(py_utf8_next(bad[i].s, bad[i].len, &cp), -1, bad[i].what);
+        TAP_EQ_INT(utf8_next(bad[i].s, bad[i].len, &cp), -1, bad[i].what);
     }
     for (i = 0; i < ARRAY_SIZE(good); i++) {
         uint32_t cp = 0;
         char name[64];
 
         snprintf(name, sizeof(name), "decode U+%04X", (unsigned)good[i].cp);
-        TAP_EQ_INT(py_utf8_next(good[i].s, good[i].len, &cp), good[i].used,
-                   name);
+        TAP_EQ_INT(utf8_next(good[i].s, good[i].len, &cp), good[i].used, name);
         TAP_EQ_INT(cp, good[i].cp, name);
     }
 }
@@ -278,7 +278,7 @@ test_round_trip(void)
                                     : 4;
         long n = py_ucs_to_utf8(4, in, 1, out, sizeof(out));
 
-        if (n != (long)want || py_utf8_next(out, (size_t)n, &back) != n ||
+        if (n != (long)want || utf8_next(out, (size_t)n, &back) != n ||
             back != c || strlen(out) != want) {
             bad++;
         }

@@ -1,0 +1,36 @@
+"""Benchmark target: one thread busy at a fixed stack depth (argv[1]),
+forever; or, with argv[2] = seconds of work to time, a fixed amount of
+CPU work whose wall time it prints ("work <seconds>") before exiting."""
+import sys
+import time
+
+
+def spin(n):
+    x = 0
+    for i in range(n):
+        x += i
+    return x
+
+
+def descend(depth, work):
+    if depth > 1:
+        return descend(depth - 1, work)
+    return work()
+
+
+def forever():
+    while True:
+        spin(1000)
+
+
+def fixed():
+    t0 = time.perf_counter()
+    for _ in range(int(sys.argv[2])):
+        spin(1000)
+    print("work %.6f" % (time.perf_counter() - t0), flush=True)
+
+
+depth = int(sys.argv[1])
+sys.setrecursionlimit(depth + 100)
+print("READY", flush=True)
+descend(depth - 2, fixed if len(sys.argv) > 2 else forever)

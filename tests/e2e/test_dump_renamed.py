@@ -1,0 +1,88 @@
+"""Neither the executable's nor the library's file name matters: pyspect
+finds the runtime by what the object defines and reads the version from
+the target's memory."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import pyspect
+
+pytestmark = pytest.mark.sanitize
+
+
+def dump_when_parked(pid, deadline=30):
+    """Dump until the target has reached parked_here() (it starts up
+    first), or the deadline."""
+    end = time.monotonic() + deadline
+    while True:
+        r = pyspect("dump", "--json", pid)
+        if r.rc == 0 and "parked_here" in r.out:
+            return r
+        if r.rc not in (0, 7) or time.monotonic() > end:
+            return r
+        time.sleep(0.02)
+
+
+def run_parked(cmd, env=None):
+    return subprocess.Popen(cmd + ["-c", "import time\n"
+                                   "def parked_here():\n"
+                                   "    time.sleep(60)\n"
+                                   "parked_here()\n"],
+                            env=env)
+
+
+def test_renamed_static_interpreter(python, tmp_path):
+    if not python.static:
+        pytest.skip("the static build is the system one")
+    exe = tmp_path / "billing-service"
+    shutil.copy(python.exe if os.path.isfile(python.exe) else
+                os.path.realpath(python.exe), str(exe))
+    os.chmod(str(exe), 0o755)
+    p = run_parked([str(exe)])
+    try:
+        r = dump_when_parked(p.pid)
+        assert r.rc == 0, r.err
+        doc = json.loads(r.out)
+        assert doc["python"]["executable"] == str(exe)
+        assert doc["python"]["library"] is None
+        assert doc["python"]["version"] == "%d.%d.%d" % python.version
+        frames = [f["function"] for t in doc["threads"] for f in t["frames"]]
+        assert "parked_here" in frames
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_renamed_shared_library(python, tmp_path):
+    if python.static:
+        pytest.skip("no shared library in the static build")
+    libdir = os.path.join(os.path.dirname(os.path.dirname(python.exe)),
+                          "lib")
+    libs = [f for f in os.listdir(libdir)
+            if f.startswith("libpython3") and ".so." in f]
+    if not libs:
+        pytest.skip("no libpython next to %s" % python.exe)
+    lib = tmp_path / "libruntime.so"
+    shutil.copy(os.path.join(libdir, sorted(libs)[0]), str(lib))
+    # The loader takes a preloaded object for the NEEDED entry with its
+    # SONAME, so the process maps libruntime.so and no libpython file.
+    env = dict(os.environ, LD_PRELOAD=str(lib))
+    p = run_parked([python.exe], env=env)
+    try:
+        r = dump_when_parked(p.pid)
+        assert r.rc == 0, r.err
+        doc = json.loads(r.out)
+        with open("/proc/%d/maps" % p.pid) as f:
+            maps = f.read()
+        assert "libpython" not in maps
+        assert doc["python"]["library"] == str(lib)
+        assert doc["python"]["version"] == "%d.%d.%d" % python.version
+        frames = [f["function"] for t in doc["threads"] for f in t["frames"]]
+        assert "parked_here" in frames
+    finally:
+        p.kill()
+        p.wait()
