@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHES = ["dump.py", "record.py"]
+BENCHES = ["dump.py", "mem.py", "record.py"]
 
 
 def main():

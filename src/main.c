@@ -25,6 +25,7 @@ struct cmd_struct {
 
 static const struct cmd_struct commands[] = {
     {"dump", cmd_dump, "print every thread's Python stack, right now"},
+    {"mem", cmd_mem, "where the memory is, and why RSS stays high"},
     {"record", cmd_record,
      "sample stacks over time: flame graph, speedscope, table"},
 };

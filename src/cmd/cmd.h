@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 int cmd_dump(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 
 /* Parse a PID argument; prints a usage error and returns 2 on failure. */
