@@ -25,7 +25,7 @@
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
-#include "python/census.h"
+#include "python/blocks.h"
 #include "python/pymalloc.h"
 #include "python/runtime.h"
 #include "target/glibc_heap.h"
@@ -115,7 +115,7 @@ struct mem_report {
 
     int census_done;
     struct strbuf census_problem;
-    struct py_census census;
+    struct py_blocks census;
     uint64_t py_in_malloc, py_in_malloc_n, py_in_mmap, py_in_mmap_n;
     struct glibc_chunk_stats cst;
 
@@ -158,7 +158,7 @@ census_chunk(void *ctx, raddr_t chunk, uint64_t size, int in_use,
     struct mem_report *r = ctx;
 
     if (in_use &&
-        py_census_block(&r->census, chunk + 16, size, data, len) == 1) {
+        py_blocks_block(&r->census, chunk + 16, size, data, len) == 1) {
         r->py_in_malloc += size;
         r->py_in_malloc_n++;
     }
@@ -175,7 +175,7 @@ take_census(struct mem_report *r)
     size_t i;
     int rc;
 
-    if (py_census_init(&r->census, r->rt) < 0) {
+    if (py_blocks_init(&r->census, r->rt) < 0) {
         strbuf_addf(&r->census_problem, "%s", err_context());
         return 0;
     }
@@ -197,7 +197,7 @@ take_census(struct mem_report *r)
         for (i = 0; rc == 0 && i < n; i++) {
             uint64_t size = r->split.mmapped[2 * i + 1] - addrs[i];
 
-            if (ok[i] && py_census_block(&r->census, addrs[i] + 16, size,
+            if (ok[i] && py_blocks_block(&r->census, addrs[i] + 16, size,
                                          hdr + 80 * i + 16, 64) == 1) {
                 r->py_in_mmap += size;
                 r->py_in_mmap_n++;
@@ -546,7 +546,7 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
 
     json_key(&j, "objects_in_malloc");
     if (r->census_done) {
-        struct py_census_type **types;
+        struct py_blocks_type **types;
         size_t ntypes;
 
         json_object_begin(&j);
@@ -561,7 +561,7 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         json_kv_uint(&j, "bytes_read", r->cst.bytes_read);
         json_kv_bool(&j, "complete", r->cst.complete);
         json_null_or_str(&j, "problem", r->census_problem.buf);
-        py_census_types(&r->census, &types, &ntypes);
+        py_blocks_types(&r->census, &types, &ntypes);
         json_key(&j, "types");
         json_array_begin(&j);
         for (k = 0; k < ntypes && k < MEM_CENSUS_TYPES; k++) {
@@ -745,7 +745,7 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
     }
 
     if (r->census_done) {
-        struct py_census_type **types;
+        struct py_blocks_type **types;
         size_t ntypes;
 
         strbuf_addf(out, "\nPython objects in malloc's blocks%s, by type\n",
@@ -754,7 +754,7 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         strbuf_addf(&note, "(%llu objects)",
                     (unsigned long long)(r->py_in_malloc_n + r->py_in_mmap_n));
         text_row(out, "total", r->py_in_malloc + r->py_in_mmap, 0, note.buf);
-        py_census_types(&r->census, &types, &ntypes);
+        py_blocks_types(&r->census, &types, &ntypes);
         for (k = 0; k < ntypes && k < 5; k++) {
             strbuf_reset(&note);
             strbuf_addf(&note, "  %s (%llu)", types[k]->name,
@@ -878,7 +878,7 @@ mem_report_release(struct mem_report *r)
     glibc_malloc_release(&r->gm);
     pymalloc_release(&r->pym);
     if (r->census.rt != NULL) {
-        py_census_release(&r->census);
+        py_blocks_release(&r->census);
     }
     smaps_release(&r->sm);
     mem_split_release(&r->split);

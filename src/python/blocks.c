@@ -1,9 +1,9 @@
 /*
- * census.c - recognise Python objects at the start of allocator blocks.
+ * blocks.c - recognise Python objects at the start of allocator blocks.
  *
- * Layer: python.  See census.h for the checks.
+ * Layer: python.  See blocks.h for the checks.
  */
-#include "census.h"
+#include "blocks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@
 static char not_a_type;
 
 int
-py_census_init(struct py_census *c, struct py_runtime *rt)
+py_blocks_init(struct py_blocks *c, struct py_runtime *rt)
 {
     memset(c, 0, sizeof(*c));
     c->rt = rt;
@@ -34,14 +34,14 @@ py_census_init(struct py_census *c, struct py_runtime *rt)
 }
 
 void
-py_census_release(struct py_census *c)
+py_blocks_release(struct py_blocks *c)
 {
     size_t it = 0;
     uint64_t key;
     void *v;
 
     while (hashmap_next(&c->types, &it, &key, &v)) {
-        struct py_census_type *t = v;
+        struct py_blocks_type *t = v;
 
         free(t->name);
         free(t);
@@ -60,11 +60,11 @@ word(const unsigned char *p)
 }
 
 /* Is addr the address of a type object?  The answer is cached. */
-static struct py_census_type *
-census_type(struct py_census *c, raddr_t addr)
+static struct py_blocks_type *
+blocks_type(struct py_blocks *c, raddr_t addr)
 {
     const struct py_layout *l = &c->rt->layout;
-    struct py_census_type *t;
+    struct py_blocks_type *t;
     const struct map_entry *e;
     uint64_t meta = 0, metameta = 0, name = 0, basicsize = 0, flags = 0;
     struct strbuf sb = STRBUF_INIT;
@@ -111,7 +111,7 @@ census_type(struct py_census *c, raddr_t addr)
 }
 
 int
-py_census_block(struct py_census *c, raddr_t addr, uint64_t size,
+py_blocks_block(struct py_blocks *c, raddr_t addr, uint64_t size,
                 const unsigned char *data, size_t len)
 {
     const struct py_layout *l = &c->rt->layout;
@@ -134,7 +134,7 @@ py_census_block(struct py_census *c, raddr_t addr, uint64_t size,
     }
     for (i = 0; i < n; i++) {
         uint64_t off = offsets[i], refcnt, tp;
-        struct py_census_type *t;
+        struct py_blocks_type *t;
         unsigned long have_gc = (unsigned long)l->tpflags_have_gc;
         unsigned long managed = 0;
 
@@ -146,7 +146,7 @@ py_census_block(struct py_census *c, raddr_t addr, uint64_t size,
         if (refcnt == 0 || refcnt > REFCNT_MAX || tp == 0 || (tp & 7)) {
             continue;
         }
-        t = census_type(c, tp);
+        t = blocks_type(c, tp);
         if (t == NULL) {
             continue;
         }
@@ -173,8 +173,8 @@ py_census_block(struct py_census *c, raddr_t addr, uint64_t size,
 static int
 type_cmp(const void *x, const void *y)
 {
-    const struct py_census_type *a = *(const struct py_census_type *const *)x;
-    const struct py_census_type *b = *(const struct py_census_type *const *)y;
+    const struct py_blocks_type *a = *(const struct py_blocks_type *const *)x;
+    const struct py_blocks_type *b = *(const struct py_blocks_type *const *)y;
 
     if (a->bytes != b->bytes) {
         return a->bytes > b->bytes ? -1 : 1;
@@ -183,7 +183,7 @@ type_cmp(const void *x, const void *y)
 }
 
 void
-py_census_types(const struct py_census *c, struct py_census_type ***out,
+py_blocks_types(const struct py_blocks *c, struct py_blocks_type ***out,
                 size_t *n)
 {
     size_t it = 0, k = 0;
@@ -192,7 +192,7 @@ py_census_types(const struct py_census *c, struct py_census_type ***out,
 
     *out = xcalloc(c->types.count + 1, sizeof(**out));
     while (hashmap_next(&c->types, &it, &key, &v)) {
-        struct py_census_type *t = v;
+        struct py_blocks_type *t = v;
 
         if (t->count > 0) {
             (*out)[k++] = t;
