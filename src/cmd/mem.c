@@ -756,10 +756,15 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         text_row(out, "total", r->py_in_malloc + r->py_in_mmap, 0, note.buf);
         py_blocks_types(&r->census, &types, &ntypes);
         for (k = 0; k < ntypes && k < 5; k++) {
+            struct strbuf label = STRBUF_INIT;
+
+            /* The name in the label column (cut to fit it), the count
+             * after the size, so the sizes stay aligned. */
+            strbuf_addf(&label, "  %.24s", types[k]->name);
             strbuf_reset(&note);
-            strbuf_addf(&note, "  %s (%llu)", types[k]->name,
-                        (unsigned long long)types[k]->count);
-            text_row(out, note.buf, types[k]->bytes, 0, NULL);
+            strbuf_addf(&note, "(%llu)", (unsigned long long)types[k]->count);
+            text_row(out, label.buf, types[k]->bytes, 0, note.buf);
+            strbuf_release(&label);
         }
         free(types);
     }
