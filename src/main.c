@@ -26,6 +26,7 @@ struct cmd_struct {
 static const struct cmd_struct commands[] = {
     {"dump", cmd_dump, "print every thread's Python stack, right now"},
     {"heap", cmd_heap, "objects by type, their growth, who holds them"},
+    {"mem", cmd_mem, "where the memory is, and why RSS stays high"},
     {"record", cmd_record,
      "sample stacks over time: flame graph, speedscope, table"},
 };

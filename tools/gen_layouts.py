@@ -904,6 +904,9 @@ FIELDS = {
 
     # pymalloc.  <= 3.11 the allocator state is separate file statics in
     # Objects/obmalloc.c (the walker finds them by symbol).
+    "obm_usedpools": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", off(OBM, "pools.used"))],
     "obm_arenas": [
         ("3.6-3.11", ABSENT),
         ("3.12-3.13", off(OBM, "mgmt.arenas"))],
@@ -937,6 +940,15 @@ FIELDS = {
     "poolhdr_count": [
         ("3.6-3.11", off("struct probe_pool_header", "ref.count")),
         ("3.12-3.13", off("struct pool_header", "ref.count"))],
+    "poolhdr_nextpool": [
+        ("3.6-3.11", off("struct probe_pool_header", "nextpool")),
+        ("3.12-3.13", off("struct pool_header", "nextpool"))],
+    "poolhdr_prevpool": [
+        ("3.6-3.11", off("struct probe_pool_header", "prevpool")),
+        ("3.12-3.13", off("struct pool_header", "prevpool"))],
+    "poolhdr_arenaindex": [
+        ("3.6-3.11", off("struct probe_pool_header", "arenaindex")),
+        ("3.12-3.13", off("struct pool_header", "arenaindex"))],
     "poolhdr_szidx": [
         ("3.6-3.11", off("struct probe_pool_header", "szidx")),
         ("3.12-3.13", off("struct pool_header", "szidx"))],

@@ -11,6 +11,7 @@
 
 int cmd_dump(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 
 /* Parse a PID argument; prints a usage error and returns 2 on failure. */

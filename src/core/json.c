@@ -6,6 +6,7 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -239,7 +240,19 @@ json_double(struct json *j, double v)
         strbuf_addstr(j->out, "null");
         return;
     }
-    strbuf_addf(j->out, "%.17g", v);
+    /* The shortest of 15, 16 or 17 digits that reads back as v. */
+    {
+        char buf[40];
+        int prec;
+
+        for (prec = 15; prec < 17; prec++) {
+            snprintf(buf, sizeof(buf), "%.*g", prec, v);
+            if (strtod(buf, NULL) == v) {
+                break;
+            }
+        }
+        strbuf_addf(j->out, "%.*g", prec, v);
+    }
 }
 
 void

@@ -282,6 +282,7 @@
     X(gcgen_threshold, "int: threshold")                                     \
     X(gcgen_count, "int: count")                                             \
     /* pymalloc */                                                           \
+    X(obm_usedpools, "poolp[]: usedpools, in the obmalloc state (3.12+)")   \
     X(obm_arenas, "struct arena_object*: arenas, in the obmalloc state")     \
     X(obm_maxarenas, "uint: maxarenas")                                      \
     X(obm_narenas_currently_allocated, "size_t")                             \
@@ -293,6 +294,9 @@
     X(arenaobj_ntotalpools, "uint: ntotalpools")                             \
     X(poolhdr_size, "sizeof(struct pool_header)")                            \
     X(poolhdr_count, "uint: ref.count, blocks in use")                       \
+    X(poolhdr_nextpool, "struct pool_header*: nextpool")                     \
+    X(poolhdr_prevpool, "struct pool_header*: prevpool")                     \
+    X(poolhdr_arenaindex, "uint: arenaindex")                                \
     X(poolhdr_szidx, "uint: size class index")                               \
     X(poolhdr_nextoffset, "uint: nextoffset")                                \
     X(poolhdr_maxnextoffset, "uint: maxnextoffset")                          \

@@ -138,6 +138,20 @@ open_mapped_elf(int pid, const struct map_entry *e, struct elf_image **out)
     return rc;
 }
 
+/* Is the file mapped?  A live process always maps its executable. */
+static int
+maps_has_file(const struct py_runtime *rt, const char *path)
+{
+    size_t i;
+
+    for (i = 0; path != NULL && i < rt->maps.n; i++) {
+        if (strcmp(rt->maps.v[i].path, path) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 basename_has_python(const char *path)
 {
@@ -175,7 +189,6 @@ static int
 find_runtime_object(struct py_runtime *rt, int *pending)
 {
     size_t pass, i, j;
-    int exe_mapped = 0;
 
     *pending = 0;
     for (pass = 0; pass < 3; pass++) {
@@ -196,7 +209,6 @@ find_runtime_object(struct py_runtime *rt, int *pending)
                 continue;
             }
             is_exe = strcmp(e->path, rt->executable) == 0;
-            exe_mapped |= is_exe;
             if ((pass == 0) != is_exe ||
                 (pass == 1 && !basename_has_python(e->path)) ||
                 (pass == 2 && basename_has_python(e->path))) {
@@ -218,11 +230,6 @@ find_runtime_object(struct py_runtime *rt, int *pending)
             }
             elf_image_close(img);
         }
-    }
-    /* In the middle of execve(), /proc/PID/exe names the new program
-     * before its mappings exist: that is a process starting up. */
-    if (!exe_mapped) {
-        *pending = 1;
     }
     return PS_ENOTPY;
 }
@@ -417,7 +424,8 @@ fail:
     /* A process that is exiting loses its mappings before it becomes a
      * zombie: whatever went wrong, say that it exited. */
     if (rt->proc != NULL && rc != PS_EPERM &&
-        (proc_check(pid) < 0 || (rt->maps.n == 0 && rc == PS_ENOTPY))) {
+        (proc_check(pid) < 0 ||
+         (rc == PS_ENOTPY && !maps_has_file(rt, rt->executable)))) {
         rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
     }
     py_runtime_free(rt);

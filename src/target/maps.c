@@ -55,8 +55,8 @@ maps_expect(const char **p, const char *end, char c)
 }
 
 /* One line: "start-end perms offset dev:dev inode [path]". */
-static int
-maps_parse_line(const char *p, const char *end, struct map_entry *e)
+int
+maps_parse_entry(const char *p, const char *end, struct map_entry *e)
 {
     uint64_t dev, inode;
     int i;
@@ -106,7 +106,7 @@ maps_parse(const char *text, size_t len, struct maps *out)
 
         if (eol > p) {
             memset(&e, 0, sizeof(e));
-            if (maps_parse_line(p, eol, &e) < 0) {
+            if (maps_parse_entry(p, eol, &e) < 0) {
                 return err_set(PS_ECORRUPT, "cannot parse maps line '%.*s'",
                                (int)(eol - p), p);
             }

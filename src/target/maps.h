@@ -34,6 +34,12 @@ struct maps {
 /* Parse maps text; lines that do not parse give PS_ECORRUPT. */
 int maps_parse(const char *text, size_t len, struct maps *out);
 int maps_read(int pid, struct maps *out);
+/*
+ * Parse one maps line [p, end) (no newline) into e; e->path is malloc'd.
+ * Returns 0, or -1 when the line is not a mapping (smaps.c uses it for
+ * the header lines of /proc/PID/smaps).
+ */
+int maps_parse_entry(const char *p, const char *end, struct map_entry *e);
 void maps_release(struct maps *m);
 /* The mapping that contains addr, or NULL. */
 const struct map_entry *maps_find(const struct maps *m, raddr_t addr);

@@ -40,6 +40,47 @@ memsrc_read_i32(struct memsrc *src, raddr_t addr, int32_t *out)
     return memsrc_read(src, addr, out, sizeof(*out));
 }
 
+/* Pieces per memsrc_readv() in memsrc_read_many(). */
+#define MEMSRC_MANY_BATCH 256
+
+int
+memsrc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
+                 size_t len, void *out, unsigned char *ok)
+{
+    struct memsrc_iov iov[MEMSRC_MANY_BATCH];
+    size_t done = 0, i;
+
+    while (done < n) {
+        size_t k = n - done < MEMSRC_MANY_BATCH ? n - done : MEMSRC_MANY_BATCH;
+        int rc;
+
+        for (i = 0; i < k; i++) {
+            iov[i].addr = addrs[done + i];
+            iov[i].buf = (char *)out + (done + i) * len;
+            iov[i].len = len;
+        }
+        rc = memsrc_readv(src, iov, k);
+        if (rc == PS_EEXITED) {
+            return rc;
+        }
+        for (i = 0; i < k; i++) {
+            /* All or nothing: after a failure, find which pieces read. */
+            if (rc == 0) {
+                ok[done + i] = 1;
+            } else {
+                int r = memsrc_read(src, iov[i].addr, iov[i].buf, len);
+
+                if (r == PS_EEXITED) {
+                    return r;
+                }
+                ok[done + i] = r == 0;
+            }
+        }
+        done += k;
+    }
+    return 0;
+}
+
 int
 memsrc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n)
 {

@@ -65,6 +65,16 @@ memsrc_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
 /* Batched read; see memsrc_ops.readv.  Counts as one read. */
 int memsrc_readv(struct memsrc *src, const struct memsrc_iov *iov, size_t n);
 
+/*
+ * Read n pieces of len bytes each (pool headers, chunk headers: small
+ * reads at scattered addresses) into out + i * len; ok[i] says which were
+ * read.  Unlike memsrc_readv() a piece that cannot be read does not fail
+ * the others.  Returns 0 (even when some pieces failed), or PS_EEXITED
+ * when the target is gone.
+ */
+int memsrc_read_many(struct memsrc *src, const raddr_t *addrs, size_t n,
+                     size_t len, void *out, unsigned char *ok);
+
 /* Typed helpers: read one little-endian word at addr. */
 int memsrc_read_u64(struct memsrc *src, raddr_t addr, uint64_t *out);
 int memsrc_read_u32(struct memsrc *src, raddr_t addr, uint32_t *out);

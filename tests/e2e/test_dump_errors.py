@@ -166,7 +166,7 @@ def test_target_exits_while_read(python, target):
     the exit end in a clean error, never a crash."""
     outcomes = set()
     for i in range(3):
-        t = target(python, "deep.py", 30, 100, 0.02 + 0.05 * i)
+        t = target(python, "deep.py", 30, 100, (0.5, 0.1, 0.02)[i])
         deadline = time.monotonic() + 20
         while t.proc.poll() is None and time.monotonic() < deadline:
             r = pyspect("dump", "--json", t.pid, timeout=30)

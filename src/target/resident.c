@@ -1,0 +1,190 @@
+/*
+ * resident.c - resident bytes by label, and thread stack pointers.
+ *
+ * Layer: target.
+ */
+#include "resident.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "core/banned.h"
+
+static int
+range_cmp(const void *x, const void *y)
+{
+    const struct resident_range *a = x, *b = y;
+
+    if (a->start != b->start) {
+        return a->start < b->start ? -1 : 1;
+    }
+    return 0;
+}
+
+int
+resident_split(const struct smaps *sm, struct resident_range *ranges, size_t n,
+               resident_default_fn default_label, void *ctx,
+               struct pagemap *pm, uint64_t *bytes, size_t nlabels)
+{
+    size_t v, first = 0;
+
+    if (n > 1) {
+        qsort(ranges, n, sizeof(*ranges), range_cmp);
+    }
+    for (v = 0; v < sm->n; v++) {
+        const struct smaps_vma *vma = &sm->v[v];
+        raddr_t vs = vma->map.start, ve = vma->map.end, cursor = vs;
+        uint64_t got[RESIDENT_MAX_LABELS], sum = 0, rss = vma->c.rss;
+        int def = default_label(vma, ctx), covered = -1;
+        size_t i, nover = 0;
+
+        if (def < 0 || (size_t)def >= nlabels) {
+            continue;
+        }
+        memset(got, 0, sizeof(got));
+        while (first < n && ranges[first].end <= vs) {
+            first++;
+        }
+        for (i = first; i < n && ranges[i].start < ve; i++) {
+            raddr_t s = ranges[i].start > cursor ? ranges[i].start : cursor;
+            raddr_t e = ranges[i].end < ve ? ranges[i].end : ve;
+            int label = ranges[i].label;
+
+            if (e <= s || label < 0 || (size_t)label >= nlabels) {
+                continue;
+            }
+            nover++;
+            if (s == vs && e == ve) {
+                covered = label;
+                break;
+            }
+            if (pm != NULL) {
+                uint64_t res = 0, swapped = 0;
+                int rc = pagemap_count(pm, s, e, &res, &swapped);
+
+                if (rc < 0) {
+                    return rc;
+                }
+                got[label] += res;
+                sum += res;
+            } else if (ve > vs) {
+                uint64_t share = (uint64_t)((double)rss * (double)(e - s) /
+                                            (double)(ve - vs));
+
+                got[label] += share;
+                sum += share;
+            }
+            cursor = e;
+        }
+        if (covered >= 0) {
+            bytes[covered] += rss;
+            continue;
+        }
+        if (nover == 0 || rss == 0) {
+            bytes[def] += rss;
+            continue;
+        }
+        if (sum > rss) {
+            /* Zero pages counted by pagemap: scale down to Rss. */
+            uint64_t scaled = 0;
+            size_t k;
+
+            for (k = 0; k < nlabels; k++) {
+                got[k] =
+                    (uint64_t)((double)got[k] * (double)rss / (double)sum);
+                scaled += got[k];
+            }
+            sum = scaled;
+        }
+        for (i = 0; i < nlabels; i++) {
+            bytes[i] += got[i];
+        }
+        bytes[def] += rss > sum ? rss - sum : 0;
+    }
+    return 0;
+}
+
+static int
+parse_hex_token(const char **p, const char *end, raddr_t *out)
+{
+    raddr_t v = 0;
+    int digits = 0;
+
+    while (*p < end && **p == ' ') {
+        (*p)++;
+    }
+    if (end - *p >= 2 && (*p)[0] == '0' && (*p)[1] == 'x') {
+        *p += 2;
+    }
+    while (*p < end && digits < 17) {
+        char c = **p;
+        int d;
+
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else {
+            break;
+        }
+        v = v << 4 | (raddr_t)d;
+        digits++;
+        (*p)++;
+    }
+    *out = v;
+    return digits > 0 ? 0 : -1;
+}
+
+int
+resident_parse_syscall(const char *text, size_t len, raddr_t *sp)
+{
+    const char *p = text, *end = text + len;
+    raddr_t v;
+    int i, skip;
+
+    *sp = 0;
+    if (len >= 7 && memcmp(text, "running", 7) == 0) {
+        return 0;
+    }
+    /* "-1 SP PC" when blocked outside a system call, else "NR A1 .. A6
+     * SP PC" (NR in decimal, the rest in hex). */
+    if (len >= 2 && text[0] == '-') {
+        skip = 1;
+    } else {
+        skip = 7;
+    }
+    while (p < end && *p != ' ') {
+        p++;
+    }
+    for (i = 1; i < skip; i++) {
+        if (parse_hex_token(&p, end, &v) < 0) {
+            return PS_ECORRUPT;
+        }
+    }
+    if (parse_hex_token(&p, end, &v) < 0) {
+        return PS_ECORRUPT;
+    }
+    *sp = v;
+    return 0;
+}
+
+int
+resident_thread_sp(int pid, int tid, raddr_t *sp)
+{
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    int rc;
+
+    *sp = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+    rc = read_file(path, 4096, &sb);
+    if (rc == 0) {
+        rc = resident_parse_syscall(sb.buf, sb.len, sp);
+    }
+    strbuf_release(&sb);
+    return rc;
+}
