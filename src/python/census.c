@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/pyobj.h"
@@ -35,24 +36,6 @@
 #define CENSUS_BATCH 512
 /* __slots__ members visited by subtype_traverse have this type. */
 #define T_OBJECT_EX 16
-
-static inline uint64_t
-ld64(const unsigned char *p, int32_t off)
-{
-    uint64_t v;
-
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
-
-static inline uint32_t
-ld32(const unsigned char *p, int32_t off)
-{
-    uint32_t v;
-
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
 
 static inline int
 plausible(raddr_t a)
@@ -320,13 +303,13 @@ type_add_slots(struct census *c, struct census_type *t, raddr_t type)
     }
     for (i = 0; i < n; i++) {
         const unsigned char *m = buf + i * esize;
-        int64_t off = (int64_t)ld64(m, l->memberdef_offset);
+        int64_t off = (int64_t)load_u64(m, l->memberdef_offset);
 
-        if (ld64(m, l->memberdef_name) == 0) {
+        if (load_u64(m, l->memberdef_name) == 0) {
             break;
         }
-        if ((int32_t)ld32(m, l->memberdef_type) != T_OBJECT_EX || off < 8 ||
-            off > t->basicsize - 8 || (off & 7) != 0) {
+        if ((int32_t)load_u32(m, l->memberdef_type) != T_OBJECT_EX ||
+            off < 8 || off > t->basicsize - 8 || (off & 7) != 0) {
             continue;
         }
         t->slot_offsets =
@@ -373,17 +356,17 @@ type_load(struct census *c, struct census_type *t)
     if (rd(c, t->addr, buf, len) < 0) {
         return t;
     }
-    meta = ld64(buf, l->obj_type);
+    meta = load_u64(buf, l->obj_type);
     if (!is_metatype(c, meta)) {
         return t;
     }
-    flags = ld64(buf, l->type_flags);
+    flags = load_u64(buf, l->type_flags);
     t->flags = flags;
-    t->basicsize = (int64_t)ld64(buf, l->type_basicsize);
-    t->itemsize = (int64_t)ld64(buf, l->type_itemsize);
-    t->dictoffset = (int64_t)ld64(buf, l->type_dictoffset);
-    dict = ld64(buf, l->type_dict);
-    traverse = ld64(buf, l->type_traverse);
+    t->basicsize = (int64_t)load_u64(buf, l->type_basicsize);
+    t->itemsize = (int64_t)load_u64(buf, l->type_itemsize);
+    t->dictoffset = (int64_t)load_u64(buf, l->type_dictoffset);
+    dict = load_u64(buf, l->type_dict);
+    traverse = load_u64(buf, l->type_traverse);
     if (t->basicsize < 16 || t->basicsize > (1 << 24) || t->itemsize < 0 ||
         t->itemsize > (1 << 16)) {
         return t;
@@ -395,12 +378,12 @@ type_load(struct census *c, struct census_type *t)
                (size_t)l->heaptype_size - len) < 0) {
             return t;
         }
-        ht_name = ld64(buf, l->heaptype_name);
-        t->cached_keys = ld64(buf, l->heaptype_cached_keys);
+        ht_name = load_u64(buf, l->heaptype_name);
+        t->cached_keys = load_u64(buf, l->heaptype_cached_keys);
     }
     t->keys_nentries = -1;
     /* buf is scratch: nothing below may use it. */
-    type_names(c, t, ld64(buf, l->type_name), ht_name, dict);
+    type_names(c, t, load_u64(buf, l->type_name), ht_name, dict);
     buf = NULL;
     /* Kind: the nearest builtin in the tp_base chain.  On the way: the
      * __slots__ of every class, and the first static type's
@@ -521,11 +504,11 @@ keys_read(struct census *c, raddr_t keys, struct keys_info *k)
     if (rc < 0) {
         return rc;
     }
-    k->refcnt = ld64(hdr, l->dictkeys_refcnt);
-    k->usable = ld64(hdr, l->dictkeys_usable);
-    k->nentries = ld64(hdr, l->dictkeys_nentries);
+    k->refcnt = load_u64(hdr, l->dictkeys_refcnt);
+    k->usable = load_u64(hdr, l->dictkeys_usable);
+    k->nentries = load_u64(hdr, l->dictkeys_nentries);
     if (pyl_has(l->dictkeys_size)) {
-        k->size = ld64(hdr, l->dictkeys_size);
+        k->size = load_u64(hdr, l->dictkeys_size);
         if (k->size == 0 || (k->size & (k->size - 1)) != 0 ||
             k->size > (1ull << 32)) {
             return PS_ECORRUPT;
@@ -577,8 +560,8 @@ static uint64_t
 str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
 {
     const struct py_layout *l = c->l;
-    uint32_t state = ld32(hdr, l->unicode_state);
-    uint64_t length = ld64(hdr, l->unicode_length);
+    uint32_t state = load_u32(hdr, l->unicode_state);
+    uint64_t length = load_u64(hdr, l->unicode_length);
     unsigned kind = (state >> l->unicode_state_kind_shift) & 7;
     int compact = (state >> l->unicode_state_compact_bit) & 1;
     int ascii = (state >> l->unicode_state_ascii_bit) & 1;
@@ -591,8 +574,8 @@ str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
         return (uint64_t)l->unicode_ascii_size + length + 1 +
                (pyl_has(l->unicode_wstr) &&
                         (size_t)l->unicode_wstr + 8 <= hlen &&
-                        ld64(hdr, l->unicode_wstr) != 0 &&
-                        ld64(hdr, l->unicode_wstr) !=
+                        load_u64(hdr, l->unicode_wstr) != 0 &&
+                        load_u64(hdr, l->unicode_wstr) !=
                             obj + (raddr_t)l->unicode_ascii_size
                     ? (length + 1) * 4
                     : 0);
@@ -604,7 +587,7 @@ str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
         size = (uint64_t)l->unicode_object_size;
         data = 0;
         if ((size_t)l->unicode_data_any + 8 <= hlen) {
-            data = ld64(hdr, l->unicode_data_any);
+            data = load_u64(hdr, l->unicode_data_any);
         } else {
             rd64(c, obj + l->unicode_data_any, &data);
         }
@@ -613,17 +596,17 @@ str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
         }
     }
     if ((size_t)l->unicode_utf8 + 8 <= hlen) {
-        utf8 = ld64(hdr, l->unicode_utf8);
+        utf8 = load_u64(hdr, l->unicode_utf8);
     }
     if (utf8 != 0 && utf8 != data) {
-        uint64_t n = ld64(hdr, l->unicode_utf8_length);
+        uint64_t n = load_u64(hdr, l->unicode_utf8_length);
 
         size += n < (1ull << 40) ? n + 1 : 0;
     }
     if (pyl_has(l->unicode_wstr) && (size_t)l->unicode_wstr + 8 <= hlen &&
         (size_t)l->unicode_wstr_length + 8 <= hlen) {
-        uint64_t wstr = ld64(hdr, l->unicode_wstr);
-        uint64_t n = ld64(hdr, l->unicode_wstr_length);
+        uint64_t wstr = load_u64(hdr, l->unicode_wstr);
+        uint64_t n = load_u64(hdr, l->unicode_wstr_length);
 
         if (wstr != 0 && wstr != data && n < (1ull << 40)) {
             size += (n + 1) * 4;
@@ -636,8 +619,8 @@ static uint64_t
 dict_size(struct census *c, struct census_type *t, const unsigned char *hdr)
 {
     const struct py_layout *l = c->l;
-    raddr_t keys = ld64(hdr, l->dict_keys);
-    raddr_t values = ld64(hdr, l->dict_values);
+    raddr_t keys = load_u64(hdr, l->dict_keys);
+    raddr_t values = load_u64(hdr, l->dict_values);
     uint64_t size = (uint64_t)t->basicsize;
     struct keys_info k;
 
@@ -711,9 +694,9 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         break;
     case CENSUS_INT:
         if (pyl_has(l->long_lv_tag)) {
-            n = (int64_t)(ld64(hdr, l->long_lv_tag) >> 3);
+            n = (int64_t)(load_u64(hdr, l->long_lv_tag) >> 3);
         } else {
-            n = (int64_t)ld64(hdr, l->var_size);
+            n = (int64_t)load_u64(hdr, l->var_size);
             n = n < 0 ? -n : n;
         }
         if (n < l->long_min_digits) {
@@ -722,7 +705,7 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         size = (uint64_t)l->long_digit + 4 * (uint64_t)n;
         break;
     case CENSUS_LIST:
-        v = ld64(hdr, l->list_allocated);
+        v = load_u64(hdr, l->list_allocated);
         size = (uint64_t)t->basicsize + 8 * (v < CENSUS_ITEMS_MAX ? v : 0);
         break;
     case CENSUS_DICT:
@@ -731,14 +714,14 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
     case CENSUS_SET:
     case CENSUS_FROZENSET:
         size = (uint64_t)t->basicsize;
-        v = ld64(hdr, l->set_mask);
-        if (ld64(hdr, l->set_table) != obj + (raddr_t)l->set_smalltable &&
+        v = load_u64(hdr, l->set_mask);
+        if (load_u64(hdr, l->set_table) != obj + (raddr_t)l->set_smalltable &&
             v < CENSUS_ITEMS_MAX) {
             size += (v + 1) * (uint64_t)l->setentry_size;
         }
         break;
     case CENSUS_BYTEARRAY:
-        v = ld64(hdr, l->bytearray_alloc);
+        v = load_u64(hdr, l->bytearray_alloc);
         size = (uint64_t)t->basicsize + (v < (1ull << 40) ? v : 0);
         break;
     case CENSUS_TYPE:
@@ -751,7 +734,7 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
     default:
         size = (uint64_t)t->basicsize;
         if (t->itemsize > 0) {
-            n = (int64_t)ld64(hdr, l->var_size);
+            n = (int64_t)load_u64(hdr, l->var_size);
             n = n < 0 ? -n : n;
             if ((uint64_t)n < CENSUS_ITEMS_MAX) {
                 size += (uint64_t)n * (uint64_t)t->itemsize;
@@ -840,9 +823,9 @@ emit_keys(struct census *c, const struct keys_info *k, raddr_t values,
             return rc;
         }
         for (i = 0; i < batch; i++) {
-            raddr_t key = ld64(ents + i * esize, k->key_off);
+            raddr_t key = load_u64(ents + i * esize, k->key_off);
             raddr_t value =
-                values ? c->ptrs[i] : ld64(ents + i * esize, k->value_off);
+                values ? c->ptrs[i] : load_u64(ents + i * esize, k->value_off);
 
             if (key == 0 || value == 0) {
                 continue; /* empty, deleted, or no such attribute */
@@ -862,8 +845,8 @@ dict_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
                void *arg)
 {
     const struct py_layout *l = c->l;
-    raddr_t keys = ld64(hdr, l->dict_keys);
-    raddr_t values = ld64(hdr, l->dict_values);
+    raddr_t keys = load_u64(hdr, l->dict_keys);
+    raddr_t values = load_u64(hdr, l->dict_values);
     struct keys_info k;
     int rc;
 
@@ -883,8 +866,8 @@ set_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
               void *arg)
 {
     const struct py_layout *l = c->l;
-    raddr_t table = ld64(hdr, l->set_table);
-    uint64_t mask = ld64(hdr, l->set_mask), done = 0, i;
+    raddr_t table = load_u64(hdr, l->set_table);
+    uint64_t mask = load_u64(hdr, l->set_mask), done = 0, i;
     size_t esize = (size_t)l->setentry_size;
     unsigned char *ents;
     int rc;
@@ -902,7 +885,7 @@ set_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
             return rc;
         }
         for (i = 0; i < batch; i++) {
-            raddr_t key = ld64(ents + i * esize, l->setentry_key);
+            raddr_t key = load_u64(ents + i * esize, l->setentry_key);
 
             if (key != 0 && key != c->b.set_dummy) {
                 emit(fn, arg, key, CENSUS_EDGE_MEMBER, done + i, 0, NULL);
@@ -990,7 +973,7 @@ instance_dict_referents(struct census *c, raddr_t obj, struct census_type *t,
         }
     } else if (t->dictoffset > 0 && t->dictoffset < (1 << 24)) {
         if ((size_t)t->dictoffset + 8 <= hlen) {
-            dict = ld64(hdr, (int32_t)t->dictoffset);
+            dict = load_u64(hdr, (int32_t)t->dictoffset);
         } else {
             rc = rd64(c, obj + (raddr_t)t->dictoffset, &dict);
             if (rc < 0) {
@@ -999,7 +982,7 @@ instance_dict_referents(struct census *c, raddr_t obj, struct census_type *t,
         }
     } else if (t->dictoffset < 0 && t->dictoffset > -(1 << 24)) {
         /* Variable-size objects keep __dict__ after their items. */
-        int64_t n = (int64_t)ld64(hdr, l->var_size), size;
+        int64_t n = (int64_t)load_u64(hdr, l->var_size), size;
 
         n = n < 0 ? -n : n;
         if ((uint64_t)n > CENSUS_ITEMS_MAX) {
@@ -1029,7 +1012,7 @@ fields_referents(struct census *c, raddr_t obj, const unsigned char *hdr,
             continue;
         }
         if (offs[i] >= 0 && (size_t)offs[i] + 8 <= hlen) {
-            v = ld64(hdr, offs[i]);
+            v = load_u64(hdr, offs[i]);
         } else if (rd64(c, obj + (raddr_t)offs[i], &v) < 0) {
             return PS_EFAULT;
         }
@@ -1257,7 +1240,7 @@ read_header(struct census *c, raddr_t obj, unsigned char *hdr, size_t *hlen,
         }
         memset(hdr + 16, 0, 16);
     }
-    t = census_type_get(c, ld64(hdr, l->obj_type));
+    t = census_type_get(c, load_u64(hdr, l->obj_type));
     if (t == NULL || !t->valid) {
         return PS_ECORRUPT;
     }
@@ -1291,7 +1274,7 @@ referents(struct census *c, raddr_t obj, struct census_type *t,
             int32_t off = t->slot_offsets[i];
 
             if ((size_t)off + 8 <= hlen) {
-                v = ld64(hdr, off);
+                v = load_u64(hdr, off);
             } else if (rd64(c, obj + (raddr_t)off, &v) < 0) {
                 rc = PS_EFAULT;
                 continue;
@@ -1305,15 +1288,15 @@ referents(struct census *c, raddr_t obj, struct census_type *t,
     }
     switch (t->kind) {
     case CENSUS_TUPLE:
-        n = ld64(hdr, l->var_size);
+        n = load_u64(hdr, l->var_size);
         rc2 = emit_array(c, obj + (raddr_t)l->tuple_item, n, CENSUS_EDGE_ITEM,
                          NULL, fn, arg);
         break;
     case CENSUS_LIST:
-        n = ld64(hdr, l->var_size);
-        v = ld64(hdr, l->list_allocated);
+        n = load_u64(hdr, l->var_size);
+        v = load_u64(hdr, l->list_allocated);
         rc2 = n > v ? PS_ECORRUPT
-                    : emit_array(c, ld64(hdr, l->list_item), n,
+                    : emit_array(c, load_u64(hdr, l->list_item), n,
                                  CENSUS_EDGE_ITEM, NULL, fn, arg);
         break;
     case CENSUS_DICT:
@@ -1327,19 +1310,19 @@ referents(struct census *c, raddr_t obj, struct census_type *t,
         rc2 = function_referents(c, obj, hdr, hlen, fn, arg);
         break;
     case CENSUS_METHOD:
-        emit(fn, arg, ld64(hdr, l->method_func), CENSUS_EDGE_FIELD, 0, 0,
+        emit(fn, arg, load_u64(hdr, l->method_func), CENSUS_EDGE_FIELD, 0, 0,
              "__func__");
-        emit(fn, arg, ld64(hdr, l->method_self), CENSUS_EDGE_FIELD, 1, 0,
+        emit(fn, arg, load_u64(hdr, l->method_self), CENSUS_EDGE_FIELD, 1, 0,
              "__self__");
         rc2 = 0;
         break;
     case CENSUS_CELL:
-        emit(fn, arg, ld64(hdr, l->cell_ref), CENSUS_EDGE_FIELD, 0, 0,
+        emit(fn, arg, load_u64(hdr, l->cell_ref), CENSUS_EDGE_FIELD, 0, 0,
              "cell_contents");
         rc2 = 0;
         break;
     case CENSUS_MODULE:
-        emit(fn, arg, ld64(hdr, l->module_dict), CENSUS_EDGE_FIELD, 0, 0,
+        emit(fn, arg, load_u64(hdr, l->module_dict), CENSUS_EDGE_FIELD, 0, 0,
              "__dict__");
         rc2 = 0;
         break;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/linetable.h"
@@ -59,24 +60,6 @@ read_name(struct py_runtime *rt, raddr_t addr, char **out)
     return 0;
 }
 
-static inline uint64_t
-ld_u64(const unsigned char *buf, int32_t off)
-{
-    uint64_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
-static inline int32_t
-ld_i32(const unsigned char *buf, int32_t off)
-{
-    int32_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
 static int
 py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
 {
@@ -92,7 +75,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     if (rc < 0) {
         return rc;
     }
-    if (rt->code_type != 0 && ld_u64(hdr, l->obj_type) != rt->code_type) {
+    if (rt->code_type != 0 && load_u64(hdr, l->obj_type) != rt->code_type) {
         return PS_ECORRUPT;
     }
     c = xcalloc(1, sizeof(*c));
@@ -100,26 +83,26 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     c->last_addrq = INT32_MIN;
     c->epoch = rt->code_epoch;
     c->user_name = c->user_file = UINT32_MAX;
-    c->linetable_ptr = ld_u64(hdr, l->code_linetable);
-    c->firstlineno = ld_i32(hdr, l->code_firstlineno);
+    c->linetable_ptr = load_u64(hdr, l->code_linetable);
+    c->firstlineno = load_i32(hdr, l->code_firstlineno);
     c->format = l->code_linetable_format;
-    c->filename_ptr = ld_u64(hdr, l->code_filename);
-    c->name_ptr = ld_u64(hdr, l->code_name);
+    c->filename_ptr = load_u64(hdr, l->code_filename);
+    c->name_ptr = load_u64(hdr, l->code_name);
     if (pyl_has(l->code_code_adaptive)) {
         c->code_start = addr + (raddr_t)l->code_code_adaptive;
     }
     if (pyl_has(l->code_firsttraceable)) {
-        c->firsttraceable = ld_i32(hdr, l->code_firsttraceable);
+        c->firsttraceable = load_i32(hdr, l->code_firsttraceable);
     }
     rc = read_name(rt, c->name_ptr, &c->name);
     if (rc == 0) {
         rc = read_name(rt, c->filename_ptr, &c->filename);
     }
     if (rc == 0 && pyl_has(l->code_qualname)) {
-        rc = read_name(rt, ld_u64(hdr, l->code_qualname), &c->qualname);
+        rc = read_name(rt, load_u64(hdr, l->code_qualname), &c->qualname);
     }
     if (rc == 0) {
-        rc = py_bytes_read(rt, ld_u64(hdr, l->code_linetable),
+        rc = py_bytes_read(rt, load_u64(hdr, l->code_linetable),
                            CODE_LINETABLE_MAX, &c->linetable,
                            &c->linetable_len);
     }
@@ -141,11 +124,11 @@ py_code_still(struct py_runtime *rt, const struct py_code *c)
     if (memsrc_read(rt->mem, c->addr, hdr, (size_t)l->code_size) < 0) {
         return 0;
     }
-    return ld_u64(hdr, l->obj_type) == rt->code_type &&
-           ld_u64(hdr, l->code_name) == c->name_ptr &&
-           ld_u64(hdr, l->code_filename) == c->filename_ptr &&
-           ld_u64(hdr, l->code_linetable) == c->linetable_ptr &&
-           ld_i32(hdr, l->code_firstlineno) == c->firstlineno;
+    return load_u64(hdr, l->obj_type) == rt->code_type &&
+           load_u64(hdr, l->code_name) == c->name_ptr &&
+           load_u64(hdr, l->code_filename) == c->filename_ptr &&
+           load_u64(hdr, l->code_linetable) == c->linetable_ptr &&
+           load_i32(hdr, l->code_firstlineno) == c->firstlineno;
 }
 
 int

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
@@ -40,24 +41,6 @@ struct py_gc_pool {
 
 /* Pools that are not pools. */
 static struct py_gc_pool not_a_pool;
-
-static inline uint64_t
-ld64(const unsigned char *p, int32_t off)
-{
-    uint64_t v;
-
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
-
-static inline uint32_t
-ld32(const unsigned char *p, int32_t off)
-{
-    uint32_t v;
-
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
 
 static inline int32_t
 ldi32(const unsigned char *p, int32_t off)
@@ -121,7 +104,7 @@ read_state(struct py_runtime *rt, raddr_t addr, struct py_gc_state *st)
     st->state = addr;
     st->enabled = ldi32(buf, l->gcstate_enabled) != 0;
     st->collecting = ldi32(buf, l->gcstate_collecting) != 0;
-    st->garbage = ld64(buf, l->gcstate_garbage);
+    st->garbage = load_u64(buf, l->gcstate_garbage);
     for (int i = 0; i < PY_GC_GENERATIONS; i++) {
         int32_t off = l->gcstate_generations + i * l->gcgen_size;
 
@@ -308,10 +291,10 @@ load_pool(struct py_gc_reader *r, raddr_t pool)
     if (memsrc_read(r->rt->proc, pool, r->buf, psize) < 0) {
         return &not_a_pool;
     }
-    count = ld32(r->buf, l->poolhdr_count);
-    szidx = ld32(r->buf, l->poolhdr_szidx);
-    next = ld32(r->buf, l->poolhdr_nextoffset);
-    maxnext = ld32(r->buf, l->poolhdr_maxnextoffset);
+    count = load_u32(r->buf, l->poolhdr_count);
+    szidx = load_u32(r->buf, l->poolhdr_szidx);
+    next = load_u32(r->buf, l->poolhdr_nextoffset);
+    maxnext = load_u32(r->buf, l->poolhdr_maxnextoffset);
     if (szidx >= (uint32_t)l->obm_small_request_threshold / align) {
         return &not_a_pool;
     }
@@ -337,7 +320,7 @@ load_pool(struct py_gc_reader *r, raddr_t pool)
             uint32_t at = hdr + i * size + ways[w] + (uint32_t)l->gchead_next;
 
             p->words[i * nways + w] =
-                at + 8 <= psize ? ld64(r->buf, (int32_t)at) : 0;
+                at + 8 <= psize ? load_u64(r->buf, (int32_t)at) : 0;
         }
     }
     r->memory += sizeof(*p) + (size_t)n * nways * sizeof(uint64_t);

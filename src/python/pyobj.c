@@ -9,30 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/pystr.h"
 #include "core/banned.h"
 
 #define PY_BYTES_MAX (16u << 20)
-
-static inline uint64_t
-ld_u64(const unsigned char *buf, int32_t off)
-{
-    uint64_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
-static inline uint32_t
-ld_u32(const unsigned char *buf, int32_t off)
-{
-    uint32_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
 
 int
 py_obj_type(struct py_runtime *rt, raddr_t addr, raddr_t *type)
@@ -100,11 +83,11 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
     if (rc < 0) {
         return rc;
     }
-    if (rt->str_type != 0 && ld_u64(hdr, l->obj_type) != rt->str_type) {
+    if (rt->str_type != 0 && load_u64(hdr, l->obj_type) != rt->str_type) {
         /* A str subclass would also do, but code objects never hold
          * one; anything else means the pointer is stale. */
         raddr_t base = 0;
-        uint64_t type = ld_u64(hdr, l->obj_type);
+        uint64_t type = load_u64(hdr, l->obj_type);
 
         if (type == 0 ||
             memsrc_read_u64(rt->mem, type + l->type_base, &base) < 0 ||
@@ -112,8 +95,8 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
             return PS_ECORRUPT;
         }
     }
-    length = ld_u64(hdr, l->unicode_length);
-    state = ld_u32(hdr, l->unicode_state);
+    length = load_u64(hdr, l->unicode_length);
+    state = load_u32(hdr, l->unicode_state);
     kind = (int)((state >> l->unicode_state_kind_shift) & 7);
     compact = (state >> l->unicode_state_compact_bit) & 1;
     ascii = (state >> l->unicode_state_ascii_bit) & 1;
@@ -289,9 +272,9 @@ keys_info_read(struct py_runtime *rt, raddr_t keys, struct keys_info *ki)
     if (rc < 0) {
         return rc;
     }
-    ki->nentries = ld_u64(hdr, l->dictkeys_nentries);
+    ki->nentries = load_u64(hdr, l->dictkeys_nentries);
     if (pyl_has(l->dictkeys_size)) {
-        uint64_t size = ld_u64(hdr, l->dictkeys_size);
+        uint64_t size = load_u64(hdr, l->dictkeys_size);
 
         if (size == 0 || (size & (size - 1)) != 0 || size > PY_DICT_MAX * 2) {
             return PS_ECORRUPT;
@@ -367,8 +350,8 @@ keys_items(struct py_runtime *rt, raddr_t keys, raddr_t values,
     }
     for (i = 0; i < ki.nentries; i++) {
         const unsigned char *e = ents + i * (size_t)ki.entry_size;
-        raddr_t key = ld_u64(e, ki.key_off);
-        raddr_t value = values ? vals[i] : ld_u64(e, ki.value_off);
+        raddr_t key = load_u64(e, ki.key_off);
+        raddr_t value = values ? vals[i] : load_u64(e, ki.value_off);
 
         if (key == 0 || value == 0) {
             continue; /* an empty or deleted slot */
@@ -403,8 +386,8 @@ py_dict_items(struct py_runtime *rt, raddr_t addr, struct py_dict_item **items,
     if (rc < 0) {
         return rc;
     }
-    keys = ld_u64(hdr, l->dict_keys);
-    values = ld_u64(hdr, l->dict_values);
+    keys = load_u64(hdr, l->dict_keys);
+    values = load_u64(hdr, l->dict_values);
     if (keys == 0) {
         return PS_ECORRUPT;
     }
@@ -414,21 +397,16 @@ py_dict_items(struct py_runtime *rt, raddr_t addr, struct py_dict_item **items,
     return keys_items(rt, keys, values, items, count);
 }
 
-int
-py_dict_get_str(struct py_runtime *rt, raddr_t dict, const char *key,
-                raddr_t *value)
+/* Find the item whose key is the str s; frees items. */
+static int
+items_find_str(struct py_runtime *rt, struct py_dict_item *items, size_t n,
+               const char *s, raddr_t *value)
 {
-    struct py_dict_item *items = NULL;
-    size_t n, i;
-    int rc;
+    size_t i;
+    int rc = PS_ENOTFOUND;
 
-    rc = py_dict_items(rt, dict, &items, &n);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = PS_ENOTFOUND;
     for (i = 0; i < n; i++) {
-        if (py_str_equals(rt, items[i].key, key) == 1) {
+        if (py_str_equals(rt, items[i].key, s) == 1) {
             *value = items[i].value;
             rc = 0;
             break;
@@ -436,6 +414,17 @@ py_dict_get_str(struct py_runtime *rt, raddr_t dict, const char *key,
     }
     free(items);
     return rc;
+}
+
+int
+py_dict_get_str(struct py_runtime *rt, raddr_t dict, const char *key,
+                raddr_t *value)
+{
+    struct py_dict_item *items = NULL;
+    size_t n;
+    int rc = py_dict_items(rt, dict, &items, &n);
+
+    return rc < 0 ? rc : items_find_str(rt, items, n, key, value);
 }
 
 int
@@ -579,21 +568,8 @@ py_object_getattr(struct py_runtime *rt, raddr_t obj, const char *name,
                   raddr_t *value)
 {
     struct py_dict_item *items = NULL;
-    size_t n, i;
-    int rc;
+    size_t n;
+    int rc = py_object_attrs(rt, obj, &items, &n);
 
-    rc = py_object_attrs(rt, obj, &items, &n);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = PS_ENOTFOUND;
-    for (i = 0; i < n; i++) {
-        if (py_str_equals(rt, items[i].key, name) == 1) {
-            *value = items[i].value;
-            rc = 0;
-            break;
-        }
-    }
-    free(items);
-    return rc;
+    return rc < 0 ? rc : items_find_str(rt, items, n, name, value);
 }

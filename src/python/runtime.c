@@ -422,11 +422,18 @@ py_runtime_attach(int pid, struct py_runtime **out)
     return 0;
 fail:
     /* A process that is exiting loses its mappings before it becomes a
-     * zombie: whatever went wrong, say that it exited. */
-    if (rt->proc != NULL && rc != PS_EPERM &&
-        (proc_check(pid) < 0 ||
-         (rc == PS_ENOTPY && !maps_has_file(rt, rt->executable)))) {
-        rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
+     * zombie: whatever went wrong, say that it exited.  One in the middle
+     * of execve() has its new executable but not yet its mappings: that
+     * is starting up. */
+    if (rt->proc != NULL && rc != PS_EPERM) {
+        if (proc_check(pid) < 0) {
+            rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
+        } else if (rc == PS_ENOTPY && !maps_has_file(rt, rt->executable)) {
+            rc = proc_exiting(pid)
+                     ? err_set(PS_EEXITED, "pid %d exited while being read",
+                               pid)
+                     : err_set(PS_ENOTREADY, "pid %d is starting", pid);
+        }
     }
     py_runtime_free(rt);
     return rc;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "target/proc.h"
@@ -21,15 +22,6 @@
 
 /* Look for a missing thread name at most once per this many rounds. */
 #define NAME_RETRY_ROUNDS 200
-
-static inline uint64_t
-ld_u64(const unsigned char *buf, int32_t off)
-{
-    uint64_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -277,16 +269,16 @@ reread_threads(struct py_sampler *s, int speculate)
     /* Each interpreter's head is its first thread, each thread links to
      * the next one of the same interpreter, and the last one ends. */
     for (i = 0, k = 0; i < s->ninterps; i++) {
-        raddr_t expect = ld_u64(s->buf, (int32_t)(8 * i));
+        raddr_t expect = load_u64(s->buf, (int32_t)(8 * i));
 
         for (; k < s->n && s->threads[k].thread.interp == s->interps[i]; k++) {
             const unsigned char *ts = s->buf + s->ninterps * 8 + k * tsize;
 
             if (s->threads[k].thread.tstate != expect ||
-                ld_u64(ts, l->tstate_interp) != s->interps[i]) {
+                load_u64(ts, l->tstate_interp) != s->interps[i]) {
                 return 0;
             }
-            expect = ld_u64(ts, l->tstate_next);
+            expect = load_u64(ts, l->tstate_next);
         }
         if (expect != 0) {
             return 0;
@@ -303,15 +295,15 @@ reread_threads(struct py_sampler *s, int speculate)
             st->nspec = 0;
         }
         if (pyl_has(l->tstate_frame)) {
-            t->top = ld_u64(ts, l->tstate_frame);
+            t->top = load_u64(ts, l->tstate_frame);
             st->top_known = 1;
         } else if (pyl_has(l->tstate_current_frame)) {
-            t->top = ld_u64(ts, l->tstate_current_frame);
+            t->top = load_u64(ts, l->tstate_current_frame);
             st->top_known = 1;
         } else {
             /* 3.11/3.12: the top frame hangs off a _PyCFrame, fetched
              * above when it is where it was last round. */
-            raddr_t cframe = ld_u64(ts, l->tstate_cframe);
+            raddr_t cframe = load_u64(ts, l->tstate_cframe);
 
             t->top = 0;
             t->top_slot =
@@ -322,7 +314,7 @@ reread_threads(struct py_sampler *s, int speculate)
             }
         }
         if (pyl_has(l->tstate_datastack_chunk)) {
-            t->datastack = ld_u64(ts, l->tstate_datastack_chunk);
+            t->datastack = load_u64(ts, l->tstate_datastack_chunk);
         }
     }
     return 1;

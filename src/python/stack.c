@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/hashmap.h"
 #include "core/xalloc.h"
@@ -31,24 +32,6 @@
 #define PREFETCH_SLACK 512
 /* Where to look for the TID inside glibc's struct pthread. */
 #define PTHREAD_SCAN_BYTES 2048
-
-static inline uint64_t
-ld_u64(const unsigned char *buf, int32_t off)
-{
-    uint64_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
-static inline int32_t
-ld_i32(const unsigned char *buf, int32_t off)
-{
-    int32_t v;
-
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
 
 /* ---- threads ------------------------------------------------------------ */
 
@@ -153,7 +136,7 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
                 return err_set(rc, "cannot read thread state %#llx",
                                (unsigned long long)tstate);
             }
-            if (ld_u64(ts, l->tstate_interp) != interp) {
+            if (load_u64(ts, l->tstate_interp) != interp) {
                 return err_set(PS_ECHANGED,
                                "thread state %#llx belongs to "
                                "another interpreter",
@@ -165,19 +148,19 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             t->tstate = tstate;
             t->interp = interp;
             t->interp_id = interp_id;
-            t->ident = ld_u64(ts, l->tstate_thread_id);
+            t->ident = load_u64(ts, l->tstate_thread_id);
             if (pyl_has(l->tstate_native_thread_id)) {
-                t->tid = (long)ld_u64(ts, l->tstate_native_thread_id);
+                t->tid = (long)load_u64(ts, l->tstate_native_thread_id);
             }
             t->holds_gil = holder != 0 && holder == tstate;
             if (pyl_has(l->tstate_frame)) {
-                t->top = ld_u64(ts, l->tstate_frame);
+                t->top = load_u64(ts, l->tstate_frame);
                 t->top_slot = tstate + (raddr_t)l->tstate_frame;
             } else if (pyl_has(l->tstate_current_frame)) {
-                t->top = ld_u64(ts, l->tstate_current_frame);
+                t->top = load_u64(ts, l->tstate_current_frame);
                 t->top_slot = tstate + (raddr_t)l->tstate_current_frame;
             } else if (pyl_has(l->tstate_cframe)) {
-                uint64_t cframe = ld_u64(ts, l->tstate_cframe);
+                uint64_t cframe = load_u64(ts, l->tstate_cframe);
 
                 if (cframe != 0) {
                     t->top_slot = cframe + (raddr_t)l->cframe_current_frame;
@@ -188,14 +171,14 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
                 }
             }
             if (pyl_has(l->tstate_datastack_chunk)) {
-                t->datastack = ld_u64(ts, l->tstate_datastack_chunk);
+                t->datastack = load_u64(ts, l->tstate_datastack_chunk);
             }
             if (main_tstate != 0) {
                 t->is_main = tstate == main_tstate;
             } else if (main_ident != 0) {
                 t->is_main = t->ident == main_ident;
             }
-            tstate = ld_u64(ts, l->tstate_next);
+            tstate = load_u64(ts, l->tstate_next);
         }
         /* Without a record of the main thread (3.6, 3.7), the oldest
          * thread of the first interpreter is it: new threads are pushed
@@ -479,10 +462,10 @@ code_unchanged(struct py_runtime *rt, struct py_code *c,
     int32_t first;
 
     memcpy(&first, now + l->code_firstlineno, 4);
-    if (ld_u64(now, l->obj_type) == rt->code_type &&
-        ld_u64(now, l->code_name) == c->name_ptr &&
-        ld_u64(now, l->code_filename) == c->filename_ptr &&
-        ld_u64(now, l->code_linetable) == c->linetable_ptr &&
+    if (load_u64(now, l->obj_type) == rt->code_type &&
+        load_u64(now, l->code_name) == c->name_ptr &&
+        load_u64(now, l->code_filename) == c->filename_ptr &&
+        load_u64(now, l->code_linetable) == c->linetable_ptr &&
         first == c->firstlineno) {
         return 1;
     }
@@ -611,15 +594,15 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
             }
         }
         visit_note(s, frame, buf);
-        rc = py_code_get(rt, ld_u64(buf, l->frame_code), &code);
+        rc = py_code_get(rt, load_u64(buf, l->frame_code), &code);
         if (rc < 0) {
             return rc;
         }
-        lasti = ld_i32(buf, l->frame_lasti);
-        lineno = ld_i32(buf, l->frame_lineno);
+        lasti = load_i32(buf, l->frame_lasti);
+        lineno = load_i32(buf, l->frame_lineno);
         if (code->format == 1) {
             /* 3.6-3.9: f_lineno is authoritative only while tracing. */
-            line = ld_u64(buf, l->frame_trace) != 0
+            line = load_u64(buf, l->frame_trace) != 0
                        ? lineno
                        : py_code_addr2line(code, lasti);
         } else {
@@ -629,7 +612,7 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
         if (stack_push(s, code, line, frame)) {
             break;
         }
-        frame = ld_u64(buf, l->frame_back);
+        frame = load_u64(buf, l->frame_back);
     }
     return 0;
 }
@@ -682,7 +665,7 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
         if (rc < 0) {
             return rc;
         }
-        size = ld_u64(data, l->chunk_size);
+        size = load_u64(data, l->chunk_size);
         if (size < (uint64_t)l->chunk_data || size > PY_CHUNK_BYTES_MAX ||
             total + size > PY_CHUNK_BYTES_MAX) {
             return err_set(PS_ECHANGED, "stack chunk of %llu bytes",
@@ -700,7 +683,7 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
         c->full = (size_t)size;
         c->offset = total;
         total += first;
-        chunk = ld_u64(data, l->chunk_previous);
+        chunk = load_u64(data, l->chunk_previous);
     }
     return 0;
 }
@@ -767,9 +750,9 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         }
         visit_note(s, frame, buf);
         owner = buf[l->iframe_owner];
-        code_addr = ld_u64(buf, l->iframe_code);
-        instr = ld_u64(buf, l->iframe_instr);
-        frame = ld_u64(buf, l->iframe_previous);
+        code_addr = load_u64(buf, l->iframe_code);
+        instr = load_u64(buf, l->iframe_instr);
+        frame = load_u64(buf, l->iframe_previous);
         if (pyl_has(l->iframe_owner_cstack) &&
             owner == l->iframe_owner_cstack) {
             continue; /* the shim frame of a C -> Python call */
@@ -787,7 +770,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         addrq = (int)((int64_t)(instr - code->code_start));
         line = py_code_addr2line(code, addrq);
         if (flags & PY_STACK_TRACED_LINES) {
-            uint64_t fobj = ld_u64(buf, l->iframe_frame_obj);
+            uint64_t fobj = load_u64(buf, l->iframe_frame_obj);
             int32_t lineno = 0;
 
             if (fobj != 0 &&

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -102,24 +103,6 @@ glibc_layout_for(int minor)
     return best;
 }
 
-static inline uint64_t
-rd64(const unsigned char *p, int off)
-{
-    uint64_t v;
-
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
-
-static inline uint32_t
-rd32(const unsigned char *p, int off)
-{
-    uint32_t v;
-
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
-
 int
 glibc_bin_index(uint64_t size)
 {
@@ -148,7 +131,7 @@ int
 glibc_mmapped_chunk(const unsigned char *hdr, raddr_t addr, raddr_t limit,
                     uint64_t page_size, uint64_t *size)
 {
-    uint64_t prev = rd64(hdr, 0), head = rd64(hdr, 8);
+    uint64_t prev = load_u64(hdr, 0), head = load_u64(hdr, 8);
     uint64_t sz = head & ~(uint64_t)GLIBC_SIZE_BITS;
 
     /* An mmapped chunk: IS_MMAPPED set, neither other bit; prev_size is
@@ -263,16 +246,17 @@ static int
 arena_plausible(const struct glibc_layout *L, const unsigned char *a,
                 raddr_t addr, int torn_ok, int *empty_out)
 {
-    uint64_t sys = rd64(a, L->ms_system_mem);
-    uint64_t maxsys = rd64(a, L->ms_max_system_mem);
-    uint64_t next = rd64(a, L->ms_next), top = rd64(a, L->ms_top);
+    uint64_t sys = load_u64(a, L->ms_system_mem);
+    uint64_t maxsys = load_u64(a, L->ms_max_system_mem);
+    uint64_t next = load_u64(a, L->ms_next), top = load_u64(a, L->ms_top);
     raddr_t initial_top = addr + (raddr_t)L->ms_bins - 16;
     int b, empty = 0, torn = 0;
 
-    if (rd32(a, L->ms_mutex) > 2 || (rd32(a, L->ms_flags) & ~7u) != 0 ||
-        rd32(a, L->ms_have_fastchunks) > 1 || next == 0 || (next & 7) != 0 ||
-        sys > maxsys || maxsys > (1ULL << 48) ||
-        rd64(a, L->ms_attached_threads) > (1ULL << 24)) {
+    if (load_u32(a, L->ms_mutex) > 2 ||
+        (load_u32(a, L->ms_flags) & ~7u) != 0 ||
+        load_u32(a, L->ms_have_fastchunks) > 1 || next == 0 ||
+        (next & 7) != 0 || sys > maxsys || maxsys > (1ULL << 48) ||
+        load_u64(a, L->ms_attached_threads) > (1ULL << 24)) {
         return 0;
     }
     if (top == initial_top ? sys != 0 : (top == 0 || (top & 15) != 0)) {
@@ -280,7 +264,7 @@ arena_plausible(const struct glibc_layout *L, const unsigned char *a,
     }
     for (b = 1; b < GLIBC_NBINS; b++) {
         int off = L->ms_bins + (b - 1) * 16;
-        uint64_t fd = rd64(a, off), bk = rd64(a, off + 8);
+        uint64_t fd = load_u64(a, off), bk = load_u64(a, off + 8);
         raddr_t self = addr + (raddr_t)off - 16;
 
         if (fd == self && bk == self) {
@@ -326,19 +310,19 @@ static int
 mp_plausible(const struct glibc_layout *L, const unsigned char *m,
              const struct glibc_malloc *gm)
 {
-    uint64_t mmap_thr = rd64(m, L->mp_mmap_threshold);
-    uint64_t arena_test = rd64(m, L->mp_arena_test);
-    uint64_t arena_max = rd64(m, L->mp_arena_max);
-    int32_t n_mmaps = (int32_t)rd32(m, L->mp_n_mmaps);
-    int32_t n_max = (int32_t)rd32(m, L->mp_n_mmaps_max);
-    int32_t max_n = (int32_t)rd32(m, L->mp_max_n_mmaps);
-    uint32_t no_dyn = rd32(m, L->mp_no_dyn_threshold);
-    uint64_t mm = rd64(m, L->mp_mmapped_mem);
-    uint64_t maxmm = rd64(m, L->mp_max_mmapped_mem);
-    uint64_t sbrk = rd64(m, L->mp_sbrk_base);
-    uint64_t tbins = rd64(m, L->mp_tcache_bins);
-    uint64_t tmax = rd64(m, L->mp_tcache_max_bytes);
-    uint64_t tcount = rd64(m, L->mp_tcache_count);
+    uint64_t mmap_thr = load_u64(m, L->mp_mmap_threshold);
+    uint64_t arena_test = load_u64(m, L->mp_arena_test);
+    uint64_t arena_max = load_u64(m, L->mp_arena_max);
+    int32_t n_mmaps = (int32_t)load_u32(m, L->mp_n_mmaps);
+    int32_t n_max = (int32_t)load_u32(m, L->mp_n_mmaps_max);
+    int32_t max_n = (int32_t)load_u32(m, L->mp_max_n_mmaps);
+    uint32_t no_dyn = load_u32(m, L->mp_no_dyn_threshold);
+    uint64_t mm = load_u64(m, L->mp_mmapped_mem);
+    uint64_t maxmm = load_u64(m, L->mp_max_mmapped_mem);
+    uint64_t sbrk = load_u64(m, L->mp_sbrk_base);
+    uint64_t tbins = load_u64(m, L->mp_tcache_bins);
+    uint64_t tmax = load_u64(m, L->mp_tcache_max_bytes);
+    uint64_t tcount = load_u64(m, L->mp_tcache_count);
 
     if (mmap_thr > GLIBC_HEAP_MAX / 2 || arena_test == 0 ||
         arena_test > (1u << 20) || arena_max > (1u << 20) || n_mmaps < 0 ||
@@ -355,8 +339,8 @@ mp_plausible(const struct glibc_layout *L, const unsigned char *m,
         return 0;
     }
     if (L->mp_hp_pagesize >= 0) {
-        uint64_t thp = rd64(m, L->mp_hp_pagesize - 8);
-        uint64_t hp = rd64(m, L->mp_hp_pagesize);
+        uint64_t thp = load_u64(m, L->mp_hp_pagesize - 8);
+        uint64_t hp = load_u64(m, L->mp_hp_pagesize);
 
         if ((thp & (thp - 1)) != 0 || (hp & (hp - 1)) != 0 ||
             thp > (1ULL << 30) || hp > (1ULL << 30)) {
@@ -378,20 +362,20 @@ read_mp(struct glibc_malloc *gm, struct memsrc *mem)
     if (rc < 0) {
         return err_set(rc, "cannot read glibc's mp_");
     }
-    gm->trim_threshold = rd64(m, L->mp_trim_threshold);
-    gm->top_pad = rd64(m, L->mp_top_pad);
-    gm->mmap_threshold = rd64(m, L->mp_mmap_threshold);
-    gm->arena_test = rd64(m, L->mp_arena_test);
-    gm->arena_max = rd64(m, L->mp_arena_max);
-    gm->n_mmaps = (int32_t)rd32(m, L->mp_n_mmaps);
-    gm->n_mmaps_max = (int32_t)rd32(m, L->mp_n_mmaps_max);
-    gm->max_n_mmaps = (int32_t)rd32(m, L->mp_max_n_mmaps);
-    gm->no_dyn_threshold = (int)rd32(m, L->mp_no_dyn_threshold);
-    gm->mmapped_mem = rd64(m, L->mp_mmapped_mem);
-    gm->max_mmapped_mem = rd64(m, L->mp_max_mmapped_mem);
-    gm->sbrk_base = rd64(m, L->mp_sbrk_base);
-    gm->tcache_bins = rd64(m, L->mp_tcache_bins);
-    gm->tcache_count = rd64(m, L->mp_tcache_count);
+    gm->trim_threshold = load_u64(m, L->mp_trim_threshold);
+    gm->top_pad = load_u64(m, L->mp_top_pad);
+    gm->mmap_threshold = load_u64(m, L->mp_mmap_threshold);
+    gm->arena_test = load_u64(m, L->mp_arena_test);
+    gm->arena_max = load_u64(m, L->mp_arena_max);
+    gm->n_mmaps = (int32_t)load_u32(m, L->mp_n_mmaps);
+    gm->n_mmaps_max = (int32_t)load_u32(m, L->mp_n_mmaps_max);
+    gm->max_n_mmaps = (int32_t)load_u32(m, L->mp_max_n_mmaps);
+    gm->no_dyn_threshold = (int)load_u32(m, L->mp_no_dyn_threshold);
+    gm->mmapped_mem = load_u64(m, L->mp_mmapped_mem);
+    gm->max_mmapped_mem = load_u64(m, L->mp_max_mmapped_mem);
+    gm->sbrk_base = load_u64(m, L->mp_sbrk_base);
+    gm->tcache_bins = load_u64(m, L->mp_tcache_bins);
+    gm->tcache_count = load_u64(m, L->mp_tcache_count);
     return 0;
 }
 
@@ -489,12 +473,12 @@ locate_by_search(struct glibc_malloc *gm, struct memsrc *mem,
         int empty;
         size_t n;
 
-        uint64_t top = rd64(buf + off, L->ms_top);
+        uint64_t top = load_u64(buf + off, L->ms_top);
 
         if (arena_plausible(L, buf + off, base + off, 2, &empty) &&
             (top == base + off + (uint64_t)L->ms_bins - 16 ||
              rw_mapping(maps, top) != NULL) &&
-            ring_plausible(L, mem, base + off, rd64(buf + off, L->ms_next),
+            ring_plausible(L, mem, base + off, load_u64(buf + off, L->ms_next),
                            &n)) {
             found_arena = base + off;
             narena++;
@@ -874,9 +858,9 @@ thread_heaps(struct walk *w, struct glibc_arena *ar)
                          (unsigned long long)ar->addr, (unsigned long long)h);
             return rc == PS_EEXITED ? rc : -1;
         }
-        size = rd64(hi, L->hi_size);
-        prev = rd64(hi, L->hi_prev);
-        if (rd64(hi, L->hi_ar_ptr) != ar->addr || size > GLIBC_HEAP_MAX ||
+        size = load_u64(hi, L->hi_size);
+        prev = load_u64(hi, L->hi_prev);
+        if (load_u64(hi, L->hi_ar_ptr) != ar->addr || size > GLIBC_HEAP_MAX ||
             size < (uint64_t)L->hi_sizeof ||
             (prev & (GLIBC_HEAP_MAX - 1)) != 0) {
             walk_problem(w, "arena 0x%llx: heap 0x%llx has a bad header",
@@ -953,7 +937,7 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
     int i;
 
     for (i = 0; i < L->ms_nfastbins; i++) {
-        raddr_t p = rd64(a, L->ms_fastbins + 8 * i);
+        raddr_t p = load_u64(a, L->ms_fastbins + 8 * i);
         uint64_t want = (uint64_t)(i + 2) * GLIBC_ALIGN;
         struct cycle cy = CYCLE_INIT;
         struct lread *lr = &w->lr;
@@ -1001,7 +985,7 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
                              (unsigned long long)p);
                 break;
             }
-            size = rd64(c, 8) & ~(uint64_t)GLIBC_SIZE_BITS;
+            size = load_u64(c, 8) & ~(uint64_t)GLIBC_SIZE_BITS;
             if (size != want) {
                 walk_problem(w,
                              "arena 0x%llx fastbin %d: chunk 0x%llx has size "
@@ -1013,7 +997,7 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
             ar->free += size;
             ar->fastbin_free += size;
             ar->free_chunks++;
-            fd = rd64(c, 16);
+            fd = load_u64(c, 16);
             p = L->safe_linking ? ((p + 16) >> 12) ^ fd : fd;
         }
     }
@@ -1029,7 +1013,7 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
     for (b = 1; b < GLIBC_NBINS; b++) {
         int off = L->ms_bins + (b - 1) * 16;
         raddr_t head = ar->addr + (raddr_t)off - 16;
-        raddr_t prev = head, p = rd64(a, off + 8); /* bk: the last chunk */
+        raddr_t prev = head, p = load_u64(a, off + 8); /* bk: the last chunk */
         struct cycle cy = CYCLE_INIT;
         struct lread *lr = &w->lr;
 
@@ -1076,8 +1060,8 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
                              (unsigned long long)p);
                 break;
             }
-            size = rd64(c, 8) & ~(uint64_t)GLIBC_SIZE_BITS;
-            if (rd64(c, 16) != prev || size < GLIBC_MINSIZE ||
+            size = load_u64(c, 8) & ~(uint64_t)GLIBC_SIZE_BITS;
+            if (load_u64(c, 16) != prev || size < GLIBC_MINSIZE ||
                 (size & 15) != 0 || !in_arena(w, p, size) ||
                 (b >= 2 && glibc_bin_index(size) != b)) {
                 walk_problem(w,
@@ -1092,7 +1076,7 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
             /* malloc_trim keeps a free chunk's header and links. */
             note_free_pages(w, p, size, 48);
             prev = p;
-            p = rd64(c, 24);
+            p = load_u64(c, 24);
         }
     }
     return 0;
@@ -1123,12 +1107,12 @@ walk_arena(struct walk *w, raddr_t addr, int is_main, raddr_t *next)
     memset(ar, 0, sizeof(*ar));
     ar->addr = addr;
     ar->is_main = is_main;
-    ar->system_mem = rd64(a, L->ms_system_mem);
-    ar->max_system_mem = rd64(a, L->ms_max_system_mem);
-    ar->attached_threads = rd64(a, L->ms_attached_threads);
-    ar->top_addr = rd64(a, L->ms_top);
+    ar->system_mem = load_u64(a, L->ms_system_mem);
+    ar->max_system_mem = load_u64(a, L->ms_max_system_mem);
+    ar->attached_threads = load_u64(a, L->ms_attached_threads);
+    ar->top_addr = load_u64(a, L->ms_top);
     ar->complete = 1;
-    *next = rd64(a, L->ms_next);
+    *next = load_u64(a, L->ms_next);
 
     if (ar->top_addr != initial_top) {
         uint64_t head;
@@ -1147,7 +1131,7 @@ walk_arena(struct walk *w, raddr_t addr, int is_main, raddr_t *next)
     w->heap_first = gm->nheaps;
     w->heap_count = 0;
     if (is_main) {
-        int contiguous = (rd32(a, L->ms_flags) & GLIBC_NONCONTIGUOUS) == 0;
+        int contiguous = (load_u32(a, L->ms_flags) & GLIBC_NONCONTIGUOUS) == 0;
         raddr_t lo = gm->sbrk_base, hi = ar->top_addr + ar->top;
 
         if (ar->top_addr == initial_top) {
@@ -1511,7 +1495,7 @@ glibc_chunk_walk(const struct glibc_malloc *gm, struct memsrc *proc,
                               (unsigned long long)p);
                 break;
             }
-            head = rd64(w.buf + (p - w.start), 8);
+            head = load_u64(w.buf + (p - w.start), 8);
             size = head & ~(uint64_t)GLIBC_SIZE_BITS;
             if (size == 0) {
                 break; /* the fencepost that ends an old heap */
@@ -1535,7 +1519,7 @@ glibc_chunk_walk(const struct glibc_malloc *gm, struct memsrc *proc,
             dlen = size - 16 < 64 ? size - 16 : 64;
             rc = window_at(&w, p, (size_t)(16 + dlen), h->end);
             if (rc == 0 && p + size + 16 <= w.end) {
-                next_head = rd64(w.buf + (p + size - w.start), 8);
+                next_head = load_u64(w.buf + (p + size - w.start), 8);
             } else if (rc == 0) {
                 rc = memsrc_read_u64(proc, p + size + 8, &next_head);
             }

@@ -127,30 +127,24 @@ proc_task_state(int pid, int tid, char *state)
 }
 
 int
-proc_task_cputime(int pid, int tid, uint64_t *ticks)
+proc_exiting(int pid)
 {
-    char path[80], buf[1024];
-    long long utime, stime;
-    int fd;
-    ssize_t n;
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    long long flags = 0;
+    int rc;
 
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return PS_ENOTFOUND;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    rc = read_file(path, 4096, &sb);
+    /* flags is the 9th field of stat, the 6th after the state. */
+    if (rc == 0) {
+        rc = proc_stat_field(sb.buf, sb.len, 6, &flags);
     }
-    n = read(fd, buf, sizeof(buf));
-    close(fd);
-    if (n <= 0) {
-        return PS_ENOTFOUND;
+    strbuf_release(&sb);
+    if (rc < 0) {
+        return 1; /* gone */
     }
-    /* utime and stime are fields 14 and 15 of stat; state is field 3. */
-    if (proc_stat_field(buf, (size_t)n, 11, &utime) < 0 ||
-        proc_stat_field(buf, (size_t)n, 12, &stime) < 0) {
-        return PS_ECORRUPT;
-    }
-    *ticks = (uint64_t)(utime + stime);
-    return 0;
+    return (flags & 0x4) != 0; /* PF_EXITING */
 }
 
 int

@@ -25,9 +25,6 @@ int proc_check(int pid);
  */
 int proc_task_state(int pid, int tid, char *state);
 
-/* Per-thread CPU time (utime + stime) in clock ticks. */
-int proc_task_cputime(int pid, int tid, uint64_t *ticks);
-
 /* The thread ids of pid, sorted ascending.  *tids is malloc'd. */
 int proc_tasks(int pid, int **tids, size_t *count);
 
@@ -36,6 +33,13 @@ int proc_exe(int pid, struct strbuf *path);
 
 /* The command line, arguments separated by spaces. */
 int proc_cmdline(int pid, struct strbuf *out);
+
+/*
+ * Is the process exiting (the kernel's PF_EXITING, or gone)?  An exiting
+ * process and one in the middle of execve() both lack mappings for a
+ * moment; this tells them apart.
+ */
+int proc_exiting(int pid);
 
 /* The parent pid from /proc/PID/stat. */
 int proc_ppid(int pid, int *ppid);
