@@ -12,8 +12,12 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/hashmap.h"
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "core/util.h"
+#include "core/xalloc.h"
+#include "python/code.h"
 #include "python/runtime.h"
 #include "python/snapshot.h"
 #include "target/proc.h"
@@ -152,10 +156,60 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
     source_cache_release(&sources);
 }
 
+/*
+ * A code object's name, qualname and file, quoted for JSON once: deep
+ * stacks repeat the same few code objects thousands of times.
+ */
+struct quoted {
+    struct strbuf text; /* the three quoted values, one after another */
+    size_t name_len;
+    size_t qualname_len;
+};
+
+static const struct quoted *
+quoted_get(struct hashmap *cache, const struct py_code *code)
+{
+    void **slot = hashmap_slot(cache, (uint64_t)(uintptr_t)code);
+    struct quoted *q = *slot;
+
+    if (q == NULL) {
+        q = xcalloc(1, sizeof(*q));
+        strbuf_init(&q->text);
+        json_quote(&q->text, code->name, strlen(code->name));
+        q->name_len = q->text.len;
+        if (code->qualname != NULL) {
+            json_quote(&q->text, code->qualname, strlen(code->qualname));
+        } else {
+            strbuf_addstr(&q->text, "null");
+        }
+        q->qualname_len = q->text.len - q->name_len;
+        json_quote(&q->text, code->filename, strlen(code->filename));
+        *slot = q;
+    }
+    return q;
+}
+
+static void
+quoted_release(struct hashmap *cache)
+{
+    size_t it = 0;
+    uint64_t key;
+    void *value;
+
+    while (hashmap_next(cache, &it, &key, &value)) {
+        struct quoted *q = value;
+
+        strbuf_release(&q->text);
+        free(q);
+    }
+    hashmap_release(cache);
+}
+
 static void
 dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
           struct strbuf *out)
 {
+    struct hashmap quotes = HASHMAP_INIT;
     struct json j;
     size_t i, k;
 
@@ -198,10 +252,15 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
         for (k = 0; k < t->nframes; k++) {
             const struct py_frame *f = &t->frames[k];
 
+            const struct quoted *q = quoted_get(&quotes, f->code);
+
             json_object_begin(&j);
-            json_kv_string(&j, "function", f->code->name);
-            json_kv_string(&j, "qualname", f->code->qualname);
-            json_kv_string(&j, "file", f->code->filename);
+            json_kv_raw(&j, "function", q->text.buf, q->name_len);
+            json_kv_raw(&j, "qualname", q->text.buf + q->name_len,
+                        q->qualname_len);
+            json_kv_raw(&j, "file",
+                        q->text.buf + q->name_len + q->qualname_len,
+                        q->text.len - q->name_len - q->qualname_len);
             if (f->line >= 0) {
                 json_kv_int(&j, "line", f->line);
             } else {
@@ -216,6 +275,7 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
     json_array_end(&j);
     json_object_end(&j);
     strbuf_addch(out, '\n');
+    quoted_release(&quotes);
 }
 
 static int
@@ -285,13 +345,16 @@ cmd_dump(int argc, char **argv)
     struct py_snapshot snap;
     struct strbuf out = STRBUF_INIT;
     unsigned flags = PY_SNAPSHOT_NAMES;
+    uint64_t t_start, t_attach, t_snap = 0, t_format = 0;
     int rc, status;
 
     status = dump_parse(argc, argv, &opt);
     if (status >= 0) {
         return status;
     }
+    t_start = clock_now_ns();
     rc = py_runtime_attach(opt.pid, &rt);
+    t_attach = clock_now_ns();
     if (rc < 0) {
         return cmd_fail(rc);
     }
@@ -303,13 +366,22 @@ cmd_dump(int argc, char **argv)
         py_runtime_free(rt);
         return cmd_fail(rc);
     }
+    t_snap = clock_now_ns();
     if (opt.json) {
         dump_json(rt, &snap, &out);
     } else {
         dump_text(rt, &snap, &opt, &out);
     }
+    t_format = clock_now_ns();
     rc = cmd_write_stdout(out.buf, out.len);
     if (opt.verbose) {
+        fprintf(stderr,
+                "pyspect: attach %.3f ms, snapshot %.3f ms, %s %.3f ms, "
+                "write %.3f ms\n",
+                (double)(t_attach - t_start) / 1e6,
+                (double)(t_snap - t_attach) / 1e6, opt.json ? "JSON" : "text",
+                (double)(t_format - t_snap) / 1e6,
+                (double)(clock_now_ns() - t_format) / 1e6);
         fprintf(stderr,
                 "pyspect: %zu threads in %.3f ms (%d attempt%s), %llu reads,"
                 " %llu bytes%s\n",

@@ -305,6 +305,14 @@ json_kv_bool(struct json *j, const char *key, int v)
 }
 
 void
+json_kv_raw(struct json *j, const char *key, const char *raw, size_t len)
+{
+    json_key(j, key);
+    json_sep(j);
+    strbuf_add(j->out, raw, len);
+}
+
+void
 json_kv_null(struct json *j, const char *key)
 {
     json_key(j, key);

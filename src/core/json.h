@@ -49,6 +49,9 @@ void json_kv_uint(struct json *j, const char *key, unsigned long long v);
 void json_kv_double(struct json *j, const char *key, double v);
 void json_kv_bool(struct json *j, const char *key, int v);
 void json_kv_null(struct json *j, const char *key);
+/* key and a value that is already JSON (e.g. a string quoted once with
+ * json_quote() and written many times). */
+void json_kv_raw(struct json *j, const char *key, const char *raw, size_t len);
 
 /* Append s to out as a quoted JSON string (no writer state). */
 void json_quote(struct strbuf *out, const char *s, size_t len);
