@@ -126,6 +126,8 @@ struct recorder {
     struct record_target *current;
     double paused_ms;
     const char *stopped; /* why the recording ended, for the summary */
+    uint64_t work_ns;    /* CPU time spent in the rounds themselves */
+    uint64_t wall_ns;    /* and wall time */
 };
 
 static volatile sig_atomic_t record_stop;
@@ -134,6 +136,16 @@ static void
 on_signal(int sig)
 {
     record_stop = sig;
+}
+
+/* CPU time of this thread (pyspect is single-threaded), kernel included. */
+static uint64_t
+thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static double
@@ -689,6 +701,13 @@ summary(const struct recorder *r)
                 "bytes\n",
                 r->profile.nstacks, r->profile.nframes,
                 profile_memory(&r->profile));
+        fprintf(
+            stderr,
+            "pyspect: sampling took %.1f us of CPU per sample (%.1f us "
+            "of wall time; %.1f ms in all)\n",
+            m->samples ? (double)r->work_ns / 1e3 / (double)m->samples : 0.0,
+            m->samples ? (double)r->wall_ns / 1e3 / (double)m->samples : 0.0,
+            (double)r->work_ns / 1e6);
         for (i = 0; i < r->ntargets; i++) {
             const struct record_target *t = &r->targets[i];
 
@@ -736,7 +755,7 @@ record_loop(struct recorder *r)
     const struct record_options *o = r->opt;
     uint64_t interval = (uint64_t)(1e9 / o->rate), round = 0;
     uint64_t start = clock_now_ns(), next = start, next_scan = start;
-    uint64_t next_progress = start, end = 0;
+    uint64_t next_progress = start, end = 0, cpu0, wall0;
     int tty = !o->quiet && isatty(STDERR_FILENO);
     struct profile_meta *m = &r->profile.meta;
     uint64_t errors_before = 0;
@@ -758,7 +777,11 @@ record_loop(struct recorder *r)
             next_scan = now + (uint64_t)(CHILD_SCAN_S * 1e9);
         }
         errors_before = m->dropped[PROF_DROP_ERROR];
+        cpu0 = thread_cpu_ns();
+        wall0 = clock_now_ns();
         alive = record_round(r, round++);
+        r->work_ns += thread_cpu_ns() - cpu0;
+        r->wall_ns += clock_now_ns() - wall0;
         m->rounds = round;
         (void)errors_before;
         if (!alive) {

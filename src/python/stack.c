@@ -483,38 +483,104 @@ code_unchanged(struct py_runtime *rt, struct py_code *c,
  * put an old name on it).  Only the innermost frame may have moved on
  * (field innermost_free).
  */
+/* Frames closer than this are read again as one span. */
+#define VERIFY_GAP 256
+/* and no span is longer than this. */
+#define VERIFY_SPAN_MAX (64u * 1024)
+
+struct verify_frame {
+    raddr_t addr;
+    size_t index; /* into visited */
+};
+
+static int
+verify_frame_cmp(const void *a, const void *b)
+{
+    const struct verify_frame *x = a, *y = b;
+
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
 static int
 verify_walk(struct py_runtime *rt, const struct py_thread *t,
             struct py_stack *s, const int32_t *fields, size_t nfields,
             int32_t innermost_free)
 {
-    size_t clen = code_ident_len(&rt->layout);
-    size_t slot = s->header_len > clen ? s->header_len : clen;
-    size_t nmax = 1 + s->nvisited + s->n, n = 0, ncodes = 0, i, k, f;
-    size_t need = nmax * (slot + sizeof(struct memsrc_iov)) +
-                  (s->n + 1) * sizeof(struct py_code *);
+    size_t clen = code_ident_len(&rt->layout), hl = s->header_len;
+    size_t nv = s->nvisited, n = 0, ncodes = 0, nspans = 0, i, k, f;
+    size_t data_len = 0, need, *frame_at;
+    struct verify_frame *order;
     struct memsrc_iov *iov;
     struct py_code **codes;
-    unsigned char *again;
+    unsigned char *data;
     uint64_t top = 0;
     int rc;
 
-    /* One scratch block, kept between samples: iovecs, code pointers,
-     * then the bytes read. */
+    /* One scratch block, kept between samples: iovecs (at most one per
+     * frame, per code and the top pointer), code pointers, the frames
+     * sorted by address, where each frame's copy lands, then the bytes
+     * read (a span holds at most VERIFY_GAP more per frame). */
+    need = (1 + nv + s->n) * sizeof(*iov) + (s->n + 1) * sizeof(*codes) +
+           (nv + 1) * (sizeof(*order) + sizeof(*frame_at)) +
+           nv * (hl + VERIFY_GAP) + (s->n + 1) * clen;
     if (need > s->verify_buf_alloc) {
         s->verify_buf = xrealloc(s->verify_buf, need);
         s->verify_buf_alloc = need;
     }
     iov = (struct memsrc_iov *)s->verify_buf;
-    codes = (struct py_code **)(iov + nmax);
-    again = (unsigned char *)(codes + s->n + 1);
+    codes = (struct py_code **)(iov + 1 + nv + s->n);
+    order = (struct verify_frame *)(codes + s->n + 1);
+    frame_at = (size_t *)(order + nv + 1);
+    data = (unsigned char *)(frame_at + nv + 1);
+
     iov[n].addr = t->top_slot;
     iov[n].buf = &top;
     iov[n++].len = sizeof(top);
-    for (i = 0; i < s->nvisited; i++, n++) {
-        iov[n].addr = s->visited[i];
-        iov[n].buf = again + n * slot;
-        iov[n].len = s->header_len;
+    /* Frames of one stack sit together (a data-stack chunk, neighbouring
+     * pymalloc blocks): read them back as a few spans, not one piece per
+     * frame, which the kernel would pin a page for each. */
+    for (i = 0; i < nv; i++) {
+        order[i].addr = s->visited[i];
+        order[i].index = i;
+    }
+    /* Usually already in order: a stack grows down a chunk, so the walk
+     * (innermost first) sees falling addresses. */
+    for (i = 1; i < nv && order[i].addr <= order[i - 1].addr; i++) {
+    }
+    if (i == nv) {
+        for (i = 0; i < nv / 2; i++) {
+            struct verify_frame tmp = order[i];
+
+            order[i] = order[nv - 1 - i];
+            order[nv - 1 - i] = tmp;
+        }
+    } else {
+        qsort(order, nv, sizeof(*order), verify_frame_cmp);
+    }
+    for (i = 0; i < nv; i++) {
+        raddr_t a = order[i].addr;
+        struct memsrc_iov *span = nspans ? &iov[n - 1] : NULL;
+
+        if (span == NULL || a < span->addr + span->len ||
+            a - (span->addr + span->len) > VERIFY_GAP ||
+            a + hl - span->addr > VERIFY_SPAN_MAX) {
+            /* A new span (also for overlapping frames, which a target
+             * changing under us can produce). */
+            iov[n].addr = a;
+            iov[n].buf = data + data_len;
+            iov[n].len = hl;
+            n++;
+            nspans++;
+            data_len += hl;
+        } else {
+            size_t grow = (size_t)(a + hl - (span->addr + span->len));
+
+            span->len += grow;
+            data_len += grow;
+        }
+        frame_at[order[i].index] =
+            (size_t)((unsigned char *)iov[n - 1].buf - data) +
+            (size_t)(a - iov[n - 1].addr);
     }
     for (i = 0; i < s->n; i++) {
         struct py_code *c = s->v[i].code;
@@ -528,8 +594,9 @@ verify_walk(struct py_runtime *rt, const struct py_thread *t,
         }
         codes[ncodes++] = c;
         iov[n].addr = c->addr;
-        iov[n].buf = again + n * slot;
+        iov[n].buf = data + data_len;
         iov[n++].len = clen;
+        data_len += clen;
     }
     rc = memsrc_readv(rt->proc, iov, n);
     if (rc == PS_EFAULT) {
@@ -538,9 +605,9 @@ verify_walk(struct py_runtime *rt, const struct py_thread *t,
     if (rc == 0 && top != t->top) {
         rc = err_set(PS_ECHANGED, "the stack changed while read");
     }
-    for (i = 0; rc == 0 && i < s->nvisited; i++) {
-        const unsigned char *was = s->headers + i * s->header_len;
-        const unsigned char *now = again + (1 + i) * slot;
+    for (i = 0; rc == 0 && i < nv; i++) {
+        const unsigned char *was = s->headers + i * hl;
+        const unsigned char *now = data + frame_at[i];
 
         for (f = 0; f < nfields; f++) {
             if (i == 0 && fields[f] == innermost_free) {
@@ -553,8 +620,9 @@ verify_walk(struct py_runtime *rt, const struct py_thread *t,
         }
     }
     for (k = 0; rc == 0 && k < ncodes; k++) {
-        if (!code_unchanged(rt, codes[k],
-                            again + (1 + s->nvisited + k) * slot)) {
+        const unsigned char *now = iov[1 + nspans + k].buf;
+
+        if (!code_unchanged(rt, codes[k], now)) {
             rc = err_set(PS_ECHANGED, "a code object was replaced");
         }
     }
