@@ -17,6 +17,12 @@ int cmd_record(int argc, char **argv);
 /* Parse a PID argument; prints a usage error and returns 2 on failure. */
 int cmd_parse_pid(const char *cmd, const char *arg, int *pid);
 
+/*
+ * The usage error for the option getopt_long() just refused (unknown,
+ * or missing its value); returns 2.
+ */
+int cmd_option_error(const char *cmd, char **argv);
+
 /* Report rc on stderr (one line) and return its exit status. */
 int cmd_fail(int rc);
 

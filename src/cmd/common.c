@@ -6,6 +6,7 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,18 @@ cmd_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see pyspect %s --help)\n", cmd);
     return err_exit_status(PS_EUSAGE);
+}
+
+int
+cmd_option_error(const char *cmd, char **argv)
+{
+    /* getopt_long() with opterr = 0 leaves the option in optopt when its
+     * value is missing, and 0 for an option it does not know. */
+    if (optopt != 0 && optopt != '?') {
+        return cmd_usage_error(cmd, "option '%s' needs a value",
+                               argv[optind - 1]);
+    }
+    return cmd_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int

@@ -319,8 +319,7 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
             fputs(dump_usage, stdout);
             return 0;
         default:
-            return cmd_usage_error("dump", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cmd_option_error("dump", argv);
         }
     }
     if (optind < argc) {

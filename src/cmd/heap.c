@@ -1080,8 +1080,7 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
             fputs(heap_usage, stdout);
             return 0;
         default:
-            return cmd_usage_error("heap", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cmd_option_error("heap", argv);
         }
     }
     if (optind < argc) {

@@ -855,12 +855,7 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
             fputs(mem_usage, stdout);
             return 0;
         default:
-            if (optopt != 0 && optopt != '?') {
-                return cmd_usage_error("mem", "option '-%c' needs a value",
-                                       optopt);
-            }
-            return cmd_usage_error("mem", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cmd_option_error("mem", argv);
         }
     }
     if (optind < argc) {

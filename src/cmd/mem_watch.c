@@ -243,12 +243,7 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
             fputs(watch_usage, stdout);
             return 0;
         default:
-            if (optopt != 0 && optopt != '?') {
-                return cmd_usage_error("mem", "option '-%c' needs a value",
-                                       optopt);
-            }
-            return cmd_usage_error("mem", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cmd_option_error("mem", argv);
         }
     }
     if (dashdash) {

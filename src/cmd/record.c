@@ -277,8 +277,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
             fputs(record_usage, stdout);
             return 0;
         default:
-            return cmd_usage_error("record", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cmd_option_error("record", argv);
         }
     }
     if (optind < argc) {

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "output/text.h"
 #include "core/banned.h"
 
 #define W 1120
@@ -49,31 +50,6 @@ plot_nice_step(double max, int n)
         return 5 * mag;
     }
     return 10 * mag;
-}
-
-static void
-xml_text(struct strbuf *out, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            strbuf_addstr(out, "&lt;");
-            break;
-        case '>':
-            strbuf_addstr(out, "&gt;");
-            break;
-        case '&':
-            strbuf_addstr(out, "&amp;");
-            break;
-        case '"':
-            strbuf_addstr(out, "&quot;");
-            break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\t') {
-                strbuf_addch(out, *s);
-            }
-        }
-    }
 }
 
 /* A tick value without trailing zeros: 0.5, 2, 250. */
@@ -155,7 +131,7 @@ plot_svg_write(const struct timeline *tl, struct strbuf *out)
                 "<text x=\"%d\" y=\"30\" font-size=\"16\" "
                 "font-weight=\"bold\">",
                 PX0);
-    xml_text(out, tl->title[0] ? tl->title : "memory over time");
+    text_xml_escape(out, tl->title[0] ? tl->title : "memory over time");
     strbuf_addstr(out, "</text>\n");
 
     /* Grid, ticks and tick labels. */
@@ -264,7 +240,7 @@ plot_svg_write(const struct timeline *tl, struct strbuf *out)
                     "stroke=\"%s\" stroke-width=\"%s\"/>\n",
                     PX1 + 18, y, PX1 + 42, y, colour, s == 0 ? "3" : "2");
         strbuf_addf(out, "<text x=\"%d\" y=\"%d\">", PX1 + 50, y + 4);
-        xml_text(out, tl->labels[s]);
+        text_xml_escape(out, tl->labels[s]);
         if (!isnan(peaks[s])) {
             strbuf_addstr(out, " <tspan fill=\"#666666\">(max ");
             mib_text(out, peaks[s]);
