@@ -791,7 +791,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     unsigned char buf[STRUCT_MAX];
     raddr_t frame = t->top;
     size_t want = (size_t)l->iframe_size;
-    int rc, visited = 0;
+    int rc, visited = 0, last_owner = -1;
 
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
@@ -821,9 +821,15 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         code_addr = load_u64(buf, l->iframe_code);
         instr = load_u64(buf, l->iframe_instr);
         frame = load_u64(buf, l->iframe_previous);
+        last_owner = owner;
         if (pyl_has(l->iframe_owner_cstack) &&
             owner == l->iframe_owner_cstack) {
             continue; /* the shim frame of a C -> Python call */
+        }
+        if (owner == l->iframe_owner_frame_object) {
+            /* A frame that finished and was handed to its frame object
+             * is on no live stack: a stale link. */
+            return err_set(PS_ECHANGED, "a finished frame on the stack");
         }
         rc = py_code_get(rt, code_addr, &code);
         if (rc < 0) {
@@ -851,6 +857,14 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         if (stack_push(s, code, line, cur)) {
             break;
         }
+    }
+    /* A running generator sits on top of its caller (or an entry shim):
+     * a chain that ends at a generator's own frame went through a
+     * suspended one, whose link was cut when it yielded.  A stack read
+     * while it changed can look like that. */
+    if (last_owner == l->iframe_owner_generator) {
+        return err_set(PS_ECHANGED, "the stack ends at a suspended "
+                                    "generator");
     }
     return 0;
 }

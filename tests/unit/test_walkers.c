@@ -117,6 +117,27 @@ test_layout(const struct py_layout *l, unsigned char *mem)
     TAP_EQ_INT(rc, PS_EFAULT, "a frame pointer to unmapped memory");
     py_runtime_free(rt);
 
+    if (!pyl_has(l->tstate_frame)) {
+        /* A chain that ends at a generator's own frame went through a
+         * suspended generator: a stack read while it changed. */
+        build(&im, &b);
+        memset(im.mem + (b.frames[2] - BASE) + l->iframe_owner,
+               l->iframe_owner_generator, 1);
+        put64(&im, b.frames[2], l->iframe_previous, 0);
+        rt = runtime_over(&im, &b, source_of(&im));
+        rc = walk_all(rt, &stack, &n);
+        TAP_EQ_INT(rc, PS_ECHANGED, "a chain ending at a suspended generator");
+        py_runtime_free(rt);
+        /* A finished frame handed to its frame object is on no stack. */
+        build(&im, &b);
+        memset(im.mem + (b.frames[1] - BASE) + l->iframe_owner,
+               l->iframe_owner_frame_object, 1);
+        rt = runtime_over(&im, &b, source_of(&im));
+        rc = walk_all(rt, &stack, &n);
+        TAP_EQ_INT(rc, PS_ECHANGED, "a finished frame in the chain");
+        py_runtime_free(rt);
+    }
+
     /* Every read may fail: errors come back, nothing crashes. */
     build(&im, &b);
     {
