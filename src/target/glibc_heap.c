@@ -930,6 +930,67 @@ out_of_time(struct walk *w)
     return 1;
 }
 
+/* A new list: the reader's window starts afresh. */
+static struct lread *
+list_start(struct walk *w)
+{
+    struct lread *lr = &w->lr;
+
+    lr->last = 0;
+    lr->dense = 0;
+    lr->same = 0;
+    lr->npred = 0;
+    return lr;
+}
+
+/*
+ * What every free-list node gets before its own checks: the loop check,
+ * the walk's budget and time limit, the bounds (at least need bytes in
+ * the arena), and the read of its first len bytes into c.  Returns 0 to
+ * go on, 1 when this list stops here (the problem is recorded), or a
+ * negative value when the whole walk must stop.
+ */
+static int
+list_node(struct walk *w, struct lread *lr, struct cycle *cy,
+          const struct glibc_arena *ar, const char *list, int index, raddr_t p,
+          uint64_t need, unsigned char *c, size_t len)
+{
+    int rc;
+
+    if (cycle_seen(cy, p)) {
+        walk_problem(w, "arena 0x%llx %s %d loops",
+                     (unsigned long long)ar->addr, list, index);
+        return 1;
+    }
+    if (w->budget == 0) {
+        walk_problem(w, "more than %llu free chunks: walk stopped",
+                     (unsigned long long)GLIBC_MAX_FREE_CHUNKS);
+        return -1;
+    }
+    w->budget--;
+    w->gm->free_chunks_walked++;
+    if (out_of_time(w)) {
+        return -1;
+    }
+    if ((p & 15) != 0 || !in_arena(w, p, need)) {
+        walk_problem(
+            w, "arena 0x%llx %s %d: chunk 0x%llx is outside the arena",
+            (unsigned long long)ar->addr, list, index, (unsigned long long)p);
+        return 1;
+    }
+    rc = lread(w, lr, p, c, len);
+    if (rc < 0) {
+        if (rc == PS_EEXITED) {
+            return rc;
+        }
+        walk_problem(w, "arena 0x%llx %s %d: cannot read 0x%llx",
+                     (unsigned long long)ar->addr, list, index,
+                     (unsigned long long)p);
+        return 1;
+    }
+    return 0;
+}
+
 static int
 walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
 {
@@ -940,49 +1001,18 @@ walk_fastbins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
         raddr_t p = load_u64(a, L->ms_fastbins + 8 * i);
         uint64_t want = (uint64_t)(i + 2) * GLIBC_ALIGN;
         struct cycle cy = CYCLE_INIT;
-        struct lread *lr = &w->lr;
-
-        lr->last = 0;
-        lr->dense = 0;
-        lr->same = 0;
-        lr->npred = 0;
+        struct lread *lr = list_start(w);
 
         while (p != 0) {
             unsigned char c[24];
             uint64_t size, fd;
-            int rc;
+            int rc =
+                list_node(w, lr, &cy, ar, "fastbin", i, p, want, c, sizeof(c));
 
-            if (cycle_seen(&cy, p)) {
-                walk_problem(w, "arena 0x%llx fastbin %d loops",
-                             (unsigned long long)ar->addr, i);
-                break;
-            }
-            if (w->budget == 0) {
-                walk_problem(w, "more than %llu free chunks: walk stopped",
-                             (unsigned long long)GLIBC_MAX_FREE_CHUNKS);
-                return -1;
-            }
-            w->budget--;
-            w->gm->free_chunks_walked++;
-            if (out_of_time(w)) {
-                return -1;
-            }
-            if ((p & 15) != 0 || !in_arena(w, p, want)) {
-                walk_problem(w,
-                             "arena 0x%llx fastbin %d: chunk 0x%llx is "
-                             "outside the arena",
-                             (unsigned long long)ar->addr, i,
-                             (unsigned long long)p);
-                break;
-            }
-            rc = lread(w, lr, p, c, sizeof(c));
-            if (rc < 0) {
-                if (rc == PS_EEXITED) {
+            if (rc != 0) {
+                if (rc < 0) {
                     return rc;
                 }
-                walk_problem(w, "arena 0x%llx fastbin %d: cannot read 0x%llx",
-                             (unsigned long long)ar->addr, i,
-                             (unsigned long long)p);
                 break;
             }
             size = load_u64(c, 8) & ~(uint64_t)GLIBC_SIZE_BITS;
@@ -1015,49 +1045,18 @@ walk_bins(struct walk *w, struct glibc_arena *ar, const unsigned char *a)
         raddr_t head = ar->addr + (raddr_t)off - 16;
         raddr_t prev = head, p = load_u64(a, off + 8); /* bk: the last chunk */
         struct cycle cy = CYCLE_INIT;
-        struct lread *lr = &w->lr;
-
-        lr->last = 0;
-        lr->dense = 0;
-        lr->same = 0;
-        lr->npred = 0;
+        struct lread *lr = list_start(w);
 
         while (p != head) {
             unsigned char c[32];
             uint64_t size;
-            int rc;
+            int rc = list_node(w, lr, &cy, ar, "bin", b, p, GLIBC_MINSIZE, c,
+                               sizeof(c));
 
-            if (cycle_seen(&cy, p)) {
-                walk_problem(w, "arena 0x%llx bin %d loops",
-                             (unsigned long long)ar->addr, b);
-                break;
-            }
-            if (w->budget == 0) {
-                walk_problem(w, "more than %llu free chunks: walk stopped",
-                             (unsigned long long)GLIBC_MAX_FREE_CHUNKS);
-                return -1;
-            }
-            w->budget--;
-            w->gm->free_chunks_walked++;
-            if (out_of_time(w)) {
-                return -1;
-            }
-            if ((p & 15) != 0 || !in_arena(w, p, GLIBC_MINSIZE)) {
-                walk_problem(w,
-                             "arena 0x%llx bin %d: chunk 0x%llx is outside "
-                             "the arena",
-                             (unsigned long long)ar->addr, b,
-                             (unsigned long long)p);
-                break;
-            }
-            rc = lread(w, lr, p, c, sizeof(c));
-            if (rc < 0) {
-                if (rc == PS_EEXITED) {
+            if (rc != 0) {
+                if (rc < 0) {
                     return rc;
                 }
-                walk_problem(w, "arena 0x%llx bin %d: cannot read 0x%llx",
-                             (unsigned long long)ar->addr, b,
-                             (unsigned long long)p);
                 break;
             }
             size = load_u64(c, 8) & ~(uint64_t)GLIBC_SIZE_BITS;
