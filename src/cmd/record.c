@@ -416,7 +416,6 @@ target_try(struct recorder *r, struct record_target *t)
 static void
 scan_children(struct recorder *r)
 {
-    struct strbuf path = STRBUF_INIT;
     int grew = 1, round;
 
     /* Processes are found level by level: a grandchild's parent must be
@@ -444,7 +443,6 @@ scan_children(struct recorder *r)
         }
         closedir(dir);
     }
-    strbuf_release(&path);
 }
 
 /* ---- samples into the profile ------------------------------------------- */
@@ -757,7 +755,6 @@ record_loop(struct recorder *r)
     uint64_t next_progress = start, end = 0, cpu0, wall0;
     int tty = !o->quiet && isatty(STDERR_FILENO);
     struct profile_meta *m = &r->profile.meta;
-    uint64_t errors_before = 0;
 
     if (o->duration > 0) {
         end = start + (uint64_t)(o->duration * 1e9);
@@ -775,14 +772,12 @@ record_loop(struct recorder *r)
             scan_children(r);
             next_scan = now + (uint64_t)(CHILD_SCAN_S * 1e9);
         }
-        errors_before = m->dropped[PROF_DROP_ERROR];
         cpu0 = thread_cpu_ns();
         wall0 = clock_now_ns();
         alive = record_round(r, round++);
         r->work_ns += thread_cpu_ns() - cpu0;
         r->wall_ns += clock_now_ns() - wall0;
         m->rounds = round;
-        (void)errors_before;
         if (!alive) {
             r->stopped = "the target exited";
             break;

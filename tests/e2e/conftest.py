@@ -245,14 +245,24 @@ def shared_targets(tmp_path_factory):
             t.stop()
 
 
+def shared_target(shared, tmp_path_factory, python, script, ready=None):
+    """The parked target `script` for `python`, started by the first test
+    that asks and shared by the rest; ready(target) runs once, after it
+    has said READY."""
+    key = (script, python.label)
+    t = shared.get(key)
+    if t is None:
+        t = Target(python, script, tmp=tmp_path_factory.mktemp(
+            script.split(".")[0] + "-" + python.label))
+        shared[key] = t
+        t.start()
+        if ready is not None:
+            ready(t)
+    return t
+
+
 @pytest.fixture
 def scenario(python, shared_targets, tmp_path_factory):
     """The parked scenario target (targets/scenario.py) for `python`."""
-    key = ("scenario.py", python.label)
-    t = shared_targets.get(key)
-    if t is None:
-        t = Target(python, "scenario.py",
-                   tmp=tmp_path_factory.mktemp("scenario-" + python.label))
-        shared_targets[key] = t
-        t.start()
-    return t
+    return shared_target(shared_targets, tmp_path_factory, python,
+                         "scenario.py")

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import PYSPECT, Target, pyspect
+from conftest import PYSPECT, pyspect, shared_target
 
 # Builtin types the untracked objects come in.
 UNTRACKED = ("str", "int", "float", "bytes", "tuple", "dict", "frozenset",
@@ -62,15 +62,8 @@ def wait_parked(pid, timeout=30):
 @pytest.fixture
 def census_target(python, shared_targets, tmp_path_factory):
     """The parked heapcensus target for `python`, shared by the tests."""
-    key = ("heapcensus.py", python.label)
-    t = shared_targets.get(key)
-    if t is None:
-        t = Target(python, "heapcensus.py",
-                   tmp=tmp_path_factory.mktemp("heap-" + python.label))
-        shared_targets[key] = t
-        t.start()
-        wait_parked(t.pid)
-    return t
+    return shared_target(shared_targets, tmp_path_factory, python,
+                         "heapcensus.py", ready=lambda t: wait_parked(t.pid))
 
 
 def truth_rows(truth):
