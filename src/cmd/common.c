@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "target/pause.h"
 #include "core/banned.h"
 
 int
@@ -56,6 +57,7 @@ cmd_parse_pid(const char *cmd, const char *arg, int *pid)
 int
 cmd_fail(int rc)
 {
+    pause_end_all();
     err_report(stderr, rc);
     return err_exit_status(rc);
 }
@@ -63,6 +65,8 @@ cmd_fail(int rc)
 int
 cmd_write_stdout(const char *buf, size_t len)
 {
+    /* A reader that does not read must never hold the target stopped. */
+    pause_end_all();
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, buf, len);
 

@@ -79,7 +79,8 @@ static const char mem_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing.\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop.\n";
 
 struct mem_options {
     int pid;
@@ -291,7 +292,7 @@ mem_gather(struct mem_report *r)
     }
     r->sps = xcalloc(pause.n + 1, sizeof(*r->sps));
     for (i = 0; rc == 0 && (size_t)i < pause.n; i++) {
-        if (pause.tids[i] > 0 && pause.tids[i] != rt->pid &&
+        if (pause.state[i] != PAUSE_GONE && pause.tids[i] != rt->pid &&
             resident_thread_sp(rt->pid, pause.tids[i], &r->sps[r->nsps]) ==
                 0 &&
             r->sps[r->nsps] != 0) {
@@ -300,16 +301,6 @@ mem_gather(struct mem_report *r)
     }
     err_clear();
     r->walk_ms = (double)(clock_now_ns() - t0) / 1e6;
-    {
-        /* For the tests: hold the pause, so they can kill pyspect in the
-         * middle of it and see that the target carries on. */
-        const char *hold = getenv("PYSPECT_TEST_HOLD_PAUSE_MS");
-        long ms = 0;
-
-        if (hold != NULL && parse_long(hold, 1, 600000, &ms) == 0) {
-            usleep((useconds_t)ms * 1000);
-        }
-    }
     pause_end(&pause);
     r->paused = 1;
     r->paused_ms = pause_ms(&pause);

@@ -504,8 +504,17 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
-            rc = PS_EEXITED;
+        rc = r->opt->blocking ? pause_begin(t->pid, &pause) : 0;
+        if (rc < 0) {
+            /* Gone, or a pause that failed this round (a thread in the
+             * middle of exiting, another tracer): only a process that is
+             * no more ends its recording. */
+            int alive = proc_check(t->pid);
+
+            err_clear();
+            if (alive == PS_ENOPROC || alive == PS_EZOMBIE) {
+                rc = PS_EEXITED;
+            }
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
