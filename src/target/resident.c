@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "core/util.h"
+#include "target/proc.h"
 #include "core/banned.h"
 
 static int
@@ -108,68 +109,13 @@ resident_split(const struct smaps *sm, struct resident_range *ranges, size_t n,
     return 0;
 }
 
-static int
-parse_hex_token(const char **p, const char *end, raddr_t *out)
-{
-    raddr_t v = 0;
-    int digits = 0;
-
-    while (*p < end && **p == ' ') {
-        (*p)++;
-    }
-    if (end - *p >= 2 && (*p)[0] == '0' && (*p)[1] == 'x') {
-        *p += 2;
-    }
-    while (*p < end && digits < 17) {
-        char c = **p;
-        int d;
-
-        if (c >= '0' && c <= '9') {
-            d = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            d = c - 'a' + 10;
-        } else {
-            break;
-        }
-        v = v << 4 | (raddr_t)d;
-        digits++;
-        (*p)++;
-    }
-    *out = v;
-    return digits > 0 ? 0 : -1;
-}
-
 int
 resident_parse_syscall(const char *text, size_t len, raddr_t *sp)
 {
-    const char *p = text, *end = text + len;
-    raddr_t v;
-    int i, skip;
+    int64_t nr;
+    uint64_t pc;
 
-    *sp = 0;
-    if (len >= 7 && memcmp(text, "running", 7) == 0) {
-        return 0;
-    }
-    /* "-1 SP PC" when blocked outside a system call, else "NR A1 .. A6
-     * SP PC" (NR in decimal, the rest in hex). */
-    if (len >= 2 && text[0] == '-') {
-        skip = 1;
-    } else {
-        skip = 7;
-    }
-    while (p < end && *p != ' ') {
-        p++;
-    }
-    for (i = 1; i < skip; i++) {
-        if (parse_hex_token(&p, end, &v) < 0) {
-            return PS_ECORRUPT;
-        }
-    }
-    if (parse_hex_token(&p, end, &v) < 0) {
-        return PS_ECORRUPT;
-    }
-    *sp = v;
-    return 0;
+    return proc_parse_syscall(text, len, &nr, sp, &pc);
 }
 
 int
