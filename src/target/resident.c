@@ -12,7 +12,6 @@
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "core/util.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 static int
@@ -107,30 +106,4 @@ resident_split(const struct smaps *sm, struct resident_range *ranges, size_t n,
         bytes[def] += rss > sum ? rss - sum : 0;
     }
     return 0;
-}
-
-int
-resident_parse_syscall(const char *text, size_t len, raddr_t *sp)
-{
-    int64_t nr;
-    uint64_t pc;
-
-    return proc_parse_syscall(text, len, &nr, sp, &pc);
-}
-
-int
-resident_thread_sp(int pid, int tid, raddr_t *sp)
-{
-    char path[64];
-    struct strbuf sb = STRBUF_INIT;
-    int rc;
-
-    *sp = 0;
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-    rc = read_file(path, 4096, &sb);
-    if (rc == 0) {
-        rc = resident_parse_syscall(sb.buf, sb.len, sp);
-    }
-    strbuf_release(&sb);
-    return rc;
 }
