@@ -51,17 +51,17 @@ static const char record_usage[] =
     "       pyspect record [options] -o FILE -- COMMAND [ARGS...]\n"
     "\n"
     "Sample the Python stacks of every thread of a process and write where\n"
-    "the time went: a flame graph, collapsed stacks, a speedscope file or a\n"
-    "table.  Recording stops at --duration, when the target exits, or on\n"
-    "Ctrl-C, and what was collected is written in every case.  With a\n"
+    "the time went, in one of the formats below.  Recording stops at\n"
+    "--duration, when the target exits, or on Ctrl-C, and what was\n"
+    "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
     "exits with its exit status.  The target is only read, never paused\n"
     "(unless --blocking).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
-    "  -f, --format FORMAT   svg, collapsed, speedscope or table (default:\n"
-    "                        from the FILE extension, else svg)\n"
+    "  -f, --format FORMAT   one of the formats below (default: from the\n"
+    "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
     "  -r, --rate HZ         samples per second (default 100, at most "
     "20000)\n"
@@ -79,6 +79,10 @@ static const char record_usage[] =
     "  -v, --verbose         more statistics in the summary\n"
     "  -h, --help            show this help\n"
     "\n"
+    "formats:\n";
+
+static const char record_usage_end[] =
+    "\n"
     "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
 
 struct record_options {
@@ -86,7 +90,7 @@ struct record_options {
     char **command;
     const char *output;
     int format_given;
-    enum out_format format;
+    const struct out_format *format;
     double rate;
     double duration;
     enum py_sample_mode mode;
@@ -157,6 +161,18 @@ now_s(void)
 
 /* ---- options ------------------------------------------------------------ */
 
+static void
+help(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    strbuf_addstr(&sb, record_usage);
+    out_format_help(&sb, 2);
+    strbuf_addstr(&sb, record_usage_end);
+    fputs(sb.buf, stdout);
+    strbuf_release(&sb);
+}
+
 static int
 record_parse(int argc, char **argv, struct record_options *opt)
 {
@@ -195,7 +211,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
     opt->mode_name = "cpu";
-    opt->format = OUT_SVG;
+    opt->format = &out_formats[0];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:f:p:r:d:qvh", longopts, NULL)) !=
@@ -205,7 +221,8 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->output = optarg;
             break;
         case 'f':
-            if (out_format_parse(optarg, &opt->format) < 0) {
+            opt->format = out_format_find(optarg);
+            if (opt->format == NULL) {
                 return cmd_usage_error("record", "%s", err_context());
             }
             opt->format_given = 1;
@@ -275,7 +292,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(record_usage, stdout);
+            help();
             return 0;
         default:
             return cmd_option_error("record", argv);
@@ -298,8 +315,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
         return cmd_usage_error("record", "give a PID or a command, not "
                                          "both");
     }
-    if (opt->output != NULL && !opt->format_given) {
-        out_format_from_path(opt->output, &opt->format);
+    if (opt->output != NULL && !opt->format_given &&
+        out_format_for_path(opt->output) != NULL) {
+        opt->format = out_format_for_path(opt->output);
     }
     return -1;
 }
@@ -684,8 +702,8 @@ summary(const struct recorder *r)
     fprintf(stderr,
             "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
             "%g requested (%.0f%%)\n",
-            out_format_name(o->format), o->output,
-            (unsigned long long)m->samples, m->duration_s, achieved, o->rate,
+            o->format->name, o->output, (unsigned long long)m->samples,
+            m->duration_s, achieved, o->rate,
             o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
     fprintf(stderr,
             "pyspect: dropped %llu samples that changed while read, %llu "
@@ -886,9 +904,9 @@ cmd_record(int argc, char **argv)
         }
     }
     if (opt.output == NULL) {
-        strbuf_addf(&defpath, "pyspect-%d.%s",
-                    opt.command ? (int)getpid() : opt.pid,
-                    out_format_name(opt.format));
+        strbuf_addf(&defpath, "pyspect-%d",
+                    opt.command ? (int)getpid() : opt.pid);
+        out_format_ext(opt.format, &defpath);
         opt.output = defpath.buf;
     }
     rc = output_open(opt.output, &fd, &created);
@@ -933,7 +951,7 @@ cmd_record(int argc, char **argv)
     if (opt.top != 0) {
         oo.top = opt.top;
     }
-    out_write(opt.format, &r.profile, &oo, &out);
+    opt.format->write(&r.profile, &oo, &out);
     rc = output_write(fd, opt.output, &out);
     if (rc < 0) {
         goto fail;
