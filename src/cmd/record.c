@@ -31,8 +31,8 @@
 #include "profile/profile.h"
 #include "python/runtime.h"
 #include "python/sampler.h"
-#include "target/pause.h"
 #include "target/proc.h"
+#include "target/target.h"
 #include "core/banned.h"
 
 #define RATE_MAX 20000.0
@@ -107,6 +107,7 @@ struct record_options {
 /* One process being sampled. */
 struct record_target {
     int pid;
+    struct target *target; /* opened on the first attempt */
     struct py_runtime *rt;
     struct py_sampler sampler;
     int sampling; /* attached and sampling */
@@ -402,6 +403,8 @@ target_release(struct record_target *t)
     }
     py_runtime_free(t->rt);
     t->rt = NULL;
+    target_free(t->target);
+    t->target = NULL;
     t->sampling = 0;
 }
 
@@ -413,8 +416,14 @@ target_release(struct record_target *t)
 static int
 target_try(struct recorder *r, struct record_target *t)
 {
-    int rc = py_runtime_attach(t->pid, &t->rt);
+    int rc = 0;
 
+    if (t->target == NULL) {
+        rc = target_live_open(t->pid, &t->target);
+    }
+    if (rc == 0) {
+        rc = py_runtime_attach(t->target, &t->rt);
+    }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
         t->sampling = 1;
@@ -503,7 +512,6 @@ record_round(struct recorder *r, uint64_t round)
 
     for (i = 0; i < r->ntargets; i++) {
         struct record_target *t = &r->targets[i];
-        struct pause pause = PAUSE_INIT;
         int rc;
 
         if (t->gone) {
@@ -522,15 +530,14 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
+        if (r->opt->blocking && target_pause(t->target) < 0) {
             rc = PS_EEXITED;
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
             if (r->opt->blocking) {
-                pause_end(&pause);
-                r->paused_ms += pause_ms(&pause);
-                pause_release(&pause);
+                target_resume(t->target);
+                r->paused_ms += target_pause_ms(t->target);
             }
         }
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
