@@ -530,8 +530,15 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && target_pause(t->target) < 0) {
-            rc = PS_EEXITED;
+        rc = r->opt->blocking ? target_pause(t->target) : 0;
+        if (rc < 0) {
+            /* Gone, or a pause that failed this round (a thread in the
+             * middle of exiting, another tracer): only a process that is
+             * no more ends its recording. */
+            if (target_check(t->target) == PS_EEXITED) {
+                rc = PS_EEXITED;
+            }
+            err_clear();
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
