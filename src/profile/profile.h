@@ -93,6 +93,10 @@ struct profile_meta {
     uint64_t rounds;      /* sampling rounds (all threads each) */
     uint64_t samples;     /* thread stacks recorded */
     uint64_t dropped[PROF_DROP_COUNT];
+    /* Stacks that kept changing, read with their one thread paused, and
+     * how long those threads were held in all. */
+    uint64_t paused;
+    double paused_ms;
     double start_unix; /* wall-clock start, seconds since the epoch */
 };
 

@@ -135,6 +135,34 @@ pause_begin(int pid, struct pause *p)
     return rc;
 }
 
+int
+pause_thread_begin(int pid, int tid, struct pause *p)
+{
+    p->pid = pid;
+    p->start_ns = clock_now_ns();
+    p->end_ns = 0;
+    if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+        if (errno == ESRCH) {
+            return err_set(PS_ECHANGED, "thread %d exited", tid);
+        }
+        return err_set(errno == EPERM ? PS_EPERM : PS_EIO,
+                       "cannot pause thread %d (ptrace seize: %s)", tid,
+                       strerror(errno));
+    }
+    XGROW(p->tids, p->alloc, p->n + 1);
+    p->signals = xrealloc(p->signals, p->alloc * sizeof(int));
+    p->tids[p->n] = tid;
+    p->signals[p->n] = 0;
+    p->n++;
+    if ((ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) ||
+        !pause_wait(tid, &p->signals[p->n - 1])) {
+        p->tids[p->n - 1] = -tid; /* gone: never detach it */
+        pause_end(p);
+        return err_set(PS_ECHANGED, "thread %d exited", tid);
+    }
+    return 0;
+}
+
 void
 pause_end(struct pause *p)
 {

@@ -33,6 +33,13 @@ struct pause {
  */
 int pause_begin(int pid, struct pause *p);
 
+/*
+ * Stop one thread of pid (tid) the same way, the others running on: for
+ * a read of that thread's own state.  pause_end() resumes it.  PS_EPERM;
+ * PS_ECHANGED when the thread is gone.
+ */
+int pause_thread_begin(int pid, int tid, struct pause *p);
+
 /* Resume every held thread.  Safe to call twice. */
 void pause_end(struct pause *p);
 
