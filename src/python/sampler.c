@@ -28,6 +28,8 @@
 #include "target/proc.h"
 #include "core/banned.h"
 
+/* Walks of a thread list that keeps changing, per round. */
+#define REFRESH_TRIES 3
 /* Look for a missing thread name at most once per this many rounds. */
 #define NAME_RETRY_ROUNDS 200
 /* A plan's range that no walk needed for this many rounds is dropped. */
@@ -103,9 +105,14 @@ open_stat(int pid, long tid)
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-/* The kernel's state letter for a thread, through its open stat file. */
+/*
+ * The kernel's state letter for a thread, through its open stat file.  A
+ * file that can no longer be read belongs to a thread that exited: its
+ * thread state may be another thread's now (same address, same
+ * pthread_t), so the lists are walked again.
+ */
 static char
-thread_state(struct py_sampled_thread *t)
+thread_state(struct py_sampler *s, struct py_sampled_thread *t)
 {
     char buf[512];
     ssize_t n;
@@ -115,6 +122,9 @@ thread_state(struct py_sampled_thread *t)
         return 0;
     }
     n = pread(t->stat_fd, buf, sizeof(buf), 0);
+    if (n < 0) {
+        s->stale = 1;
+    }
     if (n <= 0 || proc_parse_stat_state(buf, (size_t)n, &state) < 0) {
         return 0;
     }
@@ -175,12 +185,16 @@ refresh(struct py_sampler *s)
         t->stat_fd = -1;
         t->user = UINT32_MAX;
         for (j = 0; j < nold; j++) {
+            /* The same state, ident and kernel thread: a state reused
+             * by a new thread (same address, same pthread_t) is new. */
             if (!old[j].alive && old[j].thread.tstate == t->thread.tstate &&
-                old[j].thread.ident == t->thread.ident) {
+                old[j].thread.ident == t->thread.ident &&
+                old[j].thread.tid == t->thread.tid) {
                 old[j].alive = 1;
                 t->stat_fd = old[j].stat_fd;
                 t->name = old[j].name;
                 t->named_round = old[j].named_round;
+                t->name_wait = old[j].name_wait;
                 t->user = old[j].user;
                 t->plan = old[j].plan;
                 old[j].stat_fd = -1;
@@ -532,6 +546,27 @@ thread_from_state(struct py_sampler *s, struct py_sampled_thread *st,
     }
 }
 
+/*
+ * Does a copy of a thread state still belong to the thread it did?  A new
+ * thread's state is made by the thread that starts it and carries no ids
+ * (3.12+) or the starter's (up to 3.11) until the new thread runs; and a
+ * state freed by a thread that ended can be the next thread's, at the
+ * same address.  Paired with the wrong ids, a thread's samples would go
+ * to another thread, or its kernel state (cpu mode) never be known.
+ */
+static int
+same_thread(struct py_sampler *s, const struct py_sampled_thread *t,
+            const unsigned char *ts)
+{
+    const struct py_layout *l = &s->rt->layout;
+
+    return load_u64(ts, l->tstate_interp) == t->thread.interp &&
+           load_u64(ts, l->tstate_thread_id) == t->thread.ident &&
+           (!pyl_has(l->tstate_native_thread_id) ||
+            load_u64(ts, l->tstate_native_thread_id) ==
+                (uint64_t)t->thread.tid);
+}
+
 /* ---- one round ---------------------------------------------------------- */
 
 /*
@@ -586,9 +621,7 @@ reread_threads(struct py_sampler *s, int copy)
             const unsigned char *ts = b->buf + s->threads[k].ts_off;
 
             if (s->threads[k].thread.tstate != expect ||
-                load_u64(ts, l->tstate_interp) != s->interps[i] ||
-                load_u64(ts, l->tstate_thread_id) !=
-                    s->threads[k].thread.ident) {
+                !same_thread(s, &s->threads[k], ts)) {
                 return 0;
             }
             expect = load_u64(ts, l->tstate_next);
@@ -621,8 +654,7 @@ look_for_names(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (t->name == NULL &&
-            (t->named_round == 0 ||
-             s->stats.rounds - t->named_round >= NAME_RETRY_ROUNDS)) {
+            s->stats.rounds - t->named_round >= t->name_wait) {
             break;
         }
     }
@@ -632,8 +664,18 @@ look_for_names(struct py_sampler *s)
     list.v = xmalloc(s->n * sizeof(*list.v));
     list.n = list.alloc = s->n;
     for (i = 0; i < s->n; i++) {
-        list.v[i] = s->threads[i].thread;
-        s->threads[i].named_round = s->stats.rounds;
+        struct py_sampled_thread *t = &s->threads[i];
+
+        list.v[i] = t->thread;
+        if (t->name == NULL) {
+            /* A new thread is in threading._active a moment after it
+             * starts: look again soon, then less and less often. */
+            t->named_round = s->stats.rounds;
+            t->name_wait = t->name_wait == 0 ? 1 : t->name_wait * 2;
+            if (t->name_wait > NAME_RETRY_ROUNDS) {
+                t->name_wait = NAME_RETRY_ROUNDS;
+            }
+        }
     }
     if (py_threads_names(s->rt, &list, &names) == 0) {
         for (i = 0; i < s->n; i++) {
@@ -722,7 +764,6 @@ look_up(struct py_sampler *s, struct py_sampled_thread *t)
 static int
 copy_again(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->again;
     const unsigned char *ts;
     int rc;
@@ -734,8 +775,8 @@ copy_again(struct py_sampler *s, struct py_sampled_thread *t)
         return rc;
     }
     ts = b->buf + t->ts_off;
-    if (load_u64(ts, l->tstate_interp) != t->thread.interp ||
-        load_u64(ts, l->tstate_thread_id) != t->thread.ident) {
+    if (!same_thread(s, t, ts)) {
+        s->stale = 1;
         return err_set(PS_ECHANGED, "a thread state was reused");
     }
     thread_from_state(s, t, ts);
@@ -762,9 +803,8 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
     if (rc == 0) {
         rc = memsrc_read(s->rt->proc, t->thread.tstate, ts,
                          (size_t)l->tstate_size);
-        if (rc == 0 &&
-            (load_u64(ts, l->tstate_interp) != t->thread.interp ||
-             load_u64(ts, l->tstate_thread_id) != t->thread.ident)) {
+        if (rc == 0 && !same_thread(s, t, ts)) {
+            s->stale = 1;
             rc = err_set(PS_ECHANGED, "a thread state was reused");
         }
         if (rc == 0) {
@@ -874,7 +914,7 @@ py_sampler_choose(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (s->mode == PY_SAMPLE_CPU) {
-            t->state = thread_state(t);
+            t->state = thread_state(s, t);
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;
@@ -887,29 +927,31 @@ int
 py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 {
     size_t i;
-    int rc;
+    int rc, refreshes;
 
     s->stats.rounds++;
     if (!s->chosen) {
         py_sampler_choose(s);
     }
     s->chosen = 0;
-    rc = s->n > 0 ? reread_threads(s, 1) : 0;
-    if (rc < 0) {
-        return rc;
-    }
-    if (rc == 0) {
-        /* A new list: read it, then the GIL holder with the threads. */
+    rc = s->n > 0 && !s->stale ? reread_threads(s, 1) : 0;
+    /* A new list (or a thread that ended): walk it, then read it again
+     * as every round does.  A program that starts threads all the time
+     * may change it meanwhile: try again rather than lose the round, in
+     * which a new thread would go unsampled. */
+    for (refreshes = 0; rc == 0 && refreshes < REFRESH_TRIES; refreshes++) {
+        s->stale = 0;
         rc = refresh(s);
         if (rc == 0 && s->n > 0) {
             py_sampler_choose(s);
             s->chosen = 0;
             rc = reread_threads(s, 1);
-            rc = rc == 0 ? PS_ECHANGED : rc;
+        } else if (rc == 0) {
+            rc = 1;
         }
-        if (rc < 0) {
-            return rc == PS_ECHANGED ? 0 : rc;
-        }
+    }
+    if (rc <= 0) {
+        return rc == 0 || rc == PS_ECHANGED ? 0 : rc;
     }
     py_runtime_snapshot(s->rt);
     look_for_names(s);

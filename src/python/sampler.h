@@ -72,6 +72,7 @@ struct py_sampled_thread {
     int stat_fd;          /* /proc/PID/task/TID/stat, kept open; -1 */
     char *name;           /* threading name, NULL until known */
     uint64_t named_round; /* when the name was last looked for */
+    uint64_t name_wait;   /* rounds until the next look */
     char state;           /* kernel state letter of the last round */
     uint32_t user;        /* for the caller (e.g. a profile thread index) */
     struct py_stack_plan *plan; /* NULL until first sampled */
@@ -142,6 +143,7 @@ struct py_sampler {
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
     int chosen;     /* py_sampler_choose() ran for the next round */
+    int stale;      /* a thread ended or was reused: walk the lists */
     /* Pause a thread whose stack keeps changing (off when the whole
      * process is held already, as with record --blocking). */
     int may_pause;

@@ -395,6 +395,18 @@ test_sampler(const struct py_layout *l, unsigned char *mem)
     TAP_EQ_INT(ncollected, 3, "three frames again");
     TAP_OK(s.stats.lookups >= 2, "%s: the moved stack was looked up", label);
     TAP_EQ_INT(s.stats.torn, 0, "nothing dropped");
+    /* The thread ended and a new one took its state (same address, same
+     * list): its ids changed, and the sampler pairs the state with them
+     * before taking a sample. */
+    put64(&im, b.tstate, l->tstate_thread_id, 0x8888);
+    put64(&im, b.tstate, l->tstate_native_thread_id, 4343);
+    rc = round_of(&s);
+    TAP_EQ_INT(rc, 0, "a round after the state was reused");
+    TAP_EQ_INT(s.stats.refreshes, 2, "the list was walked again");
+    TAP_OK(s.n == 1 && s.threads[0].thread.ident == 0x8888 &&
+               s.threads[0].thread.tid == 4343,
+           "the state is paired with the new thread's ids");
+    TAP_EQ_INT(ncollected, 3, "and sampled");
     py_sampler_release(&s);
     py_runtime_free(rt);
 }
