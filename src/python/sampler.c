@@ -14,18 +14,15 @@
 #define _GNU_SOURCE
 #include "sampler.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/bytes.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "core/xalloc.h"
-#include "target/pause.h"
-#include "target/proc.h"
+#include "target/target.h"
 #include "core/banned.h"
 
 /* Walks of a thread list that keeps changing, per round. */
@@ -62,9 +59,6 @@ py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
 static void
 thread_close(struct py_sampled_thread *t)
 {
-    if (t->stat_fd >= 0) {
-        close(t->stat_fd);
-    }
     free(t->name);
     free(t->plan);
     free(t->copies);
@@ -93,39 +87,22 @@ py_sampler_release(struct py_sampler *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int
-open_stat(int pid, long tid)
-{
-    char path[80];
-
-    if (tid <= 0) {
-        return -1;
-    }
-    snprintf(path, sizeof(path), "/proc/%d/task/%ld/stat", pid, tid);
-    return open(path, O_RDONLY | O_CLOEXEC);
-}
-
 /*
- * The kernel's state letter for a thread, through its open stat file.  A
- * file that can no longer be read belongs to a thread that exited: its
- * thread state may be another thread's now (same address, same
- * pthread_t), so the lists are walked again.
+ * The kernel's state letter for a thread, 0 when unknown.  A thread that
+ * can no longer be found exited: its thread state may be another
+ * thread's now (same address, same pthread_t), so the lists are walked
+ * again.
  */
 static char
 thread_state(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    char buf[512];
-    ssize_t n;
     char state = 0;
 
-    if (t->stat_fd < 0) {
+    if (t->thread.tid <= 0) {
         return 0;
     }
-    n = pread(t->stat_fd, buf, sizeof(buf), 0);
-    if (n < 0) {
+    if (target_thread_state(s->rt->target, (int)t->thread.tid, &state) < 0) {
         s->stale = 1;
-    }
-    if (n <= 0 || proc_parse_stat_state(buf, (size_t)n, &state) < 0) {
         return 0;
     }
     return state;
@@ -182,7 +159,6 @@ refresh(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         t->thread = list.v[i];
-        t->stat_fd = -1;
         t->user = UINT32_MAX;
         for (j = 0; j < nold; j++) {
             /* The same state, ident and kernel thread: a state reused
@@ -191,20 +167,15 @@ refresh(struct py_sampler *s)
                 old[j].thread.ident == t->thread.ident &&
                 old[j].thread.tid == t->thread.tid) {
                 old[j].alive = 1;
-                t->stat_fd = old[j].stat_fd;
                 t->name = old[j].name;
                 t->named_round = old[j].named_round;
                 t->name_wait = old[j].name_wait;
                 t->user = old[j].user;
                 t->plan = old[j].plan;
-                old[j].stat_fd = -1;
                 old[j].name = NULL;
                 old[j].plan = NULL;
                 break;
             }
-        }
-        if (t->stat_fd < 0) {
-            t->stat_fd = open_stat(s->rt->pid, t->thread.tid);
         }
         if (s->ninterps == 0 ||
             s->interps[s->ninterps - 1] != t->thread.interp) {
@@ -791,15 +762,14 @@ static int
 read_paused(struct py_sampler *s, struct py_sampled_thread *t)
 {
     const struct py_layout *l = &s->rt->layout;
-    struct pause pause = PAUSE_INIT;
     unsigned char ts[4096];
     uint64_t t0 = clock_now_ns();
-    int rc;
+    int rc, held = s->rt->target->paused; /* whole, by the caller */
 
     if (t->thread.tid <= 0 || (size_t)l->tstate_size > sizeof(ts)) {
         return err_set(PS_ECHANGED, "the stack kept changing");
     }
-    rc = pause_thread_begin(s->rt->pid, (int)t->thread.tid, &pause);
+    rc = target_pause_thread(s->rt->target, (int)t->thread.tid);
     if (rc == 0) {
         rc = memsrc_read(s->rt->proc, t->thread.tstate, ts,
                          (size_t)l->tstate_size);
@@ -820,11 +790,12 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
         if (rc == 0) {
             rc = py_stack_check_codes(s->rt, &s->stack, NULL, 0);
         }
-        pause_end(&pause);
+        if (!held) {
+            target_resume(s->rt->target);
+        }
         s->stats.pauses++;
         s->stats.pause_ns += clock_now_ns() - t0;
     }
-    pause_release(&pause);
     if (rc == PS_EFAULT) {
         rc = PS_ECHANGED;
     }

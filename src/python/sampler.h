@@ -69,7 +69,6 @@ struct py_stack_plan {
 
 struct py_sampled_thread {
     struct py_thread thread;
-    int stat_fd;          /* /proc/PID/task/TID/stat, kept open; -1 */
     char *name;           /* threading name, NULL until known */
     uint64_t named_round; /* when the name was last looked for */
     uint64_t name_wait;   /* rounds until the next look */
