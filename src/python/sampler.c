@@ -316,6 +316,9 @@ reread_threads(struct py_sampler *s, int speculate)
         if (pyl_has(l->tstate_datastack_chunk)) {
             t->datastack = load_u64(ts, l->tstate_datastack_chunk);
         }
+        if (pyl_has(l->tstate_base_frame)) {
+            t->base = load_u64(ts, l->tstate_base_frame);
+        }
     }
     return 1;
 }
