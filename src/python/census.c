@@ -724,8 +724,7 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         v = load_u64(hdr, l->bytearray_alloc);
         size = (uint64_t)t->basicsize + (v < (1ull << 40) ? v : 0);
         /* 3.15 keeps the buffer in a bytes object: its header counts. */
-        if (pyl_has(l->bytearray_bytes_object) && v > 0 &&
-            v < (1ull << 40)) {
+        if (pyl_has(l->bytearray_bytes_object) && v > 0 && v < (1ull << 40)) {
             size += (uint64_t)l->bytes_sval + 1;
         }
         break;
