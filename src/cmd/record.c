@@ -115,6 +115,7 @@ struct record_target {
     int sampling; /* attached and sampling */
     int gone;     /* exited, or never going to be Python */
     int started;  /* started by pyspect or a child: may exec Python */
+    int script;   /* the started command is a script: wait for Python */
     double first_seen;
 };
 
@@ -434,7 +435,7 @@ target_try(struct recorder *r, struct record_target *t)
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
-        now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
         rc = PS_ENOTREADY; /* it may exec a Python in a moment */
     }
     if (rc != PS_ENOTREADY) {
@@ -950,6 +951,7 @@ cmd_record(int argc, char **argv)
         r.root_pid = r.child;
         root = target_add(&r, r.root_pid);
         root->started = 1;
+        root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
             if (!child_exited(&r)) {

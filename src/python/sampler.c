@@ -515,6 +515,9 @@ thread_from_state(struct py_sampler *s, struct py_sampled_thread *st,
     if (pyl_has(l->tstate_datastack_chunk)) {
         t->datastack = load_u64(ts, l->tstate_datastack_chunk);
     }
+    if (pyl_has(l->tstate_base_frame)) {
+        t->base = load_u64(ts, l->tstate_base_frame);
+    }
 }
 
 /*
