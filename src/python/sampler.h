@@ -40,7 +40,10 @@ struct py_sampled_thread {
     int stat_fd;          /* /proc/PID/task/TID/stat, kept open; -1 */
     char *name;           /* threading name, NULL until known */
     uint64_t named_round; /* when the name was last looked for */
-    char state;           /* kernel state letter of the last round */
+    char state;           /* kernel state letter of the last round;
+                           * 0: not read (see py_sampler.states) */
+    int gil;              /* this round: 1 held the GIL, 0 did not, -1
+                           * unknown (see py_sampler.states) */
     uint32_t user;        /* for the caller (e.g. a profile thread index) */
     /* Where the stack lived last round, fetched speculatively with the
      * thread states (py_stack_where()); data points into the batch. */
@@ -93,7 +96,12 @@ struct py_sampler {
     raddr_t holder; /* this round's GIL holder, 0 when none */
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
-    int chosen;     /* py_sampler_choose() ran for the next round */
+    /* Set by the caller after py_sampler_init(): also read, for every
+     * thread sampled, its kernel state (one more read a thread outside
+     * cpu mode) and whether it holds the GIL (read with the thread
+     * states, in the same batch), for a trace that shows them. */
+    int states;
+    int chosen; /* py_sampler_choose() ran for the next round */
 };
 
 /* Called once per sampled stack; frames innermost first. */
