@@ -146,6 +146,7 @@ struct recorder {
     uint64_t wall_ns;     /* and wall time */
     uint64_t round_ns;    /* this round's time since sampling started */
     uint64_t round;       /* and its number, from 1 */
+    uint64_t list_errors; /* rounds whose thread lists were unreadable */
     uint64_t *last_round; /* per profile thread: its latest round */
     size_t last_round_alloc;
 };
@@ -591,7 +592,7 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (rc < 0) {
             /* The lists could not be read this round: count it. */
-            r->profile.meta.dropped[PROF_DROP_ERROR]++;
+            r->list_errors++;
         }
         root_alive |= t->pid == r->root_pid;
     }
@@ -803,8 +804,11 @@ collect_stats(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
     size_t i;
 
+    /* The samplers count from their start: set, never add, their
+     * totals (collect_stats runs every round). */
     m->samples = 0;
     m->dropped[PROF_DROP_TORN] = 0;
+    m->dropped[PROF_DROP_ERROR] = r->list_errors;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
