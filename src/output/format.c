@@ -24,6 +24,9 @@ const struct out_format out_formats[] = {
      "top functions by self and total samples", 0},
     {"pprof", "", ".pb.gz .pprof", out_pprof,
      "gzipped profile.proto, for go tool pprof and Pyroscope", 0},
+    {"trace", "chrome", ".trace.json .trace", out_trace,
+     "every sample in time order (Chrome trace events), for Perfetto",
+     OUT_EVENTS},
 };
 
 const size_t out_nformats = ARRAY_SIZE(out_formats);
