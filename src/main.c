@@ -39,9 +39,12 @@ usage(FILE *stream)
     fputs("usage: pyspect COMMAND [options] PID\n"
           "       pyspect --version | --help | help COMMAND\n"
           "\n"
-          "Look inside a running CPython 3.6-3.13 process: what every thread\n"
+          "Look inside a running CPython 3.6-3.15 process: what every thread\n"
           "is doing, where time and memory go.  Read-only: nothing runs\n"
-          "inside the target.\n"
+          "inside the target.  A process in a container is read from the\n"
+          "host by its host pid: its files are opened through\n"
+          "/proc/PID/root and /proc/PID/map_files, never by the names it\n"
+          "sees.\n"
           "\n"
           "commands:\n",
           stream);

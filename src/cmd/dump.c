@@ -91,8 +91,12 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     source_cache_init(&sources, rt->target);
     target_cmdline(rt->target, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
-                cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, "Process %d", rt->target->pid);
+    if (rt->target->ns_pid != 0) {
+        /* In a container: the pid it knows itself by, too. */
+        strbuf_addf(out, " (pid %d in its namespace)", rt->target->ns_pid);
+    }
+    strbuf_addf(out, ": %s\n", cmdline.len ? cmdline.buf : rt->executable);
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
     if (snap->paused) {
@@ -216,6 +220,12 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
     json_init(&j, out, 1);
     json_object_begin(&j);
     json_kv_int(&j, "pid", rt->target->pid);
+    json_key(&j, "ns_pid");
+    if (rt->target->ns_pid != 0) {
+        json_int(&j, rt->target->ns_pid);
+    } else {
+        json_null(&j);
+    }
     json_key(&j, "python");
     json_object_begin(&j);
     json_kv_string(&j, "version", rt->version.text);

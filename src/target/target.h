@@ -71,6 +71,13 @@ struct target_ops {
     /* Thread ids, sorted ascending; *tids is malloc'd.  PS_EEXITED. */
     int (*threads)(struct target *t, int **tids, size_t *n);
     /*
+     * The thread the target itself calls tid -- its id in the target's
+     * pid namespace, what gettid() and CPython's native_thread_id say in
+     * a container -- by the id the other methods use (the host's).
+     * PS_ENOTFOUND for no such thread.  NULL: the same ids.
+     */
+    int (*host_tid)(struct target *t, int tid, int *host);
+    /*
      * A thread's state letter as /proc shows it ('R' on a CPU or waiting
      * for one, 'S' sleeping, 'D' disk wait, 't' traced...).  A core,
      * where the kernel did not record it: 'S' for a thread blocked in a
@@ -126,6 +133,7 @@ struct target {
     enum target_kind kind;
     struct memsrc *mem; /* the target's memory (owned) */
     int pid;            /* live: the process; core: the pid it had */
+    int ns_pid;         /* its own pid in its pid namespace, 0: the same */
     char *name;         /* "pid 4242", "core core.4242": for messages */
     int paused;         /* between target_pause() and target_resume() */
     uint64_t pause_start_ns;
@@ -169,6 +177,16 @@ static inline int
 target_threads(struct target *t, int **tids, size_t *n)
 {
     return t->ops->threads(t, tids, n);
+}
+
+static inline int
+target_host_tid(struct target *t, int tid, int *host)
+{
+    if (t->ops->host_tid == NULL) {
+        *host = tid;
+        return 0;
+    }
+    return t->ops->host_tid(t, tid, host);
 }
 
 static inline int

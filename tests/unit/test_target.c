@@ -104,12 +104,21 @@ test_live(void)
     TAP_EQ_INT(target_cmdline(t, &sb), 0, "its command line");
     TAP_OK(sb.len > 0, "not empty");
     strbuf_reset(&sb);
-    TAP_EQ_INT(target_path(t, "rel/file", &sb), 0, "a relative path");
-    strbuf_addf(&self, "|/proc/%d/cwd/rel/file", (int)child);
+    TAP_EQ_INT(target_path(t, ".", &sb), 0, "a relative path");
+    strbuf_addf(&self, "|/proc/%d/cwd/.", (int)child);
     TAP_EQ_STR(sb.buf, strchr(self.buf, '|') + 1, "through its cwd");
     strbuf_reset(&sb);
     strbuf_reset(&self);
     proc_exe(getpid(), &self);
+    TAP_EQ_INT(target_path(t, self.buf, &sb), 0, "an absolute path");
+    TAP_OK(strncmp(sb.buf, "/proc/", 6) == 0 && strstr(sb.buf, "/root/") &&
+               strcmp(strstr(sb.buf, "/root/") + 5, self.buf) == 0,
+           "through its root: %s", sb.buf);
+    strbuf_reset(&sb);
+    /* Never the bare name: in a container it is another file. */
+    TAP_EQ_INT(target_path(t, "rel/no-such-file", &sb), PS_ENOTFOUND,
+               "a file it does not have");
+    TAP_OK(sb.len == 0, "... gives no path");
 
     TAP_EQ_INT(target_maps(t, &maps), 0, "its mappings");
     for (i = 0; i < maps.n && exe_map == NULL; i++) {
