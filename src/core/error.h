@@ -62,7 +62,15 @@ enum err_class {
       "check its name and that it is a Python program")                     \
     X(PS_ELIMIT, -17, ERR_CLASS_TRANSIENT, 10,                               \
       "a walk over target memory hit its bound",                             \
-      "the structure is too large or corrupt")
+      "the structure is too large or corrupt")                               \
+    X(PS_ENOTCORE, -19, ERR_CLASS_FATAL, 13, "not a core file",             \
+      "give an ELF core file: gcore PID, or coredumpctl dump -o FILE")      \
+    X(PS_ETRUNCATED, -20, ERR_CLASS_FATAL, 14,                               \
+      "the core file is truncated",                                          \
+      "it was cut short (a core size limit, a full disk?): take it again")  \
+    X(PS_EARCH, -21, ERR_CLASS_FATAL, 15,                                    \
+      "the core file is from another architecture",                          \
+      "pyspect reads x86-64 cores")
 /* clang-format on */
 
 enum ps_error {

@@ -526,7 +526,7 @@ glibc_malloc_locate(struct target *t, struct memsrc *mem,
             gm->heap_start = e->start;
             gm->heap_end = e->end;
         }
-        if (libc == NULL && e->inode != 0 && is_libc_name(e->path)) {
+        if (libc == NULL && map_entry_is_file(e) && is_libc_name(e->path)) {
             libc = e;
         }
         if (is_musl_name(e->path)) {
