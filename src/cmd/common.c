@@ -6,6 +6,7 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
@@ -56,22 +57,97 @@ cmd_parse_pid(const char *cmd, const char *arg, int *pid)
 }
 
 int
-cmd_attach(int pid, struct target **t, struct py_runtime **rt)
+cmd_target_option(const char *cmd, int c, const char *arg,
+                  struct cmd_target *t)
 {
+    switch (c) {
+    case 'p':
+        return cmd_parse_pid(cmd, arg, &t->pid) < 0 ? PS_EUSAGE : 1;
+    case CMD_OPT_CORE:
+        t->core = arg;
+        return 1;
+    case CMD_OPT_EXECUTABLE:
+        t->executable = arg;
+        return 1;
+    case CMD_OPT_SYSROOT:
+        t->sysroot = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+cmd_target_finish(const char *cmd, int argc, char **argv, struct cmd_target *t)
+{
+    if (optind < argc) {
+        if (t->pid != 0 || t->core != NULL || optind + 1 < argc) {
+            cmd_usage_error(cmd, t->core != NULL
+                                     ? "give a process id or --core, not both"
+                                     : "give one process id");
+            return PS_EUSAGE;
+        }
+        if (cmd_parse_pid(cmd, argv[optind], &t->pid) < 0) {
+            return PS_EUSAGE;
+        }
+    }
+    if (t->pid != 0 && t->core != NULL) {
+        cmd_usage_error(cmd, "give a process id or --core, not both");
+        return PS_EUSAGE;
+    }
+    if ((t->executable != NULL || t->sysroot != NULL) && t->core == NULL) {
+        cmd_usage_error(cmd, "--executable and --sysroot go with --core");
+        return PS_EUSAGE;
+    }
+    if (t->pid == 0 && t->core == NULL) {
+        cmd_usage_error(cmd, "which process? give a PID");
+        return PS_EUSAGE;
+    }
+    return 0;
+}
+
+int
+cmd_open(const struct cmd_target *spec, struct target **t,
+         struct py_runtime **rt)
+{
+    struct target_core_options copt = {spec->executable, spec->sysroot};
     int rc;
 
     *t = NULL;
     *rt = NULL;
-    rc = target_live_open(pid, t);
+    if (spec->core != NULL) {
+        rc = target_core_open(spec->core, &copt, t);
+    } else {
+        rc = target_live_open(spec->pid, t);
+    }
     if (rc < 0) {
         return rc;
     }
     rc = py_runtime_attach(*t, rt);
+    if ((*t)->partial != NULL) {
+        /* What is missing may be what stopped the attach: say that
+         * rather than its symptom. */
+        if (rc < 0 && rc != PS_EPERM) {
+            rc = err_set((*t)->partial_error ? (*t)->partial_error : rc, "%s",
+                         (*t)->partial);
+        } else if (rc == 0) {
+            fprintf(stderr, "pyspect: warning: %s; answers are partial\n",
+                    (*t)->partial);
+        }
+    }
     if (rc < 0) {
         target_free(*t);
         *t = NULL;
     }
     return rc;
+}
+
+int
+cmd_attach(int pid, struct target **t, struct py_runtime **rt)
+{
+    struct cmd_target spec = {pid, NULL, NULL, NULL};
+
+    return cmd_open(&spec, t, rt);
 }
 
 void

@@ -102,7 +102,7 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     }
     sp->mmap_complete = 1;
     sp->scanned = 0;
-    if (sp->proc != NULL && pm != NULL) {
+    if (sp->proc != NULL && (pm != NULL || sp->mapped)) {
         for (i = 0; i < sp->sm->n && rc == 0; i++) {
             const struct smaps_vma *v = &sp->sm->v[i];
 

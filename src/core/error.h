@@ -67,7 +67,7 @@ enum err_class {
       "give an ELF core file: gcore PID, or coredumpctl dump -o FILE")      \
     X(PS_ETRUNCATED, -20, ERR_CLASS_FATAL, 14,                               \
       "the core file is truncated",                                          \
-      "it was cut short (a core size limit, a full disk?): take it again")  \
+      "take it again; a core size limit or a full disk can cut it short")   \
     X(PS_EARCH, -21, ERR_CLASS_FATAL, 15,                                    \
       "the core file is from another architecture",                          \
       "pyspect reads x86-64 cores")

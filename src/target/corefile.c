@@ -84,7 +84,8 @@ struct core_target {
     char *sysroot;
     char *exe_override;
     char *executable;
-    char cmdline[81];
+    char cmdline[81];          /* NT_PRPSINFO's */
+    char *full_cmdline;        /* from argv, or NULL */
     struct core_segment *segs; /* by start */
     size_t nsegs;
     struct core_file *files; /* by start */
@@ -93,6 +94,8 @@ struct core_target {
     size_t nthreads;
     struct maps maps;
     uint64_t auxv_phdr, auxv_vdso, auxv_execfn;
+    unsigned char auxv_head[32]; /* the first two entries, to find it */
+    size_t auxv_head_len;
 };
 
 struct core_mem {
@@ -485,7 +488,9 @@ core_thread_regs(struct target *t, int tid, struct target_regs *regs)
 static int
 core_cmdline(struct target *t, struct strbuf *out)
 {
-    strbuf_addstr(out, core_of(t)->cmdline);
+    struct core_target *ct = core_of(t);
+
+    strbuf_addstr(out, ct->full_cmdline ? ct->full_cmdline : ct->cmdline);
     return 0;
 }
 
@@ -524,6 +529,7 @@ core_free(struct target *t)
     free(ct->sysroot);
     free(ct->exe_override);
     free(ct->executable);
+    free(ct->full_cmdline);
 }
 
 static const struct target_ops core_ops = {
@@ -648,6 +654,9 @@ parse_auxv(struct core_target *ct, const unsigned char *d, size_t len)
 {
     size_t i;
 
+    ct->auxv_head_len = len < sizeof(ct->auxv_head) ? len & ~(size_t)15
+                                                    : sizeof(ct->auxv_head);
+    memcpy(ct->auxv_head, d, ct->auxv_head_len);
     for (i = 0; i + 16 <= len; i += 16) {
         uint64_t type = load_u64(d, i), val = load_u64(d, i + 8);
 
@@ -995,6 +1004,98 @@ find_executable(struct core_target *ct)
     }
 }
 
+/* Bounds on the command line read back from the stack. */
+#define ARGV_WINDOW (1u << 20)
+#define ARGV_MAX 100000
+#define CMDLINE_MAX (1u << 16)
+
+/*
+ * The whole command line, from the process's own argv: gcore keeps only
+ * argv[0] in NT_PRPSINFO, the kernel only the first 80 bytes.  execve()
+ * left argc, argv[], NULL, envp[], NULL and the auxiliary vector at the
+ * top of the stack: find the vector (NT_AUXV holds a copy) near the
+ * string AT_EXECFN points to, and walk back.  Kept only when it begins
+ * with what NT_PRPSINFO says.
+ */
+static void
+recover_cmdline(struct core_target *ct)
+{
+    const struct core_segment *s;
+    unsigned char *buf;
+    struct strbuf line = STRBUF_INIT;
+    raddr_t lo, a = 0, q;
+    uint64_t argc, v, j;
+    size_t next, len, off;
+
+    s = segment_at(ct, ct->auxv_execfn, &next);
+    if (s == NULL || ct->auxv_head_len < 16 || s->avail == 0) {
+        return;
+    }
+    lo = s->start + s->avail > ARGV_WINDOW ? s->start + s->avail - ARGV_WINDOW
+                                           : s->start;
+    if (lo < s->start) {
+        lo = s->start;
+    }
+    len = (size_t)(s->start + s->avail - lo);
+    buf = xmalloc(len);
+    if (pread_all(ct->fd, buf, len, s->offset + (lo - s->start)) < 0) {
+        free(buf);
+        return;
+    }
+    for (off = 16; off + ct->auxv_head_len <= len; off += 8) {
+        if (memcmp(buf + off, ct->auxv_head, ct->auxv_head_len) == 0) {
+            a = lo + off;
+            break;
+        }
+    }
+    /* envp's NULL, then envp[] pointing into the stack, then argv's. */
+    q = a - 8;
+    if (a == 0 || load_u64(buf, (int32_t)(q - lo)) != 0) {
+        goto out;
+    }
+    for (j = 0, q -= 8; q >= lo + 8 && j < ARGV_MAX; j++, q -= 8) {
+        v = load_u64(buf, (int32_t)(q - lo));
+        if (v < s->start || v >= s->end) {
+            break;
+        }
+    }
+    if (load_u64(buf, (int32_t)(q - lo)) != 0) {
+        goto out;
+    }
+    /* argv[] back to argc, which counts them. */
+    for (argc = 0, q -= 8; q >= lo && argc < ARGV_MAX; argc++, q -= 8) {
+        v = load_u64(buf, (int32_t)(q - lo));
+        if (v == argc && argc > 0) {
+            break;
+        }
+        if (v < lo || v >= s->start + s->avail) {
+            goto out;
+        }
+    }
+    if (q < lo || argc == 0 || argc >= ARGV_MAX) {
+        goto out;
+    }
+    for (j = 0; j < argc && line.len < CMDLINE_MAX; j++) {
+        raddr_t str = load_u64(buf, (int32_t)(q + 8 + 8 * j - lo));
+        const unsigned char *p = buf + (str - lo);
+        const unsigned char *nul = memchr(p, '\0', len - (size_t)(str - lo));
+
+        if (nul == NULL) {
+            goto out;
+        }
+        if (j > 0) {
+            strbuf_addch(&line, ' ');
+        }
+        strbuf_add(&line, p, (size_t)(nul - p));
+    }
+    if (strncmp(line.buf, ct->cmdline, strlen(ct->cmdline)) == 0) {
+        ct->full_cmdline = strbuf_detach(&line);
+    }
+out:
+    strbuf_release(&line);
+    free(buf);
+}
+
 int
 target_core_open(const char *path, const struct target_core_options *opt,
                  struct target **out)
@@ -1010,6 +1111,7 @@ target_core_open(const char *path, const struct target_core_options *opt,
     ct->path = xstrdup(path);
     strbuf_addf(&name, "core %s", path);
     ct->base.name = strbuf_detach(&name);
+    ct->base.file = xstrdup(path);
     if (opt != NULL && opt->sysroot != NULL && opt->sysroot[0] != '\0') {
         ct->sysroot = xstrdup(opt->sysroot);
         /* "/srv/root/" + "/usr/lib" would double the slash. */
@@ -1045,6 +1147,7 @@ target_core_open(const char *path, const struct target_core_options *opt,
         ct->base.pid = ct->threads[0].tid;
     }
     find_executable(ct);
+    recover_cmdline(ct);
     if (ct->executable == NULL && ct->exe_override != NULL) {
         ct->executable = xstrdup(ct->exe_override);
     }

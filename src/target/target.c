@@ -26,6 +26,7 @@ target_free(struct target *t)
     t->ops->free(t);
     memsrc_free(t->mem);
     free(t->name);
+    free(t->file);
     free(t->partial);
     free(t);
 }

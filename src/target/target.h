@@ -122,6 +122,7 @@ struct target {
     struct memsrc *mem; /* the target's memory (owned) */
     int pid;            /* live: the process; core: the pid it had */
     char *name;         /* "pid 4242", "core core.4242": for messages */
+    char *file;         /* a core's file, NULL for a live process */
     /*
      * Why answers about this target may be partial (a core cut short, a
      * mapped file that could not be had), for the user; NULL when the

@@ -94,6 +94,48 @@ add_prstatus(struct strbuf *notes, int tid, int64_t orig_rax, uint64_t sp,
     add_note(notes, NT_PRSTATUS, "CORE", d, sizeof(d));
 }
 
+/* Where execve() put the strings, on the made-up stack. */
+#define STRINGS_AT 0xc00
+static const char strings[] = "/usr/bin/prog\0--serve\0008080\0--name\0"
+                              "a b\0HOME=/root\0/usr/bin/prog";
+#define EXECFN_AT (STRINGS_AT + sizeof(strings) - 14)
+
+static void
+make_auxv(unsigned char *aux)
+{
+    put_u64(aux, AT_PHDR);
+    put_u64(aux + 8, EXE_BASE + 64);
+    put_u64(aux + 16, AT_SYSINFO_EHDR);
+    put_u64(aux + 24, VDSO_BASE);
+    put_u64(aux + 32, AT_EXECFN);
+    put_u64(aux + 40, STACK_BASE + EXECFN_AT);
+    put_u64(aux + 48, AT_NULL);
+    put_u64(aux + 56, 0);
+}
+
+/*
+ * The top of the stack as execve() leaves it: argc, argv[], NULL, envp[],
+ * NULL, the auxiliary vector, then the strings.
+ */
+static void
+make_stack(unsigned char *st)
+{
+    static const int argv_at[] = {0, 14, 22, 27, 34};
+    uint64_t sp = 0x800;
+    int i;
+
+    memset(st, 0x5a, PAGE);
+    put_u64(st + sp, 5);
+    for (i = 0; i < 5; i++) {
+        put_u64(st + sp + 8 + 8 * i, STACK_BASE + STRINGS_AT + argv_at[i]);
+    }
+    put_u64(st + sp + 48, 0);
+    put_u64(st + sp + 56, STACK_BASE + STRINGS_AT + 38);
+    put_u64(st + sp + 64, 0);
+    make_auxv(st + sp + 72);
+    memcpy(st + STRINGS_AT, strings, sizeof(strings));
+}
+
 /* The notes of the made-up process. */
 static void
 make_notes(struct strbuf *n, int with_threads)
@@ -112,13 +154,8 @@ make_notes(struct strbuf *n, int with_threads)
     }
     /* Some other notes a reader must skip. */
     add_note(n, 0x202, "LINUX", "xstate!!", 8);
-    put_u64(aux, AT_PHDR);
-    put_u64(aux + 8, EXE_BASE + 64);
-    put_u64(aux + 16, AT_SYSINFO_EHDR);
-    put_u64(aux + 24, VDSO_BASE);
-    put_u64(aux + 32, AT_NULL);
-    put_u64(aux + 40, 0);
-    add_note(n, NT_AUXV, "CORE", aux, 48);
+    make_auxv(aux);
+    add_note(n, NT_AUXV, "CORE", aux, 64);
     memset(files, 0, sizeof(files));
     put_u64(files, 3);
     put_u64(files + 8, PAGE);
@@ -238,7 +275,7 @@ make_world(struct strbuf *core)
     for (i = 0; i < sizeof(data); i++) {
         data[i] = (unsigned char)(i * 3 + 5);
     }
-    memset(stack, 0x5a, sizeof(stack));
+    make_stack(stack);
     memset(vdso, 0x7f, sizeof(vdso));
     mkdir(path_in("root"), 0755);
     mkdir(path_in("root/usr"), 0755);
@@ -288,7 +325,8 @@ test_whole(void)
     TAP_EQ_INT(t->pid, MAIN_TID, "the pid from NT_PRPSINFO");
     TAP_OK(t->partial == NULL, "whole");
     target_cmdline(t, &sb);
-    TAP_EQ_STR(sb.buf, "/usr/bin/prog --serve 8080", "its command line");
+    TAP_EQ_STR(sb.buf, "/usr/bin/prog --serve 8080 --name a b",
+               "its whole command line, from argv on its stack");
     strbuf_reset(&sb);
     TAP_EQ_INT(target_executable(t, &sb), 0, "its executable");
     TAP_EQ_STR(sb.buf, "/usr/bin/prog", "the file holding AT_PHDR");
