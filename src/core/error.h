@@ -63,12 +63,20 @@ enum err_class {
     X(PS_ELIMIT, -17, ERR_CLASS_TRANSIENT, 10,                               \
       "a walk over target memory hit its bound",                             \
       "the structure is too large or corrupt")                               \
-    X(PS_ENOTCORE, -19, ERR_CLASS_FATAL, 13, "not a core file",             \
+    X(PS_ETRACED, -19, ERR_CLASS_FATAL, 13,                                  \
+      "the target is traced by another process",                             \
+      "a debugger or tracer (gdb, strace) holds it: detach it first; "       \
+      "pyspect dump without --blocking can still read it")                   \
+    X(PS_ESTUCK, -20, ERR_CLASS_FATAL, 14,                                   \
+      "a thread of the target would not stop",                               \
+      "it is in uninterruptible sleep (state D), e.g. on a hung file "       \
+      "system; try again later")                                            \
+    X(PS_ENOTCORE, -21, ERR_CLASS_FATAL, 15, "not a core file",             \
       "give an ELF core file: gcore PID, or coredumpctl dump -o FILE")      \
-    X(PS_ETRUNCATED, -20, ERR_CLASS_FATAL, 14,                               \
+    X(PS_ETRUNCATED, -22, ERR_CLASS_FATAL, 16,                               \
       "the core file is truncated",                                          \
       "take it again; a core size limit or a full disk can cut it short")   \
-    X(PS_EARCH, -21, ERR_CLASS_FATAL, 15,                                    \
+    X(PS_EARCH, -23, ERR_CLASS_FATAL, 17,                                    \
       "the core file is from another architecture",                          \
       "pyspect reads x86-64 cores")
 /* clang-format on */

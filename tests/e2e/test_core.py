@@ -192,7 +192,7 @@ def notes_first(src, dst):
 
 @pytest.mark.sanitize
 def test_truncated_core(some_python, target, tmp_path):
-    """Cut in its notes: one line, exit 14.  Cut in its last memory (the
+    """Cut in its notes: one line, exit 16.  Cut in its last memory (the
     highest mapping, not the Python heap): the answer for what is there,
     marked partial, with a warning."""
     t = scenario(some_python, target)
@@ -212,7 +212,7 @@ def test_truncated_core(some_python, target, tmp_path):
     with open(cut, "wb") as f:
         f.write(data[:notes_end - 100])
     r = pyspect("dump", "--core", cut)
-    assert r.rc == 14, r
+    assert r.rc == 16, r
     assert "truncated" in one_line(r.err) and "notes" in r.err
 
     kernel = str(tmp_path / "core.kernel")
@@ -249,9 +249,9 @@ def test_not_a_core(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("not an ELF file\n")
     r = pyspect("dump", "--core", path)
-    assert r.rc == 13 and "not a core file" in one_line(r.err), r
+    assert r.rc == 15 and "not a core file" in one_line(r.err), r
     r = pyspect("dump", "--core", sys.executable)
-    assert r.rc == 13 and "not a core" in one_line(r.err), r
+    assert r.rc == 15 and "not a core" in one_line(r.err), r
     r = pyspect("dump", "--core", tmp_path / "missing")
     assert r.rc == 1 and "No such file" in one_line(r.err), r
 
