@@ -3,6 +3,12 @@
  *
  * Layer: cmd.  Each command lives in its own file, takes argc/argv after
  * the command name, and returns the process exit status.
+ *
+ * The contract of a command's option parser: it returns 0, or an error
+ * code it has already reported (PS_EUSAGE, through cmd_usage_error() and
+ * friends, which return it); --help sets a flag and returns 0, and the
+ * command prints its help.  main() checks that standard output was
+ * written after every command.
  */
 #ifndef PYSPECT_CMD_CMD_H
 #define PYSPECT_CMD_CMD_H
@@ -27,6 +33,7 @@ struct cmd_target {
     const char *core;
     const char *executable;
     const char *sysroot;
+    char **command; /* -- COMMAND ARGS..., for commands that launch */
 };
 
 /* getopt_long() values of the core-file options. */
@@ -64,10 +71,24 @@ int cmd_target_option(const char *cmd, int c, const char *arg,
                       struct cmd_target *t);
 
 /*
- * After the options: the PID argument, if any (argv[optind..]), and the
- * checks that exactly one target was named.  0 or PS_EUSAGE (reported).
+ * For commands that can launch a program: cut "-- COMMAND ARGS..." off
+ * argv into t->command, leaving in *argc what getopt_long() should see.
+ * 0 or PS_EUSAGE (reported: nothing after --).
  */
-int cmd_target_finish(const char *cmd, int argc, char **argv,
+int cmd_target_command(const char *cmd, int *argc, char **argv,
+                       struct cmd_target *t);
+
+/* cmd_target_finish() flags. */
+enum {
+    CMD_TARGET_LAUNCH = 1 << 0, /* -- COMMAND may name the target */
+};
+
+/*
+ * After the options: the PID argument, if any (argv[optind..]), and the
+ * checks that exactly one target was named (a PID, as an argument or -p,
+ * a core, or a command).  0 or PS_EUSAGE (reported).
+ */
+int cmd_target_finish(const char *cmd, int argc, char **argv, unsigned flags,
                       struct cmd_target *t);
 
 /*
@@ -84,19 +105,19 @@ int cmd_attach(int pid, struct target **t, struct py_runtime **rt);
 /* Free what cmd_open() opened (either may be NULL). */
 void cmd_detach(struct target *t, struct py_runtime *rt);
 
-/* Parse a PID argument; prints a usage error and returns 2 on failure. */
+/* Parse a PID argument; 0, or PS_EUSAGE (reported). */
 int cmd_parse_pid(const char *cmd, const char *arg, int *pid);
 
 /*
  * The usage error for the option getopt_long() just refused (unknown,
- * or missing its value); returns 2.
+ * or missing its value); returns PS_EUSAGE.
  */
 int cmd_option_error(const char *cmd, char **argv);
 
 /* Report rc on stderr (one line) and return its exit status. */
 int cmd_fail(int rc);
 
-/* Print "pyspect CMD: MESSAGE" and the usage hint; return 2. */
+/* Print "pyspect CMD: MESSAGE" and the usage hint; return PS_EUSAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -6,9 +6,9 @@
 #include "cmd.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,7 +29,7 @@ cmd_usage_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, " (see pyspect %s --help)\n", cmd);
-    return err_exit_status(PS_EUSAGE);
+    return PS_EUSAGE;
 }
 
 int
@@ -50,8 +50,7 @@ cmd_parse_pid(const char *cmd, const char *arg, int *pid)
     long v;
 
     if (parse_long(arg, 1, 0x7fffffff, &v) < 0) {
-        cmd_usage_error(cmd, "'%s' is not a process id", arg);
-        return PS_EUSAGE;
+        return cmd_usage_error(cmd, "'%s' is not a process id", arg);
     }
     *pid = (int)v;
     return 0;
@@ -79,30 +78,58 @@ cmd_target_option(const char *cmd, int c, const char *arg,
 }
 
 int
-cmd_target_finish(const char *cmd, int argc, char **argv, struct cmd_target *t)
+cmd_target_command(const char *cmd, int *argc, char **argv,
+                   struct cmd_target *t)
 {
+    int i;
+
+    for (i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            if (i + 1 >= *argc) {
+                return cmd_usage_error(cmd, "no command after --");
+            }
+            t->command = argv + i + 1;
+            *argc = i;
+            break;
+        }
+    }
+    return 0;
+}
+
+int
+cmd_target_finish(const char *cmd, int argc, char **argv, unsigned flags,
+                  struct cmd_target *t)
+{
+    const char *or_command =
+        flags & CMD_TARGET_LAUNCH ? ", or a command after --" : "";
+    int named = (t->pid != 0) + (t->core != NULL) + (t->command != NULL);
+
     if (optind < argc) {
-        if (t->pid != 0 || t->core != NULL || optind + 1 < argc) {
-            cmd_usage_error(cmd, t->core != NULL
-                                     ? "give a process id or --core, not both"
-                                     : "give one process id");
-            return PS_EUSAGE;
+        if (t->core != NULL) {
+            return cmd_usage_error(cmd,
+                                   "give a process id or --core, not both");
+        }
+        if (named > 0 || optind + 1 < argc) {
+            return cmd_usage_error(cmd, "give one process id%s", or_command);
         }
         if (cmd_parse_pid(cmd, argv[optind], &t->pid) < 0) {
             return PS_EUSAGE;
         }
+        named++;
     }
     if (t->pid != 0 && t->core != NULL) {
-        cmd_usage_error(cmd, "give a process id or --core, not both");
-        return PS_EUSAGE;
+        return cmd_usage_error(cmd, "give a process id or --core, not both");
+    }
+    if (named > 1) {
+        return cmd_usage_error(cmd, "give a process id or a command, not "
+                                    "both");
     }
     if ((t->executable != NULL || t->sysroot != NULL) && t->core == NULL) {
-        cmd_usage_error(cmd, "--executable and --sysroot go with --core");
-        return PS_EUSAGE;
+        return cmd_usage_error(cmd,
+                               "--executable and --sysroot go with --core");
     }
-    if (t->pid == 0 && t->core == NULL) {
-        cmd_usage_error(cmd, "which process? give a PID");
-        return PS_EUSAGE;
+    if (named == 0) {
+        return cmd_usage_error(cmd, "which process? give a PID%s", or_command);
     }
     return 0;
 }
@@ -146,7 +173,7 @@ cmd_open(const struct cmd_target *spec, struct target **t,
 int
 cmd_attach(int pid, struct target **t, struct py_runtime **rt)
 {
-    struct cmd_target spec = {pid, NULL, NULL, NULL};
+    struct cmd_target spec = {pid, NULL, NULL, NULL, NULL};
 
     return cmd_open(&spec, t, rt);
 }

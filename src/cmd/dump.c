@@ -52,6 +52,7 @@ static const char dump_usage[] =
 
 struct dump_options {
     struct cmd_target target;
+    int help;
     int json;
     int blocking;
     int source;
@@ -310,7 +311,7 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
         r = cmd_target_option("dump", c, optarg, &opt->target);
         if (r < 0) {
-            return 2;
+            return r;
         }
         if (r > 0) {
             continue;
@@ -329,19 +330,20 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(dump_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("dump", argv);
         }
     }
-    if (cmd_target_finish("dump", argc, argv, &opt->target) < 0) {
-        return 2;
+    r = cmd_target_finish("dump", argc, argv, 0, &opt->target);
+    if (r < 0) {
+        return r;
     }
     if (opt->blocking && opt->target.core != NULL) {
         return cmd_usage_error("dump", "a core file needs no --blocking");
     }
-    return -1;
+    return 0;
 }
 
 int
@@ -354,11 +356,15 @@ cmd_dump(int argc, char **argv)
     struct strbuf out = STRBUF_INIT;
     unsigned flags = PY_SNAPSHOT_NAMES;
     uint64_t t_start, t_attach, t_snap = 0, t_format = 0;
-    int rc, status;
+    int rc;
 
-    status = dump_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = dump_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(dump_usage, stdout);
+        return 0;
     }
     t_start = clock_now_ns();
     rc = cmd_open(&opt.target, &target, &rt);

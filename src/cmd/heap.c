@@ -81,6 +81,7 @@ static const char heap_usage[] =
 
 struct heap_options {
     struct cmd_target target;
+    int help;
     int json;
     long top;
     double growth;           /* seconds, 0 when not asked */
@@ -1090,7 +1091,7 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
     while ((c = getopt_long(argc, argv, "p:n:o:vh", longopts, NULL)) != -1) {
         r = cmd_target_option("heap", c, optarg, &opt->target);
         if (r < 0) {
-            return 2;
+            return r;
         }
         if (r > 0) {
             continue;
@@ -1128,14 +1129,15 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(heap_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("heap", argv);
         }
     }
-    if (cmd_target_finish("heap", argc, argv, &opt->target) < 0) {
-        return 2;
+    r = cmd_target_finish("heap", argc, argv, 0, &opt->target);
+    if (r < 0) {
+        return r;
     }
     if (opt->growth_arg != NULL && opt->target.core != NULL) {
         /* Two cores: the earlier one is --growth's. */
@@ -1160,7 +1162,7 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
                                "'%s'",
                                opt->output);
     }
-    return -1;
+    return 0;
 }
 
 int
@@ -1170,11 +1172,15 @@ cmd_heap(int argc, char **argv)
     struct target *target = NULL, *target0 = NULL;
     struct py_runtime *rt = NULL, *rt0 = NULL;
     struct strbuf out = STRBUF_INIT;
-    int rc, status;
+    int rc;
 
-    status = heap_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = heap_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(heap_usage, stdout);
+        return 0;
     }
     if (opt.growth_core != NULL) {
         struct cmd_target earlier = opt.target;

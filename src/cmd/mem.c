@@ -85,6 +85,7 @@ static const char mem_usage[] =
 
 struct mem_options {
     struct cmd_target target;
+    int help;
     int json;
     int verbose;
     int census;
@@ -874,7 +875,7 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
         r = cmd_target_option("mem", c, optarg, &opt->target);
         if (r < 0) {
-            return 2;
+            return r;
         }
         if (r > 0) {
             continue;
@@ -908,16 +909,13 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(mem_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("mem", argv);
         }
     }
-    if (cmd_target_finish("mem", argc, argv, &opt->target) < 0) {
-        return 2;
-    }
-    return -1;
+    return cmd_target_finish("mem", argc, argv, 0, &opt->target);
 }
 
 static void
@@ -962,14 +960,18 @@ cmd_mem(int argc, char **argv)
     struct mem_facts facts;
     struct strbuf out = STRBUF_INIT;
     size_t nv = 0, i;
-    int rc, status;
+    int rc;
 
     if (is_watch(argc, argv)) {
         return cmd_mem_watch(argc, argv);
     }
-    status = mem_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = mem_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(mem_usage, stdout);
+        return 0;
     }
     memset(&r, 0, sizeof(r));
     strbuf_init(&r.gm_problem);

@@ -103,6 +103,7 @@ static const char *const watch_labels[WATCH_NSERIES] = {
 };
 
 struct watch_options {
+    int help;
     int pid;
     char **command;
     double interval;
@@ -164,20 +165,17 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    struct cmd_target t;
+    int c, r, nopts = argc;
     size_t i;
 
-    int nopts = argc, dashdash = 0;
-
     memset(opt, 0, sizeof(*opt));
+    memset(&t, 0, sizeof(t));
     opt->interval = 0.1;
     /* Options end at "--"; what follows is the command, untouched. */
-    for (i = 1; i < (size_t)argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            nopts = (int)i;
-            dashdash = 1;
-            break;
-        }
+    r = cmd_target_command("mem", &nopts, argv, &t);
+    if (r < 0) {
+        return r;
     }
     optind = 1;
     opterr = 0;
@@ -186,8 +184,9 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
         case 'w':
             break;
         case 'p':
-            if (cmd_parse_pid("mem", optarg, &opt->pid) < 0) {
-                return 2;
+            r = cmd_target_option("mem", c, optarg, &t);
+            if (r < 0) {
+                return r;
             }
             break;
         case 'i':
@@ -241,34 +240,18 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(watch_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("mem", argv);
         }
     }
-    if (dashdash) {
-        if (nopts + 1 >= argc) {
-            return cmd_usage_error("mem", "no COMMAND after --");
-        }
-        opt->command = argv + nopts + 1;
+    r = cmd_target_finish("mem", nopts, argv, CMD_TARGET_LAUNCH, &t);
+    if (r < 0) {
+        return r;
     }
-    if (optind < nopts) {
-        if (opt->pid != 0 || optind + 1 < nopts || opt->command != NULL) {
-            return cmd_usage_error("mem", "give one process id, or -- "
-                                          "COMMAND");
-        }
-        if (cmd_parse_pid("mem", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
-    }
-    if (opt->command != NULL && opt->pid != 0) {
-        return cmd_usage_error("mem", "give -p PID or -- COMMAND, not both");
-    }
-    if (opt->command == NULL && opt->pid == 0) {
-        return cmd_usage_error("mem", "which process? give -p PID or -- "
-                                      "COMMAND");
-    }
+    opt->pid = t.pid;
+    opt->command = t.command;
     for (i = 0; i < opt->noutputs; i++) {
         size_t k;
 
@@ -279,7 +262,7 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
             }
         }
     }
-    return -1;
+    return 0;
 }
 
 /* ---- sampling ----------------------------------------------------------- */
@@ -667,9 +650,13 @@ cmd_mem_watch(int argc, char **argv)
     int rc = 0, status, exit_status = -1, launched, fatal = 0, child_gone = 0;
     size_t i, nrows = 0;
 
-    status = watch_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = watch_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(watch_usage, stdout);
+        return 0;
     }
     memset(&s, 0, sizeof(s));
     memset(csv, 0, sizeof(csv));

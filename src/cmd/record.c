@@ -88,6 +88,7 @@ static const char record_usage_end[] =
     "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
 
 struct record_options {
+    int help;
     int pid;
     char **command;
     const char *output;
@@ -195,20 +196,16 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cmd_target t;
     long v;
-    int c, i;
+    int c, r;
 
     memset(opt, 0, sizeof(*opt));
+    memset(&t, 0, sizeof(t));
     /* Everything after "--" is the command, its options included. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            opt->command = i + 1 < argc ? argv + i + 1 : NULL;
-            if (opt->command == NULL) {
-                return cmd_usage_error("record", "no command after --");
-            }
-            argc = i;
-            break;
-        }
+    r = cmd_target_command("record", &argc, argv, &t);
+    if (r < 0) {
+        return r;
     }
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
@@ -230,8 +227,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->format_given = 1;
             break;
         case 'p':
-            if (cmd_parse_pid("record", optarg, &opt->pid) < 0) {
-                return 2;
+            r = cmd_target_option("record", c, optarg, &t);
+            if (r < 0) {
+                return r;
             }
             break;
         case 'r':
@@ -294,34 +292,23 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            help();
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("record", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc || opt->command != NULL) {
-            return cmd_usage_error("record", "give one process id, or a "
-                                             "command after --");
-        }
-        if (cmd_parse_pid("record", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+    r = cmd_target_finish("record", argc, argv, CMD_TARGET_LAUNCH, &t);
+    if (r < 0) {
+        return r;
     }
-    if (opt->pid == 0 && opt->command == NULL) {
-        return cmd_usage_error("record", "which process? give a PID, or a "
-                                         "command after --");
-    }
-    if (opt->pid != 0 && opt->command != NULL) {
-        return cmd_usage_error("record", "give a PID or a command, not "
-                                         "both");
-    }
+    opt->pid = t.pid;
+    opt->command = t.command;
     if (opt->output != NULL && !opt->format_given &&
         out_format_for_path(opt->output) != NULL) {
         opt->format = out_format_for_path(opt->output);
     }
-    return -1;
+    return 0;
 }
 
 /* ---- the output file ---------------------------------------------------- */
@@ -908,12 +895,16 @@ cmd_record(int argc, char **argv)
     struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, fd = -1, created = 0, exit_status = 0;
+    int rc, fd = -1, created = 0, exit_status = 0;
     size_t i;
 
-    status = record_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = record_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        help();
+        return 0;
     }
     memset(&r, 0, sizeof(r));
     r.opt = &opt;
