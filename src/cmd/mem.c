@@ -282,7 +282,10 @@ mem_gather(struct mem_report *r)
     }
     t0 = clock_now_ns();
     if (r->gm_located) {
-        r->gm.deadline_ns = t0 + (uint64_t)r->opt->max_pause_ms * 1000000u;
+        /* A bound on the pause: a core has none to bound. */
+        if (live) {
+            r->gm.deadline_ns = t0 + (uint64_t)r->opt->max_pause_ms * 1000000u;
+        }
         rc = glibc_malloc_walk(&r->gm, heapcache, &rt->maps);
         if (rc == 0) {
             r->gm_walked = 1;
