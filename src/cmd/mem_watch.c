@@ -14,14 +14,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +39,7 @@
 #include "target/memsrc.h"
 #include "target/pagemap.h"
 #include "target/resident.h"
+#include "target/session.h"
 #include "target/target.h"
 #include "target/smaps.h"
 #include "core/banned.h"
@@ -455,88 +454,6 @@ sampler_release(struct sampler *s)
     free(s->threads);
 }
 
-/* ---- launching ---------------------------------------------------------- */
-
-static int
-watch_launch(char **command, int *pid)
-{
-    int fds[2], err = 0;
-    pid_t child;
-    ssize_t n;
-
-    /* A close-on-exec pipe tells the parent whether exec worked. */
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_ECOMMAND, "cannot start '%s': %s", command[0],
-                       strerror(errno));
-    }
-    fflush(NULL);
-    child = fork();
-    if (child < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot start '%s': %s", command[0],
-                       strerror(errno));
-    }
-    if (child == 0) {
-        /* pyspect ignores SIGPIPE; the command should not inherit that. */
-        signal(SIGPIPE, SIG_DFL);
-        close(fds[0]);
-        execvp(command[0], command);
-        err = errno;
-        n = write(fds[1], &err, sizeof(err));
-        (void)n;
-        _exit(127);
-    }
-    close(fds[1]);
-    do {
-        n = read(fds[0], &err, sizeof(err));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n == (ssize_t)sizeof(err)) {
-        waitpid(child, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", command[0],
-                       strerror(err));
-    }
-    *pid = (int)child;
-    return 0;
-}
-
-static int
-status_of(int wstatus)
-{
-    if (WIFEXITED(wstatus)) {
-        return WEXITSTATUS(wstatus);
-    }
-    if (WIFSIGNALED(wstatus)) {
-        return 128 + WTERMSIG(wstatus);
-    }
-    return 1;
-}
-
-/* Wait for the launched child, up to timeout seconds; 1 when reaped. */
-static int
-reap(int pid, double timeout, int *status)
-{
-    uint64_t end = clock_now_ns() + (uint64_t)(timeout * 1e9);
-    int ws;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &ws, WNOHANG);
-
-        if (r == pid) {
-            *status = status_of(ws);
-            return 1;
-        }
-        if (r < 0 && errno != EINTR) {
-            return 0;
-        }
-        if (clock_now_ns() >= end) {
-            return 0;
-        }
-        usleep(10000);
-    }
-}
-
 /* ---- output ------------------------------------------------------------- */
 
 static int
@@ -647,6 +564,7 @@ cmd_mem_watch(int argc, char **argv)
     FILE *csv[WATCH_MAX_OUTPUTS];
     double values[WATCH_NSERIES], next_print = 0, elapsed = 0;
     uint64_t start, late = 0, tick = 0;
+    struct session sess;
     int rc = 0, status, exit_status = -1, launched, fatal = 0, child_gone = 0;
     size_t i, nrows = 0;
 
@@ -662,22 +580,21 @@ cmd_mem_watch(int argc, char **argv)
     memset(csv, 0, sizeof(csv));
     launched = opt.command != NULL;
     if (launched) {
-        rc = watch_launch(opt.command, &s.pid);
+        rc = session_launch(&sess, opt.command);
         if (rc < 0) {
             return cmd_fail(rc);
         }
     } else {
-        s.pid = opt.pid;
+        session_attach(&sess, opt.pid);
     }
+    s.pid = sess.pid;
     s.search = opt.search;
     rc = target_live_open(s.pid, &s.target);
     if (rc == 0) {
         s.proc = s.target->mem;
     }
     if (rc < 0) {
-        if (launched) {
-            reap(s.pid, 5, &exit_status);
-        }
+        session_wait(&sess, 5);
         return cmd_fail(rc);
     }
     s.have_pm = pagemap_open(s.pid, &s.pm) == 0;
@@ -733,11 +650,10 @@ cmd_mem_watch(int argc, char **argv)
     while (!watch_stop) {
         uint64_t deadline;
         double t = secs(clock_now_ns() - start);
-        int ws;
         struct timespec ts;
 
-        if (launched && waitpid(s.pid, &ws, WNOHANG) == s.pid) {
-            exit_status = status_of(ws);
+        if (session_exited(&sess)) {
+            exit_status = session_exit_status(&sess);
             child_gone = 1;
             break;
         }
@@ -796,17 +712,10 @@ cmd_mem_watch(int argc, char **argv)
      * process group); after --duration, or a signal to pyspect alone, ask
      * it to stop. */
     if (launched && !child_gone) {
-        if (!watch_stop || !reap(s.pid, 3, &exit_status)) {
-            if (!watch_stop) {
-                kill(s.pid, SIGTERM);
-            } else {
-                kill(s.pid, watch_signal ? watch_signal : SIGTERM);
-            }
-            if (!reap(s.pid, 5, &exit_status)) {
-                kill(s.pid, SIGKILL);
-                reap(s.pid, 5, &exit_status);
-            }
+        if (!watch_stop || !session_wait(&sess, 3)) {
+            session_stop(&sess, watch_stop ? watch_signal : SIGTERM, 5);
         }
+        exit_status = session_exit_status(&sess);
     }
 
     for (i = 0; i < opt.noutputs && rc == 0; i++) {

@@ -8,7 +8,6 @@
  * writes the profile with one of the writers (src/output/).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 #include "python/runtime.h"
 #include "python/sampler.h"
 #include "target/proc.h"
+#include "target/session.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -126,9 +125,7 @@ struct recorder {
     size_t ntargets;
     size_t targets_alloc;
     int root_pid;
-    pid_t child; /* the started command, or 0 */
-    int child_status;
-    int child_reaped;
+    struct session session; /* the command started, or the pid given */
     uint32_t *ids;
     size_t ids_alloc;
     struct record_target *current;
@@ -430,37 +427,23 @@ target_try(struct recorder *r, struct record_target *t)
     return rc;
 }
 
+static int
+known_cb(void *ctx, int pid)
+{
+    return target_find(ctx, pid) != NULL;
+}
+
+static void
+add_cb(void *ctx, int pid)
+{
+    target_add(ctx, pid)->started = 1;
+}
+
 /* Add the descendants of the targets that are not known yet. */
 static void
 scan_children(struct recorder *r)
 {
-    int grew = 1, round;
-
-    /* Processes are found level by level: a grandchild's parent must be
-     * known first, so scan until nothing new turns up. */
-    for (round = 0; grew && round < 16; round++) {
-        DIR *dir = opendir("/proc");
-        struct dirent *de;
-
-        grew = 0;
-        if (dir == NULL) {
-            break;
-        }
-        while ((de = readdir(dir)) != NULL) {
-            long pid;
-            int ppid;
-
-            if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 ||
-                target_find(r, (int)pid) != NULL ||
-                proc_ppid((int)pid, &ppid) < 0 ||
-                target_find(r, ppid) == NULL) {
-                continue;
-            }
-            target_add(r, (int)pid)->started = 1;
-            grew = 1;
-        }
-        closedir(dir);
-    }
+    session_descendants(known_cb, add_cb, r);
 }
 
 /* ---- samples into the profile ------------------------------------------- */
@@ -553,75 +536,6 @@ record_round(struct recorder *r, uint64_t round)
 
 /* ---- starting a command ------------------------------------------------- */
 
-static int
-launch(struct recorder *r, char **argv)
-{
-    int fds[2], e = 0;
-    ssize_t n;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_EIO, "pipe: %s", strerror(errno));
-    }
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(fds[1], &e, sizeof(e)) < 0) {
-            _exit(127);
-        }
-        _exit(127);
-    }
-    close(fds[1]);
-    /* The pipe closes on a successful exec; an error comes through it. */
-    do {
-        n = read(fds[0], &e, sizeof(e));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n > 0) {
-        waitpid(pid, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
-                       strerror(e));
-    }
-    r->child = pid;
-    return 0;
-}
-
-/* Has the started command exited?  Reaps it and keeps its status. */
-static int
-child_exited(struct recorder *r)
-{
-    int status;
-
-    if (r->child == 0 || r->child_reaped) {
-        return r->child_reaped;
-    }
-    if (waitpid(r->child, &status, WNOHANG) == r->child) {
-        r->child_status = status;
-        r->child_reaped = 1;
-    }
-    return r->child_reaped;
-}
-
-static int
-child_exit_status(const struct recorder *r)
-{
-    if (WIFEXITED(r->child_status)) {
-        return WEXITSTATUS(r->child_status);
-    }
-    if (WIFSIGNALED(r->child_status)) {
-        return 128 + WTERMSIG(r->child_status);
-    }
-    return 1;
-}
-
 /*
  * Wait until the started command runs Python (sampling starts at its
  * first frame), or say why it never will.
@@ -647,11 +561,12 @@ wait_for_python(struct recorder *r, struct record_target *t)
             target_release(t);
             rc = PS_ENOTREADY;
         }
-        if (child_exited(r)) {
+        if (session_exited(&r->session)) {
             return err_set(PS_ECOMMAND,
                            "'%s' exited (status %d) before its Python "
                            "started",
-                           r->opt->command[0], child_exit_status(r));
+                           r->opt->command[0],
+                           session_exit_status(&r->session));
         }
         if (rc != PS_ENOTREADY) {
             if (rc == PS_ENOTPY) {
@@ -864,7 +779,7 @@ fill_meta(struct recorder *r)
     struct strbuf cmd = STRBUF_INIT;
     struct timeval tv;
 
-    if (r->child != 0) {
+    if (r->session.launched) {
         char **a;
 
         for (a = r->opt->command; *a != NULL; a++) {
@@ -934,23 +849,20 @@ cmd_record(int argc, char **argv)
         goto fail;
     }
     if (opt.command != NULL) {
-        rc = launch(&r, opt.command);
+        rc = session_launch(&r.session, opt.command);
         if (rc < 0) {
             goto fail;
         }
-        r.root_pid = r.child;
+        r.root_pid = r.session.pid;
         root = target_add(&r, r.root_pid);
         root->started = 1;
         rc = wait_for_python(&r, root);
         if (rc < 0) {
-            if (!child_exited(&r)) {
-                kill(r.child, SIGTERM);
-                waitpid(r.child, &r.child_status, 0);
-                r.child_reaped = 1;
-            }
+            session_stop(&r.session, SIGTERM, 5);
             goto fail;
         }
     } else {
+        session_attach(&r.session, opt.pid);
         r.root_pid = opt.pid;
         root = target_add(&r, opt.pid);
         rc = target_try(&r, root);
@@ -979,20 +891,19 @@ cmd_record(int argc, char **argv)
     if (!opt.quiet) {
         summary(&r);
     }
-    if (r.child != 0) {
+    if (r.session.launched) {
         /* A second Ctrl-C ends pyspect at once; the profile is saved. */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        if (!child_exited(&r)) {
+        if (!session_exited(&r.session)) {
             if (!opt.quiet && r.stopped != NULL &&
                 strcmp(r.stopped, "duration reached") == 0) {
                 fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
                         opt.command[0]);
             }
-            waitpid(r.child, &r.child_status, 0);
-            r.child_reaped = 1;
+            session_wait(&r.session, -1);
         }
-        exit_status = child_exit_status(&r);
+        exit_status = session_exit_status(&r.session);
     }
     goto out;
 fail:
