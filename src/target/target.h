@@ -135,7 +135,17 @@ struct target {
     int pid;            /* live: the process; core: the pid it had */
     int ns_pid;         /* its own pid in its pid namespace, 0: the same */
     char *name;         /* "pid 4242", "core core.4242": for messages */
-    int paused;         /* between target_pause() and target_resume() */
+    char *file;         /* a core's file, NULL for a live process */
+    /*
+     * Why answers about this target may be partial (a core cut short, a
+     * mapped file that could not be had), for the user; NULL when the
+     * target is whole.  Reads of what is missing fail with PS_EFAULT.
+     */
+    char *partial;
+    /* What a command fails with when the missing part was needed:
+     * PS_ETRUNCATED, PS_ENOTFOUND (a file). */
+    int partial_error;
+    int paused; /* between target_pause() and target_resume() */
     uint64_t pause_start_ns;
     uint64_t pause_end_ns;
 };
@@ -145,6 +155,25 @@ struct target {
  * PS_EZOMBIE, PS_EPERM.  Reads nothing else and stops nothing.
  */
 int target_live_open(int pid, struct target **out);
+
+/* What a core file needs besides itself. */
+struct target_core_options {
+    /* The executable, where the core's record of it is wrong or missing
+     * (NULL: the path the core names, under sysroot). */
+    const char *executable;
+    /* Where the core's files are (a container's root, a copy of the
+     * machine it came from); NULL: this machine's root. */
+    const char *sysroot;
+};
+
+/*
+ * An ELF core file (gcore's or the kernel's).  PS_ENOTFOUND, PS_EPERM,
+ * PS_ENOTCORE, PS_EARCH (not x86-64), PS_ETRUNCATED (cut short before
+ * its notes end); a core whose memory is cut short opens, with partial
+ * set.  opt may be NULL.
+ */
+int target_core_open(const char *path, const struct target_core_options *opt,
+                     struct target **out);
 
 /*
  * A target with memory only (no mappings, threads or files), taking
@@ -240,9 +269,8 @@ target_can_pause(const struct target *t)
 }
 
 /*
- * Open the ELF file mapped at e: the very file mapped when the backend
- * can name it, else the file of that name.  Where (if not NULL) gets the
- * path that opened.  PS_ENOTFOUND, PS_EELF.
+ * Open the ELF file mapped at e (target_mapped_path()).  Where (if not
+ * NULL) gets the path that opened.  PS_ENOTFOUND, PS_EELF.
  */
 struct elf_image;
 int target_open_elf(struct target *t, const struct map_entry *e,
