@@ -1,7 +1,8 @@
 """End-to-end test harness: real target processes on every CPython found.
 
 Interpreters are discovered at run time: pyenv's versions/3.X*/bin/python3
-and Debian's /usr/bin/python3 (a static build).  Every test that takes the
+(and versions/2.7*/bin/python2.7) and Debian's /usr/bin/python3 (a static
+build).  Every test that takes the
 `python` fixture runs once per expected interpreter; one that is not
 installed is a skip, and the summary at the end says which versions ran.
 Set PYSPECT_TEST_PYTHONS=3.8,3.12,system to run a subset.
@@ -29,7 +30,7 @@ TARGETS = pathlib.Path(__file__).resolve().parent / "targets"
 # co_filename is a str of every PEP 393 kind.
 NONASCII_DIR = "tgt-ünï-函数-𠀀"
 
-EXPECTED = ["3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
+EXPECTED = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
             "system"]
 
 Python = collections.namedtuple("Python", "label exe version static")
@@ -62,6 +63,8 @@ def discover_pythons():
     if versions.is_dir():
         for d in sorted(versions.iterdir()):
             exe = d / "bin" / "python3"
+            if not exe.exists():
+                exe = d / "bin" / "python2.7"
             if not exe.exists():
                 continue
             try:

@@ -174,7 +174,7 @@ test_verify(const struct py_layout *l, unsigned char *mem)
     int32_t instr = frames ? l->frame_lasti : l->iframe_instr;
     char label[16];
 
-    snprintf(label, sizeof(label), "3.%d", l->minor);
+    snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
     build(&im, &b);
     TAP_OK(count_reads(&im, &b) > 0, "%s: a verified walk reads", label);
 
@@ -242,7 +242,7 @@ test_sampler(const struct py_layout *l, unsigned char *mem)
     int rc, round;
     char label[16];
 
-    snprintf(label, sizeof(label), "3.%d", l->minor);
+    snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
     build(&im, &b);
     lv = live_new(&im);
     rt = runtime_over(&im, &b, &lv->base);
