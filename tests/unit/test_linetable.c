@@ -527,9 +527,9 @@ test_bad_arguments(void)
         /* The same byte is +200 lines in 2.7, -56 from 3.6. */
         static const uint8_t jump[] = {2, 200};
 
-        TAP_EQ_INT(addr2line(PY_LINES_LNOTAB_UNSIGNED, jump, sizeof(jump),
-                             1000, 2),
-                   1200, "lnotab 2.7: line increments are unsigned");
+        TAP_EQ_INT(
+            addr2line(PY_LINES_LNOTAB_UNSIGNED, jump, sizeof(jump), 1000, 2),
+            1200, "lnotab 2.7: line increments are unsigned");
         TAP_EQ_INT(addr2line(PY_LINES_LNOTAB, jump, sizeof(jump), 1000, 2),
                    944, "lnotab 3.6+: line increments are signed");
     }

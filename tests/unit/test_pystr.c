@@ -380,9 +380,8 @@ test_py27(void)
     static const uint8_t bad[] = {'a', 0xff, 'b', 0xe5, 0x87};
     static const uint8_t overlong[] = {0xc0, 0xaf, 0xed, 0xa0, 0x80, 0};
     /* 'a', U+20000 as a pair, a lone high, 'x', a lone low, 'z'. */
-    static const uint8_t utf16[] = {'a',  0,    0x40, 0xd8, 0x00,
-                                    0xdc, 0x3d, 0xd8, 'x',  0,
-                                    0x01, 0xdc, 'z',  0};
+    static const uint8_t utf16[] = {'a',  0,   0x40, 0xd8, 0x00, 0xdc, 0x3d,
+                                    0xd8, 'x', 0,    0x01, 0xdc, 'z',  0};
     char out[64];
 
     TAP_EQ_INT(py_bytes_to_utf8(utf8, sizeof(utf8) - 1, out, sizeof(out)),
@@ -390,10 +389,11 @@ test_py27(void)
     TAP_EQ_STR(out, (const char *)utf8, "bytes: UTF-8 passes through");
     TAP_EQ_INT(py_bytes_to_utf8(bad, sizeof(bad), out, sizeof(out)), 11,
                "bytes: stray bytes escaped");
-    TAP_EQ_STR(out, "a\xed\xb3\xbf" "b\xed\xb3\xa5\xed\xb2\x87",
+    TAP_EQ_STR(out,
+               "a\xed\xb3\xbf"
+               "b\xed\xb3\xa5\xed\xb2\x87",
                "bytes: stray and cut-off bytes become U+DC80 + byte");
-    TAP_EQ_INT(py_bytes_to_utf8(overlong, sizeof(overlong), out,
-                                sizeof(out)),
+    TAP_EQ_INT(py_bytes_to_utf8(overlong, sizeof(overlong), out, sizeof(out)),
                17, "bytes: overlong and surrogate forms escaped");
     TAP_EQ_STR(out,
                "\xed\xb3\x80\xed\xb2\xaf\xed\xb3\xad\xed\xb2\xa0"
@@ -404,8 +404,7 @@ test_py27(void)
     TAP_EQ_STR(out, "f\xc3\xbc", "bytes: cut at a character boundary");
     TAP_EQ_INT(py_utf16_to_utf8(utf16, 7, out, sizeof(out)), 13,
                "utf16: length");
-    TAP_EQ_STR(out,
-               "a\xf0\xa0\x80\x80\xed\xa0\xbdx\xed\xb0\x81z",
+    TAP_EQ_STR(out, "a\xf0\xa0\x80\x80\xed\xa0\xbdx\xed\xb0\x81z",
                "utf16: a pair is one character, lone surrogates stay");
     TAP_EQ_INT(py_utf16_to_utf8(utf16, 2, out, sizeof(out)), 4,
                "utf16: a high surrogate at the end stays alone");
