@@ -14,6 +14,18 @@ int cmd_heap(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 
+struct target;
+struct py_runtime;
+
+/*
+ * Open the live process pid and find its Python runtime.  On failure
+ * nothing is left open (*t and *rt stay NULL) and the error is returned
+ * for cmd_fail().
+ */
+int cmd_attach(int pid, struct target **t, struct py_runtime **rt);
+/* Free what cmd_attach() opened (either may be NULL). */
+void cmd_detach(struct target *t, struct py_runtime *rt);
+
 /* Parse a PID argument; prints a usage error and returns 2 on failure. */
 int cmd_parse_pid(const char *cmd, const char *arg, int *pid);
 

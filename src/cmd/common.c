@@ -13,6 +13,8 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "python/runtime.h"
+#include "target/target.h"
 #include "core/banned.h"
 
 int
@@ -51,6 +53,32 @@ cmd_parse_pid(const char *cmd, const char *arg, int *pid)
     }
     *pid = (int)v;
     return 0;
+}
+
+int
+cmd_attach(int pid, struct target **t, struct py_runtime **rt)
+{
+    int rc;
+
+    *t = NULL;
+    *rt = NULL;
+    rc = target_live_open(pid, t);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = py_runtime_attach(*t, rt);
+    if (rc < 0) {
+        target_free(*t);
+        *t = NULL;
+    }
+    return rc;
+}
+
+void
+cmd_detach(struct target *t, struct py_runtime *rt)
+{
+    py_runtime_free(rt);
+    target_free(t);
 }
 
 int

@@ -20,7 +20,6 @@
 #include "python/code.h"
 #include "python/runtime.h"
 #include "python/snapshot.h"
-#include "target/proc.h"
 #include "target/source.h"
 #include "core/banned.h"
 
@@ -89,9 +88,9 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
     struct strbuf cmdline = STRBUF_INIT, src = STRBUF_INIT;
     size_t i, j;
 
-    source_cache_init(&sources, rt->pid);
-    proc_cmdline(rt->pid, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->pid,
+    source_cache_init(&sources, rt->target);
+    target_cmdline(rt->target, &cmdline);
+    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
                 cmdline.len ? cmdline.buf : rt->executable);
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
@@ -215,7 +214,7 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     json_init(&j, out, 1);
     json_object_begin(&j);
-    json_kv_int(&j, "pid", rt->pid);
+    json_kv_int(&j, "pid", rt->target->pid);
     json_key(&j, "python");
     json_object_begin(&j);
     json_kv_string(&j, "version", rt->version.text);
@@ -340,6 +339,7 @@ int
 cmd_dump(int argc, char **argv)
 {
     struct dump_options opt;
+    struct target *target = NULL;
     struct py_runtime *rt = NULL;
     struct py_snapshot snap;
     struct strbuf out = STRBUF_INIT;
@@ -352,7 +352,7 @@ cmd_dump(int argc, char **argv)
         return status;
     }
     t_start = clock_now_ns();
-    rc = py_runtime_attach(opt.pid, &rt);
+    rc = cmd_attach(opt.pid, &target, &rt);
     t_attach = clock_now_ns();
     if (rc < 0) {
         return cmd_fail(rc);
@@ -362,7 +362,7 @@ cmd_dump(int argc, char **argv)
     }
     rc = py_snapshot_take(rt, flags, &snap);
     if (rc < 0) {
-        py_runtime_free(rt);
+        cmd_detach(target, rt);
         return cmd_fail(rc);
     }
     t_snap = clock_now_ns();
@@ -393,6 +393,6 @@ cmd_dump(int argc, char **argv)
     }
     strbuf_release(&out);
     py_snapshot_release(&snap);
-    py_runtime_free(rt);
+    cmd_detach(target, rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

@@ -29,7 +29,6 @@
 #include "python/heap.h"
 #include "python/refs.h"
 #include "python/runtime.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 static const char heap_usage[] =
@@ -148,8 +147,8 @@ header_text(const struct py_runtime *rt, struct strbuf *out)
 {
     struct strbuf cmdline = STRBUF_INIT;
 
-    proc_cmdline(rt->pid, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->pid,
+    target_cmdline(rt->target, &cmdline);
+    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
                 cmdline.len ? cmdline.buf : rt->executable);
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
@@ -371,7 +370,7 @@ json_heap_body(struct json *j, const struct py_heap *h, long top)
 static void
 json_python(struct json *j, const struct py_runtime *rt)
 {
-    json_kv_int(j, "pid", rt->pid);
+    json_kv_int(j, "pid", rt->target->pid);
     json_key(j, "python");
     json_object_begin(j);
     json_kv_string(j, "version", rt->version.text);
@@ -977,8 +976,8 @@ heap_refs(struct py_runtime *rt, const struct heap_options *opt,
             cmd_write_stdout(out->buf, out->len);
             strbuf_reset(out);
         }
-        strbuf_addf(&msg, "pyspect heap: no object of type '%s' in pid %d",
-                    opt->refs, rt->pid);
+        strbuf_addf(&msg, "pyspect heap: no object of type '%s' in %s",
+                    opt->refs, rt->target->name);
         if (r.nclose > 0) {
             strbuf_addstr(&msg, "; close names:");
             for (i = 0; i < r.nclose; i++) {
@@ -1114,6 +1113,7 @@ int
 cmd_heap(int argc, char **argv)
 {
     struct heap_options opt;
+    struct target *target = NULL;
     struct py_runtime *rt = NULL;
     struct strbuf out = STRBUF_INIT;
     int rc, status;
@@ -1122,7 +1122,7 @@ cmd_heap(int argc, char **argv)
     if (status >= 0) {
         return status;
     }
-    rc = py_runtime_attach(opt.pid, &rt);
+    rc = cmd_attach(opt.pid, &target, &rt);
     if (rc < 0) {
         return cmd_fail(rc);
     }
@@ -1135,13 +1135,13 @@ cmd_heap(int argc, char **argv)
     }
     if (rc == HEAP_NOT_FOUND) {
         strbuf_release(&out);
-        py_runtime_free(rt);
+        cmd_detach(target, rt);
         return err_exit_status(PS_ENOTFOUND);
     }
     if (rc == 0) {
         rc = cmd_write_stdout(out.buf, out.len);
     }
     strbuf_release(&out);
-    py_runtime_free(rt);
+    cmd_detach(target, rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

@@ -31,8 +31,8 @@
 #include "profile/profile.h"
 #include "python/runtime.h"
 #include "python/sampler.h"
-#include "target/pause.h"
 #include "target/proc.h"
+#include "target/target.h"
 #include "core/banned.h"
 
 #define RATE_MAX 20000.0
@@ -51,17 +51,17 @@ static const char record_usage[] =
     "       pyspect record [options] -o FILE -- COMMAND [ARGS...]\n"
     "\n"
     "Sample the Python stacks of every thread of a process and write where\n"
-    "the time went: a flame graph, collapsed stacks, a speedscope file or a\n"
-    "table.  Recording stops at --duration, when the target exits, or on\n"
-    "Ctrl-C, and what was collected is written in every case.  With a\n"
+    "the time went, in one of the formats below.  Recording stops at\n"
+    "--duration, when the target exits, or on Ctrl-C, and what was\n"
+    "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
     "exits with its exit status.  The target is only read, never paused\n"
     "(unless --blocking).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
-    "  -f, --format FORMAT   svg, collapsed, speedscope or table (default:\n"
-    "                        from the FILE extension, else svg)\n"
+    "  -f, --format FORMAT   one of the formats below (default: from the\n"
+    "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
     "  -r, --rate HZ         samples per second (default 100, at most "
     "20000)\n"
@@ -79,6 +79,10 @@ static const char record_usage[] =
     "  -v, --verbose         more statistics in the summary\n"
     "  -h, --help            show this help\n"
     "\n"
+    "formats:\n";
+
+static const char record_usage_end[] =
+    "\n"
     "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
 
 struct record_options {
@@ -86,7 +90,7 @@ struct record_options {
     char **command;
     const char *output;
     int format_given;
-    enum out_format format;
+    const struct out_format *format;
     double rate;
     double duration;
     enum py_sample_mode mode;
@@ -103,6 +107,7 @@ struct record_options {
 /* One process being sampled. */
 struct record_target {
     int pid;
+    struct target *target; /* opened on the first attempt */
     struct py_runtime *rt;
     struct py_sampler sampler;
     int sampling; /* attached and sampling */
@@ -156,6 +161,18 @@ now_s(void)
 
 /* ---- options ------------------------------------------------------------ */
 
+static void
+help(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    strbuf_addstr(&sb, record_usage);
+    out_format_help(&sb, 2);
+    strbuf_addstr(&sb, record_usage_end);
+    fputs(sb.buf, stdout);
+    strbuf_release(&sb);
+}
+
 static int
 record_parse(int argc, char **argv, struct record_options *opt)
 {
@@ -194,7 +211,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
     opt->mode_name = "cpu";
-    opt->format = OUT_SVG;
+    opt->format = &out_formats[0];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:f:p:r:d:qvh", longopts, NULL)) !=
@@ -204,7 +221,8 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->output = optarg;
             break;
         case 'f':
-            if (out_format_parse(optarg, &opt->format) < 0) {
+            opt->format = out_format_find(optarg);
+            if (opt->format == NULL) {
                 return cmd_usage_error("record", "%s", err_context());
             }
             opt->format_given = 1;
@@ -274,7 +292,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(record_usage, stdout);
+            help();
             return 0;
         default:
             return cmd_option_error("record", argv);
@@ -297,8 +315,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
         return cmd_usage_error("record", "give a PID or a command, not "
                                          "both");
     }
-    if (opt->output != NULL && !opt->format_given) {
-        out_format_from_path(opt->output, &opt->format);
+    if (opt->output != NULL && !opt->format_given &&
+        out_format_for_path(opt->output) != NULL) {
+        opt->format = out_format_for_path(opt->output);
     }
     return -1;
 }
@@ -384,6 +403,8 @@ target_release(struct record_target *t)
     }
     py_runtime_free(t->rt);
     t->rt = NULL;
+    target_free(t->target);
+    t->target = NULL;
     t->sampling = 0;
 }
 
@@ -395,8 +416,14 @@ target_release(struct record_target *t)
 static int
 target_try(struct recorder *r, struct record_target *t)
 {
-    int rc = py_runtime_attach(t->pid, &t->rt);
+    int rc = 0;
 
+    if (t->target == NULL) {
+        rc = target_live_open(t->pid, &t->target);
+    }
+    if (rc == 0) {
+        rc = py_runtime_attach(t->target, &t->rt);
+    }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
         t->sampling = 1;
@@ -485,7 +512,6 @@ record_round(struct recorder *r, uint64_t round)
 
     for (i = 0; i < r->ntargets; i++) {
         struct record_target *t = &r->targets[i];
-        struct pause pause = PAUSE_INIT;
         int rc;
 
         if (t->gone) {
@@ -504,15 +530,14 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
+        if (r->opt->blocking && target_pause(t->target) < 0) {
             rc = PS_EEXITED;
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
             if (r->opt->blocking) {
-                pause_end(&pause);
-                r->paused_ms += pause_ms(&pause);
-                pause_release(&pause);
+                target_resume(t->target);
+                r->paused_ms += target_pause_ms(t->target);
             }
         }
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
@@ -677,8 +702,8 @@ summary(const struct recorder *r)
     fprintf(stderr,
             "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
             "%g requested (%.0f%%)\n",
-            out_format_name(o->format), o->output,
-            (unsigned long long)m->samples, m->duration_s, achieved, o->rate,
+            o->format->name, o->output, (unsigned long long)m->samples,
+            m->duration_s, achieved, o->rate,
             o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
     fprintf(stderr,
             "pyspect: dropped %llu samples that changed while read, %llu "
@@ -879,9 +904,9 @@ cmd_record(int argc, char **argv)
         }
     }
     if (opt.output == NULL) {
-        strbuf_addf(&defpath, "pyspect-%d.%s",
-                    opt.command ? (int)getpid() : opt.pid,
-                    out_format_name(opt.format));
+        strbuf_addf(&defpath, "pyspect-%d",
+                    opt.command ? (int)getpid() : opt.pid);
+        out_format_ext(opt.format, &defpath);
         opt.output = defpath.buf;
     }
     rc = output_open(opt.output, &fd, &created);
@@ -926,7 +951,7 @@ cmd_record(int argc, char **argv)
     if (opt.top != 0) {
         oo.top = opt.top;
     }
-    out_write(opt.format, &r.profile, &oo, &out);
+    opt.format->write(&r.profile, &oo, &out);
     rc = output_write(fd, opt.output, &out);
     if (rc < 0) {
         goto fail;

@@ -20,13 +20,6 @@
 #include "core/strbuf.h"
 #include "profile/profile.h"
 
-enum out_format {
-    OUT_SVG,        /* interactive flame graph */
-    OUT_COLLAPSED,  /* FlameGraph's folded stacks */
-    OUT_SPEEDSCOPE, /* https://www.speedscope.app file format */
-    OUT_TABLE,      /* top functions by self and total samples */
-};
-
 #define OUT_TOP_DEFAULT 20
 #define OUT_SVG_WIDTH_DEFAULT 1200
 #define OUT_SVG_MIN_WIDTH_DEFAULT 0.1
@@ -47,30 +40,59 @@ struct out_options {
 void out_options_init(struct out_options *o);
 
 /*
- * The format called name: "svg" (or "flamegraph"), "collapsed" (or
- * "folded"), "speedscope", "table".  Unknown names give PS_EUSAGE with
- * the context "unknown format 'x' (choose svg, collapsed, speedscope or
- * table)".
+ * A writer: p (and o, which may be NULL for the defaults) in, bytes
+ * appended to out.
  */
-int out_format_parse(const char *name, enum out_format *format);
+typedef int (*out_write_fn)(const struct profile *p,
+                            const struct out_options *o, struct strbuf *out);
 
 /*
- * The format a path's extension clearly asks for, case-insensitively:
- *   .svg                                   svg
- *   .txt .collapsed .folded                collapsed (py-spy's raw .txt)
- *   .json .speedscope .speedscope.json     speedscope
- *   .table                                 table
- * Returns 1 and sets *format when the extension is one of these, 0 (and
- * leaves *format) otherwise: the caller keeps its default.
+ * One output format: a row of the table in format.c.  A new format is a
+ * row there and a writer in a file of its own.
  */
-int out_format_from_path(const char *path, enum out_format *format);
+struct out_format {
+    const char *name;    /* what --format takes: "svg" */
+    const char *aliases; /* other names --format takes, space-separated
+                          * ("flamegraph"); "" for none */
+    const char *exts;    /* extensions that choose it, space-separated,
+                          * matched case-insensitively; the first names
+                          * a default output file */
+    out_write_fn write;
+    const char *summary; /* one line for --help */
+};
 
-/* "svg", "collapsed", "speedscope", "table". */
-const char *out_format_name(enum out_format format);
+/* Every format, in the order --help lists them; out_formats[0] is the
+ * default. */
+extern const struct out_format out_formats[];
+extern const size_t out_nformats;
 
-/* Write p in format to out; o may be NULL for the defaults. */
-int out_write(enum out_format format, const struct profile *p,
-              const struct out_options *o, struct strbuf *out);
+/*
+ * The format called name or one of its aliases (exactly, case
+ * included).  Unknown names give NULL with PS_EUSAGE set and the
+ * context "unknown format 'x' (choose svg, collapsed, ...)".
+ */
+const struct out_format *out_format_find(const char *name);
+
+/*
+ * The format a path's extension clearly asks for (the longest extension
+ * of any row that ends the file name, so ".speedscope.json" is not
+ * ".json"), or NULL: the caller keeps its default.  The extension must
+ * follow a name: "x.svg", not ".svg".
+ */
+const struct out_format *out_format_for_path(const char *path);
+
+/* The default output file's extension: the first of f->exts, dot
+ * included ("" when it has none), appended to out. */
+void out_format_ext(const struct out_format *f, struct strbuf *out);
+
+/* "svg, collapsed, speedscope or table": the names for messages. */
+void out_format_names(struct strbuf *out);
+
+/*
+ * For --help: one line per format, "  NAME  SUMMARY (ALIASES; EXTS)",
+ * indented by indent spaces.
+ */
+void out_format_help(struct strbuf *out, int indent);
 
 /*
  * Collapsed stacks, one line per distinct stack:

@@ -22,7 +22,6 @@
 #include "core/xalloc.h"
 #include "python/code.h"
 #include "target/debuginfo.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* The oldest and newest minor versions of Python 3 pyspect knows (and
@@ -129,26 +128,6 @@ py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr)
     return 0;
 }
 
-/* Open the file behind a mapping, preferring the exact mapped inode. */
-static int
-open_mapped_elf(int pid, const struct map_entry *e, struct elf_image **out)
-{
-    struct strbuf path = STRBUF_INIT;
-    int rc;
-
-    strbuf_addf(&path, "/proc/%d/map_files/%llx-%llx", pid,
-                (unsigned long long)e->start, (unsigned long long)e->end);
-    rc = elf_image_open(path.buf, out);
-    if (rc < 0) {
-        strbuf_reset(&path);
-        proc_target_path(pid, e->path, &path);
-        rc = elf_image_open(path.buf, out);
-    }
-    strbuf_release(&path);
-    err_clear();
-    return rc;
-}
-
 /* Is the file mapped?  A live process always maps its executable. */
 static int
 maps_has_file(const struct py_runtime *rt, const char *path)
@@ -199,6 +178,7 @@ imports_python(const struct elf_image *img)
 static int
 find_runtime_object(struct py_runtime *rt, int *pending)
 {
+    struct strbuf where = STRBUF_INIT;
     size_t pass, i, j;
 
     *pending = 0;
@@ -225,11 +205,13 @@ find_runtime_object(struct py_runtime *rt, int *pending)
                 (pass == 2 && basename_has_python(e->path))) {
                 continue;
             }
-            if (open_mapped_elf(rt->pid, e, &img) < 0) {
+            strbuf_reset(&where);
+            if (target_open_elf(rt->target, e, &where, &img) < 0) {
                 continue;
             }
             if (elf_image_symbol(img, "PyCode_Type", &sym) == 0) {
                 rt->elf = img;
+                rt->elf_path = strbuf_detach(&where);
                 rt->bias = elf_image_bias(img, e->start);
                 if (!is_exe) {
                     rt->library = xstrdup(e->path);
@@ -242,6 +224,7 @@ find_runtime_object(struct py_runtime *rt, int *pending)
             elf_image_close(img);
         }
     }
+    strbuf_release(&where);
     return PS_ENOTPY;
 }
 
@@ -299,7 +282,8 @@ read_version(struct py_runtime *rt)
         if (!py_version_hex_sane(hex)) {
             /* While ld.so maps libpython, its pages can show other bytes
              * of the file for a moment. */
-            return err_set(PS_ENOTREADY, "pid %d: no version yet", rt->pid);
+            return err_set(PS_ENOTREADY, "%s: no version yet",
+                           rt->target->name);
         }
         py_version_from_hex((uint32_t)hex, &rt->version);
         return 0;
@@ -312,13 +296,13 @@ read_version(struct py_runtime *rt)
         }
         text[250] = '\0';
         if (text[0] == '\0') {
-            return err_set(PS_ENOTREADY, "pid %d", rt->pid);
+            return err_set(PS_ENOTREADY, "%s", rt->target->name);
         }
         if (py_version_parse(text, strlen(text), &rt->version) < 0) {
             /* Until the loader has zeroed .bss and Py_Initialize() has
              * written it, the buffer holds whatever the file had there. */
-            return err_set(PS_ENOTREADY, "pid %d: no version text yet",
-                           rt->pid);
+            return err_set(PS_ENOTREADY, "%s: no version text yet",
+                           rt->target->name);
         }
         return 0;
     }
@@ -327,7 +311,7 @@ read_version(struct py_runtime *rt)
         scan_version_text(rt, addr + rt->bias, size) == 0) {
         return 0;
     }
-    return err_set(PS_ENOTREADY, "pid %d: no version text yet", rt->pid);
+    return err_set(PS_ENOTREADY, "%s: no version text yet", rt->target->name);
 }
 
 static int
@@ -345,12 +329,13 @@ load_layout(struct py_runtime *rt)
     const struct py_version *v = &rt->version;
 
     if (!version_supported(v)) {
-        return err_set(PS_EVERSION, "pid %d runs Python %s", rt->pid, v->text);
+        return err_set(PS_EVERSION, "%s runs Python %s", rt->target->name,
+                       v->text);
     }
     gen = py_layout_find(v->major, v->minor);
     if (gen == NULL) {
-        return err_set(PS_EVERSION, "pid %d runs Python %s (no layout)",
-                       rt->pid, v->text);
+        return err_set(PS_EVERSION, "%s runs Python %s (no layout)",
+                       rt->target->name, v->text);
     }
     rt->layout = *gen;
     if (v->major == 3 && v->minor >= 13) {
@@ -358,7 +343,8 @@ load_layout(struct py_runtime *rt)
         int rc;
 
         if (rt->runtime == 0) {
-            return err_set(PS_ENOTPY, "pid %d: no _PyRuntime symbol", rt->pid);
+            return err_set(PS_ENOTPY, "%s: no _PyRuntime symbol",
+                           rt->target->name);
         }
         rc = memsrc_read(rt->proc, rt->runtime, table, sizeof(table));
         if (rc < 0) {
@@ -367,8 +353,8 @@ load_layout(struct py_runtime *rt)
         if (memcmp(table, "xdebugpy", 8) != 0) {
             /* The loader maps the file whole before it puts the data
              * segment in place: the cookie shows up a moment later. */
-            return err_set(PS_ENOTREADY, "pid %d: no _Py_DebugOffsets yet",
-                           rt->pid);
+            return err_set(PS_ENOTREADY, "%s: no _Py_DebugOffsets yet",
+                           rt->target->name);
         }
         rc = py_debug_offsets_apply(table, sizeof(table), &rt->layout);
         if (rc < 0) {
@@ -528,33 +514,20 @@ search_interp_head(struct py_runtime *rt, raddr_t *var)
 static int
 locate_interp_head(struct py_runtime *rt)
 {
-    struct strbuf path = STRBUF_INIT;
     struct elf_image *dbg = NULL;
     struct elf_symbol sym;
-    size_t i;
 
     if (py_runtime_symbol(rt, "interp_head", &rt->interp_head) == 0) {
         rt->interp_head_by = "symbols";
         return 0;
     }
-    for (i = 0; i < rt->maps.n; i++) {
-        const struct map_entry *e = &rt->maps.v[i];
-
-        if (e->offset == 0 &&
-            strcmp(e->path, rt->library ? rt->library : rt->executable) == 0) {
-            strbuf_addf(&path, "/proc/%d/map_files/%llx-%llx", rt->pid,
-                        (unsigned long long)e->start,
-                        (unsigned long long)e->end);
-            break;
-        }
-    }
-    if (path.len > 0 && debuginfo_open(rt->pid, path.buf, &dbg, NULL) == 0 &&
+    if (rt->elf_path != NULL &&
+        debuginfo_open(rt->target, rt->elf_path, &dbg, NULL) == 0 &&
         elf_image_symbol(dbg, "interp_head", &sym) == 0) {
         rt->interp_head = sym.value + rt->bias;
         rt->interp_head_by = "debug-file";
     }
     elf_image_close(dbg);
-    strbuf_release(&path);
     err_clear();
     if (rt->interp_head == 0 &&
         search_interp_head(rt, &rt->interp_head) == 0) {
@@ -564,35 +537,34 @@ locate_interp_head(struct py_runtime *rt)
 }
 
 int
-py_runtime_attach(int pid, struct py_runtime **out)
+py_runtime_attach(struct target *t, struct py_runtime **out)
 {
     struct py_runtime *rt = xcalloc(1, sizeof(*rt));
     struct strbuf exe = STRBUF_INIT;
+    const char *name = t->name;
     int rc, pending;
 
-    rt->pid = pid;
+    rt->target = t;
     rt->pthread_tid_offset = -1;
     hashmap_init(&rt->codes);
-    rc = memsrc_proc_open(pid, &rt->proc);
-    if (rc < 0) {
-        goto fail;
-    }
+    rt->proc = t->mem;
     rt->mem = memsrc_cache_new(rt->proc, 4096, 256);
-    rc = proc_exe(pid, &exe);
+    rc = target_executable(t, &exe);
     if (rc < 0) {
+        strbuf_release(&exe);
         rc = err_set(rc == PS_ENOTFOUND ? PS_ENOTPY : rc,
-                     "pid %d has no executable (a kernel thread?)", pid);
+                     "%s has no executable (a kernel thread?)", name);
         goto fail;
     }
     rt->executable = strbuf_detach(&exe);
-    rc = maps_read(pid, &rt->maps);
+    rc = target_maps(t, &rt->maps);
     if (rc < 0) {
         goto fail;
     }
     rc = find_runtime_object(rt, &pending);
     if (rc < 0) {
-        rc = pending ? err_set(PS_ENOTREADY, "pid %d is loading Python", pid)
-                     : err_set(PS_ENOTPY, "pid %d (%s)", pid, rt->executable);
+        rc = pending ? err_set(PS_ENOTREADY, "%s is loading Python", name)
+                     : err_set(PS_ENOTPY, "%s (%s)", name, rt->executable);
         goto fail;
     }
     py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);
@@ -626,8 +598,8 @@ py_runtime_attach(int pid, struct py_runtime **out)
         locate_interp_head(rt);
     }
     if (rt->runtime == 0 && rt->interp_head == 0 && rt->tstate_current == 0) {
-        rc = err_set(PS_ENOTPY, "pid %d: Python %s without a runtime symbol",
-                     pid, rt->version.text);
+        rc = err_set(PS_ENOTPY, "%s: Python %s without a runtime symbol", name,
+                     rt->version.text);
         goto fail;
     }
     *out = rt;
@@ -637,14 +609,15 @@ fail:
      * zombie: whatever went wrong, say that it exited.  One in the middle
      * of execve() has its new executable but not yet its mappings: that
      * is starting up. */
-    if (rt->proc != NULL && rc != PS_EPERM) {
-        if (proc_check(pid) < 0) {
-            rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
-        } else if (rc == PS_ENOTPY && !maps_has_file(rt, rt->executable)) {
-            rc = proc_exiting(pid)
-                     ? err_set(PS_EEXITED, "pid %d exited while being read",
-                               pid)
-                     : err_set(PS_ENOTREADY, "pid %d is starting", pid);
+    if (rc != PS_EPERM) {
+        if (target_check(t) < 0) {
+            rc = err_set(PS_EEXITED, "%s exited while being read", name);
+        } else if (rc == PS_ENOTPY && t->kind == TARGET_LIVE &&
+                   rt->executable != NULL &&
+                   !maps_has_file(rt, rt->executable)) {
+            rc = target_exiting(t)
+                     ? err_set(PS_EEXITED, "%s exited while being read", name)
+                     : err_set(PS_ENOTREADY, "%s is starting", name);
         }
     }
     py_runtime_free(rt);
@@ -658,6 +631,8 @@ py_runtime_from_memsrc(struct memsrc *src, const struct py_layout *layout)
 
     rt->pthread_tid_offset = -1;
     hashmap_init(&rt->codes);
+    rt->target = target_from_memsrc(src);
+    rt->owns_target = 1;
     rt->proc = src;
     rt->mem = memsrc_cache_new(src, 4096, 256);
     rt->layout = *layout;
@@ -677,11 +652,14 @@ py_runtime_free(struct py_runtime *rt)
     py_code_cache_clear(rt);
     hashmap_release(&rt->codes);
     memsrc_free(rt->mem);
-    memsrc_free(rt->proc);
+    if (rt->owns_target) {
+        target_free(rt->target);
+    }
     maps_release(&rt->maps);
     elf_image_close(rt->elf);
     free(rt->executable);
     free(rt->library);
+    free(rt->elf_path);
     free(rt);
 }
 
@@ -724,7 +702,8 @@ py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp)
         return err_set(rc, "cannot read the interpreter list");
     }
     if (v == 0) {
-        return err_set(PS_ENOTREADY, "pid %d has no interpreter", rt->pid);
+        return err_set(PS_ENOTREADY, "%s has no interpreter",
+                       rt->target->name);
     }
     *interp = v;
     return 0;

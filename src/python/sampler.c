@@ -8,16 +8,13 @@
 #define _GNU_SOURCE
 #include "sampler.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* Look for a missing thread name at most once per this many rounds. */
@@ -37,9 +34,6 @@ py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
 static void
 thread_close(struct py_sampled_thread *t)
 {
-    if (t->stat_fd >= 0) {
-        close(t->stat_fd);
-    }
     free(t->name);
 }
 
@@ -58,31 +52,14 @@ py_sampler_release(struct py_sampler *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int
-open_stat(int pid, long tid)
-{
-    char path[80];
-
-    if (tid <= 0) {
-        return -1;
-    }
-    snprintf(path, sizeof(path), "/proc/%d/task/%ld/stat", pid, tid);
-    return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-/* The kernel's state letter for a thread, through its open stat file. */
+/* The kernel's state letter for a thread, 0 when unknown. */
 static char
-thread_state(struct py_sampled_thread *t)
+thread_state(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    char buf[512];
-    ssize_t n;
     char state = 0;
 
-    if (t->stat_fd < 0) {
-        return 0;
-    }
-    n = pread(t->stat_fd, buf, sizeof(buf), 0);
-    if (n <= 0 || proc_parse_stat_state(buf, (size_t)n, &state) < 0) {
+    if (t->thread.tid <= 0 ||
+        target_thread_state(s->rt->target, (int)t->thread.tid, &state) < 0) {
         return 0;
     }
     return state;
@@ -139,23 +116,17 @@ refresh(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         t->thread = list.v[i];
-        t->stat_fd = -1;
         t->user = UINT32_MAX;
         for (j = 0; j < nold; j++) {
             if (!old[j].alive && old[j].thread.tstate == t->thread.tstate &&
                 old[j].thread.ident == t->thread.ident) {
                 old[j].alive = 1;
-                t->stat_fd = old[j].stat_fd;
                 t->name = old[j].name;
                 t->named_round = old[j].named_round;
                 t->user = old[j].user;
-                old[j].stat_fd = -1;
                 old[j].name = NULL;
                 break;
             }
-        }
-        if (t->stat_fd < 0) {
-            t->stat_fd = open_stat(s->rt->pid, t->thread.tid);
         }
         if (s->ninterps == 0 ||
             s->interps[s->ninterps - 1] != t->thread.interp) {
@@ -425,7 +396,7 @@ py_sampler_choose(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (s->mode == PY_SAMPLE_CPU) {
-            t->state = thread_state(t);
+            t->state = thread_state(s, t);
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;

@@ -37,7 +37,6 @@ enum py_sample_mode {
 
 struct py_sampled_thread {
     struct py_thread thread;
-    int stat_fd;          /* /proc/PID/task/TID/stat, kept open; -1 */
     char *name;           /* threading name, NULL until known */
     uint64_t named_round; /* when the name was last looked for */
     char state;           /* kernel state letter of the last round */

@@ -22,7 +22,6 @@
 #include "core/xalloc.h"
 #include "python/linetable.h"
 #include "python/pyobj.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* The largest struct read whole from the target. */
@@ -236,7 +235,7 @@ py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
     if (i == t->n) {
         return 0; /* the version records native thread ids */
     }
-    rc = proc_tasks(rt->pid, &tids, &ntids);
+    rc = target_threads(rt->target, &tids, &ntids);
     if (rc < 0) {
         return rc;
     }

@@ -156,7 +156,7 @@ void py_threads_release(struct py_threads *t);
 
 /*
  * Fill tid for threads whose version does not record it (<=3.10), from
- * glibc's struct pthread, checked against /proc/PID/task.
+ * glibc's struct pthread, checked against the target's thread ids.
  */
 int py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t);
 

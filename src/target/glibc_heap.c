@@ -24,7 +24,6 @@
 #include "core/xalloc.h"
 #include "target/debuginfo.h"
 #include "target/elf.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /*
@@ -395,7 +394,7 @@ locate_by_symbols(struct glibc_malloc *gm, const char *file, uint64_t bias)
     if (elf_image_symbol(img, "main_arena", &arena) == 0 &&
         elf_image_symbol(img, "mp_", &mp) == 0) {
         gm->located_by = "symbols";
-    } else if (debuginfo_open(gm->pid, file, &dbg, NULL) == 0 &&
+    } else if (debuginfo_open(gm->target, file, &dbg, NULL) == 0 &&
                elf_image_symbol(dbg, "main_arena", &arena) == 0 &&
                elf_image_symbol(dbg, "mp_", &mp) == 0) {
         gm->located_by = "debug-file";
@@ -506,8 +505,9 @@ locate_by_search(struct glibc_malloc *gm, struct memsrc *mem,
 }
 
 int
-glibc_malloc_locate(int pid, struct memsrc *mem, const struct maps *maps,
-                    int search_only, struct glibc_malloc *gm)
+glibc_malloc_locate(struct target *t, struct memsrc *mem,
+                    const struct maps *maps, int search_only,
+                    struct glibc_malloc *gm)
 {
     const struct map_entry *libc = NULL, *first;
     struct elf_image *img = NULL;
@@ -517,7 +517,7 @@ glibc_malloc_locate(int pid, struct memsrc *mem, const struct maps *maps,
     int rc;
 
     memset(gm, 0, sizeof(*gm));
-    gm->pid = pid;
+    gm->target = t;
     gm->free_pages_complete = 1;
     for (i = 0; i < maps->n; i++) {
         const struct map_entry *e = &maps->v[i];
@@ -544,15 +544,7 @@ glibc_malloc_locate(int pid, struct memsrc *mem, const struct maps *maps,
         return err_set(PS_ENOTFOUND, "no mapping of the start of %s",
                        libc->path);
     }
-    strbuf_addf(&file, "/proc/%d/map_files/%llx-%llx", pid,
-                (unsigned long long)first->start,
-                (unsigned long long)first->end);
-    rc = elf_image_open(file.buf, &img);
-    if (rc < 0) {
-        strbuf_reset(&file);
-        proc_target_path(pid, libc->path, &file);
-        rc = elf_image_open(file.buf, &img);
-    }
+    rc = target_open_elf(t, first, &file, &img);
     if (rc < 0) {
         strbuf_release(&file);
         return err_set(PS_ENOTFOUND, "cannot open %s", libc->path);

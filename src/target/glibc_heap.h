@@ -34,6 +34,7 @@
 #include "target/maps.h"
 #include "target/memsrc.h"
 #include "target/pagemap.h"
+#include "target/target.h"
 
 /* Byte offsets of the fields pyspect reads, for one glibc family. */
 struct glibc_layout {
@@ -99,9 +100,9 @@ struct glibc_arena {
 };
 
 struct glibc_malloc {
-    int pid;
-    char *libc_path; /* as the target maps it */
-    int minor;       /* glibc 2.minor */
+    struct target *target; /* not owned */
+    char *libc_path;       /* as the target maps it */
+    int minor;             /* glibc 2.minor */
     char version[16];
     const struct glibc_layout *layout;
     const char *located_by; /* "symbols", "debug-file" or "search" */
@@ -161,8 +162,9 @@ struct glibc_malloc {
  * PS_EVERSION (glibc older than 2.27), PS_ECORRUPT (not found by
  * search).  gm is initialised in every case; release it.
  */
-int glibc_malloc_locate(int pid, struct memsrc *mem, const struct maps *maps,
-                        int search_only, struct glibc_malloc *gm);
+int glibc_malloc_locate(struct target *t, struct memsrc *mem,
+                        const struct maps *maps, int search_only,
+                        struct glibc_malloc *gm);
 
 /*
  * Walk every arena's free lists (the target should be paused).  Fills

@@ -239,7 +239,8 @@ fk_runtime(struct fake *f, struct memsrc **mem)
     memsrc_buffer_add(rt->proc, BASE, f->mem, HEAP_SIZE);
     rt->mem = rt->proc;
     rt->str_type = f->b.types[CENSUS_STR];
-    rt->pid = 1;
+    /* Messages name the target; its own memory is not read. */
+    rt->target = target_from_memsrc(memsrc_buffer_new());
     *mem = rt->proc;
     return rt;
 }
@@ -248,6 +249,7 @@ static void
 fk_runtime_free(struct py_runtime *rt)
 {
     memsrc_free(rt->proc);
+    target_free(rt->target);
     free(rt);
 }
 

@@ -592,48 +592,71 @@ test_golden_structure(void)
 static void
 test_formats(void)
 {
-    enum out_format f = OUT_TABLE;
     static const struct {
         const char *path;
-        int found;
-        enum out_format format;
+        const char *format; /* NULL: none */
     } paths[] = {
-        {"out.svg", 1, OUT_SVG},
-        {"/tmp/x/PROFILE.SVG", 1, OUT_SVG},
-        {"out.txt", 1, OUT_COLLAPSED},
-        {"out.collapsed", 1, OUT_COLLAPSED},
-        {"out.folded", 1, OUT_COLLAPSED},
-        {"out.json", 1, OUT_SPEEDSCOPE},
-        {"out.speedscope.json", 1, OUT_SPEEDSCOPE},
-        {"out.speedscope", 1, OUT_SPEEDSCOPE},
-        {"out.table", 1, OUT_TABLE},
-        {"out", 0, OUT_TABLE},
-        {"out.html", 0, OUT_TABLE},
-        {".svg", 0, OUT_TABLE},
-        {"dir.svg/out", 0, OUT_TABLE},
+        {"out.svg", "svg"},
+        {"/tmp/x/PROFILE.SVG", "svg"},
+        {"out.txt", "collapsed"},
+        {"out.collapsed", "collapsed"},
+        {"out.folded", "collapsed"},
+        {"out.json", "speedscope"},
+        {"out.speedscope.json", "speedscope"},
+        {"out.speedscope", "speedscope"},
+        {"out.table", "table"},
+        {"out", NULL},
+        {"out.html", NULL},
+        {".svg", NULL},
+        {"dir.svg/out", NULL},
     };
-    size_t i;
+    const struct out_format *f;
+    struct strbuf sb = STRBUF_INIT;
+    size_t i, j;
 
-    TAP_EQ_INT(out_format_parse("svg", &f), 0, "svg is a format");
-    TAP_EQ_INT(f, OUT_SVG, "svg");
-    TAP_EQ_INT(out_format_parse("folded", &f), 0, "folded is an alias");
-    TAP_EQ_INT(f, OUT_COLLAPSED, "of collapsed");
-    TAP_EQ_INT(out_format_parse("speedscope", &f), 0, "speedscope");
-    TAP_EQ_INT(out_format_parse("table", &f), 0, "table");
-    TAP_EQ_INT(f, OUT_TABLE, "table");
-    TAP_EQ_INT(out_format_parse("pdf", &f), PS_EUSAGE, "pdf is a usage error");
-    TAP_EQ_STR(err_context(),
-               "unknown format 'pdf' (choose svg, collapsed, speedscope or "
-               "table)",
-               "the message lists the formats");
-    TAP_EQ_INT(out_format_parse("SVG", &f), PS_EUSAGE, "names are exact");
+    f = out_format_find("svg");
+    TAP_OK(f == &out_formats[0], "svg is a format, and the default");
+    f = out_format_find("folded");
+    TAP_OK(f != NULL && strcmp(f->name, "collapsed") == 0,
+           "folded is an alias of collapsed");
+    f = out_format_find("flamegraph");
+    TAP_OK(f != NULL && strcmp(f->name, "svg") == 0,
+           "flamegraph is an alias of svg");
+    TAP_OK(out_format_find("fold") == NULL, "a prefix of an alias is not one");
+    TAP_OK(out_format_find("pdf") == NULL, "pdf is not a format");
+    out_format_names(&sb);
+    TAP_OK(strstr(err_context(), sb.buf) != NULL &&
+               strncmp(err_context(), "unknown format 'pdf' (choose svg, ",
+                       34) == 0,
+           "the message lists the formats");
+    TAP_OK(out_format_find("SVG") == NULL, "names are exact");
     for (i = 0; i < ARRAY_SIZE(paths); i++) {
-        f = OUT_TABLE;
-        TAP_EQ_INT(out_format_from_path(paths[i].path, &f), paths[i].found,
+        f = out_format_for_path(paths[i].path);
+        TAP_EQ_STR(f ? f->name : "(none)",
+                   paths[i].format ? paths[i].format : "(none)",
                    paths[i].path);
-        TAP_EQ_INT(f, paths[i].format, paths[i].path);
     }
-    TAP_EQ_STR(out_format_name(OUT_SPEEDSCOPE), "speedscope", "names back");
+    /* Every row is complete, and its names and extensions are its own. */
+    for (i = 0; i < out_nformats; i++) {
+        const struct out_format *r = &out_formats[i];
+
+        TAP_OK(r->name && r->aliases && r->exts && r->write && r->summary,
+               "%s: a complete row", r->name);
+        TAP_OK(out_format_find(r->name) == r, "%s: found by name", r->name);
+        strbuf_reset(&sb);
+        strbuf_addstr(&sb, "x");
+        out_format_ext(r, &sb);
+        TAP_OK(out_format_for_path(sb.buf) == r, "%s: by its extension",
+               sb.buf);
+        for (j = 0; j < i; j++) {
+            TAP_OK(strcmp(out_formats[j].name, r->name) != 0, "%s: one row",
+                   r->name);
+        }
+    }
+    strbuf_reset(&sb);
+    out_format_help(&sb, 2);
+    TAP_OK(strstr(sb.buf, "  table ") != NULL, "help lists table");
+    strbuf_release(&sb);
 }
 
 int
