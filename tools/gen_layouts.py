@@ -359,6 +359,26 @@ PRELUDE_COMMON = r"""
 PRELUDE_27 = r"""
 #include "code.h"
 #include "longintrepr.h"
+/* Mirror of the free-list blocks of Objects/intobject.c and
+   Objects/floatobject.c (CPython 2.7): ints and floats are not allocated
+   one by one but BLOCK_SIZE bytes of them at a time, behind a link to
+   the previous block, and never given back except by a full collection
+   (PyInt_ClearFreeList, PyFloat_ClearFreeList) of blocks with no live
+   object. */
+#define PROBE_BLOCK_SIZE 1000
+#define PROBE_BHEAD_SIZE 8
+#define PROBE_N_INTOBJECTS \
+    ((PROBE_BLOCK_SIZE - PROBE_BHEAD_SIZE) / sizeof(PyIntObject))
+#define PROBE_N_FLOATOBJECTS \
+    ((PROBE_BLOCK_SIZE - PROBE_BHEAD_SIZE) / sizeof(PyFloatObject))
+struct probe_intblock {
+    struct probe_intblock *next;
+    PyIntObject objects[PROBE_N_INTOBJECTS];
+};
+struct probe_floatblock {
+    struct probe_floatblock *next;
+    PyFloatObject objects[PROBE_N_FLOATOBJECTS];
+};
 /* Include/bytesobject.h (2.7) makes bytes a name for str:
    #define PyBytes_Type PyString_Type. */
 #if defined(PyBytes_Type)
@@ -1103,7 +1123,9 @@ FIELDS_27_ONLY = ("str_is_bytes", "unicode_str", "unicode_char_size",
                   "dict_smalltable", "method_class", "class_bases",
                   "class_dict", "class_name", "class_getattr",
                   "class_setattr", "class_delattr", "instance_class",
-                  "instance_dict", "getsizeof_type_basic")
+                  "instance_dict", "getsizeof_type_basic", "int_size",
+                  "intblock_size", "intblock_objects", "floatblock_size",
+                  "floatblock_objects")
 for _name in FIELDS_27_ONLY:
     FIELDS[_name] = [("3.6-3.13", ABSENT)]
 
@@ -1400,6 +1422,11 @@ FIELDS_27 = {
     # object.__sizeof__'s, the metatype's tp_basicsize plus tp_itemsize per
     # __slots__ member.  Checked live against sys.getsizeof(int).
     "getsizeof_type_basic": "1L",
+    "int_size": size("PyIntObject"),
+    "intblock_size": size("struct probe_intblock"),
+    "intblock_objects": off("struct probe_intblock", "objects"),
+    "floatblock_size": size("struct probe_floatblock"),
+    "floatblock_objects": off("struct probe_floatblock", "objects"),
 }
 
 
@@ -2495,6 +2522,34 @@ expect("cl_dict", ptr(id(Old) + L["class_dict"]), id(Old.__dict__))
 expect("cl_name", ptr(id(Old) + L["class_name"]), id(Old.__name__))
 for f in ("class_getattr", "class_setattr", "class_delattr"):
     expect(f, ptr(id(Old) + L[f]), 0)
+# ints come from free-list blocks: after a full collection (which frees
+# the blocks with no live int) new ones are taken from fresh blocks, last
+# slot first, so their addresses fall by sizeof(PyIntObject) in runs of
+# exactly the number of objects a block holds
+gc.collect()
+ints = [int("1%08d" % i) for i in range(3000)]
+runs, run = [], 1
+for a, b in zip(ints, ints[1:]):
+    if id(b) == id(a) - L["int_size"]:
+        run += 1
+    else:
+        runs.append(run)
+        run = 1
+expect("int free-list block size",
+       max(runs), (L["intblock_size"] - L["intblock_objects"]) //
+       L["int_size"])
+floats = [float(i) + 0.5 for i in range(3000)]
+runs, run = [], 1
+for a, b in zip(floats, floats[1:]):
+    if id(b) == id(a) - L["float_size"]:
+        run += 1
+    else:
+        runs.append(run)
+        run = 1
+expect("float free-list block size",
+       max(runs), (L["floatblock_size"] - L["floatblock_objects"]) //
+       L["float_size"])
+del ints, floats
 # GC: a tracked object sits on a list right after its PyGC_Head; the
 # generations are reached through the exported _PyGC_generation0
 gch = id(o) - L["gchead_size"]

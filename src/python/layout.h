@@ -325,7 +325,12 @@
     X(instance_class, "PyClassObject*: in_class of a 2.7 instance")          \
     X(instance_dict, "PyObject*: in_dict")                                   \
     X(getsizeof_type_basic, "constant: 1 when sys.getsizeof() of a type "    \
-                            "is object.__sizeof__'s (2.7)")
+                            "is object.__sizeof__'s (2.7)")                  \
+    X(int_size, "sizeof(PyIntObject) (2.7)")                                 \
+    X(intblock_size, "sizeof(PyIntBlock): 2.7's int free-list block")        \
+    X(intblock_objects, "PyIntObject[]: objects, in a PyIntBlock")           \
+    X(floatblock_size, "sizeof(PyFloatBlock) (2.7)")                         \
+    X(floatblock_objects, "PyFloatObject[]: objects, in a PyFloatBlock")
 /* clang-format on */
 
 struct py_layout {

@@ -281,6 +281,11 @@ static const struct py_layout layout_2_7 = {
     .instance_class = 16,
     .instance_dict = 24,
     .getsizeof_type_basic = 1,
+    .int_size = 24,
+    .intblock_size = 992,
+    .intblock_objects = 8,
+    .floatblock_size = 992,
+    .floatblock_objects = 8,
 };
 
 static const struct py_layout layout_3_6 = {
@@ -553,6 +558,11 @@ static const struct py_layout layout_3_6 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_7 = {
@@ -825,6 +835,11 @@ static const struct py_layout layout_3_7 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_8 = {
@@ -1097,6 +1112,11 @@ static const struct py_layout layout_3_8 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_9 = {
@@ -1369,6 +1389,11 @@ static const struct py_layout layout_3_9 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_10 = {
@@ -1641,6 +1666,11 @@ static const struct py_layout layout_3_10 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_11 = {
@@ -1913,6 +1943,11 @@ static const struct py_layout layout_3_11 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_12 = {
@@ -2185,6 +2220,11 @@ static const struct py_layout layout_3_12 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 static const struct py_layout layout_3_13 = {
@@ -2457,6 +2497,11 @@ static const struct py_layout layout_3_13 = {
     .instance_class = PYL_ABSENT,
     .instance_dict = PYL_ABSENT,
     .getsizeof_type_basic = PYL_ABSENT,
+    .int_size = PYL_ABSENT,
+    .intblock_size = PYL_ABSENT,
+    .intblock_objects = PYL_ABSENT,
+    .floatblock_size = PYL_ABSENT,
+    .floatblock_objects = PYL_ABSENT,
 };
 
 const struct py_layout *const py_layouts_generated[] = {

@@ -583,6 +583,7 @@ py_runtime_attach(struct target *t, struct py_runtime **out)
     }
     py_runtime_symbol(rt, "PyLong_Type", &rt->long_type);
     py_runtime_symbol(rt, "PyInt_Type", &rt->int_type);
+    py_runtime_symbol(rt, "PyFloat_Type", &rt->float_type);
     py_runtime_symbol(rt, "PyDict_Type", &rt->dict_type);
     err_clear();
     rc = read_version(rt);

@@ -53,6 +53,7 @@ struct py_runtime {
     raddr_t bytes_type;      /* &PyBytes_Type (2.7: PyString_Type) */
     raddr_t long_type;       /* &PyLong_Type */
     raddr_t int_type;        /* &PyInt_Type (2.7) */
+    raddr_t float_type;      /* &PyFloat_Type */
     raddr_t dict_type;       /* &PyDict_Type */
     /* How interp_head was found: "symbols", "debug-file", "search", or
      * NULL (not yet: a stripped object is searched again while no thread
