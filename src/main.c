@@ -39,9 +39,9 @@ usage(FILE *stream)
     fputs("usage: pyspect COMMAND [options] PID\n"
           "       pyspect --version | --help | help COMMAND\n"
           "\n"
-          "Look inside a running CPython 3.6-3.13 process: what every thread\n"
-          "is doing, where time and memory go.  Read-only: nothing runs\n"
-          "inside the target.\n"
+          "Look inside a running CPython 2.7 or 3.6-3.13 process: what every\n"
+          "thread is doing, where time and memory go.  Read-only: nothing\n"
+          "runs inside the target.\n"
           "\n"
           "commands:\n",
           stream);
