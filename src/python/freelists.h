@@ -18,6 +18,10 @@
  * kept, so memory that merely looks like slots drops out.  No symbol is
  * needed (block_list and free_list are statics with the same names in
  * both files).  On 64-bit builds int and float blocks have one size.
+ *
+ * mem reads them with its census, after the pause: in a target that
+ * makes and frees ints meanwhile, a block whose links changed between
+ * the two reads is left out (counted neither way).
  */
 #ifndef PYSPECT_PYTHON_FREELISTS_H
 #define PYSPECT_PYTHON_FREELISTS_H
