@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "python/runtime.h"
+#include "target/pause.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -84,6 +85,7 @@ cmd_detach(struct target *t, struct py_runtime *rt)
 int
 cmd_fail(int rc)
 {
+    pause_end_all();
     err_report(stderr, rc);
     return err_exit_status(rc);
 }
@@ -91,6 +93,8 @@ cmd_fail(int rc)
 int
 cmd_write_stdout(const char *buf, size_t len)
 {
+    /* A reader that does not read must never hold the target stopped. */
+    pause_end_all();
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, buf, len);
 

@@ -55,8 +55,10 @@ static const char record_usage[] =
     "--duration, when the target exits, or on Ctrl-C, and what was\n"
     "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
-    "exits with its exit status.  The target is only read, never paused\n"
-    "(unless --blocking).\n"
+    "exits with its exit status.  The target is only read; a thread whose\n"
+    "stack keeps changing through several copies is paused for that one\n"
+    "read (ptrace), and the summary says how often (--blocking pauses\n"
+    "every thread for every sample).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
@@ -426,6 +428,8 @@ target_try(struct recorder *r, struct record_target *t)
     }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
+        /* With --blocking every thread is held already. */
+        t->sampler.may_pause = !r->opt->blocking;
         t->sampling = 1;
         return 0;
     }
@@ -530,8 +534,15 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && target_pause(t->target) < 0) {
-            rc = PS_EEXITED;
+        rc = r->opt->blocking ? target_pause(t->target) : 0;
+        if (rc < 0) {
+            /* Gone, or a pause that failed this round (a thread in the
+             * middle of exiting, another tracer): only a process that is
+             * no more ends its recording. */
+            if (target_check(t->target) == PS_EEXITED) {
+                rc = PS_EEXITED;
+            }
+            err_clear();
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
@@ -715,6 +726,12 @@ summary(const struct recorder *r)
         fprintf(stderr, "pyspect: the target was paused %.1f ms in all\n",
                 r->paused_ms);
     }
+    if (m->paused > 0) {
+        fprintf(stderr,
+                "pyspect: %llu stacks kept changing and were read with "
+                "their thread paused, %.1f ms in all\n",
+                (unsigned long long)m->paused, m->paused_ms);
+    }
     if (o->verbose) {
         size_t i;
 
@@ -744,6 +761,13 @@ summary(const struct recorder *r)
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
                     (unsigned long long)t->rt->proc->nbytes);
+            fprintf(stderr,
+                    "pyspect: pid %d: %llu stacks from the round's batch, "
+                    "%llu copied again, %llu looked up, %llu read paused\n",
+                    t->pid, (unsigned long long)t->sampler.stats.spec_hits,
+                    (unsigned long long)t->sampler.stats.retries,
+                    (unsigned long long)t->sampler.stats.lookups,
+                    (unsigned long long)t->sampler.stats.pauses);
         }
     }
 }
@@ -757,6 +781,9 @@ collect_stats(struct recorder *r)
 
     m->samples = 0;
     m->dropped[PROF_DROP_TORN] = 0;
+    m->dropped[PROF_DROP_ERROR] = 0;
+    m->paused = 0;
+    m->paused_ms = 0;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
@@ -766,6 +793,8 @@ collect_stats(struct recorder *r)
         m->samples += st->stacks;
         m->dropped[PROF_DROP_TORN] += st->torn;
         m->dropped[PROF_DROP_ERROR] += st->errors;
+        m->paused += st->pauses;
+        m->paused_ms += (double)st->pause_ns / 1e6;
     }
 }
 
