@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PYSPECT, pyspect
+from conftest import PYSPECT, pyspect, wait_interpreter
 
 pytestmark = pytest.mark.sanitize
 
@@ -143,7 +143,7 @@ def test_unsupported_version():
         assert r.rc == VERSION
         line = one_line(r.err)
         assert "unsupported Python version" in line
-        assert "2.5.6" in line and "2.7 and 3.6 to 3.13" in line
+        assert "2.5.6" in line and "2.7 and 3.6 to 3.15" in line
     finally:
         p.kill()
         p.wait()
@@ -156,6 +156,9 @@ def test_dumped_right_after_start(python):
         p = subprocess.Popen([python.exe, "-c",
                               "import time; time.sleep(30)"])
         try:
+            # From the moment the interpreter is exec'd (the sid root's
+            # pass through sh, unshare and chroot first).
+            wait_interpreter(python, p.pid)
             time.sleep(delay)
             r = pyspect("dump", "--json", p.pid)
             assert r.rc in (0, NOTREADY), r
