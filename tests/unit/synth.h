@@ -53,16 +53,25 @@ put32(struct image *im, raddr_t addr, int32_t off, uint32_t v)
     memcpy(im->mem + (addr - BASE) + off, &v, 4);
 }
 
+static inline raddr_t make_bytes(struct image *im, const unsigned char *b,
+                                 size_t n);
+
+/* A str: PEP 393 (3.x), or a byte string (2.7, where str is bytes). */
 static inline raddr_t
 make_str(struct image *im, const char *s)
 {
     const struct py_layout *l = im->l;
     size_t n = strlen(s);
-    raddr_t a = img_alloc(im, (size_t)l->unicode_ascii_size + n + 1);
-    uint32_t state = (1u << l->unicode_state_kind_shift) |
-                     (1u << l->unicode_state_compact_bit) |
-                     (1u << l->unicode_state_ascii_bit);
+    raddr_t a;
+    uint32_t state;
 
+    if (pyl_has(l->str_is_bytes) && l->str_is_bytes) {
+        return make_bytes(im, (const unsigned char *)s, n);
+    }
+    a = img_alloc(im, (size_t)l->unicode_ascii_size + n + 1);
+    state = (1u << l->unicode_state_kind_shift) |
+            (1u << l->unicode_state_compact_bit) |
+            (1u << l->unicode_state_ascii_bit);
     if (pyl_has(l->unicode_state_ready_bit)) {
         state |= 1u << l->unicode_state_ready_bit;
     }
@@ -100,6 +109,7 @@ make_code(struct image *im, const char *name, int firstlineno)
 
     switch (l->code_linetable_format) {
     case 1:
+    case 4:
         table = make_bytes(im, lnotab, sizeof(lnotab));
         break;
     case 2:
@@ -181,7 +191,8 @@ build(struct image *im, struct built *b)
     if (pyl_has(l->rt_interpreters_head)) {
         put64(im, b->runtime, l->rt_interpreters_head, b->interp);
     } else {
-        /* 3.6: statics for the interpreter list and the GIL holder. */
+        /* 2.7, 3.6: statics for the interpreter list and the GIL
+         * holder. */
         b->statics = img_alloc(im, 16);
         put64(im, b->statics, 0, b->interp);
         put64(im, b->statics, 8, b->tstate);

@@ -53,7 +53,7 @@ test_layout(const struct py_layout *l, unsigned char *mem)
     size_t n, k;
     int rc, seed;
 
-    snprintf(label, sizeof(label), "3.%d", l->minor);
+    snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
 
     /* A well-formed runtime reads back exactly. */
     build(&im, &b);
