@@ -974,6 +974,9 @@ FIELDS = {
     # ---- fields the heap census reads (pyspect heap) ----
     # Frame locals: which slots of a frame are named locals, cells, frees.
     "code_nlocals": [("3.6-3.13", off(CO, "co_nlocals"))],
+    # A 3.11+ generator's frame is inline, co_nlocalsplus + co_stacksize
+    # slots of it, and sys.getsizeof() counts them.
+    "code_stacksize": [("3.6-3.13", off(CO, "co_stacksize"))],
     "code_varnames": [
         ("3.6-3.10", off(CO, "co_varnames")),
         ("3.11-3.13", ABSENT)],
@@ -1818,6 +1821,8 @@ if has("tpflags_immutabletype"):
            (True, False))
 cco = census_fn_code = census_outer.__code__
 expect("code.co_nlocals", i32(id(cco) + L["code_nlocals"]), cco.co_nlocals)
+expect("code.co_stacksize", i32(id(cco) + L["code_stacksize"]),
+       cco.co_stacksize)
 if has("code_varnames"):
     expect("code.co_varnames", ptr(id(cco) + L["code_varnames"]),
            id(cco.co_varnames))

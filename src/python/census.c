@@ -664,6 +664,44 @@ type_object_size(struct census *c, raddr_t obj)
     return size;
 }
 
+/*
+ * A 3.11+ generator, coroutine or async generator holds its frame inline:
+ * gen.__sizeof__() adds its co_nlocalsplus + co_stacksize slots to the
+ * basic size.  (The object has no ob_size: the word there is another
+ * field, read as a count it once made a coroutine 1.2 MB.)
+ */
+static uint64_t
+generator_size(struct census *c, raddr_t obj, const struct census_type *t)
+{
+    const struct py_layout *l = c->l;
+    uint64_t code = 0, slots;
+    int32_t nlocalsplus = 0, stacksize = 0;
+    void *cached;
+
+    if (pyl_has(l->gen_code)) {
+        rd64(c, obj + l->gen_code, &code);
+    } else {
+        rd64(c, obj + (raddr_t)l->gen_iframe + (raddr_t)l->iframe_code, &code);
+    }
+    if (code == 0) {
+        return (uint64_t)t->basicsize;
+    }
+    cached = hashmap_get(&c->codes, code);
+    if (cached != NULL) {
+        slots = (uint64_t)(uintptr_t)cached - 1;
+    } else {
+        if (rd(c, code + (raddr_t)l->code_nlocalsplus, &nlocalsplus, 4) < 0 ||
+            rd(c, code + (raddr_t)l->code_stacksize, &stacksize, 4) < 0 ||
+            nlocalsplus < 0 || stacksize < 0 ||
+            nlocalsplus + (int64_t)stacksize > 1000000) {
+            return (uint64_t)t->basicsize;
+        }
+        slots = (uint64_t)nlocalsplus + (uint64_t)stacksize;
+        hashmap_put(&c->codes, code, (void *)(uintptr_t)(slots + 1));
+    }
+    return (uint64_t)t->basicsize + 8 * slots;
+}
+
 /* sys.getsizeof(obj). */
 static uint64_t
 object_size(struct census *c, raddr_t obj, struct census_type *t,
@@ -723,6 +761,25 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
     case CENSUS_BYTEARRAY:
         v = load_u64(hdr, l->bytearray_alloc);
         size = (uint64_t)t->basicsize + (v < (1ull << 40) ? v : 0);
+        break;
+    case CENSUS_FRAME:
+        size = (uint64_t)t->basicsize;
+        n = (int64_t)load_u64(hdr, l->var_size);
+        if (pyl_has(l->frame_localsplus) && n > 0 &&
+            (uint64_t)n < CENSUS_ITEMS_MAX) {
+            /* <=3.10: frame.__sizeof__() counts one slot fewer than
+             * ob_size, the first being inside PyFrameObject already. */
+            size += (uint64_t)(n - 1) * (uint64_t)t->itemsize;
+        }
+        break;
+    case CENSUS_GENERATOR:
+    case CENSUS_COROUTINE:
+    case CENSUS_ASYNCGEN:
+        if (pyl_has(l->gen_iframe)) {
+            size = generator_size(c, obj, t);
+        } else {
+            size = (uint64_t)t->basicsize;
+        }
         break;
     case CENSUS_TYPE:
         size = type_object_size(c, obj);
