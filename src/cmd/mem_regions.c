@@ -48,6 +48,15 @@ add_label(struct resident_range **r, size_t *n, size_t *alloc, raddr_t s,
     (*n)++;
 }
 
+/* Anonymous read-write memory no other region claims: where malloc's
+ * own mmapped blocks are looked for. */
+static int
+mmap_candidate(const struct smaps_vma *v)
+{
+    return mem_default_region(v, NULL) == MEM_OTHER &&
+           v->map.perms[0] == 'r' && v->map.perms[1] == 'w';
+}
+
 static int
 range_cmp(const void *x, const void *y)
 {
@@ -103,18 +112,34 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     sp->mmap_complete = 1;
     sp->scanned = 0;
     if (sp->proc != NULL && pm != NULL) {
-        for (i = 0; i < sp->sm->n && rc == 0; i++) {
+        /* A block's mapping can be several mappings now: madvise() on
+         * part of it (numpy asks for huge pages for the aligned middle
+         * of each large array) splits it where the flags change.  So
+         * look in runs of adjacent candidates, not mapping by mapping,
+         * or a block would end beyond its first piece and not count. */
+        for (i = 0; i < sp->sm->n && rc == 0;) {
             const struct smaps_vma *v = &sp->sm->v[i];
+            raddr_t end = v->map.end;
+            uint64_t rss = v->c.rss;
+            size_t j = i + 1;
 
-            if (mem_default_region(v, NULL) != MEM_OTHER ||
-                v->map.perms[0] != 'r' || v->map.perms[1] != 'w' ||
-                v->c.rss == 0) {
+            if (!mmap_candidate(v)) {
+                i++;
                 continue;
             }
-            rc = glibc_find_mmapped(sp->proc, pm, v->map.start, v->map.end,
-                                    skip, nskip, &found, &nfound, &afound,
-                                    sp->scan_max, &sp->scanned,
-                                    &sp->mmap_complete);
+            while (j < sp->sm->n && sp->sm->v[j].map.start == end &&
+                   mmap_candidate(&sp->sm->v[j])) {
+                end = sp->sm->v[j].map.end;
+                rss += sp->sm->v[j].c.rss;
+                j++;
+            }
+            if (rss > 0) {
+                rc = glibc_find_mmapped(sp->proc, pm, v->map.start, end, skip,
+                                        nskip, &found, &nfound, &afound,
+                                        sp->scan_max, &sp->scanned,
+                                        &sp->mmap_complete);
+            }
+            i = j;
         }
         for (i = 0; i < nfound; i++) {
             add_label(&lab, &nlab, &alab, found[i].start, found[i].end,
