@@ -57,6 +57,52 @@ mmap_candidate(const struct smaps_vma *v)
            v->map.perms[0] == 'r' && v->map.perms[1] == 'w';
 }
 
+/*
+ * Heaps of thread arenas told by their own headers, labelled C heap
+ * unless a walk of malloc's arenas labelled them already.  A walk that
+ * does not pause the target (mem --watch) stops at an arena being
+ * changed and would leave every heap after it to "other anonymous": a
+ * swing of hundreds of MiB between two samples while RSS stays flat.
+ */
+static int
+label_heaps_by_header(struct mem_split *sp, struct resident_range **lab,
+                      size_t *nlab, size_t *alab)
+{
+    raddr_t *cand = NULL;
+    unsigned char *is_heap;
+    size_t n = 0, alloc = 0, i, k, known = *nlab;
+    int rc;
+
+    for (i = 0; i < sp->sm->n; i++) {
+        const struct smaps_vma *v = &sp->sm->v[i];
+
+        if (mmap_candidate(v) && v->map.start % GLIBC_HEAP_MAX == 0) {
+            XGROW(cand, alloc, n + 1);
+            cand[n++] = v->map.start;
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    is_heap = xmalloc(n);
+    rc = glibc_heaps_by_header(sp->proc, cand, n, is_heap);
+    for (i = 0; rc == 0 && i < n; i++) {
+        for (k = 0; k < known && is_heap[i]; k++) {
+            if ((*lab)[k].label == MEM_C_HEAP && (*lab)[k].start <= cand[i] &&
+                cand[i] < (*lab)[k].end) {
+                break;
+            }
+        }
+        if (is_heap[i] && k == known) {
+            add_label(lab, nlab, alab, cand[i], cand[i] + GLIBC_HEAP_MAX,
+                      MEM_C_HEAP);
+        }
+    }
+    free(is_heap);
+    free(cand);
+    return rc;
+}
+
 static int
 range_cmp(const void *x, const void *y)
 {
@@ -84,6 +130,9 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
             }
             add_label(&lab, &nlab, &alab, h->start, end, MEM_C_HEAP);
         }
+    }
+    if (sp->proc != NULL) {
+        rc = label_heaps_by_header(sp, &lab, &nlab, &alab);
     }
     if (sp->pym != NULL) {
         for (i = 0; i < sp->pym->n_arena_addrs; i++) {

@@ -416,6 +416,33 @@ def test_watch_attached_duration_and_ctrl_c(python, target, tmp_path):
     check_not_traced(t.pid)
 
 
+# Issue 11: while malloc's thread arenas appeared under load, mem --watch
+# showed a false swing of 164 MiB from C heap to "other anonymous" (RSS
+# flat): its walk of the arena list, done without pausing, stopped at a
+# busy arena (one with a chunk in nearly every bin looked like garbage)
+# and lost the heaps after it.  Heaps are now also told by their own
+# headers.  The target's memory is nearly all malloc's, in every sample.
+# (The swing itself is a race this machine does not reproduce at will;
+# tests/unit/test_glibc_heap.c reproduces both causes.)
+@pytest.mark.serial
+def test_watch_thread_arenas_appearing(python, tmp_path):
+    csv, truth = tmp_path / "w.csv", tmp_path / "truth.json"
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
+    r = pyspect("mem", "--watch", "--interval", "0.02", "--duration", "6",
+                "-o", csv, "--", python.exe,
+                os.path.join(os.path.dirname(__file__), "targets",
+                             "arenas.py"), truth, 6, env=env, timeout=120)
+    assert r.rc in (0, 128 + signal.SIGTERM), r.err
+    head, rows = parse_csv(str(csv))
+    rows = [dict((k, float(v or 0)) for k, v in x.items()) for x in rows]
+    assert len(rows) >= 10
+    mib = 1 << 20
+    for x in rows:
+        assert x["other"] <= 4 * mib + 0.02 * x["rss"], x
+    # All six threads ran (their 16 MiB each are in C heap).
+    assert max(x["c_heap"] for x in rows) >= 6 * 16 * mib * 0.9
+
+
 def test_watch_duration_stops_launched(tmp_path):
     """--duration ends a launched command with SIGTERM: 128 + 15."""
     r = pyspect("mem", "--watch", "--duration", "0.5", "--", "sleep", "30",
