@@ -118,6 +118,7 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     struct glibc_range *skip = NULL, *found = NULL;
     size_t nlab = 0, alab = 0, nskip = 0, askip = 0, nfound = 0;
     size_t afound = 0, i;
+    uint64_t tail = 0;
     int rc = 0;
 
     if (sp->gm != NULL) {
@@ -160,6 +161,9 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     }
     sp->mmap_complete = 1;
     sp->scanned = 0;
+    if (sp->gm != NULL && sp->gm->layout != NULL) {
+        tail = (uint64_t)sp->gm->layout->mmap_tail;
+    }
     if (sp->proc != NULL && pm != NULL) {
         /* A block's mapping can be several mappings now: madvise() on
          * part of it (numpy asks for huge pages for the aligned middle
@@ -183,8 +187,8 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
                 j++;
             }
             if (rss > 0) {
-                rc = glibc_find_mmapped(sp->proc, pm, v->map.start, end, skip,
-                                        nskip, &found, &nfound, &afound,
+                rc = glibc_find_mmapped(sp->proc, pm, v->map.start, end, tail,
+                                        skip, nskip, &found, &nfound, &afound,
                                         sp->scan_max, &sp->scanned,
                                         &sp->mmap_complete);
             }

@@ -20,10 +20,17 @@
 #define CODE_LINETABLE_MAX (4u << 20)
 #define CODE_HEADER_MAX 512
 
-static void
-py_code_free(struct py_code *c)
+struct py_code *
+py_code_ref(struct py_code *c)
 {
-    if (c == NULL) {
+    c->refs++;
+    return c;
+}
+
+void
+py_code_unref(struct py_code *c)
+{
+    if (c == NULL || --c->refs > 0) {
         return;
     }
     free(c->name);
@@ -41,7 +48,7 @@ py_code_cache_clear(struct py_runtime *rt)
     void *value;
 
     while (hashmap_next(&rt->codes, &it, &key, &value)) {
-        py_code_free(value);
+        py_code_unref(value);
     }
     hashmap_clear(&rt->codes);
 }
@@ -79,6 +86,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
         return PS_ECORRUPT;
     }
     c = xcalloc(1, sizeof(*c));
+    c->refs = 1;
     c->addr = addr;
     c->last_addrq = INT32_MIN;
     c->epoch = rt->code_epoch;
@@ -120,7 +128,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
                            &c->linetable_len);
     }
     if (rc < 0) {
-        py_code_free(c);
+        py_code_unref(c);
         return rc;
     }
     *out = c;
@@ -155,7 +163,7 @@ py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out)
             c->epoch = rt->code_epoch;
         } else {
             hashmap_put(&rt->codes, addr, NULL);
-            py_code_free(c);
+            py_code_unref(c);
             c = NULL;
         }
     }

@@ -16,9 +16,12 @@
 static void
 snapshot_clear(struct py_snapshot *s)
 {
-    size_t i;
+    size_t i, j;
 
     for (i = 0; i < s->n; i++) {
+        for (j = 0; j < s->threads[i].nframes; j++) {
+            py_code_unref(s->threads[i].frames[j].code);
+        }
         free(s->threads[i].name);
         free(s->threads[i].frames);
     }
@@ -122,8 +125,15 @@ snapshot_once(struct py_runtime *rt, unsigned flags,
         ts->nframes = stack.n;
         ts->truncated = stack.truncated;
         if (stack.n > 0) {
+            size_t j;
+
+            /* The frames outlive this walk: a later attempt may clear the
+             * code cache, so each holds its own reference. */
             ts->frames = xmalloc(stack.n * sizeof(*ts->frames));
             memcpy(ts->frames, stack.v, stack.n * sizeof(*ts->frames));
+            for (j = 0; j < stack.n; j++) {
+                py_code_ref(ts->frames[j].code);
+            }
         }
     }
     if (out->n > 1) {
@@ -165,7 +175,8 @@ py_snapshot_take(struct py_runtime *rt, unsigned flags,
             rc == PS_ENOTREADY) {
             break;
         }
-        /* The code cache may hold an object that was freed meanwhile. */
+        /* The code cache may hold an object that was freed meanwhile;
+         * frames already taken keep their own references. */
         py_code_cache_clear(rt);
     }
     if (out->paused) {

@@ -170,6 +170,9 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             if (pyl_has(l->tstate_datastack_chunk)) {
                 t->datastack = load_u64(ts, l->tstate_datastack_chunk);
             }
+            if (pyl_has(l->tstate_base_frame)) {
+                t->base = load_u64(ts, l->tstate_base_frame);
+            }
             if (main_tstate != 0) {
                 t->is_main = tstate == main_tstate;
             } else if (main_ident != 0) {
@@ -688,9 +691,9 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
 {
     const struct py_layout *l = &rt->layout;
     unsigned char buf[STRUCT_MAX];
-    raddr_t frame = t->top;
+    raddr_t frame = t->top, last = 0;
     size_t want = (size_t)l->iframe_size;
-    int rc, visited = 0, last_owner = -1;
+    int rc, visited = 0, last_owner = -1, cut = 0;
 
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
@@ -720,13 +723,13 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         }
         visit_note(s, frame, buf);
         owner = buf[l->iframe_owner];
-        code_addr = load_u64(buf, l->iframe_code);
+        code_addr = pyl_stackref_object(l, load_u64(buf, l->iframe_code));
         instr = load_u64(buf, l->iframe_instr);
         frame = load_u64(buf, l->iframe_previous);
         last_owner = owner;
-        if (pyl_has(l->iframe_owner_cstack) &&
-            owner == l->iframe_owner_cstack) {
-            continue; /* the shim frame of a C -> Python call */
+        last = cur;
+        if (pyl_owner_is_shim(l, owner)) {
+            continue; /* an entry frame, or the base of the stack */
         }
         if (owner == l->iframe_owner_frame_object) {
             /* A frame that finished and was handed to its frame object
@@ -756,8 +759,14 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
             }
         }
         if (stack_push(s, code, line, cur)) {
+            cut = 1;
             break;
         }
+    }
+    /* 3.15: every complete chain ends at the thread's base frame. */
+    if (!cut && t->base != 0 && last != t->base) {
+        return err_set(PS_ECHANGED, "the stack does not reach the thread's "
+                                    "base frame");
     }
     /* A running generator sits on top of its caller (or an entry shim):
      * a chain that ends at a generator's own frame went through a

@@ -39,6 +39,7 @@ struct py_thread {
     raddr_t top;       /* PyFrameObject* (<=3.10) or _PyInterpreterFrame* */
     raddr_t top_slot;  /* where top was read from (tstate or _PyCFrame) */
     raddr_t datastack; /* _PyStackChunk* (3.11+) */
+    raddr_t base;      /* the bottom sentinel frame (3.15+), 0 unknown */
 };
 
 struct py_threads {

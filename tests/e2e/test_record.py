@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import PYSPECT, TARGETS, pyspect
+from conftest import PYSPECT, TARGETS, pyspect, wait_interpreter
 
 
 def collapsed(path):
@@ -370,6 +370,7 @@ def test_target_exits_before_first_sample(python, tmp_path):
     for _ in range(5):
         p = subprocess.Popen([python.exe, "-c",
                               "import time; time.sleep(0.02)"])
+        wait_interpreter(python, p.pid)
         r = record("-r", "1000", "-o", tmp_path / "y.txt", p.pid)
         p.wait()
         # 9: it exited before pyspect attached and is not reaped yet.
@@ -387,7 +388,8 @@ def test_blocking_and_verbose(python, busy, tmp_path):
     assert any(s[-1] == "hot" for s in collapsed(out))
     # Never left stopped or traced.
     for tid in os.listdir("/proc/%d/task" % busy.pid):
-        with open("/proc/%d/task/%s/status" % (busy.pid, tid)) as f:
+        with open("/proc/%d/task/%s/status" % (busy.pid, tid),
+                  errors="replace") as f:
             status = f.read()
         assert "TracerPid:\t0\n" in status
         assert status.split("State:\t")[1][0] not in "tT"
