@@ -809,6 +809,7 @@ generator_size(struct census *c, raddr_t obj, const struct census_type *t)
         rd64(c, obj + l->gen_code, &code);
     } else {
         rd64(c, obj + (raddr_t)l->gen_iframe + (raddr_t)l->iframe_code, &code);
+        code = pyl_stackref_object(l, code); /* tagged, 3.14+ */
     }
     if (code == 0) {
         return (uint64_t)t->basicsize;
