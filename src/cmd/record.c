@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +41,8 @@
 #define LAUNCH_WAIT_S 30.0
 /* A started program that is still not Python after this is not one. */
 #define NOT_PYTHON_WAIT_S 1.0
+/* How long a started command may take to stop once asked. */
+#define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
 #define CHILD_SCAN_S 0.2
 /* Check cached code objects against the target this often. */
@@ -61,7 +64,8 @@ static const char record_usage[] =
     "every thread for every sample).\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
+    "  -o, --output FILE     where to write (default pyspect-PID.svg; - for\n"
+    "                        standard output)\n"
     "  -f, --format FORMAT   one of the formats below (default: from the\n"
     "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
@@ -242,6 +246,12 @@ record_parse(int argc, char **argv, struct record_options *opt)
                 return cmd_usage_error("record", "at most %d -o files",
                                        OUTPUTS_MAX);
             }
+            for (i = 0; i < (int)opt->noutputs; i++) {
+                if (strcmp(optarg, "-") == 0 &&
+                    strcmp(opt->outputs[i].path, "-") == 0) {
+                    return cmd_usage_error("record", "-o - given twice");
+                }
+            }
             opt->outputs[opt->noutputs++].path = optarg;
             break;
         case 'f':
@@ -358,11 +368,20 @@ record_parse(int argc, char **argv, struct record_options *opt)
 /*
  * Open the output before sampling, so that a path that cannot be written
  * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.
+ * until the profile is written.  "-" is standard output.
  */
 static int
 output_open(const char *path, int *fd, int *created)
 {
+    if (strcmp(path, "-") == 0) {
+        *created = 0;
+        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (*fd < 0) {
+            return err_set(PS_EIO, "cannot write to standard output: %s",
+                           strerror(errno));
+        }
+        return 0;
+    }
     *created = 1;
     *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (*fd < 0 && errno == EEXIST) {
@@ -375,16 +394,24 @@ output_open(const char *path, int *fd, int *created)
     return 0;
 }
 
+/*
+ * Write the profile: a regular file from its start (it may be one that
+ * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
+ */
 static int
 output_write(int fd, const char *path, const struct strbuf *sb)
 {
+    struct stat st;
     size_t done = 0;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 
-    if (ftruncate(fd, 0) < 0) {
+    if (regular && ftruncate(fd, 0) < 0) {
         return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
     }
     while (done < sb->len) {
-        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
+        ssize_t n =
+            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
+                    : write(fd, sb->buf + done, sb->len - done);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -677,6 +704,47 @@ child_exited(struct recorder *r)
     return r->child_reaped;
 }
 
+/* Wait up to timeout seconds for the started command; 1 when it exited. */
+static int
+child_wait(struct recorder *r, double timeout)
+{
+    uint64_t end = clock_now_ns() + (uint64_t)(timeout * 1e9);
+
+    while (!child_exited(r)) {
+        if (clock_now_ns() >= end) {
+            return 0;
+        }
+        usleep(10000);
+    }
+    return 1;
+}
+
+/*
+ * The recording is over and the started command runs on.  Ctrl-C reached
+ * it too (same process group): wait for it.  At --duration, or a signal
+ * to pyspect alone, ask it to stop (as mem --watch does), then insist.
+ */
+static void
+child_finish(struct recorder *r)
+{
+    int sig = record_stop == SIGINT ? 0 : record_stop;
+
+    if (r->stopped != NULL && strcmp(r->stopped, "duration reached") == 0) {
+        sig = SIGTERM;
+    }
+    if (sig == 0) {
+        waitpid(r->child, &r->child_status, 0);
+        r->child_reaped = 1;
+        return;
+    }
+    kill(r->child, sig);
+    if (!child_wait(r, CHILD_STOP_WAIT_S)) {
+        kill(r->child, SIGKILL);
+        waitpid(r->child, &r->child_status, 0);
+        r->child_reaped = 1;
+    }
+}
+
 static int
 child_exit_status(const struct recorder *r)
 {
@@ -769,7 +837,9 @@ summary(const struct recorder *r)
     fprintf(stderr, "pyspect: wrote ");
     for (i = 0; i < o->noutputs; i++) {
         fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
-                o->outputs[i].format->name, o->outputs[i].path);
+                o->outputs[i].format->name,
+                strcmp(o->outputs[i].path, "-") == 0 ? "standard output"
+                                                     : o->outputs[i].path);
     }
     fprintf(stderr,
             ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
@@ -1066,15 +1136,16 @@ cmd_record(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         if (!child_exited(&r)) {
-            if (!opt.quiet && r.stopped != NULL &&
-                strcmp(r.stopped, "duration reached") == 0) {
-                fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
-                        opt.command[0]);
-            }
-            waitpid(r.child, &r.child_status, 0);
-            r.child_reaped = 1;
+            child_finish(&r);
         }
         exit_status = child_exit_status(&r);
+        if (!opt.quiet) {
+            fprintf(stderr, "pyspect: '%s' %s %d\n", opt.command[0],
+                    WIFSIGNALED(r.child_status) ? "ended by signal"
+                                                : "exited with status",
+                    WIFSIGNALED(r.child_status) ? WTERMSIG(r.child_status)
+                                                : WEXITSTATUS(r.child_status));
+        }
     }
     goto out;
 fail:

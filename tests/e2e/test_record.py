@@ -280,6 +280,33 @@ def test_launched_command_exit_status_and_first_frames(python, tmp_path):
     assert total >= 50 and in_compute >= 0.5 * total, (stacks, r.err)
 
 
+# Issue 11: `-o -` made a file named "-", /dev/stdout and /dev/null failed
+# with status 11, and `record -d N -- COMMAND` waited forever for a command
+# that does not end.  Now: standard output, the devices, and SIGTERM at N
+# seconds with the command's status reported and returned.
+def test_stdout_devices_and_duration_stops_command(python, tmp_path):
+    spin = [python.exe, "-c", "x = 0\nwhile True:\n    x += 1\n"]
+    p = subprocess.run([PYSPECT, "record", "-d", "1", "-f", "collapsed",
+                        "-o", "-", "--"] + spin, cwd=str(tmp_path),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr
+    assert not (tmp_path / "-").exists()
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    assert lines and all(re.match(r".* \d+$", l) for l in lines)
+    assert sum(int(l.rsplit(" ", 1)[1]) for l in lines) > 20
+    assert "wrote collapsed to standard output" in p.stderr
+    assert "ended by signal %d" % signal.SIGTERM in p.stderr
+    p = subprocess.run([PYSPECT, "record", "-d", "0.5", "-f", "collapsed",
+                        "-o", "/dev/stdout", "--"] + spin,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr
+    assert re.search(r" \d+$", p.stdout.strip())
+    r = record("-d", "0.5", "-o", "/dev/null", "--", *spin)
+    assert r.rc == 128 + signal.SIGTERM, r.err
+    r = record("-d", "0.5", "-o", "-", "-o", "-", "--", *spin)
+    assert r.rc == 2 and "-o - given twice" in r.err
+
+
 def test_subprocesses(python, tmp_path):
     import conftest
     script = conftest.TARGETS / "launched.py"
