@@ -41,6 +41,8 @@
 #define LAUNCH_WAIT_S 30.0
 /* A started program that is still not Python after this is not one. */
 #define NOT_PYTHON_WAIT_S 1.0
+/* The frame of a sample taken while the interpreter finalizes. */
+#define FINALIZING_FRAME "(Python finalizing)"
 /* How long a started command may take to stop once asked. */
 #define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
@@ -560,6 +562,16 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         }
         r->ids[i] =
             profile_frame_id(p, code->user_name, code->user_file, line);
+    }
+    if (n == 0 && r->current->sampler.finalizing) {
+        /* No Python code runs, and the interpreter is being torn down
+         * (modules cleared, objects freed): say so rather than leave an
+         * unexplained "(no Python frames)". */
+        XGROW(r->ids, r->ids_alloc, 1);
+        r->ids[0] =
+            profile_frame_id(p, strtab_intern(&p->strings, FINALIZING_FRAME),
+                             strtab_intern(&p->strings, ""), -1);
+        n = 1;
     }
     stack = profile_add(p, thread, r->ids, n, 1);
     if (p->keep_events) {

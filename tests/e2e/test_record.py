@@ -307,6 +307,23 @@ def test_stdout_devices_and_duration_stops_command(python, tmp_path):
     assert r.rc == 2 and "-o - given twice" in r.err
 
 
+# Issue 11: 14% of sphinx-build's samples were an unexplained "(no Python
+# frames)": the interpreter finalizing (modules cleared, objects freed,
+# no Python code running).  They are "(Python finalizing)" now.
+def test_finalizing_labelled(python, tmp_path):
+    if python.version < (3, 7):
+        pytest.skip("the runtime records finalization from 3.7 on")
+    import conftest
+    out = tmp_path / "f.txt"
+    r = record("-r", "300", "-o", out, "--", python.exe,
+               conftest.TARGETS / "finalizing.py", 2000000)
+    assert r.rc == 0, r.err
+    stacks = collapsed(out)
+    fin = stacks.get(("(Python finalizing)",), 0)
+    bare = stacks.get(("(no Python frames)",), 0)
+    assert fin >= 5 and fin > bare, stacks
+
+
 def test_subprocesses(python, tmp_path):
     import conftest
     script = conftest.TARGETS / "launched.py"
