@@ -135,6 +135,7 @@ struct record_target {
     int started;  /* started by pyspect or a child: may exec Python */
     int script;   /* the started command is a script: wait for Python */
     double first_seen;
+    uint64_t prefix_round; /* when sys.prefix was looked for; 0: found */
 };
 
 struct recorder {
@@ -490,6 +491,7 @@ target_try(struct recorder *r, struct record_target *t)
         t->sampler.may_pause = !r->opt->blocking;
         t->sampler.states = r->opt->events;
         t->sampling = 1;
+        t->prefix_round = 1; /* at the next round */
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
@@ -600,6 +602,37 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
     }
 }
 
+/*
+ * Where this target's Python is installed (sys.prefix, sys.base_prefix),
+ * for the flame graph's colours: files under it are the standard
+ * library's (a script in /usr/bin too), not the user's.  Looked for again
+ * a second later while sys is not ready.
+ */
+static void
+learn_prefixes(struct recorder *r, struct record_target *t, uint64_t round)
+{
+    static const char *const names[] = {"prefix", "base_prefix"};
+    struct profile_meta *m = &r->profile.meta;
+    struct strbuf sb = STRBUF_INIT;
+    size_t i, k;
+
+    t->prefix_round = round + (uint64_t)fmax(1, r->opt->rate);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        strbuf_reset(&sb);
+        if (py_runtime_sys_str(t->rt, names[i], &sb) < 0 || sb.len == 0) {
+            err_clear();
+            continue;
+        }
+        t->prefix_round = 0;
+        for (k = 0; k < m->nprefixes && strcmp(m->prefixes[k], sb.buf); k++) {
+        }
+        if (k == m->nprefixes && m->nprefixes < PROF_PREFIXES_MAX) {
+            m->prefixes[m->nprefixes++] = strbuf_detach(&sb);
+        }
+    }
+    strbuf_release(&sb);
+}
+
 /* One round over every target.  Returns 1 while the root target lives. */
 static int
 record_round(struct recorder *r, uint64_t round)
@@ -623,6 +656,9 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
             t->rt->code_epoch++;
+        }
+        if (t->prefix_round != 0 && round >= t->prefix_round) {
+            learn_prefixes(r, t, round);
         }
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);

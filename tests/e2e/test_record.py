@@ -324,6 +324,39 @@ def test_finalizing_labelled(python, tmp_path):
     assert fin >= 5 and fin > bare, stacks
 
 
+def colour_class(r, g, b):
+    """The flame graph's colour family of an rgb fill (svg.c)."""
+    if r == g == b:
+        return "other"
+    if r >= 225:
+        return "user"
+    if b >= 220:
+        return "stdlib"
+    return "third"
+
+
+# Issue 11: scripts in /usr/bin and Jinja templates were coloured "your
+# code".  Colours follow where a file lives: the interpreter's prefix
+# (the standard library, and scripts installed with it), site-packages
+# and dist-packages, code without a file, everything else.
+def test_flame_graph_colours_by_place(python, tmp_path):
+    import conftest
+    out = tmp_path / "c.svg"
+    r = record("-r", "300", "-o", out, "--", python.exe,
+               conftest.TARGETS / "colours.py", 2)
+    assert r.rc == 0, r.err
+    seen = {}
+    for m in re.finditer(r'<title>([\w.<>]+)[^\n]*\n[^<]*</title><rect '
+                         r'[^>]*fill="rgb\((\d+),(\d+),(\d+)\)"',
+                         out.read_text()):
+        name = m.group(1).split(".")[-1]
+        seen[name] = colour_class(*(int(m.group(i)) for i in (2, 3, 4)))
+    assert seen.get("user_work") == "user", seen
+    assert seen.get("tool_work") == "stdlib", seen
+    assert seen.get("template_work") == "other", seen
+    assert seen.get("dumps") == "stdlib", seen
+
+
 def test_subprocesses(python, tmp_path):
     import conftest
     script = conftest.TARGETS / "launched.py"
