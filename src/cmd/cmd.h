@@ -26,6 +26,13 @@ int cmd_attach(int pid, struct target **t, struct py_runtime **rt);
 /* Free what cmd_attach() opened (either may be NULL). */
 void cmd_detach(struct target *t, struct py_runtime *rt);
 
+/*
+ * The live descendants of pid (children, their children...), parents
+ * before their children and each generation in pid order, as a malloc'd
+ * array in *out.  Returns how many.
+ */
+size_t cmd_descendants(int pid, int **out);
+
 /* Parse a PID argument; prints a usage error and returns 2 on failure. */
 int cmd_parse_pid(const char *cmd, const char *arg, int *pid);
 

@@ -5,6 +5,7 @@
  */
 #include "cmd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,7 +18,9 @@
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "python/runtime.h"
+#include "core/xalloc.h"
 #include "target/pause.h"
+#include "target/proc.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -44,6 +47,67 @@ cmd_option_error(const char *cmd, char **argv)
                                argv[optind - 1]);
     }
     return cmd_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+static int
+pid_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return (x > y) - (x < y);
+}
+
+size_t
+cmd_descendants(int pid, int **out)
+{
+    int *all = NULL, *ppids = NULL, *v = NULL;
+    size_t nall = 0, aall = 0, n = 0, alloc = 0, done = 0, i;
+    DIR *dir = opendir("/proc");
+    struct dirent *de;
+
+    /* One look at every process, then the tree from it level by level:
+     * a process is ours when its parent is pid or one already ours. */
+    while (dir != NULL && (de = readdir(dir)) != NULL) {
+        long p;
+        int pp;
+
+        if (parse_long(de->d_name, 1, 0x7fffffff, &p) == 0 &&
+            proc_ppid((int)p, &pp) == 0) {
+            XGROW(all, aall, nall + 1);
+            ppids = xrealloc(ppids, aall * sizeof(*ppids));
+            all[nall] = (int)p;
+            ppids[nall++] = pp;
+        }
+    }
+    if (dir != NULL) {
+        closedir(dir);
+    }
+    for (;;) {
+        size_t first = n;
+
+        for (i = 0; i < nall; i++) {
+            size_t k;
+            int parent = ppids[i];
+
+            for (k = done; k < first && v[k] != parent; k++) {
+            }
+            if (all[i] != 0 &&
+                (parent == pid || (k < first && v[k] == parent))) {
+                XGROW(v, alloc, n + 1);
+                v[n++] = all[i];
+                all[i] = 0; /* taken */
+            }
+        }
+        if (n == first) {
+            break;
+        }
+        qsort(v + first, n - first, sizeof(*v), pid_cmp);
+        done = first;
+    }
+    free(all);
+    free(ppids);
+    *out = v;
+    return n;
 }
 
 int
