@@ -1071,6 +1071,9 @@ FIELDS = {
     # ---- fields the heap census reads (pyspect heap) ----
     # Frame locals: which slots of a frame are named locals, cells, frees.
     "code_nlocals": [("3.6-3.15", off(CO, "co_nlocals"))],
+    # A 3.11+ generator's frame is inline, co_nlocalsplus + co_stacksize
+    # slots of it, and sys.getsizeof() counts them.
+    "code_stacksize": [("3.6-3.15", off(CO, "co_stacksize"))],
     "code_varnames": [
         ("3.6-3.10", off(CO, "co_varnames")),
         ("3.11-3.15", ABSENT)],
@@ -1274,6 +1277,7 @@ FIELDS_27 = {
     "code_code_adaptive": ABSENT,
     "code_firsttraceable": ABSENT,
     "code_nlocals": off(CO, "co_nlocals"),
+    "code_stacksize": off(CO, "co_stacksize"),
     "code_varnames": off(CO, "co_varnames"),
     "code_cellvars": off(CO, "co_cellvars"),
     "code_freevars": off(CO, "co_freevars"),
@@ -2343,6 +2347,8 @@ if has("tpflags_immutabletype"):
            (True, False))
 cco = census_fn_code = census_outer.__code__
 expect("code.co_nlocals", i32(id(cco) + L["code_nlocals"]), cco.co_nlocals)
+expect("code.co_stacksize", i32(id(cco) + L["code_stacksize"]),
+       cco.co_stacksize)
 if has("code_varnames"):
     expect("code.co_varnames", ptr(id(cco) + L["code_varnames"]),
            id(cco.co_varnames))
@@ -2529,6 +2535,8 @@ expect("code.co_filename", ptr(id(co) + L["code_filename"]),
 expect("code.co_lnotab", ptr(id(co) + L["code_linetable"]), id(co.co_lnotab))
 expect("code.co_code", ptr(id(co) + L["code_code"]), id(co.co_code))
 expect("code.co_nlocals", i32(id(co) + L["code_nlocals"]), co.co_nlocals)
+expect("code.co_stacksize", i32(id(co) + L["code_stacksize"]),
+       co.co_stacksize)
 expect("code.co_varnames", ptr(id(co) + L["code_varnames"]),
        id(co.co_varnames))
 expect("code.co_cellvars", ptr(id(co) + L["code_cellvars"]),

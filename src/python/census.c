@@ -142,6 +142,7 @@ census_init(struct census *c, struct py_runtime *rt, struct memsrc *mem,
     hashmap_init(&c->classes);
     hashmap_init(&c->parents);
     hashmap_init(&c->codes);
+    c->numpy_major = -1;
     addrset_init(&c->tracked);
     addrset_init(&c->seen);
     addrset_init(&c->frontier);
@@ -249,6 +250,128 @@ dict_get_str(struct census *c, raddr_t dict, const char *key, raddr_t *v)
     rc = py_dict_get_str(c->rt, dict, key, v);
     c->rt->mem = saved;
     return rc;
+}
+
+/* ---- numpy arrays -------------------------------------------------------- */
+
+/*
+ * numpy's PyArrayObject_fields and PyArray_Descr, public and the same
+ * since numpy 1.7 up to the element size, which numpy 2 widened and
+ * moved (an int at 32, then an npy_intp at 40).
+ */
+#define NDARRAY_TP_NAME "numpy.ndarray"
+#define NDARRAY_ND 24         /* int nd */
+#define NDARRAY_DIMENSIONS 32 /* npy_intp *dimensions */
+#define NDARRAY_DESCR 56      /* PyArray_Descr *descr */
+#define NDARRAY_FLAGS 64      /* int flags */
+#define NDARRAY_OWNDATA 0x0004
+#define NDARRAY_MAXDIMS 64
+#define DESCR_ELSIZE_V1 32 /* int elsize */
+#define DESCR_ELSIZE_V2 40 /* npy_intp elsize */
+
+/* Is the static type at addr numpy.ndarray (found by its tp_name)? */
+static int
+is_ndarray_type(struct census *c, raddr_t addr)
+{
+    struct strbuf name = STRBUF_INIT;
+    struct memsrc *saved = c->rt->mem;
+    uint64_t tp_name = 0;
+    int yes = 0;
+
+    if (c->ndarray_type != 0) {
+        return addr == c->ndarray_type;
+    }
+    c->rt->mem = c->mem;
+    if (rd64(c, addr + c->l->type_name, &tp_name) == 0 && tp_name != 0 &&
+        py_cstr_read(c->rt, tp_name, sizeof(NDARRAY_TP_NAME), &name) == 0) {
+        yes = strcmp(name.buf, NDARRAY_TP_NAME) == 0;
+    }
+    c->rt->mem = saved;
+    strbuf_release(&name);
+    err_clear();
+    if (yes) {
+        c->ndarray_type = addr;
+    }
+    return yes;
+}
+
+/* The major version of the numpy the main interpreter has imported. */
+static int
+numpy_major(struct census *c)
+{
+    const struct py_layout *l = c->l;
+    struct strbuf v = STRBUF_INIT;
+    raddr_t interp = 0, mod = 0, dict = 0, ver = 0;
+    uint64_t modules = 0;
+
+    if (c->numpy_major >= 0) {
+        return c->numpy_major;
+    }
+    c->numpy_major = 0;
+    if (py_runtime_interp_head(c->rt, &interp) == 0 && interp != 0 &&
+        rd64(c, interp + l->interp_modules, &modules) == 0 &&
+        dict_get_str(c, modules, "numpy", &mod) == 0 &&
+        rd64(c, mod + l->module_dict, &dict) == 0 &&
+        dict_get_str(c, dict, "__version__", &ver) == 0 &&
+        read_str(c, ver, &v) == 0) {
+        size_t i;
+
+        /* "1.24.2", "2.0.0rc1": the digits before the first dot. */
+        for (i = 0; i < v.len && i < 4 && v.buf[i] >= '0' && v.buf[i] <= '9';
+             i++) {
+            c->numpy_major = c->numpy_major * 10 + (v.buf[i] - '0');
+        }
+    }
+    strbuf_release(&v);
+    err_clear();
+    return c->numpy_major;
+}
+
+/*
+ * sys.getsizeof() of an ndarray: ndarray.__sizeof__() is the basic size,
+ * its shape and strides, and the data when the array owns it (a view
+ * does not; numpy's arrays can be most of a process's memory).
+ */
+static uint64_t
+ndarray_size(struct census *c, raddr_t obj, const struct census_type *t)
+{
+    uint64_t size = (uint64_t)t->basicsize, descr = 0, dims[NDARRAY_MAXDIMS];
+    uint64_t nbytes = 1, ptr = 0, elsize = 0, i;
+    int32_t nd = 0, flags = 0;
+    int major = numpy_major(c);
+
+    if (rd(c, obj + NDARRAY_ND, &nd, 4) < 0 || nd < 0 ||
+        nd > NDARRAY_MAXDIMS) {
+        return size;
+    }
+    size += 16 * (uint64_t)nd;
+    if (rd(c, obj + NDARRAY_FLAGS, &flags, 4) < 0 ||
+        !(flags & NDARRAY_OWNDATA) || major == 0 ||
+        rd64(c, obj + NDARRAY_DESCR, &descr) < 0 ||
+        rd64(c, obj + NDARRAY_DIMENSIONS, &ptr) < 0 ||
+        (nd > 0 && rd(c, ptr, dims, 8 * (size_t)nd) < 0)) {
+        return size;
+    }
+    if (major == 1) {
+        int32_t e = 0;
+
+        if (rd(c, descr + DESCR_ELSIZE_V1, &e, 4) < 0 || e < 0) {
+            return size;
+        }
+        elsize = (uint64_t)e;
+    } else if (rd64(c, descr + DESCR_ELSIZE_V2, &elsize) < 0) {
+        return size;
+    }
+    nbytes = elsize;
+    for (i = 0; i < (uint64_t)nd; i++) {
+        /* Dimensions are npy_intp, never negative; bound the product. */
+        if ((int64_t)dims[i] < 0 ||
+            (dims[i] != 0 && nbytes > (1ull << 48) / dims[i])) {
+            return size;
+        }
+        nbytes *= dims[i];
+    }
+    return size + (nbytes < (1ull << 48) ? nbytes : 0);
 }
 
 /* ---- types ------------------------------------------------------------- */
@@ -437,6 +560,10 @@ type_load(struct census *c, struct census_type *t)
             if (c->b.types[k] == cur) {
                 break;
             }
+        }
+        if (k == CENSUS_KINDS && !(f & (uint64_t)l->tpflags_heaptype) &&
+            is_ndarray_type(c, cur)) {
+            t->ndarray = 1;
         }
         if (k < CENSUS_KINDS) {
             t->kind = k;
@@ -771,6 +898,45 @@ type_object_size(struct census *c, raddr_t obj)
     return size;
 }
 
+/*
+ * A 3.11+ generator, coroutine or async generator holds its frame inline:
+ * gen.__sizeof__() adds its co_nlocalsplus + co_stacksize slots to the
+ * basic size.  (The object has no ob_size: the word there is another
+ * field, read as a count it once made a coroutine 1.2 MB.)
+ */
+static uint64_t
+generator_size(struct census *c, raddr_t obj, const struct census_type *t)
+{
+    const struct py_layout *l = c->l;
+    uint64_t code = 0, slots;
+    int32_t nlocalsplus = 0, stacksize = 0;
+    void *cached;
+
+    if (pyl_has(l->gen_code)) {
+        rd64(c, obj + l->gen_code, &code);
+    } else {
+        rd64(c, obj + (raddr_t)l->gen_iframe + (raddr_t)l->iframe_code, &code);
+        code = pyl_stackref_object(l, code); /* tagged, 3.14+ */
+    }
+    if (code == 0) {
+        return (uint64_t)t->basicsize;
+    }
+    cached = hashmap_get(&c->codes, code);
+    if (cached != NULL) {
+        slots = (uint64_t)(uintptr_t)cached - 1;
+    } else {
+        if (rd(c, code + (raddr_t)l->code_nlocalsplus, &nlocalsplus, 4) < 0 ||
+            rd(c, code + (raddr_t)l->code_stacksize, &stacksize, 4) < 0 ||
+            nlocalsplus < 0 || stacksize < 0 ||
+            nlocalsplus + (int64_t)stacksize > 1000000) {
+            return (uint64_t)t->basicsize;
+        }
+        slots = (uint64_t)nlocalsplus + (uint64_t)stacksize;
+        hashmap_put(&c->codes, code, (void *)(uintptr_t)(slots + 1));
+    }
+    return (uint64_t)t->basicsize + 8 * slots;
+}
+
 /* sys.getsizeof(obj). */
 static uint64_t
 object_size(struct census *c, raddr_t obj, struct census_type *t,
@@ -794,6 +960,9 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         if (t->flags & pflags) {
             pre += (uint64_t)l->preheader_size;
         }
+    }
+    if (t->ndarray) {
+        return ndarray_size(c, obj, t) + pre;
     }
     switch (t->kind) {
     case CENSUS_STR:
@@ -840,6 +1009,25 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         /* 3.15 keeps the buffer in a bytes object: its header counts. */
         if (pyl_has(l->bytearray_bytes_object) && v > 0 && v < (1ull << 40)) {
             size += (uint64_t)l->bytes_sval + 1;
+        }
+        break;
+    case CENSUS_FRAME:
+        size = (uint64_t)t->basicsize;
+        n = (int64_t)load_u64(hdr, l->var_size);
+        if (pyl_has(l->frame_localsplus) && n > 0 &&
+            (uint64_t)n < CENSUS_ITEMS_MAX) {
+            /* <=3.10: frame.__sizeof__() counts one slot fewer than
+             * ob_size, the first being inside PyFrameObject already. */
+            size += (uint64_t)(n - 1) * (uint64_t)t->itemsize;
+        }
+        break;
+    case CENSUS_GENERATOR:
+    case CENSUS_COROUTINE:
+    case CENSUS_ASYNCGEN:
+        if (pyl_has(l->gen_iframe)) {
+            size = generator_size(c, obj, t);
+        } else {
+            size = (uint64_t)t->basicsize;
         }
         break;
     case CENSUS_TYPE:

@@ -106,6 +106,7 @@ struct census_type {
     int64_t basicsize, itemsize, dictoffset;
     int heap, have_gc;
     int heap_class;        /* made by a class statement */
+    int ndarray;           /* numpy.ndarray or a subclass */
     int own_dict;          /* instances keep a __dict__ a class added */
     raddr_t cached_keys;   /* heap types: shared keys of instance dicts */
     int64_t keys_nentries; /* of cached_keys, -1 until read */
@@ -171,6 +172,10 @@ struct census {
     struct hashmap parents;              /* CENSUS_PARENTS: object -> parent */
     uint64_t parent;                     /* parent of what is queued now */
     struct hashmap codes; /* code object -> frame slot count + 1 */
+    /* numpy: the ndarray type once seen, and the major version of the
+     * numpy loaded (-1 until looked up, 0 when unknown). */
+    raddr_t ndarray_type;
+    int numpy_major;
     /* Totals. */
     uint64_t objects, bytes, tracked_objects;
     uint64_t unreadable; /* queued, but not readable as an object */

@@ -128,6 +128,7 @@
     X(code_freevars, "PyObject*: co_freevars (<=3.10)")                      \
     X(code_localsplusnames, "PyObject*: co_localsplusnames (3.11+)")         \
     X(code_nlocalsplus, "int: co_nlocalsplus (3.11+)")                       \
+    X(code_stacksize, "int: co_stacksize")                                   \
     /* PyFrameObject locals (<=3.10) */                                      \
     X(frame_localsplus, "PyObject*[]: f_localsplus (<=3.10)")                \
     /* PyFunctionObject */                                                   \

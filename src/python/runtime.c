@@ -22,6 +22,7 @@
 #include "core/xalloc.h"
 #include "python/code.h"
 #include "target/debuginfo.h"
+#include "python/pyobj.h"
 #include "core/banned.h"
 
 /* The oldest and newest minor versions of Python 3 pyspect knows (and
@@ -689,6 +690,30 @@ void
 py_runtime_snapshot(struct py_runtime *rt)
 {
     memsrc_cache_invalidate(rt->mem);
+}
+
+int
+py_runtime_sys_str(struct py_runtime *rt, const char *name, struct strbuf *out)
+{
+    raddr_t interp = 0, value = 0;
+    uint64_t sysdict = 0;
+    int rc;
+
+    rc = py_runtime_interp_head(rt, &interp);
+    if (rc == 0) {
+        rc = memsrc_read_u64(rt->mem, interp + rt->layout.interp_sysdict,
+                             &sysdict);
+    }
+    if (rc == 0 && sysdict == 0) {
+        rc = err_set(PS_ENOTFOUND, "no sys module yet");
+    }
+    if (rc == 0) {
+        rc = py_dict_get_str(rt, sysdict, name, &value);
+    }
+    if (rc == 0) {
+        rc = py_str_read(rt, value, 4096, out, NULL);
+    }
+    return rc;
 }
 
 int

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
+
 #include "core/hashmap.h"
 #include "python/layout.h"
 #include "target/elf.h"
@@ -97,6 +99,13 @@ int py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr);
  * runtime has none.
  */
 int py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp);
+
+/*
+ * The string sys.<name> of the first interpreter (prefix, base_prefix),
+ * appended to out.  PS_ENOTFOUND when sys has no such str.
+ */
+int py_runtime_sys_str(struct py_runtime *rt, const char *name,
+                       struct strbuf *out);
 
 /* Start a new snapshot: forget cached target pages. */
 void py_runtime_snapshot(struct py_runtime *rt);

@@ -281,6 +281,22 @@ class Target:
         self.stop()
 
 
+_has_numpy = {}
+
+
+def need_numpy(python):
+    """Skip unless `python` can import numpy: Debian's python3-numpy
+    (tools/install-deps) serves /usr/bin/python3 only, the pyenv builds
+    have no packages."""
+    if python.exe not in _has_numpy:
+        r = subprocess.run([python.exe, "-c", "import numpy"],
+                           capture_output=True, timeout=60)
+        _has_numpy[python.exe] = r.returncode == 0
+    if not _has_numpy[python.exe]:
+        pytest.skip("numpy is not importable by %s (Debian's python3-numpy "
+                    "is for /usr/bin/python3)" % python.exe)
+
+
 @pytest.fixture
 def target(tmp_path):
     """target(python, "script.py", args...) -> started Target, killed after."""
