@@ -108,7 +108,8 @@ thread_state(struct py_sampler *s, struct py_sampled_thread *t)
     return state;
 }
 
-/* Where this round's GIL holder will be read from (gil mode only). */
+/* Where this round's GIL holder will be read from (gil mode, or when
+ * states are asked for). */
 static int
 gil_locate(struct py_sampler *s)
 {
@@ -116,7 +117,7 @@ gil_locate(struct py_sampler *s)
     struct py_runtime *rt = s->rt;
 
     s->gil = s->holder_slot = 0;
-    if (s->mode != PY_SAMPLE_GIL || s->ninterps == 0) {
+    if ((s->mode != PY_SAMPLE_GIL && !s->states) || s->ninterps == 0) {
         return 0;
     }
     if (pyl_has(l->interp_ceval_gil)) {
@@ -892,6 +893,7 @@ py_sampler_choose(struct py_sampler *s)
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;
+            t->state = s->states ? thread_state(s, t) : 0;
         }
         /* gil mode: the holder of last round is the likely one. */
     }
@@ -935,7 +937,13 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
         if (s->mode == PY_SAMPLE_GIL) {
             t->want = t->thread.tstate == s->holder;
             t->copied = t->copied && t->want;
+            if (t->want && s->states) {
+                t->state = thread_state(s, t);
+            }
         }
+        t->gil = s->gil != 0 || s->holder_slot != 0
+                     ? t->thread.tstate == s->holder
+                     : -1;
         if (!t->want) {
             s->stats.idle += s->mode == PY_SAMPLE_CPU;
             continue;

@@ -72,7 +72,10 @@ struct py_sampled_thread {
     char *name;           /* threading name, NULL until known */
     uint64_t named_round; /* when the name was last looked for */
     uint64_t name_wait;   /* rounds until the next look */
-    char state;           /* kernel state letter of the last round */
+    char state;           /* kernel state letter of the last round;
+                           * 0: not read (see py_sampler.states) */
+    int gil;              /* this round: 1 held the GIL, 0 did not, -1
+                           * unknown (see py_sampler.states) */
     uint32_t user;        /* for the caller (e.g. a profile thread index) */
     struct py_stack_plan *plan; /* NULL until first sampled */
     /* This round's copies in the sampler's batch buffer, as offsets
@@ -141,11 +144,16 @@ struct py_sampler {
     raddr_t holder; /* this round's GIL holder, 0 when none */
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
-    int chosen;     /* py_sampler_choose() ran for the next round */
     int stale;      /* a thread ended or was reused: walk the lists */
     /* Pause a thread whose stack keeps changing (off when the whole
      * process is held already, as with record --blocking). */
     int may_pause;
+    /* Set by the caller after py_sampler_init(): also read, for every
+     * thread sampled, its kernel state (one more read a thread outside
+     * cpu mode) and whether it holds the GIL (read with the thread
+     * states, in the same batch), for a trace that shows them. */
+    int states;
+    int chosen; /* py_sampler_choose() ran for the next round */
 };
 
 /* Called once per sampled stack; frames innermost first. */
