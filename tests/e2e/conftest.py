@@ -165,23 +165,20 @@ def pytest_sessionstart(session):
                     returncode=3)
 
 
-# What tools/sid-root runs on the way to the interpreter.
-WRAPPERS = ("sh", "dash", "bash", "unshare", "chroot")
-
-
 def wait_interpreter(python, pid, timeout=30):
     """Return once pid runs the interpreter itself: the sid root's 3.14
-    and 3.15 start as a chain of wrappers (sh, unshare, chroot) that end
-    by exec'ing it."""
+    and 3.15 start as a chain of the host's programs (sh, unshare) that
+    sets up the root and ends by exec'ing the root's interpreter."""
     if python.label not in SID_VERSIONS:
         return
+    root = str(sid_root()) + "/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             exe = os.readlink("/proc/%d/exe" % pid)
         except OSError:
             return
-        if os.path.basename(exe) not in WRAPPERS:
+        if exe.startswith(root):
             return
         time.sleep(0.0005)
 
