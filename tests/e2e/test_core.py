@@ -32,13 +32,35 @@ VSYSCALL = 0xffffffffff600000
 Core = collections.namedtuple("Core", "path args lost")
 
 
+def load_segments(path):
+    """{p_vaddr: p_vaddr + p_memsz} of the PT_LOAD segments of an x86-64
+    ELF core."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    out = {}
+    for i in range(phnum):
+        p_type, _, _, vaddr, _, _, memsz, _ = struct.unpack_from(
+            "<IIQQQQQQ", table, i * phentsize)
+        if p_type == 1:
+            out[vaddr] = vaddr + memsz
+    return out
+
+
 def gcore(pid, directory):
     """A core of pid, taken by gdb's gcore (installed by tools/install-deps),
     as directory/core.PID.  args: what pyspect needs to read it (--sysroot
-    for a target in a root of its own, like the 3.14/3.15 ones).  lost:
-    (start, end) ranges gcore says it could not read and wrote as zeros
-    (gdb 13 reads 1 MiB at a time and loses the whole MiB around a guard
-    region, which glibc 2.42 puts in thread stacks)."""
+    for a target in a root of its own, like the 3.14/3.15 ones: the debug
+    file of their glibc is in that root).  lost: (start, end) of the
+    mappings gcore says it could not read.  gdb 13 copies a mapping 1 MiB
+    at a time and, at the first read that fails, warns with the mapping's
+    start address and writes nothing more of it (the rest is a hole in the
+    file): glibc 2.42 and later put a guard region (MADV_GUARD_INSTALL)
+    at the bottom of each thread stack, which cannot be read, so every
+    thread stack but the main one is lost."""
     assert GCORE, "gcore not found (Debian package gdb)"
     root = os.readlink("/proc/%d/root" % pid)
     prefix = os.path.join(str(directory), "core")
@@ -47,31 +69,14 @@ def gcore(pid, directory):
                        timeout=120, universal_newlines=True)
     path = "%s.%d" % (prefix, pid)
     assert r.returncode == 0 and os.path.exists(path), r.stderr[-2000:]
-    lost = [(int(a, 16), int(a, 16) + int(n)) for n, a in re.findall(
-        r"Memory read failed for corefile section, (\d+) bytes at "
-        r"(0x[0-9a-f]+)", r.stderr) if int(a, 16) != VSYSCALL]
+    segments = load_segments(path)
+    lost = [(a, segments[a]) for a in (int(x, 16) for x in re.findall(
+        r"Memory read failed for corefile section, \d+ bytes at "
+        r"(0x[0-9a-f]+)", r.stderr)) if a != VSYSCALL]
     args = ["--core", path]
     if root != "/":
         args += ["--sysroot", root]
     return Core(path, args, lost)
-
-
-def stack_mappings(pid):
-    """{tid: (start, end)}: the mapping holding each thread's stack
-    pointer, from /proc (the target must be blocked in a system call)."""
-    maps = []
-    with open("/proc/%d/maps" % pid) as f:
-        for line in f:
-            start, end = line.split()[0].split("-")
-            maps.append((int(start, 16), int(end, 16)))
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
-            words = f.read().split()
-        if len(words) >= 2 and words[0] != "running":
-            sp = int(words[-2], 16)
-            out[int(tid)] = next(m for m in maps if m[0] <= sp < m[1])
-    return out
 
 
 @contextlib.contextmanager
@@ -115,7 +120,6 @@ def test_dump_core_equals_live(python, target, tmp_path):
     names, GIL, states), live and from its core."""
     t = scenario(python, target)
     live = run_json("dump", t.pid)
-    stacks = stack_mappings(t.pid)
     core = gcore(t.pid, tmp_path)
     doc = run_json("dump", *core.args)
     assert doc["core"] == core.path and doc["core_partial"] is False
@@ -126,15 +130,20 @@ def test_dump_core_equals_live(python, target, tmp_path):
     for got, want in zip(doc["threads"], live["threads"]):
         if got == want:
             continue
-        # A stack gcore lost part of (it says so) is unreadable, never
-        # wrong.
-        start, end = stacks[want["tid"]]
-        assert got["error"] and any(a < end and start < b
-                                    for a, b in core.lost), (got, want)
-        assert dict(got, error=None, frames=want["frames"]) == \
-            dict(want, error=None)
+        # A stack that needs memory gcore said it lost is unreadable and
+        # says where, never wrong.
+        assert got["error"] == "memory the core file does not hold", \
+            (got, want)
+        assert any(a <= got["missing_address"] < b
+                   for a, b in core.lost), (got, core.lost)
+        assert dict(got, error=None, missing_address=None,
+                    frames=want["frames"]) == dict(want, error=None,
+                                                   missing_address=None)
+    lost = [t for t in doc["threads"] if "missing_address" in t]
     text = pyspect("dump", *core.args, timeout=120)
     assert text.rc == 0, text.err
+    assert text.out.count("memory the core file does not hold (at 0x") == \
+        len(lost)
     assert "Core file %s" % core.path in text.out
     assert ("Process %d: " % t.pid) in text.out.splitlines()[0]
 
