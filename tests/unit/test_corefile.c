@@ -221,7 +221,9 @@ make_core(struct strbuf *out, const struct seg *segs, size_t nsegs,
     }
     strbuf_add(out, notes->buf, notes->len);
     for (i = 0; i < nsegs; i++) {
-        strbuf_add(out, segs[i].data, segs[i].filesz);
+        if (segs[i].filesz > 0) {
+            strbuf_add(out, segs[i].data, segs[i].filesz);
+        }
     }
 }
 
