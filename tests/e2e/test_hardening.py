@@ -106,3 +106,68 @@ def test_busy_deep_threads(target):
         if r.rc == 0:
             doc = json.loads(r.out)
             assert len(doc["threads"]) == 3
+
+
+def test_source_lines_only_as_the_target_could_read(tmp_path):
+    """co_filename is the target's to choose: a root pyspect shows a
+    source line only from a regular file the target's user may read, and
+    a FIFO, /dev/stdin or a directory named there neither hang it nor
+    make it read its own input."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run the target as another user")
+    if not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs /usr/bin/python3 (a target any user may run)")
+    import shutil
+    import stat
+    import tempfile
+    from conftest import TARGETS
+    d = tempfile.mkdtemp(prefix="pyspect-names-")
+    try:
+        os.chmod(d, 0o755)
+        for script in ("_common.py", "names.py"):
+            shutil.copy(str(TARGETS / script), d)
+        out_dir = os.path.join(d, "out")
+        os.mkdir(out_dir)
+        os.chmod(out_dir, 0o777)
+
+        def source(name, marker, mode):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                f.write("\n\n\n    %s\n" % marker)
+            os.chmod(path, mode)
+            return path
+        readable = source("ok.py", "READABLE_LINE", 0o644)
+        secret = source("secret.py", "SECRET_LINE", 0o600)
+        os.mkdir(os.path.join(d, "hidden"), 0o700)
+        hidden = source("hidden/inner.py", "HIDDEN_LINE", 0o644)
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo, 0o666)
+        names = [readable, secret, hidden, fifo, "/dev/stdin", d,
+                 "/proc/self/fd/0"]
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        p = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(d, "names.py"),
+             os.path.join(out_dir, "truth.json")] + names,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, preexec_fn=as_nobody, cwd=d)
+        try:
+            line = p.stdout.readline()
+            assert line == b"READY\n", (line, p.stderr.read())
+            r = subprocess.run([PYSPECT, "dump", str(p.pid)],
+                               input=b"\n\n\n    STDIN_LEAK\n" * 100,
+                               capture_output=True, timeout=BOUND_S)
+            out = r.stdout.decode("utf-8", "replace")
+            assert r.returncode == 0, r.stderr
+            assert "READABLE_LINE" in out
+            for leak in ("SECRET_LINE", "HIDDEN_LINE", "STDIN_LEAK"):
+                assert leak not in out, out
+            assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        finally:
+            p.kill()
+            p.wait()
+    finally:
+        shutil.rmtree(d)
