@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/escape.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "python/runtime.h"
 #include "target/pause.h"
@@ -21,13 +23,16 @@
 int
 cmd_usage_error(const char *cmd, const char *fmt, ...)
 {
+    struct strbuf msg = STRBUF_INIT;
     va_list ap;
 
-    fprintf(stderr, "pyspect %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    strbuf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see pyspect %s --help)\n", cmd);
+    /* Arguments are quoted back: escaped, like everything printed. */
+    fprintf(stderr, "pyspect %s: %s (see pyspect %s --help)\n", cmd,
+            esc(msg.buf), cmd);
+    strbuf_release(&msg);
     return err_exit_status(PS_EUSAGE);
 }
 

@@ -21,6 +21,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -129,9 +130,9 @@ static void
 add_type(struct strbuf *sb, const struct py_heap_type *t)
 {
     if (strcmp(t->module, "builtins") != 0) {
-        strbuf_addf(sb, "%s.", t->module);
+        strbuf_addf(sb, "%s.", esc(t->module));
     }
-    strbuf_addstr(sb, t->name);
+    strbuf_add_escaped(sb, t->name);
 }
 
 /* Right-align the text of tmp in width columns. */
@@ -149,10 +150,11 @@ header_text(const struct py_runtime *rt, struct strbuf *out)
     struct strbuf cmdline = STRBUF_INIT;
 
     target_cmdline(rt->target, &cmdline);
+    /* Names from the target are escaped in every text line. */
     strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
-                cmdline.len ? cmdline.buf : rt->executable);
-    strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
-                rt->library ? rt->library : rt->executable);
+                esc(cmdline.len ? cmdline.buf : rt->executable));
+    strbuf_addf(out, "Python %s (%s)\n", esc(rt->version.text),
+                esc(rt->library ? rt->library : rt->executable));
     strbuf_release(&cmdline);
 }
 
@@ -630,8 +632,8 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
     strbuf_addstr(out, " objects\n\n");
     add_count(out, r->instances);
     strbuf_addf(out, " instance%s of %s%s%s", r->instances == 1 ? "" : "s",
-                strcmp(r->module, "builtins") ? r->module : "",
-                strcmp(r->module, "builtins") ? "." : "", r->type);
+                strcmp(r->module, "builtins") ? esc(r->module) : "",
+                strcmp(r->module, "builtins") ? "." : "", esc(r->type));
     if (r->classes > 1) {
         strbuf_addf(out, " (%zu classes of that name)", r->classes);
     }
@@ -650,18 +652,18 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
 
         strbuf_addch(out, '\n');
         add_count(out, ch->same);
-        strbuf_addf(out, " held by %s, e.g. 0x%llx:\n", ch->root,
+        strbuf_addf(out, " held by %s, e.g. 0x%llx:\n", esc(ch->root),
                     (unsigned long long)ch->hops[ch->nhops - 1].obj);
         if (ch->root_kind == PY_REFS_UNREACHED) {
             strbuf_addstr(out, "    (held from C code, or garbage in a "
                                "reference cycle the collector has not "
                                "freed)\n");
         }
-        strbuf_addf(out, "    %s%s\n", ch->path,
+        strbuf_addf(out, "    %s%s\n", esc(ch->path),
                     ch->truncated ? " (chain cut: too long)" : "");
         width = 0;
         for (j = 0; j < ch->nhops; j++) {
-            size_t w = ch->hops[j].label ? strlen(ch->hops[j].label) : 0;
+            size_t w = ch->hops[j].label ? strlen(esc(ch->hops[j].label)) : 0;
 
             width = w > width ? w : width;
         }
@@ -669,10 +671,10 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
         for (j = 0; j < ch->nhops; j++) {
             const struct py_refs_hop *h = &ch->hops[j];
 
-            strbuf_addf(out, "      %-*s  %s", (int)width,
-                        h->label ? h->label : "", h->type);
+            strbuf_addf(out, "      %-*s  %s", (int)width, esc(h->label),
+                        esc(h->type));
             if (h->what != NULL) {
-                strbuf_addf(out, " %s", h->what);
+                strbuf_addf(out, " %s", esc(h->what));
             }
             strbuf_addch(out, '\n');
         }
@@ -829,6 +831,7 @@ refs_dot(const struct py_refs *r, struct strbuf *out)
             prev = node_id;
         }
     }
+    /* dot_escape() makes every name valid DOT and UTF-8. */
     strbuf_addf(&title, "%llu instances of %s%s%s (pyspect heap --refs)",
                 (unsigned long long)r->instances,
                 strcmp(r->module, "builtins") ? r->module : "",
@@ -938,7 +941,7 @@ refs_output(const struct py_refs *r, const char *path)
                 fprintf(stderr,
                         "pyspect heap: Graphviz's dot is not installed "
                         "(apt-get install graphviz): wrote %s instead\n",
-                        alt.buf);
+                        esc(alt.buf));
             }
             strbuf_release(&alt);
         }
@@ -978,11 +981,11 @@ heap_refs(struct py_runtime *rt, const struct heap_options *opt,
             strbuf_reset(out);
         }
         strbuf_addf(&msg, "pyspect heap: no object of type '%s' in %s",
-                    opt->refs, rt->target->name);
+                    esc(opt->refs), esc(rt->target->name));
         if (r.nclose > 0) {
             strbuf_addstr(&msg, "; close names:");
             for (i = 0; i < r.nclose; i++) {
-                strbuf_addf(&msg, "%s %s", i ? "," : "", r.close[i]);
+                strbuf_addf(&msg, "%s %s", i ? "," : "", esc(r.close[i]));
             }
         } else {
             strbuf_addstr(&msg, "; nothing close (pyspect heap PID lists "

@@ -28,6 +28,7 @@
 #include "cmd/cmd.h"
 #include "cmd/mem.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -737,7 +738,7 @@ cmd_mem_watch(int argc, char **argv)
     if (!opt.json) {
         if (launched) {
             fprintf(stderr, "pyspect: recording pid %d (%s); Ctrl-C to stop\n",
-                    s.pid, title.buf);
+                    s.pid, esc(title.buf));
         }
         live_header();
     }

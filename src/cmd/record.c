@@ -24,6 +24,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
@@ -709,7 +710,7 @@ summary(const struct recorder *r)
     fprintf(stderr,
             "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
             "%g requested (%.0f%%)\n",
-            o->format->name, o->output, (unsigned long long)m->samples,
+            o->format->name, esc(o->output), (unsigned long long)m->samples,
             m->duration_s, achieved, o->rate,
             o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
     fprintf(stderr,
@@ -746,7 +747,7 @@ summary(const struct recorder *r)
             fprintf(stderr,
                     "pyspect: pid %d (Python %s): %llu rounds, %llu list "
                     "walks, %llu reads, %llu bytes\n",
-                    t->pid, t->rt->version.text,
+                    t->pid, esc(t->rt->version.text),
                     (unsigned long long)t->sampler.stats.rounds,
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,

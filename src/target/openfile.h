@@ -48,8 +48,8 @@ int file_creds_may(const struct file_creds *c, const struct stat *st,
  * is open for reading.  PS_ENOTFOUND for anything refused or missing
  * (with a line of context: why).
  */
-int openfile_in_root(int rootfd, const char *path,
-                     const struct file_creds *c, size_t max, int *fd);
+int openfile_in_root(int rootfd, const char *path, const struct file_creds *c,
+                     size_t max, int *fd);
 
 /*
  * The same, for a path pyspect itself opens (no root to stay in): every

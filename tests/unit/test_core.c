@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/hashmap.h"
 #include "core/sigguard.h"
 #include "core/json.h"
@@ -56,8 +57,9 @@ test_json(void)
 
         json_quote(&sb, in, sizeof(in) - 1);
     }
-    TAP_EQ_STR(sb.buf, "\"\\udcff|\\u0000|\\ufffd|\\u0001|\xf0\xa0\x80\x80\"",
-               "surrogates, NUL and bad bytes are escaped");
+    TAP_EQ_STR(sb.buf, "\"\\ufffd|\\u0000|\\ufffd|\\u0001|\xf0\xa0\x80\x80\"",
+               "a lone surrogate is U+FFFD (valid JSON), NUL and bad bytes "
+               "escaped");
     strbuf_release(&sb);
 }
 
@@ -166,6 +168,31 @@ test_stat(void)
                "truncated stat");
 }
 
+/* ---- escapes for the terminal ------------------------------------------ */
+
+static void
+test_escape(void)
+{
+    TAP_EQ_STR(esc("plain ASCII, fünf, 函数"), "plain ASCII, fünf, 函数",
+               "printable text and UTF-8 stay");
+    TAP_EQ_STR(esc("a\033]0;title\007b\bc"), "a\\e]0;title\\ab\\bc",
+               "ESC, BEL and BS are escaped");
+    TAP_EQ_STR(esc("f\nThread 1 forged\r\t"), "f\\nThread 1 forged\\r\\t",
+               "a newline cannot forge a line");
+    TAP_EQ_STR(esc("x\\y\x01\x7f"), "x\\\\y\\x01\\x7f",
+               "backslash, other controls, DEL");
+    TAP_EQ_STR(esc("\xc2\x9b"
+                   "2J"),
+               "\\u009b2J", "a C1 control (CSI)");
+    TAP_EQ_STR(esc("\xc0\x80|\xed\xb2\x80|\xff"), "\\u0000|\\udc80|\\xff",
+               "U+0000, a lone surrogate, a byte that is not UTF-8");
+    TAP_EQ_STR(esc("abc\xe2\x80\xae"
+                   "fed"),
+               "abc\\u202efed", "a bidirectional override");
+    TAP_EQ_STR(esc(NULL), "", "NULL");
+    TAP_OK(!esc_needed("hello/world.py"), "a plain name needs nothing");
+}
+
 /* ---- the signal guard ------------------------------------------------ */
 
 static volatile sig_atomic_t guard_calls, handler_calls;
@@ -245,6 +272,7 @@ main(void)
     test_parse();
     test_maps();
     test_stat();
+    test_escape();
     test_sigguard();
     return tap_done();
 }
