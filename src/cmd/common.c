@@ -6,6 +6,7 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
@@ -93,6 +94,37 @@ cmd_fail(int rc)
     pause_end_all();
     err_report(stderr, rc);
     return err_exit_status(rc);
+}
+
+int
+cmd_write_file(const char *path, const char *buf, size_t len)
+{
+    int fd, e;
+
+    pause_end_all();
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            close(fd);
+            return err_set(PS_EIO, "cannot write %s: %s", path, strerror(e));
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    /* Some file systems report a full disk only now. */
+    if (close(fd) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
 }
 
 int

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -234,8 +235,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             }
             break;
         case 'r':
-            if (parse_double(optarg, &opt->rate) < 0 || opt->rate <= 0 ||
-                opt->rate > RATE_MAX) {
+            /* At least one sample a day: 1e9 / rate ns must fit. */
+            if (parse_double(optarg, &opt->rate) < 0 ||
+                opt->rate < 1.0 / 86400 || opt->rate > RATE_MAX) {
                 return cmd_usage_error("record",
                                        "rate '%s' is not a number of "
                                        "samples per second between 0 and "
@@ -348,13 +350,19 @@ output_open(const char *path, int *fd, int *created)
 static int
 output_write(int fd, const char *path, const struct strbuf *sb)
 {
+    struct stat st;
     size_t done = 0;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 
-    if (ftruncate(fd, 0) < 0) {
+    /* A regular file is rewritten from its start; a pipe or a device
+     * (-o /dev/stdout) is written to as it is. */
+    if (regular && ftruncate(fd, 0) < 0) {
         return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
     }
     while (done < sb->len) {
-        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
+        ssize_t n =
+            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
+                    : write(fd, sb->buf + done, sb->len - done);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -790,7 +798,12 @@ record_loop(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
 
     if (o->duration > 0) {
-        end = start + (uint64_t)(o->duration * 1e9);
+        /* A duration beyond what a 64-bit nanosecond clock holds (-d
+         * 1e12 is 31,000 years) is no end at all, not an overflow that
+         * ends at once. */
+        double ns = o->duration * 1e9;
+
+        end = ns < (double)(UINT64_MAX - start) ? start + (uint64_t)ns : 0;
     }
     while (!record_stop) {
         uint64_t now = clock_now_ns();

@@ -89,6 +89,17 @@ proc_check(int pid)
         strbuf_release(&sb);
         return err_set(PS_EZOMBIE, "pid %d", pid);
     }
+    if (rc == 0) {
+        long long flags = 0;
+
+        /* flags, the 9th field, has PF_KTHREAD for a kernel thread: it
+         * has no memory to read (its /proc/PID/mem does not open). */
+        if (proc_stat_field(sb.buf, sb.len, 6, &flags) == 0 &&
+            (flags & 0x00200000)) {
+            strbuf_release(&sb);
+            return err_set(PS_ENOTPY, "pid %d is a kernel thread", pid);
+        }
+    }
     strbuf_release(&sb);
     /* Opening /proc/PID/mem takes the same ptrace access check as
      * process_vm_readv does. */

@@ -134,17 +134,19 @@ test_maps(void)
         "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
         "7f0000001000-7f0000002000 r--p 00000000 fe:01 99  /tmp/a b "
         "(deleted)\n"
-        "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0       [stack]\n";
+        "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0       [stack]\n"
+        "7ffd00000000-7ffd00001000 r-xp 00000000 fe:01 7  /tmp/sle\\012ep\n";
     struct maps m = MAPS_INIT;
     const struct map_entry *e;
 
     TAP_EQ_INT(maps_parse(text, sizeof(text) - 1, &m), 0, "maps parse");
-    TAP_EQ_INT(m.n, 6, "six mappings");
+    TAP_EQ_INT(m.n, 7, "seven mappings");
     TAP_EQ_STR(m.v[0].path, "/usr/bin/python3.11", "path");
     TAP_EQ_INT(m.v[1].offset, 0x1000, "offset");
     TAP_EQ_INT(m.v[0].inode, 1234, "inode");
     TAP_EQ_STR(m.v[3].path, "", "anonymous mapping");
     TAP_EQ_STR(m.v[4].path, "/tmp/a b (deleted)", "spaces in paths");
+    TAP_EQ_STR(m.v[6].path, "/tmp/sle\nep", "the kernel's \\012 is a newline");
     e = maps_find(&m, 0x1800000);
     TAP_OK(e != NULL && strcmp(e->path, "[heap]") == 0, "find");
     TAP_OK(maps_find(&m, 0x300000000) == NULL, "a hole");
