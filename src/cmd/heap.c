@@ -268,6 +268,14 @@ table_text(const struct py_heap *h, long top, struct strbuf *out)
     strbuf_release(&tmp);
 }
 
+/* Was every object found and read? */
+static int
+heap_complete(const struct py_heap *h)
+{
+    return !h->stats.unreadable && !h->stats.partial && !h->list_error &&
+           !h->stats.truncated;
+}
+
 static void
 summary_text(const struct py_heap *h, struct strbuf *out)
 {
@@ -279,7 +287,7 @@ summary_text(const struct py_heap *h, struct strbuf *out)
     strbuf_addstr(out, " (");
     add_count(out, h->tracked);
     strbuf_addstr(out, " tracked by the GC)\n");
-    if (h->stats.unreadable || h->stats.partial || h->list_error) {
+    if (!heap_complete(h)) {
         strbuf_addstr(out, "    not all of it could be read: ");
         add_count(out, h->stats.unreadable);
         strbuf_addstr(out, " unreadable objects, ");
@@ -288,6 +296,9 @@ summary_text(const struct py_heap *h, struct strbuf *out)
         if (h->list_error) {
             strbuf_addf(out, ", a GC list cut short (%s)",
                         err_message(h->list_error));
+        }
+        if (h->stats.truncated) {
+            strbuf_addstr(out, ", the walk hit its bound of levels");
         }
         strbuf_addch(out, '\n');
     }
@@ -341,6 +352,17 @@ json_heap_body(struct json *j, const struct py_heap *h, long top)
     json_kv_uint(j, "tracked", h->tracked);
     json_kv_uint(j, "unreadable", h->stats.unreadable);
     json_kv_uint(j, "partial", h->stats.partial);
+    /* A walk that stopped early says so here as in the text. */
+    json_kv_bool(j, "complete", heap_complete(h));
+    if (h->list_error) {
+        json_kv_string(j, "problem", "a GC list was cut short");
+    } else if (h->stats.truncated) {
+        json_kv_string(j, "problem", "the walk hit its bound of levels");
+    } else if (!heap_complete(h)) {
+        json_kv_string(j, "problem", "some objects could not be read");
+    } else {
+        json_kv_null(j, "problem");
+    }
     json_key(j, "gc");
     json_object_begin(j);
     if (g->enabled < 0) {
@@ -859,20 +881,6 @@ ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int
-write_file(const char *path, const struct strbuf *text)
-{
-    FILE *f = fopen(path, "w");
-    int ok;
-
-    if (f == NULL) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    ok = fwrite(text->buf, 1, text->len, f) == text->len;
-    ok = (fclose(f) == 0) && ok;
-    return ok ? 0 : err_set(PS_EIO, "cannot write %s", path);
-}
-
 /* Run `dot -Tsvg -o path` on the DOT text.  1 when dot is missing. */
 static int
 render_svg(const char *path, const struct strbuf *dot)
@@ -936,7 +944,7 @@ refs_output(const struct py_refs *r, const char *path)
 
             strbuf_add(&alt, path, strlen(path) - 4);
             strbuf_addstr(&alt, ".dot");
-            rc = write_file(alt.buf, &dot);
+            rc = cmd_write_file(alt.buf, dot.buf, dot.len);
             if (rc == 0) {
                 fprintf(stderr,
                         "pyspect heap: Graphviz's dot is not installed "
@@ -946,7 +954,7 @@ refs_output(const struct py_refs *r, const char *path)
             strbuf_release(&alt);
         }
     } else {
-        rc = write_file(path, &dot);
+        rc = cmd_write_file(path, dot.buf, dot.len);
     }
     strbuf_release(&dot);
     return rc;
