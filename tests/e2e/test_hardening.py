@@ -68,6 +68,9 @@ def test_damaged_target(python, target, tmp_path):
     if r.rc == 0:
         doc = json.loads(r.out)
         assert doc["unreadable"] >= 4, doc["unreadable"]
+        assert doc["complete"] is False and doc["problem"]
+        # A damaged length is not counted as memory (it said 1.0 TiB).
+        assert doc["bytes"] < 1 << 30, doc["bytes"]
         names = set(row["type"] for row in doc["types"])
         assert "BrokenSize" not in names
     r = run("heap", t.pid, "--refs", "Victim", "--json")
@@ -84,6 +87,9 @@ def test_damaged_target(python, target, tmp_path):
         assert doc["pymalloc"]["problem"]
         assert doc["malloc"]["complete"] is False
         assert doc["malloc"]["problem"]
+        # The chunk of size 0 ends the walk of malloc's blocks: said so.
+        assert doc["objects_in_malloc"]["complete"] is False
+        assert doc["objects_in_malloc"]["problem"]
 
     # record: the damaged threads are dropped samples, the rest recorded.
     out = tmp_path / "damaged.collapsed"
