@@ -8,7 +8,6 @@
  * writes the profile with one of the writers (src/output/).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,7 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +32,7 @@
 #include "python/runtime.h"
 #include "python/sampler.h"
 #include "target/proc.h"
+#include "target/session.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -57,8 +56,10 @@ static const char record_usage[] =
     "--duration, when the target exits, or on Ctrl-C, and what was\n"
     "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
-    "exits with its exit status.  The target is only read, never paused\n"
-    "(unless --blocking).\n"
+    "exits with its exit status.  The target is only read; a thread whose\n"
+    "stack keeps changing through several copies is paused for that one\n"
+    "read (ptrace), and the summary says how often (--blocking pauses\n"
+    "every thread for every sample).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
@@ -87,10 +88,23 @@ static const char record_usage_end[] =
     "\n"
     "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
 
+/* Files one recording is written to (-o more than once). */
+#define OUTPUTS_MAX 8
+
+struct record_output {
+    const char *path;
+    const struct out_format *format;
+    int fd;      /* open from the start; -1 */
+    int created; /* by pyspect: removed if nothing is written */
+};
+
 struct record_options {
+    int help;
     int pid;
     char **command;
-    const char *output;
+    struct record_output outputs[OUTPUTS_MAX];
+    size_t noutputs;
+    int events; /* an output needs every sample in time order */
     int format_given;
     const struct out_format *format;
     double rate;
@@ -115,6 +129,7 @@ struct record_target {
     int sampling; /* attached and sampling */
     int gone;     /* exited, or never going to be Python */
     int started;  /* started by pyspect or a child: may exec Python */
+    int script;   /* the started command is a script: wait for Python */
     double first_seen;
 };
 
@@ -125,16 +140,19 @@ struct recorder {
     size_t ntargets;
     size_t targets_alloc;
     int root_pid;
-    pid_t child; /* the started command, or 0 */
-    int child_status;
-    int child_reaped;
+    struct session session; /* the command started, or the pid given */
     uint32_t *ids;
     size_t ids_alloc;
     struct record_target *current;
     double paused_ms;
-    const char *stopped; /* why the recording ended, for the summary */
-    uint64_t work_ns;    /* CPU time spent in the rounds themselves */
-    uint64_t wall_ns;    /* and wall time */
+    const char *stopped;  /* why the recording ended, for the summary */
+    uint64_t work_ns;     /* CPU time spent in the rounds themselves */
+    uint64_t wall_ns;     /* and wall time */
+    uint64_t round_ns;    /* this round's time since sampling started */
+    uint64_t round;       /* and its number, from 1 */
+    uint64_t list_errors; /* rounds whose thread lists were unreadable */
+    uint64_t *last_round; /* per profile thread: its latest round */
+    size_t last_round_alloc;
 };
 
 static volatile sig_atomic_t record_stop;
@@ -195,20 +213,17 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cmd_target t;
     long v;
-    int c, i;
+    int c, r;
+    size_t i;
 
     memset(opt, 0, sizeof(*opt));
+    memset(&t, 0, sizeof(t));
     /* Everything after "--" is the command, its options included. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            opt->command = i + 1 < argc ? argv + i + 1 : NULL;
-            if (opt->command == NULL) {
-                return cmd_usage_error("record", "no command after --");
-            }
-            argc = i;
-            break;
-        }
+    r = cmd_target_command("record", &argc, argv, &t);
+    if (r < 0) {
+        return r;
     }
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
@@ -220,7 +235,11 @@ record_parse(int argc, char **argv, struct record_options *opt)
            -1) {
         switch (c) {
         case 'o':
-            opt->output = optarg;
+            if (opt->noutputs == OUTPUTS_MAX) {
+                return cmd_usage_error("record", "at most %d -o files",
+                                       OUTPUTS_MAX);
+            }
+            opt->outputs[opt->noutputs++].path = optarg;
             break;
         case 'f':
             opt->format = out_format_find(optarg);
@@ -230,8 +249,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->format_given = 1;
             break;
         case 'p':
-            if (cmd_parse_pid("record", optarg, &opt->pid) < 0) {
-                return 2;
+            r = cmd_target_option("record", c, optarg, &t);
+            if (r < 0) {
+                return r;
             }
             break;
         case 'r':
@@ -295,34 +315,30 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            help();
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("record", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc || opt->command != NULL) {
-            return cmd_usage_error("record", "give one process id, or a "
-                                             "command after --");
+    r = cmd_target_finish("record", argc, argv, CMD_TARGET_LAUNCH, &t);
+    if (r < 0) {
+        return r;
+    }
+    opt->pid = t.pid;
+    opt->command = t.command;
+    /* Each file in -f's format, else its extension's, else svg. */
+    for (i = 0; i < opt->noutputs; i++) {
+        struct record_output *out = &opt->outputs[i];
+
+        out->format = opt->format;
+        if (!opt->format_given && out_format_for_path(out->path) != NULL) {
+            out->format = out_format_for_path(out->path);
         }
-        if (cmd_parse_pid("record", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+        out->fd = -1;
+        opt->events |= (out->format->flags & OUT_EVENTS) != 0;
     }
-    if (opt->pid == 0 && opt->command == NULL) {
-        return cmd_usage_error("record", "which process? give a PID, or a "
-                                         "command after --");
-    }
-    if (opt->pid != 0 && opt->command != NULL) {
-        return cmd_usage_error("record", "give a PID or a command, not "
-                                         "both");
-    }
-    if (opt->output != NULL && !opt->format_given &&
-        out_format_for_path(opt->output) != NULL) {
-        opt->format = out_format_for_path(opt->output);
-    }
-    return -1;
+    return 0;
 }
 
 /* ---- the output file ---------------------------------------------------- */
@@ -435,11 +451,14 @@ target_try(struct recorder *r, struct record_target *t)
     }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
+        /* With --blocking every thread is held already. */
+        t->sampler.may_pause = !r->opt->blocking;
+        t->sampler.states = r->opt->events;
         t->sampling = 1;
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
-        now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
         rc = PS_ENOTREADY; /* it may exec a Python in a moment */
     }
     if (rc != PS_ENOTREADY) {
@@ -448,37 +467,23 @@ target_try(struct recorder *r, struct record_target *t)
     return rc;
 }
 
+static int
+known_cb(void *ctx, int pid)
+{
+    return target_find(ctx, pid) != NULL;
+}
+
+static void
+add_cb(void *ctx, int pid)
+{
+    target_add(ctx, pid)->started = 1;
+}
+
 /* Add the descendants of the targets that are not known yet. */
 static void
 scan_children(struct recorder *r)
 {
-    int grew = 1, round;
-
-    /* Processes are found level by level: a grandchild's parent must be
-     * known first, so scan until nothing new turns up. */
-    for (round = 0; grew && round < 16; round++) {
-        DIR *dir = opendir("/proc");
-        struct dirent *de;
-
-        grew = 0;
-        if (dir == NULL) {
-            break;
-        }
-        while ((de = readdir(dir)) != NULL) {
-            long pid;
-            int ppid;
-
-            if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 ||
-                target_find(r, (int)pid) != NULL ||
-                proc_ppid((int)pid, &ppid) < 0 ||
-                target_find(r, ppid) == NULL) {
-                continue;
-            }
-            target_add(r, (int)pid)->started = 1;
-            grew = 1;
-        }
-        closedir(dir);
-    }
+    session_descendants(known_cb, add_cb, r);
 }
 
 /* ---- samples into the profile ------------------------------------------- */
@@ -489,7 +494,7 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
 {
     struct recorder *r = ctx;
     struct profile *p = &r->profile;
-    uint32_t thread;
+    uint32_t thread, stack;
     size_t i;
 
     thread = profile_thread_pid(p, r->current->pid, st->thread.ident,
@@ -509,7 +514,31 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         r->ids[i] =
             profile_frame_id(p, code->user_name, code->user_file, line);
     }
-    profile_add(p, thread, r->ids, n, 1);
+    stack = profile_add(p, thread, r->ids, n, 1);
+    if (p->keep_events) {
+        uint32_t state = 0;
+
+        if (st->state != 0) {
+            state |=
+                PROF_STATE_WITH_LETTER(st->state) |
+                (st->state == 'R' ? PROF_STATE_ON_CPU : PROF_STATE_OFF_CPU);
+        }
+        if (st->gil >= 0) {
+            state |= st->gil ? PROF_STATE_GIL : PROF_STATE_NO_GIL;
+        }
+        if (thread >= r->last_round_alloc) {
+            size_t old = r->last_round_alloc;
+
+            XGROW(r->last_round, r->last_round_alloc, thread + 1);
+            memset(r->last_round + old, 0,
+                   (r->last_round_alloc - old) * sizeof(*r->last_round));
+        }
+        if (r->last_round[thread] + 1 == r->round) {
+            state |= PROF_STATE_FOLLOWS;
+        }
+        r->last_round[thread] = r->round;
+        profile_event(p, stack, r->round_ns, state);
+    }
 }
 
 /* One round over every target.  Returns 1 while the root target lives. */
@@ -562,7 +591,7 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (rc < 0) {
             /* The lists could not be read this round: count it. */
-            r->profile.meta.dropped[PROF_DROP_ERROR]++;
+            r->list_errors++;
         }
         root_alive |= t->pid == r->root_pid;
     }
@@ -570,75 +599,6 @@ record_round(struct recorder *r, uint64_t round)
 }
 
 /* ---- starting a command ------------------------------------------------- */
-
-static int
-launch(struct recorder *r, char **argv)
-{
-    int fds[2], e = 0;
-    ssize_t n;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_EIO, "pipe: %s", strerror(errno));
-    }
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(fds[1], &e, sizeof(e)) < 0) {
-            _exit(127);
-        }
-        _exit(127);
-    }
-    close(fds[1]);
-    /* The pipe closes on a successful exec; an error comes through it. */
-    do {
-        n = read(fds[0], &e, sizeof(e));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n > 0) {
-        waitpid(pid, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
-                       strerror(e));
-    }
-    r->child = pid;
-    return 0;
-}
-
-/* Has the started command exited?  Reaps it and keeps its status. */
-static int
-child_exited(struct recorder *r)
-{
-    int status;
-
-    if (r->child == 0 || r->child_reaped) {
-        return r->child_reaped;
-    }
-    if (waitpid(r->child, &status, WNOHANG) == r->child) {
-        r->child_status = status;
-        r->child_reaped = 1;
-    }
-    return r->child_reaped;
-}
-
-static int
-child_exit_status(const struct recorder *r)
-{
-    if (WIFEXITED(r->child_status)) {
-        return WEXITSTATUS(r->child_status);
-    }
-    if (WIFSIGNALED(r->child_status)) {
-        return 128 + WTERMSIG(r->child_status);
-    }
-    return 1;
-}
 
 /*
  * Wait until the started command runs Python (sampling starts at its
@@ -665,11 +625,12 @@ wait_for_python(struct recorder *r, struct record_target *t)
             target_release(t);
             rc = PS_ENOTREADY;
         }
-        if (child_exited(r)) {
+        if (session_exited(&r->session)) {
             return err_set(PS_ECOMMAND,
                            "'%s' exited (status %d) before its Python "
                            "started",
-                           r->opt->command[0], child_exit_status(r));
+                           r->opt->command[0],
+                           session_exit_status(&r->session));
         }
         if (rc != PS_ENOTREADY) {
             if (rc == PS_ENOTPY) {
@@ -715,11 +676,16 @@ summary(const struct recorder *r)
 
     fprintf(stderr, "pyspect: recording stopped: %s\n",
             r->stopped ? r->stopped : "");
+    size_t i;
+
+    fprintf(stderr, "pyspect: wrote ");
+    for (i = 0; i < o->noutputs; i++) {
+        fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
+                o->outputs[i].format->name, esc(o->outputs[i].path));
+    }
     fprintf(stderr,
-            "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
-            "%g requested (%.0f%%)\n",
-            o->format->name, esc(o->output), (unsigned long long)m->samples,
-            m->duration_s, achieved, o->rate,
+            ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
+            (unsigned long long)m->samples, m->duration_s, achieved, o->rate,
             o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
     fprintf(stderr,
             "pyspect: dropped %llu samples that changed while read, %llu "
@@ -731,9 +697,13 @@ summary(const struct recorder *r)
         fprintf(stderr, "pyspect: the target was paused %.1f ms in all\n",
                 r->paused_ms);
     }
+    if (m->paused > 0) {
+        fprintf(stderr,
+                "pyspect: %llu stacks kept changing and were read with "
+                "their thread paused, %.1f ms in all\n",
+                (unsigned long long)m->paused, m->paused_ms);
+    }
     if (o->verbose) {
-        size_t i;
-
         fprintf(stderr,
                 "pyspect: %zu distinct stacks, %zu frames, profile %zu "
                 "bytes\n",
@@ -760,6 +730,13 @@ summary(const struct recorder *r)
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
                     (unsigned long long)t->rt->proc->nbytes);
+            fprintf(stderr,
+                    "pyspect: pid %d: %llu stacks from the round's batch, "
+                    "%llu copied again, %llu looked up, %llu read paused\n",
+                    t->pid, (unsigned long long)t->sampler.stats.spec_hits,
+                    (unsigned long long)t->sampler.stats.retries,
+                    (unsigned long long)t->sampler.stats.lookups,
+                    (unsigned long long)t->sampler.stats.pauses);
         }
     }
 }
@@ -771,8 +748,13 @@ collect_stats(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
     size_t i;
 
+    /* The samplers count from their start: set, never add, their
+     * totals (collect_stats runs every round). */
     m->samples = 0;
     m->dropped[PROF_DROP_TORN] = 0;
+    m->dropped[PROF_DROP_ERROR] = r->list_errors;
+    m->paused = 0;
+    m->paused_ms = 0;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
@@ -782,6 +764,8 @@ collect_stats(struct recorder *r)
         m->samples += st->stacks;
         m->dropped[PROF_DROP_TORN] += st->torn;
         m->dropped[PROF_DROP_ERROR] += st->errors;
+        m->paused += st->pauses;
+        m->paused_ms += (double)st->pause_ns / 1e6;
     }
 }
 
@@ -820,6 +804,8 @@ record_loop(struct recorder *r)
         }
         cpu0 = thread_cpu_ns();
         wall0 = clock_now_ns();
+        r->round_ns = wall0 - start;
+        r->round = round + 1;
         alive = record_round(r, round++);
         r->work_ns += thread_cpu_ns() - cpu0;
         r->wall_ns += clock_now_ns() - wall0;
@@ -869,7 +855,7 @@ fill_meta(struct recorder *r)
     struct strbuf cmd = STRBUF_INIT;
     struct timeval tv;
 
-    if (r->child != 0) {
+    if (r->session.launched) {
         char **a;
 
         for (a = r->opt->command; *a != NULL; a++) {
@@ -900,12 +886,16 @@ cmd_record(int argc, char **argv)
     struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, fd = -1, created = 0, exit_status = 0;
+    int rc, exit_status = 0;
     size_t i;
 
-    status = record_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = record_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        help();
+        return 0;
     }
     memset(&r, 0, sizeof(r));
     r.opt = &opt;
@@ -924,34 +914,40 @@ cmd_record(int argc, char **argv)
             goto fail;
         }
     }
-    if (opt.output == NULL) {
+    if (opt.noutputs == 0) {
         strbuf_addf(&defpath, "pyspect-%d",
                     opt.command ? (int)getpid() : opt.pid);
         out_format_ext(opt.format, &defpath);
-        opt.output = defpath.buf;
+        opt.outputs[0].path = defpath.buf;
+        opt.outputs[0].format = opt.format;
+        opt.outputs[0].fd = -1;
+        opt.noutputs = 1;
+        opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
-    rc = output_open(opt.output, &fd, &created);
-    if (rc < 0) {
-        goto fail;
-    }
-    if (opt.command != NULL) {
-        rc = launch(&r, opt.command);
+    for (i = 0; i < opt.noutputs; i++) {
+        rc = output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                         &opt.outputs[i].created);
         if (rc < 0) {
             goto fail;
         }
-        r.root_pid = r.child;
+    }
+    r.profile.keep_events = opt.events;
+    if (opt.command != NULL) {
+        rc = session_launch(&r.session, opt.command);
+        if (rc < 0) {
+            goto fail;
+        }
+        r.root_pid = r.session.pid;
         root = target_add(&r, r.root_pid);
         root->started = 1;
+        root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
-            if (!child_exited(&r)) {
-                kill(r.child, SIGTERM);
-                waitpid(r.child, &r.child_status, 0);
-                r.child_reaped = 1;
-            }
+            session_stop(&r.session, SIGTERM, 5);
             goto fail;
         }
     } else {
+        session_attach(&r.session, opt.pid);
         r.root_pid = opt.pid;
         root = target_add(&r, opt.pid);
         rc = target_try(&r, root);
@@ -972,45 +968,53 @@ cmd_record(int argc, char **argv)
     if (opt.top != 0) {
         oo.top = opt.top;
     }
-    opt.format->write(&r.profile, &oo, &out);
-    rc = output_write(fd, opt.output, &out);
-    if (rc < 0) {
-        goto fail;
+    for (i = 0; i < opt.noutputs; i++) {
+        strbuf_reset(&out);
+        opt.outputs[i].format->write(&r.profile, &oo, &out);
+        rc = output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        if (rc < 0) {
+            goto fail;
+        }
     }
     if (!opt.quiet) {
         summary(&r);
     }
-    if (r.child != 0) {
+    if (r.session.launched) {
         /* A second Ctrl-C ends pyspect at once; the profile is saved. */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        if (!child_exited(&r)) {
+        if (!session_exited(&r.session)) {
             if (!opt.quiet && r.stopped != NULL &&
                 strcmp(r.stopped, "duration reached") == 0) {
                 fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
                         opt.command[0]);
             }
-            waitpid(r.child, &r.child_status, 0);
-            r.child_reaped = 1;
+            session_wait(&r.session, -1);
         }
-        exit_status = child_exit_status(&r);
+        exit_status = session_exit_status(&r.session);
     }
     goto out;
 fail:
     exit_status = cmd_fail(rc);
-    if (fd >= 0 && created) {
-        /* No empty file left behind by a recording that never started. */
-        unlink(opt.output);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].fd >= 0 && opt.outputs[i].created) {
+            /* No empty file left behind by a recording that never
+             * started. */
+            unlink(opt.outputs[i].path);
+        }
     }
 out:
-    if (fd >= 0) {
-        close(fd);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].fd >= 0) {
+            close(opt.outputs[i].fd);
+        }
     }
     for (i = 0; i < r.ntargets; i++) {
         target_release(&r.targets[i]);
     }
     free(r.targets);
     free(r.ids);
+    free(r.last_round);
     profile_release(&r.profile);
     strbuf_release(&out);
     strbuf_release(&defpath);

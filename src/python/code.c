@@ -97,7 +97,20 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     c->filename_ptr = load_u64(hdr, l->code_filename);
     c->name_ptr = load_u64(hdr, l->code_name);
     if (pyl_has(l->code_code_adaptive)) {
+        /* 3.11+: the bytecode is inline, ob_size code units of it. */
         c->code_start = addr + (raddr_t)l->code_code_adaptive;
+        c->code_len = 2 * (int64_t)load_u64(hdr, l->var_size);
+    } else if (pyl_has(l->code_code)) {
+        uint64_t n = 0;
+
+        if (memsrc_read_u64(rt->mem,
+                            load_u64(hdr, l->code_code) + (raddr_t)l->var_size,
+                            &n) == 0) {
+            c->code_len = (int64_t)n;
+        }
+    }
+    if (c->code_len < 0 || c->code_len > (int64_t)INT32_MAX) {
+        c->code_len = 0; /* not believable: do not check against it */
     }
     if (pyl_has(l->code_firsttraceable)) {
         c->firsttraceable = load_i32(hdr, l->code_firsttraceable);

@@ -449,6 +449,96 @@ pause_begin(int pid, struct pause *p)
     return rc;
 }
 
+int
+pause_thread_begin(int pid, int tid, struct pause *p)
+{
+    uint64_t deadline;
+    sigset_t mask, wake;
+    int rc = 0, interrupt = 0;
+    char state;
+
+    memset(p, 0, sizeof(*p));
+    p->pid = pid;
+    /* A thread stopped by job control is still already: read it as it
+     * is, as pause_begin() does for a whole process. */
+    if (proc_task_state(pid, tid, &state) == 0 && state == 'T') {
+        pause_add(p, tid, PAUSE_FREE);
+        p->job_stopped = 1;
+        p->start_ns = clock_now_ns();
+        return 0;
+    }
+    sigguard_set(&wake);
+    sigaddset(&wake, SIGCHLD);
+    sigguard_block(&mask);
+    sigguard_enter(pause_on_signal);
+    held_add(p);
+    p->start_ns = clock_now_ns();
+    if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+        if (errno == ESRCH) {
+            rc = err_set(PS_ECHANGED, "thread %d exited", tid);
+        } else if (errno == EPERM) {
+            rc = seize_refused(pid, tid);
+            if (rc == 1) {
+                rc = err_set(PS_ECHANGED, "thread %d is exiting", tid);
+            } else if (rc == 2) {
+                /* Ours still, from a pause that could not let it go:
+                 * take it back. */
+                rc = 0;
+            }
+        } else {
+            rc = err_set(PS_EIO, "cannot pause thread %d (ptrace seize: %s)",
+                         tid, strerror(errno));
+        }
+    }
+    if (rc == 0) {
+        pause_add(p, tid, PAUSE_SEIZED);
+        deadline = clock_now_ns() + PAUSE_STOP_TIMEOUT_MS * 1000000ull;
+        if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) {
+            rc = err_set(PS_EIO, "cannot pause thread %d (interrupt: %s)", tid,
+                         strerror(errno));
+        } else {
+            int r =
+                wait_stop(tid, &p->signals[0], deadline, &wake, &interrupt);
+
+            if (r == PS_ESTUCK) {
+                rc = err_set(PS_ESTUCK,
+                             "cannot pause thread %d: it did not stop "
+                             "within %d s",
+                             tid, PAUSE_STOP_TIMEOUT_MS / 1000);
+            } else if (r == 0) {
+                p->state[0] = PAUSE_GONE;
+                rc = err_set(PS_ECHANGED, "thread %d exited", tid);
+            } else if (r == 1) {
+                p->state[0] = PAUSE_HELD;
+            }
+        }
+    }
+    if (rc == 0 && interrupt == 0) {
+        /* Held: from here a signal lets the thread go first. */
+        sigguard_unblock(&mask);
+        return 0;
+    }
+    /* Nothing stays held; a signal that came meanwhile acts now. */
+    let_go(p, &wake, &interrupt,
+           rc == PS_ESTUCK ? 200 : PAUSE_STOP_TIMEOUT_MS);
+    p->end_ns = clock_now_ns();
+    held_remove(p);
+    sigguard_leave();
+    if (interrupt != 0) {
+        raise(interrupt);
+        if (rc == 0) {
+            rc =
+                err_set(PS_ECHANGED, "pausing thread %d was interrupted", tid);
+        }
+    }
+    sigguard_unblock(&mask);
+    free(p->tids);
+    free(p->signals);
+    free(p->state);
+    memset(p, 0, sizeof(*p));
+    return rc;
+}
+
 void
 pause_end(struct pause *p)
 {

@@ -67,6 +67,15 @@ struct pause {
  */
 int pause_begin(int pid, struct pause *p);
 
+/*
+ * Stop one thread of pid (tid) the same way, the others running on: for
+ * a read of that thread's own state.  The same guarantees hold: a signal
+ * lets it go first, a thread stopped by job control is read as it is.
+ * pause_end() resumes it.  PS_EPERM, PS_ETRACED, PS_ESTUCK; PS_ECHANGED
+ * when the thread is gone or exiting.
+ */
+int pause_thread_begin(int pid, int tid, struct pause *p);
+
 /* Resume every held thread.  Safe to call twice. */
 void pause_end(struct pause *p);
 

@@ -27,6 +27,8 @@ target_free(struct target *t)
     t->ops->free(t);
     memsrc_free(t->mem);
     free(t->name);
+    free(t->file);
+    free(t->partial);
     free(t);
 }
 
@@ -44,6 +46,28 @@ target_pause(struct target *t)
         return 0;
     }
     rc = t->ops->pause(t);
+    if (rc < 0) {
+        t->pause_end_ns = clock_now_ns();
+        return rc;
+    }
+    t->paused = 1;
+    return 0;
+}
+
+int
+target_pause_thread(struct target *t, int tid)
+{
+    int rc;
+
+    if (t->paused) {
+        return 0;
+    }
+    t->pause_start_ns = clock_now_ns();
+    t->pause_end_ns = 0;
+    if (t->ops->pause_thread == NULL) {
+        return 0;
+    }
+    rc = t->ops->pause_thread(t, tid);
     if (rc < 0) {
         t->pause_end_ns = clock_now_ns();
         return rc;
@@ -85,13 +109,6 @@ target_open_elf(struct target *t, const struct map_entry *e,
     rc = target_mapped_path(t, e, &path);
     if (rc == 0) {
         rc = elf_image_open(path.buf, out);
-    }
-    if (rc < 0 && e->path[0] == '/') {
-        strbuf_reset(&path);
-        rc = target_path(t, e->path, &path);
-        if (rc == 0) {
-            rc = elf_image_open(path.buf, out);
-        }
     }
     err_clear();
     if (rc == 0 && where != NULL) {

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PYSPECT, pyspect
+from conftest import PYSPECT, pyspect, wait_interpreter
 
 pytestmark = pytest.mark.sanitize
 
@@ -43,6 +43,20 @@ def test_usage_errors():
         assert r.out == ""
         if args:
             one_line(r.err)
+
+
+def test_write_failure_on_stdout():
+    """Output that cannot be written (a full disk) is a failure, exit 11,
+    for whatever printed it: a command's --help as much as its answer."""
+    for args in (["--version"], ["--help"], ["dump", "--help"],
+                 ["heap", "--help"], ["mem", "--help"], ["record", "--help"],
+                 ["mem", "--watch", "--help"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([PYSPECT] + args, stdout=full,
+                               stderr=subprocess.PIPE, timeout=30,
+                               universal_newlines=True)
+        assert p.returncode == 11, (args, p.stderr)
+        assert "cannot write the output" in one_line(p.stderr)
 
 
 def test_help_documents_every_option():
@@ -136,7 +150,7 @@ def test_unsupported_version(tmp_path):
             time.sleep(0.05)
         assert r.rc == VERSION
         line = one_line(r.err)
-        assert "unsupported Python version" in line and "3.6 to 3.13" in line
+        assert "unsupported Python version" in line and "3.6 to 3.15" in line
     finally:
         p.kill()
         p.wait()
@@ -149,6 +163,9 @@ def test_dumped_right_after_start(python):
         p = subprocess.Popen([python.exe, "-c",
                               "import time; time.sleep(30)"])
         try:
+            # From the moment the interpreter is exec'd (the sid root's
+            # pass through sh, unshare and chroot first).
+            wait_interpreter(python, p.pid)
             time.sleep(delay)
             r = pyspect("dump", "--json", p.pid)
             assert r.rc in (0, NOTREADY), r
