@@ -639,8 +639,8 @@ heap_growth(struct py_runtime *rt, struct py_runtime *before,
 
         header_text(rt, out);
         if (before != NULL) {
-            strbuf_addf(out, "Since core file %s: ",
-                        esc(before->target->file));
+            strbuf_addf(out,
+                        "Since core file %s: ", esc(before->target->file));
         } else {
             strbuf_addf(out,
                         "Two censuses %g s apart (paused %.1f ms and %.1f "
