@@ -987,7 +987,7 @@ cmd_record(int argc, char **argv)
             if (!opt.quiet && r.stopped != NULL &&
                 strcmp(r.stopped, "duration reached") == 0) {
                 fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
-                        opt.command[0]);
+                        esc(opt.command[0]));
             }
             session_wait(&r.session, -1);
         }
