@@ -3,11 +3,12 @@ it lists is one pyspect gives, each has a test that produces it, and the
 message says what really happened.
 
 The statuses 7 (not ready), 8 (exited while read), 10 (kept changing),
-13 (traced by another process) and 14 (a thread would not stop) are
-produced here on purpose, each deterministically: a target stopped by a
-tracer at its exec, a target killed during a held pause, a thread list
-that loops, a target another process traces, a thread held in the
-kernel by a vfork that waits on a FIFO.  Then the messages the issue
+13 (traced by another process), 14 (a thread would not stop) and 17 (a
+core of another architecture) are produced here on purpose, each
+deterministically: a target stopped by a tracer at its exec, a target
+killed during a held pause, a thread list that loops, a target another
+process traces, a thread held in the kernel by a vfork that waits on a
+FIFO, an aarch64 ELF header.  Then the messages the issue
 found wrong: a kernel thread, a non-Python program whose path holds a
 newline, a thread exiting during a pause, --duration beyond the clock, a
 full disk.
@@ -43,6 +44,9 @@ STATUS_TESTS = {
     12: ("test_record.py", "test_bad_input"),
     13: ("test_statuses.py", "test_13_traced_by_another"),
     14: ("test_statuses.py", "test_14_thread_would_not_stop"),
+    15: ("test_core.py", "test_not_a_core"),
+    16: ("test_core.py", "test_truncated_core"),
+    17: ("test_statuses.py", "test_17_core_of_another_architecture"),
 }
 
 
@@ -277,6 +281,20 @@ def test_14_thread_would_not_stop(tmp_path):
 
 
 # ---- messages that said the wrong thing ------------------------------------
+
+def test_17_core_of_another_architecture(tmp_path):
+    """An aarch64 core (its ELF header is enough): named as such."""
+    import struct
+    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    header += struct.pack("<HHIQQQIHHHHHH", 4, 183, 1, 0, 0, 0, 0, 64, 56,
+                          0, 64, 0, 0)
+    core = tmp_path / "core.arm"
+    core.write_bytes(header)
+    for cmd in ("dump", "heap", "mem"):
+        rc, out, err = run(cmd, "--core", core)
+        assert rc == 17, (cmd, err)
+        assert "aarch64" in err and err.count("\n") == 1, (cmd, err)
+
 
 def test_kernel_thread_is_not_python():
     rc, out, err = run("dump", 2)

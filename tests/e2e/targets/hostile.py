@@ -28,12 +28,20 @@ def hostile(i):
     return u"h%d" % i + NASTY[i % len(NASTY)]
 
 
+def thread_name(i):
+    # 2.7's thread names are bytes (its lone surrogate goes as UTF-8 would
+    # spell it: invalid UTF-8, hostile too).
+    return hostile(i).encode("utf-8") if _common.PY2 else hostile(i)
+
+
 # A function whose file (and, where code objects can be replaced, name)
 # is hostile.
 SOURCE = "def park():\n    arrived(); HOLD.acquire()\n"
 scope = {"arrived": arrived, "HOLD": HOLD}
-filename = "/tmp/" + "".join(n for n in NASTY if "\udcff" not in n and
-                             "\x00" not in n)
+filename = u"/tmp/" + u"".join(n for n in NASTY if u"\udcff" not in n and
+                               u"\x00" not in n)
+if _common.PY2:
+    filename = filename.encode("utf-8")  # 2.7's compile() takes bytes
 exec(compile(SOURCE, filename, "exec"), scope)
 park = scope["park"]
 if hasattr(park.__code__, "replace"):  # 3.8+
@@ -45,7 +53,7 @@ if hasattr(park.__code__, "replace"):  # 3.8+
 
 threads = []
 for i in range(len(NASTY)):
-    t = threading.Thread(target=park, name=hostile(i))
+    t = threading.Thread(target=park, name=thread_name(i))
     t.daemon = True
     threads.append(t)
     t.start()
