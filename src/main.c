@@ -24,6 +24,8 @@ struct cmd_struct {
 };
 
 static const struct cmd_struct commands[] = {
+    {"alloc", cmd_alloc,
+     "which lines allocate the memory that stays (runs code inside it)"},
     {"dump", cmd_dump, "print every thread's Python stack, right now"},
     {"heap", cmd_heap, "objects by type, their growth, who holds them"},
     {"mem", cmd_mem, "where the memory is, and why RSS stays high"},

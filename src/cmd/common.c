@@ -6,6 +6,7 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
@@ -75,6 +76,44 @@ cmd_write_stdout(const char *buf, size_t len)
         }
         buf += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+cmd_output_open(const char *path, int *fd, int *created)
+{
+    *created = 1;
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (*fd < 0 && errno == EEXIST) {
+        *created = 0;
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (*fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int
+cmd_output_write(int fd, const char *path, const struct strbuf *sb)
+{
+    size_t done = 0;
+
+    if (ftruncate(fd, 0) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (done < sb->len) {
+        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
     }
     return 0;
 }

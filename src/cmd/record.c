@@ -303,51 +303,6 @@ record_parse(int argc, char **argv, struct record_options *opt)
     return -1;
 }
 
-/* ---- the output file ---------------------------------------------------- */
-
-/*
- * Open the output before sampling, so that a path that cannot be written
- * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.
- */
-static int
-output_open(const char *path, int *fd, int *created)
-{
-    *created = 1;
-    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (*fd < 0 && errno == EEXIST) {
-        *created = 0;
-        *fd = open(path, O_WRONLY | O_CLOEXEC);
-    }
-    if (*fd < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-static int
-output_write(int fd, const char *path, const struct strbuf *sb)
-{
-    size_t done = 0;
-
-    if (ftruncate(fd, 0) < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    while (done < sb->len) {
-        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", path,
-                           strerror(n < 0 ? errno : ENOSPC));
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 /* ---- targets ------------------------------------------------------------ */
 
 static struct record_target *
@@ -884,7 +839,7 @@ cmd_record(int argc, char **argv)
                     out_format_name(opt.format));
         opt.output = defpath.buf;
     }
-    rc = output_open(opt.output, &fd, &created);
+    rc = cmd_output_open(opt.output, &fd, &created);
     if (rc < 0) {
         goto fail;
     }
@@ -927,7 +882,7 @@ cmd_record(int argc, char **argv)
         oo.top = opt.top;
     }
     out_write(opt.format, &r.profile, &oo, &out);
-    rc = output_write(fd, opt.output, &out);
+    rc = cmd_output_write(fd, opt.output, &out);
     if (rc < 0) {
         goto fail;
     }

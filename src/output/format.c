@@ -96,6 +96,7 @@ out_format_name(enum out_format format)
     case OUT_SPEEDSCOPE:
         return "speedscope";
     case OUT_TABLE:
+    case OUT_LINES:
         return "table";
     }
     return "unknown";
@@ -114,6 +115,8 @@ out_write(enum out_format format, const struct profile *p,
         return out_speedscope(p, o, out);
     case OUT_TABLE:
         return out_table(p, o, out);
+    case OUT_LINES:
+        return out_lines(p, o, out);
     }
     return err_set(PS_EINTERNAL, "unknown output format %d", (int)format);
 }

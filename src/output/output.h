@@ -25,6 +25,7 @@ enum out_format {
     OUT_COLLAPSED,  /* FlameGraph's folded stacks */
     OUT_SPEEDSCOPE, /* https://www.speedscope.app file format */
     OUT_TABLE,      /* top functions by self and total samples */
+    OUT_LINES,      /* an allocation profile by line (alloc's table) */
 };
 
 #define OUT_TOP_DEFAULT 20
@@ -41,6 +42,11 @@ struct out_options {
                         * says how many; 0: never prune */
     const char *title; /* all but collapsed: title; NULL: from the
                         * command in meta */
+    /* lines: the source line of file:line appended to out (0), or not
+     * available (nonzero); NULL: no source lines. */
+    int (*source_line)(void *ctx, const char *file, int line,
+                       struct strbuf *out);
+    void *source_ctx;
 };
 
 /* Defaults: top 20, width 1200, min_width 0.1, title NULL. */
@@ -65,7 +71,7 @@ int out_format_parse(const char *name, enum out_format *format);
  */
 int out_format_from_path(const char *path, enum out_format *format);
 
-/* "svg", "collapsed", "speedscope", "table". */
+/* "svg", "collapsed", "speedscope", "table", "lines". */
 const char *out_format_name(enum out_format format);
 
 /* Write p in format to out; o may be NULL for the defaults. */
@@ -116,6 +122,15 @@ int out_speedscope(const struct profile *p, const struct out_options *o,
  * per thread when there are several.
  */
 int out_table(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
+
+/*
+ * An allocation profile (counts are bytes, objects are blocks) as a
+ * table by line: the top o->top innermost lines by bytes, with share,
+ * blocks, average block size and, through o->source_line, the source
+ * line; then what the rest add up to.
+ */
+int out_lines(const struct profile *p, const struct out_options *o,
               struct strbuf *out);
 
 #endif /* PYSPECT_OUTPUT_OUTPUT_H */

@@ -64,8 +64,10 @@ struct prof_thread {
 struct prof_stack {
     uint32_t thread; /* index into threads */
     uint32_t nframes;
-    uint32_t offset; /* into frame_ids: frames root first */
-    uint64_t count;  /* samples */
+    uint32_t offset;  /* into frame_ids: frames root first */
+    uint64_t count;   /* samples, or what meta.unit says */
+    uint64_t objects; /* a second count some profiles keep: the blocks
+                       * of an allocation profile (count is bytes) */
 };
 
 /* Why a sample was not recorded; counted, never silently lost. */
@@ -94,6 +96,12 @@ struct profile_meta {
     uint64_t samples;     /* thread stacks recorded */
     uint64_t dropped[PROF_DROP_COUNT];
     double start_unix; /* wall-clock start, seconds since the epoch */
+    /* What a stack's count counts: NULL (or "samples") for samples,
+     * "bytes" for an allocation profile, whose writers then show sizes;
+     * `what` says which bytes, for titles ("live at the end").  Both are
+     * static strings. */
+    const char *unit;
+    const char *what;
 };
 
 struct profile {
@@ -110,6 +118,7 @@ struct profile {
     uint32_t *frame_ids; /* every stack's frames, root first */
     size_t nframe_ids, frame_ids_alloc;
     uint64_t total; /* sum of every stack's count (profile_add weights) */
+    uint64_t total_objects; /* sum of every stack's objects */
     struct profile_meta meta;
 };
 
@@ -152,6 +161,15 @@ uint32_t profile_thread_pid(struct profile *p, int pid, uint64_t ident,
  */
 void profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
                  size_t n, uint64_t weight);
+
+/* The same, adding objects to the stack's second count too (weight 0
+ * with objects > 0 is recorded). */
+void profile_add_objects(struct profile *p, uint32_t thread,
+                         const uint32_t *frames, size_t n, uint64_t weight,
+                         uint64_t objects);
+
+/* Does the profile count bytes (meta.unit "bytes")? */
+int profile_counts_bytes(const struct profile *p);
 
 /* Frames of a stack, root first. */
 static inline const uint32_t *

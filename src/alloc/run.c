@@ -1,0 +1,300 @@
+/*
+ * run.c - start a program with the allocation tracker preloaded.
+ *
+ * Layer: alloc (pyspect's side).  The tracker is configured through two
+ * environment variables the child inherits, and every program it execs
+ * after it: LD_PRELOAD (the library first, the program's own preloads
+ * after it, so that a preloaded jemalloc still serves the memory) and
+ * PYSPECT_ALLOC (store.h), which names the directory and the root pid --
+ * the started command's own, set in the child just before exec.  Other
+ * processes that inherit the variables track themselves only when
+ * children are followed; otherwise the library stays inert in them.
+ */
+#define _GNU_SOURCE
+#include "alloc/run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc/report.h"
+#include "alloc/store.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "core/banned.h"
+
+#ifndef PYSPECT_ALLOC_LIBDIR
+#define PYSPECT_ALLOC_LIBDIR "/usr/local/lib/pyspect"
+#endif
+
+#define ALLOC_LIBRARY "libpyspect-alloc.so"
+
+static int
+usable(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int
+alloc_library_find(struct strbuf *path)
+{
+    const char *env = getenv("PYSPECT_ALLOC_LIBRARY");
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    strbuf_reset(path);
+    if (env != NULL && *env != '\0') {
+        if (usable(env)) {
+            strbuf_addstr(path, env);
+            return 0;
+        }
+        return err_set(PS_ENOTFOUND,
+                       "PYSPECT_ALLOC_LIBRARY names %s, which is not a file",
+                       env);
+    }
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        char *slash;
+
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            strbuf_add(path, exe, (size_t)(slash - exe) + 1);
+            strbuf_addstr(path, ALLOC_LIBRARY);
+            if (usable(path->buf)) {
+                return 0;
+            }
+            strbuf_reset(path);
+        }
+    }
+    strbuf_addstr(path, PYSPECT_ALLOC_LIBDIR "/" ALLOC_LIBRARY);
+    if (usable(path->buf)) {
+        return 0;
+    }
+    strbuf_reset(path);
+    return err_set(PS_ENOTFOUND,
+                   "cannot find " ALLOC_LIBRARY
+                   " next to pyspect or in " PYSPECT_ALLOC_LIBDIR
+                   " (reinstall pyspect, or set PYSPECT_ALLOC_LIBRARY)");
+}
+
+void
+alloc_run_init(struct alloc_run *run)
+{
+    memset(run, 0, sizeof(*run));
+    strbuf_init(&run->dir);
+    strbuf_init(&run->library);
+}
+
+/* A private directory on a memory file system when there is one. */
+static int
+make_dir(struct strbuf *dir)
+{
+    const char *bases[] = {"/dev/shm", getenv("TMPDIR"), "/tmp"};
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(bases); i++) {
+        if (bases[i] == NULL || *bases[i] == '\0') {
+            continue;
+        }
+        strbuf_reset(dir);
+        strbuf_addf(dir, "%s/pyspect-alloc-XXXXXX", bases[i]);
+        if (mkdtemp(dir->buf) != NULL) {
+            return 0;
+        }
+    }
+    strbuf_reset(dir);
+    return err_set(PS_EIO, "cannot make a directory for the tracker in "
+                           "/dev/shm, $TMPDIR or /tmp");
+}
+
+/* In the child, between fork and exec: the environment of the tracker. */
+static void
+child_env(const struct alloc_run *run, const struct alloc_run_options *o)
+{
+    const char *old = getenv("LD_PRELOAD");
+    struct strbuf v = STRBUF_INIT;
+
+    strbuf_addstr(&v, run->library.buf);
+    if (old != NULL && *old != '\0') {
+        strbuf_addf(&v, ":%s", old);
+    }
+    setenv("LD_PRELOAD", v.buf, 1);
+    strbuf_reset(&v);
+    strbuf_addf(&v, "dir=%s;root=%d;mode=%s;sample=%llu;follow=%d;native=%d",
+                run->dir.buf, (int)getpid(), o->all ? "all" : "sampled",
+                (unsigned long long)o->sample_bytes, o->follow, o->native);
+    setenv(ALLOC_ENV, v.buf, 1);
+    strbuf_release(&v);
+}
+
+int
+alloc_run_start(struct alloc_run *run, char **argv,
+                const struct alloc_run_options *o)
+{
+    int fds[2], e = 0, rc;
+    ssize_t n;
+    pid_t pid;
+
+    rc = make_dir(&run->dir);
+    if (rc < 0) {
+        return rc;
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        return err_set(PS_EIO, "pipe: %s", strerror(errno));
+    }
+    run->start_ns = clock_now_ns();
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGPIPE, SIG_DFL);
+        child_env(run, o);
+        execvp(argv[0], argv);
+        e = errno;
+        if (write(fds[1], &e, sizeof(e)) < 0) {
+            _exit(127);
+        }
+        _exit(127);
+    }
+    close(fds[1]);
+    /* The pipe closes on a successful exec; an error comes through it. */
+    do {
+        n = read(fds[0], &e, sizeof(e));
+    } while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    if (n > 0) {
+        waitpid(pid, NULL, 0);
+        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
+                       strerror(e));
+    }
+    run->child = pid;
+    return 0;
+}
+
+int
+alloc_run_exited(struct alloc_run *run)
+{
+    int status;
+
+    if (run->child == 0 || run->reaped) {
+        return 1;
+    }
+    if (waitpid(run->child, &status, WNOHANG) == run->child) {
+        run->status = status;
+        run->reaped = 1;
+    }
+    return run->reaped;
+}
+
+void
+alloc_run_wait(struct alloc_run *run)
+{
+    int status;
+
+    while (run->child != 0 && !run->reaped) {
+        if (waitpid(run->child, &status, 0) == run->child) {
+            run->status = status;
+            run->reaped = 1;
+        } else if (errno != EINTR) {
+            break;
+        }
+    }
+}
+
+int
+alloc_run_exit_status(const struct alloc_run *run)
+{
+    if (WIFEXITED(run->status)) {
+        return WEXITSTATUS(run->status);
+    }
+    if (WIFSIGNALED(run->status)) {
+        return 128 + WTERMSIG(run->status);
+    }
+    return 1;
+}
+
+int
+alloc_run_live(const struct alloc_run *run, int pid, uint64_t *bytes)
+{
+    struct strbuf path = STRBUF_INIT;
+    struct alloc_header h;
+    unsigned gen = 0;
+    int found = 0, rc;
+    struct dirent *de;
+    DIR *d = opendir(run->dir.buf);
+    char prefix[32];
+    size_t plen;
+
+    if (d == NULL) {
+        return PS_ENOTFOUND;
+    }
+    plen = (size_t)snprintf(prefix, sizeof(prefix), "%d.", pid);
+    /* The newest image of pid: the highest generation. */
+    while ((de = readdir(d)) != NULL) {
+        long g;
+
+        if (strncmp(de->d_name, prefix, plen) == 0 &&
+            parse_long(de->d_name + plen, 0, 1000000, &g) == 0 &&
+            (!found || (unsigned)g > gen)) {
+            gen = (unsigned)g;
+            found = 1;
+        }
+    }
+    closedir(d);
+    if (!found) {
+        return PS_ENOTFOUND;
+    }
+    strbuf_addf(&path, "%s/%d.%u", run->dir.buf, pid, gen);
+    rc = alloc_header_read(path.buf, &h);
+    strbuf_release(&path);
+    if (rc < 0) {
+        return rc;
+    }
+    if (h.state == ALLOC_STATE_WAITING) {
+        return PS_ENOTFOUND;
+    }
+    *bytes = h.live_bytes;
+    return 0;
+}
+
+void
+alloc_run_release(struct alloc_run *run)
+{
+    if (run->dir.len > 0) {
+        DIR *d = opendir(run->dir.buf);
+        struct strbuf path = STRBUF_INIT;
+        struct dirent *de;
+
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 ||
+                strcmp(de->d_name, "..") == 0) {
+                continue;
+            }
+            strbuf_reset(&path);
+            strbuf_addf(&path, "%s/%s", run->dir.buf, de->d_name);
+            unlink(path.buf);
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        rmdir(run->dir.buf);
+        strbuf_release(&path);
+    }
+    strbuf_release(&run->dir);
+    strbuf_release(&run->library);
+}

@@ -1,0 +1,198 @@
+/*
+ * tracker.h - the parts of the allocation tracker, as they call each other.
+ *
+ * Layer: alloc, in-process side: this header is private to
+ * libpyspect-alloc.so, the library `pyspect alloc` preloads into the
+ * program it starts.  Three files make it:
+ *   hooks.c     the entry points: malloc and friends, mmap, the wrappers
+ *               of Python's allocators, fork; the fast path of sampling
+ *   tracker.c   the slow path: the live set, stacks and their counters,
+ *               the peak, the store file (store.h)
+ *   pyframes.c  the Python side: find the interpreter in this process,
+ *               wrap its allocators, walk the allocating thread's frames
+ *               with pyspect's layout tables
+ *
+ * Rules every function here keeps, because it runs inside malloc:
+ *   - never call malloc (or anything that may) on the tracking path: the
+ *     tables live in memory from mmap, and text is formatted by hand;
+ *   - never call into the dynamic loader (dlsym, dladdr) or stdio while
+ *     holding the tracker's lock: another thread may hold the loader's
+ *     lock and be waiting in malloc for ours;
+ *   - a thread inside the tracker is marked busy: allocations it makes
+ *     meanwhile (the wrapped Python allocator calling malloc, the loader)
+ *     pass straight through.
+ */
+#ifndef PYSPECT_ALLOC_TRACKER_H
+#define PYSPECT_ALLOC_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ALLOC_EXPORT __attribute__((visibility("default")))
+#define ALLOC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ALLOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Per-thread state; initial-exec TLS, so reaching it is one instruction
+ * and never allocates. */
+struct alloc_tls {
+    int64_t countdown; /* bytes until the next sample */
+    uint64_t rng;      /* xorshift state; 0 until seeded */
+    uint32_t busy;     /* nesting inside the tracker or a wrapped
+                        * Python allocator */
+    uint32_t seeded;
+};
+
+extern __thread struct alloc_tls alloc_tls
+    __attribute__((tls_model("initial-exec")));
+
+/* Where an allocation was seen. */
+enum alloc_src {
+    ALLOC_SRC_C = 0,  /* malloc, mmap...: any thread, GIL or not */
+    ALLOC_SRC_PY = 1, /* a Python allocator domain: the GIL is held */
+};
+
+/*
+ * How frees are checked, read on every free: ALLOC_FREE_NONE while not
+ * tracking, ALLOC_FREE_FILTER in sampled mode (a counting filter of the
+ * sampled blocks' addresses says "maybe"), ALLOC_FREE_ALL with --all.
+ */
+enum {
+    ALLOC_FREE_NONE = 0,
+    ALLOC_FREE_FILTER = 1,
+    ALLOC_FREE_ALL = 2,
+};
+
+/* The filter: one byte per slot, the count of live sampled blocks whose
+ * address hashes there (saturating at 255). */
+#define ALLOC_FILTER_BITS 16
+#define ALLOC_FILTER_SLOTS (1u << ALLOC_FILTER_BITS)
+
+extern volatile int alloc_free_check;
+extern unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
+
+static inline uint32_t
+alloc_filter_slot(const void *p)
+{
+    uint64_t a = (uint64_t)(uintptr_t)p >> 4;
+
+    return (uint32_t)((a * 0x9E3779B97F4A7C15ull) >> (64 - ALLOC_FILTER_BITS));
+}
+
+/* Could p be a tracked block?  Cheap: one load, or two. */
+static inline int
+alloc_maybe_tracked(const void *p)
+{
+    int check = alloc_free_check;
+
+    if (ALLOC_LIKELY(check == ALLOC_FREE_FILTER)) {
+        return alloc_filter[alloc_filter_slot(p)] != 0;
+    }
+    return check == ALLOC_FREE_ALL;
+}
+
+/* ---- tracker.c ---------------------------------------------------------- */
+
+/*
+ * Read the configuration from the environment and decide whether this
+ * process is tracked.  Called once, from the library's constructor and
+ * again in a forked child.  No allocation.
+ */
+void tracker_configure(void);
+
+/* The slow path of an allocation of n bytes at p: t->countdown went
+ * below zero.  Records it (or not), and draws the next countdown. */
+void tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src);
+
+/* A block that may be tracked is being freed (before the real free). */
+void tracker_free(void *p);
+
+/* munmap of [p, p + n): a tracked mapping starting at p shrinks or goes. */
+void tracker_unmap(void *p, size_t n);
+
+/* Fork: hold the lock across it; the child starts its own file or stops. */
+void tracker_fork_prepare(void);
+void tracker_fork_parent(void);
+void tracker_fork_child(void);
+
+/* The image ends (exit, or exec about to replace it). */
+void tracker_exit(void);
+
+/* Tracking on and off (attach), from any thread. */
+int tracker_start(void);
+void tracker_stop(void);
+
+/* Memory for the tracker's own tables: zeroed pages from mmap. */
+void *tracker_pages(size_t bytes);
+void tracker_pages_free(void *p, size_t bytes);
+
+/* ---- pyframes.c --------------------------------------------------------- */
+
+/*
+ * Find CPython in this process (exported symbols of the executable or
+ * libpython) and pick its layout.  Returns 0 when found; cheap to call
+ * again after a failure (it retries now and then).
+ */
+int pyframes_init(void);
+
+/* Is Python initialised, with this thread holding the GIL, so that its
+ * allocators can be wrapped now?  Then wrap them (hooks.c's wrappers);
+ * returns 1 when they are. */
+int pyframes_try_hook(void);
+
+/* Is the interpreter running: initialised, and not shutting down? */
+int pyframes_running(void);
+
+/* The Python version text, "3.12.1", or "" when not found. */
+const char *pyframes_version(void);
+
+/*
+ * The current thread's stack as a 64-bit hash of its raw frames (code
+ * object and instruction), innermost first, and how many frames; 0 with
+ * *nframes 0 when the thread runs no Python.  src says whether the GIL is
+ * known to be held (a Python allocator) or not (malloc).
+ */
+uint64_t pyframes_hash(enum alloc_src src, uint32_t *nframes);
+
+/*
+ * Resolve the current thread's stack (the same one just hashed) into
+ * frame ids, innermost first, at most max; frame ids come from
+ * frame_id(ctx, ...) for frames not seen before.  Returns the count.
+ */
+typedef uint32_t (*pyframes_frame_fn)(void *ctx, uint64_t key,
+                                      const char *name, size_t name_len,
+                                      const char *file, size_t file_len,
+                                      int32_t line, int32_t firstlineno);
+typedef uint32_t (*pyframes_lookup_fn)(void *ctx, uint64_t key);
+
+uint32_t pyframes_resolve(enum alloc_src src, uint32_t *ids, uint32_t max,
+                          pyframes_lookup_fn lookup, pyframes_frame_fn add,
+                          void *ctx);
+
+/* ---- hooks.c ------------------------------------------------------------ */
+
+/* The real allocator and mmap, resolved on first use. */
+void *alloc_real_malloc(size_t n);
+void alloc_real_free(void *p);
+void *alloc_real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                      long off);
+int alloc_real_munmap(void *addr, size_t len);
+
+/* The CPython functions hooks_wrap_python() needs. */
+struct pyframes_api {
+    void (*get_allocator)(int domain, void *allocator);
+    void (*set_allocator)(int domain, void *allocator);
+    void (*get_arena)(void *allocator); /* NULL when absent */
+    void (*set_arena)(void *allocator);
+    void *(*obj_malloc)(size_t n); /* PyObject_Malloc */
+    void (*obj_free)(void *p);     /* PyObject_Free */
+};
+
+/* Wrap Python's MEM and OBJ allocators and pymalloc's arena allocator;
+ * called by pyframes_try_hook() with the GIL held. */
+void hooks_wrap_python(const struct pyframes_api *api);
+
+/* While hooks_wrap_python() probes the allocator: count a malloc made
+ * under it and return 1 (tracker_alloc() then returns at once). */
+int hooks_probe_hit(void);
+
+#endif /* PYSPECT_ALLOC_TRACKER_H */
