@@ -460,13 +460,13 @@ static struct py_arena_allocator arena_orig, arena_wrap;
 /*
  * Requests up to this size are served by pymalloc from its arenas without
  * calling malloc, so they need no busy mark (arenas are marked in their
- * own wrapper).  0 when the domain's allocator calls malloc for small
- * blocks too (PYTHONMALLOC=malloc, a build without pymalloc): then every
- * request is marked.
+ * own wrapper).  Below pymalloc's 512-byte limit by the most that
+ * PYTHONMALLOC=pymalloc_debug adds to a request.  0 when the domains'
+ * allocator calls malloc for small blocks too (PYTHONMALLOC=malloc or
+ * malloc_debug): then every request is marked.
  */
+#define PY_SMALL_MAX (512 - 64)
 static size_t py_small_max;
-/* While probing which of the two it is: malloc calls seen. */
-static int py_probing, py_probe_hits;
 
 /* The fast path of a Python allocator: small requests go straight to the
  * original (a tail call) unless the countdown runs out. */
@@ -567,46 +567,18 @@ py_arena_free(void *ctx, void *p, size_t n)
     alloc_tls.busy--;
 }
 
-int
-hooks_probe_hit(void)
-{
-    if (ALLOC_UNLIKELY(py_probing)) {
-        py_probe_hits++;
-        alloc_tls.countdown = -1;
-        return 1;
-    }
-    return 0;
-}
-
 void
 hooks_wrap_python(const struct pyframes_api *api)
 {
     static const int domains[] = {1 /* MEM */, 2 /* OBJ */};
-    struct alloc_tls *t = &alloc_tls;
-    uint32_t busy = t->busy;
-    int64_t countdown = t->countdown;
-    void *blocks[8];
+    const char *env = getenv("PYTHONMALLOC");
     size_t i;
 
-    /* Does the object allocator call malloc for small blocks?  Eight
-     * small requests, with every malloc or mmap under them sent to
-     * tracker_alloc(), which counts them (hooks_probe_hit): pymalloc
-     * calls mmap at most for the first (a new arena), malloc-based
-     * allocators call malloc for each. */
-    py_probe_hits = 0;
-    py_probing = 1;
-    t->busy = 0;
-    t->countdown = -1;
-    for (i = 0; i < 8; i++) {
-        blocks[i] = api->obj_malloc(24);
-    }
-    py_probing = 0;
-    t->busy = busy;
-    t->countdown = countdown;
-    for (i = 0; i < 8; i++) {
-        api->obj_free(blocks[i]);
-    }
-    py_small_max = py_probe_hits >= 4 ? 0 : 512;
+    /* This may run inside pymalloc itself (a malloc it makes while it
+     * grows its arena table): nothing here may call into it. */
+    py_small_max = env != NULL && strncmp(env, "malloc", 6) == 0
+                       ? 0
+                       : PY_SMALL_MAX;
 
     if (api->get_arena != NULL && api->set_arena != NULL) {
         api->get_arena(&arena_orig);

@@ -187,15 +187,12 @@ pyframes_init(void)
     py.api.set_allocator = (void (*)(int, void *))sym("PyMem_SetAllocator");
     py.api.get_arena = (void (*)(void *))sym("PyObject_GetArenaAllocator");
     py.api.set_arena = (void (*)(void *))sym("PyObject_SetArenaAllocator");
-    py.api.obj_malloc = (void *(*)(size_t))sym("PyObject_Malloc");
-    py.api.obj_free = (void (*)(void *))sym("PyObject_Free");
     py.code_type = (uintptr_t)sym("PyCode_Type");
     py.str_type = (uintptr_t)sym("PyUnicode_Type");
     py.bytes_type = (uintptr_t)sym("PyBytes_Type");
     if (get_version == NULL || py.is_initialized == NULL ||
         py.current == NULL || py.this_thread == NULL ||
         py.api.get_allocator == NULL || py.api.set_allocator == NULL ||
-        py.api.obj_malloc == NULL || py.api.obj_free == NULL ||
         py.code_type == 0 || py.str_type == 0 || py.bytes_type == 0) {
         return -1;
     }

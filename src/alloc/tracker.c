@@ -45,8 +45,9 @@
 #define STACK_INDEX_BITS 24
 #define STACK_INDEX_MAX ((1u << STACK_INDEX_BITS) - 1)
 #define SIZE_MAX_TRACKED ((1ull << (64 - STACK_INDEX_BITS)) - 1)
-/* Bytes between checks for Python while waiting for it to start. */
-#define WAIT_COUNTDOWN (64 * 1024)
+/* While waiting for Python to start: look at every allocation, so that
+ * its allocators are wrapped at the first malloc after it is ready. */
+#define WAIT_COUNTDOWN 0
 /* Never, in practice. */
 #define OFF_COUNTDOWN (INT64_MAX / 4)
 /* The file grows by at least this much, and at most by LOG_STEP_MAX. */
@@ -1002,9 +1003,6 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
     uint64_t hash;
     uint32_t nframes, index;
 
-    if (ALLOC_UNLIKELY(hooks_probe_hit())) {
-        return;
-    }
     t->busy++;
     if (ALLOC_UNLIKELY(!g.tracking)) {
         t->countdown = OFF_COUNTDOWN;

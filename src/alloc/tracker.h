@@ -183,16 +183,11 @@ struct pyframes_api {
     void (*set_allocator)(int domain, void *allocator);
     void (*get_arena)(void *allocator); /* NULL when absent */
     void (*set_arena)(void *allocator);
-    void *(*obj_malloc)(size_t n); /* PyObject_Malloc */
-    void (*obj_free)(void *p);     /* PyObject_Free */
 };
 
 /* Wrap Python's MEM and OBJ allocators and pymalloc's arena allocator;
  * called by pyframes_try_hook() with the GIL held. */
 void hooks_wrap_python(const struct pyframes_api *api);
 
-/* While hooks_wrap_python() probes the allocator: count a malloc made
- * under it and return 1 (tracker_alloc() then returns at once). */
-int hooks_probe_hit(void);
 
 #endif /* PYSPECT_ALLOC_TRACKER_H */

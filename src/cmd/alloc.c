@@ -42,6 +42,7 @@
 #define SAMPLE_BYTES_MAX (1ull << 40)
 #define INTERVAL_DEFAULT 0.1
 #define INTERVAL_MIN 0.01
+#define OUTPUTS_MAX 8
 
 static const char alloc_usage[] =
     "usage: pyspect alloc [options] -- COMMAND [ARGS...]\n"
@@ -60,9 +61,10 @@ static const char alloc_usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE      where to write (default pyspect-alloc-PID.svg;\n"
-    "                         none with --json)\n"
+    "                         none with --json); repeat it to write several\n"
+    "                         formats at once\n"
     "  -f, --format FORMAT    svg, collapsed, speedscope or table (default:\n"
-    "                         from the FILE extension, else svg)\n"
+    "                         from each FILE's extension, else svg)\n"
     "      --metric METRIC    live: allocated and not freed at the end\n"
     "                         (default); peak: live when the most memory\n"
     "                         was; allocated: everything allocated\n"
@@ -85,7 +87,9 @@ static const char alloc_usage[] =
 
 struct alloc_options {
     char **command;
-    const char *output;
+    const char *outputs[OUTPUTS_MAX];
+    enum out_format formats[OUTPUTS_MAX];
+    size_t noutputs;
     int format_given;
     enum out_format format;
     enum alloc_metric metric;
@@ -188,7 +192,11 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
     while ((c = getopt_long(argc, argv, "o:f:d:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            opt->output = optarg;
+            if (opt->noutputs == OUTPUTS_MAX) {
+                return cmd_usage_error("alloc", "at most %d outputs",
+                                       OUTPUTS_MAX);
+            }
+            opt->outputs[opt->noutputs++] = optarg;
             break;
         case 'f':
             if (out_format_parse(optarg, &opt->format) < 0) {
@@ -270,8 +278,15 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
         return cmd_usage_error("alloc", "--all records every allocation: "
                                         "drop --sample-bytes");
     }
-    if (opt->output != NULL && !opt->format_given) {
-        out_format_from_path(opt->output, &opt->format);
+    for (i = 0; i < (int)opt->noutputs; i++) {
+        opt->formats[i] = opt->format;
+        if (!opt->format_given) {
+            out_format_from_path(opt->outputs[i], &opt->formats[i]);
+        }
+        /* "table" is the table by line for an allocation profile. */
+        if (opt->formats[i] == OUT_TABLE) {
+            opt->formats[i] = OUT_LINES;
+        }
     }
     if (opt->timeline != NULL) {
         const char *dot = strrchr(opt->timeline, '.');
@@ -283,10 +298,6 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
                                    ".csv",
                                    opt->timeline);
         }
-    }
-    /* "table" is the table by line for an allocation profile. */
-    if (opt->format == OUT_TABLE) {
-        opt->format = OUT_LINES;
     }
     return -1;
 }
@@ -314,7 +325,8 @@ timeline_point(struct alloc_session *s)
     values[0] = alloc_run_live(&s->run, (int)s->run.child, &live) == 0
                     ? (double)live
                     : NAN;
-    values[1] = smaps_rollup_read((int)s->run.child, &rss) == 0
+    /* A command that has exited (a zombie) reads as 0 bytes: unknown. */
+    values[1] = smaps_rollup_read((int)s->run.child, &rss) == 0 && rss.rss > 0
                     ? (double)rss.rss
                     : NAN;
     if (isnan(values[0]) && isnan(values[1])) {
@@ -448,7 +460,11 @@ alloc_json(const struct alloc_session *s, const struct alloc_report *r,
     }
     json_kv_double(&j, "duration_s", s->duration_s);
     json_kv_string(&j, "metric", alloc_metric_name(o->metric));
-    json_kv_int(&j, "exit_status", exit_status);
+    if (exit_status >= 0) {
+        json_kv_int(&j, "exit_status", exit_status);
+    } else {
+        json_kv_null(&j, "exit_status");
+    }
     json_kv_string(&j, "stopped", s->stopped);
     json_key(&j, "peak");
     json_object_begin(&j);
@@ -566,8 +582,7 @@ fill_meta(const struct alloc_session *s, struct alloc_report *r)
 }
 
 static void
-summary(const struct alloc_session *s, const struct alloc_report *r,
-        const char *written)
+summary(const struct alloc_session *s, const struct alloc_report *r)
 {
     struct alloc_figures t, root;
     uint64_t peak_bytes, peak_ns;
@@ -576,9 +591,9 @@ summary(const struct alloc_session *s, const struct alloc_report *r,
     alloc_report_process(r, (int)s->run.child, &root, &peak_bytes, &peak_ns);
     alloc_report_totals(r, &t);
     strbuf_addf(&sb, "pyspect: tracking stopped: %s\n", s->stopped);
-    if (written != NULL) {
+    for (size_t i = 0; i < s->opt->noutputs; i++) {
         strbuf_addf(&sb, "pyspect: wrote %s to %s\n",
-                    out_format_name(s->opt->format), written);
+                    out_format_name(s->opt->formats[i]), s->opt->outputs[i]);
     }
     strbuf_addstr(&sb, "pyspect: ");
     text_bytes(&sb, t.live_bytes);
@@ -656,11 +671,17 @@ cmd_alloc(int argc, char **argv)
     struct strbuf out = STRBUF_INIT, json = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, fd = -1, created = 0, exit_status = 0, started = 0;
+    int fds[OUTPUTS_MAX], created[OUTPUTS_MAX];
+    int status, rc, exit_status = 0, started = 0;
+    size_t i;
 
     status = alloc_parse(argc, argv, &opt);
     if (status >= 0) {
         return status;
+    }
+    for (i = 0; i < OUTPUTS_MAX; i++) {
+        fds[i] = -1;
+        created[i] = 0;
     }
     memset(&s, 0, sizeof(s));
     s.opt = &opt;
@@ -679,13 +700,15 @@ cmd_alloc(int argc, char **argv)
     if (rc < 0) {
         goto fail;
     }
-    if (opt.output == NULL && !opt.json) {
+    if (opt.noutputs == 0 && !opt.json) {
         strbuf_addf(&defpath, "pyspect-alloc-%d.%s", (int)getpid(),
                     out_format_name(opt.format));
-        opt.output = defpath.buf;
+        opt.outputs[0] = defpath.buf;
+        opt.formats[0] = opt.format == OUT_TABLE ? OUT_LINES : opt.format;
+        opt.noutputs = 1;
     }
-    if (opt.output != NULL) {
-        rc = cmd_output_open(opt.output, &fd, &created);
+    for (i = 0; i < opt.noutputs; i++) {
+        rc = cmd_output_open(opt.outputs[i], &fds[i], &created[i]);
         if (rc < 0) {
             goto fail;
         }
@@ -722,15 +745,16 @@ cmd_alloc(int argc, char **argv)
     }
     fill_meta(&s, &report);
     alloc_report_fill(&report, opt.metric, opt.subprocesses);
-    if (fd >= 0) {
-        out_options_init(&oo);
-        if (opt.top != 0) {
-            oo.top = opt.top;
-        }
-        oo.source_line = source_line_cb;
-        oo.source_ctx = &sources;
-        out_write(opt.format, &report.names, &oo, &out);
-        rc = cmd_output_write(fd, opt.output, &out);
+    out_options_init(&oo);
+    if (opt.top != 0) {
+        oo.top = opt.top;
+    }
+    oo.source_line = source_line_cb;
+    oo.source_ctx = &sources;
+    for (i = 0; i < opt.noutputs; i++) {
+        strbuf_reset(&out);
+        out_write(opt.formats[i], &report.names, &oo, &out);
+        rc = cmd_output_write(fds[i], opt.outputs[i], &out);
         if (rc < 0) {
             goto fail;
         }
@@ -742,7 +766,19 @@ cmd_alloc(int argc, char **argv)
         }
     }
     if (!opt.quiet) {
-        summary(&s, &report, fd >= 0 ? opt.output : NULL);
+        summary(&s, &report);
+    }
+    /* The summary is written now, even when the command still runs (a
+     * Ctrl-C, --duration): its exit status is then unknown. */
+    if (opt.json) {
+        alloc_json(&s, &report,
+                   alloc_run_exited(&s.run) ? alloc_run_exit_status(&s.run)
+                                            : -1,
+                   &json);
+        rc = cmd_write_stdout(json.buf, json.len);
+        if (rc < 0) {
+            goto fail;
+        }
     }
     /* A second Ctrl-C ends pyspect at once; the results are written. */
     signal(SIGINT, SIG_DFL);
@@ -755,25 +791,22 @@ cmd_alloc(int argc, char **argv)
         alloc_run_wait(&s.run);
     }
     exit_status = alloc_run_exit_status(&s.run);
-    if (opt.json) {
-        alloc_json(&s, &report, exit_status, &json);
-        rc = cmd_write_stdout(json.buf, json.len);
-        if (rc < 0) {
-            exit_status = cmd_fail(rc);
-        }
-    }
     goto out;
 fail:
     exit_status = cmd_fail(rc);
-    if (fd >= 0 && created) {
-        unlink(opt.output);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (fds[i] >= 0 && created[i]) {
+            unlink(opt.outputs[i]);
+        }
     }
     if (started && !alloc_run_exited(&s.run)) {
         alloc_run_wait(&s.run);
     }
 out:
-    if (fd >= 0) {
-        close(fd);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
     }
     alloc_run_release(&s.run);
     alloc_report_release(&report);
