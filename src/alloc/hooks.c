@@ -576,9 +576,8 @@ hooks_wrap_python(const struct pyframes_api *api)
 
     /* This may run inside pymalloc itself (a malloc it makes while it
      * grows its arena table): nothing here may call into it. */
-    py_small_max = env != NULL && strncmp(env, "malloc", 6) == 0
-                       ? 0
-                       : PY_SMALL_MAX;
+    py_small_max =
+        env != NULL && strncmp(env, "malloc", 6) == 0 ? 0 : PY_SMALL_MAX;
 
     if (api->get_arena != NULL && api->set_arena != NULL) {
         api->get_arena(&arena_orig);

@@ -189,5 +189,4 @@ struct pyframes_api {
  * called by pyframes_try_hook() with the GIL held. */
 void hooks_wrap_python(const struct pyframes_api *api);
 
-
 #endif /* PYSPECT_ALLOC_TRACKER_H */
