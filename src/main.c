@@ -43,7 +43,8 @@ usage(FILE *stream)
           "\n"
           "Look inside a running CPython 3.6-3.13 process: what every thread\n"
           "is doing, where time and memory go.  Read-only: nothing runs\n"
-          "inside the target.\n"
+          "inside the target, except with alloc, which loads a tracker into\n"
+          "the program it starts.\n"
           "\n"
           "commands:\n",
           stream);

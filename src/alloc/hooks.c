@@ -468,19 +468,15 @@ static struct py_arena_allocator arena_orig, arena_wrap;
 #define PY_SMALL_MAX (512 - 64)
 static size_t py_small_max;
 
-/* The fast path of a Python allocator: small requests go straight to the
- * original (a tail call) unless the countdown runs out. */
-static void *
-py_malloc(void *ctx, size_t n)
+/* A large request, or one whose countdown ran out. */
+static __attribute__((noinline)) void *
+py_malloc_slow(struct py_allocator *a, size_t n)
 {
-    struct py_allocator *a = ctx;
     struct alloc_tls *t = &alloc_tls;
     void *p;
 
-    if (ALLOC_LIKELY(n <= py_small_max)) {
-        if (ALLOC_LIKELY((t->countdown -= (int64_t)n) >= 0)) {
-            return a->malloc(a->ctx, n);
-        }
+    if (n <= py_small_max) {
+        /* The countdown is already taken off. */
         p = a->malloc(a->ctx, n);
     } else {
         t->busy++;
@@ -494,6 +490,20 @@ py_malloc(void *ctx, size_t n)
         tracker_alloc(t, p, n, ALLOC_SRC_PY);
     }
     return p;
+}
+
+/* The fast path of a Python allocator: a small request goes straight to
+ * the original (a tail call) unless the countdown runs out. */
+static void *
+py_malloc(void *ctx, size_t n)
+{
+    struct py_allocator *a = ctx;
+
+    if (ALLOC_LIKELY(n <= py_small_max) &&
+        ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
+        return a->malloc(a->ctx, n);
+    }
+    return py_malloc_slow(a, n);
 }
 
 static void *
@@ -514,22 +524,54 @@ py_calloc(void *ctx, size_t nelem, size_t elsize)
     return p;
 }
 
-static void *
-py_realloc(void *ctx, void *p, size_t n)
+static __attribute__((noinline)) void *
+py_realloc_slow(struct py_allocator *a, void *p, size_t n, int counted)
 {
-    struct py_allocator *a = ctx;
     struct alloc_tls *t = &alloc_tls;
     void *q;
 
     if (p != NULL) {
         on_free(p);
     }
-    /* A block may move between pymalloc and malloc: always marked. */
+    /* A block may move from pymalloc to malloc: marked. */
     t->busy++;
     q = a->realloc(a->ctx, p, n);
     t->busy--;
-    on_alloc(q, n, ALLOC_SRC_PY);
+    if (counted) {
+        /* The fast path took the countdown off already. */
+        if (q != NULL && t->busy == 0) {
+            tracker_alloc(t, q, n, ALLOC_SRC_PY);
+        }
+    } else {
+        on_alloc(q, n, ALLOC_SRC_PY);
+    }
     return q;
+}
+
+/* A small block (new size) that is not tracked stays with pymalloc and
+ * needs no mark; the rest takes the slow path. */
+static void *
+py_realloc(void *ctx, void *p, size_t n)
+{
+    struct py_allocator *a = ctx;
+
+    if (ALLOC_LIKELY(n <= py_small_max) &&
+        ALLOC_LIKELY(!alloc_maybe_tracked(p))) {
+        if (ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
+            return a->realloc(a->ctx, p, n);
+        }
+        return py_realloc_slow(a, p, n, 1);
+    }
+    return py_realloc_slow(a, p, n, 0);
+}
+
+static __attribute__((noinline)) void
+py_free_slow(struct py_allocator *a, void *p)
+{
+    if (alloc_tls.busy == 0) {
+        tracker_free(p);
+    }
+    a->free(a->ctx, p);
 }
 
 static void
@@ -537,9 +579,9 @@ py_free(void *ctx, void *p)
 {
     struct py_allocator *a = ctx;
 
-    if (p != NULL && ALLOC_UNLIKELY(alloc_maybe_tracked(p)) &&
-        alloc_tls.busy == 0) {
-        tracker_free(p);
+    if (ALLOC_UNLIKELY(alloc_maybe_tracked(p)) && p != NULL) {
+        py_free_slow(a, p);
+        return;
     }
     a->free(a->ctx, p);
 }

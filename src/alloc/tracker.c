@@ -58,7 +58,6 @@
 
 __thread struct alloc_tls alloc_tls __attribute__((tls_model("initial-exec")));
 
-volatile int alloc_free_check = ALLOC_FREE_NONE;
 unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
 
 /*
@@ -931,12 +930,9 @@ start_locked(void)
     if (g.empty_stack == UINT32_MAX || g.full_stack == UINT32_MAX) {
         return -1;
     }
-    memset(alloc_filter, 0, sizeof(alloc_filter));
     g.hdr->state = ALLOC_STATE_TRACKING;
     g.tracking = 1;
-    __atomic_store_n(&alloc_free_check,
-                     g.all ? ALLOC_FREE_ALL : ALLOC_FREE_FILTER,
-                     __ATOMIC_RELEASE);
+    memset(alloc_filter, g.all ? 255 : 0, sizeof(alloc_filter));
     return 0;
 }
 
@@ -957,7 +953,7 @@ static void
 stop_locked(enum alloc_state state)
 {
     g.tracking = 0;
-    __atomic_store_n(&alloc_free_check, ALLOC_FREE_NONE, __ATOMIC_RELEASE);
+    memset(alloc_filter, 0, sizeof(alloc_filter));
     if (g.hdr != NULL) {
         g.hdr->update_ns = mono_ns(0);
         g.hdr->state = state;
@@ -1108,7 +1104,7 @@ tracker_fork_child(void)
 
     g.lock = 0;
     g.tracking = 0;
-    alloc_free_check = ALLOC_FREE_NONE;
+    memset(alloc_filter, 0, sizeof(alloc_filter));
     if (g.base != NULL) {
         alloc_real_munmap(g.base, ALLOC_STORE_HEADER + ALLOC_LOG_MAX);
         g.base = NULL;

@@ -52,22 +52,15 @@ enum alloc_src {
 };
 
 /*
- * How frees are checked, read on every free: ALLOC_FREE_NONE while not
- * tracking, ALLOC_FREE_FILTER in sampled mode (a counting filter of the
- * sampled blocks' addresses says "maybe"), ALLOC_FREE_ALL with --all.
+ * Could a block being freed be a tracked one?  A counting filter over the
+ * addresses of the live tracked blocks answers on every free with one
+ * byte: zero means no.  Each slot counts the blocks whose address hashes
+ * there (saturating at 255).  It is all zeros while not tracking, and all
+ * 255 with --all, where every block is tracked.
  */
-enum {
-    ALLOC_FREE_NONE = 0,
-    ALLOC_FREE_FILTER = 1,
-    ALLOC_FREE_ALL = 2,
-};
-
-/* The filter: one byte per slot, the count of live sampled blocks whose
- * address hashes there (saturating at 255). */
-#define ALLOC_FILTER_BITS 16
+#define ALLOC_FILTER_BITS 14
 #define ALLOC_FILTER_SLOTS (1u << ALLOC_FILTER_BITS)
 
-extern volatile int alloc_free_check;
 extern unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
 
 static inline uint32_t
@@ -78,16 +71,11 @@ alloc_filter_slot(const void *p)
     return (uint32_t)((a * 0x9E3779B97F4A7C15ull) >> (64 - ALLOC_FILTER_BITS));
 }
 
-/* Could p be a tracked block?  Cheap: one load, or two. */
 static inline int
 alloc_maybe_tracked(const void *p)
 {
-    int check = alloc_free_check;
-
-    if (ALLOC_LIKELY(check == ALLOC_FREE_FILTER)) {
-        return alloc_filter[alloc_filter_slot(p)] != 0;
-    }
-    return check == ALLOC_FREE_ALL;
+    return __atomic_load_n(&alloc_filter[alloc_filter_slot(p)],
+                           __ATOMIC_RELAXED) != 0;
 }
 
 /* ---- tracker.c ---------------------------------------------------------- */
