@@ -13,10 +13,13 @@
    over rounds of the run's figure over the plain run's of the same
    round.  Aims (issue 14): sampled at most 1.05, --all at most 1.5.
 2. Accuracy.  The e2e truth target (tests/e2e/targets/alloctruth.py)
-   allocates known bytes at known lines; pyspect sampled (default rate),
-   pyspect --all and tracemalloc report them; per line, the reported
-   live and allocated bytes over the truth.  Aims: sampled within 10%,
-   --all within 2%.
+   allocates known bytes at known lines, here scaled up eightfold (64 MB
+   of 200-byte objects, 33 MB of 10 KiB buffers, a thread's 64 MB, 1 MiB
+   buffers); pyspect sampled (default rate), pyspect --all and
+   tracemalloc report them; per line, the reported live and allocated
+   bytes over the truth.  Aims: sampled within 10%, --all within 2%.
+   Sampled, the expected relative error of a line of B bytes is about
+   sqrt(sample_bytes / B): 3% for 64 MB at the default 64 KiB.
 
     /usr/bin/python3 bench/alloc.py [--pyspect build/pyspect]
         [--python 3.12] [--rounds 15] [--work 300000] [--quick]
@@ -101,7 +104,7 @@ def truth_run(cmd, truth_path, env=None):
 def accuracy(pyspect, python):
     with tempfile.TemporaryDirectory() as tmp:
         truth_path = os.path.join(tmp, "truth.json")
-        base = [python.exe, TRUTH, truth_path, "--thread"]
+        base = [python.exe, TRUTH, truth_path, "--thread", "--scale=8"]
         got = {}
         for name, extra in (("sampled", []), ("--all", ["--all"])):
             out = subprocess.run([pyspect, "alloc", "-q", "--json"] + extra +

@@ -661,6 +661,9 @@ hooks_init(void)
     pthread_atfork(tracker_fork_prepare, tracker_fork_parent,
                    tracker_fork_child);
     pyframes_init();
+    if (tracker_native()) {
+        native_init();
+    }
     alloc_tls.busy--;
 }
 

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
+#include "target/elf.h"
 #include "core/banned.h"
 
 /* What a log id refers to, once parsed. */
@@ -94,21 +96,80 @@ blocks(uint64_t fixed)
     return (fixed + ALLOC_BLOCK_ONE / 2) / ALLOC_BLOCK_ONE;
 }
 
+/* A module named by C frames, opened once. */
+struct module {
+    char *path;
+    struct elf_image *elf; /* NULL: could not be opened */
+};
+
 void
 alloc_report_init(struct alloc_report *r)
 {
     memset(r, 0, sizeof(*r));
     profile_init(&r->names);
+    hashmap_init(&r->modules);
 }
 
 void
 alloc_report_release(struct alloc_report *r)
 {
+    size_t it = 0;
+    uint64_t key;
+    void *value;
+
+    while (hashmap_next(&r->modules, &it, &key, &value)) {
+        struct module *m = value;
+
+        elf_image_close(m->elf);
+        free(m->path);
+        free(m);
+    }
+    hashmap_release(&r->modules);
     profile_release(&r->names);
     free(r->images);
     free(r->stacks);
     free(r->frame_ids);
+    free(r->native);
     memset(r, 0, sizeof(*r));
+}
+
+int
+alloc_report_native(const struct alloc_report *r, uint32_t frame)
+{
+    return frame < r->native_alloc && r->native[frame];
+}
+
+static void
+mark_native(struct alloc_report *r, uint32_t frame)
+{
+    if (frame >= r->native_alloc) {
+        size_t old = r->native_alloc;
+
+        XGROW(r->native, r->native_alloc, (size_t)frame + 1);
+        memset(r->native + old, 0, r->native_alloc - old);
+    }
+    r->native[frame] = 1;
+}
+
+static struct module *
+module_get(struct alloc_report *r, const char *path)
+{
+    uint64_t key = hash_bytes(path, strlen(path));
+    struct module *m = hashmap_get(&r->modules, key);
+
+    if (m != NULL && strcmp(m->path, path) == 0) {
+        return m;
+    }
+    if (m != NULL) {
+        return NULL; /* a hash collision: leave it unnamed */
+    }
+    m = xcalloc(1, sizeof(*m));
+    m->path = xstrdup(path);
+    if (path[0] == '/' && elf_image_open(path, &m->elf) < 0) {
+        m->elf = NULL;
+    }
+    hashmap_put(&r->modules, key, m);
+    return m;
 }
 
 static int
@@ -204,10 +265,38 @@ parse_string(struct parse *ps, size_t off, uint32_t len)
     return 0;
 }
 
+/*
+ * A C frame's name: the function of the module's own symbol table that
+ * holds the address (a static function too), else what the tracker's
+ * dladdr() found, else the address.
+ */
+static uint32_t
+native_name(struct parse *ps, const struct alloc_rec_frame *f)
+{
+    struct profile *p = &ps->r->names;
+    const char *module = strtab_get(&p->strings, ps->val[f->file]);
+    const char *found = strtab_get(&p->strings, ps->val[f->name]);
+    struct module *m = module ? module_get(ps->r, module) : NULL;
+    const char *name;
+    uint64_t start;
+    char hex[32];
+
+    if (m != NULL && m->elf != NULL &&
+        elf_image_symbol_at(m->elf, f->address, &name, &start) == 0) {
+        return strtab_intern(&p->strings, name);
+    }
+    if (found != NULL && *found != '\0') {
+        return ps->val[f->name];
+    }
+    snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)f->address);
+    return strtab_intern(&p->strings, hex);
+}
+
 static int
 parse_frame(struct parse *ps, size_t off, uint32_t len)
 {
     struct alloc_rec_frame f;
+    uint32_t name;
 
     if (len != sizeof(f)) {
         return PS_ECORRUPT;
@@ -217,10 +306,17 @@ parse_frame(struct parse *ps, size_t off, uint32_t len)
         ps->kind[f.name] != ID_STRING || ps->kind[f.file] != ID_STRING) {
         return PS_ECORRUPT;
     }
+    name = ps->val[f.name];
+    if (f.flags & ALLOC_FRAME_NATIVE) {
+        name = native_name(ps, &f);
+        f.line = -1;
+    }
     ps->kind[off / 8] = ID_FRAME;
-    ps->val[off / 8] =
-        profile_frame_id(&ps->r->names, ps->val[f.name], ps->val[f.file],
-                         f.line >= 0 ? f.line : -1);
+    ps->val[off / 8] = profile_frame_id(&ps->r->names, name, ps->val[f.file],
+                                        f.line >= 0 ? f.line : -1);
+    if (f.flags & ALLOC_FRAME_NATIVE) {
+        mark_native(ps->r, ps->val[off / 8]);
+    }
     return 0;
 }
 
@@ -464,7 +560,9 @@ alloc_report_read_dir(struct alloc_report *r, const char *dir)
     }
     closedir(d);
     /* A stable order: the same files give the same report. */
-    qsort(names, n, sizeof(*names), name_cmp);
+    if (n > 1) {
+        qsort(names, n, sizeof(*names), name_cmp);
+    }
     for (i = 0; i < n; i++) {
         strbuf_reset(&path);
         strbuf_addf(&path, "%s/%s", dir, names[i]);
@@ -573,8 +671,17 @@ alloc_report_sites(const struct alloc_report *r, struct alloc_site **out,
     }
     for (i = 0; i < r->nstacks; i++) {
         const struct alloc_stack *s = &r->stacks[i];
-        size_t at = s->nframes ? r->frame_ids[s->offset] : nframes;
+        size_t at = nframes, k;
 
+        /* The innermost Python frame: past the C frames of --native. */
+        for (k = 0; k < s->nframes; k++) {
+            uint32_t f = r->frame_ids[s->offset + k];
+
+            if (!alloc_report_native(r, f)) {
+                at = f;
+                break;
+            }
+        }
         figures_add(&by_frame[at].f, &s->f);
     }
     sites = xmalloc((nframes + 1) * sizeof(*sites));

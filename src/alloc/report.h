@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "alloc/store.h"
+#include "core/hashmap.h"
 #include "profile/profile.h"
 
 enum alloc_metric {
@@ -85,6 +86,11 @@ struct alloc_report {
     uint32_t *frame_ids;
     size_t nframe_ids, frame_ids_alloc;
     size_t unreadable; /* files skipped */
+    /* Per profile frame id: 1 for a C frame (--native). */
+    unsigned char *native;
+    size_t native_alloc;
+    /* Modules whose symbols name C frames: path hash -> struct. */
+    struct hashmap modules;
 };
 
 void alloc_report_init(struct alloc_report *r);
@@ -129,8 +135,13 @@ void alloc_report_fill(struct alloc_report *r, enum alloc_metric m,
 void alloc_figures_get(const struct alloc_figures *f, enum alloc_metric m,
                        uint64_t *bytes, uint64_t *blocks);
 
+/* Is profile frame id a C frame? */
+int alloc_report_native(const struct alloc_report *r, uint32_t frame);
+
 /*
- * Sites: the stacks' figures summed by innermost frame, sorted by live
+ * Sites: the stacks' figures summed by innermost Python frame (C frames
+ * of --native are skipped: the site is the line that called into them),
+ * sorted by live
  * bytes, then peak, then allocated (largest first).  The caller frees
  * *out.
  */

@@ -125,8 +125,11 @@ struct alloc_rec_frame {
     int32_t firstlineno;
     uint32_t flags; /* ALLOC_FRAME_* */
     uint32_t pad;
+    uint64_t address; /* native: the address in the module's file */
 };
 
+/* A C frame: name is what dladdr() found (maybe ""), file the module's
+ * path, address where in that file; pyspect names it from the file. */
 #define ALLOC_FRAME_NATIVE 1u
 
 /* The counters of one stack: bytes, and blocks in ALLOC_BLOCK_ONE. */

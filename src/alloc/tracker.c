@@ -598,6 +598,7 @@ frame_add(void *ctx, uint64_t key, const char *name, size_t name_len,
     f->line = line;
     f->firstlineno = first;
     f->flags = 0;
+    f->address = 0;
     store_publish(sizeof(*f));
     g.hdr->nframes++;
     if (key != 0) {
@@ -659,23 +660,76 @@ stack_special(const char *name)
     return frame == UINT32_MAX ? UINT32_MAX : stack_write(&frame, 1);
 }
 
-/* The index of the current thread's stack, creating it when new.  Under
- * the lock. */
+/* A C frame, by its pc. */
 static uint32_t
-stack_index(enum alloc_src src, uint64_t hash, uint32_t nframes)
+frame_native(const struct native_frame *nf)
 {
-    static uint32_t ids[ALLOC_FRAMES_MAX];
+    struct alloc_rec_frame *f;
+    uint64_t key = mix64(nf->pc ^ 0x6e61746976650000ull), val;
+    uint32_t name, file, id;
+
+    key = key ? key : 1;
+    if (map_get(&g.frames, key, &val)) {
+        return (uint32_t)val;
+    }
+    name = string_id(nf->name, strlen(nf->name));
+    file = string_id(nf->module, strlen(nf->module));
+    if (name == UINT32_MAX || file == UINT32_MAX) {
+        return UINT32_MAX;
+    }
+    id = store_append(ALLOC_REC_FRAME, sizeof(*f), (void **)&f);
+    if (id == UINT32_MAX) {
+        return id;
+    }
+    f->name = name;
+    f->file = file;
+    f->line = -1;
+    f->firstlineno = -1;
+    f->flags = ALLOC_FRAME_NATIVE;
+    f->address = nf->address;
+    store_publish(sizeof(*f));
+    g.hdr->nframes++;
+    map_put(&g.frames, key, id, &val);
+    return id;
+}
+
+/* The index of a stack already seen, or UINT32_MAX.  Under the lock. */
+static uint32_t
+stack_find(uint64_t hash, uint32_t nframes)
+{
     uint64_t val;
-    uint32_t n, index;
 
     if (nframes == 0) {
         return g.empty_stack;
     }
+    return map_get(&g.stacks, hash, &val) ? (uint32_t)val : UINT32_MAX;
+}
+
+/*
+ * Make the current thread's stack: its C frames (described, innermost
+ * first; none without --native), then its Python frames.  Under the
+ * lock.
+ */
+static uint32_t
+stack_create(enum alloc_src src, uint64_t hash,
+             const struct native_frame *native, uint32_t nnative)
+{
+    static uint32_t ids[NATIVE_FRAMES_MAX + ALLOC_FRAMES_MAX];
+    uint64_t val;
+    uint32_t n = 0, i, index;
+
     if (map_get(&g.stacks, hash, &val)) {
-        return (uint32_t)val;
+        return (uint32_t)val; /* made meanwhile by another thread */
     }
-    n = pyframes_resolve(src, ids, ALLOC_FRAMES_MAX, frame_lookup, frame_add,
-                         NULL);
+    for (i = 0; i < nnative; i++) {
+        uint32_t id = frame_native(&native[i]);
+
+        if (id != UINT32_MAX) {
+            ids[n++] = id;
+        }
+    }
+    n += pyframes_resolve(src, ids + n, ALLOC_FRAMES_MAX, frame_lookup,
+                          frame_add, NULL);
     index = stack_write(ids, n);
     if (index == UINT32_MAX || map_put(&g.stacks, hash, index, &val) < 0) {
         g.hdr->dropped[ALLOC_DROP_STACKS_FULL]++;
@@ -863,7 +917,7 @@ tracker_configure(void)
     if (env == NULL) {
         return;
     }
-    g.sample_bytes = 512 * 1024;
+    g.sample_bytes = 64 * 1024;
     s = env;
     while (*s != '\0') {
         const char *key = s, *val, *end;
@@ -910,6 +964,12 @@ tracker_configure(void)
     }
     g.root_pid = root;
     g.enabled = g.dir[0] != '\0' && (g.pid == root || g.follow);
+}
+
+int
+tracker_native(void)
+{
+    return g.enabled && g.native;
 }
 
 /* Create the file and the tables, and switch tracking on.  The caller
@@ -996,8 +1056,9 @@ tracker_exit(void)
 void
 tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
 {
+    uintptr_t pcs[NATIVE_FRAMES_MAX];
     uint64_t hash;
-    uint32_t nframes, index;
+    uint32_t nframes, npcs = 0, index = UINT32_MAX;
 
     t->busy++;
     if (ALLOC_UNLIKELY(!g.tracking)) {
@@ -1021,10 +1082,33 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
     }
     t->countdown = next_countdown(t);
     hash = pyframes_hash(src, &nframes);
+    if (g.native) {
+        uint32_t i;
+
+        npcs = native_capture(pcs, NATIVE_FRAMES_MAX);
+        for (i = 0; i < npcs; i++) {
+            hash = mix64(hash ^ pcs[i]);
+        }
+        hash = hash ? hash : 1;
+    }
     lock();
     if (g.tracking && !check_ended()) {
-        index = stack_index(src, hash, nframes);
-        if (index != UINT32_MAX) {
+        index = stack_find(hash, nframes + npcs);
+        if (index == UINT32_MAX && npcs > 0) {
+            /* Describing C frames takes the loader's lock: not with
+             * ours held. */
+            struct native_frame *nf;
+
+            unlock();
+            nf = native_describe(pcs, npcs);
+            lock();
+            if (g.tracking && !check_ended()) {
+                index = stack_create(src, hash, nf, nf != NULL ? npcs : 0);
+            }
+        } else if (index == UINT32_MAX) {
+            index = stack_create(src, hash, NULL, 0);
+        }
+        if (index != UINT32_MAX && g.tracking) {
             g.hdr->samples++;
             live_add(p, n, index, 1);
         }

@@ -87,6 +87,9 @@ alloc_maybe_tracked(const void *p)
  */
 void tracker_configure(void);
 
+/* Is this process tracked with C frames (--native)? */
+int tracker_native(void);
+
 /* The slow path of an allocation of n bytes at p: t->countdown went
  * below zero.  Records it (or not), and draws the next countdown. */
 void tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src);
@@ -155,6 +158,44 @@ typedef uint32_t (*pyframes_lookup_fn)(void *ctx, uint64_t key);
 uint32_t pyframes_resolve(enum alloc_src src, uint32_t *ids, uint32_t max,
                           pyframes_lookup_fn lookup, pyframes_frame_fn add,
                           void *ctx);
+
+/* ---- native.c ---------------------------------------------------------- */
+
+#define NATIVE_FRAMES_MAX 32
+
+/* A C frame described: its module's path, its address in the module's
+ * file, the exported symbol dladdr() found for it (may be ""). */
+struct native_frame {
+    uintptr_t pc;
+    uint64_t address;
+    char name[128];
+    char module[256];
+};
+
+/* With --native, from the constructor: find the eval loop and this
+ * library, and load the unwinder. */
+void native_init(void);
+
+/* The C frames of the allocation being recorded, innermost first, up to
+ * the interpreter's eval loop: at most max pcs.  No lock, no malloc. */
+uint32_t native_capture(uintptr_t *pcs, uint32_t max);
+
+/* Describe n pcs into this thread's scratch (valid until its next call).
+ * Takes the loader's lock: never call it holding the tracker's. */
+struct native_frame *native_describe(const uintptr_t *pcs, uint32_t n);
+
+/* Copy a C string into a fixed buffer, cut to fit, always terminated. */
+static inline void
+alloc_copy_str(char *dst, const char *src, size_t cap)
+{
+    size_t n = 0;
+
+    while (n + 1 < cap && src[n] != '\0') {
+        dst[n] = src[n];
+        n++;
+    }
+    dst[n] = '\0';
+}
 
 /* ---- hooks.c ------------------------------------------------------------ */
 

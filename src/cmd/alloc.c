@@ -38,7 +38,7 @@
 #include "target/source.h"
 #include "core/banned.h"
 
-#define SAMPLE_BYTES_DEFAULT (512u * 1024)
+#define SAMPLE_BYTES_DEFAULT (64u * 1024)
 #define SAMPLE_BYTES_MAX (1ull << 40)
 #define INTERVAL_DEFAULT 0.1
 #define INTERVAL_MIN 0.01
@@ -70,7 +70,9 @@ static const char alloc_usage[] =
     "                         was; allocated: everything allocated\n"
     "      --all              record every allocation (exact figures)\n"
     "      --sample-bytes N   one sample per N bytes allocated, on average\n"
-    "                         (default 524288; K, M and G suffixes)\n"
+    "                         (default 65536; K, M and G suffixes)\n"
+    "      --native           C frames too: the C functions under each\n"
+    "                         Python line that allocated (slower)\n"
     "      --subprocesses     also track the Python processes it starts\n"
     "      --timeline FILE    tracked live bytes and RSS over time: an .svg\n"
     "                         plot or .csv series\n"
@@ -95,6 +97,7 @@ struct alloc_options {
     enum alloc_metric metric;
     int all;
     uint64_t sample_bytes;
+    int native;
     int subprocesses;
     const char *timeline;
     double interval;
@@ -158,6 +161,7 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
         {"metric", required_argument, NULL, 'm'},
         {"all", no_argument, NULL, 'A'},
         {"sample-bytes", required_argument, NULL, 'S'},
+        {"native", no_argument, NULL, 'N'},
         {"subprocesses", no_argument, NULL, 'P'},
         {"timeline", required_argument, NULL, 'T'},
         {"interval", required_argument, NULL, 'i'},
@@ -220,6 +224,9 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
                                        optarg);
             }
             sample_given = 1;
+            break;
+        case 'N':
+            opt->native = 1;
             break;
         case 'P':
             opt->subprocesses = 1;
@@ -453,6 +460,7 @@ alloc_json(const struct alloc_session *s, const struct alloc_report *r,
     json_kv_int(&j, "pid", (long long)s->run.child);
     json_kv_string(&j, "python", root ? root->python : NULL);
     json_kv_string(&j, "mode", o->all ? "all" : "sampled");
+    json_kv_bool(&j, "native", o->native);
     if (o->all) {
         json_kv_null(&j, "sample_bytes");
     } else {
@@ -717,6 +725,7 @@ cmd_alloc(int argc, char **argv)
     ro.all = opt.all;
     ro.sample_bytes = opt.sample_bytes;
     ro.follow = opt.subprocesses;
+    ro.native = opt.native;
     rc = alloc_run_start(&s.run, opt.command, &ro);
     if (rc < 0) {
         goto fail;

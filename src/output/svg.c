@@ -529,7 +529,7 @@ fg_node_svg(struct fg_draw *d, uint32_t i, struct strbuf *label)
         strbuf_addstr(out, ", ");
         if (profile_counts_bytes(p)) {
             text_bytes(out, n->self);
-            strbuf_addstr(out, " allocated here");
+            strbuf_addstr(out, " at this line itself");
         } else {
             text_count(out, n->self);
             strbuf_addstr(out, " in the function itself");

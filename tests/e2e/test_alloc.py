@@ -16,10 +16,12 @@ for the 8 MB lines here, so 10% is more than four of them.
 """
 import json
 import os
-import re
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -196,6 +198,7 @@ def test_truth_agrees_with_tracemalloc(python, tmp_path):
         assert tm["live_blocks"] == want["live_blocks"], (name, tm)
 
 
+@pytest.mark.sanitize
 def test_metrics_and_formats(tmp_path):
     """Each metric in every format: the flame graph's title, the table's
     rows, speedscope's weights and the collapsed stacks all carry the
@@ -260,6 +263,7 @@ def system_python():
     return p
 
 
+@pytest.mark.sanitize
 def test_exit_status_and_a_killed_command(tmp_path):
     """The command's exit status becomes pyspect's; a command killed by a
     signal still leaves its figures (the tracker's file survives it)."""
@@ -289,6 +293,7 @@ def test_exit_status_and_a_killed_command(tmp_path):
     assert site[0]["live_bytes"] == 2000 * (5000 + sys.getsizeof(b""))
 
 
+@pytest.mark.sanitize
 def test_commands_that_cannot_be_tracked(tmp_path):
     r = pyspect("alloc", "-q", "--json", "--", "/nonexistent/command")
     assert r.rc == 12 and "cannot run" in r.err
@@ -401,3 +406,137 @@ def child_pids(pid):
         if int(fields[1]) == pid:
             out.append(int(entry))
     return out
+
+
+def human_bytes(n):
+    """text_bytes() of src/output/text.c."""
+    if n < 1024:
+        return "%d B" % n
+    v = n / 1024.0
+    units = ["KiB", "MiB", "GiB", "TiB", "PiB"]
+    u = 0
+    while v >= 1024 and u + 1 < len(units):
+        v /= 1024.0
+        u += 1
+    fmt = "%.0f %s" if v >= 100 else "%.1f %s" if v >= 10 else "%.2f %s"
+    return fmt % (v, units[u])
+
+
+BROWSER_HARNESS = r"""<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="alloc.svg" width="1200" height="600"></iframe>
+<pre id="out">not loaded</pre>
+<script>
+document.getElementById('f').addEventListener('load', function () {
+  var w = this.contentWindow, d = this.contentDocument, r = {};
+  try {
+    var fg = w.fg;
+    r.inner = fg.inner;
+    r.title = d.getElementById('title').textContent;
+    r.subtitle = d.getElementById('subtitle').textContent;
+    r.frames = {};
+    fg.frames.forEach(function (f) {
+      f.g.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+      r.frames[f.label] = [+f.rect.getAttribute('width'),
+                           d.getElementById('details').textContent];
+      f.g.dispatchEvent(new MouseEvent('mouseout', {bubbles: true}));
+    });
+  } catch (e) {
+    r.error = String(e) + ' ' + e.stack;
+  }
+  document.getElementById('out').textContent = JSON.stringify(r);
+});
+</script></body></html>
+"""
+
+
+def test_flame_graph_in_a_browser(tmp_path):
+    """The alloc flame graph in headless Chromium: hover text in bytes,
+    widths in proportion to the bytes of each line."""
+    from test_flamegraph_browser import CHROMIUM, run_browser
+    if CHROMIUM is None:
+        pytest.skip("needs chromium")
+    python = system_python()
+    # A short path, so that the hover text is not cut to fit.
+    short = pathlib.Path(tempfile.mkdtemp(prefix="pa", dir="/tmp"))
+    try:
+        script = short / TARGET
+        script.write_bytes((TARGETS / TARGET).read_bytes())
+        r = pyspect("alloc", "--all", "--json", "-q", "-o",
+                    str(tmp_path / "alloc.svg"), "--", python.exe,
+                    str(script), str(short / "truth.json"), timeout=240,
+                    env=env())
+        assert r.rc == 0, r.err
+        with open(str(short / "truth.json")) as f:
+            truth = json.load(f)
+    finally:
+        shutil.rmtree(str(short))
+    doc = parse_json(r.out)
+    total = sum(s["live_bytes"] for s in doc["sites"])
+    (tmp_path / "harness.html").write_text(BROWSER_HARNESS)
+    seen = run_browser(tmp_path)
+    assert "error" not in seen, seen["error"]
+    assert seen["title"].startswith("pyspect alloc: ")
+    assert human_bytes(total) + " live at the end in" in seen["subtitle"]
+    got = sites_by_line(doc)
+    for name in ("small", "buf"):
+        want = truth["sites"][name]
+        site = got[(want["file"], want["line"])]
+        label = "%s (%s:%d)" % (name, want["file"], want["line"])
+        assert label in seen["frames"], sorted(seen["frames"])[:20]
+        width, details = seen["frames"][label]
+        # Its bytes, its share, and (all of them: nothing is called from
+        # it) the bytes at the line itself.
+        assert details == "%s \u2014 %s (%.2f%%), %s at this line itself" % (
+            label, human_bytes(site["live_bytes"]),
+            100.0 * site["live_bytes"] / total,
+            human_bytes(site["live_bytes"]))
+        assert abs(width - seen["inner"] * site["live_bytes"] / total) < 0.5
+
+
+NATIVE_SCRIPT = """\
+import ctypes
+import sys
+libc = ctypes.CDLL("libc.so.6")
+libc.strdup.restype = ctypes.c_void_p
+def dup(s):
+    return libc.strdup(s)
+keep = [None] * 500
+for i in range(500):
+    keep[i] = dup(b"x" * 4000)
+with open(sys.argv[1], "w") as f:
+    f.write(str(dup.__code__.co_firstlineno + 1))
+"""
+
+
+def test_native_frames(tmp_path):
+    """--native: the C functions under the Python line that called into
+    them; the site stays the Python line.  A C allocation made with the
+    GIL released (ctypes) is attributed to the calling thread's line."""
+    from conftest import PYTHONS
+    python = PYTHONS.get("3.12") or system_python()
+    script = tmp_path / "native.py"
+    script.write_text(NATIVE_SCRIPT)
+    out = tmp_path / "native.collapsed"
+    r = pyspect("alloc", "--all", "--native", "--json", "-q", "-o", str(out),
+                "--", python.exe, str(script), str(tmp_path / "line"),
+                timeout=240, env=env())
+    assert r.rc == 0, r.err
+    doc = parse_json(r.out)
+    assert doc["native"] is True
+    line = int((tmp_path / "line").read_text())
+    site = [s for s in doc["sites"]
+            if s["file"] == str(script) and s["line"] == line]
+    # The line keeps 500 strdup copies and the 500 ints ctypes returns.
+    assert site and site[0]["live_blocks"] == 1000, site
+    # The stacks: the Python line, then C frames ending in strdup, which
+    # hold exactly the copies.
+    label = "dup (%s:%d)" % (script, line)
+    strdup = 0
+    for row in out.read_text().splitlines():
+        stack, _, count = row.rpartition(" ")
+        frames = stack.split(";")
+        if label in frames and "strdup" in frames[-1] and \
+                "libc" in frames[-1]:
+            assert frames.index(label) < len(frames) - 1
+            strdup += int(count)
+    assert strdup == 500 * 4001

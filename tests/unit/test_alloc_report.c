@@ -98,7 +98,9 @@ fake_stack(struct fake *f, const uint32_t *frames, uint32_t n, uint64_t live,
     s.c.peak_blocks = live_blocks * ALLOC_BLOCK_ONE;
     s.c.epoch = epoch;
     memcpy(body, (const char *)&s + sizeof(s.rec), sizeof(s) - sizeof(s.rec));
-    memcpy(body + sizeof(s) - sizeof(s.rec), frames, n * sizeof(uint32_t));
+    if (n > 0) {
+        memcpy(body + sizeof(s) - sizeof(s.rec), frames, n * sizeof(uint32_t));
+    }
     return fake_rec(f, ALLOC_REC_STACK, body,
                     sizeof(s) - sizeof(s.rec) + n * sizeof(uint32_t));
 }
