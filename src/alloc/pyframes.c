@@ -58,8 +58,8 @@ static struct {
     /* Where current() reads it, when that is a plain variable (<= 3.11:
      * the GIL holder), so the hot path need not call it. */
     void *const *current_slot;
-    /* _PyRuntime.initialized (3.7+), read instead of calling
-     * is_initialized() on every allocation. */
+    /* _PyRuntime.initialized (3.7+), published as pyframes_initialized
+     * once checked against is_initialized(). */
     const int *initialized;
     tstate_fn this_thread; /* this thread's, GIL or not */
     struct pyframes_api api;
@@ -220,12 +220,11 @@ pyframes_init(void)
     return 0;
 }
 
+const int *pyframes_initialized;
+
 int
-pyframes_running(void)
+pyframes_running_slow(void)
 {
-    if (ALLOC_LIKELY(py.initialized != NULL)) {
-        return __atomic_load_n(py.initialized, __ATOMIC_RELAXED) != 0;
-    }
     return py.found && py.is_initialized();
 }
 
@@ -255,6 +254,7 @@ pyframes_try_hook(void)
     if (py.initialized != NULL && *py.initialized != 1) {
         py.initialized = NULL;
     }
+    pyframes_initialized = py.initialized;
     if (py.current_slot != NULL && *py.current_slot != ts) {
         py.current_slot = NULL;
     }
@@ -283,7 +283,7 @@ i32_at(const char *base, int32_t off)
     return v;
 }
 
-static const char *
+static inline const char *
 thread_state(enum alloc_src src)
 {
     if (!py.found) {

@@ -1072,15 +1072,20 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
         t->busy--;
         return;
     }
-    if (!t->seeded && !g.all) {
-        /* A thread's first draw: the point may fall inside this block. */
-        t->countdown += next_countdown(t);
-        if (t->countdown >= 0) {
-            t->busy--;
-            return;
+    if (g.all) {
+        t->countdown = -1;
+    } else {
+        if (!t->seeded) {
+            /* A thread's first draw: the point may fall inside this
+             * block. */
+            t->countdown += next_countdown(t);
+            if (t->countdown >= 0) {
+                t->busy--;
+                return;
+            }
         }
+        t->countdown = next_countdown(t);
     }
-    t->countdown = next_countdown(t);
     hash = pyframes_hash(src, &nframes);
     if (g.native) {
         uint32_t i;

@@ -131,7 +131,22 @@ int pyframes_init(void);
 int pyframes_try_hook(void);
 
 /* Is the interpreter running: initialised, and not shutting down? */
-int pyframes_running(void);
+int pyframes_running_slow(void);
+
+/* _PyRuntime.initialized (3.7+), read in place of a call on every
+ * allocation; NULL until found, or where it cannot be. */
+extern const int *pyframes_initialized;
+
+static inline int
+pyframes_running(void)
+{
+    const int *flag = pyframes_initialized;
+
+    if (ALLOC_LIKELY(flag != NULL)) {
+        return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
+    }
+    return pyframes_running_slow();
+}
 
 /* The Python version text, "3.12.1", or "" when not found. */
 const char *pyframes_version(void);
