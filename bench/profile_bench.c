@@ -105,10 +105,8 @@ main(int argc, char **argv)
     size_t mem_before, i;
     int as_json = 0, runs;
     uint64_t t0;
-    static const enum out_format formats[] = {OUT_COLLAPSED, OUT_SVG,
-                                              OUT_SPEEDSCOPE, OUT_TABLE};
-    double writer_ms[4];
-    size_t writer_bytes[4];
+    double *writer_ms = xcalloc(out_nformats, sizeof(*writer_ms));
+    size_t *writer_bytes = xcalloc(out_nformats, sizeof(*writer_bytes));
 
     for (i = 1; i < (size_t)argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -137,9 +135,9 @@ main(int argc, char **argv)
             profile_frame_id(&p, name_id, file_id, 200));
 
     /* Writers on the 10,000-stack profile. */
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < out_nformats; i++) {
         BEST_NS(ns, quick ? 1 : 3, 1,
-                (strbuf_reset(&out), out_write(formats[i], &p, NULL, &out)));
+                (strbuf_reset(&out), out_formats[i].write(&p, NULL, &out)));
         writer_ms[i] = ns / 1e6;
         writer_bytes[i] = out.len;
     }
@@ -172,8 +170,8 @@ main(int argc, char **argv)
         json_kv_double(&j, "bytes_per_stack", ns);
         json_key(&j, "writers");
         json_object_begin(&j);
-        for (i = 0; i < 4; i++) {
-            json_key(&j, out_format_name(formats[i]));
+        for (i = 0; i < out_nformats; i++) {
+            json_key(&j, out_formats[i].name);
             json_object_begin(&j);
             json_kv_double(&j, "ms", writer_ms[i]);
             json_kv_uint(&j, "bytes", writer_bytes[i]);
@@ -194,9 +192,9 @@ main(int argc, char **argv)
         printf("  profile_frame_id (string ids)  %8.1f ns\n", frame_id);
         printf("memory per distinct stack        %8.1f bytes\n", ns);
         printf("writers, %d stacks of %d frames, 4 threads\n", NSTACKS, DEPTH);
-        for (i = 0; i < 4; i++) {
+        for (i = 0; i < out_nformats; i++) {
             printf("  %-11s %8.1f ms %10zu bytes %10.0f stacks/s\n",
-                   out_format_name(formats[i]), writer_ms[i], writer_bytes[i],
+                   out_formats[i].name, writer_ms[i], writer_bytes[i],
                    NSTACKS / (writer_ms[i] / 1e3));
         }
     }
@@ -204,5 +202,7 @@ main(int argc, char **argv)
     strbuf_release(&out);
     strbuf_release(&js);
     free(frames);
+    free(writer_ms);
+    free(writer_bytes);
     return 0;
 }

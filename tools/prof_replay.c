@@ -91,7 +91,7 @@ main(int argc, char **argv)
     struct profile p;
     struct out_options o;
     struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
-    enum out_format format = OUT_SVG;
+    const struct out_format *format = &out_formats[0];
     int have_format = 0, i, rc;
     char *line, *next, **fields = xmalloc(MAX_FIELDS * sizeof(*fields));
     uint32_t *frames = xmalloc(MAX_FIELDS * sizeof(*frames));
@@ -100,7 +100,8 @@ main(int argc, char **argv)
     out_options_init(&o);
     for (i = 1; i + 2 < argc; i += 2) {
         if (strcmp(argv[i], "--format") == 0) {
-            if (out_format_parse(argv[i + 1], &format) != 0) {
+            format = out_format_find(argv[i + 1]);
+            if (format == NULL) {
                 fprintf(stderr, "prof-replay: %s\n", err_context());
                 return 2;
             }
@@ -119,7 +120,9 @@ main(int argc, char **argv)
         return 2;
     }
     if (!have_format) {
-        out_format_from_path(argv[i + 1], &format);
+        if (out_format_for_path(argv[i + 1]) != NULL) {
+            format = out_format_for_path(argv[i + 1]);
+        }
     }
     if ((rc = read_file(argv[i], (size_t)1 << 30, &in)) != 0) {
         fprintf(stderr, "prof-replay: cannot read %s\n", argv[i]);
@@ -160,7 +163,7 @@ main(int argc, char **argv)
     }
     p.meta.samples = p.total;
 
-    out_write(format, &p, &o, &out);
+    format->write(&p, &o, &out);
     f = fopen(argv[i + 1], "wb");
     if (f == NULL || fwrite(out.buf, 1, out.len, f) != out.len ||
         fclose(f) != 0) {
@@ -171,7 +174,7 @@ main(int argc, char **argv)
             "prof-replay: %" PRIu64 " samples, %zu stacks, %zu frames, "
             "%zu bytes of profile -> %s (%s, %zu bytes)\n",
             p.total, p.nstacks, p.nframes, profile_memory(&p), argv[i + 1],
-            out_format_name(format), out.len);
+            format->name, out.len);
     profile_release(&p);
     strbuf_release(&in);
     strbuf_release(&out);

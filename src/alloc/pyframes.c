@@ -73,7 +73,10 @@ static struct {
     int32_t back, code, pos;
     int32_t owner;    /* -1: no owner field */
     int owner_cstack; /* -1: none */
+    int owner_interp; /* -1: none (3.14+: the eval loop's entry frame) */
     int owner_generator;
+    uint64_t tag_mask;   /* _PyStackRef tag bits of f_executable (3.14+) */
+    uint64_t tag_refcnt; /* the one tag that still marks an object */
     int32_t firstlineno;
 } py;
 
@@ -92,30 +95,6 @@ sym(const char *name)
     return dlsym(RTLD_DEFAULT, name);
 }
 
-/* "3.12.1 (main, ...)" -> major, minor; the version part into py.version. */
-static int
-parse_version(const char *text, int *major, int *minor)
-{
-    size_t n = 0;
-    int part = 0, v[2] = {0, 0};
-
-    while (text[n] != '\0' && text[n] != ' ' && n + 1 < sizeof(py.version)) {
-        char c = text[n];
-
-        if (c == '.') {
-            part++;
-        } else if (c >= '0' && c <= '9' && part < 2) {
-            v[part] = v[part] * 10 + (c - '0');
-        }
-        py.version[n] = c;
-        n++;
-    }
-    py.version[n] = '\0';
-    *major = v[0];
-    *minor = v[1];
-    return part >= 1 ? 0 : -1;
-}
-
 static int
 load_layout(int major, int minor)
 {
@@ -127,11 +106,12 @@ load_layout(int major, int minor)
     }
     py.layout = *gen;
     if (minor >= 13) {
+        /* The runtime's own table: in this process, a plain read. */
         const unsigned char *runtime = sym("_PyRuntime");
+        size_t len = py_debug_offsets_size(minor);
 
-        if (runtime == NULL ||
-            py_debug_offsets_apply(runtime, PY_DEBUG_OFFSETS_313_SIZE,
-                                   &py.layout) < 0) {
+        if (runtime == NULL || len == 0 ||
+            py_debug_offsets_apply(runtime, len, &py.layout) < 0) {
             return -1;
         }
     }
@@ -155,8 +135,17 @@ load_layout(int major, int minor)
     }
     py.owner_cstack =
         pyl_has(l->iframe_owner_cstack) ? l->iframe_owner_cstack : -1;
+    py.owner_interp = pyl_has(l->iframe_owner_interpreter)
+                          ? l->iframe_owner_interpreter
+                          : -1;
     py.owner_generator =
         pyl_has(l->iframe_owner_generator) ? l->iframe_owner_generator : -1;
+    py.tag_mask = pyl_has(l->stackref_tag_bits)
+                      ? (uint64_t)(uint32_t)l->stackref_tag_bits
+                      : 0;
+    py.tag_refcnt = pyl_has(l->stackref_tag_refcnt)
+                        ? (uint64_t)(uint32_t)l->stackref_tag_refcnt
+                        : 0;
     py.firstlineno = l->code_firstlineno;
     return 0;
 }
@@ -165,8 +154,9 @@ int
 pyframes_init(void)
 {
     const char *(*get_version)(void);
+    const char *text;
+    struct py_version v;
     unsigned a;
-    int major, minor;
 
     if (py.found) {
         return 0;
@@ -196,13 +186,15 @@ pyframes_init(void)
         py.code_type == 0 || py.str_type == 0 || py.bytes_type == 0) {
         return -1;
     }
-    if (parse_version(get_version(), &major, &minor) < 0 || major != 3 ||
-        load_layout(major, minor) < 0) {
+    text = get_version();
+    if (text == NULL || py_version_parse(text, strlen(text), &v) < 0 ||
+        v.major != 3 || load_layout(v.major, v.minor) < 0) {
         /* A Python pyspect cannot read: never track it. */
         py.attempts = 3;
         return -1;
     }
-    if (minor >= 7) {
+    alloc_copy_str(py.version, v.text, sizeof(py.version));
+    if (v.minor >= 7) {
         const char *runtime = sym("_PyRuntime");
         const struct py_layout *l = &py.layout;
 
@@ -313,6 +305,15 @@ first_frame(const char *ts)
     return f;
 }
 
+/* A frame's code object: f_code, or f_executable without its tag. */
+static inline const char *
+code_of(const char *f)
+{
+    uintptr_t bits = (uintptr_t)ptr_at(f, py.code);
+
+    return (const char *)(bits & ~(uintptr_t)py.tag_mask);
+}
+
 /* One frame of a walk: its code object and position; 0 to skip it. */
 struct raw_frame {
     const char *code;
@@ -325,10 +326,10 @@ raw_frame(const char *f, struct raw_frame *out)
 {
     if (py.owner >= 0) {
         out->owner = (unsigned char)f[py.owner];
-        if (out->owner == py.owner_cstack) {
-            return 0; /* the shim of a C -> Python call */
+        if (out->owner == py.owner_cstack || out->owner == py.owner_interp) {
+            return 0; /* the shim of a C -> Python call, an entry frame */
         }
-        out->code = ptr_at(f, py.code);
+        out->code = code_of(f);
         memcpy(&out->pos, f + py.pos, sizeof(out->pos));
     } else {
         out->owner = -1;
@@ -377,8 +378,10 @@ pyframes_hash(enum alloc_src src, uint32_t *nframes)
     } else {
         while (f != NULL && n < ALLOC_FRAMES_MAX &&
                steps++ < 4 * ALLOC_FRAMES_MAX) {
-            if ((unsigned char)f[py.owner] != py.owner_cstack) {
-                h = mix_frame(h, (uint64_t)(uintptr_t)ptr_at(f, py.code),
+            int owner = (unsigned char)f[py.owner];
+
+            if (owner != py.owner_cstack && owner != py.owner_interp) {
+                h = mix_frame(h, (uint64_t)(uintptr_t)code_of(f),
                               (uint64_t)(uintptr_t)ptr_at(f, py.pos));
                 n++;
             }
@@ -507,12 +510,23 @@ pyframes_resolve(enum alloc_src src, uint32_t *ids, uint32_t max,
         int32_t first;
         uint32_t id;
 
+        const char *f_was = f;
+
         if (!raw_frame(f, &r)) {
             f = ptr_at(f, py.back);
             continue;
         }
         code = r.code;
         f = ptr_at(f, py.back);
+        if (py.tag_mask != 0) {
+            /* A tagged int or an invalid marker is no code object. */
+            uint64_t tag =
+                (uint64_t)(uintptr_t)ptr_at(f_was, py.code) & py.tag_mask;
+
+            if (tag != 0 && tag != py.tag_refcnt) {
+                continue;
+            }
+        }
         first = i32_at(code, py.firstlineno);
         key = mix(mix(mix(0x27d4eb2fu, (uint64_t)(uintptr_t)code), r.pos),
                   (uint64_t)(uint32_t)first);

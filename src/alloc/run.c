@@ -96,11 +96,15 @@ alloc_run_init(struct alloc_run *run)
     strbuf_init(&run->library);
 }
 
-/* A private directory on a memory file system when there is one. */
+/*
+ * A private directory in $TMPDIR or /tmp: paths a command that enters a
+ * chroot or a container of its own usually still shares (/dev/shm is
+ * rarely shared), and where the tracker's files can be read after it.
+ */
 static int
 make_dir(struct strbuf *dir)
 {
-    const char *bases[] = {"/dev/shm", getenv("TMPDIR"), "/tmp"};
+    const char *bases[] = {getenv("TMPDIR"), "/tmp", "/dev/shm"};
     size_t i;
 
     for (i = 0; i < ARRAY_SIZE(bases); i++) {
@@ -115,7 +119,7 @@ make_dir(struct strbuf *dir)
     }
     strbuf_reset(dir);
     return err_set(PS_EIO, "cannot make a directory for the tracker in "
-                           "/dev/shm, $TMPDIR or /tmp");
+                           "$TMPDIR, /tmp or /dev/shm");
 }
 
 /* In the child, between fork and exec: the environment of the tracker. */

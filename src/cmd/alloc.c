@@ -63,8 +63,9 @@ static const char alloc_usage[] =
     "  -o, --output FILE      where to write (default pyspect-alloc-PID.svg;\n"
     "                         none with --json); repeat it to write several\n"
     "                         formats at once\n"
-    "  -f, --format FORMAT    svg, collapsed, speedscope or table (default:\n"
-    "                         from each FILE's extension, else svg)\n"
+    "  -f, --format FORMAT    svg, collapsed, speedscope, table or pprof\n"
+    "                         (default: from each FILE's extension, else\n"
+    "                         svg)\n"
     "      --metric METRIC    live: allocated and not freed at the end\n"
     "                         (default); peak: live when the most memory\n"
     "                         was; allocated: everything allocated\n"
@@ -90,10 +91,10 @@ static const char alloc_usage[] =
 struct alloc_options {
     char **command;
     const char *outputs[OUTPUTS_MAX];
-    enum out_format formats[OUTPUTS_MAX];
+    const struct out_format *formats[OUTPUTS_MAX];
     size_t noutputs;
     int format_given;
-    enum out_format format;
+    const struct out_format *format;
     enum alloc_metric metric;
     int all;
     uint64_t sample_bytes;
@@ -187,7 +188,7 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
             break;
         }
     }
-    opt->format = OUT_SVG;
+    opt->format = &out_formats[0];
     opt->metric = ALLOC_METRIC_LIVE;
     opt->sample_bytes = SAMPLE_BYTES_DEFAULT;
     opt->interval = INTERVAL_DEFAULT;
@@ -203,7 +204,8 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
             opt->outputs[opt->noutputs++] = optarg;
             break;
         case 'f':
-            if (out_format_parse(optarg, &opt->format) < 0) {
+            opt->format = out_format_find(optarg);
+            if (opt->format == NULL) {
                 return cmd_usage_error("alloc", "%s", err_context());
             }
             opt->format_given = 1;
@@ -286,13 +288,23 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
                                         "drop --sample-bytes");
     }
     for (i = 0; i < (int)opt->noutputs; i++) {
-        opt->formats[i] = opt->format;
+        const struct out_format *f = NULL;
+
         if (!opt->format_given) {
-            out_format_from_path(opt->outputs[i], &opt->formats[i]);
+            f = out_format_for_path(opt->outputs[i]);
         }
-        /* "table" is the table by line for an allocation profile. */
-        if (opt->formats[i] == OUT_TABLE) {
-            opt->formats[i] = OUT_LINES;
+        opt->formats[i] = f != NULL ? f : opt->format;
+    }
+    for (i = 0; i < (int)opt->noutputs || i == 0; i++) {
+        const struct out_format *f =
+            i < (int)opt->noutputs ? opt->formats[i] : opt->format;
+
+        if (f->flags & OUT_EVENTS) {
+            return cmd_usage_error("alloc",
+                                   "the %s format is a timeline of samples; "
+                                   "alloc writes svg, collapsed, speedscope, "
+                                   "table or pprof",
+                                   f->name);
         }
     }
     if (opt->timeline != NULL) {
@@ -381,6 +393,14 @@ wait_loop(struct alloc_session *s)
 }
 
 /* ---- the outputs ---------------------------------------------------------- */
+
+/* The writer of a format for an allocation profile: the table is the
+ * table by line; the others take bytes as they are. */
+static out_write_fn
+alloc_writer(const struct out_format *f)
+{
+    return f->write == out_table ? out_lines : f->write;
+}
 
 static int
 source_line_cb(void *ctx, const char *file, int line, struct strbuf *out)
@@ -600,8 +620,8 @@ summary(const struct alloc_session *s, const struct alloc_report *r)
     alloc_report_totals(r, &t);
     strbuf_addf(&sb, "pyspect: tracking stopped: %s\n", s->stopped);
     for (size_t i = 0; i < s->opt->noutputs; i++) {
-        strbuf_addf(&sb, "pyspect: wrote %s to %s\n",
-                    out_format_name(s->opt->formats[i]), s->opt->outputs[i]);
+        strbuf_addf(&sb, "pyspect: wrote %s to %s\n", s->opt->formats[i]->name,
+                    s->opt->outputs[i]);
     }
     strbuf_addstr(&sb, "pyspect: ");
     text_bytes(&sb, t.live_bytes);
@@ -676,6 +696,7 @@ cmd_alloc(int argc, char **argv)
     struct alloc_report report;
     struct alloc_run_options ro;
     struct source_cache sources;
+    struct target *self = NULL;
     struct strbuf out = STRBUF_INIT, json = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
@@ -693,9 +714,15 @@ cmd_alloc(int argc, char **argv)
     }
     memset(&s, 0, sizeof(s));
     s.opt = &opt;
+    /* Source files as the command saw them when it started: from here,
+     * its working directory and root (it has usually exited by the end). */
+    rc = target_live_open((int)getpid(), &self);
+    if (rc < 0) {
+        return cmd_fail(rc);
+    }
     alloc_run_init(&s.run);
     alloc_report_init(&report);
-    source_cache_init(&sources, (int)getpid());
+    source_cache_init(&sources, self);
     timeline_init(&s.tl, 2, timeline_keys, timeline_labels);
     s.tl.unit = "bytes";
     memset(&sa, 0, sizeof(sa));
@@ -709,10 +736,10 @@ cmd_alloc(int argc, char **argv)
         goto fail;
     }
     if (opt.noutputs == 0 && !opt.json) {
-        strbuf_addf(&defpath, "pyspect-alloc-%d.%s", (int)getpid(),
-                    out_format_name(opt.format));
+        strbuf_addf(&defpath, "pyspect-alloc-%d", (int)getpid());
+        out_format_ext(opt.format, &defpath);
         opt.outputs[0] = defpath.buf;
-        opt.formats[0] = opt.format == OUT_TABLE ? OUT_LINES : opt.format;
+        opt.formats[0] = opt.format;
         opt.noutputs = 1;
     }
     for (i = 0; i < opt.noutputs; i++) {
@@ -762,7 +789,7 @@ cmd_alloc(int argc, char **argv)
     oo.source_ctx = &sources;
     for (i = 0; i < opt.noutputs; i++) {
         strbuf_reset(&out);
-        out_write(opt.formats[i], &report.names, &oo, &out);
+        alloc_writer(opt.formats[i])(&report.names, &oo, &out);
         rc = cmd_output_write(fds[i], opt.outputs[i], &out);
         if (rc < 0) {
             goto fail;
@@ -820,6 +847,7 @@ out:
     alloc_run_release(&s.run);
     alloc_report_release(&report);
     source_cache_release(&sources);
+    target_free(self);
     timeline_release(&s.tl);
     strbuf_release(&out);
     strbuf_release(&json);

@@ -31,8 +31,8 @@
 #include "profile/profile.h"
 #include "python/runtime.h"
 #include "python/sampler.h"
-#include "target/pause.h"
 #include "target/proc.h"
+#include "target/target.h"
 #include "core/banned.h"
 
 #define RATE_MAX 20000.0
@@ -51,17 +51,19 @@ static const char record_usage[] =
     "       pyspect record [options] -o FILE -- COMMAND [ARGS...]\n"
     "\n"
     "Sample the Python stacks of every thread of a process and write where\n"
-    "the time went: a flame graph, collapsed stacks, a speedscope file or a\n"
-    "table.  Recording stops at --duration, when the target exits, or on\n"
-    "Ctrl-C, and what was collected is written in every case.  With a\n"
+    "the time went, in one of the formats below.  Recording stops at\n"
+    "--duration, when the target exits, or on Ctrl-C, and what was\n"
+    "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
-    "exits with its exit status.  The target is only read, never paused\n"
-    "(unless --blocking).\n"
+    "exits with its exit status.  The target is only read; a thread whose\n"
+    "stack keeps changing through several copies is paused for that one\n"
+    "read (ptrace), and the summary says how often (--blocking pauses\n"
+    "every thread for every sample).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
-    "  -f, --format FORMAT   svg, collapsed, speedscope or table (default:\n"
-    "                        from the FILE extension, else svg)\n"
+    "  -f, --format FORMAT   one of the formats below (default: from the\n"
+    "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
     "  -r, --rate HZ         samples per second (default 100, at most "
     "20000)\n"
@@ -79,14 +81,30 @@ static const char record_usage[] =
     "  -v, --verbose         more statistics in the summary\n"
     "  -h, --help            show this help\n"
     "\n"
+    "formats:\n";
+
+static const char record_usage_end[] =
+    "\n"
     "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
+
+/* Files one recording is written to (-o more than once). */
+#define OUTPUTS_MAX 8
+
+struct record_output {
+    const char *path;
+    const struct out_format *format;
+    int fd;      /* open from the start; -1 */
+    int created; /* by pyspect: removed if nothing is written */
+};
 
 struct record_options {
     int pid;
     char **command;
-    const char *output;
+    struct record_output outputs[OUTPUTS_MAX];
+    size_t noutputs;
+    int events; /* an output needs every sample in time order */
     int format_given;
-    enum out_format format;
+    const struct out_format *format;
     double rate;
     double duration;
     enum py_sample_mode mode;
@@ -103,11 +121,13 @@ struct record_options {
 /* One process being sampled. */
 struct record_target {
     int pid;
+    struct target *target; /* opened on the first attempt */
     struct py_runtime *rt;
     struct py_sampler sampler;
     int sampling; /* attached and sampling */
     int gone;     /* exited, or never going to be Python */
     int started;  /* started by pyspect or a child: may exec Python */
+    int script;   /* the started command is a script: wait for Python */
     double first_seen;
 };
 
@@ -125,9 +145,14 @@ struct recorder {
     size_t ids_alloc;
     struct record_target *current;
     double paused_ms;
-    const char *stopped; /* why the recording ended, for the summary */
-    uint64_t work_ns;    /* CPU time spent in the rounds themselves */
-    uint64_t wall_ns;    /* and wall time */
+    const char *stopped;  /* why the recording ended, for the summary */
+    uint64_t work_ns;     /* CPU time spent in the rounds themselves */
+    uint64_t wall_ns;     /* and wall time */
+    uint64_t round_ns;    /* this round's time since sampling started */
+    uint64_t round;       /* and its number, from 1 */
+    uint64_t list_errors; /* rounds whose thread lists were unreadable */
+    uint64_t *last_round; /* per profile thread: its latest round */
+    size_t last_round_alloc;
 };
 
 static volatile sig_atomic_t record_stop;
@@ -155,6 +180,18 @@ now_s(void)
 }
 
 /* ---- options ------------------------------------------------------------ */
+
+static void
+help(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    strbuf_addstr(&sb, record_usage);
+    out_format_help(&sb, 2);
+    strbuf_addstr(&sb, record_usage_end);
+    fputs(sb.buf, stdout);
+    strbuf_release(&sb);
+}
 
 static int
 record_parse(int argc, char **argv, struct record_options *opt)
@@ -194,17 +231,22 @@ record_parse(int argc, char **argv, struct record_options *opt)
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
     opt->mode_name = "cpu";
-    opt->format = OUT_SVG;
+    opt->format = &out_formats[0];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:f:p:r:d:qvh", longopts, NULL)) !=
            -1) {
         switch (c) {
         case 'o':
-            opt->output = optarg;
+            if (opt->noutputs == OUTPUTS_MAX) {
+                return cmd_usage_error("record", "at most %d -o files",
+                                       OUTPUTS_MAX);
+            }
+            opt->outputs[opt->noutputs++].path = optarg;
             break;
         case 'f':
-            if (out_format_parse(optarg, &opt->format) < 0) {
+            opt->format = out_format_find(optarg);
+            if (opt->format == NULL) {
                 return cmd_usage_error("record", "%s", err_context());
             }
             opt->format_given = 1;
@@ -274,7 +316,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(record_usage, stdout);
+            help();
             return 0;
         default:
             return cmd_option_error("record", argv);
@@ -297,8 +339,16 @@ record_parse(int argc, char **argv, struct record_options *opt)
         return cmd_usage_error("record", "give a PID or a command, not "
                                          "both");
     }
-    if (opt->output != NULL && !opt->format_given) {
-        out_format_from_path(opt->output, &opt->format);
+    /* Each file in -f's format, else its extension's, else svg. */
+    for (i = 0; i < (int)opt->noutputs; i++) {
+        struct record_output *out = &opt->outputs[i];
+
+        out->format = opt->format;
+        if (!opt->format_given && out_format_for_path(out->path) != NULL) {
+            out->format = out_format_for_path(out->path);
+        }
+        out->fd = -1;
+        opt->events |= (out->format->flags & OUT_EVENTS) != 0;
     }
     return -1;
 }
@@ -339,6 +389,8 @@ target_release(struct record_target *t)
     }
     py_runtime_free(t->rt);
     t->rt = NULL;
+    target_free(t->target);
+    t->target = NULL;
     t->sampling = 0;
 }
 
@@ -350,15 +402,24 @@ target_release(struct record_target *t)
 static int
 target_try(struct recorder *r, struct record_target *t)
 {
-    int rc = py_runtime_attach(t->pid, &t->rt);
+    int rc = 0;
 
+    if (t->target == NULL) {
+        rc = target_live_open(t->pid, &t->target);
+    }
+    if (rc == 0) {
+        rc = py_runtime_attach(t->target, &t->rt);
+    }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
+        /* With --blocking every thread is held already. */
+        t->sampler.may_pause = !r->opt->blocking;
+        t->sampler.states = r->opt->events;
         t->sampling = 1;
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
-        now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
         rc = PS_ENOTREADY; /* it may exec a Python in a moment */
     }
     if (rc != PS_ENOTREADY) {
@@ -408,7 +469,7 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
 {
     struct recorder *r = ctx;
     struct profile *p = &r->profile;
-    uint32_t thread;
+    uint32_t thread, stack;
     size_t i;
 
     thread = profile_thread_pid(p, r->current->pid, st->thread.ident,
@@ -428,7 +489,31 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         r->ids[i] =
             profile_frame_id(p, code->user_name, code->user_file, line);
     }
-    profile_add(p, thread, r->ids, n, 1);
+    stack = profile_add(p, thread, r->ids, n, 1);
+    if (p->keep_events) {
+        uint32_t state = 0;
+
+        if (st->state != 0) {
+            state |=
+                PROF_STATE_WITH_LETTER(st->state) |
+                (st->state == 'R' ? PROF_STATE_ON_CPU : PROF_STATE_OFF_CPU);
+        }
+        if (st->gil >= 0) {
+            state |= st->gil ? PROF_STATE_GIL : PROF_STATE_NO_GIL;
+        }
+        if (thread >= r->last_round_alloc) {
+            size_t old = r->last_round_alloc;
+
+            XGROW(r->last_round, r->last_round_alloc, thread + 1);
+            memset(r->last_round + old, 0,
+                   (r->last_round_alloc - old) * sizeof(*r->last_round));
+        }
+        if (r->last_round[thread] + 1 == r->round) {
+            state |= PROF_STATE_FOLLOWS;
+        }
+        r->last_round[thread] = r->round;
+        profile_event(p, stack, r->round_ns, state);
+    }
 }
 
 /* One round over every target.  Returns 1 while the root target lives. */
@@ -440,7 +525,6 @@ record_round(struct recorder *r, uint64_t round)
 
     for (i = 0; i < r->ntargets; i++) {
         struct record_target *t = &r->targets[i];
-        struct pause pause = PAUSE_INIT;
         int rc;
 
         if (t->gone) {
@@ -459,15 +543,21 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
-            rc = PS_EEXITED;
+        rc = r->opt->blocking ? target_pause(t->target) : 0;
+        if (rc < 0) {
+            /* Gone, or a pause that failed this round (a thread in the
+             * middle of exiting, another tracer): only a process that is
+             * no more ends its recording. */
+            if (target_check(t->target) == PS_EEXITED) {
+                rc = PS_EEXITED;
+            }
+            err_clear();
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
             if (r->opt->blocking) {
-                pause_end(&pause);
-                r->paused_ms += pause_ms(&pause);
-                pause_release(&pause);
+                target_resume(t->target);
+                r->paused_ms += target_pause_ms(t->target);
             }
         }
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
@@ -476,7 +566,7 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (rc < 0) {
             /* The lists could not be read this round: count it. */
-            r->profile.meta.dropped[PROF_DROP_ERROR]++;
+            r->list_errors++;
         }
         root_alive |= t->pid == r->root_pid;
     }
@@ -629,10 +719,15 @@ summary(const struct recorder *r)
 
     fprintf(stderr, "pyspect: recording stopped: %s\n",
             r->stopped ? r->stopped : "");
+    size_t i;
+
+    fprintf(stderr, "pyspect: wrote ");
+    for (i = 0; i < o->noutputs; i++) {
+        fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
+                o->outputs[i].format->name, o->outputs[i].path);
+    }
     fprintf(stderr,
-            "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
-            "%g requested (%.0f%%)\n",
-            out_format_name(o->format), o->output,
+            ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
             (unsigned long long)m->samples, m->duration_s, achieved, o->rate,
             o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
     fprintf(stderr,
@@ -645,9 +740,13 @@ summary(const struct recorder *r)
         fprintf(stderr, "pyspect: the target was paused %.1f ms in all\n",
                 r->paused_ms);
     }
+    if (m->paused > 0) {
+        fprintf(stderr,
+                "pyspect: %llu stacks kept changing and were read with "
+                "their thread paused, %.1f ms in all\n",
+                (unsigned long long)m->paused, m->paused_ms);
+    }
     if (o->verbose) {
-        size_t i;
-
         fprintf(stderr,
                 "pyspect: %zu distinct stacks, %zu frames, profile %zu "
                 "bytes\n",
@@ -674,6 +773,13 @@ summary(const struct recorder *r)
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
                     (unsigned long long)t->rt->proc->nbytes);
+            fprintf(stderr,
+                    "pyspect: pid %d: %llu stacks from the round's batch, "
+                    "%llu copied again, %llu looked up, %llu read paused\n",
+                    t->pid, (unsigned long long)t->sampler.stats.spec_hits,
+                    (unsigned long long)t->sampler.stats.retries,
+                    (unsigned long long)t->sampler.stats.lookups,
+                    (unsigned long long)t->sampler.stats.pauses);
         }
     }
 }
@@ -685,8 +791,13 @@ collect_stats(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
     size_t i;
 
+    /* The samplers count from their start: set, never add, their
+     * totals (collect_stats runs every round). */
     m->samples = 0;
     m->dropped[PROF_DROP_TORN] = 0;
+    m->dropped[PROF_DROP_ERROR] = r->list_errors;
+    m->paused = 0;
+    m->paused_ms = 0;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
@@ -696,6 +807,8 @@ collect_stats(struct recorder *r)
         m->samples += st->stacks;
         m->dropped[PROF_DROP_TORN] += st->torn;
         m->dropped[PROF_DROP_ERROR] += st->errors;
+        m->paused += st->pauses;
+        m->paused_ms += (double)st->pause_ns / 1e6;
     }
 }
 
@@ -729,6 +842,8 @@ record_loop(struct recorder *r)
         }
         cpu0 = thread_cpu_ns();
         wall0 = clock_now_ns();
+        r->round_ns = wall0 - start;
+        r->round = round + 1;
         alive = record_round(r, round++);
         r->work_ns += thread_cpu_ns() - cpu0;
         r->wall_ns += clock_now_ns() - wall0;
@@ -809,7 +924,7 @@ cmd_record(int argc, char **argv)
     struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, fd = -1, created = 0, exit_status = 0;
+    int status, rc, exit_status = 0;
     size_t i;
 
     status = record_parse(argc, argv, &opt);
@@ -833,16 +948,24 @@ cmd_record(int argc, char **argv)
             goto fail;
         }
     }
-    if (opt.output == NULL) {
-        strbuf_addf(&defpath, "pyspect-%d.%s",
-                    opt.command ? (int)getpid() : opt.pid,
-                    out_format_name(opt.format));
-        opt.output = defpath.buf;
+    if (opt.noutputs == 0) {
+        strbuf_addf(&defpath, "pyspect-%d",
+                    opt.command ? (int)getpid() : opt.pid);
+        out_format_ext(opt.format, &defpath);
+        opt.outputs[0].path = defpath.buf;
+        opt.outputs[0].format = opt.format;
+        opt.outputs[0].fd = -1;
+        opt.noutputs = 1;
+        opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
-    rc = cmd_output_open(opt.output, &fd, &created);
-    if (rc < 0) {
-        goto fail;
+    for (i = 0; i < opt.noutputs; i++) {
+        rc = cmd_output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                             &opt.outputs[i].created);
+        if (rc < 0) {
+            goto fail;
+        }
     }
+    r.profile.keep_events = opt.events;
     if (opt.command != NULL) {
         rc = launch(&r, opt.command);
         if (rc < 0) {
@@ -851,6 +974,7 @@ cmd_record(int argc, char **argv)
         r.root_pid = r.child;
         root = target_add(&r, r.root_pid);
         root->started = 1;
+        root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
             if (!child_exited(&r)) {
@@ -881,10 +1005,13 @@ cmd_record(int argc, char **argv)
     if (opt.top != 0) {
         oo.top = opt.top;
     }
-    out_write(opt.format, &r.profile, &oo, &out);
-    rc = cmd_output_write(fd, opt.output, &out);
-    if (rc < 0) {
-        goto fail;
+    for (i = 0; i < opt.noutputs; i++) {
+        strbuf_reset(&out);
+        opt.outputs[i].format->write(&r.profile, &oo, &out);
+        rc = cmd_output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        if (rc < 0) {
+            goto fail;
+        }
     }
     if (!opt.quiet) {
         summary(&r);
@@ -907,19 +1034,25 @@ cmd_record(int argc, char **argv)
     goto out;
 fail:
     exit_status = cmd_fail(rc);
-    if (fd >= 0 && created) {
-        /* No empty file left behind by a recording that never started. */
-        unlink(opt.output);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].fd >= 0 && opt.outputs[i].created) {
+            /* No empty file left behind by a recording that never
+             * started. */
+            unlink(opt.outputs[i].path);
+        }
     }
 out:
-    if (fd >= 0) {
-        close(fd);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].fd >= 0) {
+            close(opt.outputs[i].fd);
+        }
     }
     for (i = 0; i < r.ntargets; i++) {
         target_release(&r.targets[i]);
     }
     free(r.targets);
     free(r.ids);
+    free(r.last_round);
     profile_release(&r.profile);
     strbuf_release(&out);
     strbuf_release(&defpath);

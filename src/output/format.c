@@ -1,7 +1,10 @@
 /*
- * format.c - output format names, inference from a path, dispatch.
+ * format.c - the output formats as one table: names, aliases, file
+ * extensions and writers; lookups by name and by path.
  *
- * Layer: output.
+ * Layer: output.  Commands choose a writer through this table and never
+ * name a format themselves, so a new format is a row here and a writer
+ * in its own file.
  */
 #include <string.h>
 #include <strings.h>
@@ -11,33 +14,22 @@
 #include "output/output.h"
 #include "core/banned.h"
 
-static const struct {
-    const char *name;
-    enum out_format format;
-} format_names[] = {
-    {"svg", OUT_SVG},
-    {"collapsed", OUT_COLLAPSED},
-    {"speedscope", OUT_SPEEDSCOPE},
-    {"table", OUT_TABLE},
-    /* aliases people bring from other tools */
-    {"flamegraph", OUT_SVG},
-    {"folded", OUT_COLLAPSED},
+const struct out_format out_formats[] = {
+    {"svg", "flamegraph", ".svg", out_svg, "an interactive flame graph", 0},
+    {"collapsed", "folded", ".collapsed .folded .txt", out_collapsed,
+     "FlameGraph's folded stacks, one line per stack", 0},
+    {"speedscope", "", ".speedscope .speedscope.json .json", out_speedscope,
+     "a speedscope file, one profile per thread", 0},
+    {"table", "", ".table", out_table,
+     "top functions by self and total samples", 0},
+    {"pprof", "", ".pb.gz .pprof", out_pprof,
+     "gzipped profile.proto, for go tool pprof and Pyroscope", 0},
+    {"trace", "chrome", ".trace.json .trace", out_trace,
+     "every sample in time order (Chrome trace events), for Perfetto",
+     OUT_EVENTS},
 };
 
-/* Longest first, so that ".speedscope.json" wins over ".json". */
-static const struct {
-    const char *ext;
-    enum out_format format;
-} format_exts[] = {
-    {".speedscope.json", OUT_SPEEDSCOPE},
-    {".speedscope", OUT_SPEEDSCOPE},
-    {".collapsed", OUT_COLLAPSED},
-    {".folded", OUT_COLLAPSED},
-    {".table", OUT_TABLE},
-    {".json", OUT_SPEEDSCOPE},
-    {".svg", OUT_SVG},
-    {".txt", OUT_COLLAPSED},
-};
+const size_t out_nformats = ARRAY_SIZE(out_formats);
 
 void
 out_options_init(struct out_options *o)
@@ -48,75 +40,123 @@ out_options_init(struct out_options *o)
     o->min_width = OUT_SVG_MIN_WIDTH_DEFAULT;
 }
 
-int
-out_format_parse(const char *name, enum out_format *format)
+/*
+ * The next word of a space-separated list: its start and length in
+ * *word and *len, *list moved past it.  0 at the end.
+ */
+static int
+next_word(const char **list, const char **word, size_t *len)
 {
-    size_t i;
+    const char *s = *list;
 
-    for (i = 0; i < ARRAY_SIZE(format_names); i++) {
-        if (strcmp(name, format_names[i].name) == 0) {
-            *format = format_names[i].format;
-            return 0;
-        }
+    while (*s == ' ') {
+        s++;
     }
-    return err_set(PS_EUSAGE,
-                   "unknown format '%s' (choose svg, collapsed, speedscope "
-                   "or table)",
-                   name);
+    if (*s == '\0') {
+        return 0;
+    }
+    *word = s;
+    while (*s != '\0' && *s != ' ') {
+        s++;
+    }
+    *len = (size_t)(s - *word);
+    *list = s;
+    return 1;
 }
 
-int
-out_format_from_path(const char *path, enum out_format *format)
+static int
+in_list(const char *list, const char *name)
 {
-    const char *base = strrchr(path, '/');
-    size_t len, i;
+    const char *w;
+    size_t n;
 
-    base = base ? base + 1 : path;
-    len = strlen(base);
-    for (i = 0; i < ARRAY_SIZE(format_exts); i++) {
-        size_t n = strlen(format_exts[i].ext);
-
-        /* The extension must follow a name: "x.svg", not ".svg". */
-        if (len > n && strcasecmp(base + len - n, format_exts[i].ext) == 0) {
-            *format = format_exts[i].format;
+    while (next_word(&list, &w, &n)) {
+        if (n == strlen(name) && memcmp(w, name, n) == 0) {
             return 1;
         }
     }
     return 0;
 }
 
-const char *
-out_format_name(enum out_format format)
+void
+out_format_names(struct strbuf *out)
 {
-    switch (format) {
-    case OUT_SVG:
-        return "svg";
-    case OUT_COLLAPSED:
-        return "collapsed";
-    case OUT_SPEEDSCOPE:
-        return "speedscope";
-    case OUT_TABLE:
-    case OUT_LINES:
-        return "table";
+    size_t i;
+
+    for (i = 0; i < out_nformats; i++) {
+        strbuf_addf(out, "%s%s",
+                    i == 0                 ? ""
+                    : i + 1 < out_nformats ? ", "
+                                           : " or ",
+                    out_formats[i].name);
     }
-    return "unknown";
 }
 
-int
-out_write(enum out_format format, const struct profile *p,
-          const struct out_options *o, struct strbuf *out)
+const struct out_format *
+out_format_find(const char *name)
 {
-    switch (format) {
-    case OUT_SVG:
-        return out_svg(p, o, out);
-    case OUT_COLLAPSED:
-        return out_collapsed(p, o, out);
-    case OUT_SPEEDSCOPE:
-        return out_speedscope(p, o, out);
-    case OUT_TABLE:
-        return out_table(p, o, out);
-    case OUT_LINES:
-        return out_lines(p, o, out);
+    struct strbuf names = STRBUF_INIT;
+    size_t i;
+
+    for (i = 0; i < out_nformats; i++) {
+        if (strcmp(name, out_formats[i].name) == 0 ||
+            in_list(out_formats[i].aliases, name)) {
+            return &out_formats[i];
+        }
     }
-    return err_set(PS_EINTERNAL, "unknown output format %d", (int)format);
+    out_format_names(&names);
+    err_set(PS_EUSAGE, "unknown format '%s' (choose %s)", name, names.buf);
+    strbuf_release(&names);
+    return NULL;
+}
+
+const struct out_format *
+out_format_for_path(const char *path)
+{
+    const struct out_format *best = NULL;
+    const char *base = strrchr(path, '/');
+    size_t len, best_len = 0, i;
+
+    base = base ? base + 1 : path;
+    len = strlen(base);
+    for (i = 0; i < out_nformats; i++) {
+        const char *list = out_formats[i].exts, *ext;
+        size_t n;
+
+        while (next_word(&list, &ext, &n)) {
+            /* The extension must follow a name: "x.svg", not ".svg". */
+            if (len > n && n > best_len &&
+                strncasecmp(base + len - n, ext, n) == 0) {
+                best = &out_formats[i];
+                best_len = n;
+            }
+        }
+    }
+    return best;
+}
+
+void
+out_format_ext(const struct out_format *f, struct strbuf *out)
+{
+    const char *list = f->exts, *ext;
+    size_t n;
+
+    if (next_word(&list, &ext, &n)) {
+        strbuf_add(out, ext, n);
+    }
+}
+
+void
+out_format_help(struct strbuf *out, int indent)
+{
+    size_t i;
+
+    for (i = 0; i < out_nformats; i++) {
+        const struct out_format *f = &out_formats[i];
+
+        strbuf_addf(out, "%*s%-12s %s\n%*s%-12s (%s%s%s%s)\n", indent, "",
+                    f->name, f->summary, indent, "", "", f->exts,
+                    *f->aliases ? "; also -f " : "", f->aliases,
+                    i == 0 ? "; the default" : "");
+    }
 }

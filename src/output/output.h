@@ -20,14 +20,6 @@
 #include "core/strbuf.h"
 #include "profile/profile.h"
 
-enum out_format {
-    OUT_SVG,        /* interactive flame graph */
-    OUT_COLLAPSED,  /* FlameGraph's folded stacks */
-    OUT_SPEEDSCOPE, /* https://www.speedscope.app file format */
-    OUT_TABLE,      /* top functions by self and total samples */
-    OUT_LINES,      /* an allocation profile by line (alloc's table) */
-};
-
 #define OUT_TOP_DEFAULT 20
 #define OUT_SVG_WIDTH_DEFAULT 1200
 #define OUT_SVG_MIN_WIDTH_DEFAULT 0.1
@@ -42,6 +34,8 @@ struct out_options {
                         * says how many; 0: never prune */
     const char *title; /* all but collapsed: title; NULL: from the
                         * command in meta */
+    int pid;           /* pprof: only the threads of this process; 0:
+                        * every process */
     /* lines: the source line of file:line appended to out (0), or not
      * available (nonzero); NULL: no source lines. */
     int (*source_line)(void *ctx, const char *file, int line,
@@ -53,30 +47,64 @@ struct out_options {
 void out_options_init(struct out_options *o);
 
 /*
- * The format called name: "svg" (or "flamegraph"), "collapsed" (or
- * "folded"), "speedscope", "table".  Unknown names give PS_EUSAGE with
- * the context "unknown format 'x' (choose svg, collapsed, speedscope or
- * table)".
+ * A writer: p (and o, which may be NULL for the defaults) in, bytes
+ * appended to out.
  */
-int out_format_parse(const char *name, enum out_format *format);
+typedef int (*out_write_fn)(const struct profile *p,
+                            const struct out_options *o, struct strbuf *out);
 
 /*
- * The format a path's extension clearly asks for, case-insensitively:
- *   .svg                                   svg
- *   .txt .collapsed .folded                collapsed (py-spy's raw .txt)
- *   .json .speedscope .speedscope.json     speedscope
- *   .table                                 table
- * Returns 1 and sets *format when the extension is one of these, 0 (and
- * leaves *format) otherwise: the caller keeps its default.
+ * One output format: a row of the table in format.c.  A new format is a
+ * row there and a writer in a file of its own.
  */
-int out_format_from_path(const char *path, enum out_format *format);
+struct out_format {
+    const char *name;    /* what --format takes: "svg" */
+    const char *aliases; /* other names --format takes, space-separated
+                          * ("flamegraph"); "" for none */
+    const char *exts;    /* extensions that choose it, space-separated,
+                          * matched case-insensitively; the first names
+                          * a default output file */
+    out_write_fn write;
+    const char *summary; /* one line for --help */
+    unsigned flags;      /* OUT_* below */
+};
 
-/* "svg", "collapsed", "speedscope", "table", "lines". */
-const char *out_format_name(enum out_format format);
+/* The writer reads profile.events: the recorder must keep every sample
+ * in time order (profile.keep_events), with thread states. */
+#define OUT_EVENTS 0x1u
 
-/* Write p in format to out; o may be NULL for the defaults. */
-int out_write(enum out_format format, const struct profile *p,
-              const struct out_options *o, struct strbuf *out);
+/* Every format, in the order --help lists them; out_formats[0] is the
+ * default. */
+extern const struct out_format out_formats[];
+extern const size_t out_nformats;
+
+/*
+ * The format called name or one of its aliases (exactly, case
+ * included).  Unknown names give NULL with PS_EUSAGE set and the
+ * context "unknown format 'x' (choose svg, collapsed, ...)".
+ */
+const struct out_format *out_format_find(const char *name);
+
+/*
+ * The format a path's extension clearly asks for (the longest extension
+ * of any row that ends the file name, so ".speedscope.json" is not
+ * ".json"), or NULL: the caller keeps its default.  The extension must
+ * follow a name: "x.svg", not ".svg".
+ */
+const struct out_format *out_format_for_path(const char *path);
+
+/* The default output file's extension: the first of f->exts, dot
+ * included ("" when it has none), appended to out. */
+void out_format_ext(const struct out_format *f, struct strbuf *out);
+
+/* "svg, collapsed, speedscope or table": the names for messages. */
+void out_format_names(struct strbuf *out);
+
+/*
+ * For --help: one line per format, "  NAME  SUMMARY (ALIASES; EXTS)",
+ * indented by indent spaces.
+ */
+void out_format_help(struct strbuf *out, int indent);
 
 /*
  * Collapsed stacks, one line per distinct stack:
@@ -123,6 +151,32 @@ int out_speedscope(const struct profile *p, const struct out_options *o,
  */
 int out_table(const struct profile *p, const struct out_options *o,
               struct strbuf *out);
+
+/*
+ * pprof: profile.proto (github.com/google/pprof), gzip-compressed, as
+ * `go tool pprof` and Grafana Pyroscope read it.  Sample types
+ * samples/count and cpu/nanoseconds (wall/nanoseconds in wall mode), the
+ * period one sampling interval; one Function per Python function, one
+ * Location per frame (the function's first line, or the sampled line
+ * when meta.lines), samples leaf first labelled thread_id, thread_name
+ * and pid; time, duration and comments from meta.  o->pid keeps one
+ * process's threads.
+ */
+int out_pprof(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
+
+/*
+ * trace: the Chrome trace event format (JSON), every sample in time
+ * order per thread as Begin/End events of its frames, for Perfetto,
+ * chrome://tracing and speedscope; a track of kernel state and GIL
+ * ownership beside each thread where they were read.  Reads p->events
+ * (OUT_EVENTS); a profile without events gives only the metadata.
+ */
+int out_trace(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
+
+/* Append data gzip-compressed (no name, no time: deterministic). */
+void out_gzip(const void *data, size_t len, struct strbuf *out);
 
 /*
  * An allocation profile (counts are bytes, objects are blocks) as a

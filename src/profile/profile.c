@@ -208,6 +208,7 @@ profile_release(struct profile *p)
     free(p->stacks);
     index_release(&p->stack_index);
     free(p->frame_ids);
+    free(p->events);
     free(p->meta.command);
     free(p->meta.python_version);
     profile_init(p);
@@ -302,8 +303,10 @@ profile_thread_pid(struct profile *p, int pid, uint64_t ident, long tid,
              i = (i + 1) & ix->mask) {
             id = ix->slots[i].id;
             t = &p->threads[id];
+            /* A pthread_t is reused by the next thread started after one
+             * ends: a different kernel thread is a different thread. */
             if (ix->slots[i].tag == tag && t->ident == ident &&
-                t->pid == pid) {
+                t->pid == pid && (t->tid == tid || t->tid <= 0 || tid <= 0)) {
                 if (t->name == PROF_NONE && name != NULL) {
                     t->name = strtab_intern(&p->strings, name);
                 }
@@ -389,11 +392,11 @@ stack_equal(const struct profile *p, const struct prof_stack *s,
     return 1;
 }
 
-void
+uint32_t
 profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
             size_t n, uint64_t weight)
 {
-    profile_add_objects(p, thread, frames, n, weight, 0);
+    return profile_add_objects(p, thread, frames, n, weight, 0);
 }
 
 int
@@ -402,7 +405,7 @@ profile_counts_bytes(const struct profile *p)
     return p->meta.unit != NULL && strcmp(p->meta.unit, "bytes") == 0;
 }
 
-void
+uint32_t
 profile_add_objects(struct profile *p, uint32_t thread, const uint32_t *frames,
                     size_t n, uint64_t weight, uint64_t objects)
 {
@@ -413,7 +416,7 @@ profile_add_objects(struct profile *p, uint32_t thread, const uint32_t *frames,
     size_t i;
 
     if (weight == 0 && objects == 0) {
-        return;
+        return PROF_NONE;
     }
     h = stack_hash_innermost_first(thread, frames, n);
     tag = (uint32_t)(h >> 32);
@@ -427,7 +430,7 @@ profile_add_objects(struct profile *p, uint32_t thread, const uint32_t *frames,
                 s->objects += objects;
                 p->total += weight;
                 p->total_objects += objects;
-                return;
+                return ix->slots[i].id;
             }
         }
     }
@@ -452,6 +455,22 @@ profile_add_objects(struct profile *p, uint32_t thread, const uint32_t *frames,
     p->total += weight;
     p->total_objects += objects;
     index_insert(ix, h, id, stack_rehash, p);
+    return id;
+}
+
+void
+profile_event(struct profile *p, uint32_t stack, uint64_t t_ns, uint32_t state)
+{
+    struct prof_event *e;
+
+    if (!p->keep_events || stack >= p->nstacks) {
+        return;
+    }
+    XGROW(p->events, p->events_alloc, p->nevents + 1);
+    e = &p->events[p->nevents++];
+    e->t_ns = t_ns;
+    e->stack = stack;
+    e->state = state;
 }
 
 size_t
@@ -466,6 +485,7 @@ profile_memory(const struct profile *p)
     m += index_memory(&p->thread_index);
     m += p->stacks_alloc * sizeof(*p->stacks) + index_memory(&p->stack_index);
     m += p->frame_ids_alloc * sizeof(*p->frame_ids);
+    m += p->events_alloc * sizeof(*p->events);
     if (p->meta.command != NULL) {
         m += strlen(p->meta.command) + 1;
     }

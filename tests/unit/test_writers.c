@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "output/output.h"
+#include "output/protobuf.h"
 #include "profile/profile.h"
 #include "tap.h"
 
@@ -592,48 +594,137 @@ test_golden_structure(void)
 static void
 test_formats(void)
 {
-    enum out_format f = OUT_TABLE;
     static const struct {
         const char *path;
-        int found;
-        enum out_format format;
+        const char *format; /* NULL: none */
     } paths[] = {
-        {"out.svg", 1, OUT_SVG},
-        {"/tmp/x/PROFILE.SVG", 1, OUT_SVG},
-        {"out.txt", 1, OUT_COLLAPSED},
-        {"out.collapsed", 1, OUT_COLLAPSED},
-        {"out.folded", 1, OUT_COLLAPSED},
-        {"out.json", 1, OUT_SPEEDSCOPE},
-        {"out.speedscope.json", 1, OUT_SPEEDSCOPE},
-        {"out.speedscope", 1, OUT_SPEEDSCOPE},
-        {"out.table", 1, OUT_TABLE},
-        {"out", 0, OUT_TABLE},
-        {"out.html", 0, OUT_TABLE},
-        {".svg", 0, OUT_TABLE},
-        {"dir.svg/out", 0, OUT_TABLE},
+        {"out.svg", "svg"},
+        {"/tmp/x/PROFILE.SVG", "svg"},
+        {"out.txt", "collapsed"},
+        {"out.collapsed", "collapsed"},
+        {"out.folded", "collapsed"},
+        {"out.json", "speedscope"},
+        {"out.speedscope.json", "speedscope"},
+        {"out.speedscope", "speedscope"},
+        {"out.table", "table"},
+        {"out", NULL},
+        {"out.html", NULL},
+        {".svg", NULL},
+        {"dir.svg/out", NULL},
     };
+    const struct out_format *f;
+    struct strbuf sb = STRBUF_INIT;
+    size_t i, j;
+
+    f = out_format_find("svg");
+    TAP_OK(f == &out_formats[0], "svg is a format, and the default");
+    f = out_format_find("folded");
+    TAP_OK(f != NULL && strcmp(f->name, "collapsed") == 0,
+           "folded is an alias of collapsed");
+    f = out_format_find("flamegraph");
+    TAP_OK(f != NULL && strcmp(f->name, "svg") == 0,
+           "flamegraph is an alias of svg");
+    TAP_OK(out_format_find("fold") == NULL, "a prefix of an alias is not one");
+    TAP_OK(out_format_find("pdf") == NULL, "pdf is not a format");
+    out_format_names(&sb);
+    TAP_OK(strstr(err_context(), sb.buf) != NULL &&
+               strncmp(err_context(), "unknown format 'pdf' (choose svg, ",
+                       34) == 0,
+           "the message lists the formats");
+    TAP_OK(out_format_find("SVG") == NULL, "names are exact");
+    for (i = 0; i < ARRAY_SIZE(paths); i++) {
+        f = out_format_for_path(paths[i].path);
+        TAP_EQ_STR(f ? f->name : "(none)",
+                   paths[i].format ? paths[i].format : "(none)",
+                   paths[i].path);
+    }
+    /* Every row is complete, and its names and extensions are its own. */
+    for (i = 0; i < out_nformats; i++) {
+        const struct out_format *r = &out_formats[i];
+
+        TAP_OK(r->name && r->aliases && r->exts && r->write && r->summary,
+               "%s: a complete row", r->name);
+        TAP_OK(out_format_find(r->name) == r, "%s: found by name", r->name);
+        strbuf_reset(&sb);
+        strbuf_addstr(&sb, "x");
+        out_format_ext(r, &sb);
+        TAP_OK(out_format_for_path(sb.buf) == r, "%s: by its extension",
+               sb.buf);
+        for (j = 0; j < i; j++) {
+            TAP_OK(strcmp(out_formats[j].name, r->name) != 0, "%s: one row",
+                   r->name);
+        }
+    }
+    strbuf_reset(&sb);
+    out_format_help(&sb, 2);
+    TAP_OK(strstr(sb.buf, "  table ") != NULL, "help lists table");
+    strbuf_release(&sb);
+}
+
+static void
+test_protobuf_and_gzip(void)
+{
+    static const struct {
+        uint64_t v;
+        const char *bytes;
+        size_t len;
+    } varints[] = {
+        {0, "\x00", 1},
+        {1, "\x01", 1},
+        {127, "\x7f", 1},
+        {128, "\x80\x01", 2},
+        {300, "\xac\x02", 2},
+        {UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10},
+    };
+    static const uint64_t packed[] = {1, 300, 0};
+    struct strbuf b = STRBUF_INIT, z = STRBUF_INIT;
+    unsigned char back[1024];
+    z_stream zs;
     size_t i;
 
-    TAP_EQ_INT(out_format_parse("svg", &f), 0, "svg is a format");
-    TAP_EQ_INT(f, OUT_SVG, "svg");
-    TAP_EQ_INT(out_format_parse("folded", &f), 0, "folded is an alias");
-    TAP_EQ_INT(f, OUT_COLLAPSED, "of collapsed");
-    TAP_EQ_INT(out_format_parse("speedscope", &f), 0, "speedscope");
-    TAP_EQ_INT(out_format_parse("table", &f), 0, "table");
-    TAP_EQ_INT(f, OUT_TABLE, "table");
-    TAP_EQ_INT(out_format_parse("pdf", &f), PS_EUSAGE, "pdf is a usage error");
-    TAP_EQ_STR(err_context(),
-               "unknown format 'pdf' (choose svg, collapsed, speedscope or "
-               "table)",
-               "the message lists the formats");
-    TAP_EQ_INT(out_format_parse("SVG", &f), PS_EUSAGE, "names are exact");
-    for (i = 0; i < ARRAY_SIZE(paths); i++) {
-        f = OUT_TABLE;
-        TAP_EQ_INT(out_format_from_path(paths[i].path, &f), paths[i].found,
-                   paths[i].path);
-        TAP_EQ_INT(f, paths[i].format, paths[i].path);
+    for (i = 0; i < ARRAY_SIZE(varints); i++) {
+        strbuf_reset(&b);
+        pb_varint(&b, varints[i].v);
+        TAP_OK(b.len == varints[i].len &&
+                   memcmp(b.buf, varints[i].bytes, b.len) == 0,
+               "varint %llu", (unsigned long long)varints[i].v);
     }
-    TAP_EQ_STR(out_format_name(OUT_SPEEDSCOPE), "speedscope", "names back");
+    strbuf_reset(&b);
+    pb_uint(&b, 3, 0);
+    TAP_EQ_INT((int)b.len, 0, "a zero scalar is not written");
+    pb_int(&b, 3, -1);
+    TAP_OK(b.len == 11 && b.buf[0] == 0x18, "a negative int64: key, 10 bytes");
+    strbuf_reset(&b);
+    pb_bytes(&b, 6, "", 0);
+    TAP_OK(b.len == 2 && memcmp(b.buf, "\x32\x00", 2) == 0,
+           "an empty string is written");
+    strbuf_reset(&b);
+    pb_packed(&b, 1, packed, 3);
+    TAP_OK(b.len == 6 && memcmp(b.buf, "\x0a\x04\x01\xac\x02\x00", 6) == 0,
+           "packed: key, length, varints");
+
+    /* gzip: a gzip member (magic 1f 8b) that zlib reads back. */
+    strbuf_reset(&b);
+    for (i = 0; i < 40; i++) {
+        strbuf_addstr(&b, "pyspect ");
+    }
+    out_gzip(b.buf, b.len, &z);
+    TAP_OK(z.len > 18 && (unsigned char)z.buf[0] == 0x1f &&
+               (unsigned char)z.buf[1] == 0x8b,
+           "gzip magic");
+    TAP_OK(z.len < b.len, "and smaller than its input");
+    memset(&zs, 0, sizeof(zs));
+    inflateInit2(&zs, 15 + 16);
+    zs.next_in = (Bytef *)z.buf;
+    zs.avail_in = (uInt)z.len;
+    zs.next_out = back;
+    zs.avail_out = sizeof(back);
+    TAP_EQ_INT(inflate(&zs, Z_FINISH), Z_STREAM_END, "zlib inflates it");
+    TAP_OK(zs.total_out == b.len && memcmp(back, b.buf, b.len) == 0,
+           "the same bytes back");
+    inflateEnd(&zs);
+    strbuf_release(&b);
+    strbuf_release(&z);
 }
 
 int
@@ -646,6 +737,7 @@ main(int argc, char **argv)
         golden_dir = argc > 1 ? argv[1] : "tests/golden";
     }
     test_formats();
+    test_protobuf_and_gzip();
     test_collapsed();
     test_collapsed_escaping();
     test_table();
