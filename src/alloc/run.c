@@ -1,12 +1,13 @@
 /*
  * run.c - start a program with the allocation tracker preloaded.
  *
- * Layer: alloc (pyspect's side).  The tracker is configured through two
- * environment variables the child inherits, and every program it execs
+ * Layer: alloc (pyspect's side).  The command is started with the
+ * session module (target/session.h); the tracker is configured through
+ * two environment variables it inherits, and every program it execs
  * after it: LD_PRELOAD (the library first, the program's own preloads
  * after it, so that a preloaded jemalloc still serves the memory) and
- * PYSPECT_ALLOC (store.h), which names the directory and the root pid --
- * the started command's own, set in the child just before exec.  Other
+ * PYSPECT_ALLOC (store.h), which names the directory and pyspect's pid:
+ * the process to track is pyspect's child, whatever it execs.  Other
  * processes that inherit the variables track themselves only when
  * children are followed; otherwise the library stays inert in them.
  */
@@ -29,6 +30,8 @@
 #include "alloc/store.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "core/xalloc.h"
+#include "target/session.h"
 #include "core/banned.h"
 
 #ifndef PYSPECT_ALLOC_LIBDIR
@@ -122,114 +125,87 @@ make_dir(struct strbuf *dir)
                            "$TMPDIR, /tmp or /dev/shm");
 }
 
-/* In the child, between fork and exec: the environment of the tracker. */
+/* Set name to value, or unset it when value is NULL. */
 static void
-child_env(const struct alloc_run *run, const struct alloc_run_options *o)
+env_set(const char *name, const char *value)
 {
-    const char *old = getenv("LD_PRELOAD");
-    struct strbuf v = STRBUF_INIT;
-
-    strbuf_addstr(&v, run->library.buf);
-    if (old != NULL && *old != '\0') {
-        strbuf_addf(&v, ":%s", old);
+    if (value != NULL) {
+        setenv(name, value, 1);
+    } else {
+        unsetenv(name);
     }
-    setenv("LD_PRELOAD", v.buf, 1);
-    strbuf_reset(&v);
-    strbuf_addf(&v, "dir=%s;root=%d;mode=%s;sample=%llu;follow=%d;native=%d",
-                run->dir.buf, (int)getpid(), o->all ? "all" : "sampled",
-                (unsigned long long)o->sample_bytes, o->follow, o->native);
-    setenv(ALLOC_ENV, v.buf, 1);
-    strbuf_release(&v);
+}
+
+/* getenv(name), copied (NULL when unset). */
+static char *
+env_copy(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL ? xstrdup(v) : NULL;
 }
 
 int
 alloc_run_start(struct alloc_run *run, char **argv,
                 const struct alloc_run_options *o)
 {
-    int fds[2], e = 0, rc;
-    ssize_t n;
-    pid_t pid;
+    const char *preload;
+    struct strbuf lib = STRBUF_INIT, conf = STRBUF_INIT;
+    char *old_preload, *old_conf;
+    int rc;
 
     rc = make_dir(&run->dir);
     if (rc < 0) {
         return rc;
     }
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_EIO, "pipe: %s", strerror(errno));
+    /*
+     * The command inherits the tracker's environment from pyspect, which
+     * sets it around the launch only: the library first in LD_PRELOAD
+     * (the program's own preloads after it, so that a preloaded jemalloc
+     * still serves the memory), and the configuration, which names
+     * pyspect as the parent of the process to track (its pid is not
+     * known before the fork).
+     */
+    preload = getenv("LD_PRELOAD");
+    strbuf_addstr(&lib, run->library.buf);
+    if (preload != NULL && *preload != '\0') {
+        strbuf_addf(&lib, ":%s", preload);
     }
+    strbuf_addf(&conf,
+                "dir=%s;parent=%d;mode=%s;sample=%llu;follow=%d;native=%d",
+                run->dir.buf, (int)getpid(), o->all ? "all" : "sampled",
+                (unsigned long long)o->sample_bytes, o->follow, o->native);
+    old_preload = env_copy("LD_PRELOAD");
+    old_conf = env_copy(ALLOC_ENV);
+    env_set("LD_PRELOAD", lib.buf);
+    env_set(ALLOC_ENV, conf.buf);
     run->start_ns = clock_now_ns();
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_DFL);
-        child_env(run, o);
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(fds[1], &e, sizeof(e)) < 0) {
-            _exit(127);
-        }
-        _exit(127);
-    }
-    close(fds[1]);
-    /* The pipe closes on a successful exec; an error comes through it. */
-    do {
-        n = read(fds[0], &e, sizeof(e));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n > 0) {
-        waitpid(pid, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
-                       strerror(e));
-    }
-    run->child = pid;
-    return 0;
+    rc = session_launch(&run->session, argv);
+    env_set("LD_PRELOAD", old_preload);
+    env_set(ALLOC_ENV, old_conf);
+    free(old_preload);
+    free(old_conf);
+    strbuf_release(&lib);
+    strbuf_release(&conf);
+    return rc;
 }
 
 int
 alloc_run_exited(struct alloc_run *run)
 {
-    int status;
-
-    if (run->child == 0 || run->reaped) {
-        return 1;
-    }
-    if (waitpid(run->child, &status, WNOHANG) == run->child) {
-        run->status = status;
-        run->reaped = 1;
-    }
-    return run->reaped;
+    return !run->session.launched || session_exited(&run->session);
 }
 
 void
 alloc_run_wait(struct alloc_run *run)
 {
-    int status;
-
-    while (run->child != 0 && !run->reaped) {
-        if (waitpid(run->child, &status, 0) == run->child) {
-            run->status = status;
-            run->reaped = 1;
-        } else if (errno != EINTR) {
-            break;
-        }
-    }
+    session_wait(&run->session, -1);
 }
 
 int
 alloc_run_exit_status(const struct alloc_run *run)
 {
-    if (WIFEXITED(run->status)) {
-        return WEXITSTATUS(run->status);
-    }
-    if (WIFSIGNALED(run->status)) {
-        return 128 + WTERMSIG(run->status);
-    }
-    return 1;
+    return session_exit_status(&run->session);
 }
 
 int

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "core/strbuf.h"
+#include "target/session.h"
 
 struct alloc_run_options {
     int all;               /* record every allocation */
@@ -25,12 +26,10 @@ struct alloc_run_options {
 };
 
 struct alloc_run {
-    struct strbuf dir;     /* where the tracker writes */
-    struct strbuf library; /* libpyspect-alloc.so */
-    pid_t child;           /* the started command */
-    int status;            /* its wait status, once reaped */
-    int reaped;
-    uint64_t start_ns; /* CLOCK_MONOTONIC when it was started */
+    struct strbuf dir;      /* where the tracker writes */
+    struct strbuf library;  /* libpyspect-alloc.so */
+    struct session session; /* the started command */
+    uint64_t start_ns;      /* CLOCK_MONOTONIC when it was started */
 };
 
 /*
@@ -57,7 +56,8 @@ int alloc_run_exited(struct alloc_run *run);
 /* Wait for it to exit. */
 void alloc_run_wait(struct alloc_run *run);
 
-/* Its exit status as a shell gives it: the code, or 128 + signal. */
+/* Its exit status as a shell gives it: the code, or 128 + signal; -1
+ * before it has been reaped. */
 int alloc_run_exit_status(const struct alloc_run *run);
 
 /*

@@ -30,7 +30,9 @@
 #define ALLOC_STORE_HEADER 4096
 
 /* The environment variable that configures the tracker (see tracker.c):
- * "dir=PATH;root=PID;mode=sampled|all;sample=N;follow=0|1;native=0|1". */
+ * "dir=PATH;parent=PID;mode=sampled|all;sample=N;follow=0|1;native=0|1":
+ * the process tracked is the child of PID (pyspect), in every image it
+ * execs; "root=PID" names it directly instead. */
 #define ALLOC_ENV "PYSPECT_ALLOC"
 
 /* Block counts are fixed point: an estimate of 1.5 blocks is 1.5 *

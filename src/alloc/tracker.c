@@ -909,7 +909,7 @@ void
 tracker_configure(void)
 {
     const char *env = getenv(ALLOC_ENV), *s;
-    int root = 0;
+    int root = 0, parent = 0;
 
     g.configured = 1;
     g.enabled = 0;
@@ -951,6 +951,8 @@ tracker_configure(void)
             }
             if (klen == 4 && memcmp(key, "root", 4) == 0) {
                 root = (int)v;
+            } else if (klen == 6 && memcmp(key, "parent", 6) == 0) {
+                parent = (int)v;
             } else if (klen == 4 && memcmp(key, "mode", 4) == 0) {
                 g.all = vlen == 3 && memcmp(val, "all", 3) == 0;
             } else if (klen == 6 && memcmp(key, "sample", 6) == 0 && v > 0) {
@@ -961,6 +963,11 @@ tracker_configure(void)
                 g.native = v != 0;
             }
         }
+    }
+    /* The started command is pyspect's child (parent=), in every image
+     * it execs; its own children are not, unless followed. */
+    if (parent != 0 && (int)getppid() == parent) {
+        root = g.pid;
     }
     g.root_pid = root;
     g.enabled = g.dir[0] != '\0' && (g.pid == root || g.follow);

@@ -107,6 +107,7 @@ struct alloc_options {
     size_t top;
     int quiet;
     int verbose;
+    int help;
 };
 
 static volatile sig_atomic_t alloc_stop;
@@ -271,7 +272,7 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(alloc_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("alloc", argv);
@@ -318,7 +319,7 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
                                    opt->timeline);
         }
     }
-    return -1;
+    return 0;
 }
 
 /* ---- while it runs -------------------------------------------------------- */
@@ -341,11 +342,11 @@ timeline_point(struct alloc_session *s)
     uint64_t live = 0;
     double values[2];
 
-    values[0] = alloc_run_live(&s->run, (int)s->run.child, &live) == 0
+    values[0] = alloc_run_live(&s->run, s->run.session.pid, &live) == 0
                     ? (double)live
                     : NAN;
     /* A command that has exited (a zombie) reads as 0 bytes: unknown. */
-    values[1] = smaps_rollup_read((int)s->run.child, &rss) == 0 && rss.rss > 0
+    values[1] = smaps_rollup_read(s->run.session.pid, &rss) == 0 && rss.rss > 0
                     ? (double)rss.rss
                     : NAN;
     if (isnan(values[0]) && isnan(values[1])) {
@@ -460,7 +461,7 @@ alloc_json(const struct alloc_session *s, const struct alloc_report *r,
     for (i = 0; i < r->nimages; i++) {
         const struct alloc_image *im = &r->images[i];
 
-        if (im->pid == (int)s->run.child &&
+        if (im->pid == s->run.session.pid &&
             (root == NULL || im->generation > root->generation)) {
             root = im;
         }
@@ -471,13 +472,13 @@ alloc_json(const struct alloc_session *s, const struct alloc_report *r,
         }
     }
     alloc_report_totals(r, &totals);
-    alloc_report_process(r, (int)s->run.child, &rootf, &peak_bytes, &peak_ns);
+    alloc_report_process(r, s->run.session.pid, &rootf, &peak_bytes, &peak_ns);
     command_text(o, &cmd);
 
     json_init(&j, out, 1);
     json_object_begin(&j);
     json_kv_string(&j, "command", cmd.buf);
-    json_kv_int(&j, "pid", (long long)s->run.child);
+    json_kv_int(&j, "pid", (long long)s->run.session.pid);
     json_kv_string(&j, "python", root ? root->python : NULL);
     json_kv_string(&j, "mode", o->all ? "all" : "sampled");
     json_kv_bool(&j, "native", o->native);
@@ -578,14 +579,14 @@ fill_meta(const struct alloc_session *s, struct alloc_report *r)
     size_t i;
 
     for (i = 0; i < r->nimages; i++) {
-        if (r->images[i].pid == (int)s->run.child &&
+        if (r->images[i].pid == s->run.session.pid &&
             (root == NULL || r->images[i].generation > root->generation)) {
             root = &r->images[i];
         }
     }
     command_text(s->opt, &cmd);
     m->command = strbuf_detach(&cmd);
-    m->pid = (int)s->run.child;
+    m->pid = s->run.session.pid;
     if (root != NULL && root->python[0] != '\0') {
         m->python_version = xstrdup(root->python);
     }
@@ -616,7 +617,7 @@ summary(const struct alloc_session *s, const struct alloc_report *r)
     uint64_t peak_bytes, peak_ns;
     struct strbuf sb = STRBUF_INIT;
 
-    alloc_report_process(r, (int)s->run.child, &root, &peak_bytes, &peak_ns);
+    alloc_report_process(r, s->run.session.pid, &root, &peak_bytes, &peak_ns);
     alloc_report_totals(r, &t);
     strbuf_addf(&sb, "pyspect: tracking stopped: %s\n", s->stopped);
     for (size_t i = 0; i < s->opt->noutputs; i++) {
@@ -701,12 +702,16 @@ cmd_alloc(int argc, char **argv)
     struct out_options oo;
     struct sigaction sa;
     int fds[OUTPUTS_MAX], created[OUTPUTS_MAX];
-    int status, rc, exit_status = 0, started = 0;
+    int rc, exit_status = 0, started = 0;
     size_t i;
 
-    status = alloc_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = alloc_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(alloc_usage, stdout);
+        return 0;
     }
     for (i = 0; i < OUTPUTS_MAX; i++) {
         fds[i] = -1;
@@ -763,7 +768,8 @@ cmd_alloc(int argc, char **argv)
 
         command_text(&opt, &title);
         snprintf(s.tl.title, sizeof(s.tl.title),
-                 "pyspect alloc: pid %d  %.180s", (int)s.run.child, title.buf);
+                 "pyspect alloc: pid %d  %.180s", s.run.session.pid,
+                 title.buf);
         strbuf_release(&title);
     }
     wait_loop(&s);
