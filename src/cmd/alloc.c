@@ -781,7 +781,8 @@ cmd_alloc(int argc, char **argv)
         }
         rc = err_set(PS_ENOTPY,
                      "'%s' ran no Python the tracker could follow (exit "
-                     "status %d)",
+                     "status %d; it follows CPython 3.6 and later: 2.7 "
+                     "has no allocator API to wrap)",
                      opt.command[0], alloc_run_exit_status(&s.run));
         goto fail;
     }

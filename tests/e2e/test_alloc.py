@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import NONASCII_DIR, PYSPECT, TARGETS, pyspect
+from conftest import NONASCII_DIR, PYSPECT, PYTHONS, TARGETS, pyspect
 
 TARGET = "alloctruth.py"
 SAMPLE_BYTES = 4096
@@ -303,6 +303,11 @@ def test_commands_that_cannot_be_tracked(tmp_path):
     assert r.rc == 2
     r = pyspect("alloc", "--help")
     assert r.rc == 0 and "runs code inside the program" in r.out
+    # 2.7 has no allocator API to wrap: refused, saying so.
+    py27 = PYTHONS.get("2.7")
+    if py27 is not None:
+        r = pyspect("alloc", "-q", "--json", "--", py27.exe, "-c", "x = 1")
+        assert r.rc == 5 and "2.7" in r.err, r.err
 
 
 def test_exec_replaces_the_image(tmp_path):
