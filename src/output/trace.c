@@ -46,9 +46,9 @@ struct trace {
     struct text_labels frames;
     uint64_t period_ns;
     int rounds_known; /* some event has PROF_STATE_FOLLOWS */
-    size_t *order;  /* event indexes grouped by thread, in time order */
-    size_t *first;  /* where each thread's events start in order */
-    uint32_t *open; /* frame ids of the open stack, root first */
+    size_t *order;    /* event indexes grouped by thread, in time order */
+    size_t *first;    /* where each thread's events start in order */
+    uint32_t *open;   /* frame ids of the open stack, root first */
     size_t nopen;
     size_t open_alloc;
 };
