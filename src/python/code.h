@@ -54,6 +54,10 @@ int py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out);
 /* Forget every cached code object. */
 void py_code_cache_clear(struct py_runtime *rt);
 
+/* Set every cached entry's user ids back to UINT32_MAX: for a recorder
+ * that starts a new profile, whose string ids those were. */
+void py_code_forget_user(struct py_runtime *rt);
+
 /*
  * The line of the instruction at byte offset addrq, as that version's
  * PyCode_Addr2Line() gives it; -1 when it has none.

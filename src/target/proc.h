@@ -45,6 +45,14 @@ int proc_exiting(int pid);
 int proc_ppid(int pid, int *ppid);
 
 /*
+ * A process other than exclude whose command line (proc_cmdline) is
+ * cmdline, as a supervisor's restart makes one; of several, one whose
+ * parent does not match too (the top of a tree of workers), the lowest
+ * pid first.  0 and *pid, or PS_ENOTFOUND.
+ */
+int proc_find_cmdline(const char *cmdline, int exclude, int *pid);
+
+/*
  * A path through which pyspect can open a file the target sees as path
  * (it may live in another mount namespace): /proc/PID/root/path when that
  * exists, else path itself.

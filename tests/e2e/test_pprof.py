@@ -131,7 +131,7 @@ def test_wall_mode_threads_match_collapsed(python, busy, tmp_path):
     assert any(busy.script.name in c for c in raw.comments), raw.comments
     assert any("pid %d" % busy.pid in c for c in raw.comments)
     duration = float(re.search(r"samples in ([\d.]+) s", r.err).group(1))
-    assert abs(float(raw.header["Duration"]) - duration) < 0.02
+    assert abs(gopprof.duration(pb) - duration) < 0.02
 
 
 def test_cpu_mode_lines_match_collapsed(python, busy, tmp_path):
