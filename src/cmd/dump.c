@@ -20,7 +20,6 @@
 #include "python/code.h"
 #include "python/runtime.h"
 #include "python/snapshot.h"
-#include "target/proc.h"
 #include "target/source.h"
 #include "core/banned.h"
 
@@ -45,7 +44,8 @@ static const char dump_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing.\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop.\n";
 
 struct dump_options {
     int pid;
@@ -89,9 +89,9 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
     struct strbuf cmdline = STRBUF_INIT, src = STRBUF_INIT;
     size_t i, j;
 
-    source_cache_init(&sources, rt->pid);
-    proc_cmdline(rt->pid, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->pid,
+    source_cache_init(&sources, rt->target);
+    target_cmdline(rt->target, &cmdline);
+    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
                 cmdline.len ? cmdline.buf : rt->executable);
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
@@ -215,7 +215,7 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     json_init(&j, out, 1);
     json_object_begin(&j);
-    json_kv_int(&j, "pid", rt->pid);
+    json_kv_int(&j, "pid", rt->target->pid);
     json_key(&j, "python");
     json_object_begin(&j);
     json_kv_string(&j, "version", rt->version.text);
@@ -340,6 +340,7 @@ int
 cmd_dump(int argc, char **argv)
 {
     struct dump_options opt;
+    struct target *target = NULL;
     struct py_runtime *rt = NULL;
     struct py_snapshot snap;
     struct strbuf out = STRBUF_INIT;
@@ -352,7 +353,7 @@ cmd_dump(int argc, char **argv)
         return status;
     }
     t_start = clock_now_ns();
-    rc = py_runtime_attach(opt.pid, &rt);
+    rc = cmd_attach(opt.pid, &target, &rt);
     t_attach = clock_now_ns();
     if (rc < 0) {
         return cmd_fail(rc);
@@ -362,7 +363,7 @@ cmd_dump(int argc, char **argv)
     }
     rc = py_snapshot_take(rt, flags, &snap);
     if (rc < 0) {
-        py_runtime_free(rt);
+        cmd_detach(target, rt);
         return cmd_fail(rc);
     }
     t_snap = clock_now_ns();
@@ -393,6 +394,6 @@ cmd_dump(int argc, char **argv)
     }
     strbuf_release(&out);
     py_snapshot_release(&snap);
-    py_runtime_free(rt);
+    cmd_detach(target, rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

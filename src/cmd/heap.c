@@ -29,7 +29,6 @@
 #include "python/heap.h"
 #include "python/refs.h"
 #include "python/runtime.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 static const char heap_usage[] =
@@ -69,8 +68,9 @@ static const char heap_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing,\n"
-    "1 other failures (e.g. --refs TYPE matches no type).\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop, 1 other\n"
+    "failures (e.g. --refs TYPE matches no type).\n";
 
 /* heap_refs(): nothing has the type; the message is printed. */
 #define HEAP_NOT_FOUND 1
@@ -148,8 +148,8 @@ header_text(const struct py_runtime *rt, struct strbuf *out)
 {
     struct strbuf cmdline = STRBUF_INIT;
 
-    proc_cmdline(rt->pid, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->pid,
+    target_cmdline(rt->target, &cmdline);
+    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
                 cmdline.len ? cmdline.buf : rt->executable);
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
@@ -371,7 +371,7 @@ json_heap_body(struct json *j, const struct py_heap *h, long top)
 static void
 json_python(struct json *j, const struct py_runtime *rt)
 {
-    json_kv_int(j, "pid", rt->pid);
+    json_kv_int(j, "pid", rt->target->pid);
     json_key(j, "python");
     json_object_begin(j);
     json_kv_string(j, "version", rt->version.text);
@@ -977,8 +977,8 @@ heap_refs(struct py_runtime *rt, const struct heap_options *opt,
             cmd_write_stdout(out->buf, out->len);
             strbuf_reset(out);
         }
-        strbuf_addf(&msg, "pyspect heap: no object of type '%s' in pid %d",
-                    opt->refs, rt->pid);
+        strbuf_addf(&msg, "pyspect heap: no object of type '%s' in %s",
+                    opt->refs, rt->target->name);
         if (r.nclose > 0) {
             strbuf_addstr(&msg, "; close names:");
             for (i = 0; i < r.nclose; i++) {
@@ -1114,6 +1114,7 @@ int
 cmd_heap(int argc, char **argv)
 {
     struct heap_options opt;
+    struct target *target = NULL;
     struct py_runtime *rt = NULL;
     struct strbuf out = STRBUF_INIT;
     int rc, status;
@@ -1122,7 +1123,7 @@ cmd_heap(int argc, char **argv)
     if (status >= 0) {
         return status;
     }
-    rc = py_runtime_attach(opt.pid, &rt);
+    rc = cmd_attach(opt.pid, &target, &rt);
     if (rc < 0) {
         return cmd_fail(rc);
     }
@@ -1135,13 +1136,13 @@ cmd_heap(int argc, char **argv)
     }
     if (rc == HEAP_NOT_FOUND) {
         strbuf_release(&out);
-        py_runtime_free(rt);
+        cmd_detach(target, rt);
         return err_exit_status(PS_ENOTFOUND);
     }
     if (rc == 0) {
         rc = cmd_write_stdout(out.buf, out.len);
     }
     strbuf_release(&out);
-    py_runtime_free(rt);
+    cmd_detach(target, rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

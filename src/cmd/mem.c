@@ -30,8 +30,6 @@
 #include "python/runtime.h"
 #include "target/glibc_heap.h"
 #include "target/pagemap.h"
-#include "target/pause.h"
-#include "target/proc.h"
 #include "target/resident.h"
 #include "target/smaps.h"
 #include "core/banned.h"
@@ -79,7 +77,8 @@ static const char mem_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing.\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop.\n";
 
 struct mem_options {
     int pid;
@@ -98,6 +97,7 @@ struct mem_options {
 #define MEM_CENSUS_TYPES 10
 
 struct mem_report {
+    struct target *target;
     struct py_runtime *rt;
     struct mem_options *opt;
     double paused_ms;
@@ -237,15 +237,16 @@ mem_gather(struct mem_report *r)
 {
     struct py_runtime *rt = r->rt;
     struct memsrc *heapcache;
+    struct target *t = rt->target;
     struct pagemap pmap;
-    struct pause pause = PAUSE_INIT;
-    int have_pm, rc, i;
+    int *tids = NULL;
+    size_t ntids = 0, i;
+    int have_pm, rc;
     uint64_t t0;
 
     r->preload = preloaded_allocator(&rt->maps);
-    proc_cmdline(rt->pid, &r->cmdline);
-    rc = glibc_malloc_locate(rt->pid, rt->proc, &rt->maps, r->opt->search,
-                             &r->gm);
+    target_cmdline(t, &r->cmdline);
+    rc = glibc_malloc_locate(t, rt->proc, &rt->maps, r->opt->search, &r->gm);
     if (rc < 0) {
         strbuf_addf(&r->gm_problem, "%s",
                     err_context()[0] ? err_context() : err_message(rc));
@@ -260,13 +261,13 @@ mem_gather(struct mem_report *r)
     if (rc < 0) {
         return rc;
     }
-    have_pm = pagemap_open(rt->pid, &pmap) == 0;
+    have_pm = pagemap_open(t->pid, &pmap) == 0;
     err_clear();
 
     /* The free-list walk reads the process directly: it chooses between
      * single reads and windows itself (glibc_heap.c, lread). */
     heapcache = rt->proc;
-    rc = pause_begin(rt->pid, &pause);
+    rc = target_pause(t);
     if (rc < 0) {
         if (have_pm) {
             pagemap_close(&pmap);
@@ -289,31 +290,24 @@ mem_gather(struct mem_report *r)
     if (rc == 0) {
         rc = pymalloc_walk(rt, &r->pym);
     }
-    r->sps = xcalloc(pause.n + 1, sizeof(*r->sps));
-    for (i = 0; rc == 0 && (size_t)i < pause.n; i++) {
-        if (pause.tids[i] > 0 && pause.tids[i] != rt->pid &&
-            resident_thread_sp(rt->pid, pause.tids[i], &r->sps[r->nsps]) ==
-                0 &&
-            r->sps[r->nsps] != 0) {
-            r->nsps++;
+    if (rc == 0 && target_threads(t, &tids, &ntids) < 0) {
+        ntids = 0;
+    }
+    r->sps = xcalloc(ntids + 1, sizeof(*r->sps));
+    for (i = 0; rc == 0 && i < ntids; i++) {
+        struct target_regs regs;
+
+        if (tids[i] != t->pid && target_thread_regs(t, tids[i], &regs) == 0 &&
+            regs.sp != 0) {
+            r->sps[r->nsps++] = regs.sp;
         }
     }
+    free(tids);
     err_clear();
     r->walk_ms = (double)(clock_now_ns() - t0) / 1e6;
-    {
-        /* For the tests: hold the pause, so they can kill pyspect in the
-         * middle of it and see that the target carries on. */
-        const char *hold = getenv("PYSPECT_TEST_HOLD_PAUSE_MS");
-        long ms = 0;
-
-        if (hold != NULL && parse_long(hold, 1, 600000, &ms) == 0) {
-            usleep((useconds_t)ms * 1000);
-        }
-    }
-    pause_end(&pause);
+    target_resume(t);
     r->paused = 1;
-    r->paused_ms = pause_ms(&pause);
-    pause_release(&pause);
+    r->paused_ms = target_pause_ms(t);
     if (rc < 0) {
         goto out;
     }
@@ -327,10 +321,10 @@ mem_gather(struct mem_report *r)
         rc = glibc_malloc_free_resident(&r->gm, &pmap);
     }
     if (rc == 0) {
-        rc = smaps_read(rt->pid, &r->sm);
+        rc = smaps_read(t->pid, &r->sm);
     }
     if (rc == 0) {
-        rc = smaps_rollup_read(rt->pid, &r->tot);
+        rc = smaps_rollup_read(t->pid, &r->tot);
     }
     if (rc == 0) {
         r->split.sm = &r->sm;
@@ -359,7 +353,7 @@ mem_facts_fill(const struct mem_report *r, struct mem_facts *f)
     size_t i;
 
     memset(f, 0, sizeof(*f));
-    f->pid = r->rt->pid;
+    f->pid = r->rt->target->pid;
     f->command = r->cmdline.len ? r->cmdline.buf : NULL;
     f->libdir = r->libdir.len ? r->libdir.buf : NULL;
     f->preload = r->preload;
@@ -423,7 +417,7 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
 
     json_init(&j, out, 1);
     json_object_begin(&j);
-    json_kv_int(&j, "pid", r->rt->pid);
+    json_kv_int(&j, "pid", r->rt->target->pid);
     json_kv_double(&j, "paused_ms", r->paused_ms);
     json_key(&j, "python");
     json_object_begin(&j);
@@ -671,7 +665,7 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
     struct strbuf b = STRBUF_INIT, note = STRBUF_INIT;
     size_t i, k;
 
-    strbuf_addf(out, "Process %d: %s\n", r->rt->pid,
+    strbuf_addf(out, "Process %d: %s\n", r->rt->target->pid,
                 r->cmdline.len ? r->cmdline.buf : r->rt->executable);
     strbuf_addf(out, "Python %s", r->rt->version.text);
     if (r->gm_located) {
@@ -930,7 +924,7 @@ cmd_mem(int argc, char **argv)
     strbuf_init(&r.cmdline);
     r.opt = &opt;
     r.start_ns = clock_now_ns();
-    rc = py_runtime_attach(opt.pid, &r.rt);
+    rc = cmd_attach(opt.pid, &r.target, &r.rt);
     if (rc < 0) {
         mem_report_release(&r);
         return cmd_fail(rc);
@@ -961,8 +955,7 @@ cmd_mem(int argc, char **argv)
         mem_verdict_release(&verdicts[i]);
     }
     strbuf_release(&out);
-    py_runtime_free(r.rt);
-    r.rt = NULL;
     mem_report_release(&r);
+    cmd_detach(r.target, r.rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

@@ -40,8 +40,8 @@
 #include "target/glibc_heap.h"
 #include "target/memsrc.h"
 #include "target/pagemap.h"
-#include "target/proc.h"
 #include "target/resident.h"
+#include "target/target.h"
 #include "target/smaps.h"
 #include "core/banned.h"
 
@@ -122,7 +122,8 @@ struct watch_thread {
 struct sampler {
     int pid;
     int search;
-    struct memsrc *proc;
+    struct target *target;
+    struct memsrc *proc;   /* the target's memory */
     struct py_runtime *rt; /* NULL until the interpreter is found */
     double next_attach;    /* seconds; when to try again */
     int not_python;        /* attach said so (a launched non-Python) */
@@ -312,7 +313,14 @@ sampler_attach(struct sampler *s, double now, int strict, int *fatal)
         s->next_attach = now + 0.5;
     }
     if (s->rt == NULL && !s->not_python && now >= s->next_attach) {
-        rc = py_runtime_attach(s->pid, &s->rt);
+        rc = py_runtime_attach(s->target, &s->rt);
+        if (rc == 0 && s->have_pm) {
+            /* A launched command may have exec'd the interpreter since
+             * (a wrapper script): /proc/PID/pagemap opened before an
+             * exec reads the old address space, i.e. nothing. */
+            pagemap_close(&s->pm);
+            s->have_pm = pagemap_open(s->pid, &s->pm) == 0;
+        }
         if (rc == 0) {
             if (pymalloc_locate(s->rt,
                                 s->search ? PYMALLOC_ROUTE_SEARCH
@@ -332,9 +340,9 @@ sampler_attach(struct sampler *s, double now, int strict, int *fatal)
     if (!s->gm_located && now >= s->next_locate) {
         struct maps maps = MAPS_INIT;
 
-        if (maps_read(s->pid, &maps) == 0 &&
-            glibc_malloc_locate(s->pid, s->proc, &maps, s->search, &s->gm) ==
-                0) {
+        if (target_maps(s->target, &maps) == 0 &&
+            glibc_malloc_locate(s->target, s->proc, &maps, s->search,
+                                &s->gm) == 0) {
             s->gm_located = 1;
         } else {
             glibc_malloc_release(&s->gm);
@@ -354,7 +362,7 @@ sampler_threads(struct sampler *s, uint64_t **sps, size_t *nsps)
     size_t n = 0, i, k;
 
     *nsps = 0;
-    if (proc_tasks(s->pid, &tids, &n) < 0) {
+    if (target_threads(s->target, &tids, &n) < 0) {
         err_clear();
         return;
     }
@@ -363,7 +371,7 @@ sampler_threads(struct sampler *s, uint64_t **sps, size_t *nsps)
     }
     *sps = xcalloc(n + 1, sizeof(**sps));
     for (i = 0; i < n; i++) {
-        uint64_t sp = 0;
+        struct target_regs regs;
 
         if (tids[i] == s->pid) {
             continue; /* the main thread's stack is [stack] */
@@ -376,8 +384,9 @@ sampler_threads(struct sampler *s, uint64_t **sps, size_t *nsps)
             s->threads[k].sp = 0;
             s->nthreads++;
         }
-        if (resident_thread_sp(s->pid, tids[i], &sp) == 0 && sp != 0) {
-            s->threads[k].sp = sp;
+        if (target_thread_regs(s->target, tids[i], &regs) == 0 &&
+            regs.sp != 0) {
+            s->threads[k].sp = regs.sp;
         }
         if (s->threads[k].sp != 0) {
             (*sps)[(*nsps)++] = s->threads[k].sp;
@@ -466,7 +475,7 @@ sampler_release(struct sampler *s)
     pymalloc_release(&s->pym);
     glibc_malloc_release(&s->gm);
     py_runtime_free(s->rt);
-    memsrc_free(s->proc);
+    target_free(s->target);
     free(s->threads);
 }
 
@@ -681,7 +690,10 @@ cmd_mem_watch(int argc, char **argv)
         s.pid = opt.pid;
     }
     s.search = opt.search;
-    rc = memsrc_proc_open(s.pid, &s.proc);
+    rc = target_live_open(s.pid, &s.target);
+    if (rc == 0) {
+        s.proc = s.target->mem;
+    }
     if (rc < 0) {
         if (launched) {
             reap(s.pid, 5, &exit_status);
@@ -703,7 +715,7 @@ cmd_mem_watch(int argc, char **argv)
             strbuf_addf(&title, "%s%s", i ? " " : "", opt.command[i]);
         }
     } else {
-        proc_cmdline(s.pid, &title);
+        target_cmdline(s.target, &title);
     }
     timeline_init(&tl, WATCH_NSERIES, watch_keys, watch_labels);
     snprintf(tl.title, sizeof(tl.title), "pyspect mem --watch: pid %d  %.180s",

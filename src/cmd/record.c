@@ -33,8 +33,8 @@
 #include "python/code.h"
 #include "python/runtime.h"
 #include "python/sampler.h"
-#include "target/pause.h"
 #include "target/proc.h"
+#include "target/target.h"
 #include "core/banned.h"
 
 #define RATE_MAX 20000.0
@@ -65,8 +65,10 @@ static const char record_usage[] =
     "--duration, when the target exits, or on Ctrl-C, and what was\n"
     "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
-    "exits with its exit status.  The target is only read, never paused\n"
-    "(unless --blocking).\n"
+    "exits with its exit status.  The target is only read; a thread whose\n"
+    "stack keeps changing through several copies is paused for that one\n"
+    "read (ptrace), and the summary says how often (--blocking pauses\n"
+    "every thread for every sample).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
@@ -150,11 +152,13 @@ struct record_options {
 /* One process being sampled. */
 struct record_target {
     int pid;
+    struct target *target; /* opened on the first attempt */
     struct py_runtime *rt;
     struct py_sampler sampler;
     int sampling; /* attached and sampling */
     int gone;     /* exited, or never going to be Python */
     int started;  /* started by pyspect or a child: may exec Python */
+    int script;   /* the started command is a script: wait for Python */
     double first_seen;
 };
 
@@ -565,6 +569,8 @@ target_release(struct record_target *t)
     }
     py_runtime_free(t->rt);
     t->rt = NULL;
+    target_free(t->target);
+    t->target = NULL;
     t->sampling = 0;
 }
 
@@ -576,16 +582,24 @@ target_release(struct record_target *t)
 static int
 target_try(struct recorder *r, struct record_target *t)
 {
-    int rc = py_runtime_attach(t->pid, &t->rt);
+    int rc = 0;
 
+    if (t->target == NULL) {
+        rc = target_live_open(t->pid, &t->target);
+    }
+    if (rc == 0) {
+        rc = py_runtime_attach(t->target, &t->rt);
+    }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
+        /* With --blocking every thread is held already. */
+        t->sampler.may_pause = !r->opt->blocking;
         t->sampler.states = r->opt->events;
         t->sampling = 1;
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
-        now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
         rc = PS_ENOTREADY; /* it may exec a Python in a moment */
     }
     if (rc != PS_ENOTREADY) {
@@ -693,7 +707,6 @@ record_round(struct recorder *r, uint64_t round)
 
     for (i = 0; i < r->ntargets; i++) {
         struct record_target *t = &r->targets[i];
-        struct pause pause = PAUSE_INIT;
         int rc;
 
         if (t->gone) {
@@ -712,15 +725,21 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && pause_begin(t->pid, &pause) < 0) {
-            rc = PS_EEXITED;
+        rc = r->opt->blocking ? target_pause(t->target) : 0;
+        if (rc < 0) {
+            /* Gone, or a pause that failed this round (a thread in the
+             * middle of exiting, another tracer): only a process that is
+             * no more ends its recording. */
+            if (target_check(t->target) == PS_EEXITED) {
+                rc = PS_EEXITED;
+            }
+            err_clear();
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
             if (r->opt->blocking) {
-                pause_end(&pause);
-                r->paused_ms += pause_ms(&pause);
-                pause_release(&pause);
+                target_resume(t->target);
+                r->paused_ms += target_pause_ms(t->target);
             }
         }
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
@@ -903,6 +922,12 @@ summary(const struct recorder *r)
         fprintf(stderr, "pyspect: the target was paused %.1f ms in all\n",
                 r->paused_ms);
     }
+    if (m->paused > 0) {
+        fprintf(stderr,
+                "pyspect: %llu stacks kept changing and were read with "
+                "their thread paused, %.1f ms in all\n",
+                (unsigned long long)m->paused, m->paused_ms);
+    }
     if (o->verbose) {
         fprintf(stderr,
                 "pyspect: %zu distinct stacks, %zu frames, profile %zu "
@@ -930,6 +955,13 @@ summary(const struct recorder *r)
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
                     (unsigned long long)t->rt->proc->nbytes);
+            fprintf(stderr,
+                    "pyspect: pid %d: %llu stacks from the round's batch, "
+                    "%llu copied again, %llu looked up, %llu read paused\n",
+                    t->pid, (unsigned long long)t->sampler.stats.spec_hits,
+                    (unsigned long long)t->sampler.stats.retries,
+                    (unsigned long long)t->sampler.stats.lookups,
+                    (unsigned long long)t->sampler.stats.pauses);
         }
     }
 }
@@ -946,6 +978,8 @@ collect_stats(struct recorder *r)
     m->samples = r->retired.stacks;
     m->dropped[PROF_DROP_TORN] = r->retired.torn;
     m->dropped[PROF_DROP_ERROR] = r->list_errors + r->retired.errors;
+    m->paused = r->retired.pauses;
+    m->paused_ms = (double)r->retired.pause_ns / 1e6;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
@@ -955,6 +989,8 @@ collect_stats(struct recorder *r)
         m->samples += st->stacks;
         m->dropped[PROF_DROP_TORN] += st->torn;
         m->dropped[PROF_DROP_ERROR] += st->errors;
+        m->paused += st->pauses;
+        m->paused_ms += (double)st->pause_ns / 1e6;
     }
 }
 
@@ -980,6 +1016,8 @@ targets_compact(struct recorder *r)
             r->retired.stacks += t->sampler.stats.stacks;
             r->retired.torn += t->sampler.stats.torn;
             r->retired.errors += t->sampler.stats.errors;
+            r->retired.pauses += t->sampler.stats.pauses;
+            r->retired.pause_ns += t->sampler.stats.pause_ns;
         }
         target_release(t);
     }
@@ -1301,6 +1339,7 @@ cmd_record(int argc, char **argv)
         r.root_pid = r.child;
         root = target_add(&r, r.root_pid);
         root->started = 1;
+        root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
             if (!child_exited(&r)) {

@@ -303,8 +303,10 @@ profile_thread_pid(struct profile *p, int pid, uint64_t ident, long tid,
              i = (i + 1) & ix->mask) {
             id = ix->slots[i].id;
             t = &p->threads[id];
+            /* A pthread_t is reused by the next thread started after one
+             * ends: a different kernel thread is a different thread. */
             if (ix->slots[i].tag == tag && t->ident == ident &&
-                t->pid == pid) {
+                t->pid == pid && (t->tid == tid || t->tid <= 0 || tid <= 0)) {
                 if (t->name == PROF_NONE && name != NULL) {
                     t->name = strtab_intern(&p->strings, name);
                 }

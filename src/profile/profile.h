@@ -119,6 +119,10 @@ struct profile_meta {
     uint64_t rounds;      /* sampling rounds (all threads each) */
     uint64_t samples;     /* thread stacks recorded */
     uint64_t dropped[PROF_DROP_COUNT];
+    /* Stacks that kept changing, read with their one thread paused, and
+     * how long those threads were held in all. */
+    uint64_t paused;
+    double paused_ms;
     double start_unix; /* wall-clock start, seconds since the epoch */
 };
 
@@ -161,8 +165,9 @@ uint32_t profile_frame(struct profile *p, const char *name, const char *file,
 uint32_t profile_frame_id(struct profile *p, uint32_t name, uint32_t file,
                           int32_t line);
 
-/* The thread index for ident in process meta.pid, created with tid and
- * name (may be NULL); a later name replaces a missing one, a later tid an
+/* The thread index for ident (and kernel thread tid: a pthread_t is
+ * reused by later threads) in process meta.pid, created with tid and name
+ * (may be NULL); a later name replaces a missing one, a later tid an
  * unknown one. */
 uint32_t profile_thread(struct profile *p, uint64_t ident, long tid,
                         const char *name);

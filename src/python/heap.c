@@ -15,7 +15,6 @@
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "python/pyobj.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* Most items of gc.garbage looked at. */
@@ -49,25 +48,21 @@ py_heap_session_begin(struct py_runtime *rt, struct py_heap_session *s)
     memset(s, 0, sizeof(*s));
     s->rt = rt;
     for (s->attempts = 1;; s->attempts++) {
-        struct pause p = PAUSE_INIT;
-
-        s->pause = p;
         s->start_reads = rt->proc->nreads;
         s->start_bytes = rt->proc->nbytes;
         s->start_cpu_ns = clock_cpu_ns();
-        rc = pause_begin(rt->pid, &s->pause);
+        rc = target_pause(rt->target);
         if (rc < 0) {
-            pause_release(&s->pause);
             return rc;
         }
         s->walk_start_ns = clock_now_ns();
         /* Arenas come and go: the map must be the paused target's. */
-        rc = maps_read(rt->pid, &s->maps);
+        rc = target_maps(rt->target, &s->maps);
         if (rc == 0) {
             rc = py_gc_states(rt, &s->gcs, &s->ngcs);
         }
         if (rc < 0) {
-            pause_release(&s->pause);
+            target_resume(rt->target);
             session_free_state(s);
             return rc;
         }
@@ -75,18 +70,20 @@ py_heap_session_begin(struct py_runtime *rt, struct py_heap_session *s)
         for (i = 0; i < s->ngcs; i++) {
             s->gc_running |= s->gcs[i].collecting == 1;
         }
-        if (!s->gc_running || s->attempts >= PY_HEAP_ATTEMPTS) {
+        /* A core stays as it was taken: no use waiting. */
+        if (!s->gc_running || s->attempts >= PY_HEAP_ATTEMPTS ||
+            !target_can_pause(rt->target)) {
             break;
         }
         /* A collection splices the lists; let it finish. */
-        pause_release(&s->pause);
+        target_resume(rt->target);
         session_free_state(s);
         sleep_ms(1 + s->attempts / 10);
     }
     py_runtime_snapshot(rt);
     rc = census_builtins_find(rt, &s->builtins);
     if (rc < 0) {
-        pause_release(&s->pause);
+        target_resume(rt->target);
         session_free_state(s);
         return rc;
     }
@@ -133,9 +130,9 @@ py_heap_session_resume(struct py_heap_session *s, struct py_heap_stats *st)
 {
     uint64_t now = clock_now_ns();
 
-    pause_end(&s->pause);
+    target_resume(s->rt->target);
     if (st != NULL) {
-        st->paused_ms = pause_ms(&s->pause);
+        st->paused_ms = target_pause_ms(s->rt->target);
         st->walk_ms = (double)(now - s->walk_start_ns) / 1e6;
         st->cpu_ms = (double)(clock_cpu_ns() - s->start_cpu_ns) / 1e6;
         st->attempts = s->attempts;
@@ -147,12 +144,12 @@ py_heap_session_resume(struct py_heap_session *s, struct py_heap_stats *st)
 int
 py_heap_session_check_alive(struct py_heap_session *s)
 {
-    int rc = proc_check(s->rt->pid);
+    int rc = target_check(s->rt->target);
 
     err_clear();
-    if (rc == PS_ENOPROC || rc == PS_EZOMBIE) {
-        return err_set(PS_EEXITED, "pid %d exited during the census",
-                       s->rt->pid);
+    if (rc == PS_EEXITED) {
+        return err_set(PS_EEXITED, "%s exited during the census",
+                       s->rt->target->name);
     }
     return 0;
 }
@@ -160,7 +157,7 @@ py_heap_session_check_alive(struct py_heap_session *s)
 void
 py_heap_session_release(struct py_heap_session *s)
 {
-    pause_release(&s->pause);
+    target_resume(s->rt->target);
     session_free_state(s);
 }
 
@@ -198,14 +195,20 @@ py_heap_rows(const struct census *c, struct py_heap_type **rows, size_t *n)
     size_t nt, i, k = 0;
 
     census_types(c, &types, &nt);
+    /* Only real types with instances have names to sort by: an object's
+     * type pointer may point at anything (counted unreadable). */
+    for (i = k = 0; i < nt; i++) {
+        if (types[i]->valid && types[i]->count > 0) {
+            types[k++] = types[i];
+        }
+    }
+    nt = k;
+    k = 0;
     qsort(types, nt, sizeof(*types), by_name);
     v = xcalloc(nt + 1, sizeof(*v));
     for (i = 0; i < nt; i++) {
         struct census_type *t = types[i];
 
-        if (!t->valid || t->count == 0) {
-            continue;
-        }
         if (k > 0 && strcmp(v[k - 1].module, t->module) == 0 &&
             strcmp(v[k - 1].name, t->name) == 0) {
             v[k - 1].count += t->count;

@@ -21,7 +21,6 @@
 #include "python/gc.h"
 #include "python/runtime.h"
 #include "target/maps.h"
-#include "target/pause.h"
 
 /* Chunk cache used for the walk: block size and memory budget. */
 #define PY_HEAP_CHUNK (64u << 10)
@@ -74,8 +73,7 @@ void py_heap_release(struct py_heap *h);
 
 struct py_heap_session {
     struct py_runtime *rt;
-    struct pause pause;
-    struct maps maps;
+    struct maps maps; /* the paused target's */
     struct memsrc *chunks;
     struct py_gc_state *gcs; /* [0]: the main interpreter */
     size_t ngcs;

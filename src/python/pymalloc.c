@@ -19,7 +19,6 @@
 #include "core/xalloc.h"
 #include "target/debuginfo.h"
 #include "target/elf.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* Pool headers read per batch. */
@@ -138,26 +137,6 @@ symbols_in(struct py_runtime *rt, const struct elf_image *img,
     add_state(pm, arenas.value + rt->bias, maxarenas.value + rt->bias,
               narenas.value ? narenas.value + rt->bias : 0);
     return 0;
-}
-
-/* The file behind the runtime object's first mapping. */
-static void
-runtime_file(struct py_runtime *rt, struct strbuf *out)
-{
-    const char *path = rt->library ? rt->library : rt->executable;
-    size_t i;
-
-    for (i = 0; i < rt->maps.n; i++) {
-        const struct map_entry *e = &rt->maps.v[i];
-
-        if (e->offset == 0 && strcmp(e->path, path) == 0) {
-            strbuf_addf(out, "/proc/%d/map_files/%llx-%llx", rt->pid,
-                        (unsigned long long)e->start,
-                        (unsigned long long)e->end);
-            return;
-        }
-    }
-    proc_target_path(rt->pid, path, out);
 }
 
 /* ---- the search (stripped 3.6 - 3.11) -------------------------------- */
@@ -419,20 +398,18 @@ pymalloc_locate(struct py_runtime *rt, enum pymalloc_route route,
         return 0;
     }
     if (route == PYMALLOC_ROUTE_AUTO) {
-        struct strbuf file = STRBUF_INIT;
         struct elf_image *dbg = NULL;
 
         if (symbols_in(rt, rt->elf, pm) == 0) {
             pm->located_by = "symbols";
         } else {
-            runtime_file(rt, &file);
-            if (debuginfo_open(rt->pid, file.buf, &dbg, NULL) == 0 &&
+            if (rt->elf_path != NULL &&
+                debuginfo_open(rt->target, rt->elf_path, &dbg, NULL) == 0 &&
                 symbols_in(rt, dbg, pm) == 0) {
                 pm->located_by = "debug-file";
             }
             elf_image_close(dbg);
         }
-        strbuf_release(&file);
     }
     if (pm->nstates == 0) {
         rc = locate_by_search(rt, pm);

@@ -875,8 +875,8 @@ py_refs_find(struct py_runtime *rt, const char *name, size_t max,
         rc = 0;
     } else {
         close_names(&x, out);
-        rc = err_set(PS_ENOTFOUND, "no object of type '%s' in pid %d", name,
-                     rt->pid);
+        rc = err_set(PS_ENOTFOUND, "no object of type '%s' in %s", name,
+                     rt->target->name);
     }
     if (census_memory(&x.c) > out->stats.memory) {
         out->stats.memory = census_memory(&x.c);

@@ -16,12 +16,11 @@
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/code.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* The oldest and newest minor versions pyspect knows. */
 #define PY_MINOR_MIN 6
-#define PY_MINOR_MAX 13
+#define PY_MINOR_MAX 15
 
 /* Bound on the .bss scan for the version text (3.6-3.10). */
 #define PY_BSS_SCAN_MAX (8u << 20)
@@ -118,26 +117,6 @@ py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr)
     return 0;
 }
 
-/* Open the file behind a mapping, preferring the exact mapped inode. */
-static int
-open_mapped_elf(int pid, const struct map_entry *e, struct elf_image **out)
-{
-    struct strbuf path = STRBUF_INIT;
-    int rc;
-
-    strbuf_addf(&path, "/proc/%d/map_files/%llx-%llx", pid,
-                (unsigned long long)e->start, (unsigned long long)e->end);
-    rc = elf_image_open(path.buf, out);
-    if (rc < 0) {
-        strbuf_reset(&path);
-        proc_target_path(pid, e->path, &path);
-        rc = elf_image_open(path.buf, out);
-    }
-    strbuf_release(&path);
-    err_clear();
-    return rc;
-}
-
 /* Is the file mapped?  A live process always maps its executable. */
 static int
 maps_has_file(const struct py_runtime *rt, const char *path)
@@ -188,6 +167,7 @@ imports_python(const struct elf_image *img)
 static int
 find_runtime_object(struct py_runtime *rt, int *pending)
 {
+    struct strbuf where = STRBUF_INIT;
     size_t pass, i, j;
 
     *pending = 0;
@@ -214,11 +194,13 @@ find_runtime_object(struct py_runtime *rt, int *pending)
                 (pass == 2 && basename_has_python(e->path))) {
                 continue;
             }
-            if (open_mapped_elf(rt->pid, e, &img) < 0) {
+            strbuf_reset(&where);
+            if (target_open_elf(rt->target, e, &where, &img) < 0) {
                 continue;
             }
             if (elf_image_symbol(img, "PyCode_Type", &sym) == 0) {
                 rt->elf = img;
+                rt->elf_path = strbuf_detach(&where);
                 rt->bias = elf_image_bias(img, e->start);
                 if (!is_exe) {
                     rt->library = xstrdup(e->path);
@@ -231,6 +213,7 @@ find_runtime_object(struct py_runtime *rt, int *pending)
             elf_image_close(img);
         }
     }
+    strbuf_release(&where);
     return PS_ENOTPY;
 }
 
@@ -282,13 +265,21 @@ read_version(struct py_runtime *rt)
         uint64_t hex;
 
         rc = memsrc_read_u64(rt->proc, addr, &hex);
+        if (rc == PS_EFAULT && rt->target->kind == TARGET_LIVE) {
+            /* The kernel maps a static executable's segments one by one
+             * during execve(): a process caught then has its first
+             * segment but not yet the one holding Py_Version. */
+            return err_set(PS_ENOTREADY, "%s is being loaded",
+                           rt->target->name);
+        }
         if (rc < 0) {
             return err_set(rc, "cannot read Py_Version");
         }
         if (!py_version_hex_sane(hex)) {
             /* While ld.so maps libpython, its pages can show other bytes
              * of the file for a moment. */
-            return err_set(PS_ENOTREADY, "pid %d: no version yet", rt->pid);
+            return err_set(PS_ENOTREADY, "%s: no version yet",
+                           rt->target->name);
         }
         py_version_from_hex((uint32_t)hex, &rt->version);
         return 0;
@@ -301,13 +292,13 @@ read_version(struct py_runtime *rt)
         }
         text[250] = '\0';
         if (text[0] == '\0') {
-            return err_set(PS_ENOTREADY, "pid %d", rt->pid);
+            return err_set(PS_ENOTREADY, "%s", rt->target->name);
         }
         if (py_version_parse(text, strlen(text), &rt->version) < 0) {
             /* Until the loader has zeroed .bss and Py_Initialize() has
              * written it, the buffer holds whatever the file had there. */
-            return err_set(PS_ENOTREADY, "pid %d: no version text yet",
-                           rt->pid);
+            return err_set(PS_ENOTREADY, "%s: no version text yet",
+                           rt->target->name);
         }
         return 0;
     }
@@ -316,7 +307,7 @@ read_version(struct py_runtime *rt)
         scan_version_text(rt, addr + rt->bias, size) == 0) {
         return 0;
     }
-    return err_set(PS_ENOTREADY, "pid %d: no version text yet", rt->pid);
+    return err_set(PS_ENOTREADY, "%s: no version text yet", rt->target->name);
 }
 
 static int
@@ -326,34 +317,50 @@ load_layout(struct py_runtime *rt)
     const struct py_version *v = &rt->version;
 
     if (v->major != 3 || v->minor < PY_MINOR_MIN || v->minor > PY_MINOR_MAX) {
-        return err_set(PS_EVERSION, "pid %d runs Python %s", rt->pid, v->text);
+        return err_set(PS_EVERSION, "%s runs Python %s", rt->target->name,
+                       v->text);
     }
     gen = py_layout_find(v->major, v->minor);
     if (gen == NULL) {
-        return err_set(PS_EVERSION, "pid %d runs Python %s (no layout)",
-                       rt->pid, v->text);
+        return err_set(PS_EVERSION, "%s runs Python %s (no layout)",
+                       rt->target->name, v->text);
     }
     rt->layout = *gen;
     if (v->minor >= 13) {
-        unsigned char table[PY_DEBUG_OFFSETS_313_SIZE];
+        unsigned char table[PY_DEBUG_OFFSETS_MAX_SIZE];
+        size_t len = py_debug_offsets_size(v->minor);
         int rc;
 
-        if (rt->runtime == 0) {
-            return err_set(PS_ENOTPY, "pid %d: no _PyRuntime symbol", rt->pid);
+        if (len == 0 || len > sizeof(table)) {
+            return err_set(PS_EVERSION,
+                           "%s runs Python %s (no _Py_DebugOffsets reader)",
+                           rt->target->name, v->text);
         }
-        rc = memsrc_read(rt->proc, rt->runtime, table, sizeof(table));
+
+        if (rt->runtime == 0) {
+            return err_set(PS_ENOTPY, "%s: no _PyRuntime symbol",
+                           rt->target->name);
+        }
+        rc = memsrc_read(rt->proc, rt->runtime, table, len);
+        if (rc == PS_EFAULT && rt->target->kind == TARGET_LIVE) {
+            return err_set(PS_ENOTREADY, "%s is being loaded",
+                           rt->target->name);
+        }
         if (rc < 0) {
             return err_set(rc, "cannot read _Py_DebugOffsets");
         }
         if (memcmp(table, "xdebugpy", 8) != 0) {
             /* The loader maps the file whole before it puts the data
              * segment in place: the cookie shows up a moment later. */
-            return err_set(PS_ENOTREADY, "pid %d: no _Py_DebugOffsets yet",
-                           rt->pid);
+            return err_set(PS_ENOTREADY, "%s: no _Py_DebugOffsets yet",
+                           rt->target->name);
         }
-        rc = py_debug_offsets_apply(table, sizeof(table), &rt->layout);
+        rc = py_debug_offsets_apply(table, len, &rt->layout);
         if (rc < 0) {
-            return rc;
+            char why[256];
+
+            snprintf(why, sizeof(why), "%s", err_context());
+            return err_set(rc, "%s: %s", rt->target->name, why);
         }
         rt->layout_from_debug_offsets = 1;
     }
@@ -361,35 +368,34 @@ load_layout(struct py_runtime *rt)
 }
 
 int
-py_runtime_attach(int pid, struct py_runtime **out)
+py_runtime_attach(struct target *t, struct py_runtime **out)
 {
     struct py_runtime *rt = xcalloc(1, sizeof(*rt));
     struct strbuf exe = STRBUF_INIT;
+    const char *name = t->name;
     int rc, pending;
 
-    rt->pid = pid;
+    rt->target = t;
     rt->pthread_tid_offset = -1;
     hashmap_init(&rt->codes);
-    rc = memsrc_proc_open(pid, &rt->proc);
-    if (rc < 0) {
-        goto fail;
-    }
+    rt->proc = t->mem;
     rt->mem = memsrc_cache_new(rt->proc, 4096, 256);
-    rc = proc_exe(pid, &exe);
+    rc = target_executable(t, &exe);
     if (rc < 0) {
+        strbuf_release(&exe);
         rc = err_set(rc == PS_ENOTFOUND ? PS_ENOTPY : rc,
-                     "pid %d has no executable (a kernel thread?)", pid);
+                     "%s has no executable (a kernel thread?)", name);
         goto fail;
     }
     rt->executable = strbuf_detach(&exe);
-    rc = maps_read(pid, &rt->maps);
+    rc = target_maps(t, &rt->maps);
     if (rc < 0) {
         goto fail;
     }
     rc = find_runtime_object(rt, &pending);
     if (rc < 0) {
-        rc = pending ? err_set(PS_ENOTREADY, "pid %d is loading Python", pid)
-                     : err_set(PS_ENOTPY, "pid %d (%s)", pid, rt->executable);
+        rc = pending ? err_set(PS_ENOTREADY, "%s is loading Python", name)
+                     : err_set(PS_ENOTPY, "%s (%s)", name, rt->executable);
         goto fail;
     }
     py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);
@@ -414,8 +420,8 @@ py_runtime_attach(int pid, struct py_runtime **out)
         goto fail;
     }
     if (rt->runtime == 0 && rt->interp_head == 0 && rt->tstate_current == 0) {
-        rc = err_set(PS_ENOTPY, "pid %d: Python %s without a runtime symbol",
-                     pid, rt->version.text);
+        rc = err_set(PS_ENOTPY, "%s: Python %s without a runtime symbol", name,
+                     rt->version.text);
         goto fail;
     }
     *out = rt;
@@ -425,14 +431,15 @@ fail:
      * zombie: whatever went wrong, say that it exited.  One in the middle
      * of execve() has its new executable but not yet its mappings: that
      * is starting up. */
-    if (rt->proc != NULL && rc != PS_EPERM) {
-        if (proc_check(pid) < 0) {
-            rc = err_set(PS_EEXITED, "pid %d exited while being read", pid);
-        } else if (rc == PS_ENOTPY && !maps_has_file(rt, rt->executable)) {
-            rc = proc_exiting(pid)
-                     ? err_set(PS_EEXITED, "pid %d exited while being read",
-                               pid)
-                     : err_set(PS_ENOTREADY, "pid %d is starting", pid);
+    if (rc != PS_EPERM) {
+        if (target_check(t) < 0) {
+            rc = err_set(PS_EEXITED, "%s exited while being read", name);
+        } else if (rc == PS_ENOTPY && t->kind == TARGET_LIVE &&
+                   rt->executable != NULL &&
+                   !maps_has_file(rt, rt->executable)) {
+            rc = target_exiting(t)
+                     ? err_set(PS_EEXITED, "%s exited while being read", name)
+                     : err_set(PS_ENOTREADY, "%s is starting", name);
         }
     }
     py_runtime_free(rt);
@@ -446,6 +453,8 @@ py_runtime_from_memsrc(struct memsrc *src, const struct py_layout *layout)
 
     rt->pthread_tid_offset = -1;
     hashmap_init(&rt->codes);
+    rt->target = target_from_memsrc(src);
+    rt->owns_target = 1;
     rt->proc = src;
     rt->mem = memsrc_cache_new(src, 4096, 256);
     rt->layout = *layout;
@@ -465,11 +474,14 @@ py_runtime_free(struct py_runtime *rt)
     py_code_cache_clear(rt);
     hashmap_release(&rt->codes);
     memsrc_free(rt->mem);
-    memsrc_free(rt->proc);
+    if (rt->owns_target) {
+        target_free(rt->target);
+    }
     maps_release(&rt->maps);
     elf_image_close(rt->elf);
     free(rt->executable);
     free(rt->library);
+    free(rt->elf_path);
     free(rt);
 }
 
@@ -506,7 +518,8 @@ py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp)
         return err_set(rc, "cannot read the interpreter list");
     }
     if (v == 0) {
-        return err_set(PS_ENOTREADY, "pid %d has no interpreter", rt->pid);
+        return err_set(PS_ENOTREADY, "%s has no interpreter",
+                       rt->target->name);
     }
     *interp = v;
     return 0;

@@ -4,8 +4,8 @@
  * Layer: python.  py_runtime_attach() finds the object (executable or
  * shared library) that holds the CPython runtime, without trusting file
  * names; reads the exact version from the target; picks the layout
- * (generated tables for 3.6-3.12, the target's _Py_DebugOffsets for
- * 3.13+); and locates the entry points the walkers start from.
+ * (generated tables for 3.6-3.12, the target's _Py_DebugOffsets over
+ * them for 3.13-3.15); and locates the entry points the walkers start from.
  */
 #ifndef PYSPECT_PYTHON_RUNTIME_H
 #define PYSPECT_PYTHON_RUNTIME_H
@@ -18,6 +18,7 @@
 #include "target/elf.h"
 #include "target/maps.h"
 #include "target/memsrc.h"
+#include "target/target.h"
 
 struct py_version {
     int major;
@@ -28,13 +29,14 @@ struct py_version {
 };
 
 struct py_runtime {
-    int pid;
-    struct memsrc *proc; /* the live process (owned) */
-    struct memsrc *mem;  /* page cache over proc: what walkers read */
-    struct maps maps;
+    struct target *target; /* what is read (not owned, see below) */
+    struct memsrc *proc;   /* the target's memory, uncached (its own) */
+    struct memsrc *mem;    /* page cache over proc: what walkers read */
+    struct maps maps;      /* the target's mappings at attach */
     struct elf_image *elf; /* the object holding the runtime */
+    char *elf_path;        /* where pyspect opened it from */
     uint64_t bias;         /* its load bias */
-    char *executable;      /* /proc/PID/exe */
+    char *executable;      /* the target's executable */
     char *library;         /* the shared library path, or NULL (static) */
     struct py_version version;
     struct py_layout layout; /* 3.13+: overlaid with _Py_DebugOffsets */
@@ -56,23 +58,26 @@ struct py_runtime {
      * -1 until found. */
     int pthread_tid_offset;
 
+    int owns_target; /* py_runtime_from_memsrc()'s own target */
+
     /* Code objects by remote address (struct py_code *, owned). */
     struct hashmap codes;
     uint32_t code_epoch; /* see py_code_get() */
 };
 
 /*
- * Attach to pid: PS_ENOPROC, PS_EZOMBIE, PS_EPERM, PS_ENOTPY,
- * PS_EVERSION, PS_ENOTREADY, PS_EEXITED.  Read-only.
+ * Find the CPython runtime in target t: PS_ENOTPY, PS_EVERSION,
+ * PS_ENOTREADY, PS_EEXITED, PS_EPERM.  Read-only.  The runtime borrows
+ * t, which must outlive it.
  */
-int py_runtime_attach(int pid, struct py_runtime **out);
+int py_runtime_attach(struct target *t, struct py_runtime **out);
 void py_runtime_free(struct py_runtime *rt);
 
 /*
  * A runtime over any memory source with a known layout, taking ownership
- * of src: no process, no ELF file.  The entry points (runtime, code_type,
- * ...) are left 0 for the caller to set.  For unit tests today; the seam
- * a core-file backend will use.
+ * of src (through a memory-only target the runtime owns): no process, no
+ * ELF file.  The entry points (runtime, code_type, ...) are left 0 for
+ * the caller to set.  For unit tests.
  */
 struct py_runtime *py_runtime_from_memsrc(struct memsrc *src,
                                           const struct py_layout *layout);
@@ -101,14 +106,21 @@ int py_version_hex_sane(uint64_t hex);
 void py_version_from_hex(uint32_t hex, struct py_version *v);
 
 /*
- * Overlay the 3.13 _Py_DebugOffsets table found at table (len bytes, a
- * copy of the target's) onto layout.  Validates every value first;
- * PS_ECORRUPT or PS_EVERSION on a table pyspect cannot trust.
+ * Overlay the _Py_DebugOffsets table found at table (len bytes, a copy of
+ * the target's) onto layout, the generated table of the same minor.
+ * Validates every value first; PS_ECORRUPT or PS_EVERSION (naming the
+ * version) on a table pyspect cannot trust or does not know.
  */
 int py_debug_offsets_apply(const unsigned char *table, size_t len,
                            struct py_layout *layout);
 
-/* Bytes of the 3.13 table pyspect reads. */
-#define PY_DEBUG_OFFSETS_313_SIZE 584
+/*
+ * sizeof(_Py_DebugOffsets) of Python 3.minor (584 for 3.13, 760 for 3.14,
+ * 888 for 3.15), or 0 when pyspect has no reader for it.
+ */
+size_t py_debug_offsets_size(int minor);
+
+/* The largest table any known minor has. */
+#define PY_DEBUG_OFFSETS_MAX_SIZE 888
 
 #endif /* PYSPECT_PYTHON_RUNTIME_H */

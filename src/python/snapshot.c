@@ -11,16 +11,17 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "core/xalloc.h"
-#include "target/pause.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 static void
 snapshot_clear(struct py_snapshot *s)
 {
-    size_t i;
+    size_t i, j;
 
     for (i = 0; i < s->n; i++) {
+        for (j = 0; j < s->threads[i].nframes; j++) {
+            py_code_unref(s->threads[i].frames[j].code);
+        }
         free(s->threads[i].name);
         free(s->threads[i].frames);
     }
@@ -54,18 +55,18 @@ struct task_states {
 };
 
 static void
-task_states_read(int pid, struct task_states *ts)
+task_states_read(struct target *t, struct task_states *ts)
 {
     size_t i;
 
     memset(ts, 0, sizeof(*ts));
-    if (proc_tasks(pid, &ts->tids, &ts->n) < 0) {
+    if (target_threads(t, &ts->tids, &ts->n) < 0) {
         ts->n = 0;
         return;
     }
     ts->states = xcalloc(ts->n ? ts->n : 1, 1);
     for (i = 0; i < ts->n; i++) {
-        proc_task_state(pid, ts->tids[i], &ts->states[i]);
+        target_thread_state(t, ts->tids[i], &ts->states[i]);
     }
 }
 
@@ -124,8 +125,15 @@ snapshot_once(struct py_runtime *rt, unsigned flags,
         ts->nframes = stack.n;
         ts->truncated = stack.truncated;
         if (stack.n > 0) {
+            size_t j;
+
+            /* The frames outlive this walk: a later attempt may clear the
+             * code cache, so each holds its own reference. */
             ts->frames = xmalloc(stack.n * sizeof(*ts->frames));
             memcpy(ts->frames, stack.v, stack.n * sizeof(*ts->frames));
+            for (j = 0; j < stack.n; j++) {
+                py_code_ref(ts->frames[j].code);
+            }
         }
     }
     if (out->n > 1) {
@@ -143,16 +151,15 @@ int
 py_snapshot_take(struct py_runtime *rt, unsigned flags,
                  struct py_snapshot *out)
 {
-    struct pause pause = PAUSE_INIT;
     struct task_states states;
     uint64_t start = clock_now_ns();
     uint64_t reads0 = rt->proc->nreads, bytes0 = rt->proc->nbytes;
     int rc = 0, attempt;
 
     memset(out, 0, sizeof(*out));
-    task_states_read(rt->pid, &states);
-    if (flags & PY_SNAPSHOT_BLOCKING) {
-        rc = pause_begin(rt->pid, &pause);
+    task_states_read(rt->target, &states);
+    if ((flags & PY_SNAPSHOT_BLOCKING) && target_can_pause(rt->target)) {
+        rc = target_pause(rt->target);
         if (rc < 0) {
             free(states.tids);
             free(states.states);
@@ -168,13 +175,13 @@ py_snapshot_take(struct py_runtime *rt, unsigned flags,
             rc == PS_ENOTREADY) {
             break;
         }
-        /* The code cache may hold an object that was freed meanwhile. */
+        /* The code cache may hold an object that was freed meanwhile;
+         * frames already taken keep their own references. */
         py_code_cache_clear(rt);
     }
     if (out->paused) {
-        pause_end(&pause);
-        out->paused_ms = pause_ms(&pause);
-        pause_release(&pause);
+        target_resume(rt->target);
+        out->paused_ms = target_pause_ms(rt->target);
     }
     /* A thread whose stack kept changing is reported with its error;
      * anything else that failed fails the snapshot. */

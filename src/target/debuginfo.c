@@ -92,12 +92,12 @@ debuginfo_try(const char *file, const char *want, struct elf_image **out)
 }
 
 int
-debuginfo_open(int pid, const char *path, struct elf_image **out,
+debuginfo_open(struct target *t, const char *path, struct elf_image **out,
                struct strbuf *where)
 {
     const char *env = getenv("PYSPECT_DEBUG_FILE_DIRECTORY");
     const char *dirs = env != NULL ? env : DEBUGINFO_DEFAULT_DIRS;
-    struct strbuf id = STRBUF_INIT, file = STRBUF_INIT;
+    struct strbuf id = STRBUF_INIT, file = STRBUF_INIT, name = STRBUF_INIT;
     int rc = PS_ENOTFOUND;
 
     if (debuginfo_build_id(path, &id) < 0 || id.len < 4) {
@@ -111,12 +111,15 @@ debuginfo_open(int pid, const char *path, struct elf_image **out,
 
         for (root = 0; root < 2 && rc < 0 && len > 0 && dirs[0] == '/';
              root++) {
-            strbuf_reset(&file);
-            if (root == 0) {
-                strbuf_addf(&file, "/proc/%d/root", pid);
-            }
-            strbuf_addf(&file, "%.*s/.build-id/%.2s/%s.debug", (int)len, dirs,
+            strbuf_reset(&name);
+            strbuf_addf(&name, "%.*s/.build-id/%.2s/%s.debug", (int)len, dirs,
                         id.buf, id.buf + 2);
+            strbuf_reset(&file);
+            if (root == 1) {
+                strbuf_add(&file, name.buf, name.len);
+            } else if (target_path(t, name.buf, &file) < 0) {
+                continue;
+            }
             rc = debuginfo_try(file.buf, id.buf, out);
         }
         dirs += colon ? len + 1 : len;
@@ -125,6 +128,7 @@ debuginfo_open(int pid, const char *path, struct elf_image **out,
         strbuf_reset(where);
         strbuf_addstr(where, file.buf);
     }
+    strbuf_release(&name);
     strbuf_release(&file);
     strbuf_release(&id);
     return rc;

@@ -10,8 +10,8 @@
  *
  * The directories searched are $PYSPECT_DEBUG_FILE_DIRECTORY (a
  * colon-separated list, like gdb's debug-file-directory; empty to search
- * none) or /usr/lib/debug, each first inside the target's root
- * (/proc/PID/root) then in pyspect's own.
+ * none) or /usr/lib/debug, each first inside the target's root (a live
+ * process's /proc/PID/root, a core's --sysroot) then in pyspect's own.
  */
 #ifndef PYSPECT_TARGET_DEBUGINFO_H
 #define PYSPECT_TARGET_DEBUGINFO_H
@@ -20,17 +20,18 @@
 
 #include "core/strbuf.h"
 #include "target/elf.h"
+#include "target/target.h"
 
 /* The GNU build id of the ELF file at path, as lowercase hex. */
 int debuginfo_build_id(const char *path, struct strbuf *hex);
 
 /*
  * Open the debug file of the object at path (a file pyspect can open,
- * such as /proc/PID/map_files/...), for process pid.  Its build id must
+ * such as target_mapped_path() gives), for target t.  Its build id must
  * match.  On success *out is the opened image and where (if not NULL)
  * its path.  PS_ENOTFOUND when none is installed.
  */
-int debuginfo_open(int pid, const char *path, struct elf_image **out,
+int debuginfo_open(struct target *t, const char *path, struct elf_image **out,
                    struct strbuf *where);
 
 #endif /* PYSPECT_TARGET_DEBUGINFO_H */

@@ -167,6 +167,60 @@ proc_ppid(int pid, int *ppid)
     return rc;
 }
 
+int
+proc_status_field(int pid, int tid, const char *name, int index,
+                  long long *out)
+{
+    char path[96];
+    struct strbuf sb = STRBUF_INIT;
+    size_t nlen = strlen(name);
+    const char *line, *end;
+    int rc;
+
+    if (tid > 0) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+    } else {
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    }
+    rc = read_file(path, 1 << 16, &sb);
+    if (rc < 0) {
+        strbuf_release(&sb);
+        return PS_ENOTFOUND;
+    }
+    rc = PS_ENOTFOUND;
+    for (line = sb.buf; line < sb.buf + sb.len; line = end + 1) {
+        const char *p;
+        char *num_end;
+        int i;
+
+        end = memchr(line, '\n', (size_t)(sb.buf + sb.len - line));
+        if (end == NULL) {
+            end = sb.buf + sb.len;
+        }
+        if ((size_t)(end - line) <= nlen || memcmp(line, name, nlen) != 0 ||
+            line[nlen] != ':') {
+            continue;
+        }
+        p = line + nlen + 1;
+        for (i = 0; p < end; i++) {
+            long long v = strtoll(p, &num_end, 10);
+
+            if (num_end == p) {
+                break;
+            }
+            if (i == index) {
+                *out = v;
+                rc = 0;
+                break;
+            }
+            p = num_end;
+        }
+        break;
+    }
+    strbuf_release(&sb);
+    return rc;
+}
+
 static int
 int_cmp(const void *a, const void *b)
 {
@@ -262,6 +316,101 @@ proc_target_path(int pid, const char *path, struct strbuf *out)
         out->buf[mark] = '\0';
     }
     strbuf_addstr(out, path);
+}
+
+static int
+parse_hex_token(const char **p, const char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    int digits = 0;
+
+    while (*p < end && **p == ' ') {
+        (*p)++;
+    }
+    if (end - *p >= 2 && (*p)[0] == '0' && (*p)[1] == 'x') {
+        *p += 2;
+    }
+    while (*p < end && digits < 17) {
+        char c = **p;
+        int d;
+
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else {
+            break;
+        }
+        v = v << 4 | (uint64_t)d;
+        digits++;
+        (*p)++;
+    }
+    *out = v;
+    return digits > 0 ? 0 : -1;
+}
+
+int
+proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
+                   uint64_t *pc)
+{
+    const char *p = text, *end = text + len;
+    uint64_t v;
+    long long n;
+    int i, skip;
+
+    *nr = -1;
+    *sp = *pc = 0;
+    if (len >= 7 && memcmp(text, "running", 7) == 0) {
+        return 0;
+    }
+    /* "-1 SP PC" when blocked outside a system call, else "NR A1 .. A6
+     * SP PC" (NR in decimal, the rest in hex). */
+    if (len >= 2 && text[0] == '-') {
+        skip = 1;
+        n = -1;
+    } else {
+        skip = 7;
+        n = strtoll(text, NULL, 10);
+    }
+    while (p < end && *p != ' ') {
+        p++;
+    }
+    for (i = 1; i < skip; i++) {
+        if (parse_hex_token(&p, end, &v) < 0) {
+            return PS_ECORRUPT;
+        }
+    }
+    if (parse_hex_token(&p, end, sp) < 0) {
+        *sp = 0;
+        return PS_ECORRUPT;
+    }
+    if (parse_hex_token(&p, end, pc) < 0) {
+        *pc = 0;
+    }
+    *nr = n;
+    return 0;
+}
+
+int
+proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp, uint64_t *pc)
+{
+    char path[80], buf[512];
+    int fd;
+    ssize_t n;
+
+    *nr = -1;
+    *sp = *pc = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == EACCES || errno == EPERM ? PS_EPERM : PS_ENOTFOUND;
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n <= 0) {
+        return PS_ENOTFOUND;
+    }
+    return proc_parse_syscall(buf, (size_t)n, nr, sp, pc);
 }
 
 static int

@@ -25,6 +25,15 @@ int proc_check(int pid);
  */
 int proc_task_state(int pid, int tid, char *state);
 
+/*
+ * A number field of /proc/PID/status (or of /proc/PID/task/TID/status
+ * when tid > 0), such as "TracerPid" or "Uid" (the first number on the
+ * line: the real id; index picks a later one).  PS_ENOTFOUND when the
+ * process, the thread or the field is not there.
+ */
+int proc_status_field(int pid, int tid, const char *name, int index,
+                      long long *out);
+
 /* The thread ids of pid, sorted ascending.  *tids is malloc'd. */
 int proc_tasks(int pid, int **tids, size_t *count);
 
@@ -58,6 +67,17 @@ int proc_find_cmdline(const char *cmdline, int exclude, int *pid);
  * exists, else path itself.
  */
 void proc_target_path(int pid, const char *path, struct strbuf *out);
+
+/*
+ * What /proc/PID/task/TID/syscall says: the system call a blocked thread
+ * is in (*nr, -1 when blocked outside one) and its stack and instruction
+ * pointers; for a thread on a CPU ("running") *nr is -1 and *sp, *pc 0.
+ * PS_ENOTFOUND when the thread is gone, PS_EPERM.
+ */
+int proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp,
+                      uint64_t *pc);
+int proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
+                       uint64_t *pc);
 
 /* Parse the state letter out of a /proc/.../stat line. */
 int proc_parse_stat_state(const char *stat, size_t len, char *state);

@@ -10,9 +10,6 @@
  * clamped to that mapping's Rss (pages only ever read map the shared
  * zero page, which Rss does not count and pagemap, without the right to
  * see frame numbers, cannot tell apart).
- *
- * Also the thread stack pointers, which say which anonymous mappings are
- * thread stacks.
  */
 #ifndef PYSPECT_TARGET_RESIDENT_H
 #define PYSPECT_TARGET_RESIDENT_H
@@ -44,15 +41,5 @@ typedef int (*resident_default_fn)(const struct smaps_vma *vma, void *ctx);
 int resident_split(const struct smaps *sm, struct resident_range *ranges,
                    size_t n, resident_default_fn default_label, void *ctx,
                    struct pagemap *pm, uint64_t *bytes, size_t nlabels);
-
-/*
- * The stack pointer of thread tid (from /proc/PID/task/TID/syscall), or
- * 0 when the thread is running on a CPU (the kernel does not say) or
- * gone.
- */
-int resident_thread_sp(int pid, int tid, raddr_t *sp);
-
-/* Parse a /proc/PID/task/TID/syscall line into the stack pointer. */
-int resident_parse_syscall(const char *text, size_t len, raddr_t *sp);
 
 #endif /* PYSPECT_TARGET_RESIDENT_H */

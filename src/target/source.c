@@ -12,7 +12,6 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "core/xalloc.h"
-#include "target/proc.h"
 #include "core/banned.h"
 
 /* Source files larger than this are not shown. */
@@ -27,9 +26,9 @@ struct source_file {
 };
 
 void
-source_cache_init(struct source_cache *c, int pid)
+source_cache_init(struct source_cache *c, struct target *t)
 {
-    c->pid = pid;
+    c->target = t;
     hashmap_init(&c->files);
 }
 
@@ -57,12 +56,8 @@ source_load(struct source_cache *c, struct source_file *f)
     struct strbuf path = STRBUF_INIT;
     size_t i, alloc = 0;
 
-    if (f->name[0] == '/') {
-        proc_target_path(c->pid, f->name, &path);
-    } else {
-        strbuf_addf(&path, "/proc/%d/cwd/%s", c->pid, f->name);
-    }
-    if (read_file(path.buf, SOURCE_MAX_BYTES, &f->text) < 0 ||
+    if (target_path(c->target, f->name, &path) < 0 ||
+        read_file(path.buf, SOURCE_MAX_BYTES, &f->text) < 0 ||
         memchr(f->text.buf, '\0', f->text.len) != NULL) {
         f->missing = 1;
         strbuf_release(&path);

@@ -1,10 +1,10 @@
 /*
  * source.h - source lines of the target's Python files.
  *
- * Layer: target.  File names are as the target sees them: relative ones
- * are resolved against its working directory (/proc/PID/cwd) and absolute
- * ones through its root (/proc/PID/root), so containers work.  Files are
- * read once and kept for the life of the cache.
+ * Layer: target.  File names are as the target sees them, opened
+ * through target_path() (a live process's root and working directory, so
+ * containers work; a core's --sysroot).  Files are read once and kept for
+ * the life of the cache.
  */
 #ifndef PYSPECT_TARGET_SOURCE_H
 #define PYSPECT_TARGET_SOURCE_H
@@ -13,13 +13,14 @@
 
 #include "core/hashmap.h"
 #include "core/strbuf.h"
+#include "target/target.h"
 
 struct source_cache {
-    int pid;
-    struct hashmap files; /* hash of the name -> struct source_file */
+    struct target *target; /* not owned */
+    struct hashmap files;  /* hash of the name -> struct source_file */
 };
 
-void source_cache_init(struct source_cache *c, int pid);
+void source_cache_init(struct source_cache *c, struct target *t);
 void source_cache_release(struct source_cache *c);
 
 /*

@@ -128,9 +128,13 @@ def test_deep_recursion_and_nonascii(python, scenario):
     rec = by_name["recursion"]["frames"]
     assert sum(f["function"] == "recurse" for f in rec) == 1001
     assert not by_name["recursion"]["truncated"]
-    names = [f["function"] for f in by_name["fünf-函数-𠀀"]["frames"]]
-    assert names[:4] == ["park_lock", "𠀀", "函数", "fünf"]
     assert "tgt-ünï-函数-𠀀" in rec[0]["file"]
+    names = [f["function"] for f in by_name["fünf-函数-𠀀"]["frames"]]
+    if python.version < (3,):
+        # 2.7 identifiers are ASCII: the thread names are not.
+        assert names[:3] == ["park_lock", "function", "five"]
+        return
+    assert names[:4] == ["park_lock", "𠀀", "函数", "fünf"]
     if python.version >= (3, 11):
         meth = [f for f in by_name["Ünïcode"]["frames"]
                 if f["function"] == "méthode"]
@@ -166,7 +170,8 @@ def test_blocking_snapshot_reports_pause(python, scenario):
     assert "Paused for" in r.out
     # The target carries on: no thread is left stopped or traced.
     for tid in os.listdir("/proc/%d/task" % scenario.pid):
-        with open("/proc/%d/task/%s/status" % (scenario.pid, tid)) as f:
+        with open("/proc/%d/task/%s/status" % (scenario.pid, tid),
+                  errors="replace") as f:
             status = f.read()
         assert "TracerPid:\t0\n" in status
         state = status.split("State:\t")[1][0]
@@ -211,6 +216,6 @@ def test_main_thread_finished(python, target):
     assert problems == []
     main = [th for th in doc["threads"] if th["main"]]
     assert len(main) == 1
-    assert "_shutdown" in [f["function"] for f in main[0]["frames"]]
+    assert t.truth["shutdown"] in [f["function"] for f in main[0]["frames"]]
     assert [th["name"] for th in doc["threads"] if not th["main"]] == \
         ["survivor"]

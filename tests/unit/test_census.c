@@ -20,6 +20,7 @@
 #include "core/xalloc.h"
 #include "python/census.h"
 #include "python/gc.h"
+#include "python/heap.h"
 #include "python/layout.h"
 #include "target/maps.h"
 #include "tap.h"
@@ -239,7 +240,8 @@ fk_runtime(struct fake *f, struct memsrc **mem)
     memsrc_buffer_add(rt->proc, BASE, f->mem, HEAP_SIZE);
     rt->mem = rt->proc;
     rt->str_type = f->b.types[CENSUS_STR];
-    rt->pid = 1;
+    /* Messages name the target; its own memory is not read. */
+    rt->target = target_from_memsrc(memsrc_buffer_new());
     *mem = rt->proc;
     return rt;
 }
@@ -248,6 +250,7 @@ static void
 fk_runtime_free(struct py_runtime *rt)
 {
     memsrc_free(rt->proc);
+    target_free(rt->target);
     free(rt);
 }
 
@@ -402,6 +405,23 @@ test_garbage(const struct py_layout *l)
     TAP_OK(c.partial >= 1, "3.%d: the absurd list is partial", l->minor);
     EQ(count_of(&c, "Loop"), 1, "3.%d: a looping tp_base is bounded",
        l->minor);
+    {
+        /* Rows leave out what is not a type (no name to sort by). */
+        struct py_heap_type *rows;
+        size_t nrows, named = 0;
+        uint64_t counted = 0;
+
+        py_heap_rows(&c, &rows, &nrows);
+        for (i = 0; i < nrows; i++) {
+            named += rows[i].name != NULL && rows[i].module != NULL;
+            counted += rows[i].count;
+        }
+        EQ(named, nrows, "3.%d: every row of a damaged heap is named",
+           l->minor);
+        EQ(counted, c.objects, "3.%d: the rows hold every object counted",
+           l->minor);
+        py_heap_types_free(rows, nrows);
+    }
     census_release(&c);
     fk_runtime_free(rt);
     free(f.mem);

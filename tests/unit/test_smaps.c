@@ -1,6 +1,6 @@
 /*
  * test_smaps.c - unit tests of the smaps parsers, the resident split
- * and the /proc/PID/task/TID/syscall parser.
+ * and the /proc/PID/task/TID/syscall parser (proc.c).
  *
  * Layer: tests.  The fixtures are a real smaps and smaps_rollup from a
  * Linux 6.18 process (tests/unit/fixtures).  The split runs on made-up
@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "tap.h"
 #include "target/pagemap.h"
+#include "target/proc.h"
 #include "target/resident.h"
 #include "target/smaps.h"
 
@@ -205,21 +206,26 @@ test_split(void)
 static void
 test_syscall(void)
 {
-    uint64_t sp = 1;
+    uint64_t sp = 1, pc = 1;
+    int64_t nr = 0;
     static const char blocked[] =
         "202 0x7f0a5c000b70 0x80 0x0 0x0 0x0 0x0 0x7f0a5bffe9a0 "
         "0x7f0a5d0a4e1e\n";
     static const char nosys[] = "-1 0x7ffc1b2c3d40 0x7f0a5d0a4e1e\n";
 
-    TAP_EQ_INT(resident_parse_syscall(blocked, strlen(blocked), &sp), 0,
+    TAP_EQ_INT(proc_parse_syscall(blocked, strlen(blocked), &nr, &sp, &pc), 0,
                "blocked in a system call");
+    TAP_EQ_INT(nr, 202, "which one");
     TAP_EQ_INT(sp, 0x7f0a5bffe9a0ULL, "its stack pointer");
-    TAP_EQ_INT(resident_parse_syscall(nosys, strlen(nosys), &sp), 0,
+    TAP_EQ_INT(pc, 0x7f0a5d0a4e1eULL, "its instruction pointer");
+    TAP_EQ_INT(proc_parse_syscall(nosys, strlen(nosys), &nr, &sp, &pc), 0,
                "stopped outside a system call");
+    TAP_EQ_INT(nr, -1, "no system call");
     TAP_EQ_INT(sp, 0x7ffc1b2c3d40ULL, "its stack pointer");
-    TAP_EQ_INT(resident_parse_syscall("running\n", 8, &sp), 0, "running");
+    TAP_EQ_INT(proc_parse_syscall("running\n", 8, &nr, &sp, &pc), 0,
+               "running");
     TAP_EQ_INT(sp, 0, "no stack pointer while running");
-    TAP_OK(resident_parse_syscall("202 0x1\n", 8, &sp) < 0, "truncated");
+    TAP_OK(proc_parse_syscall("202 0x1\n", 8, &nr, &sp, &pc) < 0, "truncated");
 }
 
 int

@@ -3,9 +3,6 @@ microseconds.  Thread "chains" runs a1->a2->a3->spin and b1->b2->b3->spin
 in turn; thread "generator" consumes a generator in a loop.  A stack that
 holds frames of both chains, or a produce() frame under use() (or the
 reverse), cannot have happened.  Runs until killed."""
-import sys
-import threading
-
 import _common
 
 
@@ -56,8 +53,8 @@ def generator():
         use(v)
 
 
-threading.Thread(target=chains, name="chains", daemon=True).start()
-threading.Thread(target=generator, name="generator", daemon=True).start()
+_common.start_thread(chains, "chains")
+_common.start_thread(generator, "generator")
 _common.wait_arrivals(2)
 _common.report({})
 _common.HOLD.acquire()

@@ -1,7 +1,5 @@
 """A busy main thread (hot() under outer()) and a sleeping thread, until
 killed.  For record's format, mode and option tests."""
-import sys
-import threading
 import time
 
 import _common
@@ -24,7 +22,7 @@ def outer():
         hot()
 
 
-threading.Thread(target=sleeper, name="sleeper", daemon=True).start()
+_common.start_thread(sleeper, "sleeper")
 _common.wait_arrivals(1)
 _common.gettid()
 _common.wait_blocked(list(_common.tids.values()))

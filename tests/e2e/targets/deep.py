@@ -2,7 +2,6 @@
 seconds when given (for the "target exits while read" test)."""
 import os
 import sys
-import threading
 import time
 
 import _common
@@ -22,8 +21,7 @@ def level(n):
 
 sys.setrecursionlimit(DEPTH + 100)
 for i in range(NTHREADS):
-    threading.Thread(target=level, args=(DEPTH - 3,), name="deep-%d" % i,
-                     daemon=True).start()
+    _common.start_thread(level, "deep-%d" % i, args=(DEPTH - 3,))
 _common.wait_arrivals(NTHREADS)
 _common.settle()
 _common.report(sys._current_frames())

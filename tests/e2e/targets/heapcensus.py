@@ -1,3 +1,4 @@
+# -*- coding: utf-8 -*-
 """A known heap, and the census the target takes of itself.
 
 The population covers what the census must read: instances with a
@@ -5,7 +6,9 @@ __dict__ (3.11+: values kept without one, inline in 3.13), with many
 attributes, with __slots__, subclasses of list/dict/str/int/tuple,
 untracked tuples and dicts of atoms, sets, bytes, bytearrays, big ints,
 floats, functions with defaults, closures and docstrings, bound methods,
-class attributes, and (3.12+) immortal objects referenced from containers.
+class attributes, (3.12+) immortal objects referenced from containers,
+and on 2.7 old-style classes and their instances (counted by class, as
+guppy does), ints and longs, and unicode strs next to byte strs.
 
 The truth is the same census pyspect takes, computed here with
 gc.get_objects() (every tracked object) and, from them, every untracked
@@ -17,7 +20,8 @@ So that the heap pyspect reads is exactly the heap measured, the
 collector is disabled first (a collection would untrack tuples and
 dicts), every module the census needs is imported before, the census
 runs in the frame that then parks, and everything it made is deleted
-before parking.  The census is taken twice and must agree with itself.
+before parking.  After a first census that readies what it uses, the
+census is taken twice and must agree with itself.
 
 argv: truth-file [scale] [--freeze]
   --freeze: gc.freeze() part of the heap (3.7+); the truth is then the
@@ -120,14 +124,36 @@ class Uncollectable(object):
     pass
 
 
+class OldStyle:
+    """An old-style class on 2.7 (its instances are all of type
+    `instance`), an ordinary one on 3."""
+
+    def __init__(self, i):
+        self.num = i
+        self.text = "old-%d" % i
+
+
+if sys.version_info[0] >= 3:
+    # Keyword-only defaults (__kwdefaults__) are Python 3 syntax.
+    exec("""
 def make_function(i):
     cell_value = "closure-%d" % i
 
     def fn(a="default-%d" % i, b=(i, "dt-%d" % i), *, c=("kw-%d" % i)):
-        """docstring of fn"""
+        \"\"\"docstring of fn\"\"\"
         return cell_value, a, b, c
     fn.__doc__ = "doc-%d" % i
     return fn
+""")
+else:
+    def make_function(i):
+        cell_value = "closure-%d" % i
+
+        def fn(a="default-%d" % i, b=(i, "dt-%d" % i)):
+            """docstring of fn"""
+            return cell_value, a, b
+        fn.__doc__ = "doc-%d" % i
+        return fn
 
 
 POP = {}
@@ -167,9 +193,12 @@ def build(n):
     POP["methods"] = [o.__init__ for o in POP["plain"][: n // 20]]
     POP["immortal"] = [None, True, False, 0, 1, -5, 256, "", (), "a",
                        Ellipsis, NotImplemented]
-    POP["nonascii"] = ["fünf-%d" % i for i in range(n // 10)] + \
-        ["函数-%d" % i for i in range(n // 10)] + \
-        ["\U00020000-%d" % i for i in range(n // 10)]
+    POP["nonascii"] = [u"fünf-%d" % i for i in range(n // 10)] + \
+        [u"函数-%d" % i for i in range(n // 10)] + \
+        [u"\U00020000-%d" % i for i in range(n // 10)]
+    POP["oldstyle"] = [OldStyle(i) for i in range(n // 10)]
+    POP["classes"] = [OldStyle, type(POP["oldstyle"][0])]
+    POP["ints"] = [i * 1000003 for i in range(n)]
     for i in range(3):
         gc.garbage.append(Uncollectable())
 
@@ -203,8 +232,14 @@ KINDS = {object: "object", type: "type", str: "str", bytes: "bytes",
          bytearray: "bytearray", types.FunctionType: "function",
          types.MethodType: "method", type(_cell()): "cell",
          types.ModuleType: "module"}
+if sys.version_info[0] == 2:
+    # Old-style classes and their instances: followed as their
+    # tp_traverse does (class and __dict__; bases, __dict__, name and the
+    # cached __getattr__/__setattr__/__delattr__).
+    KINDS.update({types.InstanceType: "instance",
+                  types.ClassType: "classobj"})
 FOLLOW = ("list", "tuple", "dict", "set", "frozenset", "function",
-          "method", "cell")
+          "method", "cell", "instance", "classobj")
 
 
 def referents(o, kinds):
@@ -225,6 +260,9 @@ def referents(o, kinds):
     if k == "dict":
         r.extend(dict.keys(o))
     return r
+
+
+INSTANCE = getattr(types, "InstanceType", None)
 
 
 def census():
@@ -258,6 +296,8 @@ def census():
         nxt = []
         for o in level:
             t = type(o)
+            if t is INSTANCE:
+                t = o.__class__     # by class, as guppy does
             key = (t.__module__, t.__name__)
             row = table.get(key)
             if row is None:
@@ -325,6 +365,12 @@ def main(path):
         gens = "%d %d %d" % (len(gc.get_objects(generation=0)),
                              len(gc.get_objects(generation=1)),
                              len(gc.get_objects(generation=2)))
+    # A first census readies what it uses (2.7 readies some builtin
+    # types on their first attribute lookup, adding descriptors), and may
+    # change the heap once (3.14's enum leaves a name such as
+    # '_IntFlag__in_progress' reachable until a lookup made while walking
+    # replaces it; when, depends on the walk's order: the hash seed).
+    census()
     first = census()
     again = census()
     if again != first:

@@ -26,6 +26,7 @@ class Ballast(object):
         self.text = "ballast-%d" % i
 
 
+clock = getattr(time, "perf_counter", time.time)
 size = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 ballast = [Ballast(i) for i in range(size // 3)]
 kept = []
@@ -35,7 +36,8 @@ with open(sys.argv[1] + ".tmp", "w") as f:
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 sys.stdout.write("READY\n")
 sys.stdout.flush()
-for line in sys.stdin:
+# (2.7's `for line in sys.stdin` reads ahead: readline() answers at once)
+for line in iter(sys.stdin.readline, ""):
     words = line.split()
     if words and words[0] == "grow":
         n = int(words[1])
@@ -45,12 +47,12 @@ for line in sys.stdin:
     elif words and words[0] == "ping":
         sys.stdout.write("pong\n")
     elif words and words[0] == "count":
-        t0 = time.perf_counter()
+        t0 = clock()
         stats = {}
         for o in gc.get_objects():
             name = type(o).__name__
             stats[name] = stats.get(name, 0) + 1
-        took = time.perf_counter() - t0
+        took = clock() - t0
         del stats, o
         sys.stdout.write("counted %.6f\n" % took)
     sys.stdout.flush()

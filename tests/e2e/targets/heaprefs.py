@@ -67,7 +67,9 @@ def worker():
         time.sleep(3600)
 
 
-threading.Thread(target=worker, name="holder", daemon=True).start()
+holder = threading.Thread(target=worker, name="holder")
+holder.daemon = True
+holder.start()
 started.wait()
 gc.collect()
 gc.disable()

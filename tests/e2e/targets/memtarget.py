@@ -1,4 +1,4 @@
-"""Memory scenarios for the `pyspect mem` tests (CPython 3.6-3.13).
+"""Memory scenarios for the `pyspect mem` tests (CPython 2.7, 3.6-3.13).
 
 Usage: memtarget.py TRUTH.json SCENARIO
 
@@ -6,6 +6,13 @@ Each scenario puts the process's memory in a known state, then measures
 the truth about itself -- glibc's own mallinfo2() through ctypes,
 pymalloc's figures parsed from sys._debugmallocstats(), its RSS -- writes
 it to TRUTH.json, prints READY and parks without allocating.
+
+Python 2.7 has no sys._debugmallocstats() (nor, in a release build, the
+C function behind it): there the target computes the same figures the
+way that function does, from its own allocator statics (arenas,
+maxarenas, narenas_currently_allocated, found in its libpython's symbol
+table) read with ctypes, with the GIL held -- CPython's own counters and
+pool headers, read from inside.
 
   accuracy           a little of everything, for the exact comparisons:
                      freed 2 KiB blocks (bins), freed 48-byte blocks
@@ -61,6 +68,8 @@ def mallinfo():
 
 def debugmallocstats():
     """sys._debugmallocstats() writes to C's stderr: catch it in a file."""
+    if not hasattr(sys, "_debugmallocstats"):
+        return own_pymalloc_stats()
     fd, path = tempfile.mkstemp()
     saved = os.dup(2)
     try:
@@ -86,6 +95,76 @@ def debugmallocstats():
         "unused_pools": num(r"^(\d+) unused pools \*"),
         "pool_size": num(r"^\d+ unused pools \* (\d+) bytes"),
     }
+
+
+def elf_symbols(path, names):
+    """{name: st_value} of the wanted symbols in path's .symtab."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+                for i in range(shnum)]
+    found = {}
+    for sh in sections:
+        if sh[1] != 2:          # SHT_SYMTAB
+            continue
+        strtab = sections[sh[6]]
+        for off in range(sh[4], sh[4] + sh[5], 24):
+            name_off, info, _, _, value, _ = struct.unpack_from(
+                "<IBBHQQ", data, off)
+            start = strtab[4] + name_off
+            name = data[start:data.index(b"\0", start)].decode("ascii")
+            if name in names and (info & 0xf) == 1:     # STT_OBJECT
+                found[name] = value
+    return found
+
+
+def own_pymalloc_stats():
+    """What _PyObject_DebugMallocStats() reports, computed the way it does
+    from this process's own allocator state (2.7: 256 KiB arenas of 4 KiB
+    pools behind a 48-byte header; a used pool's block size is
+    POOL_SIZE - maxnextoffset, a multiple of its size class + 1: 16 bytes
+    apart in 2.7.18, 8 in older 2.7 releases)."""
+    arena_size, pool_size, overhead = 256 << 10, 4 << 10, 48
+    lib = base = None
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and "libpython" in parts[5] and \
+                    int(parts[2], 16) == 0:
+                lib, base = parts[5], int(parts[0].split("-")[0], 16)
+                break
+    sym = elf_symbols(lib, ("arenas", "maxarenas",
+                            "narenas_currently_allocated"))
+    u64 = ctypes.c_uint64.from_address
+    u32 = ctypes.c_uint32.from_address
+    arenas = u64(base + sym["arenas"]).value
+    maxarenas = u32(base + sym["maxarenas"]).value
+    narenas = u64(base + sym["narenas_currently_allocated"]).value
+    used = avail = unused_pools = seen = 0
+    for i in range(maxarenas):
+        ao = arenas + 48 * i
+        address = u64(ao).value
+        if not address:
+            continue
+        seen += 1
+        pool_address = u64(ao + 8).value
+        unused_pools += u32(ao + 16).value
+        pool = (address + pool_size - 1) & ~(pool_size - 1)
+        while pool < pool_address:
+            count = u32(pool).value
+            if count:
+                size = pool_size - u32(pool + 44).value
+                assert size % (u32(pool + 36).value + 1) == 0
+                used += count * size
+                avail += ((pool_size - overhead) // size - count) * size
+            pool += pool_size
+    assert seen == narenas
+    return {"arenas": narenas, "arena_size": arena_size, "used": used,
+            "avail": avail, "unused_pools": unused_pools,
+            "pool_size": pool_size}
 
 
 def rss():

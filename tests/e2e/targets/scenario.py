@@ -1,17 +1,17 @@
+# -*- coding: utf-8 -*-
 """The e2e dump scenario: every kind of stack the dump tests check, parked.
 
-Threads: nested calls, methods, generators, coroutines (bare and under
-asyncio), lambdas, comprehensions, 1000-deep recursion, non-ASCII function
-names (Latin-1, UCS-2, UCS-4), threads blocked in time.sleep, Lock.acquire
-and Event.wait, a pool that brings the count past 20, and a thread with a
-thread state but no Python frame.  The main thread takes the truth and
-parks on the same line.
+Threads: nested calls, methods, generators, lambdas, comprehensions,
+1000-deep recursion, threads blocked in time.sleep, Lock.acquire and
+Event.wait, a pool that brings the count past 20, and a thread with a
+thread state but no Python frame; on Python 3 also coroutines (bare and
+under asyncio) and non-ASCII function names (scenario3.py), on 2.7 an
+old-style class and the same non-ASCII thread names with ASCII functions
+(2.7 identifiers are ASCII).  The main thread takes the truth and parks
+on the same line.
 """
-import _thread
-import asyncio
 import os
 import sys
-import threading
 import time
 
 import _common
@@ -50,7 +50,7 @@ def inner():
 
 
 # methods
-class Service:
+class Service(object):
     def handle(self):
         self._step()
 
@@ -66,6 +66,12 @@ class Service:
         cls().handle()
 
 
+# an old-style class on 2.7 (an ordinary one on 3)
+class OldStyle:
+    def method(self):
+        park_event()
+
+
 # generators
 def producer():
     yield 1
@@ -76,25 +82,6 @@ def producer():
 def consume():
     for _ in producer():
         pass
-
-
-# coroutines, driven by hand and by asyncio
-async def co_inner():
-    park_lock()
-
-
-async def co_outer():
-    await co_inner()
-
-
-def drive_coroutine():
-    coro = co_outer()
-    coro.send(None)
-
-
-def run_asyncio():
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(co_outer())
 
 
 # lambdas and comprehensions
@@ -121,22 +108,13 @@ def recurse(n):
     return recurse(n - 1)
 
 
-# non-ASCII identifiers: Latin-1, UCS-2 and UCS-4 strs
-def fünf():
-    函数()
+# Non-ASCII thread names with ASCII functions (2.7).
+def five():
+    function()
 
 
-def 函数():
-    𠀀()
-
-
-def 𠀀():
+def function():
     park_lock()
-
-
-class Ünïcode:
-    def méthode(self):
-        park_event()
 
 
 def pool_worker(i):
@@ -146,21 +124,25 @@ def pool_worker(i):
 def main():
     workers = [
         ("nested", outer), ("method", Service.make), ("generator", consume),
-        ("coroutine", drive_coroutine), ("asyncio", run_asyncio),
         ("lambda", use_lambda), ("listcomp", use_comprehensions),
         ("genexpr", use_genexpr), ("dictcomp", use_dictcomp),
         ("recursion", lambda: recurse(DEPTH)),
-        ("fünf-函数-𠀀", fünf), ("Ünïcode", Ünïcode().méthode),
+        ("oldstyle", OldStyle().method),
     ]
+    if _common.PY2:
+        workers += [("fünf-函数-𠀀", five), ("Ünïcode", OldStyle().method)]
+    else:
+        import scenario3
+        workers += scenario3.WORKERS
     for i in range(12):
         workers.append(("pool-%d" % i, (lambda i=i: pool_worker(i))))
     for name, fn in workers:
-        threading.Thread(target=fn, name=name, daemon=True).start()
+        _common.start_thread(fn, name)
     _common.wait_arrivals(len(workers))
     # A thread state without any Python frame: a builtin as the thread's
     # function, blocked reading a pipe nobody writes.
     r, w = os.pipe()
-    frameless = _thread.start_new_thread(os.read, (r, 1))
+    frameless = _common.thread_module.start_new_thread(os.read, (r, 1))
     frameless_tid = _common.blocked_reader_tid(r)
     _common.gettid()
     _common.settle()

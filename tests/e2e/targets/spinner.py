@@ -1,7 +1,6 @@
 """A target with one thread spinning in pure Python and the rest parked:
 the spinner holds the GIL and is on a CPU; the others are idle."""
 import sys
-import threading
 import time
 
 import _common
@@ -12,7 +11,7 @@ spin_ident = []
 
 
 def spin():
-    spin_ident.append(threading.get_ident())
+    spin_ident.append(_common.get_ident())
     arrived()
     x = 0
     while True:
@@ -24,10 +23,9 @@ def sleeper():
     time.sleep(3600)
 
 
-threading.Thread(target=spin, name="spinner", daemon=True).start()
+_common.start_thread(spin, "spinner")
 for i in range(3):
-    threading.Thread(target=sleeper, name="sleeper-%d" % i,
-                     daemon=True).start()
+    _common.start_thread(sleeper, "sleeper-%d" % i)
 _common.wait_arrivals(4)
 _common.gettid()
 _common.wait_blocked([tid for ident, tid in _common.tids.items()

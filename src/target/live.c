@@ -1,0 +1,306 @@
+/*
+ * live.c - the live-process target: memory through process_vm_readv,
+ * facts from /proc, the pause through ptrace seize/interrupt.
+ *
+ * Layer: target.  A thin shell over what proc.c, maps.c, pause.c and the
+ * process memsrc already do; what it adds is a cache of open per-thread
+ * stat files, so a sampler reads a thread's state with one pread().
+ */
+#define _GNU_SOURCE
+#include "target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/xalloc.h"
+#include "target/pause.h"
+#include "target/proc.h"
+#include "core/banned.h"
+
+/* Open thread stat files kept at most: a process that keeps starting
+ * threads must not run pyspect out of descriptors. */
+#define LIVE_STAT_FDS_MAX 256
+
+struct live_stat_fd {
+    int tid;
+    int fd;
+};
+
+struct live_target {
+    struct target base;
+    struct pause pause;
+    struct live_stat_fd *stat_fds; /* sorted by tid */
+    size_t nstat_fds;
+    size_t stat_fds_alloc;
+};
+
+static struct live_target *
+live_of(struct target *t)
+{
+    return (struct live_target *)t;
+}
+
+static int
+live_maps(struct target *t, struct maps *out)
+{
+    return maps_read(t->pid, out);
+}
+
+static int
+live_path(struct target *t, const char *path, struct strbuf *out)
+{
+    if (path[0] == '/') {
+        proc_target_path(t->pid, path, out);
+    } else {
+        strbuf_addf(out, "/proc/%d/cwd/%s", t->pid, path);
+    }
+    return 0;
+}
+
+/*
+ * map_files names the mapped inode itself, even once the file on disk
+ * was replaced or deleted; opening it needs CAP_SYS_ADMIN (or
+ * CAP_CHECKPOINT_RESTORE), so fall back to the name through the root.
+ */
+static int
+live_mapped_path(struct target *t, const struct map_entry *e,
+                 struct strbuf *out)
+{
+    size_t mark = out->len;
+
+    strbuf_addf(out, "/proc/%d/map_files/%llx-%llx", t->pid,
+                (unsigned long long)e->start, (unsigned long long)e->end);
+    if (access(out->buf + mark, R_OK) == 0) {
+        return 0;
+    }
+    out->len = mark;
+    out->buf[mark] = '\0';
+    if (e->path[0] != '/') {
+        return PS_ENOTFOUND;
+    }
+    return live_path(t, e->path, out);
+}
+
+static int
+live_threads(struct target *t, int **tids, size_t *n)
+{
+    return proc_tasks(t->pid, tids, n);
+}
+
+/* ---- thread states through kept-open stat files ----------------------- */
+
+static size_t
+stat_fd_index(const struct live_target *lt, int tid)
+{
+    size_t lo = 0, hi = lt->nstat_fds;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (lt->stat_fds[mid].tid < tid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static void
+stat_fd_drop(struct live_target *lt, size_t i)
+{
+    close(lt->stat_fds[i].fd);
+    memmove(&lt->stat_fds[i], &lt->stat_fds[i + 1],
+            (lt->nstat_fds - i - 1) * sizeof(*lt->stat_fds));
+    lt->nstat_fds--;
+}
+
+static int
+stat_read(int fd, char *state)
+{
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+    if (n <= 0) {
+        return PS_ENOTFOUND;
+    }
+    return proc_parse_stat_state(buf, (size_t)n, state);
+}
+
+/* Close the files of threads that are gone, to make room. */
+static void
+stat_fds_prune(struct live_target *lt)
+{
+    size_t i = 0;
+    char state;
+
+    while (i < lt->nstat_fds) {
+        if (stat_read(lt->stat_fds[i].fd, &state) < 0) {
+            stat_fd_drop(lt, i);
+        } else {
+            i++;
+        }
+    }
+}
+
+static int
+live_thread_state(struct target *t, int tid, char *state)
+{
+    struct live_target *lt = live_of(t);
+    size_t i = stat_fd_index(lt, tid);
+    char path[80];
+    int fd, rc;
+
+    if (i < lt->nstat_fds && lt->stat_fds[i].tid == tid) {
+        if (stat_read(lt->stat_fds[i].fd, state) == 0) {
+            return 0;
+        }
+        /* Gone, or its id now names another thread: open it again. */
+        stat_fd_drop(lt, i);
+    }
+    if (tid <= 0) {
+        return PS_ENOTFOUND;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", t->pid, tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return PS_ENOTFOUND;
+    }
+    rc = stat_read(fd, state);
+    if (rc == 0 && lt->nstat_fds == LIVE_STAT_FDS_MAX) {
+        stat_fds_prune(lt);
+    }
+    if (rc < 0 || lt->nstat_fds == LIVE_STAT_FDS_MAX) {
+        close(fd);
+        return rc;
+    }
+    i = stat_fd_index(lt, tid);
+    XGROW(lt->stat_fds, lt->stat_fds_alloc, lt->nstat_fds + 1);
+    memmove(&lt->stat_fds[i + 1], &lt->stat_fds[i],
+            (lt->nstat_fds - i) * sizeof(*lt->stat_fds));
+    lt->stat_fds[i].tid = tid;
+    lt->stat_fds[i].fd = fd;
+    lt->nstat_fds++;
+    return 0;
+}
+
+static int
+live_thread_regs(struct target *t, int tid, struct target_regs *regs)
+{
+    memset(regs, 0, sizeof(*regs));
+    return proc_task_syscall(t->pid, tid, &regs->syscall, &regs->sp,
+                             &regs->pc);
+}
+
+static int
+live_cmdline(struct target *t, struct strbuf *out)
+{
+    return proc_cmdline(t->pid, out);
+}
+
+static int
+live_executable(struct target *t, struct strbuf *out)
+{
+    return proc_exe(t->pid, out);
+}
+
+static int
+live_pause(struct target *t)
+{
+    struct live_target *lt = live_of(t);
+
+    pause_release(&lt->pause);
+    return pause_begin(t->pid, &lt->pause);
+}
+
+static int
+live_pause_thread(struct target *t, int tid)
+{
+    struct live_target *lt = live_of(t);
+
+    pause_release(&lt->pause);
+    return pause_thread_begin(t->pid, tid, &lt->pause);
+}
+
+static void
+live_resume(struct target *t)
+{
+    pause_end(&live_of(t)->pause);
+}
+
+static int
+live_check(struct target *t)
+{
+    int rc = proc_check(t->pid);
+
+    if (rc == PS_ENOPROC || rc == PS_EZOMBIE) {
+        return PS_EEXITED;
+    }
+    return rc;
+}
+
+static int
+live_exiting(struct target *t)
+{
+    return proc_exiting(t->pid);
+}
+
+static void
+live_free(struct target *t)
+{
+    struct live_target *lt = live_of(t);
+    size_t i;
+
+    pause_release(&lt->pause);
+    for (i = 0; i < lt->nstat_fds; i++) {
+        close(lt->stat_fds[i].fd);
+    }
+    free(lt->stat_fds);
+}
+
+static const struct target_ops live_ops = {
+    .name = "live",
+    .maps = live_maps,
+    .path = live_path,
+    .mapped_path = live_mapped_path,
+    .threads = live_threads,
+    .thread_state = live_thread_state,
+    .thread_regs = live_thread_regs,
+    .cmdline = live_cmdline,
+    .executable = live_executable,
+    .pause = live_pause,
+    .pause_thread = live_pause_thread,
+    .resume = live_resume,
+    .check = live_check,
+    .exiting = live_exiting,
+    .free = live_free,
+};
+
+int
+target_live_open(int pid, struct target **out)
+{
+    struct live_target *lt;
+    struct memsrc *mem = NULL;
+    struct strbuf name = STRBUF_INIT;
+    int rc;
+
+    rc = memsrc_proc_open(pid, &mem);
+    if (rc < 0) {
+        return rc;
+    }
+    lt = xcalloc(1, sizeof(*lt));
+    lt->base.ops = &live_ops;
+    lt->base.kind = TARGET_LIVE;
+    lt->base.mem = mem;
+    lt->base.pid = pid;
+    strbuf_addf(&name, "pid %d", pid);
+    lt->base.name = strbuf_detach(&name);
+    lt->pause = (struct pause)PAUSE_INIT;
+    *out = &lt->base;
+    return 0;
+}

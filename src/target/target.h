@@ -1,0 +1,237 @@
+/*
+ * target.h - the program being looked at: a live process or a core file.
+ *
+ * Layer: target.  Everything python/ and the commands may know about the
+ * program they inspect goes through a struct target: a narrow method
+ * table (after memsrc.h and SQLite's VFS) in front of the backend.  It
+ * gives the target's memory (a memsrc), its mappings, the files behind
+ * them, its threads with their states and registers, who it is (pid,
+ * command line, executable) and, for a live process, a pause for a
+ * consistent picture.  No pid, /proc path or ptrace call reaches python/.
+ *
+ * Backends: a live process (live.c: process_vm_readv, /proc, ptrace
+ * seize/interrupt through pause.c) and an ELF core file (corefile.c),
+ * which is always consistent: pausing it does nothing and costs nothing.
+ * A memory-only target (target_from_memsrc) serves unit tests.
+ *
+ * Remote addresses are raddr_t integers; paths the target uses are its
+ * own (inside its mount namespace, or on the machine a core came from):
+ * target_path() and target_mapped_path() turn them into paths pyspect can
+ * open.
+ */
+#ifndef PYSPECT_TARGET_TARGET_H
+#define PYSPECT_TARGET_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/strbuf.h"
+#include "target/maps.h"
+#include "target/memsrc.h"
+
+struct target;
+
+enum target_kind {
+    TARGET_LIVE,   /* a running process */
+    TARGET_CORE,   /* a core file: a process as it was */
+    TARGET_MEMORY, /* memory only (unit tests) */
+};
+
+/* What a thread's registers say, as far as the backend knows them. */
+struct target_regs {
+    uint64_t pc;     /* instruction pointer, 0 when unknown */
+    uint64_t sp;     /* stack pointer, 0 when unknown */
+    uint64_t fp;     /* frame pointer (rbp), 0 when unknown */
+    int64_t syscall; /* the system call it is blocked in, -1 none */
+};
+
+struct target_ops {
+    const char *name;
+    /*
+     * The target's mappings now, in address order, into out (which the
+     * caller releases).  A live process's change: read them again after
+     * pausing it.  PS_EEXITED, PS_EPERM.
+     */
+    int (*maps)(struct target *t, struct maps *out);
+    /*
+     * A path pyspect can open for the file the target sees as path:
+     * absolute names inside the target's root (a container's, or
+     * --sysroot for a core), relative ones against its working directory.
+     * Appends to out.  PS_ENOTFOUND when there is no such file.
+     */
+    int (*path)(struct target *t, const char *path, struct strbuf *out);
+    /*
+     * A path pyspect can open for the very file mapped at e (a live
+     * process: /proc/PID/map_files, which survives the file being
+     * replaced or deleted; a core: --executable for the executable's
+     * mappings, else path()).  Appends to out; PS_ENOTFOUND.
+     */
+    int (*mapped_path)(struct target *t, const struct map_entry *e,
+                       struct strbuf *out);
+    /* Thread ids, sorted ascending; *tids is malloc'd.  PS_EEXITED. */
+    int (*threads)(struct target *t, int **tids, size_t *n);
+    /*
+     * A thread's state letter as /proc shows it ('R' on a CPU or waiting
+     * for one, 'S' sleeping, 'D' disk wait, 't' traced...).  A core,
+     * where the kernel did not record it: 'S' for a thread blocked in a
+     * system call, 'R' for one that was in user code.  PS_ENOTFOUND when
+     * the thread is gone or unknown.  Cheap enough for a sampler.
+     */
+    int (*thread_state)(struct target *t, int tid, char *state);
+    /*
+     * A thread's registers.  A live process gives them without stopping
+     * the thread only while it is blocked in the kernel: for a thread on
+     * a CPU the fields stay unknown (0, and -1 for syscall) and the call
+     * still succeeds.  PS_ENOTFOUND for an unknown thread.
+     */
+    int (*thread_regs)(struct target *t, int tid, struct target_regs *regs);
+    /*
+     * The command line, arguments separated by spaces, appended to out
+     * (a core keeps only its first 80 bytes).
+     */
+    int (*cmdline)(struct target *t, struct strbuf *out);
+    /*
+     * The executable's path as the target sees it, appended to out (a
+     * live process's changes when it calls execve()).  PS_ENOTFOUND when
+     * it has none (a kernel thread), PS_EPERM.
+     */
+    int (*executable)(struct target *t, struct strbuf *out);
+    /*
+     * Stop every thread for a consistent picture (NULL: the target is
+     * always consistent).  On failure nothing stays stopped.
+     */
+    int (*pause)(struct target *t);
+    /*
+     * Stop one thread (tid) the same way, the others running on (NULL:
+     * always consistent).  PS_ECHANGED when the thread is gone.
+     */
+    int (*pause_thread)(struct target *t, int tid);
+    /* Let it run again; safe when not paused. */
+    void (*resume)(struct target *t);
+    /*
+     * Is the target still there?  0, or PS_EEXITED when it has exited
+     * (or is a zombie); 1 from exiting when it is on its way out (an
+     * exiting process loses its mappings before it becomes a zombie;
+     * one in the middle of execve() briefly lacks them too).  NULL:
+     * always there.
+     */
+    int (*check)(struct target *t);
+    int (*exiting)(struct target *t);
+    /* Release the backend's state (not the struct target fields). */
+    void (*free)(struct target *t);
+};
+
+struct target {
+    const struct target_ops *ops;
+    enum target_kind kind;
+    struct memsrc *mem; /* the target's memory (owned) */
+    int pid;            /* live: the process; core: the pid it had */
+    char *name;         /* "pid 4242", "core core.4242": for messages */
+    int paused;         /* between target_pause() and target_resume() */
+    uint64_t pause_start_ns;
+    uint64_t pause_end_ns;
+};
+
+/*
+ * A live process.  Checks that it exists and may be read: PS_ENOPROC,
+ * PS_EZOMBIE, PS_EPERM.  Reads nothing else and stops nothing.
+ */
+int target_live_open(int pid, struct target **out);
+
+/*
+ * A target with memory only (no mappings, threads or files), taking
+ * ownership of src.  For unit tests of the walkers.
+ */
+struct target *target_from_memsrc(struct memsrc *src);
+
+void target_free(struct target *t);
+
+static inline int
+target_maps(struct target *t, struct maps *out)
+{
+    return t->ops->maps(t, out);
+}
+
+static inline int
+target_path(struct target *t, const char *path, struct strbuf *out)
+{
+    return t->ops->path(t, path, out);
+}
+
+static inline int
+target_mapped_path(struct target *t, const struct map_entry *e,
+                   struct strbuf *out)
+{
+    return t->ops->mapped_path(t, e, out);
+}
+
+static inline int
+target_threads(struct target *t, int **tids, size_t *n)
+{
+    return t->ops->threads(t, tids, n);
+}
+
+static inline int
+target_thread_state(struct target *t, int tid, char *state)
+{
+    return t->ops->thread_state(t, tid, state);
+}
+
+static inline int
+target_thread_regs(struct target *t, int tid, struct target_regs *regs)
+{
+    return t->ops->thread_regs(t, tid, regs);
+}
+
+static inline int
+target_cmdline(struct target *t, struct strbuf *out)
+{
+    return t->ops->cmdline(t, out);
+}
+
+static inline int
+target_executable(struct target *t, struct strbuf *out)
+{
+    return t->ops->executable(t, out);
+}
+
+/*
+ * Pause the target (nothing to do for a core).  Nested calls are not
+ * counted: one target_resume() ends the pause.  The time it was held is
+ * target_pause_ms().
+ */
+int target_pause(struct target *t);
+void target_resume(struct target *t);
+
+/*
+ * Pause one thread (tid) for a read of that thread's own state, the
+ * others running on: a sampler's way to read a stack that changes faster
+ * than it can be copied.  target_resume() lets it go.  Nothing to do for a
+ * target that is always consistent, or already paused whole.
+ */
+int target_pause_thread(struct target *t, int tid);
+
+/* How long the last pause lasted (or has lasted so far), in ms. */
+double target_pause_ms(const struct target *t);
+
+/* Can the target be paused at all (a live process)? */
+static inline int
+target_can_pause(const struct target *t)
+{
+    return t->ops->pause != NULL;
+}
+
+/*
+ * Open the ELF file mapped at e: the very file mapped when the backend
+ * can name it, else the file of that name.  Where (if not NULL) gets the
+ * path that opened.  PS_ENOTFOUND, PS_EELF.
+ */
+struct elf_image;
+int target_open_elf(struct target *t, const struct map_entry *e,
+                    struct strbuf *where, struct elf_image **out);
+
+/* See target_ops.check and .exiting. */
+int target_check(struct target *t);
+int target_exiting(struct target *t);
+
+#endif /* PYSPECT_TARGET_TARGET_H */

@@ -1,0 +1,187 @@
+/*
+ * test_target.c - unit tests of the target interface: a live process
+ * (a forked child of this test, parked in a system call) and the
+ * memory-only target.
+ *
+ * Layer: tests.  The child is this very program, so its executable,
+ * command line and a global variable's address are known here.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "tap.h"
+#include "target/elf.h"
+#include "target/proc.h"
+#include "target/target.h"
+
+/* The child reads nothing of this; the test reads it in the child. */
+static volatile uint64_t marker = 0x5079737065637421ull;
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* Wait (bounded) until the thread shows the wanted state letter. */
+static char
+wait_state(struct target *t, int tid, char want)
+{
+    char state = 0;
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        if (target_thread_state(t, tid, &state) == 0 && state == want) {
+            break;
+        }
+        sleep_ms(10);
+    }
+    return state;
+}
+
+static void
+test_live(void)
+{
+    struct target *t = NULL;
+    struct strbuf sb = STRBUF_INIT, self = STRBUF_INIT;
+    struct maps maps = MAPS_INIT;
+    struct target_regs regs;
+    struct elf_image *img = NULL;
+    struct elf_symbol sym;
+    const struct map_entry *exe_map = NULL;
+    uint64_t v = 0;
+    int *tids = NULL, status;
+    size_t n = 0, i;
+    pid_t child;
+
+    marker = 0x5079737065637421ull;
+    child = fork();
+    if (child == 0) {
+        for (;;) {
+            pause();
+        }
+    }
+    TAP_OK(child > 0, "fork a child to look at");
+    TAP_EQ_INT(target_live_open(child, &t), 0, "open the live child");
+    TAP_EQ_STR(t->ops->name, "live", "its backend");
+    TAP_EQ_INT(t->pid, child, "its pid");
+    strbuf_addf(&sb, "pid %d", (int)child);
+    TAP_EQ_STR(t->name, sb.buf, "its name for messages");
+    strbuf_reset(&sb);
+
+    TAP_EQ_INT(memsrc_read_u64(t->mem, (raddr_t)(uintptr_t)&marker, &v), 0,
+               "read its memory");
+    TAP_OK(v == 0x5079737065637421ull, "a global as the child has it");
+
+    TAP_EQ_INT(target_threads(t, &tids, &n), 0, "list its threads");
+    TAP_OK(n == 1 && tids[0] == child, "one thread, the pid");
+    free(tids);
+
+    TAP_EQ_INT(wait_state(t, child, 'S'), 'S', "it sleeps in pause()");
+    TAP_EQ_INT(target_thread_regs(t, child, &regs), 0, "its registers");
+    TAP_OK(regs.syscall >= 0 && regs.sp != 0 && regs.pc != 0,
+           "blocked in a system call, with sp and pc (%lld)",
+           (long long)regs.syscall);
+    TAP_OK(target_thread_state(t, 1 << 30, &(char){0}) < 0,
+           "an unknown thread has no state");
+
+    TAP_EQ_INT(target_executable(t, &sb), 0, "its executable");
+    proc_exe(getpid(), &self);
+    TAP_EQ_STR(sb.buf, self.buf, "the test's own executable");
+    strbuf_reset(&sb);
+    TAP_EQ_INT(target_cmdline(t, &sb), 0, "its command line");
+    TAP_OK(sb.len > 0, "not empty");
+    strbuf_reset(&sb);
+    TAP_EQ_INT(target_path(t, "rel/file", &sb), 0, "a relative path");
+    strbuf_addf(&self, "|/proc/%d/cwd/rel/file", (int)child);
+    TAP_EQ_STR(sb.buf, strchr(self.buf, '|') + 1, "through its cwd");
+    strbuf_reset(&sb);
+    strbuf_reset(&self);
+    proc_exe(getpid(), &self);
+
+    TAP_EQ_INT(target_maps(t, &maps), 0, "its mappings");
+    for (i = 0; i < maps.n && exe_map == NULL; i++) {
+        if (maps.v[i].offset == 0 && strcmp(maps.v[i].path, self.buf) == 0) {
+            exe_map = &maps.v[i];
+        }
+    }
+    TAP_OK(exe_map != NULL, "the executable is mapped");
+    if (exe_map != NULL) {
+        TAP_EQ_INT(target_mapped_path(t, exe_map, &sb), 0,
+                   "a path to the mapped file");
+        TAP_EQ_INT(target_open_elf(t, exe_map, NULL, &img), 0,
+                   "open it as ELF");
+        TAP_OK(img != NULL && elf_image_symbol(img, "main", &sym) == 0,
+               "with the symbol of main()");
+        elf_image_close(img);
+    }
+    maps_release(&maps);
+
+    TAP_OK(target_can_pause(t), "a live process can be paused");
+    TAP_EQ_INT(target_pause(t), 0, "pause it");
+    TAP_EQ_INT(target_thread_state(t, child, &(char){0}), 0, "state read");
+    TAP_EQ_INT(wait_state(t, child, 't'), 't', "held by ptrace");
+    target_resume(t);
+    TAP_OK(target_pause_ms(t) > 0, "the pause is measured");
+    TAP_EQ_INT(wait_state(t, child, 'S'), 'S', "sleeping again");
+    TAP_EQ_INT(target_check(t), 0, "still there");
+
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    TAP_EQ_INT(target_check(t), PS_EEXITED, "gone once killed");
+    TAP_OK(target_thread_state(t, child, &(char){0}) < 0, "no state");
+    TAP_EQ_INT(memsrc_read_u64(t->mem, (raddr_t)(uintptr_t)&marker, &v),
+               PS_EEXITED, "its memory is gone");
+    target_free(t);
+    err_clear();
+    TAP_OK(target_live_open(child, &t) < 0, "cannot open a reaped pid");
+    strbuf_release(&sb);
+    strbuf_release(&self);
+}
+
+static void
+test_memory(void)
+{
+    struct memsrc *src = memsrc_buffer_new();
+    struct target *t;
+    struct maps maps = MAPS_INIT;
+    struct strbuf sb = STRBUF_INIT;
+    int *tids = NULL;
+    size_t n = 1;
+    uint64_t v = 0, want = 42;
+
+    memsrc_buffer_add(src, 0x1000, &want, sizeof(want));
+    t = target_from_memsrc(src);
+    TAP_EQ_INT(memsrc_read_u64(t->mem, 0x1000, &v), 0, "memory target reads");
+    TAP_EQ_INT(v, 42, "what was put there");
+    TAP_EQ_INT(target_maps(t, &maps), 0, "no mappings");
+    TAP_EQ_INT(maps.n, 0, "none");
+    TAP_EQ_INT(target_threads(t, &tids, &n), 0, "no threads");
+    TAP_EQ_INT(n, 0, "none");
+    TAP_OK(!target_can_pause(t), "nothing to pause");
+    TAP_EQ_INT(target_pause(t), 0, "pausing it is a no-op");
+    target_resume(t);
+    TAP_OK(target_path(t, "/x", &sb) < 0, "no files");
+    target_free(t);
+    strbuf_release(&sb);
+}
+
+int
+main(void)
+{
+    test_live();
+    test_memory();
+    return tap_done();
+}
