@@ -187,6 +187,7 @@ def pushed_samples(raw):
     return sum(s.values[0] for s in raw.samples)
 
 
+@pytest.mark.sanitize
 def test_every_interval_goes_to_the_ingest_api(busy, receivers, tmp_path):
     rx = serve(receivers)
     token = tmp_path / "token"
@@ -260,6 +261,7 @@ def test_server_down_then_back(busy, receivers, tmp_path):
         check_request(req, tmp_path, "svc")
 
 
+@pytest.mark.sanitize
 def test_a_full_queue_drops_the_oldest(busy, receivers, tmp_path):
     port = free_port()
     p = Pushing("--push", "http://127.0.0.1:%d" % port, "--app", "svc",
@@ -281,6 +283,7 @@ def test_a_full_queue_drops_the_oldest(busy, receivers, tmp_path):
     assert sent + dropped >= 7, err
 
 
+@pytest.mark.sanitize
 def test_errors_are_retried_and_4xx_said_once(busy, receivers, tmp_path):
     # 500s: retried until accepted; nothing lost.
     rx = serve(receivers, answer=lambda i, req: (

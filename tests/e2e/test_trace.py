@@ -103,6 +103,7 @@ def record_phases(python, target, tmp_path, *extra):
     return t, doc, txt
 
 
+@pytest.mark.sanitize
 def test_phases_in_time_order(python, target, tmp_path):
     t, doc, txt = record_phases(python, target, tmp_path)
     start = doc["otherData"]["start_unix"]
