@@ -124,7 +124,8 @@ check_label(const char *label)
     return 0;
 }
 
-/* The URL's parts; url_out (may be NULL) gets it without credentials. */
+/* Check the URL's parts; *display (display may be NULL) gets a copy of
+ * it without credentials, for messages. */
 static int
 check_url(const char *url, char **display)
 {
