@@ -20,35 +20,43 @@
 #include "python/code.h"
 #include "python/runtime.h"
 #include "python/snapshot.h"
+#include "target/session.h"
 #include "target/source.h"
 #include "core/banned.h"
 
 static const char dump_usage[] =
     "usage: pyspect dump [options] PID\n"
     "       pyspect dump [options] -p PID\n"
+    "       pyspect dump [options] --core FILE\n"
     "\n"
     "Print the Python stack of every thread of a running process, innermost\n"
     "frame first, with each thread's OS id, Python ident, name and state\n"
     "(running on a CPU or idle, and whether it holds the GIL).  The target\n"
-    "is only read, never changed.\n"
+    "is only read, never changed.  Or the same of a core file.\n"
     "\n"
     "options:\n"
-    "  -p, --pid PID   the process to inspect (or give PID as an argument)\n"
-    "      --json      print one JSON document instead of text\n"
-    "      --blocking  pause the target (ptrace seize/interrupt) while\n"
-    "                  reading, for an exact snapshot of busy threads; the\n"
-    "                  pause time is reported\n"
-    "      --no-source do not show source lines under the frames\n"
-    "  -v, --verbose   report reads, bytes and timings on stderr\n"
-    "  -h, --help      show this help\n"
+    "  -p, --pid PID       the process to inspect (or give PID as an "
+    "argument)\n" CMD_CORE_USAGE
+    "      --json          print one JSON document instead of text\n"
+    "      --blocking      pause the target (ptrace seize/interrupt) while\n"
+    "                      reading, for an exact snapshot of busy threads;\n"
+    "                      the pause time is reported\n"
+    "      --no-source     do not show source lines under the frames\n"
+    "      --subprocesses  also the Python processes among its descendants\n"
+    "                      (a server's workers), after it\n"
+    "  -v, --verbose       report reads, bytes and timings on stderr\n"
+    "  -h, --help          show this help\n"
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
     "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
-    "traced by another process, 14 a thread would not stop.\n";
+    "traced by another process, 14 a thread would not stop, 15 not a core\n"
+    "file, 16 truncated core, 17 core of another machine.\n";
 
 struct dump_options {
-    int pid;
+    struct cmd_target target;
+    int help;
+    int subprocesses;
     int json;
     int blocking;
     int source;
@@ -91,8 +99,16 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     source_cache_init(&sources, rt->target);
     target_cmdline(rt->target, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
-                cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, "Process %d", rt->target->pid);
+    if (rt->target->ns_pid != 0) {
+        /* In a container: the pid it knows itself by, too. */
+        strbuf_addf(out, " (pid %d in its namespace)", rt->target->ns_pid);
+    }
+    strbuf_addf(out, ": %s\n", cmdline.len ? cmdline.buf : rt->executable);
+    if (rt->target->file != NULL) {
+        strbuf_addf(out, "Core file %s%s\n", rt->target->file,
+                    rt->target->partial ? " (partial: memory missing)" : "");
+    }
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
     if (snap->paused) {
@@ -205,76 +221,81 @@ quoted_release(struct hashmap *cache)
     hashmap_release(cache);
 }
 
+/* One process's document: its fields, in an object the caller opened. */
 static void
 dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
-          struct strbuf *out)
+          struct json *j)
 {
     struct hashmap quotes = HASHMAP_INIT;
-    struct json j;
     size_t i, k;
 
-    json_init(&j, out, 1);
-    json_object_begin(&j);
-    json_kv_int(&j, "pid", rt->target->pid);
-    json_key(&j, "python");
-    json_object_begin(&j);
-    json_kv_string(&j, "version", rt->version.text);
-    json_kv_string(&j, "executable", rt->executable);
-    json_kv_string(&j, "library", rt->library);
-    json_kv_string(&j, "layout",
+    json_kv_int(j, "pid", rt->target->pid);
+    json_key(j, "ns_pid");
+    if (rt->target->ns_pid != 0) {
+        json_int(j, rt->target->ns_pid);
+    } else {
+        json_null(j);
+    }
+    if (rt->target->file != NULL) {
+        json_kv_string(j, "core", rt->target->file);
+        json_kv_bool(j, "core_partial", rt->target->partial != NULL);
+    }
+    json_key(j, "python");
+    json_object_begin(j);
+    json_kv_string(j, "version", rt->version.text);
+    json_kv_string(j, "executable", rt->executable);
+    json_kv_string(j, "library", rt->library);
+    json_kv_string(j, "layout",
                    rt->layout_from_debug_offsets ? "_Py_DebugOffsets"
                                                  : "generated");
-    json_object_end(&j);
+    json_object_end(j);
     if (snap->paused) {
-        json_kv_double(&j, "paused_ms", snap->paused_ms);
+        json_kv_double(j, "paused_ms", snap->paused_ms);
     } else {
-        json_kv_null(&j, "paused_ms");
+        json_kv_null(j, "paused_ms");
     }
-    json_key(&j, "threads");
-    json_array_begin(&j);
+    json_key(j, "threads");
+    json_array_begin(j);
     for (i = 0; i < snap->n; i++) {
         const struct py_thread_snapshot *t = &snap->threads[i];
 
-        json_object_begin(&j);
-        json_kv_int(&j, "tid", t->thread.tid);
-        json_kv_uint(&j, "ident", t->thread.ident);
-        json_kv_string(&j, "name", t->name);
-        json_kv_bool(&j, "gil", t->thread.holds_gil);
-        json_kv_string(&j, "state", thread_state(t));
-        json_kv_bool(&j, "main", t->thread.is_main);
-        json_kv_int(&j, "interpreter", t->thread.interp_id);
+        json_object_begin(j);
+        json_kv_int(j, "tid", t->thread.tid);
+        json_kv_uint(j, "ident", t->thread.ident);
+        json_kv_string(j, "name", t->name);
+        json_kv_bool(j, "gil", t->thread.holds_gil);
+        json_kv_string(j, "state", thread_state(t));
+        json_kv_bool(j, "main", t->thread.is_main);
+        json_kv_int(j, "interpreter", t->thread.interp_id);
         if (t->error != 0) {
-            json_kv_string(&j, "error", err_message(t->error));
+            json_kv_string(j, "error", err_message(t->error));
         }
-        json_kv_bool(&j, "truncated", t->truncated);
-        json_key(&j, "frames");
-        json_array_begin(&j);
+        json_kv_bool(j, "truncated", t->truncated);
+        json_key(j, "frames");
+        json_array_begin(j);
         for (k = 0; k < t->nframes; k++) {
             const struct py_frame *f = &t->frames[k];
 
             const struct quoted *q = quoted_get(&quotes, f->code);
 
-            json_object_begin(&j);
-            json_kv_raw(&j, "function", q->text.buf, q->name_len);
-            json_kv_raw(&j, "qualname", q->text.buf + q->name_len,
+            json_object_begin(j);
+            json_kv_raw(j, "function", q->text.buf, q->name_len);
+            json_kv_raw(j, "qualname", q->text.buf + q->name_len,
                         q->qualname_len);
-            json_kv_raw(&j, "file",
-                        q->text.buf + q->name_len + q->qualname_len,
+            json_kv_raw(j, "file", q->text.buf + q->name_len + q->qualname_len,
                         q->text.len - q->name_len - q->qualname_len);
             if (f->line >= 0) {
-                json_kv_int(&j, "line", f->line);
+                json_kv_int(j, "line", f->line);
             } else {
-                json_kv_null(&j, "line");
+                json_kv_null(j, "line");
             }
-            json_kv_int(&j, "firstlineno", f->code->firstlineno);
-            json_object_end(&j);
+            json_kv_int(j, "firstlineno", f->code->firstlineno);
+            json_object_end(j);
         }
-        json_array_end(&j);
-        json_object_end(&j);
+        json_array_end(j);
+        json_object_end(j);
     }
-    json_array_end(&j);
-    json_object_end(&j);
-    strbuf_addch(out, '\n');
+    json_array_end(j);
     quoted_release(&quotes);
 }
 
@@ -282,27 +303,30 @@ static int
 dump_parse(int argc, char **argv, struct dump_options *opt)
 {
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
+        CMD_TARGET_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"blocking", no_argument, NULL, 'b'},
         {"no-source", no_argument, NULL, 's'},
+        {"subprocesses", no_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, r;
 
     memset(opt, 0, sizeof(*opt));
     opt->source = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
+        r = cmd_target_option("dump", c, optarg, &opt->target);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
         switch (c) {
-        case 'p':
-            if (cmd_parse_pid("dump", optarg, &opt->pid) < 0) {
-                return 2;
-            }
-            break;
         case 'j':
             opt->json = 1;
             break;
@@ -312,76 +336,67 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
         case 's':
             opt->source = 0;
             break;
+        case 'S':
+            opt->subprocesses = 1;
+            break;
         case 'v':
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(dump_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("dump", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc) {
-            return cmd_usage_error("dump", "give one process id");
-        }
-        if (cmd_parse_pid("dump", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+    r = cmd_target_finish("dump", argc, argv, 0, &opt->target);
+    if (r < 0) {
+        return r;
     }
-    if (opt->pid == 0) {
-        return cmd_usage_error("dump", "which process? give a PID");
+    if (opt->blocking && opt->target.core != NULL) {
+        return cmd_usage_error("dump", "a core file needs no --blocking");
     }
-    return -1;
+    if (opt->subprocesses && opt->target.core != NULL) {
+        return cmd_usage_error("dump", "a core file has no subprocesses");
+    }
+    return 0;
 }
 
-int
-cmd_dump(int argc, char **argv)
+/*
+ * Snapshot an opened process and add it to out (text, or the fields of a
+ * JSON object the caller opened); then close it.  Timings under -v.
+ */
+static int
+dump_one(struct target *target, struct py_runtime *rt,
+         const struct dump_options *opt, struct strbuf *out, struct json *j,
+         uint64_t t_start)
 {
-    struct dump_options opt;
-    struct target *target = NULL;
-    struct py_runtime *rt = NULL;
     struct py_snapshot snap;
-    struct strbuf out = STRBUF_INIT;
     unsigned flags = PY_SNAPSHOT_NAMES;
-    uint64_t t_start, t_attach, t_snap = 0, t_format = 0;
-    int rc, status;
+    uint64_t t_attach = clock_now_ns(), t_snap, t_format;
+    int rc;
 
-    status = dump_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
-    }
-    t_start = clock_now_ns();
-    rc = cmd_attach(opt.pid, &target, &rt);
-    t_attach = clock_now_ns();
-    if (rc < 0) {
-        return cmd_fail(rc);
-    }
-    if (opt.blocking) {
+    if (opt->blocking) {
         flags |= PY_SNAPSHOT_BLOCKING;
     }
     rc = py_snapshot_take(rt, flags, &snap);
     if (rc < 0) {
         cmd_detach(target, rt);
-        return cmd_fail(rc);
+        return rc;
     }
     t_snap = clock_now_ns();
-    if (opt.json) {
-        dump_json(rt, &snap, &out);
+    if (j != NULL) {
+        dump_json(rt, &snap, j);
     } else {
-        dump_text(rt, &snap, &opt, &out);
+        dump_text(rt, &snap, opt, out);
     }
     t_format = clock_now_ns();
-    rc = cmd_write_stdout(out.buf, out.len);
-    if (opt.verbose) {
+    if (opt->verbose) {
         fprintf(stderr,
-                "pyspect: attach %.3f ms, snapshot %.3f ms, %s %.3f ms, "
-                "write %.3f ms\n",
-                (double)(t_attach - t_start) / 1e6,
-                (double)(t_snap - t_attach) / 1e6, opt.json ? "JSON" : "text",
-                (double)(t_format - t_snap) / 1e6,
-                (double)(clock_now_ns() - t_format) / 1e6);
+                "pyspect: %s: attach %.3f ms, snapshot %.3f ms, %s %.3f ms\n",
+                target->name, (double)(t_attach - t_start) / 1e6,
+                (double)(t_snap - t_attach) / 1e6, j ? "JSON" : "text",
+                (double)(t_format - t_snap) / 1e6);
         fprintf(stderr,
                 "pyspect: %zu threads in %.3f ms (%d attempt%s), %llu reads,"
                 " %llu bytes%s\n",
@@ -392,8 +407,137 @@ cmd_dump(int argc, char **argv)
                     ? ", layout from _Py_DebugOffsets"
                     : "");
     }
-    strbuf_release(&out);
     py_snapshot_release(&snap);
     cmd_detach(target, rt);
+    return 0;
+}
+
+/* The processes of one dump, for session_descendants(). */
+struct dump_tree {
+    int *pids;
+    size_t n;
+    size_t alloc;
+};
+
+static int
+tree_known(void *ctx, int pid)
+{
+    const struct dump_tree *t = ctx;
+    size_t i;
+
+    for (i = 0; i < t->n && t->pids[i] != pid; i++) {
+    }
+    return i < t->n;
+}
+
+static void
+tree_add(void *ctx, int pid)
+{
+    struct dump_tree *t = ctx;
+
+    XGROW(t->pids, t->alloc, t->n + 1);
+    t->pids[t->n++] = pid;
+}
+
+/*
+ * --subprocesses: every Python process among pid's descendants, after
+ * it; the others are left out, and one that cannot be read says why.
+ */
+static void
+dump_descendants(int pid, const struct dump_options *opt, struct strbuf *out,
+                 struct json *j)
+{
+    struct dump_tree tree = {NULL, 0, 0};
+    size_t i;
+
+    tree_add(&tree, pid);
+    session_descendants(tree_known, tree_add, &tree);
+    if (j != NULL) {
+        json_key(j, "subprocesses");
+        json_array_begin(j);
+    }
+    for (i = 1; i < tree.n; i++) {
+        struct target *target = NULL;
+        struct py_runtime *rt = NULL;
+        uint64_t t_start = clock_now_ns();
+        int rc = cmd_attach(tree.pids[i], &target, &rt);
+
+        if (rc == PS_ENOTPY || rc == PS_ENOPROC || rc == PS_EZOMBIE) {
+            err_clear(); /* not Python, or gone: not one to show */
+            continue;
+        }
+        if (j != NULL) {
+            json_object_begin(j);
+        } else {
+            strbuf_addch(out, '\n');
+        }
+        if (rc == 0) {
+            rc = dump_one(target, rt, opt, out, j, t_start);
+        }
+        if (rc < 0 && j != NULL) {
+            json_kv_int(j, "pid", tree.pids[i]);
+            json_kv_string(j, "error", err_message(rc));
+        } else if (rc < 0) {
+            strbuf_addf(out, "Process %d: %s\n", tree.pids[i],
+                        err_message(rc));
+        }
+        err_clear();
+        if (j != NULL) {
+            json_object_end(j);
+        }
+    }
+    if (j != NULL) {
+        json_array_end(j);
+    }
+    free(tree.pids);
+}
+
+int
+cmd_dump(int argc, char **argv)
+{
+    struct dump_options opt;
+    struct target *target = NULL;
+    struct py_runtime *rt = NULL;
+    struct strbuf out = STRBUF_INIT;
+    struct json j;
+    uint64_t t_start, t_write;
+    int rc;
+
+    rc = dump_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(dump_usage, stdout);
+        return 0;
+    }
+    t_start = clock_now_ns();
+    rc = cmd_open(&opt.target, &target, &rt);
+    if (rc < 0) {
+        return cmd_fail(rc);
+    }
+    if (opt.json) {
+        json_init(&j, &out, 1);
+        json_object_begin(&j);
+    }
+    rc = dump_one(target, rt, &opt, &out, opt.json ? &j : NULL, t_start);
+    if (rc < 0) {
+        strbuf_release(&out);
+        return cmd_fail(rc);
+    }
+    if (opt.subprocesses) {
+        dump_descendants(opt.target.pid, &opt, &out, opt.json ? &j : NULL);
+    }
+    if (opt.json) {
+        json_object_end(&j);
+        strbuf_addch(&out, '\n');
+    }
+    t_write = clock_now_ns();
+    rc = cmd_write_stdout(out.buf, out.len);
+    if (opt.verbose) {
+        fprintf(stderr, "pyspect: write %.3f ms\n",
+                (double)(clock_now_ns() - t_write) / 1e6);
+    }
+    strbuf_release(&out);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

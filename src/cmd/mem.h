@@ -34,6 +34,9 @@ extern const char *const mem_region_labels[MEM_REGIONS]; /* for people */
 /* The numbers the verdict looks at (bytes unless said). */
 struct mem_facts {
     int pid;
+    /* A core file: rss is then the mapped total (a core records no
+     * residency), and no remedy acts on the process. */
+    const char *core;
     const char *command; /* how the target was started, for examples */
     const char *libdir;  /* libc's directory, for LD_PRELOAD paths */
     const char *preload; /* an allocator preloaded instead of glibc's */
@@ -55,6 +58,16 @@ struct mem_facts {
     int census_known;      /* large malloc blocks were classified */
     uint64_t py_in_malloc; /* in-use malloc blocks that are objects */
     uint64_t py_in_mmap;   /* mmapped blocks that are objects */
+
+    /* 2.7's int and float free-list blocks (malloc blocks in use). */
+    int freelists_known;
+    uint64_t fl_bytes;      /* the blocks */
+    uint64_t fl_blocks;     /* how many */
+    uint64_t fl_live;       /* bytes of the live ints and floats in them */
+    uint64_t fl_live_n;     /* how many */
+    uint64_t fl_free;       /* bytes of their free slots */
+    uint64_t fl_free_slots; /* how many */
+    uint64_t fl_empty;      /* bytes of the blocks without a live object */
 };
 
 enum mem_verdict_kind {
@@ -62,6 +75,7 @@ enum mem_verdict_kind {
     MEM_V_PYTHON,
     MEM_V_PYMALLOC_FREE,
     MEM_V_NATIVE,
+    MEM_V_FREELISTS,
     MEM_V_HEALTHY,
 };
 
@@ -125,6 +139,9 @@ struct mem_split {
     size_t nsps;
     struct memsrc *proc; /* to read block headers; NULL: no scan */
     uint64_t scan_max;   /* pages the mmapped-block scan may look at */
+    /* sm's counts are mapped sizes (a core file): scan every page, with
+     * no pagemap to say which are resident. */
+    int mapped;
     /* out */
     uint64_t regions[MEM_REGIONS];
     int exact;         /* pagemap was read */

@@ -40,6 +40,8 @@ mem_verdict_kind_name(enum mem_verdict_kind kind)
         return "pymalloc-free";
     case MEM_V_NATIVE:
         return "native";
+    case MEM_V_FREELISTS:
+        return "int-free-lists";
     case MEM_V_HEALTHY:
         return "healthy";
     }
@@ -146,6 +148,24 @@ preload_dir(const struct mem_facts *f, struct strbuf *out)
     }
 }
 
+/* What the shares are of: RSS, or in a core the mapped total. */
+static const char *
+basis(const struct mem_facts *f)
+{
+    return f->core ? "mapped memory" : "RSS";
+}
+
+/* The pyspect heap command that looks at the same target. */
+static void
+heap_command(const struct mem_facts *f, struct strbuf *out)
+{
+    if (f->core != NULL) {
+        strbuf_addf(out, "pyspect heap --core %s", f->core);
+    } else {
+        strbuf_addf(out, "pyspect heap %d", f->pid);
+    }
+}
+
 static void
 retention(const struct mem_facts *f, struct mem_verdict *v)
 {
@@ -162,8 +182,8 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     if (f->free_resident_known) {
         strbuf_addstr(&v->text, ", ");
         add_mib(&v->text, f->malloc_free_resident);
-        strbuf_addf(&v->text, " of it resident (%.0f%% of RSS)",
-                    pct(f->malloc_free_resident, f->rss));
+        strbuf_addf(&v->text, " of it resident (%.0f%% of %s)",
+                    pct(f->malloc_free_resident, f->rss), basis(f));
     }
     strbuf_addstr(&v->text, ", against ");
     add_mib(&v->text, f->malloc_in_use);
@@ -183,13 +203,18 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     evidence(v, "thread_arenas_free", f->malloc_thread_free);
     evidence(v, "rss", f->rss);
 
+    if (f->core == NULL) {
+        r = remedy(v);
+        strbuf_addstr(&r->what, "give it back now (runs malloc_trim inside "
+                                "the process, through gdb)");
+        strbuf_addf(&r->command,
+                    "gdb -p %d -batch -ex 'call (int) malloc_trim(0)'",
+                    f->pid);
+    }
     r = remedy(v);
-    strbuf_addstr(&r->what, "give it back now (runs malloc_trim inside the "
-                            "process, through gdb)");
-    strbuf_addf(&r->command,
-                "gdb -p %d -batch -ex 'call (int) malloc_trim(0)'", f->pid);
-    r = remedy(v);
-    strbuf_addstr(&r->what, "or from the program, after each burst");
+    strbuf_addstr(&r->what, f->core ? "give it back from the program, after "
+                                      "each burst"
+                                    : "or from the program, after each burst");
     strbuf_addstr(&r->command, "import ctypes; "
                                "ctypes.CDLL('libc.so.6').malloc_trim(0)");
     if (f->malloc_arenas > 2 && mem_significant(f, f->malloc_thread_free)) {
@@ -238,7 +263,7 @@ python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
     verdict_init(v, MEM_V_PYTHON, live);
     strbuf_addstr(&v->text, "live Python objects account for ");
     add_mib(&v->text, live);
-    strbuf_addf(&v->text, " (%.0f%% of RSS): ", pct(live, f->rss));
+    strbuf_addf(&v->text, " (%.0f%% of %s): ", pct(live, f->rss), basis(f));
     if (f->pymalloc_known) {
         add_mib(&v->text, f->pym_used);
         strbuf_addstr(&v->text, " in small objects (pymalloc)");
@@ -264,7 +289,7 @@ python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
     evidence(v, "rss", f->rss);
     r = remedy(v);
     strbuf_addstr(&r->what, "see which types they are and who holds them");
-    strbuf_addf(&r->command, "pyspect heap %d", f->pid);
+    heap_command(f, &r->command);
 }
 
 static void
@@ -304,6 +329,50 @@ pymalloc_free(const struct mem_facts *f, uint64_t held, struct mem_verdict *v)
     strbuf_addf(&r->command, "PYTHONMALLOC=malloc %s", command_of(f));
 }
 
+/* 2.7: freed ints and floats kept in their blocks. */
+static void
+freelists(const struct mem_facts *f, uint64_t held, struct mem_verdict *v)
+{
+    struct mem_remedy *r;
+
+    verdict_init(v, MEM_V_FREELISTS, held);
+    strbuf_addstr(&v->text, "Python 2.7 keeps ");
+    add_mib(&v->text, held);
+    strbuf_addf(&v->text,
+                " (%.0f%% of RSS) of freed ints and floats in their free "
+                "lists: %llu blocks of ",
+                pct(held, f->rss), (unsigned long long)f->fl_blocks);
+    add_mib(&v->text, f->fl_bytes);
+    strbuf_addf(&v->text,
+                " hold %llu live ints and floats and %llu free slots; ",
+                (unsigned long long)f->fl_live_n,
+                (unsigned long long)f->fl_free_slots);
+    add_mib(&v->text, f->fl_empty);
+    strbuf_addstr(&v->text,
+                  " of them in blocks with no live object.  2.7 allocates "
+                  "ints and floats in such blocks outside pymalloc and never "
+                  "gives a block back while it holds one live object, nor "
+                  "at all until a full collection");
+    evidence(v, "freelist_blocks_bytes", f->fl_bytes);
+    evidence(v, "freelist_free_bytes", held);
+    evidence(v, "freelist_empty_bytes", f->fl_empty);
+    evidence(v, "freelist_live_bytes", f->fl_live);
+    evidence(v, "rss", f->rss);
+    r = remedy(v);
+    strbuf_addstr(&r->what,
+                  "a full collection frees the blocks with no live int or "
+                  "float (PyInt_ClearFreeList), run it from the program "
+                  "after the burst, then malloc can reuse or trim them");
+    strbuf_addstr(&r->command, "import gc; gc.collect()");
+    r = remedy(v);
+    strbuf_addstr(&r->what,
+                  "make fewer ints at once: xrange() instead of range(), "
+                  "numbers in array.array or numpy arrays instead of lists");
+    r = remedy(v);
+    strbuf_addstr(&r->what, "Python 3 keeps them in pymalloc, shared with "
+                            "every other small object");
+}
+
 static void
 native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
        uint64_t other, struct mem_verdict *v)
@@ -314,8 +383,9 @@ native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
     strbuf_addstr(&v->text, "native allocations not explained by Python "
                             "objects: ");
     add_mib(&v->text, in_malloc + in_mmap + other);
-    strbuf_addf(&v->text, " (%.0f%% of RSS): ",
-                pct(in_malloc + in_mmap + other, f->rss));
+    strbuf_addf(&v->text,
+                " (%.0f%% of %s): ", pct(in_malloc + in_mmap + other, f->rss),
+                basis(f));
     add_mib(&v->text, in_malloc);
     strbuf_addstr(&v->text, " of malloc blocks in use, ");
     add_mib(&v->text, in_mmap);
@@ -344,7 +414,7 @@ native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
     strbuf_addstr(&r->what, "if it grows without bound, look for caches in "
                             "extensions (numpy, pandas, pyarrow, torch) and "
                             "for objects of extension types kept alive");
-    strbuf_addf(&r->command, "pyspect heap %d", f->pid);
+    heap_command(f, &r->command);
 }
 
 static void
@@ -353,7 +423,7 @@ healthy(const struct mem_facts *f, struct mem_verdict *v)
     verdict_init(v, MEM_V_HEALTHY, 0);
     strbuf_addstr(&v->text, "nothing stands out: ");
     add_mib(&v->text, f->rss);
-    strbuf_addstr(&v->text, " resident, ");
+    strbuf_addstr(&v->text, f->core ? " mapped, " : " resident, ");
     add_mib(&v->text, f->regions[MEM_FILE]);
     strbuf_addstr(&v->text, " of it code and mapped files");
     if (f->malloc_known) {
@@ -375,7 +445,7 @@ healthy(const struct mem_facts *f, struct mem_verdict *v)
 size_t
 mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
 {
-    struct mem_verdict cand[4];
+    struct mem_verdict cand[5];
     size_t n = 0, i, j, kept = 0;
 
     if (f->malloc_known) {
@@ -390,7 +460,7 @@ mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
         /* Without pymalloc (PYTHONMALLOC=malloc) every object is in
          * malloc, where the census finds it. */
         uint64_t live = (f->pymalloc_known ? f->pym_used : 0) +
-                        f->py_in_malloc + f->py_in_mmap;
+                        f->py_in_malloc + f->py_in_mmap + f->fl_live;
 
         if (mem_significant(f, live)) {
             python_objects(f, live, &cand[n++]);
@@ -411,11 +481,16 @@ mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
             pymalloc_free(f, held, &cand[n++]);
         }
     }
+    if (f->freelists_known && mem_significant(f, f->fl_free)) {
+        freelists(f, f->fl_free, &cand[n++]);
+    }
     {
         uint64_t in_malloc = 0, in_mmap = 0, other = f->regions[MEM_OTHER];
 
         if (f->malloc_known) {
-            uint64_t py = f->census_known ? f->py_in_malloc : 0;
+            /* The free lists' blocks are Python's too. */
+            uint64_t py = (f->census_known ? f->py_in_malloc : 0) +
+                          (f->freelists_known ? f->fl_bytes : 0);
 
             in_malloc = f->malloc_in_use > py ? f->malloc_in_use - py : 0;
         } else {

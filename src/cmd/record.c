@@ -8,7 +8,6 @@
  * writes the profile with one of the writers (src/output/).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +33,7 @@
 #include "python/runtime.h"
 #include "python/sampler.h"
 #include "target/proc.h"
+#include "target/session.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -42,6 +42,10 @@
 #define LAUNCH_WAIT_S 30.0
 /* A started program that is still not Python after this is not one. */
 #define NOT_PYTHON_WAIT_S 1.0
+/* The frame of a sample taken while the interpreter finalizes. */
+#define FINALIZING_FRAME "(Python finalizing)"
+/* How long a started command may take to stop once asked. */
+#define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
 #define CHILD_SCAN_S 0.2
 /* Check cached code objects against the target this often. */
@@ -52,8 +56,6 @@
 #define PUSH_EVERY_MAX_S 3600.0
 /* --push: time to send what is queued when stopping. */
 #define PUSH_FLUSH_S 5.0
-/* --push: look for a restarted target this often. */
-#define RESTART_SCAN_S 1.0
 
 static const char record_usage[] =
     "usage: pyspect record [options] -o FILE PID\n"
@@ -71,7 +73,9 @@ static const char record_usage[] =
     "every thread for every sample).\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
+    "  -o, --output FILE     where to write (default pyspect-PID.svg; - for\n"
+    "                        standard output); up to 8 times, the same\n"
+    "                        recording in several files\n"
     "  -f, --format FORMAT   one of the formats below (default: from the\n"
     "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
@@ -125,6 +129,7 @@ struct record_output {
 };
 
 struct record_options {
+    int help;
     int pid;
     char **command;
     struct record_output outputs[OUTPUTS_MAX];
@@ -160,6 +165,7 @@ struct record_target {
     int started;  /* started by pyspect or a child: may exec Python */
     int script;   /* the started command is a script: wait for Python */
     double first_seen;
+    uint64_t prefix_round; /* when sys.prefix was looked for; 0: found */
 };
 
 struct recorder {
@@ -169,9 +175,7 @@ struct recorder {
     size_t ntargets;
     size_t targets_alloc;
     int root_pid;
-    pid_t child; /* the started command, or 0 */
-    int child_status;
-    int child_reaped;
+    struct session session; /* the command started, or the pid given */
     uint32_t *ids;
     size_t ids_alloc;
     struct record_target *current;
@@ -184,10 +188,9 @@ struct recorder {
     uint64_t list_errors; /* rounds whose thread lists were unreadable */
     /* --push */
     struct push *push;
-    double cut_unix;          /* when the interval being sampled began */
-    struct profile_meta cut;  /* the counters then */
-    char *root_cmdline;       /* the attached target's, to find it again */
-    double next_restart_scan; /* monotonic seconds */
+    double cut_unix;         /* when the interval being sampled began */
+    struct profile_meta cut; /* the counters then */
+    int awaiting_restart;    /* --push: the attached target exited */
     struct py_sampler_stats retired; /* of targets released on the way */
     uint64_t *last_round;            /* per profile thread: its latest round */
     size_t last_round_alloc;
@@ -270,20 +273,17 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cmd_target t;
     long v;
-    int c, i;
+    int c, r;
+    size_t i;
 
     memset(opt, 0, sizeof(*opt));
+    memset(&t, 0, sizeof(t));
     /* Everything after "--" is the command, its options included. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            opt->command = i + 1 < argc ? argv + i + 1 : NULL;
-            if (opt->command == NULL) {
-                return cmd_usage_error("record", "no command after --");
-            }
-            argc = i;
-            break;
-        }
+    r = cmd_target_command("record", &argc, argv, &t);
+    if (r < 0) {
+        return r;
     }
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
@@ -299,6 +299,12 @@ record_parse(int argc, char **argv, struct record_options *opt)
                 return cmd_usage_error("record", "at most %d -o files",
                                        OUTPUTS_MAX);
             }
+            for (i = 0; i < opt->noutputs; i++) {
+                if (strcmp(optarg, "-") == 0 &&
+                    strcmp(opt->outputs[i].path, "-") == 0) {
+                    return cmd_usage_error("record", "-o - given twice");
+                }
+            }
             opt->outputs[opt->noutputs++].path = optarg;
             break;
         case 'f':
@@ -309,8 +315,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->format_given = 1;
             break;
         case 'p':
-            if (cmd_parse_pid("record", optarg, &opt->pid) < 0) {
-                return 2;
+            r = cmd_target_option("record", c, optarg, &t);
+            if (r < 0) {
+                return r;
             }
             break;
         case 'r':
@@ -426,29 +433,18 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            help();
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("record", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc || opt->command != NULL) {
-            return cmd_usage_error("record", "give one process id, or a "
-                                             "command after --");
-        }
-        if (cmd_parse_pid("record", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+    r = cmd_target_finish("record", argc, argv, CMD_TARGET_LAUNCH, &t);
+    if (r < 0) {
+        return r;
     }
-    if (opt->pid == 0 && opt->command == NULL) {
-        return cmd_usage_error("record", "which process? give a PID, or a "
-                                         "command after --");
-    }
-    if (opt->pid != 0 && opt->command != NULL) {
-        return cmd_usage_error("record", "give a PID or a command, not "
-                                         "both");
-    }
+    opt->pid = t.pid;
+    opt->command = t.command;
     if (opt->push.url != NULL) {
         if (opt->noutputs > 0) {
             return cmd_usage_error("record", "--push sends the profiles to "
@@ -475,7 +471,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
                                          "and --queue go with --push URL");
     }
     /* Each file in -f's format, else its extension's, else svg. */
-    for (i = 0; i < (int)opt->noutputs; i++) {
+    for (i = 0; i < opt->noutputs; i++) {
         struct record_output *out = &opt->outputs[i];
 
         out->format = opt->format;
@@ -485,7 +481,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
         out->fd = -1;
         opt->events |= (out->format->flags & OUT_EVENTS) != 0;
     }
-    return -1;
+    return 0;
 }
 
 /* ---- the output file ---------------------------------------------------- */
@@ -493,11 +489,20 @@ record_parse(int argc, char **argv, struct record_options *opt)
 /*
  * Open the output before sampling, so that a path that cannot be written
  * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.
+ * until the profile is written.  "-" is standard output.
  */
 static int
 output_open(const char *path, int *fd, int *created)
 {
+    if (strcmp(path, "-") == 0) {
+        *created = 0;
+        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (*fd < 0) {
+            return err_set(PS_EIO, "cannot write to standard output: %s",
+                           strerror(errno));
+        }
+        return 0;
+    }
     *created = 1;
     *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (*fd < 0 && errno == EEXIST) {
@@ -510,16 +515,24 @@ output_open(const char *path, int *fd, int *created)
     return 0;
 }
 
+/*
+ * Write the profile: a regular file from its start (it may be one that
+ * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
+ */
 static int
 output_write(int fd, const char *path, const struct strbuf *sb)
 {
+    struct stat st;
     size_t done = 0;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 
-    if (ftruncate(fd, 0) < 0) {
+    if (regular && ftruncate(fd, 0) < 0) {
         return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
     }
     while (done < sb->len) {
-        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
+        ssize_t n =
+            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
+                    : write(fd, sb->buf + done, sb->len - done);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -596,6 +609,7 @@ target_try(struct recorder *r, struct record_target *t)
         t->sampler.may_pause = !r->opt->blocking;
         t->sampler.states = r->opt->events;
         t->sampling = 1;
+        t->prefix_round = 1; /* at the next round */
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
@@ -608,37 +622,23 @@ target_try(struct recorder *r, struct record_target *t)
     return rc;
 }
 
+static int
+known_cb(void *ctx, int pid)
+{
+    return target_find(ctx, pid) != NULL;
+}
+
+static void
+add_cb(void *ctx, int pid)
+{
+    target_add(ctx, pid)->started = 1;
+}
+
 /* Add the descendants of the targets that are not known yet. */
 static void
 scan_children(struct recorder *r)
 {
-    int grew = 1, round;
-
-    /* Processes are found level by level: a grandchild's parent must be
-     * known first, so scan until nothing new turns up. */
-    for (round = 0; grew && round < 16; round++) {
-        DIR *dir = opendir("/proc");
-        struct dirent *de;
-
-        grew = 0;
-        if (dir == NULL) {
-            break;
-        }
-        while ((de = readdir(dir)) != NULL) {
-            long pid;
-            int ppid;
-
-            if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 ||
-                target_find(r, (int)pid) != NULL ||
-                proc_ppid((int)pid, &ppid) < 0 ||
-                target_find(r, ppid) == NULL) {
-                continue;
-            }
-            target_add(r, (int)pid)->started = 1;
-            grew = 1;
-        }
-        closedir(dir);
-    }
+    session_descendants(known_cb, add_cb, r);
 }
 
 /* ---- samples into the profile ------------------------------------------- */
@@ -669,6 +669,16 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         r->ids[i] =
             profile_frame_id(p, code->user_name, code->user_file, line);
     }
+    if (n == 0 && r->current->sampler.finalizing) {
+        /* No Python code runs, and the interpreter is being torn down
+         * (modules cleared, objects freed): say so rather than leave an
+         * unexplained "(no Python frames)". */
+        XGROW(r->ids, r->ids_alloc, 1);
+        r->ids[0] =
+            profile_frame_id(p, strtab_intern(&p->strings, FINALIZING_FRAME),
+                             strtab_intern(&p->strings, ""), -1);
+        n = 1;
+    }
     stack = profile_add(p, thread, r->ids, n, 1);
     if (p->keep_events) {
         uint32_t state = 0;
@@ -698,6 +708,37 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
     }
 }
 
+/*
+ * Where this target's Python is installed (sys.prefix, sys.base_prefix),
+ * for the flame graph's colours: files under it are the standard
+ * library's (a script in /usr/bin too), not the user's.  Looked for again
+ * a second later while sys is not ready.
+ */
+static void
+learn_prefixes(struct recorder *r, struct record_target *t, uint64_t round)
+{
+    static const char *const names[] = {"prefix", "base_prefix"};
+    struct profile_meta *m = &r->profile.meta;
+    struct strbuf sb = STRBUF_INIT;
+    size_t i, k;
+
+    t->prefix_round = round + (uint64_t)fmax(1, r->opt->rate);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        strbuf_reset(&sb);
+        if (py_runtime_sys_str(t->rt, names[i], &sb) < 0 || sb.len == 0) {
+            err_clear();
+            continue;
+        }
+        t->prefix_round = 0;
+        for (k = 0; k < m->nprefixes && strcmp(m->prefixes[k], sb.buf); k++) {
+        }
+        if (k == m->nprefixes && m->nprefixes < PROF_PREFIXES_MAX) {
+            m->prefixes[m->nprefixes++] = strbuf_detach(&sb);
+        }
+    }
+    strbuf_release(&sb);
+}
+
 /* One round over every target.  Returns 1 while the root target lives. */
 static int
 record_round(struct recorder *r, uint64_t round)
@@ -721,6 +762,9 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
             t->rt->code_epoch++;
+        }
+        if (t->prefix_round != 0 && round >= t->prefix_round) {
+            learn_prefixes(r, t, round);
         }
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
@@ -757,75 +801,6 @@ record_round(struct recorder *r, uint64_t round)
 
 /* ---- starting a command ------------------------------------------------- */
 
-static int
-launch(struct recorder *r, char **argv)
-{
-    int fds[2], e = 0;
-    ssize_t n;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_EIO, "pipe: %s", strerror(errno));
-    }
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(fds[1], &e, sizeof(e)) < 0) {
-            _exit(127);
-        }
-        _exit(127);
-    }
-    close(fds[1]);
-    /* The pipe closes on a successful exec; an error comes through it. */
-    do {
-        n = read(fds[0], &e, sizeof(e));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n > 0) {
-        waitpid(pid, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
-                       strerror(e));
-    }
-    r->child = pid;
-    return 0;
-}
-
-/* Has the started command exited?  Reaps it and keeps its status. */
-static int
-child_exited(struct recorder *r)
-{
-    int status;
-
-    if (r->child == 0 || r->child_reaped) {
-        return r->child_reaped;
-    }
-    if (waitpid(r->child, &status, WNOHANG) == r->child) {
-        r->child_status = status;
-        r->child_reaped = 1;
-    }
-    return r->child_reaped;
-}
-
-static int
-child_exit_status(const struct recorder *r)
-{
-    if (WIFEXITED(r->child_status)) {
-        return WEXITSTATUS(r->child_status);
-    }
-    if (WIFSIGNALED(r->child_status)) {
-        return 128 + WTERMSIG(r->child_status);
-    }
-    return 1;
-}
-
 /*
  * Wait until the started command runs Python (sampling starts at its
  * first frame), or say why it never will.
@@ -851,11 +826,12 @@ wait_for_python(struct recorder *r, struct record_target *t)
             target_release(t);
             rc = PS_ENOTREADY;
         }
-        if (child_exited(r)) {
+        if (session_exited(&r->session)) {
             return err_set(PS_ECOMMAND,
                            "'%s' exited (status %d) before its Python "
                            "started",
-                           r->opt->command[0], child_exit_status(r));
+                           r->opt->command[0],
+                           session_exit_status(&r->session));
         }
         if (rc != PS_ENOTREADY) {
             if (rc == PS_ENOTPY) {
@@ -906,7 +882,9 @@ summary(const struct recorder *r)
     fprintf(stderr, "pyspect: wrote ");
     for (i = 0; i < o->noutputs; i++) {
         fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
-                o->outputs[i].format->name, o->outputs[i].path);
+                o->outputs[i].format->name,
+                strcmp(o->outputs[i].path, "-") == 0 ? "standard output"
+                                                     : o->outputs[i].path);
     }
     fprintf(stderr,
             ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
@@ -1074,8 +1052,10 @@ push_cut(struct recorder *r, double now_unix)
     strbuf_release(&body);
     strbuf_release(&label);
 
-    /* Start afresh, keeping the running counters and the strings. */
+    /* Start afresh, keeping the running counters and the strings that
+     * meta owns (all holds them while the rest is released). */
     p->meta.command = p->meta.python_version = NULL;
+    p->meta.nprefixes = 0;
     profile_release(p);
     p->meta = all;
     r->cut = all;
@@ -1093,46 +1073,44 @@ push_cut(struct recorder *r, double now_unix)
 }
 
 /*
- * The attached target exited: look (once a second) for a process with
- * the same command line, as a supervisor would restart it, and sample
- * that one from now on.  Returns 1 while pushing goes on.
+ * The attached target exited: look (the session does, once a second) for
+ * a process with the same command line, as a supervisor would restart
+ * it, and sample that one from now on.  Returns 1 while pushing goes on.
  */
 static int
 restart_lookup(struct recorder *r)
 {
     struct record_target *t;
-    double now = now_s();
-    int pid;
+    int old = r->root_pid;
 
-    if (r->push == NULL || r->child != 0 || r->root_cmdline == NULL) {
+    if (r->push == NULL || r->session.cmdline == NULL) {
         return 0;
     }
-    if (now < r->next_restart_scan) {
+    if (!r->awaiting_restart) {
+        r->awaiting_restart = 1;
+        if (!r->opt->quiet) {
+            fprintf(stderr,
+                    "pyspect: pid %d exited; waiting for a process running "
+                    "'%s'\n",
+                    old, r->session.cmdline);
+        }
+    }
+    if (!session_restarted(&r->session)) {
         return 1;
     }
-    if (r->next_restart_scan == 0 && !r->opt->quiet) {
-        fprintf(stderr,
-                "pyspect: pid %d exited; waiting for a process running "
-                "'%s'\n",
-                r->root_pid, r->root_cmdline);
-    }
-    r->next_restart_scan = now + RESTART_SCAN_S;
-    if (proc_find_cmdline(r->root_cmdline, r->root_pid, &pid) < 0) {
-        return 1;
-    }
-    t = target_find(r, r->root_pid);
+    t = target_find(r, old);
     if (t != NULL) {
         t->gone = 1;
         r->root_pid = -1; /* lets targets_compact() retire it */
         targets_compact(r);
     }
-    r->root_pid = pid;
+    r->root_pid = r->session.pid;
     /* Sampled from the next round, once its Python has started. */
-    target_add(r, pid)->started = 1;
-    r->next_restart_scan = 0;
-    r->profile.meta.pid = pid;
+    target_add(r, r->root_pid)->started = 1;
+    r->awaiting_restart = 0;
+    r->profile.meta.pid = r->root_pid;
     if (!r->opt->quiet) {
-        fprintf(stderr, "pyspect: now sampling pid %d\n", pid);
+        fprintf(stderr, "pyspect: now sampling pid %d\n", r->root_pid);
     }
     return 1;
 }
@@ -1252,7 +1230,7 @@ fill_meta(struct recorder *r)
     struct strbuf cmd = STRBUF_INIT;
     struct timeval tv;
 
-    if (r->child != 0) {
+    if (r->session.launched) {
         char **a;
 
         for (a = r->opt->command; *a != NULL; a++) {
@@ -1284,12 +1262,16 @@ cmd_record(int argc, char **argv)
     struct strbuf token = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, exit_status = 0;
+    int rc, exit_status = 0;
     size_t i;
 
-    status = record_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = record_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        help();
+        return 0;
     }
     memset(&r, 0, sizeof(r));
     r.opt = &opt;
@@ -1332,24 +1314,21 @@ cmd_record(int argc, char **argv)
     }
     r.profile.keep_events = opt.events;
     if (opt.command != NULL) {
-        rc = launch(&r, opt.command);
+        rc = session_launch(&r.session, opt.command);
         if (rc < 0) {
             goto fail;
         }
-        r.root_pid = r.child;
+        r.root_pid = r.session.pid;
         root = target_add(&r, r.root_pid);
         root->started = 1;
         root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
-            if (!child_exited(&r)) {
-                kill(r.child, SIGTERM);
-                waitpid(r.child, &r.child_status, 0);
-                r.child_reaped = 1;
-            }
+            session_stop(&r.session, SIGTERM, 5);
             goto fail;
         }
     } else {
+        session_attach(&r.session, opt.pid);
         r.root_pid = opt.pid;
         root = target_add(&r, opt.pid);
         rc = target_try(&r, root);
@@ -1361,8 +1340,8 @@ cmd_record(int argc, char **argv)
     if (r.push != NULL) {
         r.cut = r.profile.meta;
         r.cut_unix = r.profile.meta.start_unix;
-        if (r.child == 0) {
-            r.root_cmdline = xstrdup(r.profile.meta.command);
+        if (!r.session.launched && session_follow_restarts(&r.session) < 0) {
+            err_clear(); /* gone already: the loop says so */
         }
         if (!opt.quiet) {
             fprintf(stderr,
@@ -1406,20 +1385,34 @@ cmd_record(int argc, char **argv)
         summary(&r);
     }
 done:
-    if (r.child != 0) {
+    if (r.session.launched) {
         /* A second Ctrl-C ends pyspect at once; the profile is saved. */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        if (!child_exited(&r)) {
-            if (!opt.quiet && r.stopped != NULL &&
+        if (!session_exited(&r.session)) {
+            /* Ctrl-C reached it too (same process group): wait for it.
+             * At --duration, or a signal to pyspect alone, ask it to
+             * stop (as mem --watch does), then insist. */
+            int sig = record_stop == SIGINT ? 0 : record_stop;
+
+            if (r.stopped != NULL &&
                 strcmp(r.stopped, "duration reached") == 0) {
-                fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
-                        opt.command[0]);
+                sig = SIGTERM;
             }
-            waitpid(r.child, &r.child_status, 0);
-            r.child_reaped = 1;
+            if (sig != 0) {
+                session_stop(&r.session, sig, CHILD_STOP_WAIT_S);
+            } else {
+                session_wait(&r.session, -1);
+            }
         }
-        exit_status = child_exit_status(&r);
+        exit_status = session_exit_status(&r.session);
+        if (!opt.quiet) {
+            int ws = r.session.status;
+
+            fprintf(stderr, "pyspect: '%s' %s %d\n", opt.command[0],
+                    WIFSIGNALED(ws) ? "ended by signal" : "exited with status",
+                    WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+        }
     }
     goto out;
 fail:
@@ -1443,7 +1436,7 @@ out:
     }
     free(r.targets);
     free(r.ids);
-    free(r.root_cmdline);
+    session_release(&r.session);
     strbuf_release(&token);
     free(r.last_round);
     profile_release(&r.profile);
