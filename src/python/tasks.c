@@ -880,6 +880,45 @@ awaited_by_tasks(struct tasks_ctx *c, raddr_t fut, long child, int depth)
     free(items);
 }
 
+/*
+ * 3.11-3.13: a TaskGroup's children.  CPython records no link from them
+ * to the task in `async with TaskGroup()` before 3.14, but that task's
+ * await chain runs the group's __aexit__, whose `self` (the frame's first
+ * local) names the task its _parent_task and holds the children in
+ * _tasks.
+ */
+static void
+group_children(struct tasks_ctx *c, long parent)
+{
+    const struct py_layout *l = &c->rt->layout;
+    const struct py_task *t = &c->out->v[parent];
+    size_t i, j;
+
+    for (i = 0; i < t->nframes; i++) {
+        raddr_t self = 0, owner = 0, set = 0, *items = NULL;
+        size_t n = 0;
+
+        if (rd64(c,
+                 t->frames[i].addr + (raddr_t)l->gen_iframe +
+                     (raddr_t)l->iframe_localsplus,
+                 &self) < 0 ||
+            (self = pyl_stackref_object(l, self)) == 0 ||
+            t->frames[i].code->name == NULL ||
+            strstr(t->frames[i].code->name, "aexit") == NULL ||
+            py_object_getattr(c->rt, self, "_parent_task", &owner) < 0 ||
+            owner != t->addr ||
+            py_object_getattr(c->rt, self, "_tasks", &set) < 0 ||
+            set_items(c, set, &items, &n) < 0) {
+            err_clear();
+            continue;
+        }
+        for (j = 0; j < n; j++) {
+            awaited_by_add(c->out, task_index(c, items[j]), parent);
+        }
+        free(items);
+    }
+}
+
 static void
 links_read(struct tasks_ctx *c)
 {
@@ -895,6 +934,12 @@ links_read(struct tasks_ctx *c)
         for (i = 0; i < out->n; i++) {
             if (is_c_task(c, out->v[i].addr)) {
                 awaited_by_tasks(c, out->v[i].addr, (long)i, 0);
+            }
+        }
+    } else if (pyl_has(c->rt->layout.gen_iframe)) {
+        for (i = 0; i < out->n; i++) {
+            if (out->v[i].state != PY_TASK_DONE) {
+                group_children(c, (long)i);
             }
         }
     }

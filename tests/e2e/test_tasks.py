@@ -5,6 +5,8 @@ import pytest
 
 from conftest import dump_json, pyspect
 
+pytestmark = pytest.mark.sanitize
+
 
 def need_asyncio(python):
     if python.version < (3, 6):

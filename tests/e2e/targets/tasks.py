@@ -14,7 +14,8 @@ then) writes the truth: asyncio.all_tasks() of each loop; per task its
 id, name (3.8+), state, loop thread, get_stack(), the await chain the
 target walks itself (cr_await / gi_yieldfrom, with each frame's
 f_lineno), and the tasks that await it (a task whose _fut_waiter is it
-or a gather() of it; on 3.14+ CPython's own asyncio.capture_call_graph()).
+or a gather() of it, or runs the __aexit__ of a TaskGroup that holds it;
+on 3.14+ also CPython's own asyncio.capture_call_graph()).
 
 asyncio is 3.4+ and async def 3.5+: on 2.7 this file only parses (the
 test skips 2.7), so the coroutines are compiled from a string.
@@ -133,12 +134,30 @@ def await_chain(coro):
     return out
 
 
+def group_of(task):
+    """The TaskGroup whose __aexit__ the task's await chain runs."""
+    coro = task._coro
+    for _ in range(256):
+        frame = getattr(coro, "cr_frame", None)
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if (isinstance(owner, getattr(asyncio, "TaskGroup", ())) and
+                "aexit" in frame.f_code.co_name):
+            return owner
+        coro = getattr(coro, "cr_await", None)
+    return None
+
+
 def awaiting(task, tasks):
     """Ids of the tasks that await task."""
     by = set()
     for other in tasks:
         w = getattr(other, "_fut_waiter", None)
         if w is task or task in getattr(w, "_children", ()):
+            by.add(id(other))
+        group = group_of(other) if V >= (3, 11) else None
+        if group is not None and task in group._tasks:
             by.add(id(other))
     if V >= (3, 14) and isinstance(task, asyncio.tasks._CTask):
         def up(fut, depth):
