@@ -4,7 +4,8 @@ that wait in known places, and one that runs.
 The main thread's loop runs "main", which awaits gather("worker-1",
 "worker-2"); "worker-1" awaits a helper coroutine that awaits a future
 never set, "worker-2" sleeps; "waiter" awaits the task "child" directly,
-which waits on an asyncio.Event; "py-task" (3.7+) is a pure-Python task
+which waits on an asyncio.Event; "timed" awaits wait_for("slow");
+"py-task" (3.7+) is a pure-Python task
 (asyncio.tasks._PyTask); on 3.11+ "tg-parent" waits in a TaskGroup for
 "tg-child".  The second thread's loop runs "spinner", which never yields
 (it sleeps in C: the task stays running), and "b-sleeper".
@@ -54,6 +55,10 @@ async def child(event):
 
 async def waiter(task):
     await task
+
+
+async def timed(task):
+    await asyncio.wait_for(task, 3600)
 
 
 async def main_a(w1, w2):
@@ -214,6 +219,8 @@ def main():
     w2 = make(loop.create_task, worker_two(), "worker-2")
     c = make(loop.create_task, child(event), "child")
     make(loop.create_task, waiter(c), "waiter")
+    slow = make(loop.create_task, worker_two(), "slow")
+    make(loop.create_task, timed(slow), "timed")
     if V >= (3, 7):
         # (3.6's _PyTask derives from the C future.)
         py = asyncio.tasks._PyTask(py_task_body(never), loop=loop)
