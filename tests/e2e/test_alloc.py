@@ -628,6 +628,7 @@ def wait_tracking(p, timeout=60):
     assert b"tracking pid" in buf, (buf, p.poll())
 
 
+@pytest.mark.sanitize
 def test_attach_tracks_a_running_process(python, tmp_path):
     """-p: the tracker loads into a program blocked in read(), counts
     exactly what it allocates from then on, stops at Ctrl-C, lets go of
@@ -715,6 +716,7 @@ def test_attach_survives_pyspect_killed(tmp_path):
         park.stop()
 
 
+@pytest.mark.sanitize
 def test_attach_refuses(tmp_path):
     """Where the tracker cannot be loaded, -p says why and loads
     nothing: not a Python process; a Python that never waits."""
