@@ -288,7 +288,7 @@ load_pool(struct py_gc_reader *r, raddr_t pool)
         r->buf = xmalloc(psize);
     }
     r->pool_reads++;
-    if (memsrc_read(r->rt->proc, pool, r->buf, psize) < 0) {
+    if (memsrc_read(r->mem, pool, r->buf, psize) < 0) {
         return &not_a_pool;
     }
     count = load_u32(r->buf, l->poolhdr_count);

@@ -23,7 +23,7 @@
 #include "target/maps.h"
 
 /* Chunk cache used for the walk: block size and memory budget. */
-#define PY_HEAP_CHUNK (64u << 10)
+#define PY_HEAP_CHUNK (16u << 10)
 #define PY_HEAP_CACHE (32u << 20)
 /* Pauses tried while the collector is running (its lists are spliced
  * then); the target runs about a millisecond between tries. */
