@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 
+from _common import start_thread
+
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -71,11 +73,10 @@ libc.mallopt(M_MMAP_THRESHOLD, 8 << 20)
 libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
 sys.stdout.write("READY\n")
 sys.stdout.flush()
-time.sleep(0.5)
 done = threading.Semaphore(0)
 n = int(sys.argv[2])
 for i in range(n):
-    threading.Thread(target=worker, args=(done,), daemon=True).start()
+    start_thread(worker, "worker-%d" % i, (done,))
     time.sleep(0.1)
 for i in range(n):
     done.acquire()
