@@ -156,7 +156,36 @@ def test_regions_and_census(python, accuracy):
     assert r["c_heap"] > 0 and r["pymalloc"] > 0 and r["file"] > 0
     assert r["stacks"] > 0  # the worker thread's stack
     types = {t["type"]: t for t in doc["objects_in_malloc"]["types"]}
-    assert types["bytes"]["count"] >= accuracy.truth["large_bytes"]
+    assert types[accuracy.truth["large_type"]]["count"] >= \
+        accuracy.truth["large_bytes"]
+    # 2.7's int and float free lists are only there.
+    assert (doc["freelists"] is None) == (python.version >= (3,))
+
+
+def test_int_float_freelists(python, target):
+    """2.7's int and float free-list blocks: the live ints and floats the
+    target keeps, the slots of those it freed, and the blocks without a
+    live object -- which a full collection in the target then frees."""
+    if python.version >= (3,):
+        pytest.skip("Python 3 has no int free-list blocks")
+    t = target(python, "memtarget.py", "freelists")
+    fl = mem_json(t.pid)["freelists"]
+    truth = t.truth
+    assert truth["kept_ints"] <= fl["ints"] <= truth["kept_ints"] + 5000
+    assert truth["kept_floats"] <= fl["floats"] <= \
+        truth["kept_floats"] + 1000
+    assert fl["free_slots"] >= truth["freed_ints"]
+    per_block = 41      # objects of a block, 2.7 on 64-bit
+    assert fl["empty_blocks"] >= 0.9 * truth["freed_ints"] / per_block
+    t.proc.stdin.write(b"collect\n")
+    t.proc.stdin.flush()
+    t.wait_line("collected", 60)
+    after = mem_json(t.pid)["freelists"]
+    # What pyspect said a collection frees is what it freed.
+    assert after["empty_blocks"] <= 2
+    assert close(fl["blocks"] - after["blocks"], fl["empty_blocks"], 0.01, 2)
+    assert after["ints"] >= truth["kept_ints"]
+    assert after["floats"] >= truth["kept_floats"]
 
 
 # Issue 11: numpy's madvise() on part of each large array's block splits
@@ -434,16 +463,19 @@ def test_watch_attached_duration_and_ctrl_c(python, target, tmp_path):
 # and lost the heaps after it.  Heaps are now also told by their own
 # headers.  The target's memory is nearly all malloc's, in every sample.
 # (The swing itself is a race this machine does not reproduce at will;
-# tests/unit/test_glibc_heap.c reproduces both causes.)
+# tests/unit/test_glibc_heap.c reproduces both causes.)  A launched
+# command's arenas that appear before malloc is located count too: the
+# headers are read from the first sample on.
 @pytest.mark.serial
 def test_watch_thread_arenas_appearing(python, tmp_path):
     csv, truth = tmp_path / "w.csv", tmp_path / "truth.json"
     env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
-    r = pyspect("mem", "--watch", "--interval", "0.02", "--duration", "6",
+    # It ends when the target does (a loaded machine may take seconds).
+    r = pyspect("mem", "--watch", "--interval", "0.02", "--duration", "90",
                 "-o", csv, "--", python.exe,
                 os.path.join(os.path.dirname(__file__), "targets",
                              "arenas.py"), truth, 6, env=env, timeout=120)
-    assert r.rc in (0, 128 + signal.SIGTERM), r.err
+    assert r.rc == 0, r.err
     head, rows = parse_csv(str(csv))
     rows = [dict((k, float(v or 0)) for k, v in x.items()) for x in rows]
     assert len(rows) >= 10
