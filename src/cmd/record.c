@@ -23,6 +23,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
@@ -266,8 +267,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             }
             break;
         case 'r':
-            if (parse_double(optarg, &opt->rate) < 0 || opt->rate <= 0 ||
-                opt->rate > RATE_MAX) {
+            /* At least one sample a day: 1e9 / rate ns must fit. */
+            if (parse_double(optarg, &opt->rate) < 0 ||
+                opt->rate < 1.0 / 86400 || opt->rate > RATE_MAX) {
                 return cmd_usage_error("record",
                                        "rate '%s' is not a number of "
                                        "samples per second between 0 and "
@@ -347,68 +349,6 @@ record_parse(int argc, char **argv, struct record_options *opt)
         }
         out->fd = -1;
         opt->events |= (out->format->flags & OUT_EVENTS) != 0;
-    }
-    return 0;
-}
-
-/* ---- the output file ---------------------------------------------------- */
-
-/*
- * Open the output before sampling, so that a path that cannot be written
- * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.  "-" is standard output.
- */
-static int
-output_open(const char *path, int *fd, int *created)
-{
-    if (strcmp(path, "-") == 0) {
-        *created = 0;
-        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-        if (*fd < 0) {
-            return err_set(PS_EIO, "cannot write to standard output: %s",
-                           strerror(errno));
-        }
-        return 0;
-    }
-    *created = 1;
-    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (*fd < 0 && errno == EEXIST) {
-        *created = 0;
-        *fd = open(path, O_WRONLY | O_CLOEXEC);
-    }
-    if (*fd < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-/*
- * Write the profile: a regular file from its start (it may be one that
- * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
- */
-static int
-output_write(int fd, const char *path, const struct strbuf *sb)
-{
-    struct stat st;
-    size_t done = 0;
-    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-
-    if (regular && ftruncate(fd, 0) < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    while (done < sb->len) {
-        ssize_t n =
-            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
-                    : write(fd, sb->buf + done, sb->len - done);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", path,
-                           strerror(n < 0 ? errno : ENOSPC));
-        }
-        done += (size_t)n;
     }
     return 0;
 }
@@ -748,8 +688,9 @@ summary(const struct recorder *r)
     for (i = 0; i < o->noutputs; i++) {
         fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
                 o->outputs[i].format->name,
-                strcmp(o->outputs[i].path, "-") == 0 ? "standard output"
-                                                     : o->outputs[i].path);
+                strcmp(o->outputs[i].path, "-") == 0
+                    ? "standard output"
+                    : esc(o->outputs[i].path));
     }
     fprintf(stderr,
             ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
@@ -793,7 +734,7 @@ summary(const struct recorder *r)
             fprintf(stderr,
                     "pyspect: pid %d (Python %s): %llu rounds, %llu list "
                     "walks, %llu reads, %llu bytes\n",
-                    t->pid, t->rt->version.text,
+                    t->pid, esc(t->rt->version.text),
                     (unsigned long long)t->sampler.stats.rounds,
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
@@ -850,7 +791,12 @@ record_loop(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
 
     if (o->duration > 0) {
-        end = start + (uint64_t)(o->duration * 1e9);
+        /* A duration beyond what a 64-bit nanosecond clock holds (-d
+         * 1e12 is 31,000 years) is no end at all, not an overflow that
+         * ends at once. */
+        double ns = o->duration * 1e9;
+
+        end = ns < (double)(UINT64_MAX - start) ? start + (uint64_t)ns : 0;
     }
     while (!record_stop) {
         uint64_t now = clock_now_ns();
@@ -988,8 +934,8 @@ cmd_record(int argc, char **argv)
         opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
     for (i = 0; i < opt.noutputs; i++) {
-        rc = output_open(opt.outputs[i].path, &opt.outputs[i].fd,
-                         &opt.outputs[i].created);
+        rc = cmd_output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                             &opt.outputs[i].created);
         if (rc < 0) {
             goto fail;
         }
@@ -1034,7 +980,7 @@ cmd_record(int argc, char **argv)
     for (i = 0; i < opt.noutputs; i++) {
         strbuf_reset(&out);
         opt.outputs[i].format->write(&r.profile, &oo, &out);
-        rc = output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        rc = cmd_output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
         if (rc < 0) {
             goto fail;
         }
@@ -1066,7 +1012,7 @@ cmd_record(int argc, char **argv)
         if (!opt.quiet) {
             int ws = r.session.status;
 
-            fprintf(stderr, "pyspect: '%s' %s %d\n", opt.command[0],
+            fprintf(stderr, "pyspect: '%s' %s %d\n", esc(opt.command[0]),
                     WIFSIGNALED(ws) ? "ended by signal" : "exited with status",
                     WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
         }
