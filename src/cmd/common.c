@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "python/runtime.h"
@@ -25,13 +27,16 @@
 int
 cmd_usage_error(const char *cmd, const char *fmt, ...)
 {
+    struct strbuf msg = STRBUF_INIT;
     va_list ap;
 
-    fprintf(stderr, "pyspect %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    strbuf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see pyspect %s --help)\n", cmd);
+    /* Arguments are quoted back: escaped, like everything printed. */
+    fprintf(stderr, "pyspect %s: %s (see pyspect %s --help)\n", cmd,
+            esc(msg.buf), cmd);
+    strbuf_release(&msg);
     return PS_EUSAGE;
 }
 
@@ -163,7 +168,7 @@ cmd_open(const struct cmd_target *spec, struct target **t,
                          (*t)->partial);
         } else if (rc == 0) {
             fprintf(stderr, "pyspect: warning: %s; answers are partial\n",
-                    (*t)->partial);
+                    esc((*t)->partial));
         }
     }
     if (rc < 0) {
@@ -197,6 +202,37 @@ cmd_fail(int rc)
 }
 
 int
+cmd_write_file(const char *path, const char *buf, size_t len)
+{
+    int fd, e;
+
+    pause_end_all();
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            close(fd);
+            return err_set(PS_EIO, "cannot write %s: %s", path, strerror(e));
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    /* Some file systems report a full disk only now. */
+    if (close(fd) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int
 cmd_write_stdout(const char *buf, size_t len)
 {
     /* A reader that does not read must never hold the target stopped. */
@@ -213,6 +249,89 @@ cmd_write_stdout(const char *buf, size_t len)
         }
         buf += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+cmd_output_open(const char *path, int *fd, int *created)
+{
+    if (strcmp(path, "-") == 0) {
+        *created = 0;
+        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (*fd < 0) {
+            return err_set(PS_EIO, "cannot write to standard output: %s",
+                           strerror(errno));
+        }
+        return 0;
+    }
+    *created = 1;
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (*fd < 0 && errno == EEXIST) {
+        *created = 0;
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (*fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int
+cmd_output_write(int fd, const char *path, const struct strbuf *sb)
+{
+    struct stat st;
+    size_t done = 0;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+
+    /* A regular file is rewritten from its start; a pipe or a device
+     * (-o /dev/stdout) is written to as it is. */
+    if (regular && ftruncate(fd, 0) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (done < sb->len) {
+        ssize_t n =
+            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
+                    : write(fd, sb->buf + done, sb->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int
+cmd_output_append(int fd, const char *path, int *started,
+                  const struct strbuf *sb)
+{
+    struct stat st;
+    size_t done = 0;
+
+    if (!*started) {
+        *started = 1;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            ftruncate(fd, 0) < 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(errno));
+        }
+    }
+    while (done < sb->len) {
+        ssize_t n = write(fd, sb->buf + done, sb->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
     }
     return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
@@ -198,10 +199,10 @@ struct recorder {
     size_t last_round_alloc;
     /* -f trace: written as the samples arrive (bounded memory) */
     struct out_trace_stream *trace;
-    struct strbuf trace_buf;                  /* bytes not yet written */
-    char *trace_error;                        /* the first write that failed */
-    unsigned char trace_started[OUTPUTS_MAX]; /* by output: emptied */
-    unsigned char trace_failed[OUTPUTS_MAX];  /* a write failed */
+    struct strbuf trace_buf;                 /* bytes not yet written */
+    char *trace_error;                       /* the first write that failed */
+    int trace_started[OUTPUTS_MAX];          /* by output: emptied */
+    unsigned char trace_failed[OUTPUTS_MAX]; /* a write failed */
 };
 
 static volatile sig_atomic_t record_stop;
@@ -329,8 +330,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             }
             break;
         case 'r':
-            if (parse_double(optarg, &opt->rate) < 0 || opt->rate <= 0 ||
-                opt->rate > RATE_MAX) {
+            /* At least one sample a day: 1e9 / rate ns must fit. */
+            if (parse_double(optarg, &opt->rate) < 0 ||
+                opt->rate < 1.0 / 86400 || opt->rate > RATE_MAX) {
                 return cmd_usage_error("record",
                                        "rate '%s' is not a number of "
                                        "samples per second between 0 and "
@@ -492,102 +494,6 @@ record_parse(int argc, char **argv, struct record_options *opt)
     return 0;
 }
 
-/* ---- the output file ---------------------------------------------------- */
-
-/*
- * Open the output before sampling, so that a path that cannot be written
- * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.  "-" is standard output.
- */
-static int
-output_open(const char *path, int *fd, int *created)
-{
-    if (strcmp(path, "-") == 0) {
-        *created = 0;
-        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-        if (*fd < 0) {
-            return err_set(PS_EIO, "cannot write to standard output: %s",
-                           strerror(errno));
-        }
-        return 0;
-    }
-    *created = 1;
-    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (*fd < 0 && errno == EEXIST) {
-        *created = 0;
-        *fd = open(path, O_WRONLY | O_CLOEXEC);
-    }
-    if (*fd < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-/*
- * Write the profile: a regular file from its start (it may be one that
- * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
- */
-static int
-output_write(int fd, const char *path, const struct strbuf *sb)
-{
-    struct stat st;
-    size_t done = 0;
-    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-
-    if (regular && ftruncate(fd, 0) < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    while (done < sb->len) {
-        ssize_t n =
-            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
-                    : write(fd, sb->buf + done, sb->len - done);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", path,
-                           strerror(n < 0 ? errno : ENOSPC));
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
-/*
- * Append to an output written as the samples arrive (a trace): a regular
- * file is emptied first, then written in order; a pipe is a stream.
- */
-static int
-output_append(const struct record_output *out, unsigned char *started,
-              const struct strbuf *sb)
-{
-    struct stat st;
-    size_t done = 0;
-
-    if (!*started) {
-        *started = 1;
-        if (fstat(out->fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            ftruncate(out->fd, 0) < 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", out->path,
-                           strerror(errno));
-        }
-    }
-    while (done < sb->len) {
-        ssize_t n = write(out->fd, sb->buf + done, sb->len - done);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", out->path,
-                           strerror(n < 0 ? errno : ENOSPC));
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 /* The trace's bytes so far to every trace output (-o may name several). */
 static void
 trace_flush(struct recorder *r)
@@ -601,7 +507,8 @@ trace_flush(struct recorder *r)
         if (!(out->format->flags & OUT_EVENTS) || r->trace_failed[i]) {
             continue;
         }
-        if (output_append(out, &r->trace_started[i], &r->trace_buf) < 0) {
+        if (cmd_output_append(out->fd, out->path, &r->trace_started[i],
+                              &r->trace_buf) < 0) {
             r->trace_failed[i] = 1;
             if (r->trace_error == NULL) {
                 r->trace_error = xstrdup(err_context());
@@ -956,8 +863,9 @@ summary(const struct recorder *r)
     for (i = 0; i < o->noutputs; i++) {
         fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
                 o->outputs[i].format->name,
-                strcmp(o->outputs[i].path, "-") == 0 ? "standard output"
-                                                     : o->outputs[i].path);
+                strcmp(o->outputs[i].path, "-") == 0
+                    ? "standard output"
+                    : esc(o->outputs[i].path));
     }
     fprintf(stderr,
             ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
@@ -1003,7 +911,7 @@ summary(const struct recorder *r)
             fprintf(stderr,
                     "pyspect: pid %d (Python %s): %llu rounds, %llu list "
                     "walks, %llu reads, %llu bytes\n",
-                    t->pid, t->rt->version.text,
+                    t->pid, esc(t->rt->version.text),
                     (unsigned long long)t->sampler.stats.rounds,
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
@@ -1235,7 +1143,12 @@ record_loop(struct recorder *r)
         r->cut_unix = m->start_unix;
     }
     if (o->duration > 0) {
-        end = start + (uint64_t)(o->duration * 1e9);
+        /* A duration beyond what a 64-bit nanosecond clock holds (-d
+         * 1e12 is 31,000 years) is no end at all, not an overflow that
+         * ends at once. */
+        double ns = o->duration * 1e9;
+
+        end = ns < (double)(UINT64_MAX - start) ? start + (uint64_t)ns : 0;
     }
     while (!record_stop) {
         uint64_t now = clock_now_ns();
@@ -1382,8 +1295,8 @@ cmd_record(int argc, char **argv)
         opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
     for (i = 0; i < opt.noutputs; i++) {
-        rc = output_open(opt.outputs[i].path, &opt.outputs[i].fd,
-                         &opt.outputs[i].created);
+        rc = cmd_output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                             &opt.outputs[i].created);
         if (rc < 0) {
             goto fail;
         }
@@ -1468,7 +1381,7 @@ cmd_record(int argc, char **argv)
         }
         strbuf_reset(&out);
         opt.outputs[i].format->write(&r.profile, &oo, &out);
-        rc = output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        rc = cmd_output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
         if (rc < 0) {
             goto fail;
         }
@@ -1501,7 +1414,7 @@ done:
         if (!opt.quiet) {
             int ws = r.session.status;
 
-            fprintf(stderr, "pyspect: '%s' %s %d\n", opt.command[0],
+            fprintf(stderr, "pyspect: '%s' %s %d\n", esc(opt.command[0]),
                     WIFSIGNALED(ws) ? "ended by signal" : "exited with status",
                     WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
         }

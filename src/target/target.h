@@ -104,6 +104,14 @@ struct target_ops {
      */
     int (*executable)(struct target *t, struct strbuf *out);
     /*
+     * Open, for reading, a file the target names (a source file), only
+     * as the target itself could (target/openfile.h: from its root, as
+     * its user, a regular file, never blocking, at most max bytes).
+     * PS_ENOTFOUND when it cannot or may not.  NULL: through path(),
+     * and only what everyone may read.
+     */
+    int (*open_file)(struct target *t, const char *path, size_t max, int *fd);
+    /*
      * Stop every thread for a consistent picture (NULL: the target is
      * always consistent).  On failure nothing stays stopped.
      */
@@ -124,6 +132,15 @@ struct target_ops {
      */
     int (*check)(struct target *t);
     int (*exiting)(struct target *t);
+    /*
+     * The first address, since the last call, of bytes a read returned
+     * that the target does not hold (a core: a hole its writer left in a
+     * segment, read as zeros -- a page the kernel found never touched,
+     * or memory gcore could not read), 0 when none; starts over.  What a
+     * walk that failed read from there is not the target's fault.  NULL:
+     * the target holds everything it returns.
+     */
+    raddr_t (*take_missing)(struct target *t);
     /* Release the backend's state (not the struct target fields). */
     void (*free)(struct target *t);
 };
@@ -242,6 +259,9 @@ target_executable(struct target *t, struct strbuf *out)
     return t->ops->executable(t, out);
 }
 
+/* See target_ops.open_file. */
+int target_open_file(struct target *t, const char *path, size_t max, int *fd);
+
 /*
  * Pause the target (nothing to do for a core).  Nested calls are not
  * counted: one target_resume() ends the pause.  The time it was held is
@@ -279,5 +299,12 @@ int target_open_elf(struct target *t, const struct map_entry *e,
 /* See target_ops.check and .exiting. */
 int target_check(struct target *t);
 int target_exiting(struct target *t);
+
+/* See target_ops.take_missing. */
+static inline raddr_t
+target_take_missing(struct target *t)
+{
+    return t->ops->take_missing != NULL ? t->ops->take_missing(t) : 0;
+}
 
 #endif /* PYSPECT_TARGET_TARGET_H */
