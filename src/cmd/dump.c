@@ -519,16 +519,23 @@ static int
 dump_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
                 struct py_tasks *tasks)
 {
+    struct py_threads threads = PY_THREADS_INIT;
     int attempt, rc = 0;
+    size_t i;
 
+    threads.v = xcalloc(snap->n + 1, sizeof(*threads.v));
+    for (i = 0; i < snap->n; i++) {
+        threads.v[threads.n++] = snap->threads[i].thread;
+    }
     for (attempt = 0; attempt < PY_SNAPSHOT_ATTEMPTS; attempt++) {
         py_runtime_snapshot(rt);
-        rc = py_tasks_read(rt, snap, tasks);
+        rc = py_tasks_read(rt, &threads, tasks);
         if (rc == 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
             break;
         }
         err_clear();
     }
+    free(threads.v);
     return rc;
 }
 

@@ -41,7 +41,8 @@ enum gen_kind {
 
 struct tasks_ctx {
     struct py_runtime *rt;
-    const struct py_snapshot *snap;
+    const struct py_threads *threads;
+    const struct py_tasks *known; /* reuse its tasks instead of a GC walk */
     struct py_tasks *out;
     raddr_t c_task_type;   /* _asyncio.Task */
     raddr_t c_future_type; /* _asyncio.Future */
@@ -399,8 +400,8 @@ find_tasks(struct tasks_ctx *c)
 
     if (pyl_has(l->task_node) && pyl_has(l->tstate_asyncio_tasks_head)) {
         c->out->found_in = "task lists";
-        for (i = 0; i < c->snap->n; i++) {
-            const struct py_thread *t = &c->snap->threads[i].thread;
+        for (i = 0; i < c->threads->n; i++) {
+            const struct py_thread *t = &c->threads->v[i];
 
             if (t->interp != interp) {
                 continue;
@@ -430,6 +431,14 @@ find_tasks(struct tasks_ctx *c)
         c->out->found_in = "_all_tasks";
         if ((rc = weakset_add(c, v)) < 0) {
             return rc;
+        }
+    } else if (c->known != NULL && c->known->found_in != NULL &&
+               strcmp(c->known->found_in, "gc") == 0) {
+        /* The walk is the costly part: the caller's earlier tasks, each
+         * checked again as task_add() does any. */
+        c->out->found_in = "gc";
+        for (i = 0; i < c->known->n; i++) {
+            task_add(c, c->known->v[i].addr);
         }
     } else {
         c->out->found_in = "gc";
@@ -948,21 +957,28 @@ links_read(struct tasks_ctx *c)
 /* ---- the whole read ------------------------------------------------- */
 
 static long
-tid_of(const struct py_snapshot *snap, uint64_t ident)
+tid_of(const struct py_threads *threads, uint64_t ident)
 {
     size_t i;
 
-    for (i = 0; ident != 0 && i < snap->n; i++) {
-        if (snap->threads[i].thread.ident == ident) {
-            return snap->threads[i].thread.tid;
+    for (i = 0; ident != 0 && i < threads->n; i++) {
+        if (threads->v[i].ident == ident) {
+            return threads->v[i].tid;
         }
     }
     return 0;
 }
 
 int
-py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
+py_tasks_read(struct py_runtime *rt, const struct py_threads *threads,
               struct py_tasks *out)
+{
+    return py_tasks_reread(rt, threads, NULL, out);
+}
+
+int
+py_tasks_reread(struct py_runtime *rt, const struct py_threads *threads,
+                const struct py_tasks *known, struct py_tasks *out)
 {
     struct tasks_ctx c;
     size_t i;
@@ -974,7 +990,8 @@ py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
     }
     memset(&c, 0, sizeof(c));
     c.rt = rt;
-    c.snap = snap;
+    c.threads = threads;
+    c.known = known;
     c.out = out;
     hashmap_init(&c.index);
     hashmap_init(&c.kinds);
@@ -988,7 +1005,7 @@ py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
             break;
         }
         t->loop_ident = loop_ident(&c, t->loop);
-        t->loop_tid = tid_of(snap, t->loop_ident);
+        t->loop_tid = tid_of(threads, t->loop_ident);
         if (t->waiter != 0 && t->state != PY_TASK_DONE) {
             t->waiting_on = type_name_of(&c, t->waiter);
         }
