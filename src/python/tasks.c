@@ -30,6 +30,9 @@
 #define TYPE_DEPTH_MAX 64
 /* Most futures followed from one awaited_by or _children link. */
 #define AWAIT_LINKS_MAX 64
+/* Most futures one read follows for awaited_by, all tasks together: a
+ * hostile graph of futures must not make the walk exponential. */
+#define AWAIT_LINKS_BUDGET 100000
 /* Bytes of a task read in one go (covers every measured field). */
 #define TASK_BYTES 512
 
@@ -51,6 +54,7 @@ struct tasks_ctx {
     struct hashmap index;  /* task address -> index + 1 */
     struct hashmap kinds;  /* type address -> enum gen_kind + 1 */
     struct hashmap loops;  /* loop address -> ident + 1 (0: no thread) */
+    long links_left;       /* AWAIT_LINKS_BUDGET, spent by the walks */
 };
 
 /* ---- small readers -------------------------------------------------- */
@@ -839,6 +843,9 @@ waited_tasks(struct tasks_ctx *c, raddr_t fut, long parent, int depth)
     size_t n = 0, i;
     long k = task_index(c, fut);
 
+    if (--c->links_left < 0) {
+        return;
+    }
     if (k >= 0) {
         awaited_by_add(c->out, k, parent);
         return;
@@ -867,7 +874,8 @@ awaited_by_tasks(struct tasks_ctx *c, raddr_t fut, long child, int depth)
     size_t n = 0, i;
     long k;
 
-    if (depth > 8 || rd64(c, fut + l->fut_awaited_by, &by) < 0 || by == 0) {
+    if (depth > 8 || --c->links_left < 0 ||
+        rd64(c, fut + l->fut_awaited_by, &by) < 0 || by == 0) {
         err_clear();
         return;
     }
@@ -992,6 +1000,7 @@ py_tasks_reread(struct py_runtime *rt, const struct py_threads *threads,
     c.rt = rt;
     c.threads = threads;
     c.known = known;
+    c.links_left = AWAIT_LINKS_BUDGET;
     c.out = out;
     hashmap_init(&c.index);
     hashmap_init(&c.kinds);
