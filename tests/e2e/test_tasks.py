@@ -128,5 +128,6 @@ def test_record_tasks(python, tasks_target, tmp_path):
                     if names[0] == label and len(names) == len(chain) + 1 and
                     all(same_function(a, b)
                         for a, b in zip(names[1:], chain))]
-        # (3.6 walks the GC lists for its tasks each round: few rounds.)
-        assert sum(hits) >= 3, (label, chain, stacks)
+        # (Present, not how often: 3.6 walks the GC lists for its tasks,
+        # and a loaded machine or the sanitizer build takes few rounds.)
+        assert sum(hits) >= 1, (label, chain, stacks)
