@@ -134,8 +134,13 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
                     t->thread.holds_gil ? ", holds the GIL" : "",
                     t->thread.is_main ? " main thread" : "");
         if (t->error != 0) {
-            strbuf_addf(out, "    <stack unreadable: %s>\n",
+            strbuf_addf(out, "    <stack unreadable: %s",
                         err_message(t->error));
+            if (t->missing != 0) {
+                strbuf_addf(out, " (at 0x%llx)",
+                            (unsigned long long)t->missing);
+            }
+            strbuf_addstr(out, ">\n");
             continue;
         }
         if (t->nframes == 0) {
@@ -277,6 +282,9 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
         json_kv_int(j, "interpreter", t->thread.interp_id);
         if (t->error != 0) {
             json_kv_string(j, "error", err_message(t->error));
+        }
+        if (t->missing != 0) {
+            json_kv_uint(j, "missing_address", t->missing);
         }
         json_kv_bool(j, "truncated", t->truncated);
         json_key(j, "frames");
