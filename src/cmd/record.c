@@ -267,7 +267,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"lines", no_argument, NULL, 'L'},
         {"threads", no_argument, NULL, 'T'},
         {"subprocesses", no_argument, NULL, 'S'},
-        {"tasks", no_argument, NULL, 'K'},
+        {"tasks", no_argument, NULL, 0x101},
         {"blocking", no_argument, NULL, 'b'},
         {"top", required_argument, NULL, 't'},
         {"push", required_argument, NULL, 'P'},
@@ -375,7 +375,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
         case 'S':
             opt->subprocesses = 1;
             break;
-        case 'K':
+        case 0x101:
             opt->tasks = 1;
             break;
         case 'b':
@@ -765,7 +765,8 @@ tasks_waiting_add(struct recorder *r, struct record_target *t)
         r->ids[task->nframes] = task_frame_id(r, task);
         stack = profile_add(p, thread, r->ids, task->nframes + 1, 1);
         if (p->keep_events) {
-            profile_event(p, stack, r->round_ns, PROF_STATE_OFF_CPU);
+            profile_event(p, stack, clock_now_ns() - r->start_ns,
+                          PROF_STATE_OFF_CPU);
         }
     }
 }
