@@ -319,6 +319,9 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
 
 /* Deepest level of the printed task tree. */
 #define TASK_TREE_DEPTH 64
+/* Most task entries printed in all trees (a task awaited by several is
+ * printed under each: a hostile graph could multiply them). */
+#define TASK_TREE_ENTRIES 100000
 
 /* Cut the tree's line prefix back to len bytes. */
 static void
@@ -354,13 +357,29 @@ task_is_awaited(const struct py_task *t)
     return t->nawaited_by > 0;
 }
 
+/* What the printing of the trees keeps: entries left, tasks printed. */
+struct tree_state {
+    long left;
+    char *printed;
+};
+
 static void
 task_tree(const struct py_tasks *tasks, size_t k, struct strbuf *prefix,
-          int last, int depth, size_t *path, struct strbuf *out)
+          int last, int depth, size_t *path, struct tree_state *ts,
+          struct strbuf *out)
 {
     const struct py_task *t = &tasks->v[k];
     size_t plen = prefix->len, i, j, nchild = 0, seen = 0;
     int d;
+
+    if (--ts->left == 0) {
+        strbuf_addf(out, "%s<more tasks not shown: over %d entries>\n",
+                    prefix->buf, TASK_TREE_ENTRIES);
+    }
+    if (ts->left <= 0) {
+        return;
+    }
+    ts->printed[k] = 1;
 
     strbuf_addf(out, "%s%s ", prefix->buf, last ? "└─" : "├─");
     task_label(t, out);
@@ -398,7 +417,7 @@ task_tree(const struct py_tasks *tasks, size_t k, struct strbuf *prefix,
             if (tasks->v[i].awaited_by[j] == k) {
                 seen++;
                 task_tree(tasks, i, prefix, seen == nchild, depth + 1, path,
-                          out);
+                          ts, out);
             }
         }
     }
@@ -412,13 +431,16 @@ dump_tasks_text(const struct py_snapshot *snap, const struct py_tasks *tasks,
     struct strbuf prefix = STRBUF_INIT;
     size_t path[TASK_TREE_DEPTH];
     size_t i, k, nroots;
-    int *done = xcalloc(tasks->n + 1, sizeof(*done));
+    struct tree_state ts;
+    int *done;
 
     if (tasks->found_in == NULL) {
         strbuf_addstr(out, "\nNo asyncio tasks: asyncio is not imported\n");
-        free(done);
         return;
     }
+    done = xcalloc(tasks->n + 1, sizeof(*done));
+    ts.left = TASK_TREE_ENTRIES;
+    ts.printed = xcalloc(tasks->n + 1, 1);
     strbuf_addf(out, "\nAsyncio tasks: %zu (found in %s)\n", tasks->n,
                 tasks->found_in);
     /* One tree per event loop, in the order the loops' tasks were found. */
@@ -459,11 +481,23 @@ dump_tasks_text(const struct py_snapshot *snap, const struct py_tasks *tasks,
                 !task_is_awaited(&tasks->v[k])) {
                 seen++;
                 strbuf_reset(&prefix);
-                task_tree(tasks, k, &prefix, seen == nroots, 0, path, out);
+                task_tree(tasks, k, &prefix, seen == nroots, 0, path, &ts,
+                          out);
+            }
+        }
+        /* Tasks no root leads to: awaited from another loop, or in a
+         * cycle of awaits. */
+        for (k = i; k < tasks->n; k++) {
+            if (tasks->v[k].loop == first->loop && !ts.printed[k] &&
+                ts.left > 0) {
+                strbuf_reset(&prefix);
+                strbuf_addstr(out, "(awaited from elsewhere:)\n");
+                task_tree(tasks, k, &prefix, 1, 0, path, &ts, out);
             }
         }
     }
     strbuf_release(&prefix);
+    free(ts.printed);
     free(done);
 }
 
@@ -527,16 +561,23 @@ static int
 dump_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
                 struct py_tasks *tasks)
 {
+    struct py_threads threads = PY_THREADS_INIT;
     int attempt, rc = 0;
+    size_t i;
 
+    threads.v = xcalloc(snap->n + 1, sizeof(*threads.v));
+    for (i = 0; i < snap->n; i++) {
+        threads.v[threads.n++] = snap->threads[i].thread;
+    }
     for (attempt = 0; attempt < PY_SNAPSHOT_ATTEMPTS; attempt++) {
         py_runtime_snapshot(rt);
-        rc = py_tasks_read(rt, snap, tasks);
+        rc = py_tasks_read(rt, &threads, tasks);
         if (rc == 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
             break;
         }
         err_clear();
     }
+    free(threads.v);
     return rc;
 }
 

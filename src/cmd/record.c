@@ -33,6 +33,7 @@
 #include "python/code.h"
 #include "python/runtime.h"
 #include "python/sampler.h"
+#include "python/tasks.h"
 #include "target/proc.h"
 #include "target/session.h"
 #include "target/target.h"
@@ -45,6 +46,8 @@
 #define NOT_PYTHON_WAIT_S 1.0
 /* The frame of a sample taken while the interpreter finalizes. */
 #define FINALIZING_FRAME "(Python finalizing)"
+/* The file of the frame --tasks adds for a task. */
+#define TASK_FILE "<asyncio task>"
 /* How long a started command may take to stop once asked. */
 #define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
@@ -91,6 +94,10 @@ static const char record_usage[] =
     "      --lines           one frame per line, not per function\n"
     "      --threads         a root frame per thread\n"
     "      --subprocesses    also sample Python child processes\n"
+    "      --tasks           asyncio: a frame with the running task's name\n"
+    "                        above its coroutines; with --mode wall, also\n"
+    "                        every waiting task's await chain, under its\n"
+    "                        name, as a stack of its own\n"
     "      --blocking        pause the target while taking each sample\n"
     "                        (ptrace): exact stacks, but slows it down\n"
     "      --top N           rows of the table format (default 20)\n"
@@ -147,6 +154,7 @@ struct record_options {
     int lines;
     int threads;
     int subprocesses;
+    int tasks;
     int blocking;
     size_t top;
     int quiet;
@@ -169,6 +177,7 @@ struct record_target {
     int script;   /* the started command is a script: wait for Python */
     double first_seen;
     uint64_t prefix_round; /* when sys.prefix was looked for; 0: found */
+    struct py_tasks tasks; /* --tasks: this round's */
 };
 
 struct recorder {
@@ -266,6 +275,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"lines", no_argument, NULL, 'L'},
         {"threads", no_argument, NULL, 'T'},
         {"subprocesses", no_argument, NULL, 'S'},
+        {"tasks", no_argument, NULL, 0x101},
         {"blocking", no_argument, NULL, 'b'},
         {"top", required_argument, NULL, 't'},
         {"push", required_argument, NULL, 'P'},
@@ -372,6 +382,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             break;
         case 'S':
             opt->subprocesses = 1;
+            break;
+        case 0x101:
+            opt->tasks = 1;
             break;
         case 'b':
             opt->blocking = 1;
@@ -553,6 +566,7 @@ target_release(struct record_target *t)
     if (t->sampling) {
         py_sampler_release(&t->sampler);
     }
+    py_tasks_release(&t->tasks);
     py_runtime_free(t->rt);
     t->rt = NULL;
     target_free(t->target);
@@ -615,6 +629,10 @@ scan_children(struct recorder *r)
 }
 
 /* ---- samples into the profile ------------------------------------------- */
+/* Defined below. */
+static size_t task_frame_insert(struct recorder *r,
+                                const struct py_sampled_thread *st,
+                                const struct py_frame *f, size_t n);
 
 static void
 on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
@@ -641,6 +659,9 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         }
         r->ids[i] =
             profile_frame_id(p, code->user_name, code->user_file, line);
+    }
+    if (r->opt->tasks) {
+        n = task_frame_insert(r, st, f, n);
     }
     if (n == 0 && r->current->sampler.finalizing) {
         /* No Python code runs, and the interpreter is being torn down
@@ -686,6 +707,134 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
             trace_flush(r);
         }
     }
+}
+
+/* ---- --tasks ------------------------------------------------------------ */
+
+/* The frame that stands for a task: its name (or address). */
+static uint32_t
+task_frame_id(struct recorder *r, const struct py_task *t)
+{
+    struct profile *p = &r->profile;
+    char addr[40];
+    const char *name = t->name;
+
+    if (name == NULL) {
+        snprintf(addr, sizeof(addr), "Task 0x%llx",
+                 (unsigned long long)t->addr);
+        name = addr;
+    }
+    return profile_frame_id(p, strtab_intern(&p->strings, name),
+                            strtab_intern(&p->strings, TASK_FILE), -1);
+}
+
+/*
+ * The running task of the sampled thread's loop, if its coroutine's
+ * frame is on the stack: its name goes in as a frame right below that
+ * frame (between the event loop's frames and the task's).  r->ids holds
+ * the n frames; returns the new count.
+ */
+static size_t
+task_frame_insert(struct recorder *r, const struct py_sampled_thread *st,
+                  const struct py_frame *f, size_t n)
+{
+    const struct py_tasks *tasks = &r->current->tasks;
+    size_t i, k;
+
+    for (i = 0; i < tasks->n; i++) {
+        const struct py_task *t = &tasks->v[i];
+
+        if (t->state != PY_TASK_RUNNING || t->nframes == 0 ||
+            t->loop_tid != st->thread.tid) {
+            continue;
+        }
+        for (k = n; k-- > 0;) {
+            if (f[k].code->addr == t->frames[0].code->addr) {
+                XGROW(r->ids, r->ids_alloc, n + 1);
+                memmove(r->ids + k + 2, r->ids + k + 1,
+                        (n - k - 1) * sizeof(*r->ids));
+                r->ids[k + 1] = task_frame_id(r, t);
+                return n + 1;
+            }
+        }
+    }
+    return n;
+}
+
+/*
+ * --mode wall: every waiting task as a stack of its own: its await chain
+ * under its name, on a pseudo-thread per event loop ("asyncio tasks"),
+ * so the loop's thread keeps one sample per round.
+ */
+static void
+tasks_waiting_add(struct recorder *r, struct record_target *t)
+{
+    struct profile *p = &r->profile;
+    char name[64];
+    size_t i, k;
+
+    for (i = 0; i < t->tasks.n; i++) {
+        const struct py_task *task = &t->tasks.v[i];
+        uint32_t thread, stack;
+
+        if (task->state != PY_TASK_PENDING) {
+            continue;
+        }
+        if (task->loop_tid != 0) {
+            snprintf(name, sizeof(name), "asyncio tasks of thread %ld",
+                     task->loop_tid);
+        } else {
+            snprintf(name, sizeof(name), "asyncio tasks");
+        }
+        /* The loop's address as the ident: no pthread has it. */
+        thread = profile_thread_pid(p, t->pid, task->loop, 0, name);
+        XGROW(r->ids, r->ids_alloc, task->nframes + 1);
+        for (k = 0; k < task->nframes; k++) {
+            const struct py_frame *fr = &task->frames[task->nframes - 1 - k];
+            struct py_code *code = fr->code;
+
+            if (code->user_name == UINT32_MAX) {
+                code->user_name = strtab_intern(
+                    &p->strings, code->qualname ? code->qualname : code->name);
+                code->user_file = strtab_intern(&p->strings, code->filename);
+            }
+            r->ids[k] =
+                profile_frame_id(p, code->user_name, code->user_file,
+                                 r->opt->lines ? fr->line : code->firstlineno);
+        }
+        r->ids[task->nframes] = task_frame_id(r, task);
+        stack = profile_add(p, thread, r->ids, task->nframes + 1, 1);
+        if (p->keep_events) {
+            profile_event(p, stack, clock_now_ns() - r->start_ns,
+                          PROF_STATE_OFF_CPU);
+        }
+    }
+}
+
+/*
+ * This round's tasks of a target, over the threads its sampler knows.
+ * Where finding them costs a walk of the GC lists (3.6), the walk is
+ * done once a second and the tasks it found are read again in between.
+ */
+static void
+tasks_read(struct recorder *r, struct record_target *t)
+{
+    struct py_threads threads = PY_THREADS_INIT;
+    struct py_tasks old = t->tasks;
+    int full = r->round % (uint64_t)fmax(1, r->opt->rate) == 0;
+    size_t i;
+
+    memset(&t->tasks, 0, sizeof(t->tasks));
+    threads.v = xcalloc(t->sampler.n + 1, sizeof(*threads.v));
+    for (i = 0; i < t->sampler.n; i++) {
+        threads.v[threads.n++] = t->sampler.threads[i].thread;
+    }
+    py_runtime_snapshot(t->rt);
+    if (py_tasks_reread(t->rt, &threads, full ? NULL : &old, &t->tasks) < 0) {
+        err_clear(); /* changed under the read: no tasks this round */
+    }
+    py_tasks_release(&old);
+    free(threads.v);
 }
 
 /*
@@ -760,7 +909,13 @@ record_round(struct recorder *r, uint64_t round)
             err_clear();
         } else {
             r->current = t;
+            if (r->opt->tasks) {
+                tasks_read(r, t);
+            }
             rc = py_sampler_round(&t->sampler, on_stack, r);
+            if (r->opt->tasks && r->opt->mode == PY_SAMPLE_WALL) {
+                tasks_waiting_add(r, t);
+            }
             if (r->opt->blocking) {
                 target_resume(t->target);
                 r->paused_ms += target_pause_ms(t->target);

@@ -30,6 +30,9 @@
 #define TYPE_DEPTH_MAX 64
 /* Most futures followed from one awaited_by or _children link. */
 #define AWAIT_LINKS_MAX 64
+/* Most futures one read follows for awaited_by, all tasks together: a
+ * hostile graph of futures must not make the walk exponential. */
+#define AWAIT_LINKS_BUDGET 100000
 /* Bytes of a task read in one go (covers every measured field). */
 #define TASK_BYTES 512
 
@@ -41,7 +44,8 @@ enum gen_kind {
 
 struct tasks_ctx {
     struct py_runtime *rt;
-    const struct py_snapshot *snap;
+    const struct py_threads *threads;
+    const struct py_tasks *known; /* reuse its tasks instead of a GC walk */
     struct py_tasks *out;
     raddr_t c_task_type;   /* _asyncio.Task */
     raddr_t c_future_type; /* _asyncio.Future */
@@ -50,6 +54,7 @@ struct tasks_ctx {
     struct hashmap index;  /* task address -> index + 1 */
     struct hashmap kinds;  /* type address -> enum gen_kind + 1 */
     struct hashmap loops;  /* loop address -> ident + 1 (0: no thread) */
+    long links_left;       /* AWAIT_LINKS_BUDGET, spent by the walks */
 };
 
 /* ---- small readers -------------------------------------------------- */
@@ -399,8 +404,8 @@ find_tasks(struct tasks_ctx *c)
 
     if (pyl_has(l->task_node) && pyl_has(l->tstate_asyncio_tasks_head)) {
         c->out->found_in = "task lists";
-        for (i = 0; i < c->snap->n; i++) {
-            const struct py_thread *t = &c->snap->threads[i].thread;
+        for (i = 0; i < c->threads->n; i++) {
+            const struct py_thread *t = &c->threads->v[i];
 
             if (t->interp != interp) {
                 continue;
@@ -430,6 +435,14 @@ find_tasks(struct tasks_ctx *c)
         c->out->found_in = "_all_tasks";
         if ((rc = weakset_add(c, v)) < 0) {
             return rc;
+        }
+    } else if (c->known != NULL && c->known->found_in != NULL &&
+               strcmp(c->known->found_in, "gc") == 0) {
+        /* The walk is the costly part: the caller's earlier tasks, each
+         * checked again as task_add() does any. */
+        c->out->found_in = "gc";
+        for (i = 0; i < c->known->n; i++) {
+            task_add(c, c->known->v[i].addr);
         }
     } else {
         c->out->found_in = "gc";
@@ -830,6 +843,9 @@ waited_tasks(struct tasks_ctx *c, raddr_t fut, long parent, int depth)
     size_t n = 0, i;
     long k = task_index(c, fut);
 
+    if (--c->links_left < 0) {
+        return;
+    }
     if (k >= 0) {
         awaited_by_add(c->out, k, parent);
         return;
@@ -858,7 +874,8 @@ awaited_by_tasks(struct tasks_ctx *c, raddr_t fut, long child, int depth)
     size_t n = 0, i;
     long k;
 
-    if (depth > 8 || rd64(c, fut + l->fut_awaited_by, &by) < 0 || by == 0) {
+    if (depth > 8 || --c->links_left < 0 ||
+        rd64(c, fut + l->fut_awaited_by, &by) < 0 || by == 0) {
         err_clear();
         return;
     }
@@ -948,21 +965,28 @@ links_read(struct tasks_ctx *c)
 /* ---- the whole read ------------------------------------------------- */
 
 static long
-tid_of(const struct py_snapshot *snap, uint64_t ident)
+tid_of(const struct py_threads *threads, uint64_t ident)
 {
     size_t i;
 
-    for (i = 0; ident != 0 && i < snap->n; i++) {
-        if (snap->threads[i].thread.ident == ident) {
-            return snap->threads[i].thread.tid;
+    for (i = 0; ident != 0 && i < threads->n; i++) {
+        if (threads->v[i].ident == ident) {
+            return threads->v[i].tid;
         }
     }
     return 0;
 }
 
 int
-py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
+py_tasks_read(struct py_runtime *rt, const struct py_threads *threads,
               struct py_tasks *out)
+{
+    return py_tasks_reread(rt, threads, NULL, out);
+}
+
+int
+py_tasks_reread(struct py_runtime *rt, const struct py_threads *threads,
+                const struct py_tasks *known, struct py_tasks *out)
 {
     struct tasks_ctx c;
     size_t i;
@@ -974,7 +998,9 @@ py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
     }
     memset(&c, 0, sizeof(c));
     c.rt = rt;
-    c.snap = snap;
+    c.threads = threads;
+    c.known = known;
+    c.links_left = AWAIT_LINKS_BUDGET;
     c.out = out;
     hashmap_init(&c.index);
     hashmap_init(&c.kinds);
@@ -988,7 +1014,7 @@ py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
             break;
         }
         t->loop_ident = loop_ident(&c, t->loop);
-        t->loop_tid = tid_of(snap, t->loop_ident);
+        t->loop_tid = tid_of(threads, t->loop_ident);
         if (t->waiter != 0 && t->state != PY_TASK_DONE) {
             t->waiting_on = type_name_of(&c, t->waiter);
         }

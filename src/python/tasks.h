@@ -31,7 +31,6 @@
 #include <stdint.h>
 
 #include "python/runtime.h"
-#include "python/snapshot.h"
 #include "python/stack.h"
 
 /* Bounds on the walks. */
@@ -81,14 +80,23 @@ struct py_tasks {
 
 /*
  * Every task of the first interpreter (done ones too, as long as asyncio
- * keeps them), in the order found, with state, name, loop thread (from
- * the threads of snap), awaited_by and coroutine stack.  No asyncio
+ * keeps them), in the order found, with state, name, loop thread (its
+ * kernel id, from threads), awaited_by and coroutine stack.  On 3.14+
+ * the tasks are on the lists of these threads (their thread states).  No asyncio
  * imported gives no tasks and found_in NULL.  Transient errors
  * (PS_ECHANGED, PS_EFAULT, PS_ECORRUPT) when a registry could not be
  * read; the caller retries.
  */
-int py_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
+int py_tasks_read(struct py_runtime *rt, const struct py_threads *threads,
                   struct py_tasks *out);
+/*
+ * The same, where known holds an earlier read of this runtime (or is
+ * NULL): on 3.6, whose tasks need a walk of the GC lists, known's tasks
+ * are read again instead (a sampler walks the lists now and then only).
+ * A task created since is missed until the next full read.
+ */
+int py_tasks_reread(struct py_runtime *rt, const struct py_threads *threads,
+                    const struct py_tasks *known, struct py_tasks *out);
 void py_tasks_release(struct py_tasks *t);
 
 const char *py_task_state_name(const struct py_task *t);

@@ -86,3 +86,48 @@ def test_dump_without_asyncio(python, target):
     doc = dump_json(t.pid, "--tasks")
     assert doc["tasks"] == []
     assert doc["tasks_found_in"] is None
+
+
+def collapsed_stacks(path):
+    """[(frame names root first, count)] of a collapsed file."""
+    out = []
+    with open(str(path), encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            stack, count = line.rstrip("\n").rsplit(" ", 1)
+            names = [fr.rsplit(" (", 1)[0] for fr in stack.split(";")]
+            out.append((names, int(count)))
+    return out
+
+
+def same_function(label, function):
+    # A frame is labelled with the qualname where there is one (3.11+).
+    return label == function or label.endswith("." + function)
+
+
+def test_record_tasks(python, tasks_target, tmp_path):
+    t = tasks_target
+    out = tmp_path / "tasks.collapsed"
+    r = pyspect("record", "--tasks", "--mode", "wall", "-d", "1", "-q",
+                "-f", "collapsed", "-o", out, t.pid)
+    assert r.rc == 0, r.err
+    stacks = collapsed_stacks(out)
+    for want in t.truth["tasks"]:
+        label = want["name"] or "Task 0x%x" % want["id"]
+        chain = [f["function"] for f in want["chain"]]
+        if want["state"] == "running":
+            # The running task's name sits right above its coroutine, in
+            # its loop thread's own stack.
+            hits = [c for names, c in stacks
+                    for i in range(len(names) - 1)
+                    if names[i] == label and
+                    same_function(names[i + 1], chain[0])]
+        else:
+            # A waiting task is a stack of its own: its name, then its
+            # await chain.
+            hits = [c for names, c in stacks
+                    if names[0] == label and len(names) == len(chain) + 1 and
+                    all(same_function(a, b)
+                        for a, b in zip(names[1:], chain))]
+        # (Present, not how often: 3.6 walks the GC lists for its tasks,
+        # and a loaded machine or the sanitizer build takes few rounds.)
+        assert sum(hits) >= 1, (label, chain, stacks)
