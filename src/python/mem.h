@@ -1,14 +1,15 @@
 /*
- * mem.h - what `pyspect mem` learns about a process, and the verdict.
+ * mem.h - where a Python process's memory is, and the verdict.
  *
- * Layer: cmd.  mem.c gathers the facts (smaps, glibc malloc, pymalloc,
- * the resident split, the census of large Python objects), mem_verdict.c
- * turns them into the one or two diagnoses that explain the numbers (a
- * pure function, unit-tested), mem_watch.c records the cheap parts over
- * time.
+ * Layer: python.  What `pyspect mem` learns about a process: the facts
+ * (smaps, glibc malloc, pymalloc, the resident split of mem_regions.c,
+ * the census of large Python objects) and, from them, the one or two
+ * diagnoses that explain the numbers (mem_verdict.c, a pure function,
+ * unit-tested).  cmd/mem.c prints them, cmd/mem_watch.c records the cheap
+ * parts over time.
  */
-#ifndef PYSPECT_CMD_MEM_H
-#define PYSPECT_CMD_MEM_H
+#ifndef PYSPECT_PYTHON_MEM_H
+#define PYSPECT_PYTHON_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -163,7 +164,4 @@ void mem_split_release(struct mem_split *sp);
 /* The region of a mapping's unlabelled resident memory. */
 int mem_default_region(const struct smaps_vma *v, void *ctx);
 
-/* `pyspect mem --watch`. */
-int cmd_mem_watch(int argc, char **argv);
-
-#endif /* PYSPECT_CMD_MEM_H */
+#endif /* PYSPECT_PYTHON_MEM_H */
