@@ -16,6 +16,11 @@
 
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "python/blocks.h"
+#include "python/freelists.h"
+#include "python/pymalloc.h"
+#include "python/runtime.h"
+#include "target/glibc_heap.h"
 #include "target/smaps.h"
 
 /* What holds resident memory. */
@@ -163,5 +168,61 @@ void mem_split_release(struct mem_split *sp);
 
 /* The region of a mapping's unlabelled resident memory. */
 int mem_default_region(const struct smaps_vma *v, void *ctx);
+
+/* ---- the report (mem_report.c) ---------------------------------------- */
+
+struct mem_report_options {
+    int census;        /* classify the large blocks (a walk of the heap) */
+    int search;        /* find allocator state by search only */
+    long max_pause_ms; /* bound on the free-list walk of a live target */
+};
+
+/* Everything `pyspect mem` says about one target, and how it was read. */
+struct mem_report {
+    struct py_runtime *rt;
+    struct mem_report_options opt;
+    double paused_ms;
+    int paused;
+    struct smaps_counts tot;
+    struct smaps sm;
+    struct mem_split split;
+
+    struct glibc_malloc gm;
+    int gm_located, gm_walked;
+    struct strbuf gm_problem;
+
+    struct pymalloc pym;
+    int pym_rc;
+
+    int census_done;
+    struct strbuf census_problem;
+    struct py_blocks census;
+    struct py_freelists freelists; /* 2.7 */
+    uint64_t py_in_malloc, py_in_malloc_n, py_in_mmap, py_in_mmap_n;
+    struct glibc_chunk_stats cst;
+
+    uint64_t *sps;
+    size_t nsps;
+    const char *preload;
+    struct strbuf libdir;
+    struct strbuf cmdline;
+    uint64_t start_ns;
+    double total_ms, walk_ms, census_ms, regions_ms;
+    uint64_t reads_before;
+};
+
+/*
+ * Gather r about rt's target (see mem_report.c for the order and the
+ * pause).  r is initialised in every case; release it.  Fails only when
+ * the target is gone or cannot be read at all: allocators that cannot be
+ * located or walked leave their problem in r and the rest of the report.
+ */
+int mem_report_take(struct py_runtime *rt,
+                    const struct mem_report_options *opt,
+                    struct mem_report *r);
+void mem_report_release(struct mem_report *r);
+
+/* The numbers the verdict looks at. */
+void mem_report_facts(const struct mem_report *r, struct mem_facts *f);
 
 #endif /* PYSPECT_PYTHON_MEM_H */
