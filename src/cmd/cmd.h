@@ -22,6 +22,8 @@ int cmd_dump(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+/* `pyspect mem --watch` (cmd_mem() hands it over). */
+int cmd_mem_watch(int argc, char **argv);
 
 struct target;
 struct py_runtime;

@@ -2,15 +2,9 @@
  * mem.c - `pyspect mem`: where a process's memory is, and why RSS stays
  * high after the load is gone.
  *
- * Layer: cmd.  Gathers, in this order: glibc malloc's and pymalloc's
- * state located (symbols, debug files or search; target running); one
- * short pause (ptrace seize/interrupt) for a consistent picture of
- * malloc's free lists, pymalloc's arenas and the threads' stack pointers;
- * then, running again, smaps and smaps_rollup, the resident split by what
- * holds each page (pagemap), the blocks malloc mmapped on their own, and
- * a census of the large blocks that are Python objects (a walk of every
- * malloc chunk in large reads).  mem_verdict.c turns the numbers into a
- * diagnosis; this file prints text or JSON.  `--watch` is mem_watch.c.
+ * Layer: cmd.  Options, then python/mem_report.c gathers the report (one
+ * short pause), python/mem_verdict.c turns its numbers into a diagnosis,
+ * and this file prints text or JSON.  `--watch` is mem_watch.c.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,21 +13,13 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/mem.h"
 #include "core/error.h"
 #include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
-#include "python/blocks.h"
-#include "python/freelists.h"
-#include "python/pymalloc.h"
-#include "python/runtime.h"
-#include "target/glibc_heap.h"
-#include "target/pagemap.h"
-#include "target/resident.h"
-#include "target/smaps.h"
+#include "python/mem.h"
 #include "core/banned.h"
 
 static const char mem_usage[] =
@@ -90,349 +76,11 @@ struct mem_options {
     int help;
     int json;
     int verbose;
-    int census;
-    int search;
-    long max_pause_ms;
+    struct mem_report_options report;
 };
 
-/* Largest number of resident pages the mmapped-block scan looks at. */
-#define MEM_MMAP_SCAN_MAX (4ULL << 20)
-/* Block size of the chunk walk. */
-#define MEM_CHUNK_BLOCK (1u << 20)
 /* Types listed in the census. */
 #define MEM_CENSUS_TYPES 10
-
-struct mem_report {
-    struct target *target;
-    struct py_runtime *rt;
-    struct mem_options *opt;
-    double paused_ms;
-    int paused;
-    struct smaps_counts tot;
-    struct smaps sm;
-    struct mem_split split;
-
-    struct glibc_malloc gm;
-    int gm_located, gm_walked;
-    struct strbuf gm_problem;
-
-    struct pymalloc pym;
-    int pym_rc;
-
-    int census_done;
-    struct strbuf census_problem;
-    struct py_blocks census;
-    struct py_freelists freelists; /* 2.7 */
-    uint64_t py_in_malloc, py_in_malloc_n, py_in_mmap, py_in_mmap_n;
-    struct glibc_chunk_stats cst;
-
-    uint64_t *sps;
-    size_t nsps;
-    const char *preload;
-    struct strbuf libdir;
-    struct strbuf cmdline;
-    uint64_t start_ns;
-    double total_ms, walk_ms, census_ms, regions_ms;
-    uint64_t reads_before;
-};
-
-/* ---- gathering -------------------------------------------------------- */
-
-static const char *
-preloaded_allocator(const struct maps *maps)
-{
-    static const char *const names[] = {"libjemalloc", "libtcmalloc",
-                                        "libmimalloc", "libhoard"};
-    size_t i, k;
-
-    for (i = 0; i < maps->n; i++) {
-        const char *base = strrchr(maps->v[i].path, '/');
-
-        base = base ? base + 1 : maps->v[i].path;
-        for (k = 0; k < ARRAY_SIZE(names); k++) {
-            if (strncmp(base, names[k], strlen(names[k])) == 0) {
-                return names[k] + 3;
-            }
-        }
-    }
-    return NULL;
-}
-
-static void
-census_chunk(void *ctx, raddr_t chunk, uint64_t size, int in_use,
-             const unsigned char *data, size_t len)
-{
-    struct mem_report *r = ctx;
-
-    if (in_use &&
-        py_blocks_block(&r->census, chunk + 16, size, data, len) == 1) {
-        r->py_in_malloc += size;
-        r->py_in_malloc_n++;
-    } else if (in_use) {
-        py_freelists_consider(&r->freelists, chunk + 16, size, data, len);
-    }
-}
-
-/* Which large blocks hold Python objects: every in-use malloc chunk and
- * every mmapped block, by the first bytes of its data. */
-static int
-take_census(struct mem_report *r)
-{
-    uint64_t t0 = clock_now_ns();
-    raddr_t *addrs;
-    unsigned char *hdr, *ok;
-    size_t i;
-    int rc;
-
-    if (py_blocks_init(&r->census, r->rt) < 0) {
-        strbuf_addf(&r->census_problem, "%s", err_context());
-        return 0;
-    }
-    py_freelists_init(&r->freelists, r->rt);
-    rc = glibc_chunk_walk(&r->gm, r->rt->proc, MEM_CHUNK_BLOCK, census_chunk,
-                          r, &r->cst);
-    if (rc == 0) {
-        rc = py_freelists_finish(&r->freelists, r->rt->proc);
-    }
-    if (rc < 0) {
-        return rc;
-    }
-    if (r->split.nmmapped > 0) {
-        size_t n = r->split.nmmapped;
-
-        addrs = xmalloc(n * sizeof(*addrs));
-        hdr = xmalloc(n * 80);
-        ok = xmalloc(n);
-        for (i = 0; i < n; i++) {
-            addrs[i] = r->split.mmapped[2 * i];
-        }
-        rc = memsrc_read_many(r->rt->proc, addrs, n, 80, hdr, ok);
-        for (i = 0; rc == 0 && i < n; i++) {
-            uint64_t size = r->split.mmapped[2 * i + 1] - addrs[i];
-
-            if (ok[i] && py_blocks_block(&r->census, addrs[i] + 16, size,
-                                         hdr + 80 * i + 16, 64) == 1) {
-                r->py_in_mmap += size;
-                r->py_in_mmap_n++;
-            }
-        }
-        free(addrs);
-        free(hdr);
-        free(ok);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    r->census_done = 1;
-    if (!r->cst.complete) {
-        strbuf_addstr(&r->census_problem, r->cst.problem);
-    }
-    r->census_ms = (double)(clock_now_ns() - t0) / 1e6;
-    return 0;
-}
-
-static void
-libc_dir(const struct glibc_malloc *gm, struct strbuf *out)
-{
-    const char *slash;
-
-    if (gm->libc_path == NULL) {
-        return;
-    }
-    slash = strrchr(gm->libc_path, '/');
-    if (slash != NULL) {
-        strbuf_add(out, gm->libc_path, (size_t)(slash - gm->libc_path));
-    }
-}
-
-static int
-mem_gather(struct mem_report *r)
-{
-    struct py_runtime *rt = r->rt;
-    struct memsrc *heapcache;
-    struct target *t = rt->target;
-    struct pagemap pmap;
-    int *tids = NULL;
-    size_t ntids = 0, i;
-    int have_pm = 0, rc, live = t->kind == TARGET_LIVE;
-    uint64_t t0;
-
-    r->preload = preloaded_allocator(&rt->maps);
-    target_cmdline(t, &r->cmdline);
-    rc = glibc_malloc_locate(t, rt->proc, &rt->maps, r->opt->search, &r->gm);
-    if (rc < 0) {
-        strbuf_addf(&r->gm_problem, "%s",
-                    err_context()[0] ? err_context() : err_message(rc));
-        err_clear();
-    } else {
-        r->gm_located = 1;
-        libc_dir(&r->gm, &r->libdir);
-    }
-    rc = pymalloc_locate(
-        rt, r->opt->search ? PYMALLOC_ROUTE_SEARCH : PYMALLOC_ROUTE_AUTO,
-        &r->pym);
-    if (rc < 0) {
-        return rc;
-    }
-    /* A core's pid may name another process on this machine by now: only
-     * a live target's /proc files are its own. */
-    have_pm = live && pagemap_open(t->pid, &pmap) == 0;
-    err_clear();
-
-    /* The free-list walk reads the process directly: it chooses between
-     * single reads and windows itself (glibc_heap.c, lread). */
-    heapcache = rt->proc;
-    rc = target_pause(t);
-    if (rc < 0) {
-        if (have_pm) {
-            pagemap_close(&pmap);
-        }
-        return rc;
-    }
-    t0 = clock_now_ns();
-    if (r->gm_located) {
-        /* A bound on the pause: a core has none to bound. */
-        if (live) {
-            r->gm.deadline_ns = t0 + (uint64_t)r->opt->max_pause_ms * 1000000u;
-        }
-        rc = glibc_malloc_walk(&r->gm, heapcache, &rt->maps);
-        if (rc == 0) {
-            r->gm_walked = 1;
-        }
-        if (rc < 0 && rc != PS_EEXITED) {
-            strbuf_addf(&r->gm_problem, "%s", err_context());
-            err_clear();
-            rc = 0;
-        }
-    }
-    if (rc == 0) {
-        rc = pymalloc_walk(rt, &r->pym);
-    }
-    if (rc == 0 && target_threads(t, &tids, &ntids) < 0) {
-        ntids = 0;
-    }
-    r->sps = xcalloc(ntids + 1, sizeof(*r->sps));
-    for (i = 0; rc == 0 && i < ntids; i++) {
-        struct target_regs regs;
-
-        if (tids[i] != t->pid && target_thread_regs(t, tids[i], &regs) == 0 &&
-            regs.sp != 0) {
-            r->sps[r->nsps++] = regs.sp;
-        }
-    }
-    free(tids);
-    err_clear();
-    r->walk_ms = (double)(clock_now_ns() - t0) / 1e6;
-    target_resume(t);
-    r->paused = live;
-    r->paused_ms = target_pause_ms(t);
-    if (rc < 0) {
-        goto out;
-    }
-
-    /* Running again: how much of each thing is resident.  The free
-     * chunks' pages are looked up in pagemap first, a few milliseconds
-     * after the walk found them (kept out of the pause: on a 1 GiB heap
-     * it is a quarter of it). */
-    t0 = clock_now_ns();
-    if (r->gm_walked && have_pm) {
-        rc = glibc_malloc_free_resident(&r->gm, &pmap);
-    }
-    if (rc == 0 && live) {
-        rc = smaps_read(t->pid, &r->sm);
-    } else if (rc == 0) {
-        /* No residency in a core: split the mapped sizes. */
-        smaps_from_maps(&rt->maps, &r->sm);
-    }
-    if (rc == 0 && live) {
-        rc = smaps_rollup_read(t->pid, &r->tot);
-    }
-    if (rc == 0) {
-        r->split.sm = &r->sm;
-        r->split.gm = r->gm_walked ? &r->gm : NULL;
-        r->split.pym = r->pym.found ? &r->pym : NULL;
-        r->split.sps = r->sps;
-        r->split.nsps = r->nsps;
-        r->split.proc = r->gm_located ? rt->proc : NULL;
-        r->split.mapped = !live;
-        r->split.scan_max = MEM_MMAP_SCAN_MAX;
-        rc = mem_split_run(&r->split, have_pm ? &pmap : NULL);
-    }
-    r->regions_ms = (double)(clock_now_ns() - t0) / 1e6;
-    if (rc == 0 && r->opt->census && r->gm_walked) {
-        rc = take_census(r);
-    }
-out:
-    if (have_pm) {
-        pagemap_close(&pmap);
-    }
-    return rc;
-}
-
-static void
-mem_facts_fill(const struct mem_report *r, struct mem_facts *f)
-{
-    size_t i;
-
-    memset(f, 0, sizeof(*f));
-    f->pid = r->rt->target->pid;
-    f->core = r->rt->target->file;
-    f->command = r->cmdline.len ? r->cmdline.buf : NULL;
-    f->libdir = r->libdir.len ? r->libdir.buf : NULL;
-    f->preload = r->preload;
-    f->rss = r->tot.rss;
-    if (f->core != NULL) {
-        for (i = 0; i < MEM_REGIONS; i++) {
-            f->rss += r->split.regions[i];
-        }
-    }
-    f->pss = r->tot.pss;
-    f->uss = smaps_uss(&r->tot);
-    f->swap = r->tot.swap;
-    memcpy(f->regions, r->split.regions, sizeof(f->regions));
-    if (r->gm_walked) {
-        f->malloc_known = 1;
-        f->malloc_in_use = r->gm.in_use;
-        f->malloc_free = r->gm.free;
-        f->malloc_free_resident = r->gm.free_resident;
-        f->free_resident_known = r->split.exact;
-        f->malloc_top = r->gm.top;
-        f->malloc_tops = r->gm.tops;
-        f->malloc_mmapped = r->gm.mmapped_mem;
-        f->malloc_arenas = r->gm.narenas;
-        f->mmap_threshold = r->gm.mmap_threshold;
-        f->trim_threshold = r->gm.trim_threshold;
-        f->dynamic_threshold = !r->gm.no_dyn_threshold;
-        for (i = 0; i < r->gm.narenas; i++) {
-            if (!r->gm.arenas[i].is_main) {
-                f->malloc_thread_free += r->gm.arenas[i].free;
-            }
-        }
-    }
-    if (r->pym.found) {
-        f->pymalloc_known = 1;
-        f->pym_arenas_bytes = r->pym.arenas_bytes;
-        f->pym_used = r->pym.used_bytes;
-        f->pym_free = r->pym.free_bytes;
-    }
-    if (r->census_done) {
-        f->census_known = 1;
-        f->py_in_malloc = r->py_in_malloc;
-        f->py_in_mmap = r->py_in_mmap;
-    }
-    if (r->census_done && r->freelists.enabled) {
-        const struct py_freelists *fl = &r->freelists;
-
-        f->freelists_known = 1;
-        f->fl_bytes = fl->bytes;
-        f->fl_blocks = fl->blocks;
-        f->fl_live = fl->int_bytes + fl->float_bytes;
-        f->fl_live_n = fl->ints + fl->floats;
-        f->fl_free = fl->free_bytes;
-        f->fl_free_slots = fl->free_slots;
-        f->fl_empty = fl->empty_bytes;
-    }
-}
 
 /* ---- printing ----------------------------------------------------------- */
 
@@ -938,8 +586,8 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
     int c, r;
 
     memset(opt, 0, sizeof(*opt));
-    opt->census = 1;
-    opt->max_pause_ms = 1000;
+    opt->report.census = 1;
+    opt->report.max_pause_ms = 1000;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
@@ -955,11 +603,11 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
             opt->json = 1;
             break;
         case 'C':
-            opt->census = 0;
+            opt->report.census = 0;
             break;
         case 'L':
             if (strcmp(optarg, "search") == 0) {
-                opt->search = 1;
+                opt->report.search = 1;
             } else if (strcmp(optarg, "auto") != 0) {
                 return cmd_usage_error("mem",
                                        "--locate takes auto or search, "
@@ -968,7 +616,8 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
             }
             break;
         case 'M':
-            if (parse_long(optarg, 1, 3600000, &opt->max_pause_ms) < 0) {
+            if (parse_long(optarg, 1, 3600000, &opt->report.max_pause_ms) <
+                0) {
                 return cmd_usage_error("mem",
                                        "--max-pause takes milliseconds, "
                                        "not '%s'",
@@ -986,24 +635,6 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
         }
     }
     return cmd_target_finish("mem", argc, argv, 0, &opt->target);
-}
-
-static void
-mem_report_release(struct mem_report *r)
-{
-    glibc_malloc_release(&r->gm);
-    pymalloc_release(&r->pym);
-    if (r->census.rt != NULL) {
-        py_blocks_release(&r->census);
-        py_freelists_release(&r->freelists);
-    }
-    smaps_release(&r->sm);
-    mem_split_release(&r->split);
-    free(r->sps);
-    strbuf_release(&r->gm_problem);
-    strbuf_release(&r->census_problem);
-    strbuf_release(&r->libdir);
-    strbuf_release(&r->cmdline);
 }
 
 static int
@@ -1026,6 +657,8 @@ int
 cmd_mem(int argc, char **argv)
 {
     struct mem_options opt;
+    struct target *target = NULL;
+    struct py_runtime *rt = NULL;
     struct mem_report r;
     struct mem_verdict verdicts[MEM_VERDICT_MAX];
     struct mem_facts facts;
@@ -1044,22 +677,13 @@ cmd_mem(int argc, char **argv)
         fputs(mem_usage, stdout);
         return 0;
     }
-    memset(&r, 0, sizeof(r));
-    strbuf_init(&r.gm_problem);
-    strbuf_init(&r.census_problem);
-    strbuf_init(&r.libdir);
-    strbuf_init(&r.cmdline);
-    r.opt = &opt;
-    r.start_ns = clock_now_ns();
-    rc = cmd_open(&opt.target, &r.target, &r.rt);
+    rc = cmd_open(&opt.target, &target, &rt);
     if (rc < 0) {
-        mem_report_release(&r);
         return cmd_fail(rc);
     }
-    rc = mem_gather(&r);
+    rc = mem_report_take(rt, &opt.report, &r);
     if (rc == 0) {
-        r.total_ms = (double)(clock_now_ns() - r.start_ns) / 1e6;
-        mem_facts_fill(&r, &facts);
+        mem_report_facts(&r, &facts);
         nv = mem_verdicts(&facts, verdicts);
         if (opt.json) {
             mem_json(&r, verdicts, nv, &out);
@@ -1083,6 +707,6 @@ cmd_mem(int argc, char **argv)
     }
     strbuf_release(&out);
     mem_report_release(&r);
-    cmd_detach(r.target, r.rt);
+    cmd_detach(target, rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

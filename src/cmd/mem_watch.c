@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/mem.h"
+#include "python/mem.h"
 #include "core/error.h"
 #include "core/escape.h"
 #include "core/json.h"

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd/mem.h"
+#include "python/mem.h"
 #include "output/csv.h"
 #include "output/plot_svg.h"
 #include "output/timeline.h"

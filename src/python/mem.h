@@ -1,20 +1,26 @@
 /*
- * mem.h - what `pyspect mem` learns about a process, and the verdict.
+ * mem.h - where a Python process's memory is, and the verdict.
  *
- * Layer: cmd.  mem.c gathers the facts (smaps, glibc malloc, pymalloc,
- * the resident split, the census of large Python objects), mem_verdict.c
- * turns them into the one or two diagnoses that explain the numbers (a
- * pure function, unit-tested), mem_watch.c records the cheap parts over
- * time.
+ * Layer: python.  What `pyspect mem` learns about a process: the facts
+ * (smaps, glibc malloc, pymalloc, the resident split of mem_regions.c,
+ * the census of large Python objects) and, from them, the one or two
+ * diagnoses that explain the numbers (mem_verdict.c, a pure function,
+ * unit-tested).  cmd/mem.c prints them, cmd/mem_watch.c records the cheap
+ * parts over time.
  */
-#ifndef PYSPECT_CMD_MEM_H
-#define PYSPECT_CMD_MEM_H
+#ifndef PYSPECT_PYTHON_MEM_H
+#define PYSPECT_PYTHON_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "python/blocks.h"
+#include "python/freelists.h"
+#include "python/pymalloc.h"
+#include "python/runtime.h"
+#include "target/glibc_heap.h"
 #include "target/smaps.h"
 
 /* What holds resident memory. */
@@ -165,7 +171,60 @@ void mem_split_release(struct mem_split *sp);
 /* The region of a mapping's unlabelled resident memory. */
 int mem_default_region(const struct smaps_vma *v, void *ctx);
 
-/* `pyspect mem --watch`. */
-int cmd_mem_watch(int argc, char **argv);
+/* ---- the report (mem_report.c) ---------------------------------------- */
 
-#endif /* PYSPECT_CMD_MEM_H */
+struct mem_report_options {
+    int census;        /* classify the large blocks (a walk of the heap) */
+    int search;        /* find allocator state by search only */
+    long max_pause_ms; /* bound on the free-list walk of a live target */
+};
+
+/* Everything `pyspect mem` says about one target, and how it was read. */
+struct mem_report {
+    struct py_runtime *rt;
+    struct mem_report_options opt;
+    double paused_ms;
+    int paused;
+    struct smaps_counts tot;
+    struct smaps sm;
+    struct mem_split split;
+
+    struct glibc_malloc gm;
+    int gm_located, gm_walked;
+    struct strbuf gm_problem;
+
+    struct pymalloc pym;
+    int pym_rc;
+
+    int census_done;
+    struct strbuf census_problem;
+    struct py_blocks census;
+    struct py_freelists freelists; /* 2.7 */
+    uint64_t py_in_malloc, py_in_malloc_n, py_in_mmap, py_in_mmap_n;
+    struct glibc_chunk_stats cst;
+
+    uint64_t *sps;
+    size_t nsps;
+    const char *preload;
+    struct strbuf libdir;
+    struct strbuf cmdline;
+    uint64_t start_ns;
+    double total_ms, walk_ms, census_ms, regions_ms;
+    uint64_t reads_before;
+};
+
+/*
+ * Gather r about rt's target (see mem_report.c for the order and the
+ * pause).  r is initialised in every case; release it.  Fails only when
+ * the target is gone or cannot be read at all: allocators that cannot be
+ * located or walked leave their problem in r and the rest of the report.
+ */
+int mem_report_take(struct py_runtime *rt,
+                    const struct mem_report_options *opt,
+                    struct mem_report *r);
+void mem_report_release(struct mem_report *r);
+
+/* The numbers the verdict looks at. */
+void mem_report_facts(const struct mem_report *r, struct mem_facts *f);
+
+#endif /* PYSPECT_PYTHON_MEM_H */

@@ -1,7 +1,7 @@
 /*
  * mem_verdict.c - from the numbers to the diagnosis and what to do.
  *
- * Layer: cmd.  A pure function of struct mem_facts, so the unit tests can
+ * Layer: python.  A pure function of struct mem_facts, so the unit tests can
  * feed it every situation.  Each candidate diagnosis says how many bytes
  * it explains; the largest one or two that matter (mem_significant) are
  * kept, "healthy" when none does.  Remedies are exact command lines:

@@ -2,7 +2,7 @@
  * mem_regions.c - resident memory split by what holds it, for `mem`
  * and `mem --watch`.
  *
- * Layer: cmd.  Wires what the lower layers know into labelled ranges:
+ * Layer: python.  Wires what the lower layers know into labelled ranges:
  * malloc's heaps (glibc_heap.h; a thread heap owns its whole 64 MiB
  * reservation), pymalloc's arenas (pymalloc.h), the mappings that hold a
  * thread's stack pointer, and the blocks malloc mmapped on its own,
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/mem.h"
+#include "python/mem.h"
 #include "core/xalloc.h"
 #include "python/pymalloc.h"
 #include "target/glibc_heap.h"
