@@ -224,6 +224,23 @@ alloc_run_start(struct alloc_run *run, char **argv,
     return rc;
 }
 
+/* Does pid see pyspect's pid as pyspect does?  The tracker watches
+ * /proc/PYSPECT_PID to stop when pyspect is gone. */
+static int
+same_pid_namespace(int pid)
+{
+    char path[64], a[64], b[64];
+    ssize_t na, nb;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+    na = readlink("/proc/self/ns/pid", a, sizeof(a));
+    nb = readlink(path, b, sizeof(b));
+    if (na < 0 || nb < 0) {
+        return 1; /* no namespaces here: one pid space */
+    }
+    return na == nb && memcmp(a, b, (size_t)na) == 0;
+}
+
 int
 alloc_run_attach(struct alloc_run *run, int pid,
                  const struct alloc_run_options *o, double timeout_s)
@@ -247,6 +264,12 @@ alloc_run_attach(struct alloc_run *run, int pid,
                        "%s is not the same directory inside pid %d's root (a "
                        "container?): its tracker could not report there",
                        run->dir.buf, pid);
+    }
+    if (!same_pid_namespace(pid)) {
+        return err_set(PS_ENOTFOUND,
+                       "pid %d is in another pid namespace: its tracker could "
+                       "not see pyspect, and would stop at once",
+                       pid);
     }
     strbuf_addf(&config,
                 "dir=%s;root=%d;mode=%s;sample=%llu;follow=0;native=%d;"

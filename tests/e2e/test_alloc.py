@@ -742,3 +742,30 @@ def test_attach_refuses(tmp_path):
     finally:
         spin.kill()
         spin.wait()
+    # A Python in another pid namespace: its tracker could not see
+    # pyspect (it watches /proc/PYSPECT_PID).  Needs root to make one.
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return
+    ns = subprocess.Popen(["unshare", "--pid", "--fork", python.exe, "-c",
+                           "import time; time.sleep(120)"])
+    child = None
+    try:
+        deadline = time.monotonic() + 30
+        while child is None and time.monotonic() < deadline:
+            for task in os.listdir("/proc/%d/task" % ns.pid):
+                with open("/proc/%d/task/%s/children" % (ns.pid, task)) as f:
+                    kids = f.read().split()
+                if kids and os.readlink("/proc/%s/exe" % kids[0]) != \
+                        os.readlink("/proc/%d/exe" % ns.pid):
+                    child = int(kids[0])
+            time.sleep(0.05)
+        assert child is not None
+        r = pyspect("alloc", "-q", "--json", "-p", child, timeout=120)
+        assert r.rc != 0 and "pid namespace" in r.err, r.err
+        with open("/proc/%d/maps" % child) as f:
+            assert "pyspect" not in f.read()
+    finally:
+        if child is not None:
+            os.kill(child, signal.SIGKILL)  # not unshare's to end
+        ns.kill()
+        ns.wait()
