@@ -259,6 +259,23 @@ def test_hostile_names(python, target, tmp_path):
     check_json("speedscope", out.read_bytes())
 
 
+@pytest.mark.sanitize
+def test_hostile_task_names(python, target):
+    """dump --tasks: task, coroutine, file and loop thread names escaped."""
+    if python.version < (3, 8):
+        pytest.skip("asyncio tasks have names from 3.8")
+    t = target(python, "hostile_tasks.py")
+    p = run_bytes("dump", "--tasks", t.pid)
+    assert p.returncode == 0, p.stderr
+    check_text("dump --tasks", p.stdout)
+    check_text("dump --tasks (stderr)", p.stderr)
+    assert p.stdout.count(b'Task "t') == 7, p.stdout
+    doc = check_json("dump --tasks --json",
+                     run_bytes("dump", "--tasks", "--json", t.pid).stdout)
+    names = [x["name"] for x in doc["tasks"] if x["name"]]
+    assert sum(1 for n in names if n.startswith("t")) == 7, names
+
+
 def test_hostile_names_svg(target, tmp_path):
     """heap --refs -o x.svg through Graphviz: valid XML."""
     import shutil
