@@ -55,6 +55,8 @@
 #define PUSH_EVERY_S 10.0
 #define PUSH_EVERY_MIN_S 1.0
 #define PUSH_EVERY_MAX_S 3600.0
+/* -f trace: write the events out once this many bytes wait. */
+#define TRACE_FLUSH_BYTES 65536
 /* --push: time to send what is queued when stopping. */
 #define PUSH_FLUSH_S 5.0
 
@@ -195,6 +197,12 @@ struct recorder {
     struct py_sampler_stats retired; /* of targets released on the way */
     uint64_t *last_round;            /* per profile thread: its latest round */
     size_t last_round_alloc;
+    /* -f trace: written as the samples arrive (bounded memory) */
+    struct out_trace_stream *trace;
+    struct strbuf trace_buf;                 /* bytes not yet written */
+    char *trace_error;                       /* the first write that failed */
+    int trace_started[OUTPUTS_MAX];          /* by output: emptied */
+    unsigned char trace_failed[OUTPUTS_MAX]; /* a write failed */
 };
 
 static volatile sig_atomic_t record_stop;
@@ -486,6 +494,31 @@ record_parse(int argc, char **argv, struct record_options *opt)
     return 0;
 }
 
+/* The trace's bytes so far to every trace output (-o may name several). */
+static void
+trace_flush(struct recorder *r)
+{
+    const struct record_options *o = r->opt;
+    size_t i;
+
+    for (i = 0; i < o->noutputs; i++) {
+        const struct record_output *out = &o->outputs[i];
+
+        if (!(out->format->flags & OUT_EVENTS) || r->trace_failed[i]) {
+            continue;
+        }
+        if (cmd_output_append(out->fd, out->path, &r->trace_started[i],
+                              &r->trace_buf) < 0) {
+            r->trace_failed[i] = 1;
+            if (r->trace_error == NULL) {
+                r->trace_error = xstrdup(err_context());
+            }
+            err_clear();
+        }
+    }
+    strbuf_reset(&r->trace_buf);
+}
+
 /* ---- targets ------------------------------------------------------------ */
 
 static struct record_target *
@@ -620,7 +653,8 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         n = 1;
     }
     stack = profile_add(p, thread, r->ids, n, 1);
-    if (p->keep_events) {
+    if (r->trace != NULL) {
+        struct prof_event e;
         uint32_t state = 0;
 
         if (st->state != 0) {
@@ -644,7 +678,13 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         r->last_round[thread] = r->round;
         /* The time of this stack's read: a round over many threads (or
          * processes) takes a while. */
-        profile_event(p, stack, clock_now_ns() - r->start_ns, state);
+        e.t_ns = clock_now_ns() - r->start_ns;
+        e.stack = stack;
+        e.state = state;
+        out_trace_sample(r->trace, p, &e, &r->trace_buf);
+        if (r->trace_buf.len >= TRACE_FLUSH_BYTES) {
+            trace_flush(r);
+        }
     }
 }
 
@@ -852,7 +892,9 @@ summary(const struct recorder *r)
                 "pyspect: %zu distinct stacks, %zu frames, profile %zu "
                 "bytes\n",
                 r->profile.nstacks, r->profile.nframes,
-                profile_memory(&r->profile));
+                profile_memory(&r->profile) +
+                    (r->trace ? out_trace_memory(r->trace) + r->trace_buf.alloc
+                              : 0));
         fprintf(
             stderr,
             "pyspect: sampling took %.1f us of CPU per sample (%.1f us "
@@ -1222,6 +1264,7 @@ cmd_record(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.opt = &opt;
     profile_init(&r.profile);
+    strbuf_init(&r.trace_buf);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -1258,7 +1301,6 @@ cmd_record(int argc, char **argv)
             goto fail;
         }
     }
-    r.profile.keep_events = opt.events;
     if (opt.command != NULL) {
         rc = session_launch(&r.session, opt.command);
         if (rc < 0) {
@@ -1283,6 +1325,11 @@ cmd_record(int argc, char **argv)
         }
     }
     fill_meta(&r);
+    if (opt.events) {
+        /* Every round says whether a thread was in the one before. */
+        r.trace = out_trace_begin(&r.profile, 1, &r.trace_buf);
+        trace_flush(&r);
+    }
     if (r.push != NULL) {
         r.cut = r.profile.meta;
         r.cut_unix = r.profile.meta.start_unix;
@@ -1315,11 +1362,23 @@ cmd_record(int argc, char **argv)
                      r.root_pid);
         goto fail;
     }
+    if (r.trace != NULL) {
+        out_trace_end(r.trace, &r.profile, &r.trace_buf);
+        r.trace = NULL;
+        trace_flush(&r);
+        if (r.trace_error != NULL) {
+            rc = err_set(PS_EIO, "%s", r.trace_error);
+            goto fail;
+        }
+    }
     out_options_init(&oo);
     if (opt.top != 0) {
         oo.top = opt.top;
     }
     for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].format->flags & OUT_EVENTS) {
+            continue; /* written as the samples arrived */
+        }
         strbuf_reset(&out);
         opt.outputs[i].format->write(&r.profile, &oo, &out);
         rc = cmd_output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
@@ -1383,6 +1442,11 @@ out:
     free(r.targets);
     free(r.ids);
     session_release(&r.session);
+    if (r.trace != NULL) {
+        out_trace_end(r.trace, &r.profile, &r.trace_buf);
+    }
+    strbuf_release(&r.trace_buf);
+    free(r.trace_error);
     strbuf_release(&token);
     free(r.last_round);
     profile_release(&r.profile);
