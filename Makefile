@@ -5,7 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps demo test unit e2e asan bench check-format clean
+.PHONY: all deps demo test unit e2e asan bench check-format fuzz clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -37,5 +37,10 @@ bench: all
 check-format:
 	@tools/check-format
 
+# The libFuzzer harnesses, FUZZ_SECONDS each (make test runs 12 each).
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@tools/run-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -25,6 +25,7 @@
 #include "alloc/run.h"
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -933,7 +934,7 @@ cmd_alloc(int argc, char **argv)
     if (!alloc_run_exited(&s.run)) {
         if (!opt.quiet) {
             fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
-                    opt.command[0]);
+                    esc(opt.command[0]));
         }
         alloc_run_wait(&s.run);
     }

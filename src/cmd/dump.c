@@ -337,14 +337,14 @@ static void
 task_label(const struct py_task *t, struct strbuf *out)
 {
     if (t->name != NULL) {
-        strbuf_addf(out, "Task \"%s\"", t->name);
+        strbuf_addf(out, "Task \"%s\"", esc(t->name));
     } else {
         strbuf_addf(out, "Task 0x%llx", (unsigned long long)t->addr);
     }
     strbuf_addf(out, " (%s%s", py_task_state_name(t),
                 t->cancelled ? ", cancelled" : "");
     if (t->waiting_on != NULL) {
-        strbuf_addf(out, ", waits on %s", t->waiting_on);
+        strbuf_addf(out, ", waits on %s", esc(t->waiting_on));
     }
     strbuf_addstr(out, ")\n");
 }
@@ -399,8 +399,8 @@ task_tree(const struct py_tasks *tasks, size_t k, struct strbuf *prefix,
     for (j = 0; j < t->nframes; j++) {
         const struct py_frame *f = &t->frames[j];
 
-        strbuf_addf(out, "%s  %s  %s:", prefix->buf, frame_function(f),
-                    f->code->filename);
+        strbuf_addf(out, "%s  %s  %s:", prefix->buf, esc(frame_function(f)),
+                    esc(f->code->filename));
         if (f->line >= 0) {
             strbuf_addf(out, "%d\n", f->line);
         } else {
@@ -463,7 +463,7 @@ dump_tasks_text(const struct py_snapshot *snap, const struct py_tasks *tasks,
         if (first->loop_tid != 0) {
             strbuf_addf(out, " in thread %ld", first->loop_tid);
             if (thread_name != NULL) {
-                strbuf_addf(out, " \"%s\"", thread_name);
+                strbuf_addf(out, " \"%s\"", esc(thread_name));
             }
             strbuf_addch(out, '\n');
         } else {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,7 +57,10 @@ elf_find_tables(struct elf_image *img)
         } else if (shdr.sh_type == SHT_GNU_HASH) {
             Elf_Data *d = elf_rawdata(scn, NULL);
 
-            if (d != NULL && d->d_buf != NULL && d->d_size >= 16) {
+            /* Read as 32-bit words in place: a section at an odd
+             * offset of the file is left out (lookups then scan). */
+            if (d != NULL && d->d_buf != NULL && d->d_size >= 16 &&
+                (uintptr_t)d->d_buf % sizeof(uint32_t) == 0) {
                 img->gnu_hash = d->d_buf;
                 img->gnu_hash_words = d->d_size / 4;
             }

@@ -180,55 +180,113 @@ proc_ppid(int pid, int *ppid)
     return rc;
 }
 
+/*
+ * The numbers of the status line "name:\t1 2 3" into v (at most max);
+ * how many.  -1 when there is no such line.  Never reads past the line.
+ */
+static int
+status_line(const char *text, size_t len, const char *name, long long *v,
+            size_t max)
+{
+    size_t nlen = strlen(name), n = 0;
+    const char *line, *end, *stop = text + len;
+
+    for (line = text; line < stop; line = end + 1) {
+        const char *p;
+
+        end = memchr(line, '\n', (size_t)(stop - line));
+        if (end == NULL) {
+            end = stop;
+        }
+        if ((size_t)(end - line) <= nlen || memcmp(line, name, nlen) != 0 ||
+            line[nlen] != ':') {
+            continue;
+        }
+        for (p = line + nlen + 1; p < end && n < max;) {
+            unsigned long long x = 0;
+            int neg = 0, digits = 0;
+
+            while (p < end && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+            if (p < end && *p == '-') {
+                neg = 1;
+                p++;
+            }
+            while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+                x = x * 10 + (unsigned long long)(*p++ - '0');
+                digits++;
+            }
+            if (digits == 0) {
+                break;
+            }
+            v[n++] = neg ? -(long long)x : (long long)x;
+        }
+        return (int)n;
+    }
+    return -1;
+}
+
 int
-proc_status_field(int pid, int tid, const char *name, int index,
+proc_status_parse(const char *text, size_t len, const char *name, int index,
                   long long *out)
 {
+    long long v[8];
+    int n = status_line(text, len, name, v, 8);
+
+    if (index < 0 || index >= n) {
+        return PS_ENOTFOUND;
+    }
+    *out = v[index];
+    return 0;
+}
+
+int
+proc_creds_parse(const char *text, size_t len, struct file_creds *c)
+{
+    long long v[FILE_CREDS_GROUPS];
+    int n, i;
+
+    memset(c, 0, sizeof(*c));
+    /* The fourth number of Uid: and Gid: is the filesystem id. */
+    if (status_line(text, len, "Uid", v, 4) != 4) {
+        return PS_ENOTFOUND;
+    }
+    c->uid = (uint32_t)v[3];
+    if (status_line(text, len, "Gid", v, 4) != 4) {
+        return PS_ENOTFOUND;
+    }
+    c->gid = (uint32_t)v[3];
+    n = status_line(text, len, "Groups", v, FILE_CREDS_GROUPS);
+    for (i = 0; i < n; i++) {
+        c->groups[c->ngroups++] = (uint32_t)v[i];
+    }
+    c->known = 1;
+    return 0;
+}
+
+static int
+read_status(int pid, int tid, struct strbuf *sb)
+{
     char path[96];
-    struct strbuf sb = STRBUF_INIT;
-    size_t nlen = strlen(name);
-    const char *line, *end;
-    int rc;
 
     if (tid > 0) {
         snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
     } else {
         snprintf(path, sizeof(path), "/proc/%d/status", pid);
     }
-    rc = read_file(path, 1 << 16, &sb);
-    if (rc < 0) {
-        strbuf_release(&sb);
-        return PS_ENOTFOUND;
-    }
-    rc = PS_ENOTFOUND;
-    for (line = sb.buf; line < sb.buf + sb.len; line = end + 1) {
-        const char *p;
-        char *num_end;
-        int i;
+    return read_file(path, 1 << 16, sb) < 0 ? PS_ENOTFOUND : 0;
+}
 
-        end = memchr(line, '\n', (size_t)(sb.buf + sb.len - line));
-        if (end == NULL) {
-            end = sb.buf + sb.len;
-        }
-        if ((size_t)(end - line) <= nlen || memcmp(line, name, nlen) != 0 ||
-            line[nlen] != ':') {
-            continue;
-        }
-        p = line + nlen + 1;
-        for (i = 0; p < end; i++) {
-            long long v = strtoll(p, &num_end, 10);
+int
+proc_status_field(int pid, int tid, const char *name, int index,
+                  long long *out)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int rc = read_status(pid, tid, &sb);
 
-            if (num_end == p) {
-                break;
-            }
-            if (i == index) {
-                *out = v;
-                rc = 0;
-                break;
-            }
-            p = num_end;
-        }
-        break;
+    if (rc == 0) {
+        rc = proc_status_parse(sb.buf, sb.len, name, index, out);
     }
     strbuf_release(&sb);
     return rc;
@@ -237,43 +295,16 @@ proc_status_field(int pid, int tid, const char *name, int index,
 int
 proc_creds(int pid, struct file_creds *c)
 {
-    char path[64];
     struct strbuf sb = STRBUF_INIT;
-    const char *g;
-    long long uid, gid;
-    int rc;
+    int rc = read_status(pid, 0, &sb);
 
-    memset(c, 0, sizeof(*c));
-    /* The fourth number of Uid: and Gid: is the filesystem id. */
-    if (proc_status_field(pid, 0, "Uid", 3, &uid) < 0 ||
-        proc_status_field(pid, 0, "Gid", 3, &gid) < 0) {
-        return PS_ENOTFOUND;
-    }
-    c->uid = (uint32_t)uid;
-    c->gid = (uint32_t)gid;
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    rc = read_file(path, 1 << 16, &sb);
-    g = rc == 0 ? strstr(sb.buf, "\nGroups:") : NULL;
-    if (g != NULL) {
-        char *end;
-
-        g += strlen("\nGroups:");
-        while (c->ngroups < FILE_CREDS_GROUPS) {
-            long long v = strtoll(g, &end, 10);
-
-            if (end == g || *g == '\n') {
-                break;
-            }
-            c->groups[c->ngroups++] = (uint32_t)v;
-            g = end;
-            if (*g == '\n') {
-                break;
-            }
-        }
+    if (rc == 0) {
+        rc = proc_creds_parse(sb.buf, sb.len, c);
+    } else {
+        memset(c, 0, sizeof(*c));
     }
     strbuf_release(&sb);
-    c->known = 1;
-    return 0;
+    return rc;
 }
 
 static int
@@ -495,8 +526,12 @@ proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
         skip = 1;
         n = -1;
     } else {
+        /* The text is not NUL-terminated: no strtoll(). */
         skip = 7;
-        n = strtoll(text, NULL, 10);
+        for (n = 0; p < end && *p >= '0' && *p <= '9' && n < (1ll << 40);
+             p++) {
+            n = n * 10 + (*p - '0');
+        }
     }
     while (p < end && *p != ' ') {
         p++;

@@ -33,6 +33,9 @@ int proc_task_state(int pid, int tid, char *state);
  */
 int proc_status_field(int pid, int tid, const char *name, int index,
                       long long *out);
+/* The same, from the text of a status file. */
+int proc_status_parse(const char *text, size_t len, const char *name,
+                      int index, long long *out);
 
 /*
  * Whose files the process may read: its filesystem uid and gid and its
@@ -40,6 +43,8 @@ int proc_status_field(int pid, int tid, const char *name, int index,
  */
 struct file_creds;
 int proc_creds(int pid, struct file_creds *c);
+/* The same, from the text of a status file. */
+int proc_creds_parse(const char *text, size_t len, struct file_creds *c);
 
 /* The thread ids of pid, sorted ascending.  *tids is malloc'd. */
 int proc_tasks(int pid, int **tids, size_t *count);

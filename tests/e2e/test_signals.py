@@ -3,9 +3,12 @@ pyspect while it holds a pause.
 
 SIGTSTP (Ctrl-Z), SIGINT, SIGTERM, SIGPIPE and SIGKILL are sent to
 pyspect at random moments of every command that pauses (dump --blocking,
-record --blocking, mem, heap, heap --refs), 50 times each; every pause is
-held a few milliseconds longer (PYSPECT_TEST_HOLD_PAUSE_MS) so that most
-signals land inside one.  While pyspect is stopped, and after it has
+record --blocking, mem, heap, heap --refs), 50 times each, spread evenly
+over the five commands (10 runs of each signal per command, 250 runs;
+PYSPECT_SIGNAL_RUNS=250 gives every command 50 of each, 1,250 runs, as
+an earlier version did in `make test`, where it took three minutes of a
+loaded machine).  Every pause is held a few milliseconds longer
+(PYSPECT_TEST_HOLD_PAUSE_MS) so that most signals land inside one.  While pyspect is stopped, and after it has
 gone, the target must be running, untraced, and still counting
 (targets/beat.py).  Each command has its own target and the five run side
 by side.  Then: a target stopped by job control stays exactly as stopped
@@ -26,7 +29,8 @@ import pytest
 
 from conftest import PYSPECT, PYTHONS
 
-RUNS = 50
+# Runs of each signal, over all the commands.
+RUNS = int(os.environ.get("PYSPECT_SIGNAL_RUNS", "50"))
 SIGNALS = [signal.SIGTSTP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE,
            signal.SIGKILL]
 HOLD_MS = 15
@@ -134,8 +138,9 @@ def one_run(cmd, pid, sig, delay, env):
     return rc
 
 
-def run_command(name, cmd, python, tmp_path):
-    """RUNS runs per signal of one command against its own target."""
+def run_command(name, cmd, python, tmp_path, runs_each):
+    """runs_each runs per signal of one command against its own
+    target."""
     from conftest import Target
     counter = Counter(tmp_path / ("count-" + name))
     t = Target(python, "beat.py", counter.path, tmp=tmp_path / name)
@@ -151,7 +156,7 @@ def run_command(name, cmd, python, tmp_path):
                        timeout=60)
         span = time.monotonic() - t0
         for sig in SIGNALS:
-            for _ in range(RUNS):
+            for _ in range(runs_each):
                 one_run(cmd, t.pid, sig, rng.uniform(0, span), env)
                 runs += 1
             assert counter.advancing(), \
@@ -174,12 +179,13 @@ def test_signals_never_leave_the_target_stopped(tmp_path):
         "heap": ["heap", "--json"],
         "refs": ["heap", "--refs", "Item", "--json"],
     }
+    runs_each = max(1, RUNS // len(commands))
     with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
         futures = dict((name, pool.submit(run_command, name, cmd, python,
-                                          tmp_path))
+                                          tmp_path, runs_each))
                        for name, cmd in commands.items())
         for name, f in futures.items():
-            assert f.result() == RUNS * len(SIGNALS), name
+            assert f.result() == runs_each * len(SIGNALS), name
 
 
 def test_job_stopped_target_stays_stopped(target, tmp_path):

@@ -20,7 +20,10 @@
 #include "target/memsrc.h"
 
 #define BASE 0x10000000ull
+/* The image's size; a user may choose a smaller one. */
+#ifndef SIZE
 #define SIZE (1u << 20)
+#endif
 
 struct image {
     unsigned char *mem;

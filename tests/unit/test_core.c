@@ -19,6 +19,7 @@
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "target/maps.h"
+#include "target/openfile.h"
 #include "target/proc.h"
 #include "tap.h"
 
@@ -168,6 +169,29 @@ test_stat(void)
     TAP_EQ_INT(state, 'S', "the state after a comm holding ') '");
     TAP_EQ_INT(proc_parse_stat_state("42 (x", 5, &state), PS_ECORRUPT,
                "truncated stat");
+    {
+        static const char status[] = "Name:\tpython3\nTracerPid:\t0\n"
+                                     "Uid:\t1000\t1001\t1002\t1003\n"
+                                     "Gid:\t50\t51\t52\t53\n"
+                                     "Groups:\t7 8 \nNStgid:\t9\n";
+        struct file_creds c;
+        long long v = -1;
+
+        TAP_EQ_INT(
+            proc_status_parse(status, sizeof(status) - 1, "TracerPid", 0, &v),
+            0, "TracerPid parses");
+        TAP_EQ_INT(v, 0, "TracerPid 0");
+        TAP_EQ_INT(
+            proc_status_parse(status, sizeof(status) - 1, "Groups", 2, &v),
+            PS_ENOTFOUND, "no third group, and no next line read");
+        TAP_EQ_INT(proc_creds_parse(status, sizeof(status) - 1, &c), 0,
+                   "credentials parse");
+        TAP_OK(c.known && c.uid == 1003 && c.gid == 53 && c.ngroups == 2 &&
+                   c.groups[1] == 8,
+               "the filesystem ids and the groups");
+        TAP_EQ_INT(proc_creds_parse("Uid:\t1\n", 7, &c), PS_ENOTFOUND,
+                   "a short Uid line");
+    }
 }
 
 /* ---- escapes for the terminal ------------------------------------------ */
