@@ -273,6 +273,28 @@ _Static_assert(sizeof(struct probe_arena_object)
                == sizeof(struct arena_object), "obmalloc mirror");
 """
 
+# Modules/_threadmodule.c, 3.6 - 3.13: the lock objects, private to that
+# file in every version (3.13 types rlock_owner as PyThread_ident_t, the
+# same size).  Checked by the live read (a held RLock's owner is the
+# thread's ident, its count the number of acquires).
+MIRROR_THREAD = r"""
+/* Mirror of lockobject and rlockobject (Modules/_threadmodule.c). */
+#include "pythread.h"
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock lock_lock;
+    PyObject *in_weakreflist;
+    char locked;
+} probe_lockobject;
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock rlock_lock;
+    unsigned long rlock_owner;
+    unsigned long rlock_count;
+    PyObject *in_weakreflist;
+} probe_rlockobject;
+"""
+
 # Helpers shared by every probe.
 PROBE_HELPERS = r"""
 /* Position of the single bit that `member = 1` sets in the 32-bit word at
@@ -465,6 +487,11 @@ FIELDS = {
     "gil_locked": [
         ("3.6", ABSENT),
         ("3.7-3.13", off(GIL, "locked"))],
+    # A waiter for the GIL sleeps on a futex inside this struct (its
+    # condition variables and mutexes).
+    "gil_size": [
+        ("3.6", ABSENT),
+        ("3.7-3.13", size(GIL))],
 
     # PyInterpreterState
     "interp_size": [("3.6-3.13", size(IS))],
@@ -607,6 +634,12 @@ FIELDS = {
     "iframe_stacktop": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.13", off(IF, "stacktop"))],
+    # 3.11 marks the first frame of each evaluator call; 3.12+ push an
+    # owner-CSTACK shim frame instead.
+    "iframe_is_entry": [
+        ("3.6-3.10", ABSENT),
+        ("3.11", off(IF, "is_entry")),
+        ("3.12-3.13", ABSENT)],
 
     # _PyStackChunk
     "chunk_previous": [
@@ -989,6 +1022,23 @@ FIELDS = {
     "code_nlocalsplus": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.13", off(CO, "co_nlocalsplus"))],
+    "code_localspluskinds": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", off(CO, "co_localspluskinds"))],
+    "code_kind_cell": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", "CO_FAST_CELL")],
+    "code_kind_free": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.13", "CO_FAST_FREE")],
+    # 3.12 inlines comprehensions; their variables are hidden locals.
+    "code_kind_hidden": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.13", "CO_FAST_HIDDEN")],
+    "code_kwonlyargcount": [("3.6-3.13", off(CO, "co_kwonlyargcount"))],
+    "code_stacksize": [("3.6-3.13", off(CO, "co_stacksize"))],
+    "code_flag_varargs": [("3.6-3.13", "CO_VARARGS")],
+    "code_flag_varkeywords": [("3.6-3.13", "CO_VARKEYWORDS")],
     "frame_localsplus": [
         ("3.6-3.10", off(FO, "f_localsplus")),
         ("3.11-3.13", ABSENT)],
@@ -1013,6 +1063,11 @@ FIELDS = {
     "method_func": [("3.6-3.13", off("PyMethodObject", "im_func"))],
     "method_self": [("3.6-3.13", off("PyMethodObject", "im_self"))],
     "cell_ref": [("3.6-3.13", off("PyCellObject", "ob_ref"))],
+    "cfunc_self": [("3.6-3.13", off("PyCFunctionObject", "m_self"))],
+    "lock_sem": [("3.6-3.13", off("probe_lockobject", "lock_lock"))],
+    "rlock_sem": [("3.6-3.13", off("probe_rlockobject", "rlock_lock"))],
+    "rlock_owner": [("3.6-3.13", off("probe_rlockobject", "rlock_owner"))],
+    "rlock_count": [("3.6-3.13", off("probe_rlockobject", "rlock_count"))],
     "type_bases": [("3.6-3.13", off(TP, "tp_bases"))],
     "type_cache": [("3.6-3.13", off(TP, "tp_cache"))],
     "type_members": [("3.6-3.13", off(TP, "tp_members"))],
@@ -1226,7 +1281,8 @@ def find_pyenv_installs():
 
 def probe_source(minor, rows):
     out = ["/* pyspect layout probe for CPython 3.%d (generated). */"
-           % minor, PRELUDE_COMMON, PRELUDES[minor], PROBE_HELPERS]
+           % minor, PRELUDE_COMMON, PRELUDES[minor], MIRROR_THREAD,
+           PROBE_HELPERS]
     out.append("int\nmain(void)\n{")
     out.append('    printf("source_hex %lu\\n", '
                '(unsigned long)PY_VERSION_HEX);')
@@ -1644,6 +1700,34 @@ def sample(a, b=2):
 co = sample.__code__
 expect("code.co_argcount", i32(id(co) + L["code_argcount"]), 2)
 expect("code.co_flags", i32(id(co) + L["code_flags"]), co.co_flags)
+def kwsample(a, *args, k=1, **kw):
+    x = 1
+    return x
+kco = kwsample.__code__
+expect("code.co_kwonlyargcount", i32(id(kco) + L["code_kwonlyargcount"]), 1)
+expect("code.co_stacksize", i32(id(kco) + L["code_stacksize"]),
+       kco.co_stacksize)
+expect("CO_VARARGS", bool(kco.co_flags & L["code_flag_varargs"]), True)
+expect("CO_VARKEYWORDS", bool(kco.co_flags & L["code_flag_varkeywords"]),
+       True)
+expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
+# lock objects: a held RLock names its owner and counts its acquires
+import threading
+lk = threading.Lock()
+expect("lock.lock_lock", ptr(id(lk) + L["lock_sem"]) != 0, True)
+rl = threading.RLock()
+rl.acquire()
+rl.acquire()
+expect("rlock.rlock_lock", ptr(id(rl) + L["rlock_sem"]) != 0, True)
+expect("rlock.rlock_owner", u64(id(rl) + L["rlock_owner"]),
+       threading.get_ident())
+expect("rlock.rlock_count", u64(id(rl) + L["rlock_count"]), 2)
+rl.release()
+rl.release()
+expect("rlock.rlock_owner released", u64(id(rl) + L["rlock_owner"]), 0)
+rl_acquire = rl.acquire
+expect("builtin method m_self", ptr(id(rl_acquire) + L["cfunc_self"]),
+       id(rl))
 expect("code.co_name", ptr(id(co) + L["code_name"]), id(co.co_name))
 if L["code_linetable_format"] == 1:
     expect("code.co_lnotab", ptr(id(co) + L["code_linetable"]),
@@ -1832,6 +1916,22 @@ else:
     expect("code.co_localsplusnames", sorted(
         pystr(ptr(names + L["tuple_item"] + 8 * i)) for i in range(n)),
         ["cellv", "census_fn"])
+    kinds = ptr(id(cco) + L["code_localspluskinds"])
+    kb = ctypes.string_at(kinds + L["bytes_sval"], n)
+    byname = dict((pystr(ptr(names + L["tuple_item"] + 8 * i)), kb[i])
+                  for i in range(n))
+    expect("code.co_localspluskinds cell",
+           bool(byname["cellv"] & L["code_kind_cell"]), True)
+    expect("code.co_localspluskinds local",
+           bool(byname["census_fn"] & L["code_kind_cell"]), False)
+    fco = cf.__code__
+    fnames = ptr(id(fco) + L["code_localsplusnames"])
+    fkinds = ptr(id(fco) + L["code_localspluskinds"])
+    fn_ = i32(id(fco) + L["code_nlocalsplus"])
+    fkb = ctypes.string_at(fkinds + L["bytes_sval"], fn_)
+    expect("code.co_localspluskinds free", [
+        pystr(ptr(fnames + L["tuple_item"] + 8 * i)) for i in range(fn_)
+        if fkb[i] & L["code_kind_free"]], list(fco.co_freevars))
 def census_frame(p, q):
     return sys._getframe()
 fo = census_frame(big, lst)
@@ -1957,6 +2057,8 @@ DEBUG_OFFSETS_MAP = {
         ("code_object.linetable", "code_linetable"),
         ("code_object.firstlineno", "code_firstlineno"),
         ("code_object.argcount", "code_argcount"),
+        ("code_object.localsplusnames", "code_localsplusnames"),
+        ("code_object.localspluskinds", "code_localspluskinds"),
         ("code_object.co_code_adaptive", "code_code_adaptive"),
         ("pyobject.ob_type", "obj_type"),
         ("type_object.size", "type_size"),

@@ -152,6 +152,9 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
                 t->tid = (long)load_u64(ts, l->tstate_native_thread_id);
             }
             t->holds_gil = holder != 0 && holder == tstate;
+            if (pyl_has(l->tstate_cframe)) {
+                t->cframe = load_u64(ts, l->tstate_cframe);
+            }
             if (pyl_has(l->tstate_frame)) {
                 t->top = load_u64(ts, l->tstate_frame);
                 t->top_slot = tstate + (raddr_t)l->tstate_frame;
@@ -343,7 +346,8 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
 /* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
 
 static int
-stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr)
+stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr,
+           uint32_t call)
 {
     if (s->n >= PY_FRAMES_MAX) {
         s->truncated = 1;
@@ -352,8 +356,56 @@ stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr)
     XGROW(s->v, s->alloc, s->n + 1);
     s->v[s->n].code = code;
     s->v[s->n].line = line;
+    s->v[s->n].call = call;
     s->v[s->n].addr = addr;
     s->n++;
+    return 0;
+}
+
+/* Note the C-stack marker of evaluator call `call` (0: none known). */
+static void
+call_note(struct py_stack *s, uint32_t call, raddr_t marker)
+{
+    if (call >= PY_FRAMES_MAX * 4) {
+        return;
+    }
+    while (s->ncalls <= call) {
+        XGROW(s->calls, s->calls_alloc, s->ncalls + 1);
+        s->calls[s->ncalls++] = 0;
+    }
+    if (marker != 0) {
+        s->calls[call] = marker;
+    }
+}
+
+/*
+ * 3.10 and 3.11: the markers of the evaluator calls are the _PyCFrames
+ * linked from tstate->cframe, one local per call, innermost first; the
+ * chain ends at the thread state's own root CFrame, which is no call.
+ */
+static int
+read_cframes(struct py_runtime *rt, const struct py_thread *t,
+             struct py_stack *s)
+{
+    const struct py_layout *l = &rt->layout;
+    raddr_t c = t->cframe;
+    uint32_t k = 0;
+
+    while (c != 0 &&
+           !(c >= t->tstate && c - t->tstate < (raddr_t)l->tstate_size)) {
+        uint64_t prev;
+        int rc;
+
+        if (k >= PY_FRAMES_MAX * 4 || (c & 7) != 0) {
+            return err_set(PS_ECHANGED, "_PyCFrame chain is inconsistent");
+        }
+        rc = memsrc_read_u64(rt->mem, c + (raddr_t)l->cframe_previous, &prev);
+        if (rc < 0) {
+            return rc;
+        }
+        call_note(s, k++, c);
+        c = prev;
+    }
     return 0;
 }
 
@@ -676,7 +728,7 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
             /* 3.10: f_lasti counts code units; f_lineno wins if set. */
             line = lineno != 0 ? lineno : py_code_addr2line(code, lasti * 2);
         }
-        if (stack_push(s, code, line, frame)) {
+        if (stack_push(s, code, line, frame, (uint32_t)s->n)) {
             break;
         }
         frame = load_u64(buf, l->frame_back);
@@ -791,6 +843,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     raddr_t frame = t->top;
     size_t want = (size_t)l->iframe_size;
     int rc, visited = 0, last_owner = -1;
+    uint32_t call = 0;
 
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
@@ -804,6 +857,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         struct py_code *code;
         raddr_t code_addr, instr, cur = frame;
         int owner, line, addrq;
+        uint32_t mine;
 
         if (++visited > PY_FRAMES_MAX * 4) {
             return err_set(PS_ELIMIT, "frame chain too long");
@@ -823,7 +877,19 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         last_owner = owner;
         if (pyl_has(l->iframe_owner_cstack) &&
             owner == l->iframe_owner_cstack) {
-            continue; /* the shim frame of a C -> Python call */
+            /* The shim frame of a C -> Python call: a local of that
+             * evaluator call, below the frames it runs. */
+            if (flags & PY_STACK_CALLS) {
+                call_note(s, call, cur);
+            }
+            call++;
+            continue;
+        }
+        mine = call;
+        /* 3.11: this frame is the first its evaluator call ran; the next
+         * one down belongs to the call below. */
+        if (pyl_has(l->iframe_is_entry) && buf[l->iframe_is_entry] != 0) {
+            call++;
         }
         if (owner == l->iframe_owner_frame_object) {
             /* A frame that finished and was handed to its frame object
@@ -853,7 +919,10 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
                 line = lineno;
             }
         }
-        if (stack_push(s, code, line, cur)) {
+        if (flags & PY_STACK_CALLS) {
+            call_note(s, mine, 0);
+        }
+        if (stack_push(s, code, line, cur, mine)) {
             break;
         }
     }
@@ -879,6 +948,7 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
     out->n = 0;
     out->nvisited = 0;
     out->truncated = 0;
+    out->ncalls = 0;
     if (!(flags & PY_STACK_PREFETCHED)) {
         out->nprefetch = 0;
     }
@@ -893,12 +963,21 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
         fields[2] = l->frame_lasti;
         out->header_len = (size_t)l->frame_lineno + 4;
         rc = walk_frame_objects(rt, t->top, out);
+        if (rc == 0 && (flags & PY_STACK_CALLS) && out->n > 0) {
+            call_note(out, (uint32_t)(out->n - 1), 0);
+        }
     } else {
         fields[0] = l->iframe_previous;
         fields[1] = l->iframe_code;
         fields[2] = l->iframe_instr;
         out->header_len = (size_t)l->iframe_size;
         rc = walk_interpreter_frames(rt, t, flags, out);
+    }
+    /* 3.10 and 3.11 mark their evaluator calls with _PyCFrames (3.12
+     * has them too, but its shim frames are already noted). */
+    if (rc == 0 && (flags & PY_STACK_CALLS) && t->cframe != 0 &&
+        pyl_has(l->cframe_previous) && !pyl_has(l->iframe_owner_cstack)) {
+        rc = read_cframes(rt, t, out);
     }
     if (rc == 0 && (flags & PY_STACK_VERIFY) && t->top_slot != 0) {
         rc = verify_walk(rt, t, out, fields, 3, fields[2]);
@@ -956,5 +1035,6 @@ py_stack_release(struct py_stack *s)
     free(s->v);
     free(s->chunks);
     free(s->chunk_data);
+    free(s->calls);
     memset(s, 0, sizeof(*s));
 }
