@@ -1,0 +1,245 @@
+"""pyspect dump --native and --locals against what the target says of
+itself: the Python frames within each mixed stack equal
+sys._current_frames(), the innermost C function is the one each thread
+parked in (time.sleep, libc's pause() through ctypes, a lock, zlib, a
+stripped library), and each frame's variables read as repr() shows them.
+"""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import Target, dump_json, pyspect
+
+pytestmark = pytest.mark.sanitize
+
+# Where time.sleep() blocks: select() before 3.11, clock_nanosleep() after.
+SLEEP_FUNCTIONS = {"clock_nanosleep", "__clock_nanosleep", "select",
+                   "__select", "__GI___select", "__clock_nanosleep_time64"}
+
+STRIPPED_C = r"""
+#include <unistd.h>
+
+/* Static: no symbol once the library is stripped.  Not inlined and not
+ * a tail call, so it keeps a frame of its own. */
+__attribute__((noinline)) static int
+hidden_wait(volatile int *x)
+{
+    *x += 1;
+    pause();
+    return *x;
+}
+
+int
+strip_entry(void)
+{
+    volatile int x = 0;
+    return hidden_wait(&x) + 1;
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def stripped_lib(tmp_path_factory):
+    """A shared library built without frame pointers and stripped, and
+    where its static function lies (from the unstripped copy)."""
+    d = tmp_path_factory.mktemp("stripped")
+    src, full, lib = d / "strip.c", d / "libfull.so", d / "libstrip.so"
+    src.write_text(STRIPPED_C)
+    subprocess.run(["gcc", "-O2", "-fomit-frame-pointer", "-shared", "-fPIC",
+                    "-o", str(full), str(src)], check=True, timeout=120)
+    subprocess.run(["strip", "--strip-all", "-o", str(lib), str(full)],
+                   check=True, timeout=60)
+    out = subprocess.run(["nm", "-S", str(full)], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == "hidden_wait":
+            start, size = int(parts[0], 16), int(parts[1], 16)
+            return str(lib), start, start + size
+    raise AssertionError("hidden_wait not in nm output:\n" + out)
+
+
+_native_targets = {}
+
+
+@pytest.fixture(scope="module")
+def native_targets():
+    """Targets of this module, stopped when it is done (they keep a
+    thread busy in zlib and one spinning, at the lowest priority)."""
+    try:
+        yield _native_targets
+    finally:
+        for t in _native_targets.values():
+            t.stop()
+        _native_targets.clear()
+
+
+@pytest.fixture
+def native(python, native_targets, tmp_path_factory, stripped_lib):
+    t = _native_targets.get(python.label)
+    if t is None:
+        t = Target(python, "native.py", stripped_lib[0],
+                   tmp=tmp_path_factory.mktemp("native-" + python.label))
+        _native_targets[python.label] = t
+        t.start()
+    return t
+
+
+def frames_key(frames):
+    return [(f["function"], f["file"], f["line"]) for f in frames]
+
+
+def by_name(doc):
+    return {t["name"]: t for t in doc["threads"]}
+
+
+def truth_by_name(target):
+    return {tt["name"]: (int(ident), tt)
+            for ident, tt in target.truth["threads"].items()}
+
+
+def python_frames(frames):
+    return [f for f in frames if f["kind"] == "python"]
+
+
+def leading_natives(frames):
+    """The native frames above the innermost Python frame."""
+    out = []
+    for f in frames:
+        if f["kind"] == "python":
+            break
+        out.append(f)
+    return out
+
+
+def dump_native(target, *extra):
+    """A --native dump once the main thread has parked (it reports the
+    truth and then takes one more step)."""
+    main = truth_by_name(target)["MainThread"][1]
+    deadline = time.monotonic() + 10
+    while True:
+        doc = dump_json(target.pid, "--native", *extra)
+        got = by_name(doc)["MainThread"]["frames"]
+        if (frames_key(python_frames(got)) == frames_key(main["frames"]) or
+                time.monotonic() > deadline):
+            return doc
+        time.sleep(0.05)
+
+
+def test_python_frames_in_order_within_mixed_stacks(python, native):
+    doc = dump_native(native)
+    assert isinstance(doc["paused_ms"], float) and doc["paused_ms"] > 0
+    threads = by_name(doc)
+    busy = set(native.truth["busy"])
+    for name, (ident, tt) in truth_by_name(native).items():
+        t = threads[name]
+        assert t["ident"] == ident
+        frames = t["frames"]
+        got = python_frames(frames)
+        if name in busy:
+            # Running: the lines move, the functions do not.
+            assert [f["function"] for f in got] == \
+                [f["function"] for f in tt["frames"]], name
+        else:
+            assert frames_key(got) == frames_key(tt["frames"]), name
+        # Every parked thread is in C code: the innermost frame is
+        # native; and every thread starts in C (thread start, or main()).
+        if name != "spin":
+            assert frames[0]["kind"] == "native", name
+        assert frames[-1]["kind"] == "native", name
+        for f in frames:
+            if f["kind"] == "native":
+                assert set(f) >= {"function", "library", "address",
+                                  "offset"}
+                assert f["address"] > 0
+
+
+def test_innermost_native_functions(python, native):
+    threads = by_name(dump_native(native))
+    sleep = leading_natives(threads["sleep"]["frames"])
+    assert sleep[0]["function"] in SLEEP_FUNCTIONS, sleep[:3]
+    assert "libc" in os.path.basename(sleep[0]["library"])
+    pause = leading_natives(threads["pause"]["frames"])
+    assert pause[0]["function"] == "pause", pause[:3]
+    # ctypes called it: libffi between the C function and Python.
+    assert "ffi_call" in [f["function"] for f in pause]
+    lock = leading_natives(threads["lock"]["frames"])
+    assert "libc" in os.path.basename(lock[0]["library"])
+    assert "PyThread_acquire_lock_timed" in [f["function"] for f in lock]
+    # zlib at work: in libz, or in a libc routine it called.  Between
+    # two compressions it frees memory and takes the GIL back: look
+    # again until it is caught compressing.
+    for attempt in range(40):
+        frames = by_name(dump_json(native.pid, "--native"))["zlib"]["frames"]
+        zlib = leading_natives(frames)
+        if "deflate" in [f["function"] for f in zlib]:
+            break
+    assert any("libz" in os.path.basename(f["library"] or "")
+               for f in zlib[:2]), zlib[:3]
+    assert "deflate" in [f["function"] for f in zlib]
+    assert python_frames(frames)[0]["function"] == "compress_forever"
+
+
+def test_stripped_library_without_frame_pointers(python, native,
+                                                 stripped_lib):
+    path, start, end = stripped_lib
+    frames = by_name(dump_native(native))["stripped"]["frames"]
+    natives = leading_natives(frames)
+    assert natives[0]["function"] == "pause", natives[:4]
+    hidden = natives[1]
+    assert hidden["function"] is None, hidden
+    assert os.path.basename(hidden["library"]) == "libstrip.so"
+    # A return address: the call lies just before it, inside the static
+    # function.
+    assert start <= hidden["offset"] - 1 < end, (hidden, start, end)
+    assert natives[2]["function"] == "strip_entry"
+    assert "ffi_call" in [f["function"] for f in natives[3:]]
+    assert python_frames(frames)[0]["function"] == "park_stripped"
+    # Text shows the library and the offset of a frame without a name.
+    r = pyspect("dump", "--native", "--no-source", native.pid)
+    assert r.rc == 0, r.err
+    assert "libstrip.so +%#x" % hidden["offset"] in r.out
+    assert "Paused for" in r.out
+
+
+def test_locals_match_what_the_target_says(python, native):
+    if python.version < (3,):
+        pytest.skip("2.7 reprs unicode as u'...'; not rendered yet")
+    doc = dump_json(native.pid, "--locals")
+    frames = by_name(doc)["sleep"]["frames"]
+    for want in native.truth["locals"].values():
+        got = [f for f in frames if f["function"] == want["function"]]
+        assert len(got) == 1, want["function"]
+        have = {v["name"]: v for v in got[0]["locals"]}
+        assert sorted(have) == sorted(want["locals"]), want["function"]
+        for name, w in want["locals"].items():
+            assert have[name]["type"] == w["type"], name
+            assert have[name]["repr"] == w["repr"], name
+        args = [v["name"] for v in got[0]["locals"] if v["argument"]]
+        assert args == [a for a in want["arguments"] if a in have]
+        # Arguments come first.
+        flags = [v["argument"] for v in got[0]["locals"]]
+        assert flags == sorted(flags, reverse=True)
+
+
+def test_locals_text(python, native):
+    if python.version < (3,):
+        pytest.skip("2.7 reprs unicode as u'...'; not rendered yet")
+    r = pyspect("dump", "--locals", "--no-source", native.pid)
+    assert r.rc == 0, r.err
+    block = r.out.split('"sleep"')[1].split("\nThread")[0]
+    assert "        Arguments:\n            count: 3\n" in block
+    assert "            ratio: 0.25\n" in block
+    assert "            big: 1267650600228229401496703205376\n" in block
+
+
+def test_native_and_locals_together_leave_target_running(python, native):
+    doc = dump_json(native.pid, "--native", "--locals")
+    sleep = by_name(doc)["sleep"]["frames"]
+    assert any("locals" in f for f in python_frames(sleep))
+    assert not any("locals" in f for f in sleep if f["kind"] == "native")
+    for tid in os.listdir("/proc/%d/task" % native.pid):
+        with open("/proc/%d/task/%s/status" % (native.pid, tid)) as f:
+            assert "TracerPid:\t0\n" in f.read()
