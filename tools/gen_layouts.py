@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generate src/python/layouts_gen.c from CPython's own headers.
 
-For every CPython minor version pyspect supports (3.6 - 3.13) this script
+For every CPython minor version pyspect supports (3.6 - 3.15) this script
 writes a small C probe that includes that version's headers (Python.h,
 frameobject.h and the internal pycore_*.h headers, compiled with
 -DPy_BUILD_CORE), compiles it with gcc, runs it, and reads back one
@@ -19,8 +19,12 @@ expression or ABSENT.  The field list is parsed out of layout.h, so adding
 a field there without deciding it here for every version is an error.
 
 Where the headers come from: pyenv's installs (`pyenv root`/versions/3.X.Y,
-highest patch level of each minor).  Debian's /usr/include/python3.11, if
-present, is probed too and must agree with pyenv's 3.11 on every field.
+highest patch level of each minor) for 3.6 - 3.13; for 3.14 and 3.15 the
+-dev packages in the Debian sid root tools/sid-root makes, compiled with
+the -D_Py_* flags that interpreter's core was built with (its sysconfig
+data), whose interpreters run the runtime checks inside that root.
+Debian's /usr/include/python3.11, if present, is probed too and must
+agree with pyenv's 3.11 on every field.
 
 Cross-checks run after probing (each skipped, with a note, when the needed
 binary is missing):
@@ -35,7 +39,8 @@ binary is missing):
     managed-dict pre-headers, heap types and their __slots__ PyMemberDef
     table, module dicts, GC generations and list links, and (3.12+) the
     per-interpreter pymalloc arena table;
-  * for 3.13+, the _Py_DebugOffsets table embedded in libpython's
+  * for 3.13+, the _Py_DebugOffsets table embedded in libpython's (or the
+    static interpreter's)
     .PyRuntime section.
 
 Usage:
@@ -60,7 +65,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYOUT_H = os.path.join(ROOT, "src", "python", "layout.h")
 OUTPUT = os.path.join(ROOT, "src", "python", "layouts_gen.c")
 
-MINORS = (6, 7, 8, 9, 10, 11, 12, 13)
+MINORS = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+# Versions whose headers and interpreters come from the Debian sid root
+# that tools/sid-root makes (Debian stable and pyenv's builds here stop
+# at 3.13).
+SID_MINORS = (14, 15)
+SID_ROOT = os.path.join(ROOT, "tools", "sid-root")
 ABSENT = None
 INT32_MIN = -2 ** 31
 
@@ -295,6 +305,35 @@ typedef struct {
 } probe_rlockobject;
 """
 
+# Modules/_threadmodule.c, 3.14 - 3.15: the locks became a PyMutex and a
+# _PyRecursiveMutex (Include/internal/pycore_lock.h); and
+# Python/parking_lot.c's wait entry, on the stack of a thread parked on
+# a PyMutex, holding the semaphore it sleeps on and the mutex's address.
+# Checked by the live read (a thread blocked on a Lock sleeps on the word
+# whose wait entry names that lock's mutex).
+MIRROR_THREAD_314 = r"""
+/* Mirror of lockobject, rlockobject (Modules/_threadmodule.c) and
+ * struct wait_entry (Python/parking_lot.c), CPython 3.14-3.15. */
+#include "internal/pycore_lock.h"
+#include "internal/pycore_semaphore.h"
+#include "internal/pycore_llist.h"
+typedef struct {
+    PyObject_HEAD
+    PyMutex lock;
+} probe_lockobject;
+typedef struct {
+    PyObject_HEAD
+    _PyRecursiveMutex lock;
+} probe_rlockobject;
+typedef struct {
+    void *park_arg;
+    uintptr_t addr;
+    _PySemaphore sema;
+    struct llist_node node;
+    bool is_unparking;
+} probe_wait_entry;
+"""
+
 # Helpers shared by every probe.
 PROBE_HELPERS = r"""
 /* Position of the single bit that `member = 1` sets in the 32-bit word at
@@ -414,6 +453,15 @@ PRELUDES = {
 #include "internal/pycore_obmalloc.h"
 """,
 }
+# 3.14 and 3.15 add the headers of the thread-state implementation (the
+# 3.15 base frame), tagged stack references and the generator struct.
+PRELUDES[14] = PRELUDES[13] + r"""
+#include "internal/pycore_tstate.h"
+#include "internal/pycore_stackref.h"
+#include "internal/pycore_genobject.h"
+#include "internal/pycore_interpframe.h"
+"""
+PRELUDES[15] = PRELUDES[14]
 
 
 # ---------------------------------------------------------------------------
@@ -449,262 +497,293 @@ FIELDS = {
     # _PyRuntimeState: 3.6 has none (static interp_head etc.).
     "rt_initialized": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(RT, "initialized"))],
+        ("3.7-3.15", off(RT, "initialized"))],
     "rt_core_initialized": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(RT, "core_initialized"))],
+        ("3.7-3.15", off(RT, "core_initialized"))],
     "rt_finalizing": [
         ("3.6", ABSENT),
         ("3.7-3.8", off(RT, "finalizing")),
-        ("3.9-3.13", off(RT, "_finalizing"))],
+        ("3.9-3.15", off(RT, "_finalizing"))],
     "rt_interpreters_head": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(RT, "interpreters.head"))],
+        ("3.7-3.15", off(RT, "interpreters.head"))],
     "rt_interpreters_main": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(RT, "interpreters.main"))],
+        ("3.7-3.15", off(RT, "interpreters.main"))],
     "rt_main_thread": [
         ("3.6-3.7", ABSENT),
-        ("3.8-3.13", off(RT, "main_thread"))],
+        ("3.8-3.15", off(RT, "main_thread"))],
     # 3.12 made the current tstate thread-local: no runtime-wide holder.
     "rt_gilstate_tstate_current": [
         ("3.6", ABSENT),
         ("3.7-3.11", off(RT, "gilstate.tstate_current")),
-        ("3.12-3.13", ABSENT)],
+        ("3.12-3.15", ABSENT)],
     "rt_gil": [
         ("3.6", ABSENT),
         ("3.7-3.11", off(RT, "ceval.gil")),
-        ("3.12-3.13", ABSENT)],
+        ("3.12-3.15", ABSENT)],
     "rt_gc": [
         ("3.6", ABSENT),
         ("3.7-3.8", off(RT, "gc")),
-        ("3.9-3.13", ABSENT)],
+        ("3.9-3.15", ABSENT)],
 
     # struct _gil_runtime_state (3.6: file statics in ceval_gil.h).
     "gil_last_holder": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GIL, "last_holder"))],
+        ("3.7-3.15", off(GIL, "last_holder"))],
     "gil_locked": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GIL, "locked"))],
+        ("3.7-3.15", off(GIL, "locked"))],
     # A waiter for the GIL sleeps on a futex inside this struct (its
     # condition variables and mutexes).
     "gil_size": [
         ("3.6", ABSENT),
-        ("3.7-3.13", size(GIL))],
+        ("3.7-3.15", size(GIL))],
 
     # PyInterpreterState
-    "interp_size": [("3.6-3.13", size(IS))],
-    "interp_next": [("3.6-3.13", off(IS, "next"))],
+    "interp_size": [("3.6-3.15", size(IS))],
+    "interp_next": [("3.6-3.15", off(IS, "next"))],
     "interp_tstate_head": [
         ("3.6-3.10", off(IS, "tstate_head")),
-        ("3.11-3.13", off(IS, "threads.head"))],
+        ("3.11-3.15", off(IS, "threads.head"))],
     "interp_threads_main": [
         ("3.6-3.12", ABSENT),
-        ("3.13", off(IS, "threads.main"))],
+        ("3.13-3.15", off(IS, "threads.main"))],
     "interp_id": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(IS, "id"))],
+        ("3.7-3.15", off(IS, "id"))],
     "interp_modules": [
         ("3.6-3.11", off(IS, "modules")),
-        ("3.12-3.13", off(IS, "imports.modules"))],
-    "interp_sysdict": [("3.6-3.13", off(IS, "sysdict"))],
-    "interp_builtins": [("3.6-3.13", off(IS, "builtins"))],
+        ("3.12-3.15", off(IS, "imports.modules"))],
+    "interp_sysdict": [("3.6-3.15", off(IS, "sysdict"))],
+    "interp_builtins": [("3.6-3.15", off(IS, "builtins"))],
     "interp_ceval_gil": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(IS, "ceval.gil"))],
+        ("3.12-3.15", off(IS, "ceval.gil"))],
     "interp_gil": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(IS, "_gil"))],
+        ("3.12-3.15", off(IS, "_gil"))],
     "interp_gc": [
         ("3.6-3.8", ABSENT),
-        ("3.9-3.13", off(IS, "gc"))],
+        ("3.9-3.15", off(IS, "gc"))],
     "interp_obmalloc": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(IS, "obmalloc"))],
+        ("3.12-3.15", off(IS, "obmalloc"))],
     # Derived from the member's type: struct (3.12) or pointer (3.13).
     "interp_obmalloc_is_ptr": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13",
+        ("3.12-3.15",
          "PROBE_IS_TYPE(PyInterpreterState, obmalloc, "
          "struct _obmalloc_state *)")],
 
     # PyThreadState
-    "tstate_size": [("3.6-3.13", size(TS))],
-    "tstate_prev": [("3.6-3.13", off(TS, "prev"))],
-    "tstate_next": [("3.6-3.13", off(TS, "next"))],
-    "tstate_interp": [("3.6-3.13", off(TS, "interp"))],
+    "tstate_size": [("3.6-3.15", size(TS))],
+    "tstate_prev": [("3.6-3.15", off(TS, "prev"))],
+    "tstate_next": [("3.6-3.15", off(TS, "next"))],
+    "tstate_interp": [("3.6-3.15", off(TS, "interp"))],
     "tstate_frame": [
         ("3.6-3.10", off(TS, "frame")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     # 3.10's CFrame only carries use_tracing/previous (no current frame).
     "tstate_cframe": [
         ("3.6-3.9", ABSENT),
         ("3.10-3.12", off(TS, "cframe")),
-        ("3.13", ABSENT)],
+        ("3.13-3.15", ABSENT)],
     "tstate_current_frame": [
         ("3.6-3.12", ABSENT),
-        ("3.13", off(TS, "current_frame"))],
-    "tstate_thread_id": [("3.6-3.13", off(TS, "thread_id"))],
+        ("3.13-3.15", off(TS, "current_frame"))],
+    "tstate_thread_id": [("3.6-3.15", off(TS, "thread_id"))],
     "tstate_native_thread_id": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(TS, "native_thread_id"))],
+        ("3.11-3.15", off(TS, "native_thread_id"))],
     "tstate_datastack_chunk": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(TS, "datastack_chunk"))],
+        ("3.11-3.15", off(TS, "datastack_chunk"))],
     "tstate_status": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(TS, "_status"))],
+        ("3.12-3.15", off(TS, "_status"))],
     "tstate_status_holds_gil_bit": [
         ("3.6-3.12", ABSENT),
-        ("3.13", "PROBE_BIT(PyThreadState, _status, _status.holds_gil)")],
+        ("3.13", "PROBE_BIT(PyThreadState, _status, _status.holds_gil)"),
+        # 3.14 made holds_gil an int of its own, outside _status.
+        ("3.14-3.15", ABSENT)],
     "tstate_status_finalized_bit": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", "PROBE_BIT(PyThreadState, _status, _status.finalized)")],
-    "tstate_dict": [("3.6-3.13", off(TS, "dict"))],
+        ("3.12-3.15", "PROBE_BIT(PyThreadState, _status, _status.finalized)")],
+    "tstate_dict": [("3.6-3.15", off(TS, "dict"))],
+    # 3.15: the sentinel frame at the bottom of every thread's chain; a
+    # walk that does not reach it was torn.
+    "tstate_base_frame": [
+        ("3.6-3.14", ABSENT),
+        ("3.15", off(TS, "base_frame"))],
     "tstate_id": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(TS, "id"))],
+        ("3.7-3.15", off(TS, "id"))],
 
     # _PyCFrame (3.10: CFrame {use_tracing, previous})
     "cframe_current_frame": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.12", off("_PyCFrame", "current_frame")),
-        ("3.13", ABSENT)],
+        ("3.13-3.15", ABSENT)],
     "cframe_previous": [
         ("3.6-3.9", ABSENT),
         ("3.10", off("CFrame", "previous")),
         ("3.11-3.12", off("_PyCFrame", "previous")),
-        ("3.13", ABSENT)],
+        ("3.13-3.15", ABSENT)],
 
     # PyFrameObject (3.11+: struct _frame in pycore_frame.h)
-    "frame_size": [("3.6-3.13", size(FO))],
-    "frame_back": [("3.6-3.13", off(FO, "f_back"))],
+    "frame_size": [("3.6-3.15", size(FO))],
+    "frame_back": [("3.6-3.15", off(FO, "f_back"))],
     "frame_code": [
         ("3.6-3.10", off(FO, "f_code")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     # f_trace is still a PyFrameObject member in 3.11+.
-    "frame_trace": [("3.6-3.13", off(FO, "f_trace"))],
+    "frame_trace": [("3.6-3.15", off(FO, "f_trace"))],
     "frame_lasti": [
         ("3.6-3.10", off(FO, "f_lasti")),
-        ("3.11-3.13", ABSENT)],
-    "frame_lineno": [("3.6-3.13", off(FO, "f_lineno"))],
+        ("3.11-3.15", ABSENT)],
+    "frame_lineno": [("3.6-3.15", off(FO, "f_lineno"))],
     "frame_iframe": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(FO, "f_frame"))],
+        ("3.11-3.15", off(FO, "f_frame"))],
 
     # _PyInterpreterFrame
     "iframe_size": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", size(IF))],
+        ("3.11-3.15", size(IF))],
     "iframe_code": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.12", off(IF, "f_code")),
-        ("3.13", off(IF, "f_executable"))],
+        ("3.13-3.15", off(IF, "f_executable"))],
     "iframe_previous": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(IF, "previous"))],
+        ("3.11-3.15", off(IF, "previous"))],
     "iframe_instr": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.12", off(IF, "prev_instr")),
-        ("3.13", off(IF, "instr_ptr"))],
+        ("3.13-3.15", off(IF, "instr_ptr"))],
     # pyspect's own flag, pinned to the member name it describes.
     "iframe_instr_is_prev": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.12", "PROBE_HAS(_PyInterpreterFrame, prev_instr, 1)"),
-        ("3.13", "PROBE_HAS(_PyInterpreterFrame, instr_ptr, 0)")],
+        ("3.13-3.15", "PROBE_HAS(_PyInterpreterFrame, instr_ptr, 0)")],
     "iframe_owner": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(IF, "owner"))],
+        ("3.11-3.15", off(IF, "owner"))],
     "iframe_owner_generator": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", "FRAME_OWNED_BY_GENERATOR")],
+        ("3.11-3.15", "FRAME_OWNED_BY_GENERATOR")],
     "iframe_owner_frame_object": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", "FRAME_OWNED_BY_FRAME_OBJECT")],
+        ("3.11-3.15", "FRAME_OWNED_BY_FRAME_OBJECT")],
     "iframe_owner_cstack": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", "FRAME_OWNED_BY_CSTACK")],
+        ("3.12-3.14", "FRAME_OWNED_BY_CSTACK"),
+        ("3.15", ABSENT)],
+    # 3.14: the entry frame the eval loop pushes for itself (and, 3.15,
+    # each thread's base frame) belong to the interpreter.
+    "iframe_owner_interpreter": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "FRAME_OWNED_BY_INTERPRETER")],
+    # The tags of a _PyStackRef (Include/internal/pycore_stackref.h):
+    # clear Py_TAG_BITS to get the object; a tag other than 0 and
+    # Py_TAG_REFCNT (a tagged int, 3; 3.15's invalid marker, 2) is no
+    # object.
+    "stackref_tag_bits": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "Py_TAG_BITS")],
+    "stackref_tag_refcnt": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "Py_TAG_REFCNT")],
     "iframe_frame_obj": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(IF, "frame_obj"))],
+        ("3.11-3.15", off(IF, "frame_obj"))],
     "iframe_localsplus": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(IF, "localsplus"))],
+        ("3.11-3.15", off(IF, "localsplus"))],
+    # 3.14 replaced the int stacktop by a stackpointer.
     "iframe_stacktop": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(IF, "stacktop"))],
+        ("3.11-3.13", off(IF, "stacktop")),
+        ("3.14-3.15", ABSENT)],
     # 3.11 marks the first frame of each evaluator call; 3.12+ push an
-    # owner-CSTACK shim frame instead.
+    # entry frame instead.
     "iframe_is_entry": [
         ("3.6-3.10", ABSENT),
         ("3.11", off(IF, "is_entry")),
-        ("3.12-3.13", ABSENT)],
+        ("3.12-3.15", ABSENT)],
 
     # _PyStackChunk
     "chunk_previous": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("_PyStackChunk", "previous"))],
+        ("3.11-3.15", off("_PyStackChunk", "previous"))],
     "chunk_size": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("_PyStackChunk", "size"))],
+        ("3.11-3.15", off("_PyStackChunk", "size"))],
     "chunk_top": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("_PyStackChunk", "top"))],
+        ("3.11-3.15", off("_PyStackChunk", "top"))],
     "chunk_data": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("_PyStackChunk", "data"))],
+        ("3.11-3.15", off("_PyStackChunk", "data"))],
 
     # PyCodeObject
-    "code_size": [("3.6-3.13", size(CO))],
-    "code_argcount": [("3.6-3.13", off(CO, "co_argcount"))],
-    "code_flags": [("3.6-3.13", off(CO, "co_flags"))],
-    "code_firstlineno": [("3.6-3.13", off(CO, "co_firstlineno"))],
-    "code_filename": [("3.6-3.13", off(CO, "co_filename"))],
-    "code_name": [("3.6-3.13", off(CO, "co_name"))],
+    "code_size": [("3.6-3.15", size(CO))],
+    "code_argcount": [("3.6-3.15", off(CO, "co_argcount"))],
+    "code_flags": [("3.6-3.15", off(CO, "co_flags"))],
+    "code_firstlineno": [("3.6-3.15", off(CO, "co_firstlineno"))],
+    "code_filename": [("3.6-3.15", off(CO, "co_filename"))],
+    "code_name": [("3.6-3.15", off(CO, "co_name"))],
     "code_qualname": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(CO, "co_qualname"))],
+        ("3.11-3.15", off(CO, "co_qualname"))],
     "code_linetable": [
         ("3.6-3.9", off(CO, "co_lnotab")),
-        ("3.10-3.13", off(CO, "co_linetable"))],
+        ("3.10-3.15", off(CO, "co_linetable"))],
     # pyspect's own enumeration (1 lnotab, 2 3.10 line table, 3 location
     # table), each pinned to the member that carries that format.
     "code_linetable_format": [
         ("3.6-3.9", "PROBE_HAS(PyCodeObject, co_lnotab, 1)"),
         ("3.10", "PROBE_HAS(PyCodeObject, co_linetable, 2)"),
-        ("3.11-3.13", "PROBE_HAS(PyCodeObject, co_code_adaptive, 3)")],
+        ("3.11-3.15", "PROBE_HAS(PyCodeObject, co_code_adaptive, 3)")],
     "code_code": [
         ("3.6-3.10", off(CO, "co_code")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     "code_code_adaptive": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(CO, "co_code_adaptive"))],
+        ("3.11-3.15", off(CO, "co_code_adaptive"))],
     "code_firsttraceable": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(CO, "_co_firsttraceable"))],
+        ("3.11-3.15", off(CO, "_co_firsttraceable"))],
 
     # PyGenObject
     "gen_frame": [
         ("3.6-3.10", off(GEN, "gi_frame")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     "gen_iframe": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(GEN, "gi_iframe"))],
+        ("3.11-3.15", off(GEN, "gi_iframe"))],
     "gen_frame_state": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(GEN, "gi_frame_state"))],
+        ("3.11-3.15", off(GEN, "gi_frame_state"))],
+    # What FRAME_STATE_FINISHED() tests: >= FRAME_COMPLETED up to 3.14;
+    # 3.15 renumbered the states and only FRAME_CLEARED is finished.
+    "gen_state_finished": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.14", "FRAME_COMPLETED"),
+        ("3.15", "FRAME_CLEARED")],
     # 3.12 dropped gi_code (the code object is the frame's f_code).
     "gen_code": [
         ("3.6-3.11", off(GEN, "gi_code")),
-        ("3.12-3.13", ABSENT)],
-    "gen_name": [("3.6-3.13", off(GEN, "gi_name"))],
-    "gen_qualname": [("3.6-3.13", off(GEN, "gi_qualname"))],
+        ("3.12-3.15", ABSENT)],
+    "gen_name": [("3.6-3.15", off(GEN, "gi_name"))],
+    "gen_qualname": [("3.6-3.15", off(GEN, "gi_qualname"))],
 
     # PyObject, PyVarObject
-    "obj_refcnt": [("3.6-3.13", off("PyObject", "ob_refcnt"))],
-    "obj_type": [("3.6-3.13", off("PyObject", "ob_type"))],
-    "var_size": [("3.6-3.13", off("PyVarObject", "ob_size"))],
+    "obj_refcnt": [("3.6-3.15", off("PyObject", "ob_refcnt"))],
+    "obj_type": [("3.6-3.15", off("PyObject", "ob_type"))],
+    "var_size": [("3.6-3.15", off("PyVarObject", "ob_size"))],
     # Pre-header slots, measured by calling the headers' own accessors on a
     # fake object (Include/internal/pycore_object.h):
     #   3.11 _PyObject_ManagedDictPointer / _PyObject_ValuesPointer,
@@ -718,13 +797,13 @@ FIELDS = {
          "MD_OBJ), MANAGED_DICT_OFFSET)"),
         ("3.12",
          "PROBE_PTRDIFF(_PyObject_DictOrValuesPointer(MD_OBJ), MD_OBJ)"),
-        ("3.13",
+        ("3.13-3.15",
          "PROBE_AGREE(PROBE_PTRDIFF(_PyObject_ManagedDictPointer(MD_OBJ), "
          "MD_OBJ), MANAGED_DICT_OFFSET)")],
     "obj_managed_values": [
         ("3.6-3.10", ABSENT),
         ("3.11", "PROBE_PTRDIFF(_PyObject_ValuesPointer(MD_OBJ), MD_OBJ)"),
-        ("3.12-3.13", ABSENT)],
+        ("3.12-3.15", ABSENT)],
     # 3.12: bit 0 of the slot set = values pointer (what the header's
     # _PyDictOrValues_IsValues says of a pointer with bit 0 set).  3.11
     # (PyObject **) and 3.13 (PyManagedDictPointer, a union holding only
@@ -737,359 +816,383 @@ FIELDS = {
         ("3.12",
          "((long)_PyDictOrValues_IsValues("
          "(PyDictOrValues){.values = (char *)probe_buffer.bytes + 1}))"),
-        ("3.13", "PROBE_RETURNS(_PyObject_ManagedDictPointer(MD_OBJ), "
+        ("3.13-3.15", "PROBE_RETURNS(_PyObject_ManagedDictPointer(MD_OBJ), "
          "PyManagedDictPointer *, 0)")],
 
     # PyTypeObject, PyHeapTypeObject
-    "type_size": [("3.6-3.13", size(TP))],
-    "type_name": [("3.6-3.13", off(TP, "tp_name"))],
-    "type_basicsize": [("3.6-3.13", off(TP, "tp_basicsize"))],
-    "type_itemsize": [("3.6-3.13", off(TP, "tp_itemsize"))],
-    "type_dealloc": [("3.6-3.13", off(TP, "tp_dealloc"))],
-    "type_flags": [("3.6-3.13", off(TP, "tp_flags"))],
-    "type_traverse": [("3.6-3.13", off(TP, "tp_traverse"))],
-    "type_weaklistoffset": [("3.6-3.13", off(TP, "tp_weaklistoffset"))],
-    "type_base": [("3.6-3.13", off(TP, "tp_base"))],
-    "type_dict": [("3.6-3.13", off(TP, "tp_dict"))],
-    "type_dictoffset": [("3.6-3.13", off(TP, "tp_dictoffset"))],
-    "type_mro": [("3.6-3.13", off(TP, "tp_mro"))],
-    "heaptype_size": [("3.6-3.13", size(HT))],
-    "heaptype_name": [("3.6-3.13", off(HT, "ht_name"))],
-    "heaptype_slots": [("3.6-3.13", off(HT, "ht_slots"))],
-    "heaptype_qualname": [("3.6-3.13", off(HT, "ht_qualname"))],
-    "heaptype_cached_keys": [("3.6-3.13", off(HT, "ht_cached_keys"))],
+    "type_size": [("3.6-3.15", size(TP))],
+    "type_name": [("3.6-3.15", off(TP, "tp_name"))],
+    "type_basicsize": [("3.6-3.15", off(TP, "tp_basicsize"))],
+    "type_itemsize": [("3.6-3.15", off(TP, "tp_itemsize"))],
+    "type_dealloc": [("3.6-3.15", off(TP, "tp_dealloc"))],
+    "type_flags": [("3.6-3.15", off(TP, "tp_flags"))],
+    "type_traverse": [("3.6-3.15", off(TP, "tp_traverse"))],
+    "type_weaklistoffset": [("3.6-3.15", off(TP, "tp_weaklistoffset"))],
+    "type_base": [("3.6-3.15", off(TP, "tp_base"))],
+    "type_dict": [("3.6-3.15", off(TP, "tp_dict"))],
+    "type_dictoffset": [("3.6-3.15", off(TP, "tp_dictoffset"))],
+    "type_mro": [("3.6-3.15", off(TP, "tp_mro"))],
+    "heaptype_size": [("3.6-3.15", size(HT))],
+    "heaptype_name": [("3.6-3.15", off(HT, "ht_name"))],
+    "heaptype_slots": [("3.6-3.15", off(HT, "ht_slots"))],
+    "heaptype_qualname": [("3.6-3.15", off(HT, "ht_qualname"))],
+    "heaptype_cached_keys": [("3.6-3.15", off(HT, "ht_cached_keys"))],
     "heaptype_module": [
         ("3.6-3.8", ABSENT),
-        ("3.9-3.13", off(HT, "ht_module"))],
+        ("3.9-3.15", off(HT, "ht_module"))],
     "tpflags_managed_dict": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", "Py_TPFLAGS_MANAGED_DICT")],
+        ("3.11-3.15", "Py_TPFLAGS_MANAGED_DICT")],
     "tpflags_inline_values": [
         ("3.6-3.12", ABSENT),
-        ("3.13", "Py_TPFLAGS_INLINE_VALUES")],
+        ("3.13-3.15", "Py_TPFLAGS_INLINE_VALUES")],
     "tpflags_managed_weakref": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", "Py_TPFLAGS_MANAGED_WEAKREF")],
-    "tpflags_heaptype": [("3.6-3.13", "Py_TPFLAGS_HEAPTYPE")],
-    "tpflags_have_gc": [("3.6-3.13", "Py_TPFLAGS_HAVE_GC")],
+        ("3.12-3.15", "Py_TPFLAGS_MANAGED_WEAKREF")],
+    "tpflags_heaptype": [("3.6-3.15", "Py_TPFLAGS_HEAPTYPE")],
+    "tpflags_have_gc": [("3.6-3.15", "Py_TPFLAGS_HAVE_GC")],
 
     # PyMemberDef
-    "memberdef_size": [("3.6-3.13", size("PyMemberDef"))],
-    "memberdef_name": [("3.6-3.13", off("PyMemberDef", "name"))],
-    "memberdef_type": [("3.6-3.13", off("PyMemberDef", "type"))],
-    "memberdef_offset": [("3.6-3.13", off("PyMemberDef", "offset"))],
+    "memberdef_size": [("3.6-3.15", size("PyMemberDef"))],
+    "memberdef_name": [("3.6-3.15", off("PyMemberDef", "name"))],
+    "memberdef_type": [("3.6-3.15", off("PyMemberDef", "type"))],
+    "memberdef_offset": [("3.6-3.15", off("PyMemberDef", "offset"))],
 
     # str
-    "unicode_length": [("3.6-3.13", off("PyASCIIObject", "length"))],
-    "unicode_hash": [("3.6-3.13", off("PyASCIIObject", "hash"))],
-    "unicode_state": [("3.6-3.13", off("PyASCIIObject", "state"))],
+    "unicode_length": [("3.6-3.15", off("PyASCIIObject", "length"))],
+    "unicode_hash": [("3.6-3.15", off("PyASCIIObject", "hash"))],
+    "unicode_state": [("3.6-3.15", off("PyASCIIObject", "state"))],
     "unicode_state_kind_shift": [
-        ("3.6-3.13", "PROBE_BIT(PyASCIIObject, state, state.kind)")],
+        ("3.6-3.15", "PROBE_BIT(PyASCIIObject, state, state.kind)")],
     "unicode_state_compact_bit": [
-        ("3.6-3.13", "PROBE_BIT(PyASCIIObject, state, state.compact)")],
+        ("3.6-3.15", "PROBE_BIT(PyASCIIObject, state, state.compact)")],
     "unicode_state_ascii_bit": [
-        ("3.6-3.13", "PROBE_BIT(PyASCIIObject, state, state.ascii)")],
+        ("3.6-3.15", "PROBE_BIT(PyASCIIObject, state, state.ascii)")],
     "unicode_state_ready_bit": [
         ("3.6-3.11", "PROBE_BIT(PyASCIIObject, state, state.ready)"),
-        ("3.12-3.13", ABSENT)],
-    "unicode_ascii_size": [("3.6-3.13", size("PyASCIIObject"))],
-    "unicode_compact_size": [("3.6-3.13", size("PyCompactUnicodeObject"))],
-    "unicode_data_any": [("3.6-3.13", off("PyUnicodeObject", "data.any"))],
+        ("3.12-3.15", ABSENT)],
+    "unicode_ascii_size": [("3.6-3.15", size("PyASCIIObject"))],
+    "unicode_compact_size": [("3.6-3.15", size("PyCompactUnicodeObject"))],
+    "unicode_data_any": [("3.6-3.15", off("PyUnicodeObject", "data.any"))],
     "unicode_utf8_length": [
-        ("3.6-3.13", off("PyCompactUnicodeObject", "utf8_length"))],
+        ("3.6-3.15", off("PyCompactUnicodeObject", "utf8_length"))],
 
     # bytes, int, float, tuple, list
-    "bytes_size": [("3.6-3.13", size("PyBytesObject"))],
-    "bytes_sval": [("3.6-3.13", off("PyBytesObject", "ob_sval"))],
-    "long_size": [("3.6-3.13", size("PyLongObject"))],
+    "bytes_size": [("3.6-3.15", size("PyBytesObject"))],
+    "bytes_sval": [("3.6-3.15", off("PyBytesObject", "ob_sval"))],
+    "long_size": [("3.6-3.15", size("PyLongObject"))],
     "long_lv_tag": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off("PyLongObject", "long_value.lv_tag"))],
+        ("3.12-3.15", off("PyLongObject", "long_value.lv_tag"))],
     "long_digit": [
         ("3.6-3.11", off("PyLongObject", "ob_digit")),
-        ("3.12-3.13", off("PyLongObject", "long_value.ob_digit"))],
-    "float_size": [("3.6-3.13", size("PyFloatObject"))],
-    "float_fval": [("3.6-3.13", off("PyFloatObject", "ob_fval"))],
-    "tuple_size": [("3.6-3.13", size("PyTupleObject"))],
-    "tuple_item": [("3.6-3.13", off("PyTupleObject", "ob_item"))],
-    "list_size": [("3.6-3.13", size("PyListObject"))],
-    "list_item": [("3.6-3.13", off("PyListObject", "ob_item"))],
-    "list_allocated": [("3.6-3.13", off("PyListObject", "allocated"))],
+        ("3.12-3.15", off("PyLongObject", "long_value.ob_digit"))],
+    "float_size": [("3.6-3.15", size("PyFloatObject"))],
+    "float_fval": [("3.6-3.15", off("PyFloatObject", "ob_fval"))],
+    "tuple_size": [("3.6-3.15", size("PyTupleObject"))],
+    "tuple_item": [("3.6-3.15", off("PyTupleObject", "ob_item"))],
+    "list_size": [("3.6-3.15", size("PyListObject"))],
+    "list_item": [("3.6-3.15", off("PyListObject", "ob_item"))],
+    "list_allocated": [("3.6-3.15", off("PyListObject", "allocated"))],
 
     # dict
-    "dict_size": [("3.6-3.13", size("PyDictObject"))],
-    "dict_used": [("3.6-3.13", off("PyDictObject", "ma_used"))],
-    "dict_keys": [("3.6-3.13", off("PyDictObject", "ma_keys"))],
-    "dict_values": [("3.6-3.13", off("PyDictObject", "ma_values"))],
+    "dict_size": [("3.6-3.15", size("PyDictObject"))],
+    "dict_used": [("3.6-3.15", off("PyDictObject", "ma_used"))],
+    "dict_keys": [("3.6-3.15", off("PyDictObject", "ma_keys"))],
+    "dict_values": [("3.6-3.15", off("PyDictObject", "ma_values"))],
     # <= 3.10 ma_values is a bare PyObject *[] (PyObject **), so the values
     # start at the pointer itself: 0, pinned to that member type.
     "dictvalues_values": [
         ("3.6-3.10",
          "(PROBE_IS_TYPE(PyDictObject, ma_values, PyObject **) ? 0L : -1L)"),
-        ("3.11-3.13", off("PyDictValues", "values"))],
+        ("3.11-3.15", off("PyDictValues", "values"))],
     "dictvalues_valid": [
         ("3.6-3.12", ABSENT),
-        ("3.13", off("PyDictValues", "valid"))],
+        ("3.13-3.15", off("PyDictValues", "valid"))],
     "dictkeys_refcnt": [
         ("3.6-3.10", off("probe_PyDictKeysObject", "dk_refcnt")),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_refcnt"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_refcnt"))],
     "dictkeys_size": [
         ("3.6-3.10", off("probe_PyDictKeysObject", "dk_size")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     "dictkeys_log2_size": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_log2_size"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_log2_size"))],
     "dictkeys_log2_index_bytes": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_log2_index_bytes"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_log2_index_bytes"))],
     "dictkeys_kind": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_kind"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_kind"))],
     "dictkeys_usable": [
         ("3.6-3.10", off("probe_PyDictKeysObject", "dk_usable")),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_usable"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_usable"))],
     "dictkeys_nentries": [
         ("3.6-3.10", off("probe_PyDictKeysObject", "dk_nentries")),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_nentries"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_nentries"))],
     "dictkeys_indices": [
         ("3.6-3.10", off("probe_PyDictKeysObject", "dk_indices")),
-        ("3.11-3.13", off("PyDictKeysObject", "dk_indices"))],
+        ("3.11-3.15", off("PyDictKeysObject", "dk_indices"))],
     "dictkeys_kind_general": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", "DICT_KEYS_GENERAL")],
+        ("3.11-3.15", "DICT_KEYS_GENERAL")],
     "dictentry_size": [
         ("3.6-3.10", size("probe_PyDictKeyEntry")),
-        ("3.11-3.13", size("PyDictKeyEntry"))],
+        ("3.11-3.15", size("PyDictKeyEntry"))],
     "dictentry_hash": [
         ("3.6-3.10", off("probe_PyDictKeyEntry", "me_hash")),
-        ("3.11-3.13", off("PyDictKeyEntry", "me_hash"))],
+        ("3.11-3.15", off("PyDictKeyEntry", "me_hash"))],
     "dictentry_key": [
         ("3.6-3.10", off("probe_PyDictKeyEntry", "me_key")),
-        ("3.11-3.13", off("PyDictKeyEntry", "me_key"))],
+        ("3.11-3.15", off("PyDictKeyEntry", "me_key"))],
     "dictentry_value": [
         ("3.6-3.10", off("probe_PyDictKeyEntry", "me_value")),
-        ("3.11-3.13", off("PyDictKeyEntry", "me_value"))],
+        ("3.11-3.15", off("PyDictKeyEntry", "me_value"))],
     "dictuentry_size": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", size("PyDictUnicodeEntry"))],
+        ("3.11-3.15", size("PyDictUnicodeEntry"))],
     "dictuentry_key": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("PyDictUnicodeEntry", "me_key"))],
+        ("3.11-3.15", off("PyDictUnicodeEntry", "me_key"))],
     "dictuentry_value": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off("PyDictUnicodeEntry", "me_value"))],
+        ("3.11-3.15", off("PyDictUnicodeEntry", "me_value"))],
 
     # set
-    "set_size": [("3.6-3.13", size("PySetObject"))],
-    "set_fill": [("3.6-3.13", off("PySetObject", "fill"))],
-    "set_used": [("3.6-3.13", off("PySetObject", "used"))],
-    "set_mask": [("3.6-3.13", off("PySetObject", "mask"))],
-    "set_table": [("3.6-3.13", off("PySetObject", "table"))],
-    "set_smalltable": [("3.6-3.13", off("PySetObject", "smalltable"))],
-    "setentry_size": [("3.6-3.13", size("setentry"))],
-    "setentry_key": [("3.6-3.13", off("setentry", "key"))],
+    "set_size": [("3.6-3.15", size("PySetObject"))],
+    "set_fill": [("3.6-3.15", off("PySetObject", "fill"))],
+    "set_used": [("3.6-3.15", off("PySetObject", "used"))],
+    "set_mask": [("3.6-3.15", off("PySetObject", "mask"))],
+    "set_table": [("3.6-3.15", off("PySetObject", "table"))],
+    "set_smalltable": [("3.6-3.15", off("PySetObject", "smalltable"))],
+    "setentry_size": [("3.6-3.15", size("setentry"))],
+    "setentry_key": [("3.6-3.15", off("setentry", "key"))],
 
     # module
     "module_dict": [
         ("3.6-3.9", off("probe_PyModuleObject", "md_dict")),
-        ("3.10-3.13", off("PyModuleObject", "md_dict"))],
+        ("3.10-3.15", off("PyModuleObject", "md_dict"))],
 
     # GC
-    "gchead_size": [("3.6-3.13", size("PyGC_Head"))],
+    "gchead_size": [("3.6-3.15", size("PyGC_Head"))],
     "gchead_next": [
         ("3.6-3.7", off("PyGC_Head", "gc.gc_next")),
-        ("3.8-3.13", off("PyGC_Head", "_gc_next"))],
+        ("3.8-3.15", off("PyGC_Head", "_gc_next"))],
     "gchead_prev": [
         ("3.6-3.7", off("PyGC_Head", "gc.gc_prev")),
-        ("3.8-3.13", off("PyGC_Head", "_gc_prev"))],
+        ("3.8-3.15", off("PyGC_Head", "_gc_prev"))],
     # 3.6 keeps the GC state in Modules/gcmodule.c statics (`generations`,
     # `enabled`, `collecting`, `garbage`): no struct to be relative to.
     "gcstate_size": [
         ("3.6", ABSENT),
-        ("3.7-3.13", size(GCS))],
+        ("3.7-3.15", size(GCS))],
     "gcstate_enabled": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GCS, "enabled"))],
+        ("3.7-3.15", off(GCS, "enabled"))],
     "gcstate_generations": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GCS, "generations"))],
+        ("3.7-3.15", off(GCS, "generations"))],
     "gcstate_permanent": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GCS, "permanent_generation"))],
+        ("3.7-3.15", off(GCS, "permanent_generation"))],
     "gcstate_collecting": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GCS, "collecting"))],
+        ("3.7-3.15", off(GCS, "collecting"))],
     "gcstate_garbage": [
         ("3.6", ABSENT),
-        ("3.7-3.13", off(GCS, "garbage"))],
+        ("3.7-3.15", off(GCS, "garbage"))],
     "gcgen_size": [
         ("3.6", size("struct probe_gc_generation")),
-        ("3.7-3.13", size(GCG))],
+        ("3.7-3.15", size(GCG))],
     "gcgen_head": [
         ("3.6", off("struct probe_gc_generation", "head")),
-        ("3.7-3.13", off(GCG, "head"))],
+        ("3.7-3.15", off(GCG, "head"))],
     "gcgen_threshold": [
         ("3.6", off("struct probe_gc_generation", "threshold")),
-        ("3.7-3.13", off(GCG, "threshold"))],
+        ("3.7-3.15", off(GCG, "threshold"))],
     "gcgen_count": [
         ("3.6", off("struct probe_gc_generation", "count")),
-        ("3.7-3.13", off(GCG, "count"))],
+        ("3.7-3.15", off(GCG, "count"))],
 
     # pymalloc.  <= 3.11 the allocator state is separate file statics in
     # Objects/obmalloc.c (the walker finds them by symbol).
     "obm_usedpools": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(OBM, "pools.used"))],
+        ("3.12-3.15", off(OBM, "pools.used"))],
     "obm_arenas": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(OBM, "mgmt.arenas"))],
+        ("3.12-3.15", off(OBM, "mgmt.arenas"))],
     "obm_maxarenas": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(OBM, "mgmt.maxarenas"))],
+        ("3.12-3.15", off(OBM, "mgmt.maxarenas"))],
     "obm_narenas_currently_allocated": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(OBM, "mgmt.narenas_currently_allocated"))],
+        ("3.12-3.15", off(OBM, "mgmt.narenas_currently_allocated"))],
     "obm_narenas_highwater": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(OBM, "mgmt.narenas_highwater"))],
+        ("3.12-3.15", off(OBM, "mgmt.narenas_highwater"))],
     "arenaobj_size": [
         ("3.6-3.11", size("struct probe_arena_object")),
-        ("3.12-3.13", size("struct arena_object"))],
+        ("3.12-3.15", size("struct arena_object"))],
     "arenaobj_address": [
         ("3.6-3.11", off("struct probe_arena_object", "address")),
-        ("3.12-3.13", off("struct arena_object", "address"))],
+        ("3.12-3.15", off("struct arena_object", "address"))],
     "arenaobj_pool_address": [
         ("3.6-3.11", off("struct probe_arena_object", "pool_address")),
-        ("3.12-3.13", off("struct arena_object", "pool_address"))],
+        ("3.12-3.15", off("struct arena_object", "pool_address"))],
     "arenaobj_nfreepools": [
         ("3.6-3.11", off("struct probe_arena_object", "nfreepools")),
-        ("3.12-3.13", off("struct arena_object", "nfreepools"))],
+        ("3.12-3.15", off("struct arena_object", "nfreepools"))],
     "arenaobj_ntotalpools": [
         ("3.6-3.11", off("struct probe_arena_object", "ntotalpools")),
-        ("3.12-3.13", off("struct arena_object", "ntotalpools"))],
+        ("3.12-3.15", off("struct arena_object", "ntotalpools"))],
     "poolhdr_size": [
         ("3.6-3.11", size("struct probe_pool_header")),
-        ("3.12-3.13", size("struct pool_header"))],
+        ("3.12-3.15", size("struct pool_header"))],
     "poolhdr_count": [
         ("3.6-3.11", off("struct probe_pool_header", "ref.count")),
-        ("3.12-3.13", off("struct pool_header", "ref.count"))],
+        ("3.12-3.15", off("struct pool_header", "ref.count"))],
     "poolhdr_nextpool": [
         ("3.6-3.11", off("struct probe_pool_header", "nextpool")),
-        ("3.12-3.13", off("struct pool_header", "nextpool"))],
+        ("3.12-3.15", off("struct pool_header", "nextpool"))],
     "poolhdr_prevpool": [
         ("3.6-3.11", off("struct probe_pool_header", "prevpool")),
-        ("3.12-3.13", off("struct pool_header", "prevpool"))],
+        ("3.12-3.15", off("struct pool_header", "prevpool"))],
     "poolhdr_arenaindex": [
         ("3.6-3.11", off("struct probe_pool_header", "arenaindex")),
-        ("3.12-3.13", off("struct pool_header", "arenaindex"))],
+        ("3.12-3.15", off("struct pool_header", "arenaindex"))],
     "poolhdr_szidx": [
         ("3.6-3.11", off("struct probe_pool_header", "szidx")),
-        ("3.12-3.13", off("struct pool_header", "szidx"))],
+        ("3.12-3.15", off("struct pool_header", "szidx"))],
     "poolhdr_nextoffset": [
         ("3.6-3.11", off("struct probe_pool_header", "nextoffset")),
-        ("3.12-3.13", off("struct pool_header", "nextoffset"))],
+        ("3.12-3.15", off("struct pool_header", "nextoffset"))],
     "poolhdr_maxnextoffset": [
         ("3.6-3.11", off("struct probe_pool_header", "maxnextoffset")),
-        ("3.12-3.13", off("struct pool_header", "maxnextoffset"))],
+        ("3.12-3.15", off("struct pool_header", "maxnextoffset"))],
     "obm_arena_size": [
         ("3.6-3.11", "PROBE_ARENA_SIZE"),
-        ("3.12-3.13", "ARENA_SIZE")],
+        ("3.12-3.15", "ARENA_SIZE")],
     "obm_pool_size": [
         ("3.6-3.11", "PROBE_POOL_SIZE"),
-        ("3.12-3.13", "POOL_SIZE")],
+        ("3.12-3.15", "POOL_SIZE")],
     "obm_alignment": [
         ("3.6-3.11", "PROBE_ALIGNMENT"),
-        ("3.12-3.13", "ALIGNMENT")],
+        ("3.12-3.15", "ALIGNMENT")],
     "obm_small_request_threshold": [
         ("3.6-3.11", "PROBE_SMALL_REQUEST_THRESHOLD"),
-        ("3.12-3.13", "SMALL_REQUEST_THRESHOLD")],
+        ("3.12-3.15", "SMALL_REQUEST_THRESHOLD")],
 
     # ---- fields the heap census reads (pyspect heap) ----
     # Frame locals: which slots of a frame are named locals, cells, frees.
-    "code_nlocals": [("3.6-3.13", off(CO, "co_nlocals"))],
+    "code_nlocals": [("3.6-3.15", off(CO, "co_nlocals"))],
     "code_varnames": [
         ("3.6-3.10", off(CO, "co_varnames")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     "code_cellvars": [
         ("3.6-3.10", off(CO, "co_cellvars")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     "code_freevars": [
         ("3.6-3.10", off(CO, "co_freevars")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     "code_localsplusnames": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(CO, "co_localsplusnames"))],
+        ("3.11-3.15", off(CO, "co_localsplusnames"))],
     "code_nlocalsplus": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(CO, "co_nlocalsplus"))],
+        ("3.11-3.15", off(CO, "co_nlocalsplus"))],
     "code_localspluskinds": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", off(CO, "co_localspluskinds"))],
+        ("3.11-3.15", off(CO, "co_localspluskinds"))],
     "code_kind_cell": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", "CO_FAST_CELL")],
+        ("3.11-3.15", "CO_FAST_CELL")],
     "code_kind_free": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13", "CO_FAST_FREE")],
+        ("3.11-3.15", "CO_FAST_FREE")],
     # 3.12 inlines comprehensions; their variables are hidden locals.
     "code_kind_hidden": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", "CO_FAST_HIDDEN")],
-    "code_kwonlyargcount": [("3.6-3.13", off(CO, "co_kwonlyargcount"))],
-    "code_stacksize": [("3.6-3.13", off(CO, "co_stacksize"))],
-    "code_flag_varargs": [("3.6-3.13", "CO_VARARGS")],
-    "code_flag_varkeywords": [("3.6-3.13", "CO_VARKEYWORDS")],
+        ("3.12-3.15", "CO_FAST_HIDDEN")],
+    "code_kwonlyargcount": [("3.6-3.15", off(CO, "co_kwonlyargcount"))],
+    "code_stacksize": [("3.6-3.15", off(CO, "co_stacksize"))],
+    "code_flag_varargs": [("3.6-3.15", "CO_VARARGS")],
+    "code_flag_varkeywords": [("3.6-3.15", "CO_VARKEYWORDS")],
     "frame_localsplus": [
         ("3.6-3.10", off(FO, "f_localsplus")),
-        ("3.11-3.13", ABSENT)],
+        ("3.11-3.15", ABSENT)],
     # PyFunctionObject: every field func_traverse visits.
-    "func_code": [("3.6-3.13", off(FN, "func_code"))],
-    "func_globals": [("3.6-3.13", off(FN, "func_globals"))],
+    "func_code": [("3.6-3.15", off(FN, "func_code"))],
+    "func_globals": [("3.6-3.15", off(FN, "func_globals"))],
     "func_builtins": [
         ("3.6-3.9", ABSENT),
-        ("3.10-3.13", off(FN, "func_builtins"))],
-    "func_name": [("3.6-3.13", off(FN, "func_name"))],
-    "func_qualname": [("3.6-3.13", off(FN, "func_qualname"))],
-    "func_defaults": [("3.6-3.13", off(FN, "func_defaults"))],
-    "func_kwdefaults": [("3.6-3.13", off(FN, "func_kwdefaults"))],
-    "func_closure": [("3.6-3.13", off(FN, "func_closure"))],
-    "func_doc": [("3.6-3.13", off(FN, "func_doc"))],
-    "func_dict": [("3.6-3.13", off(FN, "func_dict"))],
-    "func_module": [("3.6-3.13", off(FN, "func_module"))],
-    "func_annotations": [("3.6-3.13", off(FN, "func_annotations"))],
+        ("3.10-3.15", off(FN, "func_builtins"))],
+    "func_name": [("3.6-3.15", off(FN, "func_name"))],
+    "func_qualname": [("3.6-3.15", off(FN, "func_qualname"))],
+    "func_defaults": [("3.6-3.15", off(FN, "func_defaults"))],
+    "func_kwdefaults": [("3.6-3.15", off(FN, "func_kwdefaults"))],
+    "func_closure": [("3.6-3.15", off(FN, "func_closure"))],
+    "func_doc": [("3.6-3.15", off(FN, "func_doc"))],
+    "func_dict": [("3.6-3.15", off(FN, "func_dict"))],
+    "func_module": [("3.6-3.15", off(FN, "func_module"))],
+    "func_annotations": [("3.6-3.15", off(FN, "func_annotations"))],
     "func_typeparams": [
         ("3.6-3.11", ABSENT),
-        ("3.12-3.13", off(FN, "func_typeparams"))],
-    "method_func": [("3.6-3.13", off("PyMethodObject", "im_func"))],
-    "method_self": [("3.6-3.13", off("PyMethodObject", "im_self"))],
-    "cell_ref": [("3.6-3.13", off("PyCellObject", "ob_ref"))],
-    "cfunc_self": [("3.6-3.13", off("PyCFunctionObject", "m_self"))],
-    "lock_sem": [("3.6-3.13", off("probe_lockobject", "lock_lock"))],
-    "rlock_sem": [("3.6-3.13", off("probe_rlockobject", "rlock_lock"))],
-    "rlock_owner": [("3.6-3.13", off("probe_rlockobject", "rlock_owner"))],
-    "rlock_count": [("3.6-3.13", off("probe_rlockobject", "rlock_count"))],
-    "type_bases": [("3.6-3.13", off(TP, "tp_bases"))],
-    "type_cache": [("3.6-3.13", off(TP, "tp_cache"))],
-    "type_members": [("3.6-3.13", off(TP, "tp_members"))],
+        ("3.12-3.15", off(FN, "func_typeparams"))],
+    "method_func": [("3.6-3.15", off("PyMethodObject", "im_func"))],
+    "method_self": [("3.6-3.15", off("PyMethodObject", "im_self"))],
+    "cell_ref": [("3.6-3.15", off("PyCellObject", "ob_ref"))],
+    "cfunc_self": [("3.6-3.15", off("PyCFunctionObject", "m_self"))],
+    # The lock objects: a semaphore the waiter sleeps on (<=3.13), or a
+    # PyMutex whose waiters park (3.14+: the futex is the parked thread's
+    # own semaphore, inside its wait entry, which names the mutex).
+    "lock_sem": [
+        ("3.6-3.13", off("probe_lockobject", "lock_lock")),
+        ("3.14-3.15", ABSENT)],
+    "rlock_sem": [
+        ("3.6-3.13", off("probe_rlockobject", "rlock_lock")),
+        ("3.14-3.15", ABSENT)],
+    "lock_mutex": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off("probe_lockobject", "lock"))],
+    "rlock_mutex": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off("probe_rlockobject", "lock.mutex"))],
+    "rlock_owner": [
+        ("3.6-3.13", off("probe_rlockobject", "rlock_owner")),
+        ("3.14-3.15", off("probe_rlockobject", "lock.thread"))],
+    "rlock_count": [
+        ("3.6-3.13", off("probe_rlockobject", "rlock_count")),
+        ("3.14-3.15", ABSENT)],
+    "mutex_locked": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "_Py_LOCKED")],
+    "parking_addr": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "(long)offsetof(probe_wait_entry, addr) - "
+                      "(long)offsetof(probe_wait_entry, sema)")],
+    "type_bases": [("3.6-3.15", off(TP, "tp_bases"))],
+    "type_cache": [("3.6-3.15", off(TP, "tp_cache"))],
+    "type_members": [("3.6-3.15", off(TP, "tp_members"))],
     "tpflags_immutabletype": [
         ("3.6-3.9", ABSENT),
-        ("3.10-3.13", "Py_TPFLAGS_IMMUTABLETYPE")],
-    "tpflags_long_subclass": [("3.6-3.13", "Py_TPFLAGS_LONG_SUBCLASS")],
-    "tpflags_list_subclass": [("3.6-3.13", "Py_TPFLAGS_LIST_SUBCLASS")],
-    "tpflags_tuple_subclass": [("3.6-3.13", "Py_TPFLAGS_TUPLE_SUBCLASS")],
-    "tpflags_bytes_subclass": [("3.6-3.13", "Py_TPFLAGS_BYTES_SUBCLASS")],
+        ("3.10-3.15", "Py_TPFLAGS_IMMUTABLETYPE")],
+    "tpflags_long_subclass": [("3.6-3.15", "Py_TPFLAGS_LONG_SUBCLASS")],
+    "tpflags_list_subclass": [("3.6-3.15", "Py_TPFLAGS_LIST_SUBCLASS")],
+    "tpflags_tuple_subclass": [("3.6-3.15", "Py_TPFLAGS_TUPLE_SUBCLASS")],
+    "tpflags_bytes_subclass": [("3.6-3.15", "Py_TPFLAGS_BYTES_SUBCLASS")],
     "tpflags_unicode_subclass": [
-        ("3.6-3.13", "Py_TPFLAGS_UNICODE_SUBCLASS")],
-    "tpflags_dict_subclass": [("3.6-3.13", "Py_TPFLAGS_DICT_SUBCLASS")],
+        ("3.6-3.15", "Py_TPFLAGS_UNICODE_SUBCLASS")],
+    "tpflags_dict_subclass": [("3.6-3.15", "Py_TPFLAGS_DICT_SUBCLASS")],
     # 1UL << 31 does not fit the int32 table: keep its bit position.
     "tpflags_type_subclass_bit": [
-        ("3.6-3.13", "(long)__builtin_ctzl(Py_TPFLAGS_TYPE_SUBCLASS)")],
+        ("3.6-3.15", "(long)__builtin_ctzl(Py_TPFLAGS_TYPE_SUBCLASS)")],
     # The pre-header a managed-dict type puts before its objects (after
     # the GC header), as the header's own _PyType_PreHeaderSize() gives it
     # for a type with a managed dict and without GC.
     "preheader_size": [
         ("3.6-3.10", ABSENT),
-        ("3.11-3.13",
+        ("3.11-3.15",
          "((void)probe_object(Py_TPFLAGS_MANAGED_DICT), "
          "(long)_PyType_PreHeaderSize(&probe_type))")],
     # Behaviour, not layout: Python/sysmodule.c _PySys_GetSizeOf() adds
@@ -1100,34 +1203,38 @@ FIELDS = {
     "getsizeof_static_type_gc": [
         ("3.6-3.10", "0L"),
         ("3.11-3.12", "1L"),
-        ("3.13", "0L")],
-    "unicode_utf8": [("3.6-3.13", off("PyCompactUnicodeObject", "utf8"))],
+        ("3.13-3.15", "0L")],
+    "unicode_utf8": [("3.6-3.15", off("PyCompactUnicodeObject", "utf8"))],
     "unicode_wstr": [
         ("3.6-3.11", off("PyASCIIObject", "wstr")),
-        ("3.12-3.13", ABSENT)],
+        ("3.12-3.15", ABSENT)],
     "unicode_wstr_length": [
         ("3.6-3.11", off("PyCompactUnicodeObject", "wstr_length")),
-        ("3.12-3.13", ABSENT)],
-    "unicode_object_size": [("3.6-3.13", size("PyUnicodeObject"))],
+        ("3.12-3.15", ABSENT)],
+    "unicode_object_size": [("3.6-3.15", size("PyUnicodeObject"))],
     # Behaviour: Objects/longobject.c int___sizeof__() counts at least one
     # digit from 3.11 on (sys.getsizeof(0) is 24 before, 28 after).
     # Checked live.
     "long_min_digits": [
         ("3.6-3.10", "0L"),
-        ("3.11-3.13", "1L")],
-    "bytearray_alloc": [("3.6-3.13", off("PyByteArrayObject", "ob_alloc"))],
+        ("3.11-3.15", "1L")],
+    "bytearray_alloc": [("3.6-3.15", off("PyByteArrayObject", "ob_alloc"))],
+    "bytearray_bytes_object": [
+        ("3.6-3.14", ABSENT),
+        ("3.15", off("PyByteArrayObject", "ob_bytes_object"))],
     "dictvalues_capacity": [
         ("3.6-3.12", ABSENT),
-        ("3.13", off("PyDictValues", "capacity"))],
+        ("3.13-3.15", off("PyDictValues", "capacity"))],
     "dictvalues_embedded": [
         ("3.6-3.12", ABSENT),
-        ("3.13", off("PyDictValues", "embedded"))],
+        ("3.13-3.15", off("PyDictValues", "embedded"))],
 }
 
 # Every value must be >= 0 (offsets, sizes, bit positions, flags; the
 # probe helpers return -1 when they cannot derive a value) except these
 # pre-header offsets, which lie before the object.
-NON_NEGATIVE_EXCEPT = ("obj_managed_dict", "obj_managed_values")
+NON_NEGATIVE_EXCEPT = ("obj_managed_dict", "obj_managed_values",
+                       "parking_addr")
 
 
 # ---------------------------------------------------------------------------
@@ -1209,25 +1316,71 @@ def decisions(fields):
 # ---------------------------------------------------------------------------
 
 class Install:
-    def __init__(self, minor, label, include, prefix=None):
+    def __init__(self, minor, label, include, prefix=None, root=None):
         self.minor = minor
         self.label = label          # e.g. "pyenv 3.11.7"
         self.include = include      # .../include/python3.X[m]
         self.prefix = prefix        # pyenv version dir, or None
+        self.root = root            # the sid root (tools/sid-root), or None
 
     def python(self):
+        """The command that runs this interpreter, or None."""
+        if self.root:
+            exe = os.path.join(self.root, "usr", "bin",
+                               "python3.%d" % self.minor)
+            if not os.access(exe, os.X_OK):
+                return None
+            return [SID_ROOT, "run", "3.%d" % self.minor]
         if not self.prefix:
             return None
         exe = os.path.join(self.prefix, "bin", "python3.%d" % self.minor)
-        return exe if os.access(exe, os.X_OK) else None
+        return [exe] if os.access(exe, os.X_OK) else None
 
     def libpython(self):
+        """The file whose .PyRuntime section the interpreter runs."""
+        if self.root:
+            # Debian links the interpreter statically.
+            exe = os.path.join(self.root, "usr", "bin",
+                               "python3.%d" % self.minor)
+            return exe if os.path.isfile(exe) else None
         if not self.prefix:
             return None
         libs = sorted(glob.glob(os.path.join(
             self.prefix, "lib", "libpython3.%d*.so*" % self.minor)))
         libs = [p for p in libs if not os.path.islink(p)] or libs
         return libs[0] if libs else None
+
+    def core_defines(self):
+        """The -D_Py_* / -DPy_* flags the interpreter's own core was built
+        with (its sysconfig data's PY_CORE_CFLAGS): some change struct
+        layouts (Debian's 3.14 and 3.15 build with the JIT's -D_Py_TIER2,
+        which adds members to the thread state)."""
+        base = self.root + "/usr" if self.root else self.prefix
+        if not base:
+            return []
+        pattern = os.path.join(base, "lib", "python3.%d" % self.minor,
+                               "_sysconfigdata_*.py")
+        for path in sorted(glob.glob(pattern)):
+            with open(path, encoding="utf-8") as f:
+                m = re.search(r"'PY_CORE_CFLAGS': '([^']*)'", f.read())
+            if m:
+                return [d for d in m.group(1).split()
+                        if re.match(r"-D_?Py_", d)
+                        and d != "-DPy_BUILD_CORE"]
+        return []
+
+    def cflags(self):
+        """gcc flags that find this version's headers and build them as
+        the interpreter's core was built."""
+        flags = self.core_defines() + ["-I", self.include]
+        internal = os.path.join(self.include, "internal")
+        if os.path.isdir(internal):
+            flags += ["-I", internal]
+        if self.root:
+            # Debian's multiarch pyconfig.h, after the host's own headers.
+            flags += ["-idirafter", os.path.join(self.root, "usr",
+                                                 "include")]
+        return flags
 
 
 def pyenv_root():
@@ -1279,9 +1432,28 @@ def find_pyenv_installs():
     return found
 
 
+def find_sid_installs():
+    """{minor: Install} for the versions the sid root holds (3.14, 3.15:
+    Debian's -dev headers of the very interpreters the tests run)."""
+    found = {}
+    try:
+        root = subprocess.run([SID_ROOT, "path"], check=True,
+                              stdout=subprocess.PIPE,
+                              universal_newlines=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return found
+    for minor in SID_MINORS:
+        inc = os.path.join(root, "usr", "include", "python3.%d" % minor)
+        if os.path.isfile(os.path.join(inc, "Python.h")):
+            found[minor] = Install(minor, "Debian sid 3.%d" % minor, inc,
+                                   root=root)
+    return found
+
+
 def probe_source(minor, rows):
     out = ["/* pyspect layout probe for CPython 3.%d (generated). */"
-           % minor, PRELUDE_COMMON, PRELUDES[minor], MIRROR_THREAD,
+           % minor, PRELUDE_COMMON, PRELUDES[minor],
+           MIRROR_THREAD if minor <= 13 else MIRROR_THREAD_314,
            PROBE_HELPERS]
     out.append("int\nmain(void)\n{")
     out.append('    printf("source_hex %lu\\n", '
@@ -1300,12 +1472,8 @@ def run_probe(inst, rows, workdir):
     exe = os.path.join(workdir, "probe_3_%d" % inst.minor)
     with open(src, "w", encoding="utf-8") as f:
         f.write(probe_source(inst.minor, rows))
-    cmd = ["gcc", "-std=gnu11", "-O0", "-w", "-DPy_BUILD_CORE",
-           "-I", inst.include]
-    internal = os.path.join(inst.include, "internal")
-    if os.path.isdir(internal):
-        cmd += ["-I", internal]
-    cmd += ["-o", exe, src]
+    cmd = ["gcc", "-std=gnu11", "-O0", "-w", "-DPy_BUILD_CORE"]
+    cmd += inst.cflags() + ["-o", exe, src]
     res = subprocess.run(cmd, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True)
     if res.returncode != 0:
@@ -1457,7 +1625,7 @@ def check_debugmallocstats(inst, values):
              % inst.label)
         return []
     res = subprocess.run(
-        [exe, "-I", "-S", "-c", "import sys; sys._debugmallocstats()"],
+        exe + ["-I", "-S", "-c", "import sys; sys._debugmallocstats()"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         universal_newlines=True)
     text = res.stdout
@@ -1594,13 +1762,22 @@ def code_name_of_frame(depth):
             f = cvp.from_address(cvp.from_address(
                 tstate + L["tstate_cframe"]).value
                 + L["cframe_current_frame"]).value
-        while f and len(names) < depth:
+        shims = [L[k] for k in ("iframe_owner_cstack",
+                                "iframe_owner_interpreter") if has(k)]
+        last = 0
+        while f:
             owner = u8(f + L["iframe_owner"])
-            if not (has("iframe_owner_cstack")
-                    and owner == L["iframe_owner_cstack"]):
+            if owner not in shims and len(names) < depth:
                 co = ptr(f + L["iframe_code"])
+                if has("stackref_tag_bits"):
+                    co &= ~L["stackref_tag_bits"]
                 names.append(pystr(ptr(co + L["code_qualname"])))
-            f = ptr(f + L["iframe_previous"])
+            last, f = f, ptr(f + L["iframe_previous"])
+        if has("tstate_base_frame"):
+            expect("the chain ends at tstate->base_frame", last,
+                   ptr(tstate + L["tstate_base_frame"]))
+            expect("the base frame's owner", u8(last + L["iframe_owner"]),
+                   L["iframe_owner_interpreter"])
     return names
 class Outer:
     def meth(self):
@@ -1691,6 +1868,10 @@ expect("gc thresholds", th, gc.get_threshold())
 # a tracked object sits on some list right after its PyGC_Head
 class Marker: pass
 m = Marker()
+# Collect first: m then sits in the oldest generation, between objects
+# that outlive this check.  Young neighbours come and go with every
+# ctypes object ptr() makes (3.14 tracks them on allocation).
+gc.collect()
 gch = id(m) - L["gchead_size"]
 nxt = ptr(gch + L["gchead_next"]) & ~3
 expect("gc_head.next.prev -> obj", ptr(nxt + L["gchead_prev"]) & ~3, gch)
@@ -1714,17 +1895,59 @@ expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
 # lock objects: a held RLock names its owner and counts its acquires
 import threading
 lk = threading.Lock()
-expect("lock.lock_lock", ptr(id(lk) + L["lock_sem"]) != 0, True)
 rl = threading.RLock()
 rl.acquire()
 rl.acquire()
-expect("rlock.rlock_lock", ptr(id(rl) + L["rlock_sem"]) != 0, True)
 expect("rlock.rlock_owner", u64(id(rl) + L["rlock_owner"]),
        threading.get_ident())
-expect("rlock.rlock_count", u64(id(rl) + L["rlock_count"]), 2)
+if has("lock_sem"):
+    expect("lock.lock_lock", ptr(id(lk) + L["lock_sem"]) != 0, True)
+    expect("rlock.rlock_lock", ptr(id(rl) + L["rlock_sem"]) != 0, True)
+    expect("rlock.rlock_count", u64(id(rl) + L["rlock_count"]), 2)
+else:
+    expect("rlock mutex locked",
+           u8(id(rl) + L["rlock_mutex"]) & L["mutex_locked"], 1)
 rl.release()
 rl.release()
-expect("rlock.rlock_owner released", u64(id(rl) + L["rlock_owner"]), 0)
+if has("lock_sem"):
+    expect("rlock.rlock_owner released", u64(id(rl) + L["rlock_owner"]), 0)
+else:
+    expect("rlock mutex released",
+           u8(id(rl) + L["rlock_mutex"]) & L["mutex_locked"], 0)
+# A thread blocked on a lock sleeps on a futex word that names it: the
+# lock's semaphore, or (3.14+) its wait entry's.  (On its way there it
+# may wait for the GIL, on another word: look until it settles.)
+import os
+import time
+lk.acquire()
+blocked = threading.Thread(target=lk.acquire)
+blocked.daemon = True
+blocked.start()
+
+
+def names_lock(futex):
+    if has("lock_sem"):
+        return futex == ptr(id(lk) + L["lock_sem"])
+    return u64(futex + L["parking_addr"]) == id(lk) + L["lock_mutex"]
+
+
+found = False
+for _ in range(5000):
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/syscall" % task) as f:
+                words = f.read().split()
+        except OSError:
+            continue
+        # The only other thread: the one blocked.
+        if words and words[0] == "202" and int(task) != os.getpid():
+            found = found or names_lock(int(words[1], 16))
+    if found:
+        break
+    time.sleep(0.001)
+expect("a blocked thread's futex names its lock", found, True)
+lk.release()
+blocked.join()
 rl_acquire = rl.acquire
 expect("builtin method m_self", ptr(id(rl_acquire) + L["cfunc_self"]),
        id(rl))
@@ -1759,11 +1982,22 @@ if has("gen_code"):
 if has("gen_frame"):
     expect("gen.gi_frame", ptr(id(g) + L["gen_frame"]), id(g.gi_frame))
 else:
-    expect("gen.gi_iframe.code",
-           ptr(id(g) + L["gen_iframe"] + L["iframe_code"]), id(g.gi_code))
+    code = ptr(id(g) + L["gen_iframe"] + L["iframe_code"])
+    if has("stackref_tag_bits"):
+        code &= ~L["stackref_tag_bits"]
+    expect("gen.gi_iframe.code", code, id(g.gi_code))
     expect("gen.gi_iframe.owner",
            u8(id(g) + L["gen_iframe"] + L["iframe_owner"]),
            L["iframe_owner_generator"])
+    state = ctypes.c_int8.from_address(id(g) + L["gen_frame_state"])
+    expect("a new generator is not finished",
+           state.value < L["gen_state_finished"], True)
+    done = gen_fn()
+    for _ in done:
+        pass
+    state = ctypes.c_int8.from_address(id(done) + L["gen_frame_state"])
+    expect("an exhausted generator is finished",
+           state.value >= L["gen_state_finished"], True)
 next(g)
 if has("frame_lasti"):
     # a suspended generator's frame: f_lasti is stable.  3.10 stores code
@@ -1954,8 +2188,15 @@ expect("sizeof(PyUnicodeObject)", L["unicode_object_size"],
 if has("unicode_wstr"):
     expect("str.wstr", ptr(id(us2) + L["unicode_wstr"]), 0)
 ba = bytearray(b"x" * 100)
+# 3.15 keeps the buffer in a bytes object, whose header __sizeof__ counts.
+buffer_header = (bytes.__basicsize__ if has("bytearray_bytes_object")
+                 else 0)
 expect("bytearray.ob_alloc", i64(id(ba) + L["bytearray_alloc"]),
-       sys.getsizeof(ba) - bytearray.__basicsize__)
+       sys.getsizeof(ba) - bytearray.__basicsize__ - buffer_header)
+if has("bytearray_bytes_object"):
+    expect("bytearray.ob_bytes_object",
+           ptr(id(ba) + L["bytearray_bytes_object"]) + L["bytes_sval"],
+           ptr(id(ba) + L["bytearray_alloc"] + 8))
 if has("dictvalues_embedded"):
     o = Plain()
     o.attr = big
@@ -1997,7 +2238,7 @@ def check_live(inst, values, workdir):
     script = os.path.join(workdir, "live_3_%d.py" % inst.minor)
     with open(script, "w", encoding="utf-8") as f:
         f.write(LIVE_CHECK)
-    res = subprocess.run([exe, "-I", "-S", script, arg],
+    res = subprocess.run(exe + ["-I", "-S", script, arg],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = res.stdout.decode("utf-8", "replace").splitlines()
     err = res.stderr.decode("utf-8", "replace")
@@ -2083,8 +2324,33 @@ DEBUG_OFFSETS_MAP = {
         ("unicode_object.asciiobject_size", "unicode_ascii_size"),
         ("gc.size", "gcstate_size"),
         ("gc.collecting", "gcstate_collecting"),
+        ("code_object.localsplusnames", "code_localsplusnames"),
+        ("unicode_object.size", "unicode_object_size"),
     ],
 }
+DEBUG_OFFSETS_MAP[14] = DEBUG_OFFSETS_MAP[13] + [
+    ("interpreter_state.threads_main", "interp_threads_main"),
+    ("set_object.size", "set_size"),
+    ("set_object.used", "set_used"),
+    ("set_object.table", "set_table"),
+    ("set_object.mask", "set_mask"),
+    ("gen_object.gi_name", "gen_name"),
+    ("gen_object.gi_iframe", "gen_iframe"),
+    ("gen_object.gi_frame_state", "gen_frame_state"),
+]
+DEBUG_OFFSETS_MAP[15] = DEBUG_OFFSETS_MAP[14] + [
+    ("thread_state.base_frame", "tstate_base_frame"),
+    ("type_object.tp_basicsize", "type_basicsize"),
+    ("type_object.tp_dictoffset", "type_dictoffset"),
+    ("heap_type_object.size", "heaptype_size"),
+    ("heap_type_object.ht_cached_keys", "heaptype_cached_keys"),
+    ("unicode_object.compactunicodeobject_size", "unicode_compact_size"),
+]
+
+
+# 3.13 declares _Py_DebugOffsets in pycore_runtime.h; 3.14 in a header of
+# its own.
+DEBUG_OFFSETS_INCLUDE = '#include "internal/pycore_debug_offsets.h"\n'
 
 
 def elf_section(path, wanted):
@@ -2124,11 +2390,13 @@ def check_debug_offsets(inst, values, workdir):
     src = os.path.join(workdir, "dbg_3_%d.c" % inst.minor)
     exe = src[:-2]
     with open(src, "w", encoding="utf-8") as f:
-        f.write(PRELUDE_COMMON + PRELUDES[inst.minor] + "int main(void){\n"
+        f.write(PRELUDE_COMMON + PRELUDES[inst.minor]
+                + (DEBUG_OFFSETS_INCLUDE if inst.minor >= 14 else "")
+                + "int main(void){\n"
                 + "".join('printf("%s %%ld\\n", (long)(%s));\n' % r
                           for r in rows) + "return 0;}\n")
-    cmd = ["gcc", "-std=gnu11", "-w", "-DPy_BUILD_CORE", "-I", inst.include,
-           "-I", os.path.join(inst.include, "internal"), "-o", exe, src]
+    cmd = (["gcc", "-std=gnu11", "-w", "-DPy_BUILD_CORE"] + inst.cflags()
+           + ["-o", exe, src])
     if subprocess.run(cmd).returncode != 0:
         return ["%s: debug-offsets probe failed to compile" % inst.label]
     out = subprocess.run([exe], stdout=subprocess.PIPE,
@@ -2171,6 +2439,8 @@ def main():
     if not shutil.which("gcc"):
         fail("gcc not found (the probes are C programs)")
     installs = find_pyenv_installs()
+    for minor, inst in find_sid_installs().items():
+        installs.setdefault(minor, inst)
 
     committed = ""
     if os.path.exists(args.output):

@@ -3,8 +3,9 @@
 
 Usage: tools/gen_linetable_fixtures.py [OUTDIR] [PYTHON ...]
 
-Runs every Python 3 interpreter it can find (pyenv's versions/3.*/bin/python3
-and /usr/bin/python3, or the ones named on the command line) on a small
+Runs every Python 3 interpreter it can find (pyenv's versions/3.*/bin/python3,
+/usr/bin/python3 and tools/sid-bin/python3.14 and 3.15 when the sid root
+exists, or the ones named on the command line) on a small
 child script.  The child compiles a set of awkward functions (long jumps in
 lines and in bytes, loops that jump backwards, decorators, multi-line
 expressions, exception handlers, generators, comprehensions, very long
@@ -359,6 +360,18 @@ class Box[T]:
         return self.item
 """)
 
+snippet((3, 14), """
+def templated(name, f):
+    greeting = t"hello {name!r:>{10}}"
+    try:
+        f(greeting)
+    except ValueError, TypeError:
+        return None
+    finally:
+        pass
+    return greeting
+""")
+
 # One real module, for variety.
 STDLIB = ("textwrap",)
 
@@ -407,6 +420,18 @@ def find_interpreters():
                 found.append(exe)
     if os.access("/usr/bin/python3", os.X_OK):
         found.append("/usr/bin/python3")
+    # 3.14 and 3.15 from the Debian sid root, when tools/sid-root made it.
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        root = subprocess.check_output([os.path.join(here, "sid-root"),
+                                        "path"],
+                                       universal_newlines=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        root = None
+    for v in ("3.14", "3.15"):
+        if root and os.access(os.path.join(root, "usr", "bin",
+                                           "python" + v), os.X_OK):
+            found.append(os.path.join(here, "sid-bin", "python" + v))
     return found
 
 

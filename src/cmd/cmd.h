@@ -45,4 +45,12 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 /* Write all of buf to stdout; 0 or PS_EIO (e.g. a closed pipe). */
 int cmd_write_stdout(const char *buf, size_t len);
 
+/*
+ * Is the command execvp() will run for name a "#!" script (found through
+ * PATH like execvp)?  A script runs its interpreter first, which may exec
+ * a Python later than any fixed grace period allows (wrapper scripts,
+ * the chroot launchers of containers).  0 when not, or not found.
+ */
+int cmd_is_script(const char *name);
+
 #endif /* PYSPECT_CMD_CMD_H */

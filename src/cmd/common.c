@@ -6,14 +6,18 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "python/runtime.h"
+#include "target/pause.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -84,6 +88,7 @@ cmd_detach(struct target *t, struct py_runtime *rt)
 int
 cmd_fail(int rc)
 {
+    pause_end_all();
     err_report(stderr, rc);
     return err_exit_status(rc);
 }
@@ -91,6 +96,8 @@ cmd_fail(int rc)
 int
 cmd_write_stdout(const char *buf, size_t len)
 {
+    /* A reader that does not read must never hold the target stopped. */
+    pause_end_all();
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, buf, len);
 
@@ -105,4 +112,45 @@ cmd_write_stdout(const char *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+static int
+file_is_script(const char *path)
+{
+    char magic[2];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0) {
+        return 0;
+    }
+    n = read(fd, magic, sizeof(magic));
+    close(fd);
+    return n == 2 && magic[0] == '#' && magic[1] == '!';
+}
+
+int
+cmd_is_script(const char *name)
+{
+    const char *path = getenv("PATH"), *p;
+    struct strbuf file = STRBUF_INIT;
+    int found = 0;
+
+    if (strchr(name, '/') != NULL) {
+        return file_is_script(name);
+    }
+    for (p = path ? path : "/usr/bin:/bin"; !found && *p != '\0';) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+
+        strbuf_reset(&file);
+        strbuf_addf(&file, "%.*s/%s", (int)len, len ? p : ".", name);
+        if (access(file.buf, X_OK) == 0) {
+            found = 1;
+        }
+        p += colon ? len + 1 : len;
+    }
+    found = found && file_is_script(file.buf);
+    strbuf_release(&file);
+    return found;
 }

@@ -54,7 +54,8 @@ static const char dump_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing.\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop.\n";
 
 struct dump_options {
     int pid;

@@ -68,8 +68,9 @@ static const char heap_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing,\n"
-    "1 other failures (e.g. --refs TYPE matches no type).\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop, 1 other\n"
+    "failures (e.g. --refs TYPE matches no type).\n";
 
 /* heap_refs(): nothing has the type; the message is printed. */
 #define HEAP_NOT_FOUND 1

@@ -77,7 +77,8 @@ static const char mem_usage[] =
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
-    "not ready, 8 target exited, 9 zombie, 10 target kept changing.\n";
+    "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
+    "traced by another process, 14 a thread would not stop.\n";
 
 struct mem_options {
     int pid;
@@ -304,16 +305,6 @@ mem_gather(struct mem_report *r)
     free(tids);
     err_clear();
     r->walk_ms = (double)(clock_now_ns() - t0) / 1e6;
-    {
-        /* For the tests: hold the pause, so they can kill pyspect in the
-         * middle of it and see that the target carries on. */
-        const char *hold = getenv("PYSPECT_TEST_HOLD_PAUSE_MS");
-        long ms = 0;
-
-        if (hold != NULL && parse_long(hold, 1, 600000, &ms) == 0) {
-            usleep((useconds_t)ms * 1000);
-        }
-    }
     target_resume(t);
     r->paused = 1;
     r->paused_ms = target_pause_ms(t);

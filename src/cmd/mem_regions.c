@@ -63,6 +63,7 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     struct glibc_range *skip = NULL, *found = NULL;
     size_t nlab = 0, alab = 0, nskip = 0, askip = 0, nfound = 0;
     size_t afound = 0, i;
+    uint64_t tail = 0;
     int rc = 0;
 
     if (sp->gm != NULL) {
@@ -102,6 +103,9 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     }
     sp->mmap_complete = 1;
     sp->scanned = 0;
+    if (sp->gm != NULL && sp->gm->layout != NULL) {
+        tail = (uint64_t)sp->gm->layout->mmap_tail;
+    }
     if (sp->proc != NULL && pm != NULL) {
         for (i = 0; i < sp->sm->n && rc == 0; i++) {
             const struct smaps_vma *v = &sp->sm->v[i];
@@ -112,8 +116,8 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
                 continue;
             }
             rc = glibc_find_mmapped(sp->proc, pm, v->map.start, v->map.end,
-                                    skip, nskip, &found, &nfound, &afound,
-                                    sp->scan_max, &sp->scanned,
+                                    tail, skip, nskip, &found, &nfound,
+                                    &afound, sp->scan_max, &sp->scanned,
                                     &sp->mmap_complete);
         }
         for (i = 0; i < nfound; i++) {

@@ -314,6 +314,13 @@ sampler_attach(struct sampler *s, double now, int strict, int *fatal)
     }
     if (s->rt == NULL && !s->not_python && now >= s->next_attach) {
         rc = py_runtime_attach(s->target, &s->rt);
+        if (rc == 0 && s->have_pm) {
+            /* A launched command may have exec'd the interpreter since
+             * (a wrapper script): /proc/PID/pagemap opened before an
+             * exec reads the old address space, i.e. nothing. */
+            pagemap_close(&s->pm);
+            s->have_pm = pagemap_open(s->pid, &s->pm) == 0;
+        }
         if (rc == 0) {
             if (pymalloc_locate(s->rt,
                                 s->search ? PYMALLOC_ROUTE_SEARCH

@@ -55,8 +55,10 @@ static const char record_usage[] =
     "--duration, when the target exits, or on Ctrl-C, and what was\n"
     "collected is written in every case.  With a\n"
     "COMMAND, pyspect starts it, samples from its first Python frame, and\n"
-    "exits with its exit status.  The target is only read, never paused\n"
-    "(unless --blocking).\n"
+    "exits with its exit status.  The target is only read; a thread whose\n"
+    "stack keeps changing through several copies is paused for that one\n"
+    "read (ptrace), and the summary says how often (--blocking pauses\n"
+    "every thread for every sample).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
@@ -85,10 +87,22 @@ static const char record_usage_end[] =
     "\n"
     "exit status: as for pyspect dump; with a COMMAND, the command's.\n";
 
+/* Files one recording is written to (-o more than once). */
+#define OUTPUTS_MAX 8
+
+struct record_output {
+    const char *path;
+    const struct out_format *format;
+    int fd;      /* open from the start; -1 */
+    int created; /* by pyspect: removed if nothing is written */
+};
+
 struct record_options {
     int pid;
     char **command;
-    const char *output;
+    struct record_output outputs[OUTPUTS_MAX];
+    size_t noutputs;
+    int events; /* an output needs every sample in time order */
     int format_given;
     const struct out_format *format;
     double rate;
@@ -113,6 +127,7 @@ struct record_target {
     int sampling; /* attached and sampling */
     int gone;     /* exited, or never going to be Python */
     int started;  /* started by pyspect or a child: may exec Python */
+    int script;   /* the started command is a script: wait for Python */
     double first_seen;
 };
 
@@ -130,9 +145,14 @@ struct recorder {
     size_t ids_alloc;
     struct record_target *current;
     double paused_ms;
-    const char *stopped; /* why the recording ended, for the summary */
-    uint64_t work_ns;    /* CPU time spent in the rounds themselves */
-    uint64_t wall_ns;    /* and wall time */
+    const char *stopped;  /* why the recording ended, for the summary */
+    uint64_t work_ns;     /* CPU time spent in the rounds themselves */
+    uint64_t wall_ns;     /* and wall time */
+    uint64_t round_ns;    /* this round's time since sampling started */
+    uint64_t round;       /* and its number, from 1 */
+    uint64_t list_errors; /* rounds whose thread lists were unreadable */
+    uint64_t *last_round; /* per profile thread: its latest round */
+    size_t last_round_alloc;
 };
 
 static volatile sig_atomic_t record_stop;
@@ -218,7 +238,11 @@ record_parse(int argc, char **argv, struct record_options *opt)
            -1) {
         switch (c) {
         case 'o':
-            opt->output = optarg;
+            if (opt->noutputs == OUTPUTS_MAX) {
+                return cmd_usage_error("record", "at most %d -o files",
+                                       OUTPUTS_MAX);
+            }
+            opt->outputs[opt->noutputs++].path = optarg;
             break;
         case 'f':
             opt->format = out_format_find(optarg);
@@ -315,9 +339,16 @@ record_parse(int argc, char **argv, struct record_options *opt)
         return cmd_usage_error("record", "give a PID or a command, not "
                                          "both");
     }
-    if (opt->output != NULL && !opt->format_given &&
-        out_format_for_path(opt->output) != NULL) {
-        opt->format = out_format_for_path(opt->output);
+    /* Each file in -f's format, else its extension's, else svg. */
+    for (i = 0; i < (int)opt->noutputs; i++) {
+        struct record_output *out = &opt->outputs[i];
+
+        out->format = opt->format;
+        if (!opt->format_given && out_format_for_path(out->path) != NULL) {
+            out->format = out_format_for_path(out->path);
+        }
+        out->fd = -1;
+        opt->events |= (out->format->flags & OUT_EVENTS) != 0;
     }
     return -1;
 }
@@ -426,11 +457,14 @@ target_try(struct recorder *r, struct record_target *t)
     }
     if (rc == 0) {
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
+        /* With --blocking every thread is held already. */
+        t->sampler.may_pause = !r->opt->blocking;
+        t->sampler.states = r->opt->events;
         t->sampling = 1;
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
-        now_s() - t->first_seen < NOT_PYTHON_WAIT_S) {
+        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
         rc = PS_ENOTREADY; /* it may exec a Python in a moment */
     }
     if (rc != PS_ENOTREADY) {
@@ -480,7 +514,7 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
 {
     struct recorder *r = ctx;
     struct profile *p = &r->profile;
-    uint32_t thread;
+    uint32_t thread, stack;
     size_t i;
 
     thread = profile_thread_pid(p, r->current->pid, st->thread.ident,
@@ -500,7 +534,31 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         r->ids[i] =
             profile_frame_id(p, code->user_name, code->user_file, line);
     }
-    profile_add(p, thread, r->ids, n, 1);
+    stack = profile_add(p, thread, r->ids, n, 1);
+    if (p->keep_events) {
+        uint32_t state = 0;
+
+        if (st->state != 0) {
+            state |=
+                PROF_STATE_WITH_LETTER(st->state) |
+                (st->state == 'R' ? PROF_STATE_ON_CPU : PROF_STATE_OFF_CPU);
+        }
+        if (st->gil >= 0) {
+            state |= st->gil ? PROF_STATE_GIL : PROF_STATE_NO_GIL;
+        }
+        if (thread >= r->last_round_alloc) {
+            size_t old = r->last_round_alloc;
+
+            XGROW(r->last_round, r->last_round_alloc, thread + 1);
+            memset(r->last_round + old, 0,
+                   (r->last_round_alloc - old) * sizeof(*r->last_round));
+        }
+        if (r->last_round[thread] + 1 == r->round) {
+            state |= PROF_STATE_FOLLOWS;
+        }
+        r->last_round[thread] = r->round;
+        profile_event(p, stack, r->round_ns, state);
+    }
 }
 
 /* One round over every target.  Returns 1 while the root target lives. */
@@ -530,8 +588,15 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        if (r->opt->blocking && target_pause(t->target) < 0) {
-            rc = PS_EEXITED;
+        rc = r->opt->blocking ? target_pause(t->target) : 0;
+        if (rc < 0) {
+            /* Gone, or a pause that failed this round (a thread in the
+             * middle of exiting, another tracer): only a process that is
+             * no more ends its recording. */
+            if (target_check(t->target) == PS_EEXITED) {
+                rc = PS_EEXITED;
+            }
+            err_clear();
         } else {
             r->current = t;
             rc = py_sampler_round(&t->sampler, on_stack, r);
@@ -546,7 +611,7 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (rc < 0) {
             /* The lists could not be read this round: count it. */
-            r->profile.meta.dropped[PROF_DROP_ERROR]++;
+            r->list_errors++;
         }
         root_alive |= t->pid == r->root_pid;
     }
@@ -699,11 +764,16 @@ summary(const struct recorder *r)
 
     fprintf(stderr, "pyspect: recording stopped: %s\n",
             r->stopped ? r->stopped : "");
+    size_t i;
+
+    fprintf(stderr, "pyspect: wrote ");
+    for (i = 0; i < o->noutputs; i++) {
+        fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
+                o->outputs[i].format->name, o->outputs[i].path);
+    }
     fprintf(stderr,
-            "pyspect: wrote %s to %s: %llu samples in %.2f s, %.1f Hz of "
-            "%g requested (%.0f%%)\n",
-            o->format->name, o->output, (unsigned long long)m->samples,
-            m->duration_s, achieved, o->rate,
+            ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
+            (unsigned long long)m->samples, m->duration_s, achieved, o->rate,
             o->rate > 0 ? 100.0 * achieved / o->rate : 0.0);
     fprintf(stderr,
             "pyspect: dropped %llu samples that changed while read, %llu "
@@ -715,9 +785,13 @@ summary(const struct recorder *r)
         fprintf(stderr, "pyspect: the target was paused %.1f ms in all\n",
                 r->paused_ms);
     }
+    if (m->paused > 0) {
+        fprintf(stderr,
+                "pyspect: %llu stacks kept changing and were read with "
+                "their thread paused, %.1f ms in all\n",
+                (unsigned long long)m->paused, m->paused_ms);
+    }
     if (o->verbose) {
-        size_t i;
-
         fprintf(stderr,
                 "pyspect: %zu distinct stacks, %zu frames, profile %zu "
                 "bytes\n",
@@ -744,6 +818,13 @@ summary(const struct recorder *r)
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
                     (unsigned long long)t->rt->proc->nbytes);
+            fprintf(stderr,
+                    "pyspect: pid %d: %llu stacks from the round's batch, "
+                    "%llu copied again, %llu looked up, %llu read paused\n",
+                    t->pid, (unsigned long long)t->sampler.stats.spec_hits,
+                    (unsigned long long)t->sampler.stats.retries,
+                    (unsigned long long)t->sampler.stats.lookups,
+                    (unsigned long long)t->sampler.stats.pauses);
         }
     }
 }
@@ -755,8 +836,13 @@ collect_stats(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
     size_t i;
 
+    /* The samplers count from their start: set, never add, their
+     * totals (collect_stats runs every round). */
     m->samples = 0;
     m->dropped[PROF_DROP_TORN] = 0;
+    m->dropped[PROF_DROP_ERROR] = r->list_errors;
+    m->paused = 0;
+    m->paused_ms = 0;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
@@ -766,6 +852,8 @@ collect_stats(struct recorder *r)
         m->samples += st->stacks;
         m->dropped[PROF_DROP_TORN] += st->torn;
         m->dropped[PROF_DROP_ERROR] += st->errors;
+        m->paused += st->pauses;
+        m->paused_ms += (double)st->pause_ns / 1e6;
     }
 }
 
@@ -799,6 +887,8 @@ record_loop(struct recorder *r)
         }
         cpu0 = thread_cpu_ns();
         wall0 = clock_now_ns();
+        r->round_ns = wall0 - start;
+        r->round = round + 1;
         alive = record_round(r, round++);
         r->work_ns += thread_cpu_ns() - cpu0;
         r->wall_ns += clock_now_ns() - wall0;
@@ -879,7 +969,7 @@ cmd_record(int argc, char **argv)
     struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, fd = -1, created = 0, exit_status = 0;
+    int status, rc, exit_status = 0;
     size_t i;
 
     status = record_parse(argc, argv, &opt);
@@ -903,16 +993,24 @@ cmd_record(int argc, char **argv)
             goto fail;
         }
     }
-    if (opt.output == NULL) {
+    if (opt.noutputs == 0) {
         strbuf_addf(&defpath, "pyspect-%d",
                     opt.command ? (int)getpid() : opt.pid);
         out_format_ext(opt.format, &defpath);
-        opt.output = defpath.buf;
+        opt.outputs[0].path = defpath.buf;
+        opt.outputs[0].format = opt.format;
+        opt.outputs[0].fd = -1;
+        opt.noutputs = 1;
+        opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
-    rc = output_open(opt.output, &fd, &created);
-    if (rc < 0) {
-        goto fail;
+    for (i = 0; i < opt.noutputs; i++) {
+        rc = output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                         &opt.outputs[i].created);
+        if (rc < 0) {
+            goto fail;
+        }
     }
+    r.profile.keep_events = opt.events;
     if (opt.command != NULL) {
         rc = launch(&r, opt.command);
         if (rc < 0) {
@@ -921,6 +1019,7 @@ cmd_record(int argc, char **argv)
         r.root_pid = r.child;
         root = target_add(&r, r.root_pid);
         root->started = 1;
+        root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
             if (!child_exited(&r)) {
@@ -951,10 +1050,13 @@ cmd_record(int argc, char **argv)
     if (opt.top != 0) {
         oo.top = opt.top;
     }
-    opt.format->write(&r.profile, &oo, &out);
-    rc = output_write(fd, opt.output, &out);
-    if (rc < 0) {
-        goto fail;
+    for (i = 0; i < opt.noutputs; i++) {
+        strbuf_reset(&out);
+        opt.outputs[i].format->write(&r.profile, &oo, &out);
+        rc = output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        if (rc < 0) {
+            goto fail;
+        }
     }
     if (!opt.quiet) {
         summary(&r);
@@ -977,19 +1079,25 @@ cmd_record(int argc, char **argv)
     goto out;
 fail:
     exit_status = cmd_fail(rc);
-    if (fd >= 0 && created) {
-        /* No empty file left behind by a recording that never started. */
-        unlink(opt.output);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].fd >= 0 && opt.outputs[i].created) {
+            /* No empty file left behind by a recording that never
+             * started. */
+            unlink(opt.outputs[i].path);
+        }
     }
 out:
-    if (fd >= 0) {
-        close(fd);
+    for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].fd >= 0) {
+            close(opt.outputs[i].fd);
+        }
     }
     for (i = 0; i < r.ntargets; i++) {
         target_release(&r.targets[i]);
     }
     free(r.targets);
     free(r.ids);
+    free(r.last_round);
     profile_release(&r.profile);
     strbuf_release(&out);
     strbuf_release(&defpath);

@@ -36,7 +36,7 @@ enum err_class {
     X(PS_ENOTPY, -5, ERR_CLASS_FATAL, 5,                                     \
       "not a Python process", "no CPython runtime is loaded in it")          \
     X(PS_EVERSION, -6, ERR_CLASS_FATAL, 6, "unsupported Python version",     \
-      "pyspect supports CPython 3.6 to 3.13")                                \
+      "pyspect supports CPython 3.6 to 3.15")                                \
     X(PS_ENOTREADY, -7, ERR_CLASS_TRANSIENT, 7,                              \
       "the Python interpreter is not ready yet",                             \
       "it is still starting up or already shutting down; try again")         \
@@ -62,7 +62,15 @@ enum err_class {
       "check its name and that it is a Python program")                     \
     X(PS_ELIMIT, -17, ERR_CLASS_TRANSIENT, 10,                               \
       "a walk over target memory hit its bound",                             \
-      "the structure is too large or corrupt")
+      "the structure is too large or corrupt")                               \
+    X(PS_ETRACED, -19, ERR_CLASS_FATAL, 13,                                  \
+      "the target is traced by another process",                             \
+      "a debugger or tracer (gdb, strace) holds it: detach it first; "       \
+      "pyspect dump without --blocking can still read it")                   \
+    X(PS_ESTUCK, -20, ERR_CLASS_FATAL, 14,                                   \
+      "a thread of the target would not stop",                               \
+      "it is in uninterruptible sleep (state D), e.g. on a hung file "       \
+      "system; try again later")
 /* clang-format on */
 
 enum ps_error {

@@ -15,13 +15,18 @@
 #include "core/banned.h"
 
 const struct out_format out_formats[] = {
-    {"svg", "flamegraph", ".svg", out_svg, "an interactive flame graph"},
+    {"svg", "flamegraph", ".svg", out_svg, "an interactive flame graph", 0},
     {"collapsed", "folded", ".collapsed .folded .txt", out_collapsed,
-     "FlameGraph's folded stacks, one line per stack"},
+     "FlameGraph's folded stacks, one line per stack", 0},
     {"speedscope", "", ".speedscope .speedscope.json .json", out_speedscope,
-     "a speedscope file, one profile per thread"},
+     "a speedscope file, one profile per thread", 0},
     {"table", "", ".table", out_table,
-     "top functions by self and total samples"},
+     "top functions by self and total samples", 0},
+    {"pprof", "", ".pb.gz .pprof", out_pprof,
+     "gzipped profile.proto, for go tool pprof and Pyroscope", 0},
+    {"trace", "chrome", ".trace.json .trace", out_trace,
+     "every sample in time order (Chrome trace events), for Perfetto",
+     OUT_EVENTS},
 };
 
 const size_t out_nformats = ARRAY_SIZE(out_formats);

@@ -34,6 +34,8 @@ struct out_options {
                         * says how many; 0: never prune */
     const char *title; /* all but collapsed: title; NULL: from the
                         * command in meta */
+    int pid;           /* pprof: only the threads of this process; 0:
+                        * every process */
 };
 
 /* Defaults: top 20, width 1200, min_width 0.1, title NULL. */
@@ -59,7 +61,12 @@ struct out_format {
                           * a default output file */
     out_write_fn write;
     const char *summary; /* one line for --help */
+    unsigned flags;      /* OUT_* below */
 };
+
+/* The writer reads profile.events: the recorder must keep every sample
+ * in time order (profile.keep_events), with thread states. */
+#define OUT_EVENTS 0x1u
 
 /* Every format, in the order --help lists them; out_formats[0] is the
  * default. */
@@ -139,5 +146,31 @@ int out_speedscope(const struct profile *p, const struct out_options *o,
  */
 int out_table(const struct profile *p, const struct out_options *o,
               struct strbuf *out);
+
+/*
+ * pprof: profile.proto (github.com/google/pprof), gzip-compressed, as
+ * `go tool pprof` and Grafana Pyroscope read it.  Sample types
+ * samples/count and cpu/nanoseconds (wall/nanoseconds in wall mode), the
+ * period one sampling interval; one Function per Python function, one
+ * Location per frame (the function's first line, or the sampled line
+ * when meta.lines), samples leaf first labelled thread_id, thread_name
+ * and pid; time, duration and comments from meta.  o->pid keeps one
+ * process's threads.
+ */
+int out_pprof(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
+
+/*
+ * trace: the Chrome trace event format (JSON), every sample in time
+ * order per thread as Begin/End events of its frames, for Perfetto,
+ * chrome://tracing and speedscope; a track of kernel state and GIL
+ * ownership beside each thread where they were read.  Reads p->events
+ * (OUT_EVENTS); a profile without events gives only the metadata.
+ */
+int out_trace(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
+
+/* Append data gzip-compressed (no name, no time: deterministic). */
+void out_gzip(const void *data, size_t len, struct strbuf *out);
 
 #endif /* PYSPECT_OUTPUT_OUTPUT_H */

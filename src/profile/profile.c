@@ -208,6 +208,7 @@ profile_release(struct profile *p)
     free(p->stacks);
     index_release(&p->stack_index);
     free(p->frame_ids);
+    free(p->events);
     free(p->meta.command);
     free(p->meta.python_version);
     profile_init(p);
@@ -302,8 +303,10 @@ profile_thread_pid(struct profile *p, int pid, uint64_t ident, long tid,
              i = (i + 1) & ix->mask) {
             id = ix->slots[i].id;
             t = &p->threads[id];
+            /* A pthread_t is reused by the next thread started after one
+             * ends: a different kernel thread is a different thread. */
             if (ix->slots[i].tag == tag && t->ident == ident &&
-                t->pid == pid) {
+                t->pid == pid && (t->tid == tid || t->tid <= 0 || tid <= 0)) {
                 if (t->name == PROF_NONE && name != NULL) {
                     t->name = strtab_intern(&p->strings, name);
                 }
@@ -389,7 +392,7 @@ stack_equal(const struct profile *p, const struct prof_stack *s,
     return 1;
 }
 
-void
+uint32_t
 profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
             size_t n, uint64_t weight)
 {
@@ -400,7 +403,7 @@ profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
     size_t i;
 
     if (weight == 0) {
-        return;
+        return PROF_NONE;
     }
     h = stack_hash_innermost_first(thread, frames, n);
     tag = (uint32_t)(h >> 32);
@@ -412,7 +415,7 @@ profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
                 stack_equal(p, s, thread, frames, n)) {
                 s->count += weight;
                 p->total += weight;
-                return;
+                return ix->slots[i].id;
             }
         }
     }
@@ -435,6 +438,22 @@ profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
     }
     p->total += weight;
     index_insert(ix, h, id, stack_rehash, p);
+    return id;
+}
+
+void
+profile_event(struct profile *p, uint32_t stack, uint64_t t_ns, uint32_t state)
+{
+    struct prof_event *e;
+
+    if (!p->keep_events || stack >= p->nstacks) {
+        return;
+    }
+    XGROW(p->events, p->events_alloc, p->nevents + 1);
+    e = &p->events[p->nevents++];
+    e->t_ns = t_ns;
+    e->stack = stack;
+    e->state = state;
 }
 
 size_t
@@ -449,6 +468,7 @@ profile_memory(const struct profile *p)
     m += index_memory(&p->thread_index);
     m += p->stacks_alloc * sizeof(*p->stacks) + index_memory(&p->stack_index);
     m += p->frame_ids_alloc * sizeof(*p->frame_ids);
+    m += p->events_alloc * sizeof(*p->events);
     if (p->meta.command != NULL) {
         m += strlen(p->meta.command) + 1;
     }

@@ -68,6 +68,32 @@ struct prof_stack {
     uint64_t count;  /* samples */
 };
 
+/*
+ * One sample in time order, kept only when the profile asks for events
+ * (profile.keep_events): what a time-ordered trace needs and a flame
+ * graph merges away.  16 bytes a sample.
+ */
+struct prof_event {
+    uint64_t t_ns;  /* since the recording started (meta.start_unix) */
+    uint32_t stack; /* index into stacks, which also names the thread */
+    uint32_t state; /* PROF_STATE_* bits; 0: nothing known */
+};
+
+/*
+ * What was known of a thread when it was sampled: ON_CPU, the kernel
+ * showed it running (R); OFF_CPU, waiting (S, D, ...); GIL, it held the
+ * GIL; NO_GIL, another thread or none did; FOLLOWS, it was sampled in the
+ * round before too, so no time passed unseen between the two samples.
+ */
+#define PROF_STATE_ON_CPU 0x1u
+#define PROF_STATE_OFF_CPU 0x2u
+#define PROF_STATE_GIL 0x4u
+#define PROF_STATE_NO_GIL 0x8u
+#define PROF_STATE_FOLLOWS 0x10u
+/* The kernel's state letter, when known, in bits 8-15. */
+#define PROF_STATE_LETTER(state) ((char)(((state) >> 8) & 0xff))
+#define PROF_STATE_WITH_LETTER(c) ((uint32_t)(unsigned char)(c) << 8)
+
 /* Why a sample was not recorded; counted, never silently lost. */
 enum prof_drop {
     PROF_DROP_TORN,  /* the stack changed while being read */
@@ -93,6 +119,10 @@ struct profile_meta {
     uint64_t rounds;      /* sampling rounds (all threads each) */
     uint64_t samples;     /* thread stacks recorded */
     uint64_t dropped[PROF_DROP_COUNT];
+    /* Stacks that kept changing, read with their one thread paused, and
+     * how long those threads were held in all. */
+    uint64_t paused;
+    double paused_ms;
     double start_unix; /* wall-clock start, seconds since the epoch */
 };
 
@@ -109,7 +139,10 @@ struct profile {
     struct prof_index stack_index;
     uint32_t *frame_ids; /* every stack's frames, root first */
     size_t nframe_ids, frame_ids_alloc;
-    uint64_t total; /* sum of every stack's count (profile_add weights) */
+    uint64_t total;  /* sum of every stack's count (profile_add weights) */
+    int keep_events; /* set by the caller: profile_event() keeps them */
+    struct prof_event *events; /* in the order added (time order) */
+    size_t nevents, events_alloc;
     struct profile_meta meta;
 };
 
@@ -132,8 +165,9 @@ uint32_t profile_frame(struct profile *p, const char *name, const char *file,
 uint32_t profile_frame_id(struct profile *p, uint32_t name, uint32_t file,
                           int32_t line);
 
-/* The thread index for ident in process meta.pid, created with tid and
- * name (may be NULL); a later name replaces a missing one, a later tid an
+/* The thread index for ident (and kernel thread tid: a pthread_t is
+ * reused by later threads) in process meta.pid, created with tid and name
+ * (may be NULL); a later name replaces a missing one, a later tid an
  * unknown one. */
 uint32_t profile_thread(struct profile *p, uint64_t ident, long tid,
                         const char *name);
@@ -148,10 +182,19 @@ uint32_t profile_thread_pid(struct profile *p, int pid, uint64_t ident,
  * INNERMOST FIRST as the sampler reads it, on thread `thread`.  The
  * stack is stored root first.  n may be 0 (a thread with no Python
  * frame).  A stack already seen costs a hash and one compare, and
- * allocates nothing.
+ * allocates nothing.  Returns the stack's index (PROF_NONE for weight
+ * 0), for profile_event().
  */
-void profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
-                 size_t n, uint64_t weight);
+uint32_t profile_add(struct profile *p, uint32_t thread,
+                     const uint32_t *frames, size_t n, uint64_t weight);
+
+/*
+ * Keep the sample of stack (an index profile_add() returned) taken at
+ * t_ns with state (PROF_STATE_* bits), when p->keep_events; nothing
+ * otherwise.  Calls come in time order.
+ */
+void profile_event(struct profile *p, uint32_t stack, uint64_t t_ns,
+                   uint32_t state);
 
 /* Frames of a stack, root first. */
 static inline const uint32_t *

@@ -723,6 +723,10 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
     case CENSUS_BYTEARRAY:
         v = load_u64(hdr, l->bytearray_alloc);
         size = (uint64_t)t->basicsize + (v < (1ull << 40) ? v : 0);
+        /* 3.15 keeps the buffer in a bytes object: its header counts. */
+        if (pyl_has(l->bytearray_bytes_object) && v > 0 && v < (1ull << 40)) {
+            size += (uint64_t)l->bytes_sval + 1;
+        }
         break;
     case CENSUS_TYPE:
         size = type_object_size(c, obj);
@@ -1134,6 +1138,9 @@ locals_referents(struct census *c, raddr_t code, raddr_t localsplus,
     if (rc < 0) {
         return rc;
     }
+    for (i = 0; i < nslots; i++) {
+        c->ptrs[i] = pyl_stackref_object(l, c->ptrs[i]);
+    }
     for (part = 0; part < 3; part++) {
         for (i = 0; i < counts[part]; i++) {
             uint64_t name = 0;
@@ -1167,6 +1174,10 @@ census_frame_locals(struct census *c, raddr_t frame, census_ref_fn fn,
     rc = rd64(c, frame + l->iframe_code, &code);
     if (rc < 0) {
         return rc;
+    }
+    code = pyl_stackref_object(l, code);
+    if (code == 0) {
+        return 0;
     }
     /* 3.13: f_executable may be something other than a code object. */
     if (c->b.types[CENSUS_CODE] != 0) {
@@ -1216,7 +1227,7 @@ generator_referents(struct census *c, raddr_t obj, census_ref_fn fn, void *arg)
     if (rd(c, obj + (raddr_t)l->gen_frame_state, &state, 1) < 0) {
         return PS_EFAULT;
     }
-    if (state > 0) {
+    if (state >= l->gen_state_finished) {
         return 0;
     }
     return census_frame_locals(c, obj + (raddr_t)l->gen_iframe, fn, arg);

@@ -20,10 +20,17 @@
 #define CODE_LINETABLE_MAX (4u << 20)
 #define CODE_HEADER_MAX 512
 
-static void
-py_code_free(struct py_code *c)
+struct py_code *
+py_code_ref(struct py_code *c)
 {
-    if (c == NULL) {
+    c->refs++;
+    return c;
+}
+
+void
+py_code_unref(struct py_code *c)
+{
+    if (c == NULL || --c->refs > 0) {
         return;
     }
     free(c->name);
@@ -41,7 +48,7 @@ py_code_cache_clear(struct py_runtime *rt)
     void *value;
 
     while (hashmap_next(&rt->codes, &it, &key, &value)) {
-        py_code_free(value);
+        py_code_unref(value);
     }
     hashmap_clear(&rt->codes);
 }
@@ -79,6 +86,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
         return PS_ECORRUPT;
     }
     c = xcalloc(1, sizeof(*c));
+    c->refs = 1;
     c->addr = addr;
     c->last_addrq = INT32_MIN;
     c->epoch = rt->code_epoch;
@@ -89,7 +97,20 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     c->filename_ptr = load_u64(hdr, l->code_filename);
     c->name_ptr = load_u64(hdr, l->code_name);
     if (pyl_has(l->code_code_adaptive)) {
+        /* 3.11+: the bytecode is inline, ob_size code units of it. */
         c->code_start = addr + (raddr_t)l->code_code_adaptive;
+        c->code_len = 2 * (int64_t)load_u64(hdr, l->var_size);
+    } else if (pyl_has(l->code_code)) {
+        uint64_t n = 0;
+
+        if (memsrc_read_u64(rt->mem,
+                            load_u64(hdr, l->code_code) + (raddr_t)l->var_size,
+                            &n) == 0) {
+            c->code_len = (int64_t)n;
+        }
+    }
+    if (c->code_len < 0 || c->code_len > (int64_t)INT32_MAX) {
+        c->code_len = 0; /* not believable: do not check against it */
     }
     if (pyl_has(l->code_firsttraceable)) {
         c->firsttraceable = load_i32(hdr, l->code_firsttraceable);
@@ -107,7 +128,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
                            &c->linetable_len);
     }
     if (rc < 0) {
-        py_code_free(c);
+        py_code_unref(c);
         return rc;
     }
     *out = c;
@@ -142,7 +163,7 @@ py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out)
             c->epoch = rt->code_epoch;
         } else {
             hashmap_put(&rt->codes, addr, NULL);
-            py_code_free(c);
+            py_code_unref(c);
             c = NULL;
         }
     }

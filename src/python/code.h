@@ -4,6 +4,13 @@
  * Layer: python.  Code objects are decoded once and cached by remote
  * address in rt->codes: names, file, first line and line table, enough to
  * turn an instruction address into a line without another read.
+ *
+ * Ownership: an entry is reference-counted.  The cache holds one
+ * reference; a stack walk's frames borrow the cache's, which is enough
+ * while nothing clears or refreshes the cache.  Whatever keeps frames
+ * longer than that (a snapshot of every thread, retried after a cache
+ * clear) takes its own reference with py_code_ref() and drops it with
+ * py_code_unref(), so an entry outlives the cache that dropped it.
  */
 #ifndef PYSPECT_PYTHON_CODE_H
 #define PYSPECT_PYTHON_CODE_H
@@ -24,6 +31,7 @@ struct py_code {
     size_t linetable_len;
     raddr_t code_start; /* 3.11+: address of the inline bytecode */
     int firsttraceable; /* 3.11+: _co_firsttraceable */
+    int64_t code_len;   /* bytes of bytecode; 0 when unknown */
     /* Sanity words re-read to spot a code object freed and replaced at
      * the same address: co_filename and co_name pointers. */
     raddr_t filename_ptr;
@@ -40,6 +48,8 @@ struct py_code {
      * interned ids of the names here so it hashes each string once. */
     uint32_t user_name;
     uint32_t user_file;
+    /* References: the cache's, plus one per py_code_ref(). */
+    uint32_t refs;
 };
 
 /*
@@ -51,8 +61,18 @@ struct py_code {
  */
 int py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out);
 
-/* Forget every cached code object. */
+/*
+ * Forget every cached code object: the cache drops its reference, so an
+ * entry some holder still references stays valid until it is unref'd.
+ */
 void py_code_cache_clear(struct py_runtime *rt);
+
+/* Take a reference to c; returns c. */
+struct py_code *py_code_ref(struct py_code *c);
+
+/* Drop a reference; the entry is freed with its last one.  NULL is a
+ * no-op. */
+void py_code_unref(struct py_code *c);
 
 /*
  * The line of the instruction at byte offset addrq, as that version's

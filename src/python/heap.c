@@ -195,14 +195,20 @@ py_heap_rows(const struct census *c, struct py_heap_type **rows, size_t *n)
     size_t nt, i, k = 0;
 
     census_types(c, &types, &nt);
+    /* Only real types with instances have names to sort by: an object's
+     * type pointer may point at anything (counted unreadable). */
+    for (i = k = 0; i < nt; i++) {
+        if (types[i]->valid && types[i]->count > 0) {
+            types[k++] = types[i];
+        }
+    }
+    nt = k;
+    k = 0;
     qsort(types, nt, sizeof(*types), by_name);
     v = xcalloc(nt + 1, sizeof(*v));
     for (i = 0; i < nt; i++) {
         struct census_type *t = types[i];
 
-        if (!t->valid || t->count == 0) {
-            continue;
-        }
         if (k > 0 && strcmp(v[k - 1].module, t->module) == 0 &&
             strcmp(v[k - 1].name, t->name) == 0) {
             v[k - 1].count += t->count;

@@ -76,6 +76,7 @@
     X(tstate_status_finalized_bit, "constant: bit of finalized in _status")  \
     X(tstate_dict, "PyObject*: thread-state dict")                           \
     X(tstate_id, "uint64: thread-state id")                                  \
+    X(tstate_base_frame, "_PyInterpreterFrame*: bottom sentinel (3.15+)")    \
     /* _PyCFrame (3.11-3.12) */                                              \
     X(cframe_current_frame, "_PyInterpreterFrame*")                          \
     X(cframe_previous, "_PyCFrame*")                                         \
@@ -96,12 +97,17 @@
     X(iframe_owner, "char: owner enum")                                      \
     X(iframe_owner_generator, "constant: FRAME_OWNED_BY_GENERATOR")          \
     X(iframe_owner_frame_object, "constant: FRAME_OWNED_BY_FRAME_OBJECT")    \
-    X(iframe_owner_cstack, "constant: FRAME_OWNED_BY_CSTACK (3.12+)")        \
+    X(iframe_owner_cstack, "constant: FRAME_OWNED_BY_CSTACK (3.12-3.14)")    \
+    X(iframe_owner_interpreter, "constant: FRAME_OWNED_BY_INTERPRETER "      \
+                                "(3.14+)")                                   \
     X(iframe_frame_obj, "PyFrameObject*: frame_obj")                         \
     X(iframe_localsplus, "PyObject*[]: localsplus")                          \
     X(iframe_stacktop, "int: stacktop")                                      \
     X(iframe_is_entry, "bool: is_entry, first frame of an evaluator call "   \
                        "(3.11)")                                             \
+    /* _PyStackRef (3.14+): a tagged PyObject* */                            \
+    X(stackref_tag_bits, "constant: Py_TAG_BITS, the tag mask")              \
+    X(stackref_tag_refcnt, "constant: Py_TAG_REFCNT, the other object tag")  \
     /* _PyStackChunk (3.11+) */                                              \
     X(chunk_previous, "_PyStackChunk*")                                      \
     X(chunk_size, "size_t: bytes in the chunk, header included")             \
@@ -158,12 +164,19 @@
     /* _thread.lock and _thread.RLock (Modules/_threadmodule.c) */           \
     X(lock_sem, "PyThread_type_lock: lock_lock, what a waiter sleeps on")    \
     X(rlock_sem, "PyThread_type_lock: rlock_lock")                           \
-    X(rlock_owner, "unsigned long: rlock_owner, the holder's ident")         \
-    X(rlock_count, "unsigned long: rlock_count")                             \
+    X(lock_mutex, "PyMutex: lock (3.14+)")                                   \
+    X(rlock_mutex, "PyMutex: lock.mutex (3.14+)")                            \
+    X(rlock_owner, "ident: rlock_owner / lock.thread, the holder's ident")   \
+    X(rlock_count, "unsigned long: rlock_count (<=3.13)")                    \
+    X(mutex_locked, "constant: _Py_LOCKED, a PyMutex's held bit (3.14+)")    \
+    X(parking_addr, "constant: where a parked thread's wait entry names "    \
+                    "the mutex, from its semaphore (3.14+)")                 \
     /* generators and coroutines */                                          \
     X(gen_frame, "PyFrameObject*: gi_frame (<=3.10)")                        \
     X(gen_iframe, "_PyInterpreterFrame: gi_iframe, inline (3.11+)")          \
     X(gen_frame_state, "int8: gi_frame_state (3.11+)")                       \
+    X(gen_state_finished, "constant: first gi_frame_state of a finished "    \
+                          "frame (3.11+)")                                   \
     X(gen_code, "PyObject*: gi_code")                                        \
     X(gen_name, "PyObject*: gi_name")                                        \
     X(gen_qualname, "PyObject*: gi_qualname")                                \
@@ -249,6 +262,7 @@
     X(list_item, "PyObject**: ob_item")                                      \
     X(list_allocated, "Py_ssize_t: allocated")                               \
     X(bytearray_alloc, "Py_ssize_t: ob_alloc")                               \
+    X(bytearray_bytes_object, "PyObject*: the buffer as bytes (3.15+)")      \
     /* dict */                                                               \
     X(dict_size, "sizeof(PyDictObject)")                                     \
     X(dict_used, "Py_ssize_t: ma_used")                                      \
@@ -349,6 +363,42 @@ static inline int
 pyl_has(int32_t value)
 {
     return value != PYL_ABSENT;
+}
+
+/*
+ * The object a frame slot holds: a _PyStackRef (3.14+) carries tags in
+ * its low bits, which are cleared; a tag that marks no object (a tagged
+ * int, 3.15's invalid marker) gives 0, like NULL.  Older slots are plain
+ * pointers.
+ */
+static inline uint64_t
+pyl_stackref_object(const struct py_layout *l, uint64_t bits)
+{
+    uint64_t tag;
+
+    if (!pyl_has(l->stackref_tag_bits)) {
+        return bits;
+    }
+    tag = bits & (uint64_t)l->stackref_tag_bits;
+    if (tag != 0 && tag != (uint64_t)l->stackref_tag_refcnt) {
+        return 0;
+    }
+    return bits & ~(uint64_t)l->stackref_tag_bits;
+}
+
+/*
+ * Is a frame of this owner a shim rather than a Python call: the entry
+ * frame of a C -> Python call (FRAME_OWNED_BY_CSTACK, 3.12-3.14), the
+ * eval loop's own entry frame and, 3.15, each thread's base frame
+ * (FRAME_OWNED_BY_INTERPRETER, 3.14+)?
+ */
+static inline int
+pyl_owner_is_shim(const struct py_layout *l, int owner)
+{
+    return (pyl_has(l->iframe_owner_cstack) &&
+            owner == l->iframe_owner_cstack) ||
+           (pyl_has(l->iframe_owner_interpreter) &&
+            owner == l->iframe_owner_interpreter);
 }
 
 /* Names and values by index, for `pyspect debug layout` and tests. */

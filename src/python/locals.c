@@ -660,6 +660,12 @@ py_frame_slots(struct py_objects *o, const struct py_frame *f, raddr_t **slots,
         free(*slots);
         *slots = NULL;
     } else {
+        size_t i;
+
+        /* 3.14+: tagged references; a tagged int is no object. */
+        for (i = 0; i < total; i++) {
+            (*slots)[i] = pyl_stackref_object(&o->rt->layout, (*slots)[i]);
+        }
         *n = total;
         *nvars = fv.nvars;
     }
@@ -701,7 +707,7 @@ py_frame_locals(struct py_objects *o, const struct py_frame *f,
     for (pass = 0; rc == 0 && pass < 2; pass++) {
         for (i = 0; i < fv.nvars; i++) {
             const struct py_type_info *ti;
-            raddr_t v = values[i];
+            raddr_t v = pyl_stackref_object(&rt->layout, values[i]);
             struct py_local *lo;
             int arg = i < fv.nargs;
 

@@ -113,6 +113,7 @@ gil_holds_futex(struct py_runtime *rt, raddr_t interp, raddr_t futex,
 struct search {
     struct py_objects *o;
     raddr_t futex;
+    raddr_t mutex; /* 3.14+: the PyMutex the parked thread waits for */
     struct hashmap seen; /* objects considered */
     size_t budget;
     struct py_wait *out;
@@ -161,6 +162,44 @@ python_rlock(struct search *s, raddr_t inst)
     err_clear();
 }
 
+/*
+ * Is the lock object at v the one the thread sleeps on?  Its semaphore
+ * (at sem, <=3.13) is the futex word, or its PyMutex (at mutex, 3.14+)
+ * is the one the thread's wait entry names.
+ */
+static int
+lock_matches(struct search *s, raddr_t v, int32_t sem, int32_t mutex)
+{
+    uint64_t w = 0;
+
+    if (pyl_has(sem)) {
+        return memsrc_read_u64(s->o->rt->mem, v + sem, &w) == 0 &&
+               w == s->futex;
+    }
+    return pyl_has(mutex) && s->mutex != 0 && v + (raddr_t)mutex == s->mutex;
+}
+
+/* Does the RLock at v have a holder (whose ident is at rlock_owner)? */
+static int
+rlock_held(struct py_runtime *rt, raddr_t v)
+{
+    const struct py_layout *l = &rt->layout;
+
+    if (pyl_has(l->rlock_count)) {
+        uint64_t count = 0;
+
+        return memsrc_read_u64(rt->mem, v + l->rlock_count, &count) == 0 &&
+               count > 0;
+    }
+    if (pyl_has(l->rlock_mutex) && pyl_has(l->mutex_locked)) {
+        uint8_t bits = 0;
+
+        return memsrc_read(rt->mem, v + l->rlock_mutex, &bits, 1) == 0 &&
+               (bits & l->mutex_locked);
+    }
+    return 0;
+}
+
 /* Is v the lock thread sleeps on, or does it lead to it?  1 when found. */
 static int
 consider(struct search *s, raddr_t v, int depth)
@@ -180,22 +219,17 @@ consider(struct search *s, raddr_t v, int depth)
     }
     switch (ti->kind) {
     case PY_OBJ_LOCK:
-        if (memsrc_read_u64(rt->mem, v + l->lock_sem, &w) == 0 &&
-            w == s->futex) {
+        if (lock_matches(s, v, l->lock_sem, l->lock_mutex)) {
             s->out->kind = PY_WAIT_LOCK;
             s->out->object = v;
             return 1;
         }
         break;
     case PY_OBJ_RLOCK:
-        if (memsrc_read_u64(rt->mem, v + l->rlock_sem, &w) == 0 &&
-            w == s->futex) {
-            uint64_t count = 0;
-
+        if (lock_matches(s, v, l->rlock_sem, l->rlock_mutex)) {
             s->out->kind = PY_WAIT_RLOCK;
             s->out->object = v;
-            if (memsrc_read_u64(rt->mem, v + l->rlock_count, &count) == 0 &&
-                count > 0) {
+            if (rlock_held(rt, v)) {
                 memsrc_read_u64(rt->mem, v + l->rlock_owner,
                                 &s->out->owner_ident);
             }
@@ -268,6 +302,18 @@ py_wait_find(struct py_objects *o, const struct py_thread *t,
     hashmap_init(&s.seen);
     s.o = o;
     s.futex = out->futex;
+    if (pyl_has(rt->layout.parking_addr)) {
+        /* 3.14+: parked on its own semaphore, in a wait entry on its
+         * stack that names the mutex it waits for. */
+        uint64_t m = 0;
+
+        if (memsrc_read_u64(rt->mem,
+                            s.futex + (raddr_t)(int64_t)rt->layout.parking_addr,
+                            &m) == 0) {
+            s.mutex = m;
+        }
+        err_clear();
+    }
     s.budget = WAIT_CANDIDATES_MAX;
     s.out = out;
     for (i = 0; i < nframes && i < PY_WAIT_FRAMES; i++) {

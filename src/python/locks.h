@@ -10,13 +10,15 @@
  *     holds the GIL.
  *   A lock: every threading primitive ends in a _thread.lock or
  *     _thread.RLock (Lock, RLock, Condition, Semaphore, Event, Queue,
- *     Thread.join), whose semaphore is the word.  Which object it is
- *     comes from the thread's innermost Python frames: their variables
- *     and value stacks (where a call keeps its callable and self) hold
- *     the lock, or a bound method of it, or an object with it as an
- *     attribute; a candidate is taken only when its own semaphore is the
- *     very word the thread sleeps on.  An RLock records its holder's
- *     ident (rlock_owner); a Lock records none.
+ *     Thread.join), whose semaphore is the word (<=3.13); from 3.14 the
+ *     lock is a PyMutex and the word is the parked thread's own
+ *     semaphore, in a wait entry on its stack that names the mutex.
+ *     Which object it is comes from the thread's innermost Python
+ *     frames: their variables and value stacks (where a call keeps its
+ *     callable and self) hold the lock, or a bound method of it, or an
+ *     object with it as an attribute; a candidate is taken only when
+ *     its own semaphore, or mutex, is the very one the thread sleeps on.
+ *     An RLock records its holder's ident; a Lock records none.
  * Waits whose holders wait in turn, back to the first thread, are a
  * deadlock.
  */

@@ -21,7 +21,7 @@
 
 /* The oldest and newest minor versions pyspect knows. */
 #define PY_MINOR_MIN 6
-#define PY_MINOR_MAX 13
+#define PY_MINOR_MAX 15
 
 /* Bound on the .bss scan for the version text (3.6-3.10). */
 #define PY_BSS_SCAN_MAX (8u << 20)
@@ -266,6 +266,13 @@ read_version(struct py_runtime *rt)
         uint64_t hex;
 
         rc = memsrc_read_u64(rt->proc, addr, &hex);
+        if (rc == PS_EFAULT && rt->target->kind == TARGET_LIVE) {
+            /* The kernel maps a static executable's segments one by one
+             * during execve(): a process caught then has its first
+             * segment but not yet the one holding Py_Version. */
+            return err_set(PS_ENOTREADY, "%s is being loaded",
+                           rt->target->name);
+        }
         if (rc < 0) {
             return err_set(rc, "cannot read Py_Version");
         }
@@ -321,14 +328,25 @@ load_layout(struct py_runtime *rt)
     }
     rt->layout = *gen;
     if (v->minor >= 13) {
-        unsigned char table[PY_DEBUG_OFFSETS_313_SIZE];
+        unsigned char table[PY_DEBUG_OFFSETS_MAX_SIZE];
+        size_t len = py_debug_offsets_size(v->minor);
         int rc;
+
+        if (len == 0 || len > sizeof(table)) {
+            return err_set(PS_EVERSION,
+                           "%s runs Python %s (no _Py_DebugOffsets reader)",
+                           rt->target->name, v->text);
+        }
 
         if (rt->runtime == 0) {
             return err_set(PS_ENOTPY, "%s: no _PyRuntime symbol",
                            rt->target->name);
         }
-        rc = memsrc_read(rt->proc, rt->runtime, table, sizeof(table));
+        rc = memsrc_read(rt->proc, rt->runtime, table, len);
+        if (rc == PS_EFAULT && rt->target->kind == TARGET_LIVE) {
+            return err_set(PS_ENOTREADY, "%s is being loaded",
+                           rt->target->name);
+        }
         if (rc < 0) {
             return err_set(rc, "cannot read _Py_DebugOffsets");
         }
@@ -338,9 +356,12 @@ load_layout(struct py_runtime *rt)
             return err_set(PS_ENOTREADY, "%s: no _Py_DebugOffsets yet",
                            rt->target->name);
         }
-        rc = py_debug_offsets_apply(table, sizeof(table), &rt->layout);
+        rc = py_debug_offsets_apply(table, len, &rt->layout);
         if (rc < 0) {
-            return rc;
+            char why[256];
+
+            snprintf(why, sizeof(why), "%s", err_context());
+            return err_set(rc, "%s: %s", rt->target->name, why);
         }
         rt->layout_from_debug_offsets = 1;
     }

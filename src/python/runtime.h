@@ -4,8 +4,8 @@
  * Layer: python.  py_runtime_attach() finds the object (executable or
  * shared library) that holds the CPython runtime, without trusting file
  * names; reads the exact version from the target; picks the layout
- * (generated tables for 3.6-3.12, the target's _Py_DebugOffsets for
- * 3.13+); and locates the entry points the walkers start from.
+ * (generated tables for 3.6-3.12, the target's _Py_DebugOffsets over
+ * them for 3.13-3.15); and locates the entry points the walkers start from.
  */
 #ifndef PYSPECT_PYTHON_RUNTIME_H
 #define PYSPECT_PYTHON_RUNTIME_H
@@ -109,14 +109,21 @@ int py_version_hex_sane(uint64_t hex);
 void py_version_from_hex(uint32_t hex, struct py_version *v);
 
 /*
- * Overlay the 3.13 _Py_DebugOffsets table found at table (len bytes, a
- * copy of the target's) onto layout.  Validates every value first;
- * PS_ECORRUPT or PS_EVERSION on a table pyspect cannot trust.
+ * Overlay the _Py_DebugOffsets table found at table (len bytes, a copy of
+ * the target's) onto layout, the generated table of the same minor.
+ * Validates every value first; PS_ECORRUPT or PS_EVERSION (naming the
+ * version) on a table pyspect cannot trust or does not know.
  */
 int py_debug_offsets_apply(const unsigned char *table, size_t len,
                            struct py_layout *layout);
 
-/* Bytes of the 3.13 table pyspect reads. */
-#define PY_DEBUG_OFFSETS_313_SIZE 584
+/*
+ * sizeof(_Py_DebugOffsets) of Python 3.minor (584 for 3.13, 760 for 3.14,
+ * 888 for 3.15), or 0 when pyspect has no reader for it.
+ */
+size_t py_debug_offsets_size(int minor);
+
+/* The largest table any known minor has. */
+#define PY_DEBUG_OFFSETS_MAX_SIZE 888
 
 #endif /* PYSPECT_PYTHON_RUNTIME_H */

@@ -1,9 +1,15 @@
 /*
  * sampler.c - rounds of stack samples with as few reads as possible.
  *
- * Layer: python.  A round costs, for each sampled thread, one batched
- * read shared by all thread states, the stack itself (one read of its
- * data-stack chunk on 3.11+), and one batched verification read.
+ * Layer: python.  A round is one batched read: every thread state (and
+ * each interpreter's list head, the GIL holder) and, around the state of
+ * each thread it samples, two copies of where that thread's stack lay
+ * last time (its plan), and the headers of the code objects it ran.  A
+ * stack found whole in the first copy and unchanged in the second is
+ * taken without another read.  Otherwise the thread's stack is looked
+ * up (a walk that reads), its plan widened, and it is copied again on
+ * its own; after PY_SAMPLE_ATTEMPTS copies that all changed, the thread
+ * is paused for the read.
  */
 #define _GNU_SOURCE
 #include "sampler.h"
@@ -14,11 +20,30 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "core/util.h"
 #include "core/xalloc.h"
+#include "target/target.h"
 #include "core/banned.h"
 
+/* Walks of a thread list that keeps changing, per round. */
+#define REFRESH_TRIES 3
 /* Look for a missing thread name at most once per this many rounds. */
 #define NAME_RETRY_ROUNDS 200
+/* A plan's range that no walk needed for this many rounds is dropped. */
+#define PLAN_AGE 64
+/* Room to grow copied beyond the top frame of the newest chunk. */
+#define CHUNK_SLACK 1024
+/* PyFrameObjects (<=3.10) are copied in aligned blocks this large: a
+ * call allocates its frame next to the ones the last calls freed. */
+#define FRAME_BLOCK 1024
+/* Pauses of one thread for one stack: a thread stopped between the two
+ * stores of a call or a return (3.12 can order them either way) shows a
+ * chain that is not whole yet. */
+#define PAUSED_ATTEMPTS 3
+/* Ranges closer than this are copied as one. */
+#define MERGE_GAP 256
+/* At most this much of one stack is copied (twice) per round. */
+#define PLAN_BYTES_MAX (8u << 20)
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -27,7 +52,7 @@ py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
     memset(s, 0, sizeof(*s));
     s->rt = rt;
     s->mode = mode;
-    s->stack_flags = PY_STACK_VERIFY;
+    s->may_pause = 1;
     s->stack = (struct py_stack)PY_STACK_INIT;
 }
 
@@ -35,6 +60,15 @@ static void
 thread_close(struct py_sampled_thread *t)
 {
     free(t->name);
+    free(t->plan);
+    free(t->copies);
+}
+
+static void
+batch_release(struct py_batch *b)
+{
+    free(b->iov);
+    free(b->buf);
 }
 
 void
@@ -47,25 +81,35 @@ py_sampler_release(struct py_sampler *s)
     }
     free(s->threads);
     free(s->interps);
-    free(s->buf);
+    batch_release(&s->round);
+    batch_release(&s->again);
     py_stack_release(&s->stack);
     memset(s, 0, sizeof(*s));
 }
 
-/* The kernel's state letter for a thread, 0 when unknown. */
+/*
+ * The kernel's state letter for a thread, 0 when unknown.  A thread that
+ * can no longer be found exited: its thread state may be another
+ * thread's now (same address, same pthread_t), so the lists are walked
+ * again.
+ */
 static char
 thread_state(struct py_sampler *s, struct py_sampled_thread *t)
 {
     char state = 0;
 
-    if (t->thread.tid <= 0 ||
-        target_thread_state(s->rt->target, (int)t->thread.tid, &state) < 0) {
+    if (t->thread.tid <= 0) {
+        return 0;
+    }
+    if (target_thread_state(s->rt->target, (int)t->thread.tid, &state) < 0) {
+        s->stale = 1;
         return 0;
     }
     return state;
 }
 
-/* Where this round's GIL holder will be read from (gil mode only). */
+/* Where this round's GIL holder will be read from (gil mode, or when
+ * states are asked for). */
 static int
 gil_locate(struct py_sampler *s)
 {
@@ -73,7 +117,7 @@ gil_locate(struct py_sampler *s)
     struct py_runtime *rt = s->rt;
 
     s->gil = s->holder_slot = 0;
-    if (s->mode != PY_SAMPLE_GIL || s->ninterps == 0) {
+    if ((s->mode != PY_SAMPLE_GIL && !s->states) || s->ninterps == 0) {
         return 0;
     }
     if (pyl_has(l->interp_ceval_gil)) {
@@ -118,13 +162,19 @@ refresh(struct py_sampler *s)
         t->thread = list.v[i];
         t->user = UINT32_MAX;
         for (j = 0; j < nold; j++) {
+            /* The same state, ident and kernel thread: a state reused
+             * by a new thread (same address, same pthread_t) is new. */
             if (!old[j].alive && old[j].thread.tstate == t->thread.tstate &&
-                old[j].thread.ident == t->thread.ident) {
+                old[j].thread.ident == t->thread.ident &&
+                old[j].thread.tid == t->thread.tid) {
                 old[j].alive = 1;
                 t->name = old[j].name;
                 t->named_round = old[j].named_round;
+                t->name_wait = old[j].name_wait;
                 t->user = old[j].user;
+                t->plan = old[j].plan;
                 old[j].name = NULL;
+                old[j].plan = NULL;
                 break;
             }
         }
@@ -142,93 +192,391 @@ refresh(struct py_sampler *s)
     return gil_locate(s);
 }
 
-/*
- * Read every known thread state (and each interpreter's list head), the
- * GIL holder, and, for the threads this round samples, where their stacks
- * were last round, in one batched read.  Returns 1 when the lists still
- * link the same thread states, 0 when they changed (refresh), or an
- * error.
- */
+/* ---- plans -------------------------------------------------------------- */
+
 static int
-reread_threads(struct py_sampler *s, int speculate)
+region_cmp(const void *a, const void *b)
+{
+    const struct py_region *x = a, *y = b;
+
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/*
+ * Add [addr, addr + len) to a set of ranges as needed in round `used`:
+ * merged with ranges it overlaps or nearly touches, and the set kept
+ * sorted.  When the set is full the range least recently needed goes.
+ */
+static void
+regions_add(struct py_region *v, size_t *n, size_t max, raddr_t addr,
+            size_t len, uint64_t used, size_t gap)
+{
+    size_t i, j, oldest = 0;
+
+    for (i = 0; i < *n; i++) {
+        struct py_region *r = &v[i];
+
+        if (addr <= r->addr + r->len + gap && r->addr <= addr + len + gap) {
+            raddr_t lo = addr < r->addr ? addr : r->addr;
+            raddr_t hi =
+                addr + len > r->addr + r->len ? addr + len : r->addr + r->len;
+
+            r->addr = lo;
+            r->len = (size_t)(hi - lo);
+            r->used = used > r->used ? used : r->used;
+            /* It may reach its neighbours now. */
+            for (j = i + 1; j < *n && v[j].addr <= hi + gap;) {
+                hi = v[j].addr + v[j].len > hi ? v[j].addr + v[j].len : hi;
+                r->len = (size_t)(hi - lo);
+                r->used = v[j].used > r->used ? v[j].used : r->used;
+                memmove(&v[j], &v[j + 1], (*n - j - 1) * sizeof(*v));
+                (*n)--;
+            }
+            return;
+        }
+    }
+    if (*n == max) {
+        for (i = 1; i < *n; i++) {
+            oldest = v[i].used < v[oldest].used ? i : oldest;
+        }
+        v[oldest] = v[--*n];
+    }
+    v[*n].addr = addr;
+    v[*n].len = len;
+    v[*n].used = used;
+    (*n)++;
+    qsort(v, *n, sizeof(*v), region_cmp);
+}
+
+/* Forget ranges no walk needed for PLAN_AGE rounds, then the oldest
+ * while the whole is larger than PLAN_BYTES_MAX. */
+static void
+regions_age(struct py_region *v, size_t *n, uint64_t round)
+{
+    size_t i, total = 0;
+
+    for (i = 0; i < *n;) {
+        if (round - v[i].used > PLAN_AGE) {
+            memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof(*v));
+            (*n)--;
+        } else {
+            total += v[i].len;
+            i++;
+        }
+    }
+    while (total > PLAN_BYTES_MAX && *n > 0) {
+        size_t oldest = 0;
+
+        for (i = 1; i < *n; i++) {
+            oldest = v[i].used < v[oldest].used ? i : oldest;
+        }
+        total -= v[oldest].len;
+        memmove(&v[oldest], &v[oldest + 1], (*n - oldest - 1) * sizeof(*v));
+        (*n)--;
+    }
+}
+
+/* The known data-stack chunk that holds addr, or NULL. */
+static struct py_region *
+plan_chunk(struct py_stack_plan *p, raddr_t addr)
+{
+    size_t i;
+
+    for (i = 0; i < p->nchunks; i++) {
+        if (addr >= p->chunks[i].addr &&
+            addr - p->chunks[i].addr < p->chunks[i].len) {
+            return &p->chunks[i];
+        }
+    }
+    return NULL;
+}
+
+/* Make sure the plan covers [addr, addr + len), as the walk needs it. */
+static void
+plan_cover(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
+           size_t len)
 {
     const struct py_layout *l = &s->rt->layout;
-    size_t tsize = (size_t)l->tstate_size, need, i, k, j, n = 0, niov;
-    int cframes =
-        !pyl_has(l->tstate_frame) && !pyl_has(l->tstate_current_frame);
-    uint64_t gil[2] = {0, 0}; /* locked word, last holder / holder */
-    struct memsrc_iov *iov;
-    unsigned char *spec;
-    int rc;
+    struct py_region *chunk = plan_chunk(p, addr);
+    raddr_t lo = addr, hi = addr + len;
+    uint64_t round = s->stats.rounds;
 
-    need = s->ninterps * 8 + s->n * tsize;
-    niov = s->ninterps + s->n + 2;
-    for (k = 0; speculate && k < s->n; k++) {
-        struct py_sampled_thread *t = &s->threads[k];
+    if (chunk != NULL) {
+        /* In a data-stack chunk: from its first frame, with room to
+         * grow, never beyond its end. */
+        lo = chunk->addr + (raddr_t)l->chunk_data;
+        hi += CHUNK_SLACK;
+        if (hi > chunk->addr + chunk->len) {
+            hi = chunk->addr + chunk->len;
+        }
+        if (addr + len > hi) {
+            hi = addr + len;
+        }
+    } else if (pyl_has(l->tstate_frame)) {
+        lo = addr & ~(raddr_t)(FRAME_BLOCK - 1);
+        hi = (addr + len + FRAME_BLOCK - 1) & ~(raddr_t)(FRAME_BLOCK - 1);
+    }
+    regions_add(p->regions, &p->nregions, PY_PLAN_REGIONS, lo,
+                (size_t)(hi - lo), round, MERGE_GAP);
+}
 
-        if (t->want) {
-            for (j = 0; j < t->nspec; j++) {
-                need += t->spec[j].len;
-            }
-            niov += t->nspec + 1;
+/*
+ * Learn from a walk where this stack lies: the chunks it found (a walk
+ * that read them), the frames it visited, the _PyCFrame slot it started
+ * from and the code objects it ran.
+ */
+static void
+plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    const struct py_layout *l = &s->rt->layout;
+    const struct py_stack *st = &s->stack;
+    struct py_stack_plan *p = t->plan;
+    uint64_t round = s->stats.rounds;
+    size_t clen = py_stack_code_header_len(s->rt), i;
+
+    if (st->nchunks > 0) {
+        p->nchunks = 0;
+        for (i = 0; i < st->nchunks && i < PY_PLAN_CHUNKS; i++) {
+            p->chunks[i].addr = st->chunks[i].addr;
+            p->chunks[i].len = st->chunks[i].full;
+            p->chunks[p->nchunks++].used = round;
         }
     }
-    if (need > s->buf_alloc) {
-        s->buf = xrealloc(s->buf, need);
-        s->buf_alloc = need;
+    for (i = 0; i < st->nvisited; i++) {
+        plan_cover(s, p, st->visited[i], st->header_len);
     }
-    iov = xmalloc(niov * sizeof(*iov));
-    for (i = 0; i < s->ninterps; i++, n++) {
-        iov[n].addr = s->interps[i] + (raddr_t)l->interp_tstate_head;
-        iov[n].buf = s->buf + 8 * i;
-        iov[n].len = 8;
+    if (!pyl_has(l->tstate_frame) && !pyl_has(l->tstate_current_frame) &&
+        t->thread.top_slot != 0) {
+        regions_add(p->cframes, &p->ncframes, PY_PLAN_CFRAMES,
+                    t->thread.top_slot, 8, round, 0);
     }
-    for (i = 0; i < s->n; i++, n++) {
-        iov[n].addr = s->threads[i].thread.tstate;
-        iov[n].buf = s->buf + s->ninterps * 8 + i * tsize;
-        iov[n].len = tsize;
+    for (i = 0; i < st->n; i++) {
+        regions_add(p->codes, &p->ncodes, PY_PLAN_CODES, st->v[i].code->addr,
+                    clen, round, 0);
     }
-    if (s->gil != 0) {
-        iov[n].addr = s->gil + (raddr_t)l->gil_locked;
-        iov[n].buf = &gil[0];
-        iov[n++].len = 4;
-        iov[n].addr = s->gil + (raddr_t)l->gil_last_holder;
-        iov[n].buf = &gil[1];
-        iov[n++].len = 8;
-    } else if (s->holder_slot != 0) {
-        iov[n].addr = s->holder_slot;
-        iov[n].buf = &gil[1];
-        iov[n++].len = 8;
-        gil[0] = 1;
-    }
-    spec = s->buf + s->ninterps * 8 + s->n * tsize;
-    for (k = 0; k < s->n; k++) {
-        struct py_sampled_thread *t = &s->threads[k];
+    regions_age(p->regions, &p->nregions, round);
+    regions_age(p->codes, &p->ncodes, round);
+    regions_age(p->cframes, &p->ncframes, round);
+}
 
-        t->top_known = 0;
-        t->spec_slot = 0;
-        if (!speculate || !t->want) {
+/* ---- the batched read --------------------------------------------------- */
+
+/* Add a piece to a batch; its buffer is an offset until batch_read(). */
+static size_t
+batch_add(struct py_batch *b, raddr_t addr, size_t len)
+{
+    size_t off = b->used;
+
+    XGROW(b->iov, b->iov_alloc, b->niov + 1);
+    b->iov[b->niov].addr = addr;
+    b->iov[b->niov].buf = (void *)(uintptr_t)off;
+    b->iov[b->niov].len = len;
+    b->niov++;
+    b->used += (len + 7) & ~(size_t)7;
+    return off;
+}
+
+/*
+ * Add a thread to a batch: its state, and when it is sampled and has a
+ * plan, the plan's ranges before and after it and its code headers.
+ */
+static void
+batch_thread(struct py_sampler *s, struct py_batch *b,
+             struct py_sampled_thread *t, int copy)
+{
+    const struct py_layout *l = &s->rt->layout;
+    struct py_stack_plan *p = t->plan;
+    size_t i, k, nr, half;
+
+    t->copied = copy && p != NULL && p->nregions > 0;
+    t->ncopies = t->ncodes = t->ncframes = 0;
+    if (!t->copied) {
+        t->ts_off = batch_add(b, t->thread.tstate, (size_t)l->tstate_size);
+        return;
+    }
+    nr = p->nregions;
+    if (t->copies == NULL) {
+        t->copies =
+            xmalloc((2 * PY_PLAN_REGIONS + PY_PLAN_CODES + PY_PLAN_CFRAMES) *
+                    sizeof(*t->copies));
+    }
+    for (half = 0; half < 2; half++) {
+        if (half == 1) {
+            /* The thread state, and right after it the _PyCFrame slots
+             * that may hold its top frame (3.11, 3.12). */
+            t->ts_off = batch_add(b, t->thread.tstate, (size_t)l->tstate_size);
+            for (i = 0; i < p->ncframes; i++) {
+                struct py_prefetch *c = &t->cframes[i];
+
+                c->addr = p->cframes[i].addr;
+                c->len = 8;
+                c->data =
+                    (const unsigned char *)(uintptr_t)batch_add(b, c->addr, 8);
+            }
+            t->ncframes = p->ncframes;
+        }
+        for (i = 0; i < nr; i++) {
+            const struct py_region *r = &p->regions[i];
+            struct py_prefetch *c = &t->copies[half * nr + i];
+
+            c->addr = r->addr;
+            c->len = r->len;
+            c->data = (const unsigned char *)(uintptr_t)batch_add(b, r->addr,
+                                                                  r->len);
+        }
+    }
+    /* Code headers once, merged where they sit together. */
+    k = 2 * nr;
+    for (i = 0; i < p->ncodes; i++) {
+        struct py_prefetch *c = k > 2 * nr ? &t->copies[k - 1] : NULL;
+        raddr_t end = p->codes[i].addr + p->codes[i].len;
+
+        if (c != NULL && p->codes[i].addr <= c->addr + c->len + MERGE_GAP &&
+            end - c->addr <= 4096) {
+            if (end > c->addr + c->len) {
+                c->len = (size_t)(end - c->addr);
+                b->iov[b->niov - 1].len = c->len;
+                b->used =
+                    ((size_t)(uintptr_t)c->data + c->len + 7) & ~(size_t)7;
+            }
             continue;
         }
-        if (cframes && t->thread.top_slot != 0) {
-            t->spec_slot = t->thread.top_slot;
-            iov[n].addr = t->spec_slot;
-            iov[n].buf = &t->spec_top;
-            iov[n++].len = 8;
+        c = &t->copies[k++];
+        c->addr = p->codes[i].addr;
+        c->len = p->codes[i].len;
+        c->data =
+            (const unsigned char *)(uintptr_t)batch_add(b, c->addr, c->len);
+    }
+    t->ncopies = nr;
+    t->ncodes = k - 2 * nr;
+}
+
+static void
+batch_begin(struct py_batch *b)
+{
+    b->niov = 0;
+    b->used = 0;
+}
+
+/*
+ * Read a batch; then the copies of the threads in it (all of the
+ * sampler's, or only `only`) point into its buffer.
+ */
+static int
+batch_read(struct py_sampler *s, struct py_batch *b,
+           struct py_sampled_thread *only)
+{
+    size_t i, k;
+
+    if (b->used > b->buf_alloc) {
+        b->buf = xrealloc(b->buf, b->used);
+        b->buf_alloc = b->used;
+    }
+    for (i = 0; i < b->niov; i++) {
+        b->iov[i].buf = b->buf + (uintptr_t)b->iov[i].buf;
+    }
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (!t->copied || (only != NULL && t != only)) {
+            continue;
         }
-        for (j = 0; j < t->nspec; j++, n++) {
-            t->spec[j].data = spec;
-            iov[n].addr = t->spec[j].addr;
-            iov[n].buf = spec;
-            iov[n].len = t->spec[j].len;
-            spec += t->spec[j].len;
+        for (k = 0; k < 2 * t->ncopies + t->ncodes; k++) {
+            t->copies[k].data = b->buf + (uintptr_t)t->copies[k].data;
+        }
+        for (k = 0; k < t->ncframes; k++) {
+            t->cframes[k].data = b->buf + (uintptr_t)t->cframes[k].data;
         }
     }
-    rc = memsrc_readv(s->rt->proc, iov, n);
-    free(iov);
-    if (rc == PS_EFAULT && speculate) {
-        /* Last round's stack went away (a chunk freed, say): read the
-         * thread states alone. */
+    return memsrc_readv(s->rt->proc, b->iov, b->niov);
+}
+
+/* The top frame and data-stack chunk of a thread state copy. */
+static void
+thread_from_state(struct py_sampler *s, struct py_sampled_thread *st,
+                  const unsigned char *ts)
+{
+    const struct py_layout *l = &s->rt->layout;
+    struct py_thread *t = &st->thread;
+
+    if (pyl_has(l->tstate_frame)) {
+        t->top = load_u64(ts, l->tstate_frame);
+        t->top_slot = t->tstate + (raddr_t)l->tstate_frame;
+    } else if (pyl_has(l->tstate_current_frame)) {
+        t->top = load_u64(ts, l->tstate_current_frame);
+        t->top_slot = t->tstate + (raddr_t)l->tstate_current_frame;
+    } else {
+        /* 3.11/3.12: the top frame hangs off a _PyCFrame on the C
+         * stack, which the copies hold if the plan knew it. */
+        raddr_t cframe = load_u64(ts, l->tstate_cframe);
+
+        t->top = 0;
+        t->top_slot = cframe ? cframe + (raddr_t)l->cframe_current_frame : 0;
+    }
+    if (pyl_has(l->tstate_datastack_chunk)) {
+        t->datastack = load_u64(ts, l->tstate_datastack_chunk);
+    }
+    if (pyl_has(l->tstate_base_frame)) {
+        t->base = load_u64(ts, l->tstate_base_frame);
+    }
+}
+
+/*
+ * Does a copy of a thread state still belong to the thread it did?  A new
+ * thread's state is made by the thread that starts it and carries no ids
+ * (3.12+) or the starter's (up to 3.11) until the new thread runs; and a
+ * state freed by a thread that ended can be the next thread's, at the
+ * same address.  Paired with the wrong ids, a thread's samples would go
+ * to another thread, or its kernel state (cpu mode) never be known.
+ */
+static int
+same_thread(struct py_sampler *s, const struct py_sampled_thread *t,
+            const unsigned char *ts)
+{
+    const struct py_layout *l = &s->rt->layout;
+
+    return load_u64(ts, l->tstate_interp) == t->thread.interp &&
+           load_u64(ts, l->tstate_thread_id) == t->thread.ident &&
+           (!pyl_has(l->tstate_native_thread_id) ||
+            load_u64(ts, l->tstate_native_thread_id) ==
+                (uint64_t)t->thread.tid);
+}
+
+/* ---- one round ---------------------------------------------------------- */
+
+/*
+ * Read every known thread state (and each interpreter's list head), the
+ * GIL holder, and the copies of the stacks of the threads this round
+ * samples, in one batched read.  Returns 1 when the lists still link the
+ * same thread states, 0 when they changed (refresh), or an error.
+ */
+static int
+reread_threads(struct py_sampler *s, int copy)
+{
+    const struct py_layout *l = &s->rt->layout;
+    struct py_batch *b = &s->round;
+    size_t i, k, heads, gil = 0;
+    uint64_t locked = 1, holder = 0;
+    int rc;
+
+    batch_begin(b);
+    heads = b->used;
+    for (i = 0; i < s->ninterps; i++) {
+        batch_add(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8);
+    }
+    if (s->gil != 0) {
+        gil = batch_add(b, s->gil + (raddr_t)l->gil_locked, 4);
+        batch_add(b, s->gil + (raddr_t)l->gil_last_holder, 8);
+    } else if (s->holder_slot != 0) {
+        gil = batch_add(b, s->holder_slot, 8);
+    }
+    for (i = 0; i < s->n; i++) {
+        batch_thread(s, b, &s->threads[i], copy && s->threads[i].want);
+    }
+    rc = batch_read(s, b, NULL);
+    if (rc == PS_EFAULT && copy) {
+        /* Memory a plan names went away (a chunk freed, say): read the
+         * thread states alone; each stack is copied on its own. */
         return reread_threads(s, 0);
     }
     if (rc == PS_EFAULT) {
@@ -238,15 +586,17 @@ reread_threads(struct py_sampler *s, int speculate)
         return rc;
     }
     /* Each interpreter's head is its first thread, each thread links to
-     * the next one of the same interpreter, and the last one ends. */
+     * the next one of the same interpreter, and the last one ends; and
+     * each state still belongs to the thread it did (a state freed and
+     * reused by a new thread must not be paired with the old one). */
     for (i = 0, k = 0; i < s->ninterps; i++) {
-        raddr_t expect = load_u64(s->buf, (int32_t)(8 * i));
+        raddr_t expect = load_u64(b->buf, (int32_t)(heads + 8 * i));
 
         for (; k < s->n && s->threads[k].thread.interp == s->interps[i]; k++) {
-            const unsigned char *ts = s->buf + s->ninterps * 8 + k * tsize;
+            const unsigned char *ts = b->buf + s->threads[k].ts_off;
 
             if (s->threads[k].thread.tstate != expect ||
-                load_u64(ts, l->tstate_interp) != s->interps[i]) {
+                !same_thread(s, &s->threads[k], ts)) {
                 return 0;
             }
             expect = load_u64(ts, l->tstate_next);
@@ -255,38 +605,15 @@ reread_threads(struct py_sampler *s, int speculate)
             return 0;
         }
     }
-    s->holder = (uint32_t)gil[0] == 1 ? gil[1] : 0;
-    /* The top frame of each thread. */
+    if (s->gil != 0) {
+        locked = load_u32(b->buf, (int32_t)gil);
+        holder = load_u64(b->buf, (int32_t)(gil + 8));
+    } else if (s->holder_slot != 0) {
+        holder = load_u64(b->buf, (int32_t)gil);
+    }
+    s->holder = locked == 1 ? holder : 0;
     for (k = 0; k < s->n; k++) {
-        const unsigned char *ts = s->buf + s->ninterps * 8 + k * tsize;
-        struct py_sampled_thread *st = &s->threads[k];
-        struct py_thread *t = &st->thread;
-
-        if (!speculate) {
-            st->nspec = 0;
-        }
-        if (pyl_has(l->tstate_frame)) {
-            t->top = load_u64(ts, l->tstate_frame);
-            st->top_known = 1;
-        } else if (pyl_has(l->tstate_current_frame)) {
-            t->top = load_u64(ts, l->tstate_current_frame);
-            st->top_known = 1;
-        } else {
-            /* 3.11/3.12: the top frame hangs off a _PyCFrame, fetched
-             * above when it is where it was last round. */
-            raddr_t cframe = load_u64(ts, l->tstate_cframe);
-
-            t->top = 0;
-            t->top_slot =
-                cframe ? cframe + (raddr_t)l->cframe_current_frame : 0;
-            if (st->spec_slot != 0 && st->spec_slot == t->top_slot) {
-                t->top = st->spec_top;
-                st->top_known = 1;
-            }
-        }
-        if (pyl_has(l->tstate_datastack_chunk)) {
-            t->datastack = load_u64(ts, l->tstate_datastack_chunk);
-        }
+        thread_from_state(s, &s->threads[k], b->buf + s->threads[k].ts_off);
     }
     return 1;
 }
@@ -302,8 +629,7 @@ look_for_names(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (t->name == NULL &&
-            (t->named_round == 0 ||
-             s->stats.rounds - t->named_round >= NAME_RETRY_ROUNDS)) {
+            s->stats.rounds - t->named_round >= t->name_wait) {
             break;
         }
     }
@@ -313,8 +639,18 @@ look_for_names(struct py_sampler *s)
     list.v = xmalloc(s->n * sizeof(*list.v));
     list.n = list.alloc = s->n;
     for (i = 0; i < s->n; i++) {
-        list.v[i] = s->threads[i].thread;
-        s->threads[i].named_round = s->stats.rounds;
+        struct py_sampled_thread *t = &s->threads[i];
+
+        list.v[i] = t->thread;
+        if (t->name == NULL) {
+            /* A new thread is in threading._active a moment after it
+             * starts: look again soon, then less and less often. */
+            t->named_round = s->stats.rounds;
+            t->name_wait = t->name_wait == 0 ? 1 : t->name_wait * 2;
+            if (t->name_wait > NAME_RETRY_ROUNDS) {
+                t->name_wait = NAME_RETRY_ROUNDS;
+            }
+        }
     }
     if (py_threads_names(s->rt, &list, &names) == 0) {
         for (i = 0; i < s->n; i++) {
@@ -329,60 +665,217 @@ look_for_names(struct py_sampler *s)
     py_threads_release(&list);
 }
 
+/* ---- one stack ---------------------------------------------------------- */
+
+/* The 8 bytes at addr in a set of copies, or 0 when they are not there. */
+static int
+copy_word(const struct py_prefetch *c, size_t n, raddr_t addr, uint64_t *out)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (addr >= c[i].addr && addr - c[i].addr + 8 <= c[i].len) {
+            *out = load_u64(c[i].data, (int32_t)(addr - c[i].addr));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
- * A thread's stack, verified.  A stack that changed while read is read
- * again at once: dropping it would bias the profile against short
- * functions, whose samples sit nearer to calls and returns.
+ * The stack from this thread's copies: 0, PY_STACK_MISS (the copies lack
+ * part of it; s->stack.missing says what), or PS_ECHANGED.
+ */
+static int
+stack_from_copies(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    const struct py_prefetch *c1 = t->copies, *c2 = t->copies + t->ncopies;
+    struct py_thread *th = &t->thread;
+    int rc;
+
+    if (th->top == 0 && th->top_slot != 0 &&
+        !copy_word(t->cframes, t->ncframes, th->top_slot, &th->top)) {
+        /* The _PyCFrame the thread state names is not one the plan
+         * knew: its slot was not read beside the thread state. */
+        s->stack.missing = th->top_slot;
+        s->stack.missing_len = 8;
+        return PY_STACK_MISS;
+    }
+    s->stack.prefetch = c1;
+    s->stack.nprefetch = t->ncopies;
+    rc = py_stack_read(s->rt, th, PY_STACK_COPY, &s->stack);
+    if (rc == 0) {
+        rc = py_stack_compare(s->rt, &s->stack, c2, t->ncopies);
+    }
+    if (rc == 0) {
+        rc =
+            py_stack_check_codes(s->rt, &s->stack, c2 + t->ncopies, t->ncodes);
+    }
+    return rc;
+}
+
+/*
+ * Look a stack up with a walk that reads what it needs (it may mix two
+ * moments, so it is used only to learn where the stack lies), and learn
+ * the plan from it.
+ */
+static void
+look_up(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    struct py_thread th = t->thread;
+
+    s->stats.lookups++;
+    if (th.top == 0 && th.top_slot != 0 &&
+        memsrc_read_u64(s->rt->proc, th.top_slot, &th.top) < 0) {
+        return;
+    }
+    py_stack_read(s->rt, &th, 0, &s->stack);
+    if (s->stack.nvisited > 0) {
+        plan_learn(s, t);
+    }
+}
+
+/* Copy this thread's plan and state again, on their own. */
+static int
+copy_again(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    struct py_batch *b = &s->again;
+    const unsigned char *ts;
+    int rc;
+
+    batch_begin(b);
+    batch_thread(s, b, t, 1);
+    rc = batch_read(s, b, t);
+    if (rc < 0) {
+        return rc;
+    }
+    ts = b->buf + t->ts_off;
+    if (!same_thread(s, t, ts)) {
+        s->stale = 1;
+        return err_set(PS_ECHANGED, "a thread state was reused");
+    }
+    thread_from_state(s, t, ts);
+    return 0;
+}
+
+/*
+ * Read the stack with its thread paused: the one way to a consistent
+ * stack of a thread that changes it faster than any copy.
+ */
+static int
+read_paused(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    const struct py_layout *l = &s->rt->layout;
+    unsigned char ts[4096];
+    uint64_t t0 = clock_now_ns();
+    int rc, held = s->rt->target->paused; /* whole, by the caller */
+
+    if (t->thread.tid <= 0 || (size_t)l->tstate_size > sizeof(ts)) {
+        return err_set(PS_ECHANGED, "the stack kept changing");
+    }
+    rc = target_pause_thread(s->rt->target, (int)t->thread.tid);
+    if (rc == 0) {
+        rc = memsrc_read(s->rt->proc, t->thread.tstate, ts,
+                         (size_t)l->tstate_size);
+        if (rc == 0 && !same_thread(s, t, ts)) {
+            s->stale = 1;
+            rc = err_set(PS_ECHANGED, "a thread state was reused");
+        }
+        if (rc == 0) {
+            thread_from_state(s, t, ts);
+            if (t->thread.top == 0 && t->thread.top_slot != 0) {
+                rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot,
+                                     &t->thread.top);
+            }
+        }
+        if (rc == 0) {
+            rc = py_stack_read(s->rt, &t->thread, 0, &s->stack);
+        }
+        if (rc == 0) {
+            rc = py_stack_check_codes(s->rt, &s->stack, NULL, 0);
+        }
+        if (!held) {
+            target_resume(s->rt->target);
+        }
+        s->stats.pauses++;
+        s->stats.pause_ns += clock_now_ns() - t0;
+    }
+    if (rc == PS_EFAULT) {
+        rc = PS_ECHANGED;
+    }
+    return rc;
+}
+
+/*
+ * A thread's stack, consistent: from the round's copies when they hold
+ * it, else copied again (after a look-up when they lacked part of it),
+ * else read with the thread paused.  Dropping a stack that changed
+ * would bias the profile against short functions, whose samples sit
+ * nearer to calls and returns.
  */
 static int
 read_stack(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    const struct py_layout *l = &s->rt->layout;
-    unsigned flags = s->stack_flags;
-    int attempt, rc = 0;
+    int attempt, rc = 0, copied = t->copied, lookup;
 
-    if (!t->top_known && t->thread.top_slot != 0) {
-        rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot, &t->thread.top);
-        if (rc < 0) {
-            return rc == PS_EFAULT ? PS_ECHANGED : rc;
-        }
+    if (t->plan == NULL) {
+        t->plan = xcalloc(1, sizeof(*t->plan));
     }
-    if (t->nspec > 0) {
-        s->stack.prefetch = t->spec;
-        s->stack.nprefetch = t->nspec;
-        flags |= PY_STACK_PREFETCHED;
-    }
+    lookup = t->plan->nregions == 0;
     for (attempt = 0; attempt < PY_SAMPLE_ATTEMPTS; attempt++) {
         if (attempt > 0) {
             s->stats.retries++;
-            flags &= ~(unsigned)PY_STACK_PREFETCHED;
-            /* The top of the stack moved on: read it again. */
-            rc = memsrc_read_u64(s->rt->proc, t->thread.top_slot,
-                                 &t->thread.top);
-            if (rc == 0 && pyl_has(l->tstate_datastack_chunk)) {
-                rc = memsrc_read_u64(s->rt->proc,
-                                     t->thread.tstate +
-                                         (raddr_t)l->tstate_datastack_chunk,
-                                     &t->thread.datastack);
+        }
+        if (!copied) {
+            if (lookup) {
+                raddr_t missing = s->stack.missing;
+                size_t len = s->stack.missing_len;
+
+                look_up(s, t);
+                if (missing != 0 && missing == t->thread.top_slot) {
+                    regions_add(t->plan->cframes, &t->plan->ncframes,
+                                PY_PLAN_CFRAMES, missing, 8, s->stats.rounds,
+                                0);
+                } else if (missing != 0) {
+                    plan_cover(s, t->plan, missing, len);
+                }
+            }
+            rc = copy_again(s, t);
+            if (rc == PS_EFAULT) {
+                /* The plan names memory that went away. */
+                t->plan->nregions = t->plan->nchunks = 0;
+                s->stack.missing = 0;
+                lookup = 1;
+                continue;
             }
             if (rc < 0) {
                 break;
             }
         }
-        rc = py_stack_read(s->rt, &t->thread, flags, &s->stack);
-        if (rc >= 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
-            break;
+        copied = 0;
+        s->stack.missing = 0;
+        rc = stack_from_copies(s, t);
+        if (rc == 0) {
+            s->stats.spec_hits += attempt == 0 && t->copied;
+            plan_learn(s, t);
+            return 0;
+        }
+        lookup = rc == PY_STACK_MISS;
+        if (!lookup && err_class(rc) != ERR_CLASS_TRANSIENT) {
+            return rc;
         }
     }
-    if (rc == 0) {
-        s->stats.spec_hits += attempt == 0 && t->nspec > 0;
-        /* Next round, fetch this stack's pieces with the thread states. */
-        t->nspec =
-            py_stack_where(s->rt, &t->thread, &s->stack, t->spec, PY_SPEC_MAX);
-    } else {
-        t->nspec = 0;
+    /* Let it run a moment and stop it again (PAUSED_ATTEMPTS). */
+    for (attempt = 0; attempt < PAUSED_ATTEMPTS && s->may_pause &&
+                      (rc == PY_STACK_MISS || rc == PS_EFAULT ||
+                       err_class(rc) == ERR_CLASS_TRANSIENT);
+         attempt++) {
+        rc = read_paused(s, t);
+        if (rc == 0) {
+            plan_learn(s, t);
+        }
     }
-    return rc;
+    return rc == PY_STACK_MISS ? err_set(PS_ECHANGED, "the stack moved") : rc;
 }
 
 /* Which threads this round samples, as far as known before reading. */
@@ -400,6 +893,7 @@ py_sampler_choose(struct py_sampler *s)
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;
+            t->state = s->states ? thread_state(s, t) : 0;
         }
         /* gil mode: the holder of last round is the likely one. */
     }
@@ -409,29 +903,31 @@ int
 py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 {
     size_t i;
-    int rc;
+    int rc, refreshes;
 
     s->stats.rounds++;
     if (!s->chosen) {
         py_sampler_choose(s);
     }
     s->chosen = 0;
-    rc = s->n > 0 ? reread_threads(s, 1) : 0;
-    if (rc < 0) {
-        return rc;
-    }
-    if (rc == 0) {
-        /* A new list: read it, then the GIL holder with the threads. */
+    rc = s->n > 0 && !s->stale ? reread_threads(s, 1) : 0;
+    /* A new list (or a thread that ended): walk it, then read it again
+     * as every round does.  A program that starts threads all the time
+     * may change it meanwhile: try again rather than lose the round, in
+     * which a new thread would go unsampled. */
+    for (refreshes = 0; rc == 0 && refreshes < REFRESH_TRIES; refreshes++) {
+        s->stale = 0;
         rc = refresh(s);
         if (rc == 0 && s->n > 0) {
             py_sampler_choose(s);
             s->chosen = 0;
-            rc = reread_threads(s, 0);
-            rc = rc == 0 ? PS_ECHANGED : rc;
+            rc = reread_threads(s, 1);
+        } else if (rc == 0) {
+            rc = 1;
         }
-        if (rc < 0) {
-            return rc == PS_ECHANGED ? 0 : rc;
-        }
+    }
+    if (rc <= 0) {
+        return rc == 0 || rc == PS_ECHANGED ? 0 : rc;
     }
     py_runtime_snapshot(s->rt);
     look_for_names(s);
@@ -440,7 +936,14 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 
         if (s->mode == PY_SAMPLE_GIL) {
             t->want = t->thread.tstate == s->holder;
+            t->copied = t->copied && t->want;
+            if (t->want && s->states) {
+                t->state = thread_state(s, t);
+            }
         }
+        t->gil = s->gil != 0 || s->holder_slot != 0
+                     ? t->thread.tstate == s->holder
+                     : -1;
         if (!t->want) {
             s->stats.idle += s->mode == PY_SAMPLE_CPU;
             continue;

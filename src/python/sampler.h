@@ -5,9 +5,16 @@
  * round and reads them all again in one batched read, checking the list's
  * links; only when a thread appeared or went does it walk the lists
  * again.  Each round it picks the threads its mode asks for (on a CPU,
- * all, or the GIL holder), reads their stacks with PY_STACK_VERIFY (a
- * stack that changed while read is dropped and counted, never reported)
- * and hands each stack to a callback.
+ * all, or the GIL holder) and reads their stacks without stopping them:
+ * in the same batched read, each picked thread's stack memory is copied
+ * twice (where it lay in earlier rounds: its plan) with its thread state
+ * in between.  The stack is walked in the first copy from the top frame
+ * the thread state names and checked against the second copy
+ * (py_stack_compare()), so it is the stack the thread had at the moment
+ * its state was read, however fast it changes.  A stack that lies
+ * partly outside the plan is looked up and copied again; one that keeps
+ * changing is read with that one thread paused (ptrace, never SIGSTOP),
+ * and only when that fails is it dropped and counted.
  */
 #ifndef PYSPECT_PYTHON_SAMPLER_H
 #define PYSPECT_PYTHON_SAMPLER_H
@@ -29,52 +36,97 @@ enum py_sample_mode {
     PY_SAMPLE_GIL,  /* the thread holding the GIL */
 };
 
-/* Pieces of last round's stack fetched ahead, per thread. */
-#define PY_SPEC_MAX 64
+/* Bounds on a thread's plan (what its stack copies cover). */
+#define PY_PLAN_REGIONS 48
+#define PY_PLAN_CHUNKS 8
+#define PY_PLAN_CFRAMES 4
+#define PY_PLAN_CODES 48
 
-/* Pieces of last round's stack fetched ahead, per thread. */
-#define PY_SPEC_MAX 64
+/* A range of target memory, and the round that last needed it. */
+struct py_region {
+    raddr_t addr;
+    size_t len;
+    uint64_t used;
+};
+
+/*
+ * Where a thread's stack has been lying: ranges to copy (frames, the used
+ * part of data-stack chunks, with room to grow), the chunks themselves
+ * (3.11+), the _PyCFrame slots that held the top frame (3.11, 3.12), and
+ * the headers of the code objects it ran.  Built from successful walks;
+ * a range no walk needed for a while is forgotten.
+ */
+struct py_stack_plan {
+    struct py_region regions[PY_PLAN_REGIONS];
+    size_t nregions;
+    struct py_region chunks[PY_PLAN_CHUNKS]; /* len: the chunk's size */
+    size_t nchunks;
+    struct py_region cframes[PY_PLAN_CFRAMES]; /* the current_frame slot */
+    size_t ncframes;
+    struct py_region codes[PY_PLAN_CODES]; /* the header */
+    size_t ncodes;
+};
 
 struct py_sampled_thread {
     struct py_thread thread;
     char *name;           /* threading name, NULL until known */
     uint64_t named_round; /* when the name was last looked for */
-    char state;           /* kernel state letter of the last round */
+    uint64_t name_wait;   /* rounds until the next look */
+    char state;           /* kernel state letter of the last round;
+                           * 0: not read (see py_sampler.states) */
+    int gil;              /* this round: 1 held the GIL, 0 did not, -1
+                           * unknown (see py_sampler.states) */
     uint32_t user;        /* for the caller (e.g. a profile thread index) */
-    /* Where the stack lived last round, fetched speculatively with the
-     * thread states (py_stack_where()); data points into the batch. */
-    struct py_prefetch spec[PY_SPEC_MAX];
-    size_t nspec;
-    raddr_t spec_slot; /* 3.11/3.12: the _PyCFrame slot fetched */
-    uint64_t spec_top; /* and what it held */
-    int want;          /* sampled this round */
-    int top_known;     /* thread.top is this round's */
-    int alive;         /* scratch for list refreshes */
+    struct py_stack_plan *plan; /* NULL until first sampled */
+    /* This round's copies in the sampler's batch buffer, as offsets
+     * until the buffer is final: the plan's regions twice (before and
+     * after the thread state), then the code headers. */
+    struct py_prefetch *copies;
+    size_t ncopies; /* regions per copy */
+    size_t ncodes;
+    /* and the _PyCFrame slots read right after the thread state */
+    struct py_prefetch cframes[PY_PLAN_CFRAMES];
+    size_t ncframes;
+    size_t ts_off; /* this round's copy of the thread state */
+    int copied;    /* the round's batch holds copies of this stack */
+    int want;      /* sampled this round */
+    int alive;     /* scratch for list refreshes */
 };
 
 struct py_sampler_stats {
     uint64_t rounds;    /* rounds taken */
     uint64_t stacks;    /* stacks handed to the callback */
-    uint64_t torn;      /* stacks dropped: changed while read */
+    uint64_t torn;      /* stacks dropped: kept changing, no pause */
     uint64_t errors;    /* stacks dropped: other read errors */
     uint64_t idle;      /* threads not sampled: not running (cpu mode) */
     uint64_t refreshes; /* full walks of the thread lists */
-    uint64_t retries;   /* stacks read again after changing */
-    uint64_t spec_hits; /* stacks decoded from the speculative batch */
+    uint64_t retries;   /* stacks copied again: changed, or outside plan */
+    uint64_t lookups;   /* walks that read a stack to learn where it is */
+    uint64_t spec_hits; /* stacks taken from the round's first batch */
+    uint64_t pauses;    /* stacks read with their thread paused */
+    uint64_t pause_ns;  /* and how long those threads were held */
 };
 
 /*
- * Reads of one stack before it is dropped as torn.  A retry observes the
- * stack a moment later, which does not bias the profile; a drop does (it
- * is likelier near calls and returns, so in short functions), so retry
- * generously: a sampler preempted between its reads needs a few.
+ * Copies of one stack before its thread is paused for the read.  A copy
+ * that fails the comparison saw the stack change during the microsecond
+ * between its halves: the next one rarely does.
  */
-#define PY_SAMPLE_ATTEMPTS 8
+#define PY_SAMPLE_ATTEMPTS 4
+
+/* A batched read being built, and its buffer. */
+struct py_batch {
+    struct memsrc_iov *iov;
+    size_t niov;
+    size_t iov_alloc;
+    unsigned char *buf;
+    size_t used;
+    size_t buf_alloc;
+};
 
 struct py_sampler {
     struct py_runtime *rt;
     enum py_sample_mode mode;
-    unsigned stack_flags;
     struct py_sampled_thread *threads;
     size_t n;
     size_t alloc;
@@ -82,8 +134,8 @@ struct py_sampler {
     size_t ninterps;
     size_t interps_alloc;
     struct py_stack stack;
-    unsigned char *buf; /* scratch for the batched read */
-    size_t buf_alloc;
+    struct py_batch round; /* the round's batched read */
+    struct py_batch again; /* one stack's, copied again */
     /* Where the GIL holder is read from (gil mode), set on refresh:
      * 3.12+ the first interpreter's _gil struct (locked, last_holder),
      * older versions the word holding the current thread state. */
@@ -92,7 +144,16 @@ struct py_sampler {
     raddr_t holder; /* this round's GIL holder, 0 when none */
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
-    int chosen;     /* py_sampler_choose() ran for the next round */
+    int stale;      /* a thread ended or was reused: walk the lists */
+    /* Pause a thread whose stack keeps changing (off when the whole
+     * process is held already, as with record --blocking). */
+    int may_pause;
+    /* Set by the caller after py_sampler_init(): also read, for every
+     * thread sampled, its kernel state (one more read a thread outside
+     * cpu mode) and whether it holds the GIL (read with the thread
+     * states, in the same batch), for a trace that shows them. */
+    int states;
+    int chosen; /* py_sampler_choose() ran for the next round */
 };
 
 /* Called once per sampled stack; frames innermost first. */

@@ -36,6 +36,9 @@ snapshot_clear(struct py_snapshot *s)
             }
             free(t->locals);
         }
+        for (j = 0; j < t->nframes; j++) {
+            py_code_unref(t->frames[j].code);
+        }
         free(t->frames);
     }
     free(s->threads);
@@ -230,8 +233,15 @@ snapshot_once(struct py_runtime *rt, struct snapshot_ctx *ctx,
         ts->nframes = stack.n;
         ts->truncated = stack.truncated;
         if (stack.n > 0) {
+            size_t j;
+
+            /* The frames outlive this walk: a later attempt may clear the
+             * code cache, so each holds its own reference. */
             ts->frames = xmalloc(stack.n * sizeof(*ts->frames));
             memcpy(ts->frames, stack.v, stack.n * sizeof(*ts->frames));
+            for (j = 0; j < stack.n; j++) {
+                py_code_ref(ts->frames[j].code);
+            }
         }
         thread_extras(rt, ctx, &stack, ts);
     }
@@ -295,7 +305,8 @@ py_snapshot_take(struct py_runtime *rt, unsigned flags,
             rc == PS_ENOTREADY) {
             break;
         }
-        /* The code cache may hold an object that was freed meanwhile. */
+        /* The code cache may hold an object that was freed meanwhile;
+         * frames already taken keep their own references. */
         py_code_cache_clear(rt);
     }
     if (out->paused) {

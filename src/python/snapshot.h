@@ -39,7 +39,8 @@ struct py_thread_snapshot {
     struct py_thread thread;
     char *name;              /* threading name, or NULL */
     char os_state;           /* /proc state letter, 0 when unknown */
-    struct py_frame *frames; /* innermost first */
+    struct py_frame *frames; /* innermost first; each holds a reference
+                              * to its code (py_code_ref) */
     size_t nframes;
     int truncated;
     int error; /* 0, or why the stack could not be read */

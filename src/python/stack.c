@@ -27,8 +27,6 @@
 #define STRUCT_MAX 4096
 /* A blind first read of each chunk: CPython's default chunk size. */
 #define CHUNK_FIRST_READ (16u * 1024)
-/* Bytes beyond last round's top frame a sampler fetches with a chunk. */
-#define PREFETCH_SLACK 512
 /* Where to look for the TID inside glibc's struct pthread. */
 #define PTHREAD_SCAN_BYTES 2048
 
@@ -174,6 +172,9 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             }
             if (pyl_has(l->tstate_datastack_chunk)) {
                 t->datastack = load_u64(ts, l->tstate_datastack_chunk);
+            }
+            if (pyl_has(l->tstate_base_frame)) {
+                t->base = load_u64(ts, l->tstate_base_frame);
             }
             if (main_tstate != 0) {
                 t->is_main = tstate == main_tstate;
@@ -493,14 +494,16 @@ visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
 }
 
 /* The bytes of a code object's header that identify it. */
-static size_t
-code_ident_len(const struct py_layout *l)
+size_t
+py_stack_code_header_len(const struct py_runtime *rt)
 {
+    const struct py_layout *l = &rt->layout;
     int32_t hi = l->code_linetable;
 
     hi = l->code_filename > hi ? l->code_filename : hi;
     hi = l->code_name > hi ? l->code_name : hi;
     hi = l->code_firstlineno > hi ? l->code_firstlineno : hi;
+    hi = l->obj_type > hi ? l->obj_type : hi;
     return (size_t)hi + 8;
 }
 
@@ -526,209 +529,120 @@ code_unchanged(struct py_runtime *rt, struct py_code *c,
 }
 
 /*
- * Read the top-of-stack pointer, every visited frame's header and the
- * header of every code object shown again, in one batched read, and
- * check that the chain is the one decoded: the same frames, calling each
- * other from the same instructions, running the same code objects (an
- * address can be reused by a new code object, and the cache must not
- * put an old name on it).  Only the innermost frame may have moved on
- * (field innermost_free).
+ * The len bytes at addr for a walk: from the chunk copies (3.11+), from
+ * the caller's copies, or read from src.  Under PY_STACK_COPY nothing is
+ * read: memory outside the copies is a miss (PY_STACK_MISS, with
+ * s->missing set).
  */
-/* Frames closer than this are read again as one span. */
-#define VERIFY_GAP 256
-/* and no span is longer than this. */
-#define VERIFY_SPAN_MAX (64u * 1024)
-
-struct verify_frame {
-    raddr_t addr;
-    size_t index; /* into visited */
-};
-
 static int
-verify_frame_cmp(const void *a, const void *b)
+frame_bytes(struct memsrc *src, struct py_stack *s, unsigned flags,
+            raddr_t addr, unsigned char *buf, size_t len)
 {
-    const struct verify_frame *x = a, *y = b;
+    const unsigned char *pre;
+    size_t i;
 
-    return (x->addr > y->addr) - (x->addr < y->addr);
+    for (i = 0; i < s->nchunks; i++) {
+        const struct py_chunk *c = &s->chunks[i];
+
+        if (addr >= c->addr && addr - c->addr <= c->size &&
+            len <= c->size - (addr - c->addr)) {
+            memcpy(buf, s->chunk_data + c->offset + (addr - c->addr), len);
+            return 0;
+        }
+    }
+    if (flags & PY_STACK_COPY) {
+        pre = prefetch_find(s, addr, len);
+        if (pre == NULL) {
+            s->missing = addr;
+            s->missing_len = len;
+            return PY_STACK_MISS;
+        }
+        memcpy(buf, pre, len);
+        return 0;
+    }
+    /* Outside the chunks: a generator's frame, or the entry frame on the
+     * C stack.  A direct read of the frame costs less than a page. */
+    return memsrc_read(src, addr, buf, len);
+}
+
+/* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
+
+/* The line of a PyFrameObject, as its f_lineno attribute gives it. */
+static int
+frame_object_line(const struct py_layout *l, struct py_code *code,
+                  const unsigned char *buf)
+{
+    int32_t lasti = load_i32(buf, l->frame_lasti);
+    int32_t lineno = load_i32(buf, l->frame_lineno);
+
+    if (code->format == 1) {
+        /* 3.6-3.9: f_lineno is authoritative only while tracing. */
+        return load_u64(buf, l->frame_trace) != 0
+                   ? lineno
+                   : py_code_addr2line(code, lasti);
+    }
+    /* 3.10: f_lasti counts code units; f_lineno wins if set. */
+    return lineno != 0 ? lineno : py_code_addr2line(code, lasti * 2);
+}
+
+/*
+ * Is the PyFrameObject alive?  A freed one keeps its code, and its f_back
+ * links the free list; only its reference count, zero, tells.  (A frame
+ * freed, reused and freed again between two copies looks the same in
+ * both, though it ran in between.)
+ */
+static int
+frame_object_live(const struct py_layout *l, const unsigned char *buf)
+{
+    return (int64_t)load_u64(buf, l->obj_refcnt) > 0;
+}
+
+/* Is f_lasti an instruction of the code (or -1: not started)? */
+static int
+lasti_inside(const struct py_code *code, int32_t lasti)
+{
+    int64_t off = code->format == 1 ? lasti : (int64_t)lasti * 2;
+
+    return code->code_len == 0 || (lasti >= -1 && off < code->code_len);
 }
 
 static int
-verify_walk(struct py_runtime *rt, const struct py_thread *t,
-            struct py_stack *s, const int32_t *fields, size_t nfields,
-            int32_t innermost_free)
-{
-    size_t clen = code_ident_len(&rt->layout), hl = s->header_len;
-    size_t nv = s->nvisited, n = 0, ncodes = 0, nspans = 0, i, k, f;
-    size_t data_len = 0, need, *frame_at;
-    struct verify_frame *order;
-    struct memsrc_iov *iov;
-    struct py_code **codes;
-    unsigned char *data;
-    uint64_t top = 0;
-    int rc;
-
-    /* One scratch block, kept between samples: iovecs (at most one per
-     * frame, per code and the top pointer), code pointers, the frames
-     * sorted by address, where each frame's copy lands, then the bytes
-     * read (a span holds at most VERIFY_GAP more per frame). */
-    need = (1 + nv + s->n) * sizeof(*iov) + (s->n + 1) * sizeof(*codes) +
-           (nv + 1) * (sizeof(*order) + sizeof(*frame_at)) +
-           nv * (hl + VERIFY_GAP) + (s->n + 1) * clen;
-    if (need > s->verify_buf_alloc) {
-        s->verify_buf = xrealloc(s->verify_buf, need);
-        s->verify_buf_alloc = need;
-    }
-    iov = (struct memsrc_iov *)s->verify_buf;
-    codes = (struct py_code **)(iov + 1 + nv + s->n);
-    order = (struct verify_frame *)(codes + s->n + 1);
-    frame_at = (size_t *)(order + nv + 1);
-    data = (unsigned char *)(frame_at + nv + 1);
-
-    iov[n].addr = t->top_slot;
-    iov[n].buf = &top;
-    iov[n++].len = sizeof(top);
-    /* Frames of one stack sit together (a data-stack chunk, neighbouring
-     * pymalloc blocks): read them back as a few spans, not one piece per
-     * frame, which the kernel would pin a page for each. */
-    for (i = 0; i < nv; i++) {
-        order[i].addr = s->visited[i];
-        order[i].index = i;
-    }
-    /* Usually already in order: a stack grows down a chunk, so the walk
-     * (innermost first) sees falling addresses. */
-    for (i = 1; i < nv && order[i].addr <= order[i - 1].addr; i++) {
-    }
-    if (i == nv) {
-        for (i = 0; i < nv / 2; i++) {
-            struct verify_frame tmp = order[i];
-
-            order[i] = order[nv - 1 - i];
-            order[nv - 1 - i] = tmp;
-        }
-    } else {
-        qsort(order, nv, sizeof(*order), verify_frame_cmp);
-    }
-    for (i = 0; i < nv; i++) {
-        raddr_t a = order[i].addr;
-        struct memsrc_iov *span = nspans ? &iov[n - 1] : NULL;
-
-        if (span == NULL || a < span->addr + span->len ||
-            a - (span->addr + span->len) > VERIFY_GAP ||
-            a + hl - span->addr > VERIFY_SPAN_MAX) {
-            /* A new span (also for overlapping frames, which a target
-             * changing under us can produce). */
-            iov[n].addr = a;
-            iov[n].buf = data + data_len;
-            iov[n].len = hl;
-            n++;
-            nspans++;
-            data_len += hl;
-        } else {
-            size_t grow = (size_t)(a + hl - (span->addr + span->len));
-
-            span->len += grow;
-            data_len += grow;
-        }
-        frame_at[order[i].index] =
-            (size_t)((unsigned char *)iov[n - 1].buf - data) +
-            (size_t)(a - iov[n - 1].addr);
-    }
-    for (i = 0; i < s->n; i++) {
-        struct py_code *c = s->v[i].code;
-
-        /* Each code object once; stacks are short and recursion
-         * repeats the same few. */
-        for (k = 0; k < ncodes && codes[k] != c; k++) {
-        }
-        if (k < ncodes) {
-            continue;
-        }
-        codes[ncodes++] = c;
-        iov[n].addr = c->addr;
-        iov[n].buf = data + data_len;
-        iov[n++].len = clen;
-        data_len += clen;
-    }
-    rc = memsrc_readv(rt->proc, iov, n);
-    if (rc == PS_EFAULT) {
-        rc = err_set(PS_ECHANGED, "a frame went away while read");
-    }
-    if (rc == 0 && top != t->top) {
-        rc = err_set(PS_ECHANGED, "the stack changed while read");
-    }
-    for (i = 0; rc == 0 && i < nv; i++) {
-        const unsigned char *was = s->headers + i * hl;
-        const unsigned char *now = data + frame_at[i];
-
-        for (f = 0; f < nfields; f++) {
-            if (i == 0 && fields[f] == innermost_free) {
-                continue; /* the running frame moves on: fine */
-            }
-            if (memcmp(was + fields[f], now + fields[f], 8) != 0) {
-                rc = err_set(PS_ECHANGED, "the stack changed while read");
-                break;
-            }
-        }
-    }
-    for (k = 0; rc == 0 && k < ncodes; k++) {
-        const unsigned char *now = iov[1 + nspans + k].buf;
-
-        if (!code_unchanged(rt, codes[k], now)) {
-            rc = err_set(PS_ECHANGED, "a code object was replaced");
-        }
-    }
-    return rc;
-}
-
-static int
-walk_frame_objects(struct py_runtime *rt, raddr_t frame, struct py_stack *s)
+walk_frame_objects(struct py_runtime *rt, raddr_t frame, unsigned flags,
+                   struct py_stack *s)
 {
     const struct py_layout *l = &rt->layout;
     unsigned char buf[STRUCT_MAX];
     size_t want = (size_t)l->frame_lineno + 4;
-    int rc;
-
     size_t visited = 0;
+    int rc;
 
     if (want > sizeof(buf)) {
         return PS_EINTERNAL;
     }
     seen_reset(s);
     while (frame != 0) {
-        const unsigned char *pre;
         struct py_code *code;
-        int32_t lasti, lineno;
-        int line;
 
-        if (frame_seen(s, frame, ++visited)) {
+        if ((frame & 7) != 0 || frame_seen(s, frame, ++visited)) {
             return err_set(PS_ECHANGED, "frame chain loops");
         }
-        pre = prefetch_find(s, frame, want);
-        if (pre != NULL) {
-            memcpy(buf, pre, want);
-        } else {
-            rc = memsrc_read(rt->mem, frame, buf, want);
-            if (rc < 0) {
-                return rc;
-            }
+        rc = frame_bytes(rt->mem, s, flags, frame, buf, want);
+        if (rc != 0) {
+            return rc;
         }
         visit_note(s, frame, buf);
+        if (!frame_object_live(l, buf)) {
+            return err_set(PS_ECHANGED, "a freed frame on the stack");
+        }
         rc = py_code_get(rt, load_u64(buf, l->frame_code), &code);
         if (rc < 0) {
             return rc;
         }
-        lasti = load_i32(buf, l->frame_lasti);
-        lineno = load_i32(buf, l->frame_lineno);
-        if (code->format == 1) {
-            /* 3.6-3.9: f_lineno is authoritative only while tracing. */
-            line = load_u64(buf, l->frame_trace) != 0
-                       ? lineno
-                       : py_code_addr2line(code, lasti);
-        } else {
-            /* 3.10: f_lasti counts code units; f_lineno wins if set. */
-            line = lineno != 0 ? lineno : py_code_addr2line(code, lasti * 2);
+        if (!lasti_inside(code, load_i32(buf, l->frame_lasti))) {
+            return err_set(PS_ECHANGED, "an instruction outside its code");
         }
-        if (stack_push(s, code, line, frame, (uint32_t)s->n)) {
+        if (stack_push(s, code, frame_object_line(l, code, buf), frame,
+                       (uint32_t)s->n)) {
             break;
         }
         frame = load_u64(buf, l->frame_back);
@@ -755,7 +669,6 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
     while (chunk != 0) {
         struct py_chunk *c;
         unsigned char *data;
-        const unsigned char *pre;
         uint64_t size;
         size_t first = CHUNK_FIRST_READ;
         int rc;
@@ -770,13 +683,7 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
         }
         XGROW(s->chunk_data, s->chunk_data_alloc, total + first);
         data = s->chunk_data + total;
-        pre = prefetch_find(s, chunk, first);
-        if (pre != NULL) {
-            memcpy(data, pre, first);
-            rc = 0;
-        } else {
-            rc = memsrc_read(rt->proc, chunk, data, first);
-        }
+        rc = memsrc_read(rt->proc, chunk, data, first);
         if (rc == PS_EFAULT) {
             first = (size_t)l->chunk_data;
             rc = memsrc_read(rt->proc, chunk, data, first);
@@ -807,31 +714,28 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
     return 0;
 }
 
-/* The frame at addr, from a chunk copy when it lies in one. */
+/*
+ * Is a frame's instruction pointer inside its code?  3.11 and 3.12 point
+ * at the previous instruction, one code unit before the first while the
+ * frame has not started.
+ */
 static int
-read_iframe(struct py_runtime *rt, struct py_stack *s, raddr_t addr,
-            unsigned char *buf, size_t len)
+instr_inside(const struct py_code *code, raddr_t instr)
 {
-    const unsigned char *pre;
-    size_t i;
+    int64_t off = (int64_t)(instr - code->code_start);
 
-    for (i = 0; i < s->nchunks; i++) {
-        const struct py_chunk *c = &s->chunks[i];
+    return code->code_len == 0 || (off >= -2 && off <= code->code_len);
+}
 
-        if (addr >= c->addr && addr - c->addr <= c->size &&
-            len <= c->size - (addr - c->addr)) {
-            memcpy(buf, s->chunk_data + c->offset + (addr - c->addr), len);
-            return 0;
-        }
-    }
-    /* Outside the chunks: a generator's frame, or the entry frame on the
-     * C stack.  A direct read of the frame costs less than a page. */
-    pre = prefetch_find(s, addr, len);
-    if (pre != NULL) {
-        memcpy(buf, pre, len);
-        return 0;
-    }
-    return memsrc_read(rt->proc, addr, buf, len);
+/* The line of a frame at instr, and whether CPython shows the frame
+ * (not one pushed but not yet started, _PyFrame_IsIncomplete). */
+static int
+iframe_line(const struct py_layout *l, struct py_code *code, int owner,
+            raddr_t instr, int *shown)
+{
+    *shown = owner == l->iframe_owner_generator ||
+             instr >= code->code_start + 2 * (raddr_t)code->firsttraceable;
+    return py_code_addr2line(code, (int)((int64_t)(instr - code->code_start)));
 }
 
 static int
@@ -840,23 +744,26 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
 {
     const struct py_layout *l = &rt->layout;
     unsigned char buf[STRUCT_MAX];
-    raddr_t frame = t->top;
+    raddr_t frame = t->top, last = 0;
     size_t want = (size_t)l->iframe_size;
-    int rc, visited = 0, last_owner = -1;
+    int rc, visited = 0, last_owner = -1, cut = 0;
     uint32_t call = 0;
 
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
     }
-    rc = copy_chunks(rt, t, s);
-    if (rc < 0) {
-        return rc;
+    s->nchunks = 0;
+    if (!(flags & PY_STACK_COPY)) {
+        rc = copy_chunks(rt, t, s);
+        if (rc < 0) {
+            return rc;
+        }
     }
     seen_reset(s);
     while (frame != 0) {
         struct py_code *code;
         raddr_t code_addr, instr, cur = frame;
-        int owner, line, addrq;
+        int owner, line, shown;
         uint32_t mine;
 
         if (++visited > PY_FRAMES_MAX * 4) {
@@ -865,20 +772,20 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         if ((frame & 7) != 0 || frame_seen(s, frame, (size_t)visited)) {
             return err_set(PS_ECHANGED, "frame chain is inconsistent");
         }
-        rc = read_iframe(rt, s, frame, buf, want);
-        if (rc < 0) {
+        rc = frame_bytes(rt->proc, s, flags, frame, buf, want);
+        if (rc != 0) {
             return rc;
         }
         visit_note(s, frame, buf);
         owner = buf[l->iframe_owner];
-        code_addr = load_u64(buf, l->iframe_code);
+        code_addr = pyl_stackref_object(l, load_u64(buf, l->iframe_code));
         instr = load_u64(buf, l->iframe_instr);
         frame = load_u64(buf, l->iframe_previous);
         last_owner = owner;
-        if (pyl_has(l->iframe_owner_cstack) &&
-            owner == l->iframe_owner_cstack) {
-            /* The shim frame of a C -> Python call: a local of that
-             * evaluator call, below the frames it runs. */
+        last = cur;
+        if (pyl_owner_is_shim(l, owner)) {
+            /* An entry frame (a local of the evaluator call that runs
+             * the frames above it), or the base of the stack. */
             if (flags & PY_STACK_CALLS) {
                 call_note(s, call, cur);
             }
@@ -900,14 +807,13 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         if (rc < 0) {
             return rc;
         }
-        /* Frames pushed but not yet started are hidden by CPython
-         * (_PyFrame_IsIncomplete), except generator frames. */
-        if (owner != l->iframe_owner_generator &&
-            instr < code->code_start + 2 * (raddr_t)code->firsttraceable) {
+        if (!instr_inside(code, instr)) {
+            return err_set(PS_ECHANGED, "an instruction outside its code");
+        }
+        line = iframe_line(l, code, owner, instr, &shown);
+        if (!shown) {
             continue;
         }
-        addrq = (int)((int64_t)(instr - code->code_start));
-        line = py_code_addr2line(code, addrq);
         if (flags & PY_STACK_TRACED_LINES) {
             uint64_t fobj = load_u64(buf, l->iframe_frame_obj);
             int32_t lineno = 0;
@@ -923,8 +829,14 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
             call_note(s, mine, 0);
         }
         if (stack_push(s, code, line, cur, mine)) {
+            cut = 1;
             break;
         }
+    }
+    /* 3.15: every complete chain ends at the thread's base frame. */
+    if (!cut && t->base != 0 && last != t->base) {
+        return err_set(PS_ECHANGED, "the stack does not reach the thread's "
+                                    "base frame");
     }
     /* A running generator sits on top of its caller (or an entry shim):
      * a chain that ends at a generator's own frame went through a
@@ -942,93 +854,191 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
               struct py_stack *out)
 {
     const struct py_layout *l = &rt->layout;
-    int32_t fields[3];
     int rc;
 
     out->n = 0;
     out->nvisited = 0;
     out->truncated = 0;
     out->ncalls = 0;
-    if (!(flags & PY_STACK_PREFETCHED)) {
+    out->missing = 0;
+    out->missing_len = 0;
+    if (!(flags & PY_STACK_COPY)) {
         out->nprefetch = 0;
     }
+    if (pyl_has(l->tstate_frame)) {
+        out->header_len = (size_t)l->frame_lineno + 4;
+    } else {
+        out->header_len = (size_t)l->iframe_size;
+    }
     if (t->top == 0) {
+        out->nchunks = 0;
         return 0;
     }
     if (pyl_has(l->tstate_frame)) {
-        /* A PyFrameObject's links: caller, code, last instruction (the
-         * 8 bytes at f_lasti cover f_lineno too, which is fine). */
-        fields[0] = l->frame_back;
-        fields[1] = l->frame_code;
-        fields[2] = l->frame_lasti;
-        out->header_len = (size_t)l->frame_lineno + 4;
-        rc = walk_frame_objects(rt, t->top, out);
+        rc = walk_frame_objects(rt, t->top, flags, out);
         if (rc == 0 && (flags & PY_STACK_CALLS) && out->n > 0) {
             call_note(out, (uint32_t)(out->n - 1), 0);
         }
     } else {
-        fields[0] = l->iframe_previous;
-        fields[1] = l->iframe_code;
-        fields[2] = l->iframe_instr;
-        out->header_len = (size_t)l->iframe_size;
         rc = walk_interpreter_frames(rt, t, flags, out);
     }
     /* 3.10 and 3.11 mark their evaluator calls with _PyCFrames (3.12
-     * has them too, but its shim frames are already noted). */
+     * has them too, but its entry frames are already noted). */
     if (rc == 0 && (flags & PY_STACK_CALLS) && t->cframe != 0 &&
-        pyl_has(l->cframe_previous) && !pyl_has(l->iframe_owner_cstack)) {
+        pyl_has(l->cframe_previous) && !pyl_has(l->iframe_owner_cstack) &&
+        !pyl_has(l->iframe_owner_interpreter)) {
         rc = read_cframes(rt, t, out);
-    }
-    if (rc == 0 && (flags & PY_STACK_VERIFY) && t->top_slot != 0) {
-        rc = verify_walk(rt, t, out, fields, 3, fields[2]);
     }
     return rc;
 }
 
-size_t
-py_stack_where(const struct py_runtime *rt, const struct py_thread *t,
-               const struct py_stack *s, struct py_prefetch *out, size_t max)
+/* ---- checking a walk against a later copy ------------------------------- */
+
+/*
+ * Is the caller frame whose header was `was` at the same line in `now`?
+ * Its instruction may differ (the first and the second call of
+ * `f(a) + f(b)`): the same code at the same line is the same sample.
+ */
+static int
+same_line(struct py_runtime *rt, const unsigned char *was,
+          const unsigned char *now)
 {
     const struct py_layout *l = &rt->layout;
-    size_t n = 0, i, k;
+    struct py_code *code;
+    int shown;
 
     if (pyl_has(l->tstate_frame)) {
-        /* PyFrameObjects: the frames themselves. */
-        for (i = 0; i < s->nvisited && n < max; i++) {
-            out[n].addr = s->visited[i];
-            out[n].len = s->header_len;
-            out[n++].data = NULL;
+        if (py_code_get(rt, load_u64(was, l->frame_code), &code) < 0 ||
+            !lasti_inside(code, load_i32(now, l->frame_lasti))) {
+            return 0;
         }
-        return n;
+        return frame_object_line(l, code, was) ==
+               frame_object_line(l, code, now);
     }
-    if (s->nchunks > 0 && s->chunks[0].addr == t->datastack && n < max) {
-        /* The used part and some room to grow, within the chunk. */
-        size_t len = s->chunks[0].size + PREFETCH_SLACK;
+    if (pyl_has(l->iframe_owner_cstack) &&
+        was[l->iframe_owner] == l->iframe_owner_cstack) {
+        return 1; /* a shim: no code, no line */
+    }
+    if (py_code_get(rt, load_u64(was, l->iframe_code), &code) < 0 ||
+        !instr_inside(code, load_u64(now, l->iframe_instr))) {
+        return 0;
+    }
+    return iframe_line(l, code, was[l->iframe_owner],
+                       load_u64(was, l->iframe_instr), &shown) ==
+           iframe_line(l, code, was[l->iframe_owner],
+                       load_u64(now, l->iframe_instr), &shown);
+}
 
-        out[n].addr = s->chunks[0].addr;
-        out[n].len = len < s->chunks[0].full ? len : s->chunks[0].full;
-        out[n++].data = NULL;
+int
+py_stack_compare(struct py_runtime *rt, struct py_stack *s,
+                 const struct py_prefetch *again, size_t nagain)
+{
+    const struct py_layout *l = &rt->layout;
+    const struct py_prefetch *saved = s->prefetch;
+    size_t saved_n = s->nprefetch, hl = s->header_len, i;
+    int32_t link, code, instr;
+    int rc = 0;
+
+    if (pyl_has(l->tstate_frame)) {
+        link = l->frame_back;
+        code = l->frame_code;
+        instr = l->frame_lasti;
+    } else {
+        link = l->iframe_previous;
+        code = l->iframe_code;
+        instr = l->iframe_instr;
     }
-    for (i = 0; i < s->nvisited && n < max; i++) {
-        for (k = 0; k < s->nchunks; k++) {
-            if (s->visited[i] >= s->chunks[k].addr &&
-                s->visited[i] - s->chunks[k].addr < s->chunks[k].full) {
-                break;
+    s->prefetch = again;
+    s->nprefetch = nagain;
+    for (i = 0; i < s->nvisited && rc == 0; i++) {
+        const unsigned char *was = s->headers + i * hl;
+        const unsigned char *now = prefetch_find(s, s->visited[i], hl);
+
+        if (now == NULL || memcmp(was + link, now + link, 8) != 0 ||
+            memcmp(was + code, now + code, 8) != 0 ||
+            (pyl_has(l->tstate_frame)
+                 ? !frame_object_live(l, now)
+                 : was[l->iframe_owner] != now[l->iframe_owner])) {
+            rc = err_set(PS_ECHANGED, "the stack changed while read");
+        } else if (i > 0 && memcmp(was + instr, now + instr, 8) != 0 &&
+                   !same_line(rt, was, now)) {
+            /* A caller moved on: its callee returned meanwhile. */
+            rc = err_set(PS_ECHANGED, "the stack changed while read");
+        }
+    }
+    s->prefetch = saved;
+    s->nprefetch = saved_n;
+    return rc;
+}
+
+/* Code headers checked at once without a batch: more is rare. */
+#define CODES_CHECK_MAX 64
+
+int
+py_stack_check_codes(struct py_runtime *rt, const struct py_stack *s,
+                     const struct py_prefetch *copies, size_t ncopies)
+{
+    size_t clen = py_stack_code_header_len(rt), i, k, nread = 0;
+    struct py_code *unread[CODES_CHECK_MAX];
+    struct memsrc_iov iov[CODES_CHECK_MAX];
+    unsigned char *data = NULL;
+    int rc = 0;
+
+    for (i = 0; i < s->n; i++) {
+        struct py_code *c = s->v[i].code;
+        const unsigned char *now = NULL;
+
+        for (k = 0; k < i && s->v[k].code != c; k++) {
+        }
+        if (k < i) {
+            continue; /* checked already: recursion repeats codes */
+        }
+        for (k = 0; k < ncopies && now == NULL; k++) {
+            const struct py_prefetch *p = &copies[k];
+
+            if (c->addr >= p->addr && c->addr - p->addr <= p->len &&
+                clen <= p->len - (c->addr - p->addr)) {
+                now = p->data + (c->addr - p->addr);
             }
         }
-        if (k == s->nchunks) {
-            out[n].addr = s->visited[i];
-            out[n].len = (size_t)l->iframe_size;
-            out[n++].data = NULL;
+        if (now != NULL) {
+            if (!code_unchanged(rt, c, now)) {
+                return err_set(PS_ECHANGED, "a code object was replaced");
+            }
+        } else {
+            if (nread == CODES_CHECK_MAX) {
+                return err_set(PS_ECHANGED, "too many code objects to "
+                                            "check");
+            }
+            unread[nread] = c;
+            iov[nread].addr = c->addr;
+            iov[nread].len = clen;
+            nread++;
         }
     }
-    return n;
+    if (nread == 0) {
+        return 0;
+    }
+    data = xmalloc(nread * clen);
+    for (i = 0; i < nread; i++) {
+        iov[i].buf = data + i * clen;
+    }
+    rc = memsrc_readv(rt->proc, iov, nread);
+    if (rc == PS_EFAULT) {
+        rc = err_set(PS_ECHANGED, "a code object went away");
+    }
+    for (i = 0; rc == 0 && i < nread; i++) {
+        if (!code_unchanged(rt, unread[i], data + i * clen)) {
+            rc = err_set(PS_ECHANGED, "a code object was replaced");
+        }
+    }
+    free(data);
+    return rc;
 }
 
 void
 py_stack_release(struct py_stack *s)
 {
-    free(s->verify_buf);
     free(s->visited);
     free(s->headers);
     free(s->seen);

@@ -40,6 +40,7 @@ struct py_thread {
     raddr_t top_slot;  /* where top was read from (tstate or _PyCFrame) */
     raddr_t cframe;    /* tstate->cframe (3.10-3.12), on the C stack */
     raddr_t datastack; /* _PyStackChunk* (3.11+) */
+    raddr_t base;      /* the bottom sentinel frame (3.15+), 0 unknown */
 };
 
 struct py_threads {
@@ -89,20 +90,19 @@ struct py_stack {
     size_t chunks_alloc;
     unsigned char *chunk_data;
     size_t chunk_data_alloc;
-    /* Copies of target memory the caller already has (a sampler's
-     * batched read), consulted before reading; see PY_STACK_PREFETCHED. */
+    /* Copies of target memory the caller took (see PY_STACK_COPY). */
     const struct py_prefetch *prefetch;
     size_t nprefetch;
-    /* Scratch of the verification read, reused. */
-    unsigned char *verify_buf;
-    size_t verify_buf_alloc;
+    /* After PY_STACK_MISS: the memory the walk needed and lacked. */
+    raddr_t missing;
+    size_t missing_len;
     /* Frame addresses seen in the current walk: an open-addressing set
      * whose entries are valid when their tag equals `walk`. */
     struct py_seen *seen;
     size_t seen_mask;
     uint32_t walk;
     /* Every frame the walk visited (shown or hidden), innermost first,
-     * with the header bytes it was decoded from, for PY_STACK_VERIFY. */
+     * with the header bytes it was decoded from (py_stack_compare()). */
     raddr_t *visited;
     unsigned char *headers;
     size_t nvisited;
@@ -132,21 +132,14 @@ enum {
      * per frame that has a frame object, on 3.11+). */
     PY_STACK_TRACED_LINES = 1 << 0,
     /*
-     * Refuse a stack that changed while it was read (PS_ECHANGED): after
-     * the walk, the top-of-stack pointer and every visited frame's links
-     * (code, caller, and the caller's instruction) are read again in one
-     * batched read and must be unchanged.  The innermost frame may have
-     * moved within its own code: that is the same stack, a moment later.
-     * A sampler sets this so that it never records a stack that mixes two
-     * call chains; it costs one more read per stack.
+     * Walk only copies the caller took (out->prefetch, set by the
+     * caller): read nothing.  A frame outside them ends the walk with
+     * PY_STACK_MISS and out->missing.  A sampler copies a thread's stack
+     * twice in one batched read, its thread state in between, walks the
+     * first copy from the top frame the thread state names, and checks
+     * the walk against the second copy (py_stack_compare()).
      */
-    PY_STACK_VERIFY = 1 << 1,
-    /*
-     * Use out->prefetch (set by the caller) before reading: frames and
-     * the newest data-stack chunk found there are decoded from the copy.
-     * Verification still reads the target again.
-     */
-    PY_STACK_PREFETCHED = 1 << 2,
+    PY_STACK_COPY = 1 << 1,
     /*
      * Say which C call of the evaluator runs each frame and where that
      * call's native frame is (py_stack.calls), so native frames can be
@@ -157,22 +150,16 @@ enum {
      *   3.11: a call runs every frame from the innermost down to the
      *     one flagged is_entry; its _PyCFrame, linked from
      *     tstate->cframe, is its marker.
-     *   3.12+: each call pushes a shim frame (owner CSTACK) below the
-     *     frames it runs, a local of that call: the shim is its marker.
+     *   3.12+: each call pushes an entry frame (owner CSTACK; 3.14+
+     *     INTERPRETER) below the frames it runs, a local of that call:
+     *     the entry frame is its marker.
      * Costs a few reads of the C stack on 3.10 and 3.11, none after.
      */
-    PY_STACK_CALLS = 1 << 3,
+    PY_STACK_CALLS = 1 << 2,
 };
 
-/*
- * Where this thread's stack lived, for a sampler to fetch it next round
- * in its batched read: the newest chunk's used part and the frames read
- * outside chunks (all frames, for PyFrameObject chains).  Fills up to
- * max pieces of at most len_max bytes; returns how many.
- */
-size_t py_stack_where(const struct py_runtime *rt, const struct py_thread *t,
-                      const struct py_stack *s, struct py_prefetch *out,
-                      size_t max);
+/* py_stack_read() under PY_STACK_COPY: the copies lack a frame. */
+#define PY_STACK_MISS 1
 
 /*
  * Every thread of every interpreter, in list order (newest first), with
@@ -196,9 +183,37 @@ int py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t);
 int py_threads_names(struct py_runtime *rt, const struct py_threads *t,
                      char ***names);
 
-/* Walk a thread's frames into out (reset first). */
+/*
+ * Walk a thread's frames into out (reset first).  0, PY_STACK_MISS (under
+ * PY_STACK_COPY), or an error; frames that link in a loop, run no code
+ * object, point outside their code, or a chain through a suspended
+ * generator or a finished frame give PS_ECHANGED.
+ */
 int py_stack_read(struct py_runtime *rt, const struct py_thread *t,
                   unsigned flags, struct py_stack *out);
+
+/*
+ * Check a walk against a second copy of the same memory taken after the
+ * top-of-stack pointer the walk started from: every visited frame must
+ * still link to the same caller and run the same code, and every caller
+ * stand at the same line (its instruction may differ within the line).
+ * Then the stack was the target's at the moment the pointer was read,
+ * although it changed before and after.  PS_ECHANGED otherwise.
+ */
+int py_stack_compare(struct py_runtime *rt, struct py_stack *s,
+                     const struct py_prefetch *again, size_t nagain);
+
+/*
+ * Check that the code objects of a walk are those the cache decoded (an
+ * address can be reused by a new code object): against headers copied
+ * in copies where present, otherwise read now.  PS_ECHANGED when one was
+ * replaced (the cache then decodes it anew).
+ */
+int py_stack_check_codes(struct py_runtime *rt, const struct py_stack *s,
+                         const struct py_prefetch *copies, size_t ncopies);
+
+/* Bytes of a code object's header py_stack_check_codes() looks at. */
+size_t py_stack_code_header_len(const struct py_runtime *rt);
 void py_stack_release(struct py_stack *s);
 
 #endif /* PYSPECT_PYTHON_STACK_H */

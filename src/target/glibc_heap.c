@@ -27,12 +27,15 @@
 #include "core/banned.h"
 
 /*
- * Offsets by glibc family.  2.35 added thp_pagesize, hp_pagesize and
- * hp_flags to malloc_par and pagesize to heap_info; 2.32 added
- * safe-linking; 2.27 added malloc_state.have_fastchunks.  The 2.35+ table
- * was checked field by field against glibc 2.36's DWARF (gdb `ptype /o
- * struct malloc_state`, see tools/check_glibc_layout.py); the 2.27-2.34
- * table comes from reading glibc's malloc.c of those releases.
+ * Offsets by glibc family.  2.43 removed the fastbins; 2.35 added
+ * thp_pagesize, hp_pagesize and hp_flags to malloc_par and pagesize to
+ * heap_info; 2.32 added safe-linking; 2.27 added
+ * malloc_state.have_fastchunks.  The 2.35+ table was checked field by
+ * field against glibc 2.36's DWARF and the 2.43+ one against glibc 2.43's
+ * (libc6-dbg of the sid root; gdb `ptype /o struct malloc_state`, see
+ * tools/check_glibc_layout.py); the 2.27-2.34 table comes from reading
+ * glibc's malloc.c of those releases.  Absent fields are -1 (and no
+ * fastbins is ms_nfastbins 0).
  */
 /* clang-format off */
 static const struct glibc_layout glibc_layouts[] = {
@@ -50,7 +53,7 @@ static const struct glibc_layout glibc_layouts[] = {
         .mp_no_dyn_threshold = 52, .mp_mmapped_mem = 56,
         .mp_max_mmapped_mem = 64, .mp_sbrk_base = 72, .mp_tcache_bins = 80,
         .mp_tcache_max_bytes = 88, .mp_tcache_count = 96,
-        .mp_hp_pagesize = -1, .mp_size = 112,
+        .mp_hp_pagesize = -1, .mp_size = 112, .mmap_tail = 0,
         .hi_ar_ptr = 0, .hi_prev = 8, .hi_size = 16, .hi_mprotect_size = 24,
         .hi_sizeof = 32,
     },
@@ -67,7 +70,28 @@ static const struct glibc_layout glibc_layouts[] = {
         .mp_no_dyn_threshold = 72, .mp_mmapped_mem = 80,
         .mp_max_mmapped_mem = 88, .mp_sbrk_base = 96, .mp_tcache_bins = 104,
         .mp_tcache_max_bytes = 112, .mp_tcache_count = 120,
-        .mp_hp_pagesize = 48, .mp_size = 136,
+        .mp_hp_pagesize = 48, .mp_size = 136, .mmap_tail = 0,
+        .hi_ar_ptr = 0, .hi_prev = 8, .hi_size = 16, .hi_mprotect_size = 24,
+        .hi_sizeof = 48,
+    },
+    /* No fastbins any more (malloc_state loses fastbinsY and
+     * have_fastchunks); malloc_par gains thp_mode and renames tcache_bins
+     * to tcache_small_bins; an mmapped chunk's size leaves its header out
+     * of its mapping. */
+    {
+        .name = "2.43+", .min_minor = 43, .safe_linking = 1, .verified = 1,
+        .ms_mutex = 0, .ms_flags = 4, .ms_have_fastchunks = -1,
+        .ms_fastbins = -1, .ms_nfastbins = 0, .ms_top = 8,
+        .ms_last_remainder = 16, .ms_bins = 24, .ms_binmap = 2056,
+        .ms_next = 2072, .ms_next_free = 2080, .ms_attached_threads = 2088,
+        .ms_system_mem = 2096, .ms_max_system_mem = 2104, .ms_size = 2112,
+        .mp_trim_threshold = 0, .mp_top_pad = 8, .mp_mmap_threshold = 16,
+        .mp_arena_test = 24, .mp_arena_max = 32, .mp_n_mmaps = 68,
+        .mp_n_mmaps_max = 72, .mp_max_n_mmaps = 76,
+        .mp_no_dyn_threshold = 80, .mp_mmapped_mem = 88,
+        .mp_max_mmapped_mem = 96, .mp_sbrk_base = 104, .mp_tcache_bins = 112,
+        .mp_tcache_max_bytes = 120, .mp_tcache_count = 128,
+        .mp_hp_pagesize = 56, .mp_size = 144, .mmap_tail = 16,
         .hi_ar_ptr = 0, .hi_prev = 8, .hi_size = 16, .hi_mprotect_size = 24,
         .hi_sizeof = 48,
     },
@@ -128,19 +152,20 @@ glibc_bin_index(uint64_t size)
 
 int
 glibc_mmapped_chunk(const unsigned char *hdr, raddr_t addr, raddr_t limit,
-                    uint64_t page_size, uint64_t *size)
+                    uint64_t page_size, uint64_t tail, uint64_t *size)
 {
     uint64_t prev = load_u64(hdr, 0), head = load_u64(hdr, 8);
     uint64_t sz = head & ~(uint64_t)GLIBC_SIZE_BITS;
 
     /* An mmapped chunk: IS_MMAPPED set, neither other bit; prev_size is
      * the alignment offset inside the mapping (0 for plain malloc); the
-     * mapping (offset + size) is whole pages. */
+     * mapping (offset + size + tail) is whole pages. */
     if ((head & GLIBC_SIZE_BITS) != GLIBC_IS_MMAPPED || sz < page_size ||
         prev >= page_size || (prev & (GLIBC_ALIGN - 1)) != 0 ||
-        ((prev + sz) & (page_size - 1)) != 0 || addr % page_size != 0) {
+        ((prev + sz + tail) & (page_size - 1)) != 0 || addr % page_size != 0) {
         return 0;
     }
+    sz += tail;
     if (addr + sz < addr || addr + sz > limit) {
         return 0;
     }
@@ -253,8 +278,10 @@ arena_plausible(const struct glibc_layout *L, const unsigned char *a,
 
     if (load_u32(a, L->ms_mutex) > 2 ||
         (load_u32(a, L->ms_flags) & ~7u) != 0 ||
-        load_u32(a, L->ms_have_fastchunks) > 1 || next == 0 ||
-        (next & 7) != 0 || sys > maxsys || maxsys > (1ULL << 48) ||
+        (L->ms_have_fastchunks >= 0 &&
+         load_u32(a, L->ms_have_fastchunks) > 1) ||
+        next == 0 || (next & 7) != 0 || sys > maxsys ||
+        maxsys > (1ULL << 48) ||
         load_u64(a, L->ms_attached_threads) > (1ULL << 24)) {
         return 0;
     }
@@ -322,13 +349,22 @@ mp_plausible(const struct glibc_layout *L, const unsigned char *m,
     uint64_t tbins = load_u64(m, L->mp_tcache_bins);
     uint64_t tmax = load_u64(m, L->mp_tcache_max_bytes);
     uint64_t tcount = load_u64(m, L->mp_tcache_count);
+    /* Whole pages, except from 2.43, whose mremap() of a chunk adds the
+     * chunk header's 16 bytes to the count each time. */
+    uint64_t mm_align = L->mmap_tail ? GLIBC_ALIGN - 1 : 0xfff;
 
     if (mmap_thr > GLIBC_HEAP_MAX / 2 || arena_test == 0 ||
         arena_test > (1u << 20) || arena_max > (1u << 20) || n_mmaps < 0 ||
         n_max < 0 || max_n < n_mmaps || no_dyn > 1 || mm > maxmm ||
-        maxmm > (1ULL << 48) || (mm & 0xfff) != 0 || (maxmm & 0xfff) != 0 ||
-        (mm == 0) != (n_mmaps == 0) || tbins > 128 || tmax > (1u << 20) ||
-        tcount > 65535) {
+        maxmm > (1ULL << 48) || (mm & mm_align) != 0 ||
+        (maxmm & mm_align) != 0 || (mm == 0) != (n_mmaps == 0) ||
+        tbins > 128 || tmax > (1u << 20) || tcount > 65535) {
+        return 0;
+    }
+    /* Both zero only in a block of zeros: glibc starts them at 128 KiB,
+     * and mallopt() sets one at a time.  (2.43's mp_ has no fastbin
+     * fields to tell it from its zeroed neighbours otherwise.) */
+    if (mmap_thr == 0 && load_u64(m, L->mp_top_pad) == 0) {
         return 0;
     }
     /* sbrk_base is where the brk heap began: inside [heap] while that
@@ -1550,9 +1586,10 @@ glibc_chunk_walk(const struct glibc_malloc *gm, struct memsrc *proc,
 
 int
 glibc_find_mmapped(struct memsrc *proc, struct pagemap *pm, raddr_t start,
-                   raddr_t end, const struct glibc_range *skip, size_t nskip,
-                   struct glibc_range **out, size_t *n, size_t *alloc,
-                   uint64_t max_pages, uint64_t *scanned, int *complete)
+                   raddr_t end, uint64_t tail, const struct glibc_range *skip,
+                   size_t nskip, struct glibc_range **out, size_t *n,
+                   size_t *alloc, uint64_t max_pages, uint64_t *scanned,
+                   int *complete)
 {
     raddr_t cand[MMAP_SCAN_BATCH];
     unsigned char hdr[MMAP_SCAN_BATCH * 16], ok[MMAP_SCAN_BATCH];
@@ -1613,7 +1650,7 @@ glibc_find_mmapped(struct memsrc *proc, struct pagemap *pm, raddr_t start,
                 uint64_t size;
 
                 if (!ok[i] || cand[i] < done_to ||
-                    !glibc_mmapped_chunk(hdr + 16 * i, cand[i], end, ps,
+                    !glibc_mmapped_chunk(hdr + 16 * i, cand[i], end, ps, tail,
                                          &size)) {
                     continue;
                 }

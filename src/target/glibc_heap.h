@@ -53,6 +53,9 @@ struct glibc_layout {
     int mp_sbrk_base, mp_tcache_bins, mp_tcache_max_bytes, mp_tcache_count;
     int mp_hp_pagesize; /* -1 when absent */
     int mp_size;
+    /* Bytes of an mmapped chunk's mapping past prev_size + size (2.43+
+     * leaves the chunk header's 16 out of the size). */
+    int mmap_tail;
     /* heap_info */
     int hi_ar_ptr, hi_prev, hi_size, hi_mprotect_size, hi_sizeof;
 };
@@ -220,26 +223,29 @@ int glibc_chunk_walk(const struct glibc_malloc *gm, struct memsrc *proc,
 
 /*
  * Does hdr (the first 16 bytes at page-aligned addr) start a chunk that
- * malloc mmapped on its own, ending at or before limit?  Sets *size.
+ * malloc mmapped on its own, ending at or before limit?  Its mapping is
+ * prev_size + size + tail bytes, whole pages (tail: the layout's
+ * mmap_tail).  Sets *size to the bytes from addr to the mapping's end.
  * Pure.
  */
 int glibc_mmapped_chunk(const unsigned char *hdr, raddr_t addr, raddr_t limit,
-                        uint64_t page_size, uint64_t *size);
+                        uint64_t page_size, uint64_t tail, uint64_t *size);
 
 /*
  * Find chunks that malloc mmapped on their own inside the anonymous
  * mapping [start, end), skipping the sorted ranges in skip (heaps,
  * arenas and stacks others own).  Only resident pages are looked at
  * (pagemap), so nothing is faulted or swapped in; the first 16 bytes of
- * candidate pages are read in batches.  Found chunks are appended to
+ * candidate pages are read in batches (tail: as for
+ * glibc_mmapped_chunk()).  Found chunks are appended to
  * *out.  *scanned counts candidate pages; at most max_pages are read
  * (then *complete is cleared).
  */
 int glibc_find_mmapped(struct memsrc *proc, struct pagemap *pm, raddr_t start,
-                       raddr_t end, const struct glibc_range *skip,
-                       size_t nskip, struct glibc_range **out, size_t *n,
-                       size_t *alloc, uint64_t max_pages, uint64_t *scanned,
-                       int *complete);
+                       raddr_t end, uint64_t tail,
+                       const struct glibc_range *skip, size_t nskip,
+                       struct glibc_range **out, size_t *n, size_t *alloc,
+                       uint64_t max_pages, uint64_t *scanned, int *complete);
 
 /* The largebin index glibc files a free chunk of this size under. */
 int glibc_bin_index(uint64_t size);

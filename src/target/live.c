@@ -272,6 +272,15 @@ live_pause(struct target *t)
     return pause_begin(t->pid, &lt->pause);
 }
 
+static int
+live_pause_thread(struct target *t, int tid)
+{
+    struct live_target *lt = live_of(t);
+
+    pause_release(&lt->pause);
+    return pause_thread_begin(t->pid, tid, &lt->pause);
+}
+
 static void
 live_resume(struct target *t)
 {
@@ -319,6 +328,7 @@ static const struct target_ops live_ops = {
     .cmdline = live_cmdline,
     .executable = live_executable,
     .pause = live_pause,
+    .pause_thread = live_pause_thread,
     .resume = live_resume,
     .check = live_check,
     .exiting = live_exiting,

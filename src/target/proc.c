@@ -167,6 +167,60 @@ proc_ppid(int pid, int *ppid)
     return rc;
 }
 
+int
+proc_status_field(int pid, int tid, const char *name, int index,
+                  long long *out)
+{
+    char path[96];
+    struct strbuf sb = STRBUF_INIT;
+    size_t nlen = strlen(name);
+    const char *line, *end;
+    int rc;
+
+    if (tid > 0) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+    } else {
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    }
+    rc = read_file(path, 1 << 16, &sb);
+    if (rc < 0) {
+        strbuf_release(&sb);
+        return PS_ENOTFOUND;
+    }
+    rc = PS_ENOTFOUND;
+    for (line = sb.buf; line < sb.buf + sb.len; line = end + 1) {
+        const char *p;
+        char *num_end;
+        int i;
+
+        end = memchr(line, '\n', (size_t)(sb.buf + sb.len - line));
+        if (end == NULL) {
+            end = sb.buf + sb.len;
+        }
+        if ((size_t)(end - line) <= nlen || memcmp(line, name, nlen) != 0 ||
+            line[nlen] != ':') {
+            continue;
+        }
+        p = line + nlen + 1;
+        for (i = 0; p < end; i++) {
+            long long v = strtoll(p, &num_end, 10);
+
+            if (num_end == p) {
+                break;
+            }
+            if (i == index) {
+                *out = v;
+                rc = 0;
+                break;
+            }
+            p = num_end;
+        }
+        break;
+    }
+    strbuf_release(&sb);
+    return rc;
+}
+
 static int
 int_cmp(const void *a, const void *b)
 {

@@ -25,6 +25,15 @@ int proc_check(int pid);
  */
 int proc_task_state(int pid, int tid, char *state);
 
+/*
+ * A number field of /proc/PID/status (or of /proc/PID/task/TID/status
+ * when tid > 0), such as "TracerPid" or "Uid" (the first number on the
+ * line: the real id; index picks a later one).  PS_ENOTFOUND when the
+ * process, the thread or the field is not there.
+ */
+int proc_status_field(int pid, int tid, const char *name, int index,
+                      long long *out);
+
 /* The thread ids of pid, sorted ascending.  *tids is malloc'd. */
 int proc_tasks(int pid, int **tids, size_t *count);
 

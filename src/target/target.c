@@ -51,6 +51,28 @@ target_pause(struct target *t)
     return 0;
 }
 
+int
+target_pause_thread(struct target *t, int tid)
+{
+    int rc;
+
+    if (t->paused) {
+        return 0;
+    }
+    t->pause_start_ns = clock_now_ns();
+    t->pause_end_ns = 0;
+    if (t->ops->pause_thread == NULL) {
+        return 0;
+    }
+    rc = t->ops->pause_thread(t, tid);
+    if (rc < 0) {
+        t->pause_end_ns = clock_now_ns();
+        return rc;
+    }
+    t->paused = 1;
+    return 0;
+}
+
 void
 target_resume(struct target *t)
 {

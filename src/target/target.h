@@ -139,6 +139,11 @@ struct target_ops {
      * always consistent).  On failure nothing stays stopped.
      */
     int (*pause)(struct target *t);
+    /*
+     * Stop one thread (tid) the same way, the others running on (NULL:
+     * always consistent).  PS_ECHANGED when the thread is gone.
+     */
+    int (*pause_thread)(struct target *t, int tid);
     /* Let it run again; safe when not paused. */
     void (*resume)(struct target *t);
     /*
@@ -235,6 +240,14 @@ target_executable(struct target *t, struct strbuf *out)
  */
 int target_pause(struct target *t);
 void target_resume(struct target *t);
+
+/*
+ * Pause one thread (tid) for a read of that thread's own state, the
+ * others running on: a sampler's way to read a stack that changes faster
+ * than it can be copied.  target_resume() lets it go.  Nothing to do for a
+ * target that is always consistent, or already paused whole.
+ */
+int target_pause_thread(struct target *t, int tid);
 
 /* How long the last pause lasted (or has lasted so far), in ms. */
 double target_pause_ms(const struct target *t);

@@ -1,7 +1,9 @@
 """End-to-end test harness: real target processes on every CPython found.
 
-Interpreters are discovered at run time: pyenv's versions/3.X*/bin/python3
-and Debian's /usr/bin/python3 (a static build).  Every test that takes the
+Interpreters are discovered at run time: pyenv's versions/3.X*/bin/python3,
+Debian's /usr/bin/python3 (a static build), and 3.14 and 3.15 from the
+Debian sid root that tools/sid-root makes (static builds too, run through
+tools/sid-bin/python3.X in that root).  Every test that takes the
 `python` fixture runs once per expected interpreter; one that is not
 installed is a skip, and the summary at the end says which versions ran.
 Set PYSPECT_TEST_PYTHONS=3.8,3.12,system to run a subset.
@@ -30,7 +32,10 @@ TARGETS = pathlib.Path(__file__).resolve().parent / "targets"
 NONASCII_DIR = "tgt-ünï-函数-𠀀"
 
 EXPECTED = ["3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
-            "system"]
+            "3.14", "3.15", "system"]
+# Versions that live in the sid root (tools/sid-root), not in pyenv.
+SID_BIN = ROOT / "tools" / "sid-bin"
+SID_VERSIONS = ("3.14", "3.15")
 
 Python = collections.namedtuple("Python", "label exe version static")
 
@@ -56,6 +61,24 @@ def _version_of(exe):
     return tuple(int(x) for x in out.stdout.strip().split("."))
 
 
+def sid_root():
+    """The sid root's path (tools/sid-root path)."""
+    out = subprocess.run([str(ROOT / "tools" / "sid-root"), "path"],
+                         capture_output=True, text=True, timeout=10)
+    return pathlib.Path(out.stdout.strip())
+
+
+def _sid_has(label):
+    """Does the sid root hold python<label> (tools/sid-root ensure made
+    it)?"""
+    try:
+        root = sid_root()
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return os.access(str(root / "usr" / "bin" / ("python" + label)),
+                     os.X_OK)
+
+
 def discover_pythons():
     found = {}
     versions = _pyenv_root() / "versions"
@@ -77,6 +100,15 @@ def discover_pythons():
             v = _version_of(system)
             if (3, 6) <= v[:2] <= (3, 13):
                 found["system"] = Python("system", system, v, True)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
+    for label in SID_VERSIONS:
+        if label in found or not _sid_has(label):
+            continue
+        exe = SID_BIN / ("python" + label)
+        try:
+            found[label] = Python(label, str(exe), _version_of(str(exe)),
+                                  True)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
     wanted = os.environ.get("PYSPECT_TEST_PYTHONS")
@@ -117,6 +149,38 @@ def pytest_sessionstart(session):
     if not os.access(PYSPECT, os.X_OK):
         pytest.exit("pyspect binary not found at %s (run make)" % PYSPECT,
                     returncode=3)
+    # make test requires the sid root's interpreters: a silently skipped
+    # 3.14 would be a hidden failure.
+    required = os.environ.get("PYSPECT_REQUIRE_PYTHONS", "")
+    missing = [r for r in required.split(",") if r and r not in PYTHONS]
+    wanted = os.environ.get("PYSPECT_TEST_PYTHONS")
+    if wanted:
+        missing = [m for m in missing if m in wanted.split(",")]
+    if missing:
+        pytest.exit("required interpreters not found: %s (tools/sid-root "
+                    "ensure makes 3.14 and 3.15)" % ", ".join(missing),
+                    returncode=3)
+
+
+# What tools/sid-root runs on the way to the interpreter.
+WRAPPERS = ("sh", "dash", "bash", "unshare", "chroot")
+
+
+def wait_interpreter(python, pid, timeout=30):
+    """Return once pid runs the interpreter itself: the sid root's 3.14
+    and 3.15 start as a chain of wrappers (sh, unshare, chroot) that end
+    by exec'ing it."""
+    if python.label not in SID_VERSIONS:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            exe = os.readlink("/proc/%d/exe" % pid)
+        except OSError:
+            return
+        if os.path.basename(exe) not in WRAPPERS:
+            return
+        time.sleep(0.0005)
 
 
 # ---- running pyspect ------------------------------------------------------

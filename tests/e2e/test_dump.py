@@ -170,7 +170,8 @@ def test_blocking_snapshot_reports_pause(python, scenario):
     assert "Paused for" in r.out
     # The target carries on: no thread is left stopped or traced.
     for tid in os.listdir("/proc/%d/task" % scenario.pid):
-        with open("/proc/%d/task/%s/status" % (scenario.pid, tid)) as f:
+        with open("/proc/%d/task/%s/status" % (scenario.pid, tid),
+                  errors="replace") as f:
             status = f.read()
         assert "TracerPid:\t0\n" in status
         state = status.split("State:\t")[1][0]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PYSPECT, pyspect
+from conftest import PYSPECT, pyspect, wait_interpreter
 
 pytestmark = pytest.mark.sanitize
 
@@ -136,7 +136,7 @@ def test_unsupported_version(tmp_path):
             time.sleep(0.05)
         assert r.rc == VERSION
         line = one_line(r.err)
-        assert "unsupported Python version" in line and "3.6 to 3.13" in line
+        assert "unsupported Python version" in line and "3.6 to 3.15" in line
     finally:
         p.kill()
         p.wait()
@@ -149,6 +149,9 @@ def test_dumped_right_after_start(python):
         p = subprocess.Popen([python.exe, "-c",
                               "import time; time.sleep(30)"])
         try:
+            # From the moment the interpreter is exec'd (the sid root's
+            # pass through sh, unshare and chroot first).
+            wait_interpreter(python, p.pid)
             time.sleep(delay)
             r = pyspect("dump", "--json", p.pid)
             assert r.rc in (0, NOTREADY), r

@@ -5,11 +5,13 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
 
-from conftest import pyspect
+from conftest import (SID_BIN, SID_VERSIONS, pyspect, sid_root,
+                      wait_interpreter)
 
 pytestmark = pytest.mark.sanitize
 
@@ -35,15 +37,32 @@ def run_parked(cmd, env=None):
                             env=env)
 
 
+def renamed_copy(python, tmp_path):
+    """A copy of the static interpreter named billing-service: the path
+    pyspect must report and the command that runs it.  The sid root's
+    interpreters need that root's C library, so their copy goes into the
+    root (its /var/tmp) and runs there."""
+    if python.label not in SID_VERSIONS:
+        exe = tmp_path / "billing-service"
+        shutil.copy(os.path.realpath(python.exe), str(exe))
+        os.chmod(str(exe), 0o755)
+        return str(exe), [str(exe)]
+    root = sid_root()
+    d = tempfile.mkdtemp(prefix="pyspect-renamed-",
+                         dir=str(root / "var" / "tmp"))
+    exe = os.path.join(d, "billing-service")
+    shutil.copy(str(root / "usr" / "bin" / ("python" + python.label)), exe)
+    inside = exe[len(str(root)):]
+    return exe, [str(SID_BIN.parent / "sid-root"), "run", inside]
+
+
 def test_renamed_static_interpreter(python, tmp_path):
     if not python.static:
         pytest.skip("the static build is the system one")
-    exe = tmp_path / "billing-service"
-    shutil.copy(python.exe if os.path.isfile(python.exe) else
-                os.path.realpath(python.exe), str(exe))
-    os.chmod(str(exe), 0o755)
-    p = run_parked([str(exe)])
+    exe, cmd = renamed_copy(python, tmp_path)
+    p = run_parked(cmd)
     try:
+        wait_interpreter(python, p.pid)
         r = dump_when_parked(p.pid)
         assert r.rc == 0, r.err
         doc = json.loads(r.out)
@@ -55,6 +74,8 @@ def test_renamed_static_interpreter(python, tmp_path):
     finally:
         p.kill()
         p.wait()
+        if exe.startswith(str(sid_root())):
+            shutil.rmtree(os.path.dirname(exe))
 
 
 def test_renamed_shared_library(python, tmp_path):

@@ -303,7 +303,8 @@ def task_states(pid):
     states = []
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            with open("/proc/%d/task/%s/stat" % (pid, tid),
+                      errors="replace") as f:
                 states.append(f.read().rsplit(")", 1)[1].split()[0])
         except OSError:
             pass

@@ -45,6 +45,11 @@ def mem_json(pid, *extra, env=None):
     return json.loads(r.out)
 
 
+def glibc_minor(malloc):
+    """2.x of the target's glibc, as pyspect mem reports it."""
+    return int(malloc["glibc"].split(".")[1])
+
+
 def close(got, want, rel, slack=0):
     return abs(got - want) <= rel * want + slack
 
@@ -84,8 +89,14 @@ def test_accuracy_malloc(python, accuracy):
     assert threads and max(a["free"] for a in threads) >= \
         t["thread_kept"] // 2
     assert sum(a["system"] for a in m["per_arena"]) == mi["arena"]
-    # The blocks malloc mmapped on its own were all found.
-    assert m["mmapped_found"]["bytes"] == mi["hblkhd"]
+    # The blocks malloc mmapped on its own were all found.  From glibc
+    # 2.43 its own count (hblkhd) gains 16 bytes at every mremap() of a
+    # chunk (a list's storage growing), so it may exceed the mappings.
+    found = m["mmapped_found"]["bytes"]
+    if glibc_minor(m) >= 43:
+        assert 0 <= mi["hblkhd"] - found <= 16 * 256, (found, mi)
+    else:
+        assert found == mi["hblkhd"]
     # The chunk walk (every chunk, large reads) agrees with the lists.
     o = doc["objects_in_malloc"]
     assert o["complete"], o["problem"]

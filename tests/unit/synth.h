@@ -162,6 +162,7 @@ build(struct image *im, struct built *b)
             raddr_t f = img_alloc(im, (size_t)l->frame_size + 64);
             int32_t lasti = 4 / (l->code_linetable_format == 2 ? 2 : 1);
 
+            put64(im, f, l->obj_refcnt, 1); /* alive */
             put64(im, f, l->obj_type, 0);
             put64(im, f, l->frame_back, prev);
             put64(im, f, l->frame_code, b->codes[i]);

@@ -20,6 +20,7 @@
 #include "core/xalloc.h"
 #include "python/census.h"
 #include "python/gc.h"
+#include "python/heap.h"
 #include "python/layout.h"
 #include "target/maps.h"
 #include "tap.h"
@@ -404,6 +405,23 @@ test_garbage(const struct py_layout *l)
     TAP_OK(c.partial >= 1, "3.%d: the absurd list is partial", l->minor);
     EQ(count_of(&c, "Loop"), 1, "3.%d: a looping tp_base is bounded",
        l->minor);
+    {
+        /* Rows leave out what is not a type (no name to sort by). */
+        struct py_heap_type *rows;
+        size_t nrows, named = 0;
+        uint64_t counted = 0;
+
+        py_heap_rows(&c, &rows, &nrows);
+        for (i = 0; i < nrows; i++) {
+            named += rows[i].name != NULL && rows[i].module != NULL;
+            counted += rows[i].count;
+        }
+        EQ(named, nrows, "3.%d: every row of a damaged heap is named",
+           l->minor);
+        EQ(counted, c.objects, "3.%d: the rows hold every object counted",
+           l->minor);
+        py_heap_types_free(rows, nrows);
+    }
     census_release(&c);
     fk_runtime_free(rt);
     free(f.mem);

@@ -1,15 +1,19 @@
 /*
  * test_core.c - strbuf, JSON writer, hash map, error table, /proc and
- * maps parsing.
+ * maps parsing, the signal guard.
  *
  * Layer: tests.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/hashmap.h"
+#include "core/sigguard.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -162,6 +166,75 @@ test_stat(void)
                "truncated stat");
 }
 
+/* ---- the signal guard ------------------------------------------------ */
+
+static volatile sig_atomic_t guard_calls, handler_calls;
+
+static void
+count_guard(int sig)
+{
+    (void)sig;
+    guard_calls++;
+}
+
+static void
+count_handler(int sig)
+{
+    (void)sig;
+    handler_calls++;
+}
+
+/* In a child: enter the guard, send sig to ourselves; exit 40 + the
+ * guard's calls + 4 * the handler's when we are still alive. */
+static int
+guard_child(int sig, void (*handler)(int))
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid == 0) {
+        /* A process group of its own with its parent outside: not
+         * orphaned, so a stop signal does stop it. */
+        setpgid(0, 0);
+        if (handler != NULL) {
+            signal(sig, handler);
+        }
+        sigguard_enter(count_guard);
+        raise(sig);
+        sigguard_leave();
+        _exit(40 + guard_calls + 4 * handler_calls);
+    }
+    waitpid(pid, &status, WUNTRACED);
+    if (WIFSTOPPED(status)) {
+        /* Stopped as the default would: the guard ran first (it must
+         * have, or it would be on the way out), then continue. */
+        kill(pid, SIGCONT);
+        waitpid(pid, &status, 0);
+        return WIFEXITED(status) ? 1000 + WEXITSTATUS(status) : -1;
+    }
+    if (WIFSIGNALED(status)) {
+        return -WTERMSIG(status);
+    }
+    return WEXITSTATUS(status);
+}
+
+static void
+test_sigguard(void)
+{
+    /* A deadly signal still kills, with its own number. */
+    TAP_EQ_INT(guard_child(SIGTERM, NULL), -SIGTERM, "SIGTERM still kills");
+    TAP_EQ_INT(guard_child(SIGUSR1, NULL), -SIGUSR1, "SIGUSR1 still kills");
+    /* The program's handler runs after the guard's function. */
+    TAP_EQ_INT(guard_child(SIGINT, count_handler), 45,
+               "guard, then the program's handler");
+    /* Ignored stays ignored: the guard is not called. */
+    TAP_EQ_INT(guard_child(SIGPIPE, SIG_IGN), 40, "an ignored signal");
+    /* A stop signal stops (after the guard), and on SIGCONT the program
+     * goes on with the guard in place. */
+    TAP_EQ_INT(guard_child(SIGTSTP, NULL), 1041,
+               "SIGTSTP: guard, stop, continue");
+}
+
 int
 main(void)
 {
@@ -172,5 +245,6 @@ main(void)
     test_parse();
     test_maps();
     test_stat();
+    test_sigguard();
     return tap_done();
 }

@@ -476,26 +476,35 @@ test_mmapped_and_bins(void)
 
     put64(hdr, 0, 0);
     put64(hdr, 8, 0x21000 | 2);
-    TAP_OK(glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096,
+    TAP_OK(glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, 0,
                                &size) &&
                size == 0x21000,
            "an mmapped chunk");
-    TAP_OK(
-        !glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000010000, 4096, &size),
-        "an mmapped chunk past its mapping");
+    TAP_OK(!glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000010000, 4096, 0,
+                                &size),
+           "an mmapped chunk past its mapping");
     put64(hdr, 8, 0x21000 | 3);
-    TAP_OK(
-        !glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, &size),
-        "IS_MMAPPED with PREV_INUSE is not one");
+    TAP_OK(!glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, 0,
+                                &size),
+           "IS_MMAPPED with PREV_INUSE is not one");
     put64(hdr, 8, 0x21010 | 2);
-    TAP_OK(
-        !glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, &size),
-        "not whole pages");
+    TAP_OK(!glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, 0,
+                                &size),
+           "not whole pages");
     put64(hdr, 0, 0x30);
     put64(hdr, 8, (0x21000 - 0x30) | 2);
-    TAP_OK(
-        glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, &size),
-        "an aligned (memalign) mmapped chunk");
+    TAP_OK(glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, 0,
+                               &size),
+           "an aligned (memalign) mmapped chunk");
+    put64(hdr, 0, 0);
+    put64(hdr, 8, (0x21000 - 16) | 2);
+    TAP_OK(glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, 16,
+                               &size) &&
+               size == 0x21000,
+           "glibc 2.43: the size leaves the header out of the mapping");
+    TAP_OK(!glibc_mmapped_chunk(hdr, 0x7f0000000000, 0x7f0000100000, 4096, 0,
+                                &size),
+           "... which is not whole pages before 2.43");
     TAP_EQ_INT(glibc_bin_index(32), 2, "smallest small bin");
     TAP_EQ_INT(glibc_bin_index(1008), 63, "largest small bin");
     TAP_EQ_INT(glibc_bin_index(1024), 64, "first large bin");

@@ -8,6 +8,7 @@
  * cookie or version, or a free-threaded build must be refused.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,7 +143,7 @@ static void
 test_debug_offsets(void)
 {
     const struct py_layout *gen = py_layout_find(3, 13);
-    unsigned char t[PY_DEBUG_OFFSETS_313_SIZE];
+    unsigned char t[584];
     struct py_layout l;
     uint64_t v;
     int i, same = 1;
@@ -152,7 +153,7 @@ test_debug_offsets(void)
         return;
     }
     TAP_EQ_INT(sizeof(rows313) / sizeof(rows313[0]) * 8 + 24,
-               PY_DEBUG_OFFSETS_313_SIZE, "the test's row list is whole");
+               py_debug_offsets_size(13), "the test's row list is whole");
     build_table(gen, t);
     l = *gen;
     TAP_EQ_INT(py_debug_offsets_apply(t, sizeof(t), &l), 0,
@@ -198,10 +199,132 @@ test_debug_offsets(void)
            "a refused table leaves the layout untouched");
 }
 
-int
-main(void)
+/*
+ * A real table: fixtures/debug-offsets-<version>.txt holds the first
+ * bytes of .PyRuntime of Debian sid's python3.14 / python3.15 (in hex),
+ * as the sid root's interpreters carry them (dumped from the binaries
+ * with tools/gen_layouts.py's elf_section()).
+ */
+static size_t
+load_table(const char *dir, const char *version, unsigned char *t, size_t max)
 {
+    char path[512], line[256];
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/debug-offsets-%s.txt", dir, version);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = line;
+        unsigned v;
+
+        if (line[0] == '#') {
+            continue;
+        }
+        while (n < max && sscanf(p, "%2x", &v) == 1) {
+            t[n++] = (unsigned char)v;
+            p += 2;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static void
+test_real_table(const char *dir, int minor, const char *version)
+{
+    const struct py_layout *gen = py_layout_find(3, minor);
+    unsigned char t[PY_DEBUG_OFFSETS_MAX_SIZE], bad[PY_DEBUG_OFFSETS_MAX_SIZE];
+    size_t len = load_table(dir, version, t, sizeof(t));
+    struct py_layout l;
+    uint64_t v;
+    int i, same = 1;
+
+    TAP_OK(gen != NULL, "a generated 3.%d layout exists", minor);
+    TAP_OK(len == py_debug_offsets_size(minor), "%s: the whole table",
+           version);
+    if (gen == NULL || len != py_debug_offsets_size(minor)) {
+        return;
+    }
+    l = *gen;
+    TAP_OK(py_debug_offsets_apply(t, len, &l) == 0, "%s: accepted", version);
+    for (i = 0; i < py_layout_field_count(); i++) {
+        if (i != py_layout_field_index("source_hex") &&
+            py_layout_field_get(&l, i) != py_layout_field_get(gen, i)) {
+            same = 0;
+            printf("# %s: %d vs %d\n", py_layout_field_name(i),
+                   py_layout_field_get(&l, i), py_layout_field_get(gen, i));
+        }
+    }
+    TAP_OK(same, "%s: the target's table agrees with the headers' layout",
+           version);
+    TAP_OK(l.source_hex == gen->source_hex, "%s: the same patch release",
+           version);
+
+    /* A free-threaded build is refused by name. */
+    memcpy(bad, t, len);
+    v = 1;
+    memcpy(bad + 16, &v, 8);
+    l = *gen;
+    TAP_OK(py_debug_offsets_apply(bad, len, &l) == PS_EVERSION,
+           "%s: free-threaded refused", version);
+    TAP_OK(strstr(err_context(), version) != NULL &&
+               strstr(err_context(), "free-threaded") != NULL,
+           "... saying so, with the version: %s", err_context());
+
+    /* A pre-release of the same minor: its layout may differ. */
+    memcpy(bad, t, len);
+    v = 0x03000000u | ((uint64_t)minor << 16) | 0xb2;
+    memcpy(bad + 8, &v, 8);
+    l = *gen;
+    TAP_OK(py_debug_offsets_apply(bad, len, &l) == PS_EVERSION,
+           "%s: a beta refused", version);
+    TAP_OK(strstr(err_context(), "pre-release") != NULL,
+           "... as a pre-release: %s", err_context());
+
+    /* Cut short: the table is not all there. */
+    l = *gen;
+    TAP_OK(py_debug_offsets_apply(t, len - 8, &l) == PS_ECORRUPT,
+           "%s: a short table refused", version);
+
+    /* Another collector (3.14.0 - 3.14.4's incremental one had a
+     * struct of another size): the GC's list heads are unknown. */
+    memcpy(bad, t, len);
+    for (i = 0; i + 8 <= (int)len; i += 8) {
+        memcpy(&v, bad + i, 8);
+        if (i >= 24 && v == (uint64_t)gen->gcstate_size &&
+            i + 16 <= (int)len) {
+            uint64_t next;
+
+            memcpy(&next, bad + i + 8, 8);
+            if (next == (uint64_t)gen->gcstate_collecting) {
+                v += 8;
+                memcpy(bad + i, &v, 8);
+                break;
+            }
+        }
+    }
+    l = *gen;
+    TAP_OK(py_debug_offsets_apply(bad, len, &l) == 0,
+           "%s: another GC state size is accepted", version);
+    TAP_OK(!pyl_has(l.gcstate_generations) && pyl_has(l.interp_gc),
+           "... without the GC's generations");
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : getenv("PYSPECT_FIXTURES");
+
+    if (dir == NULL) {
+        dir = "tests/unit/fixtures";
+    }
     test_versions();
     test_debug_offsets();
+    test_real_table(dir, 14, "3.14.10");
+    test_real_table(dir, 15, "3.15.2");
     return tap_done();
 }

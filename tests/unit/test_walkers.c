@@ -81,6 +81,32 @@ test_layout(const struct py_layout *l, unsigned char *mem)
     py_threads_release(&t);
     py_runtime_free(rt);
 
+    /* Frames kept across a cache clear (a snapshot retrying another
+     * thread) keep their code objects: the entries outlive the cache. */
+    build(&im, &b);
+    rt = runtime_over(&im, &b, source_of(&im));
+    rc = walk_all(rt, &stack, &n);
+    TAP_EQ_INT(rc, 0, "walked before a cache clear");
+    if (rc == 0 && stack.n == 3) {
+        struct py_code *kept[3];
+
+        for (k = 0; k < 3; k++) {
+            kept[k] = py_code_ref(stack.v[k].code);
+        }
+        py_code_cache_clear(rt);
+        rc = walk_all(rt, &stack, &n);
+        TAP_OK(rc == 0 && stack.v[0].code != kept[0],
+               "%s: the cache decodes anew after a clear", label);
+        py_runtime_free(rt);
+        rt = NULL;
+        TAP_EQ_STR(kept[0]->name, "inner", "a kept code outlives the cache");
+        TAP_EQ_STR(kept[2]->filename, "/app/x.py", "and keeps its file");
+        for (k = 0; k < 3; k++) {
+            py_code_unref(kept[k]);
+        }
+    }
+    py_runtime_free(rt);
+
     /* A frame chain that loops is a transient error. */
     build(&im, &b);
     put64(&im, b.frames[2],

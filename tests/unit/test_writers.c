@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "output/output.h"
+#include "output/protobuf.h"
 #include "profile/profile.h"
 #include "tap.h"
 
@@ -659,6 +661,72 @@ test_formats(void)
     strbuf_release(&sb);
 }
 
+static void
+test_protobuf_and_gzip(void)
+{
+    static const struct {
+        uint64_t v;
+        const char *bytes;
+        size_t len;
+    } varints[] = {
+        {0, "\x00", 1},
+        {1, "\x01", 1},
+        {127, "\x7f", 1},
+        {128, "\x80\x01", 2},
+        {300, "\xac\x02", 2},
+        {UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10},
+    };
+    static const uint64_t packed[] = {1, 300, 0};
+    struct strbuf b = STRBUF_INIT, z = STRBUF_INIT;
+    unsigned char back[1024];
+    z_stream zs;
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(varints); i++) {
+        strbuf_reset(&b);
+        pb_varint(&b, varints[i].v);
+        TAP_OK(b.len == varints[i].len &&
+                   memcmp(b.buf, varints[i].bytes, b.len) == 0,
+               "varint %llu", (unsigned long long)varints[i].v);
+    }
+    strbuf_reset(&b);
+    pb_uint(&b, 3, 0);
+    TAP_EQ_INT((int)b.len, 0, "a zero scalar is not written");
+    pb_int(&b, 3, -1);
+    TAP_OK(b.len == 11 && b.buf[0] == 0x18, "a negative int64: key, 10 bytes");
+    strbuf_reset(&b);
+    pb_bytes(&b, 6, "", 0);
+    TAP_OK(b.len == 2 && memcmp(b.buf, "\x32\x00", 2) == 0,
+           "an empty string is written");
+    strbuf_reset(&b);
+    pb_packed(&b, 1, packed, 3);
+    TAP_OK(b.len == 6 && memcmp(b.buf, "\x0a\x04\x01\xac\x02\x00", 6) == 0,
+           "packed: key, length, varints");
+
+    /* gzip: a gzip member (magic 1f 8b) that zlib reads back. */
+    strbuf_reset(&b);
+    for (i = 0; i < 40; i++) {
+        strbuf_addstr(&b, "pyspect ");
+    }
+    out_gzip(b.buf, b.len, &z);
+    TAP_OK(z.len > 18 && (unsigned char)z.buf[0] == 0x1f &&
+               (unsigned char)z.buf[1] == 0x8b,
+           "gzip magic");
+    TAP_OK(z.len < b.len, "and smaller than its input");
+    memset(&zs, 0, sizeof(zs));
+    inflateInit2(&zs, 15 + 16);
+    zs.next_in = (Bytef *)z.buf;
+    zs.avail_in = (uInt)z.len;
+    zs.next_out = back;
+    zs.avail_out = sizeof(back);
+    TAP_EQ_INT(inflate(&zs, Z_FINISH), Z_STREAM_END, "zlib inflates it");
+    TAP_OK(zs.total_out == b.len && memcmp(back, b.buf, b.len) == 0,
+           "the same bytes back");
+    inflateEnd(&zs);
+    strbuf_release(&b);
+    strbuf_release(&z);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -669,6 +737,7 @@ main(int argc, char **argv)
         golden_dir = argc > 1 ? argv[1] : "tests/golden";
     }
     test_formats();
+    test_protobuf_and_gzip();
     test_collapsed();
     test_collapsed_escaping();
     test_table();
