@@ -113,7 +113,7 @@ gil_holds_futex(struct py_runtime *rt, raddr_t interp, raddr_t futex,
 struct search {
     struct py_objects *o;
     raddr_t futex;
-    raddr_t mutex; /* 3.14+: the PyMutex the parked thread waits for */
+    raddr_t mutex;       /* 3.14+: the PyMutex the parked thread waits for */
     struct hashmap seen; /* objects considered */
     size_t budget;
     struct py_wait *out;
@@ -307,9 +307,9 @@ py_wait_find(struct py_objects *o, const struct py_thread *t,
          * stack that names the mutex it waits for. */
         uint64_t m = 0;
 
-        if (memsrc_read_u64(rt->mem,
-                            s.futex + (raddr_t)(int64_t)rt->layout.parking_addr,
-                            &m) == 0) {
+        if (memsrc_read_u64(
+                rt->mem, s.futex + (raddr_t)(int64_t)rt->layout.parking_addr,
+                &m) == 0) {
             s.mutex = m;
         }
         err_clear();

@@ -121,16 +121,17 @@ in_eval(const struct native_frame *f, const raddr_t *start, const raddr_t *end,
 
 /*
  * The native frame whose stack holds addr: frame j's locals lie in
- * [sp of j, sp of j + 1).  nnat when none (or the sps are unknown).
+ * [sp of j, sp of j + 1).  The outermost frame found has no known end
+ * (the unwind may have stopped short of its caller): it holds nothing.
+ * nnat when no frame does (or the sps are unknown).
  */
 static size_t
 frame_holding(const struct native_frame *nat, size_t nnat, raddr_t addr)
 {
     size_t j;
 
-    for (j = 0; j < nnat; j++) {
-        raddr_t lo = nat[j].sp;
-        raddr_t hi = j + 1 < nnat ? nat[j + 1].sp : (raddr_t)-1;
+    for (j = 0; j + 1 < nnat; j++) {
+        raddr_t lo = nat[j].sp, hi = nat[j + 1].sp;
 
         if (lo != 0 && hi != 0 && addr >= lo && addr < hi) {
             return j;
