@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/hashmap.h"
 #include "core/strbuf.h"
+#include "core/util.h"
 #include "core/xalloc.h"
 #include "target/debuginfo.h"
 #include "target/maps.h"
@@ -34,8 +35,25 @@
 #define UNWIND_PAGES 32
 /* Cached symbol lookups before the cache starts afresh. */
 #define UNWIND_SYMBOLS_MAX (1u << 18)
+/* Mappings read again at most this often, when a walk meets code in no
+ * known file. */
+#define UNWIND_REFRESH_NS (200 * 1000 * 1000ULL)
 /* The largest vDSO copied out of the target. */
 #define UNWIND_VDSO_MAX (1u << 20)
+
+/* A module's function symbols, sorted: names by binary search, not by
+ * libdwfl's scan of the whole table per lookup. */
+struct sym_entry {
+    uint64_t start;
+    uint64_t end;
+    const char *name; /* libdwfl's, valid until dwfl_end() */
+    uint32_t rank;    /* among symbols at one address: global first */
+};
+
+struct sym_index {
+    struct sym_entry *v;
+    size_t n;
+};
 
 struct cached_symbol {
     const char *function; /* libdwfl's, valid until dwfl_end() */
@@ -62,6 +80,8 @@ struct unwinder {
     size_t vdso_len;
     struct hashmap symbols; /* (pc << 1 | activation) -> cached_symbol */
     struct hashmap names;   /* hash -> char *: names without @VERSION */
+    struct hashmap modsyms; /* Dwfl_Module * -> struct sym_index */
+    uint64_t refreshed_ns;  /* when the mappings were last read */
     struct unwinder_stats stats;
 };
 
@@ -339,6 +359,7 @@ report_modules(struct unwinder *u)
     if (rc < 0) {
         return rc;
     }
+    u->refreshed_ns = clock_now_ns();
     dwfl_report_begin_add(u->dwfl);
     for (i = 0; i < m.n; i++) {
         const struct map_entry *e = &m.v[i];
@@ -423,6 +444,14 @@ unwinder_free(struct unwinder *u)
         free(value);
     }
     hashmap_release(&u->names);
+    it = 0;
+    while (hashmap_next(&u->modsyms, &it, &key, &value)) {
+        struct sym_index *ix = value;
+
+        free(ix->v);
+        free(ix);
+    }
+    hashmap_release(&u->modsyms);
     hashmap_release(&u->reported);
     free(u->vdso);
     free(u);
@@ -484,12 +513,119 @@ unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
     /* A walk that ends early (no CFI for a frame, a bad return address)
      * returns an error from libdwfl: the frames found are still good. */
     dwfl_getthread_frames(u->dwfl, tid > 0 ? tid : 1, frame_cb, u);
+    /* A walk that ends in no known file met one loaded since the
+     * mappings were read (a module imported during a recording): read
+     * them again, at most every UNWIND_REFRESH_NS, and walk again. */
+    if (u->n > 0 && u->n < max &&
+        dwfl_addrmodule(u->dwfl, u->out[u->n - 1].pc) == NULL &&
+        clock_now_ns() - u->refreshed_ns > UNWIND_REFRESH_NS &&
+        report_modules(u) == 0) {
+        u->n = 0;
+        dwfl_getthread_frames(u->dwfl, tid > 0 ? tid : 1, frame_cb, u);
+    }
+    err_clear();
     *n = u->n;
     u->stats.stacks++;
     u->stats.frames += u->n;
     u->regs = NULL;
     u->out = NULL;
     return 0;
+}
+
+static int
+sym_entry_cmp(const void *a, const void *b)
+{
+    const struct sym_entry *x = a, *y = b;
+
+    if (x->start != y->start) {
+        return x->start < y->start ? -1 : 1;
+    }
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/*
+ * The function symbols of mod, sorted by address; at one address the
+ * global ones first, then weak, then local, each in table order (the
+ * name libdwfl would give: __select over its weak alias select).
+ */
+static const struct sym_index *
+module_symbols(struct unwinder *u, Dwfl_Module *mod)
+{
+    void **slot = hashmap_slot(&u->modsyms, (uint64_t)(uintptr_t)mod);
+    struct sym_index *ix = *slot;
+    int n, i;
+
+    if (ix != NULL) {
+        return ix;
+    }
+    ix = xcalloc(1, sizeof(*ix));
+    *slot = ix;
+    n = dwfl_module_getsymtab(mod);
+    if (n <= 0) {
+        return ix;
+    }
+    ix->v = xmalloc((size_t)n * sizeof(*ix->v));
+    for (i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr = 0;
+        GElf_Word shndx = 0;
+        const char *name =
+            dwfl_module_getsym_info(mod, i, &sym, &addr, &shndx, NULL, NULL);
+        int type, bind;
+        struct sym_entry *e;
+
+        if (name == NULL) {
+            continue;
+        }
+        type = GELF_ST_TYPE(sym.st_info);
+        bind = GELF_ST_BIND(sym.st_info);
+        if (*name == '\0' || sym.st_size == 0 || shndx == SHN_UNDEF ||
+            (type != STT_FUNC && type != STT_GNU_IFUNC)) {
+            continue;
+        }
+        e = &ix->v[ix->n++];
+        e->start = addr;
+        e->end = addr + sym.st_size;
+        e->name = name;
+        e->rank = (uint32_t)(bind == STB_GLOBAL ? 0
+                             : bind == STB_WEAK ? 1
+                                                : 2)
+                      << 28 |
+                  (uint32_t)i;
+    }
+    qsort(ix->v, ix->n, sizeof(*ix->v), sym_entry_cmp);
+    return ix;
+}
+
+/* The function symbol of mod that holds addr, or NULL. */
+static const struct sym_entry *
+symbol_at(struct unwinder *u, Dwfl_Module *mod, uint64_t addr)
+{
+    const struct sym_index *ix = module_symbols(u, mod);
+    size_t lo = 0, hi = ix->n, k;
+
+    /* The first entry that starts after addr. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ix->v[mid].start <= addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    /* Back from the last that starts at or before addr, to the nearest
+     * that holds it; at its address the best ranked comes first. */
+    for (k = lo; k-- > 0 && lo - k <= 16;) {
+        if (addr < ix->v[k].end) {
+            while (k > 0 && ix->v[k - 1].start == ix->v[k].start &&
+                   addr < ix->v[k - 1].end) {
+                k--;
+            }
+            return &ix->v[k];
+        }
+    }
+    return NULL;
 }
 
 /*
@@ -554,16 +690,15 @@ unwinder_symbol(struct unwinder *u, const struct native_frame *f,
 
         c = xcalloc(1, sizeof(*c));
         if (mod != NULL) {
-            GElf_Off symoff = 0;
-            GElf_Sym sym;
+            const struct sym_entry *e = symbol_at(u, mod, lookup);
             Dwarf_Addr bias = 0;
 
             c->library = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL,
                                           NULL, NULL);
-            c->function =
-                plain_name(u, dwfl_module_addrinfo(mod, lookup, &symoff, &sym,
-                                                   NULL, NULL, NULL));
-            c->symbol_offset = symoff + (f->pc - lookup);
+            if (e != NULL) {
+                c->function = plain_name(u, e->name);
+                c->symbol_offset = f->pc - e->start;
+            }
             if (dwfl_module_getelf(mod, &bias) != NULL) {
                 c->offset = f->pc - bias;
             } else {
