@@ -4,6 +4,7 @@ sys._current_frames(), the innermost C function is the one each thread
 parked in (time.sleep, libc's pause() through ctypes, a lock, zlib, a
 stripped library), and each frame's variables read as repr() shows them.
 """
+import gzip
 import os
 import subprocess
 import time
@@ -255,3 +256,43 @@ def test_native_and_locals_together_leave_target_running(python, native):
     for tid in os.listdir("/proc/%d/task" % native.pid):
         with open("/proc/%d/task/%s/status" % (native.pid, tid)) as f:
             assert "TracerPid:\t0\n" in f.read()
+
+
+def test_record_native_every_format(python, native, tmp_path):
+    """record --native: each sample's stack holds its C frames around its
+    Python frames, in every output format."""
+    outs = {"collapsed": tmp_path / "p.collapsed",
+            "svg": tmp_path / "p.svg",
+            "speedscope": tmp_path / "p.speedscope.json",
+            "table": tmp_path / "p.table",
+            "pprof": tmp_path / "p.pb.gz",
+            "trace": tmp_path / "p.trace.json"}
+    args = ["record", "--native", "--mode", "wall", "-r", "50", "-d", "1.5",
+            "--top", "500", "-q"]
+    for path in outs.values():
+        args += ["-o", path]
+    r = pyspect(*(args + [native.pid]), timeout=120)
+    assert r.rc == 0, r.err
+    stacks = [line.rsplit(" ", 1)[0].split(";")
+              for line in outs["collapsed"].read_text().splitlines()]
+    # The thread parked in pause() through ctypes.
+    pauses = [s for s in stacks
+              if any(f.startswith("park_pause ") for f in s)]
+    assert pauses, stacks[:3]
+    names = [f.split(" (")[0] for f in pauses[0]]
+    while names[-1] in SYSCALL_CANCEL:
+        names.pop()
+    # Root first: the Python frames in order, then ctypes' C frames, then
+    # libc's pause() at the leaf.
+    assert names[-1] == "pause", names
+    assert names.index("park_pause") < names.index("ffi_call"), names
+    py = [n for n in names if n in ("park_pause", "run", "Thread.run")]
+    assert py[-1] == "park_pause", names
+    # The stripped library: its static function by library and offset.
+    assert any(any(f.startswith("libstrip.so+0x") for f in s)
+               for s in stacks), [s[-3:] for s in stacks][:5]
+    for fmt, path in outs.items():
+        data = path.read_bytes()
+        if fmt == "pprof":
+            data = gzip.decompress(data)
+        assert b"pause" in data and b"park_pause" in data, fmt
