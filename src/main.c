@@ -2,9 +2,11 @@
  * main.c - pyspect's entry point: global options and the command table.
  *
  * Layer: top.  Looks up the command in commands[] (after git.c) and hands
- * it the rest of the command line.  Exit statuses are documented in
- * docs/pyspect.1: 0 success, 2 usage, other values per failure.
+ * it the rest of the command line, then checks that standard output was
+ * written.  Exit statuses are documented in docs/pyspect.1: 0 success, 2
+ * usage, other values per failure.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,9 +41,12 @@ usage(FILE *stream)
     fputs("usage: pyspect COMMAND [options] PID\n"
           "       pyspect --version | --help | help COMMAND\n"
           "\n"
-          "Look inside a running CPython 3.6-3.13 process: what every thread\n"
+          "Look inside a running CPython 3.6-3.15 process: what every thread\n"
           "is doing, where time and memory go.  Read-only: nothing runs\n"
-          "inside the target.\n"
+          "inside the target.  A process in a container is read from the\n"
+          "host by its host pid: its files are opened through\n"
+          "/proc/PID/root and /proc/PID/map_files, never by the names it\n"
+          "sees.\n"
           "\n"
           "commands:\n",
           stream);
@@ -49,6 +54,32 @@ usage(FILE *stream)
         fprintf(stream, "  %-8s %s\n", commands[i].name, commands[i].summary);
     }
     fputs("\nRun 'pyspect COMMAND --help' for a command's options.\n", stream);
+}
+
+/*
+ * After a command (after git's run_builtin()): what it wrote through
+ * stdio must have reached standard output; a full disk or a closed pipe
+ * is a failure, not a silent success.
+ */
+static int
+finish_stdout(int status)
+{
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+
+    if (fclose(stdout) != 0) {
+        failed = 1;
+    }
+    if (failed && status == 0) {
+        status = cmd_fail(
+            err_set(PS_EIO, "cannot write the output: %s", strerror(errno)));
+    }
+    return status;
+}
+
+static int
+run_command(const struct cmd_struct *cmd, int argc, char **argv)
+{
+    return finish_stdout(cmd->fn(argc, argv));
 }
 
 static const struct cmd_struct *
@@ -78,11 +109,11 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
-        return 0;
+        return finish_stdout(0);
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("pyspect %s\n", PYSPECT_VERSION);
-        return 0;
+        return finish_stdout(0);
     }
     if (strcmp(argv[1], "help") == 0) {
         char help[] = "--help";
@@ -90,16 +121,16 @@ main(int argc, char **argv)
 
         if (argc < 3) {
             usage(stdout);
-            return 0;
+            return finish_stdout(0);
         }
         cmd = find_command(argv[2]);
         if (cmd != NULL) {
-            return cmd->fn(2, help_argv);
+            return run_command(cmd, 2, help_argv);
         }
     } else {
         cmd = find_command(argv[1]);
         if (cmd != NULL) {
-            return cmd->fn(argc - 1, argv + 1);
+            return run_command(cmd, argc - 1, argv + 1);
         }
     }
     fprintf(stderr, "pyspect: '%s' is not a command (see pyspect --help)\n",

@@ -3,6 +3,12 @@
  *
  * Layer: cmd.  Each command lives in its own file, takes argc/argv after
  * the command name, and returns the process exit status.
+ *
+ * The contract of a command's option parser: it returns 0, or an error
+ * code it has already reported (PS_EUSAGE, through cmd_usage_error() and
+ * friends, which return it); --help sets a flag and returns 0, and the
+ * command prints its help.  main() checks that standard output was
+ * written after every command.
  */
 #ifndef PYSPECT_CMD_CMD_H
 #define PYSPECT_CMD_CMD_H
@@ -18,27 +24,100 @@ struct target;
 struct py_runtime;
 
 /*
- * Open the live process pid and find its Python runtime.  On failure
- * nothing is left open (*t and *rt stay NULL) and the error is returned
- * for cmd_fail().
+ * What a command looks at: a live process (PID as an argument, or -p
+ * PID) or a core file (--core FILE, with --executable PATH and --sysroot
+ * DIR for the files it mapped).
  */
+struct cmd_target {
+    int pid;
+    const char *core;
+    const char *executable;
+    const char *sysroot;
+    char **command; /* -- COMMAND ARGS..., for commands that launch */
+};
+
+/* getopt_long() values of the core-file options. */
+enum {
+    CMD_OPT_CORE = 0x1000,
+    CMD_OPT_EXECUTABLE,
+    CMD_OPT_SYSROOT,
+};
+
+/* The long options of a command that reads a process or a core. */
+/* clang-format off */
+#define CMD_TARGET_LONGOPTS                                                   \
+    {"pid", required_argument, NULL, 'p'},                                   \
+    {"core", required_argument, NULL, CMD_OPT_CORE},                         \
+    {"executable", required_argument, NULL, CMD_OPT_EXECUTABLE},             \
+    {"sysroot", required_argument, NULL, CMD_OPT_SYSROOT}
+/* clang-format on */
+
+/* Their lines in a command's --help (20 columns for the option). */
+#define CMD_CORE_USAGE                                                        \
+    "      --core FILE     a core file instead of a process (gcore PID, or\n" \
+    "                      coredumpctl dump -o FILE)\n"                       \
+    "      --executable PATH\n"                                               \
+    "                      with --core: the program, where the core's\n"      \
+    "                      record of it is wrong or missing\n"                \
+    "      --sysroot DIR   with --core: find the files the process mapped\n"  \
+    "                      under DIR (a container's root, a copy of the\n"    \
+    "                      machine the core came from)\n"
+
+/*
+ * Take option c (from CMD_TARGET_LONGOPTS, or -p) into t: 1 when it was
+ * one of them, 0 when not, PS_EUSAGE (reported) for a bad value.
+ */
+int cmd_target_option(const char *cmd, int c, const char *arg,
+                      struct cmd_target *t);
+
+/*
+ * For commands that can launch a program: cut "-- COMMAND ARGS..." off
+ * argv into t->command, leaving in *argc what getopt_long() should see.
+ * 0 or PS_EUSAGE (reported: nothing after --).
+ */
+int cmd_target_command(const char *cmd, int *argc, char **argv,
+                       struct cmd_target *t);
+
+/* cmd_target_finish() flags. */
+enum {
+    CMD_TARGET_LAUNCH = 1 << 0, /* -- COMMAND may name the target */
+};
+
+/*
+ * After the options: the PID argument, if any (argv[optind..]), and the
+ * checks that exactly one target was named (a PID, as an argument or -p,
+ * a core, or a command).  0 or PS_EUSAGE (reported).
+ */
+int cmd_target_finish(const char *cmd, int argc, char **argv, unsigned flags,
+                      struct cmd_target *t);
+
+/*
+ * Open the target (the process, or the core file) and find its Python
+ * runtime.  On failure nothing is left open (*t and *rt stay NULL) and
+ * the error is returned for cmd_fail().  A core that is missing some of
+ * its memory is reported on stderr; the caller marks its answer partial.
+ */
+int cmd_open(const struct cmd_target *spec, struct target **t,
+             struct py_runtime **rt);
+
+/* Open the live process pid (as cmd_open()). */
 int cmd_attach(int pid, struct target **t, struct py_runtime **rt);
-/* Free what cmd_attach() opened (either may be NULL). */
+/* Free what cmd_open() opened (either may be NULL). */
 void cmd_detach(struct target *t, struct py_runtime *rt);
 
-/* Parse a PID argument; prints a usage error and returns 2 on failure. */
+/* Parse a PID argument; 0, or PS_EUSAGE (reported). */
 int cmd_parse_pid(const char *cmd, const char *arg, int *pid);
 
 /*
  * The usage error for the option getopt_long() just refused (unknown,
- * or missing its value); returns 2.
+ * or missing its value); returns PS_EUSAGE.
  */
 int cmd_option_error(const char *cmd, char **argv);
 
 /* Report rc on stderr (one line) and return its exit status. */
 int cmd_fail(int rc);
 
-/* Print "pyspect CMD: MESSAGE" and the usage hint; return 2. */
+/* Print "pyspect CMD: MESSAGE" and the usage hint; return PS_EUSAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

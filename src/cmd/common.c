@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,7 +32,7 @@ cmd_usage_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, " (see pyspect %s --help)\n", cmd);
-    return err_exit_status(PS_EUSAGE);
+    return PS_EUSAGE;
 }
 
 int
@@ -52,30 +53,132 @@ cmd_parse_pid(const char *cmd, const char *arg, int *pid)
     long v;
 
     if (parse_long(arg, 1, 0x7fffffff, &v) < 0) {
-        cmd_usage_error(cmd, "'%s' is not a process id", arg);
-        return PS_EUSAGE;
+        return cmd_usage_error(cmd, "'%s' is not a process id", arg);
     }
     *pid = (int)v;
     return 0;
 }
 
 int
-cmd_attach(int pid, struct target **t, struct py_runtime **rt)
+cmd_target_option(const char *cmd, int c, const char *arg,
+                  struct cmd_target *t)
 {
+    switch (c) {
+    case 'p':
+        return cmd_parse_pid(cmd, arg, &t->pid) < 0 ? PS_EUSAGE : 1;
+    case CMD_OPT_CORE:
+        t->core = arg;
+        return 1;
+    case CMD_OPT_EXECUTABLE:
+        t->executable = arg;
+        return 1;
+    case CMD_OPT_SYSROOT:
+        t->sysroot = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+cmd_target_command(const char *cmd, int *argc, char **argv,
+                   struct cmd_target *t)
+{
+    int i;
+
+    for (i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            if (i + 1 >= *argc) {
+                return cmd_usage_error(cmd, "no command after --");
+            }
+            t->command = argv + i + 1;
+            *argc = i;
+            break;
+        }
+    }
+    return 0;
+}
+
+int
+cmd_target_finish(const char *cmd, int argc, char **argv, unsigned flags,
+                  struct cmd_target *t)
+{
+    const char *or_command =
+        flags & CMD_TARGET_LAUNCH ? ", or a command after --" : "";
+    int named = (t->pid != 0) + (t->core != NULL) + (t->command != NULL);
+
+    if (optind < argc) {
+        if (t->core != NULL) {
+            return cmd_usage_error(cmd,
+                                   "give a process id or --core, not both");
+        }
+        if (named > 0 || optind + 1 < argc) {
+            return cmd_usage_error(cmd, "give one process id%s", or_command);
+        }
+        if (cmd_parse_pid(cmd, argv[optind], &t->pid) < 0) {
+            return PS_EUSAGE;
+        }
+        named++;
+    }
+    if (t->pid != 0 && t->core != NULL) {
+        return cmd_usage_error(cmd, "give a process id or --core, not both");
+    }
+    if (named > 1) {
+        return cmd_usage_error(cmd, "give a process id or a command, not "
+                                    "both");
+    }
+    if ((t->executable != NULL || t->sysroot != NULL) && t->core == NULL) {
+        return cmd_usage_error(cmd,
+                               "--executable and --sysroot go with --core");
+    }
+    if (named == 0) {
+        return cmd_usage_error(cmd, "which process? give a PID%s", or_command);
+    }
+    return 0;
+}
+
+int
+cmd_open(const struct cmd_target *spec, struct target **t,
+         struct py_runtime **rt)
+{
+    struct target_core_options copt = {spec->executable, spec->sysroot};
     int rc;
 
     *t = NULL;
     *rt = NULL;
-    rc = target_live_open(pid, t);
+    if (spec->core != NULL) {
+        rc = target_core_open(spec->core, &copt, t);
+    } else {
+        rc = target_live_open(spec->pid, t);
+    }
     if (rc < 0) {
         return rc;
     }
     rc = py_runtime_attach(*t, rt);
+    if ((*t)->partial != NULL) {
+        /* What is missing may be what stopped the attach: say that
+         * rather than its symptom. */
+        if (rc < 0 && rc != PS_EPERM) {
+            rc = err_set((*t)->partial_error ? (*t)->partial_error : rc, "%s",
+                         (*t)->partial);
+        } else if (rc == 0) {
+            fprintf(stderr, "pyspect: warning: %s; answers are partial\n",
+                    (*t)->partial);
+        }
+    }
     if (rc < 0) {
         target_free(*t);
         *t = NULL;
     }
     return rc;
+}
+
+int
+cmd_attach(int pid, struct target **t, struct py_runtime **rt)
+{
+    struct cmd_target spec = {pid, NULL, NULL, NULL, NULL};
+
+    return cmd_open(&spec, t, rt);
 }
 
 void

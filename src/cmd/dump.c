@@ -28,37 +28,42 @@
 static const char dump_usage[] =
     "usage: pyspect dump [options] PID\n"
     "       pyspect dump [options] -p PID\n"
+    "       pyspect dump [options] --core FILE\n"
     "\n"
     "Print the Python stack of every thread of a running process, innermost\n"
     "frame first, with each thread's OS id, Python ident, name and state\n"
     "(running on a CPU or idle, and whether it holds the GIL).  The target\n"
-    "is only read, never changed.\n"
+    "is only read, never changed.  Or the same of a core file.\n"
     "\n"
     "A thread blocked on a lock says which lock and, where CPython records\n"
     "it, which thread holds it; threads waiting for one another in a cycle\n"
     "are printed first, as a deadlock.\n"
     "\n"
     "options:\n"
-    "  -p, --pid PID   the process to inspect (or give PID as an argument)\n"
-    "      --json      print one JSON document instead of text\n"
-    "      --native    show each thread's C frames too, with the Python\n"
-    "                  frames where the interpreter runs them (pauses the\n"
-    "                  target for as long as reading the stacks takes)\n"
-    "      --locals    show each frame's arguments and local variables\n"
-    "      --blocking  pause the target (ptrace seize/interrupt) while\n"
-    "                  reading, for an exact snapshot of busy threads; the\n"
-    "                  pause time is reported\n"
-    "      --no-source do not show source lines under the frames\n"
-    "  -v, --verbose   report reads, bytes and timings on stderr\n"
-    "  -h, --help      show this help\n"
+    "  -p, --pid PID       the process to inspect (or give PID as an "
+    "argument)\n" CMD_CORE_USAGE
+    "      --json          print one JSON document instead of text\n"
+    "      --native        show each thread's C frames too, with the Python\n"
+    "                      frames where the interpreter runs them (pauses\n"
+    "                      the target for as long as reading the stacks\n"
+    "                      takes)\n"
+    "      --locals        show each frame's arguments and local variables\n"
+    "      --blocking      pause the target (ptrace seize/interrupt) while\n"
+    "                      reading, for an exact snapshot of busy threads;\n"
+    "                      the pause time is reported\n"
+    "      --no-source     do not show source lines under the frames\n"
+    "  -v, --verbose       report reads, bytes and timings on stderr\n"
+    "  -h, --help          show this help\n"
     "\n"
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
     "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
-    "traced by another process, 14 a thread would not stop.\n";
+    "traced by another process, 14 a thread would not stop, 15 not a core\n"
+    "file, 16 truncated core, 17 core of another machine.\n";
 
 struct dump_options {
-    int pid;
+    struct cmd_target target;
+    int help;
     int json;
     int native;
     int locals;
@@ -192,8 +197,16 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     source_cache_init(&sources, rt->target);
     target_cmdline(rt->target, &cmdline);
-    strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
-                cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, "Process %d", rt->target->pid);
+    if (rt->target->ns_pid != 0) {
+        /* In a container: the pid it knows itself by, too. */
+        strbuf_addf(out, " (pid %d in its namespace)", rt->target->ns_pid);
+    }
+    strbuf_addf(out, ": %s\n", cmdline.len ? cmdline.buf : rt->executable);
+    if (rt->target->file != NULL) {
+        strbuf_addf(out, "Core file %s%s\n", rt->target->file,
+                    rt->target->partial ? " (partial: memory missing)" : "");
+    }
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
     if (snap->paused) {
@@ -408,6 +421,16 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
     json_init(&j, out, 1);
     json_object_begin(&j);
     json_kv_int(&j, "pid", rt->target->pid);
+    json_key(&j, "ns_pid");
+    if (rt->target->ns_pid != 0) {
+        json_int(&j, rt->target->ns_pid);
+    } else {
+        json_null(&j);
+    }
+    if (rt->target->file != NULL) {
+        json_kv_string(&j, "core", rt->target->file);
+        json_kv_bool(&j, "core_partial", rt->target->partial != NULL);
+    }
     json_key(&j, "python");
     json_object_begin(&j);
     json_kv_string(&j, "version", rt->version.text);
@@ -490,7 +513,7 @@ static int
 dump_parse(int argc, char **argv, struct dump_options *opt)
 {
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
+        CMD_TARGET_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"blocking", no_argument, NULL, 'b'},
         {"native", no_argument, NULL, 'n'},
@@ -500,19 +523,21 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, r;
 
     memset(opt, 0, sizeof(*opt));
     opt->source = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
+        r = cmd_target_option("dump", c, optarg, &opt->target);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
         switch (c) {
-        case 'p':
-            if (cmd_parse_pid("dump", optarg, &opt->pid) < 0) {
-                return 2;
-            }
-            break;
         case 'j':
             opt->json = 1;
             break;
@@ -532,24 +557,20 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(dump_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("dump", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc) {
-            return cmd_usage_error("dump", "give one process id");
-        }
-        if (cmd_parse_pid("dump", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+    r = cmd_target_finish("dump", argc, argv, 0, &opt->target);
+    if (r < 0) {
+        return r;
     }
-    if (opt->pid == 0) {
-        return cmd_usage_error("dump", "which process? give a PID");
+    if (opt->blocking && opt->target.core != NULL) {
+        return cmd_usage_error("dump", "a core file needs no --blocking");
     }
-    return -1;
+    return 0;
 }
 
 int
@@ -564,14 +585,18 @@ cmd_dump(int argc, char **argv)
     struct strbuf out = STRBUF_INIT;
     unsigned flags = PY_SNAPSHOT_NAMES | PY_SNAPSHOT_WAITS;
     uint64_t t_start, t_attach, t_snap = 0, t_format = 0;
-    int rc, status;
+    int rc;
 
-    status = dump_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = dump_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(dump_usage, stdout);
+        return 0;
     }
     t_start = clock_now_ns();
-    rc = cmd_attach(opt.pid, &target, &rt);
+    rc = cmd_open(&opt.target, &target, &rt);
     t_attach = clock_now_ns();
     if (rc < 0) {
         return cmd_fail(rc);

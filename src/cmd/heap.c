@@ -35,6 +35,8 @@ static const char heap_usage[] =
     "usage: pyspect heap [options] PID\n"
     "       pyspect heap [options] --growth SECONDS PID\n"
     "       pyspect heap [options] --refs TYPE [--max N] [-o FILE] PID\n"
+    "       pyspect heap [options] --core FILE\n"
+    "       pyspect heap [options] --growth EARLIER_CORE --core FILE\n"
     "\n"
     "Count every object of a running Python process by type, with sizes as\n"
     "sys.getsizeof() gives them: the objects the garbage collector tracks\n"
@@ -47,12 +49,13 @@ static const char heap_usage[] =
     "\n"
     "options:\n"
     "  -p, --pid PID       the process to inspect (or give PID as an "
-    "argument)\n"
+    "argument)\n" CMD_CORE_USAGE
     "      --json          print one JSON document instead of text\n"
     "  -n, --top N         show the N largest types (default 25 in text,\n"
     "                      all in JSON)\n"
     "      --growth SECS   take two censuses SECS seconds apart and show the\n"
-    "                      types whose count grew (objgraph's show_growth)\n"
+    "                      types whose count grew (objgraph's show_growth);\n"
+    "                      with --core, the census of an earlier core\n"
     "      --refs TYPE     find instances of TYPE (a class name, or\n"
     "                      module.Name) and the shortest chain of references\n"
     "                      that keeps each alive, back to a module's "
@@ -69,17 +72,21 @@ static const char heap_usage[] =
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
     "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
-    "traced by another process, 14 a thread would not stop, 1 other\n"
+    "traced by another process, 14 a thread would not stop, 15 not a core\n"
+    "file, 16 truncated core, 17 core of another machine, 1 other\n"
     "failures (e.g. --refs TYPE matches no type).\n";
 
 /* heap_refs(): nothing has the type; the message is printed. */
 #define HEAP_NOT_FOUND 1
 
 struct heap_options {
-    int pid;
+    struct cmd_target target;
+    int help;
     int json;
     long top;
-    double growth; /* seconds, 0 when not asked */
+    double growth;           /* seconds, 0 when not asked */
+    const char *growth_arg;  /* --growth's value, until parsed */
+    const char *growth_core; /* with --core: the earlier core */
     const char *refs;
     long max;
     const char *output;
@@ -151,9 +158,34 @@ header_text(const struct py_runtime *rt, struct strbuf *out)
     target_cmdline(rt->target, &cmdline);
     strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
                 cmdline.len ? cmdline.buf : rt->executable);
+    if (rt->target->file != NULL) {
+        strbuf_addf(out, "Core file %s%s\n", rt->target->file,
+                    rt->target->partial ? " (partial: memory missing)" : "");
+    }
     strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
                 rt->library ? rt->library : rt->executable);
     strbuf_release(&cmdline);
+}
+
+/* "Paused for 1.2 ms: ", or nothing for a core (it needs no pause). */
+static void
+paused_text(const struct py_runtime *rt, double ms, struct strbuf *out)
+{
+    if (target_can_pause(rt->target)) {
+        strbuf_addf(out, "Paused for %.1f ms: ", ms);
+    } else {
+        strbuf_addstr(out, "From the core: ");
+    }
+}
+
+static void
+json_paused(struct json *j, const struct py_runtime *rt, double ms)
+{
+    if (target_can_pause(rt->target)) {
+        json_kv_double(j, "paused_ms", ms);
+    } else {
+        json_kv_null(j, "paused_ms");
+    }
 }
 
 static void
@@ -267,10 +299,10 @@ table_text(const struct py_heap *h, long top, struct strbuf *out)
 }
 
 static void
-summary_text(const struct py_heap *h, struct strbuf *out)
+summary_text(const struct py_runtime *rt, const struct py_heap *h,
+             struct strbuf *out)
 {
-    strbuf_addstr(out, "Paused for ");
-    strbuf_addf(out, "%.1f ms: ", h->stats.paused_ms);
+    paused_text(rt, h->stats.paused_ms, out);
     add_count(out, h->objects);
     strbuf_addstr(out, " objects, ");
     add_bytes(out, (double)h->bytes);
@@ -328,12 +360,13 @@ json_gen(struct json *j, const struct py_gc_generation *g)
 }
 
 static void
-json_heap_body(struct json *j, const struct py_heap *h, long top)
+json_heap_body(struct json *j, const struct py_runtime *rt,
+               const struct py_heap *h, long top)
 {
     const struct py_gc_state *g = &h->gc;
     int i;
 
-    json_kv_double(j, "paused_ms", h->stats.paused_ms);
+    json_paused(j, rt, h->stats.paused_ms);
     json_kv_uint(j, "objects", h->objects);
     json_kv_uint(j, "bytes", h->bytes);
     json_kv_uint(j, "tracked", h->tracked);
@@ -372,6 +405,10 @@ static void
 json_python(struct json *j, const struct py_runtime *rt)
 {
     json_kv_int(j, "pid", rt->target->pid);
+    if (rt->target->file != NULL) {
+        json_kv_string(j, "core", rt->target->file);
+        json_kv_bool(j, "core_partial", rt->target->partial != NULL);
+    }
     json_key(j, "python");
     json_object_begin(j);
     json_kv_string(j, "version", rt->version.text);
@@ -491,12 +528,12 @@ heap_census(struct py_runtime *rt, const struct heap_options *opt,
         json_init(&j, out, 1);
         json_object_begin(&j);
         json_python(&j, rt);
-        json_heap_body(&j, &h, opt->top);
+        json_heap_body(&j, rt, &h, opt->top);
         json_object_end(&j);
         strbuf_addch(out, '\n');
     } else {
         header_text(rt, out);
-        summary_text(&h, out);
+        summary_text(rt, &h, out);
         gc_text(&h, out);
         table_text(&h, opt->top < 0 ? 25 : opt->top, out);
     }
@@ -504,9 +541,13 @@ heap_census(struct py_runtime *rt, const struct heap_options *opt,
     return 0;
 }
 
+/*
+ * Two censuses: of rt, opt->growth seconds apart, or of the earlier core
+ * (before) and then rt's.
+ */
 static int
-heap_growth(struct py_runtime *rt, const struct heap_options *opt,
-            struct strbuf *out)
+heap_growth(struct py_runtime *rt, struct py_runtime *before,
+            const struct heap_options *opt, struct strbuf *out)
 {
     struct py_heap a, b;
     struct growth_row *rows;
@@ -514,11 +555,13 @@ heap_growth(struct py_runtime *rt, const struct heap_options *opt,
     long top = opt->top;
     int rc;
 
-    rc = py_heap_take(rt, &a);
+    rc = py_heap_take(before ? before : rt, &a);
     if (rc < 0) {
         return rc;
     }
-    sleep_seconds(opt->growth);
+    if (before == NULL) {
+        sleep_seconds(opt->growth);
+    }
     rc = py_heap_take(rt, &b);
     if (rc < 0) {
         py_heap_release(&a);
@@ -536,10 +579,18 @@ heap_growth(struct py_runtime *rt, const struct heap_options *opt,
         json_init(&j, out, 1);
         json_object_begin(&j);
         json_python(&j, rt);
-        json_kv_double(&j, "interval", opt->growth);
+        if (before == NULL) {
+            json_kv_double(&j, "interval", opt->growth);
+        } else {
+            json_kv_null(&j, "interval");
+        }
         json_key(&j, "before");
         json_object_begin(&j);
-        json_kv_double(&j, "paused_ms", a.stats.paused_ms);
+        if (before != NULL) {
+            json_kv_string(&j, "core", before->target->file);
+            json_kv_int(&j, "pid", before->target->pid);
+        }
+        json_paused(&j, before ? before : rt, a.stats.paused_ms);
         json_kv_uint(&j, "objects", a.objects);
         json_kv_uint(&j, "bytes", a.bytes);
         json_object_end(&j);
@@ -556,17 +607,21 @@ heap_growth(struct py_runtime *rt, const struct heap_options *opt,
             json_object_end(&j);
         }
         json_array_end(&j);
-        json_heap_body(&j, &b, -1);
+        json_heap_body(&j, rt, &b, -1);
         json_object_end(&j);
         strbuf_addch(out, '\n');
     } else {
         struct strbuf tmp = STRBUF_INIT;
 
         header_text(rt, out);
-        strbuf_addf(out,
-                    "Two censuses %g s apart (paused %.1f ms and %.1f "
-                    "ms): ",
-                    opt->growth, a.stats.paused_ms, b.stats.paused_ms);
+        if (before != NULL) {
+            strbuf_addf(out, "Since core file %s: ", before->target->file);
+        } else {
+            strbuf_addf(out,
+                        "Two censuses %g s apart (paused %.1f ms and %.1f "
+                        "ms): ",
+                        opt->growth, a.stats.paused_ms, b.stats.paused_ms);
+        }
         add_count(out, a.objects);
         strbuf_addstr(out, " -> ");
         add_count(out, b.objects);
@@ -625,7 +680,8 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
     size_t i, j, width;
 
     header_text(rt, out);
-    strbuf_addf(out, "Paused for %.1f ms: walked ", r->stats.paused_ms);
+    paused_text(rt, r->stats.paused_ms, out);
+    strbuf_addstr(out, "walked ");
     add_count(out, r->objects);
     strbuf_addstr(out, " objects\n\n");
     add_count(out, r->instances);
@@ -695,7 +751,7 @@ refs_json(const struct py_runtime *rt, const struct py_refs *r,
     json_init(&j, out, 1);
     json_object_begin(&j);
     json_python(&j, rt);
-    json_kv_double(&j, "paused_ms", r->stats.paused_ms);
+    json_paused(&j, rt, r->stats.paused_ms);
     json_kv_string(&j, "query", want);
     json_kv_string(&j, "type", r->type);
     json_kv_string(&j, "module", r->module);
@@ -1014,7 +1070,7 @@ static int
 heap_parse(int argc, char **argv, struct heap_options *opt)
 {
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
+        CMD_TARGET_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"top", required_argument, NULL, 'n'},
         {"growth", required_argument, NULL, 'g'},
@@ -1025,7 +1081,7 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, r;
 
     memset(opt, 0, sizeof(*opt));
     opt->top = -1;
@@ -1033,12 +1089,14 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "p:n:o:vh", longopts, NULL)) != -1) {
+        r = cmd_target_option("heap", c, optarg, &opt->target);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
         switch (c) {
-        case 'p':
-            if (cmd_parse_pid("heap", optarg, &opt->pid) < 0) {
-                return 2;
-            }
-            break;
         case 'j':
             opt->json = 1;
             break;
@@ -1049,13 +1107,7 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
             }
             break;
         case 'g':
-            if (parse_double(optarg, &opt->growth) < 0 || opt->growth <= 0 ||
-                opt->growth > 86400) {
-                return cmd_usage_error(
-                    "heap",
-                    "--growth wants seconds (0 < s <= 86400), not '%s'",
-                    optarg);
-            }
+            opt->growth_arg = optarg;
             break;
         case 'r':
             if (optarg[0] == '\0') {
@@ -1077,24 +1129,27 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(heap_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("heap", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc) {
-            return cmd_usage_error("heap", "give one process id");
-        }
-        if (cmd_parse_pid("heap", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+    r = cmd_target_finish("heap", argc, argv, 0, &opt->target);
+    if (r < 0) {
+        return r;
     }
-    if (opt->pid == 0) {
-        return cmd_usage_error("heap", "which process? give a PID");
+    if (opt->growth_arg != NULL && opt->target.core != NULL) {
+        /* Two cores: the earlier one is --growth's. */
+        opt->growth_core = opt->growth_arg;
+    } else if (opt->growth_arg != NULL &&
+               (parse_double(opt->growth_arg, &opt->growth) < 0 ||
+                opt->growth <= 0 || opt->growth > 86400)) {
+        return cmd_usage_error(
+            "heap", "--growth wants seconds (0 < s <= 86400), not '%s'",
+            opt->growth_arg);
     }
-    if (opt->refs != NULL && opt->growth > 0) {
+    if (opt->refs != NULL && opt->growth_arg != NULL) {
         return cmd_usage_error("heap", "--refs and --growth do not mix");
     }
     if (opt->output != NULL && opt->refs == NULL) {
@@ -1107,36 +1162,51 @@ heap_parse(int argc, char **argv, struct heap_options *opt)
                                "'%s'",
                                opt->output);
     }
-    return -1;
+    return 0;
 }
 
 int
 cmd_heap(int argc, char **argv)
 {
     struct heap_options opt;
-    struct target *target = NULL;
-    struct py_runtime *rt = NULL;
+    struct target *target = NULL, *target0 = NULL;
+    struct py_runtime *rt = NULL, *rt0 = NULL;
     struct strbuf out = STRBUF_INIT;
-    int rc, status;
+    int rc;
 
-    status = heap_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
-    }
-    rc = cmd_attach(opt.pid, &target, &rt);
+    rc = heap_parse(argc, argv, &opt);
     if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(heap_usage, stdout);
+        return 0;
+    }
+    if (opt.growth_core != NULL) {
+        struct cmd_target earlier = opt.target;
+
+        earlier.core = opt.growth_core;
+        rc = cmd_open(&earlier, &target0, &rt0);
+        if (rc < 0) {
+            return cmd_fail(rc);
+        }
+    }
+    rc = cmd_open(&opt.target, &target, &rt);
+    if (rc < 0) {
+        cmd_detach(target0, rt0);
         return cmd_fail(rc);
     }
     if (opt.refs != NULL) {
         rc = heap_refs(rt, &opt, &out);
-    } else if (opt.growth > 0) {
-        rc = heap_growth(rt, &opt, &out);
+    } else if (opt.growth_arg != NULL) {
+        rc = heap_growth(rt, rt0, &opt, &out);
     } else {
         rc = heap_census(rt, &opt, &out);
     }
     if (rc == HEAP_NOT_FOUND) {
         strbuf_release(&out);
         cmd_detach(target, rt);
+        cmd_detach(target0, rt0);
         return err_exit_status(PS_ENOTFOUND);
     }
     if (rc == 0) {
@@ -1144,5 +1214,6 @@ cmd_heap(int argc, char **argv)
     }
     strbuf_release(&out);
     cmd_detach(target, rt);
+    cmd_detach(target0, rt0);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

@@ -36,6 +36,7 @@
 
 static const char mem_usage[] =
     "usage: pyspect mem [options] PID\n"
+    "       pyspect mem [options] --core FILE\n"
     "       pyspect mem --watch [options] (-p PID | -- COMMAND ARGS...)\n"
     "\n"
     "Where a process's memory is, and why RSS stays high after the load is\n"
@@ -48,7 +49,8 @@ static const char mem_usage[] =
     "reported.  Nothing runs inside the target.\n"
     "\n"
     "options:\n"
-    "  -p, --pid PID       the process (or give PID as an argument)\n"
+    "  -p, --pid PID       the process (or give PID as an "
+    "argument)\n" CMD_CORE_USAGE
     "      --json          print one JSON document instead of text\n"
     "      --no-census     skip the census of large Python objects in\n"
     "                      malloc (a walk of every chunk, done while the\n"
@@ -78,10 +80,12 @@ static const char mem_usage[] =
     "exit status: 0 success, 2 usage, 3 no such process, 4 permission\n"
     "denied, 5 not a Python process, 6 unsupported Python, 7 interpreter\n"
     "not ready, 8 target exited, 9 zombie, 10 target kept changing, 13\n"
-    "traced by another process, 14 a thread would not stop.\n";
+    "traced by another process, 14 a thread would not stop, 15 not a core\n"
+    "file, 16 truncated core, 17 core of another machine.\n";
 
 struct mem_options {
-    int pid;
+    struct cmd_target target;
+    int help;
     int json;
     int verbose;
     int census;
@@ -241,7 +245,7 @@ mem_gather(struct mem_report *r)
     struct pagemap pmap;
     int *tids = NULL;
     size_t ntids = 0, i;
-    int have_pm, rc;
+    int have_pm = 0, rc, live = t->kind == TARGET_LIVE;
     uint64_t t0;
 
     r->preload = preloaded_allocator(&rt->maps);
@@ -261,7 +265,9 @@ mem_gather(struct mem_report *r)
     if (rc < 0) {
         return rc;
     }
-    have_pm = pagemap_open(t->pid, &pmap) == 0;
+    /* A core's pid may name another process on this machine by now: only
+     * a live target's /proc files are its own. */
+    have_pm = live && pagemap_open(t->pid, &pmap) == 0;
     err_clear();
 
     /* The free-list walk reads the process directly: it chooses between
@@ -276,7 +282,10 @@ mem_gather(struct mem_report *r)
     }
     t0 = clock_now_ns();
     if (r->gm_located) {
-        r->gm.deadline_ns = t0 + (uint64_t)r->opt->max_pause_ms * 1000000u;
+        /* A bound on the pause: a core has none to bound. */
+        if (live) {
+            r->gm.deadline_ns = t0 + (uint64_t)r->opt->max_pause_ms * 1000000u;
+        }
         rc = glibc_malloc_walk(&r->gm, heapcache, &rt->maps);
         if (rc == 0) {
             r->gm_walked = 1;
@@ -306,7 +315,7 @@ mem_gather(struct mem_report *r)
     err_clear();
     r->walk_ms = (double)(clock_now_ns() - t0) / 1e6;
     target_resume(t);
-    r->paused = 1;
+    r->paused = live;
     r->paused_ms = target_pause_ms(t);
     if (rc < 0) {
         goto out;
@@ -320,10 +329,13 @@ mem_gather(struct mem_report *r)
     if (r->gm_walked && have_pm) {
         rc = glibc_malloc_free_resident(&r->gm, &pmap);
     }
-    if (rc == 0) {
+    if (rc == 0 && live) {
         rc = smaps_read(t->pid, &r->sm);
+    } else if (rc == 0) {
+        /* No residency in a core: split the mapped sizes. */
+        smaps_from_maps(&rt->maps, &r->sm);
     }
-    if (rc == 0) {
+    if (rc == 0 && live) {
         rc = smaps_rollup_read(t->pid, &r->tot);
     }
     if (rc == 0) {
@@ -333,6 +345,7 @@ mem_gather(struct mem_report *r)
         r->split.sps = r->sps;
         r->split.nsps = r->nsps;
         r->split.proc = r->gm_located ? rt->proc : NULL;
+        r->split.mapped = !live;
         r->split.scan_max = MEM_MMAP_SCAN_MAX;
         rc = mem_split_run(&r->split, have_pm ? &pmap : NULL);
     }
@@ -354,10 +367,16 @@ mem_facts_fill(const struct mem_report *r, struct mem_facts *f)
 
     memset(f, 0, sizeof(*f));
     f->pid = r->rt->target->pid;
+    f->core = r->rt->target->file;
     f->command = r->cmdline.len ? r->cmdline.buf : NULL;
     f->libdir = r->libdir.len ? r->libdir.buf : NULL;
     f->preload = r->preload;
     f->rss = r->tot.rss;
+    if (f->core != NULL) {
+        for (i = 0; i < MEM_REGIONS; i++) {
+            f->rss += r->split.regions[i];
+        }
+    }
     f->pss = r->tot.pss;
     f->uss = smaps_uss(&r->tot);
     f->swap = r->tot.swap;
@@ -412,23 +431,38 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
 {
     const struct glibc_malloc *gm = &r->gm;
     const struct pymalloc *pm = &r->pym;
+    const char *core = r->rt->target->file;
     struct json j;
     size_t i, k;
 
     json_init(&j, out, 1);
     json_object_begin(&j);
     json_kv_int(&j, "pid", r->rt->target->pid);
-    json_kv_double(&j, "paused_ms", r->paused_ms);
+    if (core != NULL) {
+        json_kv_string(&j, "core", core);
+        json_kv_bool(&j, "core_partial", r->rt->target->partial != NULL);
+        json_kv_null(&j, "paused_ms");
+    } else {
+        json_kv_double(&j, "paused_ms", r->paused_ms);
+    }
     json_key(&j, "python");
     json_object_begin(&j);
     json_kv_string(&j, "version", r->rt->version.text);
     json_kv_string(&j, "executable", r->rt->executable);
     json_kv_string(&j, "library", r->rt->library);
     json_object_end(&j);
-    json_kv_uint(&j, "rss", r->tot.rss);
-    json_kv_uint(&j, "pss", r->tot.pss);
-    json_kv_uint(&j, "uss", smaps_uss(&r->tot));
-    json_kv_uint(&j, "swap", r->tot.swap);
+    if (core != NULL) {
+        /* A core records no residency. */
+        json_kv_null(&j, "rss");
+        json_kv_null(&j, "pss");
+        json_kv_null(&j, "uss");
+        json_kv_null(&j, "swap");
+    } else {
+        json_kv_uint(&j, "rss", r->tot.rss);
+        json_kv_uint(&j, "pss", r->tot.pss);
+        json_kv_uint(&j, "uss", smaps_uss(&r->tot));
+        json_kv_uint(&j, "swap", r->tot.swap);
+    }
 
     json_key(&j, "regions");
     json_object_begin(&j);
@@ -436,6 +470,9 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         json_kv_uint(&j, mem_region_names[i], r->split.regions[i]);
     }
     json_kv_bool(&j, "exact", r->split.exact);
+    if (core != NULL) {
+        json_kv_string(&j, "basis", "mapped");
+    }
     json_object_end(&j);
 
     json_key(&j, "pymalloc");
@@ -662,28 +699,55 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
 {
     const struct glibc_malloc *gm = &r->gm;
     const struct pymalloc *pm = &r->pym;
+    const char *core = r->rt->target->file;
     struct strbuf b = STRBUF_INIT, note = STRBUF_INIT;
     size_t i, k;
 
     strbuf_addf(out, "Process %d: %s\n", r->rt->target->pid,
                 r->cmdline.len ? r->cmdline.buf : r->rt->executable);
+    if (core != NULL) {
+        strbuf_addf(out, "Core file %s%s\n", core,
+                    r->rt->target->partial ? " (partial: memory missing)"
+                                           : "");
+    }
     strbuf_addf(out, "Python %s", r->rt->version.text);
     if (r->gm_located) {
         strbuf_addf(out, ", glibc %s", gm->version);
     }
-    strbuf_addf(out, "; paused for %.2f ms\n\n", r->paused_ms);
+    if (core != NULL) {
+        strbuf_addstr(out, "\n\n");
+    } else {
+        strbuf_addf(out, "; paused for %.2f ms\n\n", r->paused_ms);
+    }
 
     strbuf_addstr(out, "Memory\n");
-    text_row(out, "RSS (resident)", r->tot.rss, 0, NULL);
-    text_row(out, "PSS (proportional)", r->tot.pss, 0, NULL);
-    text_row(out, "USS (private)", smaps_uss(&r->tot), 0, NULL);
-    text_row(out, "swapped out", r->tot.swap, 0, NULL);
+    if (core != NULL) {
+        uint64_t mapped = 0;
 
-    strbuf_addf(out, "\nResident memory by what holds it%s\n",
-                r->split.exact ? "" : " (estimated: pagemap unreadable)");
-    for (i = 0; i < MEM_REGIONS; i++) {
-        text_row(out, mem_region_labels[i], r->split.regions[i], r->tot.rss,
-                 NULL);
+        for (i = 0; i < MEM_REGIONS; i++) {
+            mapped += r->split.regions[i];
+        }
+        strbuf_addstr(out, "  RSS is not in a core file: the kernel keeps no "
+                           "record of what was\n  resident.  Below are "
+                           "the sizes of the mappings.\n");
+        text_row(out, "mapped", mapped, 0, NULL);
+        strbuf_addstr(out, "\nMapped memory by what holds it\n");
+        for (i = 0; i < MEM_REGIONS; i++) {
+            text_row(out, mem_region_labels[i], r->split.regions[i], mapped,
+                     NULL);
+        }
+    } else {
+        text_row(out, "RSS (resident)", r->tot.rss, 0, NULL);
+        text_row(out, "PSS (proportional)", r->tot.pss, 0, NULL);
+        text_row(out, "USS (private)", smaps_uss(&r->tot), 0, NULL);
+        text_row(out, "swapped out", r->tot.swap, 0, NULL);
+
+        strbuf_addf(out, "\nResident memory by what holds it%s\n",
+                    r->split.exact ? "" : " (estimated: pagemap unreadable)");
+        for (i = 0; i < MEM_REGIONS; i++) {
+            text_row(out, mem_region_labels[i], r->split.regions[i],
+                     r->tot.rss, NULL);
+        }
     }
 
     strbuf_addstr(out, "\nC allocator (glibc malloc)\n");
@@ -795,7 +859,7 @@ static int
 mem_parse(int argc, char **argv, struct mem_options *opt)
 {
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
+        CMD_TARGET_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"no-census", no_argument, NULL, 'C'},
         {"locate", required_argument, NULL, 'L'},
@@ -804,7 +868,7 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, r;
 
     memset(opt, 0, sizeof(*opt));
     opt->census = 1;
@@ -812,12 +876,14 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
+        r = cmd_target_option("mem", c, optarg, &opt->target);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
         switch (c) {
-        case 'p':
-            if (cmd_parse_pid("mem", optarg, &opt->pid) < 0) {
-                return 2;
-            }
-            break;
         case 'j':
             opt->json = 1;
             break;
@@ -846,24 +912,13 @@ mem_parse(int argc, char **argv, struct mem_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(mem_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("mem", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc) {
-            return cmd_usage_error("mem", "give one process id");
-        }
-        if (cmd_parse_pid("mem", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
-    }
-    if (opt->pid == 0) {
-        return cmd_usage_error("mem", "which process? give a PID");
-    }
-    return -1;
+    return cmd_target_finish("mem", argc, argv, 0, &opt->target);
 }
 
 static void
@@ -908,14 +963,18 @@ cmd_mem(int argc, char **argv)
     struct mem_facts facts;
     struct strbuf out = STRBUF_INIT;
     size_t nv = 0, i;
-    int rc, status;
+    int rc;
 
     if (is_watch(argc, argv)) {
         return cmd_mem_watch(argc, argv);
     }
-    status = mem_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = mem_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(mem_usage, stdout);
+        return 0;
     }
     memset(&r, 0, sizeof(r));
     strbuf_init(&r.gm_problem);
@@ -924,7 +983,7 @@ cmd_mem(int argc, char **argv)
     strbuf_init(&r.cmdline);
     r.opt = &opt;
     r.start_ns = clock_now_ns();
-    rc = cmd_attach(opt.pid, &r.target, &r.rt);
+    rc = cmd_open(&opt.target, &r.target, &r.rt);
     if (rc < 0) {
         mem_report_release(&r);
         return cmd_fail(rc);

@@ -34,6 +34,9 @@ extern const char *const mem_region_labels[MEM_REGIONS]; /* for people */
 /* The numbers the verdict looks at (bytes unless said). */
 struct mem_facts {
     int pid;
+    /* A core file: rss is then the mapped total (a core records no
+     * residency), and no remedy acts on the process. */
+    const char *core;
     const char *command; /* how the target was started, for examples */
     const char *libdir;  /* libc's directory, for LD_PRELOAD paths */
     const char *preload; /* an allocator preloaded instead of glibc's */
@@ -125,6 +128,9 @@ struct mem_split {
     size_t nsps;
     struct memsrc *proc; /* to read block headers; NULL: no scan */
     uint64_t scan_max;   /* pages the mmapped-block scan may look at */
+    /* sm's counts are mapped sizes (a core file): scan every page, with
+     * no pagemap to say which are resident. */
+    int mapped;
     /* out */
     uint64_t regions[MEM_REGIONS];
     int exact;         /* pagemap was read */

@@ -106,7 +106,7 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     if (sp->gm != NULL && sp->gm->layout != NULL) {
         tail = (uint64_t)sp->gm->layout->mmap_tail;
     }
-    if (sp->proc != NULL && pm != NULL) {
+    if (sp->proc != NULL && (pm != NULL || sp->mapped)) {
         for (i = 0; i < sp->sm->n && rc == 0; i++) {
             const struct smaps_vma *v = &sp->sm->v[i];
 

@@ -146,6 +146,24 @@ preload_dir(const struct mem_facts *f, struct strbuf *out)
     }
 }
 
+/* What the shares are of: RSS, or in a core the mapped total. */
+static const char *
+basis(const struct mem_facts *f)
+{
+    return f->core ? "mapped memory" : "RSS";
+}
+
+/* The pyspect heap command that looks at the same target. */
+static void
+heap_command(const struct mem_facts *f, struct strbuf *out)
+{
+    if (f->core != NULL) {
+        strbuf_addf(out, "pyspect heap --core %s", f->core);
+    } else {
+        strbuf_addf(out, "pyspect heap %d", f->pid);
+    }
+}
+
 static void
 retention(const struct mem_facts *f, struct mem_verdict *v)
 {
@@ -162,8 +180,8 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     if (f->free_resident_known) {
         strbuf_addstr(&v->text, ", ");
         add_mib(&v->text, f->malloc_free_resident);
-        strbuf_addf(&v->text, " of it resident (%.0f%% of RSS)",
-                    pct(f->malloc_free_resident, f->rss));
+        strbuf_addf(&v->text, " of it resident (%.0f%% of %s)",
+                    pct(f->malloc_free_resident, f->rss), basis(f));
     }
     strbuf_addstr(&v->text, ", against ");
     add_mib(&v->text, f->malloc_in_use);
@@ -183,13 +201,18 @@ retention(const struct mem_facts *f, struct mem_verdict *v)
     evidence(v, "thread_arenas_free", f->malloc_thread_free);
     evidence(v, "rss", f->rss);
 
+    if (f->core == NULL) {
+        r = remedy(v);
+        strbuf_addstr(&r->what, "give it back now (runs malloc_trim inside "
+                                "the process, through gdb)");
+        strbuf_addf(&r->command,
+                    "gdb -p %d -batch -ex 'call (int) malloc_trim(0)'",
+                    f->pid);
+    }
     r = remedy(v);
-    strbuf_addstr(&r->what, "give it back now (runs malloc_trim inside the "
-                            "process, through gdb)");
-    strbuf_addf(&r->command,
-                "gdb -p %d -batch -ex 'call (int) malloc_trim(0)'", f->pid);
-    r = remedy(v);
-    strbuf_addstr(&r->what, "or from the program, after each burst");
+    strbuf_addstr(&r->what, f->core ? "give it back from the program, after "
+                                      "each burst"
+                                    : "or from the program, after each burst");
     strbuf_addstr(&r->command, "import ctypes; "
                                "ctypes.CDLL('libc.so.6').malloc_trim(0)");
     if (f->malloc_arenas > 2 && mem_significant(f, f->malloc_thread_free)) {
@@ -238,7 +261,7 @@ python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
     verdict_init(v, MEM_V_PYTHON, live);
     strbuf_addstr(&v->text, "live Python objects account for ");
     add_mib(&v->text, live);
-    strbuf_addf(&v->text, " (%.0f%% of RSS): ", pct(live, f->rss));
+    strbuf_addf(&v->text, " (%.0f%% of %s): ", pct(live, f->rss), basis(f));
     if (f->pymalloc_known) {
         add_mib(&v->text, f->pym_used);
         strbuf_addstr(&v->text, " in small objects (pymalloc)");
@@ -264,7 +287,7 @@ python_objects(const struct mem_facts *f, uint64_t live, struct mem_verdict *v)
     evidence(v, "rss", f->rss);
     r = remedy(v);
     strbuf_addstr(&r->what, "see which types they are and who holds them");
-    strbuf_addf(&r->command, "pyspect heap %d", f->pid);
+    heap_command(f, &r->command);
 }
 
 static void
@@ -314,8 +337,9 @@ native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
     strbuf_addstr(&v->text, "native allocations not explained by Python "
                             "objects: ");
     add_mib(&v->text, in_malloc + in_mmap + other);
-    strbuf_addf(&v->text, " (%.0f%% of RSS): ",
-                pct(in_malloc + in_mmap + other, f->rss));
+    strbuf_addf(&v->text,
+                " (%.0f%% of %s): ", pct(in_malloc + in_mmap + other, f->rss),
+                basis(f));
     add_mib(&v->text, in_malloc);
     strbuf_addstr(&v->text, " of malloc blocks in use, ");
     add_mib(&v->text, in_mmap);
@@ -344,7 +368,7 @@ native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
     strbuf_addstr(&r->what, "if it grows without bound, look for caches in "
                             "extensions (numpy, pandas, pyarrow, torch) and "
                             "for objects of extension types kept alive");
-    strbuf_addf(&r->command, "pyspect heap %d", f->pid);
+    heap_command(f, &r->command);
 }
 
 static void
@@ -353,7 +377,7 @@ healthy(const struct mem_facts *f, struct mem_verdict *v)
     verdict_init(v, MEM_V_HEALTHY, 0);
     strbuf_addstr(&v->text, "nothing stands out: ");
     add_mib(&v->text, f->rss);
-    strbuf_addstr(&v->text, " resident, ");
+    strbuf_addstr(&v->text, f->core ? " mapped, " : " resident, ");
     add_mib(&v->text, f->regions[MEM_FILE]);
     strbuf_addstr(&v->text, " of it code and mapped files");
     if (f->malloc_known) {

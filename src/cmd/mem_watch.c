@@ -14,14 +14,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +39,7 @@
 #include "target/memsrc.h"
 #include "target/pagemap.h"
 #include "target/resident.h"
+#include "target/session.h"
 #include "target/target.h"
 #include "target/smaps.h"
 #include "core/banned.h"
@@ -103,6 +102,7 @@ static const char *const watch_labels[WATCH_NSERIES] = {
 };
 
 struct watch_options {
+    int help;
     int pid;
     char **command;
     double interval;
@@ -164,20 +164,17 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    struct cmd_target t;
+    int c, r, nopts = argc;
     size_t i;
 
-    int nopts = argc, dashdash = 0;
-
     memset(opt, 0, sizeof(*opt));
+    memset(&t, 0, sizeof(t));
     opt->interval = 0.1;
     /* Options end at "--"; what follows is the command, untouched. */
-    for (i = 1; i < (size_t)argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            nopts = (int)i;
-            dashdash = 1;
-            break;
-        }
+    r = cmd_target_command("mem", &nopts, argv, &t);
+    if (r < 0) {
+        return r;
     }
     optind = 1;
     opterr = 0;
@@ -186,8 +183,9 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
         case 'w':
             break;
         case 'p':
-            if (cmd_parse_pid("mem", optarg, &opt->pid) < 0) {
-                return 2;
+            r = cmd_target_option("mem", c, optarg, &t);
+            if (r < 0) {
+                return r;
             }
             break;
         case 'i':
@@ -241,34 +239,18 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            fputs(watch_usage, stdout);
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("mem", argv);
         }
     }
-    if (dashdash) {
-        if (nopts + 1 >= argc) {
-            return cmd_usage_error("mem", "no COMMAND after --");
-        }
-        opt->command = argv + nopts + 1;
+    r = cmd_target_finish("mem", nopts, argv, CMD_TARGET_LAUNCH, &t);
+    if (r < 0) {
+        return r;
     }
-    if (optind < nopts) {
-        if (opt->pid != 0 || optind + 1 < nopts || opt->command != NULL) {
-            return cmd_usage_error("mem", "give one process id, or -- "
-                                          "COMMAND");
-        }
-        if (cmd_parse_pid("mem", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
-    }
-    if (opt->command != NULL && opt->pid != 0) {
-        return cmd_usage_error("mem", "give -p PID or -- COMMAND, not both");
-    }
-    if (opt->command == NULL && opt->pid == 0) {
-        return cmd_usage_error("mem", "which process? give -p PID or -- "
-                                      "COMMAND");
-    }
+    opt->pid = t.pid;
+    opt->command = t.command;
     for (i = 0; i < opt->noutputs; i++) {
         size_t k;
 
@@ -279,7 +261,7 @@ watch_parse(int argc, char **argv, struct watch_options *opt)
             }
         }
     }
-    return -1;
+    return 0;
 }
 
 /* ---- sampling ----------------------------------------------------------- */
@@ -479,88 +461,6 @@ sampler_release(struct sampler *s)
     free(s->threads);
 }
 
-/* ---- launching ---------------------------------------------------------- */
-
-static int
-watch_launch(char **command, int *pid)
-{
-    int fds[2], err = 0;
-    pid_t child;
-    ssize_t n;
-
-    /* A close-on-exec pipe tells the parent whether exec worked. */
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_ECOMMAND, "cannot start '%s': %s", command[0],
-                       strerror(errno));
-    }
-    fflush(NULL);
-    child = fork();
-    if (child < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot start '%s': %s", command[0],
-                       strerror(errno));
-    }
-    if (child == 0) {
-        /* pyspect ignores SIGPIPE; the command should not inherit that. */
-        signal(SIGPIPE, SIG_DFL);
-        close(fds[0]);
-        execvp(command[0], command);
-        err = errno;
-        n = write(fds[1], &err, sizeof(err));
-        (void)n;
-        _exit(127);
-    }
-    close(fds[1]);
-    do {
-        n = read(fds[0], &err, sizeof(err));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n == (ssize_t)sizeof(err)) {
-        waitpid(child, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", command[0],
-                       strerror(err));
-    }
-    *pid = (int)child;
-    return 0;
-}
-
-static int
-status_of(int wstatus)
-{
-    if (WIFEXITED(wstatus)) {
-        return WEXITSTATUS(wstatus);
-    }
-    if (WIFSIGNALED(wstatus)) {
-        return 128 + WTERMSIG(wstatus);
-    }
-    return 1;
-}
-
-/* Wait for the launched child, up to timeout seconds; 1 when reaped. */
-static int
-reap(int pid, double timeout, int *status)
-{
-    uint64_t end = clock_now_ns() + (uint64_t)(timeout * 1e9);
-    int ws;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &ws, WNOHANG);
-
-        if (r == pid) {
-            *status = status_of(ws);
-            return 1;
-        }
-        if (r < 0 && errno != EINTR) {
-            return 0;
-        }
-        if (clock_now_ns() >= end) {
-            return 0;
-        }
-        usleep(10000);
-    }
-}
-
 /* ---- output ------------------------------------------------------------- */
 
 static int
@@ -671,33 +571,37 @@ cmd_mem_watch(int argc, char **argv)
     FILE *csv[WATCH_MAX_OUTPUTS];
     double values[WATCH_NSERIES], next_print = 0, elapsed = 0;
     uint64_t start, late = 0, tick = 0;
+    struct session sess;
     int rc = 0, status, exit_status = -1, launched, fatal = 0, child_gone = 0;
     size_t i, nrows = 0;
 
-    status = watch_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = watch_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        fputs(watch_usage, stdout);
+        return 0;
     }
     memset(&s, 0, sizeof(s));
     memset(csv, 0, sizeof(csv));
     launched = opt.command != NULL;
     if (launched) {
-        rc = watch_launch(opt.command, &s.pid);
+        rc = session_launch(&sess, opt.command);
         if (rc < 0) {
             return cmd_fail(rc);
         }
     } else {
-        s.pid = opt.pid;
+        session_attach(&sess, opt.pid);
     }
+    s.pid = sess.pid;
     s.search = opt.search;
     rc = target_live_open(s.pid, &s.target);
     if (rc == 0) {
         s.proc = s.target->mem;
     }
     if (rc < 0) {
-        if (launched) {
-            reap(s.pid, 5, &exit_status);
-        }
+        session_wait(&sess, 5);
         return cmd_fail(rc);
     }
     s.have_pm = pagemap_open(s.pid, &s.pm) == 0;
@@ -753,11 +657,10 @@ cmd_mem_watch(int argc, char **argv)
     while (!watch_stop) {
         uint64_t deadline;
         double t = secs(clock_now_ns() - start);
-        int ws;
         struct timespec ts;
 
-        if (launched && waitpid(s.pid, &ws, WNOHANG) == s.pid) {
-            exit_status = status_of(ws);
+        if (session_exited(&sess)) {
+            exit_status = session_exit_status(&sess);
             child_gone = 1;
             break;
         }
@@ -816,17 +719,10 @@ cmd_mem_watch(int argc, char **argv)
      * process group); after --duration, or a signal to pyspect alone, ask
      * it to stop. */
     if (launched && !child_gone) {
-        if (!watch_stop || !reap(s.pid, 3, &exit_status)) {
-            if (!watch_stop) {
-                kill(s.pid, SIGTERM);
-            } else {
-                kill(s.pid, watch_signal ? watch_signal : SIGTERM);
-            }
-            if (!reap(s.pid, 5, &exit_status)) {
-                kill(s.pid, SIGKILL);
-                reap(s.pid, 5, &exit_status);
-            }
+        if (!watch_stop || !session_wait(&sess, 3)) {
+            session_stop(&sess, watch_stop ? watch_signal : SIGTERM, 5);
         }
+        exit_status = session_exit_status(&sess);
     }
 
     for (i = 0; i < opt.noutputs && rc == 0; i++) {

@@ -8,7 +8,6 @@
  * writes the profile with one of the writers (src/output/).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +32,7 @@
 #include "python/runtime.h"
 #include "python/sampler.h"
 #include "target/proc.h"
+#include "target/session.h"
 #include "target/target.h"
 #include "core/banned.h"
 
@@ -103,6 +102,7 @@ struct record_output {
 };
 
 struct record_options {
+    int help;
     int pid;
     char **command;
     struct record_output outputs[OUTPUTS_MAX];
@@ -145,9 +145,7 @@ struct recorder {
     size_t ntargets;
     size_t targets_alloc;
     int root_pid;
-    pid_t child; /* the started command, or 0 */
-    int child_status;
-    int child_reaped;
+    struct session session; /* the command started, or the pid given */
     uint32_t *ids;
     size_t ids_alloc;
     struct record_target *current;
@@ -229,20 +227,17 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cmd_target t;
     long v;
-    int c, i;
+    int c, r;
+    size_t i;
 
     memset(opt, 0, sizeof(*opt));
+    memset(&t, 0, sizeof(t));
     /* Everything after "--" is the command, its options included. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            opt->command = i + 1 < argc ? argv + i + 1 : NULL;
-            if (opt->command == NULL) {
-                return cmd_usage_error("record", "no command after --");
-            }
-            argc = i;
-            break;
-        }
+    r = cmd_target_command("record", &argc, argv, &t);
+    if (r < 0) {
+        return r;
     }
     opt->rate = 100;
     opt->mode = PY_SAMPLE_CPU;
@@ -268,8 +263,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->format_given = 1;
             break;
         case 'p':
-            if (cmd_parse_pid("record", optarg, &opt->pid) < 0) {
-                return 2;
+            r = cmd_target_option("record", c, optarg, &t);
+            if (r < 0) {
+                return r;
             }
             break;
         case 'r':
@@ -337,31 +333,20 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->verbose = 1;
             break;
         case 'h':
-            help();
+            opt->help = 1;
             return 0;
         default:
             return cmd_option_error("record", argv);
         }
     }
-    if (optind < argc) {
-        if (opt->pid != 0 || optind + 1 < argc || opt->command != NULL) {
-            return cmd_usage_error("record", "give one process id, or a "
-                                             "command after --");
-        }
-        if (cmd_parse_pid("record", argv[optind], &opt->pid) < 0) {
-            return 2;
-        }
+    r = cmd_target_finish("record", argc, argv, CMD_TARGET_LAUNCH, &t);
+    if (r < 0) {
+        return r;
     }
-    if (opt->pid == 0 && opt->command == NULL) {
-        return cmd_usage_error("record", "which process? give a PID, or a "
-                                         "command after --");
-    }
-    if (opt->pid != 0 && opt->command != NULL) {
-        return cmd_usage_error("record", "give a PID or a command, not "
-                                         "both");
-    }
+    opt->pid = t.pid;
+    opt->command = t.command;
     /* Each file in -f's format, else its extension's, else svg. */
-    for (i = 0; i < (int)opt->noutputs; i++) {
+    for (i = 0; i < opt->noutputs; i++) {
         struct record_output *out = &opt->outputs[i];
 
         out->format = opt->format;
@@ -371,7 +356,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
         out->fd = -1;
         opt->events |= (out->format->flags & OUT_EVENTS) != 0;
     }
-    return -1;
+    return 0;
 }
 
 /* ---- the output file ---------------------------------------------------- */
@@ -504,37 +489,23 @@ target_try(struct recorder *r, struct record_target *t)
     return rc;
 }
 
+static int
+known_cb(void *ctx, int pid)
+{
+    return target_find(ctx, pid) != NULL;
+}
+
+static void
+add_cb(void *ctx, int pid)
+{
+    target_add(ctx, pid)->started = 1;
+}
+
 /* Add the descendants of the targets that are not known yet. */
 static void
 scan_children(struct recorder *r)
 {
-    int grew = 1, round;
-
-    /* Processes are found level by level: a grandchild's parent must be
-     * known first, so scan until nothing new turns up. */
-    for (round = 0; grew && round < 16; round++) {
-        DIR *dir = opendir("/proc");
-        struct dirent *de;
-
-        grew = 0;
-        if (dir == NULL) {
-            break;
-        }
-        while ((de = readdir(dir)) != NULL) {
-            long pid;
-            int ppid;
-
-            if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 ||
-                target_find(r, (int)pid) != NULL ||
-                proc_ppid((int)pid, &ppid) < 0 ||
-                target_find(r, ppid) == NULL) {
-                continue;
-            }
-            target_add(r, (int)pid)->started = 1;
-            grew = 1;
-        }
-        closedir(dir);
-    }
+    session_descendants(known_cb, add_cb, r);
 }
 
 /* ---- samples into the profile ------------------------------------------- */
@@ -738,75 +709,6 @@ record_round(struct recorder *r, uint64_t round)
 
 /* ---- starting a command ------------------------------------------------- */
 
-static int
-launch(struct recorder *r, char **argv)
-{
-    int fds[2], e = 0;
-    ssize_t n;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return err_set(PS_EIO, "pipe: %s", strerror(errno));
-    }
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set(PS_ECOMMAND, "cannot fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(fds[1], &e, sizeof(e)) < 0) {
-            _exit(127);
-        }
-        _exit(127);
-    }
-    close(fds[1]);
-    /* The pipe closes on a successful exec; an error comes through it. */
-    do {
-        n = read(fds[0], &e, sizeof(e));
-    } while (n < 0 && errno == EINTR);
-    close(fds[0]);
-    if (n > 0) {
-        waitpid(pid, NULL, 0);
-        return err_set(PS_ECOMMAND, "cannot run '%s': %s", argv[0],
-                       strerror(e));
-    }
-    r->child = pid;
-    return 0;
-}
-
-/* Has the started command exited?  Reaps it and keeps its status. */
-static int
-child_exited(struct recorder *r)
-{
-    int status;
-
-    if (r->child == 0 || r->child_reaped) {
-        return r->child_reaped;
-    }
-    if (waitpid(r->child, &status, WNOHANG) == r->child) {
-        r->child_status = status;
-        r->child_reaped = 1;
-    }
-    return r->child_reaped;
-}
-
-static int
-child_exit_status(const struct recorder *r)
-{
-    if (WIFEXITED(r->child_status)) {
-        return WEXITSTATUS(r->child_status);
-    }
-    if (WIFSIGNALED(r->child_status)) {
-        return 128 + WTERMSIG(r->child_status);
-    }
-    return 1;
-}
-
 /*
  * Wait until the started command runs Python (sampling starts at its
  * first frame), or say why it never will.
@@ -832,11 +734,12 @@ wait_for_python(struct recorder *r, struct record_target *t)
             target_release(t);
             rc = PS_ENOTREADY;
         }
-        if (child_exited(r)) {
+        if (session_exited(&r->session)) {
             return err_set(PS_ECOMMAND,
                            "'%s' exited (status %d) before its Python "
                            "started",
-                           r->opt->command[0], child_exit_status(r));
+                           r->opt->command[0],
+                           session_exit_status(&r->session));
         }
         if (rc != PS_ENOTREADY) {
             if (rc == PS_ENOTPY) {
@@ -1062,7 +965,7 @@ fill_meta(struct recorder *r)
     struct strbuf cmd = STRBUF_INIT;
     struct timeval tv;
 
-    if (r->child != 0) {
+    if (r->session.launched) {
         char **a;
 
         for (a = r->opt->command; *a != NULL; a++) {
@@ -1093,12 +996,16 @@ cmd_record(int argc, char **argv)
     struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
-    int status, rc, exit_status = 0;
+    int rc, exit_status = 0;
     size_t i;
 
-    status = record_parse(argc, argv, &opt);
-    if (status >= 0) {
-        return status;
+    rc = record_parse(argc, argv, &opt);
+    if (rc < 0) {
+        return err_exit_status(rc);
+    }
+    if (opt.help) {
+        help();
+        return 0;
     }
     memset(&r, 0, sizeof(r));
     r.opt = &opt;
@@ -1136,24 +1043,21 @@ cmd_record(int argc, char **argv)
     }
     r.profile.keep_events = opt.events;
     if (opt.command != NULL) {
-        rc = launch(&r, opt.command);
+        rc = session_launch(&r.session, opt.command);
         if (rc < 0) {
             goto fail;
         }
-        r.root_pid = r.child;
+        r.root_pid = r.session.pid;
         root = target_add(&r, r.root_pid);
         root->started = 1;
         root->script = cmd_is_script(opt.command[0]);
         rc = wait_for_python(&r, root);
         if (rc < 0) {
-            if (!child_exited(&r)) {
-                kill(r.child, SIGTERM);
-                waitpid(r.child, &r.child_status, 0);
-                r.child_reaped = 1;
-            }
+            session_stop(&r.session, SIGTERM, 5);
             goto fail;
         }
     } else {
+        session_attach(&r.session, opt.pid);
         r.root_pid = opt.pid;
         root = target_add(&r, opt.pid);
         rc = target_try(&r, root);
@@ -1185,20 +1089,19 @@ cmd_record(int argc, char **argv)
     if (!opt.quiet) {
         summary(&r);
     }
-    if (r.child != 0) {
+    if (r.session.launched) {
         /* A second Ctrl-C ends pyspect at once; the profile is saved. */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        if (!child_exited(&r)) {
+        if (!session_exited(&r.session)) {
             if (!opt.quiet && r.stopped != NULL &&
                 strcmp(r.stopped, "duration reached") == 0) {
                 fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
                         opt.command[0]);
             }
-            waitpid(r.child, &r.child_status, 0);
-            r.child_reaped = 1;
+            session_wait(&r.session, -1);
         }
-        exit_status = child_exit_status(&r);
+        exit_status = session_exit_status(&r.session);
     }
     goto out;
 fail:

@@ -70,7 +70,15 @@ enum err_class {
     X(PS_ESTUCK, -20, ERR_CLASS_FATAL, 14,                                   \
       "a thread of the target would not stop",                               \
       "it is in uninterruptible sleep (state D), e.g. on a hung file "       \
-      "system; try again later")
+      "system; try again later")                                            \
+    X(PS_ENOTCORE, -21, ERR_CLASS_FATAL, 15, "not a core file",             \
+      "give an ELF core file: gcore PID, or coredumpctl dump -o FILE")      \
+    X(PS_ETRUNCATED, -22, ERR_CLASS_FATAL, 16,                               \
+      "the core file is truncated",                                          \
+      "take it again; a core size limit or a full disk can cut it short")   \
+    X(PS_EARCH, -23, ERR_CLASS_FATAL, 17,                                    \
+      "the core file is from another architecture",                          \
+      "pyspect reads x86-64 cores")
 /* clang-format on */
 
 enum ps_error {

@@ -336,7 +336,7 @@ locate_by_search(struct py_runtime *rt, struct pymalloc *pm)
                     continue;
                 }
                 e = maps_find(&rt->maps, v);
-                if (e == NULL || e->perms[1] != 'w' || e->inode != 0) {
+                if (e == NULL || e->perms[1] != 'w' || map_entry_is_file(e)) {
                     continue;
                 }
                 if (arenas_confirm(rt, pm, v, best, nbest)) {

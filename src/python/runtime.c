@@ -179,7 +179,7 @@ find_runtime_object(struct py_runtime *rt, int *pending)
             struct elf_symbol sym;
             int is_exe, seen = 0;
 
-            if (e->offset != 0 || e->inode == 0 || e->path[0] != '/') {
+            if (e->offset != 0 || !map_entry_is_file(e) || e->path[0] != '/') {
                 continue;
             }
             for (j = 0; j < i && !seen; j++) {

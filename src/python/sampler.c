@@ -538,8 +538,8 @@ same_thread(struct py_sampler *s, const struct py_sampled_thread *t,
     return load_u64(ts, l->tstate_interp) == t->thread.interp &&
            load_u64(ts, l->tstate_thread_id) == t->thread.ident &&
            (!pyl_has(l->tstate_native_thread_id) ||
-            load_u64(ts, l->tstate_native_thread_id) ==
-                (uint64_t)t->thread.tid);
+            py_host_tid(s->rt, load_u64(ts, l->tstate_native_thread_id)) ==
+                t->thread.tid);
 }
 
 /* ---- one round ---------------------------------------------------------- */

@@ -32,6 +32,18 @@
 
 /* ---- threads ------------------------------------------------------------ */
 
+long
+py_host_tid(struct py_runtime *rt, uint64_t tid)
+{
+    int host;
+
+    if (tid == 0 || tid > 0x7fffffff ||
+        target_host_tid(rt->target, (int)tid, &host) < 0) {
+        return 0;
+    }
+    return host;
+}
+
 /*
  * The thread state holding the GIL of interp (0 when none), and the
  * interpreter-independent holder for <=3.11.
@@ -147,7 +159,8 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
             t->interp_id = interp_id;
             t->ident = load_u64(ts, l->tstate_thread_id);
             if (pyl_has(l->tstate_native_thread_id)) {
-                t->tid = (long)load_u64(ts, l->tstate_native_thread_id);
+                t->tid =
+                    py_host_tid(rt, load_u64(ts, l->tstate_native_thread_id));
             }
             t->holds_gil = holder != 0 && holder == tstate;
             if (pyl_has(l->tstate_cframe)) {
@@ -256,7 +269,7 @@ py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
                 if (t->v[i].ident == 0 ||
                     memsrc_read(rt->mem, t->v[i].ident + (raddr_t)off, &v, 4) <
                         0 ||
-                    v <= 1 || !tid_known(tids, ntids, v)) {
+                    v <= 0 || !tid_known(tids, ntids, py_host_tid(rt, v))) {
                     ok = 0;
                 }
             }
@@ -276,8 +289,8 @@ py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
         if (memsrc_read(rt->mem,
                         t->v[i].ident + (raddr_t)rt->pthread_tid_offset, &v,
                         sizeof(v)) == 0 &&
-            tid_known(tids, ntids, v)) {
-            t->v[i].tid = v;
+            v > 0 && tid_known(tids, ntids, py_host_tid(rt, v))) {
+            t->v[i].tid = py_host_tid(rt, v);
         }
     }
     free(tids);

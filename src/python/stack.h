@@ -162,6 +162,13 @@ enum {
 #define PY_STACK_MISS 1
 
 /*
+ * A kernel thread id the target recorded itself (native_thread_id, glibc's
+ * struct pthread) as the host names it: in a container with a pid
+ * namespace of its own the two differ.  0 when no thread has it.
+ */
+long py_host_tid(struct py_runtime *rt, uint64_t tid);
+
+/*
  * Every thread of every interpreter, in list order (newest first), with
  * tstate, ident, tid (3.11+; see py_threads_resolve_tids), holds_gil and
  * is_main filled in.

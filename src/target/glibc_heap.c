@@ -562,7 +562,7 @@ glibc_malloc_locate(struct target *t, struct memsrc *mem,
             gm->heap_start = e->start;
             gm->heap_end = e->end;
         }
-        if (libc == NULL && e->inode != 0 && is_libc_name(e->path)) {
+        if (libc == NULL && map_entry_is_file(e) && is_libc_name(e->path)) {
             libc = e;
         }
         if (is_musl_name(e->path)) {
@@ -1593,7 +1593,7 @@ glibc_find_mmapped(struct memsrc *proc, struct pagemap *pm, raddr_t start,
 {
     raddr_t cand[MMAP_SCAN_BATCH];
     unsigned char hdr[MMAP_SCAN_BATCH * 16], ok[MMAP_SCAN_BATCH];
-    uint64_t ps = pm->page_size;
+    uint64_t ps = pm != NULL ? pm->page_size : 4096;
     raddr_t p = start, done_to = start; /* covered by a found chunk */
     size_t k = 0;
 
@@ -1619,7 +1619,7 @@ glibc_find_mmapped(struct memsrc *proc, struct pagemap *pm, raddr_t start,
         if (want == 0) {
             break;
         }
-        rc = pagemap_read(pm, p, want, pm->buf);
+        rc = pm != NULL ? pagemap_read(pm, p, want, pm->buf) : 0;
         if (rc < 0) {
             return rc;
         }
@@ -1627,7 +1627,8 @@ glibc_find_mmapped(struct memsrc *proc, struct pagemap *pm, raddr_t start,
         for (i = 0; i < want; i++) {
             raddr_t page = p + i * ps;
 
-            if (page < done_to || !pagemap_resident(pm, pm->buf[i])) {
+            if (page < done_to ||
+                (pm != NULL && !pagemap_resident(pm, pm->buf[i]))) {
                 continue;
             }
             if (*scanned >= max_pages) {

@@ -235,7 +235,8 @@ int glibc_mmapped_chunk(const unsigned char *hdr, raddr_t addr, raddr_t limit,
  * Find chunks that malloc mmapped on their own inside the anonymous
  * mapping [start, end), skipping the sorted ranges in skip (heaps,
  * arenas and stacks others own).  Only resident pages are looked at
- * (pagemap), so nothing is faulted or swapped in; the first 16 bytes of
+ * (pagemap), so nothing is faulted or swapped in; pm NULL (a core file,
+ * which holds what it holds) looks at every page.  The first 16 bytes of
  * candidate pages are read in batches (tail: as for
  * glibc_mmapped_chunk()).  Found chunks are appended to
  * *out.  *scanned counts candidate pages; at most max_pages are read

@@ -33,12 +33,20 @@ struct live_stat_fd {
     int fd;
 };
 
+/* A thread's id in the target's pid namespace and on the host. */
+struct live_tid {
+    int inner;
+    int host;
+};
+
 struct live_target {
     struct target base;
     struct pause pause;
     struct live_stat_fd *stat_fds; /* sorted by tid */
     size_t nstat_fds;
     size_t stat_fds_alloc;
+    struct live_tid *tids; /* in another pid namespace: the threads */
+    size_t ntids;
 };
 
 static struct live_target *
@@ -56,36 +64,66 @@ live_maps(struct target *t, struct maps *out)
 static int
 live_path(struct target *t, const char *path, struct strbuf *out)
 {
-    if (path[0] == '/') {
-        proc_target_path(t->pid, path, out);
-    } else {
-        strbuf_addf(out, "/proc/%d/cwd/%s", t->pid, path);
-    }
-    return 0;
+    return proc_target_path(t->pid, path, out);
 }
 
-/*
- * map_files names the mapped inode itself, even once the file on disk
- * was replaced or deleted; opening it needs CAP_SYS_ADMIN (or
- * CAP_CHECKPOINT_RESTORE), so fall back to the name through the root.
- */
 static int
 live_mapped_path(struct target *t, const struct map_entry *e,
                  struct strbuf *out)
 {
-    size_t mark = out->len;
+    return proc_mapped_path(t->pid, e, out);
+}
 
-    strbuf_addf(out, "/proc/%d/map_files/%llx-%llx", t->pid,
-                (unsigned long long)e->start, (unsigned long long)e->end);
-    if (access(out->buf + mark, R_OK) == 0) {
+/* Ids of the threads in the target's pid namespace, read again. */
+static int
+live_map_tids(struct live_target *lt)
+{
+    int *host = NULL;
+    size_t n = 0, i;
+    int rc = proc_tasks(lt->base.pid, &host, &n);
+
+    if (rc < 0) {
+        return rc;
+    }
+    free(lt->tids);
+    lt->tids = xcalloc(n ? n : 1, sizeof(*lt->tids));
+    lt->ntids = 0;
+    for (i = 0; i < n; i++) {
+        int inner;
+
+        if (proc_ns_id(lt->base.pid, host[i], &inner) == 0) {
+            lt->tids[lt->ntids].inner = inner;
+            lt->tids[lt->ntids++].host = host[i];
+        }
+    }
+    free(host);
+    return 0;
+}
+
+static int
+live_host_tid(struct target *t, int tid, int *host)
+{
+    struct live_target *lt = live_of(t);
+    size_t i;
+    int round;
+
+    if (t->ns_pid == 0) {
+        *host = tid;
         return 0;
     }
-    out->len = mark;
-    out->buf[mark] = '\0';
-    if (e->path[0] != '/') {
-        return PS_ENOTFOUND;
+    /* A thread started since the last look: look again, once. */
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < lt->ntids; i++) {
+            if (lt->tids[i].inner == tid) {
+                *host = lt->tids[i].host;
+                return 0;
+            }
+        }
+        if (round == 0 && live_map_tids(lt) < 0) {
+            break;
+        }
     }
-    return live_path(t, e->path, out);
+    return PS_ENOTFOUND;
 }
 
 static int
@@ -315,6 +353,7 @@ live_free(struct target *t)
         close(lt->stat_fds[i].fd);
     }
     free(lt->stat_fds);
+    free(lt->tids);
 }
 
 static const struct target_ops live_ops = {
@@ -323,6 +362,7 @@ static const struct target_ops live_ops = {
     .path = live_path,
     .mapped_path = live_mapped_path,
     .threads = live_threads,
+    .host_tid = live_host_tid,
     .thread_state = live_thread_state,
     .thread_regs = live_thread_regs,
     .cmdline = live_cmdline,
@@ -352,6 +392,11 @@ target_live_open(int pid, struct target **out)
     lt->base.kind = TARGET_LIVE;
     lt->base.mem = mem;
     lt->base.pid = pid;
+    /* In a container with a pid namespace of its own, the process and its
+     * threads have ids of their own there. */
+    if (proc_ns_id(pid, 0, &lt->base.ns_pid) < 0 || lt->base.ns_pid == pid) {
+        lt->base.ns_pid = 0;
+    }
     strbuf_addf(&name, "pid %d", pid);
     lt->base.name = strbuf_detach(&name);
     lt->pause = (struct pause)PAUSE_INIT;

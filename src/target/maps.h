@@ -41,6 +41,16 @@ int maps_read(int pid, struct maps *out);
  */
 int maps_parse_entry(const char *p, const char *end, struct map_entry *e);
 void maps_release(struct maps *m);
+/*
+ * Is the mapping backed by a file (not anonymous memory, a stack or the
+ * heap)?  A core file records names, not inodes.
+ */
+static inline int
+map_entry_is_file(const struct map_entry *e)
+{
+    return e->inode != 0 || e->path[0] == '/';
+}
+
 /* The mapping that contains addr, or NULL. */
 const struct map_entry *maps_find(const struct maps *m, raddr_t addr);
 /* Is [addr, addr + len) inside readable mappings? */

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "core/xalloc.h"
+#include "target/maps.h"
 #include "core/banned.h"
 
 /*
@@ -301,7 +302,7 @@ proc_cmdline(int pid, struct strbuf *out)
     return rc;
 }
 
-void
+int
 proc_target_path(int pid, const char *path, struct strbuf *out)
 {
     struct stat st;
@@ -309,13 +310,84 @@ proc_target_path(int pid, const char *path, struct strbuf *out)
 
     if (path[0] == '/') {
         strbuf_addf(out, "/proc/%d/root%s", pid, path);
-        if (stat(out->buf + mark, &st) == 0) {
-            return;
-        }
-        out->len = mark;
-        out->buf[mark] = '\0';
+    } else {
+        strbuf_addf(out, "/proc/%d/cwd/%s", pid, path);
     }
-    strbuf_addstr(out, path);
+    if (stat(out->buf + mark, &st) == 0) {
+        return 0;
+    }
+    out->len = mark;
+    out->buf[mark] = '\0';
+    return PS_ENOTFOUND;
+}
+
+int
+proc_mapped_path(int pid, const struct map_entry *e, struct strbuf *out)
+{
+    size_t mark = out->len;
+
+    strbuf_addf(out, "/proc/%d/map_files/%llx-%llx", pid,
+                (unsigned long long)e->start, (unsigned long long)e->end);
+    if (access(out->buf + mark, R_OK) == 0) {
+        return 0;
+    }
+    out->len = mark;
+    out->buf[mark] = '\0';
+    if (e->path[0] != '/') {
+        return PS_ENOTFOUND;
+    }
+    return proc_target_path(pid, e->path, out);
+}
+
+int
+proc_ns_id(int pid, int tid, int *inner)
+{
+    char path[80], buf[4096];
+    const char *line, *p;
+    long v = -1, id;
+    ssize_t n;
+    int fd;
+
+    if (tid > 0) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+    } else {
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return PS_ENOTFOUND;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return PS_ENOTFOUND;
+    }
+    buf[n] = '\0';
+    line = strstr(buf, "\nNSpid:");
+    if (line == NULL) {
+        *inner = tid > 0 ? tid : pid;
+        return 0;
+    }
+    /* One id per nested namespace, the host's first: keep the last. */
+    for (p = line + 7; *p == ' ' || *p == '\t' || (*p >= '0' && *p <= '9');) {
+        char *end;
+
+        if (*p < '0' || *p > '9') {
+            p++;
+            continue;
+        }
+        id = strtol(p, &end, 10);
+        if (end == p || id <= 0 || id > 0x7fffffff) {
+            return PS_ENOTFOUND;
+        }
+        v = id;
+        p = end;
+    }
+    if (v < 0) {
+        return PS_ENOTFOUND;
+    }
+    *inner = (int)v;
+    return 0;
 }
 
 static int

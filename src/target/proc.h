@@ -54,11 +54,32 @@ int proc_exiting(int pid);
 int proc_ppid(int pid, int *ppid);
 
 /*
- * A path through which pyspect can open a file the target sees as path
- * (it may live in another mount namespace): /proc/PID/root/path when that
- * exists, else path itself.
+ * Opening a file of the target.  A target in a container (a chroot, its
+ * own mount namespace) names files as it sees them: the same name on the
+ * host is another file (another glibc, another python3.14) or none.  So
+ * pyspect never opens the bare name, always one of these, appended to
+ * out:
+ *
+ * proc_target_path(): a file the target names path: /proc/PID/root/path
+ * for an absolute path, /proc/PID/cwd/path for a relative one.
+ * PS_ENOTFOUND (nothing appended) when there is no such file there.
+ *
+ * proc_mapped_path(): the very file mapped at e: /proc/PID/map_files/
+ * START-END (which survives the file being replaced or deleted, and needs
+ * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE to open), else the mapping's
+ * name through proc_target_path().  PS_ENOTFOUND.
  */
-void proc_target_path(int pid, const char *path, struct strbuf *out);
+struct map_entry;
+int proc_target_path(int pid, const char *path, struct strbuf *out);
+int proc_mapped_path(int pid, const struct map_entry *e, struct strbuf *out);
+
+/*
+ * The id the process (or thread tid of it) has in its own pid namespace,
+ * the last NSpid of /proc/PID[/task/TID]/status: what getpid() and
+ * gettid() say inside a container.  tid 0: the process.  PS_ENOTFOUND
+ * when gone; a kernel without NSpid gives the host's id.
+ */
+int proc_ns_id(int pid, int tid, int *inner);
 
 /*
  * What /proc/PID/task/TID/syscall says: the system call a blocked thread

@@ -298,11 +298,40 @@ smaps_vma_is_file(const struct smaps_vma *v)
 {
     const char *path = v->map.path;
 
-    if (v->map.inode != 0) {
+    if (map_entry_is_file(&v->map)) {
         return 1;
     }
     /* The kernel's code pages mapped into every process. */
     return strcmp(path, "[vdso]") == 0 || strcmp(path, "[vvar]") == 0 ||
            strcmp(path, "[vsyscall]") == 0 ||
            strcmp(path, "[vvar_vclock]") == 0;
+}
+
+void
+smaps_from_maps(const struct maps *m, struct smaps *out)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        struct smaps_vma *v;
+
+        XGROW(out->v, out->alloc, out->n + 1);
+        v = &out->v[out->n++];
+        memset(v, 0, sizeof(*v));
+        v->map = m->v[i];
+        v->map.path = xstrdup(m->v[i].path);
+        v->c.size = m->v[i].end - m->v[i].start;
+        v->c.rss = v->c.size;
+        if (!smaps_vma_is_file(v)) {
+            /* Anonymous memory nothing may write is a reservation or a
+             * guard page (which gcore writes out as readable zeros):
+             * it holds nothing. */
+            if (v->map.perms[1] != 'w') {
+                v->c.rss = 0;
+            }
+            v->c.anonymous = v->c.rss;
+        } else if (v->map.perms[0] != 'r') {
+            v->c.rss = 0;
+        }
+    }
 }

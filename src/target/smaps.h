@@ -83,6 +83,14 @@ smaps_uss(const struct smaps_counts *c)
     return c->private_clean + c->private_dirty;
 }
 
+/*
+ * The mappings of m as an smaps whose every mapping that holds memory
+ * (readable files, writable anonymous memory) counts as wholly resident:
+ * what a core file, which records no residency, can say (the split is
+ * then one of mapped sizes).  Appends to out.
+ */
+void smaps_from_maps(const struct maps *m, struct smaps *out);
+
 /* Is the mapping backed by a file (code, libraries, mapped files)? */
 int smaps_vma_is_file(const struct smaps_vma *v);
 

@@ -26,6 +26,8 @@ target_free(struct target *t)
     t->ops->free(t);
     memsrc_free(t->mem);
     free(t->name);
+    free(t->file);
+    free(t->partial);
     free(t);
 }
 
@@ -106,13 +108,6 @@ target_open_elf(struct target *t, const struct map_entry *e,
     rc = target_mapped_path(t, e, &path);
     if (rc == 0) {
         rc = elf_image_open(path.buf, out);
-    }
-    if (rc < 0 && e->path[0] == '/') {
-        strbuf_reset(&path);
-        rc = target_path(t, e->path, &path);
-        if (rc == 0) {
-            rc = elf_image_open(path.buf, out);
-        }
     }
     err_clear();
     if (rc == 0 && where != NULL) {

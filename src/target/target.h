@@ -106,6 +106,13 @@ struct target_ops {
     /* Thread ids, sorted ascending; *tids is malloc'd.  PS_EEXITED. */
     int (*threads)(struct target *t, int **tids, size_t *n);
     /*
+     * The thread the target itself calls tid -- its id in the target's
+     * pid namespace, what gettid() and CPython's native_thread_id say in
+     * a container -- by the id the other methods use (the host's).
+     * PS_ENOTFOUND for no such thread.  NULL: the same ids.
+     */
+    int (*host_tid)(struct target *t, int tid, int *host);
+    /*
      * A thread's state letter as /proc shows it ('R' on a CPU or waiting
      * for one, 'S' sleeping, 'D' disk wait, 't' traced...).  A core,
      * where the kernel did not record it: 'S' for a thread blocked in a
@@ -164,8 +171,19 @@ struct target {
     enum target_kind kind;
     struct memsrc *mem; /* the target's memory (owned) */
     int pid;            /* live: the process; core: the pid it had */
+    int ns_pid;         /* its own pid in its pid namespace, 0: the same */
     char *name;         /* "pid 4242", "core core.4242": for messages */
-    int paused;         /* between target_pause() and target_resume() */
+    char *file;         /* a core's file, NULL for a live process */
+    /*
+     * Why answers about this target may be partial (a core cut short, a
+     * mapped file that could not be had), for the user; NULL when the
+     * target is whole.  Reads of what is missing fail with PS_EFAULT.
+     */
+    char *partial;
+    /* What a command fails with when the missing part was needed:
+     * PS_ETRUNCATED, PS_ENOTFOUND (a file). */
+    int partial_error;
+    int paused; /* between target_pause() and target_resume() */
     uint64_t pause_start_ns;
     uint64_t pause_end_ns;
 };
@@ -175,6 +193,25 @@ struct target {
  * PS_EZOMBIE, PS_EPERM.  Reads nothing else and stops nothing.
  */
 int target_live_open(int pid, struct target **out);
+
+/* What a core file needs besides itself. */
+struct target_core_options {
+    /* The executable, where the core's record of it is wrong or missing
+     * (NULL: the path the core names, under sysroot). */
+    const char *executable;
+    /* Where the core's files are (a container's root, a copy of the
+     * machine it came from); NULL: this machine's root. */
+    const char *sysroot;
+};
+
+/*
+ * An ELF core file (gcore's or the kernel's).  PS_ENOTFOUND, PS_EPERM,
+ * PS_ENOTCORE, PS_EARCH (not x86-64), PS_ETRUNCATED (cut short before
+ * its notes end); a core whose memory is cut short opens, with partial
+ * set.  opt may be NULL.
+ */
+int target_core_open(const char *path, const struct target_core_options *opt,
+                     struct target **out);
 
 /*
  * A target with memory only (no mappings, threads or files), taking
@@ -207,6 +244,16 @@ static inline int
 target_threads(struct target *t, int **tids, size_t *n)
 {
     return t->ops->threads(t, tids, n);
+}
+
+static inline int
+target_host_tid(struct target *t, int tid, int *host)
+{
+    if (t->ops->host_tid == NULL) {
+        *host = tid;
+        return 0;
+    }
+    return t->ops->host_tid(t, tid, host);
 }
 
 static inline int
@@ -260,9 +307,8 @@ target_can_pause(const struct target *t)
 }
 
 /*
- * Open the ELF file mapped at e: the very file mapped when the backend
- * can name it, else the file of that name.  Where (if not NULL) gets the
- * path that opened.  PS_ENOTFOUND, PS_EELF.
+ * Open the ELF file mapped at e (target_mapped_path()).  Where (if not
+ * NULL) gets the path that opened.  PS_ENOTFOUND, PS_EELF.
  */
 struct elf_image;
 int target_open_elf(struct target *t, const struct map_entry *e,

@@ -220,54 +220,41 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
 
 /* ---- modules ------------------------------------------------------------ */
 
-/* Is any mapping of the file that e begins executable? */
-static int
-file_executable(const struct maps *m, size_t i)
-{
-    const struct map_entry *e = &m->v[i];
-    size_t j;
-
-    for (j = i; j < m->n; j++) {
-        const struct map_entry *f = &m->v[j];
-
-        if (f->inode != e->inode || strcmp(f->path, e->path) != 0) {
-            break;
-        }
-        if (f->perms[2] == 'x') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /*
  * The load bias of an ELF mapped with its first byte at map_start: the
- * first PT_LOAD (rounded down to its alignment) lands there.
+ * first PT_LOAD (rounded down to its alignment) lands there.  -1 for a
+ * file with no code (a mapped data file that happens to be ELF): the
+ * permissions of the mappings cannot say (a core leaves out the text
+ * pages the kernel's filter skipped, and with them their flags).
  */
 static int
 elf_bias(Elf *elf, raddr_t map_start, uint64_t *bias)
 {
     GElf_Ehdr ehdr;
     size_t nph, i;
+    int code = 0, found = 0;
 
-    if (gelf_getehdr(elf, &ehdr) == NULL || elf_getphdrnum(elf, &nph) != 0) {
+    if (gelf_getehdr(elf, &ehdr) == NULL || elf_getphdrnum(elf, &nph) != 0 ||
+        (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN)) {
         return -1;
-    }
-    if (ehdr.e_type == ET_EXEC) {
-        *bias = 0;
-        return 0;
     }
     for (i = 0; i < nph; i++) {
         GElf_Phdr ph;
 
-        if (gelf_getphdr(elf, (int)i, &ph) != NULL && ph.p_type == PT_LOAD) {
+        if (gelf_getphdr(elf, (int)i, &ph) == NULL || ph.p_type != PT_LOAD) {
+            continue;
+        }
+        if (!found) {
             uint64_t align = ph.p_align > 1 ? ph.p_align : 1;
 
-            *bias = map_start - (ph.p_vaddr & ~(align - 1));
-            return 0;
+            *bias = ehdr.e_type == ET_EXEC
+                        ? 0
+                        : map_start - (ph.p_vaddr & ~(align - 1));
+            found = 1;
         }
+        code |= (ph.p_flags & PF_X) != 0;
     }
-    return -1;
+    return found && code ? 0 : -1;
 }
 
 static void
@@ -288,7 +275,7 @@ report_file(struct unwinder *u, const struct map_entry *e)
     struct strbuf path = STRBUF_INIT;
     Dwfl_Module *mod;
     Elf *elf = NULL;
-    uint64_t bias;
+    uint64_t bias = 0;
     int fd = -1;
 
     if (target_mapped_path(u->t, e, &path) < 0) {
@@ -369,10 +356,10 @@ report_modules(struct unwinder *u)
             report_vdso(u, e);
             continue;
         }
+        /* Each file once, at its first mapping (file offset 0). */
         if (e->path[0] != '/' || e->offset != 0 ||
             (i > 0 && m.v[i - 1].inode == e->inode &&
-             strcmp(m.v[i - 1].path, e->path) == 0) ||
-            !file_executable(&m, i)) {
+             strcmp(m.v[i - 1].path, e->path) == 0)) {
             continue;
         }
         slot = hashmap_slot(&u->reported, e->start);

@@ -45,6 +45,20 @@ def test_usage_errors():
             one_line(r.err)
 
 
+def test_write_failure_on_stdout():
+    """Output that cannot be written (a full disk) is a failure, exit 11,
+    for whatever printed it: a command's --help as much as its answer."""
+    for args in (["--version"], ["--help"], ["dump", "--help"],
+                 ["heap", "--help"], ["mem", "--help"], ["record", "--help"],
+                 ["mem", "--watch", "--help"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([PYSPECT] + args, stdout=full,
+                               stderr=subprocess.PIPE, timeout=30,
+                               universal_newlines=True)
+        assert p.returncode == 11, (args, p.stderr)
+        assert "cannot write the output" in one_line(p.stderr)
+
+
 def test_help_documents_every_option():
     r = pyspect("dump", "--help")
     assert r.rc == 0

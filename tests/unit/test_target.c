@@ -1,7 +1,8 @@
 /*
  * test_target.c - unit tests of the target interface: a live process
  * (a forked child of this test, parked in a system call) and the
- * memory-only target.
+ * memory-only target; and of the session (launch, reap, stop, find
+ * children).
  *
  * Layer: tests.  The child is this very program, so its executable,
  * command line and a global variable's address are known here.
@@ -22,6 +23,7 @@
 #include "tap.h"
 #include "target/elf.h"
 #include "target/proc.h"
+#include "target/session.h"
 #include "target/target.h"
 
 /* The child reads nothing of this; the test reads it in the child. */
@@ -104,12 +106,21 @@ test_live(void)
     TAP_EQ_INT(target_cmdline(t, &sb), 0, "its command line");
     TAP_OK(sb.len > 0, "not empty");
     strbuf_reset(&sb);
-    TAP_EQ_INT(target_path(t, "rel/file", &sb), 0, "a relative path");
-    strbuf_addf(&self, "|/proc/%d/cwd/rel/file", (int)child);
+    TAP_EQ_INT(target_path(t, ".", &sb), 0, "a relative path");
+    strbuf_addf(&self, "|/proc/%d/cwd/.", (int)child);
     TAP_EQ_STR(sb.buf, strchr(self.buf, '|') + 1, "through its cwd");
     strbuf_reset(&sb);
     strbuf_reset(&self);
     proc_exe(getpid(), &self);
+    TAP_EQ_INT(target_path(t, self.buf, &sb), 0, "an absolute path");
+    TAP_OK(strncmp(sb.buf, "/proc/", 6) == 0 && strstr(sb.buf, "/root/") &&
+               strcmp(strstr(sb.buf, "/root/") + 5, self.buf) == 0,
+           "through its root: %s", sb.buf);
+    strbuf_reset(&sb);
+    /* Never the bare name: in a container it is another file. */
+    TAP_EQ_INT(target_path(t, "rel/no-such-file", &sb), PS_ENOTFOUND,
+               "a file it does not have");
+    TAP_OK(sb.len == 0, "... gives no path");
 
     TAP_EQ_INT(target_maps(t, &maps), 0, "its mappings");
     for (i = 0; i < maps.n && exe_map == NULL; i++) {
@@ -178,10 +189,88 @@ test_memory(void)
     strbuf_release(&sb);
 }
 
+static int
+session_known(void *ctx, int pid)
+{
+    const int *pids = ctx;
+    int i;
+
+    for (i = 1; i <= pids[0]; i++) {
+        if (pids[i] == pid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+session_add(void *ctx, int pid)
+{
+    int *pids = ctx;
+
+    if (pids[0] < 7) {
+        pids[++pids[0]] = pid;
+    }
+}
+
+static void
+test_session(void)
+{
+    char w_true[] = "true", w_bad[] = "/nonexistent/prog", w_sh[] = "sh";
+    char w_c[] = "-c", w_exit[] = "exit 3", w_sleep[] = "sleep";
+    char w_30[] = "30", w_two[] = "sleep 30 & sleep 30; wait";
+    char *ok[] = {w_true, NULL}, *bad[] = {w_bad, NULL};
+    char *code[] = {w_sh, w_c, w_exit, NULL};
+    char *sleeper[] = {w_sleep, w_30, NULL};
+    char *parent[] = {w_sh, w_c, w_two, NULL};
+    struct session s;
+    int pids[8] = {0};
+    size_t found = 0;
+    int i;
+
+    TAP_EQ_INT(session_launch(&s, ok), 0, "launch true");
+    TAP_OK(s.launched && s.pid > 0, "a child of ours");
+    TAP_EQ_INT(session_wait(&s, 10), 1, "it exits");
+    TAP_EQ_INT(session_exit_status(&s), 0, "status 0");
+    TAP_EQ_INT(session_launch(&s, code), 0, "launch sh -c 'exit 3'");
+    session_wait(&s, -1);
+    TAP_EQ_INT(session_exit_status(&s), 3, "its status, as a shell says");
+    TAP_EQ_INT(session_launch(&s, bad), PS_ECOMMAND,
+               "a program that cannot run fails at once");
+    TAP_OK(strstr(err_context(), "/nonexistent/prog") != NULL,
+           "and says which: %s", err_context());
+
+    TAP_EQ_INT(session_launch(&s, sleeper), 0, "launch sleep 30");
+    TAP_EQ_INT(session_exited(&s), 0, "it runs");
+    TAP_EQ_INT(session_exit_status(&s), -1, "no status yet");
+    session_stop(&s, SIGTERM, 5);
+    TAP_EQ_INT(session_exit_status(&s), 128 + SIGTERM, "stopped by SIGTERM");
+
+    TAP_EQ_INT(session_launch(&s, parent), 0, "launch a shell with children");
+    pids[0] = 1;
+    pids[1] = s.pid;
+    for (i = 0; i < 500 && found < 2; i++) {
+        found += session_descendants(session_known, session_add, pids);
+        sleep_ms(10);
+    }
+    TAP_EQ_INT(found, 2, "its two sleeps are found");
+    for (i = 2; i <= pids[0]; i++) {
+        kill(pids[i], SIGKILL);
+    }
+    session_stop(&s, SIGTERM, 5);
+    TAP_OK(s.reaped, "and it is reaped");
+
+    session_attach(&s, getpid());
+    TAP_OK(!s.launched && session_exited(&s) == 0, "an attached process");
+    session_stop(&s, SIGTERM, 1);
+    TAP_OK(1, "is never signalled by session_stop()");
+}
+
 int
 main(void)
 {
     test_live();
     test_memory();
+    test_session();
     return tap_done();
 }
