@@ -1,11 +1,14 @@
 """Lock waits, their holders and deadlocks, against what the target knows:
 the id() of each lock its threads wait for, who holds the RLocks, and the
 thread that took the GIL for good."""
+import json
+import os
 import time
 
 import pytest
 
-from conftest import dump_json, pyspect, shared_target
+from conftest import SID_VERSIONS, dump_json, pyspect, shared_target
+from test_core import gcore, small_stacks
 
 pytestmark = pytest.mark.sanitize
 
@@ -80,3 +83,27 @@ def test_deadlock_cycle(python, locks):
     assert ("Deadlock: " + text) in head
     assert ("waiting for RLock %#x held by thread %d" %
             (waits[a], b)) in r.out
+
+
+def test_waits_and_deadlock_on_a_core(python, target, tmp_path):
+    """The same of a core: each thread's futex word comes from its
+    registers in the core, the locks and holders from its memory."""
+    if python.label in SID_VERSIONS:
+        pytest.skip("gcore writes the sid root's thread stacks as zeros "
+                    "(see test_native.test_on_a_core)")
+    with small_stacks():
+        t = target(python, "locks.py", env={"MALLOC_ARENA_MAX": "1"})
+    live = dump_when_gil_taken(t)
+    core = gcore(t.pid, tmp_path)
+    t.stop()
+    r = pyspect("dump", "--core", core, "--json", timeout=300)
+    assert r.rc == 0, r.err
+    doc = json.loads(r.out)
+    os.unlink(core)
+    threads = by_name(doc)
+    for name, want in expected_waits(t).items():
+        assert threads[name].get("waiting_for") == want, name
+    assert threads["MainThread"]["waiting_for"] == \
+        by_name(live)["MainThread"]["waiting_for"]
+    assert doc["deadlocks"] == live["deadlocks"]
+    assert len(doc["deadlocks"]) == 1
