@@ -348,3 +348,34 @@ def test_on_a_core(python, target, tmp_path, stripped_lib):
     if python.version >= (3,):
         check_locals(t, doc)
     os.unlink(core)
+
+
+def test_threads_whose_registers_cannot_be_had(python, native):
+    """A target stopped by job control is read as it is, never seized
+    (pause.h): its threads' registers are then only what /proc gives of a
+    blocked thread, pc and sp.  The walks go as far as those allow and
+    every Python frame is still there, in order."""
+    import signal
+    dump_native(native)  # the main thread has parked
+    os.kill(native.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            states = set()
+            for tid in os.listdir("/proc/%d/task" % native.pid):
+                with open("/proc/%d/task/%s/stat" % (native.pid, tid)) as f:
+                    states.add(f.read().rsplit(")", 1)[1].split()[0])
+            if states == {"T"}:
+                break
+            time.sleep(0.01)
+        doc = dump_json(native.pid, "--native")
+        threads = by_name(doc)
+        for name, (ident, tt) in truth_by_name(native).items():
+            if name in native.truth["busy"]:
+                continue
+            got = python_frames(threads[name]["frames"])
+            assert frames_key(got) == frames_key(tt["frames"]), name
+        pause = leading_natives(threads["pause"]["frames"])
+        assert pause and pause[0]["function"] == "pause", pause[:3]
+    finally:
+        os.kill(native.pid, signal.SIGCONT)
