@@ -36,7 +36,8 @@ lib = ctypes.CDLL(sys.argv[1])
 lib.memfill.restype = ctypes.c_size_t
 lib.memfill.argtypes = [ctypes.c_size_t] * 3
 kept = lib.memfill(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
-print("READY %d" % kept, flush=True)
+sys.stdout.write("READY %d\n" % kept)
+sys.stdout.flush()
 time.sleep(3600)
 """
 

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Generate src/python/layouts_gen.c from CPython's own headers.
 
-For every CPython minor version pyspect supports (3.6 - 3.15) this script
-writes a small C probe that includes that version's headers (Python.h,
+For every CPython minor version pyspect supports (2.7, 3.6 - 3.15) this
+script writes a small C probe that includes that version's headers (Python.h,
 frameobject.h and the internal pycore_*.h headers, compiled with
 -DPy_BUILD_CORE), compiles it with gcc, runs it, and reads back one
 "name value" line per field of `struct py_layout` (src/python/layout.h).
@@ -14,23 +14,25 @@ from that file (the MIRROR_* strings below; each cites its source, and each
 is checked against the header of the first version that publishes the same
 struct, or against the running interpreter).
 
-Every (field, version) pair is decided explicitly in FIELDS: either a C
-expression or ABSENT.  The field list is parsed out of layout.h, so adding
-a field there without deciding it here for every version is an error.
+Every (field, version) pair is decided explicitly in FIELDS (3.x) and
+FIELDS_27 (2.7): either a C expression or ABSENT.  The field list is parsed
+out of layout.h, so adding a field there without deciding it here for every
+version is an error.
 
-Where the headers come from: pyenv's installs (`pyenv root`/versions/3.X.Y,
-highest patch level of each minor) for 3.6 - 3.13; for 3.14 and 3.15 the
--dev packages in the Debian sid root tools/sid-root makes, compiled with
-the -D_Py_* flags that interpreter's core was built with (its sysconfig
-data), whose interpreters run the runtime checks inside that root.
-Debian's /usr/include/python3.11, if present, is probed too and must
-agree with pyenv's 3.11 on every field.
+Where the headers come from: pyenv's installs (`pyenv root`/versions/3.X.Y
+and 2.7.Y, highest patch level of each minor) for 2.7 and 3.6 - 3.13; for
+3.14 and 3.15 the -dev packages in the Debian sid root tools/sid-root
+makes, compiled with the -D_Py_* flags that interpreter's core was built
+with (its sysconfig data), whose interpreters run the runtime checks
+inside that root.  Debian's /usr/include/python3.11, if present, is
+probed too and must agree with pyenv's 3.11 on every field.
 
 Cross-checks run after probing (each skipped, with a note, when the needed
 binary is missing):
   * pymalloc constants against `sys._debugmallocstats()` of that pyenv
     interpreter (threshold, number of size classes, arena size, and the
-    blocks-per-pool arithmetic that fixes POOL_SIZE);
+    blocks-per-pool arithmetic that fixes POOL_SIZE); 2.7 has no such
+    function, and its live check reads the pool headers instead;
   * a live read of each pyenv interpreter's own memory with ctypes, using
     only the generated offsets: runtime/interpreter/thread lists, GIL
     holder, thread ids, the frame chain and code objects (qualnames with
@@ -40,8 +42,11 @@ binary is missing):
     table, module dicts, GC generations and list links, and (3.12+) the
     per-interpreter pymalloc arena table;
   * for 3.13+, the _Py_DebugOffsets table embedded in libpython's (or the
-    static interpreter's)
-    .PyRuntime section.
+    static interpreter's) .PyRuntime section;
+  * for 2.7, a live read of the same kind written for 2.7 (LIVE_CHECK_27):
+    threads, frames, code objects, byte and unicode strings, ints, the
+    2.7 dict table, old-style classes and instances, GC lists, the int
+    and float free-list blocks, and the pymalloc arenas and pool headers.
 
 Usage:
   /usr/bin/python3 tools/gen_layouts.py            write layouts_gen.c
@@ -66,6 +71,8 @@ LAYOUT_H = os.path.join(ROOT, "src", "python", "layout.h")
 OUTPUT = os.path.join(ROOT, "src", "python", "layouts_gen.c")
 
 MINORS = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+# Every version with a table: (major, minor).
+VERSIONS = ((2, 7),) + tuple((3, m) for m in MINORS)
 # Versions whose headers and interpreters come from the Debian sid root
 # that tools/sid-root makes (Debian stable and pyenv's builds here stop
 # at 3.13).
@@ -134,6 +141,15 @@ typedef struct {
 } probe_PyDictKeysObject;
 """
 
+# Objects/moduleobject.c, 2.7: nothing but the dict.
+MIRROR_MODULE_27 = r"""
+/* Mirror of PyModuleObject from Objects/moduleobject.c (CPython 2.7). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *md_dict;
+} probe_PyModuleObject;
+"""
+
 # Objects/moduleobject.c, 3.6 - 3.9 (moved to
 # Include/internal/pycore_moduleobject.h in 3.10; the 3.10 probe checks the
 # mirror against that header).
@@ -149,7 +165,7 @@ typedef struct {
 } probe_PyModuleObject;
 """
 
-# Modules/gcmodule.c, 3.6: struct gc_generation and the static
+# Modules/gcmodule.c, 2.7 and 3.6: struct gc_generation and the static
 # `generations[NUM_GENERATIONS]` array (3.7 moved the struct into
 # Include/internal/mem.h; the 3.7 probe checks the mirror against it).
 MIRROR_GC_36 = r"""
@@ -161,16 +177,17 @@ struct probe_gc_generation {
 };
 """
 
-# Objects/obmalloc.c, 3.6 - 3.11: struct pool_header, struct arena_object
-# (unchanged from 3.6 to 3.11; 3.12 moved them verbatim into
+# Objects/obmalloc.c, 2.7 and 3.6 - 3.11: struct pool_header, struct
+# arena_object (unchanged from 2.7 to 3.11; 3.12 moved them verbatim into
 # Include/internal/pycore_obmalloc.h, and the 3.12 probe checks this mirror
 # against that header) and the geometry macros.
 #
-#   ALIGNMENT: 16 on 64-bit since bpo-27987 (3.8, backported to 3.7.4 and
-#     to the 3.6 branch; 3.6.15 and 3.7.16 report 32 size classes for a
-#     512-byte threshold), 8 before.
+#   ALIGNMENT: 16 on 64-bit since bpo-27987 (3.8, backported to 3.7.4,
+#     to the 3.6 branch and to 2.7: 3.6.15 and 3.7.16 report 32 size
+#     classes for a 512-byte threshold, and 2.7.18's pool headers have
+#     16-byte classes, which its live check verifies), 8 before.
 #   SMALL_REQUEST_THRESHOLD: 512 (3.6 - 3.13).
-#   3.6 - 3.9: ARENA_SIZE (256 << 10), POOL_SIZE SYSTEM_PAGE_SIZE
+#   2.7, 3.6 - 3.9: ARENA_SIZE (256 << 10), POOL_SIZE SYSTEM_PAGE_SIZE
 #     (4 * 1024).
 #   3.10 - 3.11 (bpo-37448 radix tree): WITH_PYMALLOC_RADIX_TREE defaults
 #     to 1; on 64-bit USE_LARGE_ARENAS (ARENA_BITS 20) and, with the radix
@@ -203,7 +220,7 @@ struct probe_arena_object {
 """
 
 MIRROR_OBMALLOC_36 = MIRROR_OBMALLOC_COMMON + r"""
-/* Geometry macros of Objects/obmalloc.c (CPython 3.6 - 3.9). */
+/* Geometry macros of Objects/obmalloc.c (CPython 2.7, 3.6 - 3.9). */
 #if SIZEOF_VOID_P > 4
 #define PROBE_ALIGNMENT 16
 #else
@@ -305,6 +322,19 @@ typedef struct {
 } probe_rlockobject;
 """
 
+# Modules/threadmodule.c, 2.7: thread.lock, its PyThread_type_lock (a
+# sem_t, what a waiter sleeps on) right after the object header; 2.7 has
+# no C RLock (threading.RLock is a Python class around a thread.lock).
+# Checked by the live read (a thread blocked on a lock sleeps on it).
+MIRROR_THREAD_27 = r"""
+/* Mirror of lockobject (Modules/threadmodule.c, 2.7). */
+#include "pythread.h"
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock lock_lock;
+} probe_lockobject;
+"""
+
 # Modules/_threadmodule.c, 3.14 - 3.15: the locks became a PyMutex and a
 # _PyRecursiveMutex (Include/internal/pycore_lock.h); and
 # Python/parking_lot.c's wait entry, on the stack of a thread parked on
@@ -398,7 +428,37 @@ PRELUDE_COMMON = r"""
 #include "structmember.h"
 """
 
-# Per-version includes and mirrors.
+# Per-version includes and mirrors (2.7: PRELUDE_27).
+PRELUDE_27 = r"""
+#include "code.h"
+#include "longintrepr.h"
+/* Mirror of the free-list blocks of Objects/intobject.c and
+   Objects/floatobject.c (CPython 2.7): ints and floats are not allocated
+   one by one but BLOCK_SIZE bytes of them at a time, behind a link to
+   the previous block, and never given back except by a full collection
+   (PyInt_ClearFreeList, PyFloat_ClearFreeList) of blocks with no live
+   object. */
+#define PROBE_BLOCK_SIZE 1000
+#define PROBE_BHEAD_SIZE 8
+#define PROBE_N_INTOBJECTS \
+    ((PROBE_BLOCK_SIZE - PROBE_BHEAD_SIZE) / sizeof(PyIntObject))
+#define PROBE_N_FLOATOBJECTS \
+    ((PROBE_BLOCK_SIZE - PROBE_BHEAD_SIZE) / sizeof(PyFloatObject))
+struct probe_intblock {
+    struct probe_intblock *next;
+    PyIntObject objects[PROBE_N_INTOBJECTS];
+};
+struct probe_floatblock {
+    struct probe_floatblock *next;
+    PyFloatObject objects[PROBE_N_FLOATOBJECTS];
+};
+/* Include/bytesobject.h (2.7) makes bytes a name for str:
+   #define PyBytes_Type PyString_Type. */
+#if defined(PyBytes_Type)
+#define PROBE_STR_IS_BYTES 1
+#endif
+""" + MIRROR_MODULE_27 + MIRROR_GC_36 + MIRROR_OBMALLOC_36
+
 PRELUDES = {
     6: MIRROR_DICT_36 + MIRROR_MODULE + MIRROR_GC_36 + MIRROR_OBMALLOC_36,
     7: r"""
@@ -1086,6 +1146,9 @@ FIELDS = {
     # ---- fields the heap census reads (pyspect heap) ----
     # Frame locals: which slots of a frame are named locals, cells, frees.
     "code_nlocals": [("3.6-3.15", off(CO, "co_nlocals"))],
+    # A 3.11+ generator's frame is inline, co_nlocalsplus + co_stacksize
+    # slots of it, and sys.getsizeof() counts them.
+    "code_stacksize": [("3.6-3.15", off(CO, "co_stacksize"))],
     "code_varnames": [
         ("3.6-3.10", off(CO, "co_varnames")),
         ("3.11-3.15", ABSENT)],
@@ -1115,7 +1178,6 @@ FIELDS = {
         ("3.6-3.11", ABSENT),
         ("3.12-3.15", "CO_FAST_HIDDEN")],
     "code_kwonlyargcount": [("3.6-3.15", off(CO, "co_kwonlyargcount"))],
-    "code_stacksize": [("3.6-3.15", off(CO, "co_stacksize"))],
     "code_flag_varargs": [("3.6-3.15", "CO_VARARGS")],
     "code_flag_varkeywords": [("3.6-3.15", "CO_VARKEYWORDS")],
     "frame_localsplus": [
@@ -1230,6 +1292,349 @@ FIELDS = {
         ("3.13-3.15", off("PyDictValues", "embedded"))],
 }
 
+# Fields of Python 2.7's own structures and behaviours: absent from 3.x.
+FIELDS_27_ONLY = ("str_is_bytes", "unicode_str", "unicode_char_size",
+                  "int_ival", "dict_fill", "dict_mask", "dict_table",
+                  "dict_smalltable", "method_class", "class_bases",
+                  "class_dict", "class_name", "class_getattr",
+                  "class_setattr", "class_delattr", "instance_class",
+                  "instance_dict", "getsizeof_type_basic", "int_size",
+                  "intblock_size", "intblock_objects", "floatblock_size",
+                  "floatblock_objects")
+for _name in FIELDS_27_ONLY:
+    FIELDS[_name] = [("3.6-3.15", ABSENT)]
+
+
+# The decisions for 2.7: field -> C expression or ABSENT.  No
+# _PyRuntimeState, no _PyInterpreterFrame, no PEP 393 str, no split dicts:
+# 2.7 keeps its interpreter list in the static `interp_head`, the GIL
+# holder in the exported _PyThreadState_Current, frames as PyFrameObjects,
+# names as byte strings (PyStringObject), unicode as a Py_UNICODE buffer,
+# and every dict as one open-addressing table of PyDictEntry.
+SO = "PyStringObject"
+FIELDS_27 = {
+    "rt_initialized": ABSENT,
+    "rt_core_initialized": ABSENT,
+    "rt_finalizing": ABSENT,
+    "rt_interpreters_head": ABSENT,
+    "rt_interpreters_main": ABSENT,
+    "rt_main_thread": ABSENT,
+    "rt_gilstate_tstate_current": ABSENT,
+    "rt_gil": ABSENT,
+    "rt_gc": ABSENT,
+    "gil_last_holder": ABSENT,
+    "gil_locked": ABSENT,
+    # 2.7's GIL is a PyThread_type_lock behind Python/ceval.c's static
+    # interpreter_lock (found by name, in locks.c), not a struct.
+    "gil_size": ABSENT,
+    "interp_size": size(IS),
+    "interp_next": off(IS, "next"),
+    "interp_tstate_head": off(IS, "tstate_head"),
+    "interp_threads_main": ABSENT,
+    "interp_id": ABSENT,
+    "interp_modules": off(IS, "modules"),
+    "interp_sysdict": off(IS, "sysdict"),
+    "interp_builtins": off(IS, "builtins"),
+    "interp_ceval_gil": ABSENT,
+    "interp_gil": ABSENT,
+    "interp_gc": ABSENT,
+    "interp_obmalloc": ABSENT,
+    "interp_obmalloc_is_ptr": ABSENT,
+    "tstate_size": size(TS),
+    # 2.7's thread states are singly linked.
+    "tstate_prev": ABSENT,
+    "tstate_next": off(TS, "next"),
+    "tstate_interp": off(TS, "interp"),
+    "tstate_frame": off(TS, "frame"),
+    "tstate_cframe": ABSENT,
+    "tstate_current_frame": ABSENT,
+    "tstate_thread_id": off(TS, "thread_id"),
+    "tstate_native_thread_id": ABSENT,
+    "tstate_datastack_chunk": ABSENT,
+    "tstate_status": ABSENT,
+    "tstate_status_holds_gil_bit": ABSENT,
+    "tstate_status_finalized_bit": ABSENT,
+    "tstate_dict": off(TS, "dict"),
+    "tstate_id": ABSENT,
+    "tstate_base_frame": ABSENT,
+    "cframe_current_frame": ABSENT,
+    "cframe_previous": ABSENT,
+    "frame_size": size(FO),
+    "frame_back": off(FO, "f_back"),
+    "frame_code": off(FO, "f_code"),
+    "frame_trace": off(FO, "f_trace"),
+    "frame_lasti": off(FO, "f_lasti"),
+    "frame_lineno": off(FO, "f_lineno"),
+    "frame_iframe": ABSENT,
+    "iframe_size": ABSENT,
+    "iframe_code": ABSENT,
+    "iframe_previous": ABSENT,
+    "iframe_instr": ABSENT,
+    "iframe_instr_is_prev": ABSENT,
+    "iframe_owner": ABSENT,
+    "iframe_owner_generator": ABSENT,
+    "iframe_owner_frame_object": ABSENT,
+    "iframe_owner_cstack": ABSENT,
+    "iframe_owner_interpreter": ABSENT,
+    "stackref_tag_bits": ABSENT,
+    "stackref_tag_refcnt": ABSENT,
+    "iframe_frame_obj": ABSENT,
+    "iframe_localsplus": ABSENT,
+    "iframe_stacktop": ABSENT,
+    "iframe_is_entry": ABSENT,
+    "chunk_previous": ABSENT,
+    "chunk_size": ABSENT,
+    "chunk_top": ABSENT,
+    "chunk_data": ABSENT,
+    "code_size": size(CO),
+    "code_argcount": off(CO, "co_argcount"),
+    "code_flags": off(CO, "co_flags"),
+    "code_firstlineno": off(CO, "co_firstlineno"),
+    "code_filename": off(CO, "co_filename"),
+    "code_name": off(CO, "co_name"),
+    "code_qualname": ABSENT,
+    "code_linetable": off(CO, "co_lnotab"),
+    # 4: co_lnotab with unsigned line increments (2.7's PyCode_Addr2Line
+    # adds them as unsigned char; 3.6 made them signed).
+    "code_linetable_format": "PROBE_HAS(PyCodeObject, co_lnotab, 4)",
+    "code_code": off(CO, "co_code"),
+    "code_code_adaptive": ABSENT,
+    "code_firsttraceable": ABSENT,
+    "code_nlocals": off(CO, "co_nlocals"),
+    "code_stacksize": off(CO, "co_stacksize"),
+    "code_varnames": off(CO, "co_varnames"),
+    "code_cellvars": off(CO, "co_cellvars"),
+    "code_freevars": off(CO, "co_freevars"),
+    "code_localsplusnames": ABSENT,
+    "code_nlocalsplus": ABSENT,
+    "code_localspluskinds": ABSENT,
+    "code_kind_cell": ABSENT,
+    "code_kind_free": ABSENT,
+    "code_kind_hidden": ABSENT,
+    # No keyword-only arguments before 3.0.
+    "code_kwonlyargcount": ABSENT,
+    "code_flag_varargs": "CO_VARARGS",
+    "code_flag_varkeywords": "CO_VARKEYWORDS",
+    "frame_localsplus": off(FO, "f_localsplus"),
+    "func_code": off(FN, "func_code"),
+    "func_globals": off(FN, "func_globals"),
+    "func_builtins": ABSENT,
+    "func_name": off(FN, "func_name"),
+    "func_qualname": ABSENT,
+    "func_defaults": off(FN, "func_defaults"),
+    "func_kwdefaults": ABSENT,
+    "func_closure": off(FN, "func_closure"),
+    "func_doc": off(FN, "func_doc"),
+    "func_dict": off(FN, "func_dict"),
+    "func_module": off(FN, "func_module"),
+    "func_annotations": ABSENT,
+    "func_typeparams": ABSENT,
+    "method_func": off("PyMethodObject", "im_func"),
+    "method_self": off("PyMethodObject", "im_self"),
+    "cell_ref": off("PyCellObject", "ob_ref"),
+    "cfunc_self": off("PyCFunctionObject", "m_self"),
+    "lock_sem": off("probe_lockobject", "lock_lock"),
+    # threading.RLock is Python code in 2.7 (_RLock: its __block, a
+    # thread.lock, and __owner, an ident), read through its attributes.
+    "rlock_sem": ABSENT,
+    "lock_mutex": ABSENT,
+    "rlock_mutex": ABSENT,
+    "rlock_owner": ABSENT,
+    "rlock_count": ABSENT,
+    "mutex_locked": ABSENT,
+    "parking_addr": ABSENT,
+    "gen_frame": off(GEN, "gi_frame"),
+    "gen_iframe": ABSENT,
+    "gen_frame_state": ABSENT,
+    "gen_state_finished": ABSENT,
+    "gen_code": off(GEN, "gi_code"),
+    "gen_name": ABSENT,
+    "gen_qualname": ABSENT,
+    "obj_refcnt": off("PyObject", "ob_refcnt"),
+    "obj_type": off("PyObject", "ob_type"),
+    "var_size": off("PyVarObject", "ob_size"),
+    "obj_managed_dict": ABSENT,
+    "obj_managed_values": ABSENT,
+    "obj_managed_dict_tagged": ABSENT,
+    "type_size": size(TP),
+    "type_name": off(TP, "tp_name"),
+    "type_basicsize": off(TP, "tp_basicsize"),
+    "type_itemsize": off(TP, "tp_itemsize"),
+    "type_dealloc": off(TP, "tp_dealloc"),
+    "type_flags": off(TP, "tp_flags"),
+    "type_traverse": off(TP, "tp_traverse"),
+    "type_weaklistoffset": off(TP, "tp_weaklistoffset"),
+    "type_base": off(TP, "tp_base"),
+    "type_dict": off(TP, "tp_dict"),
+    "type_dictoffset": off(TP, "tp_dictoffset"),
+    "type_mro": off(TP, "tp_mro"),
+    "type_bases": off(TP, "tp_bases"),
+    "type_cache": off(TP, "tp_cache"),
+    "type_members": off(TP, "tp_members"),
+    "heaptype_size": size(HT),
+    "heaptype_name": off(HT, "ht_name"),
+    "heaptype_slots": off(HT, "ht_slots"),
+    "heaptype_qualname": ABSENT,
+    "heaptype_cached_keys": ABSENT,
+    "heaptype_module": ABSENT,
+    "tpflags_managed_dict": ABSENT,
+    "tpflags_inline_values": ABSENT,
+    "tpflags_managed_weakref": ABSENT,
+    "tpflags_heaptype": "Py_TPFLAGS_HEAPTYPE",
+    "tpflags_have_gc": "Py_TPFLAGS_HAVE_GC",
+    "tpflags_immutabletype": ABSENT,
+    "tpflags_long_subclass": "Py_TPFLAGS_LONG_SUBCLASS",
+    "tpflags_list_subclass": "Py_TPFLAGS_LIST_SUBCLASS",
+    "tpflags_tuple_subclass": "Py_TPFLAGS_TUPLE_SUBCLASS",
+    "tpflags_bytes_subclass": "Py_TPFLAGS_STRING_SUBCLASS",
+    "tpflags_unicode_subclass": "Py_TPFLAGS_UNICODE_SUBCLASS",
+    "tpflags_dict_subclass": "Py_TPFLAGS_DICT_SUBCLASS",
+    "tpflags_type_subclass_bit":
+        "(long)__builtin_ctzl(Py_TPFLAGS_TYPE_SUBCLASS)",
+    "preheader_size": ABSENT,
+    # Python/sysmodule.c sys_getsizeof() asks PyObject_IS_GC(o): false
+    # for static types (type_is_gc looks at Py_TPFLAGS_HEAPTYPE).
+    "getsizeof_static_type_gc": "0L",
+    "memberdef_size": size("PyMemberDef"),
+    "memberdef_name": off("PyMemberDef", "name"),
+    "memberdef_type": off("PyMemberDef", "type"),
+    "memberdef_offset": off("PyMemberDef", "offset"),
+    # unicode (Include/unicodeobject.h): a Py_UNICODE buffer behind a
+    # pointer, no state word.
+    "unicode_length": off("PyUnicodeObject", "length"),
+    "unicode_hash": off("PyUnicodeObject", "hash"),
+    "unicode_state": ABSENT,
+    "unicode_state_kind_shift": ABSENT,
+    "unicode_state_compact_bit": ABSENT,
+    "unicode_state_ascii_bit": ABSENT,
+    "unicode_state_ready_bit": ABSENT,
+    "unicode_ascii_size": ABSENT,
+    "unicode_compact_size": ABSENT,
+    "unicode_data_any": ABSENT,
+    "unicode_utf8_length": ABSENT,
+    "unicode_utf8": ABSENT,
+    "unicode_wstr": ABSENT,
+    "unicode_wstr_length": ABSENT,
+    "unicode_object_size": size("PyUnicodeObject"),
+    # bytes is 2.7's str, PyStringObject.
+    "bytes_size": size(SO),
+    "bytes_sval": off(SO, "ob_sval"),
+    "long_size": size("PyLongObject"),
+    "long_lv_tag": ABSENT,
+    "long_digit": off("PyLongObject", "ob_digit"),
+    # Objects/longobject.c long_sizeof(): no digit for 0.  Checked live.
+    "long_min_digits": "0L",
+    "float_size": size("PyFloatObject"),
+    "float_fval": off("PyFloatObject", "ob_fval"),
+    "tuple_size": size("PyTupleObject"),
+    "tuple_item": off("PyTupleObject", "ob_item"),
+    "list_size": size("PyListObject"),
+    "list_item": off("PyListObject", "ob_item"),
+    "list_allocated": off("PyListObject", "allocated"),
+    "bytearray_alloc": off("PyByteArrayObject", "ob_alloc"),
+    "bytearray_bytes_object": ABSENT,
+    "dict_size": size("PyDictObject"),
+    "dict_used": off("PyDictObject", "ma_used"),
+    "dict_keys": ABSENT,
+    "dict_values": ABSENT,
+    "dictvalues_values": ABSENT,
+    "dictvalues_valid": ABSENT,
+    "dictvalues_capacity": ABSENT,
+    "dictvalues_embedded": ABSENT,
+    "dictkeys_refcnt": ABSENT,
+    "dictkeys_size": ABSENT,
+    "dictkeys_log2_size": ABSENT,
+    "dictkeys_log2_index_bytes": ABSENT,
+    "dictkeys_kind": ABSENT,
+    "dictkeys_usable": ABSENT,
+    "dictkeys_nentries": ABSENT,
+    "dictkeys_indices": ABSENT,
+    "dictkeys_kind_general": ABSENT,
+    "dictentry_size": size("PyDictEntry"),
+    "dictentry_hash": off("PyDictEntry", "me_hash"),
+    "dictentry_key": off("PyDictEntry", "me_key"),
+    "dictentry_value": off("PyDictEntry", "me_value"),
+    "dictuentry_size": ABSENT,
+    "dictuentry_key": ABSENT,
+    "dictuentry_value": ABSENT,
+    "set_size": size("PySetObject"),
+    "set_fill": off("PySetObject", "fill"),
+    "set_used": off("PySetObject", "used"),
+    "set_mask": off("PySetObject", "mask"),
+    "set_table": off("PySetObject", "table"),
+    "set_smalltable": off("PySetObject", "smalltable"),
+    "setentry_size": size("setentry"),
+    "setentry_key": off("setentry", "key"),
+    "module_dict": off("probe_PyModuleObject", "md_dict"),
+    "gchead_size": size("PyGC_Head"),
+    "gchead_next": off("PyGC_Head", "gc.gc_next"),
+    "gchead_prev": off("PyGC_Head", "gc.gc_prev"),
+    # Modules/gcmodule.c statics, as in 3.6.
+    "gcstate_size": ABSENT,
+    "gcstate_enabled": ABSENT,
+    "gcstate_generations": ABSENT,
+    "gcstate_permanent": ABSENT,
+    "gcstate_collecting": ABSENT,
+    "gcstate_garbage": ABSENT,
+    "gcgen_size": size("struct probe_gc_generation"),
+    "gcgen_head": off("struct probe_gc_generation", "head"),
+    "gcgen_threshold": off("struct probe_gc_generation", "threshold"),
+    "gcgen_count": off("struct probe_gc_generation", "count"),
+    "obm_usedpools": ABSENT,
+    "obm_arenas": ABSENT,
+    "obm_maxarenas": ABSENT,
+    "obm_narenas_currently_allocated": ABSENT,
+    "obm_narenas_highwater": ABSENT,
+    "arenaobj_size": size("struct probe_arena_object"),
+    "arenaobj_address": off("struct probe_arena_object", "address"),
+    "arenaobj_pool_address": off("struct probe_arena_object",
+                                 "pool_address"),
+    "arenaobj_nfreepools": off("struct probe_arena_object", "nfreepools"),
+    "arenaobj_ntotalpools": off("struct probe_arena_object", "ntotalpools"),
+    "poolhdr_size": size("struct probe_pool_header"),
+    "poolhdr_count": off("struct probe_pool_header", "ref.count"),
+    "poolhdr_nextpool": off("struct probe_pool_header", "nextpool"),
+    "poolhdr_prevpool": off("struct probe_pool_header", "prevpool"),
+    "poolhdr_arenaindex": off("struct probe_pool_header", "arenaindex"),
+    "poolhdr_szidx": off("struct probe_pool_header", "szidx"),
+    "poolhdr_nextoffset": off("struct probe_pool_header", "nextoffset"),
+    "poolhdr_maxnextoffset": off("struct probe_pool_header",
+                                 "maxnextoffset"),
+    "obm_arena_size": "PROBE_ARENA_SIZE",
+    "obm_pool_size": "PROBE_POOL_SIZE",
+    "obm_alignment": "PROBE_ALIGNMENT",
+    "obm_small_request_threshold": "PROBE_SMALL_REQUEST_THRESHOLD",
+    # ---- 2.7's own ----
+    # `str` is PyString_Type: the type of every code object name.
+    "str_is_bytes": "PROBE_STR_IS_BYTES",
+    "unicode_str": off("PyUnicodeObject", "str"),
+    "unicode_char_size": "sizeof(Py_UNICODE)",
+    "int_ival": off("PyIntObject", "ob_ival"),
+    "dict_fill": off("PyDictObject", "ma_fill"),
+    "dict_mask": off("PyDictObject", "ma_mask"),
+    "dict_table": off("PyDictObject", "ma_table"),
+    "dict_smalltable": off("PyDictObject", "ma_smalltable"),
+    "method_class": off("PyMethodObject", "im_class"),
+    "class_bases": off("PyClassObject", "cl_bases"),
+    "class_dict": off("PyClassObject", "cl_dict"),
+    "class_name": off("PyClassObject", "cl_name"),
+    "class_getattr": off("PyClassObject", "cl_getattr"),
+    "class_setattr": off("PyClassObject", "cl_setattr"),
+    "class_delattr": off("PyClassObject", "cl_delattr"),
+    "instance_class": off("PyInstanceObject", "in_class"),
+    "instance_dict": off("PyInstanceObject", "in_dict"),
+    # Objects/typeobject.c has no type.__sizeof__ in 2.7: a type's size is
+    # object.__sizeof__'s, the metatype's tp_basicsize plus tp_itemsize per
+    # __slots__ member.  Checked live against sys.getsizeof(int).
+    "getsizeof_type_basic": "1L",
+    "int_size": size("PyIntObject"),
+    "intblock_size": size("struct probe_intblock"),
+    "intblock_objects": off("struct probe_intblock", "objects"),
+    "floatblock_size": size("struct probe_floatblock"),
+    "floatblock_objects": off("struct probe_floatblock", "objects"),
+}
+
+
 # Every value must be >= 0 (offsets, sizes, bit positions, flags; the
 # probe helpers return -1 when they cannot derive a value) except these
 # pre-header offsets, which lie before the object.
@@ -1278,13 +1683,23 @@ def parse_versions(spec):
 
 
 def decisions(fields):
-    """Return {minor: [(field, expr or ABSENT)]} in layout.h order, after
-    checking that every pair is decided exactly once."""
+    """Return {(major, minor): [(field, expr or ABSENT)]} in layout.h order,
+    after checking that every pair is decided exactly once."""
     errors = []
     extra = sorted(set(FIELDS) - set(fields))
     for name in extra:
         errors.append("FIELDS has %s, which layout.h does not declare" % name)
-    table = {minor: [] for minor in MINORS}
+    for name in sorted(set(FIELDS_27) - set(fields)):
+        errors.append("FIELDS_27 has %s, which layout.h does not declare"
+                      % name)
+    table = {(3, minor): [] for minor in MINORS}
+    table[(2, 7)] = []
+    for name in fields:
+        if name not in FIELDS_27:
+            errors.append("field %s (layout.h) has no entry in FIELDS_27 "
+                          "(give an expression or ABSENT)" % name)
+        else:
+            table[(2, 7)].append((name, FIELDS_27[name]))
     for name in fields:
         rules = FIELDS.get(name)
         if rules is None:
@@ -1305,7 +1720,7 @@ def decisions(fields):
                 errors.append("%s: 3.%d not decided (give an expression or "
                               "ABSENT)" % (name, minor))
             else:
-                table[minor].append((name, seen[minor]))
+                table[(3, minor)].append((name, seen[minor]))
     if errors:
         fail("field table incomplete:\n  " + "\n  ".join(errors))
     return table
@@ -1316,8 +1731,11 @@ def decisions(fields):
 # ---------------------------------------------------------------------------
 
 class Install:
-    def __init__(self, minor, label, include, prefix=None, root=None):
+    def __init__(self, minor, label, include, prefix=None, root=None,
+                 major=3):
+        self.major = major
         self.minor = minor
+        self.key = (major, minor)
         self.label = label          # e.g. "pyenv 3.11.7"
         self.include = include      # .../include/python3.X[m]
         self.prefix = prefix        # pyenv version dir, or None
@@ -1333,7 +1751,7 @@ class Install:
             return [SID_ROOT, "run", "3.%d" % self.minor]
         if not self.prefix:
             return None
-        exe = os.path.join(self.prefix, "bin", "python3.%d" % self.minor)
+        exe = os.path.join(self.prefix, "bin", "python%d.%d" % self.key)
         return [exe] if os.access(exe, os.X_OK) else None
 
     def libpython(self):
@@ -1346,7 +1764,7 @@ class Install:
         if not self.prefix:
             return None
         libs = sorted(glob.glob(os.path.join(
-            self.prefix, "lib", "libpython3.%d*.so*" % self.minor)))
+            self.prefix, "lib", "libpython%d.%d*.so*" % self.key)))
         libs = [p for p in libs if not os.path.islink(p)] or libs
         return libs[0] if libs else None
 
@@ -1358,7 +1776,7 @@ class Install:
         base = self.root + "/usr" if self.root else self.prefix
         if not base:
             return []
-        pattern = os.path.join(base, "lib", "python3.%d" % self.minor,
+        pattern = os.path.join(base, "lib", "python%d.%d" % self.key,
                                "_sysconfigdata_*.py")
         for path in sorted(glob.glob(pattern)):
             with open(path, encoding="utf-8") as f:
@@ -1403,32 +1821,34 @@ def pyenv_root():
 
 
 def find_pyenv_installs():
-    """{minor: Install}, the highest patch level of each supported minor."""
+    """{(major, minor): Install}, the highest patch level of each supported
+    version."""
     root = pyenv_root()
     found = {}
     if not root:
         return found
     best = {}
-    for path in glob.glob(os.path.join(root, "versions", "3.*")):
-        m = re.fullmatch(r"3\.(\d+)\.(\d+)", os.path.basename(path))
+    for path in glob.glob(os.path.join(root, "versions", "[23].*")):
+        m = re.fullmatch(r"([23])\.(\d+)\.(\d+)", os.path.basename(path))
         if not m:
             continue        # 3.13.0t, 3.12-dev, ...
-        minor, patch = int(m.group(1)), int(m.group(2))
-        if minor not in MINORS:
+        key = (int(m.group(1)), int(m.group(2)))
+        patch = int(m.group(3))
+        if key not in VERSIONS:
             continue
         inc = None
-        for sub in ("python3.%d" % minor, "python3.%dm" % minor):
+        for sub in ("python%d.%d" % key, "python%d.%dm" % key):
             cand = os.path.join(path, "include", sub)
             if os.path.isfile(os.path.join(cand, "Python.h")):
                 inc = cand
                 break
         if inc is None:
             continue
-        if minor not in best or patch > best[minor][0]:
-            best[minor] = (patch, path, inc)
-    for minor, (patch, path, inc) in best.items():
-        found[minor] = Install(minor, "pyenv 3.%d.%d" % (minor, patch),
-                               inc, path)
+        if key not in best or patch > best[key][0]:
+            best[key] = (patch, path, inc)
+    for key, (patch, path, inc) in best.items():
+        found[key] = Install(key[1], "pyenv %d.%d.%d" % (key + (patch,)),
+                             inc, path, major=key[0])
     return found
 
 
@@ -1450,11 +1870,14 @@ def find_sid_installs():
     return found
 
 
-def probe_source(minor, rows):
-    out = ["/* pyspect layout probe for CPython 3.%d (generated). */"
-           % minor, PRELUDE_COMMON, PRELUDES[minor],
-           MIRROR_THREAD if minor <= 13 else MIRROR_THREAD_314,
-           PROBE_HELPERS]
+def probe_source(key, rows):
+    if key == (2, 7):
+        prelude = PRELUDE_27 + MIRROR_THREAD_27
+    else:
+        prelude = PRELUDES[key[1]] + (MIRROR_THREAD if key[1] <= 13
+                                      else MIRROR_THREAD_314)
+    out = ["/* pyspect layout probe for CPython %d.%d (generated). */"
+           % key, PRELUDE_COMMON, prelude, PROBE_HELPERS]
     out.append("int\nmain(void)\n{")
     out.append('    printf("source_hex %lu\\n", '
                '(unsigned long)PY_VERSION_HEX);')
@@ -1468,10 +1891,10 @@ def probe_source(minor, rows):
 
 
 def run_probe(inst, rows, workdir):
-    src = os.path.join(workdir, "probe_3_%d.c" % inst.minor)
-    exe = os.path.join(workdir, "probe_3_%d" % inst.minor)
+    src = os.path.join(workdir, "probe_%d_%d.c" % inst.key)
+    exe = os.path.join(workdir, "probe_%d_%d" % inst.key)
     with open(src, "w", encoding="utf-8") as f:
-        f.write(probe_source(inst.minor, rows))
+        f.write(probe_source(inst.key, rows))
     cmd = ["gcc", "-std=gnu11", "-O0", "-w", "-DPy_BUILD_CORE"]
     cmd += inst.cflags() + ["-o", exe, src]
     res = subprocess.run(cmd, stdout=subprocess.PIPE,
@@ -1495,8 +1918,9 @@ def run_probe(inst, rows, workdir):
         else:
             values[key] = int(val)
     if source_hex is None or (source_hex >> 24, (source_hex >> 16) & 0xff) \
-            != (3, inst.minor):
-        fail("%s: headers are not CPython 3.%d" % (inst.label, inst.minor))
+            != inst.key:
+        fail("%s: headers are not CPython %d.%d" % ((inst.label,) +
+                                                    inst.key))
     result = {}
     for name, expr in rows:
         if expr is ABSENT:
@@ -1525,10 +1949,10 @@ def hex_to_version(h):
     return s
 
 
-def render_block(minor, source_hex, fields, values):
-    lines = ["static const struct py_layout layout_3_%d = {" % minor,
-             "    .major = 3,",
-             "    .minor = %d," % minor,
+def render_block(key, source_hex, fields, values):
+    lines = ["static const struct py_layout layout_%d_%d = {" % key,
+             "    .major = %d," % key[0],
+             "    .minor = %d," % key[1],
              "    .source_hex = 0x%08X," % source_hex]
     for name in fields:
         v = values[name]
@@ -1542,7 +1966,7 @@ def render_block(minor, source_hex, fields, values):
 
 
 def render_file(blocks):
-    """blocks: {minor: (source_hex, text)}"""
+    """blocks: {(major, minor): (source_hex, text)}"""
     minors = sorted(blocks)
     versions = ", ".join(hex_to_version(blocks[m][0]) for m in minors)
     head = [
@@ -1570,20 +1994,23 @@ def render_file(blocks):
         out += blocks[m][1] + "\n"
     out += "const struct py_layout *const py_layouts_generated[] = {\n"
     for m in minors:
-        out += "    &layout_3_%d,\n" % m
+        out += "    &layout_%d_%d,\n" % m
     out += "};\n"
     out += "const int py_layouts_generated_count = %d;\n" % len(minors)
     return out
 
 
 def parse_committed_blocks(text):
-    """{minor: (source_hex, block text)} from an existing layouts_gen.c."""
+    """{(major, minor): (source_hex, block text)} from an existing
+    layouts_gen.c."""
     blocks = {}
-    for m in re.finditer(r"^static const struct py_layout layout_3_(\d+) = "
-                         r"\{\n.*?^\};\n", text, re.S | re.M):
+    for m in re.finditer(r"^static const struct py_layout "
+                         r"layout_(\d+)_(\d+) = \{\n.*?^\};\n", text,
+                         re.S | re.M):
         block = m.group(0)
         h = re.search(r"\.source_hex = 0x([0-9A-Fa-f]+),", block)
-        blocks[int(m.group(1))] = (int(h.group(1), 16) if h else 0, block)
+        blocks[(int(m.group(1)), int(m.group(2)))] = \
+            (int(h.group(1), 16) if h else 0, block)
     return blocks
 
 
@@ -1600,7 +2027,7 @@ def check_debian_311(fields, table, pyenv_values, workdir):
         note("note: no pyenv 3.11; Debian 3.11 cross-check skipped")
         return True
     inst = Install(11, "Debian python3.11", inc)
-    h, version, values = run_probe(inst, table[11], workdir)
+    h, version, values = run_probe(inst, table[(3, 11)], workdir)
     bad = [(n, pyenv_values[n], values[n]) for n in fields
            if values[n] != pyenv_values[n]]
     if bad:
@@ -1620,6 +2047,8 @@ def check_debian_311(fields, table, pyenv_values, workdir):
 def check_debugmallocstats(inst, values):
     """pymalloc geometry against the interpreter's own statistics."""
     exe = inst.python()
+    if inst.major == 2:
+        return []       # no sys._debugmallocstats(): see LIVE_CHECK_27
     if not exe:
         note("note: no interpreter for %s; pymalloc check skipped"
              % inst.label)
@@ -2136,6 +2565,8 @@ if has("tpflags_immutabletype"):
            (True, False))
 cco = census_fn_code = census_outer.__code__
 expect("code.co_nlocals", i32(id(cco) + L["code_nlocals"]), cco.co_nlocals)
+expect("code.co_stacksize", i32(id(cco) + L["code_stacksize"]),
+       cco.co_stacksize)
 if has("code_varnames"):
     expect("code.co_varnames", ptr(id(cco) + L["code_varnames"]),
            id(cco.co_varnames))
@@ -2235,10 +2666,12 @@ def check_live(inst, values, workdir):
         return []
     arg = ",".join("%s=%d" % (k, v) for k, v in sorted(values.items())
                    if v is not ABSENT)
-    script = os.path.join(workdir, "live_3_%d.py" % inst.minor)
+    script = os.path.join(workdir, "live_%d_%d.py" % inst.key)
     with open(script, "w", encoding="utf-8") as f:
-        f.write(LIVE_CHECK)
-    res = subprocess.run(exe + ["-I", "-S", script, arg],
+        f.write(LIVE_CHECK_27 if inst.key == (2, 7) else LIVE_CHECK)
+    # (2.7 has no -I: -E -s is its isolation.)
+    flags = ["-E", "-s", "-S"] if inst.major == 2 else ["-I", "-S"]
+    res = subprocess.run(exe + flags + [script, arg],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = res.stdout.decode("utf-8", "replace").splitlines()
     err = res.stderr.decode("utf-8", "replace")
@@ -2259,6 +2692,361 @@ def check_live(inst, values, workdir):
     note("%s: live self-read through the generated offsets passed"
          % inst.label)
     return []
+
+
+# The live check for 2.7, in 2.7's own syntax: the same idea as
+# LIVE_CHECK, over 2.7's structures.
+LIVE_CHECK_27 = r"""# -*- coding: utf-8 -*-
+import ctypes, gc, struct, sys, thread, threading
+L = dict((k, int(v)) for k, v in
+         (kv.split("=") for kv in sys.argv[1].split(",")))
+errors = []
+def has(n): return n in L
+def ptr(a): return ctypes.c_void_p.from_address(a).value or 0
+def u64(a): return ctypes.c_uint64.from_address(a).value
+def i64(a): return ctypes.c_int64.from_address(a).value
+def i32(a): return ctypes.c_int32.from_address(a).value
+def u32(a): return ctypes.c_uint32.from_address(a).value
+def expect(what, got, want):
+    if got != want:
+        errors.append("%s: got %r, want %r" % (what, got, want))
+def pybytes(a):
+    return ctypes.string_at(a + L["bytes_sval"], i64(a + L["var_size"]))
+def pyunicode(a):
+    n = i64(a + L["unicode_length"])
+    raw = ctypes.string_at(ptr(a + L["unicode_str"]),
+                           n * L["unicode_char_size"])
+    return raw.decode({2: "utf-16-le", 4: "utf-32-le"}[
+        L["unicode_char_size"]])
+api = ctypes.pythonapi
+api.PyThreadState_Get.restype = ctypes.c_void_p
+tstate = api.PyThreadState_Get()
+interp = ptr(tstate + L["tstate_interp"])
+# threads: this one is on its interpreter's list, and holds the GIL
+t, seen = ptr(interp + L["interp_tstate_head"]), False
+for _ in range(1000):
+    if not t: break
+    if t == tstate: seen = True
+    t = ptr(t + L["tstate_next"])
+expect("tstate in interp thread list", seen, True)
+expect("tstate.thread_id", u64(tstate + L["tstate_thread_id"]),
+       thread.get_ident())
+expect("_PyThreadState_Current",
+       ctypes.c_void_p.in_dll(api, "_PyThreadState_Current").value, tstate)
+expect("interp.sysdict", ptr(interp + L["interp_sysdict"]), id(sys.__dict__))
+expect("interp.modules", ptr(interp + L["interp_modules"]), id(sys.modules))
+import __builtin__
+expect("interp.builtins", ptr(interp + L["interp_builtins"]),
+       id(__builtin__.__dict__))
+api.PyThreadState_GetDict.restype = ctypes.c_void_p
+tdict = api.PyThreadState_GetDict()
+expect("tstate.dict", ptr(tstate + L["tstate_dict"]), tdict)
+# the frame chain, read before any helper runs
+def code_names_of_frames(depth):
+    f = ctypes.c_void_p.from_address(tstate + L["tstate_frame"]).value
+    names = []
+    while f and len(names) < depth:
+        co = ptr(f + L["frame_code"])
+        names.append(pybytes(ptr(co + L["code_name"])))
+        f = ptr(f + L["frame_back"])
+    return names
+class Outer:
+    def meth(self):
+        return code_names_of_frames(3)
+def five():
+    return Outer().meth()
+expect("frame walk", five(), ["code_names_of_frames", "meth", "five"])
+def sample(a, b=2):
+    return a + b
+co = sample.__code__
+expect("code.co_argcount", i32(id(co) + L["code_argcount"]), 2)
+expect("code.co_flags", i32(id(co) + L["code_flags"]), co.co_flags)
+expect("code.co_firstlineno", i32(id(co) + L["code_firstlineno"]),
+       co.co_firstlineno)
+expect("code.co_name", ptr(id(co) + L["code_name"]), id(co.co_name))
+expect("code.co_filename", ptr(id(co) + L["code_filename"]),
+       id(co.co_filename))
+expect("code.co_lnotab", ptr(id(co) + L["code_linetable"]), id(co.co_lnotab))
+expect("code.co_code", ptr(id(co) + L["code_code"]), id(co.co_code))
+expect("code.co_nlocals", i32(id(co) + L["code_nlocals"]), co.co_nlocals)
+expect("code.co_stacksize", i32(id(co) + L["code_stacksize"]),
+       co.co_stacksize)
+expect("code.co_varnames", ptr(id(co) + L["code_varnames"]),
+       id(co.co_varnames))
+expect("code.co_cellvars", ptr(id(co) + L["code_cellvars"]),
+       id(co.co_cellvars))
+expect("code.co_freevars", ptr(id(co) + L["code_freevars"]),
+       id(co.co_freevars))
+expect("str is the type of names", type(co.co_name), str)
+def vsample(a, *args, **kw):
+    return a
+vco = vsample.__code__
+expect("CO_VARARGS", bool(vco.co_flags & L["code_flag_varargs"]), True)
+expect("CO_VARKEYWORDS", bool(vco.co_flags & L["code_flag_varkeywords"]),
+       True)
+expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
+# thread.lock: a thread blocked on one sleeps on its semaphore, the futex
+# word at lock_lock (on its way there it may wait for the GIL, on
+# another word: look until it settles)
+import os, time
+lk = thread.allocate_lock()
+expect("lock.lock_lock", ptr(id(lk) + L["lock_sem"]) != 0, True)
+lk.acquire()
+blocked = threading.Thread(target=lk.acquire)
+blocked.daemon = True
+blocked.start()
+found = False
+for _ in range(5000):
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/syscall" % task) as f:
+                words = f.read().split()
+        except (IOError, OSError):
+            continue
+        if words and words[0] == "202" and int(task) != os.getpid():
+            found = found or int(words[1], 16) == ptr(id(lk) + L["lock_sem"])
+    if found:
+        break
+    time.sleep(0.001)
+expect("a blocked thread's futex is its lock's semaphore", found, True)
+lk.release()
+blocked.join()
+lk_acquire = lk.acquire
+expect("builtin method m_self", ptr(id(lk_acquire) + L["cfunc_self"]),
+       id(lk))
+fr = (lambda: sys._getframe())()
+expect("frame.f_code", ptr(id(fr) + L["frame_code"]), id(fr.f_code))
+expect("frame.f_back", ptr(id(fr) + L["frame_back"]), id(fr.f_back))
+expect("frame.f_trace", ptr(id(fr) + L["frame_trace"]), 0)
+# generators: a suspended frame's f_lasti is stable, and the line of its
+# yield comes from co_lnotab with unsigned increments
+def gen_fn():
+    x = 1
+    yield x
+g = gen_fn()
+expect("gen.gi_code", ptr(id(g) + L["gen_code"]), id(g.gi_code))
+expect("gen.gi_frame", ptr(id(g) + L["gen_frame"]), id(g.gi_frame))
+next(g)
+expect("frame.f_lasti", i32(id(g.gi_frame) + L["frame_lasti"]),
+       g.gi_frame.f_lasti)
+expect("frame.f_localsplus[0]",
+       ptr(id(g.gi_frame) + L["frame_localsplus"]), id(1))
+# objects
+expect("ob_type", ptr(id(co) + L["obj_type"]), id(type(co)))
+expect("ob_refcnt", i64(id(co) + L["obj_refcnt"]), sys.getrefcount(co) - 1)
+expect("tp_name", ctypes.string_at(ptr(id(type(co)) + L["type_name"])),
+       b"code")
+expect("tp_flags", u64(id(dict) + L["type_flags"]), dict.__flags__)
+expect("tp_basicsize", i64(id(dict) + L["type_basicsize"]),
+       dict.__basicsize__)
+expect("tp_itemsize", i64(id(tuple) + L["type_itemsize"]),
+       tuple.__itemsize__)
+expect("tp_base", ptr(id(bool) + L["type_base"]), id(int))
+expect("tp_mro", ptr(id(bool) + L["type_mro"]), id(bool.__mro__))
+expect("tp_bases", ptr(id(bool) + L["type_bases"]), id(bool.__bases__))
+expect("tp_flags bit TYPE_SUBCLASS",
+       (type.__flags__ >> L["tpflags_type_subclass_bit"]) & 1, 1)
+expect("tp_flags HEAPTYPE", bool(int.__flags__ & L["tpflags_heaptype"]),
+       False)
+class Slots(object):
+    __slots__ = ("a", "b")
+expect("heap type", bool(Slots.__flags__ & L["tpflags_heaptype"]), True)
+expect("ht_name", ptr(id(Slots) + L["heaptype_name"]), id(Slots.__name__))
+slots = ptr(id(Slots) + L["heaptype_slots"])
+expect("ht_slots", [pybytes(ptr(slots + L["tuple_item"] + 8 * i))
+                    for i in range(i64(slots + L["var_size"]))], ["a", "b"])
+mem = ptr(id(Slots) + L["type_members"])
+names = []
+for i in range(2):
+    m = mem + i * L["memberdef_size"]
+    names.append((ctypes.string_at(ptr(m + L["memberdef_name"])),
+                  i64(m + L["memberdef_offset"])))
+expect("PyMemberDef", names, [("a", Slots.a.__objclass__.__basicsize__
+                                - 16), ("b", Slots.__basicsize__ - 8)])
+expect("heap type size", sys.getsizeof(Slots), L["heaptype_size"] +
+       2 * L["memberdef_size"] + L["gchead_size"])
+expect("static type size", sys.getsizeof(int), L["heaptype_size"])
+# strings: bytes and unicode of the build's width
+expect("str", pybytes(id("xyz!")), "xyz!")
+expect("unicode", pyunicode(id(u"f\xfcnf-\u51fd\u6570-\U00020000")),
+       u"f\xfcnf-\u51fd\u6570-\U00020000")
+expect("unicode width", L["unicode_char_size"], 4 if sys.maxunicode >
+       0xffff else 2)
+expect("unicode size", sys.getsizeof(u"abc"), L["unicode_object_size"] +
+       4 * L["unicode_char_size"])
+# numbers, sequences
+expect("int", i64(id(123456789) + L["int_ival"]), 123456789)
+big = 2 ** 70 + 5
+expect("long digits", (i64(id(big) + L["var_size"]),
+                       u32(id(big) + L["long_digit"])), (3, 5))
+expect("long size", sys.getsizeof(0L), L["long_digit"] +
+       4 * L["long_min_digits"])
+expect("float", ctypes.c_double.from_address(
+    id(2.5) + L["float_fval"]).value, 2.5)
+lst = [1, 2, 3]
+expect("list.ob_item[1]", ptr(ptr(id(lst) + L["list_item"]) + 8), id(lst[1]))
+expect("list.allocated", i64(id(lst) + L["list_allocated"]) >= 3, True)
+tup = (lst, None)
+expect("tuple.ob_item[1]", ptr(id(tup) + L["tuple_item"] + 8), id(None))
+ba = bytearray("abc")
+expect("bytearray.ob_alloc", i64(id(ba) + L["bytearray_alloc"]),
+       ba.__alloc__())
+# dicts: one table of entries
+k0, v0 = (1, 2), "v"
+d = {k0: v0}
+table = ptr(id(d) + L["dict_table"])
+expect("dict small table", table, id(d) + L["dict_smalltable"])
+mask = i64(id(d) + L["dict_mask"])
+ents = [(ptr(table + i * L["dictentry_size"] + L["dictentry_key"]),
+         ptr(table + i * L["dictentry_size"] + L["dictentry_value"]),
+         i64(table + i * L["dictentry_size"] + L["dictentry_hash"]))
+        for i in range(mask + 1)]
+expect("dict entry", [e for e in ents if e[0]], [(id(k0), id(v0),
+                                                  hash(k0))])
+expect("dict.ma_used", i64(id(d) + L["dict_used"]), 1)
+expect("dict.ma_fill", i64(id(d) + L["dict_fill"]), 1)
+expect("dict size", sys.getsizeof(d), L["dict_size"] + L["gchead_size"])
+# sets
+s = set([k0])
+expect("set.used", i64(id(s) + L["set_used"]), 1)
+expect("set.table is smalltable", ptr(id(s) + L["set_table"]),
+       id(s) + L["set_smalltable"])
+keys = [ptr(ptr(id(s) + L["set_table"]) + i * L["setentry_size"] +
+            L["setentry_key"]) for i in range(i64(id(s) + L["set_mask"]) + 1)]
+expect("set key", [k for k in keys if k], [id(k0)])
+# modules, functions, methods, cells, old-style classes and instances
+expect("module.md_dict", ptr(id(sys) + L["module_dict"]), id(sys.__dict__))
+def closure():
+    c = []
+    def f(a=k0):
+        "doc"
+        return c
+    return f
+fn = closure()
+for field, want in (("func_code", fn.func_code),
+                    ("func_globals", fn.func_globals),
+                    ("func_defaults", fn.func_defaults),
+                    ("func_closure", fn.func_closure),
+                    ("func_doc", fn.func_doc), ("func_name", fn.func_name),
+                    ("func_module", fn.__module__)):
+    expect("function." + field, ptr(id(fn) + L[field]), id(want))
+expect("cell", ptr(id(fn.func_closure[0]) + L["cell_ref"]),
+       id(fn.func_closure[0].cell_contents))
+class Old:
+    x = 1
+    def m(self):
+        pass
+o = Old()
+o.y = 2
+bm = o.m
+expect("im_func", ptr(id(bm) + L["method_func"]), id(bm.im_func))
+expect("im_self", ptr(id(bm) + L["method_self"]), id(o))
+expect("im_class", ptr(id(bm) + L["method_class"]), id(Old))
+expect("in_class", ptr(id(o) + L["instance_class"]), id(Old))
+expect("in_dict", ptr(id(o) + L["instance_dict"]), id(o.__dict__))
+expect("cl_bases", ptr(id(Old) + L["class_bases"]), id(Old.__bases__))
+expect("cl_dict", ptr(id(Old) + L["class_dict"]), id(Old.__dict__))
+expect("cl_name", ptr(id(Old) + L["class_name"]), id(Old.__name__))
+for f in ("class_getattr", "class_setattr", "class_delattr"):
+    expect(f, ptr(id(Old) + L[f]), 0)
+# ints come from free-list blocks: after a full collection (which frees
+# the blocks with no live int) new ones are taken from fresh blocks, last
+# slot first, so their addresses fall by sizeof(PyIntObject) in runs of
+# exactly the number of objects a block holds
+gc.collect()
+ints = [int("1%08d" % i) for i in range(3000)]
+runs, run = [], 1
+for a, b in zip(ints, ints[1:]):
+    if id(b) == id(a) - L["int_size"]:
+        run += 1
+    else:
+        runs.append(run)
+        run = 1
+expect("int free-list block size",
+       max(runs), (L["intblock_size"] - L["intblock_objects"]) //
+       L["int_size"])
+floats = [float(i) + 0.5 for i in range(3000)]
+runs, run = [], 1
+for a, b in zip(floats, floats[1:]):
+    if id(b) == id(a) - L["float_size"]:
+        run += 1
+    else:
+        runs.append(run)
+        run = 1
+expect("float free-list block size",
+       max(runs), (L["floatblock_size"] - L["floatblock_objects"]) //
+       L["float_size"])
+del ints, floats
+# GC: a tracked object sits on a list right after its PyGC_Head; the
+# generations are reached through the exported _PyGC_generation0
+gch = id(o) - L["gchead_size"]
+nxt = ptr(gch + L["gchead_next"])
+expect("gc_head.next.prev -> obj", ptr(nxt + L["gchead_prev"]), gch)
+gens = ctypes.c_void_p.in_dll(api, "_PyGC_generation0").value - \
+    L["gcgen_head"]
+expect("gc thresholds", tuple(i32(gens + i * L["gcgen_size"] +
+                                  L["gcgen_threshold"]) for i in range(3)),
+       gc.get_threshold())
+# pymalloc: the statics from libpython's .symtab; every used pool's block
+# size is POOL_SIZE - maxnextoffset = (szidx + 1) * ALIGNMENT
+def symtab(path, wanted):
+    data = open(path, "rb").read()
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    secs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+            for i in range(shnum)]
+    out = {}
+    for sh in secs:
+        if sh[1] != 2:
+            continue
+        strs = secs[sh[6]][4]
+        for off in range(sh[4], sh[4] + sh[5], 24):
+            name, info, _, _, value, _ = struct.unpack_from("<IBBHQQ", data,
+                                                             off)
+            n = data[strs + name:data.index("\0", strs + name)]
+            if n in wanted and info & 0xf == 1:
+                out[n] = value
+    return out
+lib = None
+for line in open("/proc/self/maps"):
+    f = line.split()
+    if len(f) >= 6 and "libpython" in f[5] and int(f[2], 16) == 0:
+        lib, base = f[5], int(f[0].split("-")[0], 16)
+        break
+if lib is None:
+    sys.stdout.write("narenas skipped\n")
+else:
+    sym = symtab(lib, ("arenas", "maxarenas", "narenas_currently_allocated"))
+    arenas = ptr(base + sym["arenas"])
+    used = pools = 0
+    for i in range(u32(base + sym["maxarenas"])):
+        ao = arenas + i * L["arenaobj_size"]
+        addr = ptr(ao + L["arenaobj_address"])
+        if not addr:
+            continue
+        used += 1
+        pool = (addr + L["obm_pool_size"] - 1) & ~(L["obm_pool_size"] - 1)
+        end = ptr(ao + L["arenaobj_pool_address"])
+        while pool < end:
+            if u32(pool + L["poolhdr_count"]):
+                pools += 1
+                size = (u32(pool + L["poolhdr_szidx"]) + 1) * \
+                    L["obm_alignment"]
+                expect("pool block size", L["obm_pool_size"] -
+                       u32(pool + L["poolhdr_maxnextoffset"]), size)
+                expect("pool size class < threshold",
+                       size <= L["obm_small_request_threshold"], True)
+            pool += L["obm_pool_size"]
+        expect("arena pool count", ptr(ao + L["arenaobj_pool_address"]) -
+               pool, 0)
+    expect("arena slots in use", used,
+           u64(base + sym["narenas_currently_allocated"]))
+    expect("pools seen", pools > 10, True)
+if errors:
+    print("\n".join(errors))
+    sys.exit(1)
+print("ok")
+"""
 
 
 # _Py_DebugOffsets member -> generated field (3.13).
@@ -2374,7 +3162,7 @@ def elf_section(path, wanted):
 
 
 def check_debug_offsets(inst, values, workdir):
-    members = DEBUG_OFFSETS_MAP.get(inst.minor)
+    members = DEBUG_OFFSETS_MAP.get(inst.minor) if inst.major == 3 else None
     lib = inst.libpython()
     if not members:
         return []
@@ -2440,7 +3228,7 @@ def main():
         fail("gcc not found (the probes are C programs)")
     installs = find_pyenv_installs()
     for minor, inst in find_sid_installs().items():
-        installs.setdefault(minor, inst)
+        installs.setdefault((3, minor), inst)
 
     committed = ""
     if os.path.exists(args.output):
@@ -2448,9 +3236,9 @@ def main():
             committed = f.read()
     committed_blocks = parse_committed_blocks(committed)
 
-    missing = [m for m in MINORS if m not in installs]
+    missing = [v for v in VERSIONS if v not in installs]
     if missing:
-        names = ", ".join("3.%d" % m for m in missing)
+        names = ", ".join("%d.%d" % v for v in missing)
         if args.check or args.keep_missing:
             note("note: no headers for %s here; their committed tables are "
                  "kept as they are" % names)
@@ -2461,23 +3249,23 @@ def main():
     blocks = {}
     problems = []
     with tempfile.TemporaryDirectory(prefix="gen_layouts.") as workdir:
-        values_by_minor = {}
-        for minor in MINORS:
-            if minor not in installs:
-                if minor in committed_blocks:
-                    blocks[minor] = committed_blocks[minor]
+        values_by_version = {}
+        for key in VERSIONS:
+            if key not in installs:
+                if key in committed_blocks:
+                    blocks[key] = committed_blocks[key]
                 continue
-            inst = installs[minor]
-            h, version, values = run_probe(inst, table[minor], workdir)
+            inst = installs[key]
+            h, version, values = run_probe(inst, table[key], workdir)
             note("probed %s (%s)" % (inst.label, version))
-            values_by_minor[minor] = values
-            blocks[minor] = (h, render_block(minor, h, fields, values))
+            values_by_version[key] = values
+            blocks[key] = (h, render_block(key, h, fields, values))
             if not args.no_runtime_checks:
                 problems += check_debugmallocstats(inst, values)
                 problems += check_live(inst, values, workdir)
                 problems += check_debug_offsets(inst, values, workdir)
-        if not check_debian_311(fields, table, values_by_minor.get(11),
-                                workdir):
+        if not check_debian_311(fields, table,
+                                values_by_version.get((3, 11)), workdir):
             problems.append("Debian 3.11 headers disagree with pyenv 3.11")
 
     if problems:

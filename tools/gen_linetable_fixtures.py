@@ -3,9 +3,10 @@
 
 Usage: tools/gen_linetable_fixtures.py [OUTDIR] [PYTHON ...]
 
-Runs every Python 3 interpreter it can find (pyenv's versions/3.*/bin/python3,
-/usr/bin/python3 and tools/sid-bin/python3.14 and 3.15 when the sid root
-exists, or the ones named on the command line) on a small
+Runs every Python interpreter it can find (pyenv's versions/3.*/bin/python3
+and versions/2.7*/bin/python2.7, /usr/bin/python3 and
+tools/sid-bin/python3.14 and 3.15 when the sid root exists, or the ones
+named on the command line) on a small
 child script.  The child compiles a set of awkward functions (long jumps in
 lines and in bytes, loops that jump backwards, decorators, multi-line
 expressions, exception handlers, generators, comprehensions, very long
@@ -27,7 +28,9 @@ per interpreter, in this format (whitespace-separated tokens):
     # comment lines
     python 3.11.7
     format 3                      1 = co_lnotab (3.6-3.9), 2 = 3.10
-                                  co_linetable, 3 = 3.11+ locations
+                                  co_linetable, 3 = 3.11+ locations,
+                                  4 = co_lnotab with unsigned line
+                                  increments (2.7)
     code NAME FIRSTLINENO CODELEN
     table HEX                     "-" when the table is empty
     lines LINE*COUNT ...          the line of byte offsets 0..CODELEN-1,
@@ -36,7 +39,8 @@ per interpreter, in this format (whitespace-separated tokens):
     end
 
 Runs under /usr/bin/python3 with the standard library only.  The child
-script is kept compatible with Python 3.6.
+script is kept compatible with Python 2.7 and 3.6; the snippets it
+compiles say which versions can parse them.
 """
 
 import os
@@ -44,6 +48,7 @@ import subprocess
 import sys
 
 CHILD = r'''
+import binascii
 import ctypes
 import dis
 import sys
@@ -54,8 +59,10 @@ if VERSION >= (3, 11):
     FORMAT = 3
 elif VERSION >= (3, 10):
     FORMAT = 2
-else:
+elif VERSION >= (3, 6):
     FORMAT = 1
+else:
+    FORMAT = 4
 
 addr2line = ctypes.pythonapi.PyCode_Addr2Line
 addr2line.argtypes = [ctypes.py_object, ctypes.c_int]
@@ -63,7 +70,7 @@ addr2line.restype = ctypes.c_int
 
 
 def table_of(code):
-    if FORMAT == 1:
+    if FORMAT in (1, 4):
         return code.co_lnotab
     return code.co_linetable
 
@@ -72,7 +79,7 @@ def documented_lines(code):
     """Line of every byte offset, from the Python-level API."""
     n = len(code.co_code)
     out = [None] * n
-    if FORMAT == 1:
+    if FORMAT in (1, 4):
         starts = list(dis.findlinestarts(code))
         line = code.co_firstlineno
         j = 0
@@ -132,7 +139,8 @@ def emit(code, out, stats):
     name = "".join(c if c.isalnum() or c in "<>_." else "_"
                    for c in code.co_name)
     out.append("code %s %d %d" % (name, code.co_firstlineno, n))
-    out.append("table %s" % (table.hex() if table else "-"))
+    out.append("table %s" % (binascii.hexlify(table).decode()
+                             if table else "-"))
     out.append("lines %s" % rle(truth))
     out.append("probes %s" % " ".join(probes))
     out.append("end")
@@ -149,7 +157,7 @@ def snippet(min_version, text, prefix_lines=0):
         SNIPPETS.append(("\n" * prefix_lines) + text)
 
 
-snippet((3, 6), """
+snippet((2, 7), """
 def empty():
     pass
 
@@ -165,23 +173,23 @@ def lambdas(xs):
 
 # A body with lots of bytecode on one line: ranges longer than 255 bytes
 # (several lnotab pairs / 3.10 entries, several 3.11 entries of 8 units).
-snippet((3, 6), "def one_big_line(a, b, c, d):\n    return " +
+snippet((2, 7), "def one_big_line(a, b, c, d):\n    return " +
         " + ".join("a[%d] * b.x%d(c, d=%d)" % (i, i, i) for i in range(45)) +
         "\n")
 
 # Line jumps of more than 127 / 255 lines, forwards and backwards.
-snippet((3, 6), "def far_lines(n):\n    x = 1\n" + "\n" * 300 +
+snippet((2, 7), "def far_lines(n):\n    x = 1\n" + "\n" * 300 +
         "    y = 2\n" + "    # comment\n" * 200 + "    for i in range(n):\n"
         "        x += i\n" + "\n" * 400 + "        y -= i\n"
         "        if x > y:\n            continue\n" + "\n" * 130 +
         "    return x, y\n")
 
-snippet((3, 6), "def long_loop_body(n):\n    total = 0\n"
+snippet((2, 7), "def long_loop_body(n):\n    total = 0\n"
         "    while n > 0:\n" +
         "".join("        total += n * %d\n" % i for i in range(200)) +
         "        n -= 1\n    return total\n")
 
-snippet((3, 6), """
+snippet((2, 7), """
 import functools
 
 def deco(f):
@@ -297,16 +305,16 @@ def call_args(f, g):
 
 # Very long lines: columns past 127 force the 3.11+ long form even when the
 # line does not change.
-snippet((3, 6), "def wide(v):\n    w = " + "v + " * 120 + "v\n"
+snippet((2, 7), "def wide(v):\n    w = " + "v + " * 120 + "v\n"
         "    return [" + ", ".join("w.a%d" % i for i in range(60)) + "]\n")
 
-snippet((3, 6), "def deep_if(x):\n" + "".join(
+snippet((2, 7), "def deep_if(x):\n" + "".join(
     "    %sif x > %d:\n" % ("el" if i else "", i) +
     "        x = x * %d + %d\n" % (i, i) for i in range(70)) +
     "    return x\n")
 
 # Code far down a file: co_firstlineno near 100000.
-snippet((3, 6), """
+snippet((2, 7), """
 def far_down(a):
     b = a * 2
     return b
@@ -386,6 +394,8 @@ def main():
             emit(c, out, stats)
     for mod in STDLIB:
         path = __import__(mod).__file__
+        if path.endswith(".pyc"):
+            path = path[:-1]            # 2.7 names the compiled file
         with open(path) as f:
             code = compile(f.read(), mod + ".py", "exec")
         for c in walk(code, seen):
@@ -416,7 +426,9 @@ def find_interpreters():
     if os.path.isdir(versions):
         for name in sorted(os.listdir(versions)):
             exe = os.path.join(versions, name, "bin", "python3")
-            if name.startswith("3.") and os.access(exe, os.X_OK):
+            if name.startswith("2.7"):
+                exe = os.path.join(versions, name, "bin", "python2.7")
+            if name[:2] in ("2.", "3.") and os.access(exe, os.X_OK):
                 found.append(exe)
     if os.access("/usr/bin/python3", os.X_OK):
         found.append("/usr/bin/python3")
@@ -445,8 +457,10 @@ def main():
     written = {}
     for exe in pythons:
         # -I: isolated, so no user site or PYTHON* variables change what
-        # the compiler does; -S keeps startup small.
-        text = subprocess.run([exe, "-I", "-S", "-c", CHILD],
+        # the compiler does (2.7: -E -s); -S keeps startup small.
+        two = os.path.basename(exe).startswith("python2")
+        text = subprocess.run([exe] + (["-E", "-s"] if two else ["-I"]) +
+                              ["-S", "-c", CHILD],
                               stdout=subprocess.PIPE, check=True,
                               universal_newlines=True, timeout=300).stdout
         version = next(l.split()[1] for l in text.splitlines()

@@ -22,6 +22,7 @@
 #include "python/native.h"
 #include "python/snapshot.h"
 #include "target/unwind.h"
+#include "target/session.h"
 #include "target/source.h"
 #include "core/banned.h"
 
@@ -52,6 +53,8 @@ static const char dump_usage[] =
     "                      reading, for an exact snapshot of busy threads;\n"
     "                      the pause time is reported\n"
     "      --no-source     do not show source lines under the frames\n"
+    "      --subprocesses  also the Python processes among its descendants\n"
+    "                      (a server's workers), after it\n"
     "  -v, --verbose       report reads, bytes and timings on stderr\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -64,6 +67,7 @@ static const char dump_usage[] =
 struct dump_options {
     struct cmd_target target;
     int help;
+    int subprocesses;
     int json;
     int native;
     int locals;
@@ -409,103 +413,99 @@ wait_json(struct json *j, const struct py_wait *w)
     json_object_end(j);
 }
 
+/* One process's document: its fields, in an object the caller opened. */
 static void
 dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
           const struct dump_options *opt, struct unwinder *unwinder,
-          struct strbuf *out)
+          struct json *j)
 {
     struct hashmap quotes = HASHMAP_INIT;
-    struct json j;
     size_t i, k;
 
-    json_init(&j, out, 1);
-    json_object_begin(&j);
-    json_kv_int(&j, "pid", rt->target->pid);
-    json_key(&j, "ns_pid");
+    json_kv_int(j, "pid", rt->target->pid);
+    json_key(j, "ns_pid");
     if (rt->target->ns_pid != 0) {
-        json_int(&j, rt->target->ns_pid);
+        json_int(j, rt->target->ns_pid);
     } else {
-        json_null(&j);
+        json_null(j);
     }
     if (rt->target->file != NULL) {
-        json_kv_string(&j, "core", rt->target->file);
-        json_kv_bool(&j, "core_partial", rt->target->partial != NULL);
+        json_kv_string(j, "core", rt->target->file);
+        json_kv_bool(j, "core_partial", rt->target->partial != NULL);
     }
-    json_key(&j, "python");
-    json_object_begin(&j);
-    json_kv_string(&j, "version", rt->version.text);
-    json_kv_string(&j, "executable", rt->executable);
-    json_kv_string(&j, "library", rt->library);
-    json_kv_string(&j, "layout",
+    json_key(j, "python");
+    json_object_begin(j);
+    json_kv_string(j, "version", rt->version.text);
+    json_kv_string(j, "executable", rt->executable);
+    json_kv_string(j, "library", rt->library);
+    json_kv_string(j, "layout",
                    rt->layout_from_debug_offsets ? "_Py_DebugOffsets"
                                                  : "generated");
-    json_object_end(&j);
+    json_object_end(j);
     if (snap->paused) {
-        json_kv_double(&j, "paused_ms", snap->paused_ms);
+        json_kv_double(j, "paused_ms", snap->paused_ms);
     } else {
-        json_kv_null(&j, "paused_ms");
+        json_kv_null(j, "paused_ms");
     }
-    json_key(&j, "deadlocks");
-    json_array_begin(&j);
+    json_key(j, "deadlocks");
+    json_array_begin(j);
     for (i = 0; i < snap->deadlocks.n; i++) {
         const struct py_deadlock *d = &snap->deadlocks.v[i];
 
-        json_object_begin(&j);
-        json_key(&j, "threads");
-        json_array_begin(&j);
+        json_object_begin(j);
+        json_key(j, "threads");
+        json_array_begin(j);
         for (k = 0; k < d->n; k++) {
-            json_int(&j, d->tids[k]);
+            json_int(j, d->tids[k]);
         }
-        json_array_end(&j);
-        json_kv_string(&j, "text", d->text);
-        json_object_end(&j);
+        json_array_end(j);
+        json_kv_string(j, "text", d->text);
+        json_object_end(j);
     }
-    json_array_end(&j);
-    json_key(&j, "threads");
-    json_array_begin(&j);
+    json_array_end(j);
+    json_key(j, "threads");
+    json_array_begin(j);
     for (i = 0; i < snap->n; i++) {
         const struct py_thread_snapshot *t = &snap->threads[i];
 
-        json_object_begin(&j);
-        json_kv_int(&j, "tid", t->thread.tid);
-        json_kv_uint(&j, "ident", t->thread.ident);
-        json_kv_string(&j, "name", t->name);
-        json_kv_bool(&j, "gil", t->thread.holds_gil);
-        json_kv_string(&j, "state", thread_state(t));
-        json_kv_bool(&j, "main", t->thread.is_main);
-        json_kv_int(&j, "interpreter", t->thread.interp_id);
+        json_object_begin(j);
+        json_kv_int(j, "tid", t->thread.tid);
+        json_kv_uint(j, "ident", t->thread.ident);
+        json_kv_string(j, "name", t->name);
+        json_kv_bool(j, "gil", t->thread.holds_gil);
+        json_kv_string(j, "state", thread_state(t));
+        json_kv_bool(j, "main", t->thread.is_main);
+        json_kv_int(j, "interpreter", t->thread.interp_id);
         if (t->error != 0) {
-            json_kv_string(&j, "error", err_message(t->error));
+            json_kv_string(j, "error", err_message(t->error));
         }
         if (opt->native && t->native_error == PS_ENOTFOUND) {
-            json_kv_string(&j, "native_error",
+            json_kv_string(j, "native_error",
                            "its registers could not be read");
         }
         if (t->wait.kind != PY_WAIT_NONE) {
-            wait_json(&j, &t->wait);
+            wait_json(j, &t->wait);
         }
-        json_kv_bool(&j, "truncated", t->truncated);
-        json_key(&j, "frames");
-        json_array_begin(&j);
+        json_kv_bool(j, "truncated", t->truncated);
+        json_key(j, "frames");
+        json_array_begin(j);
         if (opt->native) {
             for (k = 0; k < t->nmixed; k++) {
                 if (t->mixed[k].kind == PY_MIXED_PYTHON) {
-                    python_frame_json(&j, &quotes, t, t->mixed[k].python);
+                    python_frame_json(j, &quotes, t, t->mixed[k].python);
                 } else {
-                    native_frame_json(&j, unwinder, &t->mixed[k].native);
+                    native_frame_json(j, unwinder, &t->mixed[k].native);
                 }
             }
         } else {
             for (k = 0; k < t->nframes; k++) {
-                python_frame_json(&j, &quotes, t, k);
+                python_frame_json(j, &quotes, t, k);
             }
         }
-        json_array_end(&j);
-        json_object_end(&j);
+        json_array_end(j);
+        json_object_end(j);
     }
-    json_array_end(&j);
-    json_object_end(&j);
-    strbuf_addch(out, '\n');
+    json_array_end(j);
     quoted_release(&quotes);
 }
 
@@ -519,6 +519,7 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
         {"native", no_argument, NULL, 'n'},
         {"locals", no_argument, NULL, 'l'},
         {"no-source", no_argument, NULL, 's'},
+        {"subprocesses", no_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -553,6 +554,9 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
         case 's':
             opt->source = 0;
             break;
+        case 'S':
+            opt->subprocesses = 1;
+            break;
         case 'v':
             opt->verbose = 1;
             break;
@@ -570,7 +574,151 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
     if (opt->blocking && opt->target.core != NULL) {
         return cmd_usage_error("dump", "a core file needs no --blocking");
     }
+    if (opt->subprocesses && opt->target.core != NULL) {
+        return cmd_usage_error("dump", "a core file has no subprocesses");
+    }
     return 0;
+}
+
+/*
+ * Snapshot an opened process and add it to out (text, or the fields of a
+ * JSON object the caller opened); then close it.  Timings under -v.
+ */
+static int
+dump_one(struct target *target, struct py_runtime *rt,
+         const struct dump_options *opt, struct strbuf *out, struct json *j,
+         uint64_t t_start)
+{
+    struct py_snapshot snap;
+    struct py_native *native = NULL;
+    struct unwinder *unwinder = NULL;
+    unsigned flags = PY_SNAPSHOT_NAMES | PY_SNAPSHOT_WAITS;
+    uint64_t t_attach = clock_now_ns(), t_snap, t_format;
+    int rc;
+
+    if (opt->blocking) {
+        flags |= PY_SNAPSHOT_BLOCKING;
+    }
+    if (opt->native) {
+        flags |= PY_SNAPSHOT_NATIVE;
+    }
+    if (opt->locals) {
+        flags |= PY_SNAPSHOT_LOCALS;
+    }
+    rc = py_snapshot_take(rt, flags, &snap);
+    if (rc < 0) {
+        cmd_detach(target, rt);
+        return rc;
+    }
+    t_snap = clock_now_ns();
+    if (opt->native && py_native_get(rt, &native) == 0) {
+        unwinder = py_native_unwinder(native);
+    }
+    if (j != NULL) {
+        dump_json(rt, &snap, opt, unwinder, j);
+    } else {
+        dump_text(rt, &snap, opt, unwinder, out);
+    }
+    t_format = clock_now_ns();
+    if (opt->verbose) {
+        fprintf(stderr,
+                "pyspect: %s: attach %.3f ms, snapshot %.3f ms, %s %.3f ms\n",
+                target->name, (double)(t_attach - t_start) / 1e6,
+                (double)(t_snap - t_attach) / 1e6, j ? "JSON" : "text",
+                (double)(t_format - t_snap) / 1e6);
+        fprintf(stderr,
+                "pyspect: %zu threads in %.3f ms (%d attempt%s), %llu reads,"
+                " %llu bytes%s\n",
+                snap.n, snap.elapsed_ms, snap.attempts,
+                snap.attempts == 1 ? "" : "s", (unsigned long long)snap.reads,
+                (unsigned long long)snap.bytes,
+                rt->layout_from_debug_offsets
+                    ? ", layout from _Py_DebugOffsets"
+                    : "");
+    }
+    py_snapshot_release(&snap);
+    cmd_detach(target, rt);
+    return 0;
+}
+
+/* The processes of one dump, for session_descendants(). */
+struct dump_tree {
+    int *pids;
+    size_t n;
+    size_t alloc;
+};
+
+static int
+tree_known(void *ctx, int pid)
+{
+    const struct dump_tree *t = ctx;
+    size_t i;
+
+    for (i = 0; i < t->n && t->pids[i] != pid; i++) {
+    }
+    return i < t->n;
+}
+
+static void
+tree_add(void *ctx, int pid)
+{
+    struct dump_tree *t = ctx;
+
+    XGROW(t->pids, t->alloc, t->n + 1);
+    t->pids[t->n++] = pid;
+}
+
+/*
+ * --subprocesses: every Python process among pid's descendants, after
+ * it; the others are left out, and one that cannot be read says why.
+ */
+static void
+dump_descendants(int pid, const struct dump_options *opt, struct strbuf *out,
+                 struct json *j)
+{
+    struct dump_tree tree = {NULL, 0, 0};
+    size_t i;
+
+    tree_add(&tree, pid);
+    session_descendants(tree_known, tree_add, &tree);
+    if (j != NULL) {
+        json_key(j, "subprocesses");
+        json_array_begin(j);
+    }
+    for (i = 1; i < tree.n; i++) {
+        struct target *target = NULL;
+        struct py_runtime *rt = NULL;
+        uint64_t t_start = clock_now_ns();
+        int rc = cmd_attach(tree.pids[i], &target, &rt);
+
+        if (rc == PS_ENOTPY || rc == PS_ENOPROC || rc == PS_EZOMBIE) {
+            err_clear(); /* not Python, or gone: not one to show */
+            continue;
+        }
+        if (j != NULL) {
+            json_object_begin(j);
+        } else {
+            strbuf_addch(out, '\n');
+        }
+        if (rc == 0) {
+            rc = dump_one(target, rt, opt, out, j, t_start);
+        }
+        if (rc < 0 && j != NULL) {
+            json_kv_int(j, "pid", tree.pids[i]);
+            json_kv_string(j, "error", err_message(rc));
+        } else if (rc < 0) {
+            strbuf_addf(out, "Process %d: %s\n", tree.pids[i],
+                        err_message(rc));
+        }
+        err_clear();
+        if (j != NULL) {
+            json_object_end(j);
+        }
+    }
+    if (j != NULL) {
+        json_array_end(j);
+    }
+    free(tree.pids);
 }
 
 int
@@ -579,12 +727,9 @@ cmd_dump(int argc, char **argv)
     struct dump_options opt;
     struct target *target = NULL;
     struct py_runtime *rt = NULL;
-    struct py_snapshot snap;
-    struct py_native *native = NULL;
-    struct unwinder *unwinder = NULL;
     struct strbuf out = STRBUF_INIT;
-    unsigned flags = PY_SNAPSHOT_NAMES | PY_SNAPSHOT_WAITS;
-    uint64_t t_start, t_attach, t_snap = 0, t_format = 0;
+    struct json j;
+    uint64_t t_start, t_write;
     int rc;
 
     rc = dump_parse(argc, argv, &opt);
@@ -597,55 +742,31 @@ cmd_dump(int argc, char **argv)
     }
     t_start = clock_now_ns();
     rc = cmd_open(&opt.target, &target, &rt);
-    t_attach = clock_now_ns();
     if (rc < 0) {
         return cmd_fail(rc);
-    }
-    if (opt.blocking) {
-        flags |= PY_SNAPSHOT_BLOCKING;
-    }
-    if (opt.native) {
-        flags |= PY_SNAPSHOT_NATIVE;
-    }
-    if (opt.locals) {
-        flags |= PY_SNAPSHOT_LOCALS;
-    }
-    rc = py_snapshot_take(rt, flags, &snap);
-    if (rc < 0) {
-        cmd_detach(target, rt);
-        return cmd_fail(rc);
-    }
-    t_snap = clock_now_ns();
-    if (opt.native && py_native_get(rt, &native) == 0) {
-        unwinder = py_native_unwinder(native);
     }
     if (opt.json) {
-        dump_json(rt, &snap, &opt, unwinder, &out);
-    } else {
-        dump_text(rt, &snap, &opt, unwinder, &out);
+        json_init(&j, &out, 1);
+        json_object_begin(&j);
     }
-    t_format = clock_now_ns();
+    rc = dump_one(target, rt, &opt, &out, opt.json ? &j : NULL, t_start);
+    if (rc < 0) {
+        strbuf_release(&out);
+        return cmd_fail(rc);
+    }
+    if (opt.subprocesses) {
+        dump_descendants(opt.target.pid, &opt, &out, opt.json ? &j : NULL);
+    }
+    if (opt.json) {
+        json_object_end(&j);
+        strbuf_addch(&out, '\n');
+    }
+    t_write = clock_now_ns();
     rc = cmd_write_stdout(out.buf, out.len);
     if (opt.verbose) {
-        fprintf(stderr,
-                "pyspect: attach %.3f ms, snapshot %.3f ms, %s %.3f ms, "
-                "write %.3f ms\n",
-                (double)(t_attach - t_start) / 1e6,
-                (double)(t_snap - t_attach) / 1e6, opt.json ? "JSON" : "text",
-                (double)(t_format - t_snap) / 1e6,
-                (double)(clock_now_ns() - t_format) / 1e6);
-        fprintf(stderr,
-                "pyspect: %zu threads in %.3f ms (%d attempt%s), %llu reads,"
-                " %llu bytes%s\n",
-                snap.n, snap.elapsed_ms, snap.attempts,
-                snap.attempts == 1 ? "" : "s", (unsigned long long)snap.reads,
-                (unsigned long long)snap.bytes,
-                rt->layout_from_debug_offsets
-                    ? ", layout from _Py_DebugOffsets"
-                    : "");
+        fprintf(stderr, "pyspect: write %.3f ms\n",
+                (double)(clock_now_ns() - t_write) / 1e6);
     }
     strbuf_release(&out);
-    py_snapshot_release(&snap);
-    cmd_detach(target, rt);
     return rc < 0 ? cmd_fail(rc) : 0;
 }

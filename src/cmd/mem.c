@@ -26,6 +26,7 @@
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "python/blocks.h"
+#include "python/freelists.h"
 #include "python/pymalloc.h"
 #include "python/runtime.h"
 #include "target/glibc_heap.h"
@@ -120,6 +121,7 @@ struct mem_report {
     int census_done;
     struct strbuf census_problem;
     struct py_blocks census;
+    struct py_freelists freelists; /* 2.7 */
     uint64_t py_in_malloc, py_in_malloc_n, py_in_mmap, py_in_mmap_n;
     struct glibc_chunk_stats cst;
 
@@ -165,6 +167,8 @@ census_chunk(void *ctx, raddr_t chunk, uint64_t size, int in_use,
         py_blocks_block(&r->census, chunk + 16, size, data, len) == 1) {
         r->py_in_malloc += size;
         r->py_in_malloc_n++;
+    } else if (in_use) {
+        py_freelists_consider(&r->freelists, chunk + 16, size, data, len);
     }
 }
 
@@ -183,8 +187,12 @@ take_census(struct mem_report *r)
         strbuf_addf(&r->census_problem, "%s", err_context());
         return 0;
     }
+    py_freelists_init(&r->freelists, r->rt);
     rc = glibc_chunk_walk(&r->gm, r->rt->proc, MEM_CHUNK_BLOCK, census_chunk,
                           r, &r->cst);
+    if (rc == 0) {
+        rc = py_freelists_finish(&r->freelists, r->rt->proc);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -411,6 +419,18 @@ mem_facts_fill(const struct mem_report *r, struct mem_facts *f)
         f->py_in_malloc = r->py_in_malloc;
         f->py_in_mmap = r->py_in_mmap;
     }
+    if (r->census_done && r->freelists.enabled) {
+        const struct py_freelists *fl = &r->freelists;
+
+        f->freelists_known = 1;
+        f->fl_bytes = fl->bytes;
+        f->fl_blocks = fl->blocks;
+        f->fl_live = fl->int_bytes + fl->float_bytes;
+        f->fl_live_n = fl->ints + fl->floats;
+        f->fl_free = fl->free_bytes;
+        f->fl_free_slots = fl->free_slots;
+        f->fl_empty = fl->empty_bytes;
+    }
 }
 
 /* ---- printing ----------------------------------------------------------- */
@@ -604,6 +624,27 @@ mem_json(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         }
         json_array_end(&j);
         free(types);
+        json_object_end(&j);
+    } else {
+        json_null(&j);
+    }
+
+    /* 2.7's int and float free-list blocks (null on Python 3). */
+    json_key(&j, "freelists");
+    if (r->census_done && r->freelists.enabled) {
+        const struct py_freelists *fl = &r->freelists;
+
+        json_object_begin(&j);
+        json_kv_uint(&j, "blocks", fl->blocks);
+        json_kv_uint(&j, "bytes", fl->bytes);
+        json_kv_uint(&j, "ints", fl->ints);
+        json_kv_uint(&j, "int_bytes", fl->int_bytes);
+        json_kv_uint(&j, "floats", fl->floats);
+        json_kv_uint(&j, "float_bytes", fl->float_bytes);
+        json_kv_uint(&j, "free_slots", fl->free_slots);
+        json_kv_uint(&j, "free_bytes", fl->free_bytes);
+        json_kv_uint(&j, "empty_blocks", fl->empty_blocks);
+        json_kv_uint(&j, "empty_bytes", fl->empty_bytes);
         json_object_end(&j);
     } else {
         json_null(&j);
@@ -827,6 +868,29 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         free(types);
     }
 
+    if (r->census_done && r->freelists.enabled) {
+        const struct py_freelists *fl = &r->freelists;
+
+        strbuf_addstr(out, "\nint and float free lists (Python 2.7, outside "
+                           "pymalloc)\n");
+        strbuf_reset(&note);
+        strbuf_addf(&note, "(%llu blocks)", (unsigned long long)fl->blocks);
+        text_row(out, "blocks", fl->bytes, 0, note.buf);
+        strbuf_reset(&note);
+        strbuf_addf(&note, "(%llu)", (unsigned long long)fl->ints);
+        text_row(out, "  live ints", fl->int_bytes, 0, note.buf);
+        strbuf_reset(&note);
+        strbuf_addf(&note, "(%llu)", (unsigned long long)fl->floats);
+        text_row(out, "  live floats", fl->float_bytes, 0, note.buf);
+        strbuf_reset(&note);
+        strbuf_addf(&note, "(%llu slots)", (unsigned long long)fl->free_slots);
+        text_row(out, "  free", fl->free_bytes, 0, note.buf);
+        strbuf_reset(&note);
+        strbuf_addf(&note, "(%llu blocks; gc.collect() frees them)",
+                    (unsigned long long)fl->empty_blocks);
+        text_row(out, "  with no live object", fl->empty_bytes, 0, note.buf);
+    }
+
     strbuf_addstr(out, "\nVerdict\n");
     for (i = 0; i < nv; i++) {
         strbuf_reset(&b);
@@ -928,6 +992,7 @@ mem_report_release(struct mem_report *r)
     pymalloc_release(&r->pym);
     if (r->census.rt != NULL) {
         py_blocks_release(&r->census);
+        py_freelists_release(&r->freelists);
     }
     smaps_release(&r->sm);
     mem_split_release(&r->split);

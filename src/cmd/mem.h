@@ -58,6 +58,16 @@ struct mem_facts {
     int census_known;      /* large malloc blocks were classified */
     uint64_t py_in_malloc; /* in-use malloc blocks that are objects */
     uint64_t py_in_mmap;   /* mmapped blocks that are objects */
+
+    /* 2.7's int and float free-list blocks (malloc blocks in use). */
+    int freelists_known;
+    uint64_t fl_bytes;      /* the blocks */
+    uint64_t fl_blocks;     /* how many */
+    uint64_t fl_live;       /* bytes of the live ints and floats in them */
+    uint64_t fl_live_n;     /* how many */
+    uint64_t fl_free;       /* bytes of their free slots */
+    uint64_t fl_free_slots; /* how many */
+    uint64_t fl_empty;      /* bytes of the blocks without a live object */
 };
 
 enum mem_verdict_kind {
@@ -65,6 +75,7 @@ enum mem_verdict_kind {
     MEM_V_PYTHON,
     MEM_V_PYMALLOC_FREE,
     MEM_V_NATIVE,
+    MEM_V_FREELISTS,
     MEM_V_HEALTHY,
 };
 

@@ -48,6 +48,61 @@ add_label(struct resident_range **r, size_t *n, size_t *alloc, raddr_t s,
     (*n)++;
 }
 
+/* Anonymous read-write memory no other region claims: where malloc's
+ * own mmapped blocks are looked for. */
+static int
+mmap_candidate(const struct smaps_vma *v)
+{
+    return mem_default_region(v, NULL) == MEM_OTHER &&
+           v->map.perms[0] == 'r' && v->map.perms[1] == 'w';
+}
+
+/*
+ * Heaps of thread arenas told by their own headers, labelled C heap
+ * unless a walk of malloc's arenas labelled them already.  A walk that
+ * does not pause the target (mem --watch) stops at an arena being
+ * changed and would leave every heap after it to "other anonymous": a
+ * swing of hundreds of MiB between two samples while RSS stays flat.
+ */
+static int
+label_heaps_by_header(struct mem_split *sp, struct resident_range **lab,
+                      size_t *nlab, size_t *alab)
+{
+    raddr_t *cand = NULL;
+    unsigned char *is_heap;
+    size_t n = 0, alloc = 0, i, k, known = *nlab;
+    int rc;
+
+    for (i = 0; i < sp->sm->n; i++) {
+        const struct smaps_vma *v = &sp->sm->v[i];
+
+        if (mmap_candidate(v) && v->map.start % GLIBC_HEAP_MAX == 0) {
+            XGROW(cand, alloc, n + 1);
+            cand[n++] = v->map.start;
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    is_heap = xmalloc(n);
+    rc = glibc_heaps_by_header(sp->proc, cand, n, is_heap);
+    for (i = 0; rc == 0 && i < n; i++) {
+        for (k = 0; k < known && is_heap[i]; k++) {
+            if ((*lab)[k].label == MEM_C_HEAP && (*lab)[k].start <= cand[i] &&
+                cand[i] < (*lab)[k].end) {
+                break;
+            }
+        }
+        if (is_heap[i] && k == known) {
+            add_label(lab, nlab, alab, cand[i], cand[i] + GLIBC_HEAP_MAX,
+                      MEM_C_HEAP);
+        }
+    }
+    free(is_heap);
+    free(cand);
+    return rc;
+}
+
 static int
 range_cmp(const void *x, const void *y)
 {
@@ -76,6 +131,9 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
             }
             add_label(&lab, &nlab, &alab, h->start, end, MEM_C_HEAP);
         }
+    }
+    if (sp->proc != NULL) {
+        rc = label_heaps_by_header(sp, &lab, &nlab, &alab);
     }
     if (sp->pym != NULL) {
         for (i = 0; i < sp->pym->n_arena_addrs; i++) {
@@ -107,18 +165,34 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
         tail = (uint64_t)sp->gm->layout->mmap_tail;
     }
     if (sp->proc != NULL && (pm != NULL || sp->mapped)) {
-        for (i = 0; i < sp->sm->n && rc == 0; i++) {
+        /* A block's mapping can be several mappings now: madvise() on
+         * part of it (numpy asks for huge pages for the aligned middle
+         * of each large array) splits it where the flags change.  So
+         * look in runs of adjacent candidates, not mapping by mapping,
+         * or a block would end beyond its first piece and not count. */
+        for (i = 0; i < sp->sm->n && rc == 0;) {
             const struct smaps_vma *v = &sp->sm->v[i];
+            raddr_t end = v->map.end;
+            uint64_t rss = v->c.rss;
+            size_t j = i + 1;
 
-            if (mem_default_region(v, NULL) != MEM_OTHER ||
-                v->map.perms[0] != 'r' || v->map.perms[1] != 'w' ||
-                v->c.rss == 0) {
+            if (!mmap_candidate(v)) {
+                i++;
                 continue;
             }
-            rc = glibc_find_mmapped(sp->proc, pm, v->map.start, v->map.end,
-                                    tail, skip, nskip, &found, &nfound,
-                                    &afound, sp->scan_max, &sp->scanned,
-                                    &sp->mmap_complete);
+            while (j < sp->sm->n && sp->sm->v[j].map.start == end &&
+                   mmap_candidate(&sp->sm->v[j])) {
+                end = sp->sm->v[j].map.end;
+                rss += sp->sm->v[j].c.rss;
+                j++;
+            }
+            if (rss > 0) {
+                rc = glibc_find_mmapped(sp->proc, pm, v->map.start, end, tail,
+                                        skip, nskip, &found, &nfound, &afound,
+                                        sp->scan_max, &sp->scanned,
+                                        &sp->mmap_complete);
+            }
+            i = j;
         }
         for (i = 0; i < nfound; i++) {
             add_label(&lab, &nlab, &alab, found[i].start, found[i].end,

@@ -40,6 +40,8 @@ mem_verdict_kind_name(enum mem_verdict_kind kind)
         return "pymalloc-free";
     case MEM_V_NATIVE:
         return "native";
+    case MEM_V_FREELISTS:
+        return "int-free-lists";
     case MEM_V_HEALTHY:
         return "healthy";
     }
@@ -327,6 +329,50 @@ pymalloc_free(const struct mem_facts *f, uint64_t held, struct mem_verdict *v)
     strbuf_addf(&r->command, "PYTHONMALLOC=malloc %s", command_of(f));
 }
 
+/* 2.7: freed ints and floats kept in their blocks. */
+static void
+freelists(const struct mem_facts *f, uint64_t held, struct mem_verdict *v)
+{
+    struct mem_remedy *r;
+
+    verdict_init(v, MEM_V_FREELISTS, held);
+    strbuf_addstr(&v->text, "Python 2.7 keeps ");
+    add_mib(&v->text, held);
+    strbuf_addf(&v->text,
+                " (%.0f%% of RSS) of freed ints and floats in their free "
+                "lists: %llu blocks of ",
+                pct(held, f->rss), (unsigned long long)f->fl_blocks);
+    add_mib(&v->text, f->fl_bytes);
+    strbuf_addf(&v->text,
+                " hold %llu live ints and floats and %llu free slots; ",
+                (unsigned long long)f->fl_live_n,
+                (unsigned long long)f->fl_free_slots);
+    add_mib(&v->text, f->fl_empty);
+    strbuf_addstr(&v->text,
+                  " of them in blocks with no live object.  2.7 allocates "
+                  "ints and floats in such blocks outside pymalloc and never "
+                  "gives a block back while it holds one live object, nor "
+                  "at all until a full collection");
+    evidence(v, "freelist_blocks_bytes", f->fl_bytes);
+    evidence(v, "freelist_free_bytes", held);
+    evidence(v, "freelist_empty_bytes", f->fl_empty);
+    evidence(v, "freelist_live_bytes", f->fl_live);
+    evidence(v, "rss", f->rss);
+    r = remedy(v);
+    strbuf_addstr(&r->what,
+                  "a full collection frees the blocks with no live int or "
+                  "float (PyInt_ClearFreeList), run it from the program "
+                  "after the burst, then malloc can reuse or trim them");
+    strbuf_addstr(&r->command, "import gc; gc.collect()");
+    r = remedy(v);
+    strbuf_addstr(&r->what,
+                  "make fewer ints at once: xrange() instead of range(), "
+                  "numbers in array.array or numpy arrays instead of lists");
+    r = remedy(v);
+    strbuf_addstr(&r->what, "Python 3 keeps them in pymalloc, shared with "
+                            "every other small object");
+}
+
 static void
 native(const struct mem_facts *f, uint64_t in_malloc, uint64_t in_mmap,
        uint64_t other, struct mem_verdict *v)
@@ -399,7 +445,7 @@ healthy(const struct mem_facts *f, struct mem_verdict *v)
 size_t
 mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
 {
-    struct mem_verdict cand[4];
+    struct mem_verdict cand[5];
     size_t n = 0, i, j, kept = 0;
 
     if (f->malloc_known) {
@@ -414,7 +460,7 @@ mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
         /* Without pymalloc (PYTHONMALLOC=malloc) every object is in
          * malloc, where the census finds it. */
         uint64_t live = (f->pymalloc_known ? f->pym_used : 0) +
-                        f->py_in_malloc + f->py_in_mmap;
+                        f->py_in_malloc + f->py_in_mmap + f->fl_live;
 
         if (mem_significant(f, live)) {
             python_objects(f, live, &cand[n++]);
@@ -435,11 +481,16 @@ mem_verdicts(const struct mem_facts *f, struct mem_verdict *out)
             pymalloc_free(f, held, &cand[n++]);
         }
     }
+    if (f->freelists_known && mem_significant(f, f->fl_free)) {
+        freelists(f, f->fl_free, &cand[n++]);
+    }
     {
         uint64_t in_malloc = 0, in_mmap = 0, other = f->regions[MEM_OTHER];
 
         if (f->malloc_known) {
-            uint64_t py = f->census_known ? f->py_in_malloc : 0;
+            /* The free lists' blocks are Python's too. */
+            uint64_t py = (f->census_known ? f->py_in_malloc : 0) +
+                          (f->freelists_known ? f->fl_bytes : 0);
 
             in_malloc = f->malloc_in_use > py ? f->malloc_in_use - py : 0;
         } else {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,10 @@
 #define LAUNCH_WAIT_S 30.0
 /* A started program that is still not Python after this is not one. */
 #define NOT_PYTHON_WAIT_S 1.0
+/* The frame of a sample taken while the interpreter finalizes. */
+#define FINALIZING_FRAME "(Python finalizing)"
+/* How long a started command may take to stop once asked. */
+#define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
 #define CHILD_SCAN_S 0.2
 /* Check cached code objects against the target this often. */
@@ -62,7 +67,8 @@ static const char record_usage[] =
     "every thread for every sample).\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE     where to write (default pyspect-PID.svg)\n"
+    "  -o, --output FILE     where to write (default pyspect-PID.svg; - for\n"
+    "                        standard output)\n"
     "  -f, --format FORMAT   one of the formats below (default: from the\n"
     "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
@@ -136,6 +142,7 @@ struct record_target {
     int started; /* started by pyspect or a child: may exec Python */
     int script;  /* the started command is a script: wait for Python */
     double first_seen;
+    uint64_t prefix_round; /* when sys.prefix was looked for; 0: found */
 };
 
 struct recorder {
@@ -253,6 +260,12 @@ record_parse(int argc, char **argv, struct record_options *opt)
                 return cmd_usage_error("record", "at most %d -o files",
                                        OUTPUTS_MAX);
             }
+            for (i = 0; i < opt->noutputs; i++) {
+                if (strcmp(optarg, "-") == 0 &&
+                    strcmp(opt->outputs[i].path, "-") == 0) {
+                    return cmd_usage_error("record", "-o - given twice");
+                }
+            }
             opt->outputs[opt->noutputs++].path = optarg;
             break;
         case 'f':
@@ -364,11 +377,20 @@ record_parse(int argc, char **argv, struct record_options *opt)
 /*
  * Open the output before sampling, so that a path that cannot be written
  * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.
+ * until the profile is written.  "-" is standard output.
  */
 static int
 output_open(const char *path, int *fd, int *created)
 {
+    if (strcmp(path, "-") == 0) {
+        *created = 0;
+        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (*fd < 0) {
+            return err_set(PS_EIO, "cannot write to standard output: %s",
+                           strerror(errno));
+        }
+        return 0;
+    }
     *created = 1;
     *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (*fd < 0 && errno == EEXIST) {
@@ -381,16 +403,24 @@ output_open(const char *path, int *fd, int *created)
     return 0;
 }
 
+/*
+ * Write the profile: a regular file from its start (it may be one that
+ * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
+ */
 static int
 output_write(int fd, const char *path, const struct strbuf *sb)
 {
+    struct stat st;
     size_t done = 0;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 
-    if (ftruncate(fd, 0) < 0) {
+    if (regular && ftruncate(fd, 0) < 0) {
         return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
     }
     while (done < sb->len) {
-        ssize_t n = pwrite(fd, sb->buf + done, sb->len - done, (off_t)done);
+        ssize_t n =
+            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
+                    : write(fd, sb->buf + done, sb->len - done);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -477,6 +507,7 @@ target_try(struct recorder *r, struct record_target *t)
             t->sampler.stack_flags = PY_STACK_CALLS;
         }
         t->sampling = 1;
+        t->prefix_round = 1; /* at the next round */
         return 0;
     }
     if (rc == PS_ENOTPY && t->started &&
@@ -618,6 +649,16 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
             r->ids[i] = python_frame_id(r, &f[i]);
         }
     }
+    if (n == 0 && r->current->sampler.finalizing) {
+        /* No Python code runs, and the interpreter is being torn down
+         * (modules cleared, objects freed): say so rather than leave an
+         * unexplained "(no Python frames)". */
+        XGROW(r->ids, r->ids_alloc, 1);
+        r->ids[0] =
+            profile_frame_id(p, strtab_intern(&p->strings, FINALIZING_FRAME),
+                             strtab_intern(&p->strings, ""), -1);
+        n = 1;
+    }
     stack = profile_add(p, thread, r->ids, n, 1);
     if (p->keep_events) {
         uint32_t state = 0;
@@ -643,6 +684,37 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         r->last_round[thread] = r->round;
         profile_event(p, stack, r->round_ns, state);
     }
+}
+
+/*
+ * Where this target's Python is installed (sys.prefix, sys.base_prefix),
+ * for the flame graph's colours: files under it are the standard
+ * library's (a script in /usr/bin too), not the user's.  Looked for again
+ * a second later while sys is not ready.
+ */
+static void
+learn_prefixes(struct recorder *r, struct record_target *t, uint64_t round)
+{
+    static const char *const names[] = {"prefix", "base_prefix"};
+    struct profile_meta *m = &r->profile.meta;
+    struct strbuf sb = STRBUF_INIT;
+    size_t i, k;
+
+    t->prefix_round = round + (uint64_t)fmax(1, r->opt->rate);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        strbuf_reset(&sb);
+        if (py_runtime_sys_str(t->rt, names[i], &sb) < 0 || sb.len == 0) {
+            err_clear();
+            continue;
+        }
+        t->prefix_round = 0;
+        for (k = 0; k < m->nprefixes && strcmp(m->prefixes[k], sb.buf); k++) {
+        }
+        if (k == m->nprefixes && m->nprefixes < PROF_PREFIXES_MAX) {
+            m->prefixes[m->nprefixes++] = strbuf_detach(&sb);
+        }
+    }
+    strbuf_release(&sb);
 }
 
 /* One round over every target.  Returns 1 while the root target lives. */
@@ -673,6 +745,9 @@ record_round(struct recorder *r, uint64_t round)
                 unwinder_refresh(py_native_unwinder(t->native));
                 err_clear();
             }
+        }
+        if (t->prefix_round != 0 && round >= t->prefix_round) {
+            learn_prefixes(r, t, round);
         }
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
@@ -790,7 +865,9 @@ summary(const struct recorder *r)
     fprintf(stderr, "pyspect: wrote ");
     for (i = 0; i < o->noutputs; i++) {
         fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
-                o->outputs[i].format->name, o->outputs[i].path);
+                o->outputs[i].format->name,
+                strcmp(o->outputs[i].path, "-") == 0 ? "standard output"
+                                                     : o->outputs[i].path);
     }
     fprintf(stderr,
             ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
@@ -1094,14 +1171,29 @@ cmd_record(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         if (!session_exited(&r.session)) {
-            if (!opt.quiet && r.stopped != NULL &&
+            /* Ctrl-C reached it too (same process group): wait for it.
+             * At --duration, or a signal to pyspect alone, ask it to
+             * stop (as mem --watch does), then insist. */
+            int sig = record_stop == SIGINT ? 0 : record_stop;
+
+            if (r.stopped != NULL &&
                 strcmp(r.stopped, "duration reached") == 0) {
-                fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
-                        opt.command[0]);
+                sig = SIGTERM;
             }
-            session_wait(&r.session, -1);
+            if (sig != 0) {
+                session_stop(&r.session, sig, CHILD_STOP_WAIT_S);
+            } else {
+                session_wait(&r.session, -1);
+            }
         }
         exit_status = session_exit_status(&r.session);
+        if (!opt.quiet) {
+            int ws = r.session.status;
+
+            fprintf(stderr, "pyspect: '%s' %s %d\n", opt.command[0],
+                    WIFSIGNALED(ws) ? "ended by signal" : "exited with status",
+                    WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+        }
     }
     goto out;
 fail:

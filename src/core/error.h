@@ -36,7 +36,7 @@ enum err_class {
     X(PS_ENOTPY, -5, ERR_CLASS_FATAL, 5,                                     \
       "not a Python process", "no CPython runtime is loaded in it")          \
     X(PS_EVERSION, -6, ERR_CLASS_FATAL, 6, "unsupported Python version",     \
-      "pyspect supports CPython 3.6 to 3.15")                                \
+      "pyspect supports CPython 2.7 and 3.6 to 3.15")                        \
     X(PS_ENOTREADY, -7, ERR_CLASS_TRANSIENT, 7,                              \
       "the Python interpreter is not ready yet",                             \
       "it is still starting up or already shutting down; try again")         \

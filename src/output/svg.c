@@ -216,11 +216,45 @@ fg_tree_release(struct fg_tree *t)
     hashmap_release(&t->children);
 }
 
-/* Whose code a file holds, from its path alone. */
+/* Directories of a Python installation (sys.prefix) that hold Python's
+ * own files: a user's code may live elsewhere under /usr. */
+static const char *const fg_prefix_dirs[] = {"bin", "lib", "lib64", "libexec",
+                                             "share"};
+
+/* Is file in one of the installation directories under prefix? */
+static int
+fg_under_prefix(const char *file, const char *prefix)
+{
+    size_t n = strlen(prefix), i, k;
+
+    while (n > 0 && prefix[n - 1] == '/') {
+        n--; /* "/" itself would hold everything: ignored */
+    }
+    if (n == 0 || strncmp(file, prefix, n) != 0 || file[n] != '/') {
+        return 0;
+    }
+    for (i = 0; i < sizeof(fg_prefix_dirs) / sizeof(fg_prefix_dirs[0]); i++) {
+        k = strlen(fg_prefix_dirs[i]);
+        if (strncmp(file + n + 1, fg_prefix_dirs[i], k) == 0 &&
+            file[n + 1 + k] == '/') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Whose code a file holds, by where it lives: third-party packages in
+ * site-packages and dist-packages; Python's own under the interpreter's
+ * prefix (the standard library, and the scripts installed with it, as in
+ * /usr/bin); code with no file (<string>, a template engine's) apart;
+ * everything else is the user's.
+ */
 static enum fg_class
-fg_classify(const char *file)
+fg_classify(const struct profile_meta *m, const char *file)
 {
     const char *s;
+    size_t i;
 
     if (file == NULL || *file == '\0') {
         return FG_OTHER;
@@ -231,6 +265,16 @@ fg_classify(const char *file)
     if (strncmp(file, "<frozen ", 8) == 0) {
         return FG_STDLIB;
     }
+    if (file[0] == '<') {
+        return FG_OTHER;
+    }
+    for (i = 0; i < m->nprefixes; i++) {
+        if (fg_under_prefix(file, m->prefixes[i])) {
+            return FG_STDLIB;
+        }
+    }
+    /* A Python installation the prefixes do not name (another
+     * interpreter's, or none known): by the path's shape. */
     /* .../lib/python3.11/..., .../lib64/python3.9/... */
     for (s = strstr(file, "/python"); s != NULL;
          s = strstr(s + 1, "/python")) {
@@ -565,7 +609,8 @@ out_svg(const struct profile *p, const struct out_options *opt,
     d.with_pid = text_many_processes(p);
     d.fclass = xmalloc((p->nframes ? p->nframes : 1) * sizeof(*d.fclass));
     for (i = 0; i < p->nframes; i++) {
-        d.fclass[i] = fg_classify(strtab_get(&p->strings, p->frames[i].file));
+        d.fclass[i] =
+            fg_classify(&p->meta, strtab_get(&p->strings, p->frames[i].file));
     }
     fg_build(&t, p);
 

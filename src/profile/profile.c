@@ -200,6 +200,8 @@ profile_init(struct profile *p)
 void
 profile_release(struct profile *p)
 {
+    size_t i;
+
     strtab_release(&p->strings);
     free(p->frames);
     index_release(&p->frame_index);
@@ -211,6 +213,9 @@ profile_release(struct profile *p)
     free(p->events);
     free(p->meta.command);
     free(p->meta.python_version);
+    for (i = 0; i < p->meta.nprefixes; i++) {
+        free(p->meta.prefixes[i]);
+    }
     profile_init(p);
 }
 

@@ -102,6 +102,8 @@ enum prof_drop {
     PROF_DROP_COUNT
 };
 
+#define PROF_PREFIXES_MAX 8
+
 /*
  * What the sampler knows about the recording, for the writers' titles.
  * command and python_version are owned by the profile (set them with
@@ -119,6 +121,11 @@ struct profile_meta {
     uint64_t rounds;      /* sampling rounds (all threads each) */
     uint64_t samples;     /* thread stacks recorded */
     uint64_t dropped[PROF_DROP_COUNT];
+    /* Where the Python of each target is installed (sys.prefix and
+     * sys.base_prefix, owned; writers colour files under them as the
+     * standard library's). */
+    char *prefixes[PROF_PREFIXES_MAX];
+    size_t nprefixes;
     /* Stacks that kept changing, read with their one thread paused, and
      * how long those threads were held in all. */
     uint64_t paused;

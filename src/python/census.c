@@ -37,6 +37,9 @@
 /* __slots__ members visited by subtype_traverse have this type. */
 #define T_OBJECT_EX 16
 
+/* What c->classes holds for an address that is not a class (2.7). */
+static struct census_type not_a_class;
+
 static inline int
 plausible(raddr_t a)
 {
@@ -69,6 +72,13 @@ find_subtype_traverse(struct py_runtime *rt, struct census_builtins *b)
 int
 census_builtins_find(struct py_runtime *rt, struct census_builtins *b)
 {
+    /* The names of 2.7, where they differ (its str is bytes). */
+    static const char *const names27[CENSUS_KINDS] = {
+        [CENSUS_BYTES] = "PyString_Type",
+        [CENSUS_INT27] = "PyInt_Type",
+        [CENSUS_INSTANCE] = "PyInstance_Type",
+        [CENSUS_CLASSOBJ] = "PyClass_Type",
+    };
     static const char *const names[CENSUS_KINDS] = {
         [CENSUS_OBJECT] = "PyBaseObject_Type",
         [CENSUS_TYPE] = "PyType_Type",
@@ -97,7 +107,10 @@ census_builtins_find(struct py_runtime *rt, struct census_builtins *b)
 
     memset(b, 0, sizeof(*b));
     for (k = 0; k < CENSUS_KINDS; k++) {
-        if (py_runtime_symbol(rt, names[k], &b->types[k]) < 0) {
+        if ((names[k] == NULL ||
+             py_runtime_symbol(rt, names[k], &b->types[k]) < 0) &&
+            (names27[k] == NULL ||
+             py_runtime_symbol(rt, names27[k], &b->types[k]) < 0)) {
             b->types[k] = 0;
         }
     }
@@ -126,8 +139,10 @@ census_init(struct census *c, struct py_runtime *rt, struct memsrc *mem,
     c->b = *b;
     c->flags = flags;
     hashmap_init(&c->types);
+    hashmap_init(&c->classes);
     hashmap_init(&c->parents);
     hashmap_init(&c->codes);
+    c->numpy_major = -1;
     addrset_init(&c->tracked);
     addrset_init(&c->seen);
     addrset_init(&c->frontier);
@@ -154,7 +169,14 @@ census_release(struct census *c)
     while (hashmap_next(&c->types, &i, &key, &value)) {
         type_free(value);
     }
+    i = 0;
+    while (hashmap_next(&c->classes, &i, &key, &value)) {
+        if (value != NULL && value != &not_a_class) {
+            type_free(value);
+        }
+    }
     hashmap_release(&c->types);
+    hashmap_release(&c->classes);
     hashmap_release(&c->parents);
     hashmap_release(&c->codes);
     addrset_release(&c->tracked);
@@ -174,7 +196,8 @@ census_memory(const struct census *c)
            addrset_memory(&c->frontier) + addrset_memory(&c->next) +
            (c->parents.mask + 1) * sizeof(struct hashmap_slot) +
            (c->types.mask + 1) * sizeof(struct hashmap_slot) +
-           c->types.count * sizeof(struct census_type);
+           (c->classes.mask + 1) * sizeof(struct hashmap_slot) +
+           (c->types.count + c->classes.count) * sizeof(struct census_type);
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -227,6 +250,128 @@ dict_get_str(struct census *c, raddr_t dict, const char *key, raddr_t *v)
     rc = py_dict_get_str(c->rt, dict, key, v);
     c->rt->mem = saved;
     return rc;
+}
+
+/* ---- numpy arrays -------------------------------------------------------- */
+
+/*
+ * numpy's PyArrayObject_fields and PyArray_Descr, public and the same
+ * since numpy 1.7 up to the element size, which numpy 2 widened and
+ * moved (an int at 32, then an npy_intp at 40).
+ */
+#define NDARRAY_TP_NAME "numpy.ndarray"
+#define NDARRAY_ND 24         /* int nd */
+#define NDARRAY_DIMENSIONS 32 /* npy_intp *dimensions */
+#define NDARRAY_DESCR 56      /* PyArray_Descr *descr */
+#define NDARRAY_FLAGS 64      /* int flags */
+#define NDARRAY_OWNDATA 0x0004
+#define NDARRAY_MAXDIMS 64
+#define DESCR_ELSIZE_V1 32 /* int elsize */
+#define DESCR_ELSIZE_V2 40 /* npy_intp elsize */
+
+/* Is the static type at addr numpy.ndarray (found by its tp_name)? */
+static int
+is_ndarray_type(struct census *c, raddr_t addr)
+{
+    struct strbuf name = STRBUF_INIT;
+    struct memsrc *saved = c->rt->mem;
+    uint64_t tp_name = 0;
+    int yes = 0;
+
+    if (c->ndarray_type != 0) {
+        return addr == c->ndarray_type;
+    }
+    c->rt->mem = c->mem;
+    if (rd64(c, addr + c->l->type_name, &tp_name) == 0 && tp_name != 0 &&
+        py_cstr_read(c->rt, tp_name, sizeof(NDARRAY_TP_NAME), &name) == 0) {
+        yes = strcmp(name.buf, NDARRAY_TP_NAME) == 0;
+    }
+    c->rt->mem = saved;
+    strbuf_release(&name);
+    err_clear();
+    if (yes) {
+        c->ndarray_type = addr;
+    }
+    return yes;
+}
+
+/* The major version of the numpy the main interpreter has imported. */
+static int
+numpy_major(struct census *c)
+{
+    const struct py_layout *l = c->l;
+    struct strbuf v = STRBUF_INIT;
+    raddr_t interp = 0, mod = 0, dict = 0, ver = 0;
+    uint64_t modules = 0;
+
+    if (c->numpy_major >= 0) {
+        return c->numpy_major;
+    }
+    c->numpy_major = 0;
+    if (py_runtime_interp_head(c->rt, &interp) == 0 && interp != 0 &&
+        rd64(c, interp + l->interp_modules, &modules) == 0 &&
+        dict_get_str(c, modules, "numpy", &mod) == 0 &&
+        rd64(c, mod + l->module_dict, &dict) == 0 &&
+        dict_get_str(c, dict, "__version__", &ver) == 0 &&
+        read_str(c, ver, &v) == 0) {
+        size_t i;
+
+        /* "1.24.2", "2.0.0rc1": the digits before the first dot. */
+        for (i = 0; i < v.len && i < 4 && v.buf[i] >= '0' && v.buf[i] <= '9';
+             i++) {
+            c->numpy_major = c->numpy_major * 10 + (v.buf[i] - '0');
+        }
+    }
+    strbuf_release(&v);
+    err_clear();
+    return c->numpy_major;
+}
+
+/*
+ * sys.getsizeof() of an ndarray: ndarray.__sizeof__() is the basic size,
+ * its shape and strides, and the data when the array owns it (a view
+ * does not; numpy's arrays can be most of a process's memory).
+ */
+static uint64_t
+ndarray_size(struct census *c, raddr_t obj, const struct census_type *t)
+{
+    uint64_t size = (uint64_t)t->basicsize, descr = 0, dims[NDARRAY_MAXDIMS];
+    uint64_t nbytes = 1, ptr = 0, elsize = 0, i;
+    int32_t nd = 0, flags = 0;
+    int major = numpy_major(c);
+
+    if (rd(c, obj + NDARRAY_ND, &nd, 4) < 0 || nd < 0 ||
+        nd > NDARRAY_MAXDIMS) {
+        return size;
+    }
+    size += 16 * (uint64_t)nd;
+    if (rd(c, obj + NDARRAY_FLAGS, &flags, 4) < 0 ||
+        !(flags & NDARRAY_OWNDATA) || major == 0 ||
+        rd64(c, obj + NDARRAY_DESCR, &descr) < 0 ||
+        rd64(c, obj + NDARRAY_DIMENSIONS, &ptr) < 0 ||
+        (nd > 0 && rd(c, ptr, dims, 8 * (size_t)nd) < 0)) {
+        return size;
+    }
+    if (major == 1) {
+        int32_t e = 0;
+
+        if (rd(c, descr + DESCR_ELSIZE_V1, &e, 4) < 0 || e < 0) {
+            return size;
+        }
+        elsize = (uint64_t)e;
+    } else if (rd64(c, descr + DESCR_ELSIZE_V2, &elsize) < 0) {
+        return size;
+    }
+    nbytes = elsize;
+    for (i = 0; i < (uint64_t)nd; i++) {
+        /* Dimensions are npy_intp, never negative; bound the product. */
+        if ((int64_t)dims[i] < 0 ||
+            (dims[i] != 0 && nbytes > (1ull << 48) / dims[i])) {
+            return size;
+        }
+        nbytes *= dims[i];
+    }
+    return size + (nbytes < (1ull << 48) ? nbytes : 0);
 }
 
 /* ---- types ------------------------------------------------------------- */
@@ -379,7 +524,9 @@ type_load(struct census *c, struct census_type *t)
             return t;
         }
         ht_name = load_u64(buf, l->heaptype_name);
-        t->cached_keys = load_u64(buf, l->heaptype_cached_keys);
+        if (pyl_has(l->heaptype_cached_keys)) {
+            t->cached_keys = load_u64(buf, l->heaptype_cached_keys);
+        }
     }
     t->keys_nentries = -1;
     /* buf is scratch: nothing below may use it. */
@@ -413,6 +560,10 @@ type_load(struct census *c, struct census_type *t)
             if (c->b.types[k] == cur) {
                 break;
             }
+        }
+        if (k == CENSUS_KINDS && !(f & (uint64_t)l->tpflags_heaptype) &&
+            is_ndarray_type(c, cur)) {
+            t->ndarray = 1;
         }
         if (k < CENSUS_KINDS) {
             t->kind = k;
@@ -463,16 +614,75 @@ census_type_get(struct census *c, raddr_t addr)
     return *slot;
 }
 
+/*
+ * 2.7: what the instances of the old-style class at cls are counted
+ * under: a copy of `instance`'s entry named after the class (cl_name,
+ * and __module__ from its __dict__).  NULL when cls is not readable as a
+ * class: the instance is then counted as an `instance`.
+ */
+static struct census_type *
+census_class_get(struct census *c, raddr_t cls, const struct census_type *it)
+{
+    const struct py_layout *l = c->l;
+    struct census_type *t;
+    struct strbuf name = STRBUF_INIT, module = STRBUF_INIT;
+    uint64_t type = 0, cl_name = 0, cl_dict = 0;
+    raddr_t mod;
+    void **slot;
+
+    if (!plausible(cls)) {
+        return NULL;
+    }
+    slot = hashmap_slot(&c->classes, cls);
+    if (*slot != NULL) {
+        return *slot == &not_a_class ? NULL : *slot;
+    }
+    if (rd64(c, cls + l->obj_type, &type) < 0 ||
+        type != c->b.types[CENSUS_CLASSOBJ] ||
+        rd64(c, cls + l->class_name, &cl_name) < 0 ||
+        rd64(c, cls + l->class_dict, &cl_dict) < 0 ||
+        read_str(c, cl_name, &name) < 0) {
+        strbuf_release(&name);
+        hashmap_put(&c->classes, cls, &not_a_class);
+        err_clear();
+        return NULL;
+    }
+    if (cl_dict == 0 || dict_get_str(c, cl_dict, "__module__", &mod) < 0 ||
+        read_str(c, mod, &module) < 0) {
+        strbuf_reset(&module);
+        strbuf_addstr(&module, "?");
+    }
+    err_clear();
+    t = xcalloc(1, sizeof(*t));
+    *t = *it;
+    t->addr = cls;
+    t->name = strbuf_detach(&name);
+    t->module = strbuf_detach(&module);
+    t->slot_offsets = NULL;
+    t->slot_names = NULL;
+    t->nslots = 0;
+    t->count = t->bytes = t->tracked = 0;
+    hashmap_put(&c->classes, cls, t);
+    return t;
+}
+
 void
 census_types(const struct census *c, struct census_type ***types, size_t *n)
 {
-    struct census_type **v = xmalloc((c->types.count + 1) * sizeof(*v));
+    struct census_type **v =
+        xmalloc((c->types.count + c->classes.count + 1) * sizeof(*v));
     size_t i = 0, k = 0;
     uint64_t key;
     void *value;
 
     while (hashmap_next(&c->types, &i, &key, &value)) {
         v[k++] = value;
+    }
+    i = 0;
+    while (hashmap_next(&c->classes, &i, &key, &value)) {
+        if (value != NULL && value != &not_a_class) {
+            v[k++] = value;
+        }
     }
     *types = v;
     *n = k;
@@ -560,13 +770,23 @@ static uint64_t
 str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
 {
     const struct py_layout *l = c->l;
-    uint32_t state = load_u32(hdr, l->unicode_state);
     uint64_t length = load_u64(hdr, l->unicode_length);
-    unsigned kind = (state >> l->unicode_state_kind_shift) & 7;
-    int compact = (state >> l->unicode_state_compact_bit) & 1;
-    int ascii = (state >> l->unicode_state_ascii_bit) & 1;
     uint64_t size, utf8 = 0, data;
+    uint32_t state;
+    unsigned kind;
+    int compact, ascii;
 
+    if (pyl_has(l->unicode_str)) {
+        /* 2.7: unicode.__sizeof__ counts the object and its buffer,
+         * with the NUL. */
+        return (uint64_t)l->unicode_object_size +
+               (length < (1ull << 40) ? length + 1 : 0) *
+                   (uint64_t)l->unicode_char_size;
+    }
+    state = load_u32(hdr, l->unicode_state);
+    kind = (state >> l->unicode_state_kind_shift) & 7;
+    compact = (state >> l->unicode_state_compact_bit) & 1;
+    ascii = (state >> l->unicode_state_ascii_bit) & 1;
     if (length > (1ull << 40) || kind > 4) {
         return (uint64_t)l->unicode_ascii_size;
     }
@@ -616,13 +836,27 @@ str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
 }
 
 static uint64_t
-dict_size(struct census *c, struct census_type *t, const unsigned char *hdr)
+dict_size(struct census *c, struct census_type *t, raddr_t obj,
+          const unsigned char *hdr)
 {
     const struct py_layout *l = c->l;
-    raddr_t keys = load_u64(hdr, l->dict_keys);
-    raddr_t values = load_u64(hdr, l->dict_values);
+    raddr_t keys, values;
     uint64_t size = (uint64_t)t->basicsize;
     struct keys_info k;
+
+    if (pyl_has(l->dict_table)) {
+        /* 2.7: the table, unless it is the small one inside. */
+        uint64_t mask = load_u64(hdr, l->dict_mask);
+
+        if (load_u64(hdr, l->dict_table) !=
+                obj + (raddr_t)l->dict_smalltable &&
+            mask < CENSUS_ITEMS_MAX) {
+            size += (mask + 1) * (uint64_t)l->dictentry_size;
+        }
+        return size;
+    }
+    keys = load_u64(hdr, l->dict_keys);
+    values = load_u64(hdr, l->dict_values);
 
     if (keys_read(c, keys, &k) < 0) {
         return size;
@@ -664,6 +898,45 @@ type_object_size(struct census *c, raddr_t obj)
     return size;
 }
 
+/*
+ * A 3.11+ generator, coroutine or async generator holds its frame inline:
+ * gen.__sizeof__() adds its co_nlocalsplus + co_stacksize slots to the
+ * basic size.  (The object has no ob_size: the word there is another
+ * field, read as a count it once made a coroutine 1.2 MB.)
+ */
+static uint64_t
+generator_size(struct census *c, raddr_t obj, const struct census_type *t)
+{
+    const struct py_layout *l = c->l;
+    uint64_t code = 0, slots;
+    int32_t nlocalsplus = 0, stacksize = 0;
+    void *cached;
+
+    if (pyl_has(l->gen_code)) {
+        rd64(c, obj + l->gen_code, &code);
+    } else {
+        rd64(c, obj + (raddr_t)l->gen_iframe + (raddr_t)l->iframe_code, &code);
+        code = pyl_stackref_object(l, code); /* tagged, 3.14+ */
+    }
+    if (code == 0) {
+        return (uint64_t)t->basicsize;
+    }
+    cached = hashmap_get(&c->codes, code);
+    if (cached != NULL) {
+        slots = (uint64_t)(uintptr_t)cached - 1;
+    } else {
+        if (rd(c, code + (raddr_t)l->code_nlocalsplus, &nlocalsplus, 4) < 0 ||
+            rd(c, code + (raddr_t)l->code_stacksize, &stacksize, 4) < 0 ||
+            nlocalsplus < 0 || stacksize < 0 ||
+            nlocalsplus + (int64_t)stacksize > 1000000) {
+            return (uint64_t)t->basicsize;
+        }
+        slots = (uint64_t)nlocalsplus + (uint64_t)stacksize;
+        hashmap_put(&c->codes, code, (void *)(uintptr_t)(slots + 1));
+    }
+    return (uint64_t)t->basicsize + 8 * slots;
+}
+
 /* sys.getsizeof(obj). */
 static uint64_t
 object_size(struct census *c, raddr_t obj, struct census_type *t,
@@ -688,9 +961,19 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
             pre += (uint64_t)l->preheader_size;
         }
     }
+    if (t->ndarray) {
+        return ndarray_size(c, obj, t) + pre;
+    }
     switch (t->kind) {
     case CENSUS_STR:
         size = str_size(c, obj, hdr, hlen);
+        break;
+    case CENSUS_BYTES:
+        /* bytes.__sizeof__ (2.7: str's) counts the bytes object's own
+         * size, not a subclass's: the __dict__ slot is not in it. */
+        n = (int64_t)load_u64(hdr, l->var_size);
+        size = (uint64_t)l->bytes_sval + 1 +
+               ((uint64_t)n < CENSUS_ITEMS_MAX ? (uint64_t)n : 0);
         break;
     case CENSUS_INT:
         if (pyl_has(l->long_lv_tag)) {
@@ -709,7 +992,7 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         size = (uint64_t)t->basicsize + 8 * (v < CENSUS_ITEMS_MAX ? v : 0);
         break;
     case CENSUS_DICT:
-        size = dict_size(c, t, hdr);
+        size = dict_size(c, t, obj, hdr);
         break;
     case CENSUS_SET:
     case CENSUS_FROZENSET:
@@ -728,7 +1011,43 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
             size += (uint64_t)l->bytes_sval + 1;
         }
         break;
+    case CENSUS_FRAME:
+        size = (uint64_t)t->basicsize;
+        n = (int64_t)load_u64(hdr, l->var_size);
+        if (pyl_has(l->frame_localsplus) && n > 0 &&
+            (uint64_t)n < CENSUS_ITEMS_MAX) {
+            /* <=3.10: frame.__sizeof__() counts one slot fewer than
+             * ob_size, the first being inside PyFrameObject already. */
+            size += (uint64_t)(n - 1) * (uint64_t)t->itemsize;
+        }
+        break;
+    case CENSUS_GENERATOR:
+    case CENSUS_COROUTINE:
+    case CENSUS_ASYNCGEN:
+        if (pyl_has(l->gen_iframe)) {
+            size = generator_size(c, obj, t);
+        } else {
+            size = (uint64_t)t->basicsize;
+        }
+        break;
     case CENSUS_TYPE:
+        if (pyl_has(l->getsizeof_type_basic)) {
+            /* 2.7: object.__sizeof__ (the metatype's basic size, and an
+             * item per __slots__ member); a GC header only for heap
+             * types, as type_is_gc says. */
+            uint64_t flags = 0;
+
+            n = (int64_t)load_u64(hdr, l->var_size);
+            size = (uint64_t)t->basicsize +
+                   ((uint64_t)n < CENSUS_ITEMS_MAX
+                        ? (uint64_t)n * (uint64_t)t->itemsize
+                        : 0);
+            rd64(c, obj + l->type_flags, &flags);
+            pre = (flags & (uint64_t)l->tpflags_heaptype)
+                      ? (uint64_t)l->gchead_size
+                      : 0;
+            break;
+        }
         size = type_object_size(c, obj);
         if (size == (uint64_t)l->type_size) {
             /* A static type: only 3.11-3.12 count a pre-header. */
@@ -844,35 +1163,17 @@ emit_keys(struct census *c, const struct keys_info *k, raddr_t values,
     return 0;
 }
 
+/*
+ * 2.7's dict (and set) tables: mask + 1 entries of esize bytes at table.
+ * A dict entry with a key and a value is an item; a set entry with a key
+ * that is not the dummy is a member.
+ */
 static int
-dict_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
-               void *arg)
+table_referents(struct census *c, raddr_t table, uint64_t mask, size_t esize,
+                int32_t key_off, int32_t value_off, census_ref_fn fn,
+                void *arg)
 {
-    const struct py_layout *l = c->l;
-    raddr_t keys = load_u64(hdr, l->dict_keys);
-    raddr_t values = load_u64(hdr, l->dict_values);
-    struct keys_info k;
-    int rc;
-
-    rc = keys_read(c, keys, &k);
-    if (rc < 0) {
-        return rc;
-    }
-    if (values != 0) {
-        values += (raddr_t)l->dictvalues_values;
-    }
-    return emit_keys(c, &k, values, CENSUS_EDGE_KEY, CENSUS_EDGE_VALUE, fn,
-                     arg);
-}
-
-static int
-set_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
-              void *arg)
-{
-    const struct py_layout *l = c->l;
-    raddr_t table = load_u64(hdr, l->set_table);
-    uint64_t mask = load_u64(hdr, l->set_mask), done = 0, i;
-    size_t esize = (size_t)l->setentry_size;
+    uint64_t done = 0, i;
     unsigned char *ents;
     int rc;
 
@@ -889,15 +1190,106 @@ set_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
             return rc;
         }
         for (i = 0; i < batch; i++) {
-            raddr_t key = load_u64(ents + i * esize, l->setentry_key);
+            const unsigned char *e = ents + i * esize;
+            raddr_t key = load_u64(e, key_off), value;
 
-            if (key != 0 && key != c->b.set_dummy) {
-                emit(fn, arg, key, CENSUS_EDGE_MEMBER, done + i, 0, NULL);
+            if (key == 0) {
+                continue;
+            }
+            if (value_off < 0) {
+                if (key != c->b.set_dummy) {
+                    emit(fn, arg, key, CENSUS_EDGE_MEMBER, done + i, 0, NULL);
+                }
+                continue;
+            }
+            value = load_u64(e, value_off);
+            if (value != 0) {
+                emit(fn, arg, key, CENSUS_EDGE_KEY, done + i, 0, NULL);
+                emit(fn, arg, value, CENSUS_EDGE_VALUE, done + i, key, NULL);
             }
         }
         done += batch;
     }
     return 0;
+}
+
+static int
+dict_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
+               void *arg)
+{
+    const struct py_layout *l = c->l;
+    raddr_t keys, values;
+    struct keys_info k;
+    int rc;
+
+    if (pyl_has(l->dict_table)) {
+        return table_referents(c, load_u64(hdr, l->dict_table),
+                               load_u64(hdr, l->dict_mask),
+                               (size_t)l->dictentry_size, l->dictentry_key,
+                               l->dictentry_value, fn, arg);
+    }
+    keys = load_u64(hdr, l->dict_keys);
+    values = load_u64(hdr, l->dict_values);
+    rc = keys_read(c, keys, &k);
+    if (rc < 0) {
+        return rc;
+    }
+    if (values != 0) {
+        values += (raddr_t)l->dictvalues_values;
+    }
+    return emit_keys(c, &k, values, CENSUS_EDGE_KEY, CENSUS_EDGE_VALUE, fn,
+                     arg);
+}
+
+/*
+ * 2.7's set dummy is a static of setobject.c that no symbol names
+ * uniquely: the string "<dummy key>" found in a table with deleted
+ * entries (fill > used).
+ */
+static void
+find_set_dummy_27(struct census *c, const unsigned char *hdr)
+{
+    const struct py_layout *l = c->l;
+    raddr_t table = load_u64(hdr, l->set_table);
+    uint64_t mask = load_u64(hdr, l->set_mask), i;
+    static const char dummy[] = "<dummy key>";
+
+    if (load_u64(hdr, l->set_fill) <= load_u64(hdr, l->set_used) ||
+        mask >= CENSUS_ITEMS_MAX) {
+        return;
+    }
+    for (i = 0; i <= mask; i++) {
+        unsigned char obj[64];
+        uint64_t key;
+
+        if (rd64(c, table + i * (uint64_t)l->setentry_size + l->setentry_key,
+                 &key) < 0 ||
+            key == 0 || !plausible(key) ||
+            (size_t)l->bytes_sval + sizeof(dummy) > sizeof(obj) ||
+            rd(c, key, obj, (size_t)l->bytes_sval + sizeof(dummy)) < 0) {
+            continue;
+        }
+        if (load_u64(obj, l->obj_type) == c->b.types[CENSUS_BYTES] &&
+            load_u64(obj, l->var_size) == sizeof(dummy) - 1 &&
+            memcmp(obj + l->bytes_sval, dummy, sizeof(dummy)) == 0) {
+            c->b.set_dummy = key;
+            return;
+        }
+    }
+}
+
+static int
+set_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
+              void *arg)
+{
+    const struct py_layout *l = c->l;
+
+    if (c->b.set_dummy == 0 && pyl_has(l->str_is_bytes)) {
+        find_set_dummy_27(c, hdr);
+    }
+    return table_referents(
+        c, load_u64(hdr, l->set_table), load_u64(hdr, l->set_mask),
+        (size_t)l->setentry_size, l->setentry_key, -1, fn, arg);
 }
 
 /* Attribute values kept without a dict (3.11+), named by the class's
@@ -1255,6 +1647,16 @@ read_header(struct census *c, raddr_t obj, unsigned char *hdr, size_t *hlen,
     if (t == NULL || !t->valid) {
         return PS_ECORRUPT;
     }
+    if (t->kind == CENSUS_INSTANCE && pyl_has(l->instance_class) &&
+        (size_t)l->instance_class + 8 <= 32) {
+        /* 2.7: an old-style instance counts under its class. */
+        struct census_type *ct =
+            census_class_get(c, load_u64(hdr, l->instance_class), t);
+
+        if (ct != NULL) {
+            t = ct;
+        }
+    }
     want = t->basicsize < CENSUS_HEADER_MAX ? (size_t)t->basicsize
                                             : CENSUS_HEADER_MAX;
     want = (want + 7) & ~(size_t)7;
@@ -1325,8 +1727,30 @@ referents(struct census *c, raddr_t obj, struct census_type *t,
              "__func__");
         emit(fn, arg, load_u64(hdr, l->method_self), CENSUS_EDGE_FIELD, 1, 0,
              "__self__");
+        if (pyl_has(l->method_class)) {
+            emit(fn, arg, load_u64(hdr, l->method_class), CENSUS_EDGE_FIELD, 2,
+                 0, "im_class");
+        }
         rc2 = 0;
         break;
+    case CENSUS_INSTANCE: {
+        const int32_t offs[] = {l->instance_class, l->instance_dict};
+        static const char *const names[] = {"__class__", "__dict__"};
+
+        rc2 = fields_referents(c, obj, hdr, hlen, offs, names, 2, fn, arg);
+        break;
+    }
+    case CENSUS_CLASSOBJ: {
+        const int32_t offs[] = {l->class_bases,   l->class_dict,
+                                l->class_name,    l->class_getattr,
+                                l->class_setattr, l->class_delattr};
+        static const char *const names[] = {"__bases__",   "__dict__",
+                                            "__name__",    "__getattr__",
+                                            "__setattr__", "__delattr__"};
+
+        rc2 = fields_referents(c, obj, hdr, hlen, offs, names, 6, fn, arg);
+        break;
+    }
     case CENSUS_CELL:
         emit(fn, arg, load_u64(hdr, l->cell_ref), CENSUS_EDGE_FIELD, 0, 0,
              "cell_contents");

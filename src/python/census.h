@@ -23,9 +23,14 @@
  *                        type cache and (3.9+) the defining module
  *   functions            every field func_traverse visits (__code__,
  *                        __globals__, __defaults__, __name__, __doc__...)
- *   bound methods        __func__, __self__
+ *   bound methods        __func__, __self__ (2.7: and im_class)
  *   cells                cell_contents
  *   modules              __dict__
+ *   2.7's old-style      their class and __dict__; such an instance
+ *     instances          (all of type `instance`) is counted under its
+ *                        class's module and name, as guppy does
+ *   2.7's old-style      __bases__, __dict__, __name__ and the
+ *     classes            __getattr__/__setattr__/__delattr__ they cache
  * plus, with CENSUS_FOLLOW_FRAMES (back-reference search), the locals of
  * frame objects and suspended generators.  An object's type is not a
  * reference it holds.
@@ -68,6 +73,9 @@ enum census_kind {
     CENSUS_GENERATOR,
     CENSUS_COROUTINE,
     CENSUS_ASYNCGEN,
+    CENSUS_INT27,    /* 2.7's int (a C long; `long` is CENSUS_INT) */
+    CENSUS_INSTANCE, /* 2.7's old-style instance */
+    CENSUS_CLASSOBJ, /* 2.7's old-style class */
     CENSUS_KINDS
 };
 
@@ -98,6 +106,7 @@ struct census_type {
     int64_t basicsize, itemsize, dictoffset;
     int heap, have_gc;
     int heap_class;        /* made by a class statement */
+    int ndarray;           /* numpy.ndarray or a subclass */
     int own_dict;          /* instances keep a __dict__ a class added */
     raddr_t cached_keys;   /* heap types: shared keys of instance dicts */
     int64_t keys_nentries; /* of cached_keys, -1 until read */
@@ -152,6 +161,9 @@ struct census {
     struct census_builtins b;
     unsigned flags;
     struct hashmap types; /* type address -> struct census_type * */
+    /* 2.7: old-style class address -> the struct census_type its
+     * instances are counted under (kind CENSUS_INSTANCE). */
+    struct hashmap classes;
     struct census_type *type_cache[256]; /* direct-mapped, by address */
     struct addrset tracked;              /* objects on the GC's lists */
     struct addrset seen;                 /* objects counted or queued */
@@ -160,6 +172,10 @@ struct census {
     struct hashmap parents;              /* CENSUS_PARENTS: object -> parent */
     uint64_t parent;                     /* parent of what is queued now */
     struct hashmap codes; /* code object -> frame slot count + 1 */
+    /* numpy: the ndarray type once seen, and the major version of the
+     * numpy loaded (-1 until looked up, 0 when unknown). */
+    raddr_t ndarray_type;
+    int numpy_major;
     /* Totals. */
     uint64_t objects, bytes, tracked_objects;
     uint64_t unreadable; /* queued, but not readable as an object */

@@ -95,6 +95,15 @@ read_state(struct py_runtime *rt, raddr_t addr, struct py_gc_state *st)
     if (l->gcstate_size <= 0 || l->gcstate_size > 4096) {
         return err_set(PS_EINTERNAL, "no GC state layout");
     }
+    if (!pyl_has(l->gcstate_generations) || !pyl_has(l->gcstate_enabled) ||
+        !pyl_has(l->gcstate_garbage)) {
+        /* The target's _Py_DebugOffsets gave a GC state of another size
+         * than the headers' (3.14.0 - 3.14.4's incremental collector). */
+        return err_set(PS_EVERSION,
+                       "Python %s: its garbage collector's state (%d "
+                       "bytes) is laid out as pyspect does not know",
+                       rt->version.text, l->gcstate_size);
+    }
     buf = xmalloc((size_t)l->gcstate_size);
     rc = memsrc_read(rt->proc, addr, buf, (size_t)l->gcstate_size);
     if (rc < 0) {

@@ -1,8 +1,9 @@
 /*
- * linetable.c - decoders for the three line-table formats of CPython 3.6+.
+ * linetable.c - decoders for the line-table formats of CPython 2.7, 3.6+.
  *
  * Layer: python (pure).  Each decoder reproduces its version's
- * PyCode_Addr2Line(): 3.6 - 3.9 co_lnotab (Objects/lnotab_notes.txt), 3.10
+ * PyCode_Addr2Line(): 2.7 and 3.6 - 3.9 co_lnotab (Objects/lnotab_notes.txt;
+ * 2.7's line increments are unsigned, 3.6's signed), 3.10
  * co_linetable, 3.11+ location table (Objects/locations.md).  They are
  * written from the format descriptions and checked against fixtures that
  * the real interpreters produce (tools/gen_linetable_fixtures.py).
@@ -43,14 +44,16 @@ signed_byte(unsigned int b)
 }
 
 /*
- * co_lnotab: pairs (address increment, signed line increment).  The line
- * of addrq is firstlineno plus the increments of every pair whose
- * cumulative address is <= addrq.  A negative addrq stops at the first
- * pair (cumulative addresses are >= 0), so it gets firstlineno; an addrq
- * past the end gets the last line.  A trailing odd byte is not a pair.
+ * co_lnotab: pairs (address increment, line increment: signed from 3.6,
+ * unsigned in 2.7).  The line of addrq is firstlineno plus the increments
+ * of every pair whose cumulative address is <= addrq.  A negative addrq
+ * stops at the first pair (cumulative addresses are >= 0), so it gets
+ * firstlineno; an addrq past the end gets the last line.  A trailing odd
+ * byte is not a pair.
  */
 static int
-addr2line_lnotab(const uint8_t *t, size_t len, int firstlineno, int addrq)
+addr2line_lnotab(const uint8_t *t, size_t len, int firstlineno, int addrq,
+                 int signed_lines)
 {
     uint32_t line = (uint32_t)firstlineno;
     int64_t addr = 0;
@@ -61,7 +64,7 @@ addr2line_lnotab(const uint8_t *t, size_t len, int firstlineno, int addrq)
         if (addr > addrq) {
             break;
         }
-        line += signed_byte(t[i + 1]);
+        line += signed_lines ? signed_byte(t[i + 1]) : t[i + 1];
     }
     return line_to_int(line);
 }
@@ -215,7 +218,9 @@ py_linetable_addr2line(int format, const uint8_t *table, size_t len,
     }
     switch (format) {
     case PY_LINES_LNOTAB:
-        return addr2line_lnotab(table, len, firstlineno, addrq);
+        return addr2line_lnotab(table, len, firstlineno, addrq, 1);
+    case PY_LINES_LNOTAB_UNSIGNED:
+        return addr2line_lnotab(table, len, firstlineno, addrq, 0);
     case PY_LINES_310:
         return addr2line_310(table, len, firstlineno, addrq);
     case PY_LINES_LOCATIONS:

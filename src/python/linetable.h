@@ -17,6 +17,8 @@ enum py_linetable_format {
     PY_LINES_LNOTAB = 1,    /* co_lnotab, 3.6 - 3.9 */
     PY_LINES_310 = 2,       /* co_linetable, 3.10 */
     PY_LINES_LOCATIONS = 3, /* co_linetable location table, 3.11+ */
+    /* co_lnotab with unsigned line increments, 2.7 */
+    PY_LINES_LNOTAB_UNSIGNED = 4,
 };
 
 /* What py_linetable_addr2line() returns when CPython reports no line. */
@@ -24,18 +26,19 @@ enum py_linetable_format {
 
 /*
  * The line of the instruction at byte offset addrq in a code object whose
- * line table (co_lnotab for PY_LINES_LNOTAB, co_linetable otherwise) is
+ * line table (co_lnotab for PY_LINES_LNOTAB(_UNSIGNED), co_linetable
+ * otherwise) is
  * table[0..len) and whose co_firstlineno is firstlineno: exactly what that
  * version's PyCode_Addr2Line(co, addrq) returns.
  *
  * Callers pass addrq in bytes:
- *   3.6 - 3.9   f_lasti
+ *   2.7, 3.6 - 3.9  f_lasti
  *   3.10        f_lasti * 2 (f_lasti counts 2-byte code units there)
  *   3.11+       instruction pointer - address of co_code_adaptive
  *
  * Results, by format:
- *   PY_LINES_LNOTAB     firstlineno for a negative addrq; the line of the
- *                       last entry for an addrq past the end of the table
+ *   PY_LINES_LNOTAB,    firstlineno for a negative addrq; the line of the
+ *   ..._UNSIGNED        last entry for an addrq past the end of the table
  *                       (CPython never reports "no line" before 3.10).
  *   PY_LINES_310,       firstlineno for a negative addrq; PY_LINE_NONE
  *   PY_LINES_LOCATIONS  for an offset in a range marked "no line" (3.10's

@@ -54,6 +54,7 @@ static const struct {
     {"method", PY_OBJ_METHOD},
     {"builtin_function_or_method", PY_OBJ_CMETHOD},
     {"_thread.lock", PY_OBJ_LOCK},
+    {"thread.lock", PY_OBJ_LOCK}, /* 2.7 */
     {"_thread.RLock", PY_OBJ_RLOCK},
 };
 
@@ -557,7 +558,10 @@ frame_vars_read(struct py_runtime *rt, const struct py_frame *f,
         return rc;
     }
     argc = load_i32(co, l->code_argcount);
-    kwonly = load_i32(co, l->code_kwonlyargcount);
+    /* Keyword-only arguments: 3.x. */
+    kwonly = pyl_has(l->code_kwonlyargcount)
+                 ? load_i32(co, l->code_kwonlyargcount)
+                 : 0;
     flags = load_i32(co, l->code_flags);
     stacksize = load_i32(co, l->code_stacksize);
     if (argc < 0 || kwonly < 0 || stacksize < 0 ||

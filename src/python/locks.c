@@ -5,7 +5,8 @@
  * GIL lives is a capability of the layout: inside the interpreter
  * (interp_ceval_gil, 3.12+), inside _PyRuntime (rt_gil, 3.7-3.11), or
  * file statics found by name in the runtime's symbol table (3.6's
- * gil_cond, gil_mutex, switch_cond and switch_mutex).
+ * gil_cond, gil_mutex, switch_cond and switch_mutex), or 2.7's
+ * interpreter_lock, a pointer to the semaphore a waiter sleeps on.
  */
 #define _GNU_SOURCE
 #include "locks.h"
@@ -59,6 +60,30 @@ py_wait_kind_title(enum py_wait_kind kind)
 
 /* ---- the GIL ---------------------------------------------------------- */
 
+/*
+ * 2.7: the GIL is a PyThread_type_lock (a sem_t, the futex word a waiter
+ * sleeps on) behind Python/ceval.c's static interpreter_lock.
+ */
+static int
+gil_lock_holds_futex(struct py_runtime *rt, raddr_t futex, raddr_t *state)
+{
+    struct elf_symbol sym;
+    uint64_t lock = 0;
+
+    if (rt->elf == NULL ||
+        elf_image_symbol(rt->elf, "interpreter_lock", &sym) < 0 ||
+        sym.size != sizeof(lock) ||
+        memsrc_read_u64(rt->mem, rt->bias + sym.value, &lock) < 0) {
+        err_clear();
+        return 0;
+    }
+    if (lock == 0 || lock != futex) {
+        return 0;
+    }
+    *state = lock;
+    return 1;
+}
+
 /* Is futex inside the GIL state of interp?  Sets *state. */
 static int
 gil_holds_futex(struct py_runtime *rt, raddr_t interp, raddr_t futex,
@@ -105,7 +130,7 @@ gil_holds_futex(struct py_runtime *rt, raddr_t interp, raddr_t futex,
             return 1;
         }
     }
-    return 0;
+    return gil_lock_holds_futex(rt, futex, state);
 }
 
 /* ---- locks ------------------------------------------------------------ */
@@ -154,12 +179,46 @@ python_rlock(struct search *s, raddr_t inst)
         s->out->kind = PY_WAIT_RLOCK;
         s->out->object = inst;
         if (py_objects_type(s->o, owner, &ti) == 0 && ti->kind == PY_OBJ_INT &&
-            py_long_read(rt, owner, &ident) == 0) {
+            py_int_read(rt, owner, &ident) == 0) {
             s->out->owner_ident = (uint64_t)ident;
         }
         break;
     }
     err_clear();
+}
+
+/*
+ * The lock found sleeping may be the one inside a Python RLock that the
+ * same frame holds (2.7's _RLock.acquire calls self.__block.acquire: the
+ * bound method of the lock is on the value stack, self among the locals).
+ */
+static void
+python_rlock_around(struct search *s, const raddr_t *slots, size_t n)
+{
+    struct py_runtime *rt = s->o->rt;
+    raddr_t lock = s->out->object;
+    size_t i, k;
+
+    for (i = 0; i < n && s->out->kind == PY_WAIT_LOCK; i++) {
+        const struct py_type_info *ti;
+        struct py_dict_item *items = NULL;
+        size_t nitems = 0;
+
+        if (slots[i] == 0 || slots[i] == lock ||
+            py_objects_type(s->o, slots[i], &ti) < 0 ||
+            ti->kind != PY_OBJ_OTHER ||
+            py_object_attrs(rt, slots[i], &items, &nitems) < 0) {
+            err_clear();
+            continue;
+        }
+        for (k = 0; k < nitems && k < WAIT_ATTRS_MAX; k++) {
+            if (items[k].value == lock) {
+                python_rlock(s, slots[i]);
+                break;
+            }
+        }
+        free(items);
+    }
 }
 
 /*
@@ -329,6 +388,9 @@ py_wait_find(struct py_objects *o, const struct py_thread *t,
          * progress keeps its callable and self there. */
         for (j = n; j-- > 0 && !found;) {
             found = consider(&s, slots[j], 0);
+        }
+        if (found && out->kind == PY_WAIT_LOCK) {
+            python_rlock_around(&s, slots, n);
         }
         free(slots);
         if (found) {

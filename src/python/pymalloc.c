@@ -360,6 +360,36 @@ locate_by_search(struct py_runtime *rt, struct pymalloc *pm)
     return 0;
 }
 
+/* The geometry that follows from the distance between size classes. */
+static void
+pymalloc_set_alignment(struct pymalloc *pm, const struct py_layout *l,
+                       uint64_t alignment)
+{
+    pm->alignment = alignment;
+    if (alignment == 0) {
+        return;
+    }
+    pm->pool_overhead =
+        ((uint64_t)l->poolhdr_size + alignment - 1) / alignment * alignment;
+    pm->nclasses = (uint64_t)l->obm_small_request_threshold / alignment;
+}
+
+int
+pymalloc_init(struct pymalloc *pm, const struct py_layout *l)
+{
+    memset(pm, 0, sizeof(*pm));
+    pm->complete = 1;
+    pm->narenas_counter = -1;
+    pm->arena_size = (uint64_t)l->obm_arena_size;
+    pm->pool_size = (uint64_t)l->obm_pool_size;
+    pymalloc_set_alignment(pm, l, (uint64_t)l->obm_alignment);
+    if (pm->arena_size == 0 || pm->pool_size == 0 || pm->alignment == 0 ||
+        pm->arena_size % pm->pool_size != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 int
 pymalloc_locate(struct py_runtime *rt, enum pymalloc_route route,
                 struct pymalloc *pm)
@@ -367,17 +397,7 @@ pymalloc_locate(struct py_runtime *rt, enum pymalloc_route route,
     const struct py_layout *l = &rt->layout;
     int rc;
 
-    memset(pm, 0, sizeof(*pm));
-    pm->complete = 1;
-    pm->narenas_counter = -1;
-    pm->arena_size = (uint64_t)l->obm_arena_size;
-    pm->pool_size = (uint64_t)l->obm_pool_size;
-    pm->alignment = (uint64_t)l->obm_alignment;
-    pm->pool_overhead = ((uint64_t)l->poolhdr_size + pm->alignment - 1) /
-                        pm->alignment * pm->alignment;
-    pm->nclasses = (uint64_t)l->obm_small_request_threshold / pm->alignment;
-    if (pm->arena_size == 0 || pm->pool_size == 0 || pm->alignment == 0 ||
-        pm->arena_size % pm->pool_size != 0) {
+    if (pymalloc_init(pm, l) < 0) {
         pm_problem(pm, "no pymalloc geometry for Python %s", rt->version.text);
         return 0;
     }
@@ -462,6 +482,19 @@ flush_pools(struct py_runtime *rt, struct pymalloc *pm, struct pool_batch *b)
         }
         szidx = rd32(h, l->poolhdr_szidx);
         maxnext = rd32(h, l->poolhdr_maxnextoffset);
+        if (!pm->alignment_seen && maxnext < pm->pool_size) {
+            /* Size classes are 16 bytes apart since bpo-27987 (2.7.18,
+             * 3.6.15, 3.7.4 and 3.8 have it), 8 in older releases: the
+             * first pool says which (maxnextoffset is POOL_SIZE minus
+             * its block size). */
+            uint64_t found = (pm->pool_size - maxnext) / ((uint64_t)szidx + 1);
+
+            if ((found == 8 || found == 16) &&
+                found * ((uint64_t)szidx + 1) == pm->pool_size - maxnext) {
+                pymalloc_set_alignment(pm, l, found);
+            }
+            pm->alignment_seen = 1;
+        }
         size = ((uint64_t)szidx + 1) * pm->alignment;
         blocks = szidx < pm->nclasses
                      ? (pm->pool_size - pm->pool_overhead) / size

@@ -46,8 +46,10 @@ struct pymalloc {
     struct pymalloc_state_ref states[PYMALLOC_MAX_STATES];
     size_t nstates;
 
-    /* Geometry (from the layout). */
+    /* Geometry (from the layout; the alignment from the first pool
+     * walked, which older releases have at 8). */
     uint64_t arena_size, pool_size, alignment, pool_overhead, nclasses;
+    int alignment_seen;
 
     /* The walk. */
     uint64_t narenas;
@@ -73,6 +75,12 @@ enum pymalloc_route {
     PYMALLOC_ROUTE_AUTO,   /* symbols, debug file, then search */
     PYMALLOC_ROUTE_SEARCH, /* search only (tests, and when in doubt) */
 };
+
+/*
+ * pm zeroed, with the geometry of layout l; -1 when l has none.  (What
+ * pymalloc_locate() starts with; tests fill states themselves.)
+ */
+int pymalloc_init(struct pymalloc *pm, const struct py_layout *l);
 
 /*
  * Find the allocator state(s).  Returns 0 with pm->found set, or 0 with

@@ -56,6 +56,122 @@ py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
     return 0;
 }
 
+/* Is type want, or a type whose tp_base is want? */
+static int
+type_is(struct py_runtime *rt, raddr_t type, raddr_t want)
+{
+    raddr_t base = 0;
+
+    if (want == 0 || type == 0) {
+        return 0;
+    }
+    return type == want ||
+           (memsrc_read_u64(rt->mem, type + rt->layout.type_base, &base) ==
+                0 &&
+            base == want);
+}
+
+/* Append n code units of data, decoded by fn, to sb. */
+static int
+add_text(struct strbuf *sb, const unsigned char *data, size_t n,
+         long (*fn)(const void *, size_t, char *, size_t))
+{
+    long need = fn(data, n, NULL, 0);
+
+    if (need < 0) {
+        return PS_ECORRUPT;
+    }
+    strbuf_grow(sb, (size_t)need);
+    fn(data, n, sb->buf + sb->len, (size_t)need + 1);
+    sb->len += (size_t)need;
+    sb->buf[sb->len] = '\0';
+    return 0;
+}
+
+static long
+ucs4_to_utf8(const void *data, size_t n, char *out, size_t outcap)
+{
+    return py_ucs_to_utf8(4, data, n, out, outcap);
+}
+
+/*
+ * 2.7's text: a byte string (str: names, file names; UTF-8 by
+ * convention, other bytes escaped) or a unicode, whose Py_UNICODE buffer
+ * is behind a pointer (UCS-4, or UTF-16 on narrow builds).
+ */
+static int
+text_read_27(struct py_runtime *rt, raddr_t addr, size_t max,
+             struct strbuf *sb, int *truncated)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char hdr[64], *buf;
+    int32_t width = l->unicode_char_size;
+    uint64_t type, n;
+    raddr_t data;
+    int bytes, rc;
+
+    if ((size_t)l->unicode_object_size > sizeof(hdr) ||
+        (size_t)l->bytes_sval > sizeof(hdr) || (width != 2 && width != 4)) {
+        return PS_EINTERNAL;
+    }
+    rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->bytes_sval);
+    if (rc < 0) {
+        return rc;
+    }
+    type = load_u64(hdr, l->obj_type);
+    bytes = type_is(rt, type, rt->bytes_type);
+    if (bytes) {
+        n = load_u64(hdr, l->var_size);
+        data = addr + (raddr_t)l->bytes_sval;
+        width = 1;
+    } else if (type_is(rt, type, rt->str_type)) {
+        rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->unicode_object_size);
+        if (rc < 0) {
+            return rc;
+        }
+        n = load_u64(hdr, l->unicode_length);
+        data = load_u64(hdr, l->unicode_str);
+    } else {
+        return PS_ECORRUPT;
+    }
+    if (n > (1u << 30) || (data == 0 && n > 0)) {
+        return PS_ECORRUPT;
+    }
+    if (n > max) {
+        n = max;
+        if (truncated != NULL) {
+            *truncated = 1;
+        }
+    }
+    buf = xmalloc(n * (size_t)width + 1);
+    rc = memsrc_read(rt->mem, data, buf, n * (size_t)width);
+    if (rc == 0) {
+        if (bytes && truncated != NULL && *truncated) {
+            /* Cut at a character boundary, not inside a UTF-8 one. */
+            size_t lead = n, k = 0;
+            unsigned c;
+
+            while (lead > 0 && k < 3 && (buf[lead - 1] & 0xC0) == 0x80) {
+                lead--;
+                k++;
+            }
+            c = lead > 0 ? buf[lead - 1] : 0;
+            if (c >= 0xC0 && lead + (c >= 0xF0   ? 3u
+                                     : c >= 0xE0 ? 2u
+                                                 : 1u) >
+                                 n) {
+                n = lead - 1;
+            }
+        }
+        rc = add_text(sb, buf, n,
+                      bytes        ? py_bytes_to_utf8
+                      : width == 2 ? py_utf16_to_utf8
+                                   : ucs4_to_utf8);
+    }
+    free(buf);
+    return rc;
+}
+
 int
 py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
             int *truncated)
@@ -75,6 +191,9 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
     }
     if (addr == 0) {
         return PS_ECORRUPT;
+    }
+    if (pyl_has(l->unicode_str)) {
+        return text_read_27(rt, addr, max, sb, truncated);
     }
     if ((size_t)l->unicode_compact_size > sizeof(hdr)) {
         return PS_EINTERNAL;
@@ -245,6 +364,70 @@ py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
     return 0;
 }
 
+int
+py_int_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
+{
+    raddr_t type;
+    int rc = py_obj_type(rt, addr, &type);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (pyl_has(rt->layout.int_ival) && rt->int_type != 0 &&
+        type_is(rt, type, rt->int_type)) {
+        return memsrc_read(rt->mem, addr + rt->layout.int_ival, value, 8);
+    }
+    if (rt->long_type != 0 && !type_is(rt, type, rt->long_type)) {
+        return PS_ECORRUPT;
+    }
+    return py_long_read(rt, addr, value);
+}
+
+/*
+ * 2.7's dict: one table of mask + 1 entries (hash, key, value); a slot
+ * with no key is empty, one with a key and no value was deleted.
+ */
+static int
+table_items(struct py_runtime *rt, raddr_t addr, const unsigned char *hdr,
+            struct py_dict_item **items, size_t *count)
+{
+    const struct py_layout *l = &rt->layout;
+    uint64_t mask = load_u64(hdr, l->dict_mask), i;
+    raddr_t table = load_u64(hdr, l->dict_table);
+    size_t esize = (size_t)l->dictentry_size, n = 0;
+    struct py_dict_item *out;
+    unsigned char *ents;
+    int rc;
+
+    (void)addr;
+    if (table == 0 || (mask & (mask + 1)) != 0) {
+        return PS_ECORRUPT;
+    }
+    if (mask >= PY_DICT_MAX) {
+        return PS_ELIMIT;
+    }
+    ents = xmalloc((mask + 1) * esize);
+    rc = memsrc_read(rt->mem, table, ents, (mask + 1) * esize);
+    if (rc < 0) {
+        free(ents);
+        return rc;
+    }
+    out = xmalloc((mask + 1) * sizeof(*out));
+    for (i = 0; i <= mask; i++) {
+        const unsigned char *e = ents + i * esize;
+
+        out[n].key = load_u64(e, l->dictentry_key);
+        out[n].value = load_u64(e, l->dictentry_value);
+        if (out[n].key != 0 && out[n].value != 0) {
+            n++;
+        }
+    }
+    free(ents);
+    *items = out;
+    *count = n;
+    return 0;
+}
+
 /*
  * The entries of a keys object: where they start, how many, their size
  * and where key/value sit in one.
@@ -377,14 +560,23 @@ py_dict_items(struct py_runtime *rt, raddr_t addr, struct py_dict_item **items,
     const struct py_layout *l = &rt->layout;
     unsigned char hdr[64];
     raddr_t keys, values;
+    /* 2.7's dict holds a small table inline: read only its header. */
+    size_t want = pyl_has(l->dict_table)
+                      ? (size_t)(l->dict_table > l->dict_mask ? l->dict_table
+                                                              : l->dict_mask) +
+                            8
+                      : (size_t)l->dict_size;
     int rc;
 
-    if ((size_t)l->dict_size > sizeof(hdr)) {
+    if (want > sizeof(hdr)) {
         return PS_EINTERNAL;
     }
-    rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->dict_size);
+    rc = memsrc_read(rt->mem, addr, hdr, want);
     if (rc < 0) {
         return rc;
+    }
+    if (pyl_has(l->dict_table)) {
+        return table_items(rt, addr, hdr, items, count);
     }
     keys = load_u64(hdr, l->dict_keys);
     values = load_u64(hdr, l->dict_values);
@@ -441,12 +633,9 @@ py_dict_get_int(struct py_runtime *rt, raddr_t dict, int64_t key,
     }
     rc = PS_ENOTFOUND;
     for (i = 0; i < n; i++) {
-        raddr_t type;
         int64_t v;
 
-        if (py_obj_type(rt, items[i].key, &type) == 0 &&
-            (rt->long_type == 0 || type == rt->long_type) &&
-            py_long_read(rt, items[i].key, &v) == 0 && v == key) {
+        if (py_int_read(rt, items[i].key, &v) == 0 && v == key) {
             *value = items[i].value;
             rc = 0;
             break;

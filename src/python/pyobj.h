@@ -2,7 +2,8 @@
  * pyobj.h - reading Python objects out of target memory.
  *
  * Layer: python.  str, bytes, int, dict and instance attributes, for every
- * supported version's layout.  Everything read is untrusted: lengths are
+ * supported version's layout (2.7: byte strings and unicode, int and long,
+ * the one-table dict).  Everything read is untrusted: lengths are
  * bounded, types are checked where a wrong type would mislead, and a
  * pointer that leads nowhere gives PS_EFAULT or PS_ECORRUPT.
  */
@@ -24,7 +25,8 @@
  * Append the str at addr to sb as UTF-8 (lone surrogates as 3-byte
  * sequences).  At most max code points are decoded; *truncated (may be
  * NULL) says whether the str was longer.  PS_ECORRUPT when addr is not a
- * str.
+ * str.  On 2.7 a str is a byte string (read as UTF-8, other bytes as
+ * U+DC80 + byte; max counts bytes) or a unicode.
  */
 int py_str_read(struct py_runtime *rt, raddr_t addr, size_t max,
                 struct strbuf *sb, int *truncated);
@@ -42,6 +44,10 @@ int py_bytes_read(struct py_runtime *rt, raddr_t addr, size_t max,
 
 /* An int that fits in 64 bits (two's complement for negatives). */
 int py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value);
+
+/* The same of an int or, on 2.7, of an int or a long: PS_ECORRUPT for
+ * anything else. */
+int py_int_read(struct py_runtime *rt, raddr_t addr, int64_t *value);
 
 /* ob_type. */
 int py_obj_type(struct py_runtime *rt, raddr_t addr, raddr_t *type);

@@ -1,5 +1,6 @@
 /*
- * pystr.h - PEP 393 str contents to UTF-8, and the str state word.
+ * pystr.h - PEP 393 str contents to UTF-8, and the str state word; 2.7's
+ * byte strings and narrow-build unicode to UTF-8.
  *
  * Layer: python (pure: no I/O, no allocation, no other pyspect headers).
  * The input is a copy of remote memory: any byte pattern is handled.
@@ -72,5 +73,21 @@ int py_str_state_decode(uint32_t state, int kind_shift, int compact_bit,
  */
 long py_ucs_to_utf8(int kind, const void *data, size_t n, char *out,
                     size_t outcap);
+
+/*
+ * The strings of Python 2.7, with the same contract as py_ucs_to_utf8():
+ *
+ * py_utf16_to_utf8(): n code units (UCS-2, little endian) of a narrow
+ * build's unicode, where a high surrogate followed by a low one is one
+ * astral character, as that build's own codecs read them; lone
+ * surrogates as in py_ucs_to_utf8().
+ *
+ * py_bytes_to_utf8(): the n bytes of a byte string (2.7's str: names,
+ * file names) as text: well-formed UTF-8 as it is, every other byte as
+ * the lone surrogate U+DC80 + byte (what Python 3's 'surrogateescape'
+ * makes of a file name that is not UTF-8), U+0000 as C0 80.
+ */
+long py_utf16_to_utf8(const void *data, size_t n, char *out, size_t outcap);
+long py_bytes_to_utf8(const void *data, size_t n, char *out, size_t outcap);
 
 #endif /* PYSPECT_PYTHON_PYSTR_H */

@@ -74,9 +74,24 @@ read_long(struct refs_ctx *x, raddr_t addr, int64_t *v)
     int rc;
 
     x->rt->mem = x->c.mem;
-    rc = py_long_read(x->rt, addr, v);
+    rc = py_int_read(x->rt, addr, v);
     x->rt->mem = saved;
     return rc;
+}
+
+/* A str, as names are: 2.7's str is bytes. */
+static int
+is_text(const struct refs_ctx *x, const struct census_type *t)
+{
+    return t->kind == CENSUS_STR ||
+           (t->kind == CENSUS_BYTES && pyl_has(x->c.l->str_is_bytes));
+}
+
+/* An int: 2.7 has two kinds. */
+static int
+is_int(const struct census_type *t)
+{
+    return t->kind == CENSUS_INT || t->kind == CENSUS_INT27;
 }
 
 static void
@@ -128,10 +143,10 @@ key_repr(struct refs_ctx *x, raddr_t key, struct strbuf *sb)
         strbuf_addstr(sb, "?");
         return;
     }
-    if (t->kind == CENSUS_STR &&
+    if (is_text(x, t) &&
         read_str(x, key, PY_REFS_REPR_MAX, &s, &truncated) == 0) {
         strbuf_addf(sb, "'%s%s'", s.buf, truncated ? "..." : "");
-    } else if (t->kind == CENSUS_INT && read_long(x, key, &v) == 0) {
+    } else if (is_int(t) && read_long(x, key, &v) == 0) {
         strbuf_addf(sb, "%lld", (long long)v);
     } else {
         strbuf_addf(sb, "<%s>", t->name);
@@ -288,7 +303,13 @@ is_class(struct refs_ctx *x, raddr_t obj)
     struct census_type *t;
     uint64_t flags;
 
-    return census_object_type(&x->c, obj, &t) == 0 && t->kind == CENSUS_TYPE &&
+    if (census_object_type(&x->c, obj, &t) < 0) {
+        return 0;
+    }
+    if (t->kind == CENSUS_CLASSOBJ) {
+        return 1; /* 2.7's old-style class */
+    }
+    return t->kind == CENSUS_TYPE &&
            memsrc_read_u64(x->c.mem, obj + x->c.l->type_flags, &flags) == 0 &&
            (flags & (uint64_t)x->c.l->tpflags_heaptype);
 }
@@ -466,7 +487,7 @@ describe(struct refs_ctx *x, raddr_t obj, struct census_type *t)
     int64_t iv;
     int truncated = 0;
 
-    switch (t->kind) {
+    switch (is_text(x, t) ? CENSUS_STR : is_int(t) ? CENSUS_INT : t->kind) {
     case CENSUS_STR:
         strbuf_addch(&sb, '\'');
         if (read_str(x, obj, PY_REFS_REPR_MAX, &sb, &truncated) < 0) {
@@ -505,8 +526,32 @@ describe(struct refs_ctx *x, raddr_t obj, struct census_type *t)
         }
         break;
     }
+    case CENSUS_CLASSOBJ: {
+        /* 2.7's old-style class: module.name, as for a type. */
+        struct memsrc *saved = x->rt->mem;
+        struct strbuf mod = STRBUF_INIT;
+        raddr_t m;
+        int rc;
+
+        if (memsrc_read_u64(x->c.mem, obj + l->class_dict, &p) < 0 ||
+            memsrc_read_u64(x->c.mem, obj + l->class_name, &v) < 0) {
+            break;
+        }
+        x->rt->mem = x->c.mem;
+        rc = py_dict_get_str(x->rt, p, "__module__", &m);
+        x->rt->mem = saved;
+        if (rc == 0 && read_str(x, m, 128, &mod, NULL) == 0) {
+            strbuf_addf(&sb, "%s.", mod.buf);
+        }
+        strbuf_release(&mod);
+        read_str(x, v, 128, &sb, NULL);
+        break;
+    }
     case CENSUS_FUNCTION:
-        if (memsrc_read_u64(x->c.mem, obj + l->func_qualname, &p) == 0) {
+        if (memsrc_read_u64(x->c.mem,
+                            obj + (pyl_has(l->func_qualname) ? l->func_qualname
+                                                             : l->func_name),
+                            &p) == 0) {
             read_str(x, p, 128, &sb, NULL);
         }
         break;

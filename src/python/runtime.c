@@ -4,7 +4,11 @@
  * Layer: python.  The object holding the runtime is the one that defines
  * PyCode_Type, whatever its file is called.  The version comes from the
  * target's memory: Py_Version (3.11+), or the buffer Py_GetVersion()
- * fills during start-up (3.6-3.10), never from a file name.
+ * fills during start-up (2.7, 3.6-3.10), never from a file name.
+ *
+ * 2.7 and 3.6 keep the interpreter list in a static, interp_head: found
+ * by .symtab, a detached debug file, or (stripped) a validated search of
+ * the runtime's data.
  */
 #include "runtime.h"
 
@@ -13,18 +17,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/code.h"
 #include "python/native.h"
+#include "target/debuginfo.h"
+#include "python/pyobj.h"
 #include "core/banned.h"
 
-/* The oldest and newest minor versions pyspect knows. */
+/* The oldest and newest minor versions of Python 3 pyspect knows (and
+ * 2.7). */
 #define PY_MINOR_MIN 6
 #define PY_MINOR_MAX 15
 
-/* Bound on the .bss scan for the version text (3.6-3.10). */
+/* Bound on the .bss scan for the version text (2.7, 3.6-3.10). */
 #define PY_BSS_SCAN_MAX (8u << 20)
+/* Bound on the data read by the search for interp_head. */
+#define PY_INTERP_SCAN_MAX (16u << 20)
+/* Interpreters one search candidate's list may have. */
+#define PY_INTERP_LIST_MAX 4096
 
 int
 py_version_hex_sane(uint64_t hex)
@@ -312,12 +324,20 @@ read_version(struct py_runtime *rt)
 }
 
 static int
+version_supported(const struct py_version *v)
+{
+    return (v->major == 2 && v->minor == 7) ||
+           (v->major == 3 && v->minor >= PY_MINOR_MIN &&
+            v->minor <= PY_MINOR_MAX);
+}
+
+static int
 load_layout(struct py_runtime *rt)
 {
     const struct py_layout *gen;
     const struct py_version *v = &rt->version;
 
-    if (v->major != 3 || v->minor < PY_MINOR_MIN || v->minor > PY_MINOR_MAX) {
+    if (!version_supported(v)) {
         return err_set(PS_EVERSION, "%s runs Python %s", rt->target->name,
                        v->text);
     }
@@ -327,7 +347,7 @@ load_layout(struct py_runtime *rt)
                        rt->target->name, v->text);
     }
     rt->layout = *gen;
-    if (v->minor >= 13) {
+    if (v->major == 3 && v->minor >= 13) {
         unsigned char table[PY_DEBUG_OFFSETS_MAX_SIZE];
         size_t len = py_debug_offsets_size(v->minor);
         int rc;
@@ -368,6 +388,177 @@ load_layout(struct py_runtime *rt)
     return 0;
 }
 
+/*
+ * 2.7's unicode holds Py_UNICODE, 2 or 4 bytes as the build chose: the
+ * C API of each width has its own names (PyUnicodeUCS2_..., ..UCS4_...),
+ * exported even by a stripped library.
+ */
+static void
+unicode_width(struct py_runtime *rt)
+{
+    struct elf_symbol sym;
+
+    if (!pyl_has(rt->layout.unicode_char_size)) {
+        return;
+    }
+    if (elf_image_dynamic_symbol(rt->elf, "PyUnicodeUCS4_FromUnicode", &sym) ==
+        0) {
+        rt->layout.unicode_char_size = 4;
+    } else if (elf_image_dynamic_symbol(rt->elf, "PyUnicodeUCS2_FromUnicode",
+                                        &sym) == 0) {
+        rt->layout.unicode_char_size = 2;
+    }
+    err_clear();
+}
+
+/*
+ * Does interp look like a PyInterpreterState: its first thread state
+ * belongs to it, and its modules, sys and builtins dicts are dicts?
+ */
+static int
+interp_plausible(struct py_runtime *rt, raddr_t interp)
+{
+    const struct py_layout *l = &rt->layout;
+    unsigned char buf[512];
+    const int32_t dicts[3] = {l->interp_modules, l->interp_sysdict,
+                              l->interp_builtins};
+    uint64_t tstate, owner, type;
+    int i;
+
+    if (l->interp_size <= 0 || (size_t)l->interp_size > sizeof(buf) ||
+        (interp & 7) != 0 ||
+        memsrc_read(rt->mem, interp, buf, (size_t)l->interp_size) < 0) {
+        return 0;
+    }
+    tstate = load_u64(buf, l->interp_tstate_head);
+    if (tstate == 0 || (tstate & 7) != 0 ||
+        (load_u64(buf, l->interp_next) & 7) != 0 ||
+        memsrc_read_u64(rt->mem, tstate + l->tstate_interp, &owner) < 0 ||
+        owner != interp) {
+        return 0;
+    }
+    for (i = 0; i < 3; i++) {
+        uint64_t dict = load_u64(buf, dicts[i]);
+
+        if (dict == 0 || (dict & 7) != 0 ||
+            memsrc_read_u64(rt->mem, dict + l->obj_type, &type) < 0 ||
+            type != rt->dict_type) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Is want on the interpreter list that starts at head? */
+static int
+interp_list_has(struct py_runtime *rt, raddr_t head, raddr_t want)
+{
+    uint64_t cur = head;
+    int n;
+
+    for (n = 0; cur != 0 && n < PY_INTERP_LIST_MAX; n++) {
+        if (cur == want) {
+            return 1;
+        }
+        if (memsrc_read_u64(rt->mem, cur + rt->layout.interp_next, &cur) < 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * interp_head of a stripped object: a word of its .bss or .data that
+ * points at a plausible interpreter.  2.7 also keeps the main one in
+ * autoInterpreterState: words that agree are one answer (the lowest is
+ * taken); of words that differ, the one whose list holds the others'.
+ */
+static int
+search_interp_head(struct py_runtime *rt, raddr_t *var)
+{
+    static const char *const sections[] = {".bss", ".data"};
+    raddr_t found[8], values[8];
+    size_t nfound = 0, s, i, k;
+    int rc = PS_ENOTFOUND;
+
+    if (rt->dict_type == 0) {
+        return PS_ENOTFOUND;
+    }
+    for (s = 0; s < 2; s++) {
+        uint64_t addr, size, off;
+        unsigned char *buf;
+
+        if (elf_image_section(rt->elf, sections[s], &addr, &size) < 0 ||
+            size == 0 || size > PY_INTERP_SCAN_MAX) {
+            continue;
+        }
+        addr += rt->bias;
+        buf = xmalloc(size);
+        if (memsrc_read(rt->proc, addr, buf, size) < 0) {
+            free(buf);
+            continue;
+        }
+        for (off = 0; off + 8 <= size && nfound < 8; off += 8) {
+            uint64_t v = load_u64(buf, (int32_t)off);
+            const struct map_entry *e;
+
+            if (v == 0 || (v & 7) != 0) {
+                continue;
+            }
+            e = maps_find(&rt->maps, v);
+            if (e == NULL || e->perms[1] != 'w' || !interp_plausible(rt, v)) {
+                continue;
+            }
+            found[nfound] = addr + off;
+            values[nfound++] = v;
+        }
+        free(buf);
+    }
+    err_clear();
+    for (i = 0; i < nfound && rc < 0; i++) {
+        for (k = 0; k < nfound; k++) {
+            if (!interp_list_has(rt, values[i], values[k])) {
+                break;
+            }
+        }
+        if (k == nfound) {
+            *var = found[i];
+            rc = 0;
+        }
+    }
+    return rc;
+}
+
+/*
+ * interp_head (2.7, 3.6): .symtab, else a debug file, else a search of
+ * the runtime's data (which needs a running interpreter: PS_ENOTFOUND
+ * before it has one, and the caller tries again later).
+ */
+static int
+locate_interp_head(struct py_runtime *rt)
+{
+    struct elf_image *dbg = NULL;
+    struct elf_symbol sym;
+
+    if (py_runtime_symbol(rt, "interp_head", &rt->interp_head) == 0) {
+        rt->interp_head_by = "symbols";
+        return 0;
+    }
+    if (rt->elf_path != NULL &&
+        debuginfo_open(rt->target, rt->elf_path, &dbg, NULL) == 0 &&
+        elf_image_symbol(dbg, "interp_head", &sym) == 0) {
+        rt->interp_head = sym.value + rt->bias;
+        rt->interp_head_by = "debug-file";
+    }
+    elf_image_close(dbg);
+    err_clear();
+    if (rt->interp_head == 0 &&
+        search_interp_head(rt, &rt->interp_head) == 0) {
+        rt->interp_head_by = "search";
+    }
+    return rt->interp_head != 0 ? 0 : PS_ENOTFOUND;
+}
+
 int
 py_runtime_attach(struct target *t, struct py_runtime **out)
 {
@@ -401,17 +592,23 @@ py_runtime_attach(struct target *t, struct py_runtime **out)
     }
     py_runtime_symbol(rt, "_PyRuntime", &rt->runtime);
     if (rt->runtime == 0) {
-        /* 3.6 keeps its state in statics (found in .symtab only). */
-        py_runtime_symbol(rt, "interp_head", &rt->interp_head);
+        /* 2.7 and 3.6 keep their state in statics (interp_head is
+         * located below, once the layout is known). */
         py_runtime_symbol(rt, "_PyThreadState_Current", &rt->tstate_current);
         py_runtime_symbol(rt, "gil_locked", &rt->gil_locked);
         py_runtime_symbol(rt, "gil_last_holder", &rt->gil_last_holder);
     }
     py_runtime_symbol(rt, "PyCode_Type", &rt->code_type);
     py_runtime_symbol(rt, "PyUnicode_Type", &rt->str_type);
-    py_runtime_symbol(rt, "PyBytes_Type", &rt->bytes_type);
+    /* 2.7: bytes is a name for str, PyString_Type. */
+    if (py_runtime_symbol(rt, "PyBytes_Type", &rt->bytes_type) < 0) {
+        py_runtime_symbol(rt, "PyString_Type", &rt->bytes_type);
+    }
     py_runtime_symbol(rt, "PyLong_Type", &rt->long_type);
+    py_runtime_symbol(rt, "PyInt_Type", &rt->int_type);
+    py_runtime_symbol(rt, "PyFloat_Type", &rt->float_type);
     py_runtime_symbol(rt, "PyDict_Type", &rt->dict_type);
+    err_clear();
     rc = read_version(rt);
     if (rc < 0) {
         goto fail;
@@ -419,6 +616,10 @@ py_runtime_attach(struct target *t, struct py_runtime **out)
     rc = load_layout(rt);
     if (rc < 0) {
         goto fail;
+    }
+    unicode_width(rt);
+    if (rt->runtime == 0) {
+        locate_interp_head(rt);
     }
     if (rt->runtime == 0 && rt->interp_head == 0 && rt->tstate_current == 0) {
         rc = err_set(PS_ENOTPY, "%s: Python %s without a runtime symbol", name,
@@ -494,6 +695,30 @@ py_runtime_snapshot(struct py_runtime *rt)
 }
 
 int
+py_runtime_sys_str(struct py_runtime *rt, const char *name, struct strbuf *out)
+{
+    raddr_t interp = 0, value = 0;
+    uint64_t sysdict = 0;
+    int rc;
+
+    rc = py_runtime_interp_head(rt, &interp);
+    if (rc == 0) {
+        rc = memsrc_read_u64(rt->mem, interp + rt->layout.interp_sysdict,
+                             &sysdict);
+    }
+    if (rc == 0 && sysdict == 0) {
+        rc = err_set(PS_ENOTFOUND, "no sys module yet");
+    }
+    if (rc == 0) {
+        rc = py_dict_get_str(rt, sysdict, name, &value);
+    }
+    if (rc == 0) {
+        rc = py_str_read(rt, value, 4096, out, NULL);
+    }
+    return rc;
+}
+
+int
 py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp)
 {
     const struct py_layout *l = &rt->layout;
@@ -506,12 +731,18 @@ py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp)
     } else if (rt->interp_head != 0) {
         rc = memsrc_read_u64(rt->mem, rt->interp_head, &v);
     } else if (rt->tstate_current != 0) {
-        /* 3.6 without .symtab: only while some thread holds the GIL. */
+        /* Stripped, and interp_head not found yet (no interpreter then):
+         * the GIL holder's interpreter, or search again while none holds
+         * it. */
         uint64_t ts = 0;
 
         rc = memsrc_read_u64(rt->mem, rt->tstate_current, &ts);
         if (rc == 0 && ts != 0) {
             rc = memsrc_read_u64(rt->mem, ts + l->tstate_interp, &v);
+        } else if (rc == 0 && rt->elf != NULL &&
+                   search_interp_head(rt, &rt->interp_head) == 0) {
+            rt->interp_head_by = "search";
+            rc = memsrc_read_u64(rt->mem, rt->interp_head, &v);
         }
     } else {
         return err_set(PS_ENOTPY, "no way to the interpreter list");

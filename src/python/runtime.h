@@ -4,14 +4,17 @@
  * Layer: python.  py_runtime_attach() finds the object (executable or
  * shared library) that holds the CPython runtime, without trusting file
  * names; reads the exact version from the target; picks the layout
- * (generated tables for 3.6-3.12, the target's _Py_DebugOffsets over
- * them for 3.13-3.15); and locates the entry points the walkers start from.
+ * (generated tables for 2.7 and 3.6-3.12, the target's _Py_DebugOffsets
+ * over them for 3.13-3.15); and locates the entry points the walkers
+ * start from.
  */
 #ifndef PYSPECT_PYTHON_RUNTIME_H
 #define PYSPECT_PYTHON_RUNTIME_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/strbuf.h"
 
 #include "core/hashmap.h"
 #include "python/layout.h"
@@ -44,15 +47,21 @@ struct py_runtime {
 
     /* Entry points, 0 when absent. */
     raddr_t runtime;         /* &_PyRuntime (3.7+) */
-    raddr_t interp_head;     /* &interp_head (3.6, needs .symtab) */
-    raddr_t tstate_current;  /* &_PyThreadState_Current (3.6) */
+    raddr_t interp_head;     /* &interp_head (2.7, 3.6; see below) */
+    raddr_t tstate_current;  /* &_PyThreadState_Current (2.7, 3.6) */
     raddr_t gil_locked;      /* &gil_locked (3.6 static) */
     raddr_t gil_last_holder; /* &gil_last_holder (3.6 static) */
     raddr_t code_type;       /* &PyCode_Type */
     raddr_t str_type;        /* &PyUnicode_Type */
-    raddr_t bytes_type;      /* &PyBytes_Type */
+    raddr_t bytes_type;      /* &PyBytes_Type (2.7: PyString_Type) */
     raddr_t long_type;       /* &PyLong_Type */
+    raddr_t int_type;        /* &PyInt_Type (2.7) */
+    raddr_t float_type;      /* &PyFloat_Type */
     raddr_t dict_type;       /* &PyDict_Type */
+    /* How interp_head was found: "symbols", "debug-file", "search", or
+     * NULL (not yet: a stripped object is searched again while no thread
+     * holds the GIL to lead there). */
+    const char *interp_head_by;
 
     /* Offset of the kernel TID inside glibc's struct pthread (<=3.10),
      * -1 until found. */
@@ -93,6 +102,13 @@ int py_runtime_symbol(struct py_runtime *rt, const char *name, raddr_t *addr);
  * runtime has none.
  */
 int py_runtime_interp_head(struct py_runtime *rt, raddr_t *interp);
+
+/*
+ * The string sys.<name> of the first interpreter (prefix, base_prefix),
+ * appended to out.  PS_ENOTFOUND when sys has no such str.
+ */
+int py_runtime_sys_str(struct py_runtime *rt, const char *name,
+                       struct strbuf *out);
 
 /* Start a new snapshot: forget cached target pages. */
 void py_runtime_snapshot(struct py_runtime *rt);

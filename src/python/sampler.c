@@ -555,7 +555,8 @@ reread_threads(struct py_sampler *s, int copy)
 {
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
-    size_t i, k, heads, gil = 0;
+    size_t i, k, heads, gil = 0, fin = 0;
+    int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing);
     uint64_t locked = 1, holder = 0;
     int rc;
 
@@ -569,6 +570,9 @@ reread_threads(struct py_sampler *s, int copy)
         batch_add(b, s->gil + (raddr_t)l->gil_last_holder, 8);
     } else if (s->holder_slot != 0) {
         gil = batch_add(b, s->holder_slot, 8);
+    }
+    if (have_fin) {
+        fin = batch_add(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8);
     }
     for (i = 0; i < s->n; i++) {
         batch_thread(s, b, &s->threads[i], copy && s->threads[i].want);
@@ -612,6 +616,7 @@ reread_threads(struct py_sampler *s, int copy)
         holder = load_u64(b->buf, (int32_t)gil);
     }
     s->holder = locked == 1 ? holder : 0;
+    s->finalizing = have_fin && load_u64(b->buf, (int32_t)fin) != 0;
     for (k = 0; k < s->n; k++) {
         thread_from_state(s, &s->threads[k], b->buf + s->threads[k].ts_off);
     }

@@ -145,6 +145,7 @@ struct py_sampler {
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
     int stale;      /* a thread ended or was reused: walk the lists */
+    int finalizing; /* this round: the runtime is finalizing (3.7+) */
     /* Pause a thread whose stack keeps changing (off when the whole
      * process is held already, as with record --blocking). */
     int may_pause;

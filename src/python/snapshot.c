@@ -146,6 +146,33 @@ thread_extras(struct py_runtime *rt, struct snapshot_ctx *ctx,
     }
 }
 
+/*
+ * The function a deadlock names for a thread: its innermost one outside
+ * the threading module (Condition.wait, or 2.7's Python RLock.acquire,
+ * is not where the program chose to wait), else its innermost.
+ */
+static const char *
+waiting_function(const struct py_thread_snapshot *t)
+{
+    const struct py_code *c;
+    size_t k;
+
+    if (t->nframes == 0) {
+        return NULL;
+    }
+    for (k = 0; k + 1 < t->nframes; k++) {
+        const char *file = t->frames[k].code->filename;
+        const char *base = file ? strrchr(file, '/') : NULL;
+
+        if (file == NULL ||
+            strcmp(base ? base + 1 : file, "threading.py") != 0) {
+            break;
+        }
+    }
+    c = t->frames[k].code;
+    return c->qualname ? c->qualname : c->name;
+}
+
 /* Holders' kernel ids, then the cycles among the waits. */
 static void
 snapshot_waits(struct py_snapshot *s)
@@ -174,11 +201,7 @@ snapshot_waits(struct py_snapshot *s)
         }
         tids[i] = t->thread.tid;
         waits[i] = *w;
-        if (t->nframes > 0) {
-            functions[i] = t->frames[0].code->qualname
-                               ? t->frames[0].code->qualname
-                               : t->frames[0].code->name;
-        }
+        functions[i] = waiting_function(t);
     }
     py_deadlocks_find(tids, waits, functions, s->n, &s->deadlocks);
     free(tids);

@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/hashmap.h"
 #include "core/xalloc.h"
+#include "python/linetable.h"
 #include "python/pyobj.h"
 #include "core/banned.h"
 
@@ -340,11 +341,14 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
             raddr_t name;
             struct strbuf sb = STRBUF_INIT;
 
-            if (py_long_read(rt, items[j].key, &ident) < 0 ||
+            if (py_int_read(rt, items[j].key, &ident) < 0 ||
                 (uint64_t)ident != t->v[i].ident) {
                 continue;
             }
-            if (py_object_getattr(rt, items[j].value, "_name", &name) == 0 &&
+            /* 2.7's Thread keeps it in a private, name-mangled attribute. */
+            if ((py_object_getattr(rt, items[j].value, "_name", &name) == 0 ||
+                 py_object_getattr(rt, items[j].value, "_Thread__name",
+                                   &name) == 0) &&
                 py_str_read(rt, name, 1024, &sb, NULL) == 0) {
                 names[i] = strbuf_detach(&sb);
             }
@@ -588,8 +592,8 @@ frame_object_line(const struct py_layout *l, struct py_code *code,
     int32_t lasti = load_i32(buf, l->frame_lasti);
     int32_t lineno = load_i32(buf, l->frame_lineno);
 
-    if (code->format == 1) {
-        /* 3.6-3.9: f_lineno is authoritative only while tracing. */
+    if (code->format != PY_LINES_310) {
+        /* 2.7, 3.6-3.9: f_lineno is authoritative only while tracing. */
         return load_u64(buf, l->frame_trace) != 0
                    ? lineno
                    : py_code_addr2line(code, lasti);
@@ -614,7 +618,8 @@ frame_object_live(const struct py_layout *l, const unsigned char *buf)
 static int
 lasti_inside(const struct py_code *code, int32_t lasti)
 {
-    int64_t off = code->format == 1 ? lasti : (int64_t)lasti * 2;
+    /* Bytes, but code units in 3.10. */
+    int64_t off = code->format != PY_LINES_310 ? lasti : (int64_t)lasti * 2;
 
     return code->code_len == 0 || (lasti >= -1 && off < code->code_len);
 }

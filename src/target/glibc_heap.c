@@ -264,11 +264,13 @@ rw_mapping(const struct maps *maps, raddr_t addr)
  * Check a main_arena candidate in a local copy: lock word, flags, the
  * 127 bins (each empty -- pointing to itself -- or holding aligned chunk
  * pointers), counters.  torn_ok bins may be half-linked (the target is
- * running during the search).
+ * running during the search), and at least min_empty must be empty: a
+ * search wants some (garbage has none), but an arena reached through the
+ * ring may be a busy one with a chunk in nearly every bin.
  */
 static int
 arena_plausible(const struct glibc_layout *L, const unsigned char *a,
-                raddr_t addr, int torn_ok, int *empty_out)
+                raddr_t addr, int torn_ok, int min_empty, int *empty_out)
 {
     uint64_t sys = load_u64(a, L->ms_system_mem);
     uint64_t maxsys = load_u64(a, L->ms_max_system_mem);
@@ -303,7 +305,7 @@ arena_plausible(const struct glibc_layout *L, const unsigned char *a,
         }
     }
     *empty_out = empty;
-    return empty >= 8;
+    return empty >= min_empty;
 }
 
 /* Follow the `next` ring from the main arena candidate back to itself:
@@ -510,7 +512,7 @@ locate_by_search(struct glibc_malloc *gm, struct memsrc *mem,
 
         uint64_t top = load_u64(buf + off, L->ms_top);
 
-        if (arena_plausible(L, buf + off, base + off, 2, &empty) &&
+        if (arena_plausible(L, buf + off, base + off, 2, 8, &empty) &&
             (top == base + off + (uint64_t)L->ms_bins - 16 ||
              rw_mapping(maps, top) != NULL) &&
             ring_plausible(L, mem, base + off, load_u64(buf + off, L->ms_next),
@@ -1125,7 +1127,7 @@ walk_arena(struct walk *w, raddr_t addr, int is_main, raddr_t *next)
         walk_problem(w, "cannot read arena 0x%llx", (unsigned long long)addr);
         return rc;
     }
-    if (!arena_plausible(L, a, addr, 0, &empty)) {
+    if (!arena_plausible(L, a, addr, 0, 0, &empty)) {
         walk_problem(w, "arena 0x%llx does not look like a malloc_state",
                      (unsigned long long)addr);
         return PS_ECORRUPT;
@@ -1578,6 +1580,66 @@ glibc_chunk_walk(const struct glibc_malloc *gm, struct memsrc *proc,
     st->bytes_read = w.bytes_read;
     free(w.buf);
     return rc == PS_EEXITED ? err_set(rc, "the target exited") : 0;
+}
+
+/* ---- heaps by their headers ----------------------------------------- */
+
+/* heap_info: ar_ptr, prev, size, mprotect_size (the same from glibc 2.26;
+ * 2.35 added pagesize after them, making the struct 48 bytes, not 32). */
+#define HI_AR_PTR 0
+#define HI_PREV 8
+#define HI_SIZE 16
+#define HI_MPROTECT_SIZE 24
+#define HI_READ 32
+#define HI_SIZEOF_MAX 64
+
+/* A heap_info that could be one, without its arena checked. */
+static int
+heap_info_plausible(const unsigned char *hi, raddr_t at)
+{
+    uint64_t ar = load_u64(hi, HI_AR_PTR), prev = load_u64(hi, HI_PREV);
+    uint64_t size = load_u64(hi, HI_SIZE);
+    uint64_t prot = load_u64(hi, HI_MPROTECT_SIZE);
+
+    return ar != 0 && (ar & 15) == 0 && (prev & (GLIBC_HEAP_MAX - 1)) == 0 &&
+           prev != at && size >= HI_READ && size <= GLIBC_HEAP_MAX &&
+           prot >= size && prot <= GLIBC_HEAP_MAX;
+}
+
+int
+glibc_heaps_by_header(struct memsrc *mem, const raddr_t *cand, size_t n,
+                      unsigned char *is_heap)
+{
+    unsigned char *hdr = xmalloc(n ? n * HI_READ : 1);
+    unsigned char *ok = xcalloc(n ? n : 1, 1);
+    size_t i, k;
+    int rc;
+
+    memset(is_heap, 0, n);
+    rc = memsrc_read_many(mem, cand, n, HI_READ, hdr, ok);
+    for (i = 0; rc == 0 && i < n; i++) {
+        const unsigned char *hi = hdr + i * HI_READ;
+        raddr_t ar = load_u64(hi, HI_AR_PTR);
+        raddr_t base = ar & ~(GLIBC_HEAP_MAX - 1);
+
+        if (!ok[i] || !heap_info_plausible(hi, cand[i])) {
+            continue;
+        }
+        /* Its arena: right after the heap_info of the arena's first
+         * heap, which must itself name that arena. */
+        for (k = 0; k < n; k++) {
+            if (cand[k] == base && ok[k] &&
+                heap_info_plausible(hdr + k * HI_READ, cand[k]) &&
+                load_u64(hdr + k * HI_READ, HI_AR_PTR) == ar &&
+                ar - base >= HI_READ && ar - base <= HI_SIZEOF_MAX) {
+                is_heap[i] = 1;
+                break;
+            }
+        }
+    }
+    free(hdr);
+    free(ok);
+    return rc;
 }
 
 /* ---- chunks mmapped on their own ------------------------------------ */

@@ -232,6 +232,18 @@ int glibc_mmapped_chunk(const unsigned char *hdr, raddr_t addr, raddr_t limit,
                         uint64_t page_size, uint64_t tail, uint64_t *size);
 
 /*
+ * Which of cand[0..n) (starts of anonymous read-write mappings at
+ * GLIBC_HEAP_MAX boundaries) are heaps of non-main arenas, told by their
+ * own header: a heap_info whose arena lies at the start of such a heap
+ * (the arena's first heap), sizes within GLIBC_HEAP_MAX.  Needs no arena
+ * list: a reader that does not pause the target finds every heap even
+ * when a busy arena tears the walk of the list.  Sets is_heap[i] to 1 or
+ * 0.  Returns 0 or PS_EEXITED.
+ */
+int glibc_heaps_by_header(struct memsrc *mem, const raddr_t *cand, size_t n,
+                          unsigned char *is_heap);
+
+/*
  * Find chunks that malloc mmapped on their own inside the anonymous
  * mapping [start, end), skipping the sorted ranges in skip (heaps,
  * arenas and stacks others own).  Only resident pages are looked at

@@ -1,9 +1,10 @@
 """End-to-end test harness: real target processes on every CPython found.
 
-Interpreters are discovered at run time: pyenv's versions/3.X*/bin/python3,
-Debian's /usr/bin/python3 (a static build), and 3.14 and 3.15 from the
-Debian sid root that tools/sid-root makes (static builds too, run through
-tools/sid-bin/python3.X in that root).  Every test that takes the
+Interpreters are discovered at run time: pyenv's versions/3.X*/bin/python3
+(and versions/2.7*/bin/python2.7), Debian's /usr/bin/python3 (a static
+build), and 3.14 and 3.15 from the Debian sid root that tools/sid-root
+makes (static builds too, run through tools/sid-bin/python3.X in that
+root).  Every test that takes the
 `python` fixture runs once per expected interpreter; one that is not
 installed is a skip, and the summary at the end says which versions ran.
 Set PYSPECT_TEST_PYTHONS=3.8,3.12,system to run a subset.
@@ -31,7 +32,7 @@ TARGETS = pathlib.Path(__file__).resolve().parent / "targets"
 # co_filename is a str of every PEP 393 kind.
 NONASCII_DIR = "tgt-ünï-函数-𠀀"
 
-EXPECTED = ["3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
+EXPECTED = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
             "3.14", "3.15", "system"]
 # Versions that live in the sid root (tools/sid-root), not in pyenv.
 SID_BIN = ROOT / "tools" / "sid-bin"
@@ -85,6 +86,8 @@ def discover_pythons():
     if versions.is_dir():
         for d in sorted(versions.iterdir()):
             exe = d / "bin" / "python3"
+            if not exe.exists():
+                exe = d / "bin" / "python2.7"
             if not exe.exists():
                 continue
             try:
@@ -162,23 +165,20 @@ def pytest_sessionstart(session):
                     returncode=3)
 
 
-# What tools/sid-root runs on the way to the interpreter.
-WRAPPERS = ("sh", "dash", "bash", "unshare", "chroot")
-
-
 def wait_interpreter(python, pid, timeout=30):
     """Return once pid runs the interpreter itself: the sid root's 3.14
-    and 3.15 start as a chain of wrappers (sh, unshare, chroot) that end
-    by exec'ing it."""
+    and 3.15 start as a chain of the host's programs (sh, unshare) that
+    sets up the root and ends by exec'ing the root's interpreter."""
     if python.label not in SID_VERSIONS:
         return
+    root = str(sid_root()) + "/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             exe = os.readlink("/proc/%d/exe" % pid)
         except OSError:
             return
-        if os.path.basename(exe) not in WRAPPERS:
+        if exe.startswith(root):
             return
         time.sleep(0.0005)
 
@@ -276,6 +276,22 @@ class Target:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+_has_numpy = {}
+
+
+def need_numpy(python):
+    """Skip unless `python` can import numpy: Debian's python3-numpy
+    (tools/install-deps) serves /usr/bin/python3 only, the pyenv builds
+    have no packages."""
+    if python.exe not in _has_numpy:
+        r = subprocess.run([python.exe, "-c", "import numpy"],
+                           capture_output=True, timeout=60)
+        _has_numpy[python.exe] = r.returncode == 0
+    if not _has_numpy[python.exe]:
+        pytest.skip("numpy is not importable by %s (Debian's python3-numpy "
+                    "is for /usr/bin/python3)" % python.exe)
 
 
 @pytest.fixture

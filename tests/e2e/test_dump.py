@@ -219,3 +219,31 @@ def test_main_thread_finished(python, target):
     assert t.truth["shutdown"] in [f["function"] for f in main[0]["frames"]]
     assert [th["name"] for th in doc["threads"] if not th["main"]] == \
         ["survivor"]
+
+
+# Issue 11: a gunicorn master and its workers needed one dump each.
+# --subprocesses adds every Python descendant, and leaves the rest out.
+def test_subprocesses(python, target):
+    t = target(python, "forker.py", 3)
+    workers, other = sorted(t.truth["workers"]), t.truth["other"]
+    try:
+        doc = dump_json(t.pid, "--subprocesses")
+        assert doc["pid"] == t.pid
+        subs = doc["subprocesses"]
+        assert sorted(s["pid"] for s in subs) == workers
+        for s in subs:
+            main = [th for th in s["threads"] if th["main"]][0]
+            assert main["frames"][0]["function"] in ("worker_park", "sleep")
+            assert any(f["function"] == "worker_park"
+                       for f in main["frames"]), main["frames"]
+        assert "subprocesses" not in dump_json(t.pid)
+        r = pyspect("dump", t.pid, "--subprocesses")
+        assert r.rc == 0, r.err
+        for pid in workers:
+            assert "Process %d: " % pid in r.out
+        assert "Process %d:" % other not in r.out
+    finally:
+        try:
+            os.kill(other, 9)
+        except OSError:
+            pass

@@ -132,25 +132,32 @@ def test_permission_denied():
         shutil.rmtree(d)
 
 
-def test_unsupported_version(tmp_path):
+def test_unsupported_version():
+    """A runtime whose version text says 2.5 (2.7 and 3.6-3.10 read it from
+    the buffer Py_GetVersion() fills; the target overwrites its own)."""
     import conftest
-    py2 = conftest._pyenv_root() / "versions"
-    candidates = sorted(py2.glob("2.*/bin/python")) if py2.is_dir() else []
-    if not candidates:
-        pytest.skip("no Python 2 installed to stand for an unsupported one")
-    p = subprocess.Popen([str(candidates[0]), "-c",
-                          "import time; time.sleep(60)"],
+    pythons = [p for p in conftest.PYTHONS.values()
+               if (2, 7) <= p.version[:2] <= (3, 10)]
+    if not pythons:
+        pytest.skip("no 2.7 or 3.6-3.10 installed to pose as Python 2.5")
+    p = subprocess.Popen([pythons[0].exe, "-c",
+                          "import ctypes, sys, time\n"
+                          "api = ctypes.pythonapi\n"
+                          "api.Py_GetVersion.restype = ctypes.c_void_p\n"
+                          "text = b'2.5.6 (pretending)\\0'\n"
+                          "ctypes.memmove(api.Py_GetVersion(), text, "
+                          "len(text))\n"
+                          "sys.stdout.write('READY\\n')\n"
+                          "sys.stdout.flush()\n"
+                          "time.sleep(60)\n"],
                          stdout=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            r = pyspect("dump", p.pid)
-            if r.rc != NOTREADY or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        assert p.stdout.readline() == b"READY\n"
+        r = pyspect("dump", p.pid)
         assert r.rc == VERSION
         line = one_line(r.err)
-        assert "unsupported Python version" in line and "3.6 to 3.15" in line
+        assert "unsupported Python version" in line
+        assert "2.5.6" in line and "2.7 and 3.6 to 3.15" in line
     finally:
         p.kill()
         p.wait()

@@ -107,3 +107,45 @@ def test_renamed_shared_library(python, tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_stripped_shared_library(python, tmp_path):
+    """A libpython without .symtab: 2.7 and 3.6 keep the interpreter list
+    in a static (interp_head), found then by a validated search of the
+    library's data.  Every thread, with its name."""
+    if python.static or python.version[:2] not in ((2, 7), (3, 6)):
+        pytest.skip("the interpreter list is exported (_PyRuntime)")
+    libdir = os.path.join(os.path.dirname(os.path.dirname(python.exe)),
+                          "lib")
+    libs = sorted(f for f in os.listdir(libdir)
+                  if f.startswith("libpython") and ".so." in f)
+    lib = tmp_path / "libpython-stripped.so"
+    subprocess.run(["strip", "-o", str(lib), os.path.join(libdir, libs[0])],
+                   check=True)
+    env = dict(os.environ, LD_PRELOAD=str(lib))
+    p = subprocess.Popen([python.exe, "-c", "import threading, time\n"
+                          "def parked_here():\n"
+                          "    time.sleep(60)\n"
+                          "t = threading.Thread(target=parked_here, "
+                          "name='worker')\n"
+                          "t.daemon = True\n"
+                          "t.start()\n"
+                          "parked_here()\n"], env=env)
+    try:
+        r = dump_when_parked(p.pid)
+        assert r.rc == 0, r.err
+        doc = json.loads(r.out)
+        assert doc["python"]["library"] == str(lib)
+        # Both threads sleep: no GIL holder leads to the interpreter.
+        deadline = time.monotonic() + 10
+        while len(doc["threads"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            doc = json.loads(dump_when_parked(p.pid).out)
+        names = sorted(t["name"] for t in doc["threads"])
+        assert names == ["MainThread", "worker"]
+        for t in doc["threads"]:
+            assert t["frames"][0]["function"] == "parked_here"
+            assert not t["gil"]
+    finally:
+        p.kill()
+        p.wait()

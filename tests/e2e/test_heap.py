@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import PYSPECT, pyspect, shared_target
+from conftest import PYSPECT, need_numpy, pyspect, shared_target
 
 # Builtin types the untracked objects come in (2.7: unicode, long).
 UNTRACKED = ("str", "int", "float", "bytes", "tuple", "dict", "frozenset",
@@ -39,14 +39,15 @@ def heap_json(pid, *extra, timeout=120):
     return json.loads(r.out)
 
 
-# x86-64 syscalls time.sleep() parks in, 3.6 to 3.13.
-SLEEP_SYSCALLS = {7, 23, 35, 230, 270}
+# x86-64 syscalls time.sleep() parks in, 3.6 to 3.13, and pause (2.7's
+# heapcensus.py parks in signal.pause()).
+SLEEP_SYSCALLS = {7, 23, 34, 35, 230, 270}
 
 
 def wait_parked(pid, timeout=30):
-    """Wait until the target sleeps in time.sleep(): right after saying
-    READY it is still returning from sys.stdout.flush(), with two bound
-    methods alive that the heap it parks with does not have."""
+    """Wait until the target sleeps (time.sleep(), signal.pause()): right
+    after saying READY it is still returning from sys.stdout.flush(), with
+    two bound methods alive that the heap it parks with does not have."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -175,6 +176,44 @@ def test_text_table(python, census_target):
                               ["count", "bytes", "share"]))
     rows = lines[header + 1:]
     assert len(rows) == 5 and "more types" in rows[-1]
+
+
+# Issue 11: 3.11+ generators, coroutines and async generators carry their
+# frame inline, and sys.getsizeof() counts it; pyspect read a word that
+# is not a size there (121 coroutines on Debian's 3.11 came out at 144 MB,
+# 3.12/3.13's were undersized).  <=3.10 frames were 8 bytes too big.
+@pytest.mark.sanitize
+def test_suspended_generators_sized_as_getsizeof(python, target):
+    t = target(python, "suspended.py")
+    doc = heap_json(t.pid)
+    got = {(x["module"], x["type"]): x for x in doc["types"]}
+    for kind, (count, size) in sorted(t.truth["sizes"].items()):
+        g = got.get(("builtins", kind), {"count": 0, "bytes": 0})
+        assert g["count"] == count, (kind, g, count)
+        if kind == "frame":
+            # 3.6 has one frame 80 bytes apart between the target's
+            # count and the pause: frames within 0.5% (one slot too many
+            # each, as before, is 1.6%).
+            assert abs(g["bytes"] - size) <= 0.005 * size, (kind, g, size)
+        else:
+            assert g["bytes"] == size, (kind, g, size)
+
+
+# Issue 11: ndarray.__sizeof__() counts the data an array owns, and
+# pyspect showed 20,080 arrays holding 275 MiB as 1.8 MiB.  numpy keeps a
+# few dozen small arrays of its own, the only difference allowed.
+def test_numpy_arrays_sized_as_getsizeof(python, target):
+    need_numpy(python)
+    t = target(python, "ndarrays.py")
+    doc = heap_json(t.pid)
+    got = {(x["module"], x["type"]): x for x in doc["types"]}
+    count, size = t.truth["arrays"]
+    arrays = got[("numpy", "ndarray")]
+    assert count <= arrays["count"] <= count + 200, arrays
+    assert size <= arrays["bytes"] <= size + (64 << 10), (arrays, size)
+    count, size = t.truth["sub"]
+    assert (got[("__main__", "Sub")]["count"],
+            got[("__main__", "Sub")]["bytes"]) == (count, size)
 
 
 def test_freeze_permanent_generation(python, target):
@@ -358,7 +397,7 @@ def test_target_survives_pyspect_killed_mid_pause(python, target):
 def test_collector_running(python, target):
     """A pause that lands in a collection is retried (the lists are spliced
     then); the census still comes back whole."""
-    if python.label not in ("3.6", "3.8", "3.12", "system"):
+    if python.label not in ("2.7", "3.6", "3.8", "3.12", "system"):
         pytest.skip("a few interpreters are enough")
     t = target(python, "heapbusy.py")
     whole = 0

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import PYSPECT, PYTHONS, pyspect
+from conftest import PYSPECT, PYTHONS, need_numpy, pyspect
 
 HEAVY = [p for p in ("3.12", "system") if p in PYTHONS] or \
     [p for p in ("3.8",) if p in PYTHONS]
@@ -156,7 +156,59 @@ def test_regions_and_census(python, accuracy):
     assert r["c_heap"] > 0 and r["pymalloc"] > 0 and r["file"] > 0
     assert r["stacks"] > 0  # the worker thread's stack
     types = {t["type"]: t for t in doc["objects_in_malloc"]["types"]}
-    assert types["bytes"]["count"] >= accuracy.truth["large_bytes"]
+    assert types[accuracy.truth["large_type"]]["count"] >= \
+        accuracy.truth["large_bytes"]
+    # 2.7's int and float free lists are only there.
+    assert (doc["freelists"] is None) == (python.version >= (3,))
+
+
+def test_int_float_freelists(python, target):
+    """2.7's int and float free-list blocks: the live ints and floats the
+    target keeps, the slots of those it freed, and the blocks without a
+    live object -- which a full collection in the target then frees."""
+    if python.version >= (3,):
+        pytest.skip("Python 3 has no int free-list blocks")
+    t = target(python, "memtarget.py", "freelists")
+    fl = mem_json(t.pid)["freelists"]
+    truth = t.truth
+    assert truth["kept_ints"] <= fl["ints"] <= truth["kept_ints"] + 5000
+    assert truth["kept_floats"] <= fl["floats"] <= \
+        truth["kept_floats"] + 1000
+    assert fl["free_slots"] >= truth["freed_ints"]
+    per_block = 41      # objects of a block, 2.7 on 64-bit
+    assert fl["empty_blocks"] >= 0.9 * truth["freed_ints"] / per_block
+    t.proc.stdin.write(b"collect\n")
+    t.proc.stdin.flush()
+    t.wait_line("collected", 60)
+    after = mem_json(t.pid)["freelists"]
+    # What pyspect said a collection frees is what it freed.
+    assert after["empty_blocks"] <= 2
+    assert close(fl["blocks"] - after["blocks"], fl["empty_blocks"], 0.01, 2)
+    assert after["ints"] >= truth["kept_ints"]
+    assert after["floats"] >= truth["kept_floats"]
+
+
+# Issue 11: numpy's madvise() on part of each large array's block splits
+# the block's mapping, and mem took the pieces for "other anonymous"
+# memory (122.9 MiB of arrays), its verdict too.  glibc's own mallinfo2()
+# (taken by the target) says how much malloc has mmapped.
+def test_numpy_blocks_split_by_madvise(python, target):
+    need_numpy(python)
+    t = target(python, "ndarrays.py")
+    truth = t.truth
+    assert truth["split"] > 0  # the case is there
+    r = pyspect("mem", t.pid, "--json")
+    assert r.rc == 0, r.err
+    doc = json.loads(r.out)
+    found = doc["malloc"]["mmapped_found"]
+    assert (found["blocks"], found["bytes"]) == \
+        (truth["blocks"], truth["mmapped"])
+    assert doc["regions"]["mmap_large"] >= 0.95 * truth["mmapped"]
+    assert doc["regions"]["other"] < 0.05 * truth["mmapped"]
+    native = [v for v in doc["verdict"] if v["kind"] == "native"]
+    assert native and native[0]["evidence"]["mmapped_not_objects"] >= \
+        0.9 * truth["mmapped"]
+    assert native[0]["evidence"]["other_anonymous"] < 0.05 * truth["mmapped"]
 
 
 def test_census_without_pymalloc(python, target):
@@ -402,6 +454,33 @@ def test_watch_attached_duration_and_ctrl_c(python, target, tmp_path):
     check_svg(str(svg))
     assert t.proc.poll() is None
     check_not_traced(t.pid)
+
+
+# Issue 11: while malloc's thread arenas appeared under load, mem --watch
+# showed a false swing of 164 MiB from C heap to "other anonymous" (RSS
+# flat): its walk of the arena list, done without pausing, stopped at a
+# busy arena (one with a chunk in nearly every bin looked like garbage)
+# and lost the heaps after it.  Heaps are now also told by their own
+# headers.  The target's memory is nearly all malloc's, in every sample.
+# (The swing itself is a race this machine does not reproduce at will;
+# tests/unit/test_glibc_heap.c reproduces both causes.)
+@pytest.mark.serial
+def test_watch_thread_arenas_appearing(python, tmp_path):
+    csv, truth = tmp_path / "w.csv", tmp_path / "truth.json"
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
+    r = pyspect("mem", "--watch", "--interval", "0.02", "--duration", "6",
+                "-o", csv, "--", python.exe,
+                os.path.join(os.path.dirname(__file__), "targets",
+                             "arenas.py"), truth, 6, env=env, timeout=120)
+    assert r.rc in (0, 128 + signal.SIGTERM), r.err
+    head, rows = parse_csv(str(csv))
+    rows = [dict((k, float(v or 0)) for k, v in x.items()) for x in rows]
+    assert len(rows) >= 10
+    mib = 1 << 20
+    for x in rows:
+        assert x["other"] <= 4 * mib + 0.02 * x["rss"], x
+    # All six threads ran (their 16 MiB each are in C heap).
+    assert max(x["c_heap"] for x in rows) >= 6 * 16 * mib * 0.9
 
 
 def test_watch_duration_stops_launched(tmp_path):

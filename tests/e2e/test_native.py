@@ -181,7 +181,8 @@ def check_parked_in_c(threads):
     assert "libc" in os.path.basename(lock[0]["library"])
     # The semaphore wait of the lock (<=3.13), or of the parked thread
     # (3.14+: a lock is a PyMutex, and its waiters park).
-    assert {"PyThread_acquire_lock_timed", "_PySemaphore_Wait"} & \
+    assert {"PyThread_acquire_lock_timed", "PyThread_acquire_lock",
+            "_PySemaphore_Wait"} & \
         set(f["function"] for f in lock), lock
 
 

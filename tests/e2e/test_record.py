@@ -288,6 +288,83 @@ def test_launched_command_exit_status_and_first_frames(python, tmp_path):
     assert total >= 50 and in_compute >= 0.5 * total, (stacks, r.err)
 
 
+# Issue 11: `-o -` made a file named "-", /dev/stdout and /dev/null failed
+# with status 11, and `record -d N -- COMMAND` waited forever for a command
+# that does not end.  Now: standard output, the devices, and SIGTERM at N
+# seconds with the command's status reported and returned.
+def test_stdout_devices_and_duration_stops_command(python, tmp_path):
+    spin = [python.exe, "-c", "x = 0\nwhile True:\n    x += 1\n"]
+    p = subprocess.run([PYSPECT, "record", "-d", "1", "-f", "collapsed",
+                        "-o", "-", "--"] + spin, cwd=str(tmp_path),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr
+    assert not (tmp_path / "-").exists()
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    assert lines and all(re.match(r".* \d+$", l) for l in lines)
+    assert sum(int(l.rsplit(" ", 1)[1]) for l in lines) > 20
+    assert "wrote collapsed to standard output" in p.stderr
+    assert "ended by signal %d" % signal.SIGTERM in p.stderr
+    p = subprocess.run([PYSPECT, "record", "-d", "0.5", "-f", "collapsed",
+                        "-o", "/dev/stdout", "--"] + spin,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr
+    assert re.search(r" \d+$", p.stdout.strip())
+    r = record("-d", "0.5", "-o", "/dev/null", "--", *spin)
+    assert r.rc == 128 + signal.SIGTERM, r.err
+    r = record("-d", "0.5", "-o", "-", "-o", "-", "--", *spin)
+    assert r.rc == 2 and "-o - given twice" in r.err
+
+
+# Issue 11: 14% of sphinx-build's samples were an unexplained "(no Python
+# frames)": the interpreter finalizing (modules cleared, objects freed,
+# no Python code running).  They are "(Python finalizing)" now.
+def test_finalizing_labelled(python, tmp_path):
+    if python.version < (3, 7):
+        pytest.skip("the runtime records finalization from 3.7 on")
+    import conftest
+    out = tmp_path / "f.txt"
+    r = record("-r", "300", "-o", out, "--", python.exe,
+               conftest.TARGETS / "finalizing.py", 2000000)
+    assert r.rc == 0, r.err
+    stacks = collapsed(out)
+    fin = stacks.get(("(Python finalizing)",), 0)
+    bare = stacks.get(("(no Python frames)",), 0)
+    assert fin >= 5 and fin > bare, stacks
+
+
+def colour_class(r, g, b):
+    """The flame graph's colour family of an rgb fill (svg.c)."""
+    if r == g == b:
+        return "other"
+    if r >= 225:
+        return "user"
+    if b >= 220:
+        return "stdlib"
+    return "third"
+
+
+# Issue 11: scripts in /usr/bin and Jinja templates were coloured "your
+# code".  Colours follow where a file lives: the interpreter's prefix
+# (the standard library, and scripts installed with it), site-packages
+# and dist-packages, code without a file, everything else.
+def test_flame_graph_colours_by_place(python, tmp_path):
+    import conftest
+    out = tmp_path / "c.svg"
+    r = record("-r", "300", "-o", out, "--", python.exe,
+               conftest.TARGETS / "colours.py", 2)
+    assert r.rc == 0, r.err
+    seen = {}
+    for m in re.finditer(r'<title>([\w.<>]+)[^\n]*\n[^<]*</title><rect '
+                         r'[^>]*fill="rgb\((\d+),(\d+),(\d+)\)"',
+                         out.read_text()):
+        name = m.group(1).split(".")[-1]
+        seen[name] = colour_class(*(int(m.group(i)) for i in (2, 3, 4)))
+    assert seen.get("user_work") == "user", seen
+    assert seen.get("tool_work") == "stdlib", seen
+    assert seen.get("template_work") == "other", seen
+    assert seen.get("dumps") == "stdlib", seen
+
+
 def test_subprocesses(python, tmp_path):
     import conftest
     script = conftest.TARGETS / "launched.py"

@@ -53,16 +53,25 @@ put32(struct image *im, raddr_t addr, int32_t off, uint32_t v)
     memcpy(im->mem + (addr - BASE) + off, &v, 4);
 }
 
+static inline raddr_t make_bytes(struct image *im, const unsigned char *b,
+                                 size_t n);
+
+/* A str: PEP 393 (3.x), or a byte string (2.7, where str is bytes). */
 static inline raddr_t
 make_str(struct image *im, const char *s)
 {
     const struct py_layout *l = im->l;
     size_t n = strlen(s);
-    raddr_t a = img_alloc(im, (size_t)l->unicode_ascii_size + n + 1);
-    uint32_t state = (1u << l->unicode_state_kind_shift) |
-                     (1u << l->unicode_state_compact_bit) |
-                     (1u << l->unicode_state_ascii_bit);
+    raddr_t a;
+    uint32_t state;
 
+    if (pyl_has(l->str_is_bytes) && l->str_is_bytes) {
+        return make_bytes(im, (const unsigned char *)s, n);
+    }
+    a = img_alloc(im, (size_t)l->unicode_ascii_size + n + 1);
+    state = (1u << l->unicode_state_kind_shift) |
+            (1u << l->unicode_state_compact_bit) |
+            (1u << l->unicode_state_ascii_bit);
     if (pyl_has(l->unicode_state_ready_bit)) {
         state |= 1u << l->unicode_state_ready_bit;
     }
@@ -100,6 +109,7 @@ make_code(struct image *im, const char *name, int firstlineno)
 
     switch (l->code_linetable_format) {
     case 1:
+    case 4:
         table = make_bytes(im, lnotab, sizeof(lnotab));
         break;
     case 2:
@@ -130,9 +140,15 @@ struct built {
     raddr_t runtime, interp, tstate, statics;
     raddr_t frames[3];
     raddr_t codes[3];
+    raddr_t shim; /* the entry (3.15: base) frame, 0 before 3.12 */
 };
 
-/* runtime -> interp -> tstate -> 3 frames (+ a shim on 3.12+). */
+/*
+ * runtime -> interp -> tstate -> 3 frames (+ a shim on 3.12+: the
+ * interpreter's entry frame from 3.14, which 3.15's tstate->base_frame
+ * names).  From 3.14 the frames hold their code as a _PyStackRef with
+ * the Py_TAG_REFCNT tag set, as for an immortal or deferred reference.
+ */
 static inline void
 build(struct image *im, struct built *b)
 {
@@ -152,10 +168,16 @@ build(struct image *im, struct built *b)
     for (i = 0; i < 3; i++) {
         b->codes[i] = make_code(im, names[i], 10 * (i + 1));
     }
-    if (pyl_has(l->iframe_owner_cstack)) {
+    b->shim = 0;
+    if (pyl_has(l->iframe_owner_interpreter) ||
+        pyl_has(l->iframe_owner_cstack)) {
         prev = img_alloc(im, (size_t)l->iframe_size);
         memset(im->mem + (prev - BASE) + l->iframe_owner,
-               l->iframe_owner_cstack, 1);
+               pyl_has(l->iframe_owner_interpreter)
+                   ? l->iframe_owner_interpreter
+                   : l->iframe_owner_cstack,
+               1);
+        b->shim = prev;
     }
     for (i = 2; i >= 0; i--) {
         if (pyl_has(l->tstate_frame)) {
@@ -172,7 +194,10 @@ build(struct image *im, struct built *b)
             raddr_t f = img_alloc(im, (size_t)l->iframe_size);
             raddr_t code_start = b->codes[i] + l->code_code_adaptive;
 
-            put64(im, f, l->iframe_code, b->codes[i]);
+            put64(im, f, l->iframe_code,
+                  b->codes[i] | (pyl_has(l->stackref_tag_refcnt)
+                                     ? (uint64_t)l->stackref_tag_refcnt
+                                     : 0));
             put64(im, f, l->iframe_previous, prev);
             put64(im, f, l->iframe_instr, code_start + 4);
             b->frames[i] = prev = f;
@@ -181,7 +206,8 @@ build(struct image *im, struct built *b)
     if (pyl_has(l->rt_interpreters_head)) {
         put64(im, b->runtime, l->rt_interpreters_head, b->interp);
     } else {
-        /* 3.6: statics for the interpreter list and the GIL holder. */
+        /* 2.7, 3.6: statics for the interpreter list and the GIL
+         * holder. */
         b->statics = img_alloc(im, 16);
         put64(im, b->statics, 0, b->interp);
         put64(im, b->statics, 8, b->tstate);
@@ -191,6 +217,9 @@ build(struct image *im, struct built *b)
     put64(im, b->tstate, l->tstate_thread_id, 0x7777);
     if (pyl_has(l->tstate_native_thread_id)) {
         put64(im, b->tstate, l->tstate_native_thread_id, 4242);
+    }
+    if (pyl_has(l->tstate_base_frame)) {
+        put64(im, b->tstate, l->tstate_base_frame, b->shim);
     }
     if (pyl_has(l->tstate_frame)) {
         put64(im, b->tstate, l->tstate_frame, b->frames[0]);

@@ -114,17 +114,41 @@ fk_obj(struct fake *f, raddr_t type, size_t size)
     return o;
 }
 
+/* sys.getsizeof() of an ASCII str of n characters. */
+static uint64_t
+str_size(const struct py_layout *l, uint64_t n)
+{
+    if (pyl_has(l->unicode_str)) {
+        return (uint64_t)l->unicode_object_size +
+               (n + 1) * (uint64_t)l->unicode_char_size;
+    }
+    return (uint64_t)l->unicode_ascii_size + n + 1;
+}
+
 static raddr_t
 fk_str(struct fake *f, const char *s)
 {
     const struct py_layout *l = f->l;
-    size_t n = strlen(s);
-    raddr_t o = fk_obj(f, f->b.types[CENSUS_STR],
-                       (size_t)l->unicode_ascii_size + n + 1);
-    uint32_t state = (1u << l->unicode_state_kind_shift) |
-                     (1u << l->unicode_state_compact_bit) |
-                     (1u << l->unicode_state_ascii_bit);
+    size_t n = strlen(s), i;
+    raddr_t o, buf;
+    uint32_t state;
 
+    if (pyl_has(l->unicode_str)) {
+        /* 2.7: a Py_UNICODE buffer behind a pointer. */
+        o = fk_obj(f, f->b.types[CENSUS_STR], (size_t)l->unicode_object_size);
+        buf = fk_alloc(f, (n + 1) * (size_t)l->unicode_char_size);
+        for (i = 0; i < n; i++) {
+            fk_put32(f, buf, (int32_t)(i * 4), (uint8_t)s[i]);
+        }
+        fk_put(f, o, l->unicode_length, n);
+        fk_put(f, o, l->unicode_str, buf);
+        return o;
+    }
+    o = fk_obj(f, f->b.types[CENSUS_STR],
+               (size_t)l->unicode_ascii_size + n + 1);
+    state = (1u << l->unicode_state_kind_shift) |
+            (1u << l->unicode_state_compact_bit) |
+            (1u << l->unicode_state_ascii_bit);
     if (pyl_has(l->unicode_state_ready_bit)) {
         state |= 1u << l->unicode_state_ready_bit;
     }
@@ -240,6 +264,7 @@ fk_runtime(struct fake *f, struct memsrc **mem)
     memsrc_buffer_add(rt->proc, BASE, f->mem, HEAP_SIZE);
     rt->mem = rt->proc;
     rt->str_type = f->b.types[CENSUS_STR];
+    rt->bytes_type = f->b.types[CENSUS_BYTES];
     /* Messages name the target; its own memory is not read. */
     rt->target = target_from_memsrc(memsrc_buffer_new());
     *mem = rt->proc;
@@ -324,34 +349,186 @@ test_small_heap(const struct py_layout *l)
     }
     rt = fk_runtime(&f, &mem);
     census_init(&c, rt, mem, &f.b, 0);
-    EQ(census_add_tracked(&c, list), 0, "3.%d: tracked list", l->minor);
-    EQ(census_add_tracked(&c, list), 1, "3.%d: the same node twice is a loop",
+    EQ(census_add_tracked(&c, list), 0, "%d.%d: tracked list", l->major,
        l->minor);
+    EQ(census_add_tracked(&c, list), 1, "%d.%d: the same node twice is a loop",
+       l->major, l->minor);
     census_add_tracked(&c, inst);
-    EQ(census_run(&c), 0, "3.%d: census runs", l->minor);
-    EQ(c.objects, 6, "3.%d: six objects, each once", l->minor);
-    EQ(c.unreadable, 0, "3.%d: nothing unreadable", l->minor);
-    EQ(count_of(&c, "str"), 2, "3.%d: two str", l->minor);
-    EQ(count_of(&c, "int"), 1, "3.%d: one int", l->minor);
-    EQ(count_of(&c, "tuple"), 1, "3.%d: the tuple in the loop", l->minor);
-    EQ(count_of(&c, "Klass"), 1, "3.%d: the instance", l->minor);
-    EQ(find_type(&c, "list")->tracked, 1, "3.%d: list is tracked", l->minor);
-    EQ(find_type(&c, "tuple")->tracked, 0, "3.%d: tuple reached, not tracked",
+    EQ(census_run(&c), 0, "%d.%d: census runs", l->major, l->minor);
+    EQ(c.objects, 6, "%d.%d: six objects, each once", l->major, l->minor);
+    EQ(c.unreadable, 0, "%d.%d: nothing unreadable", l->major, l->minor);
+    EQ(count_of(&c, "str"), 2, "%d.%d: two str", l->major, l->minor);
+    EQ(count_of(&c, "int"), 1, "%d.%d: one int", l->major, l->minor);
+    EQ(count_of(&c, "tuple"), 1, "%d.%d: the tuple in the loop", l->major,
        l->minor);
+    EQ(count_of(&c, "Klass"), 1, "%d.%d: the instance", l->major, l->minor);
+    EQ(find_type(&c, "list")->tracked, 1, "%d.%d: list is tracked", l->major,
+       l->minor);
+    EQ(find_type(&c, "tuple")->tracked, 0, "%d.%d: tuple reached, not tracked",
+       l->major, l->minor);
     EQS(find_type(&c, "Klass")->module, "mod",
-        "3.%d: class module from tp_name", l->minor);
-    EQS(find_type(&c, "str")->module, "builtins", "3.%d: builtins module",
-        l->minor);
+        "%d.%d: class module from tp_name", l->major, l->minor);
+    EQS(find_type(&c, "str")->module, "builtins", "%d.%d: builtins module",
+        l->major, l->minor);
     /* sys.getsizeof() of each. */
-    EQ(bytes_of(&c, "str"), 2 * (uint64_t)l->unicode_ascii_size + 6 + 11,
-       "3.%d: str sizes", l->minor);
-    EQ(bytes_of(&c, "int"), (uint64_t)l->long_digit + 4, "3.%d: int size",
-       l->minor);
+    EQ(bytes_of(&c, "str"), str_size(l, 5) + str_size(l, 10),
+       "%d.%d: str sizes", l->major, l->minor);
+    EQ(bytes_of(&c, "int"), (uint64_t)l->long_digit + 4, "%d.%d: int size",
+       l->major, l->minor);
     EQ(bytes_of(&c, "tuple"), (uint64_t)l->tuple_item + 16 + gch,
-       "3.%d: tuple size", l->minor);
+       "%d.%d: tuple size", l->major, l->minor);
     EQ(bytes_of(&c, "list"), (uint64_t)l->list_size + 32 + gch,
-       "3.%d: list size counts allocated slots", l->minor);
-    EQ(bytes_of(&c, "Klass"), 24 + gch, "3.%d: instance size", l->minor);
+       "%d.%d: list size counts allocated slots", l->major, l->minor);
+    EQ(bytes_of(&c, "Klass"), 24 + gch, "%d.%d: instance size", l->major,
+       l->minor);
+    census_release(&c);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
+/* 2.7: a byte string (its str). */
+static raddr_t
+fk_bytes27(struct fake *f, const char *s)
+{
+    const struct py_layout *l = f->l;
+    size_t n = strlen(s);
+    raddr_t o =
+        fk_obj(f, f->b.types[CENSUS_BYTES], (size_t)l->bytes_sval + n + 1);
+
+    fk_put(f, o, l->var_size, n);
+    memcpy(f->mem + (o - BASE) + l->bytes_sval, s, n + 1);
+    return o;
+}
+
+/* 2.7: a dict or set table of mask + 1 entries; keys[i]/values[i] go to
+ * slot slots[i] (values NULL for a set). */
+static raddr_t
+fk_table27(struct fake *f, raddr_t type, int set, raddr_t at_small,
+           uint64_t mask, size_t n, const int *slots, const raddr_t *keys,
+           const raddr_t *values, uint64_t fill, uint64_t used)
+{
+    const struct py_layout *l = f->l;
+    int32_t esize = set ? l->setentry_size : l->dictentry_size;
+    int32_t koff = set ? l->setentry_key : l->dictentry_key;
+    raddr_t o = fk_obj(f, type, (size_t)(set ? l->set_size : l->dict_size));
+    raddr_t table =
+        at_small ? o + (raddr_t)(set ? l->set_smalltable : l->dict_smalltable)
+                 : fk_alloc(f, (mask + 1) * (size_t)esize);
+    size_t i;
+
+    fk_put(f, o, set ? l->set_fill : l->dict_fill, fill);
+    fk_put(f, o, set ? l->set_used : l->dict_used, used);
+    fk_put(f, o, set ? l->set_mask : l->dict_mask, mask);
+    fk_put(f, o, set ? l->set_table : l->dict_table, table);
+    for (i = 0; i < n; i++) {
+        raddr_t e = table + (raddr_t)(slots[i] * esize);
+
+        fk_put(f, e, koff, keys[i]);
+        if (!set) {
+            fk_put(f, e, l->dictentry_value, values[i]);
+        }
+    }
+    return o;
+}
+
+/* 2.7: old-style classes and instances (counted by class), the one-table
+ * dict with a deleted entry, a set with its dummy, ints. */
+static void
+test_py27(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem;
+    struct census c;
+    uint64_t gc = (uint64_t)l->tpflags_have_gc;
+    uint64_t gch = (uint64_t)l->gchead_size;
+    raddr_t type, object, k, k2, v, mod, modkey, old, gone, dummy, five;
+    raddr_t dict1, dict2, cls, inst, set, d, empty, list, items[3];
+    int slots[2];
+
+    if (!pyl_has(l->dict_table)) {
+        return;
+    }
+    fk_init(&f, l);
+    type = f.b.types[CENSUS_TYPE];
+    object = f.b.types[CENSUS_OBJECT];
+    f.b.types[CENSUS_BYTES] =
+        fk_type(&f, type, "str", l->bytes_sval + 1, 1, 0, object);
+    f.b.types[CENSUS_INT27] =
+        fk_type(&f, type, "int", l->int_ival + 8, 0, 0, object);
+    f.b.types[CENSUS_DICT] =
+        fk_type(&f, type, "dict", l->dict_size, 0, gc, object);
+    f.b.types[CENSUS_SET] =
+        fk_type(&f, type, "set", l->set_size, 0, gc, object);
+    f.b.types[CENSUS_INSTANCE] =
+        fk_type(&f, type, "instance", l->instance_dict + 16, 0, gc, object);
+    f.b.types[CENSUS_CLASSOBJ] =
+        fk_type(&f, type, "classobj", l->class_delattr + 16, 0, gc, object);
+    k = fk_bytes27(&f, "k");
+    k2 = fk_bytes27(&f, "k2");
+    v = fk_bytes27(&f, "v");
+    mod = fk_bytes27(&f, "mod");
+    modkey = fk_bytes27(&f, "__module__");
+    old = fk_bytes27(&f, "Old");
+    gone = fk_bytes27(&f, "gone");
+    dummy = fk_bytes27(&f, "<dummy key>");
+    five = fk_obj(&f, f.b.types[CENSUS_INT27], (size_t)l->int_ival + 8);
+    fk_put(&f, five, l->int_ival, 5);
+    empty = fk_tuple(&f, 0, NULL);
+    slots[0] = 5;
+    dict1 = fk_table27(&f, f.b.types[CENSUS_DICT], 0, 1, 7, 1, slots, &k,
+                       &five, 1, 1);
+    dict2 = fk_table27(&f, f.b.types[CENSUS_DICT], 0, 1, 7, 1, slots, &modkey,
+                       &mod, 1, 1);
+    cls =
+        fk_obj(&f, f.b.types[CENSUS_CLASSOBJ], (size_t)l->class_delattr + 16);
+    fk_put(&f, cls, l->class_bases, empty);
+    fk_put(&f, cls, l->class_dict, dict2);
+    fk_put(&f, cls, l->class_name, old);
+    inst =
+        fk_obj(&f, f.b.types[CENSUS_INSTANCE], (size_t)l->instance_dict + 16);
+    fk_put(&f, inst, l->instance_class, cls);
+    fk_put(&f, inst, l->instance_dict, dict1);
+    /* A set with a deleted member: the dummy. */
+    slots[0] = 1;
+    slots[1] = 3;
+    items[0] = dummy;
+    items[1] = k;
+    set = fk_table27(&f, f.b.types[CENSUS_SET], 1, 1, 7, 2, slots, items, NULL,
+                     2, 1);
+    /* A dict of its own table: a deleted entry (a key, no value), and an
+     * item. */
+    items[0] = gone;
+    items[1] = k2;
+    {
+        raddr_t values[2] = {0, v};
+
+        d = fk_table27(&f, f.b.types[CENSUS_DICT], 0, 0, 7, 2, slots, items,
+                       values, 2, 1);
+    }
+    items[0] = inst;
+    items[1] = set;
+    items[2] = d;
+    list = fk_list(&f, 3, 3, items);
+    rt = fk_runtime(&f, &mem);
+    census_init(&c, rt, mem, &f.b, 0);
+    census_add_tracked(&c, list);
+    EQ(census_run(&c), 0, "2.7: census runs");
+    EQ(c.unreadable, 0, "2.7: nothing unreadable");
+    EQ(count_of(&c, "Old"), 1, "2.7: an old-style instance, by its class");
+    EQS(find_type(&c, "Old")->module, "mod",
+        "2.7: ... in its class's __module__");
+    EQ(bytes_of(&c, "Old"), (uint64_t)l->instance_dict + 16 + gch,
+       "2.7: ... of the size of an instance");
+    EQ(count_of(&c, "classobj"), 1, "2.7: the class itself");
+    EQ(count_of(&c, "str"), 6, "2.7: strs: no dummy, no deleted key");
+    EQ(count_of(&c, "int"), 1, "2.7: an int");
+    EQ(count_of(&c, "dict"), 3, "2.7: three dicts");
+    EQ(bytes_of(&c, "dict"),
+       3 * ((uint64_t)l->dict_size + gch) + 8 * (uint64_t)l->dictentry_size,
+       "2.7: dict sizes: a table of its own counts");
+    EQ(c.b.set_dummy, dummy, "2.7: the set dummy found");
+    EQ(c.objects, 15, "2.7: fifteen objects");
     census_release(&c);
     fk_runtime_free(rt);
     free(f.mem);
@@ -399,12 +576,14 @@ test_garbage(const struct py_layout *l)
     for (i = 0; i < 2000; i++) {
         census_add_tracked(&c, (junk + (i * 7919) % 65536) & ~(raddr_t)7);
     }
-    EQ(census_run(&c), 0, "3.%d: a census over garbage ends", l->minor);
-    TAP_OK(c.unreadable >= 3, "3.%d: garbage counted unreadable (%llu)",
-           l->minor, (unsigned long long)c.unreadable);
-    TAP_OK(c.partial >= 1, "3.%d: the absurd list is partial", l->minor);
-    EQ(count_of(&c, "Loop"), 1, "3.%d: a looping tp_base is bounded",
+    EQ(census_run(&c), 0, "%d.%d: a census over garbage ends", l->major,
        l->minor);
+    TAP_OK(c.unreadable >= 3, "%d.%d: garbage counted unreadable (%llu)",
+           l->major, l->minor, (unsigned long long)c.unreadable);
+    TAP_OK(c.partial >= 1, "%d.%d: the absurd list is partial", l->major,
+           l->minor);
+    EQ(count_of(&c, "Loop"), 1, "%d.%d: a looping tp_base is bounded",
+       l->major, l->minor);
     {
         /* Rows leave out what is not a type (no name to sort by). */
         struct py_heap_type *rows;
@@ -416,10 +595,10 @@ test_garbage(const struct py_layout *l)
             named += rows[i].name != NULL && rows[i].module != NULL;
             counted += rows[i].count;
         }
-        EQ(named, nrows, "3.%d: every row of a damaged heap is named",
-           l->minor);
-        EQ(counted, c.objects, "3.%d: the rows hold every object counted",
-           l->minor);
+        EQ(named, nrows, "%d.%d: every row of a damaged heap is named",
+           l->major, l->minor);
+        EQ(counted, c.objects, "%d.%d: the rows hold every object counted",
+           l->major, l->minor);
         py_heap_types_free(rows, nrows);
     }
     census_release(&c);
@@ -460,9 +639,10 @@ test_faults(const struct py_layout *l)
             break;
         }
     }
-    TAP_OK(full > 0, "3.%d: a clean run takes %llu reads", l->minor,
+    TAP_OK(full > 0, "%d.%d: a clean run takes %llu reads", l->major, l->minor,
            (unsigned long long)full);
-    EQ(fine, n + 1, "3.%d: every failing point ends cleanly", l->minor);
+    EQ(fine, n + 1, "%d.%d: every failing point ends cleanly", l->major,
+       l->minor);
     fk_runtime_free(rt);
     free(f.mem);
 }
@@ -513,9 +693,9 @@ test_gc_lists(const struct py_layout *l)
     memset(&gen, 0, sizeof(gen));
     gen.head = head + (raddr_t)l->gcgen_head;
     rc = py_gc_walk(&reader, &gen, walk_count, &n);
-    EQ(rc, 0, "3.%d: a good list", l->minor);
-    EQ(n, 5, "3.%d: five nodes", l->minor);
-    EQ(gen.objects, 5, "3.%d: objects counted", l->minor);
+    EQ(rc, 0, "%d.%d: a good list", l->major, l->minor);
+    EQ(n, 5, "%d.%d: five nodes", l->major, l->minor);
+    EQ(gen.objects, 5, "%d.%d: objects counted", l->major, l->minor);
     py_gc_reader_release(&reader);
 
     /* The last node points back at the second: a loop. */
@@ -526,8 +706,9 @@ test_gc_lists(const struct py_layout *l)
     py_gc_reader_init(&reader, rt, rt->proc);
     census_init(&c, rt, rt->proc, &f.b, 0);
     rc = py_gc_walk(&reader, &gen, walk_census, &c);
-    EQ(rc, PS_ECORRUPT, "3.%d: a looping list is refused", l->minor);
-    EQ(gen.objects, 5, "3.%d: after every node once", l->minor);
+    EQ(rc, PS_ECORRUPT, "%d.%d: a looping list is refused", l->major,
+       l->minor);
+    EQ(gen.objects, 5, "%d.%d: after every node once", l->major, l->minor);
     census_release(&c);
     py_gc_reader_release(&reader);
 
@@ -544,7 +725,7 @@ test_gc_lists(const struct py_layout *l)
     census_init(&c, rt, rt->proc, &f.b, 0);
     rc = py_gc_walk(&reader, &gen, walk_census, &c);
     TAP_OK(rc == PS_ECORRUPT || rc == PS_EFAULT,
-           "3.%d: a list into garbage stops (%d)", l->minor, rc);
+           "%d.%d: a list into garbage stops (%d)", l->major, l->minor, rc);
     census_release(&c);
     py_gc_reader_release(&reader);
 
@@ -575,12 +756,13 @@ test_gc_lists(const struct py_layout *l)
     py_gc_reader_init(&reader, rt, rt->proc);
     n = 0;
     rc = py_gc_walk(&reader, &gen, walk_count, &n);
-    EQ(rc, 0, "3.%d: a list in a pool", l->minor);
-    EQ(n, 10, "3.%d: ten nodes", l->minor);
+    EQ(rc, 0, "%d.%d: a list in a pool", l->major, l->minor);
+    EQ(n, 10, "%d.%d: ten nodes", l->major, l->minor);
     /* One pool read for the nodes, one tried where the head lives. */
-    EQ(reader.pool_reads, 2, "3.%d: the nodes read as one pool", l->minor);
-    TAP_OK(reader.node_reads <= 1, "3.%d: no node read one by one (%llu)",
-           l->minor, (unsigned long long)reader.node_reads);
+    EQ(reader.pool_reads, 2, "%d.%d: the nodes read as one pool", l->major,
+       l->minor);
+    TAP_OK(reader.node_reads <= 1, "%d.%d: no node read one by one (%llu)",
+           l->major, l->minor, (unsigned long long)reader.node_reads);
     py_gc_reader_release(&reader);
     fk_runtime_free(rt);
     free(f.mem);
@@ -650,16 +832,19 @@ test_chunks(void)
 int
 main(void)
 {
-    static const int minors[] = {6, 7, 8, 10, 11, 12, 13};
+    static const int versions[][2] = {{2, 7},  {3, 6},  {3, 7},  {3, 8},
+                                      {3, 10}, {3, 11}, {3, 12}, {3, 13}};
     size_t i;
 
-    for (i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
-        const struct py_layout *l = py_layout_find(3, minors[i]);
+    for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        const struct py_layout *l =
+            py_layout_find(versions[i][0], versions[i][1]);
 
         if (l == NULL) {
             continue;
         }
         test_small_heap(l);
+        test_py27(l);
         test_garbage(l);
         test_faults(l);
         test_gc_lists(l);

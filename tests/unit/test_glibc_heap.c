@@ -520,6 +520,87 @@ test_mmapped_and_bins(void)
            "2.36: checked layout");
 }
 
+/*
+ * A thread arena of a long-running program can have a free chunk in
+ * nearly every bin.  The search for main_arena wants empty bins in a
+ * candidate (garbage has none); an arena reached through the ring is one
+ * and must not end the walk, which would lose its heaps and every arena
+ * after it.
+ */
+static void
+test_busy_arena(void)
+{
+    struct image *im = calloc(1, sizeof(*im));
+    unsigned char *tal;
+    struct glibc_malloc gm;
+    struct memsrc *src;
+    struct maps maps;
+    uint64_t first;
+    int b;
+
+    build(im);
+    tal = im->theap + L->hi_sizeof;
+    first = ((uint64_t)L->hi_sizeof + (uint64_t)L->ms_size + 15) & ~15ULL;
+    for (b = 2; b < GLIBC_NBINS; b++) {
+        put64(tal, (uint64_t)L->ms_bins + 16 * (uint64_t)(b - 1),
+              THEAP + first + 0x100);
+        put64(tal, (uint64_t)L->ms_bins + 16 * (uint64_t)(b - 1) + 8,
+              THEAP + first + 0x100);
+    }
+    src = source(im);
+    maps_of(&maps);
+    gm_of(&gm);
+    TAP_EQ_INT(glibc_malloc_heaps(&gm, src, &maps), 0,
+               "heaps of a busy arena");
+    TAP_EQ_INT(gm.narenas, 2, "the busy thread arena is walked");
+    TAP_OK(gm.nheaps == 2, "and its heap found (%s)", gm.problem);
+    free(maps.v);
+    memsrc_free(src);
+    glibc_malloc_release(&gm);
+    free(im);
+}
+
+/*
+ * Thread heaps by their headers, with no arena list: the thread heap of
+ * the image, a second heap of its arena 64 MiB further on, an anonymous
+ * mapping that merely starts at a boundary, and a heap whose arena is
+ * nowhere.  The arena ring is broken first: a walk that stops there, as
+ * one torn by a busy arena does, must not hide the heaps.
+ */
+static void
+test_heaps_by_header(void)
+{
+    struct image *im = calloc(1, sizeof(*im));
+    static unsigned char second[64], plain[64], stray[64];
+    struct memsrc *src;
+    raddr_t cand[4] = {THEAP, THEAP + GLIBC_HEAP_MAX,
+                       THEAP + 2 * GLIBC_HEAP_MAX, THEAP + 3 * GLIBC_HEAP_MAX};
+    unsigned char is_heap[4];
+    uint64_t ta;
+
+    build(im);
+    ta = THEAP + (uint64_t)L->hi_sizeof;
+    put64(im->libc + (ARENA - LIBC), (uint64_t)L->ms_next, 0x1234560);
+    put64(second, (uint64_t)L->hi_ar_ptr, ta);
+    put64(second, (uint64_t)L->hi_prev, THEAP);
+    put64(second, (uint64_t)L->hi_size, 0x21000);
+    put64(second, (uint64_t)L->hi_mprotect_size, 0x21000);
+    put64(plain, 0, 0x7777);
+    memcpy(stray, second, sizeof(stray));
+    put64(stray, (uint64_t)L->hi_ar_ptr, 0x7e0100000030ULL);
+    src = source(im);
+    memsrc_buffer_add(src, cand[1], second, sizeof(second));
+    memsrc_buffer_add(src, cand[2], plain, sizeof(plain));
+    memsrc_buffer_add(src, cand[3], stray, sizeof(stray));
+    TAP_EQ_INT(glibc_heaps_by_header(src, cand, 4, is_heap), 0,
+               "heaps by header");
+    TAP_OK(is_heap[0] && is_heap[1], "an arena's first and second heaps");
+    TAP_OK(!is_heap[2], "a mapping that is not a heap");
+    TAP_OK(!is_heap[3], "a heap_info whose arena is not a heap's");
+    memsrc_free(src);
+    free(im);
+}
+
 int
 main(void)
 {
@@ -528,5 +609,7 @@ main(void)
     test_damage();
     test_long_lists();
     test_mmapped_and_bins();
+    test_heaps_by_header();
+    test_busy_arena();
     return tap_done();
 }

@@ -226,6 +226,28 @@ test_others(void)
            "largest first");
     release(v, n);
 
+    /* 2.7: freed ints held in their free-list blocks, which are
+     * Python's, not native. */
+    base(&f);
+    f.rss = 140 * MiB;
+    f.malloc_in_use = 110 * MiB;
+    f.freelists_known = 1;
+    f.fl_blocks = 107000;
+    f.fl_bytes = 103 * MiB;
+    f.fl_live = 9 * MiB;
+    f.fl_live_n = 400000;
+    f.fl_free = 91 * MiB;
+    f.fl_free_slots = 4000000;
+    f.fl_empty = 93 * MiB;
+    n = run(&f, v);
+    TAP_EQ_STR(mem_verdict_kind_name(v[0].kind), "int-free-lists",
+               "2.7's int free lists named");
+    TAP_OK(has_remedy(&v[0], "import gc; gc.collect()"),
+           "a full collection frees their empty blocks");
+    TAP_OK(n == 1 || v[1].kind != MEM_V_NATIVE,
+           "the blocks are not native memory");
+    release(v, n);
+
     /* A small idle process. */
     base(&f);
     f.rss = 12 * MiB;

@@ -1,5 +1,5 @@
 /*
- * test_pystr.c - unit tests of the PEP 393 str decoders.
+ * test_pystr.c - unit tests of the PEP 393 str decoders (and 2.7's).
  *
  * Layer: tests.  Kinds 1, 2 and 4 with the names the end-to-end tests use
  * ('fünf', '函数', '𠀀'), lone surrogates, U+0000, truncation at every
@@ -369,6 +369,47 @@ test_state(void)
            "highest positions accepted; kind returned as stored");
 }
 
+/* 2.7: byte strings and narrow-build (UTF-16) unicode. */
+static void
+test_py27(void)
+{
+    /* "fünf-函数-𠀀" as UTF-8, then with a stray byte and a truncated
+     * sequence, an overlong '/', an encoded surrogate, and a NUL. */
+    static const uint8_t utf8[] = "f\xc3\xbcnf-\xe5\x87\xbd\xe6\x95\xb0-"
+                                  "\xf0\xa0\x80\x80";
+    static const uint8_t bad[] = {'a', 0xff, 'b', 0xe5, 0x87};
+    static const uint8_t overlong[] = {0xc0, 0xaf, 0xed, 0xa0, 0x80, 0};
+    /* 'a', U+20000 as a pair, a lone high, 'x', a lone low, 'z'. */
+    static const uint8_t utf16[] = {'a',  0,   0x40, 0xd8, 0x00, 0xdc, 0x3d,
+                                    0xd8, 'x', 0,    0x01, 0xdc, 'z',  0};
+    char out[64];
+
+    TAP_EQ_INT(py_bytes_to_utf8(utf8, sizeof(utf8) - 1, out, sizeof(out)),
+               (long)sizeof(utf8) - 1, "bytes: UTF-8 length kept");
+    TAP_EQ_STR(out, (const char *)utf8, "bytes: UTF-8 passes through");
+    TAP_EQ_INT(py_bytes_to_utf8(bad, sizeof(bad), out, sizeof(out)), 11,
+               "bytes: stray bytes escaped");
+    TAP_EQ_STR(out,
+               "a\xed\xb3\xbf"
+               "b\xed\xb3\xa5\xed\xb2\x87",
+               "bytes: stray and cut-off bytes become U+DC80 + byte");
+    TAP_EQ_INT(py_bytes_to_utf8(overlong, sizeof(overlong), out, sizeof(out)),
+               17, "bytes: overlong and surrogate forms escaped");
+    TAP_EQ_STR(out,
+               "\xed\xb3\x80\xed\xb2\xaf\xed\xb3\xad\xed\xb2\xa0"
+               "\xed\xb2\x80\xc0\x80",
+               "bytes: byte by byte, NUL as C0 80");
+    TAP_EQ_INT(py_bytes_to_utf8(utf8, sizeof(utf8) - 1, out, 4), 17,
+               "bytes: the length needed, when cut");
+    TAP_EQ_STR(out, "f\xc3\xbc", "bytes: cut at a character boundary");
+    TAP_EQ_INT(py_utf16_to_utf8(utf16, 7, out, sizeof(out)), 13,
+               "utf16: length");
+    TAP_EQ_STR(out, "a\xf0\xa0\x80\x80\xed\xa0\xbdx\xed\xb0\x81z",
+               "utf16: a pair is one character, lone surrogates stay");
+    TAP_EQ_INT(py_utf16_to_utf8(utf16, 2, out, sizeof(out)), 4,
+               "utf16: a high surrogate at the end stays alone");
+}
+
 int
 main(void)
 {
@@ -379,5 +420,6 @@ main(void)
     test_utf8_next();
     test_round_trip();
     test_state();
+    test_py27();
     return tap_done();
 }

@@ -138,6 +138,7 @@ make_code2(struct image *im, const char *name, int firstlineno)
 
     switch (l->code_linetable_format) {
     case 1:
+    case 4:
         table = make_bytes(im, lnotab, sizeof(lnotab));
         break;
     case 2:
@@ -221,7 +222,7 @@ test_compare(const struct py_layout *l, unsigned char *mem)
     raddr_t two;
     char label[16];
 
-    snprintf(label, sizeof(label), "3.%d", l->minor);
+    snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
     build(&im, &b);
     TAP_OK(walk_across(&im, &b, NULL) == 0, "%s: an unchanged stack", label);
     /* The caller's caller changed: another call chain. */
@@ -337,7 +338,7 @@ test_sampler(const struct py_layout *l, unsigned char *mem)
     int rc, round;
     char label[16];
 
-    snprintf(label, sizeof(label), "3.%d", l->minor);
+    snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
     build(&im, &b);
     lv = live_new(&im);
     rt = runtime_over(&im, &b, &lv->base);

@@ -53,7 +53,7 @@ test_layout(const struct py_layout *l, unsigned char *mem)
     size_t n, k;
     int rc, seed;
 
-    snprintf(label, sizeof(label), "3.%d", l->minor);
+    snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
 
     /* A well-formed runtime reads back exactly. */
     build(&im, &b);
@@ -116,6 +116,28 @@ test_layout(const struct py_layout *l, unsigned char *mem)
     rc = walk_all(rt, &stack, &n);
     TAP_EQ_INT(rc, PS_ECHANGED, "a looping frame chain");
     py_runtime_free(rt);
+
+    /* 3.15: a chain that ends short of the thread's base frame (its
+     * link cut while read) is torn. */
+    if (pyl_has(l->tstate_base_frame)) {
+        build(&im, &b);
+        put64(&im, b.frames[2], l->iframe_previous, 0);
+        rt = runtime_over(&im, &b, source_of(&im));
+        rc = walk_all(rt, &stack, &n);
+        TAP_EQ_INT(rc, PS_ECHANGED, "a chain short of the base frame");
+        py_runtime_free(rt);
+    }
+
+    /* 3.14+: a tag that marks no object (a tagged int) is no code. */
+    if (pyl_has(l->stackref_tag_bits)) {
+        build(&im, &b);
+        put64(&im, b.frames[1], l->iframe_code,
+              b.codes[1] | (uint64_t)l->stackref_tag_bits);
+        rt = runtime_over(&im, &b, source_of(&im));
+        rc = walk_all(rt, &stack, &n);
+        TAP_OK(rc < 0, "%s: a tagged int where the code is: %d", label, rc);
+        py_runtime_free(rt);
+    }
 
     /* A thread list that loops. */
     build(&im, &b);

@@ -220,18 +220,23 @@ def damage_types():
 
 
 def damage_dicts():
-    keys_ptr = 4 * WORD  # ma_keys (3.6+), ma_mask (2.7)
     dicts = [dict(("key%d" % i, i) for i in range(n)) for n in (2, 6, 6)]
-    poke(id(dicts[0]) + keys_ptr, NOWHERE)
-    keys = peek(id(dicts[1]) + keys_ptr)
-    for k in range(1, 5):
-        poke(keys + k * WORD, 2 ** 64 - 1 - k)
+    if V < (3, 0):
+        # 2.7: one table; ma_mask at 4 words, ma_table at 5.
+        poke(id(dicts[0]) + 5 * WORD, NOWHERE)
+        poke(id(dicts[1]) + 4 * WORD, 2 ** 64 - 2)
+    else:
+        keys_ptr = 4 * WORD  # ma_keys
+        poke(id(dicts[0]) + keys_ptr, NOWHERE)
+        keys = peek(id(dicts[1]) + keys_ptr)
+        for k in range(1, 5):
+            poke(keys + k * WORD, 2 ** 64 - 1 - k)
     key = fresh_str("damaged-key")
     dicts[2][key] = 1
     poke(id(key) + WORD, NOWHERE)
     KEEP.append(dicts)
-    DONE.append("dicts: keys nowhere, a keys header of garbage, a key "
-                "whose type is nothing")
+    DONE.append("dicts: keys (2.7: a table) nowhere, a keys header (2.7: a "
+                "mask) of garbage, a key whose type is nothing")
 
 
 def pool_of(addr):

@@ -31,9 +31,12 @@ import ctypes
 import gc
 import json
 import os
+import signal
 import sys
 import time
 import types
+
+PY2 = sys.version_info[0] == 2
 
 SCALE = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() \
     else 2000
@@ -390,8 +393,14 @@ def main(path):
     os.rename(path + ".tmp", path)
     sys.stdout.write("READY\n")
     sys.stdout.flush()
+    # Park without making an object (nor a frame): 2.7's time.sleep()
+    # takes its argument in a tuple (tracked by the GC) that lives while
+    # it sleeps; signal.pause() takes none.
     while True:
-        time.sleep(3600)
+        if PY2:
+            signal.pause()
+        else:
+            time.sleep(3600)
 
 
 if __name__ == "__main__":

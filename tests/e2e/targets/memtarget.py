@@ -25,6 +25,10 @@ pool headers, read from inside.
   native             ~200 MiB malloc'd by "an extension" and kept
   healthy            nothing in particular
   census             200000 str objects (run with PYTHONMALLOC=malloc)
+  freelists          (2.7) 100000 ints and 50000 floats kept, 400000 ints
+                     made and freed (the int free list keeps their
+                     blocks); on "collect" (stdin) a full collection,
+                     then "collected"
   spinner            counts forever, writing the count to argv[3]
   grow               for --watch: grows in steps to a peak, holds it,
                      frees, and exits with status 3
@@ -98,27 +102,71 @@ def debugmallocstats():
 
 
 def elf_symbols(path, names):
-    """{name: st_value} of the wanted symbols in path's .symtab."""
+    """{name: st_value} of the wanted objects in path's .symtab, read in
+    small pieces (a read over malloc's mmap threshold would change the
+    very state this target measures)."""
     import struct
-    with open(path, "rb") as f:
-        data = f.read()
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-                for i in range(shnum)]
+    piece = 32 << 10
     found = {}
-    for sh in sections:
-        if sh[1] != 2:          # SHT_SYMTAB
-            continue
-        strtab = sections[sh[6]]
-        for off in range(sh[4], sh[4] + sh[5], 24):
-            name_off, info, _, _, value, _ = struct.unpack_from(
-                "<IBBHQQ", data, off)
-            start = strtab[4] + name_off
-            name = data[start:data.index(b"\0", start)].decode("ascii")
-            if name in names and (info & 0xf) == 1:     # STT_OBJECT
-                found[name] = value
+    with open(path, "rb") as f:
+        def at(off, n):
+            f.seek(off)
+            return f.read(n)
+        shoff, = struct.unpack("<Q", at(0x28, 8))
+        shentsize, shnum = struct.unpack("<HH", at(0x3A, 4))
+        sections = [struct.unpack("<IIQQQQIIQQ", at(shoff + i * shentsize,
+                                                    64))
+                    for i in range(shnum)]
+        for sh in sections:
+            if sh[1] != 2:          # SHT_SYMTAB
+                continue
+            strtab = sections[sh[6]]
+            # The string table in pieces (names may share their tails).
+            strs = [at(off, min(piece, strtab[4] + strtab[5] - off))
+                    for off in range(strtab[4], strtab[4] + strtab[5],
+                                     piece)]
+
+            def name_at(off):
+                out = b""
+                while off // piece < len(strs):
+                    part = strs[off // piece][off % piece:]
+                    end = part.find(b"\0")
+                    if end >= 0:
+                        return out + part[:end]
+                    out += part
+                    off += len(part)
+                return out
+            wanted = set(n.encode("ascii") for n in names)
+            step = 24 * 1024            # whole symbols per read
+            for off in range(sh[4], sh[4] + sh[5], step):
+                chunk = at(off, min(step, sh[4] + sh[5] - off))
+                for k in range(0, len(chunk) - 23, 24):
+                    name_off, info = struct.unpack_from("<IB", chunk, k)
+                    if (info & 0xf) != 1:   # STT_OBJECT
+                        continue
+                    name = name_at(name_off)
+                    if name in wanted:
+                        found[name.decode("ascii")], = struct.unpack_from(
+                            "<Q", chunk, k + 8)
     return found
+
+
+def own_statics():
+    """The addresses of obmalloc.c's statics in this process (2.7)."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and "libpython" in parts[5] and \
+                    int(parts[2], 16) == 0:
+                base = int(parts[0].split("-")[0], 16)
+                sym = elf_symbols(parts[5], ("arenas", "maxarenas",
+                                             "narenas_currently_allocated"))
+                return dict((k, base + v) for k, v in sym.items())
+    return None
+
+
+# Found once, before any scenario runs.
+STATICS = None if hasattr(sys, "_debugmallocstats") else own_statics()
 
 
 def own_pymalloc_stats():
@@ -128,21 +176,11 @@ def own_pymalloc_stats():
     POOL_SIZE - maxnextoffset, a multiple of its size class + 1: 16 bytes
     apart in 2.7.18, 8 in older 2.7 releases)."""
     arena_size, pool_size, overhead = 256 << 10, 4 << 10, 48
-    lib = base = None
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and "libpython" in parts[5] and \
-                    int(parts[2], 16) == 0:
-                lib, base = parts[5], int(parts[0].split("-")[0], 16)
-                break
-    sym = elf_symbols(lib, ("arenas", "maxarenas",
-                            "narenas_currently_allocated"))
     u64 = ctypes.c_uint64.from_address
     u32 = ctypes.c_uint32.from_address
-    arenas = u64(base + sym["arenas"]).value
-    maxarenas = u32(base + sym["maxarenas"]).value
-    narenas = u64(base + sym["narenas_currently_allocated"]).value
+    arenas = u64(STATICS["arenas"]).value
+    maxarenas = u32(STATICS["maxarenas"]).value
+    narenas = u64(STATICS["narenas_currently_allocated"]).value
     used = avail = unused_pools = seen = 0
     for i in range(maxarenas):
         ao = arenas + 48 * i
@@ -221,6 +259,7 @@ def scenario_accuracy(extra):
     big = [b"x" * 4000 + str(i).encode() for i in range(50)]
     KEEP.append(big)
     extra["large_bytes"] = len(big)
+    extra["large_type"] = type(big[0]).__name__     # 2.7: str
 
 
 def scenario_retention(extra):
@@ -264,6 +303,18 @@ def scenario_census(extra):
     """Run with PYTHONMALLOC=malloc: every object is a malloc block."""
     KEEP.append([str(i).zfill(40) for i in range(200000)])
     extra["strs"] = 200000
+
+
+def scenario_freelists(extra):
+    """2.7 allocates ints and floats in blocks of their own, outside
+    pymalloc, and keeps a block until a full collection finds it
+    without a live object."""
+    rng = getattr(__builtins__, "xrange", range)
+    KEEP.append([i * 1000003 for i in rng(100000)])
+    KEEP.append([i + 0.5 for i in rng(50000)])
+    tmp = [i * 7 + 10 ** 6 for i in rng(400000)]
+    del tmp
+    extra.update(kept_ints=100000, kept_floats=50000, freed_ints=400000)
 
 
 def write_truth(path, doc):
@@ -334,6 +385,13 @@ def main():
             break
     sys.stdout.write("READY\n")
     sys.stdout.flush()
+    if name == "freelists":
+        import gc
+        for line in iter(sys.stdin.readline, ""):
+            if line.strip() == "collect":
+                gc.collect()
+                sys.stdout.write("collected\n")
+                sys.stdout.flush()
     while True:
         time.sleep(3600)
 
