@@ -55,6 +55,8 @@ static const struct {
     {"builtin_function_or_method", PY_OBJ_CMETHOD},
     {"_thread.lock", PY_OBJ_LOCK},
     {"thread.lock", PY_OBJ_LOCK}, /* 2.7 */
+    {"unicode", PY_OBJ_UNICODE},  /* 2.7 */
+    {"long", PY_OBJ_LONG},        /* 2.7 */
     {"_thread.RLock", PY_OBJ_RLOCK},
 };
 
@@ -190,10 +192,10 @@ render_str(const char *s, size_t len, int truncated, struct strbuf *out)
     }
 }
 
-/* Python's repr of bytes. */
+/* Python's repr of bytes (prefix "b"), or of 2.7's str (prefix ""). */
 static void
-render_bytes(const unsigned char *b, size_t len, int truncated,
-             struct strbuf *out)
+render_bytes(const char *prefix, const unsigned char *b, size_t len,
+             int truncated, struct strbuf *out)
 {
     char quote = '\'';
     size_t i;
@@ -201,7 +203,7 @@ render_bytes(const unsigned char *b, size_t len, int truncated,
     if (memchr(b, '\'', len) != NULL && memchr(b, '"', len) == NULL) {
         quote = '"';
     }
-    strbuf_addch(out, 'b');
+    strbuf_addstr(out, prefix);
     strbuf_addch(out, quote);
     for (i = 0; i < len; i++) {
         unsigned char c = b[i];
@@ -219,6 +221,76 @@ render_bytes(const unsigned char *b, size_t len, int truncated,
             strbuf_addf(out, "\\x%02x", c);
         } else {
             strbuf_addch(out, (char)c);
+        }
+    }
+    strbuf_addch(out, quote);
+    if (truncated) {
+        strbuf_addstr(out, "...");
+    }
+}
+
+/* The code point of the UTF-8 sequence at s[*i], advancing *i past it. */
+static unsigned
+utf8_next(const unsigned char *s, size_t len, size_t *i)
+{
+    unsigned c = s[*i], cp, more, k;
+
+    if (c < 0x80) {
+        *i += 1;
+        return c;
+    }
+    more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+    cp = c & (0x3f >> more);
+    for (k = 1; k <= more && *i + k < len; k++) {
+        if ((s[*i + k] & 0xc0) != 0x80) {
+            break;
+        }
+        cp = cp << 6 | (s[*i + k] & 0x3f);
+    }
+    if (more == 0 || k <= more) {
+        *i += 1;
+        return 0xfffd; /* not UTF-8: py_str_read() never writes it */
+    }
+    *i += more + 1;
+    return cp;
+}
+
+/*
+ * Python 2.7's repr of a unicode, from its UTF-8: u'...', every
+ * character outside printable ASCII escaped (\xNN, \uNNNN, \UNNNNNNNN).
+ */
+static void
+render_unicode27(const char *s, size_t len, int truncated, struct strbuf *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char quote = '\'';
+    size_t i = 0;
+
+    if (memchr(s, '\'', len) != NULL && memchr(s, '"', len) == NULL) {
+        quote = '"';
+    }
+    strbuf_addch(out, 'u');
+    strbuf_addch(out, quote);
+    while (i < len) {
+        unsigned cp = utf8_next(u, len, &i);
+
+        if (cp == (unsigned char)quote || cp == '\\') {
+            strbuf_addch(out, '\\');
+            strbuf_addch(out, (char)cp);
+        } else if (cp == '\n') {
+            strbuf_addstr(out, "\\n");
+        } else if (cp == '\r') {
+            strbuf_addstr(out, "\\r");
+        } else if (cp == '\t') {
+            strbuf_addstr(out, "\\t");
+        } else if (cp < 0x20 || (cp >= 0x7f && cp < 0x100)) {
+            strbuf_addf(out, "\\x%02x", cp);
+        } else if (cp >= 0x100 && cp < 0x10000) {
+            strbuf_addf(out, "\\u%04x", cp);
+        } else if (cp >= 0x10000) {
+            strbuf_addf(out, "\\U%08x", cp);
+        } else {
+            strbuf_addch(out, (char)cp);
         }
     }
     strbuf_addch(out, quote);
@@ -392,6 +464,7 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
     const struct py_layout *l = &rt->layout;
     const struct py_type_info *ti;
     size_t mark = repr->len;
+    enum py_obj_kind kind;
     int rc = py_objects_type(o, obj, &ti);
 
     if (rc < 0) {
@@ -399,14 +472,18 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
         err_clear();
         return;
     }
-    switch (ti->kind) {
+    kind = ti->kind;
+    if (kind == PY_OBJ_STR && pyl_has(l->str_is_bytes) && l->str_is_bytes) {
+        kind = PY_OBJ_BYTES; /* 2.7's str, shown without the b */
+    }
+    switch (kind) {
     case PY_OBJ_NONE:
         strbuf_addstr(repr, "None");
         return;
     case PY_OBJ_BOOL: {
         int64_t v = 0;
 
-        rc = py_long_read(rt, obj, &v);
+        rc = py_int_read(rt, obj, &v);
         if (rc == 0) {
             strbuf_addstr(repr, v ? "True" : "False");
             return;
@@ -414,8 +491,25 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
         break;
     }
     case PY_OBJ_INT:
+        if (pyl_has(l->int_ival)) {
+            /* 2.7's int: a C long. */
+            int64_t v = 0;
+
+            rc = py_int_read(rt, obj, &v);
+            if (rc == 0) {
+                strbuf_addf(repr, "%lld", (long long)v);
+            }
+        } else {
+            rc = render_int(rt, obj, repr);
+        }
+        if (rc == 0) {
+            return;
+        }
+        break;
+    case PY_OBJ_LONG:
         rc = render_int(rt, obj, repr);
         if (rc == 0) {
+            strbuf_addch(repr, 'L');
             return;
         }
         break;
@@ -429,12 +523,15 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
         }
         break;
     }
-    case PY_OBJ_STR: {
+    case PY_OBJ_STR:
+    case PY_OBJ_UNICODE: {
         struct strbuf s = STRBUF_INIT;
         int truncated = 0;
 
         rc = py_str_read(rt, obj, PY_REPR_STR_MAX, &s, &truncated);
-        if (rc == 0) {
+        if (rc == 0 && ti->kind == PY_OBJ_UNICODE) {
+            render_unicode27(s.buf, s.len, truncated, repr);
+        } else if (rc == 0) {
             render_str(s.buf, s.len, truncated, repr);
         }
         strbuf_release(&s);
@@ -451,7 +548,8 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
         rc = py_bytes_read(rt, obj, PY_REPR_BYTES_MAX, &data, &len);
         if (rc == 0) {
             memsrc_read(rt->mem, obj + l->var_size, &full, sizeof(full));
-            render_bytes(data, len, full > (int64_t)len, repr);
+            render_bytes(ti->kind == PY_OBJ_BYTES ? "b" : "", data, len,
+                         full > (int64_t)len, repr);
         }
         free(data);
         if (rc == 0) {

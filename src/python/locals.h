@@ -50,6 +50,8 @@ enum py_obj_kind {
     PY_OBJ_CMETHOD, /* a builtin function or method (m_self) */
     PY_OBJ_LOCK,    /* _thread.lock */
     PY_OBJ_RLOCK,   /* _thread.RLock */
+    PY_OBJ_UNICODE, /* 2.7's unicode (its str is bytes) */
+    PY_OBJ_LONG,    /* 2.7's long (its int is a C long) */
 };
 
 struct py_type_info {

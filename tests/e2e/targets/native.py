@@ -21,6 +21,10 @@ import _common
 from _common import HOLD, arrived
 
 LOCALS = {}
+# The values pyspect renders as repr() does (2.7: its long and unicode).
+SCALARS = (bool, int, float, str, bytes)
+if sys.version_info[0] == 2:
+    SCALARS += (long, unicode)  # noqa: F821
 
 
 class Widget(object):
@@ -33,8 +37,7 @@ def describe(frame):
     out = {}
     for name, value in frame.f_locals.items():
         tname = type(value).__name__
-        if value is None or isinstance(value, (bool, int, float, str,
-                                                bytes)):
+        if value is None or isinstance(value, SCALARS):
             text = repr(value)
         elif isinstance(value, (list, tuple, dict, set, frozenset)):
             text = "<%s at %#x, len %d>" % (tname, id(value), len(value))
