@@ -12,6 +12,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/hashmap.h"
 #include "core/json.h"
 #include "core/strbuf.h"
@@ -159,7 +160,8 @@ locals_text(const struct py_locals *lv, struct strbuf *out)
                                              : "        Locals:\n");
                 header = 1;
             }
-            strbuf_addf(out, "            %s: %s\n", v->name, v->repr);
+            strbuf_addf(out, "            %s: %s\n", esc(v->name),
+                        esc(v->repr));
         }
     }
 }
@@ -170,10 +172,11 @@ python_frame_text(const struct py_thread_snapshot *t, size_t j, size_t width,
                   struct strbuf *src, struct strbuf *out)
 {
     const struct py_frame *f = &t->frames[j];
-    const char *fn = frame_function(f);
+    const char *fn = esc(frame_function(f));
     size_t pad = width > text_width(fn) ? width - text_width(fn) : 0;
 
-    strbuf_addf(out, "    %s%*s  %s:", fn, (int)pad, "", f->code->filename);
+    strbuf_addf(out, "    %s%*s  %s:", fn, (int)pad, "",
+                esc(f->code->filename));
     if (f->line >= 0) {
         strbuf_addf(out, "%d\n", f->line);
     } else {
@@ -182,7 +185,7 @@ python_frame_text(const struct py_thread_snapshot *t, size_t j, size_t width,
     strbuf_reset(src);
     if (opt->source && f->line > 0 &&
         source_line(sources, f->code->filename, f->line, src) == 0) {
-        strbuf_addf(out, "        %s\n", src->buf);
+        strbuf_addf(out, "        %s\n", esc(src->buf));
     }
     if (t->locals != NULL) {
         locals_text(&t->locals[j], out);
@@ -201,23 +204,25 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     source_cache_init(&sources, rt->target);
     target_cmdline(rt->target, &cmdline);
+    /* Every name below is the target's: escaped (core/escape.h). */
     strbuf_addf(out, "Process %d", rt->target->pid);
     if (rt->target->ns_pid != 0) {
         /* In a container: the pid it knows itself by, too. */
         strbuf_addf(out, " (pid %d in its namespace)", rt->target->ns_pid);
     }
-    strbuf_addf(out, ": %s\n", cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, ": %s\n",
+                esc(cmdline.len ? cmdline.buf : rt->executable));
     if (rt->target->file != NULL) {
-        strbuf_addf(out, "Core file %s%s\n", rt->target->file,
+        strbuf_addf(out, "Core file %s%s\n", esc(rt->target->file),
                     rt->target->partial ? " (partial: memory missing)" : "");
     }
-    strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
-                rt->library ? rt->library : rt->executable);
+    strbuf_addf(out, "Python %s (%s)\n", esc(rt->version.text),
+                esc(rt->library ? rt->library : rt->executable));
     if (snap->paused) {
         strbuf_addf(out, "Paused for %.2f ms\n", snap->paused_ms);
     }
     for (i = 0; i < snap->deadlocks.n; i++) {
-        strbuf_addf(out, "\nDeadlock: %s\n", snap->deadlocks.v[i].text);
+        strbuf_addf(out, "\nDeadlock: %s\n", esc(snap->deadlocks.v[i].text));
     }
     for (i = 0; i < snap->n; i++) {
         const struct py_thread_snapshot *t = &snap->threads[i];
@@ -225,7 +230,7 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
         strbuf_addf(out, "\nThread %ld", t->thread.tid);
         if (t->name != NULL) {
-            strbuf_addf(out, " \"%s\"", t->name);
+            strbuf_addf(out, " \"%s\"", esc(t->name));
         }
         strbuf_addf(out, " (%s%s)%s\n", thread_state(t),
                     t->thread.holds_gil ? ", holds the GIL" : "",
@@ -252,12 +257,13 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
             size_t w;
 
             if (!opt->native) {
-                w = text_width(frame_function(&t->frames[j]));
+                w = text_width(esc(frame_function(&t->frames[j])));
             } else if (t->mixed[j].kind == PY_MIXED_PYTHON) {
-                w = text_width(frame_function(&t->frames[t->mixed[j].python]));
+                w = text_width(
+                    esc(frame_function(&t->frames[t->mixed[j].python])));
             } else {
                 unwinder_symbol(unwinder, &t->mixed[j].native, &sym);
-                w = text_width(native_function(&sym));
+                w = text_width(esc(native_function(&sym)));
             }
             if (w > width) {
                 width = w;
@@ -276,12 +282,12 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
             }
             unwinder_symbol(unwinder, &m->native, &sym);
             {
-                const char *fn = native_function(&sym);
+                const char *fn = esc(native_function(&sym));
                 size_t pad =
                     width > text_width(fn) ? width - text_width(fn) : 0;
 
                 strbuf_addf(out, "    %s%*s  %s +%#llx\n", fn, (int)pad, "",
-                            sym.library ? base_name(sym.library) : "?",
+                            sym.library ? esc(base_name(sym.library)) : "?",
                             (unsigned long long)sym.offset);
             }
         }

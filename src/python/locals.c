@@ -141,7 +141,7 @@ py_objects_type(struct py_objects *o, raddr_t obj,
     return 0;
 }
 
-/* ---- renderings ----------------------------------------------------------- */
+/* ---- renderings ------------------------------------------------------- */
 
 /* Python's repr of a str, from its UTF-8 (as py_str_read() gives it). */
 static void
