@@ -374,70 +374,6 @@ record_parse(int argc, char **argv, struct record_options *opt)
     return 0;
 }
 
-/* ---- the output file ---------------------------------------------------- */
-
-/*
- * Open the output before sampling, so that a path that cannot be written
- * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.  "-" is standard output.
- */
-static int
-output_open(const char *path, int *fd, int *created)
-{
-    if (strcmp(path, "-") == 0) {
-        *created = 0;
-        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-        if (*fd < 0) {
-            return err_set(PS_EIO, "cannot write to standard output: %s",
-                           strerror(errno));
-        }
-        return 0;
-    }
-    *created = 1;
-    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (*fd < 0 && errno == EEXIST) {
-        *created = 0;
-        *fd = open(path, O_WRONLY | O_CLOEXEC);
-    }
-    if (*fd < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-/*
- * Write the profile: a regular file from its start (it may be one that
- * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
- */
-static int
-output_write(int fd, const char *path, const struct strbuf *sb)
-{
-    struct stat st;
-    size_t done = 0;
-    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-
-    /* A regular file is rewritten from its start; a pipe or a device
-     * (-o /dev/stdout) is written to as it is. */
-    if (regular && ftruncate(fd, 0) < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    while (done < sb->len) {
-        ssize_t n =
-            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
-                    : write(fd, sb->buf + done, sb->len - done);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", path,
-                           strerror(n < 0 ? errno : ENOSPC));
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 /* ---- targets ------------------------------------------------------------ */
 
 static struct record_target *
@@ -1122,8 +1058,8 @@ cmd_record(int argc, char **argv)
         opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
     for (i = 0; i < opt.noutputs; i++) {
-        rc = output_open(opt.outputs[i].path, &opt.outputs[i].fd,
-                         &opt.outputs[i].created);
+        rc = cmd_output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                             &opt.outputs[i].created);
         if (rc < 0) {
             goto fail;
         }
@@ -1168,7 +1104,7 @@ cmd_record(int argc, char **argv)
     for (i = 0; i < opt.noutputs; i++) {
         strbuf_reset(&out);
         opt.outputs[i].format->write(&r.profile, &oo, &out);
-        rc = output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        rc = cmd_output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
         if (rc < 0) {
             goto fail;
         }

@@ -36,6 +36,11 @@ struct out_options {
                         * command in meta */
     int pid;           /* pprof: only the threads of this process; 0:
                         * every process */
+    /* lines: the source line of file:line appended to out (0), or not
+     * available (nonzero); NULL: no source lines. */
+    int (*source_line)(void *ctx, const char *file, int line,
+                       struct strbuf *out);
+    void *source_ctx;
 };
 
 /* Defaults: top 20, width 1200, min_width 0.1, title NULL. */
@@ -172,5 +177,14 @@ int out_trace(const struct profile *p, const struct out_options *o,
 
 /* Append data gzip-compressed (no name, no time: deterministic). */
 void out_gzip(const void *data, size_t len, struct strbuf *out);
+
+/*
+ * An allocation profile (counts are bytes, objects are blocks) as a
+ * table by line: the top o->top innermost lines by bytes, with share,
+ * blocks, average block size and, through o->source_line, the source
+ * line; then what the rest add up to.
+ */
+int out_lines(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
 
 #endif /* PYSPECT_OUTPUT_OUTPUT_H */
