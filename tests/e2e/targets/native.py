@@ -106,13 +106,14 @@ def lowest_priority():
 
 
 def compress_forever():
-    lowest_priority()
     # Text-like data (short matches everywhere) keeps level 9 busy for a
-    # while: about 0.2 s per call.
+    # while: about 0.2 s per call.  Made before the thread drops to nice
+    # 19, where a loaded machine would starve its making for minutes.
     rand = random.Random(7)
     words = ["%06x" % rand.getrandbits(24) for _ in range(4096)]
     data = " ".join(rand.choice(words) for _ in range(1 << 18))
     data = data.encode("ascii")
+    lowest_priority()
     arrived()
     while True:
         zlib.compress(data, 9)
