@@ -12,6 +12,9 @@
    tracker's teardown included) from the kernel.  Ratios are the median
    over rounds of the run's figure over the plain run's of the same
    round.  Aims (issue 14): sampled at most 1.05, --all at most 1.5.
+   With --instructions (valgrind installed), also the instructions each
+   variant executes, counted by callgrind over a smaller workload: a
+   figure the load on a shared machine does not move.
 2. Accuracy.  The e2e truth target (tests/e2e/targets/alloctruth.py)
    allocates known bytes at known lines, here scaled up eightfold (64 MB
    of 200-byte objects, 33 MB of 10 KiB buffers, a thread's 64 MB, 1 MiB
@@ -94,6 +97,35 @@ def slowdown(pyspect, python, rounds, work):
     return result
 
 
+def instructions(pyspect, python, work):
+    """Instructions of each variant, every process of it counted, by
+    callgrind."""
+    base = [python.exe, WORKLOAD, str(work)]
+    env = dict(os.environ)
+    env.pop("PYTHONTRACEMALLOC", None)
+    variants = [
+        ("plain", base, env),
+        ("alloc sampled", [pyspect, "alloc", "-q", "--json", "--"] + base,
+         env),
+        ("alloc --all", [pyspect, "alloc", "-q", "--all", "--json", "--"] +
+         base, env),
+        ("tracemalloc 1 frame", base, dict(env, PYTHONTRACEMALLOC="1")),
+    ]
+    counts = {}
+    for name, cmd, e in variants:
+        p = subprocess.run(["valgrind", "--tool=callgrind",
+                            "--callgrind-out-file=/dev/null",
+                            "--trace-children=yes"] + cmd,
+                           capture_output=True, env=e, timeout=3600)
+        refs = re.findall(r"I\s+refs:\s+([\d,]+)", p.stderr.decode())
+        counts[name] = sum(int(r.replace(",", "")) for r in refs)
+    print("  %-22s %15s %7s" % ("", "instructions", "ratio"))
+    for name, _, _ in variants:
+        print("  %-22s %15d %7.3f" % (name, counts[name],
+                                      counts[name] / counts["plain"]))
+    return counts
+
+
 def truth_run(cmd, truth_path, env=None):
     subprocess.run(cmd, check=True, capture_output=True, env=env,
                    timeout=600)
@@ -149,6 +181,8 @@ def main():
                     help="workload rounds (about a second plain)")
     ap.add_argument("--quick", action="store_true",
                     help="5 rounds of a smaller workload")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions with callgrind")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.work = 5, 100000
@@ -165,6 +199,11 @@ def main():
         print("\nPython %s (%s): slowdown, %d interleaved rounds, medians" %
               (".".join(map(str, python.version)), python.exe, args.rounds))
         slowdown(args.pyspect, python, args.rounds, args.work)
+        if args.instructions:
+            print("\nPython %s: instructions (callgrind, %d workload "
+                  "rounds)" % (".".join(map(str, python.version)),
+                               args.work // 5))
+            instructions(args.pyspect, python, args.work // 5)
         print("\nPython %s: accuracy, reported / truth per line" %
               ".".join(map(str, python.version)))
         accuracy(args.pyspect, python)

@@ -47,10 +47,10 @@ usage(FILE *stream)
           "Look inside a running CPython 2.7 or 3.6-3.15 process: what every\n"
           "thread is doing, where time and memory go.  Read-only: nothing\n"
           "runs inside the target, except with alloc, which loads a tracker\n"
-          "into the program it starts.  A process in a container is read\n"
-          "from the host by its host pid: its files are opened through\n"
-          "/proc/PID/root and /proc/PID/map_files, never by the names it\n"
-          "sees.\n"
+          "into the program it starts (or, with -p, into a running one).  A\n"
+          "process in a container is read from the host by its host pid:\n"
+          "its files are opened through /proc/PID/root and\n"
+          "/proc/PID/map_files, never by the names it sees.\n"
           "\n"
           "commands:\n",
           stream);

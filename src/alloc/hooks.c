@@ -609,10 +609,69 @@ py_arena_free(void *ctx, void *p, size_t n)
     alloc_tls.busy--;
 }
 
-void
-hooks_wrap_python(const struct pyframes_api *api)
+/* The RAW domain (attached only): malloc's own calls, any thread, GIL
+ * or not; a pymalloc block too large for it comes here marked busy.
+ * These are installed while other threads may be calling the domain
+ * without the GIL, and may see our function with the old context for
+ * an instant: they take the allocator they wrap from py_orig, never
+ * from ctx. */
+static void *
+raw_malloc(void *ctx, size_t n)
 {
-    static const int domains[] = {1 /* MEM */, 2 /* OBJ */};
+    struct py_allocator *a = &py_orig[0];
+    void *p;
+
+    (void)ctx;
+    p = a->malloc(a->ctx, n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+static void *
+raw_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    struct py_allocator *a = &py_orig[0];
+    void *p;
+
+    (void)ctx;
+    p = a->calloc(a->ctx, nelem, elsize);
+    if (p != NULL) {
+        on_alloc(p, nelem * elsize, ALLOC_SRC_C);
+    }
+    return p;
+}
+
+static void *
+raw_realloc(void *ctx, void *p, size_t n)
+{
+    struct py_allocator *a = &py_orig[0];
+    void *q;
+
+    (void)ctx;
+    if (p != NULL) {
+        on_free(p);
+    }
+    q = a->realloc(a->ctx, p, n);
+    on_alloc(q, n, ALLOC_SRC_C);
+    return q;
+}
+
+static void
+raw_free(void *ctx, void *p)
+{
+    struct py_allocator *a = &py_orig[0];
+
+    (void)ctx;
+    if (p != NULL) {
+        on_free(p);
+    }
+    a->free(a->ctx, p);
+}
+
+void
+hooks_wrap_python(const struct pyframes_api *api, int raw)
+{
+    static const int domains[] = {0 /* RAW */, 1 /* MEM */, 2 /* OBJ */};
     const char *env = getenv("PYTHONMALLOC");
     size_t i;
 
@@ -632,22 +691,56 @@ hooks_wrap_python(const struct pyframes_api *api)
     } else {
         py_small_max = 0;
     }
-    for (i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
+    for (i = raw ? 0 : 1; i < sizeof(domains) / sizeof(domains[0]); i++) {
         int d = domains[i];
         struct py_allocator cur;
 
         api->get_allocator(d, &cur);
-        if (cur.malloc == py_malloc) {
-            continue; /* already ours */
+        if (cur.malloc == py_malloc || cur.malloc == raw_malloc) {
+            continue; /* already ours (attached again) */
         }
         py_orig[d] = cur;
         py_wrap[d].ctx = &py_orig[d];
-        py_wrap[d].malloc = py_malloc;
-        py_wrap[d].calloc = py_calloc;
-        py_wrap[d].realloc = py_realloc;
-        py_wrap[d].free = py_free;
+        py_wrap[d].malloc = d == 0 ? raw_malloc : py_malloc;
+        py_wrap[d].calloc = d == 0 ? raw_calloc : py_calloc;
+        py_wrap[d].realloc = d == 0 ? raw_realloc : py_realloc;
+        py_wrap[d].free = d == 0 ? raw_free : py_free;
         api->set_allocator(d, &py_wrap[d]);
     }
+}
+
+/*
+ * The entry point of `pyspect alloc -p`: its trampoline calls this in a
+ * thread of the running program, after dlopen().  Configures the tracker
+ * (config names pyspect as the controller: tracking stops when pyspect
+ * says so, or is gone), wraps Python's allocators under the GIL and
+ * starts tracking.  malloc itself is not wrapped in a program already
+ * running: what Python allocates is seen through its allocator domains.
+ * 0; -1 bad config; -2 another pyspect is attached; -3 no Python the
+ * tracker can read; -4 the tracker's file could not be made.
+ */
+ALLOC_EXPORT long
+pyspect_alloc_attach(const char *config)
+{
+    long rc;
+
+    alloc_tls.busy++;
+    real_ready();
+    rc = tracker_attach(config);
+    if (rc == 0 && pyframes_attach() < 0) {
+        rc = -3;
+    }
+    if (rc == 0 && tracker_native()) {
+        native_init();
+    }
+    if (rc == 0 && tracker_start() < 0) {
+        rc = -4;
+    }
+    /* This thread looks at its next allocation; the others within
+     * 64 KiB of theirs (tracker.c, INERT_COUNTDOWN). */
+    alloc_tls.countdown = 0;
+    alloc_tls.busy--;
+    return rc;
 }
 
 /* ---- life cycle --------------------------------------------------------- */

@@ -63,6 +63,8 @@ static struct {
     const int *initialized;
     tstate_fn this_thread; /* this thread's, GIL or not */
     struct pyframes_api api;
+    int (*gil_ensure)(void);
+    void (*gil_release)(int);
     uintptr_t code_type, str_type, bytes_type;
     char version[32];
     struct py_layout layout;
@@ -177,6 +179,8 @@ pyframes_init(void)
     py.api.set_allocator = (void (*)(int, void *))sym("PyMem_SetAllocator");
     py.api.get_arena = (void (*)(void *))sym("PyObject_GetArenaAllocator");
     py.api.set_arena = (void (*)(void *))sym("PyObject_SetArenaAllocator");
+    py.gil_ensure = (int (*)(void))sym("PyGILState_Ensure");
+    py.gil_release = (void (*)(int))sym("PyGILState_Release");
     py.code_type = (uintptr_t)sym("PyCode_Type");
     py.str_type = (uintptr_t)sym("PyUnicode_Type");
     py.bytes_type = (uintptr_t)sym("PyBytes_Type");
@@ -250,9 +254,32 @@ pyframes_try_hook(void)
     if (py.current_slot != NULL && *py.current_slot != ts) {
         py.current_slot = NULL;
     }
-    hooks_wrap_python(&py.api);
+    hooks_wrap_python(&py.api, 0);
     py.hooked = 1;
     return 1;
+}
+
+int
+pyframes_attach(void)
+{
+    int state;
+
+    if (pyframes_init() < 0 || !py.is_initialized() || py.gil_ensure == NULL ||
+        py.gil_release == NULL) {
+        return -1;
+    }
+    state = py.gil_ensure();
+    hooks_wrap_python(&py.api, 1);
+    py.hooked = 1;
+    if (py.initialized != NULL && *py.initialized != 1) {
+        py.initialized = NULL;
+    }
+    pyframes_initialized = py.initialized;
+    if (py.current_slot != NULL && *py.current_slot != py.current()) {
+        py.current_slot = NULL;
+    }
+    py.gil_release(state);
+    return 0;
 }
 
 /* ---- the walks ---------------------------------------------------------- */

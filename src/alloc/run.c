@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc/inject.h"
 #include "alloc/report.h"
 #include "alloc/store.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "core/xalloc.h"
+#include "target/proc.h"
 #include "target/session.h"
 #include "core/banned.h"
 
@@ -39,6 +42,37 @@
 #endif
 
 #define ALLOC_LIBRARY "libpyspect-alloc.so"
+
+/* This process's start time, field 22 of /proc/self/stat: with its pid,
+ * how the tracker knows it is still the pyspect that attached it. */
+static unsigned long long
+self_start_time(void)
+{
+    struct strbuf stat = STRBUF_INIT;
+    unsigned long long start = 0;
+    const char *p;
+    int field;
+
+    if (read_file("/proc/self/stat", 4096, &stat) == 0 &&
+        (p = strrchr(stat.buf, ')')) != NULL) {
+        for (p++, field = 2; *p != '\0' && field < 22; p++) {
+            field += *p == ' ';
+        }
+        start = strtoull(p, NULL, 10);
+    }
+    strbuf_release(&stat);
+    return start;
+}
+
+/* The owner of pid: /proc/PID's. */
+static int
+stat_pid(int pid, struct stat *st)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%d", pid);
+    return stat(path, st);
+}
 
 static int
 usable(const char *path)
@@ -191,8 +225,87 @@ alloc_run_start(struct alloc_run *run, char **argv,
 }
 
 int
+alloc_run_attach(struct alloc_run *run, int pid,
+                 const struct alloc_run_options *o, double timeout_s)
+{
+    struct strbuf config = STRBUF_INIT, ready = STRBUF_INIT;
+    struct stat st;
+    int rc;
+
+    rc = make_dir(&run->dir);
+    if (rc < 0) {
+        return rc;
+    }
+    /* The target writes its file here: its user must be able to. */
+    if (stat("/proc/self", &st) == 0 && stat_pid(pid, &st) == 0 &&
+        chown(run->dir.buf, st.st_uid, st.st_gid) < 0 && errno != EPERM) {
+        return err_set(PS_EIO, "cannot give %s to pid %d's user: %s",
+                       run->dir.buf, pid, strerror(errno));
+    }
+    if (!alloc_same_file_inside(pid, run->dir.buf)) {
+        return err_set(PS_ENOTFOUND,
+                       "%s is not the same directory inside pid %d's root (a "
+                       "container?): its tracker could not report there",
+                       run->dir.buf, pid);
+    }
+    strbuf_addf(&config,
+                "dir=%s;root=%d;mode=%s;sample=%llu;follow=0;native=%d;"
+                "controller=%d;controller_at=%llu",
+                run->dir.buf, pid, o->all ? "all" : "sampled",
+                (unsigned long long)o->sample_bytes, o->native, (int)getpid(),
+                self_start_time());
+    session_attach(&run->session, pid);
+    run->attached = 1;
+    run->start_ns = clock_now_ns();
+    strbuf_addf(&ready, "%s/%d.0", run->dir.buf, pid);
+    rc = alloc_inject(pid, run->library.buf, config.buf, ready.buf, timeout_s);
+    strbuf_release(&config);
+    strbuf_release(&ready);
+    return rc;
+}
+
+void
+alloc_run_stop(struct alloc_run *run)
+{
+    DIR *d = opendir(run->dir.buf);
+    struct strbuf path = STRBUF_INIT;
+    struct dirent *de;
+    uint32_t one = 1;
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        int fd;
+
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        strbuf_reset(&path);
+        strbuf_addf(&path, "%s/%s", run->dir.buf, de->d_name);
+        fd = open(path.buf, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (pwrite(fd, &one, sizeof(one),
+                       offsetof(struct alloc_header, stop)) < 0) {
+                /* The tracker also stops when pyspect is gone. */
+            }
+            close(fd);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    strbuf_release(&path);
+}
+
+int
 alloc_run_exited(struct alloc_run *run)
 {
+    if (run->attached) {
+        char state;
+
+        /* Not ours to reap: gone, or a zombie its parent has not. */
+        return proc_task_state(run->session.pid, run->session.pid, &state) <
+                   0 ||
+               state == 'Z' || state == 'X';
+    }
     return !run->session.launched || session_exited(&run->session);
 }
 

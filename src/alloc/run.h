@@ -28,7 +28,8 @@ struct alloc_run_options {
 struct alloc_run {
     struct strbuf dir;      /* where the tracker writes */
     struct strbuf library;  /* libpyspect-alloc.so */
-    struct session session; /* the started command */
+    struct session session; /* the process tracked: started or attached */
+    int attached;           /* -p: loaded into a running process */
     uint64_t start_ns;      /* CLOCK_MONOTONIC when it was started */
 };
 
@@ -50,7 +51,19 @@ void alloc_run_init(struct alloc_run *run);
 int alloc_run_start(struct alloc_run *run, char **argv,
                     const struct alloc_run_options *o);
 
-/* Has the command exited?  Reaps it without waiting. */
+/*
+ * Load the tracker into the running process pid (-p): the directory, then
+ * alloc_inject() (inject.h), which refuses where it cannot do it safely.
+ * Tracking stops at alloc_run_stop(), or by itself when pyspect is gone.
+ */
+int alloc_run_attach(struct alloc_run *run, int pid,
+                     const struct alloc_run_options *o, double timeout_s);
+
+/* Attached: ask the tracker to stop; it lets go of its memory. */
+void alloc_run_stop(struct alloc_run *run);
+
+/* Has the command (or the attached process) exited?  Reaps a started
+ * command without waiting. */
 int alloc_run_exited(struct alloc_run *run);
 
 /* Wait for it to exit. */

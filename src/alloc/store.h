@@ -32,7 +32,9 @@
 /* The environment variable that configures the tracker (see tracker.c):
  * "dir=PATH;parent=PID;mode=sampled|all;sample=N;follow=0|1;native=0|1":
  * the process tracked is the child of PID (pyspect), in every image it
- * execs; "root=PID" names it directly instead. */
+ * execs; "root=PID" names it directly instead.  With -p, also
+ * ";controller=PID;controller_at=T" (pyspect's pid and start time): the
+ * tracker stops when that process is gone. */
 #define ALLOC_ENV "PYSPECT_ALLOC"
 
 /* Block counts are fixed point: an estimate of 1.5 blocks is 1.5 *
@@ -100,6 +102,10 @@ struct alloc_header {
     uint64_t dropped[ALLOC_DROP_COUNT];
     uint64_t peak_epoch; /* see tracker.c: how stacks keep their peak */
     char command[256];   /* argv joined by spaces, cut to fit */
+    /* Attached (-p): pyspect's pid, and the word pyspect sets to 1 to
+     * switch tracking off; the tracker then lets go of everything. */
+    int32_t controller;
+    uint32_t stop;
 };
 
 /* Record kinds. */

@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,8 +49,11 @@
 /* While waiting for Python to start: look at every allocation, so that
  * its allocators are wrapped at the first malloc after it is ready. */
 #define WAIT_COUNTDOWN 0
-/* Never, in practice. */
+/* Never, in practice: a process that is not tracked. */
 #define OFF_COUNTDOWN (INT64_MAX / 4)
+/* A process that was attached to (-p) and may be again: its threads
+ * look in now and then, so that a new attach reaches all of them. */
+#define INERT_COUNTDOWN (64 * 1024)
 /* The file grows by at least this much, and at most by LOG_STEP_MAX. */
 #define LOG_STEP_MIN (1u << 20)
 #define LOG_STEP_MAX (64u << 20)
@@ -81,6 +85,9 @@ struct tracker {
     int native;
     int64_t sample_bytes;
     int root_pid;
+    int controller;         /* attached: pyspect's pid; 0 when preloaded */
+    uint64_t controller_at; /* and its start time (/proc/PID/stat) */
+    int attachable;         /* attached once: may be again */
     char dir[512];
     /* running state */
     volatile int tracking; /* recording allocations now */
@@ -100,8 +107,9 @@ struct tracker {
     uint32_t *stack_ids;   /* stack index -> record id */
     size_t stack_ids_cap;
     uint32_t nstacks;
-    uint32_t empty_stack; /* the stack of no frame */
-    uint32_t full_stack;  /* where stacks go once the table is full */
+    uint32_t empty_stack;   /* the stack of no frame */
+    uint32_t full_stack;    /* where stacks go once the table is full */
+    uint64_t next_check_ns; /* attached: when to look for pyspect again */
 };
 
 static struct tracker g = {.fd = -1};
@@ -904,11 +912,11 @@ live_add(void *p, size_t n, uint32_t index, int allocated)
 
 /* ---- starting, stopping ------------------------------------------------- */
 
-/* Parse ALLOC_ENV.  No allocation: getenv and hand-written parsing. */
-void
-tracker_configure(void)
+/* Parse a configuration (ALLOC_ENV's syntax).  No allocation. */
+static void
+configure(const char *env)
 {
-    const char *env = getenv(ALLOC_ENV), *s;
+    const char *s;
     int root = 0, parent = 0;
 
     g.configured = 1;
@@ -918,6 +926,9 @@ tracker_configure(void)
         return;
     }
     g.sample_bytes = 64 * 1024;
+    g.all = g.follow = g.native = 0;
+    g.controller = 0;
+    g.controller_at = 0;
     s = env;
     while (*s != '\0') {
         const char *key = s, *val, *end;
@@ -961,6 +972,10 @@ tracker_configure(void)
                 g.follow = v != 0;
             } else if (klen == 6 && memcmp(key, "native", 6) == 0) {
                 g.native = v != 0;
+            } else if (klen == 10 && memcmp(key, "controller", 10) == 0) {
+                g.controller = (int)v;
+            } else if (klen == 13 && memcmp(key, "controller_at", 13) == 0) {
+                g.controller_at = (uint64_t)v;
             }
         }
     }
@@ -971,6 +986,12 @@ tracker_configure(void)
     }
     g.root_pid = root;
     g.enabled = g.dir[0] != '\0' && (g.pid == root || g.follow);
+}
+
+void
+tracker_configure(void)
+{
+    configure(getenv(ALLOC_ENV));
 }
 
 int
@@ -997,10 +1018,28 @@ start_locked(void)
     if (g.empty_stack == UINT32_MAX || g.full_stack == UINT32_MAX) {
         return -1;
     }
+    g.hdr->controller = g.controller;
     g.hdr->state = ALLOC_STATE_TRACKING;
+    g.next_check_ns = 0;
     g.tracking = 1;
     memset(alloc_filter, g.all ? 255 : 0, sizeof(alloc_filter));
     return 0;
+}
+
+/* Let go of the file and the tables (attached: the program goes on
+ * without the tracker's memory).  Under the lock, tracking off. */
+static void
+release_locked(void)
+{
+    store_close();
+    map_release(&g.live);
+    map_release(&g.stacks);
+    map_release(&g.frames);
+    map_release(&g.strings);
+    tracker_pages_free(g.stack_ids, g.stack_ids_cap * sizeof(uint32_t));
+    g.stack_ids = NULL;
+    g.stack_ids_cap = 0;
+    g.nstacks = 0;
 }
 
 int
@@ -1025,6 +1064,13 @@ stop_locked(enum alloc_state state)
         g.hdr->update_ns = mono_ns(0);
         g.hdr->state = state;
     }
+    if (g.controller != 0) {
+        /* The file stays for pyspect to read; the mapping goes, and the
+         * tracker stays off until attached again. */
+        release_locked();
+        g.controller = 0;
+        g.enabled = 0;
+    }
 }
 
 void
@@ -1033,6 +1079,50 @@ tracker_stop(void)
     lock();
     stop_locked(ALLOC_STATE_STOPPED);
     unlock();
+}
+
+/*
+ * Is the pyspect that attached the tracker still there?  Its pid, with
+ * the start time it gave, so that another process that got its pid later
+ * does not keep the tracker going.  open() and read(), no allocation.
+ */
+static int
+controller_alive(void)
+{
+    char path[64], buf[1024];
+    size_t len = 0;
+    ssize_t n;
+    int fd, field = 1;
+    uint64_t start = 0;
+    char *p;
+
+    put_str(path, &len, sizeof(path), "/proc/");
+    put_uint(path, &len, sizeof(path), (unsigned long)g.controller);
+    put_str(path, &len, sizeof(path), "/stat");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno != ENOENT && errno != ESRCH;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    /* Field 22, starttime, counted after the command's closing ')'. */
+    p = strrchr(buf, ')');
+    if (p == NULL) {
+        return 0;
+    }
+    for (p++, field = 2; *p != '\0' && field < 22; p++) {
+        if (*p == ' ') {
+            field++;
+        }
+    }
+    while (*p >= '0' && *p <= '9') {
+        start = start * 10 + (uint64_t)(*p++ - '0');
+    }
+    return g.controller_at == 0 || start == g.controller_at;
 }
 
 /* Is the interpreter shutting down?  Then the figures are final: what is
@@ -1045,7 +1135,49 @@ check_ended(void)
         stop_locked(ALLOC_STATE_EXITED);
         return 1;
     }
+    if (g.controller != 0 && g.tracking) {
+        /* Attached: pyspect asks to stop through the file; and if it is
+         * gone (killed, say), tracking stops by itself.  Looked for at
+         * most four times a second. */
+        uint64_t now;
+
+        if (__atomic_load_n(&g.hdr->stop, __ATOMIC_RELAXED)) {
+            stop_locked(ALLOC_STATE_STOPPED);
+            return 1;
+        }
+        now = mono_ns(1);
+        if (now >= g.next_check_ns) {
+            g.next_check_ns = now + 250000000u;
+            if (!controller_alive()) {
+                stop_locked(ALLOC_STATE_STOPPED);
+                return 1;
+            }
+        }
+    }
     return 0;
+}
+
+int
+tracker_attach(const char *config)
+{
+    int rc = 0;
+
+    lock();
+    if (g.tracking && g.controller != 0 && controller_alive()) {
+        rc = -2; /* another pyspect is attached */
+    } else {
+        if (g.tracking) {
+            stop_locked(ALLOC_STATE_STOPPED);
+        }
+        configure(config);
+        g.ended = 0;
+        g.attachable = 1;
+        if (!g.enabled || g.controller == 0) {
+            rc = -1;
+        }
+    }
+    unlock();
+    return rc;
 }
 
 void
@@ -1069,7 +1201,7 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
 
     t->busy++;
     if (ALLOC_UNLIKELY(!g.tracking)) {
-        t->countdown = OFF_COUNTDOWN;
+        t->countdown = g.attachable ? INERT_COUNTDOWN : OFF_COUNTDOWN;
         if (g.enabled && !g.ended) {
             t->countdown = WAIT_COUNTDOWN;
             if (pyframes_try_hook() && tracker_start() == 0) {

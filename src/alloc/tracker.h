@@ -108,6 +108,13 @@ void tracker_fork_child(void);
 /* The image ends (exit, or exec about to replace it). */
 void tracker_exit(void);
 
+/*
+ * Attached (pyspect alloc -p): take config (ALLOC_ENV syntax, with a
+ * controller), ending a tracking whose pyspect is gone.  0; -1 for a bad
+ * config; -2 when another pyspect is attached and alive.
+ */
+int tracker_attach(const char *config);
+
 /* Tracking on and off (attach), from any thread. */
 int tracker_start(void);
 void tracker_stop(void);
@@ -229,8 +236,21 @@ struct pyframes_api {
     void (*set_arena)(void *allocator);
 };
 
-/* Wrap Python's MEM and OBJ allocators and pymalloc's arena allocator;
- * called by pyframes_try_hook() with the GIL held. */
-void hooks_wrap_python(const struct pyframes_api *api);
+/*
+ * Wrap Python's MEM and OBJ allocators and pymalloc's arena allocator,
+ * and with raw also the RAW domain (attached: malloc is not interposed,
+ * so Python's raw allocations are seen there); called with the GIL held.
+ */
+void hooks_wrap_python(const struct pyframes_api *api, int raw);
+
+/*
+ * Attached: wrap Python's allocators from this thread, taking the GIL if
+ * it does not hold it (PyGILState_Ensure).  0, or -1 when Python is not
+ * there or not running.
+ */
+int pyframes_attach(void);
+
+/* The library's entry point for pyspect alloc -p (see hooks.c). */
+long pyspect_alloc_attach(const char *config);
 
 #endif /* PYSPECT_ALLOC_TRACKER_H */

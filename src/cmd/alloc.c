@@ -34,6 +34,8 @@
 #include "output/plot_svg.h"
 #include "output/text.h"
 #include "output/timeline.h"
+#include "python/runtime.h"
+#include "target/proc.h"
 #include "target/smaps.h"
 #include "target/source.h"
 #include "core/banned.h"
@@ -43,21 +45,32 @@
 #define INTERVAL_DEFAULT 0.1
 #define INTERVAL_MIN 0.01
 #define OUTPUTS_MAX 8
+/* -p: how long to wait for a thread at a safe point, and for the
+ * tracker to say it stopped at the end. */
+#define ATTACH_TIMEOUT_S 10.0
+#define STOP_WAIT_S 1.0
 
 static const char alloc_usage[] =
     "usage: pyspect alloc [options] -- COMMAND [ARGS...]\n"
+    "       pyspect alloc [options] [--duration SECS] -p PID\n"
     "\n"
     "Run COMMAND and write which Python lines allocated its memory: what\n"
     "is still allocated when it ends (the leaks), what was live at its\n"
     "peak, or everything it allocated.  Writes when the command exits, at\n"
-    "--duration, or on Ctrl-C, and exits with the command's status.\n"
+    "--duration, or on Ctrl-C, and exits with the command's status.  With\n"
+    "-p, tracks a running process from now until --duration or Ctrl-C:\n"
+    "\"the end\" is then the moment tracking stops.\n"
     "\n"
     "Unlike pyspect's other commands, alloc runs code inside the program:\n"
     "it preloads a small tracker library (libpyspect-alloc.so) that\n"
     "wraps malloc, mmap and Python's allocators and reads the allocating\n"
-    "thread's Python stack.  By default it samples one allocation per\n"
-    "--sample-bytes on average, which costs little; --all records every\n"
-    "one, exactly, at a higher cost.\n"
+    "thread's Python stack.  With -p it loads the library into the running\n"
+    "process through ptrace, in a thread waiting in a system call, and\n"
+    "tracks Python's allocators (not malloc); at the end the tracker stops\n"
+    "and stays loaded, inert, and it stops by itself if pyspect is killed.\n"
+    "By default it samples one allocation per --sample-bytes on average,\n"
+    "which costs little; --all records every one, exactly, at a higher\n"
+    "cost.\n"
     "\n"
     "options:\n"
     "  -o, --output FILE      where to write (default pyspect-alloc-PID.svg;\n"
@@ -78,6 +91,7 @@ static const char alloc_usage[] =
     "      --timeline FILE    tracked live bytes and RSS over time: an .svg\n"
     "                         plot or .csv series\n"
     "      --interval SEC     between timeline points (default 0.1)\n"
+    "  -p, --pid PID          load the tracker into this running process\n"
     "  -d, --duration SECS    write after this many seconds\n"
     "      --json             print a JSON summary on stdout\n"
     "      --top N            rows of the table format (default 20)\n"
@@ -86,10 +100,12 @@ static const char alloc_usage[] =
     "  -h, --help             show this help\n"
     "\n"
     "exit status: the command's; 12 when it cannot be run, 5 when it ran\n"
-    "no Python the tracker could follow.\n";
+    "no Python the tracker could follow; with -p, 0, or 18 when no thread\n"
+    "was at a safe point to load the tracker.\n";
 
 struct alloc_options {
     char **command;
+    int pid;
     const char *outputs[OUTPUTS_MAX];
     const struct out_format *formats[OUTPUTS_MAX];
     size_t noutputs;
@@ -168,6 +184,7 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
         {"timeline", required_argument, NULL, 'T'},
         {"interval", required_argument, NULL, 'i'},
         {"duration", required_argument, NULL, 'd'},
+        {"pid", required_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
         {"top", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
@@ -175,7 +192,7 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c, i, sample_given = 0;
+    int c, i, rc, sample_given = 0;
     long v;
 
     memset(opt, 0, sizeof(*opt));
@@ -195,7 +212,8 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
     opt->interval = INTERVAL_DEFAULT;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:f:d:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:d:p:qvh", longopts, NULL)) !=
+           -1) {
         switch (c) {
         case 'o':
             if (opt->noutputs == OUTPUTS_MAX) {
@@ -258,6 +276,12 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
         case 'j':
             opt->json = 1;
             break;
+        case 'p':
+            rc = cmd_parse_pid("alloc", optarg, &opt->pid);
+            if (rc < 0) {
+                return rc;
+            }
+            break;
         case 't':
             if (parse_long(optarg, 1, 1000000, &v) < 0) {
                 return cmd_usage_error(
@@ -279,10 +303,26 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
         }
     }
     if (optind < argc) {
-        return cmd_usage_error("alloc", "give the command after --");
+        if (opt->pid != 0 || optind + 1 < argc || opt->command != NULL) {
+            return cmd_usage_error("alloc", "give one process id, or a "
+                                            "command after --");
+        }
+        rc = cmd_parse_pid("alloc", argv[optind], &opt->pid);
+        if (rc < 0) {
+            return rc;
+        }
     }
-    if (opt->command == NULL) {
-        return cmd_usage_error("alloc", "which command? give it after --");
+    if (opt->command == NULL && opt->pid == 0) {
+        return cmd_usage_error("alloc", "which program? give a command after "
+                                        "--, or -p PID");
+    }
+    if (opt->command != NULL && opt->pid != 0) {
+        return cmd_usage_error("alloc", "give a PID or a command, not both");
+    }
+    if (opt->pid != 0 && opt->subprocesses) {
+        return cmd_usage_error("alloc", "--subprocesses follows the "
+                                        "processes a command starts: not "
+                                        "with -p");
     }
     if (opt->all && sample_given) {
         return cmd_usage_error("alloc", "--all records every allocation: "
@@ -393,6 +433,44 @@ wait_loop(struct alloc_session *s)
     s->duration_s = (double)(clock_now_ns() - s->run.start_ns) / 1e9;
 }
 
+/* -p: is pid a Python pyspect can read?  Asked from outside, before
+ * anything is loaded into it. */
+static int
+check_python(int pid)
+{
+    struct target *t = NULL;
+    struct py_runtime *rt = NULL;
+    int rc = target_live_open(pid, &t);
+
+    if (rc == 0) {
+        rc = py_runtime_attach(t, &rt);
+    }
+    py_runtime_free(rt);
+    target_free(t);
+    return rc;
+}
+
+/* -p: give the tracker a moment to see the stop and let go. */
+static void
+wait_stopped(struct alloc_run *run)
+{
+    uint64_t end = clock_now_ns() + (uint64_t)(STOP_WAIT_S * 1e9);
+    struct strbuf path = STRBUF_INIT;
+    struct alloc_header h;
+
+    strbuf_addf(&path, "%s/%d.0", run->dir.buf, run->session.pid);
+    while (clock_now_ns() < end) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+
+        if (alloc_header_read(path.buf, &h) < 0 ||
+            h.state != ALLOC_STATE_TRACKING) {
+            break;
+        }
+        nanosleep(&ts, NULL);
+    }
+    strbuf_release(&path);
+}
+
 /* ---- the outputs ---------------------------------------------------------- */
 
 /* The writer of a format for an allocation profile: the table is the
@@ -427,6 +505,10 @@ command_text(const struct alloc_options *o, struct strbuf *out)
 {
     char **a;
 
+    if (o->command == NULL) {
+        proc_cmdline(o->pid, out);
+        return;
+    }
     for (a = o->command; *a != NULL; a++) {
         strbuf_addf(out, "%s%s", a == o->command ? "" : " ", *a);
     }
@@ -758,7 +840,20 @@ cmd_alloc(int argc, char **argv)
     ro.sample_bytes = opt.sample_bytes;
     ro.follow = opt.subprocesses;
     ro.native = opt.native;
-    rc = alloc_run_start(&s.run, opt.command, &ro);
+    if (opt.command != NULL) {
+        rc = alloc_run_start(&s.run, opt.command, &ro);
+    } else {
+        rc = check_python(opt.pid);
+        if (rc == 0) {
+            rc = alloc_run_attach(&s.run, opt.pid, &ro, ATTACH_TIMEOUT_S);
+        }
+        if (rc == 0 && !opt.quiet) {
+            fprintf(stderr,
+                    "pyspect: tracking pid %d (the tracker is loaded in "
+                    "it); Ctrl-C to stop\n",
+                    opt.pid);
+        }
+    }
     if (rc < 0) {
         goto fail;
     }
@@ -773,10 +868,14 @@ cmd_alloc(int argc, char **argv)
         strbuf_release(&title);
     }
     wait_loop(&s);
+    if (s.run.attached) {
+        alloc_run_stop(&s.run);
+        wait_stopped(&s.run);
+    }
 
     alloc_report_read_dir(&report, s.run.dir.buf);
     if (report.nimages == 0) {
-        if (!alloc_run_exited(&s.run)) {
+        if (!s.run.attached && !alloc_run_exited(&s.run)) {
             alloc_run_wait(&s.run);
         }
         rc = err_set(PS_ENOTPY,
@@ -815,8 +914,9 @@ cmd_alloc(int argc, char **argv)
      * Ctrl-C, --duration): its exit status is then unknown. */
     if (opt.json) {
         alloc_json(&s, &report,
-                   alloc_run_exited(&s.run) ? alloc_run_exit_status(&s.run)
-                                            : -1,
+                   !s.run.attached && alloc_run_exited(&s.run)
+                       ? alloc_run_exit_status(&s.run)
+                       : -1,
                    &json);
         rc = cmd_write_stdout(json.buf, json.len);
         if (rc < 0) {
@@ -826,6 +926,10 @@ cmd_alloc(int argc, char **argv)
     /* A second Ctrl-C ends pyspect at once; the results are written. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    if (s.run.attached) {
+        exit_status = 0;
+        goto out;
+    }
     if (!alloc_run_exited(&s.run)) {
         if (!opt.quiet) {
             fprintf(stderr, "pyspect: waiting for '%s' to exit\n",
@@ -842,7 +946,9 @@ fail:
             unlink(opt.outputs[i]);
         }
     }
-    if (started && !alloc_run_exited(&s.run)) {
+    if (started && s.run.attached) {
+        alloc_run_stop(&s.run);
+    } else if (started && !alloc_run_exited(&s.run)) {
         alloc_run_wait(&s.run);
     }
 out:

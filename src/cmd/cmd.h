@@ -147,6 +147,14 @@ int cmd_output_open(const char *path, int *fd, int *created);
 int cmd_output_write(int fd, const char *path, const struct strbuf *sb);
 
 /*
+ * Append sb to an output written as the work goes (record -f trace): at
+ * the first call (*started 0, then 1) a regular file is emptied, then
+ * each call writes on from where the last ended.  0 or PS_EIO.
+ */
+int cmd_output_append(int fd, const char *path, int *started,
+                      const struct strbuf *sb);
+
+/*
  * Is the command execvp() will run for name a "#!" script (found through
  * PATH like execvp)?  A script runs its interpreter first, which may exec
  * a Python later than any fixed grace period allows (wrapper scripts,

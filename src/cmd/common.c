@@ -306,6 +306,36 @@ cmd_output_write(int fd, const char *path, const struct strbuf *sb)
     return 0;
 }
 
+int
+cmd_output_append(int fd, const char *path, int *started,
+                  const struct strbuf *sb)
+{
+    struct stat st;
+    size_t done = 0;
+
+    if (!*started) {
+        *started = 1;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            ftruncate(fd, 0) < 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(errno));
+        }
+    }
+    while (done < sb->len) {
+        ssize_t n = write(fd, sb->buf + done, sb->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 static int
 file_is_script(const char *path)
 {

@@ -54,6 +54,9 @@ struct py_thread_snapshot {
      * not be read. */
     struct py_locals *locals;
     struct py_wait wait; /* PY_SNAPSHOT_WAITS */
+    /* PS_ENOTINCORE: the first address read that the core does not hold
+     * (target_take_missing()), else 0. */
+    raddr_t missing;
 };
 
 struct py_snapshot {

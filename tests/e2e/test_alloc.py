@@ -17,6 +17,7 @@ for the 8 MB lines here, so 10% is more than four of them.
 import json
 import os
 import pathlib
+import select
 import shutil
 import signal
 import subprocess
@@ -545,3 +546,199 @@ def test_native_frames(tmp_path):
             assert frames.index(label) < len(frames) - 1
             strdup += int(count)
     assert strdup == 500 * 4001
+
+
+# ---- -p: loading the tracker into a running process ----------------------
+
+class Park:
+    """targets/allocpark.py, started and answering commands."""
+
+    def __init__(self, python, tmp_path):
+        d = tmp_path / NONASCII_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        script = d / "allocpark.py"
+        script.write_bytes((TARGETS / "allocpark.py").read_bytes())
+        self.proc = subprocess.Popen(
+            [python.exe, str(script)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+        words = self.readline().split(" ", 3)
+        assert words[0] == "READY", words
+        self.size = int(words[1])
+        self.file, self.line = words[2], int(words[3])
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def readline(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        while time.monotonic() < deadline and not buf.endswith(b"\n"):
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                chunk = os.read(fd, 1)
+                if not chunk:
+                    break
+                buf += chunk
+            elif self.proc.poll() is not None:
+                break
+        assert buf.endswith(b"\n"), "target said %r, exit %r" % (
+            buf, self.proc.poll())
+        return buf.decode("utf-8", "surrogateescape").strip()
+
+    def ask(self, command):
+        self.proc.stdin.write((command + "\n").encode())
+        self.proc.stdin.flush()
+        return self.readline()
+
+    def maps(self):
+        with open("/proc/%d/maps" % self.pid) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+def start_attach(pid, *args, cwd):
+    """pyspect alloc -p, in cwd: a pyspect killed there leaves its
+    output file, opened at the start, empty."""
+    p = subprocess.Popen([PYSPECT, "alloc", "-p", str(pid)] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=str(cwd))
+    return p
+
+
+def wait_tracking(p, timeout=60):
+    """Read pyspect's stderr up to the line that says it tracks."""
+    deadline = time.monotonic() + timeout
+    fd = p.stderr.fileno()
+    buf = b""
+    while time.monotonic() < deadline and b"tracking pid" not in buf:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+        elif p.poll() is not None:
+            break
+    assert b"tracking pid" in buf, (buf, p.poll())
+
+
+@pytest.mark.sanitize
+def test_attach_tracks_a_running_process(python, tmp_path):
+    """-p: the tracker loads into a program blocked in read(), counts
+    exactly what it allocates from then on, stops at Ctrl-C, lets go of
+    its memory, and the program carries on with its data intact."""
+    skip_unsupported(python)
+    park = Park(python, tmp_path)
+    p = None
+    try:
+        assert park.ask("work 300") == "DONE 300"  # before: not counted
+        p = start_attach(park.pid, "--all", "--json", cwd=tmp_path)
+        wait_tracking(p)
+        assert "libpyspect-alloc.so" in park.maps()
+        assert park.ask("work 2000") == "DONE 2300"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        doc = json.loads(out)
+        assert doc["pid"] == park.pid and doc["exit_status"] is None
+        site = [s for s in doc["sites"]
+                if s["file"] == park.file and s["line"] == park.line]
+        assert site, doc["sites"][:5]
+        assert site[0]["live_blocks"] == 2000
+        assert site[0]["live_bytes"] == 2000 * park.size
+        # After: the program goes on, untouched; the tracker has let go
+        # of its file and tables (it stays loaded, inert).
+        assert park.ask("work 10") == "DONE 2310"
+        assert park.ask("check") == "OK 2310"
+        deadline = time.monotonic() + 10
+        while "pyspect-alloc-" in park.maps().replace(
+                "libpyspect-alloc", "") and time.monotonic() < deadline:
+            park.ask("work 1")
+            time.sleep(0.05)
+        assert "pyspect-alloc-" not in park.maps().replace(
+            "libpyspect-alloc", "")
+    finally:
+        if p is not None and p.poll() is None:
+            p.kill()
+        park.stop()
+
+
+@pytest.mark.serial
+def test_attach_survives_pyspect_killed(tmp_path):
+    """pyspect killed at any moment of -p (before, during and after the
+    tracker loads): the program never notices, its data stay right, and
+    a tracker left behind stops by itself and lets go of its memory."""
+    python = system_python()
+    park = Park(python, tmp_path)
+    rng = __import__("random").Random(14)
+    delays = [0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
+    delays += [rng.uniform(0, 0.4) for _ in range(6)]
+    count = 0
+    try:
+        for delay in delays:
+            p = start_attach(park.pid, "--all", "-q", cwd=tmp_path)
+            # The program keeps working while pyspect comes and goes.
+            count += 50
+            assert park.ask("work 50") == "DONE %d" % count
+            time.sleep(delay)
+            p.kill()
+            p.wait(timeout=30)
+            count += 50
+            assert park.ask("work 50") == "DONE %d" % count
+            assert park.ask("check") == "OK %d" % count
+        # Every tracker let go: nothing of pyspect's is mapped but the
+        # library itself (it notices within a quarter of a second).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "pyspect-alloc-" in \
+                park.maps().replace("libpyspect-alloc", ""):
+            count += 1
+            assert park.ask("work 1") == "DONE %d" % count
+            time.sleep(0.05)
+        assert "pyspect-alloc-" not in park.maps().replace(
+            "libpyspect-alloc", "")
+        # And it can be attached again afterwards.
+        p = start_attach(park.pid, "--all", "--json", cwd=tmp_path)
+        wait_tracking(p)
+        assert park.ask("work 100") == "DONE %d" % (count + 100)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        site = [s for s in json.loads(out)["sites"]
+                if s["file"] == park.file and s["line"] == park.line]
+        assert site and site[0]["live_blocks"] == 100
+    finally:
+        park.stop()
+
+
+@pytest.mark.sanitize
+def test_attach_refuses(tmp_path):
+    """Where the tracker cannot be loaded, -p says why and loads
+    nothing: not a Python process; a Python that never waits."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        r = pyspect("alloc", "-q", "--json", "-p", sleeper.pid)
+        assert r.rc == 5, r.err
+        with open("/proc/%d/maps" % sleeper.pid) as f:
+            assert "pyspect" not in f.read()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    python = system_python()
+    spin = subprocess.Popen([python.exe, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        r = pyspect("alloc", "-q", "--json", "-p", spin.pid, timeout=120)
+        assert r.rc == 18, r.err
+        assert "system call" in r.err
+        with open("/proc/%d/maps" % spin.pid) as f:
+            assert "pyspect" not in f.read()
+        assert spin.poll() is None
+    finally:
+        spin.kill()
+        spin.wait()
