@@ -96,10 +96,10 @@ def test_waits_and_deadlock_on_a_core(python, target, tmp_path):
     live = dump_when_gil_taken(t)
     core = gcore(t.pid, tmp_path)
     t.stop()
-    r = pyspect("dump", "--core", core, "--json", timeout=300)
+    r = pyspect(*(["dump"] + core.args + ["--json"]), timeout=300)
     assert r.rc == 0, r.err
     doc = json.loads(r.out)
-    os.unlink(core)
+    os.unlink(core.path)
     threads = by_name(doc)
     for name, want in expected_waits(t).items():
         assert threads[name].get("waiting_for") == want, name

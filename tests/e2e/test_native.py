@@ -335,7 +335,7 @@ def test_on_a_core(python, target, tmp_path, stripped_lib):
     dump_native(t)  # the main thread has parked
     core = gcore(t.pid, tmp_path)
     t.stop()
-    args = ["dump", "--core", core, "--native", "--locals"]
+    args = ["dump"] + core.args + ["--native", "--locals"]
     r = pyspect(*(args + ["--json"]), timeout=300)
     assert r.rc == 0, r.err
     doc = json.loads(r.out)
@@ -346,7 +346,7 @@ def test_on_a_core(python, target, tmp_path, stripped_lib):
     check_stripped(threads["stripped"]["frames"], stripped_lib)
     if python.version >= (3,):
         check_locals(t, doc)
-    os.unlink(core)
+    os.unlink(core.path)
 
 
 def test_threads_whose_registers_cannot_be_had(python, native):
