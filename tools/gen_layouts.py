@@ -303,6 +303,70 @@ _Static_assert(sizeof(struct probe_arena_object)
                == sizeof(struct arena_object), "obmalloc mirror");
 """
 
+# Modules/_threadmodule.c, 3.6 - 3.13: the lock objects, private to that
+# file in every version (3.13 types rlock_owner as PyThread_ident_t, the
+# same size).  Checked by the live read (a held RLock's owner is the
+# thread's ident, its count the number of acquires).
+MIRROR_THREAD = r"""
+/* Mirror of lockobject and rlockobject (Modules/_threadmodule.c). */
+#include "pythread.h"
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock lock_lock;
+    PyObject *in_weakreflist;
+    char locked;
+} probe_lockobject;
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock rlock_lock;
+    unsigned long rlock_owner;
+    unsigned long rlock_count;
+    PyObject *in_weakreflist;
+} probe_rlockobject;
+"""
+
+# Modules/threadmodule.c, 2.7: thread.lock, its PyThread_type_lock (a
+# sem_t, what a waiter sleeps on) right after the object header; 2.7 has
+# no C RLock (threading.RLock is a Python class around a thread.lock).
+# Checked by the live read (a thread blocked on a lock sleeps on it).
+MIRROR_THREAD_27 = r"""
+/* Mirror of lockobject (Modules/threadmodule.c, 2.7). */
+#include "pythread.h"
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock lock_lock;
+} probe_lockobject;
+"""
+
+# Modules/_threadmodule.c, 3.14 - 3.15: the locks became a PyMutex and a
+# _PyRecursiveMutex (Include/internal/pycore_lock.h); and
+# Python/parking_lot.c's wait entry, on the stack of a thread parked on
+# a PyMutex, holding the semaphore it sleeps on and the mutex's address.
+# Checked by the live read (a thread blocked on a Lock sleeps on the word
+# whose wait entry names that lock's mutex).
+MIRROR_THREAD_314 = r"""
+/* Mirror of lockobject, rlockobject (Modules/_threadmodule.c) and
+ * struct wait_entry (Python/parking_lot.c), CPython 3.14-3.15. */
+#include "internal/pycore_lock.h"
+#include "internal/pycore_semaphore.h"
+#include "internal/pycore_llist.h"
+typedef struct {
+    PyObject_HEAD
+    PyMutex lock;
+} probe_lockobject;
+typedef struct {
+    PyObject_HEAD
+    _PyRecursiveMutex lock;
+} probe_rlockobject;
+typedef struct {
+    void *park_arg;
+    uintptr_t addr;
+    _PySemaphore sema;
+    struct llist_node node;
+    bool is_unparking;
+} probe_wait_entry;
+"""
+
 # Helpers shared by every probe.
 PROBE_HELPERS = r"""
 /* Position of the single bit that `member = 1` sets in the 32-bit word at
@@ -537,6 +601,11 @@ FIELDS = {
     "gil_locked": [
         ("3.6", ABSENT),
         ("3.7-3.15", off(GIL, "locked"))],
+    # A waiter for the GIL sleeps on a futex inside this struct (its
+    # condition variables and mutexes).
+    "gil_size": [
+        ("3.6", ABSENT),
+        ("3.7-3.15", size(GIL))],
 
     # PyInterpreterState
     "interp_size": [("3.6-3.15", size(IS))],
@@ -704,6 +773,12 @@ FIELDS = {
         ("3.6-3.10", ABSENT),
         ("3.11-3.13", off(IF, "stacktop")),
         ("3.14-3.15", ABSENT)],
+    # 3.11 marks the first frame of each evaluator call; 3.12+ push an
+    # entry frame instead.
+    "iframe_is_entry": [
+        ("3.6-3.10", ABSENT),
+        ("3.11", off(IF, "is_entry")),
+        ("3.12-3.15", ABSENT)],
 
     # _PyStackChunk
     "chunk_previous": [
@@ -1172,6 +1247,22 @@ FIELDS = {
     "code_nlocalsplus": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.15", off(CO, "co_nlocalsplus"))],
+    "code_localspluskinds": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.15", off(CO, "co_localspluskinds"))],
+    "code_kind_cell": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.15", "CO_FAST_CELL")],
+    "code_kind_free": [
+        ("3.6-3.10", ABSENT),
+        ("3.11-3.15", "CO_FAST_FREE")],
+    # 3.12 inlines comprehensions; their variables are hidden locals.
+    "code_kind_hidden": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.15", "CO_FAST_HIDDEN")],
+    "code_kwonlyargcount": [("3.6-3.15", off(CO, "co_kwonlyargcount"))],
+    "code_flag_varargs": [("3.6-3.15", "CO_VARARGS")],
+    "code_flag_varkeywords": [("3.6-3.15", "CO_VARKEYWORDS")],
     "frame_localsplus": [
         ("3.6-3.10", off(FO, "f_localsplus")),
         ("3.11-3.15", ABSENT)],
@@ -1196,6 +1287,35 @@ FIELDS = {
     "method_func": [("3.6-3.15", off("PyMethodObject", "im_func"))],
     "method_self": [("3.6-3.15", off("PyMethodObject", "im_self"))],
     "cell_ref": [("3.6-3.15", off("PyCellObject", "ob_ref"))],
+    "cfunc_self": [("3.6-3.15", off("PyCFunctionObject", "m_self"))],
+    # The lock objects: a semaphore the waiter sleeps on (<=3.13), or a
+    # PyMutex whose waiters park (3.14+: the futex is the parked thread's
+    # own semaphore, inside its wait entry, which names the mutex).
+    "lock_sem": [
+        ("3.6-3.13", off("probe_lockobject", "lock_lock")),
+        ("3.14-3.15", ABSENT)],
+    "rlock_sem": [
+        ("3.6-3.13", off("probe_rlockobject", "rlock_lock")),
+        ("3.14-3.15", ABSENT)],
+    "lock_mutex": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off("probe_lockobject", "lock"))],
+    "rlock_mutex": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off("probe_rlockobject", "lock.mutex"))],
+    "rlock_owner": [
+        ("3.6-3.13", off("probe_rlockobject", "rlock_owner")),
+        ("3.14-3.15", off("probe_rlockobject", "lock.thread"))],
+    "rlock_count": [
+        ("3.6-3.13", off("probe_rlockobject", "rlock_count")),
+        ("3.14-3.15", ABSENT)],
+    "mutex_locked": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "_Py_LOCKED")],
+    "parking_addr": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", "(long)offsetof(probe_wait_entry, addr) - "
+                      "(long)offsetof(probe_wait_entry, sema)")],
     "type_bases": [("3.6-3.15", off(TP, "tp_bases"))],
     "type_cache": [("3.6-3.15", off(TP, "tp_cache"))],
     "type_members": [("3.6-3.15", off(TP, "tp_members"))],
@@ -1287,6 +1407,9 @@ FIELDS_27 = {
     "rt_gc": ABSENT,
     "gil_last_holder": ABSENT,
     "gil_locked": ABSENT,
+    # 2.7's GIL is a PyThread_type_lock behind Python/ceval.c's static
+    # interpreter_lock (found by name, in locks.c), not a struct.
+    "gil_size": ABSENT,
     "interp_size": size(IS),
     "interp_next": off(IS, "next"),
     "interp_tstate_head": off(IS, "tstate_head"),
@@ -1341,6 +1464,7 @@ FIELDS_27 = {
     "iframe_frame_obj": ABSENT,
     "iframe_localsplus": ABSENT,
     "iframe_stacktop": ABSENT,
+    "iframe_is_entry": ABSENT,
     "chunk_previous": ABSENT,
     "chunk_size": ABSENT,
     "chunk_top": ABSENT,
@@ -1366,6 +1490,14 @@ FIELDS_27 = {
     "code_freevars": off(CO, "co_freevars"),
     "code_localsplusnames": ABSENT,
     "code_nlocalsplus": ABSENT,
+    "code_localspluskinds": ABSENT,
+    "code_kind_cell": ABSENT,
+    "code_kind_free": ABSENT,
+    "code_kind_hidden": ABSENT,
+    # No keyword-only arguments before 3.0.
+    "code_kwonlyargcount": ABSENT,
+    "code_flag_varargs": "CO_VARARGS",
+    "code_flag_varkeywords": "CO_VARKEYWORDS",
     "frame_localsplus": off(FO, "f_localsplus"),
     "func_code": off(FN, "func_code"),
     "func_globals": off(FN, "func_globals"),
@@ -1383,6 +1515,17 @@ FIELDS_27 = {
     "method_func": off("PyMethodObject", "im_func"),
     "method_self": off("PyMethodObject", "im_self"),
     "cell_ref": off("PyCellObject", "ob_ref"),
+    "cfunc_self": off("PyCFunctionObject", "m_self"),
+    "lock_sem": off("probe_lockobject", "lock_lock"),
+    # threading.RLock is Python code in 2.7 (_RLock: its __block, a
+    # thread.lock, and __owner, an ident), read through its attributes.
+    "rlock_sem": ABSENT,
+    "lock_mutex": ABSENT,
+    "rlock_mutex": ABSENT,
+    "rlock_owner": ABSENT,
+    "rlock_count": ABSENT,
+    "mutex_locked": ABSENT,
+    "parking_addr": ABSENT,
     "gen_frame": off(GEN, "gi_frame"),
     "gen_iframe": ABSENT,
     "gen_frame_state": ABSENT,
@@ -1611,7 +1754,10 @@ NON_NEGATIVE_EXCEPT = ("obj_managed_dict", "obj_managed_values",
                        "gen_state_created", "gen_state_suspended",
                        "gen_state_suspended_yf",
                        "gen_state_suspended_yf_locked",
-                       "gen_state_executing")
+                       "gen_state_executing",
+                       # where a parked thread's wait entry names its mutex,
+                       # from its semaphore (before it)
+                       "parking_addr")
 
 
 # ---------------------------------------------------------------------------
@@ -1843,7 +1989,11 @@ def find_sid_installs():
 
 
 def probe_source(key, rows):
-    prelude = PRELUDE_27 if key == (2, 7) else PRELUDES[key[1]]
+    if key == (2, 7):
+        prelude = PRELUDE_27 + MIRROR_THREAD_27
+    else:
+        prelude = PRELUDES[key[1]] + (MIRROR_THREAD if key[1] <= 13
+                                      else MIRROR_THREAD_314)
     out = ["/* pyspect layout probe for CPython %d.%d (generated). */"
            % key, PRELUDE_COMMON, prelude, PROBE_HELPERS]
     out.append("int\nmain(void)\n{")
@@ -2280,6 +2430,76 @@ def sample(a, b=2):
 co = sample.__code__
 expect("code.co_argcount", i32(id(co) + L["code_argcount"]), 2)
 expect("code.co_flags", i32(id(co) + L["code_flags"]), co.co_flags)
+def kwsample(a, *args, k=1, **kw):
+    x = 1
+    return x
+kco = kwsample.__code__
+expect("code.co_kwonlyargcount", i32(id(kco) + L["code_kwonlyargcount"]), 1)
+expect("code.co_stacksize", i32(id(kco) + L["code_stacksize"]),
+       kco.co_stacksize)
+expect("CO_VARARGS", bool(kco.co_flags & L["code_flag_varargs"]), True)
+expect("CO_VARKEYWORDS", bool(kco.co_flags & L["code_flag_varkeywords"]),
+       True)
+expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
+# lock objects: a held RLock names its owner and counts its acquires
+import threading
+lk = threading.Lock()
+rl = threading.RLock()
+rl.acquire()
+rl.acquire()
+expect("rlock.rlock_owner", u64(id(rl) + L["rlock_owner"]),
+       threading.get_ident())
+if has("lock_sem"):
+    expect("lock.lock_lock", ptr(id(lk) + L["lock_sem"]) != 0, True)
+    expect("rlock.rlock_lock", ptr(id(rl) + L["rlock_sem"]) != 0, True)
+    expect("rlock.rlock_count", u64(id(rl) + L["rlock_count"]), 2)
+else:
+    expect("rlock mutex locked",
+           u8(id(rl) + L["rlock_mutex"]) & L["mutex_locked"], 1)
+rl.release()
+rl.release()
+if has("lock_sem"):
+    expect("rlock.rlock_owner released", u64(id(rl) + L["rlock_owner"]), 0)
+else:
+    expect("rlock mutex released",
+           u8(id(rl) + L["rlock_mutex"]) & L["mutex_locked"], 0)
+# A thread blocked on a lock sleeps on a futex word that names it: the
+# lock's semaphore, or (3.14+) its wait entry's.  (On its way there it
+# may wait for the GIL, on another word: look until it settles.)
+import os
+import time
+lk.acquire()
+blocked = threading.Thread(target=lk.acquire)
+blocked.daemon = True
+blocked.start()
+
+
+def names_lock(futex):
+    if has("lock_sem"):
+        return futex == ptr(id(lk) + L["lock_sem"])
+    return u64(futex + L["parking_addr"]) == id(lk) + L["lock_mutex"]
+
+
+found = False
+for _ in range(5000):
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/syscall" % task) as f:
+                words = f.read().split()
+        except OSError:
+            continue
+        # The only other thread: the one blocked.
+        if words and words[0] == "202" and int(task) != os.getpid():
+            found = found or names_lock(int(words[1], 16))
+    if found:
+        break
+    time.sleep(0.001)
+expect("a blocked thread's futex names its lock", found, True)
+lk.release()
+blocked.join()
+rl_acquire = rl.acquire
+expect("builtin method m_self", ptr(id(rl_acquire) + L["cfunc_self"]),
+       id(rl))
 expect("code.co_name", ptr(id(co) + L["code_name"]), id(co.co_name))
 if L["code_linetable_format"] == 1:
     expect("code.co_lnotab", ptr(id(co) + L["code_linetable"]),
@@ -2481,6 +2701,22 @@ else:
     expect("code.co_localsplusnames", sorted(
         pystr(ptr(names + L["tuple_item"] + 8 * i)) for i in range(n)),
         ["cellv", "census_fn"])
+    kinds = ptr(id(cco) + L["code_localspluskinds"])
+    kb = ctypes.string_at(kinds + L["bytes_sval"], n)
+    byname = dict((pystr(ptr(names + L["tuple_item"] + 8 * i)), kb[i])
+                  for i in range(n))
+    expect("code.co_localspluskinds cell",
+           bool(byname["cellv"] & L["code_kind_cell"]), True)
+    expect("code.co_localspluskinds local",
+           bool(byname["census_fn"] & L["code_kind_cell"]), False)
+    fco = cf.__code__
+    fnames = ptr(id(fco) + L["code_localsplusnames"])
+    fkinds = ptr(id(fco) + L["code_localspluskinds"])
+    fn_ = i32(id(fco) + L["code_nlocalsplus"])
+    fkb = ctypes.string_at(fkinds + L["bytes_sval"], fn_)
+    expect("code.co_localspluskinds free", [
+        pystr(ptr(fnames + L["tuple_item"] + 8 * i)) for i in range(fn_)
+        if fkb[i] & L["code_kind_free"]], list(fco.co_freevars))
 def census_frame(p, q):
     return sys._getframe()
 fo = census_frame(big, lst)
@@ -2811,6 +3047,42 @@ expect("code.co_cellvars", ptr(id(co) + L["code_cellvars"]),
 expect("code.co_freevars", ptr(id(co) + L["code_freevars"]),
        id(co.co_freevars))
 expect("str is the type of names", type(co.co_name), str)
+def vsample(a, *args, **kw):
+    return a
+vco = vsample.__code__
+expect("CO_VARARGS", bool(vco.co_flags & L["code_flag_varargs"]), True)
+expect("CO_VARKEYWORDS", bool(vco.co_flags & L["code_flag_varkeywords"]),
+       True)
+expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
+# thread.lock: a thread blocked on one sleeps on its semaphore, the futex
+# word at lock_lock (on its way there it may wait for the GIL, on
+# another word: look until it settles)
+import os, time
+lk = thread.allocate_lock()
+expect("lock.lock_lock", ptr(id(lk) + L["lock_sem"]) != 0, True)
+lk.acquire()
+blocked = threading.Thread(target=lk.acquire)
+blocked.daemon = True
+blocked.start()
+found = False
+for _ in range(5000):
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/syscall" % task) as f:
+                words = f.read().split()
+        except (IOError, OSError):
+            continue
+        if words and words[0] == "202" and int(task) != os.getpid():
+            found = found or int(words[1], 16) == ptr(id(lk) + L["lock_sem"])
+    if found:
+        break
+    time.sleep(0.001)
+expect("a blocked thread's futex is its lock's semaphore", found, True)
+lk.release()
+blocked.join()
+lk_acquire = lk.acquire
+expect("builtin method m_self", ptr(id(lk_acquire) + L["cfunc_self"]),
+       id(lk))
 fr = (lambda: sys._getframe())()
 expect("frame.f_code", ptr(id(fr) + L["frame_code"]), id(fr.f_code))
 expect("frame.f_back", ptr(id(fr) + L["frame_back"]), id(fr.f_back))
@@ -3083,6 +3355,8 @@ DEBUG_OFFSETS_MAP = {
         ("code_object.linetable", "code_linetable"),
         ("code_object.firstlineno", "code_firstlineno"),
         ("code_object.argcount", "code_argcount"),
+        ("code_object.localsplusnames", "code_localsplusnames"),
+        ("code_object.localspluskinds", "code_localspluskinds"),
         ("code_object.co_code_adaptive", "code_code_adaptive"),
         ("pyobject.ob_type", "obj_type"),
         ("type_object.size", "type_size"),

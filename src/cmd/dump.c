@@ -20,7 +20,9 @@
 #include "core/xalloc.h"
 #include "python/code.h"
 #include "python/runtime.h"
+#include "python/native.h"
 #include "python/snapshot.h"
+#include "target/unwind.h"
 #include "python/tasks.h"
 #include "target/session.h"
 #include "target/source.h"
@@ -36,10 +38,19 @@ static const char dump_usage[] =
     "(running on a CPU or idle, and whether it holds the GIL).  The target\n"
     "is only read, never changed.  Or the same of a core file.\n"
     "\n"
+    "A thread blocked on a lock says which lock and, where CPython records\n"
+    "it, which thread holds it; threads waiting for one another in a cycle\n"
+    "are printed first, as a deadlock.\n"
+    "\n"
     "options:\n"
     "  -p, --pid PID       the process to inspect (or give PID as an "
     "argument)\n" CMD_CORE_USAGE
     "      --json          print one JSON document instead of text\n"
+    "      --native        show each thread's C frames too, with the Python\n"
+    "                      frames where the interpreter runs them (pauses\n"
+    "                      the target for as long as reading the stacks\n"
+    "                      takes)\n"
+    "      --locals        show each frame's arguments and local variables\n"
     "      --blocking      pause the target (ptrace seize/interrupt) while\n"
     "                      reading, for an exact snapshot of busy threads;\n"
     "                      the pause time is reported\n"
@@ -64,6 +75,8 @@ struct dump_options {
     int subprocesses;
     int tasks;
     int json;
+    int native;
+    int locals;
     int blocking;
     int source;
     int verbose;
@@ -95,12 +108,103 @@ text_width(const char *s)
     return n;
 }
 
+/* The last path component: library names read better short. */
+static const char *
+base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+/* What a native frame is called in text: its symbol, or "??". */
+static const char *
+native_function(const struct native_symbol *sym)
+{
+    return sym->function ? sym->function : "??";
+}
+
+/* "held by thread 4244" / "held by nobody" / "": who holds what t waits
+ * for, as far as CPython records it. */
+static void
+wait_text(const struct py_thread_snapshot *t, struct strbuf *out)
+{
+    const struct py_wait *w = &t->wait;
+
+    if (w->kind == PY_WAIT_NONE) {
+        return;
+    }
+    strbuf_addf(out, "waiting for %s", py_wait_kind_title(w->kind));
+    if (w->kind != PY_WAIT_GIL) {
+        strbuf_addf(out, " %#llx", (unsigned long long)w->object);
+    }
+    if (w->owner_tid != 0) {
+        strbuf_addf(out, " held by thread %ld", w->owner_tid);
+    } else if (w->kind == PY_WAIT_RLOCK && w->owner_ident == 0) {
+        strbuf_addstr(out, " (free: about to be taken)");
+    }
+}
+
+static void
+locals_text(const struct py_locals *lv, struct strbuf *out)
+{
+    size_t k;
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        int header = 0;
+
+        for (k = 0; k < lv->n; k++) {
+            const struct py_local *v = &lv->v[k];
+
+            if (v->argument != (pass == 0)) {
+                continue;
+            }
+            if (!header) {
+                strbuf_addstr(out, pass == 0 ? "        Arguments:\n"
+                                             : "        Locals:\n");
+                header = 1;
+            }
+            strbuf_addf(out, "            %s: %s\n", esc(v->name),
+                        esc(v->repr));
+        }
+    }
+}
+
+static void
+python_frame_text(const struct py_thread_snapshot *t, size_t j, size_t width,
+                  const struct dump_options *opt, struct source_cache *sources,
+                  struct strbuf *src, struct strbuf *out)
+{
+    const struct py_frame *f = &t->frames[j];
+    const char *fn = esc(frame_function(f));
+    size_t pad = width > text_width(fn) ? width - text_width(fn) : 0;
+
+    strbuf_addf(out, "    %s%*s  %s:", fn, (int)pad, "",
+                esc(f->code->filename));
+    if (f->line >= 0) {
+        strbuf_addf(out, "%d\n", f->line);
+    } else {
+        strbuf_addstr(out, "?\n");
+    }
+    strbuf_reset(src);
+    if (opt->source && f->line > 0 &&
+        source_line(sources, f->code->filename, f->line, src) == 0) {
+        strbuf_addf(out, "        %s\n", esc(src->buf));
+    }
+    if (t->locals != NULL) {
+        locals_text(&t->locals[j], out);
+    }
+}
+
 static void
 dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
-          const struct dump_options *opt, struct strbuf *out)
+          const struct dump_options *opt, struct unwinder *unwinder,
+          struct strbuf *out)
 {
     struct source_cache sources;
     struct strbuf cmdline = STRBUF_INIT, src = STRBUF_INIT;
+    struct native_symbol sym;
     size_t i, j;
 
     source_cache_init(&sources, rt->target);
@@ -122,9 +226,12 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
     if (snap->paused) {
         strbuf_addf(out, "Paused for %.2f ms\n", snap->paused_ms);
     }
+    for (i = 0; i < snap->deadlocks.n; i++) {
+        strbuf_addf(out, "\nDeadlock: %s\n", esc(snap->deadlocks.v[i].text));
+    }
     for (i = 0; i < snap->n; i++) {
         const struct py_thread_snapshot *t = &snap->threads[i];
-        size_t width = 0;
+        size_t width = 0, nshown = opt->native ? t->nmixed : t->nframes;
 
         strbuf_addf(out, "\nThread %ld", t->thread.tid);
         if (t->name != NULL) {
@@ -133,6 +240,11 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
         strbuf_addf(out, " (%s%s)%s\n", thread_state(t),
                     t->thread.holds_gil ? ", holds the GIL" : "",
                     t->thread.is_main ? " main thread" : "");
+        if (t->wait.kind != PY_WAIT_NONE) {
+            strbuf_addstr(out, "    ");
+            wait_text(t, out);
+            strbuf_addch(out, '\n');
+        }
         if (t->error != 0) {
             strbuf_addf(out, "    <stack unreadable: %s",
                         err_message(t->error));
@@ -143,13 +255,26 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
             strbuf_addstr(out, ">\n");
             continue;
         }
-        if (t->nframes == 0) {
+        if (opt->native && t->native_error == PS_ENOTFOUND) {
+            strbuf_addstr(out, "    <no native frames: its registers could "
+                               "not be read>\n");
+        }
+        if (nshown == 0) {
             strbuf_addstr(out, "    <no Python frames>\n");
             continue;
         }
-        for (j = 0; j < t->nframes; j++) {
-            size_t w = text_width(esc(frame_function(&t->frames[j])));
+        for (j = 0; j < nshown; j++) {
+            size_t w;
 
+            if (!opt->native) {
+                w = text_width(esc(frame_function(&t->frames[j])));
+            } else if (t->mixed[j].kind == PY_MIXED_PYTHON) {
+                w = text_width(
+                    esc(frame_function(&t->frames[t->mixed[j].python])));
+            } else {
+                unwinder_symbol(unwinder, &t->mixed[j].native, &sym);
+                w = text_width(esc(native_function(&sym)));
+            }
             if (w > width) {
                 width = w;
             }
@@ -157,22 +282,23 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
         if (width > 48) {
             width = 48;
         }
-        for (j = 0; j < t->nframes; j++) {
-            const struct py_frame *f = &t->frames[j];
-            const char *fn = esc(frame_function(f));
-            size_t pad = width > text_width(fn) ? width - text_width(fn) : 0;
+        for (j = 0; j < nshown; j++) {
+            const struct py_mixed_frame *m = opt->native ? &t->mixed[j] : NULL;
 
-            strbuf_addf(out, "    %s%*s  %s:", fn, (int)pad, "",
-                        esc(f->code->filename));
-            if (f->line >= 0) {
-                strbuf_addf(out, "%d\n", f->line);
-            } else {
-                strbuf_addstr(out, "?\n");
+            if (m == NULL || m->kind == PY_MIXED_PYTHON) {
+                python_frame_text(t, m ? m->python : j, width, opt, &sources,
+                                  &src, out);
+                continue;
             }
-            strbuf_reset(&src);
-            if (opt->source && f->line > 0 &&
-                source_line(&sources, f->code->filename, f->line, &src) == 0) {
-                strbuf_addf(out, "        %s\n", esc(src.buf));
+            unwinder_symbol(unwinder, &m->native, &sym);
+            {
+                const char *fn = esc(native_function(&sym));
+                size_t pad =
+                    width > text_width(fn) ? width - text_width(fn) : 0;
+
+                strbuf_addf(out, "    %s%*s  %s +%#llx\n", fn, (int)pad, "",
+                            sym.library ? esc(base_name(sym.library)) : "?",
+                            (unsigned long long)sym.offset);
             }
         }
         if (t->truncated) {
@@ -234,9 +360,79 @@ quoted_release(struct hashmap *cache)
     hashmap_release(cache);
 }
 
+static void
+python_frame_json(struct json *j, struct hashmap *quotes,
+                  const struct py_thread_snapshot *t, size_t k)
+{
+    const struct py_frame *f = &t->frames[k];
+    const struct quoted *q = quoted_get(quotes, f->code);
+    size_t v;
+
+    json_object_begin(j);
+    json_kv_string(j, "kind", "python");
+    json_kv_raw(j, "function", q->text.buf, q->name_len);
+    json_kv_raw(j, "qualname", q->text.buf + q->name_len, q->qualname_len);
+    json_kv_raw(j, "file", q->text.buf + q->name_len + q->qualname_len,
+                q->text.len - q->name_len - q->qualname_len);
+    if (f->line >= 0) {
+        json_kv_int(j, "line", f->line);
+    } else {
+        json_kv_null(j, "line");
+    }
+    json_kv_int(j, "firstlineno", f->code->firstlineno);
+    if (t->locals != NULL) {
+        const struct py_locals *lv = &t->locals[k];
+
+        json_key(j, "locals");
+        json_array_begin(j);
+        for (v = 0; v < lv->n; v++) {
+            json_object_begin(j);
+            json_kv_string(j, "name", lv->v[v].name);
+            json_kv_string(j, "type", lv->v[v].type);
+            json_kv_string(j, "repr", lv->v[v].repr);
+            json_kv_bool(j, "argument", lv->v[v].argument);
+            json_object_end(j);
+        }
+        json_array_end(j);
+    }
+    json_object_end(j);
+}
+
+static void
+native_frame_json(struct json *j, struct unwinder *unwinder,
+                  const struct native_frame *f)
+{
+    struct native_symbol sym;
+
+    unwinder_symbol(unwinder, f, &sym);
+    json_object_begin(j);
+    json_kv_string(j, "kind", "native");
+    json_kv_string(j, "function", sym.function);
+    json_kv_string(j, "library", sym.library);
+    json_kv_uint(j, "address", f->pc);
+    json_kv_uint(j, "offset", sym.offset);
+    json_object_end(j);
+}
+
+static void
+wait_json(struct json *j, const struct py_wait *w)
+{
+    json_key(j, "waiting_for");
+    json_object_begin(j);
+    json_kv_string(j, "kind", py_wait_kind_name(w->kind));
+    json_kv_uint(j, "address", w->object);
+    if (w->owner_tid != 0) {
+        json_kv_int(j, "owner_tid", w->owner_tid);
+    } else {
+        json_kv_null(j, "owner_tid");
+    }
+    json_object_end(j);
+}
+
 /* One process's document: its fields, in an object the caller opened. */
 static void
 dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
+          const struct dump_options *opt, struct unwinder *unwinder,
           struct json *j)
 {
     struct hashmap quotes = HASHMAP_INIT;
@@ -267,6 +463,22 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
     } else {
         json_kv_null(j, "paused_ms");
     }
+    json_key(j, "deadlocks");
+    json_array_begin(j);
+    for (i = 0; i < snap->deadlocks.n; i++) {
+        const struct py_deadlock *d = &snap->deadlocks.v[i];
+
+        json_object_begin(j);
+        json_key(j, "threads");
+        json_array_begin(j);
+        for (k = 0; k < d->n; k++) {
+            json_int(j, d->tids[k]);
+        }
+        json_array_end(j);
+        json_kv_string(j, "text", d->text);
+        json_object_end(j);
+    }
+    json_array_end(j);
     json_key(j, "threads");
     json_array_begin(j);
     for (i = 0; i < snap->n; i++) {
@@ -283,30 +495,31 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
         if (t->error != 0) {
             json_kv_string(j, "error", err_message(t->error));
         }
+        if (opt->native && t->native_error == PS_ENOTFOUND) {
+            json_kv_string(j, "native_error",
+                           "its registers could not be read");
+        }
+        if (t->wait.kind != PY_WAIT_NONE) {
+            wait_json(j, &t->wait);
+        }
         if (t->missing != 0) {
             json_kv_uint(j, "missing_address", t->missing);
         }
         json_kv_bool(j, "truncated", t->truncated);
         json_key(j, "frames");
         json_array_begin(j);
-        for (k = 0; k < t->nframes; k++) {
-            const struct py_frame *f = &t->frames[k];
-
-            const struct quoted *q = quoted_get(&quotes, f->code);
-
-            json_object_begin(j);
-            json_kv_raw(j, "function", q->text.buf, q->name_len);
-            json_kv_raw(j, "qualname", q->text.buf + q->name_len,
-                        q->qualname_len);
-            json_kv_raw(j, "file", q->text.buf + q->name_len + q->qualname_len,
-                        q->text.len - q->name_len - q->qualname_len);
-            if (f->line >= 0) {
-                json_kv_int(j, "line", f->line);
-            } else {
-                json_kv_null(j, "line");
+        if (opt->native) {
+            for (k = 0; k < t->nmixed; k++) {
+                if (t->mixed[k].kind == PY_MIXED_PYTHON) {
+                    python_frame_json(j, &quotes, t, t->mixed[k].python);
+                } else {
+                    native_frame_json(j, unwinder, &t->mixed[k].native);
+                }
             }
-            json_kv_int(j, "firstlineno", f->code->firstlineno);
-            json_object_end(j);
+        } else {
+            for (k = 0; k < t->nframes; k++) {
+                python_frame_json(j, &quotes, t, k);
+            }
         }
         json_array_end(j);
         json_object_end(j);
@@ -588,6 +801,8 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
         CMD_TARGET_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"blocking", no_argument, NULL, 'b'},
+        {"native", no_argument, NULL, 'n'},
+        {"locals", no_argument, NULL, 'l'},
         {"no-source", no_argument, NULL, 's'},
         {"subprocesses", no_argument, NULL, 'S'},
         {"tasks", no_argument, NULL, 'T'},
@@ -615,6 +830,12 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
             break;
         case 'b':
             opt->blocking = 1;
+            break;
+        case 'n':
+            opt->native = 1;
+            break;
+        case 'l':
+            opt->locals = 1;
             break;
         case 's':
             opt->source = 0;
@@ -658,13 +879,21 @@ dump_one(struct target *target, struct py_runtime *rt,
          uint64_t t_start)
 {
     struct py_snapshot snap;
+    struct py_native *native = NULL;
+    struct unwinder *unwinder = NULL;
+    unsigned flags = PY_SNAPSHOT_NAMES | PY_SNAPSHOT_WAITS;
     struct py_tasks tasks = PY_TASKS_INIT;
-    unsigned flags = PY_SNAPSHOT_NAMES;
     uint64_t t_attach = clock_now_ns(), t_snap, t_format;
     int rc;
 
     if (opt->blocking) {
         flags |= PY_SNAPSHOT_BLOCKING;
+    }
+    if (opt->native) {
+        flags |= PY_SNAPSHOT_NATIVE;
+    }
+    if (opt->locals) {
+        flags |= PY_SNAPSHOT_LOCALS;
     }
     rc = py_snapshot_take(rt, flags, &snap);
     if (rc < 0) {
@@ -680,13 +909,16 @@ dump_one(struct target *target, struct py_runtime *rt,
         }
     }
     t_snap = clock_now_ns();
+    if (opt->native && py_native_get(rt, &native) == 0) {
+        unwinder = py_native_unwinder(native);
+    }
     if (j != NULL) {
-        dump_json(rt, &snap, j);
+        dump_json(rt, &snap, opt, unwinder, j);
         if (opt->tasks) {
             dump_tasks_json(&tasks, j);
         }
     } else {
-        dump_text(rt, &snap, opt, out);
+        dump_text(rt, &snap, opt, unwinder, out);
         if (opt->tasks) {
             dump_tasks_text(&snap, &tasks, out);
         }

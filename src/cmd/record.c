@@ -29,6 +29,8 @@
 #include "core/xalloc.h"
 #include "output/output.h"
 #include "profile/profile.h"
+#include "core/hashmap.h"
+#include "python/native.h"
 #include "push/push.h"
 #include "python/code.h"
 #include "python/runtime.h"
@@ -100,6 +102,9 @@ static const char record_usage[] =
     "                        name, as a stack of its own\n"
     "      --blocking        pause the target while taking each sample\n"
     "                        (ptrace): exact stacks, but slows it down\n"
+    "      --native          C frames too, with the Python frames where\n"
+    "                        the interpreter runs them (pauses the target\n"
+    "                        for every sample, as --blocking)\n"
     "      --top N           rows of the table format (default 20)\n"
     "\n"
     "continuous profiling (Grafana Pyroscope), instead of -o:\n"
@@ -156,6 +161,7 @@ struct record_options {
     int subprocesses;
     int tasks;
     int blocking;
+    int native;
     size_t top;
     int quiet;
     int verbose;
@@ -171,10 +177,11 @@ struct record_target {
     struct target *target; /* opened on the first attempt */
     struct py_runtime *rt;
     struct py_sampler sampler;
-    int sampling; /* attached and sampling */
-    int gone;     /* exited, or never going to be Python */
-    int started;  /* started by pyspect or a child: may exec Python */
-    int script;   /* the started command is a script: wait for Python */
+    struct py_native *native; /* --native: owned by rt */
+    int sampling;             /* attached and sampling */
+    int gone;                 /* exited, or never going to be Python */
+    int started; /* started by pyspect or a child: may exec Python */
+    int script;  /* the started command is a script: wait for Python */
     double first_seen;
     uint64_t prefix_round; /* when sys.prefix was looked for; 0: found */
     struct py_tasks tasks; /* --tasks: this round's */
@@ -206,6 +213,14 @@ struct recorder {
     struct py_sampler_stats retired; /* of targets released on the way */
     uint64_t *last_round;            /* per profile thread: its latest round */
     size_t last_round_alloc;
+    /* --native: each sample's mixed stack, and profile frame ids of
+     * native frames by (target, pc) (an unwinder caches its names by pc,
+     * the profile by name: this skips both per frame). */
+    struct py_mixed_frame *mixed;
+    size_t mixed_alloc;
+    struct hashmap native_ids;
+    uint64_t native_ns;     /* CPU time spent on native frames */
+    uint64_t native_stacks; /* and on how many stacks */
     /* -f trace: written as the samples arrive (bounded memory) */
     struct out_trace_stream *trace;
     struct strbuf trace_buf;                 /* bytes not yet written */
@@ -277,6 +292,7 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"subprocesses", no_argument, NULL, 'S'},
         {"tasks", no_argument, NULL, 0x101},
         {"blocking", no_argument, NULL, 'b'},
+        {"native", no_argument, NULL, 'N'},
         {"top", required_argument, NULL, 't'},
         {"push", required_argument, NULL, 'P'},
         {"app", required_argument, NULL, 'A'},
@@ -387,6 +403,11 @@ record_parse(int argc, char **argv, struct record_options *opt)
             opt->tasks = 1;
             break;
         case 'b':
+            opt->blocking = 1;
+            break;
+        case 'N':
+            /* Registers are had only from a stopped thread. */
+            opt->native = 1;
             opt->blocking = 1;
             break;
         case 't':
@@ -591,10 +612,20 @@ target_try(struct recorder *r, struct record_target *t)
         rc = py_runtime_attach(t->target, &t->rt);
     }
     if (rc == 0) {
+        if (r->opt->native) {
+            rc = py_native_get(t->rt, &t->native);
+            if (rc < 0) {
+                t->gone = 1;
+                return rc;
+            }
+        }
         py_sampler_init(&t->sampler, t->rt, r->opt->mode);
         /* With --blocking every thread is held already. */
         t->sampler.may_pause = !r->opt->blocking;
         t->sampler.states = r->opt->events;
+        if (r->opt->native) {
+            t->sampler.stack_flags = PY_STACK_CALLS;
+        }
         t->sampling = 1;
         t->prefix_round = 1; /* at the next round */
         return 0;
@@ -634,6 +665,93 @@ static size_t task_frame_insert(struct recorder *r,
                                 const struct py_sampled_thread *st,
                                 const struct py_frame *f, size_t n);
 
+/* The profile frame of a native frame: "function (library)", or
+ * "library+0xOFFSET" where no symbol names it. */
+static uint32_t
+native_frame_id(struct recorder *r, struct record_target *t,
+                const struct native_frame *f)
+{
+    struct profile *p = &r->profile;
+    uint64_t key = hash_u64(f->pc ^ ((uint64_t)(uint32_t)t->pid << 47)) ^
+                   (uint64_t)f->activation;
+    void **slot = hashmap_slot(&r->native_ids, key ? key : 1);
+    struct native_symbol sym;
+    struct strbuf name = STRBUF_INIT;
+    const char *lib;
+    uint32_t id;
+
+    if (*slot != NULL) {
+        return (uint32_t)(uintptr_t)*slot - 1;
+    }
+    unwinder_symbol(py_native_unwinder(t->native), f, &sym);
+    lib = sym.library ? strrchr(sym.library, '/') : NULL;
+    lib = lib ? lib + 1 : sym.library ? sym.library : "?";
+    if (sym.function != NULL) {
+        id = profile_frame_id(p, strtab_intern(&p->strings, sym.function),
+                              strtab_intern(&p->strings, lib), -1);
+    } else {
+        strbuf_addf(&name, "%s+%#llx", lib, (unsigned long long)sym.offset);
+        id = profile_frame_id(p, strtab_intern(&p->strings, name.buf),
+                              strtab_intern(&p->strings, ""), -1);
+    }
+    strbuf_release(&name);
+    *slot = (void *)(uintptr_t)(id + 1);
+    return id;
+}
+
+/* The profile frame of a Python frame. */
+static uint32_t
+python_frame_id(struct recorder *r, const struct py_frame *f)
+{
+    struct profile *p = &r->profile;
+    struct py_code *code = f->code;
+    int32_t line = r->opt->lines ? f->line : code->firstlineno;
+
+    if (code->user_name == UINT32_MAX) {
+        code->user_name = strtab_intern(
+            &p->strings, code->qualname ? code->qualname : code->name);
+        code->user_file = strtab_intern(&p->strings, code->filename);
+    }
+    return profile_frame_id(p, code->user_name, code->user_file, line);
+}
+
+/*
+ * --native: the thread's mixed stack into r->ids; returns its length.
+ * The whole target is paused (as --blocking): the registers and the
+ * Python frames are of the same moment.
+ */
+static size_t
+native_stack_ids(struct recorder *r, struct py_sampled_thread *st,
+                 const struct py_frame *f, size_t n)
+{
+    struct record_target *t = r->current;
+    const struct py_stack *s = &t->sampler.stack;
+    struct target_regs regs;
+    size_t nmixed = 0, i;
+    uint64_t t0 = thread_cpu_ns();
+
+    if (st->thread.tid <= 0 ||
+        target_thread_regs(t->target, (int)st->thread.tid, &regs) < 0) {
+        memset(&regs, 0, sizeof(regs));
+    }
+    py_native_stack(t->native, (int)st->thread.tid, &regs, f, n, s->calls,
+                    s->ncalls, &r->mixed, &nmixed, &r->mixed_alloc);
+    err_clear();
+    if (nmixed > r->ids_alloc) {
+        XGROW(r->ids, r->ids_alloc, nmixed);
+    }
+    for (i = 0; i < nmixed; i++) {
+        const struct py_mixed_frame *m = &r->mixed[i];
+
+        r->ids[i] = m->kind == PY_MIXED_PYTHON
+                        ? python_frame_id(r, &f[m->python])
+                        : native_frame_id(r, t, &m->native);
+    }
+    r->native_ns += thread_cpu_ns() - t0;
+    r->native_stacks++;
+    return nmixed;
+}
+
 static void
 on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
          size_t n)
@@ -645,20 +763,15 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
 
     thread = profile_thread_pid(p, r->current->pid, st->thread.ident,
                                 st->thread.tid, st->name);
-    if (n > r->ids_alloc) {
-        XGROW(r->ids, r->ids_alloc, n);
-    }
-    for (i = 0; i < n; i++) {
-        struct py_code *code = f[i].code;
-        int32_t line = r->opt->lines ? f[i].line : code->firstlineno;
-
-        if (code->user_name == UINT32_MAX) {
-            code->user_name = strtab_intern(
-                &p->strings, code->qualname ? code->qualname : code->name);
-            code->user_file = strtab_intern(&p->strings, code->filename);
+    if (r->opt->native) {
+        n = native_stack_ids(r, st, f, n);
+    } else {
+        if (n > r->ids_alloc) {
+            XGROW(r->ids, r->ids_alloc, n);
         }
-        r->ids[i] =
-            profile_frame_id(p, code->user_name, code->user_file, line);
+        for (i = 0; i < n; i++) {
+            r->ids[i] = python_frame_id(r, &f[i]);
+        }
     }
     if (r->opt->tasks) {
         n = task_frame_insert(r, st, f, n);
@@ -891,6 +1004,11 @@ record_round(struct recorder *r, uint64_t round)
         }
         if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
             t->rt->code_epoch++;
+            if (t->native != NULL) {
+                /* Libraries loaded since: before the pause. */
+                unwinder_refresh(py_native_unwinder(t->native));
+                err_clear();
+            }
         }
         if (t->prefix_round != 0 && round >= t->prefix_round) {
             learn_prefixes(r, t, round);
@@ -1057,6 +1175,12 @@ summary(const struct recorder *r)
             m->samples ? (double)r->work_ns / 1e3 / (double)m->samples : 0.0,
             m->samples ? (double)r->wall_ns / 1e3 / (double)m->samples : 0.0,
             (double)r->work_ns / 1e6);
+        if (r->opt->native && r->native_stacks > 0) {
+            fprintf(stderr,
+                    "pyspect: native frames took %.1f us of CPU per stack "
+                    "(registers, unwinding, names)\n",
+                    (double)r->native_ns / 1e3 / (double)r->native_stacks);
+        }
         for (i = 0; i < r->ntargets; i++) {
             const struct record_target *t = &r->targets[i];
 
@@ -1596,6 +1720,8 @@ out:
     }
     free(r.targets);
     free(r.ids);
+    free(r.mixed);
+    hashmap_release(&r.native_ids);
     session_release(&r.session);
     if (r.trace != NULL) {
         out_trace_end(r.trace, &r.profile, &r.trace_buf);

@@ -111,7 +111,7 @@ struct debug_offset_row {
     {"code_object", "firstlineno", "code_firstlineno", DO_OFFSET},            \
     {"code_object", "argcount", "code_argcount", DO_OFFSET},                  \
     {"code_object", "localsplusnames", "code_localsplusnames", DO_OFFSET},    \
-    {"code_object", "localspluskinds", NULL, DO_OFFSET},                      \
+    {"code_object", "localspluskinds", "code_localspluskinds", DO_OFFSET},    \
     {"code_object", "co_code_adaptive", "code_code_adaptive", DO_OFFSET}
 
 #define ROWS_OBJECT_TYPE                                                      \

@@ -44,6 +44,8 @@
     /* struct _gil_runtime_state */                                          \
     X(gil_last_holder, "PyThreadState*: last holder")                        \
     X(gil_locked, "int: -1 not created, 0 free, 1 held")                     \
+    X(gil_size, "sizeof(struct _gil_runtime_state): a futex in it is a "     \
+                "GIL wait")                                                  \
     /* PyInterpreterState */                                                 \
     X(interp_size, "sizeof(PyInterpreterState)")                             \
     X(interp_next, "PyInterpreterState*")                                    \
@@ -101,6 +103,8 @@
     X(iframe_frame_obj, "PyFrameObject*: frame_obj")                         \
     X(iframe_localsplus, "PyObject*[]: localsplus")                          \
     X(iframe_stacktop, "int: stacktop")                                      \
+    X(iframe_is_entry, "bool: is_entry, first frame of an evaluator call "   \
+                       "(3.11)")                                             \
     /* _PyStackRef (3.14+): a tagged PyObject* */                            \
     X(stackref_tag_bits, "constant: Py_TAG_BITS, the tag mask")              \
     X(stackref_tag_refcnt, "constant: Py_TAG_REFCNT, the other object tag")  \
@@ -128,7 +132,14 @@
     X(code_freevars, "PyObject*: co_freevars (<=3.10)")                      \
     X(code_localsplusnames, "PyObject*: co_localsplusnames (3.11+)")         \
     X(code_nlocalsplus, "int: co_nlocalsplus (3.11+)")                       \
+    X(code_localspluskinds, "PyObject*: co_localspluskinds bytes (3.11+)")   \
+    X(code_kind_cell, "constant: CO_FAST_CELL (3.11+)")                      \
+    X(code_kind_free, "constant: CO_FAST_FREE (3.11+)")                      \
+    X(code_kind_hidden, "constant: CO_FAST_HIDDEN (3.12+)")                  \
+    X(code_kwonlyargcount, "int: co_kwonlyargcount")                         \
     X(code_stacksize, "int: co_stacksize")                                   \
+    X(code_flag_varargs, "constant: CO_VARARGS")                             \
+    X(code_flag_varkeywords, "constant: CO_VARKEYWORDS")                     \
     /* PyFrameObject locals (<=3.10) */                                      \
     X(frame_localsplus, "PyObject*[]: f_localsplus (<=3.10)")                \
     /* PyFunctionObject */                                                   \
@@ -149,6 +160,17 @@
     X(method_func, "PyObject*: im_func")                                     \
     X(method_self, "PyObject*: im_self")                                     \
     X(cell_ref, "PyObject*: ob_ref")                                         \
+    X(cfunc_self, "PyObject*: m_self of a builtin method")                   \
+    /* _thread.lock and _thread.RLock (Modules/_threadmodule.c) */           \
+    X(lock_sem, "PyThread_type_lock: lock_lock, what a waiter sleeps on")    \
+    X(rlock_sem, "PyThread_type_lock: rlock_lock")                           \
+    X(lock_mutex, "PyMutex: lock (3.14+)")                                   \
+    X(rlock_mutex, "PyMutex: lock.mutex (3.14+)")                            \
+    X(rlock_owner, "ident: rlock_owner / lock.thread, the holder's ident")   \
+    X(rlock_count, "unsigned long: rlock_count (<=3.13)")                    \
+    X(mutex_locked, "constant: _Py_LOCKED, a PyMutex's held bit (3.14+)")    \
+    X(parking_addr, "constant: where a parked thread's wait entry names "    \
+                    "the mutex, from its semaphore (3.14+)")                 \
     /* generators and coroutines */                                          \
     X(gen_frame, "PyFrameObject*: gi_frame (<=3.10)")                        \
     X(gen_iframe, "_PyInterpreterFrame: gi_iframe, inline (3.11+)")          \

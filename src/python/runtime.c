@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/code.h"
+#include "python/native.h"
 #include "target/debuginfo.h"
 #include "python/pyobj.h"
 #include "core/banned.h"
@@ -593,6 +594,7 @@ py_runtime_free(struct py_runtime *rt)
     if (rt == NULL) {
         return;
     }
+    py_native_free(rt->native);
     py_code_cache_clear(rt);
     hashmap_release(&rt->codes);
     memsrc_free(rt->mem);

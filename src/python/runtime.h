@@ -69,6 +69,9 @@ struct py_runtime {
 
     int owns_target; /* py_runtime_from_memsrc()'s own target */
 
+    /* Native stacks (python/native.h), made on first use (owned). */
+    struct py_native *native;
+
     /* Code objects by remote address (struct py_code *, owned). */
     struct hashmap codes;
     uint32_t code_epoch; /* see py_code_get() */

@@ -708,7 +708,7 @@ stack_from_copies(struct py_sampler *s, struct py_sampled_thread *t)
     }
     s->stack.prefetch = c1;
     s->stack.nprefetch = t->ncopies;
-    rc = py_stack_read(s->rt, th, PY_STACK_COPY, &s->stack);
+    rc = py_stack_read(s->rt, th, PY_STACK_COPY | s->stack_flags, &s->stack);
     if (rc == 0) {
         rc = py_stack_compare(s->rt, &s->stack, c2, t->ncopies);
     }
@@ -734,7 +734,7 @@ look_up(struct py_sampler *s, struct py_sampled_thread *t)
         memsrc_read_u64(s->rt->proc, th.top_slot, &th.top) < 0) {
         return;
     }
-    py_stack_read(s->rt, &th, 0, &s->stack);
+    py_stack_read(s->rt, &th, s->stack_flags, &s->stack);
     if (s->stack.nvisited > 0) {
         plan_learn(s, t);
     }
@@ -794,7 +794,7 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
             }
         }
         if (rc == 0) {
-            rc = py_stack_read(s->rt, &t->thread, 0, &s->stack);
+            rc = py_stack_read(s->rt, &t->thread, s->stack_flags, &s->stack);
         }
         if (rc == 0) {
             rc = py_stack_check_codes(s->rt, &s->stack, NULL, 0);

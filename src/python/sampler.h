@@ -154,6 +154,10 @@ struct py_sampler {
      * cpu mode) and whether it holds the GIL (read with the thread
      * states, in the same batch), for a trace that shows them. */
     int states;
+    /* Set by the caller: more py_stack_read() flags for every walk
+     * (PY_STACK_CALLS, for native frames: see s->stack.calls in the
+     * callback). */
+    unsigned stack_flags;
     int chosen; /* py_sampler_choose() ran for the next round */
 };
 

@@ -13,21 +13,38 @@
 #include "core/xalloc.h"
 #include "core/banned.h"
 
+/* What one snapshot reads with, besides the runtime. */
+struct snapshot_ctx {
+    unsigned flags;
+    struct py_native *native; /* PY_SNAPSHOT_NATIVE */
+    struct py_objects objects;
+};
+
 static void
 snapshot_clear(struct py_snapshot *s)
 {
     size_t i, j;
 
     for (i = 0; i < s->n; i++) {
-        for (j = 0; j < s->threads[i].nframes; j++) {
-            py_code_unref(s->threads[i].frames[j].code);
+        struct py_thread_snapshot *t = &s->threads[i];
+
+        free(t->name);
+        free(t->mixed);
+        if (t->locals != NULL) {
+            for (j = 0; j < t->nframes; j++) {
+                py_locals_release(&t->locals[j]);
+            }
+            free(t->locals);
         }
-        free(s->threads[i].name);
-        free(s->threads[i].frames);
+        for (j = 0; j < t->nframes; j++) {
+            py_code_unref(t->frames[j].code);
+        }
+        free(t->frames);
     }
     free(s->threads);
     s->threads = NULL;
     s->n = 0;
+    py_deadlocks_release(&s->deadlocks);
 }
 
 void
@@ -83,12 +100,122 @@ task_state_of(const struct task_states *ts, long tid)
     return 0;
 }
 
+/*
+ * The native frames of thread ts (mixed with its Python frames in s),
+ * what it waits for, and its frames' locals, as ctx asks.
+ */
+static void
+thread_extras(struct py_runtime *rt, struct snapshot_ctx *ctx,
+              const struct py_stack *s, struct py_thread_snapshot *ts)
+{
+    struct target_regs regs;
+    int have_regs = 0;
+    size_t j;
+
+    if ((ctx->flags & (PY_SNAPSHOT_NATIVE | PY_SNAPSHOT_WAITS)) &&
+        ts->thread.tid > 0) {
+        have_regs =
+            target_thread_regs(rt->target, (int)ts->thread.tid, &regs) == 0;
+        err_clear();
+    }
+    if (ctx->flags & PY_SNAPSHOT_NATIVE) {
+        size_t alloc = 0;
+
+        if (have_regs) {
+            ts->native_error = py_native_stack(
+                ctx->native, (int)ts->thread.tid, &regs, s->v, s->n, s->calls,
+                s->ncalls, &ts->mixed, &ts->nmixed, &alloc);
+        } else {
+            ts->native_error = PS_ENOTFOUND;
+            ts->mixed = xmalloc((s->n ? s->n : 1) * sizeof(*ts->mixed));
+            ts->nmixed = py_native_mix(NULL, 0, s->v, s->n, s->calls,
+                                       s->ncalls, NULL, NULL, 0, ts->mixed);
+        }
+        err_clear();
+    }
+    if ((ctx->flags & PY_SNAPSHOT_WAITS) && have_regs) {
+        py_wait_find(&ctx->objects, &ts->thread, &regs, ts->frames,
+                     ts->nframes, &ts->wait);
+    }
+    if ((ctx->flags & PY_SNAPSHOT_LOCALS) && ts->nframes > 0) {
+        ts->locals = xcalloc(ts->nframes, sizeof(*ts->locals));
+        for (j = 0; j < ts->nframes; j++) {
+            py_frame_locals(&ctx->objects, &ts->frames[j], &ts->locals[j]);
+        }
+        err_clear();
+    }
+}
+
+/*
+ * The function a deadlock names for a thread: its innermost one outside
+ * the threading module (Condition.wait, or 2.7's Python RLock.acquire,
+ * is not where the program chose to wait), else its innermost.
+ */
+static const char *
+waiting_function(const struct py_thread_snapshot *t)
+{
+    const struct py_code *c;
+    size_t k;
+
+    if (t->nframes == 0) {
+        return NULL;
+    }
+    for (k = 0; k + 1 < t->nframes; k++) {
+        const char *file = t->frames[k].code->filename;
+        const char *base = file ? strrchr(file, '/') : NULL;
+
+        if (file == NULL ||
+            strcmp(base ? base + 1 : file, "threading.py") != 0) {
+            break;
+        }
+    }
+    c = t->frames[k].code;
+    return c->qualname ? c->qualname : c->name;
+}
+
+/* Holders' kernel ids, then the cycles among the waits. */
+static void
+snapshot_waits(struct py_snapshot *s)
+{
+    long *tids = xcalloc(s->n ? s->n : 1, sizeof(*tids));
+    struct py_wait *waits = xcalloc(s->n ? s->n : 1, sizeof(*waits));
+    const char **functions = xcalloc(s->n ? s->n : 1, sizeof(*functions));
+    size_t i, j;
+
+    for (i = 0; i < s->n; i++) {
+        struct py_thread_snapshot *t = &s->threads[i];
+        struct py_wait *w = &t->wait;
+
+        for (j = 0; j < s->n && w->kind != PY_WAIT_NONE; j++) {
+            const struct py_thread *o = &s->threads[j].thread;
+
+            if ((w->kind == PY_WAIT_RLOCK && w->owner_ident != 0 &&
+                 o->ident == w->owner_ident) ||
+                (w->kind == PY_WAIT_GIL && o->holds_gil && j != i)) {
+                w->owner_tid = o->tid;
+                if (w->kind == PY_WAIT_GIL) {
+                    w->owner_tstate = o->tstate;
+                }
+                break;
+            }
+        }
+        tids[i] = t->thread.tid;
+        waits[i] = *w;
+        functions[i] = waiting_function(t);
+    }
+    py_deadlocks_find(tids, waits, functions, s->n, &s->deadlocks);
+    free(tids);
+    free(waits);
+    free(functions);
+}
+
 /* One attempt.  Returns 0 when every thread was read, a transient error
  * when some thread should be read again, or a fatal error. */
 static int
-snapshot_once(struct py_runtime *rt, unsigned flags,
+snapshot_once(struct py_runtime *rt, struct snapshot_ctx *ctx,
               const struct task_states *states, struct py_snapshot *out)
 {
+    unsigned flags = ctx->flags;
     struct py_threads threads = PY_THREADS_INIT;
     struct py_stack stack = PY_STACK_INIT;
     char **names = NULL;
@@ -115,7 +242,11 @@ snapshot_once(struct py_runtime *rt, unsigned flags,
         ts->name = names ? names[i] : NULL;
         ts->os_state = task_state_of(states, ts->thread.tid);
         target_take_missing(rt->target);
-        rc = py_stack_read(rt, &threads.v[i], PY_STACK_TRACED_LINES, &stack);
+        rc = py_stack_read(
+            rt, &threads.v[i],
+            PY_STACK_TRACED_LINES |
+                ((flags & PY_SNAPSHOT_NATIVE) ? PY_STACK_CALLS : 0),
+            &stack);
         if (rc < 0) {
             /* A walk that read what the core does not hold failed for
              * that, not for anything the process did; the snapshot goes
@@ -140,6 +271,7 @@ snapshot_once(struct py_runtime *rt, unsigned flags,
                 py_code_ref(ts->frames[j].code);
             }
         }
+        thread_extras(rt, ctx, &stack, ts);
     }
     if (out->n > 1) {
         qsort(out->threads, out->n, sizeof(*out->threads), by_tid);
@@ -157,17 +289,38 @@ py_snapshot_take(struct py_runtime *rt, unsigned flags,
                  struct py_snapshot *out)
 {
     struct task_states states;
+    struct snapshot_ctx ctx;
     uint64_t start = clock_now_ns();
     uint64_t reads0 = rt->proc->nreads, bytes0 = rt->proc->nbytes;
     int rc = 0, attempt;
 
     memset(out, 0, sizeof(*out));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.flags = flags;
+    if (flags & PY_SNAPSHOT_NATIVE) {
+        /* Open the target's files before pausing it: the pause is for
+         * registers and stacks only.  Native frames need the registers
+         * of a stopped thread: pause. */
+        int known = rt->native != NULL;
+
+        rc = py_native_get(rt, &ctx.native);
+        if (rc == 0 && known) {
+            /* Libraries loaded since the last snapshot. */
+            rc = unwinder_refresh(py_native_unwinder(ctx.native));
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        flags |= PY_SNAPSHOT_BLOCKING;
+    }
+    py_objects_init(&ctx.objects, rt);
     task_states_read(rt->target, &states);
     if ((flags & PY_SNAPSHOT_BLOCKING) && target_can_pause(rt->target)) {
         rc = target_pause(rt->target);
         if (rc < 0) {
             free(states.tids);
             free(states.states);
+            py_objects_release(&ctx.objects);
             return rc;
         }
         out->paused = 1;
@@ -175,7 +328,7 @@ py_snapshot_take(struct py_runtime *rt, unsigned flags,
     for (attempt = 1; attempt <= PY_SNAPSHOT_ATTEMPTS; attempt++) {
         snapshot_clear(out);
         out->attempts = attempt;
-        rc = snapshot_once(rt, flags, &states, out);
+        rc = snapshot_once(rt, &ctx, &states, out);
         if (rc == 0 || err_class(rc) != ERR_CLASS_TRANSIENT ||
             rc == PS_ENOTREADY) {
             break;
@@ -196,7 +349,10 @@ py_snapshot_take(struct py_runtime *rt, unsigned flags,
     }
     if (rc < 0) {
         snapshot_clear(out);
+    } else if (flags & PY_SNAPSHOT_WAITS) {
+        snapshot_waits(out);
     }
+    py_objects_release(&ctx.objects);
     free(states.tids);
     free(states.states);
     out->elapsed_ms = (double)(clock_now_ns() - start) / 1e6;

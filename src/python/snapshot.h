@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "python/locals.h"
+#include "python/locks.h"
+#include "python/native.h"
 #include "python/runtime.h"
 #include "python/stack.h"
 
@@ -23,6 +26,13 @@
 enum {
     PY_SNAPSHOT_BLOCKING = 1 << 0, /* pause the target while reading */
     PY_SNAPSHOT_NAMES = 1 << 1,    /* read threading names */
+    /* Each thread's native frames too, interleaved with its Python
+     * frames (python/native.h).  Pauses a live target: its registers
+     * can be had only then. */
+    PY_SNAPSHOT_NATIVE = 1 << 2,
+    PY_SNAPSHOT_LOCALS = 1 << 3, /* each frame's arguments and locals */
+    /* What blocked threads wait for, and the deadlocks (locks.h). */
+    PY_SNAPSHOT_WAITS = 1 << 4,
 };
 
 struct py_thread_snapshot {
@@ -34,6 +44,16 @@ struct py_thread_snapshot {
     size_t nframes;
     int truncated;
     int error; /* 0, or why the stack could not be read */
+    /* PY_SNAPSHOT_NATIVE: the mixed stack, innermost first (Python
+     * entries index frames[]), and why it has no native frames when it
+     * has none (PS_ENOTFOUND: the registers were not to be had). */
+    struct py_mixed_frame *mixed;
+    size_t nmixed;
+    int native_error;
+    /* PY_SNAPSHOT_LOCALS: locals[i] are frames[i]'s, NULL when it could
+     * not be read. */
+    struct py_locals *locals;
+    struct py_wait wait; /* PY_SNAPSHOT_WAITS */
     /* PS_ENOTINCORE: the first address read that the core does not hold
      * (target_take_missing()), else 0. */
     raddr_t missing;
@@ -48,6 +68,7 @@ struct py_snapshot {
     int attempts;
     uint64_t reads; /* reads that reached the process */
     uint64_t bytes;
+    struct py_deadlocks deadlocks; /* PY_SNAPSHOT_WAITS */
 };
 
 int py_snapshot_take(struct py_runtime *rt, unsigned flags,

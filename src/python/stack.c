@@ -164,6 +164,9 @@ py_threads_read(struct py_runtime *rt, struct py_threads *out)
                     py_host_tid(rt, load_u64(ts, l->tstate_native_thread_id));
             }
             t->holds_gil = holder != 0 && holder == tstate;
+            if (pyl_has(l->tstate_cframe)) {
+                t->cframe = load_u64(ts, l->tstate_cframe);
+            }
             if (pyl_has(l->tstate_frame)) {
                 t->top = load_u64(ts, l->tstate_frame);
                 t->top_slot = tstate + (raddr_t)l->tstate_frame;
@@ -361,7 +364,8 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
 /* ---- frames: PyFrameObject chains (<=3.10) ------------------------------ */
 
 static int
-stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr)
+stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr,
+           uint32_t call)
 {
     if (s->n >= PY_FRAMES_MAX) {
         s->truncated = 1;
@@ -370,8 +374,56 @@ stack_push(struct py_stack *s, struct py_code *code, int line, raddr_t addr)
     XGROW(s->v, s->alloc, s->n + 1);
     s->v[s->n].code = code;
     s->v[s->n].line = line;
+    s->v[s->n].call = call;
     s->v[s->n].addr = addr;
     s->n++;
+    return 0;
+}
+
+/* Note the C-stack marker of evaluator call `call` (0: none known). */
+static void
+call_note(struct py_stack *s, uint32_t call, raddr_t marker)
+{
+    if (call >= PY_FRAMES_MAX * 4) {
+        return;
+    }
+    while (s->ncalls <= call) {
+        XGROW(s->calls, s->calls_alloc, s->ncalls + 1);
+        s->calls[s->ncalls++] = 0;
+    }
+    if (marker != 0) {
+        s->calls[call] = marker;
+    }
+}
+
+/*
+ * 3.10 and 3.11: the markers of the evaluator calls are the _PyCFrames
+ * linked from tstate->cframe, one local per call, innermost first; the
+ * chain ends at the thread state's own root CFrame, which is no call.
+ */
+static int
+read_cframes(struct py_runtime *rt, const struct py_thread *t,
+             struct py_stack *s)
+{
+    const struct py_layout *l = &rt->layout;
+    raddr_t c = t->cframe;
+    uint32_t k = 0;
+
+    while (c != 0 &&
+           !(c >= t->tstate && c - t->tstate < (raddr_t)l->tstate_size)) {
+        uint64_t prev;
+        int rc;
+
+        if (k >= PY_FRAMES_MAX * 4 || (c & 7) != 0) {
+            return err_set(PS_ECHANGED, "_PyCFrame chain is inconsistent");
+        }
+        rc = memsrc_read_u64(rt->mem, c + (raddr_t)l->cframe_previous, &prev);
+        if (rc < 0) {
+            return rc;
+        }
+        call_note(s, k++, c);
+        c = prev;
+    }
     return 0;
 }
 
@@ -607,7 +659,8 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, unsigned flags,
         if (!lasti_inside(code, load_i32(buf, l->frame_lasti))) {
             return err_set(PS_ECHANGED, "an instruction outside its code");
         }
-        if (stack_push(s, code, frame_object_line(l, code, buf), frame)) {
+        if (stack_push(s, code, frame_object_line(l, code, buf), frame,
+                       (uint32_t)s->n)) {
             break;
         }
         frame = load_u64(buf, l->frame_back);
@@ -712,6 +765,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     raddr_t frame = t->top, last = 0;
     size_t want = (size_t)l->iframe_size;
     int rc, visited = 0, last_owner = -1, cut = 0;
+    uint32_t call = 0;
 
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
         return PS_EINTERNAL;
@@ -728,6 +782,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         struct py_code *code;
         raddr_t code_addr, instr, cur = frame;
         int owner, line, shown;
+        uint32_t mine;
 
         if (++visited > PY_FRAMES_MAX * 4) {
             return err_set(PS_ELIMIT, "frame chain too long");
@@ -747,7 +802,19 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         last_owner = owner;
         last = cur;
         if (pyl_owner_is_shim(l, owner)) {
-            continue; /* an entry frame, or the base of the stack */
+            /* An entry frame (a local of the evaluator call that runs
+             * the frames above it), or the base of the stack. */
+            if (flags & PY_STACK_CALLS) {
+                call_note(s, call, cur);
+            }
+            call++;
+            continue;
+        }
+        mine = call;
+        /* 3.11: this frame is the first its evaluator call ran; the next
+         * one down belongs to the call below. */
+        if (pyl_has(l->iframe_is_entry) && buf[l->iframe_is_entry] != 0) {
+            call++;
         }
         if (owner == l->iframe_owner_frame_object) {
             /* A frame that finished and was handed to its frame object
@@ -776,7 +843,10 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
                 line = lineno;
             }
         }
-        if (stack_push(s, code, line, cur)) {
+        if (flags & PY_STACK_CALLS) {
+            call_note(s, mine, 0);
+        }
+        if (stack_push(s, code, line, cur, mine)) {
             cut = 1;
             break;
         }
@@ -802,10 +872,12 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
               struct py_stack *out)
 {
     const struct py_layout *l = &rt->layout;
+    int rc;
 
     out->n = 0;
     out->nvisited = 0;
     out->truncated = 0;
+    out->ncalls = 0;
     out->missing = 0;
     out->missing_len = 0;
     if (!(flags & PY_STACK_COPY)) {
@@ -821,9 +893,21 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
         return 0;
     }
     if (pyl_has(l->tstate_frame)) {
-        return walk_frame_objects(rt, t->top, flags, out);
+        rc = walk_frame_objects(rt, t->top, flags, out);
+        if (rc == 0 && (flags & PY_STACK_CALLS) && out->n > 0) {
+            call_note(out, (uint32_t)(out->n - 1), 0);
+        }
+    } else {
+        rc = walk_interpreter_frames(rt, t, flags, out);
     }
-    return walk_interpreter_frames(rt, t, flags, out);
+    /* 3.10 and 3.11 mark their evaluator calls with _PyCFrames (3.12
+     * has them too, but its entry frames are already noted). */
+    if (rc == 0 && (flags & PY_STACK_CALLS) && t->cframe != 0 &&
+        pyl_has(l->cframe_previous) && !pyl_has(l->iframe_owner_cstack) &&
+        !pyl_has(l->iframe_owner_interpreter)) {
+        rc = read_cframes(rt, t, out);
+    }
+    return rc;
 }
 
 /* ---- checking a walk against a later copy ------------------------------- */
@@ -979,5 +1063,6 @@ py_stack_release(struct py_stack *s)
     free(s->v);
     free(s->chunks);
     free(s->chunk_data);
+    free(s->calls);
     memset(s, 0, sizeof(*s));
 }

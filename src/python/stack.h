@@ -38,6 +38,7 @@ struct py_thread {
     int is_main;
     raddr_t top;       /* PyFrameObject* (<=3.10) or _PyInterpreterFrame* */
     raddr_t top_slot;  /* where top was read from (tstate or _PyCFrame) */
+    raddr_t cframe;    /* tstate->cframe (3.10-3.12), on the C stack */
     raddr_t datastack; /* _PyStackChunk* (3.11+) */
     raddr_t base;      /* the bottom sentinel frame (3.15+), 0 unknown */
 };
@@ -55,7 +56,10 @@ struct py_threads {
 struct py_frame {
     struct py_code *code; /* owned by the runtime's code cache */
     int line;             /* -1: no line (f_lineno is None) */
-    raddr_t addr;
+    /* Which C call of the evaluator runs this frame, counted from the
+     * innermost (0); see PY_STACK_CALLS.  0 for every frame without. */
+    uint32_t call;
+    raddr_t addr; /* the frame (PyFrameObject or _PyInterpreterFrame) */
 };
 
 /* A copy of one data-stack chunk (3.11+). */
@@ -71,6 +75,15 @@ struct py_stack {
     size_t n;
     size_t alloc;
     int truncated; /* more than PY_FRAMES_MAX frames */
+    /*
+     * With PY_STACK_CALLS: one entry per C call of the evaluator found,
+     * innermost first (frames name theirs in py_frame.call), each the
+     * address on the C stack that marks that call's native frame, or 0
+     * where the layout leaves none.
+     */
+    raddr_t *calls;
+    size_t ncalls;
+    size_t calls_alloc;
     /* Scratch reused between walks. */
     struct py_chunk *chunks;
     size_t nchunks;
@@ -127,6 +140,22 @@ enum {
      * the walk against the second copy (py_stack_compare()).
      */
     PY_STACK_COPY = 1 << 1,
+    /*
+     * Say which C call of the evaluator runs each frame and where that
+     * call's native frame is (py_stack.calls), so native frames can be
+     * interleaved (python/native.h).  Per layout family:
+     *   PyFrameObject chains (<=3.10): each frame is one call of the
+     *     evaluator; 3.10 also keeps a CFrame per call on the C stack,
+     *     linked from tstate->cframe: that is its marker.
+     *   3.11: a call runs every frame from the innermost down to the
+     *     one flagged is_entry; its _PyCFrame, linked from
+     *     tstate->cframe, is its marker.
+     *   3.12+: each call pushes an entry frame (owner CSTACK; 3.14+
+     *     INTERPRETER) below the frames it runs, a local of that call:
+     *     the entry frame is its marker.
+     * Costs a few reads of the C stack on 3.10 and 3.11, none after.
+     */
+    PY_STACK_CALLS = 1 << 2,
 };
 
 /* py_stack_read() under PY_STACK_COPY: the copies lack a frame. */

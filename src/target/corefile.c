@@ -62,6 +62,22 @@
 #define REG_RIP 16
 #define REG_RSP 19
 
+/*
+ * Where each register of struct target_regs.gpr (DWARF numbering) sits
+ * in user_regs_struct (r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8,
+ * rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ...).
+ */
+static const unsigned char prstatus_gpr[TARGET_NREGS] = {
+    [TARGET_REG_RAX] = 10, [TARGET_REG_RDX] = 12, [TARGET_REG_RCX] = 11,
+    [TARGET_REG_RBX] = 5,  [TARGET_REG_RSI] = 13, [TARGET_REG_RDI] = 14,
+    [TARGET_REG_RBP] = 4,  [TARGET_REG_RSP] = 19, [TARGET_REG_R8] = 9,
+    [TARGET_REG_R9] = 8,   [TARGET_REG_R10] = 7,  [TARGET_REG_R11] = 6,
+    [TARGET_REG_R12] = 3,  [TARGET_REG_R13] = 2,  [TARGET_REG_R14] = 1,
+    [TARGET_REG_R15] = 0,  [TARGET_REG_RIP] = 16,
+};
+/* The system call's arguments: rdi, rsi, rdx, r10, r8, r9. */
+static const unsigned char prstatus_args[6] = {14, 13, 12, 7, 9, 8};
+
 struct core_segment {
     raddr_t start, end; /* p_vaddr, p_vaddr + p_memsz */
     uint64_t offset;    /* p_offset */
@@ -667,6 +683,7 @@ parse_prstatus(struct core_target *ct, const unsigned char *d, size_t len)
 {
     struct core_thread *th;
     const unsigned char *r = d + PRSTATUS_REGS;
+    size_t i;
 
     if (len < PRSTATUS_SIZE || ct->nthreads >= CORE_MAX_SEGMENTS) {
         return;
@@ -674,6 +691,7 @@ parse_prstatus(struct core_target *ct, const unsigned char *d, size_t len)
     ct->threads =
         xrealloc(ct->threads, (ct->nthreads + 1) * sizeof(*ct->threads));
     th = &ct->threads[ct->nthreads++];
+    memset(th, 0, sizeof(*th));
     th->tid = (int)load_u32(d, PRSTATUS_PID);
     th->regs.fp = load_u64(r, 8 * REG_RBP);
     th->regs.syscall = (int64_t)load_u64(r, 8 * REG_ORIG_RAX);
@@ -682,6 +700,14 @@ parse_prstatus(struct core_target *ct, const unsigned char *d, size_t len)
     if (th->regs.syscall < -1) {
         th->regs.syscall = -1;
     }
+    /* A core holds every register of every thread, as it stopped. */
+    for (i = 0; i < TARGET_NREGS; i++) {
+        th->regs.gpr[i] = load_u64(r, 8 * (size_t)prstatus_gpr[i]);
+    }
+    for (i = 0; i < 6; i++) {
+        th->regs.args[i] = load_u64(r, 8 * (size_t)prstatus_args[i]);
+    }
+    th->regs.complete = 1;
 }
 
 static void

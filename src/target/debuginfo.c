@@ -71,9 +71,9 @@ debuginfo_build_id(const char *path, struct strbuf *hex)
     return rc;
 }
 
-/* Try one candidate file: it must exist and carry the same build id. */
+/* Does the candidate file exist and carry the build id want? */
 static int
-debuginfo_try(const char *file, const char *want, struct elf_image **out)
+debuginfo_matches(const char *file, const char *want)
 {
     struct strbuf id = STRBUF_INIT;
     int rc;
@@ -83,17 +83,11 @@ debuginfo_try(const char *file, const char *want, struct elf_image **out)
         rc = PS_ENOTFOUND;
     }
     strbuf_release(&id);
-    if (rc < 0) {
-        return PS_ENOTFOUND;
-    }
-    rc = elf_image_open(file, out);
-    err_clear();
     return rc < 0 ? PS_ENOTFOUND : 0;
 }
 
 int
-debuginfo_open(struct target *t, const char *path, struct elf_image **out,
-               struct strbuf *where)
+debuginfo_find(struct target *t, const char *path, struct strbuf *where)
 {
     const char *env = getenv("PYSPECT_DEBUG_FILE_DIRECTORY");
     const char *dirs = env != NULL ? env : DEBUGINFO_DEFAULT_DIRS;
@@ -120,16 +114,39 @@ debuginfo_open(struct target *t, const char *path, struct elf_image **out,
             } else if (target_path(t, name.buf, &file) < 0) {
                 continue;
             }
-            rc = debuginfo_try(file.buf, id.buf, out);
+            rc = debuginfo_matches(file.buf, id.buf);
         }
         dirs += colon ? len + 1 : len;
     }
-    if (rc == 0 && where != NULL) {
+    if (rc == 0) {
         strbuf_reset(where);
         strbuf_addstr(where, file.buf);
     }
     strbuf_release(&name);
     strbuf_release(&file);
     strbuf_release(&id);
+    return rc;
+}
+
+int
+debuginfo_open(struct target *t, const char *path, struct elf_image **out,
+               struct strbuf *where)
+{
+    struct strbuf file = STRBUF_INIT;
+    int rc;
+
+    rc = debuginfo_find(t, path, &file);
+    if (rc == 0) {
+        rc = elf_image_open(file.buf, out);
+        err_clear();
+        if (rc < 0) {
+            rc = PS_ENOTFOUND;
+        }
+    }
+    if (rc == 0 && where != NULL) {
+        strbuf_reset(where);
+        strbuf_addstr(where, file.buf);
+    }
+    strbuf_release(&file);
     return rc;
 }

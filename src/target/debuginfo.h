@@ -26,6 +26,13 @@
 int debuginfo_build_id(const char *path, struct strbuf *hex);
 
 /*
+ * The path of the debug file of the object at path (a file pyspect can
+ * open), for target t, into where (reset first).  PS_ENOTFOUND when none
+ * with the same build id is installed.
+ */
+int debuginfo_find(struct target *t, const char *path, struct strbuf *where);
+
+/*
  * Open the debug file of the object at path (a file pyspect can open,
  * such as target_mapped_path() gives), for target t.  Its build id must
  * match.  On success *out is the opened image and where (if not NULL)

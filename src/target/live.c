@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -293,12 +295,64 @@ live_thread_state(struct target *t, int tid, char *state)
     return 0;
 }
 
+/*
+ * Every register of a thread our pause holds.  PTRACE_GETREGS succeeds
+ * only for a thread traced by us and stopped; anything else (a thread
+ * that appeared after the pause, a target stopped by job control, which
+ * the pause leaves as it is) fails and the caller falls back to /proc.
+ */
+static int
+live_getregs(int tid, struct target_regs *regs)
+{
+    struct user_regs_struct u;
+
+    if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0) {
+        return -1;
+    }
+    regs->gpr[TARGET_REG_RAX] = u.rax;
+    regs->gpr[TARGET_REG_RDX] = u.rdx;
+    regs->gpr[TARGET_REG_RCX] = u.rcx;
+    regs->gpr[TARGET_REG_RBX] = u.rbx;
+    regs->gpr[TARGET_REG_RSI] = u.rsi;
+    regs->gpr[TARGET_REG_RDI] = u.rdi;
+    regs->gpr[TARGET_REG_RBP] = u.rbp;
+    regs->gpr[TARGET_REG_RSP] = u.rsp;
+    regs->gpr[TARGET_REG_R8] = u.r8;
+    regs->gpr[TARGET_REG_R9] = u.r9;
+    regs->gpr[TARGET_REG_R10] = u.r10;
+    regs->gpr[TARGET_REG_R11] = u.r11;
+    regs->gpr[TARGET_REG_R12] = u.r12;
+    regs->gpr[TARGET_REG_R13] = u.r13;
+    regs->gpr[TARGET_REG_R14] = u.r14;
+    regs->gpr[TARGET_REG_R15] = u.r15;
+    regs->gpr[TARGET_REG_RIP] = u.rip;
+    regs->complete = 1;
+    regs->pc = u.rip;
+    regs->sp = u.rsp;
+    regs->fp = u.rbp;
+    /* Stopped inside a system call (interrupted, to be restarted on
+     * resume): orig_rax is its number; entered through anything else,
+     * -1. */
+    regs->syscall = (int64_t)u.orig_rax >= 0 ? (int64_t)u.orig_rax : -1;
+    regs->args[0] = u.rdi;
+    regs->args[1] = u.rsi;
+    regs->args[2] = u.rdx;
+    regs->args[3] = u.r10;
+    regs->args[4] = u.r8;
+    regs->args[5] = u.r9;
+    return 0;
+}
+
 static int
 live_thread_regs(struct target *t, int tid, struct target_regs *regs)
 {
     memset(regs, 0, sizeof(*regs));
-    return proc_task_syscall(t->pid, tid, &regs->syscall, &regs->sp,
-                             &regs->pc);
+    if (t->paused && live_getregs(tid, regs) == 0) {
+        return 0;
+    }
+    memset(regs, 0, sizeof(*regs));
+    return proc_task_syscall(t->pid, tid, &regs->syscall, &regs->sp, &regs->pc,
+                             regs->args);
 }
 
 static int

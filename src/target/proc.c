@@ -508,7 +508,7 @@ parse_hex_token(const char **p, const char *end, uint64_t *out)
 
 int
 proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
-                   uint64_t *pc)
+                   uint64_t *pc, uint64_t *args)
 {
     const char *p = text, *end = text + len;
     uint64_t v;
@@ -540,6 +540,9 @@ proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
         if (parse_hex_token(&p, end, &v) < 0) {
             return PS_ECORRUPT;
         }
+        if (args != NULL) {
+            args[i - 1] = v;
+        }
     }
     if (parse_hex_token(&p, end, sp) < 0) {
         *sp = 0;
@@ -553,7 +556,8 @@ proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
 }
 
 int
-proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp, uint64_t *pc)
+proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp, uint64_t *pc,
+                  uint64_t *args)
 {
     char path[80], buf[512];
     int fd;
@@ -571,7 +575,7 @@ proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp, uint64_t *pc)
     if (n <= 0) {
         return PS_ENOTFOUND;
     }
-    return proc_parse_syscall(buf, (size_t)n, nr, sp, pc);
+    return proc_parse_syscall(buf, (size_t)n, nr, sp, pc, args);
 }
 
 static int

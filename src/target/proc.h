@@ -103,14 +103,15 @@ int proc_ns_id(int pid, int tid, int *inner);
 
 /*
  * What /proc/PID/task/TID/syscall says: the system call a blocked thread
- * is in (*nr, -1 when blocked outside one) and its stack and instruction
- * pointers; for a thread on a CPU ("running") *nr is -1 and *sp, *pc 0.
- * PS_ENOTFOUND when the thread is gone, PS_EPERM.
+ * is in (*nr, -1 when blocked outside one), its six arguments (into
+ * args[0..5] when args is not NULL and *nr >= 0) and its stack and
+ * instruction pointers; for a thread on a CPU ("running") *nr is -1 and
+ * *sp, *pc 0.  PS_ENOTFOUND when the thread is gone, PS_EPERM.
  */
 int proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp,
-                      uint64_t *pc);
+                      uint64_t *pc, uint64_t *args);
 int proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
-                       uint64_t *pc);
+                       uint64_t *pc, uint64_t *args);
 
 /* Parse the state letter out of a /proc/.../stat line. */
 int proc_parse_stat_state(const char *stat, size_t len, char *state);

@@ -37,12 +37,47 @@ enum target_kind {
     TARGET_MEMORY, /* memory only (unit tests) */
 };
 
+/*
+ * x86-64 general registers in DWARF numbering (the System V psABI), as
+ * struct target_regs.gpr holds them and a CFI unwinder wants them.
+ */
+enum target_reg {
+    TARGET_REG_RAX,
+    TARGET_REG_RDX,
+    TARGET_REG_RCX,
+    TARGET_REG_RBX,
+    TARGET_REG_RSI,
+    TARGET_REG_RDI,
+    TARGET_REG_RBP,
+    TARGET_REG_RSP,
+    TARGET_REG_R8,
+    TARGET_REG_R9,
+    TARGET_REG_R10,
+    TARGET_REG_R11,
+    TARGET_REG_R12,
+    TARGET_REG_R13,
+    TARGET_REG_R14,
+    TARGET_REG_R15,
+    TARGET_REG_RIP,
+    TARGET_NREGS
+};
+
 /* What a thread's registers say, as far as the backend knows them. */
 struct target_regs {
     uint64_t pc;     /* instruction pointer, 0 when unknown */
     uint64_t sp;     /* stack pointer, 0 when unknown */
     uint64_t fp;     /* frame pointer (rbp), 0 when unknown */
     int64_t syscall; /* the system call it is blocked in, -1 none */
+    /* That system call's six arguments (rdi, rsi, rdx, r10, r8, r9),
+     * valid when syscall >= 0: a futex wait names the word it sleeps on. */
+    uint64_t args[6];
+    /*
+     * 1 when gpr holds every general register (a paused live thread, a
+     * core's NT_PRSTATUS): enough to unwind its native stack from any
+     * instruction.  0: only pc, sp and fp above are known.
+     */
+    int complete;
+    uint64_t gpr[TARGET_NREGS];
 };
 
 struct target_ops {
@@ -86,10 +121,13 @@ struct target_ops {
      */
     int (*thread_state)(struct target *t, int tid, char *state);
     /*
-     * A thread's registers.  A live process gives them without stopping
-     * the thread only while it is blocked in the kernel: for a thread on
-     * a CPU the fields stay unknown (0, and -1 for syscall) and the call
-     * still succeeds.  PS_ENOTFOUND for an unknown thread.
+     * A thread's registers.  A live process gives pc, sp, the system
+     * call and its arguments without stopping the thread only while it
+     * is blocked in the kernel: for a thread on a CPU the fields stay
+     * unknown (0, and -1 for syscall) and the call still succeeds.  While
+     * target_pause() holds it, a live thread gives every register
+     * (complete, through PTRACE_GETREGS); a core always does.
+     * PS_ENOTFOUND for an unknown thread.
      */
     int (*thread_regs)(struct target *t, int tid, struct target_regs *regs);
     /*

@@ -206,26 +206,31 @@ test_split(void)
 static void
 test_syscall(void)
 {
-    uint64_t sp = 1, pc = 1;
+    uint64_t sp = 1, pc = 1, args[6] = {0};
     int64_t nr = 0;
     static const char blocked[] =
         "202 0x7f0a5c000b70 0x80 0x0 0x0 0x0 0x0 0x7f0a5bffe9a0 "
         "0x7f0a5d0a4e1e\n";
     static const char nosys[] = "-1 0x7ffc1b2c3d40 0x7f0a5d0a4e1e\n";
 
-    TAP_EQ_INT(proc_parse_syscall(blocked, strlen(blocked), &nr, &sp, &pc), 0,
-               "blocked in a system call");
+    TAP_EQ_INT(
+        proc_parse_syscall(blocked, strlen(blocked), &nr, &sp, &pc, args), 0,
+        "blocked in a system call");
     TAP_EQ_INT(nr, 202, "which one");
+    TAP_EQ_INT(args[0], 0x7f0a5c000b70ULL, "its first argument");
+    TAP_EQ_INT(args[1], 0x80, "its second argument");
+    TAP_EQ_INT(args[5], 0, "its sixth argument");
     TAP_EQ_INT(sp, 0x7f0a5bffe9a0ULL, "its stack pointer");
     TAP_EQ_INT(pc, 0x7f0a5d0a4e1eULL, "its instruction pointer");
-    TAP_EQ_INT(proc_parse_syscall(nosys, strlen(nosys), &nr, &sp, &pc), 0,
-               "stopped outside a system call");
+    TAP_EQ_INT(proc_parse_syscall(nosys, strlen(nosys), &nr, &sp, &pc, NULL),
+               0, "stopped outside a system call");
     TAP_EQ_INT(nr, -1, "no system call");
     TAP_EQ_INT(sp, 0x7ffc1b2c3d40ULL, "its stack pointer");
-    TAP_EQ_INT(proc_parse_syscall("running\n", 8, &nr, &sp, &pc), 0,
+    TAP_EQ_INT(proc_parse_syscall("running\n", 8, &nr, &sp, &pc, NULL), 0,
                "running");
     TAP_EQ_INT(sp, 0, "no stack pointer while running");
-    TAP_OK(proc_parse_syscall("202 0x1\n", 8, &nr, &sp, &pc) < 0, "truncated");
+    TAP_OK(proc_parse_syscall("202 0x1\n", 8, &nr, &sp, &pc, NULL) < 0,
+           "truncated");
 }
 
 int
