@@ -19,6 +19,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 struct target;
 struct py_runtime;

@@ -54,6 +54,13 @@ int proc_exiting(int pid);
 int proc_ppid(int pid, int *ppid);
 
 /*
+ * The CPU time pid has used (user and system, all its threads, in
+ * nanoseconds at the kernel's clock tick resolution) and its resident
+ * set size in bytes, from /proc/PID/stat.  PS_ENOTFOUND when gone.
+ */
+int proc_usage(int pid, uint64_t *cpu_ns, uint64_t *rss_bytes);
+
+/*
  * Opening a file of the target.  A target in a container (a chroot, its
  * own mount namespace) names files as it sees them: the same name on the
  * host is another file (another glibc, another python3.14) or none.  So
