@@ -85,16 +85,25 @@ pad(struct strbuf *out, size_t have, size_t want)
     }
 }
 
+/* Append line, cut to the screen's width, and end it; then empty it. */
+static void
+put_line(struct strbuf *out, struct strbuf *line, const struct out_top_view *v)
+{
+    if (v->cols > 0) {
+        text_fit(out, line->buf, (size_t)v->cols);
+    } else {
+        strbuf_add(out, line->buf, line->len);
+    }
+    end_line(out, v);
+    strbuf_reset(line);
+}
+
 static void
 header(const struct prof_window *w, const struct out_top_header *h,
        const struct out_top_view *v, struct strbuf *out)
 {
     struct strbuf line = STRBUF_INIT;
-    uint64_t dropped = h->dropped_last, samples = w->last_total;
 
-    if (v->ansi) {
-        strbuf_addstr(out, ANSI_INVERSE);
-    }
     strbuf_addf(&line, "pyspect top - pid %d", h->pid);
     if (h->processes > 1) {
         strbuf_addf(&line, " and %zu children", h->processes - 1);
@@ -103,55 +112,54 @@ header(const struct prof_window *w, const struct out_top_header *h,
                 h->python_version ? h->python_version : "?", h->mode,
                 h->rate_hz);
     text_clean(&line, h->command ? h->command : "", 0);
-    if (v->cols > 0) {
+    if (v->ansi) {
+        /* The title bar across the screen, in inverse video. */
+        strbuf_addstr(out, ANSI_INVERSE);
         text_fit(out, line.buf, (size_t)v->cols);
         pad(out, text_width(line.buf), (size_t)v->cols);
-    } else {
-        strbuf_add(out, line.buf, line.len);
-    }
-    if (v->ansi) {
         strbuf_addstr(out, ANSI_OFF);
+        end_line(out, v);
+        strbuf_reset(&line);
+    } else {
+        put_line(out, &line, v);
     }
-    end_line(out, v);
 
-    strbuf_addf(out, "Threads: %zu", h->threads);
+    strbuf_addf(&line, "Threads: %zu", h->threads);
     if (h->cpu_pct >= 0) {
-        strbuf_addf(out, "   CPU: %.1f%%", h->cpu_pct);
+        strbuf_addf(&line, "   CPU: %.1f%%", h->cpu_pct);
     }
     if (h->gil_pct >= 0) {
-        strbuf_addf(out, "   GIL: %.1f%% of samples", h->gil_pct);
+        strbuf_addf(&line, "   GIL: %.1f%% of samples", h->gil_pct);
     }
     if (h->rss_bytes >= 0) {
-        strbuf_addf(out, "   RSS: %.1f MiB", h->rss_bytes / 1048576.0);
+        strbuf_addf(&line, "   RSS: %.1f MiB", h->rss_bytes / 1048576.0);
     }
-    end_line(out, v);
+    put_line(out, &line, v);
 
-    strbuf_addf(out,
+    strbuf_addf(&line,
                 "Samples: %" PRIu64 " in the last %.1f s (%" PRIu64
                 " dropped), %" PRIu64 " in %.1f s (%" PRIu64 " dropped)",
-                samples, h->interval_s, dropped, w->since_total, h->since_s,
-                h->dropped_since);
-    end_line(out, v);
+                w->last_total, h->interval_s, h->dropped_last,
+                w->since_total, h->since_s, h->dropped_since);
+    put_line(out, &line, v);
 
-    strbuf_addf(out,
+    strbuf_addf(&line,
                 "%%Own, %%Total: the last %.1f s; OwnTime, TotalTime: "
                 "totals since the %s",
                 h->interval_s, h->was_reset ? "reset (r)" : "start");
-    end_line(out, v);
+    put_line(out, &line, v);
 
-    strbuf_addf(out, "View: %s, %s; sorted by %s%s",
+    strbuf_addf(&line, "View: %s, %s; sorted by %s%s",
                 (v->flags & PROF_TABLE_LINES) ? "lines" : "functions",
                 (v->flags & PROF_TABLE_THREADS) ? "per thread"
                                                 : "all threads",
                 out_top_columns[v->sort], h->paused ? "   [PAUSED]" : "");
     if (v->ansi) {
-        strbuf_addstr(out, "   keys: q 1-4 <- -> t l p r");
+        strbuf_addstr(&line, "   keys: q 1-4 <- -> t l p r");
     }
-    end_line(out, v);
-    if (h->message != NULL) {
-        strbuf_addstr(out, h->message);
-    }
-    end_line(out, v);
+    put_line(out, &line, v);
+    strbuf_addstr(&line, h->message != NULL ? h->message : "");
+    put_line(out, &line, v);
     strbuf_release(&line);
 }
 
