@@ -204,8 +204,7 @@ top_parse(int argc, char **argv, struct top_options *opt)
     opt->mode_name = "cpu";
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "p:r:i:d:h", longopts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, "p:r:i:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             r = cmd_target_option("top", c, optarg, &t);
@@ -442,9 +441,9 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
                 &p->strings, code->qualname ? code->qualname : code->name);
             code->user_file = strtab_intern(&p->strings, code->filename);
         }
-        tp->ids[i] = prof_window_frame(&tp->window, code->user_name,
-                                       code->user_file, code->firstlineno,
-                                       f[i].line);
+        tp->ids[i] =
+            prof_window_frame(&tp->window, code->user_name, code->user_file,
+                              code->firstlineno, f[i].line);
     }
     prof_window_add(&tp->window, thread, tp->ids, n);
     if (st->gil >= 0) {
@@ -482,8 +481,8 @@ top_round(struct top *tp, uint64_t round)
         tp->current = t;
         before = t->sampler.stats.torn + t->sampler.stats.errors;
         rc = py_sampler_round(&t->sampler, on_stack, tp);
-        tp->drops_now += t->sampler.stats.torn + t->sampler.stats.errors -
-                         before;
+        tp->drops_now +=
+            t->sampler.stats.torn + t->sampler.stats.errors - before;
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
             t->gone = 1;
             continue;
@@ -526,9 +525,9 @@ close_interval(struct top *tp, uint64_t now)
     }
     tp->cpu_pct = known && secs > 0 ? 100.0 * (double)cpu / 1e9 / secs : -1;
     tp->rss = known ? rss : -1;
-    tp->gil_pct = tp->gil_known > 0 ? 100.0 * (double)tp->gil_held /
-                                          (double)tp->gil_known
-                                    : -1;
+    tp->gil_pct = tp->gil_known > 0
+                      ? 100.0 * (double)tp->gil_held / (double)tp->gil_known
+                      : -1;
     tp->gil_held = tp->gil_known = 0;
     tp->drops_last = tp->drops_now;
     tp->drops_since += tp->drops_now;
@@ -816,9 +815,8 @@ cmd_top(int argc, char **argv)
             if (top_stop == SIGINT) {
                 session_wait(&tp.session, CHILD_STOP_WAIT_S);
             }
-            session_stop(&tp.session, top_stop && top_stop != SIGINT
-                                          ? top_stop
-                                          : SIGTERM,
+            session_stop(&tp.session,
+                         top_stop && top_stop != SIGINT ? top_stop : SIGTERM,
                          CHILD_STOP_WAIT_S);
         }
         exit_status = session_exit_status(&tp.session);

@@ -139,8 +139,8 @@ header(const struct prof_window *w, const struct out_top_header *h,
     strbuf_addf(&line,
                 "Samples: %" PRIu64 " in the last %.1f s (%" PRIu64
                 " dropped), %" PRIu64 " in %.1f s (%" PRIu64 " dropped)",
-                w->last_total, h->interval_s, h->dropped_last,
-                w->since_total, h->since_s, h->dropped_since);
+                w->last_total, h->interval_s, h->dropped_last, w->since_total,
+                h->since_s, h->dropped_since);
     put_line(out, &line, v);
 
     strbuf_addf(&line,
@@ -151,8 +151,7 @@ header(const struct prof_window *w, const struct out_top_header *h,
 
     strbuf_addf(&line, "View: %s, %s; sorted by %s%s",
                 (v->flags & PROF_TABLE_LINES) ? "lines" : "functions",
-                (v->flags & PROF_TABLE_THREADS) ? "per thread"
-                                                : "all threads",
+                (v->flags & PROF_TABLE_THREADS) ? "per thread" : "all threads",
                 out_top_columns[v->sort], h->paused ? "   [PAUSED]" : "");
     if (v->ansi) {
         strbuf_addstr(&line, "   keys: q 1-4 <- -> t l p r");

@@ -24,11 +24,11 @@ struct out_top_header {
     const char *python_version; /* NULL: not known yet */
     const char *mode;           /* "cpu", "wall", "gil" */
     double rate_hz;
-    size_t threads;   /* Python threads */
-    size_t processes; /* processes sampled (more than 1: --subprocesses) */
-    double cpu_pct;   /* of one core, the interval's; < 0 unknown */
-    double gil_pct;   /* samples holding the GIL, the interval's */
-    double rss_bytes; /* < 0 unknown */
+    size_t threads;    /* Python threads */
+    size_t processes;  /* processes sampled (more than 1: --subprocesses) */
+    double cpu_pct;    /* of one core, the interval's; < 0 unknown */
+    double gil_pct;    /* samples holding the GIL, the interval's */
+    double rss_bytes;  /* < 0 unknown */
     double interval_s; /* the last interval's length */
     double since_s;    /* time counted since the start, or the reset */
     int was_reset;     /* since a reset rather than the start */

@@ -81,8 +81,8 @@ counts_grow(struct prof_window *w, size_t need)
 }
 
 void
-prof_window_add(struct prof_window *w, uint32_t thread,
-                const uint32_t *frames, size_t n)
+prof_window_add(struct prof_window *w, uint32_t thread, const uint32_t *frames,
+                size_t n)
 {
     uint32_t stack = profile_add(&w->profile, thread, frames, n, 1);
 

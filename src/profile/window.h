@@ -38,8 +38,8 @@ void prof_window_release(struct prof_window *w);
  * names being ids of w->profile.strings; the function's own frame is
  * interned too (prof_window_function()).
  */
-uint32_t prof_window_frame(struct prof_window *w, uint32_t name,
-                           uint32_t file, int32_t first_line, int32_t line);
+uint32_t prof_window_frame(struct prof_window *w, uint32_t name, uint32_t file,
+                           int32_t first_line, int32_t line);
 
 /* The function frame of a frame prof_window_frame() returned. */
 static inline uint32_t
@@ -68,8 +68,8 @@ void prof_window_reset(struct prof_window *w);
  * recursion repeats it (no total exceeds the samples).
  */
 struct prof_row {
-    uint32_t frame;  /* the function's frame, or the line's */
-    uint32_t thread; /* PROF_NONE unless PROF_TABLE_THREADS */
+    uint32_t frame;                /* the function's frame, or the line's */
+    uint32_t thread;               /* PROF_NONE unless PROF_TABLE_THREADS */
     uint64_t own_last, total_last; /* in the last interval */
     uint64_t own, total;           /* since the start or reset */
 };

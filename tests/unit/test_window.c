@@ -69,8 +69,8 @@ add(struct fixture *f, uint32_t thread, int times, size_t n, ...)
 }
 
 static const struct prof_row *
-find(const struct prof_table *t, const struct prof_window *w,
-     const char *name, int32_t line, uint32_t thread)
+find(const struct prof_table *t, const struct prof_window *w, const char *name,
+     int32_t line, uint32_t thread)
 {
     size_t i;
 
