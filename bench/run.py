@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHES = ["dump.py", "heap.py", "mem.py", "record.py"]
+BENCHES = ["dump.py", "heap.py", "mem.py", "record.py", "top.py"]
 
 
 def main():

@@ -212,7 +212,9 @@ def test_top_in_a_terminal(python, target, tmp_path):
         # r: the totals start again.
         before = max(r[3] for r in rows(screen))
         tm.keys("r")
-        screen = tm.wait(lambda s: "since the reset" in s, "reset")
+        # Right after r the table is empty; then it fills again.
+        screen = tm.wait(lambda s: "since the reset" in s and rows(s),
+                         "reset, then samples")
         assert max(r[3] for r in rows(screen)) < before
 
         # q: gone, and the terminal is as it was.
