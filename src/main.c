@@ -13,6 +13,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/banned.h"
 
 #ifndef PYSPECT_VERSION
@@ -134,7 +135,8 @@ main(int argc, char **argv)
             return run_command(cmd, argc - 1, argv + 1);
         }
     }
-    fprintf(stderr, "pyspect: '%s' is not a command (see pyspect --help)\n",
-            argc >= 3 && strcmp(argv[1], "help") == 0 ? argv[2] : argv[1]);
+    fprintf(
+        stderr, "pyspect: '%s' is not a command (see pyspect --help)\n",
+        esc(argc >= 3 && strcmp(argv[1], "help") == 0 ? argv[2] : argv[1]));
     return err_exit_status(PS_EUSAGE);
 }

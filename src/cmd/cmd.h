@@ -122,6 +122,13 @@ int cmd_fail(int rc);
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Write buf as the whole of the file path (created or truncated); 0 or
+ * PS_EIO naming the system's reason (a full disk: "No space left on
+ * device").
+ */
+int cmd_write_file(const char *path, const char *buf, size_t len);
+
 /* Write all of buf to stdout; 0 or PS_EIO (e.g. a closed pipe). */
 int cmd_write_stdout(const char *buf, size_t len);
 

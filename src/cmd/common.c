@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "python/runtime.h"
@@ -25,13 +26,16 @@
 int
 cmd_usage_error(const char *cmd, const char *fmt, ...)
 {
+    struct strbuf msg = STRBUF_INIT;
     va_list ap;
 
-    fprintf(stderr, "pyspect %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    strbuf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see pyspect %s --help)\n", cmd);
+    /* Arguments are quoted back: escaped, like everything printed. */
+    fprintf(stderr, "pyspect %s: %s (see pyspect %s --help)\n", cmd,
+            esc(msg.buf), cmd);
+    strbuf_release(&msg);
     return PS_EUSAGE;
 }
 
@@ -163,7 +167,7 @@ cmd_open(const struct cmd_target *spec, struct target **t,
                          (*t)->partial);
         } else if (rc == 0) {
             fprintf(stderr, "pyspect: warning: %s; answers are partial\n",
-                    (*t)->partial);
+                    esc((*t)->partial));
         }
     }
     if (rc < 0) {
@@ -194,6 +198,37 @@ cmd_fail(int rc)
     pause_end_all();
     err_report(stderr, rc);
     return err_exit_status(rc);
+}
+
+int
+cmd_write_file(const char *path, const char *buf, size_t len)
+{
+    int fd, e;
+
+    pause_end_all();
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            close(fd);
+            return err_set(PS_EIO, "cannot write %s: %s", path, strerror(e));
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    /* Some file systems report a full disk only now. */
+    if (close(fd) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
 }
 
 int

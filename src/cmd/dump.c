@@ -12,6 +12,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/hashmap.h"
 #include "core/json.h"
 #include "core/strbuf.h"
@@ -99,18 +100,20 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
     source_cache_init(&sources, rt->target);
     target_cmdline(rt->target, &cmdline);
+    /* Every name below is the target's: escaped (core/escape.h). */
     strbuf_addf(out, "Process %d", rt->target->pid);
     if (rt->target->ns_pid != 0) {
         /* In a container: the pid it knows itself by, too. */
         strbuf_addf(out, " (pid %d in its namespace)", rt->target->ns_pid);
     }
-    strbuf_addf(out, ": %s\n", cmdline.len ? cmdline.buf : rt->executable);
+    strbuf_addf(out, ": %s\n",
+                esc(cmdline.len ? cmdline.buf : rt->executable));
     if (rt->target->file != NULL) {
-        strbuf_addf(out, "Core file %s%s\n", rt->target->file,
+        strbuf_addf(out, "Core file %s%s\n", esc(rt->target->file),
                     rt->target->partial ? " (partial: memory missing)" : "");
     }
-    strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
-                rt->library ? rt->library : rt->executable);
+    strbuf_addf(out, "Python %s (%s)\n", esc(rt->version.text),
+                esc(rt->library ? rt->library : rt->executable));
     if (snap->paused) {
         strbuf_addf(out, "Paused for %.2f ms\n", snap->paused_ms);
     }
@@ -120,7 +123,7 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
 
         strbuf_addf(out, "\nThread %ld", t->thread.tid);
         if (t->name != NULL) {
-            strbuf_addf(out, " \"%s\"", t->name);
+            strbuf_addf(out, " \"%s\"", esc(t->name));
         }
         strbuf_addf(out, " (%s%s)%s\n", thread_state(t),
                     t->thread.holds_gil ? ", holds the GIL" : "",
@@ -135,7 +138,7 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
             continue;
         }
         for (j = 0; j < t->nframes; j++) {
-            size_t w = text_width(frame_function(&t->frames[j]));
+            size_t w = text_width(esc(frame_function(&t->frames[j])));
 
             if (w > width) {
                 width = w;
@@ -146,11 +149,11 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
         }
         for (j = 0; j < t->nframes; j++) {
             const struct py_frame *f = &t->frames[j];
-            const char *fn = frame_function(f);
+            const char *fn = esc(frame_function(f));
             size_t pad = width > text_width(fn) ? width - text_width(fn) : 0;
 
             strbuf_addf(out, "    %s%*s  %s:", fn, (int)pad, "",
-                        f->code->filename);
+                        esc(f->code->filename));
             if (f->line >= 0) {
                 strbuf_addf(out, "%d\n", f->line);
             } else {
@@ -159,7 +162,7 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
             strbuf_reset(&src);
             if (opt->source && f->line > 0 &&
                 source_line(&sources, f->code->filename, f->line, &src) == 0) {
-                strbuf_addf(out, "        %s\n", src.buf);
+                strbuf_addf(out, "        %s\n", esc(src.buf));
             }
         }
         if (t->truncated) {

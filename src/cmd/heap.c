@@ -21,6 +21,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -136,9 +137,9 @@ static void
 add_type(struct strbuf *sb, const struct py_heap_type *t)
 {
     if (strcmp(t->module, "builtins") != 0) {
-        strbuf_addf(sb, "%s.", t->module);
+        strbuf_addf(sb, "%s.", esc(t->module));
     }
-    strbuf_addstr(sb, t->name);
+    strbuf_add_escaped(sb, t->name);
 }
 
 /* Right-align the text of tmp in width columns. */
@@ -156,14 +157,15 @@ header_text(const struct py_runtime *rt, struct strbuf *out)
     struct strbuf cmdline = STRBUF_INIT;
 
     target_cmdline(rt->target, &cmdline);
+    /* Names from the target are escaped in every text line. */
     strbuf_addf(out, "Process %d: %s\n", rt->target->pid,
-                cmdline.len ? cmdline.buf : rt->executable);
+                esc(cmdline.len ? cmdline.buf : rt->executable));
     if (rt->target->file != NULL) {
-        strbuf_addf(out, "Core file %s%s\n", rt->target->file,
+        strbuf_addf(out, "Core file %s%s\n", esc(rt->target->file),
                     rt->target->partial ? " (partial: memory missing)" : "");
     }
-    strbuf_addf(out, "Python %s (%s)\n", rt->version.text,
-                rt->library ? rt->library : rt->executable);
+    strbuf_addf(out, "Python %s (%s)\n", esc(rt->version.text),
+                esc(rt->library ? rt->library : rt->executable));
     strbuf_release(&cmdline);
 }
 
@@ -298,6 +300,14 @@ table_text(const struct py_heap *h, long top, struct strbuf *out)
     strbuf_release(&tmp);
 }
 
+/* Was every object found and read? */
+static int
+heap_complete(const struct py_heap *h)
+{
+    return !h->stats.unreadable && !h->stats.partial && !h->list_error &&
+           !h->stats.truncated;
+}
+
 static void
 summary_text(const struct py_runtime *rt, const struct py_heap *h,
              struct strbuf *out)
@@ -309,7 +319,7 @@ summary_text(const struct py_runtime *rt, const struct py_heap *h,
     strbuf_addstr(out, " (");
     add_count(out, h->tracked);
     strbuf_addstr(out, " tracked by the GC)\n");
-    if (h->stats.unreadable || h->stats.partial || h->list_error) {
+    if (!heap_complete(h)) {
         strbuf_addstr(out, "    not all of it could be read: ");
         add_count(out, h->stats.unreadable);
         strbuf_addstr(out, " unreadable objects, ");
@@ -318,6 +328,9 @@ summary_text(const struct py_runtime *rt, const struct py_heap *h,
         if (h->list_error) {
             strbuf_addf(out, ", a GC list cut short (%s)",
                         err_message(h->list_error));
+        }
+        if (h->stats.truncated) {
+            strbuf_addstr(out, ", the walk hit its bound of levels");
         }
         strbuf_addch(out, '\n');
     }
@@ -372,6 +385,17 @@ json_heap_body(struct json *j, const struct py_runtime *rt,
     json_kv_uint(j, "tracked", h->tracked);
     json_kv_uint(j, "unreadable", h->stats.unreadable);
     json_kv_uint(j, "partial", h->stats.partial);
+    /* A walk that stopped early says so here as in the text. */
+    json_kv_bool(j, "complete", heap_complete(h));
+    if (h->list_error) {
+        json_kv_string(j, "problem", "a GC list was cut short");
+    } else if (h->stats.truncated) {
+        json_kv_string(j, "problem", "the walk hit its bound of levels");
+    } else if (!heap_complete(h)) {
+        json_kv_string(j, "problem", "some objects could not be read");
+    } else {
+        json_kv_null(j, "problem");
+    }
     json_key(j, "gc");
     json_object_begin(j);
     if (g->enabled < 0) {
@@ -615,7 +639,8 @@ heap_growth(struct py_runtime *rt, struct py_runtime *before,
 
         header_text(rt, out);
         if (before != NULL) {
-            strbuf_addf(out, "Since core file %s: ", before->target->file);
+            strbuf_addf(out,
+                        "Since core file %s: ", esc(before->target->file));
         } else {
             strbuf_addf(out,
                         "Two censuses %g s apart (paused %.1f ms and %.1f "
@@ -686,8 +711,8 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
     strbuf_addstr(out, " objects\n\n");
     add_count(out, r->instances);
     strbuf_addf(out, " instance%s of %s%s%s", r->instances == 1 ? "" : "s",
-                strcmp(r->module, "builtins") ? r->module : "",
-                strcmp(r->module, "builtins") ? "." : "", r->type);
+                strcmp(r->module, "builtins") ? esc(r->module) : "",
+                strcmp(r->module, "builtins") ? "." : "", esc(r->type));
     if (r->classes > 1) {
         strbuf_addf(out, " (%zu classes of that name)", r->classes);
     }
@@ -706,18 +731,18 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
 
         strbuf_addch(out, '\n');
         add_count(out, ch->same);
-        strbuf_addf(out, " held by %s, e.g. 0x%llx:\n", ch->root,
+        strbuf_addf(out, " held by %s, e.g. 0x%llx:\n", esc(ch->root),
                     (unsigned long long)ch->hops[ch->nhops - 1].obj);
         if (ch->root_kind == PY_REFS_UNREACHED) {
             strbuf_addstr(out, "    (held from C code, or garbage in a "
                                "reference cycle the collector has not "
                                "freed)\n");
         }
-        strbuf_addf(out, "    %s%s\n", ch->path,
+        strbuf_addf(out, "    %s%s\n", esc(ch->path),
                     ch->truncated ? " (chain cut: too long)" : "");
         width = 0;
         for (j = 0; j < ch->nhops; j++) {
-            size_t w = ch->hops[j].label ? strlen(ch->hops[j].label) : 0;
+            size_t w = ch->hops[j].label ? strlen(esc(ch->hops[j].label)) : 0;
 
             width = w > width ? w : width;
         }
@@ -725,10 +750,10 @@ refs_text(const struct py_runtime *rt, const struct py_refs *r,
         for (j = 0; j < ch->nhops; j++) {
             const struct py_refs_hop *h = &ch->hops[j];
 
-            strbuf_addf(out, "      %-*s  %s", (int)width,
-                        h->label ? h->label : "", h->type);
+            strbuf_addf(out, "      %-*s  %s", (int)width, esc(h->label),
+                        esc(h->type));
             if (h->what != NULL) {
-                strbuf_addf(out, " %s", h->what);
+                strbuf_addf(out, " %s", esc(h->what));
             }
             strbuf_addch(out, '\n');
         }
@@ -885,6 +910,7 @@ refs_dot(const struct py_refs *r, struct strbuf *out)
             prev = node_id;
         }
     }
+    /* dot_escape() makes every name valid DOT and UTF-8. */
     strbuf_addf(&title, "%llu instances of %s%s%s (pyspect heap --refs)",
                 (unsigned long long)r->instances,
                 strcmp(r->module, "builtins") ? r->module : "",
@@ -910,20 +936,6 @@ ends_with(const char *s, const char *suffix)
     size_t n = strlen(s), m = strlen(suffix);
 
     return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int
-write_file(const char *path, const struct strbuf *text)
-{
-    FILE *f = fopen(path, "w");
-    int ok;
-
-    if (f == NULL) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    ok = fwrite(text->buf, 1, text->len, f) == text->len;
-    ok = (fclose(f) == 0) && ok;
-    return ok ? 0 : err_set(PS_EIO, "cannot write %s", path);
 }
 
 /* Run `dot -Tsvg -o path` on the DOT text.  1 when dot is missing. */
@@ -989,17 +1001,17 @@ refs_output(const struct py_refs *r, const char *path)
 
             strbuf_add(&alt, path, strlen(path) - 4);
             strbuf_addstr(&alt, ".dot");
-            rc = write_file(alt.buf, &dot);
+            rc = cmd_write_file(alt.buf, dot.buf, dot.len);
             if (rc == 0) {
                 fprintf(stderr,
                         "pyspect heap: Graphviz's dot is not installed "
                         "(apt-get install graphviz): wrote %s instead\n",
-                        alt.buf);
+                        esc(alt.buf));
             }
             strbuf_release(&alt);
         }
     } else {
-        rc = write_file(path, &dot);
+        rc = cmd_write_file(path, dot.buf, dot.len);
     }
     strbuf_release(&dot);
     return rc;
@@ -1034,11 +1046,11 @@ heap_refs(struct py_runtime *rt, const struct heap_options *opt,
             strbuf_reset(out);
         }
         strbuf_addf(&msg, "pyspect heap: no object of type '%s' in %s",
-                    opt->refs, rt->target->name);
+                    esc(opt->refs), esc(rt->target->name));
         if (r.nclose > 0) {
             strbuf_addstr(&msg, "; close names:");
             for (i = 0; i < r.nclose; i++) {
-                strbuf_addf(&msg, "%s %s", i ? "," : "", r.close[i]);
+                strbuf_addf(&msg, "%s %s", i ? "," : "", esc(r.close[i]));
             }
         } else {
             strbuf_addstr(&msg, "; nothing close (pyspect heap PID lists "

@@ -21,6 +21,7 @@
 #include "cmd/cmd.h"
 #include "cmd/mem.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -744,16 +745,18 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
     struct strbuf b = STRBUF_INIT, note = STRBUF_INIT;
     size_t i, k;
 
+    /* What comes from the target (its command line, paths, type names,
+     * problems naming them) is escaped in every text line. */
     strbuf_addf(out, "Process %d: %s\n", r->rt->target->pid,
-                r->cmdline.len ? r->cmdline.buf : r->rt->executable);
+                esc(r->cmdline.len ? r->cmdline.buf : r->rt->executable));
     if (core != NULL) {
-        strbuf_addf(out, "Core file %s%s\n", core,
+        strbuf_addf(out, "Core file %s%s\n", esc(core),
                     r->rt->target->partial ? " (partial: memory missing)"
                                            : "");
     }
-    strbuf_addf(out, "Python %s", r->rt->version.text);
+    strbuf_addf(out, "Python %s", esc(r->rt->version.text));
     if (r->gm_located) {
-        strbuf_addf(out, ", glibc %s", gm->version);
+        strbuf_addf(out, ", glibc %s", esc(gm->version));
     }
     if (core != NULL) {
         strbuf_addstr(out, "\n\n");
@@ -816,14 +819,14 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
             strbuf_addf(out,
                         "  note: %s is preloaded; these figures are "
                         "glibc's own arenas only\n",
-                        r->preload);
+                        esc(r->preload));
         }
         if (!gm->complete) {
-            strbuf_addf(out, "  partial: %s\n", gm->problem);
+            strbuf_addf(out, "  partial: %s\n", esc(gm->problem));
         }
     } else {
         strbuf_addf(out, "  unknown: %s\n",
-                    r->gm_problem.len ? r->gm_problem.buf : gm->problem);
+                    esc(r->gm_problem.len ? r->gm_problem.buf : gm->problem));
     }
 
     strbuf_addstr(out, "\npymalloc (Python's small objects)\n");
@@ -837,10 +840,10 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
         text_row(out, "in use", pm->used_bytes, 0, NULL);
         text_row(out, "free", pm->free_bytes, 0, NULL);
         if (!pm->complete) {
-            strbuf_addf(out, "  partial: %s\n", pm->problem);
+            strbuf_addf(out, "  partial: %s\n", esc(pm->problem));
         }
     } else {
-        strbuf_addf(out, "  unknown: %s\n", pm->problem);
+        strbuf_addf(out, "  unknown: %s\n", esc(pm->problem));
     }
 
     if (r->census_done) {
@@ -859,7 +862,7 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
 
             /* The name in the label column (cut to fit it), the count
              * after the size, so the sizes stay aligned. */
-            strbuf_addf(&label, "  %.24s", types[k]->name);
+            strbuf_addf(&label, "  %.24s", esc(types[k]->name));
             strbuf_reset(&note);
             strbuf_addf(&note, "(%llu)", (unsigned long long)types[k]->count);
             text_row(out, label.buf, types[k]->bytes, 0, note.buf);
@@ -895,7 +898,7 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
     for (i = 0; i < nv; i++) {
         strbuf_reset(&b);
         strbuf_addf(&b, "%s: %s", mem_verdict_kind_name(v[i].kind),
-                    v[i].text.buf);
+                    esc(v[i].text.buf));
         text_wrap(out, b.buf, 2, 79);
         if (v[i].nremedies > 0) {
             strbuf_addstr(out, "  What to do:\n");
@@ -904,12 +907,12 @@ mem_text(const struct mem_report *r, const struct mem_verdict *v, size_t nv,
             const struct mem_remedy *rem = &v[i].remedies[k];
 
             strbuf_reset(&b);
-            strbuf_addf(&b, "- %s%s", rem->what.buf,
+            strbuf_addf(&b, "- %s%s", esc(rem->what.buf),
                         rem->command.len ? ":" : "");
             text_wrap(out, b.buf, 4, 79);
             /* Commands whole on their own line, to copy and paste. */
             if (rem->command.len) {
-                strbuf_addf(out, "        %s\n", rem->command.buf);
+                strbuf_addf(out, "        %s\n", esc(rem->command.buf));
             }
         }
     }

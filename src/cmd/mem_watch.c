@@ -26,6 +26,7 @@
 #include "cmd/cmd.h"
 #include "cmd/mem.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
@@ -463,23 +464,6 @@ sampler_release(struct sampler *s)
 
 /* ---- output ------------------------------------------------------------- */
 
-static int
-write_file(const char *path, const struct strbuf *sb)
-{
-    FILE *f = fopen(path, "w");
-    int ok;
-
-    if (f == NULL) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    ok = fwrite(sb->buf, 1, sb->len, f) == sb->len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        return err_set(PS_EIO, "cannot write %s", path);
-    }
-    return 0;
-}
-
 static void
 watch_json(const struct timeline *tl, const struct watch_options *opt, int pid,
            double elapsed, uint64_t late, int exit_status, struct strbuf *out)
@@ -569,6 +553,7 @@ cmd_mem_watch(int argc, char **argv)
     struct strbuf row = STRBUF_INIT, title = STRBUF_INIT;
     struct sigaction sa, old_int, old_term, old_hup;
     FILE *csv[WATCH_MAX_OUTPUTS];
+    int csv_errno[WATCH_MAX_OUTPUTS] = {0}; /* the first write error */
     double values[WATCH_NSERIES], next_print = 0, elapsed = 0;
     uint64_t start, late = 0, tick = 0;
     struct session sess;
@@ -634,7 +619,9 @@ cmd_mem_watch(int argc, char **argv)
             }
             strbuf_reset(&row);
             csv_header(&tl, &row);
-            fputs(row.buf, csv[i]);
+            if (fputs(row.buf, csv[i]) == EOF) {
+                csv_errno[i] = errno;
+            }
         }
     }
 
@@ -648,7 +635,7 @@ cmd_mem_watch(int argc, char **argv)
     if (!opt.json) {
         if (launched) {
             fprintf(stderr, "pyspect: recording pid %d (%s); Ctrl-C to stop\n",
-                    s.pid, title.buf);
+                    s.pid, esc(title.buf));
         }
         live_header();
     }
@@ -680,9 +667,10 @@ cmd_mem_watch(int argc, char **argv)
                 if (csv[i] != NULL) {
                     strbuf_reset(&row);
                     csv_row(&tl, t, values, &row);
-                    fputs(row.buf, csv[i]);
-                    if (++nrows % 16 == 0) {
-                        fflush(csv[i]);
+                    if ((fputs(row.buf, csv[i]) == EOF ||
+                         (++nrows % 16 == 0 && fflush(csv[i]) == EOF)) &&
+                        csv_errno[i] == 0) {
+                        csv_errno[i] = errno;
                     }
                 }
             }
@@ -727,15 +715,20 @@ cmd_mem_watch(int argc, char **argv)
 
     for (i = 0; i < opt.noutputs && rc == 0; i++) {
         if (csv[i] != NULL) {
-            if (fclose(csv[i]) != 0) {
-                rc = err_set(PS_EIO, "cannot write %s", opt.outputs[i]);
+            if (fclose(csv[i]) != 0 && csv_errno[i] == 0) {
+                csv_errno[i] = errno;
+            }
+            if (csv_errno[i] != 0) {
+                /* A full disk: say so. */
+                rc = err_set(PS_EIO, "cannot write %s: %s", opt.outputs[i],
+                             strerror(csv_errno[i]));
             }
             csv[i] = NULL;
         } else {
             struct strbuf svg = STRBUF_INIT;
 
             plot_svg_write(&tl, &svg);
-            rc = write_file(opt.outputs[i], &svg);
+            rc = cmd_write_file(opt.outputs[i], svg.buf, svg.len);
             strbuf_release(&svg);
         }
     }

@@ -23,6 +23,7 @@
 
 #include "cmd/cmd.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "core/xalloc.h"
@@ -266,8 +267,9 @@ record_parse(int argc, char **argv, struct record_options *opt)
             }
             break;
         case 'r':
-            if (parse_double(optarg, &opt->rate) < 0 || opt->rate <= 0 ||
-                opt->rate > RATE_MAX) {
+            /* At least one sample a day: 1e9 / rate ns must fit. */
+            if (parse_double(optarg, &opt->rate) < 0 ||
+                opt->rate < 1.0 / 86400 || opt->rate > RATE_MAX) {
                 return cmd_usage_error("record",
                                        "rate '%s' is not a number of "
                                        "samples per second between 0 and "
@@ -393,6 +395,8 @@ output_write(int fd, const char *path, const struct strbuf *sb)
     size_t done = 0;
     int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 
+    /* A regular file is rewritten from its start; a pipe or a device
+     * (-o /dev/stdout) is written to as it is. */
     if (regular && ftruncate(fd, 0) < 0) {
         return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
     }
@@ -748,8 +752,9 @@ summary(const struct recorder *r)
     for (i = 0; i < o->noutputs; i++) {
         fprintf(stderr, "%s%s to %s", i > 0 ? ", " : "",
                 o->outputs[i].format->name,
-                strcmp(o->outputs[i].path, "-") == 0 ? "standard output"
-                                                     : o->outputs[i].path);
+                strcmp(o->outputs[i].path, "-") == 0
+                    ? "standard output"
+                    : esc(o->outputs[i].path));
     }
     fprintf(stderr,
             ": %llu samples in %.2f s, %.1f Hz of %g requested (%.0f%%)\n",
@@ -793,7 +798,7 @@ summary(const struct recorder *r)
             fprintf(stderr,
                     "pyspect: pid %d (Python %s): %llu rounds, %llu list "
                     "walks, %llu reads, %llu bytes\n",
-                    t->pid, t->rt->version.text,
+                    t->pid, esc(t->rt->version.text),
                     (unsigned long long)t->sampler.stats.rounds,
                     (unsigned long long)t->sampler.stats.refreshes,
                     (unsigned long long)t->rt->proc->nreads,
@@ -850,7 +855,12 @@ record_loop(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
 
     if (o->duration > 0) {
-        end = start + (uint64_t)(o->duration * 1e9);
+        /* A duration beyond what a 64-bit nanosecond clock holds (-d
+         * 1e12 is 31,000 years) is no end at all, not an overflow that
+         * ends at once. */
+        double ns = o->duration * 1e9;
+
+        end = ns < (double)(UINT64_MAX - start) ? start + (uint64_t)ns : 0;
     }
     while (!record_stop) {
         uint64_t now = clock_now_ns();
@@ -1066,7 +1076,7 @@ cmd_record(int argc, char **argv)
         if (!opt.quiet) {
             int ws = r.session.status;
 
-            fprintf(stderr, "pyspect: '%s' %s %d\n", opt.command[0],
+            fprintf(stderr, "pyspect: '%s' %s %d\n", esc(opt.command[0]),
                     WIFSIGNALED(ws) ? "ended by signal" : "exited with status",
                     WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
         }

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "core/escape.h"
+
 struct err_entry {
     int code;
     const char *name;
@@ -112,7 +114,8 @@ err_report(FILE *stream, int code)
 
     fputs("pyspect: ", stream);
     if (err_ctx[0] != '\0') {
-        fprintf(stream, "%s: ", err_ctx);
+        /* The context may name what the target chose: escaped. */
+        fprintf(stream, "%s: ", esc(err_ctx));
     }
     fputs(err_message(code), stream);
     if (hint != NULL) {

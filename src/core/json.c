@@ -179,9 +179,14 @@ json_quote(struct strbuf *out, const char *str, size_t len)
         if (n < 0) {
             strbuf_addstr(out, "\\ufffd");
             i++;
-        } else if (cp == 0 || utf8_is_surrogate(cp)) {
-            /* U+0000 (C0 80) and lone surrogates: as \uXXXX escapes. */
-            strbuf_addf(out, "\\u%04x", cp);
+        } else if (cp == 0) {
+            strbuf_addstr(out, "\\u0000"); /* U+0000, the C0 80 form */
+            i += (size_t)n;
+        } else if (utf8_is_surrogate(cp)) {
+            /* A lone surrogate has no UTF-8 form and no valid JSON one
+             * (parsers such as jq reject it): U+FFFD, as the text
+             * writers do. */
+            strbuf_addstr(out, "\\ufffd");
             i += (size_t)n;
         } else {
             strbuf_add(out, s + i, (size_t)n);

@@ -5,23 +5,48 @@
  */
 #include "dot.h"
 
+#include <stdint.h>
+#include <string.h>
+
+#include "core/utf8.h"
 #include "core/banned.h"
 
 void
 dot_escape(struct strbuf *out, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    size_t len = strlen(s), i = 0;
+
+    while (i < len) {
+        unsigned char ch = (unsigned char)s[i];
+        uint32_t cp;
+        int n;
 
         if (ch == '"' || ch == '\\') {
             strbuf_addch(out, '\\');
-            strbuf_addch(out, ch);
+            strbuf_addch(out, (char)ch);
+            i++;
         } else if (ch == '\n') {
             strbuf_addstr(out, "\\n");
+            i++;
         } else if (ch < 0x20 || ch == 0x7f) {
             strbuf_addf(out, "\\\\x%02x", ch);
+            i++;
+        } else if (ch < 0x80) {
+            strbuf_addch(out, (char)ch);
+            i++;
         } else {
-            strbuf_addch(out, ch);
+            /* The file must be UTF-8 and its SVG valid XML: bytes that
+             * are not UTF-8, lone surrogates, U+0000 (C0 80), C1
+             * controls and U+FFFE/U+FFFF become U+FFFD. */
+            n = utf8_next(s + i, len - i, &cp);
+            if (n < 0 || cp == 0 || utf8_is_surrogate(cp) ||
+                (cp >= 0x80 && cp <= 0x9f) || cp == 0xfffe || cp == 0xffff) {
+                strbuf_addstr(out, "\xef\xbf\xbd");
+                i += n < 0 ? 1 : (size_t)n;
+            } else {
+                strbuf_add(out, s + i, (size_t)n);
+                i += (size_t)n;
+            }
         }
     }
 }

@@ -131,7 +131,15 @@ plot_svg_write(const struct timeline *tl, struct strbuf *out)
                 "<text x=\"%d\" y=\"30\" font-size=\"16\" "
                 "font-weight=\"bold\">",
                 PX0);
-    text_xml_escape(out, tl->title[0] ? tl->title : "memory over time");
+    {
+        /* The title holds the target's command line: cleaned (valid
+         * UTF-8, no controls) before it is escaped for XML. */
+        struct strbuf clean = STRBUF_INIT;
+
+        text_clean(&clean, tl->title[0] ? tl->title : "memory over time", 0);
+        text_xml_escape(out, clean.buf);
+        strbuf_release(&clean);
+    }
     strbuf_addstr(out, "</text>\n");
 
     /* Grid, ticks and tick labels. */

@@ -24,6 +24,8 @@
 
 /* Bounds on what one object may hold. */
 #define CENSUS_ITEMS_MAX (1ull << 28)
+/* Objects larger than this have their size checked against memory. */
+#define CENSUS_BIG (1u << 20)
 #define CENSUS_MEMBERS_MAX 4096
 #define CENSUS_BASES_MAX 64
 #define CENSUS_NAME_MAX 256
@@ -1870,6 +1872,25 @@ queue_ref(void *arg, const struct census_ref *r)
     census_queue(c, r->to, c->parent);
 }
 
+/*
+ * Objects whose variable part is inline (str, bytes, tuple, int, and
+ * other var-sized objects) end inside mapped memory: a size that runs
+ * past it is a damaged length, not 1 TiB of objects.
+ */
+static int
+size_plausible(struct census *c, raddr_t obj, const struct census_type *t,
+               uint64_t size)
+{
+    unsigned char last;
+
+    if (t->kind != CENSUS_STR && t->kind != CENSUS_BYTES &&
+        t->kind != CENSUS_TUPLE && t->kind != CENSUS_INT &&
+        !(t->kind == CENSUS_OBJECT && t->itemsize > 0)) {
+        return 1;
+    }
+    return obj + size > obj && rd(c, obj + size - 1, &last, 1) == 0;
+}
+
 static void
 process(struct census *c, raddr_t obj)
 {
@@ -1883,6 +1904,12 @@ process(struct census *c, raddr_t obj)
         return;
     }
     size = object_size(c, obj, t, hdr, hlen);
+    if (size > CENSUS_BIG && !size_plausible(c, obj, t, size)) {
+        /* A length that does not fit in memory (damage, or an object
+         * caught half-made): counted at its fixed size, flagged. */
+        size = (uint64_t)t->basicsize;
+        c->partial++;
+    }
     t->count++;
     t->bytes += size;
     c->objects++;

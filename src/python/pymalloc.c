@@ -505,6 +505,23 @@ flush_pools(struct py_runtime *rt, struct pymalloc *pm, struct pool_batch *b)
                        (unsigned long long)b->addrs[i]);
             continue;
         }
+        /* The free list's head (after the 8-byte ref union, in every
+         * version): none exactly when the pool is full, else a block of
+         * this pool.  (The lists are not walked: the counts above do not
+         * depend on them.) */
+        {
+            raddr_t fb = rd64(h, l->poolhdr_count + 8);
+            raddr_t first = b->addrs[i] + pm->pool_overhead;
+
+            if ((fb == 0) != (count == blocks) ||
+                (fb != 0 && (fb < first || fb >= b->addrs[i] + pm->pool_size ||
+                             (fb - first) % size != 0))) {
+                pm_problem(pm,
+                           "the free list of the pool at 0x%llx is damaged",
+                           (unsigned long long)b->addrs[i]);
+                continue;
+            }
+        }
         pm->pools_used++;
         pm->blocks_used += count;
         pm->used_bytes += count * size;

@@ -1526,10 +1526,10 @@ glibc_chunk_walk(const struct glibc_malloc *gm, struct memsrc *proc,
             }
             head = load_u64(w.buf + (p - w.start), 8);
             size = head & ~(uint64_t)GLIBC_SIZE_BITS;
-            if (size == 0) {
+            if (size == 0 && p + 48 >= h->end) {
                 break; /* the fencepost that ends an old heap */
             }
-            if ((size & 15) != 0 || size > h->end - p ||
+            if (size < 16 || (size & 15) != 0 || size > h->end - p ||
                 (head & GLIBC_IS_MMAPPED) != 0 ||
                 ++nchunks > (h->end - h->start) / 16) {
                 chunk_problem(st,

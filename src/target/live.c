@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/xalloc.h"
+#include "target/openfile.h"
 #include "target/pause.h"
 #include "target/proc.h"
 #include "core/banned.h"
@@ -122,6 +123,71 @@ live_host_tid(struct target *t, int tid, int *host)
         }
     }
     return PS_ENOTFOUND;
+}
+
+/*
+ * The target's working directory as it sees it: /proc/PID/cwd as we see
+ * it, less the path of its root as we see it (a container's).
+ */
+static int
+live_cwd_in_root(int pid, struct strbuf *out)
+{
+    char link[64], root[4096], cwd[4096];
+    ssize_t nr, nc;
+
+    snprintf(link, sizeof(link), "/proc/%d/root", pid);
+    nr = readlink(link, root, sizeof(root) - 1);
+    snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
+    nc = readlink(link, cwd, sizeof(cwd) - 1);
+    if (nr <= 0 || nc <= 0 || cwd[0] != '/') {
+        return PS_ENOTFOUND;
+    }
+    root[nr] = cwd[nc] = '\0';
+    if (strcmp(root, "/") == 0) {
+        strbuf_addstr(out, cwd);
+    } else if (strncmp(cwd, root, (size_t)nr) == 0 &&
+               (cwd[nr] == '/' || cwd[nr] == '\0')) {
+        strbuf_addstr(out, cwd[nr] ? cwd + nr : "/");
+    } else {
+        return PS_ENOTFOUND;
+    }
+    return 0;
+}
+
+static int
+live_open_file(struct target *t, const char *path, size_t max, int *fd)
+{
+    struct file_creds creds;
+    struct strbuf full = STRBUF_INIT;
+    char link[64];
+    int root, rc;
+
+    /* Whose the target is; unknown (it went away): only what everyone
+     * may read. */
+    if (proc_creds(t->pid, &creds) < 0) {
+        memset(&creds, 0, sizeof(creds));
+    }
+    if (path[0] != '/') {
+        rc = live_cwd_in_root(t->pid, &full);
+        if (rc < 0) {
+            strbuf_release(&full);
+            return rc;
+        }
+        if (full.len > 0 && full.buf[full.len - 1] != '/') {
+            strbuf_addch(&full, '/');
+        }
+    }
+    strbuf_addstr(&full, path);
+    snprintf(link, sizeof(link), "/proc/%d/root", t->pid);
+    root = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+        strbuf_release(&full);
+        return PS_ENOTFOUND;
+    }
+    rc = openfile_in_root(root, full.buf, &creds, max, fd);
+    close(root);
+    strbuf_release(&full);
+    return rc;
 }
 
 static int
@@ -313,6 +379,7 @@ static const struct target_ops live_ops = {
     .thread_regs = live_thread_regs,
     .cmdline = live_cmdline,
     .executable = live_executable,
+    .open_file = live_open_file,
     .pause = live_pause,
     .pause_thread = live_pause_thread,
     .resume = live_resume,

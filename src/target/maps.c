@@ -54,6 +54,28 @@ maps_expect(const char **p, const char *end, char c)
     return 0;
 }
 
+/*
+ * The kernel writes a newline in a mapped file's name as "\012" (the
+ * only character it escapes there): undo it, so the name matches the
+ * file's (readlink of /proc/PID/exe).  A name that really holds the four
+ * characters \012 reads as a newline too: no better can be done.
+ */
+static void
+maps_unmangle(char *path)
+{
+    char *r = path, *w = path;
+
+    while (*r) {
+        if (r[0] == '\\' && r[1] == '0' && r[2] == '1' && r[3] == '2') {
+            *w++ = '\n';
+            r += 4;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
 /* One line: "start-end perms offset dev:dev inode [path]". */
 int
 maps_parse_entry(const char *p, const char *end, struct map_entry *e)
@@ -87,6 +109,7 @@ maps_parse_entry(const char *p, const char *end, struct map_entry *e)
         p++;
     }
     e->path = xstrndup(p, (size_t)(end - p));
+    maps_unmangle(e->path);
     if (e->end < e->start) {
         free(e->path);
         return -1;

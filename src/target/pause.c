@@ -20,6 +20,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/sigguard.h"
@@ -191,15 +192,15 @@ wait_stop(int tid, int *sig, uint64_t deadline, const sigset_t *wake,
 
 /*
  * Let every thread go, with the signals blocked.  A seized thread can
- * only be detached once stopped, so stops still due are waited for (a
- * guarded signal meanwhile is kept in *pending, not acted on); a thread
- * that never stops stays attached until pyspect exits, when the kernel
- * detaches it.
+ * only be detached once stopped, so stops still due are waited for, up
+ * to wait_ms (a guarded signal meanwhile is kept in *pending, not acted
+ * on); a thread that never stops stays attached until pyspect exits,
+ * when the kernel detaches it, or until the next pause takes it back.
  */
 static void
-let_go(struct pause *p, const sigset_t *wake, int *pending)
+let_go(struct pause *p, const sigset_t *wake, int *pending, uint64_t wait_ms)
 {
-    uint64_t deadline = clock_now_ns() + PAUSE_STOP_TIMEOUT_MS * 1000000ull;
+    uint64_t deadline = clock_now_ns() + wait_ms * 1000000ull;
     size_t i;
 
     for (i = 0; i < p->n; i++) {
@@ -220,8 +221,8 @@ let_go(struct pause *p, const sigset_t *wake, int *pending)
 
 /*
  * Why PTRACE_SEIZE of tid was refused with EPERM: the thread is exiting
- * (carry on without it: 1), another process traces it (PS_ETRACED), or
- * we may not (PS_EPERM).
+ * (carry on without it: 1), we trace it already (2), another process
+ * traces it (PS_ETRACED), or we may not (PS_EPERM).
  */
 static int
 seize_refused(int pid, int tid)
@@ -232,6 +233,10 @@ seize_refused(int pid, int tid)
     if (proc_task_state(pid, tid, &state) < 0 || state == 'Z' ||
         state == 'X') {
         return 1;
+    }
+    if (proc_status_field(pid, tid, "TracerPid", 0, &tracer) == 0 &&
+        tracer == (long long)getpid()) {
+        return 2;
     }
     if (proc_status_field(pid, tid, "TracerPid", 0, &tracer) == 0 &&
         tracer != 0) {
@@ -320,6 +325,12 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
                     rc = seize_refused(pid, tids[i]);
                     if (rc == 1) {
                         rc = 0; /* an exiting thread: carry on */
+                    } else if (rc == 2) {
+                        /* Ours still, from a pause that could not let
+                         * it go (it would not stop then): take it back. */
+                        rc = 0;
+                        pause_add(p, tids[i], PAUSE_SEIZED);
+                        ptrace(PTRACE_INTERRUPT, tids[i], 0, 0);
                     }
                     continue;
                 }
@@ -357,7 +368,9 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
         rc = err_set(PS_ECHANGED, "pid %d keeps creating threads", pid);
     }
     if (rc < 0 || interrupt != 0) {
-        let_go(p, wake, &interrupt);
+        /* A thread that would not stop will not stop now either. */
+        let_go(p, wake, &interrupt,
+               rc == PS_ESTUCK ? 200 : PAUSE_STOP_TIMEOUT_MS);
         p->n = 0;
     }
     if (interrupt != 0) {
@@ -467,12 +480,17 @@ pause_thread_begin(int pid, int tid, struct pause *p)
             rc = seize_refused(pid, tid);
             if (rc == 1) {
                 rc = err_set(PS_ECHANGED, "thread %d is exiting", tid);
+            } else if (rc == 2) {
+                /* Ours still, from a pause that could not let it go:
+                 * take it back. */
+                rc = 0;
             }
         } else {
             rc = err_set(PS_EIO, "cannot pause thread %d (ptrace seize: %s)",
                          tid, strerror(errno));
         }
-    } else {
+    }
+    if (rc == 0) {
         pause_add(p, tid, PAUSE_SEIZED);
         deadline = clock_now_ns() + PAUSE_STOP_TIMEOUT_MS * 1000000ull;
         if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) {
@@ -501,7 +519,8 @@ pause_thread_begin(int pid, int tid, struct pause *p)
         return 0;
     }
     /* Nothing stays held; a signal that came meanwhile acts now. */
-    let_go(p, &wake, &interrupt);
+    let_go(p, &wake, &interrupt,
+           rc == PS_ESTUCK ? 200 : PAUSE_STOP_TIMEOUT_MS);
     p->end_ns = clock_now_ns();
     held_remove(p);
     sigguard_leave();
@@ -529,7 +548,7 @@ pause_end(struct pause *p)
     sigguard_block(&mask);
     sigguard_set(&wake);
     sigaddset(&wake, SIGCHLD);
-    let_go(p, &wake, &pending);
+    let_go(p, &wake, &pending, PAUSE_STOP_TIMEOUT_MS);
     if (p->start_ns != 0 && p->end_ns == 0) {
         p->end_ns = clock_now_ns();
     }

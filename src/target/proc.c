@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "target/maps.h"
+#include "target/openfile.h"
 #include "core/banned.h"
 
 /*
@@ -88,6 +89,17 @@ proc_check(int pid)
         (state == 'Z' || state == 'X')) {
         strbuf_release(&sb);
         return err_set(PS_EZOMBIE, "pid %d", pid);
+    }
+    if (rc == 0) {
+        long long flags = 0;
+
+        /* flags, the 9th field, has PF_KTHREAD for a kernel thread: it
+         * has no memory to read (its /proc/PID/mem does not open). */
+        if (proc_stat_field(sb.buf, sb.len, 6, &flags) == 0 &&
+            (flags & 0x00200000)) {
+            strbuf_release(&sb);
+            return err_set(PS_ENOTPY, "pid %d is a kernel thread", pid);
+        }
     }
     strbuf_release(&sb);
     /* Opening /proc/PID/mem takes the same ptrace access check as
@@ -256,6 +268,48 @@ proc_status_field(int pid, int tid, const char *name, int index,
     }
     strbuf_release(&sb);
     return rc;
+}
+
+int
+proc_creds(int pid, struct file_creds *c)
+{
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    const char *g;
+    long long uid, gid;
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    /* The fourth number of Uid: and Gid: is the filesystem id. */
+    if (proc_status_field(pid, 0, "Uid", 3, &uid) < 0 ||
+        proc_status_field(pid, 0, "Gid", 3, &gid) < 0) {
+        return PS_ENOTFOUND;
+    }
+    c->uid = (uint32_t)uid;
+    c->gid = (uint32_t)gid;
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    rc = read_file(path, 1 << 16, &sb);
+    g = rc == 0 ? strstr(sb.buf, "\nGroups:") : NULL;
+    if (g != NULL) {
+        char *end;
+
+        g += strlen("\nGroups:");
+        while (c->ngroups < FILE_CREDS_GROUPS) {
+            long long v = strtoll(g, &end, 10);
+
+            if (end == g || *g == '\n') {
+                break;
+            }
+            c->groups[c->ngroups++] = (uint32_t)v;
+            g = end;
+            if (*g == '\n') {
+                break;
+            }
+        }
+    }
+    strbuf_release(&sb);
+    c->known = 1;
+    return 0;
 }
 
 static int

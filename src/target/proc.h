@@ -34,6 +34,13 @@ int proc_task_state(int pid, int tid, char *state);
 int proc_status_field(int pid, int tid, const char *name, int index,
                       long long *out);
 
+/*
+ * Whose files the process may read: its filesystem uid and gid and its
+ * supplementary groups (/proc/PID/status, in our user namespace).
+ */
+struct file_creds;
+int proc_creds(int pid, struct file_creds *c);
+
 /* The thread ids of pid, sorted ascending.  *tids is malloc'd. */
 int proc_tasks(int pid, int **tids, size_t *count);
 

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/util.h"
 #include "core/xalloc.h"
+#include "target/openfile.h"
 #include "core/banned.h"
 
 /* Source files larger than this are not shown. */
@@ -53,17 +55,21 @@ source_cache_release(struct source_cache *c)
 static void
 source_load(struct source_cache *c, struct source_file *f)
 {
-    struct strbuf path = STRBUF_INIT;
     size_t i, alloc = 0;
+    int fd, rc;
 
-    if (target_path(c->target, f->name, &path) < 0 ||
-        read_file(path.buf, SOURCE_MAX_BYTES, &f->text) < 0 ||
-        memchr(f->text.buf, '\0', f->text.len) != NULL) {
+    /* The name is the target's to choose: opened only as the target
+     * itself could (target_open_file). */
+    rc = target_open_file(c->target, f->name, SOURCE_MAX_BYTES, &fd);
+    if (rc == 0) {
+        rc = openfile_read(fd, SOURCE_MAX_BYTES, &f->text);
+        close(fd);
+    }
+    err_clear();
+    if (rc < 0 || memchr(f->text.buf, '\0', f->text.len) != NULL) {
         f->missing = 1;
-        strbuf_release(&path);
         return;
     }
-    strbuf_release(&path);
     XGROW(f->lines, alloc, 1);
     f->lines[f->nlines++] = 0;
     for (i = 0; i < f->text.len; i++) {

@@ -1,10 +1,12 @@
 /*
  * source.h - source lines of the target's Python files.
  *
- * Layer: target.  File names are as the target sees them, opened
- * through target_path() (a live process's root and working directory, so
- * containers work; a core's --sysroot).  Files are read once and kept for
- * the life of the cache.
+ * Layer: target.  File names are as the target sees them, and the
+ * target's to choose: they are opened with target_open_file(), only as
+ * the target itself could (from its root and working directory, so
+ * containers work; as its user; regular files only, never blocking, at
+ * most 16 MiB).  Files are read once and kept for the life of the
+ * cache.
  */
 #ifndef PYSPECT_TARGET_SOURCE_H
 #define PYSPECT_TARGET_SOURCE_H

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "core/xalloc.h"
 #include "target/elf.h"
+#include "target/openfile.h"
 #include "core/banned.h"
 
 void
@@ -115,6 +116,26 @@ target_open_elf(struct target *t, const struct map_entry *e,
     }
     strbuf_release(&path);
     return rc;
+}
+
+int
+target_open_file(struct target *t, const char *path, size_t max, int *fd)
+{
+    struct file_creds nobody;
+    struct strbuf where = STRBUF_INIT;
+    int rc;
+
+    if (t->ops->open_file != NULL) {
+        return t->ops->open_file(t, path, max, fd);
+    }
+    /* Whose file it is cannot be known: only what anyone may read. */
+    memset(&nobody, 0, sizeof(nobody));
+    rc = target_path(t, path, &where);
+    if (rc == 0) {
+        rc = openfile_path(where.buf, &nobody, max, fd);
+    }
+    strbuf_release(&where);
+    return rc < 0 ? PS_ENOTFOUND : 0;
 }
 
 int

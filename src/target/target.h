@@ -104,6 +104,14 @@ struct target_ops {
      */
     int (*executable)(struct target *t, struct strbuf *out);
     /*
+     * Open, for reading, a file the target names (a source file), only
+     * as the target itself could (target/openfile.h: from its root, as
+     * its user, a regular file, never blocking, at most max bytes).
+     * PS_ENOTFOUND when it cannot or may not.  NULL: through path(),
+     * and only what everyone may read.
+     */
+    int (*open_file)(struct target *t, const char *path, size_t max, int *fd);
+    /*
      * Stop every thread for a consistent picture (NULL: the target is
      * always consistent).  On failure nothing stays stopped.
      */
@@ -241,6 +249,9 @@ target_executable(struct target *t, struct strbuf *out)
 {
     return t->ops->executable(t, out);
 }
+
+/* See target_ops.open_file. */
+int target_open_file(struct target *t, const char *path, size_t max, int *fd);
 
 /*
  * Pause the target (nothing to do for a core).  Nested calls are not

@@ -542,7 +542,7 @@ test_garbage(const struct py_layout *l)
     struct py_runtime *rt;
     struct memsrc *mem;
     struct census c;
-    raddr_t junk, list, bad_type, loop_type, obj, items[6];
+    raddr_t junk, list, bad_type, loop_type, obj, items[7];
     uint64_t seed = 88172645463325252ull;
     size_t i;
 
@@ -569,7 +569,9 @@ test_garbage(const struct py_layout *l)
     items[4] = obj;
     items[5] = fk_list(&f, 0, 0, NULL);
     fk_put(&f, items[5], l->var_size, 1ull << 40); /* absurd length */
-    list = fk_list(&f, 6, 6, items);
+    items[6] = fk_str(&f, "a str of absurd length");
+    fk_put(&f, items[6], l->unicode_length, 1ull << 39);
+    list = fk_list(&f, 7, 7, items);
     rt = fk_runtime(&f, &mem);
     census_init(&c, rt, mem, &f.b, 0);
     census_add_tracked(&c, list);
@@ -584,6 +586,9 @@ test_garbage(const struct py_layout *l)
            l->minor);
     EQ(count_of(&c, "Loop"), 1, "%d.%d: a looping tp_base is bounded",
        l->major, l->minor);
+    TAP_OK(count_of(&c, "str") == 1 && bytes_of(&c, "str") < 4096,
+           "%d.%d: a length past mapped memory is not counted (%llu bytes)",
+           l->major, l->minor, (unsigned long long)bytes_of(&c, "str"));
     {
         /* Rows leave out what is not a type (no name to sort by). */
         struct py_heap_type *rows;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/escape.h"
 #include "core/hashmap.h"
 #include "core/sigguard.h"
 #include "core/json.h"
@@ -56,8 +57,9 @@ test_json(void)
 
         json_quote(&sb, in, sizeof(in) - 1);
     }
-    TAP_EQ_STR(sb.buf, "\"\\udcff|\\u0000|\\ufffd|\\u0001|\xf0\xa0\x80\x80\"",
-               "surrogates, NUL and bad bytes are escaped");
+    TAP_EQ_STR(sb.buf, "\"\\ufffd|\\u0000|\\ufffd|\\u0001|\xf0\xa0\x80\x80\"",
+               "a lone surrogate is U+FFFD (valid JSON), NUL and bad bytes "
+               "escaped");
     strbuf_release(&sb);
 }
 
@@ -132,17 +134,19 @@ test_maps(void)
         "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
         "7f0000001000-7f0000002000 r--p 00000000 fe:01 99  /tmp/a b "
         "(deleted)\n"
-        "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0       [stack]\n";
+        "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0       [stack]\n"
+        "7ffd00000000-7ffd00001000 r-xp 00000000 fe:01 7  /tmp/sle\\012ep\n";
     struct maps m = MAPS_INIT;
     const struct map_entry *e;
 
     TAP_EQ_INT(maps_parse(text, sizeof(text) - 1, &m), 0, "maps parse");
-    TAP_EQ_INT(m.n, 6, "six mappings");
+    TAP_EQ_INT(m.n, 7, "seven mappings");
     TAP_EQ_STR(m.v[0].path, "/usr/bin/python3.11", "path");
     TAP_EQ_INT(m.v[1].offset, 0x1000, "offset");
     TAP_EQ_INT(m.v[0].inode, 1234, "inode");
     TAP_EQ_STR(m.v[3].path, "", "anonymous mapping");
     TAP_EQ_STR(m.v[4].path, "/tmp/a b (deleted)", "spaces in paths");
+    TAP_EQ_STR(m.v[6].path, "/tmp/sle\nep", "the kernel's \\012 is a newline");
     e = maps_find(&m, 0x1800000);
     TAP_OK(e != NULL && strcmp(e->path, "[heap]") == 0, "find");
     TAP_OK(maps_find(&m, 0x300000000) == NULL, "a hole");
@@ -164,6 +168,31 @@ test_stat(void)
     TAP_EQ_INT(state, 'S', "the state after a comm holding ') '");
     TAP_EQ_INT(proc_parse_stat_state("42 (x", 5, &state), PS_ECORRUPT,
                "truncated stat");
+}
+
+/* ---- escapes for the terminal ------------------------------------------ */
+
+static void
+test_escape(void)
+{
+    TAP_EQ_STR(esc("plain ASCII, fünf, 函数"), "plain ASCII, fünf, 函数",
+               "printable text and UTF-8 stay");
+    TAP_EQ_STR(esc("a\033]0;title\007b\bc"), "a\\e]0;title\\ab\\bc",
+               "ESC, BEL and BS are escaped");
+    TAP_EQ_STR(esc("f\nThread 1 forged\r\t"), "f\\nThread 1 forged\\r\\t",
+               "a newline cannot forge a line");
+    TAP_EQ_STR(esc("x\\y\x01\x7f"), "x\\\\y\\x01\\x7f",
+               "backslash, other controls, DEL");
+    TAP_EQ_STR(esc("\xc2\x9b"
+                   "2J"),
+               "\\u009b2J", "a C1 control (CSI)");
+    TAP_EQ_STR(esc("\xc0\x80|\xed\xb2\x80|\xff"), "\\u0000|\\udc80|\\xff",
+               "U+0000, a lone surrogate, a byte that is not UTF-8");
+    TAP_EQ_STR(esc("abc\xe2\x80\xae"
+                   "fed"),
+               "abc\\u202efed", "a bidirectional override");
+    TAP_EQ_STR(esc(NULL), "", "NULL");
+    TAP_OK(!esc_needed("hello/world.py"), "a plain name needs nothing");
 }
 
 /* ---- the signal guard ------------------------------------------------ */
@@ -245,6 +274,7 @@ main(void)
     test_parse();
     test_maps();
     test_stat();
+    test_escape();
     test_sigguard();
     return tap_done();
 }

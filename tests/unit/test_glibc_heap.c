@@ -346,6 +346,20 @@ test_damage(void)
     memsrc_free(src);
     glibc_malloc_release(&gm);
 
+    /* A chunk of size 0 in the middle of a heap is damage, not the
+     * fencepost that ends one. */
+    build(im);
+    TAP_EQ_INT(walk(im, &gm), 0, "walk before a size 0");
+    chunk(im->heap, 0x0470, 0, 0);
+    src = source(im);
+    TAP_EQ_INT(glibc_chunk_walk(&gm, src, 1 << 20, NULL, NULL, &st), 0,
+               "chunk walk over a size 0");
+    TAP_OK(!st.complete && st.unwalked > 0,
+           "size 0: partial, %llu unwalked (%s)",
+           (unsigned long long)st.unwalked, st.problem);
+    memsrc_free(src);
+    glibc_malloc_release(&gm);
+
     /* Out of time: the walk stops at once, says so, and the target's
      * pause ends (the caller resumes it). */
     build(im);

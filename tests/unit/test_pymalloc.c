@@ -69,6 +69,13 @@ one(const struct py_layout *l, uint64_t alignment)
     put32(mem, pool + (raddr_t)l->poolhdr_count, 10);
     put32(mem, pool + (raddr_t)l->poolhdr_szidx, 3);
     put32(mem, pool + (raddr_t)l->poolhdr_nextoffset, 1024);
+    /* The free list's head, after the 8-byte ref union: the block after
+     * the ten in use (the walker checks it is a block of this pool). */
+    put64(mem, pool + (raddr_t)l->poolhdr_count + 8,
+          pool +
+              ((uint64_t)l->poolhdr_size + alignment - 1) / alignment *
+                  alignment +
+              10 * size);
     put32(mem, pool + (raddr_t)l->poolhdr_maxnextoffset,
           (uint32_t)((uint64_t)l->obm_pool_size - size));
     memsrc_buffer_add(src, BASE, mem, total);

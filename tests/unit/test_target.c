@@ -1,8 +1,8 @@
 /*
  * test_target.c - unit tests of the target interface: a live process
  * (a forked child of this test, parked in a system call) and the
- * memory-only target; and of the session (launch, reap, stop, find
- * children).
+ * memory-only target; of the session (launch, reap, stop, find
+ * children); and of opening files a target names (openfile.h).
  *
  * Layer: tests.  The child is this very program, so its executable,
  * command line and a global variable's address are known here.
@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "core/util.h"
 #include "tap.h"
 #include "target/elf.h"
+#include "target/openfile.h"
 #include "target/proc.h"
 #include "target/session.h"
 #include "target/target.h"
@@ -189,6 +192,89 @@ test_memory(void)
     strbuf_release(&sb);
 }
 
+static void
+test_creds(void)
+{
+    struct file_creds c = {1, 1000, 100, {7}, 1};
+    struct file_creds nobody = {0, 0, 0, {0}, 0};
+    struct file_creds root = {1, 0, 0, {0}, 0};
+    struct stat st;
+
+    memset(&st, 0, sizeof(st));
+    st.st_uid = 1000;
+    st.st_gid = 5;
+    st.st_mode = S_IFREG | 0600;
+    TAP_OK(file_creds_may(&c, &st, 4), "the owner reads 0600");
+    st.st_uid = 1001;
+    TAP_OK(!file_creds_may(&c, &st, 4), "another user does not");
+    TAP_OK(file_creds_may(&root, &st, 4), "root does");
+    st.st_mode = S_IFREG | 0640;
+    TAP_OK(!file_creds_may(&c, &st, 4), "0640 of a group not ours");
+    st.st_gid = 7;
+    TAP_OK(file_creds_may(&c, &st, 4), "0640 of a supplementary group");
+    st.st_gid = 100;
+    TAP_OK(file_creds_may(&c, &st, 4), "0640 of our group");
+    TAP_OK(!file_creds_may(&nobody, &st, 4), "unknown user: not 0640");
+    st.st_mode = S_IFREG | 0644;
+    TAP_OK(file_creds_may(&nobody, &st, 4), "unknown user: 0644");
+    st.st_mode = S_IFDIR | 0750;
+    st.st_gid = 5;
+    TAP_OK(!file_creds_may(&c, &st, 1), "a directory we may not search");
+}
+
+/* openfile_in_root over a directory laid out here. */
+static void
+test_openfile(void)
+{
+    char dir[] = "/tmp/pyspect-openfile-XXXXXX";
+    struct file_creds me = {
+        1, (uint32_t)geteuid(), (uint32_t)getegid(), {0}, 0};
+    struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT;
+    int root, fd = -1;
+    FILE *f;
+
+    if (mkdtemp(dir) == NULL) {
+        TAP_OK(0, "mkdtemp");
+        return;
+    }
+    strbuf_addf(&path, "%s/src.py", dir);
+    f = fopen(path.buf, "w");
+    fputs("print(1)\n", f);
+    fclose(f);
+    strbuf_reset(&path);
+    strbuf_addf(&path, "%s/fifo", dir);
+    mkfifo(path.buf, 0644);
+    strbuf_reset(&path);
+    strbuf_addf(&path, "%s/escape", dir);
+    TAP_OK(symlink("/etc/hostname", path.buf) == 0, "a symlink out");
+    root = open(dir, O_PATH | O_DIRECTORY);
+    TAP_EQ_INT(openfile_in_root(root, "/src.py", &me, 100, &fd), 0,
+               "a regular file opens");
+    if (fd >= 0) {
+        TAP_EQ_INT(openfile_read(fd, 100, &sb), 0, "and reads");
+        TAP_EQ_STR(sb.buf, "print(1)\n", "its text");
+        close(fd);
+    }
+    TAP_EQ_INT(openfile_in_root(root, "/src.py", &me, 4, &fd), PS_ENOTFOUND,
+               "over the size bound: refused");
+    TAP_EQ_INT(openfile_in_root(root, "/fifo", &me, 100, &fd), PS_ENOTFOUND,
+               "a FIFO: refused, without blocking");
+    TAP_EQ_INT(openfile_in_root(root, "/", &me, 100, &fd), PS_ENOTFOUND,
+               "a directory: refused");
+    TAP_EQ_INT(openfile_in_root(root, "/escape", &me, 100, &fd), PS_ENOTFOUND,
+               "an absolute symlink stays in the root");
+    TAP_EQ_INT(openfile_in_root(root, "/../../etc/hostname", &me, 100, &fd),
+               PS_ENOTFOUND, "so does ..");
+    TAP_EQ_INT(openfile_in_root(root, "src.py", &me, 100, &fd), PS_ENOTFOUND,
+               "a relative path: refused");
+    close(root);
+    strbuf_reset(&path);
+    strbuf_addf(&path, "rm -rf %s", dir);
+    TAP_EQ_INT(system(path.buf), 0, "clean up");
+    strbuf_release(&path);
+    strbuf_release(&sb);
+}
+
 static int
 session_known(void *ctx, int pid)
 {
@@ -269,6 +355,8 @@ test_session(void)
 int
 main(void)
 {
+    test_creds();
+    test_openfile();
     test_live();
     test_memory();
     test_session();
