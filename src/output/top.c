@@ -106,7 +106,8 @@ header(const struct prof_window *w, const struct out_top_header *h,
 
     strbuf_addf(&line, "pyspect top - pid %d", h->pid);
     if (h->processes > 1) {
-        strbuf_addf(&line, " and %zu children", h->processes - 1);
+        strbuf_addf(&line, " and %zu child%s", h->processes - 1,
+                    h->processes > 2 ? "ren" : "");
     }
     strbuf_addf(&line, ", Python %s, %s mode at %g Hz: ",
                 h->python_version ? h->python_version : "?", h->mode,

@@ -6,6 +6,7 @@ and its threads' kernel ids; the tests check the header against the
 target, that the hot function leads the table, that every key does what
 the help says, and that q, SIGTERM and SIGINT give the terminal back
 (the same stty settings, the main screen)."""
+import json
 import os
 import re
 import shutil
@@ -289,45 +290,88 @@ def test_top_views_from_options(target):
                is_hot(r[4], hot, lines=True) for r in table), shot
 
 
-def test_top_starts_a_command(tmp_path):
-    """top -- COMMAND: the command runs (its output goes through), its
-    hot function leads, and pyspect stops it when it is stopped itself."""
-    from conftest import PYTHONS, TARGETS
-    python = PYTHONS.get("system") or next(iter(PYTHONS.values()), None)
-    if python is None:
-        pytest.skip("no Python installed")
+def watch_command(tmp_path, argv, options=(), want=None):
+    """Run top -- argv in tmp_path (a copy of hotspot.py there) until a
+    snapshot passes want(snapshot), then SIGTERM it; its output, its exit
+    status, and the snapshot."""
+    from conftest import TARGETS
     for name in ("hotspot.py", "_common.py"):
         shutil.copy(str(TARGETS / name), str(tmp_path / name))
-    p = subprocess.Popen([PYSPECT, "top", "--interval", "0.5", "--",
-                          python.exe, "hotspot.py", "truth.json"],
+    p = subprocess.Popen([PYSPECT, "top", "--interval", "0.5"] +
+                         list(options) + ["--"] + argv,
                          cwd=str(tmp_path), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        out, deadline = "", time.monotonic() + 60
+        out, shot, deadline = "", "", time.monotonic() + 90
         while time.monotonic() < deadline:
             line = p.stdout.readline()
             if not line:
                 break
             out += line
-            if "READY" in out and line == "\n":
+            if line == "\n" and "pyspect top - pid " in out:
                 shot = out.split("pyspect top - pid ")[-1]
-                if rows(shot) and "hot" in rows(shot)[0][4].split():
+                if want(shot):
                     break
-        shot = out.split("pyspect top - pid ")[-1]
-        assert "READY" in out  # the command's own output goes through
-        assert rows(shot) and "hot" in rows(shot)[0][4].split(), out
-        assert "hotspot.py:" in rows(shot)[0][4]
-        child = int(shot.split(",")[0])
         p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=30) == 0, p.stderr.read()
-        # The command was stopped with pyspect, and reaped.
-        assert not os.path.exists("/proc/%d" % child)
+        rc = p.wait(timeout=30)
+        return out, rc, shot, p.stderr.read()
     finally:
         if p.poll() is None:
             p.kill()
             p.wait(timeout=30)
         p.stdout.close()
         p.stderr.close()
+
+
+def hot_leads(shot):
+    return bool(rows(shot)) and "hot" in rows(shot)[0][4].split()
+
+
+def system_python():
+    from conftest import PYTHONS
+    python = PYTHONS.get("system") or next(iter(PYTHONS.values()), None)
+    if python is None:
+        pytest.skip("no Python installed")
+    return python
+
+
+def test_top_starts_a_command(tmp_path):
+    """top -- COMMAND: the command runs (its output goes through), its
+    hot function leads, and pyspect stops it when it is stopped itself."""
+    python = system_python()
+    out, rc, shot, err = watch_command(
+        tmp_path, [python.exe, "hotspot.py", "truth.json"],
+        want=lambda s: hot_leads(s))
+    assert rc == 0, err
+    assert "READY" in out  # the command's own output goes through
+    assert hot_leads(shot), out
+    assert "hotspot.py:" in rows(shot)[0][4]
+    # The command was stopped with pyspect, and reaped.
+    child = int(shot.split(",")[0].split()[0])
+    assert not os.path.exists("/proc/%d" % child)
+
+
+def test_top_follows_subprocesses(tmp_path):
+    """--subprocesses: a Python child of the command is sampled too."""
+    python = system_python()
+    parent = ("import subprocess, sys\n"
+              "p = subprocess.Popen([sys.executable, 'hotspot.py', "
+              "'truth.json'], stdout=subprocess.DEVNULL, "
+              "stderr=subprocess.DEVNULL)\n"
+              "try:\n    p.wait()\nfinally:\n    p.kill()\n")
+    out, rc, shot, err = watch_command(
+        tmp_path, [python.exe, "-c", parent], options=["--subprocesses"],
+        want=lambda s: " and 1 child," in s and hot_leads(s))
+    try:
+        assert " and 1 child," in shot, out
+        assert hot_leads(shot), out
+    finally:
+        # Stopping the command (SIGTERM) leaves its child an orphan.
+        truth = tmp_path / "truth.json"
+        if truth.exists():
+            pid = json.loads(truth.read_text())["pid"]
+            if os.path.exists("/proc/%d" % pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("args,message", [
