@@ -27,6 +27,8 @@ struct cmd_struct {
 };
 
 static const struct cmd_struct commands[] = {
+    {"alloc", cmd_alloc,
+     "which lines allocate the memory that stays (runs code inside it)"},
     {"dump", cmd_dump, "print every thread's Python stack, right now"},
     {"heap", cmd_heap, "objects by type, their growth, who holds them"},
     {"mem", cmd_mem, "where the memory is, and why RSS stays high"},
@@ -45,10 +47,11 @@ usage(FILE *stream)
           "\n"
           "Look inside a running CPython 2.7 or 3.6-3.15 process: what every\n"
           "thread is doing, where time and memory go.  Read-only: nothing\n"
-          "runs inside the target.  A process in a container is read from\n"
-          "the host by its host pid: its files are opened through\n"
-          "/proc/PID/root and /proc/PID/map_files, never by the names it\n"
-          "sees.\n"
+          "runs inside the target, except with alloc, which loads a tracker\n"
+          "into the program it starts (or, with -p, into a running one).  A\n"
+          "process in a container is read from the host by its host pid:\n"
+          "its files are opened through /proc/PID/root and\n"
+          "/proc/PID/map_files, never by the names it sees.\n"
           "\n"
           "commands:\n",
           stream);

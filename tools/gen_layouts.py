@@ -79,6 +79,9 @@ VERSIONS = ((2, 7),) + tuple((3, m) for m in MINORS)
 SID_MINORS = (14, 15)
 SID_ROOT = os.path.join(ROOT, "tools", "sid-root")
 ABSENT = None
+# A value no header gives: measured in the running interpreter
+# (MEASURE_ASYNCIO).
+MEASURED = "MEASURED"
 INT32_MIN = -2 ** 31
 
 
@@ -458,6 +461,9 @@ PRELUDES[14] = PRELUDES[13] + r"""
 #include "internal/pycore_interpframe.h"
 """
 PRELUDES[15] = PRELUDES[14]
+# YIELD_FROM (3.6 - 3.10).
+for _minor in (6, 7, 8, 9, 10):
+    PRELUDES[_minor] = '#include "opcode.h"\n' + PRELUDES[_minor]
 
 
 # ---------------------------------------------------------------------------
@@ -764,6 +770,83 @@ FIELDS = {
         ("3.12-3.15", ABSENT)],
     "gen_name": [("3.6-3.15", off(GEN, "gi_name"))],
     "gen_qualname": [("3.6-3.15", off(GEN, "gi_qualname"))],
+    # 3.10 dropped gi_running for the frame's f_state, whose values the
+    # gen_state_* constants give there too.
+    "gen_running": [
+        ("3.6-3.9", off(GEN, "gi_running")),
+        ("3.10-3.15", ABSENT)],
+    "frame_state": [
+        ("3.6-3.9", ABSENT),
+        ("3.10", off(FO, "f_state")),
+        ("3.11-3.15", ABSENT)],
+    "gen_state_created": [
+        ("3.6-3.9", ABSENT),
+        ("3.10-3.15", "FRAME_CREATED")],
+    "gen_state_suspended": [
+        ("3.6-3.9", ABSENT),
+        ("3.10-3.15", "FRAME_SUSPENDED")],
+    # 3.13 split the suspended state: a frame suspended in `yield from`
+    # (every await) says so; before, the instruction after it did.
+    "gen_state_suspended_yf": [
+        ("3.6-3.12", ABSENT),
+        ("3.13-3.15", "FRAME_SUSPENDED_YIELD_FROM")],
+    "gen_state_suspended_yf_locked": [
+        ("3.6-3.14", ABSENT),
+        ("3.15", "FRAME_SUSPENDED_YIELD_FROM_LOCKED")],
+    "gen_state_executing": [
+        ("3.6-3.9", ABSENT),
+        ("3.10-3.15", "FRAME_EXECUTING")],
+    # Objects/genobject.c, _PyGen_yf(): the awaited object is the top of
+    # the suspended frame's stack; 3.15 keeps a second item above it
+    # (measured: MEASURE_ASYNCIO checks the slot on every version).
+    "gen_yf_slot": [
+        ("3.6-3.15", MEASURED)],
+    "code_flag_coroutine": [("3.6-3.15", "CO_COROUTINE")],
+    "opcode_yield_from": [
+        ("3.6-3.10", "YIELD_FROM"),
+        ("3.11-3.15", ABSENT)],
+    "frame_stacktop": [
+        ("3.6-3.9", off(FO, "f_stacktop")),
+        ("3.10-3.15", ABSENT)],
+    "frame_valuestack": [
+        ("3.6-3.10", off(FO, "f_valuestack")),
+        ("3.11-3.15", ABSENT)],
+    "frame_stackdepth": [
+        ("3.6-3.9", ABSENT),
+        ("3.10", off(FO, "f_stackdepth")),
+        ("3.11-3.15", ABSENT)],
+    "iframe_stackpointer": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off(IF, "stackpointer"))],
+    "weakref_object": [("3.6-3.15", off("PyWeakReference", "wr_object"))],
+
+    # _asyncio's FutureObj and TaskObj are private to
+    # Modules/_asynciomodule.c (no header declares them, and their fields
+    # moved in almost every release): measured in each interpreter by
+    # MEASURE_ASYNCIO, which finds every field by the value it must hold
+    # in tasks it builds.
+    "fut_loop": [("3.6-3.15", MEASURED)],
+    "fut_state": [("3.6-3.15", MEASURED)],
+    "fut_state_pending": [("3.6-3.15", MEASURED)],
+    "fut_state_cancelled": [("3.6-3.15", MEASURED)],
+    "fut_state_finished": [("3.6-3.15", MEASURED)],
+    "fut_awaited_by": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", MEASURED)],
+    "task_fut_waiter": [("3.6-3.15", MEASURED)],
+    "task_coro": [("3.6-3.15", MEASURED)],
+    "task_name": [
+        ("3.6-3.7", ABSENT),
+        ("3.8-3.15", MEASURED)],
+    "task_node": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", MEASURED)],
+    "tstate_asyncio_tasks_head": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off("_PyThreadStateImpl", "asyncio_tasks_head"))],
+    "interp_asyncio_tasks_head": [
+        ("3.6-3.13", ABSENT),
+        ("3.14-3.15", off(IS, "asyncio_tasks_head"))],
 
     # PyObject, PyVarObject
     "obj_refcnt": [("3.6-3.15", off("PyObject", "ob_refcnt"))],
@@ -1307,6 +1390,34 @@ FIELDS_27 = {
     "gen_code": off(GEN, "gi_code"),
     "gen_name": ABSENT,
     "gen_qualname": ABSENT,
+    # No asyncio in 2.7: pyspect reads no tasks there.
+    "gen_running": ABSENT,
+    "frame_state": ABSENT,
+    "gen_state_created": ABSENT,
+    "gen_state_suspended": ABSENT,
+    "gen_state_suspended_yf": ABSENT,
+    "gen_state_suspended_yf_locked": ABSENT,
+    "gen_state_executing": ABSENT,
+    "gen_yf_slot": ABSENT,
+    "code_flag_coroutine": ABSENT,
+    "opcode_yield_from": ABSENT,
+    "frame_stacktop": ABSENT,
+    "frame_valuestack": ABSENT,
+    "frame_stackdepth": ABSENT,
+    "iframe_stackpointer": ABSENT,
+    "weakref_object": ABSENT,
+    "fut_loop": ABSENT,
+    "fut_state": ABSENT,
+    "fut_state_pending": ABSENT,
+    "fut_state_cancelled": ABSENT,
+    "fut_state_finished": ABSENT,
+    "fut_awaited_by": ABSENT,
+    "task_fut_waiter": ABSENT,
+    "task_coro": ABSENT,
+    "task_name": ABSENT,
+    "task_node": ABSENT,
+    "tstate_asyncio_tasks_head": ABSENT,
+    "interp_asyncio_tasks_head": ABSENT,
     "obj_refcnt": off("PyObject", "ob_refcnt"),
     "obj_type": off("PyObject", "ob_type"),
     "var_size": off("PyVarObject", "ob_size"),
@@ -1494,8 +1605,13 @@ FIELDS_27 = {
 
 # Every value must be >= 0 (offsets, sizes, bit positions, flags; the
 # probe helpers return -1 when they cannot derive a value) except these
-# pre-header offsets, which lie before the object.
-NON_NEGATIVE_EXCEPT = ("obj_managed_dict", "obj_managed_values")
+# pre-header offsets, which lie before the object, and frame states.
+NON_NEGATIVE_EXCEPT = ("obj_managed_dict", "obj_managed_values",
+                       # frame states: 3.10 - 3.14 number them from -2
+                       "gen_state_created", "gen_state_suspended",
+                       "gen_state_suspended_yf",
+                       "gen_state_suspended_yf_locked",
+                       "gen_state_executing")
 
 
 # ---------------------------------------------------------------------------
@@ -1735,7 +1851,7 @@ def probe_source(key, rows):
                '(unsigned long)PY_VERSION_HEX);')
     out.append('    printf("source_version %s\\n", PY_VERSION);')
     for name, expr in rows:
-        if expr is ABSENT:
+        if expr is ABSENT or expr is MEASURED:
             continue
         out.append('    printf("%s %%ld\\n", (long)(%s));' % (name, expr))
     out.append("    return 0;\n}\n")
@@ -1775,8 +1891,8 @@ def run_probe(inst, rows, workdir):
                                                     inst.key))
     result = {}
     for name, expr in rows:
-        if expr is ABSENT:
-            result[name] = ABSENT
+        if expr is ABSENT or expr is MEASURED:
+            result[name] = expr
             continue
         v = values[name]
         if not (INT32_MIN < v < 2 ** 31):
@@ -1880,8 +1996,10 @@ def check_debian_311(fields, table, pyenv_values, workdir):
         return True
     inst = Install(11, "Debian python3.11", inc)
     h, version, values = run_probe(inst, table[(3, 11)], workdir)
+    # (Only what headers give: the measured fields are the pyenv
+    # interpreter's.)
     bad = [(n, pyenv_values[n], values[n]) for n in fields
-           if values[n] != pyenv_values[n]]
+           if values[n] is not MEASURED and values[n] != pyenv_values[n]]
     if bad:
         sys.stderr.write("\n" + "!" * 72 + "\n")
         sys.stderr.write("gen_layouts: Debian %s headers DISAGREE with "
@@ -2460,6 +2578,155 @@ def check_live(inst, values, workdir):
     return []
 
 
+# Measures what no header declares: _asyncio's FutureObj and TaskObj
+# (private to Modules/_asynciomodule.c) and the stack slot of a suspended
+# `yield from`.  It builds tasks whose fields must hold known objects (the
+# loop, the coroutine, the future a task waits on, its name, the task that
+# awaits it, its neighbours on 3.14's task list) and finds each field as
+# the one word of the task that holds that object; fut_state as the one
+# int that tells a pending, a cancelled and a finished task apart.  Any
+# field found at no offset or at two is an error, not a guess.  Runs in
+# 3.6 - 3.15 (no f-strings).
+MEASURE_ASYNCIO = r"""
+import asyncio, ctypes, sys
+L = dict((k, int(v)) for k, v in
+         (kv.split("=") for kv in sys.argv[1].split(",") if kv))
+P = ctypes.sizeof(ctypes.c_void_p)
+def word(a): return ctypes.c_void_p.from_address(a).value or 0
+def i32(a): return ctypes.c_int32.from_address(a).value
+def fail(msg):
+    sys.stdout.write("error " + msg + "\n")
+    sys.exit(0)
+import _asyncio
+if asyncio.Task is not _asyncio.Task:
+    fail("asyncio.Task is not the C task")
+Task = _asyncio.Task
+SIZE = Task.__basicsize__
+found = []
+def one(name, obj, value, also=()):
+    hits = [o for o in range(2 * P, SIZE - P + 1, P)
+            if word(id(obj) + o) == value]
+    hits = [o for o in hits if all(word(id(x) + o) == v for x, v in also)]
+    if len(hits) != 1:
+        fail("%s: %d candidate offsets %r" % (name, len(hits), hits))
+    found.append((name, hits[0]))
+    return hits[0]
+
+loop = asyncio.new_event_loop()
+asyncio.set_event_loop(loop)
+fut = loop.create_future()
+async def child():
+    await fut
+async def parent(t):
+    await t
+async def quick():
+    return 1
+async def spin():
+    for _ in range(5):
+        await asyncio.sleep(0)
+child_coro = child()
+t = Task(child_coro, loop=loop)
+p = Task(parent(t), loop=loop)
+done = Task(quick(), loop=loop)
+cancelled = Task(child(), loop=loop)
+cancelled.cancel()
+loop.run_until_complete(spin())
+if not (done.done() and cancelled.cancelled() and not t.done()
+        and not p.done()):
+    fail("tasks did not reach their states")
+
+one("fut_loop", t, id(loop), [(p, id(loop)), (done, id(loop))])
+one("task_coro", t, id(child_coro))
+one("task_fut_waiter", t, id(fut), [(p, id(t))])
+if sys.version_info >= (3, 8):
+    t.set_name("pyspect-measure-name")
+    one("task_name", t, id(t.get_name()))
+if sys.version_info >= (3, 14):
+    one("fut_awaited_by", t, id(p))
+    hits = [o for o in range(2 * P, SIZE - 2 * P + 1, P)
+            if word(id(t) + o) == id(p) + o
+            and word(id(p) + o + P) == id(t) + o]
+    if len(hits) != 1:
+        fail("task_node: %d candidate offsets %r" % (len(hits), hits))
+    found.append(("task_node", hits[0]))
+
+states = []
+for o in range(2 * P, SIZE - 3, 4):
+    v = (i32(id(t) + o), i32(id(p) + o), i32(id(cancelled) + o),
+         i32(id(done) + o))
+    if v[0] == v[1] and len(set(v[1:])) == 3 and min(v) >= 0 and max(v) < 8:
+        states.append((o, v))
+if len(states) != 1:
+    fail("fut_state: %d candidate offsets %r" % (len(states), states))
+o, v = states[0]
+found += [("fut_state", o), ("fut_state_pending", v[0]),
+          ("fut_state_cancelled", v[2]), ("fut_state_finished", v[3])]
+
+# The stack slot that holds what a suspended coroutine awaits: what
+# cr_await says it awaits.
+awaited = id(child_coro.cr_await)
+if "iframe_stackpointer" in L:
+    base = id(child_coro) + L["gen_iframe"]
+    sp = word(base + L["iframe_stackpointer"])
+    item = lambda k: word(sp - k * P) & ~L["stackref_tag_bits"]
+elif "iframe_stacktop" in L:
+    base = id(child_coro) + L["gen_iframe"]
+    top = i32(base + L["iframe_stacktop"])
+    item = lambda k: word(base + L["iframe_localsplus"] + (top - k) * P)
+elif "frame_stackdepth" in L:
+    f = id(child_coro.cr_frame)
+    depth = i32(f + L["frame_stackdepth"])
+    item = lambda k: word(word(f + L["frame_valuestack"]) + (depth - k) * P)
+else:
+    f = id(child_coro.cr_frame)
+    item = lambda k: word(word(f + L["frame_stacktop"]) - k * P)
+slots = [k for k in (1, 2, 3) if item(k) == awaited]
+if len(slots) != 1:
+    fail("gen_yf_slot: %r" % slots)
+found.append(("gen_yf_slot", slots[0]))
+fut.set_result(None)
+loop.run_until_complete(asyncio.gather(t, p))
+loop.close()
+for name, value in found:
+    sys.stdout.write("%s %d\n" % (name, value))
+sys.stdout.write("ok\n")
+"""
+
+
+def measure_asyncio(inst, values, workdir):
+    """Fill the MEASURED fields of values by running MEASURE_ASYNCIO in
+    inst's interpreter; returns a list of problems."""
+    wanted = [k for k, v in values.items() if v is MEASURED]
+    if not wanted:
+        return []
+    exe = inst.python()
+    if not exe:
+        fail("no interpreter for %s: cannot measure %s"
+             % (inst.label, ", ".join(wanted)))
+    arg = ",".join("%s=%d" % (k, v) for k, v in sorted(values.items())
+                   if v is not ABSENT and v is not MEASURED)
+    script = os.path.join(workdir, "asyncio_%d_%d.py" % inst.key)
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(MEASURE_ASYNCIO)
+    res = subprocess.run(exe + ["-I", "-S", script, arg],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = res.stdout.decode("utf-8", "replace").splitlines()
+    if res.returncode != 0 or not out or out[-1] != "ok":
+        err = res.stderr.decode("utf-8", "replace").splitlines()[-10:]
+        return ["%s: asyncio measure: %s" % (inst.label, line)
+                for line in out + err]
+    got = dict((line.split()[0], int(line.split()[1])) for line in out[:-1])
+    problems = []
+    for name in wanted:
+        if name not in got:
+            problems.append("%s: asyncio measure gave no %s"
+                            % (inst.label, name))
+        else:
+            values[name] = got[name]
+    note("%s: asyncio structures measured" % inst.label)
+    return problems
+
+
 # The live check for 2.7, in 2.7's own syntax: the same idea as
 # LIVE_CHECK, over 2.7's structures.
 LIVE_CHECK_27 = r"""# -*- coding: utf-8 -*-
@@ -2853,6 +3120,7 @@ DEBUG_OFFSETS_MAP[14] = DEBUG_OFFSETS_MAP[13] + [
     ("gen_object.gi_name", "gen_name"),
     ("gen_object.gi_iframe", "gen_iframe"),
     ("gen_object.gi_frame_state", "gen_frame_state"),
+    ("interpreter_frame.stackpointer", "iframe_stackpointer"),
 ]
 DEBUG_OFFSETS_MAP[15] = DEBUG_OFFSETS_MAP[14] + [
     ("thread_state.base_frame", "tstate_base_frame"),
@@ -2986,6 +3254,9 @@ def main():
             inst = installs[key]
             h, version, values = run_probe(inst, table[key], workdir)
             note("probed %s (%s)" % (inst.label, version))
+            problems += measure_asyncio(inst, values, workdir)
+            if any(v is MEASURED for v in values.values()):
+                continue
             values_by_version[key] = values
             blocks[key] = (h, render_block(key, h, fields, values))
             if not args.no_runtime_checks:

@@ -15,6 +15,9 @@
 
 #include <stdio.h>
 
+#include "core/strbuf.h"
+
+int cmd_alloc(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
@@ -131,6 +134,26 @@ int cmd_write_file(const char *path, const char *buf, size_t len);
 
 /* Write all of buf to stdout; 0 or PS_EIO (e.g. a closed pipe). */
 int cmd_write_stdout(const char *buf, size_t len);
+
+/*
+ * Open an output file before the work starts, so that a path that cannot
+ * be written fails at once and not after a long recording.  The file is
+ * not truncated until cmd_output_write(); *created says whether it is
+ * new (a failed run removes it).  "-" is standard output.  0 or PS_EIO.
+ */
+int cmd_output_open(const char *path, int *fd, int *created);
+
+/* Write sb: a regular file from its start (replacing what it held),
+ * anything else (a pipe, a terminal) as a stream.  0 or PS_EIO. */
+int cmd_output_write(int fd, const char *path, const struct strbuf *sb);
+
+/*
+ * Append sb to an output written as the work goes (record -f trace): at
+ * the first call (*started 0, then 1) a regular file is emptied, then
+ * each call writes on from where the last ended.  0 or PS_EIO.
+ */
+int cmd_output_append(int fd, const char *path, int *started,
+                      const struct strbuf *sb);
 
 /*
  * Is the command execvp() will run for name a "#!" script (found through

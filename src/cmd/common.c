@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -248,6 +249,89 @@ cmd_write_stdout(const char *buf, size_t len)
         }
         buf += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+cmd_output_open(const char *path, int *fd, int *created)
+{
+    if (strcmp(path, "-") == 0) {
+        *created = 0;
+        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (*fd < 0) {
+            return err_set(PS_EIO, "cannot write to standard output: %s",
+                           strerror(errno));
+        }
+        return 0;
+    }
+    *created = 1;
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (*fd < 0 && errno == EEXIST) {
+        *created = 0;
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (*fd < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int
+cmd_output_write(int fd, const char *path, const struct strbuf *sb)
+{
+    struct stat st;
+    size_t done = 0;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+
+    /* A regular file is rewritten from its start; a pipe or a device
+     * (-o /dev/stdout) is written to as it is. */
+    if (regular && ftruncate(fd, 0) < 0) {
+        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    while (done < sb->len) {
+        ssize_t n =
+            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
+                    : write(fd, sb->buf + done, sb->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int
+cmd_output_append(int fd, const char *path, int *started,
+                  const struct strbuf *sb)
+{
+    struct stat st;
+    size_t done = 0;
+
+    if (!*started) {
+        *started = 1;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            ftruncate(fd, 0) < 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(errno));
+        }
+    }
+    while (done < sb->len) {
+        ssize_t n = write(fd, sb->buf + done, sb->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return err_set(PS_EIO, "cannot write %s: %s", path,
+                           strerror(n < 0 ? errno : ENOSPC));
+        }
+        done += (size_t)n;
     }
     return 0;
 }

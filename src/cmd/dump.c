@@ -21,6 +21,7 @@
 #include "python/code.h"
 #include "python/runtime.h"
 #include "python/snapshot.h"
+#include "python/tasks.h"
 #include "target/session.h"
 #include "target/source.h"
 #include "core/banned.h"
@@ -45,6 +46,9 @@ static const char dump_usage[] =
     "      --no-source     do not show source lines under the frames\n"
     "      --subprocesses  also the Python processes among its descendants\n"
     "                      (a server's workers), after it\n"
+    "      --tasks         also the asyncio tasks of each event loop, as a\n"
+    "                      tree of who awaits whom, each with its coroutine\n"
+    "                      stack (the await chain) and what it waits on\n"
     "  -v, --verbose       report reads, bytes and timings on stderr\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -58,6 +62,7 @@ struct dump_options {
     struct cmd_target target;
     int help;
     int subprocesses;
+    int tasks;
     int json;
     int blocking;
     int source;
@@ -129,8 +134,13 @@ dump_text(const struct py_runtime *rt, const struct py_snapshot *snap,
                     t->thread.holds_gil ? ", holds the GIL" : "",
                     t->thread.is_main ? " main thread" : "");
         if (t->error != 0) {
-            strbuf_addf(out, "    <stack unreadable: %s>\n",
+            strbuf_addf(out, "    <stack unreadable: %s",
                         err_message(t->error));
+            if (t->missing != 0) {
+                strbuf_addf(out, " (at 0x%llx)",
+                            (unsigned long long)t->missing);
+            }
+            strbuf_addstr(out, ">\n");
             continue;
         }
         if (t->nframes == 0) {
@@ -273,6 +283,9 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
         if (t->error != 0) {
             json_kv_string(j, "error", err_message(t->error));
         }
+        if (t->missing != 0) {
+            json_kv_uint(j, "missing_address", t->missing);
+        }
         json_kv_bool(j, "truncated", t->truncated);
         json_key(j, "frames");
         json_array_begin(j);
@@ -302,6 +315,231 @@ dump_json(const struct py_runtime *rt, const struct py_snapshot *snap,
     quoted_release(&quotes);
 }
 
+/* ---- --tasks -------------------------------------------------------- */
+
+/* Deepest level of the printed task tree. */
+#define TASK_TREE_DEPTH 64
+
+/* Cut the tree's line prefix back to len bytes. */
+static void
+prefix_cut(struct strbuf *prefix, size_t len)
+{
+    if (len < prefix->len) {
+        prefix->len = len;
+        prefix->buf[len] = '\0';
+    }
+}
+
+static void
+task_label(const struct py_task *t, struct strbuf *out)
+{
+    if (t->name != NULL) {
+        strbuf_addf(out, "Task \"%s\"", t->name);
+    } else {
+        strbuf_addf(out, "Task 0x%llx", (unsigned long long)t->addr);
+    }
+    strbuf_addf(out, " (%s%s", py_task_state_name(t),
+                t->cancelled ? ", cancelled" : "");
+    if (t->waiting_on != NULL) {
+        strbuf_addf(out, ", waits on %s", t->waiting_on);
+    }
+    strbuf_addstr(out, ")\n");
+}
+
+/* Is the task awaited by another?  Those that are not are the roots of
+ * their loop's tree. */
+static int
+task_is_awaited(const struct py_task *t)
+{
+    return t->nawaited_by > 0;
+}
+
+static void
+task_tree(const struct py_tasks *tasks, size_t k, struct strbuf *prefix,
+          int last, int depth, size_t *path, struct strbuf *out)
+{
+    const struct py_task *t = &tasks->v[k];
+    size_t plen = prefix->len, i, j, nchild = 0, seen = 0;
+    int d;
+
+    strbuf_addf(out, "%s%s ", prefix->buf, last ? "└─" : "├─");
+    task_label(t, out);
+    strbuf_addstr(prefix, last ? "   " : "│  ");
+    for (d = 0; d < depth; d++) {
+        if (path[d] == k) {
+            strbuf_addf(out, "%s<awaits itself: cycle>\n", prefix->buf);
+            prefix_cut(prefix, plen);
+            return;
+        }
+    }
+    path[depth] = k;
+    if (t->error != 0) {
+        strbuf_addf(out, "%s  <coroutine stack unreadable: %s>\n", prefix->buf,
+                    err_message(t->error));
+    }
+    for (j = 0; j < t->nframes; j++) {
+        const struct py_frame *f = &t->frames[j];
+
+        strbuf_addf(out, "%s  %s  %s:", prefix->buf, frame_function(f),
+                    f->code->filename);
+        if (f->line >= 0) {
+            strbuf_addf(out, "%d\n", f->line);
+        } else {
+            strbuf_addstr(out, "?\n");
+        }
+    }
+    for (i = 0; i < tasks->n; i++) {
+        for (j = 0; j < tasks->v[i].nawaited_by; j++) {
+            nchild += tasks->v[i].awaited_by[j] == k;
+        }
+    }
+    for (i = 0; i < tasks->n && depth + 1 < TASK_TREE_DEPTH; i++) {
+        for (j = 0; j < tasks->v[i].nawaited_by; j++) {
+            if (tasks->v[i].awaited_by[j] == k) {
+                seen++;
+                task_tree(tasks, i, prefix, seen == nchild, depth + 1, path,
+                          out);
+            }
+        }
+    }
+    prefix_cut(prefix, plen);
+}
+
+static void
+dump_tasks_text(const struct py_snapshot *snap, const struct py_tasks *tasks,
+                struct strbuf *out)
+{
+    struct strbuf prefix = STRBUF_INIT;
+    size_t path[TASK_TREE_DEPTH];
+    size_t i, k, nroots;
+    int *done = xcalloc(tasks->n + 1, sizeof(*done));
+
+    if (tasks->found_in == NULL) {
+        strbuf_addstr(out, "\nNo asyncio tasks: asyncio is not imported\n");
+        free(done);
+        return;
+    }
+    strbuf_addf(out, "\nAsyncio tasks: %zu (found in %s)\n", tasks->n,
+                tasks->found_in);
+    /* One tree per event loop, in the order the loops' tasks were found. */
+    for (i = 0; i < tasks->n; i++) {
+        const struct py_task *first = &tasks->v[i];
+        const char *thread_name = NULL;
+        size_t seen = 0;
+
+        if (done[i]) {
+            continue;
+        }
+        for (k = 0; k < snap->n; k++) {
+            if (first->loop_tid != 0 &&
+                snap->threads[k].thread.tid == first->loop_tid) {
+                thread_name = snap->threads[k].name;
+            }
+        }
+        strbuf_addf(out, "\nEvent loop 0x%llx",
+                    (unsigned long long)first->loop);
+        if (first->loop_tid != 0) {
+            strbuf_addf(out, " in thread %ld", first->loop_tid);
+            if (thread_name != NULL) {
+                strbuf_addf(out, " \"%s\"", thread_name);
+            }
+            strbuf_addch(out, '\n');
+        } else {
+            strbuf_addstr(out, " (not running)\n");
+        }
+        nroots = 0;
+        for (k = i; k < tasks->n; k++) {
+            if (tasks->v[k].loop == first->loop) {
+                done[k] = 1;
+                nroots += !task_is_awaited(&tasks->v[k]);
+            }
+        }
+        for (k = i; k < tasks->n; k++) {
+            if (tasks->v[k].loop == first->loop &&
+                !task_is_awaited(&tasks->v[k])) {
+                seen++;
+                strbuf_reset(&prefix);
+                task_tree(tasks, k, &prefix, seen == nroots, 0, path, out);
+            }
+        }
+    }
+    strbuf_release(&prefix);
+    free(done);
+}
+
+static void
+dump_tasks_json(const struct py_tasks *tasks, struct json *j)
+{
+    size_t i, k;
+
+    json_kv_string(j, "tasks_found_in", tasks->found_in);
+    json_key(j, "tasks");
+    json_array_begin(j);
+    for (i = 0; i < tasks->n; i++) {
+        const struct py_task *t = &tasks->v[i];
+
+        json_object_begin(j);
+        json_kv_uint(j, "id", t->addr);
+        json_kv_string(j, "name", t->name);
+        json_kv_string(j, "state", py_task_state_name(t));
+        json_kv_bool(j, "cancelled", t->cancelled);
+        json_kv_uint(j, "loop", t->loop);
+        json_key(j, "loop_thread");
+        if (t->loop_tid != 0) {
+            json_int(j, t->loop_tid);
+        } else {
+            json_null(j);
+        }
+        json_kv_string(j, "waiting_on", t->waiting_on);
+        json_key(j, "awaited_by");
+        json_array_begin(j);
+        for (k = 0; k < t->nawaited_by; k++) {
+            json_uint(j, tasks->v[t->awaited_by[k]].addr);
+        }
+        json_array_end(j);
+        if (t->error != 0) {
+            json_kv_string(j, "error", err_message(t->error));
+        }
+        json_key(j, "coroutine_stack");
+        json_array_begin(j);
+        for (k = 0; k < t->nframes; k++) {
+            const struct py_frame *f = &t->frames[k];
+
+            json_object_begin(j);
+            json_kv_string(j, "function", f->code->name);
+            json_kv_string(j, "qualname", f->code->qualname);
+            json_kv_string(j, "file", f->code->filename);
+            if (f->line >= 0) {
+                json_kv_int(j, "line", f->line);
+            } else {
+                json_kv_null(j, "line");
+            }
+            json_object_end(j);
+        }
+        json_array_end(j);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+/* The tasks, read again while the target changes under the read. */
+static int
+dump_tasks_read(struct py_runtime *rt, const struct py_snapshot *snap,
+                struct py_tasks *tasks)
+{
+    int attempt, rc = 0;
+
+    for (attempt = 0; attempt < PY_SNAPSHOT_ATTEMPTS; attempt++) {
+        py_runtime_snapshot(rt);
+        rc = py_tasks_read(rt, snap, tasks);
+        if (rc == 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
+            break;
+        }
+        err_clear();
+    }
+    return rc;
+}
+
 static int
 dump_parse(int argc, char **argv, struct dump_options *opt)
 {
@@ -311,6 +549,7 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
         {"blocking", no_argument, NULL, 'b'},
         {"no-source", no_argument, NULL, 's'},
         {"subprocesses", no_argument, NULL, 'S'},
+        {"tasks", no_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -341,6 +580,9 @@ dump_parse(int argc, char **argv, struct dump_options *opt)
             break;
         case 'S':
             opt->subprocesses = 1;
+            break;
+        case 'T':
+            opt->tasks = 1;
             break;
         case 'v':
             opt->verbose = 1;
@@ -375,6 +617,7 @@ dump_one(struct target *target, struct py_runtime *rt,
          uint64_t t_start)
 {
     struct py_snapshot snap;
+    struct py_tasks tasks = PY_TASKS_INIT;
     unsigned flags = PY_SNAPSHOT_NAMES;
     uint64_t t_attach = clock_now_ns(), t_snap, t_format;
     int rc;
@@ -387,12 +630,27 @@ dump_one(struct target *target, struct py_runtime *rt,
         cmd_detach(target, rt);
         return rc;
     }
+    if (opt->tasks) {
+        rc = dump_tasks_read(rt, &snap, &tasks);
+        if (rc < 0) {
+            py_snapshot_release(&snap);
+            cmd_detach(target, rt);
+            return rc;
+        }
+    }
     t_snap = clock_now_ns();
     if (j != NULL) {
         dump_json(rt, &snap, j);
+        if (opt->tasks) {
+            dump_tasks_json(&tasks, j);
+        }
     } else {
         dump_text(rt, &snap, opt, out);
+        if (opt->tasks) {
+            dump_tasks_text(&snap, &tasks, out);
+        }
     }
+    py_tasks_release(&tasks);
     t_format = clock_now_ns();
     if (opt->verbose) {
         fprintf(stderr,

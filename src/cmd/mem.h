@@ -137,8 +137,10 @@ struct mem_split {
     const struct pymalloc *pym;    /* arenas, or NULL */
     const uint64_t *sps;           /* threads' stack pointers */
     size_t nsps;
-    struct memsrc *proc; /* to read block headers; NULL: no scan */
-    uint64_t scan_max;   /* pages the mmapped-block scan may look at */
+    /* to read heap and block headers; NULL: no scan.  Blocks are looked
+     * for only when gm is set too. */
+    struct memsrc *proc;
+    uint64_t scan_max; /* pages the mmapped-block scan may look at */
     /* sm's counts are mapped sizes (a core file): scan every page, with
      * no pagemap to say which are resident. */
     int mapped;
@@ -153,7 +155,7 @@ struct mem_split {
 
 /*
  * Label heaps, arenas and stacks, find the blocks malloc mmapped on its
- * own among the other anonymous memory (when proc is set), and split
+ * own among the other anonymous memory (when proc and gm are set), and split
  * the resident memory (pm may be NULL: estimated).  Release with
  * mem_split_release().
  */

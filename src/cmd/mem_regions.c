@@ -164,7 +164,7 @@ mem_split_run(struct mem_split *sp, struct pagemap *pm)
     if (sp->gm != NULL && sp->gm->layout != NULL) {
         tail = (uint64_t)sp->gm->layout->mmap_tail;
     }
-    if (sp->proc != NULL && (pm != NULL || sp->mapped)) {
+    if (sp->proc != NULL && sp->gm != NULL && (pm != NULL || sp->mapped)) {
         /* A block's mapping can be several mappings now: madvise() on
          * part of it (numpy asks for huge pages for the aligned middle
          * of each large array) splits it where the flags change.  So

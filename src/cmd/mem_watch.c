@@ -131,6 +131,7 @@ struct sampler {
     struct glibc_malloc gm;
     int gm_located;
     double next_locate;
+    double locate_wait; /* seconds between tries, doubling up to 1 */
     struct pymalloc pym;
     struct pagemap pm;
     int have_pm;
@@ -304,6 +305,13 @@ sampler_attach(struct sampler *s, double now, int strict, int *fatal)
             pagemap_close(&s->pm);
             s->have_pm = pagemap_open(s->pid, &s->pm) == 0;
         }
+        if (rc == 0 && s->gm_located) {
+            /* And malloc found before that exec is the wrapper's. */
+            glibc_malloc_release(&s->gm);
+            s->gm_located = 0;
+            s->locate_wait = 0;
+            s->next_locate = now;
+        }
         if (rc == 0) {
             if (pymalloc_locate(s->rt,
                                 s->search ? PYMALLOC_ROUTE_SEARCH
@@ -332,7 +340,13 @@ sampler_attach(struct sampler *s, double now, int strict, int *fatal)
         }
         maps_release(&maps);
         err_clear();
-        s->next_locate = now + 1.0;
+        /* A launched command has no libc before its exec: look again
+         * soon, then less often. */
+        s->locate_wait = s->locate_wait <= 0 ? 0.05 : s->locate_wait * 2;
+        if (s->locate_wait > 1.0) {
+            s->locate_wait = 1.0;
+        }
+        s->next_locate = now + s->locate_wait;
     }
 }
 
@@ -421,7 +435,9 @@ sampler_take(struct sampler *s, double *values)
     split.pym = s->rt != NULL && s->pym.found ? &s->pym : NULL;
     split.sps = sps;
     split.nsps = nsps;
-    split.proc = s->gm_located ? s->proc : NULL;
+    /* Thread heaps are told by their own headers even before malloc is
+     * located: a thread's arena may appear before that. */
+    split.proc = s->proc;
     split.scan_max = WATCH_SCAN_MAX;
     rc = mem_split_run(&split, s->have_pm ? &s->pm : NULL);
     err_clear();

@@ -29,6 +29,8 @@
 #include "core/xalloc.h"
 #include "output/output.h"
 #include "profile/profile.h"
+#include "push/push.h"
+#include "python/code.h"
 #include "python/runtime.h"
 #include "python/sampler.h"
 #include "target/proc.h"
@@ -49,6 +51,14 @@
 #define CHILD_SCAN_S 0.2
 /* Check cached code objects against the target this often. */
 #define CODE_EPOCH_S 1.0
+/* --push: seconds per profile sent, by default and at least/most. */
+#define PUSH_EVERY_S 10.0
+#define PUSH_EVERY_MIN_S 1.0
+#define PUSH_EVERY_MAX_S 3600.0
+/* -f trace: write the events out once this many bytes wait. */
+#define TRACE_FLUSH_BYTES 65536
+/* --push: time to send what is queued when stopping. */
+#define PUSH_FLUSH_S 5.0
 
 static const char record_usage[] =
     "usage: pyspect record [options] -o FILE PID\n"
@@ -67,7 +77,8 @@ static const char record_usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE     where to write (default pyspect-PID.svg; - for\n"
-    "                        standard output)\n"
+    "                        standard output); up to 8 times, the same\n"
+    "                        recording in several files\n"
     "  -f, --format FORMAT   one of the formats below (default: from the\n"
     "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
@@ -83,6 +94,23 @@ static const char record_usage[] =
     "      --blocking        pause the target while taking each sample\n"
     "                        (ptrace): exact stacks, but slows it down\n"
     "      --top N           rows of the table format (default 20)\n"
+    "\n"
+    "continuous profiling (Grafana Pyroscope), instead of -o:\n"
+    "      --push URL        send a pprof profile every interval to the\n"
+    "                        Pyroscope server at URL (http:// or https://)\n"
+    "      --app NAME        the application's name in Pyroscope\n"
+    "      --label KEY=VALUE a label on every profile (repeatable)\n"
+    "      --every SECS      seconds per profile (default 10)\n"
+    "      --auth-token TOKEN       sent as Authorization: Bearer TOKEN\n"
+    "      --auth-token-file FILE   the same, read from FILE\n"
+    "      --tenant ID       sent as X-Scope-OrgID (multi-tenant servers)\n"
+    "      --cacert FILE     trust the CA certificates in FILE (PEM)\n"
+    "      --queue N         profiles kept while the server is away or\n"
+    "                        slow (default 32); then the oldest go\n"
+    "  With --push, pyspect runs until stopped (SIGTERM and Ctrl-C send the\n"
+    "  last interval first).  An attached PID that exits is looked for\n"
+    "  again: a process with the same command line is sampled next.\n"
+    "  --subprocesses labels each process's profile with its pid.\n"
     "  -q, --quiet           no progress line and no summary\n"
     "  -v, --verbose         more statistics in the summary\n"
     "  -h, --help            show this help\n"
@@ -123,6 +151,10 @@ struct record_options {
     size_t top;
     int quiet;
     int verbose;
+    struct push_options push; /* push.url set: --push */
+    double every;
+    const char *auth_file;
+    int push_only; /* an option that needs --push was given */
 };
 
 /* One process being sampled. */
@@ -154,11 +186,23 @@ struct recorder {
     const char *stopped;  /* why the recording ended, for the summary */
     uint64_t work_ns;     /* CPU time spent in the rounds themselves */
     uint64_t wall_ns;     /* and wall time */
-    uint64_t round_ns;    /* this round's time since sampling started */
+    uint64_t start_ns;    /* clock_now_ns() when sampling started */
     uint64_t round;       /* and its number, from 1 */
     uint64_t list_errors; /* rounds whose thread lists were unreadable */
-    uint64_t *last_round; /* per profile thread: its latest round */
+    /* --push */
+    struct push *push;
+    double cut_unix;         /* when the interval being sampled began */
+    struct profile_meta cut; /* the counters then */
+    int awaiting_restart;    /* --push: the attached target exited */
+    struct py_sampler_stats retired; /* of targets released on the way */
+    uint64_t *last_round;            /* per profile thread: its latest round */
     size_t last_round_alloc;
+    /* -f trace: written as the samples arrive (bounded memory) */
+    struct out_trace_stream *trace;
+    struct strbuf trace_buf;                 /* bytes not yet written */
+    char *trace_error;                       /* the first write that failed */
+    int trace_started[OUTPUTS_MAX];          /* by output: emptied */
+    unsigned char trace_failed[OUTPUTS_MAX]; /* a write failed */
 };
 
 static volatile sig_atomic_t record_stop;
@@ -183,6 +227,16 @@ static double
 now_s(void)
 {
     return (double)clock_now_ns() / 1e9;
+}
+
+/* Seconds since the epoch. */
+static double
+unix_now(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -214,6 +268,15 @@ record_parse(int argc, char **argv, struct record_options *opt)
         {"subprocesses", no_argument, NULL, 'S'},
         {"blocking", no_argument, NULL, 'b'},
         {"top", required_argument, NULL, 't'},
+        {"push", required_argument, NULL, 'P'},
+        {"app", required_argument, NULL, 'A'},
+        {"label", required_argument, NULL, 'l'},
+        {"every", required_argument, NULL, 'e'},
+        {"auth-token", required_argument, NULL, 'k'},
+        {"auth-token-file", required_argument, NULL, 'K'},
+        {"tenant", required_argument, NULL, 'n'},
+        {"cacert", required_argument, NULL, 'C'},
+        {"queue", required_argument, NULL, 'Q'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -320,6 +383,59 @@ record_parse(int argc, char **argv, struct record_options *opt)
             }
             opt->top = (size_t)v;
             break;
+        case 'P':
+            opt->push.url = optarg;
+            break;
+        case 'A':
+            opt->push.app = optarg;
+            opt->push_only = 1;
+            break;
+        case 'l':
+            if (opt->push.nlabels == PUSH_LABELS_MAX) {
+                return cmd_usage_error("record", "at most %d labels",
+                                       PUSH_LABELS_MAX);
+            }
+            opt->push.labels[opt->push.nlabels++] = optarg;
+            opt->push_only = 1;
+            break;
+        case 'e':
+            if (parse_double(optarg, &opt->every) < 0 ||
+                opt->every < PUSH_EVERY_MIN_S ||
+                opt->every > PUSH_EVERY_MAX_S) {
+                return cmd_usage_error("record",
+                                       "--every '%s' is not a number of "
+                                       "seconds from %g to %g",
+                                       optarg, PUSH_EVERY_MIN_S,
+                                       PUSH_EVERY_MAX_S);
+            }
+            opt->push_only = 1;
+            break;
+        case 'k':
+            opt->push.auth_token = optarg;
+            opt->push_only = 1;
+            break;
+        case 'K':
+            opt->auth_file = optarg;
+            opt->push_only = 1;
+            break;
+        case 'n':
+            opt->push.tenant = optarg;
+            opt->push_only = 1;
+            break;
+        case 'C':
+            opt->push.cacert = optarg;
+            opt->push_only = 1;
+            break;
+        case 'Q':
+            if (parse_long(optarg, 1, PUSH_QUEUE_MAX, &v) < 0) {
+                return cmd_usage_error("record",
+                                       "--queue '%s' is not a count from 1 "
+                                       "to %d",
+                                       optarg, PUSH_QUEUE_MAX);
+            }
+            opt->push.queue_max = (size_t)v;
+            opt->push_only = 1;
+            break;
         case 'q':
             opt->quiet = 1;
             break;
@@ -339,6 +455,31 @@ record_parse(int argc, char **argv, struct record_options *opt)
     }
     opt->pid = t.pid;
     opt->command = t.command;
+    if (opt->push.url != NULL) {
+        if (opt->noutputs > 0) {
+            return cmd_usage_error("record", "--push sends the profiles to "
+                                             "a server: no -o with it");
+        }
+        if (opt->format_given && strcmp(opt->format->name, "pprof") != 0) {
+            return cmd_usage_error("record", "--push sends pprof, not %s",
+                                   opt->format->name);
+        }
+        if (opt->push.auth_token != NULL && opt->auth_file != NULL) {
+            return cmd_usage_error("record", "give --auth-token or "
+                                             "--auth-token-file, not both");
+        }
+        opt->push.sample_rate = opt->rate;
+        if (opt->every == 0) {
+            opt->every = PUSH_EVERY_S;
+        }
+        if (push_check(&opt->push) < 0) {
+            return cmd_usage_error("record", "%s", err_context());
+        }
+    } else if (opt->push_only) {
+        return cmd_usage_error("record", "--app, --label, --every, "
+                                         "--auth-token, --tenant, --cacert "
+                                         "and --queue go with --push URL");
+    }
     /* Each file in -f's format, else its extension's, else svg. */
     for (i = 0; i < opt->noutputs; i++) {
         struct record_output *out = &opt->outputs[i];
@@ -353,68 +494,29 @@ record_parse(int argc, char **argv, struct record_options *opt)
     return 0;
 }
 
-/* ---- the output file ---------------------------------------------------- */
-
-/*
- * Open the output before sampling, so that a path that cannot be written
- * fails now and not after a long recording.  The file is not truncated
- * until the profile is written.  "-" is standard output.
- */
-static int
-output_open(const char *path, int *fd, int *created)
+/* The trace's bytes so far to every trace output (-o may name several). */
+static void
+trace_flush(struct recorder *r)
 {
-    if (strcmp(path, "-") == 0) {
-        *created = 0;
-        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-        if (*fd < 0) {
-            return err_set(PS_EIO, "cannot write to standard output: %s",
-                           strerror(errno));
-        }
-        return 0;
-    }
-    *created = 1;
-    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (*fd < 0 && errno == EEXIST) {
-        *created = 0;
-        *fd = open(path, O_WRONLY | O_CLOEXEC);
-    }
-    if (*fd < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
+    const struct record_options *o = r->opt;
+    size_t i;
 
-/*
- * Write the profile: a regular file from its start (it may be one that
- * existed), anything else (a pipe, a terminal, /dev/null) as a stream.
- */
-static int
-output_write(int fd, const char *path, const struct strbuf *sb)
-{
-    struct stat st;
-    size_t done = 0;
-    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    for (i = 0; i < o->noutputs; i++) {
+        const struct record_output *out = &o->outputs[i];
 
-    /* A regular file is rewritten from its start; a pipe or a device
-     * (-o /dev/stdout) is written to as it is. */
-    if (regular && ftruncate(fd, 0) < 0) {
-        return err_set(PS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    while (done < sb->len) {
-        ssize_t n =
-            regular ? pwrite(fd, sb->buf + done, sb->len - done, (off_t)done)
-                    : write(fd, sb->buf + done, sb->len - done);
-
-        if (n < 0 && errno == EINTR) {
+        if (!(out->format->flags & OUT_EVENTS) || r->trace_failed[i]) {
             continue;
         }
-        if (n <= 0) {
-            return err_set(PS_EIO, "cannot write %s: %s", path,
-                           strerror(n < 0 ? errno : ENOSPC));
+        if (cmd_output_append(out->fd, out->path, &r->trace_started[i],
+                              &r->trace_buf) < 0) {
+            r->trace_failed[i] = 1;
+            if (r->trace_error == NULL) {
+                r->trace_error = xstrdup(err_context());
+            }
+            err_clear();
         }
-        done += (size_t)n;
     }
-    return 0;
+    strbuf_reset(&r->trace_buf);
 }
 
 /* ---- targets ------------------------------------------------------------ */
@@ -551,7 +653,8 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         n = 1;
     }
     stack = profile_add(p, thread, r->ids, n, 1);
-    if (p->keep_events) {
+    if (r->trace != NULL) {
+        struct prof_event e;
         uint32_t state = 0;
 
         if (st->state != 0) {
@@ -573,7 +676,15 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
             state |= PROF_STATE_FOLLOWS;
         }
         r->last_round[thread] = r->round;
-        profile_event(p, stack, r->round_ns, state);
+        /* The time of this stack's read: a round over many threads (or
+         * processes) takes a while. */
+        e.t_ns = clock_now_ns() - r->start_ns;
+        e.stack = stack;
+        e.state = state;
+        out_trace_sample(r->trace, p, &e, &r->trace_buf);
+        if (r->trace_buf.len >= TRACE_FLUSH_BYTES) {
+            trace_flush(r);
+        }
     }
 }
 
@@ -781,7 +892,9 @@ summary(const struct recorder *r)
                 "pyspect: %zu distinct stacks, %zu frames, profile %zu "
                 "bytes\n",
                 r->profile.nstacks, r->profile.nframes,
-                profile_memory(&r->profile));
+                profile_memory(&r->profile) +
+                    (r->trace ? out_trace_memory(r->trace) + r->trace_buf.alloc
+                              : 0));
         fprintf(
             stderr,
             "pyspect: sampling took %.1f us of CPU per sample (%.1f us "
@@ -823,11 +936,11 @@ collect_stats(struct recorder *r)
 
     /* The samplers count from their start: set, never add, their
      * totals (collect_stats runs every round). */
-    m->samples = 0;
-    m->dropped[PROF_DROP_TORN] = 0;
-    m->dropped[PROF_DROP_ERROR] = r->list_errors;
-    m->paused = 0;
-    m->paused_ms = 0;
+    m->samples = r->retired.stacks;
+    m->dropped[PROF_DROP_TORN] = r->retired.torn;
+    m->dropped[PROF_DROP_ERROR] = r->list_errors + r->retired.errors;
+    m->paused = r->retired.pauses;
+    m->paused_ms = (double)r->retired.pause_ns / 1e6;
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
@@ -842,6 +955,175 @@ collect_stats(struct recorder *r)
     }
 }
 
+/* ---- pushing to Pyroscope ------------------------------------------------ */
+
+/*
+ * Forget targets that are gone (their counters are kept), so that weeks
+ * of children coming and going, or restarts, leave memory flat.
+ */
+static void
+targets_compact(struct recorder *r)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < r->ntargets; i++) {
+        struct record_target *t = &r->targets[i];
+
+        if (!t->gone || t->pid == r->root_pid) {
+            r->targets[k++] = *t;
+            continue;
+        }
+        if (t->sampling) {
+            r->retired.stacks += t->sampler.stats.stacks;
+            r->retired.torn += t->sampler.stats.torn;
+            r->retired.errors += t->sampler.stats.errors;
+            r->retired.pauses += t->sampler.stats.pauses;
+            r->retired.pause_ns += t->sampler.stats.pause_ns;
+        }
+        target_release(t);
+    }
+    r->ntargets = k;
+}
+
+/*
+ * The interval that ends now: its profile, one per process with
+ * --subprocesses (labelled pid=PID), goes to the sender's queue; then
+ * the profile starts afresh, so memory does not grow with time.
+ */
+static void
+push_cut(struct recorder *r, double now_unix)
+{
+    struct profile *p = &r->profile;
+    struct profile_meta all;
+    struct out_options oo;
+    struct strbuf body = STRBUF_INIT, label = STRBUF_INIT;
+    size_t i, k;
+
+    collect_stats(r);
+    all = p->meta;
+    /* The interval's own figures, for the profile's comments. */
+    p->meta.start_unix = r->cut_unix;
+    p->meta.duration_s = now_unix - r->cut_unix;
+    p->meta.rounds = all.rounds - r->cut.rounds;
+    p->meta.samples = p->total;
+    for (k = 0; k < PROF_DROP_COUNT; k++) {
+        p->meta.dropped[k] = all.dropped[k] - r->cut.dropped[k];
+    }
+    out_options_init(&oo);
+    for (i = 0; i < p->nthreads && p->total > 0; i++) {
+        int pid = p->threads[i].pid;
+
+        if (r->opt->subprocesses) {
+            /* Once per process: at its first thread. */
+            for (k = 0; k < i && p->threads[k].pid != pid; k++) {
+            }
+            if (k < i) {
+                continue;
+            }
+            oo.pid = pid;
+            strbuf_reset(&label);
+            strbuf_addf(&label, "pid=%d", pid);
+        }
+        strbuf_reset(&body);
+        out_pprof(p, &oo, &body);
+        push_send(r->push, body.buf, body.len, r->cut_unix, now_unix,
+                  r->opt->subprocesses ? label.buf : NULL);
+        if (!r->opt->subprocesses) {
+            break;
+        }
+    }
+    strbuf_release(&body);
+    strbuf_release(&label);
+
+    /* Start afresh, keeping the running counters and the strings that
+     * meta owns (all holds them while the rest is released). */
+    p->meta.command = p->meta.python_version = NULL;
+    p->meta.nprefixes = 0;
+    profile_release(p);
+    p->meta = all;
+    r->cut = all;
+    r->cut_unix = now_unix;
+    free(r->last_round);
+    r->last_round = NULL;
+    r->last_round_alloc = 0;
+    targets_compact(r);
+    for (i = 0; i < r->ntargets; i++) {
+        if (r->targets[i].rt != NULL) {
+            /* Their cached string ids were the old profile's. */
+            py_code_forget_user(r->targets[i].rt);
+        }
+    }
+}
+
+/*
+ * The attached target exited: look (the session does, once a second) for
+ * a process with the same command line, as a supervisor would restart
+ * it, and sample that one from now on.  Returns 1 while pushing goes on.
+ */
+static int
+restart_lookup(struct recorder *r)
+{
+    struct record_target *t;
+    int old = r->root_pid;
+
+    if (r->push == NULL || r->session.cmdline == NULL) {
+        return 0;
+    }
+    if (!r->awaiting_restart) {
+        r->awaiting_restart = 1;
+        if (!r->opt->quiet) {
+            fprintf(stderr,
+                    "pyspect: pid %d exited; waiting for a process running "
+                    "'%s'\n",
+                    old, r->session.cmdline);
+        }
+    }
+    if (!session_restarted(&r->session)) {
+        return 1;
+    }
+    t = target_find(r, old);
+    if (t != NULL) {
+        t->gone = 1;
+        r->root_pid = -1; /* lets targets_compact() retire it */
+        targets_compact(r);
+    }
+    r->root_pid = r->session.pid;
+    /* Sampled from the next round, once its Python has started. */
+    target_add(r, r->root_pid)->started = 1;
+    r->awaiting_restart = 0;
+    r->profile.meta.pid = r->root_pid;
+    if (!r->opt->quiet) {
+        fprintf(stderr, "pyspect: now sampling pid %d\n", r->root_pid);
+    }
+    return 1;
+}
+
+/*
+ * Read the token file, if any, and start the sender: before attaching,
+ * so that bad settings fail at once.
+ */
+static int
+push_setup(struct record_options *opt, struct strbuf *token,
+           struct push **push)
+{
+    if (opt->auth_file != NULL) {
+        if (read_file(opt->auth_file, 1 << 16, token) < 0) {
+            return err_set(PS_EIO, "cannot read --auth-token-file %s: %s",
+                           opt->auth_file, strerror(errno));
+        }
+        strbuf_rtrim(token);
+        if (token->len == 0 || memchr(token->buf, '\n', token->len) ||
+            memchr(token->buf, '\r', token->len)) {
+            return err_set(PS_EUSAGE,
+                           "--auth-token-file %s: expected one line, the "
+                           "token",
+                           opt->auth_file);
+        }
+        opt->push.auth_token = token->buf;
+    }
+    return push_start(&opt->push, push);
+}
+
 /* ---- the command --------------------------------------------------------- */
 
 static int
@@ -851,9 +1133,15 @@ record_loop(struct recorder *r)
     uint64_t interval = (uint64_t)(1e9 / o->rate), round = 0;
     uint64_t start = clock_now_ns(), next = start, next_scan = start;
     uint64_t next_progress = start, end = 0, cpu0, wall0;
-    int tty = !o->quiet && isatty(STDERR_FILENO);
+    int tty = !o->quiet && r->push == NULL && isatty(STDERR_FILENO);
     struct profile_meta *m = &r->profile.meta;
 
+    r->start_ns = start;
+    /* The events' times count from here. */
+    m->start_unix = unix_now();
+    if (r->push != NULL) {
+        r->cut_unix = m->start_unix;
+    }
     if (o->duration > 0) {
         /* A duration beyond what a 64-bit nanosecond clock holds (-d
          * 1e12 is 31,000 years) is no end at all, not an overflow that
@@ -877,17 +1165,19 @@ record_loop(struct recorder *r)
         }
         cpu0 = thread_cpu_ns();
         wall0 = clock_now_ns();
-        r->round_ns = wall0 - start;
         r->round = round + 1;
         alive = record_round(r, round++);
         r->work_ns += thread_cpu_ns() - cpu0;
         r->wall_ns += clock_now_ns() - wall0;
         m->rounds = round;
-        if (!alive) {
+        if (!alive && !restart_lookup(r)) {
             r->stopped = "the target exited";
             break;
         }
         collect_stats(r);
+        if (r->push != NULL && unix_now() >= r->cut_unix + o->every) {
+            push_cut(r, unix_now());
+        }
         if (tty && now >= next_progress) {
             progress(r, (double)(now - start) / 1e9, 0);
             next_progress = now + 250000000u;
@@ -957,6 +1247,7 @@ cmd_record(int argc, char **argv)
     struct recorder r;
     struct record_target *root;
     struct strbuf out = STRBUF_INIT, defpath = STRBUF_INIT;
+    struct strbuf token = STRBUF_INIT;
     struct out_options oo;
     struct sigaction sa;
     int rc, exit_status = 0;
@@ -973,6 +1264,7 @@ cmd_record(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.opt = &opt;
     profile_init(&r.profile);
+    strbuf_init(&r.trace_buf);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -987,7 +1279,12 @@ cmd_record(int argc, char **argv)
             goto fail;
         }
     }
-    if (opt.noutputs == 0) {
+    if (opt.push.url != NULL) {
+        rc = push_setup(&opt, &token, &r.push);
+        if (rc < 0) {
+            goto fail;
+        }
+    } else if (opt.noutputs == 0) {
         strbuf_addf(&defpath, "pyspect-%d",
                     opt.command ? (int)getpid() : opt.pid);
         out_format_ext(opt.format, &defpath);
@@ -998,13 +1295,12 @@ cmd_record(int argc, char **argv)
         opt.events = (opt.format->flags & OUT_EVENTS) != 0;
     }
     for (i = 0; i < opt.noutputs; i++) {
-        rc = output_open(opt.outputs[i].path, &opt.outputs[i].fd,
-                         &opt.outputs[i].created);
+        rc = cmd_output_open(opt.outputs[i].path, &opt.outputs[i].fd,
+                             &opt.outputs[i].created);
         if (rc < 0) {
             goto fail;
         }
     }
-    r.profile.keep_events = opt.events;
     if (opt.command != NULL) {
         rc = session_launch(&r.session, opt.command);
         if (rc < 0) {
@@ -1029,7 +1325,36 @@ cmd_record(int argc, char **argv)
         }
     }
     fill_meta(&r);
+    if (opt.events) {
+        /* Every round says whether a thread was in the one before. */
+        r.trace = out_trace_begin(&r.profile, 1, &r.trace_buf);
+        trace_flush(&r);
+    }
+    if (r.push != NULL) {
+        r.cut = r.profile.meta;
+        r.cut_unix = r.profile.meta.start_unix;
+        if (!r.session.launched && session_follow_restarts(&r.session) < 0) {
+            err_clear(); /* gone already: the loop says so */
+        }
+        if (!opt.quiet) {
+            fprintf(stderr,
+                    "pyspect: pushing a profile of pid %d every %g s to %s "
+                    "as %s\n",
+                    r.root_pid, opt.every, push_url(r.push), opt.push.app);
+        }
+    }
     record_loop(&r);
+    if (r.push != NULL) {
+        /* The last interval goes too, then what the queue holds. */
+        push_cut(&r, unix_now());
+        push_finish(r.push, PUSH_FLUSH_S, opt.quiet, NULL);
+        r.push = NULL;
+        if (!opt.quiet) {
+            fprintf(stderr, "pyspect: recording stopped: %s\n",
+                    r.stopped ? r.stopped : "");
+        }
+        goto done;
+    }
     /* Samples in hand are written whatever stopped the recording. */
     if (r.profile.meta.samples == 0 && r.profile.meta.rounds <= 1 &&
         target_find(&r, r.root_pid)->gone) {
@@ -1037,14 +1362,26 @@ cmd_record(int argc, char **argv)
                      r.root_pid);
         goto fail;
     }
+    if (r.trace != NULL) {
+        out_trace_end(r.trace, &r.profile, &r.trace_buf);
+        r.trace = NULL;
+        trace_flush(&r);
+        if (r.trace_error != NULL) {
+            rc = err_set(PS_EIO, "%s", r.trace_error);
+            goto fail;
+        }
+    }
     out_options_init(&oo);
     if (opt.top != 0) {
         oo.top = opt.top;
     }
     for (i = 0; i < opt.noutputs; i++) {
+        if (opt.outputs[i].format->flags & OUT_EVENTS) {
+            continue; /* written as the samples arrived */
+        }
         strbuf_reset(&out);
         opt.outputs[i].format->write(&r.profile, &oo, &out);
-        rc = output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
+        rc = cmd_output_write(opt.outputs[i].fd, opt.outputs[i].path, &out);
         if (rc < 0) {
             goto fail;
         }
@@ -1052,6 +1389,7 @@ cmd_record(int argc, char **argv)
     if (!opt.quiet) {
         summary(&r);
     }
+done:
     if (r.session.launched) {
         /* A second Ctrl-C ends pyspect at once; the profile is saved. */
         signal(SIGINT, SIG_DFL);
@@ -1097,11 +1435,19 @@ out:
             close(opt.outputs[i].fd);
         }
     }
+    push_finish(r.push, 0, 1, NULL);
     for (i = 0; i < r.ntargets; i++) {
         target_release(&r.targets[i]);
     }
     free(r.targets);
     free(r.ids);
+    session_release(&r.session);
+    if (r.trace != NULL) {
+        out_trace_end(r.trace, &r.profile, &r.trace_buf);
+    }
+    strbuf_release(&r.trace_buf);
+    free(r.trace_error);
+    strbuf_release(&token);
     free(r.last_round);
     profile_release(&r.profile);
     strbuf_release(&out);

@@ -78,7 +78,16 @@ enum err_class {
       "take it again; a core size limit or a full disk can cut it short")   \
     X(PS_EARCH, -23, ERR_CLASS_FATAL, 17,                                    \
       "the core file is from another architecture",                          \
-      "pyspect reads x86-64 cores")
+      "pyspect reads x86-64 cores")                                          \
+    X(PS_ENOTINCORE, -24, ERR_CLASS_FATAL, 16,                               \
+      "memory the core file does not hold",                                  \
+      "its writer could not read it: gdb's gcore leaves out the rest of a "  \
+      "mapping after a failed read (a thread stack's guard page)")           \
+    X(PS_EUNSAFE, -25, ERR_CLASS_FATAL, 18,                                  \
+      "code cannot be run inside the target safely now",                    \
+      "alloc -p needs a thread blocked in a system call (sleeping, waiting " \
+      "for I/O); try when the program waits, or start it under pyspect "     \
+      "alloc -- COMMAND")
 /* clang-format on */
 
 enum ps_error {

@@ -36,6 +36,11 @@ struct out_options {
                         * command in meta */
     int pid;           /* pprof: only the threads of this process; 0:
                         * every process */
+    /* lines: the source line of file:line appended to out (0), or not
+     * available (nonzero); NULL: no source lines. */
+    int (*source_line)(void *ctx, const char *file, int line,
+                       struct strbuf *out);
+    void *source_ctx;
 };
 
 /* Defaults: top 20, width 1200, min_width 0.1, title NULL. */
@@ -64,8 +69,8 @@ struct out_format {
     unsigned flags;      /* OUT_* below */
 };
 
-/* The writer reads profile.events: the recorder must keep every sample
- * in time order (profile.keep_events), with thread states. */
+/* Every sample in time order, with thread states: the recorder streams
+ * it (out_trace_begin() ...) rather than call write on the profile. */
 #define OUT_EVENTS 0x1u
 
 /* Every format, in the order --help lists them; out_formats[0] is the
@@ -170,7 +175,37 @@ int out_pprof(const struct profile *p, const struct out_options *o,
 int out_trace(const struct profile *p, const struct out_options *o,
               struct strbuf *out);
 
+/*
+ * The same trace written as the samples arrive, so that nothing grows
+ * with the recording but the bytes out (which the caller writes away as
+ * it goes: each call only appends).  out_trace_begin() after meta's rate
+ * is known; rounds_known when every event says whether its thread was
+ * sampled in the round before (PROF_STATE_FOLLOWS).  out_trace_sample()
+ * with each sample in time order (its stack already in p).
+ * out_trace_end() after the last, once meta is complete (it closes what
+ * is open, names processes and threads, and frees the stream).  A
+ * thread's memory: its open frames and its state label.
+ */
+struct out_trace_stream;
+struct out_trace_stream *out_trace_begin(const struct profile *p,
+                                         int rounds_known, struct strbuf *out);
+void out_trace_sample(struct out_trace_stream *ts, const struct profile *p,
+                      const struct prof_event *e, struct strbuf *out);
+void out_trace_end(struct out_trace_stream *ts, const struct profile *p,
+                   struct strbuf *out);
+/* Bytes the stream holds (for the summary's memory figure). */
+size_t out_trace_memory(const struct out_trace_stream *ts);
+
 /* Append data gzip-compressed (no name, no time: deterministic). */
 void out_gzip(const void *data, size_t len, struct strbuf *out);
+
+/*
+ * An allocation profile (counts are bytes, objects are blocks) as a
+ * table by line: the top o->top innermost lines by bytes, with share,
+ * blocks, average block size and, through o->source_line, the source
+ * line; then what the rest add up to.
+ */
+int out_lines(const struct profile *p, const struct out_options *o,
+              struct strbuf *out);
 
 #endif /* PYSPECT_OUTPUT_OUTPUT_H */

@@ -6,7 +6,9 @@
  * pprof reader take:
  *   - sample types [samples/count, cpu/nanoseconds] (wall/nanoseconds in
  *     wall mode); the period is one sampling interval in nanoseconds, so
- *     a sample's time is its count times the period;
+ *     a sample's time is its count times the period; for an allocation
+ *     profile (meta.unit "bytes"), [objects/count, space/bytes] as a
+ *     heap profile has them, the stacks' objects and bytes;
  *   - one Function per Python function (name and system name the
  *     qualified name, file, first line), one Location per distinct frame
  *     (its function and line: the function's first line, or the sampled
@@ -222,6 +224,7 @@ out_pprof(const struct profile *p, const struct out_options *o,
     int64_t s_samples, s_count, s_time, s_ns, s_tid, s_tname, s_pid;
     int pid = o != NULL ? o->pid : 0;
     int wall = p->meta.mode != NULL && strcmp(p->meta.mode, "wall") == 0;
+    int bytes = profile_counts_bytes(p);
     double rate = p->meta.rate_hz > 0 ? p->meta.rate_hz : 100.0;
 
     memset(&pp, 0, sizeof(pp));
@@ -236,12 +239,12 @@ out_pprof(const struct profile *p, const struct out_options *o,
         pp.sid[i] = -1;
     }
     pp_string(&pp, ""); /* string_table[0] must be "" */
-    period = (uint64_t)llround(1e9 / rate);
+    period = bytes ? 1 : (uint64_t)llround(1e9 / rate);
 
-    s_samples = pp_string(&pp, "samples");
+    s_samples = pp_string(&pp, bytes ? "objects" : "samples");
     s_count = pp_string(&pp, "count");
-    s_time = pp_string(&pp, wall ? "wall" : "cpu");
-    s_ns = pp_string(&pp, "nanoseconds");
+    s_time = pp_string(&pp, bytes ? "space" : wall ? "wall" : "cpu");
+    s_ns = pp_string(&pp, bytes ? "bytes" : "nanoseconds");
     pp_value_type(&pp, PROFILE_SAMPLE_TYPE, s_samples, s_count);
     pp_value_type(&pp, PROFILE_SAMPLE_TYPE, s_time, s_ns);
 
@@ -354,7 +357,7 @@ out_pprof(const struct profile *p, const struct out_options *o,
         if (s->nframes == 0) {
             ids[0] = none_loc;
         }
-        values[0] = s->count;
+        values[0] = bytes ? s->objects : s->count;
         values[1] = s->count * period;
         strbuf_reset(&pp.sub);
         pb_packed(&pp.sub, SAMPLE_LOCATION_ID, ids,

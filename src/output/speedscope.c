@@ -187,7 +187,7 @@ out_speedscope(const struct profile *p, const struct out_options *o,
             strbuf_addstr(&sb, "no samples");
         }
         json_kv_string(&j, "name", sb.buf);
-        json_kv_string(&j, "unit", "none");
+        json_kv_string(&j, "unit", profile_counts_bytes(p) ? "bytes" : "none");
         json_kv_uint(&j, "startValue", 0);
         json_kv_uint(&j, "endValue", total);
         json_key(&j, "samples");

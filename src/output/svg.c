@@ -397,7 +397,8 @@ fg_title(struct strbuf *out, const struct profile *p,
     if (o->title) {
         text_clean(out, o->title, 0);
     } else if (p->meta.command) {
-        strbuf_addstr(out, "pyspect record: ");
+        strbuf_addstr(out, profile_counts_bytes(p) ? "pyspect alloc: "
+                                                   : "pyspect record: ");
         text_clean(out, p->meta.command, 0);
     } else {
         strbuf_addstr(out, "pyspect flame graph");
@@ -422,7 +423,8 @@ fg_subtitle(struct strbuf *out, const struct profile *p)
     }
     if (m->mode) {
         text_clean(out, m->mode, 0);
-        strbuf_addstr(out, " mode \xc2\xb7 ");
+        strbuf_addstr(out, profile_counts_bytes(p) ? " \xc2\xb7 "
+                                                   : " mode \xc2\xb7 ");
     }
     if (m->lines) {
         strbuf_addstr(out, "per line \xc2\xb7 ");
@@ -439,6 +441,19 @@ fg_subtitle(struct strbuf *out, const struct profile *p)
         strbuf_addstr(out, " \xc2\xb7 ");
     } else if (m->rate_hz > 0) {
         strbuf_addf(out, "%g Hz \xc2\xb7 ", m->rate_hz);
+    }
+    if (profile_counts_bytes(p)) {
+        /* An allocation profile: how many bytes, which ones, in how many
+         * blocks. */
+        text_bytes(out, p->total);
+        if (m->what != NULL) {
+            strbuf_addch(out, ' ');
+            text_clean(out, m->what, 0);
+        }
+        strbuf_addstr(out, " in ");
+        text_count(out, p->total_objects);
+        strbuf_addstr(out, p->total_objects == 1 ? " block" : " blocks");
+        return;
     }
     text_count(out, p->total);
     strbuf_addstr(out,
@@ -550,14 +565,19 @@ fg_node_svg(struct fg_draw *d, uint32_t i, struct strbuf *label)
                 n->x, n->total, (unsigned)n->depth);
     text_xml_escape(out, label->buf);
     strbuf_addch(out, '\n');
-    text_count(out, n->total);
-    strbuf_addstr(out, n->total == 1 ? " sample (" : " samples (");
+    text_value(out, p, n->total);
+    strbuf_addstr(out, " (");
     fg_pct(out, n->total, d->t->v[0].total);
     strbuf_addstr(out, ")");
     if (n->self > 0 && n->kind == FG_FRAME) {
         strbuf_addstr(out, ", ");
-        text_count(out, n->self);
-        strbuf_addstr(out, " in the function itself");
+        if (profile_counts_bytes(p)) {
+            text_bytes(out, n->self);
+            strbuf_addstr(out, " at this line itself");
+        } else {
+            text_count(out, n->self);
+            strbuf_addstr(out, " in the function itself");
+        }
     }
     strbuf_addf(out,
                 "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
@@ -733,8 +753,10 @@ out_svg(const struct profile *p, const struct out_options *opt,
     if (t.v[0].total == 0) {
         strbuf_addf(out,
                     "<text x=\"%.2f\" y=\"%d\" style=\"text-anchor: "
-                    "middle\">no samples were recorded</text>\n",
-                    width / 2.0, FG_TOP + 12);
+                    "middle\">%s</text>\n",
+                    width / 2.0, FG_TOP + 12,
+                    profile_counts_bytes(p) ? "no memory to show"
+                                            : "no samples were recorded");
     }
 
     /* Below: hover details and search results, then the pruning note. */
@@ -762,8 +784,8 @@ out_svg(const struct profile *p, const struct out_options *opt,
         strbuf_addf(out,
                     " frame%s narrower than %g px not drawn: the stacks of ",
                     pruned_nodes == 1 ? "" : "s", min_w);
-        text_count(out, pruned_samples);
-        strbuf_addstr(out, pruned_samples == 1 ? " sample (" : " samples (");
+        text_value(out, p, pruned_samples);
+        strbuf_addstr(out, " (");
         fg_pct(out, pruned_samples, t.v[0].total);
         strbuf_addstr(out, ") end early here; collapsed and speedscope "
                            "output keep every frame</text>\n");

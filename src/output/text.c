@@ -197,6 +197,40 @@ text_count(struct strbuf *out, uint64_t n)
 }
 
 void
+text_bytes(struct strbuf *out, uint64_t n)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    size_t u = 0;
+
+    if (n < 1024) {
+        strbuf_addf(out, "%" PRIu64 " B", n);
+        return;
+    }
+    v /= 1024;
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024;
+        u++;
+    }
+    strbuf_addf(out,
+                v >= 100  ? "%.0f %s"
+                : v >= 10 ? "%.1f %s"
+                          : "%.2f %s",
+                v, units[u]);
+}
+
+void
+text_value(struct strbuf *out, const struct profile *p, uint64_t n)
+{
+    if (profile_counts_bytes(p)) {
+        text_bytes(out, n);
+        return;
+    }
+    text_count(out, n);
+    strbuf_addstr(out, n == 1 ? " sample" : " samples");
+}
+
+void
 text_frame_label(struct strbuf *out, const struct profile *p, uint32_t frame,
                  unsigned flags)
 {

@@ -49,6 +49,14 @@ void text_fit(struct strbuf *out, const char *s, size_t cols);
 /* Append n with thousands separators: 1,234,567. */
 void text_count(struct strbuf *out, uint64_t n);
 
+/* Append a size in bytes the way people read it: "512 B", "1.5 KiB",
+ * "12.3 MiB", "2.00 GiB" (three significant digits). */
+void text_bytes(struct strbuf *out, uint64_t n);
+
+/* Append a profile's value: a size when the profile counts bytes,
+ * otherwise "N sample(s)". */
+void text_value(struct strbuf *out, const struct profile *p, uint64_t n);
+
 /*
  * Append a frame as "function (file:line)", clean: "(file)" when the line
  * is unknown, no parenthesis when the file is empty, "(unknown)" for an

@@ -17,6 +17,13 @@
  * ownership get a track of their own beside it ("MainThread: state"),
  * with slices such as "running, holds GIL" or "sleeping (S), no GIL".
  *
+ * The recorder writes a trace as the samples arrive (out_trace_begin(),
+ * out_trace_sample(), out_trace_end()), so that what it keeps does not
+ * grow with the recording: per thread, its open frames and state; the
+ * names of threads and processes, known best at the end, come last, with
+ * the recording's figures ("otherData").  Events of different threads
+ * interleave in time order; each thread's are in order, as readers need.
+ *
  * Times are microseconds since the recording started.  A frame ends one
  * nanosecond before the next one begins at the same instant: speedscope
  * orders a Begin before an End of equal time and name, which would nest
@@ -40,21 +47,33 @@
 /* Track ids of state tracks: far above any kernel thread id. */
 #define TRACE_STATE_TID 2000000000L
 
-struct trace {
-    const struct profile *p;
-    struct strbuf *out;
-    struct text_labels frames;
-    uint64_t period_ns;
-    int rounds_known; /* some event has PROF_STATE_FOLLOWS */
-    size_t *order;    /* event indexes grouped by thread, in time order */
-    size_t *first;    /* where each thread's events start in order */
-    uint32_t *open;   /* frame ids of the open stack, root first */
-    size_t nopen;
-    size_t open_alloc;
-};
-
 /* The frame id standing for "no Python frames". */
 #define TRACE_NO_FRAMES UINT32_MAX
+
+/* What the stream keeps of one thread of the profile. */
+struct trace_thread {
+    int seen;       /* sampled at least once */
+    size_t index;   /* its place in the order of first samples */
+    uint64_t last;  /* its latest sample */
+    uint32_t *open; /* frame ids of the open stack, root first */
+    size_t nopen;
+    size_t open_alloc;
+    int state_track;     /* something was known: the state track exists */
+    struct strbuf state; /* the open state slice's label; "" none */
+};
+
+struct out_trace_stream {
+    uint64_t period_ns;
+    int rounds_known;             /* events carry PROF_STATE_FOLLOWS */
+    struct trace_thread *threads; /* by the profile's thread index */
+    size_t threads_alloc;
+    uint32_t *order; /* thread indexes in the order of first samples */
+    size_t norder;
+    size_t order_alloc;
+    uint64_t samples;
+    uint64_t events;           /* events written */
+    struct strbuf name, label; /* scratch */
+};
 
 static long
 trace_tid(const struct profile *p, uint32_t thread)
@@ -86,95 +105,80 @@ trace_ts(struct strbuf *out, uint64_t t_ns)
     strbuf_addf(out, "%" PRIu64 ".%03u", t_ns / 1000, (unsigned)(t_ns % 1000));
 }
 
+/* The separator before the next event of the array. */
 static void
-trace_event(struct trace *tr, char ph, int pid, long tid, uint64_t t_ns,
-            const char *name)
+trace_next(struct out_trace_stream *ts, struct strbuf *out)
 {
-    struct strbuf *out = tr->out;
+    strbuf_addstr(out, ts->events++ ? ",\n" : "\n");
+}
 
-    strbuf_addf(out, ",\n{\"ph\":\"%c\",\"pid\":%d,\"tid\":%ld,\"ts\":", ph,
-                pid, tid);
+static void
+trace_event(struct out_trace_stream *ts, struct strbuf *out, char ph, int pid,
+            long tid, uint64_t t_ns, const char *name, size_t len)
+{
+    trace_next(ts, out);
+    strbuf_addf(out, "{\"ph\":\"%c\",\"pid\":%d,\"tid\":%ld,\"ts\":", ph, pid,
+                tid);
     trace_ts(out, t_ns);
     strbuf_addstr(out, ",\"name\":");
-    json_quote(out, name, strlen(name));
+    json_quote(out, name, len);
     strbuf_addch(out, '}');
 }
 
-static const char *
-trace_frame_name(struct trace *tr, uint32_t frame)
-{
-    return frame == TRACE_NO_FRAMES ? TEXT_NO_FRAMES
-                                    : text_labels_get(&tr->frames, frame);
-}
-
-/*
- * Does sample e continue the thread's previous one (at last)?  When the
- * recorder said whether the thread was sampled in the round before, that
- * decides (rounds run late on a busy machine); otherwise, a sample within
- * 1.5 periods does.
- */
-static int
-trace_follows(const struct trace *tr, const struct prof_event *e,
-              uint64_t last)
-{
-    if (tr->rounds_known) {
-        return (e->state & PROF_STATE_FOLLOWS) != 0;
-    }
-    return e->t_ns <= last + tr->period_ns * 3 / 2;
-}
-
-/* Close open frames down to depth keep, innermost first, at t_ns. */
+/* A metadata event: a name for the process or a thread, or its place. */
 static void
-trace_close(struct trace *tr, int pid, long tid, size_t keep, uint64_t t_ns)
+trace_meta(struct out_trace_stream *ts, struct strbuf *out, int pid, long tid,
+           const char *what, const char *name, size_t len)
 {
-    while (tr->nopen > keep) {
-        tr->nopen--;
-        trace_event(tr, 'E', pid, tid, t_ns,
-                    trace_frame_name(tr, tr->open[tr->nopen]));
-    }
+    trace_next(ts, out);
+    strbuf_addf(out,
+                "{\"ph\":\"M\",\"pid\":%d,\"tid\":%ld,\"name\":\"%s\","
+                "\"args\":{\"name\":",
+                pid, tid, what);
+    json_quote(out, name, len);
+    strbuf_addstr(out, "}}");
 }
 
-/* The frames of thread `thread`, sample after sample. */
 static void
-trace_thread_frames(struct trace *tr, uint32_t thread)
+trace_sort_index(struct out_trace_stream *ts, struct strbuf *out, int pid,
+                 long tid, size_t index)
 {
-    const struct profile *p = tr->p;
-    int pid = p->threads[thread].pid;
-    long tid = trace_tid(p, thread);
-    uint64_t last = 0;
-    int any = 0;
-    size_t i, j;
+    trace_next(ts, out);
+    strbuf_addf(out,
+                "{\"ph\":\"M\",\"pid\":%d,\"tid\":%ld,"
+                "\"name\":\"thread_sort_index\",\"args\":"
+                "{\"sort_index\":%zu}}",
+                pid, tid, index);
+}
 
-    tr->nopen = 0;
-    for (i = tr->first[thread]; i < tr->first[thread + 1]; i++) {
-        const struct prof_event *e = &p->events[tr->order[i]];
-        const struct prof_stack *s = &p->stacks[e->stack];
-        const uint32_t *f = profile_stack_frames(p, s);
-        size_t n = s->nframes ? s->nframes : 1, keep = 0;
-        if (any && !trace_follows(tr, e, last)) {
-            trace_close(tr, pid, tid, 0, last + tr->period_ns);
-        }
-        while (keep < tr->nopen && keep < n &&
-               tr->open[keep] == (s->nframes ? f[keep] : TRACE_NO_FRAMES)) {
-            keep++;
-        }
-        if (keep < tr->nopen) {
-            trace_close(tr, pid, tid, keep, e->t_ns - 1);
-        }
-        if (n > tr->open_alloc) {
-            XGROW(tr->open, tr->open_alloc, n);
-        }
-        for (j = keep; j < n; j++) {
-            tr->open[j] = s->nframes ? f[j] : TRACE_NO_FRAMES;
-            trace_event(tr, 'B', pid, tid, e->t_ns,
-                        trace_frame_name(tr, tr->open[j]));
-        }
-        tr->nopen = n;
-        last = e->t_ns;
-        any = 1;
+/* Begin or End event of frame id frame of a thread. */
+static void
+trace_frame(struct out_trace_stream *ts, const struct profile *p,
+            struct strbuf *out, char ph, uint32_t thread, uint64_t t_ns,
+            uint32_t frame)
+{
+    struct strbuf *l = &ts->label;
+
+    strbuf_reset(l);
+    if (frame == TRACE_NO_FRAMES) {
+        strbuf_addstr(l, TEXT_NO_FRAMES);
+    } else {
+        text_frame_label(l, p, frame, 0);
     }
-    if (any) {
-        trace_close(tr, pid, tid, 0, last + tr->period_ns);
+    trace_event(ts, out, ph, p->threads[thread].pid, trace_tid(p, thread),
+                t_ns, l->buf, l->len);
+}
+
+/* Close a thread's open frames down to depth keep, innermost first. */
+static void
+trace_close(struct out_trace_stream *ts, const struct profile *p,
+            struct strbuf *out, uint32_t thread, size_t keep, uint64_t t_ns)
+{
+    struct trace_thread *t = &ts->threads[thread];
+
+    while (t->nopen > keep) {
+        t->nopen--;
+        trace_frame(ts, p, out, 'E', thread, t_ns, t->open[t->nopen]);
     }
 }
 
@@ -202,110 +206,128 @@ trace_state_label(uint32_t state, struct strbuf *sb)
     }
 }
 
-/* The state track of a thread: one slice per run of equal states. */
-static void
-trace_thread_states(struct trace *tr, uint32_t thread, size_t index)
+struct out_trace_stream *
+out_trace_begin(const struct profile *p, int rounds_known, struct strbuf *out)
 {
-    const struct profile *p = tr->p;
-    struct strbuf label = STRBUF_INIT, open = STRBUF_INIT;
-    int pid = p->threads[thread].pid;
-    long tid = TRACE_STATE_TID + (long)index;
-    uint64_t last = 0;
-    int any = 0, named = 0;
-    size_t i;
+    struct out_trace_stream *ts = xcalloc(1, sizeof(*ts));
+    double rate = p->meta.rate_hz > 0 ? p->meta.rate_hz : 100.0;
 
-    for (i = tr->first[thread]; i < tr->first[thread + 1]; i++) {
-        const struct prof_event *e = &p->events[tr->order[i]];
-
-        trace_state_label(e->state, &label);
-        if (open.len > 0 && (!trace_follows(tr, e, last) ||
-                             strcmp(open.buf, label.buf) != 0)) {
-            trace_event(tr, 'E', pid, tid,
-                        trace_follows(tr, e, last) ? e->t_ns - 1
-                                                   : last + tr->period_ns,
-                        open.buf);
-            strbuf_reset(&open);
-        }
-        if (label.len > 0 && open.len == 0) {
-            if (!named) {
-                /* The track exists only once something is known. */
-                struct strbuf name = STRBUF_INIT;
-
-                trace_thread_name(p, thread, &name);
-                strbuf_addstr(&name, ": state");
-                strbuf_addf(tr->out,
-                            ",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%ld,"
-                            "\"name\":\"thread_name\",\"args\":{\"name\":",
-                            pid, tid);
-                json_quote(tr->out, name.buf, name.len);
-                strbuf_addf(tr->out,
-                            "}},\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%ld,"
-                            "\"name\":\"thread_sort_index\",\"args\":"
-                            "{\"sort_index\":%zu}}",
-                            pid, tid, 2 * index + 1);
-                strbuf_release(&name);
-                named = 1;
-            }
-            trace_event(tr, 'B', pid, tid, e->t_ns, label.buf);
-            strbuf_addstr(&open, label.buf);
-        }
-        last = e->t_ns;
-        any = 1;
-    }
-    if (any && open.len > 0) {
-        trace_event(tr, 'E', pid, tid, last + tr->period_ns, open.buf);
-    }
-    strbuf_release(&label);
-    strbuf_release(&open);
+    ts->period_ns = (uint64_t)(1e9 / rate);
+    ts->rounds_known = rounds_known;
+    strbuf_init(&ts->name);
+    strbuf_init(&ts->label);
+    strbuf_addstr(out, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[");
+    return ts;
 }
 
-int
-out_trace(const struct profile *p, const struct out_options *o,
-          struct strbuf *out)
+void
+out_trace_sample(struct out_trace_stream *ts, const struct profile *p,
+                 const struct prof_event *e, struct strbuf *out)
 {
-    struct trace tr;
-    struct strbuf sb = STRBUF_INIT;
+    const struct prof_stack *s;
+    const uint32_t *f;
+    struct trace_thread *t;
+    uint32_t thread;
+    size_t n, keep = 0, j;
+    uint64_t end;
+    int follows;
+    int pid;
+    long state_tid;
+
+    if (e->stack >= p->nstacks) {
+        return;
+    }
+    s = &p->stacks[e->stack];
+    f = profile_stack_frames(p, s);
+    n = s->nframes ? s->nframes : 1;
+    thread = s->thread;
+    pid = p->threads[thread].pid;
+    if (thread >= ts->threads_alloc) {
+        size_t old = ts->threads_alloc;
+
+        XGROW(ts->threads, ts->threads_alloc, thread + 1);
+        memset(ts->threads + old, 0,
+               (ts->threads_alloc - old) * sizeof(*ts->threads));
+    }
+    t = &ts->threads[thread];
+    if (!t->seen) {
+        t->seen = 1;
+        t->index = ts->norder;
+        strbuf_init(&t->state);
+        XGROW(ts->order, ts->order_alloc, ts->norder + 1);
+        ts->order[ts->norder++] = thread;
+    }
+    ts->samples++;
+    state_tid = TRACE_STATE_TID + (long)t->index;
+    /* Does this sample continue the thread's previous one?  When the
+     * recorder said whether the thread was sampled in the round before,
+     * that decides (rounds run late on a busy machine); otherwise, a
+     * sample within 1.5 periods does.  One that does not ends the last
+     * one a period after it (never after this one begins). */
+    follows = ts->rounds_known ? (e->state & PROF_STATE_FOLLOWS) != 0
+                               : e->t_ns <= t->last + ts->period_ns * 3 / 2;
+    end = t->last + ts->period_ns;
+    if (e->t_ns > 0 && end > e->t_ns - 1) {
+        end = e->t_ns - 1;
+    }
+
+    /* The frames. */
+    if (t->nopen > 0 && !follows) {
+        trace_close(ts, p, out, thread, 0, end);
+    }
+    while (keep < t->nopen && keep < n &&
+           t->open[keep] == (s->nframes ? f[keep] : TRACE_NO_FRAMES)) {
+        keep++;
+    }
+    if (keep < t->nopen) {
+        trace_close(ts, p, out, thread, keep, e->t_ns - 1);
+    }
+    if (n > t->open_alloc) {
+        XGROW(t->open, t->open_alloc, n);
+    }
+    for (j = keep; j < n; j++) {
+        t->open[j] = s->nframes ? f[j] : TRACE_NO_FRAMES;
+        trace_frame(ts, p, out, 'B', thread, e->t_ns, t->open[j]);
+    }
+    t->nopen = n;
+
+    /* The state track: one slice per run of equal states. */
+    trace_state_label(e->state, &ts->label);
+    if (t->state.len > 0 &&
+        (!follows || strcmp(t->state.buf, ts->label.buf) != 0)) {
+        trace_event(ts, out, 'E', pid, state_tid, follows ? e->t_ns - 1 : end,
+                    t->state.buf, t->state.len);
+        strbuf_reset(&t->state);
+    }
+    if (ts->label.len > 0 && t->state.len == 0) {
+        t->state_track = 1;
+        trace_event(ts, out, 'B', pid, state_tid, e->t_ns, ts->label.buf,
+                    ts->label.len);
+        strbuf_addstr(&t->state, ts->label.buf);
+    }
+    t->last = e->t_ns;
+}
+
+void
+out_trace_end(struct out_trace_stream *ts, const struct profile *p,
+              struct strbuf *out)
+{
     const struct profile_meta *m = &p->meta;
-    unsigned char *seen = xcalloc(p->nthreads + 1, 1);
     int *pids = xmalloc((p->nthreads + 1) * sizeof(*pids));
     size_t npids = 0, i, k;
-    double rate = m->rate_hz > 0 ? m->rate_hz : 100.0;
 
-    (void)o;
-    memset(&tr, 0, sizeof(tr));
-    tr.p = p;
-    tr.out = out;
-    tr.period_ns = (uint64_t)(1e9 / rate);
-    for (i = 0; i < p->nevents && !tr.rounds_known; i++) {
-        tr.rounds_known = (p->events[i].state & PROF_STATE_FOLLOWS) != 0;
-    }
-    text_labels_frames(&tr.frames, p, 0);
-    /* Each thread's events together, still in time order (a counting
-     * sort), so a thread is one pass over its own events. */
-    tr.first = xcalloc(p->nthreads + 2, sizeof(*tr.first));
-    tr.order = xmalloc((p->nevents + 1) * sizeof(*tr.order));
-    for (i = 0; i < p->nevents; i++) {
-        tr.first[p->stacks[p->events[i].stack].thread + 2]++;
-    }
-    for (i = 2; i < p->nthreads + 2; i++) {
-        tr.first[i] += tr.first[i - 1];
-    }
-    for (i = 0; i < p->nevents; i++) {
-        tr.order[tr.first[p->stacks[p->events[i].stack].thread + 1]++] = i;
-    }
+    /* What is still open ends a period after its thread's last sample. */
+    for (k = 0; k < ts->norder; k++) {
+        uint32_t thread = ts->order[k];
+        struct trace_thread *t = &ts->threads[thread];
 
-    strbuf_addstr(out, "{\"displayTimeUnit\":\"ms\",\"otherData\":{");
-    strbuf_addstr(out, "\"exporter\":\"pyspect " PYSPECT_VERSION "\"");
-    if (m->command != NULL) {
-        strbuf_addstr(out, ",\"command\":");
-        json_quote(out, m->command, strlen(m->command));
+        trace_close(ts, p, out, thread, 0, t->last + ts->period_ns);
+        if (t->state.len > 0) {
+            trace_event(ts, out, 'E', p->threads[thread].pid,
+                        TRACE_STATE_TID + (long)t->index,
+                        t->last + ts->period_ns, t->state.buf, t->state.len);
+        }
     }
-    strbuf_addf(out, ",\"mode\":\"%s\",\"rate_hz\":%g,\"samples\":%zu",
-                m->mode ? m->mode : "cpu", m->rate_hz, p->nevents);
-    if (m->start_unix > 0) {
-        strbuf_addf(out, ",\"start_unix\":%.6f", m->start_unix);
-    }
-    strbuf_addstr(out, "},\n\"traceEvents\":[");
 
     /* Process names: the command for the root, the pid for the rest. */
     for (i = 0; i < p->nthreads; i++) {
@@ -317,60 +339,100 @@ out_trace(const struct profile *p, const struct out_options *o,
             continue;
         }
         pids[npids++] = pid;
-        strbuf_reset(&sb);
+        strbuf_reset(&ts->name);
         if (pid == m->pid && m->command != NULL) {
-            text_clean(&sb, m->command, 0);
+            text_clean(&ts->name, m->command, 0);
         } else {
-            strbuf_addf(&sb, "process %d", pid);
+            strbuf_addf(&ts->name, "process %d", pid);
         }
-        strbuf_addf(out,
-                    "%s\n{\"ph\":\"M\",\"pid\":%d,\"tid\":0,"
-                    "\"name\":\"process_name\",\"args\":{\"name\":",
-                    npids > 1 ? "," : "", pid);
-        json_quote(out, sb.buf, sb.len);
-        strbuf_addstr(out, "}}");
+        trace_meta(ts, out, pid, 0, "process_name", ts->name.buf,
+                   ts->name.len);
     }
-    if (npids == 0) {
+    if (ts->events == 0) {
         /* No thread at all: still one event, as readers want. */
-        strbuf_addf(out,
-                    "\n{\"ph\":\"M\",\"pid\":%d,\"tid\":0,"
-                    "\"name\":\"process_name\",\"args\":{\"name\":"
-                    "\"pyspect: no samples\"}}",
-                    m->pid);
+        trace_meta(ts, out, m->pid, 0, "process_name", "pyspect: no samples",
+                   strlen("pyspect: no samples"));
     }
 
-    /* Threads in the order of their first sample. */
-    for (i = 0, k = 0; i < p->nevents; i++) {
-        uint32_t t = p->stacks[p->events[i].stack].thread;
+    /* Thread names as they are now, in the order of first samples, each
+     * with its state track (where something was known) just below. */
+    for (k = 0; k < ts->norder; k++) {
+        uint32_t thread = ts->order[k];
+        int pid = p->threads[thread].pid;
+        long tid = trace_tid(p, thread);
 
-        if (seen[t]) {
-            continue;
+        strbuf_reset(&ts->name);
+        trace_thread_name(p, thread, &ts->name);
+        trace_meta(ts, out, pid, tid, "thread_name", ts->name.buf,
+                   ts->name.len);
+        trace_sort_index(ts, out, pid, tid, 2 * k);
+        if (ts->threads[thread].state_track) {
+            strbuf_addstr(&ts->name, ": state");
+            trace_meta(ts, out, pid, TRACE_STATE_TID + (long)k, "thread_name",
+                       ts->name.buf, ts->name.len);
+            trace_sort_index(ts, out, pid, TRACE_STATE_TID + (long)k,
+                             2 * k + 1);
         }
-        seen[t] = 1;
-        strbuf_reset(&sb);
-        trace_thread_name(p, t, &sb);
-        strbuf_addf(out,
-                    ",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%ld,"
-                    "\"name\":\"thread_name\",\"args\":{\"name\":",
-                    p->threads[t].pid, trace_tid(p, t));
-        json_quote(out, sb.buf, sb.len);
-        strbuf_addf(out,
-                    "}},\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%ld,"
-                    "\"name\":\"thread_sort_index\",\"args\":"
-                    "{\"sort_index\":%zu}}",
-                    p->threads[t].pid, trace_tid(p, t), 2 * k);
-        trace_thread_frames(&tr, t);
-        trace_thread_states(&tr, t, k);
-        k++;
     }
-    strbuf_addstr(out, "\n]}\n");
 
-    text_labels_release(&tr.frames);
-    strbuf_release(&sb);
-    free(tr.open);
-    free(tr.order);
-    free(tr.first);
-    free(seen);
+    strbuf_addstr(out, "\n],\n\"otherData\":{");
+    strbuf_addstr(out, "\"exporter\":\"pyspect " PYSPECT_VERSION "\"");
+    if (m->command != NULL) {
+        strbuf_addstr(out, ",\"command\":");
+        json_quote(out, m->command, strlen(m->command));
+    }
+    strbuf_addf(out, ",\"mode\":\"%s\",\"rate_hz\":%g,\"samples\":%" PRIu64,
+                m->mode ? m->mode : "cpu", m->rate_hz, ts->samples);
+    if (m->start_unix > 0) {
+        strbuf_addf(out, ",\"start_unix\":%.6f", m->start_unix);
+    }
+    strbuf_addstr(out, "}}\n");
+
+    for (k = 0; k < ts->threads_alloc; k++) {
+        free(ts->threads[k].open);
+        if (ts->threads[k].seen) {
+            strbuf_release(&ts->threads[k].state);
+        }
+    }
+    free(ts->threads);
+    free(ts->order);
+    strbuf_release(&ts->name);
+    strbuf_release(&ts->label);
+    free(ts);
     free(pids);
+}
+
+size_t
+out_trace_memory(const struct out_trace_stream *ts)
+{
+    size_t m = sizeof(*ts), k;
+
+    m += ts->threads_alloc * sizeof(*ts->threads);
+    m += ts->order_alloc * sizeof(*ts->order);
+    m += ts->name.alloc + ts->label.alloc;
+    for (k = 0; k < ts->threads_alloc; k++) {
+        m += ts->threads[k].open_alloc * sizeof(uint32_t);
+        m += ts->threads[k].seen ? ts->threads[k].state.alloc : 0;
+    }
+    return m;
+}
+
+int
+out_trace(const struct profile *p, const struct out_options *o,
+          struct strbuf *out)
+{
+    struct out_trace_stream *ts;
+    int rounds_known = 0;
+    size_t i;
+
+    (void)o;
+    for (i = 0; i < p->nevents && !rounds_known; i++) {
+        rounds_known = (p->events[i].state & PROF_STATE_FOLLOWS) != 0;
+    }
+    ts = out_trace_begin(p, rounds_known, out);
+    for (i = 0; i < p->nevents; i++) {
+        out_trace_sample(ts, p, &p->events[i], out);
+    }
+    out_trace_end(ts, p, out);
     return 0;
 }

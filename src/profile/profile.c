@@ -401,13 +401,26 @@ uint32_t
 profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
             size_t n, uint64_t weight)
 {
+    return profile_add_objects(p, thread, frames, n, weight, 0);
+}
+
+int
+profile_counts_bytes(const struct profile *p)
+{
+    return p->meta.unit != NULL && strcmp(p->meta.unit, "bytes") == 0;
+}
+
+uint32_t
+profile_add_objects(struct profile *p, uint32_t thread, const uint32_t *frames,
+                    size_t n, uint64_t weight, uint64_t objects)
+{
     uint64_t h;
     uint32_t tag, id;
     struct prof_index *ix = &p->stack_index;
     struct prof_stack *s;
     size_t i;
 
-    if (weight == 0) {
+    if (weight == 0 && objects == 0) {
         return PROF_NONE;
     }
     h = stack_hash_innermost_first(thread, frames, n);
@@ -419,7 +432,9 @@ profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
             if (ix->slots[i].tag == tag &&
                 stack_equal(p, s, thread, frames, n)) {
                 s->count += weight;
+                s->objects += objects;
                 p->total += weight;
+                p->total_objects += objects;
                 return ix->slots[i].id;
             }
         }
@@ -437,11 +452,13 @@ profile_add(struct profile *p, uint32_t thread, const uint32_t *frames,
     s->nframes = (uint32_t)n;
     s->offset = (uint32_t)p->nframe_ids;
     s->count = weight;
+    s->objects = objects;
     for (i = 0; i < n; i++) {
         assert(frames[n - 1 - i] < p->nframes);
         p->frame_ids[p->nframe_ids++] = frames[n - 1 - i];
     }
     p->total += weight;
+    p->total_objects += objects;
     index_insert(ix, h, id, stack_rehash, p);
     return id;
 }

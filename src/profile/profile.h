@@ -64,8 +64,10 @@ struct prof_thread {
 struct prof_stack {
     uint32_t thread; /* index into threads */
     uint32_t nframes;
-    uint32_t offset; /* into frame_ids: frames root first */
-    uint64_t count;  /* samples */
+    uint32_t offset;  /* into frame_ids: frames root first */
+    uint64_t count;   /* samples, or what meta.unit says */
+    uint64_t objects; /* a second count some profiles keep: the blocks
+                       * of an allocation profile (count is bytes) */
 };
 
 /*
@@ -131,6 +133,12 @@ struct profile_meta {
     uint64_t paused;
     double paused_ms;
     double start_unix; /* wall-clock start, seconds since the epoch */
+    /* What a stack's count counts: NULL (or "samples") for samples,
+     * "bytes" for an allocation profile, whose writers then show sizes;
+     * `what` says which bytes, for titles ("live at the end").  Both are
+     * static strings. */
+    const char *unit;
+    const char *what;
 };
 
 struct profile {
@@ -150,6 +158,7 @@ struct profile {
     int keep_events; /* set by the caller: profile_event() keeps them */
     struct prof_event *events; /* in the order added (time order) */
     size_t nevents, events_alloc;
+    uint64_t total_objects; /* sum of every stack's objects */
     struct profile_meta meta;
 };
 
@@ -202,6 +211,15 @@ uint32_t profile_add(struct profile *p, uint32_t thread,
  */
 void profile_event(struct profile *p, uint32_t stack, uint64_t t_ns,
                    uint32_t state);
+
+/* The same, adding objects to the stack's second count too (weight 0
+ * with objects > 0 is recorded). */
+uint32_t profile_add_objects(struct profile *p, uint32_t thread,
+                             const uint32_t *frames, size_t n, uint64_t weight,
+                             uint64_t objects);
+
+/* Does the profile count bytes (meta.unit "bytes")? */
+int profile_counts_bytes(const struct profile *p);
 
 /* Frames of a stack, root first. */
 static inline const uint32_t *

@@ -53,6 +53,21 @@ py_code_cache_clear(struct py_runtime *rt)
     hashmap_clear(&rt->codes);
 }
 
+void
+py_code_forget_user(struct py_runtime *rt)
+{
+    size_t it = 0;
+    uint64_t key;
+    void *value;
+
+    while (hashmap_next(&rt->codes, &it, &key, &value)) {
+        struct py_code *c = value;
+
+        c->user_name = UINT32_MAX;
+        c->user_file = UINT32_MAX;
+    }
+}
+
 static int
 read_name(struct py_runtime *rt, raddr_t addr, char **out)
 {

@@ -67,6 +67,10 @@ int py_code_get(struct py_runtime *rt, raddr_t addr, struct py_code **out);
  */
 void py_code_cache_clear(struct py_runtime *rt);
 
+/* Set every cached entry's user ids back to UINT32_MAX: for a recorder
+ * that starts a new profile, whose string ids those were. */
+void py_code_forget_user(struct py_runtime *rt);
+
 /* Take a reference to c; returns c. */
 struct py_code *py_code_ref(struct py_code *c);
 

@@ -2,15 +2,9 @@
  * gc.c - find the collector's state and walk its generation lists.
  *
  * Layer: python.  The list links are the first words of each object's
- * PyGC_Head.  Objects small enough for pymalloc live in pools of
- * POOL_SIZE bytes, each holding blocks of one size after a header that
- * says which size; so instead of one read per node, the reader copies
- * the pool a node is in once, keeps the link word of every block of it
- * (8 bytes per block) and answers later nodes of that pool from there.
- * A pool header that does not check out (malloc'd objects, a pymalloc
- * configured differently) just means single reads: the word kept for an
- * address is always the word read at that address, so a wrong guess
- * about pools costs time, never correctness.
+ * PyGC_Head, read through a chunk cache (the heap walk's): objects sit
+ * together in pymalloc's pools, so a walk over a million nodes costs a
+ * few thousand reads, and leaves the chunks for the census to use.
  */
 #include "gc.h"
 
@@ -24,23 +18,6 @@
 
 /* Most interpreters whose GC state is read. */
 #define PY_GC_INTERPRETERS_MAX 4096
-
-/*
- * A node sits at the start of its block, or (3.11+, objects with a
- * managed dict) after the pre-header; both words of every block are kept
- * then, as a pool may hold either kind.
- */
-struct py_gc_pool {
-    raddr_t pool;     /* pool address */
-    raddr_t first;    /* first block */
-    uint32_t stride;  /* block size */
-    uint32_t nblocks; /* blocks ever used (below nextoffset) */
-    uint32_t nways;   /* node offsets kept per block: 1 or 2 */
-    uint64_t words[]; /* [block * nways + way]: the link word */
-};
-
-/* Pools that are not pools. */
-static struct py_gc_pool not_a_pool;
 
 static inline int32_t
 ldi32(const unsigned char *p, int32_t off)
@@ -258,124 +235,32 @@ py_gc_reader_init(struct py_gc_reader *r, struct py_runtime *rt,
     memset(r, 0, sizeof(*r));
     r->rt = rt;
     r->mem = mem;
-    hashmap_init(&r->pools);
 }
 
 void
 py_gc_reader_release(struct py_gc_reader *r)
 {
-    size_t i = 0;
-    uint64_t key;
-    void *value;
-
-    while (hashmap_next(&r->pools, &i, &key, &value)) {
-        if (value != &not_a_pool) {
-            free(value);
-        }
-    }
-    hashmap_release(&r->pools);
-    free(r->buf);
     memset(r, 0, sizeof(*r));
 }
 
 /*
- * Copy the pool at pool and keep its blocks' link words, or return
- * &not_a_pool when the memory there is not a pool in use.
+ * The list link word of the node at node.  Read through the walk's chunk
+ * cache: the nodes of a list sit together in pymalloc's pools, so the
+ * whole list costs a read per chunk of them, and the census that follows
+ * finds the same chunks there.
  */
-static struct py_gc_pool *
-load_pool(struct py_gc_reader *r, raddr_t pool)
-{
-    const struct py_layout *l = &r->rt->layout;
-    uint32_t psize = (uint32_t)l->obm_pool_size;
-    uint32_t align = (uint32_t)l->obm_alignment;
-    uint32_t hdr = ((uint32_t)l->poolhdr_size + align - 1) & ~(align - 1);
-    uint32_t szidx, size, next, maxnext, count, n, i, w, nways;
-    uint32_t ways[2] = {0, 0};
-    struct py_gc_pool *p;
-
-    if (r->buf == NULL) {
-        r->buf = xmalloc(psize);
-    }
-    r->pool_reads++;
-    if (memsrc_read(r->rt->proc, pool, r->buf, psize) < 0) {
-        return &not_a_pool;
-    }
-    count = load_u32(r->buf, l->poolhdr_count);
-    szidx = load_u32(r->buf, l->poolhdr_szidx);
-    next = load_u32(r->buf, l->poolhdr_nextoffset);
-    maxnext = load_u32(r->buf, l->poolhdr_maxnextoffset);
-    if (szidx >= (uint32_t)l->obm_small_request_threshold / align) {
-        return &not_a_pool;
-    }
-    size = (szidx + 1) * align;
-    if (maxnext != psize - size || next < hdr || next > psize ||
-        (next - hdr) % size != 0 || count == 0 ||
-        count > (next - hdr) / size) {
-        return &not_a_pool;
-    }
-    n = (next - hdr) / size;
-    nways = 1;
-    if (pyl_has(l->preheader_size) && l->preheader_size > 0) {
-        ways[nways++] = (uint32_t)l->preheader_size;
-    }
-    p = xmalloc(sizeof(*p) + (size_t)n * nways * sizeof(uint64_t));
-    p->pool = pool;
-    p->first = pool + hdr;
-    p->stride = size;
-    p->nblocks = n;
-    p->nways = nways;
-    for (i = 0; i < n; i++) {
-        for (w = 0; w < nways; w++) {
-            uint32_t at = hdr + i * size + ways[w] + (uint32_t)l->gchead_next;
-
-            p->words[i * nways + w] =
-                at + 8 <= psize ? load_u64(r->buf, (int32_t)at) : 0;
-        }
-    }
-    r->memory += sizeof(*p) + (size_t)n * nways * sizeof(uint64_t);
-    return p;
-}
-
-/* The list link word of the node at node. */
 static int
 read_link(struct py_gc_reader *r, raddr_t node, raddr_t *out)
 {
-    const struct py_layout *l = &r->rt->layout;
-    raddr_t pool = node & ~(raddr_t)(l->obm_pool_size - 1);
-    struct py_gc_pool *p = r->last;
-    uint64_t word;
+    uint64_t word = 0;
     int rc;
 
-    if (p == NULL || p->pool != pool) {
-        void **slot = hashmap_slot(&r->pools, pool);
-
-        if (*slot == NULL) {
-            *slot = load_pool(r, pool);
-        }
-        p = *slot;
-        r->last = p;
-    }
-    word = 0;
-    if (p != &not_a_pool && node >= p->first &&
-        (node - p->first) / p->stride < p->nblocks) {
-        uint64_t block = (node - p->first) / p->stride;
-        uint64_t rel = (node - p->first) % p->stride;
-
-        if (rel == 0) {
-            word = p->words[block * p->nways];
-            goto done;
-        }
-        if (p->nways == 2 && rel == (uint64_t)l->preheader_size) {
-            word = p->words[block * p->nways + 1];
-            goto done;
-        }
-    }
-    r->node_reads++;
-    rc = memsrc_read_u64(r->mem, node + (raddr_t)l->gchead_next, &word);
+    r->links++;
+    rc = memsrc_read_u64(r->mem, node + (raddr_t)r->rt->layout.gchead_next,
+                         &word);
     if (rc < 0) {
         return rc;
     }
-done:
     /* 3.8+ keep flags in the low bits during a collection. */
     *out = word & ~(raddr_t)3;
     return 0;

@@ -6,8 +6,9 @@
  * _PyGC_generation0; `enabled`, `collecting` and `garbage` only with a
  * .symtab), _PyRuntime.gc in 3.7-3.8, and each interpreter's gc from 3.9.
  * py_gc_walk() follows one generation's list from its head, reading the
- * list links pool by pool (a pymalloc pool holds many nodes), so a walk
- * over a million objects costs a few thousand reads, not a million.
+ * list links through a chunk cache (a pymalloc pool holds many nodes),
+ * so a walk over a million objects costs a few thousand reads, not a
+ * million.
  *
  * Every walk is bounded and refuses loops; the target should be paused.
  */
@@ -51,18 +52,13 @@ int py_gc_states(struct py_runtime *rt, struct py_gc_state **states,
                  size_t *n);
 
 /*
- * Reads of list links, with a cache of the pools they sit in.  mem is
- * where nodes outside pymalloc pools are read (a cache over rt->proc);
- * whole pools are read through rt->proc.
+ * Reads of list links.  mem is where they are read: a chunk cache over
+ * rt->proc (memsrc_chunks_new()), or any memsrc.
  */
 struct py_gc_reader {
     struct py_runtime *rt;
     struct memsrc *mem;
-    struct hashmap pools; /* pool address -> struct py_gc_pool* */
-    struct py_gc_pool *last;
-    unsigned char *buf; /* one pool */
-    uint64_t pool_reads, node_reads;
-    size_t memory;
+    uint64_t links; /* link words read */
 };
 
 void py_gc_reader_init(struct py_gc_reader *r, struct py_runtime *rt,

@@ -317,17 +317,11 @@ py_heap_take(struct py_runtime *rt, struct py_heap *h)
     census_init(&c, rt, s.chunks, &s.builtins, 0);
     py_gc_reader_init(&reader, rt, s.chunks);
     h->list_error = py_heap_session_walk_gc(&s, &c, &reader);
-    /* The links are walked: their pool copies can go before the census
-     * needs its memory. */
-    h->stats.pool_reads = reader.pool_reads;
-    h->stats.node_reads = reader.node_reads;
-    h->stats.memory = reader.memory;
+    h->stats.links = reader.links;
     py_gc_reader_release(&reader);
     census_run(&c);
     read_garbage(h, &c, s.gcs[0].garbage);
-    if (census_memory(&c) > h->stats.memory) {
-        h->stats.memory = census_memory(&c);
-    }
+    h->stats.memory = census_memory(&c);
     {
         struct memsrc_chunks_stats cs;
 

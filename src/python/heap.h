@@ -23,7 +23,7 @@
 #include "target/maps.h"
 
 /* Chunk cache used for the walk: block size and memory budget. */
-#define PY_HEAP_CHUNK (64u << 10)
+#define PY_HEAP_CHUNK (16u << 10)
 #define PY_HEAP_CACHE (32u << 20)
 /* Pauses tried while the collector is running (its lists are spliced
  * then); the target runs about a millisecond between tries. */
@@ -45,9 +45,9 @@ struct py_heap_stats {
     int attempts;     /* pauses taken (a running collection retries) */
     uint64_t reads;   /* reads that reached the target */
     uint64_t bytes;   /* bytes copied from it */
-    uint64_t pool_reads, node_reads;
-    uint64_t levels; /* breadth-first levels walked */
-    size_t memory;   /* pyspect's bookkeeping: sets, caches, types */
+    uint64_t links;   /* links of the collector's lists read */
+    uint64_t levels;  /* breadth-first levels walked */
+    size_t memory;    /* pyspect's bookkeeping: sets, caches, types */
     uint64_t unreadable, partial;
     int truncated;
 };

@@ -158,6 +158,41 @@
     X(gen_code, "PyObject*: gi_code")                                        \
     X(gen_name, "PyObject*: gi_name")                                        \
     X(gen_qualname, "PyObject*: gi_qualname")                                \
+    X(gen_running, "char: gi_running (<=3.9)")                               \
+    X(frame_state, "int8: f_state of a 3.10 frame (gen_state_* values)")     \
+    X(gen_state_created, "constant: FRAME_CREATED (3.10+)")                  \
+    X(gen_state_suspended, "constant: FRAME_SUSPENDED (3.10+)")              \
+    X(gen_state_suspended_yf, "constant: FRAME_SUSPENDED_YIELD_FROM "        \
+                              "(3.13+)")                                     \
+    X(gen_state_suspended_yf_locked, "constant: FRAME_SUSPENDED_YIELD_"      \
+                                     "FROM_LOCKED (3.15+)")                  \
+    X(gen_state_executing, "constant: FRAME_EXECUTING (3.10+)")              \
+    X(gen_yf_slot, "constant: stack slot, from the top, of the object a "    \
+                   "suspended yield from awaits (1; 2 on 3.15)")             \
+    X(code_flag_coroutine, "constant: CO_COROUTINE")                         \
+    X(opcode_yield_from, "constant: YIELD_FROM (<=3.10)")                    \
+    X(frame_stacktop, "PyObject**: f_stacktop (<=3.9)")                      \
+    X(frame_valuestack, "PyObject**: f_valuestack (<=3.10)")                 \
+    X(frame_stackdepth, "int: f_stackdepth (3.10)")                          \
+    X(iframe_stackpointer, "_PyStackRef*: stackpointer (3.14+)")             \
+    X(weakref_object, "PyObject*: wr_object of a weak reference")           \
+    /* _asyncio's FutureObj / TaskObj (measured live: private to           \
+       Modules/_asynciomodule.c) and 3.14's task lists */                    \
+    X(fut_loop, "PyObject*: fut_loop")                                       \
+    X(fut_state, "int: fut_state")                                           \
+    X(fut_state_pending, "constant: STATE_PENDING")                          \
+    X(fut_state_cancelled, "constant: STATE_CANCELLED")                      \
+    X(fut_state_finished, "constant: STATE_FINISHED")                        \
+    X(fut_awaited_by, "PyObject*: fut_awaited_by, a future or a set "        \
+                      "(3.14+)")                                             \
+    X(task_fut_waiter, "PyObject*: task_fut_waiter")                         \
+    X(task_coro, "PyObject*: task_coro")                                     \
+    X(task_name, "PyObject*: task_name, a str or an int n: Task-n (3.8+)")   \
+    X(task_node, "struct llist_node: task_node (3.14+)")                     \
+    X(tstate_asyncio_tasks_head, "struct llist_node: _PyThreadStateImpl's "  \
+                                 "asyncio_tasks_head (3.14+)")               \
+    X(interp_asyncio_tasks_head, "struct llist_node: asyncio_tasks_head "    \
+                                 "(3.14+)")                                  \
     /* PyObject, PyVarObject */                                              \
     X(obj_refcnt, "Py_ssize_t: ob_refcnt")                                   \
     X(obj_type, "PyTypeObject*: ob_type")                                    \

@@ -899,9 +899,7 @@ py_refs_find(struct py_runtime *rt, const char *name, size_t max,
     x.c.on_object_arg = &x;
     py_gc_reader_init(&reader, rt, s.chunks);
     py_heap_session_walk_gc(&s, &x.c, &reader);
-    out->stats.pool_reads = reader.pool_reads;
-    out->stats.node_reads = reader.node_reads;
-    out->stats.memory = reader.memory;
+    out->stats.links = reader.links;
     py_gc_reader_release(&reader);
     roots_modules(&x);
     roots_frames(&x);

@@ -114,9 +114,14 @@ snapshot_once(struct py_runtime *rt, unsigned flags,
         ts->thread = threads.v[i];
         ts->name = names ? names[i] : NULL;
         ts->os_state = task_state_of(states, ts->thread.tid);
+        target_take_missing(rt->target);
         rc = py_stack_read(rt, &threads.v[i], PY_STACK_TRACED_LINES, &stack);
         if (rc < 0) {
-            ts->error = rc;
+            /* A walk that read what the core does not hold failed for
+             * that, not for anything the process did; the snapshot goes
+             * on as for rc. */
+            ts->missing = target_take_missing(rt->target);
+            ts->error = ts->missing != 0 ? PS_ENOTINCORE : rc;
             if (worst == 0 || err_class(rc) != ERR_CLASS_TRANSIENT) {
                 worst = rc;
             }

@@ -34,6 +34,9 @@ struct py_thread_snapshot {
     size_t nframes;
     int truncated;
     int error; /* 0, or why the stack could not be read */
+    /* PS_ENOTINCORE: the first address read that the core does not hold
+     * (target_take_missing()), else 0. */
+    raddr_t missing;
 };
 
 struct py_snapshot {

@@ -11,6 +11,12 @@
  * line from NT_PRPSINFO, the executable from the auxiliary vector.  A
  * core is always consistent: there is nothing to pause.
  *
+ * A hole in the file inside a segment (bytes its writer never wrote) reads
+ * as zeros, which is what memory the kernel found never touched holds;
+ * but gcore leaves the same hole for the rest of a mapping after a read
+ * it could not do (a guard page), so reads of holes are remembered
+ * (target_take_missing()) for a walk that fails to say why.
+ *
  * The file is untrusted input, like target memory: every count, size and
  * offset is checked against the file and bounded.  x86-64 cores only.
  */
@@ -39,6 +45,7 @@
 #define CORE_MAX_SEGMENTS (1u << 20)
 #define CORE_MAX_NOTES_BYTES (256u << 20)
 #define CORE_MAX_FILES (1u << 20)
+#define CORE_MAX_HOLES (1u << 20)
 #define CORE_PAGE 4096u
 
 /* x86-64's struct elf_prstatus and struct elf_prpsinfo. */
@@ -76,6 +83,11 @@ struct core_thread {
     struct target_regs regs;
 };
 
+/* Bytes of the core file no one wrote: [start, end), file offsets. */
+struct core_hole {
+    uint64_t start, end;
+};
+
 struct core_target {
     struct target base;
     int fd;
@@ -92,6 +104,9 @@ struct core_target {
     size_t nfiles;
     struct core_thread *threads; /* by tid */
     size_t nthreads;
+    struct core_hole *holes; /* by start */
+    size_t nholes;
+    raddr_t missing; /* first address read from a hole, 0 none */
     struct maps maps;
     uint64_t auxv_phdr, auxv_vdso, auxv_execfn;
     unsigned char auxv_head[32]; /* the first two entries, to find it */
@@ -352,6 +367,29 @@ read_from_file(struct core_target *ct, raddr_t addr, void *buf, size_t len)
 
 /* ---- memory ------------------------------------------------------------ */
 
+/* The first file offset in [off, off + len) that is in a hole, or
+ * UINT64_MAX when the file holds all of it. */
+static uint64_t
+hole_in(const struct core_target *ct, uint64_t off, uint64_t len)
+{
+    size_t lo = 0, hi = ct->nholes;
+
+    /* The first hole that ends after off. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ct->holes[mid].end <= off) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == ct->nholes || ct->holes[lo].start >= off + len) {
+        return UINT64_MAX;
+    }
+    return ct->holes[lo].start > off ? ct->holes[lo].start : off;
+}
+
 static int
 core_mem_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
 {
@@ -378,11 +416,17 @@ core_mem_read(struct memsrc *src, raddr_t addr, void *buf, size_t len)
             in = addr - s->start;
             n = s->end - addr < len ? (size_t)(s->end - addr) : len;
             if (in < s->avail) {
+                uint64_t hole;
+
                 if (n > s->avail - in) {
                     n = (size_t)(s->avail - in);
                 }
                 rc = pread_all(ct->fd, p, n, s->offset + in) < 0 ? PS_EFAULT
                                                                  : 0;
+                hole = hole_in(ct, s->offset + in, n);
+                if (rc == 0 && hole != UINT64_MAX && ct->missing == 0) {
+                    ct->missing = addr + (hole - (s->offset + in));
+                }
             } else if (in < s->filesz) {
                 rc = PS_EFAULT; /* the core was cut short here */
             } else {
@@ -506,6 +550,16 @@ core_executable(struct target *t, struct strbuf *out)
     return 0;
 }
 
+static raddr_t
+core_take_missing(struct target *t)
+{
+    struct core_target *ct = core_of(t);
+    raddr_t addr = ct->missing;
+
+    ct->missing = 0;
+    return addr;
+}
+
 static void
 core_free(struct target *t)
 {
@@ -521,6 +575,7 @@ core_free(struct target *t)
     free(ct->files);
     free(ct->segs);
     free(ct->threads);
+    free(ct->holes);
     maps_release(&ct->maps);
     if (ct->fd >= 0) {
         close(ct->fd);
@@ -546,6 +601,7 @@ static const struct target_ops core_ops = {
     .resume = NULL,
     .check = NULL,
     .exiting = NULL,
+    .take_missing = core_take_missing,
     .free = core_free,
 };
 
@@ -895,6 +951,45 @@ read_headers(struct core_target *ct)
     return 0;
 }
 
+/*
+ * The holes of the file (SEEK_DATA/SEEK_HOLE; a file system without them
+ * reports none), at most CORE_MAX_HOLES of them.
+ */
+static void
+find_holes(struct core_target *ct)
+{
+    size_t cap = 0;
+    uint64_t pos = 0;
+
+    while (pos < ct->size && ct->nholes < CORE_MAX_HOLES) {
+        off_t data = lseek(ct->fd, (off_t)pos, SEEK_DATA);
+        off_t hole;
+
+        if (data < 0 && errno != ENXIO) {
+            break; /* no way to tell */
+        }
+        if (data < 0 || (uint64_t)data > pos) {
+            uint64_t end = data < 0 ? ct->size : (uint64_t)data;
+
+            if (ct->nholes == cap) {
+                cap = cap ? 2 * cap : 16;
+                ct->holes = xrealloc(ct->holes, cap * sizeof(*ct->holes));
+            }
+            ct->holes[ct->nholes].start = pos;
+            ct->holes[ct->nholes].end = end;
+            ct->nholes++;
+            if (data < 0) {
+                break;
+            }
+        }
+        hole = lseek(ct->fd, data, SEEK_HOLE);
+        if (hole <= data) {
+            break;
+        }
+        pos = (uint64_t)hole;
+    }
+}
+
 /* ---- the mappings ------------------------------------------------------ */
 
 static void
@@ -1146,12 +1241,14 @@ target_core_open(const char *path, const struct target_core_options *opt,
     if (ct->base.pid == 0) {
         ct->base.pid = ct->threads[0].tid;
     }
+    find_holes(ct);
     find_executable(ct);
     recover_cmdline(ct);
     if (ct->executable == NULL && ct->exe_override != NULL) {
         ct->executable = xstrdup(ct->exe_override);
     }
     build_maps(ct);
+    ct->missing = 0; /* what finding the executable read does not count */
     *out = &ct->base;
     return 0;
 fail:

@@ -268,6 +268,52 @@ elf_image_dynamic_symbol(const struct elf_image *img, const char *name,
     return 0;
 }
 
+/* The function symbol of t whose extent holds addr (the innermost, when
+ * aliases nest). */
+static int
+elf_scan_at(const struct elf_image *img, const struct elf_symtab *t,
+            uint64_t addr, const char **name, uint64_t *start)
+{
+    GElf_Sym best = {0};
+    int found = 0;
+    size_t i;
+
+    if (t->data == NULL) {
+        return 0;
+    }
+    for (i = 0; i < t->count; i++) {
+        GElf_Sym sym;
+
+        if (gelf_getsym(t->data, (int)i, &sym) == NULL || sym.st_name == 0 ||
+            sym.st_shndx == SHN_UNDEF ||
+            GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_value > addr ||
+            addr - sym.st_value >= sym.st_size) {
+            continue;
+        }
+        if (!found || sym.st_value > best.st_value) {
+            best = sym;
+            found = 1;
+        }
+    }
+    if (!found) {
+        return 0;
+    }
+    *name = elf_strptr(img->elf, t->strndx, best.st_name);
+    *start = best.st_value;
+    return *name != NULL;
+}
+
+int
+elf_image_symbol_at(const struct elf_image *img, uint64_t addr,
+                    const char **name, uint64_t *start)
+{
+    if (elf_scan_at(img, &img->symtab, addr, name, start) ||
+        elf_scan_at(img, &img->dynsym, addr, name, start)) {
+        return 0;
+    }
+    return PS_ENOTFOUND;
+}
+
 int
 elf_image_imports(const struct elf_image *img, const char *name)
 {

@@ -39,6 +39,14 @@ int elf_image_symbol_prefix(const struct elf_image *img, const char *prefix,
 /* A section by name: its address and size. */
 int elf_image_section(const struct elf_image *img, const char *name,
                       uint64_t *addr, uint64_t *size);
+/*
+ * The function whose code holds the file address addr: its name (owned by
+ * img) and start.  From .symtab when the file has one, else .dynsym;
+ * PS_ENOTFOUND when no symbol's extent covers addr.  A linear scan.
+ */
+int elf_image_symbol_at(const struct elf_image *img, uint64_t addr,
+                        const char **name, uint64_t *start);
+
 /* Does the file carry a full .symtab (not stripped)? */
 int elf_image_has_symtab(const struct elf_image *img);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -516,6 +517,12 @@ struct memsrc_chunk {
 struct memsrc_chunks {
     struct memsrc base;
     struct memsrc *inner;
+    /* The slots' memory, reserved at once and touched as used: huge
+     * pages where the kernel gives them, so that filling a cache of tens
+     * of MiB costs a few page faults, not thousands.  NULL: malloc. */
+    unsigned char *arena;
+    size_t arena_len;
+    size_t arena_pad; /* from the mapping's start to arena */
     const struct maps *maps;
     unsigned shift;
     size_t nslots, used;
@@ -607,7 +614,9 @@ chunks_victim(struct memsrc_chunks *c)
 
     if (c->used < c->nslots) {
         s = c->used++;
-        c->slots[s].data = xmalloc((size_t)1 << c->shift);
+        c->slots[s].data = c->arena != NULL
+                               ? c->arena + ((size_t)s << c->shift)
+                               : xmalloc((size_t)1 << c->shift);
         c->st.memory += (size_t)1 << c->shift;
         return s;
     }
@@ -709,8 +718,12 @@ memsrc_chunks_free(struct memsrc *src)
     struct memsrc_chunks *c = (struct memsrc_chunks *)src;
     size_t i;
 
-    for (i = 0; i < c->used; i++) {
-        free(c->slots[i].data);
+    if (c->arena != NULL) {
+        munmap(c->arena - c->arena_pad, c->arena_len);
+    } else {
+        for (i = 0; i < c->used; i++) {
+            free(c->slots[i].data);
+        }
     }
     free(c->slots);
     free(c->table);
@@ -741,6 +754,27 @@ memsrc_cached(struct memsrc *src, raddr_t addr)
            addr - c->slots[s].base < c->slots[s].len;
 }
 
+/* Reserve the slots' memory, 2 MiB aligned for huge pages. */
+static void
+chunks_arena(struct memsrc_chunks *c)
+{
+    size_t len = c->nslots << c->shift, huge = (size_t)2 << 20;
+    unsigned char *p;
+
+    c->arena_len = len + huge;
+    p = mmap(NULL, c->arena_len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        c->arena = NULL;
+        return;
+    }
+    c->arena_pad = (size_t)(-(uintptr_t)p & (huge - 1));
+    c->arena = p + c->arena_pad;
+#ifdef MADV_HUGEPAGE
+    madvise(c->arena, len, MADV_HUGEPAGE);
+#endif
+}
+
 struct memsrc *
 memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
                   size_t chunk_size, size_t budget)
@@ -765,6 +799,7 @@ memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
     c->slots = xcalloc(c->nslots, sizeof(*c->slots));
     c->table = xcalloc(table, sizeof(*c->table));
     c->table_mask = table - 1;
+    chunks_arena(c);
     return &c->base;
 }
 

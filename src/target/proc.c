@@ -574,3 +574,52 @@ proc_task_syscall(int pid, int tid, int64_t *nr, uint64_t *sp, uint64_t *pc)
     }
     return proc_parse_syscall(buf, (size_t)n, nr, sp, pc);
 }
+
+static int
+cmdline_is(int pid, const char *cmdline, struct strbuf *sb)
+{
+    strbuf_reset(sb);
+    return proc_cmdline(pid, sb) == 0 && strcmp(sb->buf, cmdline) == 0;
+}
+
+int
+proc_find_cmdline(const char *cmdline, int exclude, int *pid)
+{
+    struct strbuf sb = STRBUF_INIT;
+    DIR *dir = opendir("/proc");
+    struct dirent *de;
+    long best = -1, best_child = -1;
+
+    if (dir == NULL) {
+        return err_set(PS_ENOTFOUND, "cannot list /proc: %s", strerror(errno));
+    }
+    while ((de = readdir(dir)) != NULL) {
+        long p;
+        int ppid;
+
+        if (parse_long(de->d_name, 1, 0x7fffffff, &p) < 0 || p == exclude ||
+            !cmdline_is((int)p, cmdline, &sb)) {
+            continue;
+        }
+        if (proc_ppid((int)p, &ppid) == 0 && ppid != exclude &&
+            cmdline_is(ppid, cmdline, &sb)) {
+            if (best_child < 0 || p < best_child) {
+                best_child = p;
+            }
+            continue;
+        }
+        if (best < 0 || p < best) {
+            best = p;
+        }
+    }
+    closedir(dir);
+    strbuf_release(&sb);
+    if (best < 0) {
+        best = best_child;
+    }
+    if (best < 0) {
+        return err_set(PS_ENOTFOUND, "no process runs '%s'", cmdline);
+    }
+    *pid = (int)best;
+    return 0;
+}

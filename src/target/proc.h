@@ -68,6 +68,14 @@ int proc_ppid(int pid, int *ppid);
 int proc_usage(int pid, uint64_t *cpu_ns, uint64_t *rss_bytes);
 
 /*
+ * A process other than exclude whose command line (proc_cmdline) is
+ * cmdline, as a supervisor's restart makes one; of several, one whose
+ * parent does not match too (the top of a tree of workers), the lowest
+ * pid first.  0 and *pid, or PS_ENOTFOUND.
+ */
+int proc_find_cmdline(const char *cmdline, int exclude, int *pid);
+
+/*
  * Opening a file of the target.  A target in a container (a chroot, its
  * own mount namespace) names files as it sees them: the same name on the
  * host is another file (another glibc, another python3.14) or none.  So

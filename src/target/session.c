@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -19,12 +20,16 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "target/proc.h"
 #include "core/banned.h"
 
 /* Levels of descendants looked for. */
 #define SESSION_LEVELS 16
+
+/* A restarted process is looked for this often. */
+#define SESSION_RESTART_LOOK_NS 1000000000ull
 
 int
 session_launch(struct session *s, char **argv)
@@ -146,6 +151,49 @@ session_exit_status(const struct session *s)
         return 128 + WTERMSIG(s->status);
     }
     return 1;
+}
+
+int
+session_follow_restarts(struct session *s)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    if (proc_cmdline(s->pid, &sb) < 0 || sb.len == 0) {
+        strbuf_release(&sb);
+        return err_set(PS_ENOTFOUND, "pid %d has no command line", s->pid);
+    }
+    free(s->cmdline);
+    s->cmdline = strbuf_detach(&sb);
+    s->next_look_ns = 0;
+    return 0;
+}
+
+int
+session_restarted(struct session *s)
+{
+    uint64_t now = clock_now_ns();
+    int pid;
+
+    if (s->cmdline == NULL || now < s->next_look_ns) {
+        return 0;
+    }
+    s->next_look_ns = now + SESSION_RESTART_LOOK_NS;
+    if (proc_find_cmdline(s->cmdline, s->pid, &pid) < 0) {
+        err_clear();
+        return 0;
+    }
+    s->pid = pid;
+    s->reaped = 0;
+    s->status = 0;
+    s->next_look_ns = 0;
+    return 1;
+}
+
+void
+session_release(struct session *s)
+{
+    free(s->cmdline);
+    s->cmdline = NULL;
 }
 
 size_t

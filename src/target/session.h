@@ -12,12 +12,15 @@
 #define PYSPECT_TARGET_SESSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct session {
     int pid;      /* the process followed */
     int launched; /* started by session_launch(): ours to reap */
     int reaped;   /* it exited and was reaped; status is its wait status */
     int status;
+    char *cmdline;         /* session_follow_restarts(): what to look for */
+    uint64_t next_look_ns; /* when session_restarted() looks next */
 };
 
 /*
@@ -54,6 +57,25 @@ void session_stop(struct session *s, int sig, double grace);
  * signal that ended it), or -1 while it has not been reaped.
  */
 int session_exit_status(const struct session *s);
+
+/*
+ * Follow an attached process across restarts: remember its command line
+ * now, so that session_restarted() finds the process a supervisor starts
+ * in its place.  PS_ENOTFOUND when it is gone already.  The memory goes
+ * with session_release().
+ */
+int session_follow_restarts(struct session *s);
+
+/*
+ * The followed process exited: does another process run the same
+ * command line (proc_find_cmdline)?  Looked for at most once a second.
+ * 1 when one does: s->pid is that one from now on.  0 while none does,
+ * and when the session does not follow restarts.
+ */
+int session_restarted(struct session *s);
+
+/* Free what session_follow_restarts() kept. */
+void session_release(struct session *s);
 
 /*
  * The processes whose parent known() accepts, found level by level (a

@@ -132,6 +132,15 @@ struct target_ops {
      */
     int (*check)(struct target *t);
     int (*exiting)(struct target *t);
+    /*
+     * The first address, since the last call, of bytes a read returned
+     * that the target does not hold (a core: a hole its writer left in a
+     * segment, read as zeros -- a page the kernel found never touched,
+     * or memory gcore could not read), 0 when none; starts over.  What a
+     * walk that failed read from there is not the target's fault.  NULL:
+     * the target holds everything it returns.
+     */
+    raddr_t (*take_missing)(struct target *t);
     /* Release the backend's state (not the struct target fields). */
     void (*free)(struct target *t);
 };
@@ -290,5 +299,12 @@ int target_open_elf(struct target *t, const struct map_entry *e,
 /* See target_ops.check and .exiting. */
 int target_check(struct target *t);
 int target_exiting(struct target *t);
+
+/* See target_ops.take_missing. */
+static inline raddr_t
+target_take_missing(struct target *t)
+{
+    return t->ops->take_missing != NULL ? t->ops->take_missing(t) : 0;
+}
 
 #endif /* PYSPECT_TARGET_TARGET_H */

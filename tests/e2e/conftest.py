@@ -26,7 +26,9 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PYSPECT = os.environ.get("PYSPECT", str(ROOT / "build" / "pyspect"))
+# Absolute: some tests run pyspect from a temporary directory.
+PYSPECT = os.path.abspath(
+    os.environ.get("PYSPECT", str(ROOT / "build" / "pyspect")))
 TARGETS = pathlib.Path(__file__).resolve().parent / "targets"
 # A directory and file names with Latin-1, BMP and astral characters, so
 # co_filename is a str of every PEP 393 kind.

@@ -46,13 +46,13 @@ Raw = collections.namedtuple(
 Sample = collections.namedtuple("Sample", "values stack labels")
 
 _LOC = re.compile(r"^\s*(\d+): 0x[0-9a-f]+ M=\d+ (.*)$")
-_LINE = re.compile(r"^(\S+) (\S*):(-?\d+) s=(-?\d+)(?:\((.*)\))?$")
+_LINE = re.compile(r"^(\S+) (.*?):(-?\d+) s=(-?\d+)(?:\((.*)\))?$")
 
 
 def raw(path):
     """What `-raw` prints, parsed: sample types, period, samples (stacks
-    resolved through the locations), comments.  Function names and file
-    names must hold no spaces (Python's never do; test files' neither)."""
+    resolved through the locations), comments.  Function names must hold
+    no spaces (Python's never do; "<frozen getpath>" is a file name)."""
     text = run(path, "-raw")
     lines = text.splitlines()
     header, samples, locations, comments = {}, [], {}, []
@@ -136,3 +136,13 @@ def top(path):
         if m:
             rows.append((m.group(3), int(m.group(1)), int(m.group(2))))
     return total, rows
+
+
+def duration(path):
+    """The profile's duration in seconds, as the -top header states it
+    (-raw cuts its figure to four characters)."""
+    text = run(path, "-top", "-nodecount=1")
+    m = re.search(r"Duration: ([\d.]+)(h|m|s|ms|us|\u00b5s|ns)\b", text)
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6,
+             "\u00b5s": 1e-6, "ns": 1e-9}
+    return float(m.group(1)) * scale[m.group(2)]

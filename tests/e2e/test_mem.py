@@ -463,16 +463,19 @@ def test_watch_attached_duration_and_ctrl_c(python, target, tmp_path):
 # and lost the heaps after it.  Heaps are now also told by their own
 # headers.  The target's memory is nearly all malloc's, in every sample.
 # (The swing itself is a race this machine does not reproduce at will;
-# tests/unit/test_glibc_heap.c reproduces both causes.)
+# tests/unit/test_glibc_heap.c reproduces both causes.)  A launched
+# command's arenas that appear before malloc is located count too: the
+# headers are read from the first sample on.
 @pytest.mark.serial
 def test_watch_thread_arenas_appearing(python, tmp_path):
     csv, truth = tmp_path / "w.csv", tmp_path / "truth.json"
     env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
-    r = pyspect("mem", "--watch", "--interval", "0.02", "--duration", "6",
+    # It ends when the target does (a loaded machine may take seconds).
+    r = pyspect("mem", "--watch", "--interval", "0.02", "--duration", "90",
                 "-o", csv, "--", python.exe,
                 os.path.join(os.path.dirname(__file__), "targets",
                              "arenas.py"), truth, 6, env=env, timeout=120)
-    assert r.rc in (0, 128 + signal.SIGTERM), r.err
+    assert r.rc == 0, r.err
     head, rows = parse_csv(str(csv))
     rows = [dict((k, float(v or 0)) for k, v in x.items()) for x in rows]
     assert len(rows) >= 10

@@ -47,6 +47,7 @@ STATUS_TESTS = {
     15: ("test_core.py", "test_not_a_core"),
     16: ("test_core.py", "test_truncated_core"),
     17: ("test_statuses.py", "test_17_core_of_another_architecture"),
+    18: ("test_alloc.py", "test_attach_refuses"),
 }
 
 

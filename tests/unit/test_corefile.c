@@ -221,7 +221,9 @@ make_core(struct strbuf *out, const struct seg *segs, size_t nsegs,
     }
     strbuf_add(out, notes->buf, notes->len);
     for (i = 0; i < nsegs; i++) {
-        strbuf_add(out, segs[i].data, segs[i].filesz);
+        if (segs[i].filesz > 0) {
+            strbuf_add(out, segs[i].data, segs[i].filesz);
+        }
     }
 }
 
@@ -588,6 +590,67 @@ test_not_cores(const struct strbuf *good)
     strbuf_release(&core);
 }
 
+/*
+ * The anonymous data's two pages left unwritten (a hole, as gcore leaves
+ * the rest of a mapping it failed to read, and the kernel a page never
+ * touched): they read as zeros, and the target says which address read
+ * came from the hole, once.
+ */
+static void
+test_hole(const struct strbuf *good)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)good->buf;
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(good->buf + eh->e_phoff);
+    unsigned char buf[2 * PAGE], zeros[2 * PAGE];
+    uint64_t off = 0;
+    struct target *t;
+    size_t i;
+    raddr_t at;
+    off_t hole;
+    int fd, rc;
+
+    for (i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == DATA_BASE) {
+            off = ph[i].p_offset;
+        }
+    }
+    fd = open(path_in("core.hole"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || pwrite(fd, good->buf, off, 0) != (ssize_t)off ||
+        pwrite(fd, good->buf + off + 2 * PAGE, good->len - off - 2 * PAGE,
+               (off_t)(off + 2 * PAGE)) !=
+            (ssize_t)(good->len - off - 2 * PAGE)) {
+        printf("Bail out! cannot write core.hole\n");
+        exit(1);
+    }
+    hole = lseek(fd, 0, SEEK_HOLE);
+    close(fd);
+    if (hole < 0 || (uint64_t)hole >= good->len) {
+        TAP_OK(1, "# SKIP the file system of %s has no holes", dir);
+        return;
+    }
+    t = open_core("core.hole", NULL, path_in("root"), &rc);
+    TAP_EQ_INT(rc, 0, "a core with a hole opens");
+    if (t == NULL) {
+        return;
+    }
+    TAP_OK(t->partial == NULL, "whole: a hole is not a cut");
+    TAP_EQ_INT(target_take_missing(t), 0, "nothing read from a hole yet");
+    TAP_EQ_INT(memsrc_read(t->mem, STACK_BASE, buf, 64), 0, "the stack");
+    TAP_EQ_INT(target_take_missing(t), 0, "the stack is not in a hole");
+    memset(zeros, 0, sizeof(zeros));
+    TAP_EQ_INT(memsrc_read(t->mem, DATA_BASE, buf, sizeof(buf)), 0,
+               "the data in the hole reads");
+    TAP_OK(memcmp(buf, zeros, sizeof(buf)) == 0, "as zeros");
+    at = target_take_missing(t);
+    TAP_OK(at >= DATA_BASE && at < DATA_BASE + 2 * PAGE &&
+               (off + (at - DATA_BASE)) % PAGE == 0,
+           "the first address read from the hole, where a block of the "
+           "file starts: 0x%llx",
+           (unsigned long long)at);
+    TAP_EQ_INT(target_take_missing(t), 0, "told once");
+    target_free(t);
+}
+
 static int
 remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -613,6 +676,7 @@ main(void)
     test_whole();
     test_executable_and_mismatch();
     test_cut_short(&good);
+    test_hole(&good);
     test_not_cores(&good);
     strbuf_release(&good);
     nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -591,6 +591,116 @@ test_golden_structure(void)
     strbuf_release(&path);
 }
 
+/* The position of needle in hay, or -1 (for order checks). */
+static long
+find_at(const char *hay, const char *needle)
+{
+    const char *at = strstr(hay, needle);
+
+    return at ? (long)(at - hay) : -1;
+}
+
+/*
+ * trace: a thread whose stack changes, then pauses (not sampled in the
+ * round before: its frames end a period after its last sample, or just
+ * before the next one when that comes sooner), and a thread with a state
+ * track.  The stream and out_trace() over the profile's events give the
+ * same bytes; each thread's events come in time order.
+ */
+static void
+test_trace(void)
+{
+    struct profile p;
+    struct out_trace_stream *ts;
+    struct strbuf whole = STRBUF_INIT, streamed = STRBUF_INIT;
+    uint32_t t1, t2, mod, fn, a, b, sa, sb, sc;
+    uint32_t f[3];
+    size_t i;
+    const char *o;
+
+    profile_init(&p);
+    p.keep_events = 1;
+    p.meta.pid = 10;
+    p.meta.command = xstrdup("python3 t.py");
+    p.meta.rate_hz = 100; /* a period of 10 ms */
+    t1 = profile_thread(&p, 0x1000, 10, "MainThread");
+    t2 = profile_thread(&p, 0x2000, 11, "worker");
+    mod = profile_frame(&p, "<module>", "t.py", 1);
+    fn = profile_frame(&p, "main", "t.py", 5);
+    a = profile_frame(&p, "a", "t.py", 10);
+    b = profile_frame(&p, "b", "t.py", 20);
+    f[0] = a, f[1] = fn, f[2] = mod;
+    sa = profile_add(&p, t1, f, 3, 1);
+    f[0] = b;
+    sb = profile_add(&p, t1, f, 3, 1);
+    f[0] = mod;
+    sc = profile_add(&p, t2, f, 1, 1);
+    profile_event(&p, sa, 0, 0);
+    profile_event(&p, sc, 5000000,
+                  PROF_STATE_ON_CPU | PROF_STATE_GIL |
+                      PROF_STATE_WITH_LETTER('R'));
+    profile_event(&p, sa, 10000000, PROF_STATE_FOLLOWS);
+    profile_event(&p, sb, 20000000, PROF_STATE_FOLLOWS);
+    profile_event(&p, sa, 100000000, 0);
+    profile_event(&p, sb, 105000000, 0);
+
+    out_trace(&p, NULL, &whole);
+    ts = out_trace_begin(&p, 1, &streamed);
+    for (i = 0; i < p.nevents; i++) {
+        out_trace_sample(ts, &p, &p.events[i], &streamed);
+    }
+    TAP_OK(out_trace_memory(ts) < 4096, "trace: the stream keeps little");
+    out_trace_end(ts, &p, &streamed);
+    TAP_EQ_STR(streamed.buf, whole.buf, "trace: stream == whole profile");
+    o = whole.buf;
+    TAP_OK(find_at(o, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[") == 0,
+           "trace: the document opens with its events");
+    TAP_OK(find_at(o, "\"ts\":19999.999,\"name\":\"a (t.py:10)\"") <
+                   find_at(o, "\"ts\":20000.000,\"name\":\"b (t.py:20)\"") &&
+               find_at(o, "{\"ph\":\"E\",\"pid\":10,\"tid\":10,\"ts\":19999."
+                          "999,\"name\":\"a (t.py:10)\"}") > 0,
+           "trace: a frame ends a nanosecond before the next begins");
+    TAP_OK(find_at(o, "{\"ph\":\"E\",\"pid\":10,\"tid\":10,\"ts\":30000.000,"
+                      "\"name\":\"<module> (t.py:1)\"}") > 0,
+           "trace: a pause ends the stack a period after its sample");
+    TAP_OK(find_at(o, "{\"ph\":\"E\",\"pid\":10,\"tid\":10,\"ts\":104999.999,"
+                      "\"name\":\"<module> (t.py:1)\"}") > 0,
+           "trace: ... or just before the next sample, when sooner");
+    TAP_OK(find_at(o, "{\"ph\":\"E\",\"pid\":10,\"tid\":10,\"ts\":115000.000,"
+                      "\"name\":\"<module> (t.py:1)\"}") > 0,
+           "trace: the end closes what is open");
+    TAP_OK(find_at(o, "{\"ph\":\"B\",\"pid\":10,\"tid\":2000000001,\"ts\":"
+                      "5000.000,\"name\":\"running (R), holds GIL\"}") > 0 &&
+               find_at(o,
+                       "{\"ph\":\"E\",\"pid\":10,\"tid\":2000000001,\"ts\":"
+                       "15000.000,\"name\":\"running (R), holds GIL\"}") > 0,
+           "trace: a state track, index 1 (second thread seen)");
+    TAP_OK(find_at(o, "\"tid\":2000000000") < 0,
+           "trace: no state track where nothing was known");
+    TAP_OK(find_at(o, "\"tid\":11,\"name\":\"thread_name\",\"args\":"
+                      "{\"name\":\"worker\"}") > 0 &&
+               find_at(o, "\"name\":\"worker: state\"") > 0 &&
+               find_at(o, "\"name\":\"process_name\",\"args\":{\"name\":"
+                          "\"python3 t.py\"}") > 0,
+           "trace: names of threads, state tracks and the process");
+    TAP_OK(find_at(o, "\"samples\":6") > 0 &&
+               strcmp(o + whole.len - 3, "}}\n") == 0,
+           "trace: otherData closes the document");
+    strbuf_release(&whole);
+    strbuf_release(&streamed);
+    profile_release(&p);
+
+    /* No sample: still a process name. */
+    profile_init(&p);
+    p.meta.pid = 7;
+    out_trace(&p, NULL, &whole);
+    TAP_OK(find_at(whole.buf, "pyspect: no samples") > 0 &&
+               find_at(whole.buf, "\"samples\":0") > 0,
+           "trace: an empty recording is a valid trace");
+    strbuf_release(&whole);
+    profile_release(&p);
+}
+
 static void
 test_formats(void)
 {
@@ -738,6 +848,7 @@ main(int argc, char **argv)
     }
     test_formats();
     test_protobuf_and_gzip();
+    test_trace();
     test_collapsed();
     test_collapsed_escaping();
     test_table();

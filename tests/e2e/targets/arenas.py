@@ -1,16 +1,18 @@
 """Oracle for mem --watch while malloc's thread arenas appear: after
 READY, argv[2] threads start one after another, each making its own
 arena busy (a free chunk in every one of its bins, as a long-running
-server's arenas come to have) and then holding 16 MiB in 64 KiB blocks; the main thread
-waits for them, writes what glibc's mallinfo2() says to argv[1] and
-parks.  Nearly all of its memory is malloc's: no sample may show much
-"other anonymous" memory."""
+server's arenas come to have) and then holding 16 MiB in 64 KiB blocks;
+the main thread waits for them, writes what glibc's mallinfo2() says to
+argv[1], waits a second and exits.  Nearly all of its memory is
+malloc's: no sample may show much "other anonymous" memory."""
 import ctypes
 import json
 import os
 import sys
 import threading
 import time
+
+from _common import start_thread
 
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
@@ -71,11 +73,10 @@ libc.mallopt(M_MMAP_THRESHOLD, 8 << 20)
 libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
 sys.stdout.write("READY\n")
 sys.stdout.flush()
-time.sleep(0.5)
 done = threading.Semaphore(0)
 n = int(sys.argv[2])
 for i in range(n):
-    threading.Thread(target=worker, args=(done,), daemon=True).start()
+    start_thread(worker, "worker-%d" % i, (done,))
     time.sleep(0.1)
 for i in range(n):
     done.acquire()
@@ -86,5 +87,4 @@ with open(sys.argv[1] + ".tmp", "w") as f:
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 sys.stdout.write("DONE\n")
 sys.stdout.flush()
-while True:
-    time.sleep(1)
+time.sleep(1)  # a second of samples with every arena in place, then exit

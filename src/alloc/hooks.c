@@ -1,0 +1,769 @@
+/*
+ * hooks.c - the allocation tracker's entry points.
+ *
+ * Layer: alloc, in-process side (libpyspect-alloc.so; rules in
+ * tracker.h).  `pyspect alloc` starts a program with this library in
+ * LD_PRELOAD, so the dynamic loader binds every call to malloc, calloc,
+ * realloc, free, the aligned variants, mmap, munmap and mremap here; each
+ * calls the real function (the next definition in the search order:
+ * glibc's, or jemalloc's when the program preloads it) and then, on the
+ * fast path, only subtracts the size from this thread's countdown to the
+ * next sample.  Once the interpreter runs, the Python allocator domains
+ * MEM and OBJ (pymalloc) are wrapped the same way, so a Python object is
+ * attributed to the line that made it, not to whoever grew a pymalloc
+ * arena; while a wrapped Python allocator runs, the thread is busy and
+ * the malloc or mmap it makes underneath is not counted twice.
+ *
+ * Until the real functions are found (dlsym itself allocates), requests
+ * are served from a small static arena whose blocks are never freed.
+ */
+/* Both mmap and mmap64 are defined below: the headers must not rename
+ * one to the other. */
+#undef _FILE_OFFSET_BITS
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "alloc/tracker.h"
+
+/* glibc's own entry points, used if dlsym finds nothing better. */
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t nmemb, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void *__libc_valloc(size_t n);
+extern void *__libc_pvalloc(size_t n);
+
+/* ---- the real functions ------------------------------------------------- */
+
+static struct {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+    void *(*memalign)(size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+} real;
+
+/* 0: not looked up; 1: looking up (dlsym runs); 2: done. */
+static int real_state;
+
+/* The bootstrap arena, for what dlsym allocates. */
+#define BOOT_SIZE (64 * 1024)
+static unsigned char boot[BOOT_SIZE] __attribute__((aligned(16)));
+static size_t boot_used;
+
+static int
+boot_owns(const void *p)
+{
+    return (const unsigned char *)p >= boot &&
+           (const unsigned char *)p < boot + BOOT_SIZE;
+}
+
+static void *
+boot_alloc(size_t n)
+{
+    size_t need = ((n + 15) & ~(size_t)15) + 16;
+    size_t at = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
+    unsigned char *p;
+
+    if (n > BOOT_SIZE || at + need > BOOT_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = boot + at;
+    memcpy(p, &n, sizeof(n));
+    return p + 16; /* zeroed: static storage, never reused */
+}
+
+static size_t
+boot_size(const void *p)
+{
+    size_t n;
+
+    memcpy(&n, (const unsigned char *)p - 16, sizeof(n));
+    return n;
+}
+
+static void *
+next_sym(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+static void *
+sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static int
+sys_munmap(void *addr, size_t len)
+{
+    return (int)syscall(SYS_munmap, addr, len);
+}
+
+static void
+real_resolve(void)
+{
+    int expected = 0;
+
+    if (!__atomic_compare_exchange_n(&real_state, &expected, 1, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    real.malloc = next_sym("malloc");
+    real.calloc = next_sym("calloc");
+    real.realloc = next_sym("realloc");
+    real.free = next_sym("free");
+    real.memalign = next_sym("memalign");
+    real.posix_memalign = next_sym("posix_memalign");
+    real.aligned_alloc = next_sym("aligned_alloc");
+    real.valloc = next_sym("valloc");
+    real.pvalloc = next_sym("pvalloc");
+    real.mmap = next_sym("mmap");
+    real.munmap = next_sym("munmap");
+    real.mremap = next_sym("mremap");
+    /* Without a full set from one allocator, glibc's own. */
+    if (real.malloc == NULL || real.calloc == NULL || real.realloc == NULL ||
+        real.free == NULL) {
+        real.malloc = __libc_malloc;
+        real.calloc = __libc_calloc;
+        real.realloc = __libc_realloc;
+        real.free = __libc_free;
+    }
+    if (real.memalign == NULL) {
+        real.memalign = __libc_memalign;
+    }
+    if (real.valloc == NULL) {
+        real.valloc = __libc_valloc;
+    }
+    if (real.pvalloc == NULL) {
+        real.pvalloc = __libc_pvalloc;
+    }
+    if (real.mmap == NULL || real.munmap == NULL) {
+        real.mmap = sys_mmap;
+        real.munmap = sys_munmap;
+    }
+    __atomic_store_n(&real_state, 2, __ATOMIC_RELEASE);
+}
+
+/* Ready to call real.*?  Otherwise the caller uses the arena. */
+static inline int
+real_ready(void)
+{
+    if (ALLOC_LIKELY(__atomic_load_n(&real_state, __ATOMIC_ACQUIRE) == 2)) {
+        return 1;
+    }
+    real_resolve();
+    return __atomic_load_n(&real_state, __ATOMIC_ACQUIRE) == 2;
+}
+
+void *
+alloc_real_malloc(size_t n)
+{
+    return real_ready() ? real.malloc(n) : boot_alloc(n);
+}
+
+void
+alloc_real_free(void *p)
+{
+    if (p != NULL && !boot_owns(p) && real_ready()) {
+        real.free(p);
+    }
+}
+
+void *
+alloc_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+    if (!real_ready()) {
+        return sys_mmap(addr, len, prot, flags, fd, (off_t)off);
+    }
+    return real.mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+int
+alloc_real_munmap(void *addr, size_t len)
+{
+    if (!real_ready()) {
+        return sys_munmap(addr, len);
+    }
+    return real.munmap(addr, len);
+}
+
+/* ---- the fast path ------------------------------------------------------ */
+
+static inline void
+on_alloc(void *p, size_t n, enum alloc_src src)
+{
+    struct alloc_tls *t = &alloc_tls;
+
+    if (ALLOC_LIKELY(t->busy == 0) &&
+        ALLOC_UNLIKELY((t->countdown -= (int64_t)n) < 0) && p != NULL) {
+        tracker_alloc(t, p, n, src);
+    }
+}
+
+static inline void
+on_free(void *p)
+{
+    if (ALLOC_UNLIKELY(alloc_maybe_tracked(p)) && alloc_tls.busy == 0) {
+        tracker_free(p);
+    }
+}
+
+/* ---- the C allocator ---------------------------------------------------- */
+
+ALLOC_EXPORT void *
+malloc(size_t n)
+{
+    void *p;
+
+    if (ALLOC_UNLIKELY(!real_ready())) {
+        return boot_alloc(n);
+    }
+    p = real.malloc(n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+ALLOC_EXPORT void
+free(void *p)
+{
+    if (p == NULL || ALLOC_UNLIKELY(boot_owns(p) || !real_ready())) {
+        return;
+    }
+    on_free(p);
+    real.free(p);
+}
+
+ALLOC_EXPORT void *
+calloc(size_t nmemb, size_t size)
+{
+    void *p;
+
+    if (ALLOC_UNLIKELY(!real_ready())) {
+        return boot_alloc(nmemb * size); /* dlsym: small, no overflow */
+    }
+    p = real.calloc(nmemb, size);
+    if (p != NULL) {
+        on_alloc(p, nmemb * size, ALLOC_SRC_C);
+    }
+    return p;
+}
+
+ALLOC_EXPORT void *
+realloc(void *p, size_t n)
+{
+    void *q;
+
+    if (ALLOC_UNLIKELY(p != NULL && boot_owns(p))) {
+        size_t old = boot_size(p);
+
+        q = malloc(n);
+        if (q != NULL) {
+            memcpy(q, p, old < n ? old : n);
+        }
+        return q;
+    }
+    if (ALLOC_UNLIKELY(!real_ready())) {
+        return boot_alloc(n);
+    }
+    if (p != NULL) {
+        on_free(p);
+    }
+    q = real.realloc(p, n);
+    on_alloc(q, n, ALLOC_SRC_C);
+    return q;
+}
+
+ALLOC_EXPORT void *
+reallocarray(void *p, size_t nmemb, size_t size)
+{
+    size_t n;
+
+    if (__builtin_mul_overflow(nmemb, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, n);
+}
+
+ALLOC_EXPORT void *
+memalign(size_t align, size_t n)
+{
+    void *p;
+
+    if (!real_ready()) {
+        return NULL;
+    }
+    p = real.memalign(align, n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+ALLOC_EXPORT void *
+aligned_alloc(size_t align, size_t n)
+{
+    void *p;
+
+    if (!real_ready()) {
+        return NULL;
+    }
+    p = real.aligned_alloc ? real.aligned_alloc(align, n)
+                           : real.memalign(align, n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+ALLOC_EXPORT int
+posix_memalign(void **out, size_t align, size_t n)
+{
+    int rc;
+
+    if (!real_ready()) {
+        return ENOMEM;
+    }
+    if (real.posix_memalign != NULL) {
+        rc = real.posix_memalign(out, align, n);
+    } else if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 ||
+               align == 0) {
+        rc = EINVAL;
+    } else {
+        *out = real.memalign(align, n);
+        rc = *out != NULL ? 0 : ENOMEM;
+    }
+    if (rc == 0) {
+        on_alloc(*out, n, ALLOC_SRC_C);
+    }
+    return rc;
+}
+
+ALLOC_EXPORT void *
+valloc(size_t n)
+{
+    void *p;
+
+    if (!real_ready()) {
+        return NULL;
+    }
+    p = real.valloc(n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+ALLOC_EXPORT void *
+pvalloc(size_t n)
+{
+    void *p;
+
+    if (!real_ready()) {
+        return NULL;
+    }
+    p = real.pvalloc(n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+/* ---- anonymous mappings ------------------------------------------------- */
+
+ALLOC_EXPORT void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = alloc_real_mmap(addr, len, prot, flags, fd, (long)off);
+
+    /* Anonymous memory that can be used; a PROT_NONE reservation is
+     * address space, not memory. */
+    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && prot != PROT_NONE) {
+        on_alloc(p, len, ALLOC_SRC_C);
+    }
+    return p;
+}
+
+ALLOC_EXPORT void *
+mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+ALLOC_EXPORT int
+munmap(void *addr, size_t len)
+{
+    if (ALLOC_UNLIKELY(alloc_maybe_tracked(addr)) && alloc_tls.busy == 0) {
+        tracker_unmap(addr, len);
+    }
+    return alloc_real_munmap(addr, len);
+}
+
+ALLOC_EXPORT void *
+mremap(void *old, size_t old_len, size_t len, int flags, ...)
+{
+    void *new_addr = NULL, *p;
+    va_list ap;
+
+    if (flags & MREMAP_FIXED) {
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    if (!real_ready() || real.mremap == NULL) {
+        p = (void *)syscall(SYS_mremap, old, old_len, len, flags, new_addr);
+    } else {
+        if (ALLOC_UNLIKELY(alloc_maybe_tracked(old)) && alloc_tls.busy == 0) {
+            tracker_free(old);
+        }
+        p = real.mremap(old, old_len, len, flags, new_addr);
+        if (p != MAP_FAILED) {
+            on_alloc(p, len, ALLOC_SRC_C);
+        }
+    }
+    return p;
+}
+
+/* ---- Python's allocators ------------------------------------------------ */
+
+/* PyMemAllocatorEx, as every CPython 3 declares it. */
+struct py_allocator {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t n);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *p, size_t n);
+    void (*free)(void *ctx, void *p);
+};
+
+/* PyObjectArenaAllocator. */
+struct py_arena_allocator {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t n);
+    void (*free)(void *ctx, void *p, size_t n);
+};
+
+static struct py_allocator py_orig[3], py_wrap[3];
+static struct py_arena_allocator arena_orig, arena_wrap;
+
+/*
+ * Requests up to this size are served by pymalloc from its arenas without
+ * calling malloc, so they need no busy mark (arenas are marked in their
+ * own wrapper).  Below pymalloc's 512-byte limit by the most that
+ * PYTHONMALLOC=pymalloc_debug adds to a request.  0 when the domains'
+ * allocator calls malloc for small blocks too (PYTHONMALLOC=malloc or
+ * malloc_debug): then every request is marked.
+ */
+#define PY_SMALL_MAX (512 - 64)
+static size_t py_small_max;
+
+/* A large request, or one whose countdown ran out. */
+static __attribute__((noinline)) void *
+py_malloc_slow(struct py_allocator *a, size_t n)
+{
+    struct alloc_tls *t = &alloc_tls;
+    void *p;
+
+    if (n <= py_small_max) {
+        /* The countdown is already taken off. */
+        p = a->malloc(a->ctx, n);
+    } else {
+        t->busy++;
+        p = a->malloc(a->ctx, n);
+        t->busy--;
+        if (ALLOC_LIKELY((t->countdown -= (int64_t)n) >= 0)) {
+            return p;
+        }
+    }
+    if (p != NULL && t->busy == 0) {
+        tracker_alloc(t, p, n, ALLOC_SRC_PY);
+    }
+    return p;
+}
+
+/* The fast path of a Python allocator: a small request goes straight to
+ * the original (a tail call) unless the countdown runs out. */
+static void *
+py_malloc(void *ctx, size_t n)
+{
+    struct py_allocator *a = ctx;
+
+    if (ALLOC_LIKELY(n <= py_small_max) &&
+        ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
+        return a->malloc(a->ctx, n);
+    }
+    return py_malloc_slow(a, n);
+}
+
+static void *
+py_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    struct py_allocator *a = ctx;
+    struct alloc_tls *t = &alloc_tls;
+    size_t n = nelem * elsize;
+    void *p;
+
+    t->busy++;
+    p = a->calloc(a->ctx, nelem, elsize);
+    t->busy--;
+    if (p != NULL && t->busy == 0 &&
+        ALLOC_UNLIKELY((t->countdown -= (int64_t)n) < 0)) {
+        tracker_alloc(t, p, n, ALLOC_SRC_PY);
+    }
+    return p;
+}
+
+static __attribute__((noinline)) void *
+py_realloc_slow(struct py_allocator *a, void *p, size_t n, int counted)
+{
+    struct alloc_tls *t = &alloc_tls;
+    void *q;
+
+    if (p != NULL) {
+        on_free(p);
+    }
+    /* A block may move from pymalloc to malloc: marked. */
+    t->busy++;
+    q = a->realloc(a->ctx, p, n);
+    t->busy--;
+    if (counted) {
+        /* The fast path took the countdown off already. */
+        if (q != NULL && t->busy == 0) {
+            tracker_alloc(t, q, n, ALLOC_SRC_PY);
+        }
+    } else {
+        on_alloc(q, n, ALLOC_SRC_PY);
+    }
+    return q;
+}
+
+/* A small block (new size) that is not tracked stays with pymalloc and
+ * needs no mark; the rest takes the slow path. */
+static void *
+py_realloc(void *ctx, void *p, size_t n)
+{
+    struct py_allocator *a = ctx;
+
+    if (ALLOC_LIKELY(n <= py_small_max) &&
+        ALLOC_LIKELY(!alloc_maybe_tracked(p))) {
+        if (ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
+            return a->realloc(a->ctx, p, n);
+        }
+        return py_realloc_slow(a, p, n, 1);
+    }
+    return py_realloc_slow(a, p, n, 0);
+}
+
+static __attribute__((noinline)) void
+py_free_slow(struct py_allocator *a, void *p)
+{
+    if (alloc_tls.busy == 0) {
+        tracker_free(p);
+    }
+    a->free(a->ctx, p);
+}
+
+static void
+py_free(void *ctx, void *p)
+{
+    struct py_allocator *a = ctx;
+
+    if (ALLOC_UNLIKELY(alloc_maybe_tracked(p)) && p != NULL) {
+        py_free_slow(a, p);
+        return;
+    }
+    a->free(a->ctx, p);
+}
+
+/* pymalloc's arenas: the objects in them are counted, not the arenas. */
+static void *
+py_arena_alloc(void *ctx, size_t n)
+{
+    struct py_arena_allocator *a = ctx;
+    void *p;
+
+    alloc_tls.busy++;
+    p = a->alloc(a->ctx, n);
+    alloc_tls.busy--;
+    return p;
+}
+
+static void
+py_arena_free(void *ctx, void *p, size_t n)
+{
+    struct py_arena_allocator *a = ctx;
+
+    alloc_tls.busy++;
+    a->free(a->ctx, p, n);
+    alloc_tls.busy--;
+}
+
+/* The RAW domain (attached only): malloc's own calls, any thread, GIL
+ * or not; a pymalloc block too large for it comes here marked busy.
+ * These are installed while other threads may be calling the domain
+ * without the GIL, and may see our function with the old context for
+ * an instant: they take the allocator they wrap from py_orig, never
+ * from ctx. */
+static void *
+raw_malloc(void *ctx, size_t n)
+{
+    struct py_allocator *a = &py_orig[0];
+    void *p;
+
+    (void)ctx;
+    p = a->malloc(a->ctx, n);
+    on_alloc(p, n, ALLOC_SRC_C);
+    return p;
+}
+
+static void *
+raw_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    struct py_allocator *a = &py_orig[0];
+    void *p;
+
+    (void)ctx;
+    p = a->calloc(a->ctx, nelem, elsize);
+    if (p != NULL) {
+        on_alloc(p, nelem * elsize, ALLOC_SRC_C);
+    }
+    return p;
+}
+
+static void *
+raw_realloc(void *ctx, void *p, size_t n)
+{
+    struct py_allocator *a = &py_orig[0];
+    void *q;
+
+    (void)ctx;
+    if (p != NULL) {
+        on_free(p);
+    }
+    q = a->realloc(a->ctx, p, n);
+    on_alloc(q, n, ALLOC_SRC_C);
+    return q;
+}
+
+static void
+raw_free(void *ctx, void *p)
+{
+    struct py_allocator *a = &py_orig[0];
+
+    (void)ctx;
+    if (p != NULL) {
+        on_free(p);
+    }
+    a->free(a->ctx, p);
+}
+
+void
+hooks_wrap_python(const struct pyframes_api *api, int raw)
+{
+    static const int domains[] = {0 /* RAW */, 1 /* MEM */, 2 /* OBJ */};
+    const char *env = getenv("PYTHONMALLOC");
+    size_t i;
+
+    /* This may run inside pymalloc itself (a malloc it makes while it
+     * grows its arena table): nothing here may call into it. */
+    py_small_max =
+        env != NULL && strncmp(env, "malloc", 6) == 0 ? 0 : PY_SMALL_MAX;
+
+    if (api->get_arena != NULL && api->set_arena != NULL) {
+        api->get_arena(&arena_orig);
+        if (arena_orig.alloc != py_arena_alloc) {
+            arena_wrap.ctx = &arena_orig;
+            arena_wrap.alloc = py_arena_alloc;
+            arena_wrap.free = py_arena_free;
+            api->set_arena(&arena_wrap);
+        }
+    } else {
+        py_small_max = 0;
+    }
+    for (i = raw ? 0 : 1; i < sizeof(domains) / sizeof(domains[0]); i++) {
+        int d = domains[i];
+        struct py_allocator cur;
+
+        api->get_allocator(d, &cur);
+        if (cur.malloc == py_malloc || cur.malloc == raw_malloc) {
+            continue; /* already ours (attached again) */
+        }
+        py_orig[d] = cur;
+        py_wrap[d].ctx = &py_orig[d];
+        py_wrap[d].malloc = d == 0 ? raw_malloc : py_malloc;
+        py_wrap[d].calloc = d == 0 ? raw_calloc : py_calloc;
+        py_wrap[d].realloc = d == 0 ? raw_realloc : py_realloc;
+        py_wrap[d].free = d == 0 ? raw_free : py_free;
+        api->set_allocator(d, &py_wrap[d]);
+    }
+}
+
+/*
+ * The entry point of `pyspect alloc -p`: its trampoline calls this in a
+ * thread of the running program, after dlopen().  Configures the tracker
+ * (config names pyspect as the controller: tracking stops when pyspect
+ * says so, or is gone), wraps Python's allocators under the GIL and
+ * starts tracking.  malloc itself is not wrapped in a program already
+ * running: what Python allocates is seen through its allocator domains.
+ * 0; -1 bad config; -2 another pyspect is attached; -3 no Python the
+ * tracker can read; -4 the tracker's file could not be made.
+ */
+ALLOC_EXPORT long
+pyspect_alloc_attach(const char *config)
+{
+    long rc;
+
+    alloc_tls.busy++;
+    real_ready();
+    rc = tracker_attach(config);
+    if (rc == 0 && pyframes_attach() < 0) {
+        rc = -3;
+    }
+    if (rc == 0 && tracker_native()) {
+        native_init();
+    }
+    if (rc == 0 && tracker_start() < 0) {
+        rc = -4;
+    }
+    /* This thread looks at its next allocation; the others within
+     * 64 KiB of theirs (tracker.c, INERT_COUNTDOWN). */
+    alloc_tls.countdown = 0;
+    alloc_tls.busy--;
+    return rc;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+__attribute__((constructor)) static void
+hooks_init(void)
+{
+    alloc_tls.busy++;
+    real_ready();
+    tracker_configure();
+    pthread_atfork(tracker_fork_prepare, tracker_fork_parent,
+                   tracker_fork_child);
+    pyframes_init();
+    if (tracker_native()) {
+        native_init();
+    }
+    alloc_tls.busy--;
+}
+
+__attribute__((destructor)) static void
+hooks_fini(void)
+{
+    alloc_tls.busy++;
+    tracker_exit();
+    alloc_tls.busy--;
+}

@@ -1,0 +1,1361 @@
+/*
+ * tracker.c - the allocation tracker's slow path: what is live, where it
+ * was allocated, and the file that reports it.
+ *
+ * Layer: alloc, in-process side (libpyspect-alloc.so; see tracker.h for
+ * the rules it keeps inside malloc).  hooks.c calls in here when a thread
+ * takes a sample -- every allocation with --all, otherwise one per
+ * sample_bytes allocated on average (a Poisson process over the bytes, as
+ * tcmalloc and Go's heap profiler sample) -- and when a block that may be
+ * a sampled one is freed.
+ *
+ * A sampled block of n bytes was sampled with probability
+ * p = 1 - exp(-n / sample_bytes), so it stands for n / p bytes and 1 / p
+ * blocks: the per-stack sums are unbiased estimates.  The live set maps
+ * each sampled block's address to its size and stack, so a free takes
+ * back exactly what the allocation added; its size bounds the tracker's
+ * memory by what is live, never by run time.
+ *
+ * Every stack keeps its counters in its record of the store (store.h):
+ * allocated, live, and live at the peak.  The peak is kept without a
+ * snapshot of every stack: when total live bytes reach a new high, a
+ * global epoch advances; a stack about to change whose epoch is older has
+ * not changed since that peak, so its live figures are its figures at the
+ * peak, and are copied before the change.
+ *
+ * One lock guards everything here; the Python allocators run under the
+ * GIL, so it is rarely contended.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc/store.h"
+#include "alloc/tracker.h"
+
+/* Stack indexes in the live set take 24 bits, sizes the other 40. */
+#define STACK_INDEX_BITS 24
+#define STACK_INDEX_MAX ((1u << STACK_INDEX_BITS) - 1)
+#define SIZE_MAX_TRACKED ((1ull << (64 - STACK_INDEX_BITS)) - 1)
+/* While waiting for Python to start: look at every allocation, so that
+ * its allocators are wrapped at the first malloc after it is ready. */
+#define WAIT_COUNTDOWN 0
+/* Never, in practice: a process that is not tracked. */
+#define OFF_COUNTDOWN (INT64_MAX / 4)
+/* A process that was attached to (-p) and may be again: its threads
+ * look in now and then, so that a new attach reaches all of them. */
+#define INERT_COUNTDOWN (64 * 1024)
+/* The file grows by at least this much, and at most by LOG_STEP_MAX. */
+#define LOG_STEP_MIN (1u << 20)
+#define LOG_STEP_MAX (64u << 20)
+
+/* ---- state ------------------------------------------------------------- */
+
+__thread struct alloc_tls alloc_tls __attribute__((tls_model("initial-exec")));
+
+unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
+
+/*
+ * An open-addressing map from nonzero 64-bit keys to 64-bit values, in
+ * pages from mmap: linear probing, at most half full, deletion by
+ * backward shift (no tombstones).
+ */
+struct u64map {
+    uint64_t *slots; /* key, value pairs */
+    size_t cap;      /* a power of two, or 0 */
+    size_t count;
+    int shift; /* 64 - log2(cap) */
+};
+
+struct tracker {
+    /* configuration (tracker_configure) */
+    int configured;
+    int enabled; /* this process is to be tracked */
+    int follow;  /* forked children are tracked too */
+    int all;     /* --all */
+    int native;
+    int64_t sample_bytes;
+    int root_pid;
+    int controller;         /* attached: pyspect's pid; 0 when preloaded */
+    uint64_t controller_at; /* and its start time (/proc/PID/stat) */
+    int attachable;         /* attached once: may be again */
+    char dir[512];
+    /* running state */
+    volatile int tracking; /* recording allocations now */
+    int ended;             /* the interpreter began to shut down */
+    int pid;
+    int lock;
+    /* the store */
+    int fd;
+    unsigned char *base; /* reservation; the header, then the log */
+    size_t mapped;       /* bytes of the file mapped at base */
+    struct alloc_header *hdr;
+    /* tables */
+    struct u64map live;    /* address -> size << 24 | stack index */
+    struct u64map stacks;  /* stack hash -> stack index */
+    struct u64map frames;  /* frame key -> frame id */
+    struct u64map strings; /* content hash -> string id */
+    uint32_t *stack_ids;   /* stack index -> record id */
+    size_t stack_ids_cap;
+    uint32_t nstacks;
+    uint32_t empty_stack;   /* the stack of no frame */
+    uint32_t full_stack;    /* where stacks go once the table is full */
+    uint64_t next_check_ns; /* attached: when to look for pyspect again */
+};
+
+static struct tracker g = {.fd = -1};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void
+lock(void)
+{
+    while (__atomic_exchange_n(&g.lock, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&g.lock, __ATOMIC_RELAXED)) {
+            sched_yield();
+        }
+    }
+}
+
+static void
+unlock(void)
+{
+    __atomic_store_n(&g.lock, 0, __ATOMIC_RELEASE);
+}
+
+static uint64_t
+mono_ns(int coarse)
+{
+    struct timespec ts;
+
+    clock_gettime(coarse ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+void *
+tracker_pages(size_t bytes)
+{
+    void *p = alloc_real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+    if (g.hdr != NULL) {
+        g.hdr->self_bytes += bytes;
+    }
+    return p;
+}
+
+void
+tracker_pages_free(void *p, size_t bytes)
+{
+    if (p != NULL) {
+        alloc_real_munmap(p, bytes);
+        if (g.hdr != NULL) {
+            g.hdr->self_bytes -= bytes;
+        }
+    }
+}
+
+/* Append the decimal digits of v to buf at *len (bounded by cap). */
+static void
+put_uint(char *buf, size_t *len, size_t cap, unsigned long v)
+{
+    char digits[24];
+    int n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0 && *len + 1 < cap) {
+        buf[(*len)++] = digits[--n];
+    }
+    buf[*len] = '\0';
+}
+
+static void
+put_str(char *buf, size_t *len, size_t cap, const char *s)
+{
+    while (*s != '\0' && *len + 1 < cap) {
+        buf[(*len)++] = *s++;
+    }
+    buf[*len] = '\0';
+}
+
+/* ---- the map ------------------------------------------------------------ */
+
+static inline size_t
+map_slot(uint64_t key, int shift)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> shift);
+}
+
+static int
+map_grow(struct u64map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024, i;
+    uint64_t *slots = tracker_pages(cap * 2 * sizeof(uint64_t));
+    struct u64map n = {slots, cap, 0, 64 - __builtin_ctzll(cap)};
+
+    if (slots == NULL) {
+        return -1;
+    }
+    for (i = 0; i < m->cap; i++) {
+        uint64_t key = m->slots[2 * i];
+
+        if (key != 0) {
+            size_t j = map_slot(key, n.shift);
+
+            while (n.slots[2 * j] != 0) {
+                j = (j + 1) & (cap - 1);
+            }
+            n.slots[2 * j] = key;
+            n.slots[2 * j + 1] = m->slots[2 * i + 1];
+            n.count++;
+        }
+    }
+    tracker_pages_free(m->slots, m->cap * 2 * sizeof(uint64_t));
+    *m = n;
+    return 0;
+}
+
+static inline int
+map_get(const struct u64map *m, uint64_t key, uint64_t *val)
+{
+    const uint64_t *slots = m->slots;
+    size_t mask = m->cap - 1, j;
+
+    if (slots == NULL) {
+        return 0;
+    }
+    j = map_slot(key, m->shift);
+    for (;;) {
+        uint64_t k = slots[2 * j];
+
+        if (k == key) {
+            *val = slots[2 * j + 1];
+            return 1;
+        }
+        if (k == 0) {
+            return 0;
+        }
+        j = (j + 1) & mask;
+    }
+}
+
+/*
+ * Insert key, or replace its value: 1 when it was there (its old value in
+ * *old), 0 when new, -1 when memory ran out (the map is unchanged).
+ */
+static inline int
+map_put(struct u64map *m, uint64_t key, uint64_t val, uint64_t *old)
+{
+    uint64_t *slots;
+    size_t mask, j;
+
+    if (ALLOC_UNLIKELY((m->count + 1) * 2 > m->cap) && map_grow(m) < 0) {
+        return -1;
+    }
+    slots = m->slots;
+    mask = m->cap - 1;
+    j = map_slot(key, m->shift);
+    for (;;) {
+        uint64_t k = slots[2 * j];
+
+        if (k == key) {
+            *old = slots[2 * j + 1];
+            slots[2 * j + 1] = val;
+            return 1;
+        }
+        if (k == 0) {
+            break;
+        }
+        j = (j + 1) & mask;
+    }
+    slots[2 * j] = key;
+    slots[2 * j + 1] = val;
+    m->count++;
+    return 0;
+}
+
+static inline int
+map_del(struct u64map *m, uint64_t key, uint64_t *val)
+{
+    uint64_t *slots = m->slots;
+    size_t mask = m->cap - 1, j, i;
+    int shift = m->shift;
+
+    if (slots == NULL) {
+        return 0;
+    }
+    j = map_slot(key, shift);
+    for (;;) {
+        uint64_t k = slots[2 * j];
+
+        if (k == key) {
+            break;
+        }
+        if (k == 0) {
+            return 0;
+        }
+        j = (j + 1) & mask;
+    }
+    *val = slots[2 * j + 1];
+    /* Shift back the entries that probed past j. */
+    i = j;
+    for (;;) {
+        uint64_t k;
+
+        i = (i + 1) & mask;
+        k = slots[2 * i];
+        if (k == 0) {
+            break;
+        }
+        /* Move entry i to j when its home is not in (j, i]. */
+        if (((i - map_slot(k, shift)) & mask) >= ((i - j) & mask)) {
+            slots[2 * j] = k;
+            slots[2 * j + 1] = slots[2 * i + 1];
+            j = i;
+        }
+    }
+    slots[2 * j] = 0;
+    slots[2 * j + 1] = 0;
+    m->count--;
+    return 1;
+}
+
+static void
+map_release(struct u64map *m)
+{
+    tracker_pages_free(m->slots, m->cap * 2 * sizeof(uint64_t));
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- the store ---------------------------------------------------------- */
+
+/* Make the file (and its mapping) at least `need` bytes long. */
+static int
+store_reserve(size_t need)
+{
+    size_t want = g.mapped, step;
+    void *p;
+
+    if (need <= g.mapped) {
+        return 0;
+    }
+    if (need > ALLOC_STORE_HEADER + ALLOC_LOG_MAX) {
+        return -1;
+    }
+    step = g.mapped / 2;
+    step = step < LOG_STEP_MIN ? LOG_STEP_MIN : step;
+    step = step > LOG_STEP_MAX ? LOG_STEP_MAX : step;
+    while (want < need) {
+        want += step;
+    }
+    if (want > ALLOC_STORE_HEADER + ALLOC_LOG_MAX) {
+        want = ALLOC_STORE_HEADER + ALLOC_LOG_MAX;
+    }
+    /* Allocate the blocks now: a page of a full tmpfs faulted in through
+     * the mapping would kill the program with SIGBUS. */
+    if (posix_fallocate(g.fd, (off_t)g.mapped, (off_t)(want - g.mapped)) !=
+        0) {
+        return -1;
+    }
+    p = alloc_real_mmap(g.base + g.mapped, want - g.mapped,
+                        PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, g.fd,
+                        (long)g.mapped);
+    if (p == MAP_FAILED) {
+        return -1;
+    }
+    g.hdr = (struct alloc_header *)g.base;
+    if (g.mapped > 0) {
+        g.hdr->self_bytes += want - g.mapped;
+    }
+    g.mapped = want;
+    return 0;
+}
+
+/*
+ * Append a record of len bytes (header included) and return its id, or
+ * UINT32_MAX when the log is full.  The caller fills it, then calls
+ * store_publish().
+ */
+static uint32_t
+store_append(uint32_t kind, size_t len, void **rec)
+{
+    uint64_t off = g.hdr->log_len;
+    size_t padded = (len + 7) & ~(size_t)7;
+    struct alloc_rec *r;
+
+    if (off + padded > ALLOC_LOG_MAX ||
+        store_reserve(ALLOC_STORE_HEADER + off + padded) < 0) {
+        g.hdr->dropped[ALLOC_DROP_LOG_FULL]++;
+        return UINT32_MAX;
+    }
+    r = (struct alloc_rec *)(g.base + ALLOC_STORE_HEADER + off);
+    r->kind = kind;
+    r->len = (uint32_t)len;
+    *rec = r;
+    return (uint32_t)(off / 8);
+}
+
+static void
+store_publish(size_t len)
+{
+    uint64_t next = g.hdr->log_len + ((len + 7) & ~(size_t)7);
+
+    __atomic_store_n(&g.hdr->log_len, next, __ATOMIC_RELEASE);
+}
+
+static void *
+store_record(uint32_t id)
+{
+    return g.base + ALLOC_STORE_HEADER + (uint64_t)id * 8;
+}
+
+static void
+store_close(void)
+{
+    if (g.base != NULL) {
+        alloc_real_munmap(g.base, ALLOC_STORE_HEADER + ALLOC_LOG_MAX);
+    }
+    if (g.fd >= 0) {
+        close(g.fd);
+    }
+    g.base = NULL;
+    g.hdr = NULL;
+    g.mapped = 0;
+    g.fd = -1;
+}
+
+/* The command line, from /proc/self/cmdline, into the header. */
+static void
+store_command(void)
+{
+    char *out = g.hdr->command;
+    size_t cap = sizeof(g.hdr->command), len = 0;
+    ssize_t n;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    n = read(fd, out, cap - 1);
+    close(fd);
+    if (n <= 0) {
+        out[0] = '\0';
+        return;
+    }
+    len = (size_t)n;
+    while (len > 0 && out[len - 1] == '\0') {
+        len--;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (out[i] == '\0') {
+            out[i] = ' ';
+        }
+    }
+    out[len] = '\0';
+}
+
+/* Create DIR/PID.GEN (the first GEN free) and map it. */
+static int
+store_open(void)
+{
+    char path[600];
+    unsigned gen;
+    struct timespec ts;
+
+    for (gen = 0; gen < 1000; gen++) {
+        size_t len = 0;
+
+        put_str(path, &len, sizeof(path), g.dir);
+        put_str(path, &len, sizeof(path), "/");
+        put_uint(path, &len, sizeof(path), (unsigned long)g.pid);
+        put_str(path, &len, sizeof(path), ".");
+        put_uint(path, &len, sizeof(path), gen);
+        g.fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (g.fd >= 0 || errno != EEXIST) {
+            break;
+        }
+    }
+    if (g.fd < 0) {
+        return -1;
+    }
+    g.base =
+        alloc_real_mmap(NULL, ALLOC_STORE_HEADER + ALLOC_LOG_MAX, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (g.base == MAP_FAILED) {
+        g.base = NULL;
+        store_close();
+        return -1;
+    }
+    g.mapped = 0;
+    if (store_reserve(ALLOC_STORE_HEADER + LOG_STEP_MIN) < 0) {
+        store_close();
+        return -1;
+    }
+    memcpy(g.hdr->magic, ALLOC_STORE_MAGIC, 8);
+    g.hdr->version = ALLOC_STORE_VERSION;
+    g.hdr->header_size = ALLOC_STORE_HEADER;
+    g.hdr->pid = g.pid;
+    g.hdr->ppid = (int32_t)getppid();
+    g.hdr->generation = gen;
+    g.hdr->mode = g.all ? ALLOC_MODE_ALL : ALLOC_MODE_SAMPLED;
+    g.hdr->native = (uint32_t)g.native;
+    g.hdr->sample_bytes = g.all ? 0 : (uint64_t)g.sample_bytes;
+    g.hdr->log_max = ALLOC_LOG_MAX;
+    g.hdr->self_bytes = g.mapped;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    g.hdr->start_unix_ns =
+        (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    g.hdr->start_ns = mono_ns(0);
+    store_command();
+    return 0;
+}
+
+/* ---- strings, frames, stacks -------------------------------------------- */
+
+static uint64_t
+hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0x84222325cbf29ce4ull ^ n;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    }
+    h = mix64(h);
+    return h ? h : 1;
+}
+
+static uint32_t
+string_id(const char *s, size_t n)
+{
+    uint64_t key, val;
+    uint32_t id;
+    void *rec;
+
+    if (n > ALLOC_STRING_MAX) {
+        n = ALLOC_STRING_MAX;
+    }
+    key = hash_bytes(s, n);
+    if (map_get(&g.strings, key, &val)) {
+        return (uint32_t)val;
+    }
+    id = store_append(ALLOC_REC_STRING, sizeof(struct alloc_rec) + n, &rec);
+    if (id == UINT32_MAX) {
+        return id;
+    }
+    memcpy((char *)rec + sizeof(struct alloc_rec), s, n);
+    store_publish(sizeof(struct alloc_rec) + n);
+    map_put(&g.strings, key, id, &val);
+    return id;
+}
+
+static uint32_t
+frame_lookup(void *ctx, uint64_t key)
+{
+    uint64_t val;
+
+    (void)ctx;
+    return map_get(&g.frames, key, &val) ? (uint32_t)val : UINT32_MAX;
+}
+
+static uint32_t
+frame_add(void *ctx, uint64_t key, const char *name, size_t name_len,
+          const char *file, size_t file_len, int32_t line, int32_t first)
+{
+    struct alloc_rec_frame *f;
+    uint32_t name_id = string_id(name, name_len);
+    uint32_t file_id = string_id(file, file_len);
+    uint32_t id;
+
+    (void)ctx;
+    if (name_id == UINT32_MAX || file_id == UINT32_MAX) {
+        return UINT32_MAX;
+    }
+    id = store_append(ALLOC_REC_FRAME, sizeof(*f), (void **)&f);
+    if (id == UINT32_MAX) {
+        return id;
+    }
+    f->name = name_id;
+    f->file = file_id;
+    f->line = line;
+    f->firstlineno = first;
+    f->flags = 0;
+    f->address = 0;
+    store_publish(sizeof(*f));
+    g.hdr->nframes++;
+    if (key != 0) {
+        uint64_t old;
+
+        map_put(&g.frames, key, id, &old);
+    }
+    return id;
+}
+
+/* Write a stack record of the given frames; its index, or UINT32_MAX. */
+static uint32_t
+stack_write(const uint32_t *ids, uint32_t n)
+{
+    struct alloc_rec_stack *s;
+    size_t len = sizeof(*s) + (size_t)n * sizeof(uint32_t);
+    uint32_t id, index;
+
+    if (g.nstacks >= STACK_INDEX_MAX) {
+        return UINT32_MAX;
+    }
+    if (g.nstacks == g.stack_ids_cap) {
+        size_t cap = g.stack_ids_cap ? g.stack_ids_cap * 2 : 4096;
+        uint32_t *v = tracker_pages(cap * sizeof(uint32_t));
+
+        if (v == NULL) {
+            return UINT32_MAX;
+        }
+        if (g.stack_ids != NULL) {
+            memcpy(v, g.stack_ids, g.nstacks * sizeof(uint32_t));
+        }
+        tracker_pages_free(g.stack_ids, g.stack_ids_cap * sizeof(uint32_t));
+        g.stack_ids = v;
+        g.stack_ids_cap = cap;
+    }
+    id = store_append(ALLOC_REC_STACK, len, (void **)&s);
+    if (id == UINT32_MAX) {
+        return id;
+    }
+    s->nframes = n;
+    memset(&s->c, 0, sizeof(s->c));
+    s->c.epoch = g.hdr->peak_epoch;
+    if (n > 0) {
+        memcpy(s + 1, ids, (size_t)n * sizeof(uint32_t));
+    }
+    store_publish(len);
+    index = g.nstacks++;
+    g.stack_ids[index] = id;
+    g.hdr->nstacks = g.nstacks;
+    return index;
+}
+
+/* A stack of one made-up frame, for what has no real one. */
+static uint32_t
+stack_special(const char *name)
+{
+    uint32_t frame = frame_add(NULL, 0, name, strlen(name), "", 0, -1, -1);
+
+    return frame == UINT32_MAX ? UINT32_MAX : stack_write(&frame, 1);
+}
+
+/* A C frame, by its pc. */
+static uint32_t
+frame_native(const struct native_frame *nf)
+{
+    struct alloc_rec_frame *f;
+    uint64_t key = mix64(nf->pc ^ 0x6e61746976650000ull), val;
+    uint32_t name, file, id;
+
+    key = key ? key : 1;
+    if (map_get(&g.frames, key, &val)) {
+        return (uint32_t)val;
+    }
+    name = string_id(nf->name, strlen(nf->name));
+    file = string_id(nf->module, strlen(nf->module));
+    if (name == UINT32_MAX || file == UINT32_MAX) {
+        return UINT32_MAX;
+    }
+    id = store_append(ALLOC_REC_FRAME, sizeof(*f), (void **)&f);
+    if (id == UINT32_MAX) {
+        return id;
+    }
+    f->name = name;
+    f->file = file;
+    f->line = -1;
+    f->firstlineno = -1;
+    f->flags = ALLOC_FRAME_NATIVE;
+    f->address = nf->address;
+    store_publish(sizeof(*f));
+    g.hdr->nframes++;
+    map_put(&g.frames, key, id, &val);
+    return id;
+}
+
+/* The index of a stack already seen, or UINT32_MAX.  Under the lock. */
+static uint32_t
+stack_find(uint64_t hash, uint32_t nframes)
+{
+    uint64_t val;
+
+    if (nframes == 0) {
+        return g.empty_stack;
+    }
+    return map_get(&g.stacks, hash, &val) ? (uint32_t)val : UINT32_MAX;
+}
+
+/*
+ * Make the current thread's stack: its C frames (described, innermost
+ * first; none without --native), then its Python frames.  Under the
+ * lock.
+ */
+static uint32_t
+stack_create(enum alloc_src src, uint64_t hash,
+             const struct native_frame *native, uint32_t nnative)
+{
+    static uint32_t ids[NATIVE_FRAMES_MAX + ALLOC_FRAMES_MAX];
+    uint64_t val;
+    uint32_t n = 0, i, index;
+
+    if (map_get(&g.stacks, hash, &val)) {
+        return (uint32_t)val; /* made meanwhile by another thread */
+    }
+    for (i = 0; i < nnative; i++) {
+        uint32_t id = frame_native(&native[i]);
+
+        if (id != UINT32_MAX) {
+            ids[n++] = id;
+        }
+    }
+    n += pyframes_resolve(src, ids + n, ALLOC_FRAMES_MAX, frame_lookup,
+                          frame_add, NULL);
+    index = stack_write(ids, n);
+    if (index == UINT32_MAX || map_put(&g.stacks, hash, index, &val) < 0) {
+        g.hdr->dropped[ALLOC_DROP_STACKS_FULL]++;
+        return index == UINT32_MAX ? g.full_stack : index;
+    }
+    return index;
+}
+
+static struct alloc_counters *
+counters(uint32_t index)
+{
+    struct alloc_rec_stack *s = store_record(g.stack_ids[index]);
+
+    return &s->c;
+}
+
+/* Before a stack's live figures change: keep its figures at the peak. */
+static void
+peak_sync(struct alloc_counters *c)
+{
+    if (c->epoch != g.hdr->peak_epoch) {
+        c->peak_bytes = c->live_bytes;
+        c->peak_blocks = c->live_blocks;
+        c->epoch = g.hdr->peak_epoch;
+    }
+}
+
+/* ---- weights ------------------------------------------------------------ */
+
+/* What a block of n bytes stands for: bytes, and blocks in units. */
+static inline void
+weigh(size_t n, uint64_t *bytes, uint64_t *blocks)
+{
+    double p;
+
+    if (g.all || n == 0) {
+        *bytes = n;
+        *blocks = ALLOC_BLOCK_ONE;
+        return;
+    }
+    p = -expm1(-(double)n / (double)g.sample_bytes);
+    if (p <= 0) {
+        p = 1e-300;
+    }
+    *bytes = (uint64_t)llround((double)n / p);
+    *blocks = (uint64_t)llround((double)ALLOC_BLOCK_ONE / p);
+}
+
+static uint64_t
+rng_next(struct alloc_tls *t)
+{
+    uint64_t x = t->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    t->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Bytes to the next sample: exponential, mean sample_bytes. */
+static int64_t
+next_countdown(struct alloc_tls *t)
+{
+    double u;
+
+    if (g.all) {
+        return -1;
+    }
+    if (!t->seeded) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t->rng = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)gettid() << 32) ^
+                       (uint64_t)(uintptr_t)t) |
+                 1;
+        t->seeded = 1;
+    }
+    /* u in (0, 1]: 53 random bits. */
+    u = (double)((rng_next(t) >> 11) + 1) / 9007199254740992.0;
+    return (int64_t)(-log(u) * (double)g.sample_bytes) + 1;
+}
+
+/* ---- the live set ------------------------------------------------------- */
+
+static void
+filter_add(const void *p)
+{
+    unsigned char *f = &alloc_filter[alloc_filter_slot(p)];
+
+    if (*f < 255) {
+        __atomic_store_n(f, (unsigned char)(*f + 1), __ATOMIC_RELAXED);
+    }
+}
+
+static void
+filter_remove(const void *p)
+{
+    unsigned char *f = &alloc_filter[alloc_filter_slot(p)];
+
+    /* A saturated slot stays: it no longer knows its count. */
+    if (*f > 0 && *f < 255) {
+        __atomic_store_n(f, (unsigned char)(*f - 1), __ATOMIC_RELAXED);
+    }
+}
+
+/* Take back what a live block added.  Under the lock. */
+static void
+live_remove(void *p, uint64_t val)
+{
+    uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
+    size_t n = (size_t)(val >> STACK_INDEX_BITS);
+    struct alloc_counters *c = counters(index);
+    uint64_t bytes, blocks;
+
+    weigh(n, &bytes, &blocks);
+    peak_sync(c);
+    c->live_bytes -= bytes < c->live_bytes ? bytes : c->live_bytes;
+    c->live_blocks -= blocks < c->live_blocks ? blocks : c->live_blocks;
+    g.hdr->live_bytes -= bytes < g.hdr->live_bytes ? bytes : g.hdr->live_bytes;
+    g.hdr->live_blocks -=
+        blocks < g.hdr->live_blocks ? blocks : g.hdr->live_blocks;
+    if (!g.all) {
+        filter_remove(p);
+    }
+}
+
+/* Add a live block of n bytes on stack index; allocated says whether it
+ * is a new allocation (not a mapping that shrank).  Under the lock. */
+static void
+live_add(void *p, size_t n, uint32_t index, int allocated)
+{
+    struct alloc_counters *c = counters(index);
+    uint64_t bytes, blocks, old;
+
+    int had;
+
+    if (n > SIZE_MAX_TRACKED) {
+        n = SIZE_MAX_TRACKED;
+    }
+    had = map_put(&g.live, (uint64_t)(uintptr_t)p,
+                  ((uint64_t)n << STACK_INDEX_BITS) | index, &old);
+    if (had < 0) {
+        return;
+    }
+    if (had) {
+        /* Its free went by unseen (freed by a path the tracker does not
+         * see): it is not live any more. */
+        live_remove(p, old);
+    }
+    weigh(n, &bytes, &blocks);
+    peak_sync(c);
+    if (allocated) {
+        c->allocated_bytes += bytes;
+        c->allocated_blocks += blocks;
+        g.hdr->allocated_bytes += bytes;
+        g.hdr->allocated_blocks += blocks;
+    }
+    c->live_bytes += bytes;
+    c->live_blocks += blocks;
+    g.hdr->live_bytes += bytes;
+    g.hdr->live_blocks += blocks;
+    if (g.hdr->live_bytes > g.hdr->peak_bytes) {
+        g.hdr->peak_bytes = g.hdr->live_bytes;
+        g.hdr->peak_ns = mono_ns(1);
+        g.hdr->peak_epoch++;
+    }
+    if (!g.all) {
+        filter_add(p);
+    }
+}
+
+/* ---- starting, stopping ------------------------------------------------- */
+
+/* Parse a configuration (ALLOC_ENV's syntax).  No allocation. */
+static void
+configure(const char *env)
+{
+    const char *s;
+    int root = 0, parent = 0;
+
+    g.configured = 1;
+    g.enabled = 0;
+    g.pid = (int)getpid();
+    if (env == NULL) {
+        return;
+    }
+    g.sample_bytes = 64 * 1024;
+    g.all = g.follow = g.native = 0;
+    g.controller = 0;
+    g.controller_at = 0;
+    s = env;
+    while (*s != '\0') {
+        const char *key = s, *val, *end;
+        size_t klen, vlen;
+
+        while (*s != '\0' && *s != '=' && *s != ';') {
+            s++;
+        }
+        klen = (size_t)(s - key);
+        if (*s != '=') {
+            break;
+        }
+        val = ++s;
+        while (*s != '\0' && *s != ';') {
+            s++;
+        }
+        end = s;
+        vlen = (size_t)(end - val);
+        if (*s == ';') {
+            s++;
+        }
+        if (klen == 3 && memcmp(key, "dir", 3) == 0 && vlen < sizeof(g.dir)) {
+            memcpy(g.dir, val, vlen);
+            g.dir[vlen] = '\0';
+        } else {
+            long v = 0;
+            size_t i;
+
+            for (i = 0; i < vlen && val[i] >= '0' && val[i] <= '9'; i++) {
+                v = v * 10 + (val[i] - '0');
+            }
+            if (klen == 4 && memcmp(key, "root", 4) == 0) {
+                root = (int)v;
+            } else if (klen == 6 && memcmp(key, "parent", 6) == 0) {
+                parent = (int)v;
+            } else if (klen == 4 && memcmp(key, "mode", 4) == 0) {
+                g.all = vlen == 3 && memcmp(val, "all", 3) == 0;
+            } else if (klen == 6 && memcmp(key, "sample", 6) == 0 && v > 0) {
+                g.sample_bytes = v;
+            } else if (klen == 6 && memcmp(key, "follow", 6) == 0) {
+                g.follow = v != 0;
+            } else if (klen == 6 && memcmp(key, "native", 6) == 0) {
+                g.native = v != 0;
+            } else if (klen == 10 && memcmp(key, "controller", 10) == 0) {
+                g.controller = (int)v;
+            } else if (klen == 13 && memcmp(key, "controller_at", 13) == 0) {
+                g.controller_at = (uint64_t)v;
+            }
+        }
+    }
+    /* The started command is pyspect's child (parent=), in every image
+     * it execs; its own children are not, unless followed. */
+    if (parent != 0 && (int)getppid() == parent) {
+        root = g.pid;
+    }
+    g.root_pid = root;
+    g.enabled = g.dir[0] != '\0' && (g.pid == root || g.follow);
+}
+
+void
+tracker_configure(void)
+{
+    configure(getenv(ALLOC_ENV));
+}
+
+int
+tracker_native(void)
+{
+    return g.enabled && g.native;
+}
+
+/* Create the file and the tables, and switch tracking on.  The caller
+ * holds the lock (or is alone). */
+static int
+start_locked(void)
+{
+    const char *v;
+
+    if (g.hdr == NULL && store_open() < 0) {
+        return -1;
+    }
+    v = pyframes_version();
+    memcpy(g.hdr->python_version, v,
+           strnlen(v, sizeof(g.hdr->python_version) - 1));
+    g.empty_stack = stack_write(NULL, 0);
+    g.full_stack = stack_special("[stack table full]");
+    if (g.empty_stack == UINT32_MAX || g.full_stack == UINT32_MAX) {
+        return -1;
+    }
+    g.hdr->controller = g.controller;
+    g.hdr->state = ALLOC_STATE_TRACKING;
+    g.next_check_ns = 0;
+    g.tracking = 1;
+    memset(alloc_filter, g.all ? 255 : 0, sizeof(alloc_filter));
+    return 0;
+}
+
+/* Let go of the file and the tables (attached: the program goes on
+ * without the tracker's memory).  Under the lock, tracking off. */
+static void
+release_locked(void)
+{
+    store_close();
+    map_release(&g.live);
+    map_release(&g.stacks);
+    map_release(&g.frames);
+    map_release(&g.strings);
+    tracker_pages_free(g.stack_ids, g.stack_ids_cap * sizeof(uint32_t));
+    g.stack_ids = NULL;
+    g.stack_ids_cap = 0;
+    g.nstacks = 0;
+}
+
+int
+tracker_start(void)
+{
+    int rc = 0;
+
+    lock();
+    if (!g.tracking && !g.ended) {
+        rc = start_locked();
+    }
+    unlock();
+    return rc;
+}
+
+static void
+stop_locked(enum alloc_state state)
+{
+    g.tracking = 0;
+    memset(alloc_filter, 0, sizeof(alloc_filter));
+    if (g.hdr != NULL) {
+        g.hdr->update_ns = mono_ns(0);
+        g.hdr->state = state;
+    }
+    if (g.controller != 0) {
+        /* The file stays for pyspect to read; the mapping goes, and the
+         * tracker stays off until attached again. */
+        release_locked();
+        g.controller = 0;
+        g.enabled = 0;
+    }
+}
+
+void
+tracker_stop(void)
+{
+    lock();
+    stop_locked(ALLOC_STATE_STOPPED);
+    unlock();
+}
+
+/*
+ * Is the pyspect that attached the tracker still there?  Its pid, with
+ * the start time it gave, so that another process that got its pid later
+ * does not keep the tracker going.  open() and read(), no allocation.
+ */
+static int
+controller_alive(void)
+{
+    char path[64], buf[1024];
+    size_t len = 0;
+    ssize_t n;
+    int fd, field = 1;
+    uint64_t start = 0;
+    char *p;
+
+    put_str(path, &len, sizeof(path), "/proc/");
+    put_uint(path, &len, sizeof(path), (unsigned long)g.controller);
+    put_str(path, &len, sizeof(path), "/stat");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno != ENOENT && errno != ESRCH;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    /* Field 22, starttime, counted after the command's closing ')'. */
+    p = strrchr(buf, ')');
+    if (p == NULL) {
+        return 0;
+    }
+    for (p++, field = 2; *p != '\0' && field < 22; p++) {
+        if (*p == ' ') {
+            field++;
+        }
+    }
+    while (*p >= '0' && *p <= '9') {
+        start = start * 10 + (uint64_t)(*p++ - '0');
+    }
+    return g.controller_at == 0 || start == g.controller_at;
+}
+
+/* Is the interpreter shutting down?  Then the figures are final: what is
+ * live now is what the program left live; teardown is not its doing. */
+static int
+check_ended(void)
+{
+    if (g.tracking && !pyframes_running()) {
+        g.ended = 1;
+        stop_locked(ALLOC_STATE_EXITED);
+        return 1;
+    }
+    if (g.controller != 0 && g.tracking) {
+        /* Attached: pyspect asks to stop through the file; and if it is
+         * gone (killed, say), tracking stops by itself.  Looked for at
+         * most four times a second. */
+        uint64_t now;
+
+        if (__atomic_load_n(&g.hdr->stop, __ATOMIC_RELAXED)) {
+            stop_locked(ALLOC_STATE_STOPPED);
+            return 1;
+        }
+        now = mono_ns(1);
+        if (now >= g.next_check_ns) {
+            g.next_check_ns = now + 250000000u;
+            if (!controller_alive()) {
+                stop_locked(ALLOC_STATE_STOPPED);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+tracker_attach(const char *config)
+{
+    int rc = 0;
+
+    lock();
+    if (g.tracking && g.controller != 0 && controller_alive()) {
+        rc = -2; /* another pyspect is attached */
+    } else {
+        if (g.tracking) {
+            stop_locked(ALLOC_STATE_STOPPED);
+        }
+        configure(config);
+        g.ended = 0;
+        g.attachable = 1;
+        if (!g.enabled || g.controller == 0) {
+            rc = -1;
+        }
+    }
+    unlock();
+    return rc;
+}
+
+void
+tracker_exit(void)
+{
+    lock();
+    if (g.tracking) {
+        stop_locked(ALLOC_STATE_EXITED);
+    }
+    unlock();
+}
+
+/* ---- the slow paths ----------------------------------------------------- */
+
+void
+tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
+{
+    uintptr_t pcs[NATIVE_FRAMES_MAX];
+    uint64_t hash;
+    uint32_t nframes, npcs = 0, index = UINT32_MAX;
+
+    t->busy++;
+    if (ALLOC_UNLIKELY(!g.tracking)) {
+        t->countdown = g.attachable ? INERT_COUNTDOWN : OFF_COUNTDOWN;
+        if (g.enabled && !g.ended) {
+            t->countdown = WAIT_COUNTDOWN;
+            if (pyframes_try_hook() && tracker_start() == 0) {
+                t->countdown = next_countdown(t);
+            }
+        }
+        t->busy--;
+        return;
+    }
+    if (g.all) {
+        t->countdown = -1;
+    } else {
+        if (!t->seeded) {
+            /* A thread's first draw: the point may fall inside this
+             * block. */
+            t->countdown += next_countdown(t);
+            if (t->countdown >= 0) {
+                t->busy--;
+                return;
+            }
+        }
+        t->countdown = next_countdown(t);
+    }
+    hash = pyframes_hash(src, &nframes);
+    if (g.native) {
+        uint32_t i;
+
+        npcs = native_capture(pcs, NATIVE_FRAMES_MAX);
+        for (i = 0; i < npcs; i++) {
+            hash = mix64(hash ^ pcs[i]);
+        }
+        hash = hash ? hash : 1;
+    }
+    lock();
+    if (g.tracking && !check_ended()) {
+        index = stack_find(hash, nframes + npcs);
+        if (index == UINT32_MAX && npcs > 0) {
+            /* Describing C frames takes the loader's lock: not with
+             * ours held. */
+            struct native_frame *nf;
+
+            unlock();
+            nf = native_describe(pcs, npcs);
+            lock();
+            if (g.tracking && !check_ended()) {
+                index = stack_create(src, hash, nf, nf != NULL ? npcs : 0);
+            }
+        } else if (index == UINT32_MAX) {
+            index = stack_create(src, hash, NULL, 0);
+        }
+        if (index != UINT32_MAX && g.tracking) {
+            g.hdr->samples++;
+            live_add(p, n, index, 1);
+        }
+    }
+    unlock();
+    t->busy--;
+}
+
+void
+tracker_free(void *p)
+{
+    struct alloc_tls *t = &alloc_tls;
+    uint64_t val;
+
+    t->busy++;
+    lock();
+    if (g.tracking && !check_ended() &&
+        map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
+        live_remove(p, val);
+    }
+    unlock();
+    t->busy--;
+}
+
+void
+tracker_unmap(void *p, size_t n)
+{
+    struct alloc_tls *t = &alloc_tls;
+    uint64_t val;
+
+    t->busy++;
+    lock();
+    if (g.tracking && !check_ended() &&
+        map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
+        size_t size = (size_t)(val >> STACK_INDEX_BITS);
+        uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
+
+        live_remove(p, val);
+        /* Unmapping the head of a mapping leaves its tail live. */
+        if (n < size) {
+            n = (n + 4095) & ~(size_t)4095;
+            if (n < size) {
+                live_add((char *)p + n, size - n, index, 0);
+            }
+        }
+    }
+    unlock();
+    t->busy--;
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+void
+tracker_fork_prepare(void)
+{
+    alloc_tls.busy++;
+    lock();
+}
+
+void
+tracker_fork_parent(void)
+{
+    unlock();
+    alloc_tls.busy--;
+}
+
+/*
+ * The child has a copy of everything, the parent's file mapping included
+ * (shared!).  It lets go of all of it, then starts afresh in a file of its
+ * own when children are followed: its report is about what it allocates
+ * itself.
+ */
+void
+tracker_fork_child(void)
+{
+    int was = g.tracking;
+
+    g.lock = 0;
+    g.tracking = 0;
+    memset(alloc_filter, 0, sizeof(alloc_filter));
+    if (g.base != NULL) {
+        alloc_real_munmap(g.base, ALLOC_STORE_HEADER + ALLOC_LOG_MAX);
+        g.base = NULL;
+        g.hdr = NULL;
+        g.mapped = 0;
+    }
+    if (g.fd >= 0) {
+        close(g.fd);
+        g.fd = -1;
+    }
+    map_release(&g.live);
+    map_release(&g.stacks);
+    map_release(&g.frames);
+    map_release(&g.strings);
+    tracker_pages_free(g.stack_ids, g.stack_ids_cap * sizeof(uint32_t));
+    g.stack_ids = NULL;
+    g.stack_ids_cap = 0;
+    g.nstacks = 0;
+    g.pid = (int)getpid();
+    g.enabled = g.enabled && g.follow;
+    alloc_tls.countdown = OFF_COUNTDOWN;
+    if (was && g.enabled && !g.ended && start_locked() == 0) {
+        alloc_tls.countdown = next_countdown(&alloc_tls);
+    }
+    alloc_tls.busy--;
+}
