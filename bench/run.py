@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHES = ["dump.py", "heap.py", "mem.py", "record.py", "push.py", "trace.py"]
+BENCHES = ["dump.py", "heap.py", "mem.py", "record.py", "push.py", "trace.py",
+           "top.py"]
 
 
 def main():

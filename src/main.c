@@ -34,6 +34,7 @@ static const struct cmd_struct commands[] = {
     {"mem", cmd_mem, "where the memory is, and why RSS stays high"},
     {"record", cmd_record,
      "sample stacks over time: flame graph, speedscope, table"},
+    {"top", cmd_top, "a live view of the hottest functions, like top"},
 };
 
 static void

@@ -24,6 +24,7 @@ int cmd_mem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 /* `pyspect mem --watch` (cmd_mem() hands it over). */
 int cmd_mem_watch(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 struct target;
 struct py_runtime;

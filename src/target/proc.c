@@ -228,6 +228,42 @@ status_line(const char *text, size_t len, const char *name, long long *v,
 }
 
 int
+proc_usage(int pid, uint64_t *cpu_ns, uint64_t *rss_bytes)
+{
+    char path[64];
+    struct strbuf sb = STRBUF_INIT;
+    long long utime = 0, stime = 0, rss = 0;
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    int rc;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    rc = read_file(path, 4096, &sb);
+    if (rc < 0) {
+        strbuf_release(&sb);
+        return PS_ENOTFOUND;
+    }
+    /* utime, stime and rss: fields 14, 15 and 24 (11, 12 and 21 after
+     * the state). */
+    rc = proc_stat_field(sb.buf, sb.len, 11, &utime);
+    if (rc == 0) {
+        rc = proc_stat_field(sb.buf, sb.len, 12, &stime);
+    }
+    if (rc == 0) {
+        rc = proc_stat_field(sb.buf, sb.len, 21, &rss);
+    }
+    strbuf_release(&sb);
+    if (rc < 0) {
+        return rc;
+    }
+    if (tick <= 0) {
+        tick = 100;
+    }
+    *cpu_ns = (uint64_t)(utime + stime) * (1000000000u / (uint64_t)tick);
+    *rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+    return 0;
+}
+
+int
 proc_status_parse(const char *text, size_t len, const char *name, int index,
                   long long *out)
 {

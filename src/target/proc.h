@@ -66,6 +66,13 @@ int proc_exiting(int pid);
 int proc_ppid(int pid, int *ppid);
 
 /*
+ * The CPU time pid has used (user and system, all its threads, in
+ * nanoseconds at the kernel's clock tick resolution) and its resident
+ * set size in bytes, from /proc/PID/stat.  PS_ENOTFOUND when gone.
+ */
+int proc_usage(int pid, uint64_t *cpu_ns, uint64_t *rss_bytes);
+
+/*
  * A process other than exclude whose command line (proc_cmdline) is
  * cmdline, as a supervisor's restart makes one; of several, one whose
  * parent does not match too (the top of a tree of workers), the lowest
