@@ -115,11 +115,23 @@ class Tmux:
         raise AssertionError("pyspect did not exit; the screen:\n%s" %
                              self.screen())
 
-    def pyspect_pid(self):
-        """The pid of the pyspect running in the window."""
-        out = subprocess.run(["pgrep", "-f", "-n", "^%s top" % PYSPECT],
-                             capture_output=True, text=True, timeout=10)
-        return int(out.stdout.split()[0])
+    def pyspect_pid(self, timeout=10):
+        """The pid of the pyspect running in the window: the child of the
+        window's shell (never another test's pyspect running beside)."""
+        shell = int(self.tmux("display-message", "-p", "-t", "top",
+                              "#{pane_pid}").stdout.strip())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open("/proc/%d/task/%d/children" % (shell, shell)) as f:
+                for child in f.read().split():
+                    try:
+                        exe = os.readlink("/proc/%s/exe" % child)
+                    except OSError:
+                        continue
+                    if os.path.basename(exe) == "pyspect":
+                        return int(child)
+            time.sleep(0.05)
+        raise AssertionError("no pyspect under the window's shell %d" % shell)
 
     def close(self):
         self.tmux("kill-server", check=False)
