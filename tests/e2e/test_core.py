@@ -136,9 +136,10 @@ def test_dump_core_equals_live(python, target, tmp_path):
             (got, want)
         assert any(a <= got["missing_address"] < b
                    for a, b in core.lost), (got, core.lost)
+        # What it waits on is read from that stack too.
         assert dict(got, error=None, missing_address=None,
-                    frames=want["frames"]) == dict(want, error=None,
-                                                   missing_address=None)
+                    frames=want["frames"], waiting_for=None) == \
+            dict(want, error=None, missing_address=None, waiting_for=None)
     lost = [t for t in doc["threads"] if "missing_address" in t]
     text = pyspect("dump", *core.args, timeout=120)
     assert text.rc == 0, text.err

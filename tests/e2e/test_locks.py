@@ -103,7 +103,9 @@ def test_waits_and_deadlock_on_a_core(python, target, tmp_path):
     threads = by_name(doc)
     for name, want in expected_waits(t).items():
         assert threads[name].get("waiting_for") == want, name
-    assert threads["MainThread"]["waiting_for"] == \
-        by_name(live)["MainThread"]["waiting_for"]
+    # The GIL is waited for in timed waits of 5 ms (the interval): gcore
+    # may catch the main thread between two, out of the futex call.
+    assert threads["MainThread"].get("waiting_for") in \
+        (None, by_name(live)["MainThread"].get("waiting_for"))
     assert doc["deadlocks"] == live["deadlocks"]
     assert len(doc["deadlocks"]) == 1

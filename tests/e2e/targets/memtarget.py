@@ -378,6 +378,12 @@ def main():
     # the free lists and caches they fill (3.11: 1 start in 8 had one
     # arena more by READY than its truth said), so three rounds at least.
     for i in range(8):
+        # What runs between the measurement and parking (the READY line,
+        # the sleep) runs once before it too: a first call can take a new
+        # pool, and so an arena, of a size class not used yet.
+        sys.stdout.write("")
+        sys.stdout.flush()
+        time.sleep(0.001)
         doc["pymalloc"] = debugmallocstats()
         # mallinfo2() last: what follows allocates little and frees it.
         doc["mallinfo"] = mallinfo()
