@@ -153,6 +153,34 @@ stop_status(int status, int *sig)
 }
 
 /*
+ * Has tid, a process pyspect started (a thread-group leader whose parent
+ * is pyspect), exited?  Its exit status is then the session's to collect
+ * (the command's status becomes pyspect's): the pause must not reap it.
+ * Looked at with WNOWAIT, which leaves the status where it is.
+ */
+static int
+own_child_exited(int tid)
+{
+    siginfo_t si;
+    long long tgid;
+    int ppid;
+
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)tid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) <
+            0 ||
+        si.si_pid != tid) {
+        return 0;
+    }
+    /* A tracee's stops are reported even without WSTOPPED. */
+    if (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED &&
+        si.si_code != CLD_DUMPED) {
+        return 0;
+    }
+    return proc_status_field(tid, 0, "Tgid", 0, &tgid) == 0 && tgid == tid &&
+           proc_ppid(tid, &ppid) == 0 && ppid == (int)getpid();
+}
+
+/*
  * Wait until tid reports a stop, with the guarded signals and SIGCHLD
  * blocked (wake holds them).  Returns 1 stopped, 0 gone, or PS_ESTUCK
  * past the deadline.  A guarded signal the guard handles that arrives
@@ -164,11 +192,15 @@ wait_stop(int tid, int *sig, uint64_t deadline, const sigset_t *wake,
 {
     for (;;) {
         int status;
-        pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+        pid_t r;
         uint64_t now;
         struct timespec ts;
         int s;
 
+        if (own_child_exited(tid)) {
+            return 0;
+        }
+        r = waitpid(tid, &status, __WALL | WNOHANG);
         if (r == tid) {
             return stop_status(status, sig);
         }
