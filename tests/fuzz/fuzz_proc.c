@@ -25,6 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long long v;
     int64_t nr;
     uint64_t sp, pc;
+    uint64_t args[6];
     char state;
 
     if (maps_parse(text, size, &m) == 0 && m.n > 0) {
@@ -42,6 +43,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     proc_status_parse(text, size, "TracerPid", 0, &v);
     proc_status_parse(text, size, "Uid", 3, &v);
     proc_creds_parse(text, size, &creds);
-    proc_parse_syscall(text, size, &nr, &sp, &pc);
+    proc_parse_syscall(text, size, &nr, &sp, &pc, args);
     return 0;
 }
