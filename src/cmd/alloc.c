@@ -266,12 +266,8 @@ alloc_parse(int argc, char **argv, struct alloc_options *opt)
             }
             break;
         case 'd':
-            if (parse_double(optarg, &opt->duration) < 0 ||
-                opt->duration <= 0) {
-                return cmd_usage_error("alloc",
-                                       "duration '%s' is not a positive "
-                                       "number of seconds",
-                                       optarg);
+            if (cmd_parse_duration("alloc", optarg, &opt->duration) < 0) {
+                return PS_EUSAGE;
             }
             break;
         case 'j':

@@ -128,6 +128,12 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
+ * -d/--duration SECS of cmd: a positive number of seconds into *out, or
+ * the usage error said (cmd_usage_error()) and its code returned.
+ */
+int cmd_parse_duration(const char *cmd, const char *arg, double *out);
+
+/*
  * Write buf as the whole of the file path (created or truncated); 0 or
  * PS_EIO naming the system's reason (a full disk: "No space left on
  * device").

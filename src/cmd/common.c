@@ -376,3 +376,15 @@ cmd_is_script(const char *name)
     strbuf_release(&file);
     return found;
 }
+
+int
+cmd_parse_duration(const char *cmd, const char *arg, double *out)
+{
+    if (parse_double(arg, out) < 0 || *out <= 0) {
+        return cmd_usage_error(cmd,
+                               "duration '%s' is not a positive number of "
+                               "seconds",
+                               arg);
+    }
+    return 0;
+}

@@ -367,12 +367,8 @@ record_parse(int argc, char **argv, struct record_options *opt)
             }
             break;
         case 'd':
-            if (parse_double(optarg, &opt->duration) < 0 ||
-                opt->duration <= 0) {
-                return cmd_usage_error("record",
-                                       "duration '%s' is not a positive "
-                                       "number of seconds",
-                                       optarg);
+            if (cmd_parse_duration("record", optarg, &opt->duration) < 0) {
+                return PS_EUSAGE;
             }
             break;
         case 'm':

@@ -232,12 +232,8 @@ top_parse(int argc, char **argv, struct top_options *opt)
             }
             break;
         case 'd':
-            if (parse_double(optarg, &opt->duration) < 0 ||
-                opt->duration <= 0) {
-                return cmd_usage_error("top",
-                                       "duration '%s' is not a positive "
-                                       "number of seconds",
-                                       optarg);
+            if (cmd_parse_duration("top", optarg, &opt->duration) < 0) {
+                return PS_EUSAGE;
             }
             break;
         case 'm':
