@@ -166,10 +166,14 @@ def test_top_in_a_terminal(python, target, tmp_path):
         assert re.search(r"CPU: [\d.]+%", screen), screen
         assert re.search(r"GIL: [\d.]+% of samples", screen), screen
         assert re.search(r"RSS: [\d.]+ MiB", screen), screen
-        assert re.search(r"Samples: \d+ in the last [\d.]+ s \(\d+ "
-                         r"dropped\), \d+ in [\d.]+ s \(\d+ dropped\)",
-                         screen), screen
-        assert "the last 0.5 s" in screen and "since the start" in screen
+        m = re.search(r"Samples: \d+ in the last ([\d.]+) s \(\d+ "
+                      r"dropped\), \d+ in [\d.]+ s \(\d+ dropped\)", screen)
+        assert m, screen
+        # The interval as measured: 0.5 s asked, longer when the machine
+        # is loaded.
+        assert 0.5 <= float(m.group(1)) < 2, screen
+        assert ("%%Own, %%Total: the last %s s; OwnTime, TotalTime: totals "
+                "since the start" % m.group(1)) in screen, screen
         assert "View: functions, all threads; sorted by OwnTime" in screen
         # The hot function leads, sorted by own time.
         top = rows(screen)[0]
