@@ -66,7 +66,7 @@ blocks_type(struct py_blocks *c, raddr_t addr)
     const struct py_layout *l = &c->rt->layout;
     struct py_blocks_type *t;
     const struct map_entry *e;
-    uint64_t meta = 0, metameta = 0, name = 0, basicsize = 0, flags = 0;
+    uint64_t meta = 0, name = 0, basicsize = 0, flags = 0;
     struct strbuf sb = STRBUF_INIT;
 
     if (addr == 0 || (addr & 7) != 0) {
@@ -83,16 +83,13 @@ blocks_type(struct py_blocks *c, raddr_t addr)
     e = maps_find(&c->rt->maps, addr);
     if (e == NULL || e->perms[0] != 'r' || e->perms[1] != 'w' ||
         memsrc_read_u64(c->rt->mem, addr + l->obj_type, &meta) < 0 ||
-        (meta != c->type_type &&
-         (meta == 0 ||
-          memsrc_read_u64(c->rt->mem, meta + l->obj_type, &metameta) < 0 ||
-          metameta != c->type_type)) ||
+        !py_type_is_metatype(&c->rt->reader, meta, c->type_type) ||
         memsrc_read_u64(c->rt->mem, addr + l->type_name, &name) < 0 ||
         memsrc_read_u64(c->rt->mem, addr + l->type_basicsize, &basicsize) <
             0 ||
         memsrc_read_u64(c->rt->mem, addr + l->type_flags, &flags) < 0 ||
         basicsize < 16 || basicsize > (1u << 20) ||
-        py_cstr_read(c->rt, name, 200, &sb) < 0 || sb.len == 0) {
+        py_cstr_read(&c->rt->reader, name, 200, &sb) < 0 || sb.len == 0) {
         strbuf_release(&sb);
         err_clear();
         if (c->not_types.count >= PY_CENSUS_MAX_NEGATIVE) {

@@ -60,9 +60,9 @@ find_subtype_traverse(struct py_runtime *rt, struct census_builtins *b)
 
     if (py_runtime_interp_head(rt, &interp) < 0 ||
         memsrc_read_u64(rt->mem, interp + l->interp_modules, &modules) < 0 ||
-        py_dict_get_str(rt, modules, "_frozen_importlib", &mod) < 0 ||
+        py_dict_get_str(&rt->reader, modules, "_frozen_importlib", &mod) < 0 ||
         memsrc_read_u64(rt->mem, mod + l->module_dict, &dict) < 0 ||
-        py_dict_get_str(rt, dict, "ModuleSpec", &spec) < 0 ||
+        py_dict_get_str(&rt->reader, dict, "ModuleSpec", &spec) < 0 ||
         memsrc_read_u64(rt->mem, spec + l->type_flags, &flags) < 0 ||
         !(flags & (uint64_t)l->tpflags_heaptype) ||
         memsrc_read_u64(rt->mem, spec + l->type_traverse,
@@ -137,6 +137,8 @@ census_init(struct census *c, struct py_runtime *rt, struct memsrc *mem,
     memset(c, 0, sizeof(*c));
     c->rt = rt;
     c->mem = mem;
+    c->reader.rt = rt;
+    c->reader.mem = mem;
     c->l = &rt->layout;
     c->b = *b;
     c->flags = flags;
@@ -226,32 +228,17 @@ scratch(struct census *c, size_t len)
     return c->buf;
 }
 
-/*
- * The pyobj readers go through rt->mem; point it at the census's source
- * while they run, so type names cost no extra reads of the target.
- */
+/* Names read through the census's own cache cost no extra reads. */
 static int
 read_str(struct census *c, raddr_t addr, struct strbuf *sb)
 {
-    struct memsrc *saved = c->rt->mem;
-    int rc;
-
-    c->rt->mem = c->mem;
-    rc = py_str_read(c->rt, addr, CENSUS_NAME_MAX, sb, NULL);
-    c->rt->mem = saved;
-    return rc;
+    return py_str_read(&c->reader, addr, CENSUS_NAME_MAX, sb, NULL);
 }
 
 static int
 dict_get_str(struct census *c, raddr_t dict, const char *key, raddr_t *v)
 {
-    struct memsrc *saved = c->rt->mem;
-    int rc;
-
-    c->rt->mem = c->mem;
-    rc = py_dict_get_str(c->rt, dict, key, v);
-    c->rt->mem = saved;
-    return rc;
+    return py_dict_get_str(&c->reader, dict, key, v);
 }
 
 /* ---- numpy arrays -------------------------------------------------------- */
@@ -276,19 +263,17 @@ static int
 is_ndarray_type(struct census *c, raddr_t addr)
 {
     struct strbuf name = STRBUF_INIT;
-    struct memsrc *saved = c->rt->mem;
     uint64_t tp_name = 0;
     int yes = 0;
 
     if (c->ndarray_type != 0) {
         return addr == c->ndarray_type;
     }
-    c->rt->mem = c->mem;
     if (rd64(c, addr + c->l->type_name, &tp_name) == 0 && tp_name != 0 &&
-        py_cstr_read(c->rt, tp_name, sizeof(NDARRAY_TP_NAME), &name) == 0) {
+        py_cstr_read(&c->reader, tp_name, sizeof(NDARRAY_TP_NAME), &name) ==
+            0) {
         yes = strcmp(name.buf, NDARRAY_TP_NAME) == 0;
     }
-    c->rt->mem = saved;
     strbuf_release(&name);
     err_clear();
     if (yes) {
@@ -383,7 +368,6 @@ type_names(struct census *c, struct census_type *t, raddr_t tp_name,
            raddr_t ht_name, raddr_t dict)
 {
     struct strbuf name = STRBUF_INIT, module = STRBUF_INIT;
-    struct memsrc *saved = c->rt->mem;
     raddr_t mod;
     char *dot;
 
@@ -396,13 +380,11 @@ type_names(struct census *c, struct census_type *t, raddr_t tp_name,
     }
     /* Static types: tp_name is "module.name", or "name" in builtins. */
     strbuf_reset(&name);
-    c->rt->mem = c->mem;
     if (tp_name == 0 ||
-        py_cstr_read(c->rt, tp_name, CENSUS_NAME_MAX, &name) < 0) {
+        py_cstr_read(&c->reader, tp_name, CENSUS_NAME_MAX, &name) < 0) {
         strbuf_reset(&name);
         strbuf_addstr(&name, "?");
     }
-    c->rt->mem = saved;
     dot = strrchr(name.buf, '.');
     if (dot != NULL) {
         strbuf_add(&module, name.buf, (size_t)(dot - name.buf));
@@ -420,15 +402,8 @@ done:
 static int
 is_metatype(struct census *c, raddr_t meta)
 {
-    uint64_t flags;
-
-    if (meta == c->b.types[CENSUS_TYPE]) {
-        return 1;
-    }
-    if (!plausible(meta) || rd64(c, meta + c->l->type_flags, &flags) < 0) {
-        return 0;
-    }
-    return (flags >> c->l->tpflags_type_subclass_bit) & 1;
+    return (meta == c->b.types[CENSUS_TYPE] || plausible(meta)) &&
+           py_type_is_metatype(&c->reader, meta, c->b.types[CENSUS_TYPE]);
 }
 
 /* The __slots__ members (T_OBJECT_EX) of one class, appended to t. */
@@ -692,75 +667,33 @@ census_types(const struct census *c, struct census_type ***types, size_t *n)
 
 /* ---- dict keys --------------------------------------------------------- */
 
-struct keys_info {
-    uint64_t refcnt;
-    uint64_t size; /* slots in the hash table */
-    uint64_t usable;
-    uint64_t nentries;
-    uint64_t index_bytes;
-    int32_t entry_size, key_off, value_off;
-    raddr_t entries;
-};
+/* pyobj's decoders, with the census's bound on what one object holds. */
+static int
+keys_bound(int rc, const struct py_dict_keys *k)
+{
+    return rc == 0 && k->nentries > CENSUS_ITEMS_MAX ? PS_ECORRUPT : rc;
+}
 
 static int
-keys_read(struct census *c, raddr_t keys, struct keys_info *k)
+keys_read(struct census *c, raddr_t keys, struct py_dict_keys *k)
 {
-    const struct py_layout *l = c->l;
-    unsigned char hdr[64];
-    int rc;
-
-    if (!plausible(keys) || (size_t)l->dictkeys_indices > sizeof(hdr)) {
+    if (!plausible(keys)) {
         return PS_ECORRUPT;
     }
-    rc = rd(c, keys, hdr, (size_t)l->dictkeys_indices);
-    if (rc < 0) {
-        return rc;
-    }
-    k->refcnt = load_u64(hdr, l->dictkeys_refcnt);
-    k->usable = load_u64(hdr, l->dictkeys_usable);
-    k->nentries = load_u64(hdr, l->dictkeys_nentries);
-    if (pyl_has(l->dictkeys_size)) {
-        k->size = load_u64(hdr, l->dictkeys_size);
-        if (k->size == 0 || (k->size & (k->size - 1)) != 0 ||
-            k->size > (1ull << 32)) {
-            return PS_ECORRUPT;
-        }
-        k->index_bytes = k->size * (k->size <= 0xff     ? 1
-                                    : k->size <= 0xffff ? 2
-                                                        : 4);
-        k->entry_size = l->dictentry_size;
-        k->key_off = l->dictentry_key;
-        k->value_off = l->dictentry_value;
-    } else {
-        unsigned log2 = hdr[l->dictkeys_log2_size];
-        unsigned log2_index = hdr[l->dictkeys_log2_index_bytes];
+    return keys_bound(py_dict_keys_read(&c->reader, keys, k), k);
+}
 
-        if (log2 > 32 || log2_index > 35) {
-            return PS_ECORRUPT;
-        }
-        k->size = 1ull << log2;
-        k->index_bytes = 1ull << log2_index;
-        if ((int32_t)hdr[l->dictkeys_kind] == l->dictkeys_kind_general) {
-            k->entry_size = l->dictentry_size;
-            k->key_off = l->dictentry_key;
-            k->value_off = l->dictentry_value;
-        } else {
-            k->entry_size = l->dictuentry_size;
-            k->key_off = l->dictuentry_key;
-            k->value_off = l->dictuentry_value;
-        }
-    }
-    if (k->nentries > k->size || k->nentries > CENSUS_ITEMS_MAX ||
-        k->usable > k->size) {
-        return PS_ECORRUPT;
-    }
-    k->entries = keys + (raddr_t)l->dictkeys_indices + k->index_bytes;
-    return 0;
+/* The table of the dict whose header is hdr; *values as it is stored. */
+static int
+dict_table(struct census *c, const unsigned char *hdr, struct py_dict_keys *k,
+           raddr_t *values)
+{
+    return keys_bound(py_dict_table(&c->reader, hdr, k, values), k);
 }
 
 /* _PyDict_KeysSize(): what a dict owning its keys adds to its size. */
 static uint64_t
-keys_bytes(const struct census *c, const struct keys_info *k)
+keys_bytes(const struct census *c, const struct py_dict_keys *k)
 {
     return (uint64_t)c->l->dictkeys_indices + k->index_bytes +
            (k->size * 2 / 3) * (uint64_t)k->entry_size;
@@ -774,7 +707,7 @@ str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
     const struct py_layout *l = c->l;
     uint64_t length = load_u64(hdr, l->unicode_length);
     uint64_t size, utf8 = 0, data;
-    uint32_t state;
+    struct py_str_state st;
     unsigned kind;
     int compact, ascii;
 
@@ -785,13 +718,14 @@ str_size(struct census *c, raddr_t obj, const unsigned char *hdr, size_t hlen)
                (length < (1ull << 40) ? length + 1 : 0) *
                    (uint64_t)l->unicode_char_size;
     }
-    state = load_u32(hdr, l->unicode_state);
-    kind = (state >> l->unicode_state_kind_shift) & 7;
-    compact = (state >> l->unicode_state_compact_bit) & 1;
-    ascii = (state >> l->unicode_state_ascii_bit) & 1;
-    if (length > (1ull << 40) || kind > 4) {
+    /* kind 0: a legacy str not made ready (3.6-3.11), data elsewhere. */
+    if (py_str_state(l, load_u32(hdr, l->unicode_state), &st) < 0 ||
+        length > (1ull << 40) || st.kind == 3 || st.kind > 4) {
         return (uint64_t)l->unicode_ascii_size;
     }
+    kind = (unsigned)st.kind;
+    compact = st.compact;
+    ascii = st.ascii;
     if (compact && ascii) {
         return (uint64_t)l->unicode_ascii_size + length + 1 +
                (pyl_has(l->unicode_wstr) &&
@@ -842,25 +776,18 @@ dict_size(struct census *c, struct census_type *t, raddr_t obj,
           const unsigned char *hdr)
 {
     const struct py_layout *l = c->l;
-    raddr_t keys, values;
+    raddr_t values;
     uint64_t size = (uint64_t)t->basicsize;
-    struct keys_info k;
+    struct py_dict_keys k;
 
-    if (pyl_has(l->dict_table)) {
-        /* 2.7: the table, unless it is the small one inside. */
-        uint64_t mask = load_u64(hdr, l->dict_mask);
-
-        if (load_u64(hdr, l->dict_table) !=
-                obj + (raddr_t)l->dict_smalltable &&
-            mask < CENSUS_ITEMS_MAX) {
-            size += (mask + 1) * (uint64_t)l->dictentry_size;
-        }
+    if (dict_table(c, hdr, &k, &values) < 0) {
         return size;
     }
-    keys = load_u64(hdr, l->dict_keys);
-    values = load_u64(hdr, l->dict_values);
-
-    if (keys_read(c, keys, &k) < 0) {
+    if (pyl_has(l->dict_table)) {
+        /* 2.7: the table, unless it is the small one inside. */
+        if (k.entries != obj + (raddr_t)l->dict_smalltable) {
+            size += k.size * (uint64_t)k.entry_size;
+        }
         return size;
     }
     if (values != 0) {
@@ -885,7 +812,7 @@ type_object_size(struct census *c, raddr_t obj)
 {
     const struct py_layout *l = c->l;
     uint64_t flags, keys;
-    struct keys_info k;
+    struct py_dict_keys k;
     uint64_t size;
 
     if (rd64(c, obj + l->type_flags, &flags) < 0 ||
@@ -1123,7 +1050,7 @@ emit_array(struct census *c, raddr_t addr, uint64_t n, int edge,
 /* Keys and values of a dict's keys object (values from the entries, or
  * from a split values array). */
 static int
-emit_keys(struct census *c, const struct keys_info *k, raddr_t values,
+emit_keys(struct census *c, const struct py_dict_keys *k, raddr_t values,
           int key_edge, int value_edge, census_ref_fn fn, void *arg)
 {
     size_t esize = (size_t)k->entry_size;
@@ -1166,14 +1093,13 @@ emit_keys(struct census *c, const struct keys_info *k, raddr_t values,
 }
 
 /*
- * 2.7's dict (and set) tables: mask + 1 entries of esize bytes at table.
- * A dict entry with a key and a value is an item; a set entry with a key
- * that is not the dummy is a member.
+ * A set's table: mask + 1 entries of esize bytes at table; an entry with
+ * a key that is not the dummy is a member.  (A dict's table, 2.7's too,
+ * is read as keys by py_dict_table().)
  */
 static int
 table_referents(struct census *c, raddr_t table, uint64_t mask, size_t esize,
-                int32_t key_off, int32_t value_off, census_ref_fn fn,
-                void *arg)
+                int32_t key_off, census_ref_fn fn, void *arg)
 {
     uint64_t done = 0, i;
     unsigned char *ents;
@@ -1192,22 +1118,10 @@ table_referents(struct census *c, raddr_t table, uint64_t mask, size_t esize,
             return rc;
         }
         for (i = 0; i < batch; i++) {
-            const unsigned char *e = ents + i * esize;
-            raddr_t key = load_u64(e, key_off), value;
+            raddr_t key = load_u64(ents + i * esize, key_off);
 
-            if (key == 0) {
-                continue;
-            }
-            if (value_off < 0) {
-                if (key != c->b.set_dummy) {
-                    emit(fn, arg, key, CENSUS_EDGE_MEMBER, done + i, 0, NULL);
-                }
-                continue;
-            }
-            value = load_u64(e, value_off);
-            if (value != 0) {
-                emit(fn, arg, key, CENSUS_EDGE_KEY, done + i, 0, NULL);
-                emit(fn, arg, value, CENSUS_EDGE_VALUE, done + i, key, NULL);
+            if (key != 0 && key != c->b.set_dummy) {
+                emit(fn, arg, key, CENSUS_EDGE_MEMBER, done + i, 0, NULL);
             }
         }
         done += batch;
@@ -1219,25 +1133,16 @@ static int
 dict_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
                void *arg)
 {
-    const struct py_layout *l = c->l;
-    raddr_t keys, values;
-    struct keys_info k;
+    raddr_t values;
+    struct py_dict_keys k;
     int rc;
 
-    if (pyl_has(l->dict_table)) {
-        return table_referents(c, load_u64(hdr, l->dict_table),
-                               load_u64(hdr, l->dict_mask),
-                               (size_t)l->dictentry_size, l->dictentry_key,
-                               l->dictentry_value, fn, arg);
-    }
-    keys = load_u64(hdr, l->dict_keys);
-    values = load_u64(hdr, l->dict_values);
-    rc = keys_read(c, keys, &k);
+    rc = dict_table(c, hdr, &k, &values);
     if (rc < 0) {
         return rc;
     }
     if (values != 0) {
-        values += (raddr_t)l->dictvalues_values;
+        values += (raddr_t)c->l->dictvalues_values;
     }
     return emit_keys(c, &k, values, CENSUS_EDGE_KEY, CENSUS_EDGE_VALUE, fn,
                      arg);
@@ -1289,9 +1194,9 @@ set_referents(struct census *c, const unsigned char *hdr, census_ref_fn fn,
     if (c->b.set_dummy == 0 && pyl_has(l->str_is_bytes)) {
         find_set_dummy_27(c, hdr);
     }
-    return table_referents(
-        c, load_u64(hdr, l->set_table), load_u64(hdr, l->set_mask),
-        (size_t)l->setentry_size, l->setentry_key, -1, fn, arg);
+    return table_referents(c, load_u64(hdr, l->set_table),
+                           load_u64(hdr, l->set_mask),
+                           (size_t)l->setentry_size, l->setentry_key, fn, arg);
 }
 
 /* Attribute values kept without a dict (3.11+), named by the class's
@@ -1300,7 +1205,7 @@ static int
 values_referents(struct census *c, struct census_type *t, raddr_t values,
                  uint64_t capacity, census_ref_fn fn, void *arg)
 {
-    struct keys_info k;
+    struct py_dict_keys k;
     int rc;
 
     rc = keys_read(c, t->cached_keys, &k);

@@ -156,7 +156,8 @@ enum {
 
 struct census {
     struct py_runtime *rt;
-    struct memsrc *mem; /* where objects are read (a chunk cache) */
+    struct memsrc *mem;      /* where objects are read (a chunk cache) */
+    struct py_reader reader; /* pyobj's readers, over mem */
     const struct py_layout *l;
     struct census_builtins b;
     unsigned flags;

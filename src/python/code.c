@@ -72,7 +72,7 @@ static int
 read_name(struct py_runtime *rt, raddr_t addr, char **out)
 {
     struct strbuf sb = STRBUF_INIT;
-    int rc = py_str_read(rt, addr, CODE_NAME_MAX, &sb, NULL);
+    int rc = py_str_read(&rt->reader, addr, CODE_NAME_MAX, &sb, NULL);
 
     if (rc < 0) {
         strbuf_release(&sb);
@@ -138,7 +138,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
         rc = read_name(rt, load_u64(hdr, l->code_qualname), &c->qualname);
     }
     if (rc == 0) {
-        rc = py_bytes_read(rt, load_u64(hdr, l->code_linetable),
+        rc = py_bytes_read(&rt->reader, load_u64(hdr, l->code_linetable),
                            CODE_LINETABLE_MAX, &c->linetable,
                            &c->linetable_len);
     }

@@ -115,7 +115,7 @@ py_objects_type(struct py_objects *o, raddr_t obj,
         rc = memsrc_read_u64(rt->mem, type + l->type_flags, &flags);
     }
     if (rc == 0 && tp_name != 0) {
-        rc = py_cstr_read(rt, tp_name, TYPE_NAME_MAX, &name);
+        rc = py_cstr_read(&rt->reader, tp_name, TYPE_NAME_MAX, &name);
     }
     if (rc < 0 || tp_name == 0 || name.len == 0) {
         strbuf_release(&name);
@@ -483,7 +483,7 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
     case PY_OBJ_BOOL: {
         int64_t v = 0;
 
-        rc = py_int_read(rt, obj, &v);
+        rc = py_int_read(&rt->reader, obj, &v);
         if (rc == 0) {
             strbuf_addstr(repr, v ? "True" : "False");
             return;
@@ -495,7 +495,7 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
             /* 2.7's int: a C long. */
             int64_t v = 0;
 
-            rc = py_int_read(rt, obj, &v);
+            rc = py_int_read(&rt->reader, obj, &v);
             if (rc == 0) {
                 strbuf_addf(repr, "%lld", (long long)v);
             }
@@ -528,7 +528,7 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
         struct strbuf s = STRBUF_INIT;
         int truncated = 0;
 
-        rc = py_str_read(rt, obj, PY_REPR_STR_MAX, &s, &truncated);
+        rc = py_str_read(&rt->reader, obj, PY_REPR_STR_MAX, &s, &truncated);
         if (rc == 0 && ti->kind == PY_OBJ_UNICODE) {
             render_unicode27(s.buf, s.len, truncated, repr);
         } else if (rc == 0) {
@@ -545,7 +545,7 @@ py_objects_render(struct py_objects *o, raddr_t obj, struct strbuf *repr)
         size_t len = 0;
         int64_t full = 0;
 
-        rc = py_bytes_read(rt, obj, PY_REPR_BYTES_MAX, &data, &len);
+        rc = py_bytes_read(&rt->reader, obj, PY_REPR_BYTES_MAX, &data, &len);
         if (rc == 0) {
             memsrc_read(rt->mem, obj + l->var_size, &full, sizeof(full));
             render_bytes(ti->kind == PY_OBJ_BYTES ? "b" : "", data, len,
@@ -700,7 +700,8 @@ frame_vars_read(struct py_runtime *rt, const struct py_frame *f,
             rc = err_set(PS_ECORRUPT, "co_localsplusnames does not match");
         }
         if (rc == 0 && n > 0) {
-            rc = py_bytes_read(rt, load_u64(co, l->code_localspluskinds), n,
+            rc = py_bytes_read(&rt->reader,
+                               load_u64(co, l->code_localspluskinds), n,
                                &kinds, &i);
             if (rc == 0 && i != n) {
                 rc = err_set(PS_ECORRUPT, "co_localspluskinds is short");
@@ -800,7 +801,7 @@ py_frame_locals(struct py_objects *o, const struct py_frame *f,
     for (i = 0; rc == 0 && i < fv.nvars; i++) {
         struct strbuf name = STRBUF_INIT;
 
-        if (py_str_read(rt, fv.names[i], 256, &name, NULL) == 0) {
+        if (py_str_read(&rt->reader, fv.names[i], 256, &name, NULL) == 0) {
             names[i] = strbuf_detach(&name);
         }
         strbuf_release(&name);

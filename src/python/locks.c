@@ -173,13 +173,13 @@ python_rlock(struct search *s, raddr_t inst)
         int64_t ident = 0;
         const struct py_type_info *ti;
 
-        if (py_object_getattr(rt, inst, owners[i], &owner) < 0) {
+        if (py_object_getattr(&rt->reader, inst, owners[i], &owner) < 0) {
             continue;
         }
         s->out->kind = PY_WAIT_RLOCK;
         s->out->object = inst;
         if (py_objects_type(s->o, owner, &ti) == 0 && ti->kind == PY_OBJ_INT &&
-            py_int_read(rt, owner, &ident) == 0) {
+            py_int_read(&rt->reader, owner, &ident) == 0) {
             s->out->owner_ident = (uint64_t)ident;
         }
         break;
@@ -207,7 +207,7 @@ python_rlock_around(struct search *s, const raddr_t *slots, size_t n)
         if (slots[i] == 0 || slots[i] == lock ||
             py_objects_type(s->o, slots[i], &ti) < 0 ||
             ti->kind != PY_OBJ_OTHER ||
-            py_object_attrs(rt, slots[i], &items, &nitems) < 0) {
+            py_object_attrs(&rt->reader, slots[i], &items, &nitems) < 0) {
             err_clear();
             continue;
         }
@@ -317,7 +317,7 @@ consider(struct search *s, raddr_t v, int depth)
             struct py_dict_item *items = NULL;
             size_t n = 0, i;
 
-            if (py_object_attrs(rt, v, &items, &n) < 0) {
+            if (py_object_attrs(&rt->reader, v, &items, &n) < 0) {
                 n = 0;
             }
             for (i = 0; i < n && i < WAIT_ATTRS_MAX; i++) {

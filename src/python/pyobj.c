@@ -1,7 +1,7 @@
 /*
  * pyobj.c - str, bytes, int, dict and attribute readers.
  *
- * Layer: python.  Reads go through rt->mem (the page cache), so the many
+ * Layer: python.  Reads go through r->mem (the page cache), so the many
  * small reads of a dict walk cost little more than the pages they touch.
  */
 #include "pyobj.h"
@@ -18,13 +18,13 @@
 #define PY_BYTES_MAX (16u << 20)
 
 int
-py_obj_type(struct py_runtime *rt, raddr_t addr, raddr_t *type)
+py_obj_type(const struct py_reader *r, raddr_t addr, raddr_t *type)
 {
-    return memsrc_read_u64(rt->mem, addr + rt->layout.obj_type, type);
+    return memsrc_read_u64(r->mem, addr + r->rt->layout.obj_type, type);
 }
 
 int
-py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
+py_cstr_read(const struct py_reader *r, raddr_t addr, size_t max,
              struct strbuf *sb)
 {
     char chunk[256];
@@ -41,7 +41,7 @@ py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
         if (want > max - done) {
             want = max - done;
         }
-        rc = memsrc_read(rt->mem, addr + done, chunk, want);
+        rc = memsrc_read(r->mem, addr + done, chunk, want);
         if (rc < 0) {
             return rc;
         }
@@ -58,7 +58,7 @@ py_cstr_read(struct py_runtime *rt, raddr_t addr, size_t max,
 
 /* Is type want, or a type whose tp_base is want? */
 static int
-type_is(struct py_runtime *rt, raddr_t type, raddr_t want)
+type_is(const struct py_reader *r, raddr_t type, raddr_t want)
 {
     raddr_t base = 0;
 
@@ -66,7 +66,7 @@ type_is(struct py_runtime *rt, raddr_t type, raddr_t want)
         return 0;
     }
     return type == want ||
-           (memsrc_read_u64(rt->mem, type + rt->layout.type_base, &base) ==
+           (memsrc_read_u64(r->mem, type + r->rt->layout.type_base, &base) ==
                 0 &&
             base == want);
 }
@@ -100,10 +100,10 @@ ucs4_to_utf8(const void *data, size_t n, char *out, size_t outcap)
  * is behind a pointer (UCS-4, or UTF-16 on narrow builds).
  */
 static int
-text_read_27(struct py_runtime *rt, raddr_t addr, size_t max,
+text_read_27(const struct py_reader *r, raddr_t addr, size_t max,
              struct strbuf *sb, int *truncated)
 {
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     unsigned char hdr[64], *buf;
     int32_t width = l->unicode_char_size;
     uint64_t type, n;
@@ -114,18 +114,18 @@ text_read_27(struct py_runtime *rt, raddr_t addr, size_t max,
         (size_t)l->bytes_sval > sizeof(hdr) || (width != 2 && width != 4)) {
         return PS_EINTERNAL;
     }
-    rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->bytes_sval);
+    rc = memsrc_read(r->mem, addr, hdr, (size_t)l->bytes_sval);
     if (rc < 0) {
         return rc;
     }
     type = load_u64(hdr, l->obj_type);
-    bytes = type_is(rt, type, rt->bytes_type);
+    bytes = type_is(r, type, r->rt->bytes_type);
     if (bytes) {
         n = load_u64(hdr, l->var_size);
         data = addr + (raddr_t)l->bytes_sval;
         width = 1;
-    } else if (type_is(rt, type, rt->str_type)) {
-        rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->unicode_object_size);
+    } else if (type_is(r, type, r->rt->str_type)) {
+        rc = memsrc_read(r->mem, addr, hdr, (size_t)l->unicode_object_size);
         if (rc < 0) {
             return rc;
         }
@@ -144,7 +144,7 @@ text_read_27(struct py_runtime *rt, raddr_t addr, size_t max,
         }
     }
     buf = xmalloc(n * (size_t)width + 1);
-    rc = memsrc_read(rt->mem, data, buf, n * (size_t)width);
+    rc = memsrc_read(r->mem, data, buf, n * (size_t)width);
     if (rc == 0) {
         if (bytes && truncated != NULL && *truncated) {
             /* Cut at a character boundary, not inside a UTF-8 one. */
@@ -173,11 +173,12 @@ text_read_27(struct py_runtime *rt, raddr_t addr, size_t max,
 }
 
 int
-py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
-            int *truncated)
+py_str_read(const struct py_reader *r, raddr_t addr, size_t max,
+            struct strbuf *sb, int *truncated)
 {
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     unsigned char hdr[128];
+    struct py_str_state st;
     uint64_t length;
     uint32_t state;
     int kind, compact, ascii, rc;
@@ -193,36 +194,38 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
         return PS_ECORRUPT;
     }
     if (pyl_has(l->unicode_str)) {
-        return text_read_27(rt, addr, max, sb, truncated);
+        return text_read_27(r, addr, max, sb, truncated);
     }
     if ((size_t)l->unicode_compact_size > sizeof(hdr)) {
         return PS_EINTERNAL;
     }
-    rc = memsrc_read(rt->mem, addr, hdr, (size_t)l->unicode_compact_size);
+    rc = memsrc_read(r->mem, addr, hdr, (size_t)l->unicode_compact_size);
     if (rc < 0) {
         return rc;
     }
-    if (rt->str_type != 0 && load_u64(hdr, l->obj_type) != rt->str_type) {
+    if (r->rt->str_type != 0 &&
+        load_u64(hdr, l->obj_type) != r->rt->str_type) {
         /* A str subclass would also do, but code objects never hold
          * one; anything else means the pointer is stale. */
         raddr_t base = 0;
         uint64_t type = load_u64(hdr, l->obj_type);
 
         if (type == 0 ||
-            memsrc_read_u64(rt->mem, type + l->type_base, &base) < 0 ||
-            base != rt->str_type) {
+            memsrc_read_u64(r->mem, type + l->type_base, &base) < 0 ||
+            base != r->rt->str_type) {
             return PS_ECORRUPT;
         }
     }
     length = load_u64(hdr, l->unicode_length);
     state = load_u32(hdr, l->unicode_state);
-    kind = (int)((state >> l->unicode_state_kind_shift) & 7);
-    compact = (state >> l->unicode_state_compact_bit) & 1;
-    ascii = (state >> l->unicode_state_ascii_bit) & 1;
-    if (length > (1u << 30) || (kind != 1 && kind != 2 && kind != 4) ||
-        (ascii && kind != 1)) {
+    if (py_str_state(l, state, &st) < 0 || length > (1u << 30) ||
+        (st.kind != 1 && st.kind != 2 && st.kind != 4) ||
+        (st.ascii && st.kind != 1)) {
         return PS_ECORRUPT;
     }
+    kind = st.kind;
+    compact = st.compact;
+    ascii = st.ascii;
     if (compact) {
         data =
             addr + (ascii ? l->unicode_ascii_size : l->unicode_compact_size);
@@ -231,7 +234,7 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
             !((state >> l->unicode_state_ready_bit) & 1)) {
             return PS_ECORRUPT; /* a legacy, never-readied str */
         }
-        rc = memsrc_read_u64(rt->mem, addr + l->unicode_data_any, &data);
+        rc = memsrc_read_u64(r->mem, addr + l->unicode_data_any, &data);
         if (rc < 0 || data == 0) {
             return rc < 0 ? rc : PS_ECORRUPT;
         }
@@ -245,7 +248,7 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
     }
     nbytes = n * (size_t)kind;
     buf = xmalloc(nbytes + 1);
-    rc = memsrc_read(rt->mem, data, buf, nbytes);
+    rc = memsrc_read(r->mem, data, buf, nbytes);
     if (rc == 0) {
         /* ASCII strs go through the same encoder: a corrupt str whose
          * "ascii" bytes are not ASCII must not leak raw bytes. */
@@ -267,13 +270,13 @@ py_str_read(struct py_runtime *rt, raddr_t addr, size_t max, struct strbuf *sb,
 }
 
 int
-py_str_equals(struct py_runtime *rt, raddr_t addr, const char *s)
+py_str_equals(const struct py_reader *r, raddr_t addr, const char *s)
 {
     struct strbuf sb = STRBUF_INIT;
     size_t len = strlen(s);
     int truncated, rc;
 
-    rc = py_str_read(rt, addr, len + 1, &sb, &truncated);
+    rc = py_str_read(r, addr, len + 1, &sb, &truncated);
     if (rc == 0) {
         rc = !truncated && sb.len == len && memcmp(sb.buf, s, len) == 0;
     }
@@ -282,22 +285,22 @@ py_str_equals(struct py_runtime *rt, raddr_t addr, const char *s)
 }
 
 int
-py_bytes_read(struct py_runtime *rt, raddr_t addr, size_t max,
+py_bytes_read(const struct py_reader *r, raddr_t addr, size_t max,
               unsigned char **data, size_t *len)
 {
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     uint64_t size, type;
     unsigned char *buf;
     int rc;
 
-    rc = py_obj_type(rt, addr, &type);
+    rc = py_obj_type(r, addr, &type);
     if (rc < 0) {
         return rc;
     }
-    if (rt->bytes_type != 0 && type != rt->bytes_type) {
+    if (r->rt->bytes_type != 0 && type != r->rt->bytes_type) {
         return PS_ECORRUPT;
     }
-    rc = memsrc_read_u64(rt->mem, addr + l->var_size, &size);
+    rc = memsrc_read_u64(r->mem, addr + l->var_size, &size);
     if (rc < 0) {
         return rc;
     }
@@ -305,7 +308,7 @@ py_bytes_read(struct py_runtime *rt, raddr_t addr, size_t max,
         return PS_ECORRUPT;
     }
     buf = xmalloc(size + 1);
-    rc = memsrc_read(rt->mem, addr + l->bytes_sval, buf, size);
+    rc = memsrc_read(r->mem, addr + l->bytes_sval, buf, size);
     if (rc < 0) {
         free(buf);
         return rc;
@@ -317,9 +320,9 @@ py_bytes_read(struct py_runtime *rt, raddr_t addr, size_t max,
 }
 
 int
-py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
+py_long_read(const struct py_reader *r, raddr_t addr, int64_t *value)
 {
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     uint32_t digits[3];
     uint64_t mag = 0;
     int64_t ndigits;
@@ -328,7 +331,7 @@ py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
     if (pyl_has(l->long_lv_tag)) {
         uint64_t tag;
 
-        rc = memsrc_read_u64(rt->mem, addr + l->long_lv_tag, &tag);
+        rc = memsrc_read_u64(r->mem, addr + l->long_lv_tag, &tag);
         if (rc < 0) {
             return rc;
         }
@@ -337,7 +340,7 @@ py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
     } else {
         uint64_t size;
 
-        rc = memsrc_read_u64(rt->mem, addr + l->var_size, &size);
+        rc = memsrc_read_u64(r->mem, addr + l->var_size, &size);
         if (rc < 0) {
             return rc;
         }
@@ -348,7 +351,7 @@ py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
         return PS_ECORRUPT; /* more than 64 bits: not a value we need */
     }
     if (ndigits > 0) {
-        rc = memsrc_read(rt->mem, addr + l->long_digit, digits,
+        rc = memsrc_read(r->mem, addr + l->long_digit, digits,
                          (size_t)ndigits * 4);
         if (rc < 0) {
             return rc;
@@ -365,176 +368,190 @@ py_long_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
 }
 
 int
-py_int_read(struct py_runtime *rt, raddr_t addr, int64_t *value)
+py_int_read(const struct py_reader *r, raddr_t addr, int64_t *value)
 {
     raddr_t type;
-    int rc = py_obj_type(rt, addr, &type);
+    int rc = py_obj_type(r, addr, &type);
 
     if (rc < 0) {
         return rc;
     }
-    if (pyl_has(rt->layout.int_ival) && rt->int_type != 0 &&
-        type_is(rt, type, rt->int_type)) {
-        return memsrc_read(rt->mem, addr + rt->layout.int_ival, value, 8);
+    if (pyl_has(r->rt->layout.int_ival) && r->rt->int_type != 0 &&
+        type_is(r, type, r->rt->int_type)) {
+        return memsrc_read(r->mem, addr + r->rt->layout.int_ival, value, 8);
     }
-    if (rt->long_type != 0 && !type_is(rt, type, rt->long_type)) {
+    if (r->rt->long_type != 0 && !type_is(r, type, r->rt->long_type)) {
         return PS_ECORRUPT;
     }
-    return py_long_read(rt, addr, value);
+    return py_long_read(r, addr, value);
 }
 
-/*
- * 2.7's dict: one table of mask + 1 entries (hash, key, value); a slot
- * with no key is empty, one with a key and no value was deleted.
- */
-static int
-table_items(struct py_runtime *rt, raddr_t addr, const unsigned char *hdr,
-            struct py_dict_item **items, size_t *count)
+int
+py_dict_keys_read(const struct py_reader *r, raddr_t keys,
+                  struct py_dict_keys *k)
 {
-    const struct py_layout *l = &rt->layout;
-    uint64_t mask = load_u64(hdr, l->dict_mask), i;
-    raddr_t table = load_u64(hdr, l->dict_table);
-    size_t esize = (size_t)l->dictentry_size, n = 0;
-    struct py_dict_item *out;
-    unsigned char *ents;
-    int rc;
-
-    (void)addr;
-    if (table == 0 || (mask & (mask + 1)) != 0) {
-        return PS_ECORRUPT;
-    }
-    if (mask >= PY_DICT_MAX) {
-        return PS_ELIMIT;
-    }
-    ents = xmalloc((mask + 1) * esize);
-    rc = memsrc_read(rt->mem, table, ents, (mask + 1) * esize);
-    if (rc < 0) {
-        free(ents);
-        return rc;
-    }
-    out = xmalloc((mask + 1) * sizeof(*out));
-    for (i = 0; i <= mask; i++) {
-        const unsigned char *e = ents + i * esize;
-
-        out[n].key = load_u64(e, l->dictentry_key);
-        out[n].value = load_u64(e, l->dictentry_value);
-        if (out[n].key != 0 && out[n].value != 0) {
-            n++;
-        }
-    }
-    free(ents);
-    *items = out;
-    *count = n;
-    return 0;
-}
-
-/*
- * The entries of a keys object: where they start, how many, their size
- * and where key/value sit in one.
- */
-struct keys_info {
-    raddr_t entries;
-    uint64_t nentries;
-    int32_t entry_size;
-    int32_t key_off;
-    int32_t value_off;
-};
-
-static int
-keys_info_read(struct py_runtime *rt, raddr_t keys, struct keys_info *ki)
-{
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     unsigned char hdr[64];
-    uint64_t index_bytes;
     int rc;
 
     if ((size_t)l->dictkeys_indices > sizeof(hdr)) {
         return PS_EINTERNAL;
     }
-    rc = memsrc_read(rt->mem, keys, hdr, (size_t)l->dictkeys_indices);
+    if (keys == 0 || (keys & 7) != 0) {
+        return PS_ECORRUPT;
+    }
+    rc = memsrc_read(r->mem, keys, hdr, (size_t)l->dictkeys_indices);
     if (rc < 0) {
         return rc;
     }
-    ki->nentries = load_u64(hdr, l->dictkeys_nentries);
+    k->refcnt = load_u64(hdr, l->dictkeys_refcnt);
+    k->usable = load_u64(hdr, l->dictkeys_usable);
+    k->nentries = load_u64(hdr, l->dictkeys_nentries);
     if (pyl_has(l->dictkeys_size)) {
-        uint64_t size = load_u64(hdr, l->dictkeys_size);
-
-        if (size == 0 || (size & (size - 1)) != 0 || size > PY_DICT_MAX * 2) {
+        /* 3.6-3.10: the slot count, and the index width from it. */
+        k->size = load_u64(hdr, l->dictkeys_size);
+        if (k->size == 0 || (k->size & (k->size - 1)) != 0 ||
+            k->size > (1ull << 32)) {
             return PS_ECORRUPT;
         }
-        index_bytes = size * (size <= 0xff          ? 1
-                              : size <= 0xffff      ? 2
-                              : size <= 0xffffffffu ? 4
-                                                    : 8);
-        ki->entry_size = l->dictentry_size;
-        ki->key_off = l->dictentry_key;
-        ki->value_off = l->dictentry_value;
-        if (ki->nentries > size) {
-            return PS_ECORRUPT;
-        }
+        k->index_bytes = k->size * (k->size <= 0xff          ? 1
+                                    : k->size <= 0xffff      ? 2
+                                    : k->size <= 0xffffffffu ? 4
+                                                             : 8);
+        k->entry_size = l->dictentry_size;
+        k->key_off = l->dictentry_key;
+        k->value_off = l->dictentry_value;
     } else {
-        unsigned log2_size = hdr[l->dictkeys_log2_size];
+        /* 3.11+: log2 sizes, and str-only keys in smaller entries. */
+        unsigned log2 = hdr[l->dictkeys_log2_size];
         unsigned log2_index = hdr[l->dictkeys_log2_index_bytes];
-        unsigned kind = hdr[l->dictkeys_kind];
 
-        if (log2_size > 30 || log2_index > 34 ||
-            ki->nentries > ((uint64_t)1 << log2_size)) {
+        if (log2 > 32 || log2_index > 35) {
             return PS_ECORRUPT;
         }
-        index_bytes = (uint64_t)1 << log2_index;
-        if ((int32_t)kind == l->dictkeys_kind_general) {
-            ki->entry_size = l->dictentry_size;
-            ki->key_off = l->dictentry_key;
-            ki->value_off = l->dictentry_value;
+        k->size = 1ull << log2;
+        k->index_bytes = 1ull << log2_index;
+        if ((int32_t)hdr[l->dictkeys_kind] == l->dictkeys_kind_general) {
+            k->entry_size = l->dictentry_size;
+            k->key_off = l->dictentry_key;
+            k->value_off = l->dictentry_value;
         } else {
-            ki->entry_size = l->dictuentry_size;
-            ki->key_off = l->dictuentry_key;
-            ki->value_off = l->dictuentry_value;
+            k->entry_size = l->dictuentry_size;
+            k->key_off = l->dictuentry_key;
+            k->value_off = l->dictuentry_value;
         }
     }
-    if (ki->nentries > PY_DICT_MAX) {
-        return PS_ELIMIT;
+    if (k->nentries > k->size || k->usable > k->size) {
+        return PS_ECORRUPT;
     }
-    ki->entries = keys + (raddr_t)l->dictkeys_indices + index_bytes;
+    k->entries = keys + (raddr_t)l->dictkeys_indices + k->index_bytes;
     return 0;
 }
 
+size_t
+py_dict_header_size(const struct py_layout *l)
+{
+    if (pyl_has(l->dict_table)) {
+        /* 2.7's dict holds a small table inline: only its header. */
+        return (size_t)(l->dict_table > l->dict_mask ? l->dict_table
+                                                     : l->dict_mask) +
+               8;
+    }
+    return (size_t)l->dict_size;
+}
+
+int
+py_dict_table(const struct py_reader *r, const unsigned char *hdr,
+              struct py_dict_keys *k, raddr_t *values)
+{
+    const struct py_layout *l = &r->rt->layout;
+
+    *values = 0;
+    if (pyl_has(l->dict_table)) {
+        /* 2.7: one table of mask + 1 entries (hash, key, value), each
+         * slot an entry; a slot with no key is empty, one with a key and
+         * no value was deleted. */
+        uint64_t mask = load_u64(hdr, l->dict_mask);
+        raddr_t table = load_u64(hdr, l->dict_table);
+
+        if (table == 0 || (table & 7) != 0 || (mask & (mask + 1)) != 0 ||
+            mask >= (1ull << 32)) {
+            return PS_ECORRUPT;
+        }
+        memset(k, 0, sizeof(*k));
+        k->refcnt = 1;
+        k->size = k->usable = k->nentries = mask + 1;
+        k->entry_size = l->dictentry_size;
+        k->key_off = l->dictentry_key;
+        k->value_off = l->dictentry_value;
+        k->entries = table;
+        return 0;
+    }
+    *values = load_u64(hdr, l->dict_values);
+    return py_dict_keys_read(r, load_u64(hdr, l->dict_keys), k);
+}
+
+int
+py_str_state(const struct py_layout *l, uint32_t state,
+             struct py_str_state *out)
+{
+    return py_str_state_decode(state, l->unicode_state_kind_shift,
+                               l->unicode_state_compact_bit,
+                               l->unicode_state_ascii_bit, out);
+}
+
+int
+py_type_is_metatype(const struct py_reader *r, raddr_t meta, raddr_t type_type)
+{
+    const struct py_layout *l = &r->rt->layout;
+    uint64_t flags;
+
+    if (meta != 0 && meta == type_type) {
+        return 1;
+    }
+    /* A metaclass: a subclass of type (Py_TPFLAGS_TYPE_SUBCLASS). */
+    if (meta == 0 || (meta & 7) != 0 ||
+        memsrc_read_u64(r->mem, meta + l->type_flags, &flags) < 0) {
+        return 0;
+    }
+    return (flags >> l->tpflags_type_subclass_bit) & 1;
+}
+
 /*
- * Collect items from a keys object; values come from the entries
- * (values == 0) or from a split values array.
+ * Collect the items of a table's entries (py_dict_table()); values come
+ * from the entries (values == 0) or from a split values array.  Empty
+ * and deleted slots (no key, or no value) are skipped.
  */
 static int
-keys_items(struct py_runtime *rt, raddr_t keys, raddr_t values,
-           struct py_dict_item **items, size_t *count)
+entries_items(const struct py_reader *r, const struct py_dict_keys *k,
+              raddr_t values, struct py_dict_item **items, size_t *count)
 {
-    struct keys_info ki;
     unsigned char *ents = NULL;
     uint64_t *vals = NULL;
     struct py_dict_item *out = NULL;
     size_t n = 0, i;
-    int rc;
+    int rc = 0;
 
-    rc = keys_info_read(rt, keys, &ki);
-    if (rc < 0) {
-        return rc;
+    if (k->nentries > PY_DICT_MAX) {
+        return PS_ELIMIT;
     }
-    if (ki.nentries > 0) {
-        ents = xmalloc(ki.nentries * (size_t)ki.entry_size);
-        rc = memsrc_read(rt->mem, ki.entries, ents,
-                         ki.nentries * (size_t)ki.entry_size);
+    if (k->nentries > 0) {
+        ents = xmalloc(k->nentries * (size_t)k->entry_size);
+        rc = memsrc_read(r->mem, k->entries, ents,
+                         k->nentries * (size_t)k->entry_size);
         if (rc == 0 && values != 0) {
-            vals = xmalloc(ki.nentries * 8);
-            rc = memsrc_read(rt->mem, values, vals, ki.nentries * 8);
+            vals = xmalloc(k->nentries * 8);
+            rc = memsrc_read(r->mem, values, vals, k->nentries * 8);
         }
         if (rc < 0) {
             goto out;
         }
-        out = xmalloc(ki.nentries * sizeof(*out));
+        out = xmalloc(k->nentries * sizeof(*out));
     }
-    for (i = 0; i < ki.nentries; i++) {
-        const unsigned char *e = ents + i * (size_t)ki.entry_size;
-        raddr_t key = load_u64(e, ki.key_off);
-        raddr_t value = values ? vals[i] : load_u64(e, ki.value_off);
+    for (i = 0; i < k->nentries; i++) {
+        const unsigned char *e = ents + i * (size_t)k->entry_size;
+        raddr_t key = load_u64(e, k->key_off);
+        raddr_t value = values ? vals[i] : load_u64(e, k->value_off);
 
         if (key == 0 || value == 0) {
             continue; /* an empty or deleted slot */
@@ -554,51 +571,42 @@ out:
 }
 
 int
-py_dict_items(struct py_runtime *rt, raddr_t addr, struct py_dict_item **items,
-              size_t *count)
+py_dict_items(const struct py_reader *r, raddr_t addr,
+              struct py_dict_item **items, size_t *count)
 {
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     unsigned char hdr[64];
-    raddr_t keys, values;
-    /* 2.7's dict holds a small table inline: read only its header. */
-    size_t want = pyl_has(l->dict_table)
-                      ? (size_t)(l->dict_table > l->dict_mask ? l->dict_table
-                                                              : l->dict_mask) +
-                            8
-                      : (size_t)l->dict_size;
+    size_t want = py_dict_header_size(l);
+    struct py_dict_keys k;
+    raddr_t values;
     int rc;
 
     if (want > sizeof(hdr)) {
         return PS_EINTERNAL;
     }
-    rc = memsrc_read(rt->mem, addr, hdr, want);
+    rc = memsrc_read(r->mem, addr, hdr, want);
+    if (rc == 0) {
+        rc = py_dict_table(r, hdr, &k, &values);
+    }
     if (rc < 0) {
         return rc;
-    }
-    if (pyl_has(l->dict_table)) {
-        return table_items(rt, addr, hdr, items, count);
-    }
-    keys = load_u64(hdr, l->dict_keys);
-    values = load_u64(hdr, l->dict_values);
-    if (keys == 0) {
-        return PS_ECORRUPT;
     }
     if (values != 0) {
         values += (raddr_t)l->dictvalues_values;
     }
-    return keys_items(rt, keys, values, items, count);
+    return entries_items(r, &k, values, items, count);
 }
 
 /* Find the item whose key is the str s; frees items. */
 static int
-items_find_str(struct py_runtime *rt, struct py_dict_item *items, size_t n,
+items_find_str(const struct py_reader *r, struct py_dict_item *items, size_t n,
                const char *s, raddr_t *value)
 {
     size_t i;
     int rc = PS_ENOTFOUND;
 
     for (i = 0; i < n; i++) {
-        if (py_str_equals(rt, items[i].key, s) == 1) {
+        if (py_str_equals(r, items[i].key, s) == 1) {
             *value = items[i].value;
             rc = 0;
             break;
@@ -609,25 +617,25 @@ items_find_str(struct py_runtime *rt, struct py_dict_item *items, size_t n,
 }
 
 int
-py_dict_get_str(struct py_runtime *rt, raddr_t dict, const char *key,
+py_dict_get_str(const struct py_reader *r, raddr_t dict, const char *key,
                 raddr_t *value)
 {
     struct py_dict_item *items = NULL;
     size_t n;
-    int rc = py_dict_items(rt, dict, &items, &n);
+    int rc = py_dict_items(r, dict, &items, &n);
 
-    return rc < 0 ? rc : items_find_str(rt, items, n, key, value);
+    return rc < 0 ? rc : items_find_str(r, items, n, key, value);
 }
 
 int
-py_dict_get_int(struct py_runtime *rt, raddr_t dict, int64_t key,
+py_dict_get_int(const struct py_reader *r, raddr_t dict, int64_t key,
                 raddr_t *value)
 {
     struct py_dict_item *items = NULL;
     size_t n, i;
     int rc;
 
-    rc = py_dict_items(rt, dict, &items, &n);
+    rc = py_dict_items(r, dict, &items, &n);
     if (rc < 0) {
         return rc;
     }
@@ -635,7 +643,7 @@ py_dict_get_int(struct py_runtime *rt, raddr_t dict, int64_t key,
     for (i = 0; i < n; i++) {
         int64_t v;
 
-        if (py_int_read(rt, items[i].key, &v) == 0 && v == key) {
+        if (py_int_read(r, items[i].key, &v) == 0 && v == key) {
             *value = items[i].value;
             rc = 0;
             break;
@@ -646,21 +654,22 @@ py_dict_get_int(struct py_runtime *rt, raddr_t dict, int64_t key,
 }
 
 int
-py_object_attrs(struct py_runtime *rt, raddr_t obj,
+py_object_attrs(const struct py_reader *r, raddr_t obj,
                 struct py_dict_item **items, size_t *count)
 {
-    const struct py_layout *l = &rt->layout;
+    const struct py_layout *l = &r->rt->layout;
     raddr_t type, dict = 0, values = 0, keys = 0;
+    struct py_dict_keys k;
     uint64_t flags = 0;
     int64_t dictoffset = 0;
     int rc;
 
-    rc = py_obj_type(rt, obj, &type);
+    rc = py_obj_type(r, obj, &type);
     if (rc == 0) {
-        rc = memsrc_read_u64(rt->mem, type + l->type_flags, &flags);
+        rc = memsrc_read_u64(r->mem, type + l->type_flags, &flags);
     }
     if (rc == 0) {
-        rc = memsrc_read(rt->mem, type + l->type_dictoffset, &dictoffset, 8);
+        rc = memsrc_read(r->mem, type + l->type_dictoffset, &dictoffset, 8);
     }
     if (rc < 0) {
         return rc;
@@ -669,7 +678,7 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
         (flags & (uint64_t)l->tpflags_managed_dict)) {
         uint64_t slot = 0;
 
-        rc = memsrc_read_u64(rt->mem, obj + l->obj_managed_dict, &slot);
+        rc = memsrc_read_u64(r->mem, obj + l->obj_managed_dict, &slot);
         if (rc < 0) {
             return rc;
         }
@@ -679,7 +688,7 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
             dict = slot;
         }
         if (dict == 0 && values == 0 && pyl_has(l->obj_managed_values)) {
-            rc = memsrc_read_u64(rt->mem, obj + l->obj_managed_values,
+            rc = memsrc_read_u64(r->mem, obj + l->obj_managed_values,
                                  &values); /* 3.11 */
             if (rc < 0) {
                 return rc;
@@ -690,10 +699,10 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
             int64_t basicsize;
             unsigned char valid = 1;
 
-            rc = memsrc_read(rt->mem, type + l->type_basicsize, &basicsize, 8);
+            rc = memsrc_read(r->mem, type + l->type_basicsize, &basicsize, 8);
             if (rc == 0 && pyl_has(l->dictvalues_valid)) {
                 rc = memsrc_read(
-                    rt->mem, obj + (raddr_t)basicsize + l->dictvalues_valid,
+                    r->mem, obj + (raddr_t)basicsize + l->dictvalues_valid,
                     &valid, 1);
             }
             if (rc < 0) {
@@ -705,16 +714,19 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
             values = obj + (raddr_t)basicsize; /* 3.13 inline values */
         }
         if (dict == 0 && values != 0) {
-            rc = memsrc_read_u64(rt->mem, type + l->heaptype_cached_keys,
-                                 &keys);
-            if (rc < 0 || keys == 0) {
-                return rc < 0 ? rc : PS_ECORRUPT;
+            rc =
+                memsrc_read_u64(r->mem, type + l->heaptype_cached_keys, &keys);
+            if (rc == 0) {
+                rc = py_dict_keys_read(r, keys, &k);
             }
-            return keys_items(rt, keys, values + (raddr_t)l->dictvalues_values,
-                              items, count);
+            if (rc < 0) {
+                return rc;
+            }
+            return entries_items(r, &k, values + (raddr_t)l->dictvalues_values,
+                                 items, count);
         }
     } else if (dictoffset > 0 && dictoffset < (1 << 20)) {
-        rc = memsrc_read_u64(rt->mem, obj + (raddr_t)dictoffset, &dict);
+        rc = memsrc_read_u64(r->mem, obj + (raddr_t)dictoffset, &dict);
         if (rc < 0) {
             return rc;
         }
@@ -723,12 +735,12 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
         int64_t basicsize, itemsize, size;
         uint64_t tsize;
 
-        rc = memsrc_read(rt->mem, type + l->type_basicsize, &basicsize, 8);
+        rc = memsrc_read(r->mem, type + l->type_basicsize, &basicsize, 8);
         if (rc == 0) {
-            rc = memsrc_read(rt->mem, type + l->type_itemsize, &itemsize, 8);
+            rc = memsrc_read(r->mem, type + l->type_itemsize, &itemsize, 8);
         }
         if (rc == 0) {
-            rc = memsrc_read_u64(rt->mem, obj + l->var_size, &tsize);
+            rc = memsrc_read_u64(r->mem, obj + l->var_size, &tsize);
         }
         if (rc < 0) {
             return rc;
@@ -740,8 +752,8 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
             return PS_ECORRUPT;
         }
         size = (basicsize + (int64_t)tsize * itemsize + 7) & ~(int64_t)7;
-        rc = memsrc_read_u64(rt->mem, obj + (raddr_t)(size + dictoffset),
-                             &dict);
+        rc =
+            memsrc_read_u64(r->mem, obj + (raddr_t)(size + dictoffset), &dict);
         if (rc < 0) {
             return rc;
         }
@@ -749,16 +761,16 @@ py_object_attrs(struct py_runtime *rt, raddr_t obj,
     if (dict == 0) {
         return PS_ENOTFOUND;
     }
-    return py_dict_items(rt, dict, items, count);
+    return py_dict_items(r, dict, items, count);
 }
 
 int
-py_object_getattr(struct py_runtime *rt, raddr_t obj, const char *name,
+py_object_getattr(const struct py_reader *r, raddr_t obj, const char *name,
                   raddr_t *value)
 {
     struct py_dict_item *items = NULL;
     size_t n;
-    int rc = py_object_attrs(rt, obj, &items, &n);
+    int rc = py_object_attrs(r, obj, &items, &n);
 
-    return rc < 0 ? rc : items_find_str(rt, items, n, name, value);
+    return rc < 0 ? rc : items_find_str(r, items, n, name, value);
 }

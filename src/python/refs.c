@@ -53,30 +53,18 @@ struct refs_ctx {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-/* The pyobj readers read rt->mem: point it at the census's cache. */
+/* Objects are read through the census's cache (its reader). */
 static int
 read_str(struct refs_ctx *x, raddr_t addr, size_t max, struct strbuf *sb,
          int *truncated)
 {
-    struct memsrc *saved = x->rt->mem;
-    int rc;
-
-    x->rt->mem = x->c.mem;
-    rc = py_str_read(x->rt, addr, max, sb, truncated);
-    x->rt->mem = saved;
-    return rc;
+    return py_str_read(&x->c.reader, addr, max, sb, truncated);
 }
 
 static int
 read_long(struct refs_ctx *x, raddr_t addr, int64_t *v)
 {
-    struct memsrc *saved = x->rt->mem;
-    int rc;
-
-    x->rt->mem = x->c.mem;
-    rc = py_int_read(x->rt, addr, v);
-    x->rt->mem = saved;
-    return rc;
+    return py_int_read(&x->c.reader, addr, v);
 }
 
 /* A str, as names are: 2.7's str is bytes. */
@@ -197,20 +185,17 @@ roots_modules(struct refs_ctx *x)
 {
     const struct py_layout *l = &x->rt->layout;
     struct py_dict_item *items = NULL;
-    struct memsrc *saved = x->rt->mem;
     raddr_t interp, modules;
     size_t n = 0, i;
     int rc;
 
-    x->rt->mem = x->c.mem;
     rc = py_runtime_interp_head(x->rt, &interp);
     if (rc == 0) {
         rc = memsrc_read_u64(x->c.mem, interp + l->interp_modules, &modules);
     }
     if (rc == 0) {
-        rc = py_dict_items(x->rt, modules, &items, &n);
+        rc = py_dict_items(&x->c.reader, modules, &items, &n);
     }
-    x->rt->mem = saved;
     for (i = 0; rc == 0 && i < n; i++) {
         struct strbuf name = STRBUF_INIT;
         struct strbuf desc = STRBUF_INIT;
@@ -528,19 +513,15 @@ describe(struct refs_ctx *x, raddr_t obj, struct census_type *t)
     }
     case CENSUS_CLASSOBJ: {
         /* 2.7's old-style class: module.name, as for a type. */
-        struct memsrc *saved = x->rt->mem;
         struct strbuf mod = STRBUF_INIT;
         raddr_t m;
-        int rc;
 
         if (memsrc_read_u64(x->c.mem, obj + l->class_dict, &p) < 0 ||
             memsrc_read_u64(x->c.mem, obj + l->class_name, &v) < 0) {
             break;
         }
-        x->rt->mem = x->c.mem;
-        rc = py_dict_get_str(x->rt, p, "__module__", &m);
-        x->rt->mem = saved;
-        if (rc == 0 && read_str(x, m, 128, &mod, NULL) == 0) {
+        if (py_dict_get_str(&x->c.reader, p, "__module__", &m) == 0 &&
+            read_str(x, m, 128, &mod, NULL) == 0) {
             strbuf_addf(&sb, "%s.", mod.buf);
         }
         strbuf_release(&mod);
@@ -556,17 +537,12 @@ describe(struct refs_ctx *x, raddr_t obj, struct census_type *t)
         }
         break;
     case CENSUS_MODULE: {
-        struct memsrc *saved = x->rt->mem;
         raddr_t name;
-        int rc;
 
         if (memsrc_read_u64(x->c.mem, obj + l->module_dict, &p) < 0) {
             break;
         }
-        x->rt->mem = x->c.mem;
-        rc = py_dict_get_str(x->rt, p, "__name__", &name);
-        x->rt->mem = saved;
-        if (rc == 0) {
+        if (py_dict_get_str(&x->c.reader, p, "__name__", &name) == 0) {
             read_str(x, name, 128, &sb, NULL);
         }
         break;

@@ -493,6 +493,8 @@ py_runtime_attach(struct target *t, struct py_runtime **out)
     hashmap_init(&rt->codes);
     rt->proc = t->mem;
     rt->mem = memsrc_cache_new(rt->proc, 4096, 256);
+    rt->reader.rt = rt;
+    rt->reader.mem = rt->mem;
     rc = target_executable(t, &exe);
     if (rc < 0) {
         strbuf_release(&exe);
@@ -580,6 +582,8 @@ py_runtime_from_memsrc(struct memsrc *src, const struct py_layout *layout)
     rt->owns_target = 1;
     rt->proc = src;
     rt->mem = memsrc_cache_new(src, 4096, 256);
+    rt->reader.rt = rt;
+    rt->reader.mem = rt->mem;
     rt->layout = *layout;
     rt->executable = xstrdup("");
     py_version_from_hex(((uint32_t)layout->major << 24) |
@@ -631,10 +635,10 @@ py_runtime_sys_str(struct py_runtime *rt, const char *name, struct strbuf *out)
         rc = err_set(PS_ENOTFOUND, "no sys module yet");
     }
     if (rc == 0) {
-        rc = py_dict_get_str(rt, sysdict, name, &value);
+        rc = py_dict_get_str(&rt->reader, sysdict, name, &value);
     }
     if (rc == 0) {
-        rc = py_str_read(rt, value, 4096, out, NULL);
+        rc = py_str_read(&rt->reader, value, 4096, out, NULL);
     }
     return rc;
 }

@@ -31,16 +31,31 @@ struct py_version {
     char text[48]; /* "3.12.1", "3.13.0rc2" */
 };
 
+struct py_runtime;
+
+/*
+ * How Python objects are read (pyobj.h, and every walker over objects):
+ * the runtime gives the layout and the addresses of the builtin types,
+ * mem where the bytes come from.  The runtime's own reader reads through
+ * its page cache; a walk with a cache of its own (the heap census) makes
+ * a reader over that instead and passes it explicitly.
+ */
+struct py_reader {
+    const struct py_runtime *rt;
+    struct memsrc *mem;
+};
+
 struct py_runtime {
-    struct target *target; /* what is read (not owned, see below) */
-    struct memsrc *proc;   /* the target's memory, uncached (its own) */
-    struct memsrc *mem;    /* page cache over proc: what walkers read */
-    struct maps maps;      /* the target's mappings at attach */
-    struct elf_image *elf; /* the object holding the runtime */
-    char *elf_path;        /* where pyspect opened it from */
-    uint64_t bias;         /* its load bias */
-    char *executable;      /* the target's executable */
-    char *library;         /* the shared library path, or NULL (static) */
+    struct target *target;   /* what is read (not owned, see below) */
+    struct memsrc *proc;     /* the target's memory, uncached (its own) */
+    struct memsrc *mem;      /* page cache over proc: what walkers read */
+    struct py_reader reader; /* objects, read through mem */
+    struct maps maps;        /* the target's mappings at attach */
+    struct elf_image *elf;   /* the object holding the runtime */
+    char *elf_path;          /* where pyspect opened it from */
+    uint64_t bias;           /* its load bias */
+    char *executable;        /* the target's executable */
+    char *library;           /* the shared library path, or NULL (static) */
     struct py_version version;
     struct py_layout layout; /* 3.13+: overlaid with _Py_DebugOffsets */
     int layout_from_debug_offsets;

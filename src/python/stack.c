@@ -307,9 +307,10 @@ threading_active(struct py_runtime *rt, raddr_t interp)
 
     if (memsrc_read_u64(rt->mem, interp + l->interp_modules, &modules) < 0 ||
         modules == 0 ||
-        py_dict_get_str(rt, modules, "threading", &threading) < 0 ||
+        py_dict_get_str(&rt->reader, modules, "threading", &threading) < 0 ||
         memsrc_read_u64(rt->mem, threading + l->module_dict, &dict) < 0 ||
-        dict == 0 || py_dict_get_str(rt, dict, "_active", &active) < 0) {
+        dict == 0 ||
+        py_dict_get_str(&rt->reader, dict, "_active", &active) < 0) {
         return 0;
     }
     return active;
@@ -332,7 +333,7 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
             nitems = 0;
             active = threading_active(rt, interp);
             if (active != 0 &&
-                py_dict_items(rt, active, &items, &nitems) < 0) {
+                py_dict_items(&rt->reader, active, &items, &nitems) < 0) {
                 nitems = 0;
             }
         }
@@ -341,15 +342,16 @@ py_threads_names(struct py_runtime *rt, const struct py_threads *t,
             raddr_t name;
             struct strbuf sb = STRBUF_INIT;
 
-            if (py_int_read(rt, items[j].key, &ident) < 0 ||
+            if (py_int_read(&rt->reader, items[j].key, &ident) < 0 ||
                 (uint64_t)ident != t->v[i].ident) {
                 continue;
             }
             /* 2.7's Thread keeps it in a private, name-mangled attribute. */
-            if ((py_object_getattr(rt, items[j].value, "_name", &name) == 0 ||
-                 py_object_getattr(rt, items[j].value, "_Thread__name",
-                                   &name) == 0) &&
-                py_str_read(rt, name, 1024, &sb, NULL) == 0) {
+            if ((py_object_getattr(&rt->reader, items[j].value, "_name",
+                                   &name) == 0 ||
+                 py_object_getattr(&rt->reader, items[j].value,
+                                   "_Thread__name", &name) == 0) &&
+                py_str_read(&rt->reader, name, 1024, &sb, NULL) == 0) {
                 names[i] = strbuf_detach(&sb);
             }
             strbuf_release(&sb);

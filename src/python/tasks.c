@@ -88,7 +88,7 @@ obj_derives(struct tasks_ctx *c, raddr_t obj, raddr_t want)
 {
     raddr_t type = 0;
 
-    return obj != 0 && py_obj_type(c->rt, obj, &type) == 0 &&
+    return obj != 0 && py_obj_type(&c->rt->reader, obj, &type) == 0 &&
            type_derives(c, type, want);
 }
 
@@ -99,9 +99,9 @@ type_name_of(struct tasks_ctx *c, raddr_t obj)
     struct strbuf sb = STRBUF_INIT;
     raddr_t type = 0, name = 0;
 
-    if (py_obj_type(c->rt, obj, &type) < 0 ||
+    if (py_obj_type(&c->rt->reader, obj, &type) < 0 ||
         rd64(c, type + c->rt->layout.type_name, &name) < 0 || name == 0 ||
-        py_cstr_read(c->rt, name, 128, &sb) < 0) {
+        py_cstr_read(&c->rt->reader, name, 128, &sb) < 0) {
         strbuf_release(&sb);
         return NULL;
     }
@@ -117,7 +117,7 @@ gen_kind(struct tasks_ctx *c, raddr_t obj)
     enum gen_kind kind = KIND_OTHER;
     void **slot;
 
-    if (py_obj_type(c->rt, obj, &type) < 0 || type == 0) {
+    if (py_obj_type(&c->rt->reader, obj, &type) < 0 || type == 0) {
         return KIND_OTHER;
     }
     slot = hashmap_slot(&c->kinds, type);
@@ -127,7 +127,7 @@ gen_kind(struct tasks_ctx *c, raddr_t obj)
     /* The exact built-in types only: a look-alike from an extension
      * (Cython's coroutines) has no frame pyspect knows how to read. */
     if (rd64(c, type + c->rt->layout.type_name, &name) == 0 && name != 0 &&
-        py_cstr_read(c->rt, name, 32, &sb) == 0) {
+        py_cstr_read(&c->rt->reader, name, 32, &sb) == 0) {
         if (strcmp(sb.buf, "coroutine") == 0) {
             kind = KIND_COROUTINE;
         } else if (strcmp(sb.buf, "generator") == 0) {
@@ -261,7 +261,7 @@ weakset_add(struct tasks_ctx *c, raddr_t weakset)
     size_t n = 0, i;
     int rc;
 
-    rc = py_object_getattr(c->rt, weakset, "data", &data);
+    rc = py_object_getattr(&c->rt->reader, weakset, "data", &data);
     if (rc < 0) {
         return rc;
     }
@@ -356,7 +356,8 @@ module_dict(struct tasks_ctx *c, raddr_t modules, const char *name)
 {
     raddr_t module = 0, dict = 0;
 
-    if (py_dict_get_str(c->rt, modules, name, &module) < 0 || module == 0 ||
+    if (py_dict_get_str(&c->rt->reader, modules, name, &module) < 0 ||
+        module == 0 ||
         rd64(c, module + c->rt->layout.module_dict, &dict) < 0) {
         err_clear();
         return 0;
@@ -369,7 +370,7 @@ dict_value(struct tasks_ctx *c, raddr_t dict, const char *key)
 {
     raddr_t v = 0;
 
-    if (dict == 0 || py_dict_get_str(c->rt, dict, key, &v) < 0) {
+    if (dict == 0 || py_dict_get_str(&c->rt->reader, dict, key, &v) < 0) {
         err_clear();
         return 0;
     }
@@ -463,15 +464,16 @@ name_read(struct tasks_ctx *c, raddr_t obj)
     raddr_t type = 0;
     int64_t n = 0;
 
-    if (obj == 0 || py_obj_type(c->rt, obj, &type) < 0) {
+    if (obj == 0 || py_obj_type(&c->rt->reader, obj, &type) < 0) {
         return NULL;
     }
-    if (type == c->rt->long_type && py_long_read(c->rt, obj, &n) == 0) {
+    if (type == c->rt->long_type &&
+        py_long_read(&c->rt->reader, obj, &n) == 0) {
         strbuf_addf(&sb, "Task-%lld", (long long)n);
         return strbuf_detach(&sb);
     }
     if (type_derives(c, type, c->rt->str_type) &&
-        py_str_read(c->rt, obj, 1024, &sb, NULL) == 0) {
+        py_str_read(&c->rt->reader, obj, 1024, &sb, NULL) == 0) {
         return strbuf_detach(&sb);
     }
     strbuf_release(&sb);
@@ -493,8 +495,8 @@ loop_ident(struct tasks_ctx *c, raddr_t loop)
     }
     slot = hashmap_slot(&c->loops, loop);
     if (*slot == NULL) {
-        if (py_object_getattr(c->rt, loop, "_thread_id", &id) < 0 ||
-            id == c->none || py_int_read(c->rt, id, &v) < 0) {
+        if (py_object_getattr(&c->rt->reader, loop, "_thread_id", &id) < 0 ||
+            id == c->none || py_int_read(&c->rt->reader, id, &v) < 0) {
             err_clear();
             v = 0;
         }
@@ -541,27 +543,30 @@ py_task_read(struct tasks_ctx *c, struct py_task *t)
     raddr_t state = 0, name = 0;
     int rc;
 
-    if ((rc = py_object_getattr(c->rt, t->addr, "_loop", &t->loop)) < 0 ||
-        (rc = py_object_getattr(c->rt, t->addr, "_coro", &t->coro)) < 0) {
+    if ((rc = py_object_getattr(&c->rt->reader, t->addr, "_loop", &t->loop)) <
+            0 ||
+        (rc = py_object_getattr(&c->rt->reader, t->addr, "_coro", &t->coro)) <
+            0) {
         /* 3.6's _PyTask derives from the C future, whose fields pyspect
          * does not look for in a pure-Python task: said, not fatal. */
         t->error = rc;
         err_clear();
         return 0;
     }
-    if (py_object_getattr(c->rt, t->addr, "_fut_waiter", &t->waiter) < 0 ||
+    if (py_object_getattr(&c->rt->reader, t->addr, "_fut_waiter", &t->waiter) <
+            0 ||
         t->waiter == c->none) {
         t->waiter = 0;
     }
     /* Future._state is a class attribute until the future is done. */
-    if (py_object_getattr(c->rt, t->addr, "_state", &state) < 0 ||
-        py_str_equals(c->rt, state, "PENDING") == 1) {
+    if (py_object_getattr(&c->rt->reader, t->addr, "_state", &state) < 0 ||
+        py_str_equals(&c->rt->reader, state, "PENDING") == 1) {
         t->state = PY_TASK_PENDING;
     } else {
         t->state = PY_TASK_DONE;
-        t->cancelled = py_str_equals(c->rt, state, "CANCELLED") == 1;
+        t->cancelled = py_str_equals(&c->rt->reader, state, "CANCELLED") == 1;
     }
-    if (py_object_getattr(c->rt, t->addr, "_name", &name) == 0) {
+    if (py_object_getattr(&c->rt->reader, t->addr, "_name", &name) == 0) {
         t->name = name_read(c, name);
     }
     err_clear();
@@ -851,7 +856,7 @@ waited_tasks(struct tasks_ctx *c, raddr_t fut, long parent, int depth)
         return;
     }
     if (fut == 0 || depth > 8 ||
-        py_object_getattr(c->rt, fut, "_children", &children) < 0 ||
+        py_object_getattr(&c->rt->reader, fut, "_children", &children) < 0 ||
         list_items(c, children, &items, &n) < 0) {
         err_clear();
         return;
@@ -922,9 +927,10 @@ group_children(struct tasks_ctx *c, long parent)
             (self = pyl_stackref_object(l, self)) == 0 ||
             t->frames[i].code->name == NULL ||
             strstr(t->frames[i].code->name, "aexit") == NULL ||
-            py_object_getattr(c->rt, self, "_parent_task", &owner) < 0 ||
+            py_object_getattr(&c->rt->reader, self, "_parent_task", &owner) <
+                0 ||
             owner != t->addr ||
-            py_object_getattr(c->rt, self, "_tasks", &set) < 0 ||
+            py_object_getattr(&c->rt->reader, self, "_tasks", &set) < 0 ||
             set_items(c, set, &items, &n) < 0) {
             err_clear();
             continue;

@@ -46,13 +46,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rt->str_type = im.str_type;
     rt->bytes_type = im.bytes_type;
     rt->code_type = im.code_type;
-    py_str_read(rt, s1, 4096, &sb, &truncated);
+    py_str_read(&rt->reader, s1, 4096, &sb, &truncated);
     strbuf_reset(&sb);
-    py_str_read(rt, s2, 16, &sb, &truncated);
+    py_str_read(&rt->reader, s2, 16, &sb, &truncated);
     strbuf_reset(&sb);
-    py_cstr_read(rt, s1 + 16, 256, &sb);
-    py_str_equals(rt, s1, "a str the fuzzer damages");
-    if (py_bytes_read(rt, b1, 1 << 20, &bytes, &nbytes) == 0) {
+    py_cstr_read(&rt->reader, s1 + 16, 256, &sb);
+    py_str_equals(&rt->reader, s1, "a str the fuzzer damages");
+    if (py_bytes_read(&rt->reader, b1, 1 << 20, &bytes, &nbytes) == 0) {
         free(bytes);
     }
     strbuf_release(&sb);

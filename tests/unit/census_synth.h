@@ -249,6 +249,8 @@ fk_runtime(struct fake *f, struct memsrc **mem)
     rt->proc = memsrc_buffer_new();
     memsrc_buffer_add(rt->proc, BASE, f->mem, HEAP_SIZE);
     rt->mem = rt->proc;
+    rt->reader.rt = rt;
+    rt->reader.mem = rt->mem;
     rt->str_type = f->b.types[CENSUS_STR];
     rt->bytes_type = f->b.types[CENSUS_BYTES];
     /* Messages name the target; its own memory is not read. */

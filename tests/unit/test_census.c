@@ -468,6 +468,7 @@ test_gc_lists(const struct py_layout *l)
     fk_put(&f, nodes[4], l->gchead_next, nodes[1]);
     memsrc_free(rt->proc);
     rt->proc = rt->mem = memsrc_buffer_new();
+    rt->reader.mem = rt->mem;
     memsrc_buffer_add(rt->proc, BASE, f.mem, HEAP_SIZE);
     py_gc_reader_init(&reader, rt, rt->proc);
     census_init(&c, rt, rt->proc, &f.b, 0);
@@ -486,6 +487,7 @@ test_gc_lists(const struct py_layout *l)
     fk_put(&f, nodes[2], l->gchead_next, junk + 64);
     memsrc_free(rt->proc);
     rt->proc = rt->mem = memsrc_buffer_new();
+    rt->reader.mem = rt->mem;
     memsrc_buffer_add(rt->proc, BASE, f.mem, HEAP_SIZE);
     py_gc_reader_init(&reader, rt, rt->proc);
     census_init(&c, rt, rt->proc, &f.b, 0);
@@ -518,6 +520,7 @@ test_gc_lists(const struct py_layout *l)
     }
     memsrc_free(rt->proc);
     rt->proc = rt->mem = memsrc_buffer_new();
+    rt->reader.mem = rt->mem;
     memsrc_buffer_add(rt->proc, BASE, f.mem, HEAP_SIZE);
     {
         static const char whole[] = "100000000-100100000 rw-p 0 00:00 0 \n";
