@@ -366,10 +366,10 @@ def test_top_starts_a_command(tmp_path):
 def test_top_follows_subprocesses(tmp_path):
     """--subprocesses: a Python child of the command is sampled too."""
     python = system_python()
-    parent = ("import subprocess, sys\n"
+    parent = ("import os, subprocess, sys\n"
+              "null = open(os.devnull, 'w')\n"
               "p = subprocess.Popen([sys.executable, 'hotspot.py', "
-              "'truth.json'], stdout=subprocess.DEVNULL, "
-              "stderr=subprocess.DEVNULL)\n"
+              "'truth.json'], stdout=null, stderr=null)\n"
               "try:\n    p.wait()\nfinally:\n    p.kill()\n")
     out, rc, shot, err = watch_command(
         tmp_path, [python.exe, "-c", parent], options=["--subprocesses"],
