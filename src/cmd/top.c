@@ -7,7 +7,8 @@
  * function or line table (output/top.h): on a terminal as a screen that
  * keys change (core/term.h), through a pipe as one plain snapshot per
  * interval.  The terminal is given back on q, on SIGINT, SIGTERM and
- * SIGHUP, on errors, and on any exit() (term.c's atexit handler).
+ * SIGHUP, on errors, and on any exit() (term.c's atexit handler); on
+ * Ctrl-Z (SIGTSTP) too, taken again with a fresh screen on fg (SIGCONT).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,6 +67,7 @@ static const char top_usage[] =
     "  l                   lines instead of functions, and back\n"
     "  p                   pause the display (sampling goes on)\n"
     "  r                   reset the totals\n"
+    "  Ctrl-Z              suspend (the terminal is given back; fg resumes)\n"
     "\n"
     "Without a terminal on standard output (a pipe, a file), it prints a\n"
     "plain snapshot each interval instead of redrawing.\n"
@@ -140,6 +142,8 @@ struct top {
 
 static volatile sig_atomic_t top_stop;
 static volatile sig_atomic_t top_resized;
+static volatile sig_atomic_t top_suspended; /* SIGTSTP: stop when you can */
+static volatile sig_atomic_t top_continued; /* SIGCONT: the screen again */
 
 static void
 on_signal(int sig)
@@ -152,6 +156,20 @@ on_winch(int sig)
 {
     (void)sig;
     top_resized = 1;
+}
+
+static void
+on_tstp(int sig)
+{
+    (void)sig;
+    top_suspended = 1;
+}
+
+static void
+on_cont(int sig)
+{
+    (void)sig;
+    top_continued = 1;
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -557,6 +575,40 @@ on_key(struct top *tp, int key, uint64_t now)
 
 /* ---- the command --------------------------------------------------------- */
 
+/*
+ * Ctrl-Z: give the terminal back, then stop as SIGTSTP's default action
+ * would (the shell reports the job stopped); back here once continued.
+ * Called between rounds, when no thread of any target is paused: the
+ * targets run on while pyspect is stopped.
+ */
+static void
+suspend(void)
+{
+    struct sigaction dfl, ours;
+
+    term_restore();
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTSTP, &dfl, &ours);
+    raise(SIGTSTP);
+    sigaction(SIGTSTP, &ours, NULL);
+    /* Continued, or never stopped (an orphaned process group): the
+     * terminal is taken again either way. */
+    top_continued = 1;
+}
+
+/*
+ * Continued (fg, or a SIGCONT after any stop): the shell may have set
+ * the terminal's modes and drawn over the screen, so take the terminal
+ * again, as it is now, and draw the whole screen.
+ */
+static int
+resume(void)
+{
+    term_restore();
+    return term_start(STDIN_FILENO, STDOUT_FILENO);
+}
+
 static int
 top_loop(struct top *tp)
 {
@@ -613,6 +665,18 @@ top_loop(struct top *tp)
             top_resized = 0;
             again = 1;
         }
+        if (top_suspended) {
+            top_suspended = 0;
+            suspend();
+        }
+        if (top_continued && tp->interactive) {
+            top_continued = 0;
+            rc = resume();
+            if (rc < 0) {
+                break;
+            }
+            again = 1;
+        }
         if (again) {
             rc = draw(tp, now);
         }
@@ -626,7 +690,7 @@ top_loop(struct top *tp)
         ts.tv_nsec = (long)(next % 1000000000u);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
                    EINTR &&
-               !top_stop && !top_resized) {
+               !top_stop && !top_resized && !top_suspended && !top_continued) {
         }
     }
     if (rc == 0 && !tp->interactive && tp->message != NULL) {
@@ -723,8 +787,18 @@ cmd_top(int argc, char **argv)
     tp.interactive = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
                      term_start(STDIN_FILENO, STDOUT_FILENO) == 0;
     err_clear();
+    if (tp.interactive) {
+        sa.sa_handler = on_tstp;
+        sigaction(SIGTSTP, &sa, NULL);
+        sa.sa_handler = on_cont;
+        sigaction(SIGCONT, &sa, NULL);
+    }
     rc = top_loop(&tp);
     term_restore();
+    if (tp.interactive) {
+        signal(SIGTSTP, SIG_DFL);
+        signal(SIGCONT, SIG_DFL);
+    }
     if (rc < 0) {
         goto fail;
     }
