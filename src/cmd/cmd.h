@@ -13,6 +13,7 @@
 #ifndef PYSPECT_CMD_CMD_H
 #define PYSPECT_CMD_CMD_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "core/strbuf.h"
@@ -105,6 +106,50 @@ int cmd_target_finish(const char *cmd, int argc, char **argv, unsigned flags,
  */
 int cmd_open(const struct cmd_target *spec, struct target **t,
              struct py_runtime **rt);
+
+struct session;
+
+/*
+ * A process record and top follow (process.c): the PID given, the command
+ * started, or a child of either.  Zeroed by cmd_process_init(); target
+ * and rt are opened by cmd_process_attach() and freed by
+ * cmd_process_release().
+ */
+struct cmd_process {
+    int pid;
+    struct target *target; /* opened on the first attempt */
+    struct py_runtime *rt;
+    int gone;    /* exited, or never going to be Python */
+    int started; /* started by pyspect or a child: may exec Python */
+    int script;  /* the started command is a script: wait for Python */
+    double first_seen;
+};
+
+/* Follow pid from now (its grace period starts now). */
+void cmd_process_init(struct cmd_process *p, int pid);
+
+/*
+ * Open p and its Python runtime, unless p->rt is open already: 0 when it
+ * is, PS_ENOTREADY to try again later (a started process that is not
+ * Python yet: for a moment, or as long as it takes when it is a script),
+ * or why it never will be (then p->gone is set).  What was opened is kept
+ * for the next attempt.
+ */
+int cmd_process_attach(struct cmd_process *p);
+
+/* Free p's runtime and target (attached again by the next attempt). */
+void cmd_process_release(struct cmd_process *p);
+
+/*
+ * Wait until the command started as session s (its argv[0] is name, for
+ * the messages) runs Python code in its main thread: 0 with p->rt open.
+ * Gives up, with the reason set, when the command exits, turns out not
+ * to be Python, has not started Python after 30 seconds, or *stop is
+ * set (a signal to pyspect).
+ */
+int cmd_process_wait_python(struct cmd_process *p, struct session *s,
+                            const char *name,
+                            const volatile sig_atomic_t *stop);
 
 /* Open the live process pid (as cmd_open()). */
 int cmd_attach(int pid, struct target **t, struct py_runtime **rt);

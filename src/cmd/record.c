@@ -42,10 +42,6 @@
 #include "core/banned.h"
 
 #define RATE_MAX 20000.0
-/* How long a started command may take to become Python. */
-#define LAUNCH_WAIT_S 30.0
-/* A started program that is still not Python after this is not one. */
-#define NOT_PYTHON_WAIT_S 1.0
 /* The frame of a sample taken while the interpreter finalizes. */
 #define FINALIZING_FRAME "(Python finalizing)"
 /* The file of the frame --tasks adds for a task. */
@@ -173,18 +169,12 @@ struct record_options {
 
 /* One process being sampled. */
 struct record_target {
-    int pid;
-    struct target *target; /* opened on the first attempt */
-    struct py_runtime *rt;
+    struct cmd_process proc;
     struct py_sampler sampler;
-    struct py_native *native; /* --native: owned by rt */
+    struct py_native *native; /* --native: owned by proc.rt */
     int sampling;             /* attached and sampling */
-    int gone;                 /* exited, or never going to be Python */
-    int started; /* started by pyspect or a child: may exec Python */
-    int script;  /* the started command is a script: wait for Python */
-    double first_seen;
-    uint64_t prefix_round; /* when sys.prefix was looked for; 0: found */
-    struct py_tasks tasks; /* --tasks: this round's */
+    uint64_t prefix_round;    /* when sys.prefix was looked for; 0: found */
+    struct py_tasks tasks;    /* --tasks: this round's */
 };
 
 struct recorder {
@@ -245,12 +235,6 @@ thread_cpu_ns(void)
 
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double
-now_s(void)
-{
-    return (double)clock_now_ns() / 1e9;
 }
 
 /* Seconds since the epoch. */
@@ -559,8 +543,7 @@ target_add(struct recorder *r, int pid)
     XGROW(r->targets, r->targets_alloc, r->ntargets + 1);
     t = &r->targets[r->ntargets++];
     memset(t, 0, sizeof(*t));
-    t->pid = pid;
-    t->first_seen = now_s();
+    cmd_process_init(&t->proc, pid);
     return t;
 }
 
@@ -570,7 +553,7 @@ target_find(struct recorder *r, int pid)
     size_t i;
 
     for (i = 0; i < r->ntargets; i++) {
-        if (r->targets[i].pid == pid) {
+        if (r->targets[i].proc.pid == pid) {
             return &r->targets[i];
         }
     }
@@ -584,10 +567,7 @@ target_release(struct record_target *t)
         py_sampler_release(&t->sampler);
     }
     py_tasks_release(&t->tasks);
-    py_runtime_free(t->rt);
-    t->rt = NULL;
-    target_free(t->target);
-    t->target = NULL;
+    cmd_process_release(&t->proc);
     t->sampling = 0;
 }
 
@@ -599,41 +579,28 @@ target_release(struct record_target *t)
 static int
 target_try(struct recorder *r, struct record_target *t)
 {
-    int rc = 0;
+    int rc = cmd_process_attach(&t->proc);
 
-    if (t->target == NULL) {
-        rc = target_live_open(t->pid, &t->target);
+    if (rc < 0) {
+        return rc;
     }
-    if (rc == 0) {
-        rc = py_runtime_attach(t->target, &t->rt);
-    }
-    if (rc == 0) {
-        if (r->opt->native) {
-            rc = py_native_get(t->rt, &t->native);
-            if (rc < 0) {
-                t->gone = 1;
-                return rc;
-            }
+    if (r->opt->native) {
+        rc = py_native_get(t->proc.rt, &t->native);
+        if (rc < 0) {
+            t->proc.gone = 1;
+            return rc;
         }
-        py_sampler_init(&t->sampler, t->rt, r->opt->mode);
-        /* With --blocking every thread is held already. */
-        t->sampler.may_pause = !r->opt->blocking;
-        t->sampler.states = r->opt->events;
-        if (r->opt->native) {
-            t->sampler.stack_flags = PY_STACK_CALLS;
-        }
-        t->sampling = 1;
-        t->prefix_round = 1; /* at the next round */
-        return 0;
     }
-    if (rc == PS_ENOTPY && t->started &&
-        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
-        rc = PS_ENOTREADY; /* it may exec a Python in a moment */
+    py_sampler_init(&t->sampler, t->proc.rt, r->opt->mode);
+    /* With --blocking every thread is held already. */
+    t->sampler.may_pause = !r->opt->blocking;
+    t->sampler.states = r->opt->events;
+    if (r->opt->native) {
+        t->sampler.stack_flags = PY_STACK_CALLS;
     }
-    if (rc != PS_ENOTREADY) {
-        t->gone = 1;
-    }
-    return rc;
+    t->sampling = 1;
+    t->prefix_round = 1; /* at the next round */
+    return 0;
 }
 
 static int
@@ -645,7 +612,7 @@ known_cb(void *ctx, int pid)
 static void
 add_cb(void *ctx, int pid)
 {
-    target_add(ctx, pid)->started = 1;
+    target_add(ctx, pid)->proc.started = 1;
 }
 
 /* Add the descendants of the targets that are not known yet. */
@@ -668,7 +635,7 @@ native_frame_id(struct recorder *r, struct record_target *t,
                 const struct native_frame *f)
 {
     struct profile *p = &r->profile;
-    uint64_t key = hash_u64(f->pc ^ ((uint64_t)(uint32_t)t->pid << 47)) ^
+    uint64_t key = hash_u64(f->pc ^ ((uint64_t)(uint32_t)t->proc.pid << 47)) ^
                    (uint64_t)f->activation;
     void **slot = hashmap_slot(&r->native_ids, key ? key : 1);
     struct native_symbol sym;
@@ -727,7 +694,7 @@ native_stack_ids(struct recorder *r, struct py_sampled_thread *st,
     uint64_t t0 = thread_cpu_ns();
 
     if (st->thread.tid <= 0 ||
-        target_thread_regs(t->target, (int)st->thread.tid, &regs) < 0) {
+        target_thread_regs(t->proc.target, (int)st->thread.tid, &regs) < 0) {
         memset(&regs, 0, sizeof(regs));
     }
     py_native_stack(t->native, (int)st->thread.tid, &regs, f, n, s->calls,
@@ -757,7 +724,7 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
     uint32_t thread, stack;
     size_t i;
 
-    thread = profile_thread_pid(p, r->current->pid, st->thread.ident,
+    thread = profile_thread_pid(p, r->current->proc.pid, st->thread.ident,
                                 st->thread.tid, st->name);
     if (r->opt->native) {
         n = native_stack_ids(r, st, f, n);
@@ -896,7 +863,7 @@ tasks_waiting_add(struct recorder *r, struct record_target *t)
             snprintf(name, sizeof(name), "asyncio tasks");
         }
         /* The loop's address as the ident: no pthread has it. */
-        thread = profile_thread_pid(p, t->pid, task->loop, 0, name);
+        thread = profile_thread_pid(p, t->proc.pid, task->loop, 0, name);
         XGROW(r->ids, r->ids_alloc, task->nframes + 1);
         for (k = 0; k < task->nframes; k++) {
             const struct py_frame *fr = &task->frames[task->nframes - 1 - k];
@@ -938,8 +905,9 @@ tasks_read(struct recorder *r, struct record_target *t)
     for (i = 0; i < t->sampler.n; i++) {
         threads.v[threads.n++] = t->sampler.threads[i].thread;
     }
-    py_runtime_snapshot(t->rt);
-    if (py_tasks_reread(t->rt, &threads, full ? NULL : &old, &t->tasks) < 0) {
+    py_runtime_snapshot(t->proc.rt);
+    if (py_tasks_reread(t->proc.rt, &threads, full ? NULL : &old, &t->tasks) <
+        0) {
         err_clear(); /* changed under the read: no tasks this round */
     }
     py_tasks_release(&old);
@@ -963,7 +931,7 @@ learn_prefixes(struct recorder *r, struct record_target *t, uint64_t round)
     t->prefix_round = round + (uint64_t)fmax(1, r->opt->rate);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         strbuf_reset(&sb);
-        if (py_runtime_sys_str(t->rt, names[i], &sb) < 0 || sb.len == 0) {
+        if (py_runtime_sys_str(t->proc.rt, names[i], &sb) < 0 || sb.len == 0) {
             err_clear();
             continue;
         }
@@ -988,18 +956,18 @@ record_round(struct recorder *r, uint64_t round)
         struct record_target *t = &r->targets[i];
         int rc;
 
-        if (t->gone) {
+        if (t->proc.gone) {
             continue;
         }
         if (!t->sampling) {
             rc = target_try(r, t);
             if (rc < 0) {
-                root_alive |= t->pid == r->root_pid && !t->gone;
+                root_alive |= t->proc.pid == r->root_pid && !t->proc.gone;
                 continue;
             }
         }
         if (round % (uint64_t)fmax(1, r->opt->rate * CODE_EPOCH_S) == 0) {
-            t->rt->code_epoch++;
+            t->proc.rt->code_epoch++;
             if (t->native != NULL) {
                 /* Libraries loaded since: before the pause. */
                 unwinder_refresh(py_native_unwinder(t->native));
@@ -1012,12 +980,12 @@ record_round(struct recorder *r, uint64_t round)
         if (r->opt->blocking) {
             py_sampler_choose(&t->sampler);
         }
-        rc = r->opt->blocking ? target_pause(t->target) : 0;
+        rc = r->opt->blocking ? target_pause(t->proc.target) : 0;
         if (rc < 0) {
             /* Gone, or a pause that failed this round (a thread in the
              * middle of exiting, another tracer): only a process that is
              * no more ends its recording. */
-            if (target_check(t->target) == PS_EEXITED) {
+            if (target_check(t->proc.target) == PS_EEXITED) {
                 rc = PS_EEXITED;
             }
             err_clear();
@@ -1031,71 +999,21 @@ record_round(struct recorder *r, uint64_t round)
                 tasks_waiting_add(r, t);
             }
             if (r->opt->blocking) {
-                target_resume(t->target);
-                r->paused_ms += target_pause_ms(t->target);
+                target_resume(t->proc.target);
+                r->paused_ms += target_pause_ms(t->proc.target);
             }
         }
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
-            t->gone = 1;
+            t->proc.gone = 1;
             continue;
         }
         if (rc < 0) {
             /* The lists could not be read this round: count it. */
             r->list_errors++;
         }
-        root_alive |= t->pid == r->root_pid;
+        root_alive |= t->proc.pid == r->root_pid;
     }
     return root_alive;
-}
-
-/* ---- starting a command ------------------------------------------------- */
-
-/*
- * Wait until the started command runs Python (sampling starts at its
- * first frame), or say why it never will.
- */
-static int
-wait_for_python(struct recorder *r, struct record_target *t)
-{
-    double deadline = now_s() + LAUNCH_WAIT_S;
-    int rc;
-
-    for (;;) {
-        rc = target_try(r, t);
-        if (rc == 0) {
-            struct py_threads threads = PY_THREADS_INIT;
-
-            /* Ready once the main thread runs Python code. */
-            rc = py_threads_read(t->rt, &threads);
-            if (rc == 0 && threads.n > 0) {
-                py_threads_release(&threads);
-                return 0;
-            }
-            py_threads_release(&threads);
-            target_release(t);
-            rc = PS_ENOTREADY;
-        }
-        if (session_exited(&r->session)) {
-            return err_set(PS_ECOMMAND,
-                           "'%s' exited (status %d) before its Python "
-                           "started",
-                           r->opt->command[0],
-                           session_exit_status(&r->session));
-        }
-        if (rc != PS_ENOTREADY) {
-            if (rc == PS_ENOTPY) {
-                return err_set(PS_ENOTPY, "'%s' is not a Python program",
-                               r->opt->command[0]);
-            }
-            return rc;
-        }
-        if (record_stop || now_s() > deadline) {
-            return err_set(PS_ENOTREADY, "'%s' did not start Python",
-                           r->opt->command[0]);
-        }
-        t->gone = 0;
-        usleep(500);
-    }
 }
 
 /* ---- progress and summary ----------------------------------------------- */
@@ -1180,21 +1098,22 @@ summary(const struct recorder *r)
         for (i = 0; i < r->ntargets; i++) {
             const struct record_target *t = &r->targets[i];
 
-            if (t->rt == NULL) {
+            if (t->proc.rt == NULL) {
                 continue;
             }
             fprintf(stderr,
                     "pyspect: pid %d (Python %s): %llu rounds, %llu list "
                     "walks, %llu reads, %llu bytes\n",
-                    t->pid, esc(t->rt->version.text),
+                    t->proc.pid, esc(t->proc.rt->version.text),
                     (unsigned long long)t->sampler.stats.rounds,
                     (unsigned long long)t->sampler.stats.refreshes,
-                    (unsigned long long)t->rt->proc->nreads,
-                    (unsigned long long)t->rt->proc->nbytes);
+                    (unsigned long long)t->proc.rt->proc->nreads,
+                    (unsigned long long)t->proc.rt->proc->nbytes);
             fprintf(stderr,
                     "pyspect: pid %d: %llu stacks from the round's batch, "
                     "%llu copied again, %llu looked up, %llu read paused\n",
-                    t->pid, (unsigned long long)t->sampler.stats.spec_hits,
+                    t->proc.pid,
+                    (unsigned long long)t->sampler.stats.spec_hits,
                     (unsigned long long)t->sampler.stats.retries,
                     (unsigned long long)t->sampler.stats.lookups,
                     (unsigned long long)t->sampler.stats.pauses);
@@ -1219,7 +1138,7 @@ collect_stats(struct recorder *r)
     for (i = 0; i < r->ntargets; i++) {
         const struct py_sampler_stats *st = &r->targets[i].sampler.stats;
 
-        if (r->targets[i].rt == NULL && !r->targets[i].sampling) {
+        if (r->targets[i].proc.rt == NULL && !r->targets[i].sampling) {
             continue;
         }
         m->samples += st->stacks;
@@ -1244,7 +1163,7 @@ targets_compact(struct recorder *r)
     for (i = 0; i < r->ntargets; i++) {
         struct record_target *t = &r->targets[i];
 
-        if (!t->gone || t->pid == r->root_pid) {
+        if (!t->proc.gone || t->proc.pid == r->root_pid) {
             r->targets[k++] = *t;
             continue;
         }
@@ -1323,9 +1242,9 @@ push_cut(struct recorder *r, double now_unix)
     r->last_round_alloc = 0;
     targets_compact(r);
     for (i = 0; i < r->ntargets; i++) {
-        if (r->targets[i].rt != NULL) {
+        if (r->targets[i].proc.rt != NULL) {
             /* Their cached string ids were the old profile's. */
-            py_code_forget_user(r->targets[i].rt);
+            py_code_forget_user(r->targets[i].proc.rt);
         }
     }
 }
@@ -1358,13 +1277,13 @@ restart_lookup(struct recorder *r)
     }
     t = target_find(r, old);
     if (t != NULL) {
-        t->gone = 1;
+        t->proc.gone = 1;
         r->root_pid = -1; /* lets targets_compact() retire it */
         targets_compact(r);
     }
     r->root_pid = r->session.pid;
     /* Sampled from the next round, once its Python has started. */
-    target_add(r, r->root_pid)->started = 1;
+    target_add(r, r->root_pid)->proc.started = 1;
     r->awaiting_restart = 0;
     r->profile.meta.pid = r->root_pid;
     if (!r->opt->quiet) {
@@ -1504,8 +1423,8 @@ fill_meta(struct recorder *r)
     }
     m->command = strbuf_detach(&cmd);
     m->pid = r->root_pid;
-    if (root != NULL && root->rt != NULL) {
-        m->python_version = xstrdup(root->rt->version.text);
+    if (root != NULL && root->proc.rt != NULL) {
+        m->python_version = xstrdup(root->proc.rt->version.text);
     }
     m->mode = r->opt->mode_name;
     m->lines = r->opt->lines;
@@ -1583,9 +1502,14 @@ cmd_record(int argc, char **argv)
         }
         r.root_pid = r.session.pid;
         root = target_add(&r, r.root_pid);
-        root->started = 1;
-        root->script = cmd_is_script(opt.command[0]);
-        rc = wait_for_python(&r, root);
+        root->proc.started = 1;
+        root->proc.script = cmd_is_script(opt.command[0]);
+        /* Sampling starts at its first frame. */
+        rc = cmd_process_wait_python(&root->proc, &r.session, opt.command[0],
+                                     &record_stop);
+        if (rc == 0) {
+            rc = target_try(&r, root);
+        }
         if (rc < 0) {
             session_stop(&r.session, SIGTERM, 5);
             goto fail;
@@ -1632,7 +1556,7 @@ cmd_record(int argc, char **argv)
     }
     /* Samples in hand are written whatever stopped the recording. */
     if (r.profile.meta.samples == 0 && r.profile.meta.rounds <= 1 &&
-        target_find(&r, r.root_pid)->gone) {
+        target_find(&r, r.root_pid)->proc.gone) {
         rc = err_set(PS_EEXITED, "pid %d exited before the first sample",
                      r.root_pid);
         goto fail;

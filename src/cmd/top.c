@@ -7,7 +7,8 @@
  * function or line table (output/top.h): on a terminal as a screen that
  * keys change (core/term.h), through a pipe as one plain snapshot per
  * interval.  The terminal is given back on q, on SIGINT, SIGTERM and
- * SIGHUP, on errors, and on any exit() (term.c's atexit handler).
+ * SIGHUP, on errors, and on any exit() (term.c's atexit handler); on
+ * Ctrl-Z (SIGTSTP) too, taken again with a fresh screen on fg (SIGCONT).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,10 +39,6 @@
 
 #define RATE_MAX 20000.0
 #define INTERVAL_MIN_S 0.1
-/* How long a started command may take to become Python. */
-#define LAUNCH_WAIT_S 30.0
-/* A started program that is still not Python after this is not one. */
-#define NOT_PYTHON_WAIT_S 1.0
 /* How long a started command may take to stop once asked. */
 #define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
@@ -70,6 +67,7 @@ static const char top_usage[] =
     "  l                   lines instead of functions, and back\n"
     "  p                   pause the display (sampling goes on)\n"
     "  r                   reset the totals\n"
+    "  Ctrl-Z              suspend (the terminal is given back; fg resumes)\n"
     "\n"
     "Without a terminal on standard output (a pipe, a file), it prints a\n"
     "plain snapshot each interval instead of redrawing.\n"
@@ -108,15 +106,9 @@ struct top_options {
 
 /* One process being sampled. */
 struct top_target {
-    int pid;
-    struct target *target; /* opened on the first attempt */
-    struct py_runtime *rt;
+    struct cmd_process proc;
     struct py_sampler sampler;
-    int sampling; /* attached and sampling */
-    int gone;     /* exited, or never going to be Python */
-    int started;  /* started by pyspect or a child: may exec Python */
-    int script;   /* the started command is a script: wait for Python */
-    double first_seen;
+    int sampling;    /* attached and sampling */
     uint64_t cpu_ns; /* its CPU time at the last refresh */
 };
 
@@ -150,6 +142,8 @@ struct top {
 
 static volatile sig_atomic_t top_stop;
 static volatile sig_atomic_t top_resized;
+static volatile sig_atomic_t top_suspended; /* SIGTSTP: stop when you can */
+static volatile sig_atomic_t top_continued; /* SIGCONT: the screen again */
 
 static void
 on_signal(int sig)
@@ -164,10 +158,18 @@ on_winch(int sig)
     top_resized = 1;
 }
 
-static double
-now_s(void)
+static void
+on_tstp(int sig)
 {
-    return (double)clock_now_ns() / 1e9;
+    (void)sig;
+    top_suspended = 1;
+}
+
+static void
+on_cont(int sig)
+{
+    (void)sig;
+    top_continued = 1;
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -293,8 +295,7 @@ target_add(struct top *tp, int pid)
     XGROW(tp->targets, tp->targets_alloc, tp->ntargets + 1);
     t = &tp->targets[tp->ntargets++];
     memset(t, 0, sizeof(*t));
-    t->pid = pid;
-    t->first_seen = now_s();
+    cmd_process_init(&t->proc, pid);
     return t;
 }
 
@@ -304,7 +305,7 @@ target_find(struct top *tp, int pid)
     size_t i;
 
     for (i = 0; i < tp->ntargets; i++) {
-        if (tp->targets[i].pid == pid) {
+        if (tp->targets[i].proc.pid == pid) {
             return &tp->targets[i];
         }
     }
@@ -317,10 +318,7 @@ target_release(struct top_target *t)
     if (t->sampling) {
         py_sampler_release(&t->sampler);
     }
-    py_runtime_free(t->rt);
-    t->rt = NULL;
-    target_free(t->target);
-    t->target = NULL;
+    cmd_process_release(&t->proc);
     t->sampling = 0;
 }
 
@@ -331,30 +329,17 @@ target_release(struct top_target *t)
 static int
 target_try(struct top *tp, struct top_target *t)
 {
-    int rc = 0;
+    int rc = cmd_process_attach(&t->proc);
 
-    if (t->target == NULL) {
-        rc = target_live_open(t->pid, &t->target);
+    if (rc < 0) {
+        return rc;
     }
-    if (rc == 0) {
-        rc = py_runtime_attach(t->target, &t->rt);
-    }
-    if (rc == 0) {
-        py_sampler_init(&t->sampler, t->rt, tp->opt->mode);
-        /* The kernel states (read anyway in cpu mode) and the GIL holder
-         * (read in the round's batch): the header's GIL share. */
-        t->sampler.states = 1;
-        t->sampling = 1;
-        return 0;
-    }
-    if (rc == PS_ENOTPY && t->started &&
-        (t->script || now_s() - t->first_seen < NOT_PYTHON_WAIT_S)) {
-        rc = PS_ENOTREADY; /* it may exec a Python in a moment */
-    }
-    if (rc != PS_ENOTREADY) {
-        t->gone = 1;
-    }
-    return rc;
+    py_sampler_init(&t->sampler, t->proc.rt, tp->opt->mode);
+    /* The kernel states (read anyway in cpu mode) and the GIL holder (read
+     * in the round's batch): the header's GIL share. */
+    t->sampler.states = 1;
+    t->sampling = 1;
+    return 0;
 }
 
 static int
@@ -366,51 +351,7 @@ known_cb(void *ctx, int pid)
 static void
 add_cb(void *ctx, int pid)
 {
-    target_add(ctx, pid)->started = 1;
-}
-
-/* Wait until the started command runs Python, or say why it never will. */
-static int
-wait_for_python(struct top *tp, struct top_target *t)
-{
-    double deadline = now_s() + LAUNCH_WAIT_S;
-    int rc;
-
-    for (;;) {
-        rc = target_try(tp, t);
-        if (rc == 0) {
-            struct py_threads threads = PY_THREADS_INIT;
-
-            rc = py_threads_read(t->rt, &threads);
-            if (rc == 0 && threads.n > 0) {
-                py_threads_release(&threads);
-                return 0;
-            }
-            py_threads_release(&threads);
-            target_release(t);
-            rc = PS_ENOTREADY;
-        }
-        if (session_exited(&tp->session)) {
-            return err_set(PS_ECOMMAND,
-                           "'%s' exited (status %d) before its Python "
-                           "started",
-                           tp->opt->command[0],
-                           session_exit_status(&tp->session));
-        }
-        if (rc != PS_ENOTREADY) {
-            if (rc == PS_ENOTPY) {
-                return err_set(PS_ENOTPY, "'%s' is not a Python program",
-                               tp->opt->command[0]);
-            }
-            return rc;
-        }
-        if (top_stop || now_s() > deadline) {
-            return err_set(PS_ENOTREADY, "'%s' did not start Python",
-                           tp->opt->command[0]);
-        }
-        t->gone = 0;
-        usleep(500);
-    }
+    target_add(ctx, pid)->proc.started = 1;
 }
 
 /* ---- sampling ----------------------------------------------------------- */
@@ -424,7 +365,7 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
     uint32_t thread;
     size_t i;
 
-    thread = profile_thread_pid(p, tp->current->pid, st->thread.ident,
+    thread = profile_thread_pid(p, tp->current->proc.pid, st->thread.ident,
                                 st->thread.tid, st->name);
     if (n > tp->ids_alloc) {
         XGROW(tp->ids, tp->ids_alloc, n);
@@ -460,19 +401,19 @@ top_round(struct top *tp, uint64_t round)
         uint64_t before;
         int rc;
 
-        if (t->gone) {
+        if (t->proc.gone) {
             continue;
         }
         if (!t->sampling) {
             rc = target_try(tp, t);
             if (rc < 0) {
                 err_clear();
-                root_alive |= t->pid == tp->root_pid && !t->gone;
+                root_alive |= t->proc.pid == tp->root_pid && !t->proc.gone;
                 continue;
             }
         }
         if (round % (uint64_t)fmax(1, tp->opt->rate * CODE_EPOCH_S) == 0) {
-            t->rt->code_epoch++;
+            t->proc.rt->code_epoch++;
         }
         tp->current = t;
         before = t->sampler.stats.torn + t->sampler.stats.errors;
@@ -480,7 +421,7 @@ top_round(struct top *tp, uint64_t round)
         tp->drops_now +=
             t->sampler.stats.torn + t->sampler.stats.errors - before;
         if (rc == PS_EEXITED || rc == PS_ENOPROC) {
-            t->gone = 1;
+            t->proc.gone = 1;
             continue;
         }
         if (rc < 0) {
@@ -488,7 +429,7 @@ top_round(struct top *tp, uint64_t round)
             err_clear();
             tp->drops_now++;
         }
-        root_alive |= t->pid == tp->root_pid;
+        root_alive |= t->proc.pid == tp->root_pid;
     }
     return root_alive;
 }
@@ -509,7 +450,8 @@ close_interval(struct top *tp, uint64_t now)
         struct top_target *t = &tp->targets[i];
         uint64_t c, r;
 
-        if (t->gone || !t->sampling || proc_usage(t->pid, &c, &r) < 0) {
+        if (t->proc.gone || !t->sampling ||
+            proc_usage(t->proc.pid, &c, &r) < 0) {
             continue;
         }
         if (t->cpu_ns != 0) {
@@ -546,12 +488,13 @@ draw(struct top *tp, uint64_t now)
     memset(&h, 0, sizeof(h));
     h.pid = tp->root_pid;
     h.command = tp->command;
-    h.python_version =
-        root != NULL && root->rt != NULL ? root->rt->version.text : NULL;
+    h.python_version = root != NULL && root->proc.rt != NULL
+                           ? root->proc.rt->version.text
+                           : NULL;
     h.mode = tp->opt->mode_name;
     h.rate_hz = tp->opt->rate;
     for (i = 0; i < tp->ntargets; i++) {
-        if (tp->targets[i].sampling && !tp->targets[i].gone) {
+        if (tp->targets[i].sampling && !tp->targets[i].proc.gone) {
             h.threads += tp->targets[i].sampler.n;
             h.processes++;
         }
@@ -632,6 +575,40 @@ on_key(struct top *tp, int key, uint64_t now)
 
 /* ---- the command --------------------------------------------------------- */
 
+/*
+ * Ctrl-Z: give the terminal back, then stop as SIGTSTP's default action
+ * would (the shell reports the job stopped); back here once continued.
+ * Called between rounds, when no thread of any target is paused: the
+ * targets run on while pyspect is stopped.
+ */
+static void
+suspend(void)
+{
+    struct sigaction dfl, ours;
+
+    term_restore();
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTSTP, &dfl, &ours);
+    raise(SIGTSTP);
+    sigaction(SIGTSTP, &ours, NULL);
+    /* Continued, or never stopped (an orphaned process group): the
+     * terminal is taken again either way. */
+    top_continued = 1;
+}
+
+/*
+ * Continued (fg, or a SIGCONT after any stop): the shell may have set
+ * the terminal's modes and drawn over the screen, so take the terminal
+ * again, as it is now, and draw the whole screen.
+ */
+static int
+resume(void)
+{
+    term_restore();
+    return term_start(STDIN_FILENO, STDOUT_FILENO);
+}
+
 static int
 top_loop(struct top *tp)
 {
@@ -688,6 +665,18 @@ top_loop(struct top *tp)
             top_resized = 0;
             again = 1;
         }
+        if (top_suspended) {
+            top_suspended = 0;
+            suspend();
+        }
+        if (top_continued && tp->interactive) {
+            top_continued = 0;
+            rc = resume();
+            if (rc < 0) {
+                break;
+            }
+            again = 1;
+        }
         if (again) {
             rc = draw(tp, now);
         }
@@ -701,7 +690,7 @@ top_loop(struct top *tp)
         ts.tv_nsec = (long)(next % 1000000000u);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
                    EINTR &&
-               !top_stop && !top_resized) {
+               !top_stop && !top_resized && !top_suspended && !top_continued) {
         }
     }
     if (rc == 0 && !tp->interactive && tp->message != NULL) {
@@ -769,9 +758,13 @@ cmd_top(int argc, char **argv)
         }
         tp.root_pid = tp.session.pid;
         root = target_add(&tp, tp.root_pid);
-        root->started = 1;
-        root->script = cmd_is_script(opt.command[0]);
-        rc = wait_for_python(&tp, root);
+        root->proc.started = 1;
+        root->proc.script = cmd_is_script(opt.command[0]);
+        rc = cmd_process_wait_python(&root->proc, &tp.session, opt.command[0],
+                                     &top_stop);
+        if (rc == 0) {
+            rc = target_try(&tp, root);
+        }
         if (rc < 0) {
             session_stop(&tp.session, SIGTERM, CHILD_STOP_WAIT_S);
             goto fail;
@@ -794,8 +787,18 @@ cmd_top(int argc, char **argv)
     tp.interactive = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
                      term_start(STDIN_FILENO, STDOUT_FILENO) == 0;
     err_clear();
+    if (tp.interactive) {
+        sa.sa_handler = on_tstp;
+        sigaction(SIGTSTP, &sa, NULL);
+        sa.sa_handler = on_cont;
+        sigaction(SIGCONT, &sa, NULL);
+    }
     rc = top_loop(&tp);
     term_restore();
+    if (tp.interactive) {
+        signal(SIGTSTP, SIG_DFL);
+        signal(SIGCONT, SIG_DFL);
+    }
     if (rc < 0) {
         goto fail;
     }

@@ -4,8 +4,8 @@ with send-keys, the screen read with capture-pane) and through a pipe.
 The target (targets/hotspot.py) says which function is hot, where it is,
 and its threads' kernel ids; the tests check the header against the
 target, that the hot function leads the table, that every key does what
-the help says, and that q, SIGTERM and SIGINT give the terminal back
-(the same stty settings, the main screen)."""
+the help says, and that q, SIGTERM, SIGINT and Ctrl-Z give the terminal
+back (the same stty settings, the main screen)."""
 import json
 import os
 import re
@@ -93,7 +93,12 @@ class Tmux:
         self.tmux("send-keys", "-t", "top", *keys)
 
     def screen(self):
-        return self.tmux("capture-pane", "-p", "-t", "top").stdout
+        r = self.tmux("capture-pane", "-p", "-t", "top", check=False)
+        if r.returncode != 0:
+            # A shell left with a raw terminal reads an end of file.
+            raise AssertionError("the window is gone (its command or "
+                                 "shell exited): %s" % r.stderr.strip())
+        return r.stdout
 
     def wait(self, pred, what, timeout=30):
         deadline = time.monotonic() + timeout
@@ -267,6 +272,73 @@ def test_top_signals_restore_the_terminal(how, target, tmp_path):
         tm.close()
 
 
+def proc_status(pid):
+    """/proc/PID/status as a dict of its fields."""
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f
+                    if ":\t" in line)
+
+
+@needs_tmux
+@pytest.mark.skipif(shutil.which("dash") is None,
+                    reason="dash is not installed")
+def test_top_ctrl_z_gives_the_terminal_back(target, tmp_path):
+    """Ctrl-Z in a job-control shell: pyspect stops with the terminal as
+    it was and the main screen back, the target runs on untraced; fg draws
+    the whole screen again and keys work at once (raw again); q restores
+    the terminal.  dash, because it leaves the terminal's modes as the job
+    left them (bash would hide a terminal left raw)."""
+    from conftest import PYTHONS
+    python = PYTHONS.get("system") or next(iter(PYTHONS.values()), None)
+    if python is None:
+        pytest.skip("no Python installed")
+    t = target(python, "hotspot.py")
+    tm = Tmux(tmp_path)
+    tm.tmux("new-session", "-d", "-s", "top", "-x", str(tm.cols), "-y",
+            str(tm.lines), "env PS1='PROMPT$ ' dash -i")
+    stty = [tmp_path / ("stty.%s" % n) for n in ("before", "during", "after")]
+
+    def shell(line, what):
+        tm.keys(line, "Enter")
+        return tm.wait(lambda s: what in s, what)
+
+    try:
+        tm.wait(lambda s: "PROMPT$" in s, "the shell's prompt")
+        shell("stty -g > %s; echo SAVED" % stty[0], "\nSAVED")
+        tm.keys("%s top --interval 0.5 %d" % (PYSPECT, t.pid), "Enter")
+        tm.wait(lambda s: len(rows(s)) >= 1, "a table")
+        pid = tm.pyspect_pid()
+
+        tm.keys("C-z")
+        screen = tm.wait(lambda s: "Stopped" in s and
+                         s.rstrip().endswith("PROMPT$"), "the job stopped")
+        assert "pyspect top - pid" not in screen and "%Own" not in screen
+        assert proc_status(pid)["State"].startswith("T")
+        status = proc_status(t.pid)
+        assert status["TracerPid"] == "0", status
+        assert status["State"][0] in "RS", status
+        # Cooked: the line is echoed and Enter runs it.
+        shell("stty -g > %s; echo COOKED-$((6*7))" % stty[1], "COOKED-42")
+        assert stty[1].read_text() == stty[0].read_text()
+
+        tm.keys("fg", "Enter")
+        screen = tm.wait(lambda s: "pyspect top - pid" in s and
+                         len(rows(s)) >= 1, "the screen again")
+        assert "COOKED" not in screen and "Stopped" not in screen, screen
+        tm.keys("l")  # no Enter: raw again
+        tm.wait(lambda s: "View: lines" in s, "l: lines")
+
+        tm.keys("q")
+        shell("echo EXIT=$?; stty -g > %s; echo DONE" % stty[2], "\nDONE")
+        screen = tm.screen()
+        assert "EXIT=0" in screen, screen
+        assert "%Own" not in screen, screen
+        assert stty[2].read_text() == stty[0].read_text()
+        assert t.proc.poll() is None
+    finally:
+        tm.close()
+
+
 def test_top_through_a_pipe(python, target):
     t = target(python, "hotspot.py")
     hot = t.truth["hot"]
@@ -370,10 +442,10 @@ def test_top_starts_a_command(tmp_path):
 def test_top_follows_subprocesses(tmp_path):
     """--subprocesses: a Python child of the command is sampled too."""
     python = system_python()
-    parent = ("import subprocess, sys\n"
+    parent = ("import os, subprocess, sys\n"
+              "null = open(os.devnull, 'w')\n"
               "p = subprocess.Popen([sys.executable, 'hotspot.py', "
-              "'truth.json'], stdout=subprocess.DEVNULL, "
-              "stderr=subprocess.DEVNULL)\n"
+              "'truth.json'], stdout=null, stderr=null)\n"
               "try:\n    p.wait()\nfinally:\n    p.kill()\n")
     out, rc, shot, err = watch_command(
         tmp_path, [python.exe, "-c", parent], options=["--subprocesses"],
