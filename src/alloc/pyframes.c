@@ -428,6 +428,7 @@ str_utf8(const char *obj, char *out, size_t cap)
     uintptr_t type;
     int64_t length;
     uint32_t state;
+    struct py_str_state st;
     int kind, compact, ascii;
     const char *data;
     long need;
@@ -443,13 +444,18 @@ str_utf8(const char *obj, char *out, size_t cap)
     }
     memcpy(&length, obj + l->unicode_length, sizeof(length));
     memcpy(&state, obj + l->unicode_state, sizeof(state));
-    kind = (int)((state >> l->unicode_state_kind_shift) & 7);
-    compact = (int)((state >> l->unicode_state_compact_bit) & 1);
-    ascii = (int)((state >> l->unicode_state_ascii_bit) & 1);
-    if (length < 0 || (kind != 1 && kind != 2 && kind != 4) ||
-        (ascii && kind != 1)) {
+    /* The one decoder of the state word (pyobj.c's py_str_state() is
+     * the same call; pyobj is not linked in here). */
+    if (py_str_state_decode(state, l->unicode_state_kind_shift,
+                            l->unicode_state_compact_bit,
+                            l->unicode_state_ascii_bit, &st) < 0 ||
+        length < 0 || (st.kind != 1 && st.kind != 2 && st.kind != 4) ||
+        (st.ascii && st.kind != 1)) {
         return -1;
     }
+    kind = st.kind;
+    compact = st.compact;
+    ascii = st.ascii;
     if (compact) {
         data = obj + (ascii ? l->unicode_ascii_size : l->unicode_compact_size);
     } else {
