@@ -22,6 +22,7 @@
 #include "python/gc.h"
 #include "python/heap.h"
 #include "python/layout.h"
+#include "python/pyobj.h"
 #include "target/maps.h"
 #include "tap.h"
 
@@ -291,6 +292,76 @@ test_py27(const struct py_layout *l)
     EQ(c.b.set_dummy, dummy, "2.7: the set dummy found");
     EQ(c.objects, 15, "2.7: fifteen objects");
     census_release(&c);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
+/*
+ * The one object reader: pyobj's readers read the memory they are given
+ * (the census its own source, while the runtime's memory is another,
+ * neither read nor swapped), and one rule says what the type of a type
+ * is (type, or a subclass of type by its flags), for the census as for
+ * the block walk.
+ */
+static void
+test_one_reader(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem, *elsewhere;
+    struct census c;
+    struct strbuf sb = STRBUF_INIT;
+    struct py_str_state st;
+    uint64_t heap = (uint64_t)l->tpflags_heaptype;
+    raddr_t type, object, meta, cls, inst, s;
+    uint32_t state;
+
+    fk_init(&f, l);
+    type = f.b.types[CENSUS_TYPE];
+    object = f.b.types[CENSUS_OBJECT];
+    meta = fk_type(&f, type, "Meta", l->heaptype_size, l->memberdef_size,
+                   heap | (1ull << l->tpflags_type_subclass_bit), type);
+    cls = fk_type(&f, meta, "WithMeta", 24, 0, heap, object);
+    inst = fk_obj(&f, cls, 24);
+    s = fk_str(&f, "abc");
+    rt = fk_runtime(&f, &mem);
+    EQ(py_type_is_metatype(&rt->reader, type, type), 1,
+       "%d.%d: type is the type of a type", l->major, l->minor);
+    EQ(py_type_is_metatype(&rt->reader, meta, type), 1,
+       "%d.%d: so is a subclass of type", l->major, l->minor);
+    EQ(py_type_is_metatype(&rt->reader, f.klass, type), 0,
+       "%d.%d: a class is not (its instances are not types)", l->major,
+       l->minor);
+    EQ(py_type_is_metatype(&rt->reader, cls, type), 0,
+       "%d.%d: nor is a class with a metaclass", l->major, l->minor);
+    EQ(py_type_is_metatype(&rt->reader, 0, type), 0, "%d.%d: nor is NULL",
+       l->major, l->minor);
+    if (!pyl_has(l->unicode_str)) {
+        memcpy(&state, f.mem + (s - BASE) + l->unicode_state, 4);
+        TAP_OK(py_str_state(l, state, &st) == 0 && st.kind == 1 &&
+                   st.compact && st.ascii,
+               "py_str_state: an ASCII str's state word");
+    }
+
+    elsewhere = memsrc_buffer_new();
+    rt->mem = rt->reader.mem = elsewhere;
+    census_init(&c, rt, mem, &f.b, 0);
+    EQ(py_str_read(&c.reader, s, 16, &sb, NULL), 0,
+       "%d.%d: the census's reader reads its own source", l->major, l->minor);
+    EQS(sb.buf, "abc", "%d.%d: ... the str", l->major, l->minor);
+    strbuf_reset(&sb);
+    TAP_OK(py_str_read(&rt->reader, s, 16, &sb, NULL) < 0,
+           "the runtime's reader reads the runtime's memory");
+    err_clear();
+    census_add_tracked(&c, inst);
+    EQ(census_run(&c), 0, "%d.%d: census runs", l->major, l->minor);
+    EQ(count_of(&c, "WithMeta"), 1,
+       "%d.%d: an instance of a class with a metaclass", l->major, l->minor);
+    TAP_OK(rt->mem == elsewhere && rt->reader.mem == elsewhere,
+           "nothing swapped the runtime's memory");
+    census_release(&c);
+    strbuf_release(&sb);
+    memsrc_free(elsewhere);
     fk_runtime_free(rt);
     free(f.mem);
 }
@@ -625,6 +696,7 @@ main(void)
         }
         test_small_heap(l);
         test_py27(l);
+        test_one_reader(l);
         test_garbage(l);
         test_faults(l);
         test_gc_lists(l);
