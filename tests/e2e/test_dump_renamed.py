@@ -137,8 +137,14 @@ def test_stripped_shared_library(python, tmp_path):
         doc = json.loads(r.out)
         assert doc["python"]["library"] == str(lib)
         # Both threads sleep: no GIL holder leads to the interpreter.
+        # The worker parks first; main may still be in t.start()'s wait
+        # for it (a moment; longer on a loaded machine).
         deadline = time.monotonic() + 10
-        while len(doc["threads"]) < 2 and time.monotonic() < deadline:
+        while (len(doc["threads"]) < 2 or
+               any(not t["frames"] or
+                   t["frames"][0]["function"] != "parked_here"
+                   for t in doc["threads"])) and \
+                time.monotonic() < deadline:
             time.sleep(0.02)
             doc = json.loads(dump_when_parked(p.pid).out)
         names = sorted(t["name"] for t in doc["threads"])
