@@ -289,15 +289,15 @@ _has_numpy = {}
 
 def need_numpy(python):
     """Skip unless `python` can import numpy: Debian's python3-numpy
-    (tools/install-deps) serves /usr/bin/python3 only, the pyenv builds
-    have no packages."""
+    (tools/install-deps) serves /usr/bin/python3, sid's (tools/sid-root)
+    the root's 3.14 and 3.15; the pyenv builds have no packages."""
     if python.exe not in _has_numpy:
         r = subprocess.run([python.exe, "-c", "import numpy"],
                            capture_output=True, timeout=60)
         _has_numpy[python.exe] = r.returncode == 0
     if not _has_numpy[python.exe]:
         pytest.skip("numpy is not importable by %s (Debian's python3-numpy "
-                    "is for /usr/bin/python3)" % python.exe)
+                    "is for /usr/bin/python3 and the sid root)" % python.exe)
 
 
 @pytest.fixture
