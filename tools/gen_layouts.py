@@ -822,6 +822,11 @@ FIELDS = {
     "code_firsttraceable": [
         ("3.6-3.10", ABSENT),
         ("3.11-3.15", off(CO, "_co_firsttraceable"))],
+    # 3.11 pushes co_nlocalsplus + co_stacksize + FRAME_SPECIALS_SIZE
+    # words (code.c computes it); 3.12 keeps the sum in the code object.
+    "code_framesize": [
+        ("3.6-3.11", ABSENT),
+        ("3.12-3.15", off(CO, "co_framesize"))],
 
     # PyGenObject
     "gen_frame": [
@@ -1483,6 +1488,7 @@ FIELDS_27 = {
     "code_code": off(CO, "co_code"),
     "code_code_adaptive": ABSENT,
     "code_firsttraceable": ABSENT,
+    "code_framesize": ABSENT,
     "code_nlocals": off(CO, "co_nlocals"),
     "code_stacksize": off(CO, "co_stacksize"),
     "code_varnames": off(CO, "co_varnames"),

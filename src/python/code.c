@@ -82,6 +82,29 @@ read_name(struct py_runtime *rt, raddr_t addr, char **out)
     return 0;
 }
 
+/*
+ * Bytes a frame of this code takes on a 3.11+ data stack: co_framesize
+ * words (3.12+), or what 3.11 pushes, co_nlocalsplus + co_stacksize +
+ * FRAME_SPECIALS_SIZE (the frame struct's words before localsplus).
+ * 0 when unknown or not believable.
+ */
+static int64_t
+frame_bytes_of(const struct py_layout *l, const unsigned char *hdr)
+{
+    int64_t words;
+
+    if (pyl_has(l->code_framesize)) {
+        words = load_i32(hdr, l->code_framesize);
+    } else if (pyl_has(l->code_code_adaptive) && pyl_has(l->iframe_size) &&
+               pyl_has(l->code_nlocalsplus) && pyl_has(l->code_stacksize)) {
+        words = (int64_t)load_i32(hdr, l->code_nlocalsplus) +
+                load_i32(hdr, l->code_stacksize) + (l->iframe_size - 1) / 8;
+    } else {
+        return 0;
+    }
+    return words > 0 && words < (1 << 20) ? 8 * words : 0;
+}
+
 static int
 py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
 {
@@ -130,6 +153,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     if (pyl_has(l->code_firsttraceable)) {
         c->firsttraceable = load_i32(hdr, l->code_firsttraceable);
     }
+    c->framesize = frame_bytes_of(l, hdr);
     rc = read_name(rt, c->name_ptr, &c->name);
     if (rc == 0) {
         rc = read_name(rt, c->filename_ptr, &c->filename);

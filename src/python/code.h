@@ -31,7 +31,10 @@ struct py_code {
     size_t linetable_len;
     raddr_t code_start; /* 3.11+: address of the inline bytecode */
     int firsttraceable; /* 3.11+: _co_firsttraceable */
-    int64_t code_len;   /* bytes of bytecode; 0 when unknown */
+    /* 3.11+: bytes a frame of this code takes on the data stack (its
+     * callee's frame starts right after it); 0 when unknown. */
+    int64_t framesize;
+    int64_t code_len; /* bytes of bytecode; 0 when unknown */
     /* Sanity words re-read to spot a code object freed and replaced at
      * the same address: co_filename and co_name pointers. */
     raddr_t filename_ptr;

@@ -126,6 +126,7 @@
     X(code_code, "PyObject*: co_code bytes (<=3.10)")                        \
     X(code_code_adaptive, "inline bytecode (3.11+)")                         \
     X(code_firsttraceable, "int: _co_firsttraceable (3.11+)")                \
+    X(code_framesize, "int: co_framesize, words a frame takes (3.12+)")      \
     X(code_nlocals, "int: co_nlocals")                                       \
     X(code_varnames, "PyObject*: co_varnames (<=3.10)")                      \
     X(code_cellvars, "PyObject*: co_cellvars (<=3.10)")                      \

@@ -28,6 +28,9 @@
 #define STRUCT_MAX 4096
 /* A blind first read of each chunk: CPython's default chunk size. */
 #define CHUNK_FIRST_READ (16u * 1024)
+/* The smallest data-stack chunk CPython allocates (DATA_STACK_CHUNK_SIZE,
+ * 3.11-3.15). */
+#define DATA_STACK_CHUNK_MIN (16u * 1024)
 /* Where to look for the TID inside glibc's struct pthread. */
 #define PTHREAD_SCAN_BYTES 2048
 
@@ -758,13 +761,38 @@ iframe_line(const struct py_layout *l, struct py_code *code, int owner,
     return py_code_addr2line(code, (int)((int64_t)(instr - code->code_start)));
 }
 
+/*
+ * Does a frame of the thread's newest data-stack chunk start where its
+ * caller's ends?  Frames are pushed on top of one another, so a callee
+ * is its caller's address plus the caller's frame size, unless it opened
+ * the chunk (its caller is in an older one).  A chain that breaks this
+ * mixes two moments: the memory of a frame that returned, reused by the
+ * next call, read beside its new callee (3.12 reuses a slot every few
+ * hundred nanoseconds, and two copies can both catch the same mix).  Only
+ * a callee inside the newest chunk, whose whole first 16 KiB (the least
+ * CPython allocates) no older chunk can overlap, is checked.
+ */
+static int
+frame_follows_caller(const struct py_layout *l, const struct py_thread *t,
+                     raddr_t callee, raddr_t caller,
+                     const struct py_code *code)
+{
+    raddr_t data = t->datastack + (raddr_t)l->chunk_data;
+
+    if (t->datastack == 0 || code->framesize <= 0 || callee <= data ||
+        callee - t->datastack >= DATA_STACK_CHUNK_MIN) {
+        return 1;
+    }
+    return callee == caller + (raddr_t)code->framesize;
+}
+
 static int
 walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
                         unsigned flags, struct py_stack *s)
 {
     const struct py_layout *l = &rt->layout;
     unsigned char buf[STRUCT_MAX];
-    raddr_t frame = t->top, last = 0;
+    raddr_t frame = t->top, last = 0, callee = 0;
     size_t want = (size_t)l->iframe_size;
     int rc, visited = 0, last_owner = -1, cut = 0;
     uint32_t call = 0;
@@ -803,6 +831,11 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         frame = load_u64(buf, l->iframe_previous);
         last_owner = owner;
         last = cur;
+        if (pyl_owner_is_shim(l, owner) ||
+            owner == l->iframe_owner_generator) {
+            /* Not on the data stack: no caller to check against. */
+            callee = 0;
+        }
         if (pyl_owner_is_shim(l, owner)) {
             /* An entry frame (a local of the evaluator call that runs
              * the frames above it), or the base of the stack. */
@@ -830,6 +863,10 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         if (!instr_inside(code, instr)) {
             return err_set(PS_ECHANGED, "an instruction outside its code");
         }
+        if (callee != 0 && !frame_follows_caller(l, t, callee, cur, code)) {
+            return err_set(PS_ECHANGED, "a frame not where its caller ends");
+        }
+        callee = owner == l->iframe_owner_generator ? 0 : cur;
         line = iframe_line(l, code, owner, instr, &shown);
         if (!shown) {
             continue;
