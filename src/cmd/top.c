@@ -647,10 +647,10 @@ top_loop(struct top *tp)
         now = clock_now_ns();
         if (now >= next_refresh) {
             close_interval(tp, now);
-            next_refresh += refresh;
-            if (next_refresh < now) {
-                next_refresh = now + refresh;
-            }
+            /* The next one a whole interval from now, as top(1) waits its
+             * delay: a late refresh must not make the next interval
+             * short (a percentage of a tenth of a second). */
+            next_refresh = now + refresh;
             again = !tp->paused || !tp->interactive;
         }
         while ((key = term_key(0)) != TERM_KEY_NONE) {
