@@ -37,7 +37,7 @@ bench: all
 check-format:
 	@tools/check-format
 
-# The libFuzzer harnesses, FUZZ_SECONDS each (make test runs 12 each).
+# The libFuzzer harnesses, FUZZ_SECONDS each (make test runs 8 each).
 FUZZ_SECONDS ?= 300
 fuzz: deps
 	@tools/run-fuzz $(FUZZ_SECONDS)
