@@ -174,9 +174,10 @@ def test_top_in_a_terminal(python, target, tmp_path):
         m = re.search(r"Samples: \d+ in the last ([\d.]+) s \(\d+ "
                       r"dropped\), \d+ in [\d.]+ s \(\d+ dropped\)", screen)
         assert m, screen
-        # The interval as measured: 0.5 s asked, longer when the machine
-        # is loaded.
-        assert 0.5 <= float(m.group(1)) < 2, screen
+        # The interval as measured: 0.5 s asked, never less; longer when
+        # the machine is loaded (a full parallel run once kept top's
+        # first write to the tmux pane blocked for 2.2 s).
+        assert float(m.group(1)) >= 0.5, screen
         assert ("%%Own, %%Total: the last %s s; OwnTime, TotalTime: totals "
                 "since the start" % m.group(1)) in screen, screen
         assert "View: functions, all threads; sorted by OwnTime" in screen
