@@ -384,24 +384,9 @@ render_int(struct py_runtime *rt, raddr_t obj, struct strbuf *out)
     int64_t ndigits;
     int negative, rc;
 
-    if (pyl_has(l->long_lv_tag)) {
-        uint64_t tag;
-
-        rc = memsrc_read_u64(rt->mem, obj + l->long_lv_tag, &tag);
-        if (rc < 0) {
-            return rc;
-        }
-        negative = (tag & 3) == 2;
-        ndigits = (int64_t)(tag >> 3);
-    } else {
-        uint64_t size;
-
-        rc = memsrc_read_u64(rt->mem, obj + l->var_size, &size);
-        if (rc < 0) {
-            return rc;
-        }
-        negative = (int64_t)size < 0;
-        ndigits = negative ? -(int64_t)size : (int64_t)size;
+    rc = py_long_sign(&rt->reader, obj, &negative, &ndigits);
+    if (rc < 0) {
+        return rc;
     }
     if (ndigits < 0 || ndigits > INT_DIGITS_MAX) {
         return PS_ELIMIT;

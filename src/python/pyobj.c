@@ -320,6 +320,34 @@ py_bytes_read(const struct py_reader *r, raddr_t addr, size_t max,
 }
 
 int
+py_long_sign(const struct py_reader *r, raddr_t addr, int *negative,
+             int64_t *ndigits)
+{
+    const struct py_layout *l = &r->rt->layout;
+    uint64_t word;
+    int rc;
+
+    if (pyl_has(l->long_lv_tag)) {
+        /* 3.12+: digit count above three bits of sign (2: negative). */
+        rc = memsrc_read_u64(r->mem, addr + l->long_lv_tag, &word);
+        if (rc < 0) {
+            return rc;
+        }
+        *negative = (word & 3) == 2;
+        *ndigits = (int64_t)(word >> 3);
+        return 0;
+    }
+    /* ob_size: the digit count, negative for a negative int. */
+    rc = memsrc_read_u64(r->mem, addr + l->var_size, &word);
+    if (rc < 0) {
+        return rc;
+    }
+    *negative = (int64_t)word < 0;
+    *ndigits = *negative ? -(int64_t)word : (int64_t)word;
+    return 0;
+}
+
+int
 py_long_read(const struct py_reader *r, raddr_t addr, int64_t *value)
 {
     const struct py_layout *l = &r->rt->layout;
@@ -328,24 +356,9 @@ py_long_read(const struct py_reader *r, raddr_t addr, int64_t *value)
     int64_t ndigits;
     int negative, i, rc;
 
-    if (pyl_has(l->long_lv_tag)) {
-        uint64_t tag;
-
-        rc = memsrc_read_u64(r->mem, addr + l->long_lv_tag, &tag);
-        if (rc < 0) {
-            return rc;
-        }
-        negative = (tag & 3) == 2;
-        ndigits = (int64_t)(tag >> 3);
-    } else {
-        uint64_t size;
-
-        rc = memsrc_read_u64(r->mem, addr + l->var_size, &size);
-        if (rc < 0) {
-            return rc;
-        }
-        negative = (int64_t)size < 0;
-        ndigits = negative ? -(int64_t)size : (int64_t)size;
+    rc = py_long_sign(r, addr, &negative, &ndigits);
+    if (rc < 0) {
+        return rc;
     }
     if (ndigits > 3) {
         return PS_ECORRUPT; /* more than 64 bits: not a value we need */

@@ -46,6 +46,13 @@ int py_cstr_read(const struct py_reader *r, raddr_t addr, size_t max,
 int py_bytes_read(const struct py_reader *r, raddr_t addr, size_t max,
                   unsigned char **data, size_t *len);
 
+/*
+ * An int's sign and its count of 30-bit digits (3.12+'s lv_tag, or
+ * ob_size before), unchecked: callers bound the count.
+ */
+int py_long_sign(const struct py_reader *r, raddr_t addr, int *negative,
+                 int64_t *ndigits);
+
 /* An int that fits in 64 bits (two's complement for negatives). */
 int py_long_read(const struct py_reader *r, raddr_t addr, int64_t *value);
 
