@@ -908,8 +908,7 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
         if (pyl_has(l->long_lv_tag)) {
             n = (int64_t)(load_u64(hdr, l->long_lv_tag) >> 3);
         } else {
-            n = (int64_t)load_u64(hdr, l->var_size);
-            n = n < 0 ? -n : n;
+            n = (int64_t)py_var_count(load_u64(hdr, l->var_size));
         }
         if (n < l->long_min_digits) {
             n = l->long_min_digits;
@@ -986,8 +985,7 @@ object_size(struct census *c, raddr_t obj, struct census_type *t,
     default:
         size = (uint64_t)t->basicsize;
         if (t->itemsize > 0) {
-            n = (int64_t)load_u64(hdr, l->var_size);
-            n = n < 0 ? -n : n;
+            n = (int64_t)py_var_count(load_u64(hdr, l->var_size));
             if ((uint64_t)n < CENSUS_ITEMS_MAX) {
                 size += (uint64_t)n * (uint64_t)t->itemsize;
             }
@@ -1285,12 +1283,13 @@ instance_dict_referents(struct census *c, raddr_t obj, struct census_type *t,
         }
     } else if (t->dictoffset < 0 && t->dictoffset > -(1 << 24)) {
         /* Variable-size objects keep __dict__ after their items. */
-        int64_t n = (int64_t)load_u64(hdr, l->var_size), size;
+        uint64_t count = py_var_count(load_u64(hdr, l->var_size));
+        int64_t n, size;
 
-        n = n < 0 ? -n : n;
-        if ((uint64_t)n > CENSUS_ITEMS_MAX) {
+        if (count > CENSUS_ITEMS_MAX) {
             return PS_ECORRUPT;
         }
+        n = (int64_t)count;
         size = (t->basicsize + n * t->itemsize + 7) & ~(int64_t)7;
         rc = rd64(c, obj + (raddr_t)(size + t->dictoffset), &dict);
         if (rc < 0) {

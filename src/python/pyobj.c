@@ -343,7 +343,11 @@ py_long_sign(const struct py_reader *r, raddr_t addr, int *negative,
         return rc;
     }
     *negative = (int64_t)word < 0;
-    *ndigits = *negative ? -(int64_t)word : (int64_t)word;
+    word = py_var_count(word);
+    if (word > INT64_MAX) {
+        return PS_ECORRUPT;
+    }
+    *ndigits = (int64_t)word;
     return 0;
 }
 
@@ -758,9 +762,7 @@ py_object_attrs(const struct py_reader *r, raddr_t obj,
         if (rc < 0) {
             return rc;
         }
-        if ((int64_t)tsize < 0) {
-            tsize = (uint64_t)(-(int64_t)tsize);
-        }
+        tsize = py_var_count(tsize);
         if (tsize > (1u << 30) || itemsize < 0 || itemsize > (1 << 20)) {
             return PS_ECORRUPT;
         }

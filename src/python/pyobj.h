@@ -47,6 +47,17 @@ int py_bytes_read(const struct py_reader *r, raddr_t addr, size_t max,
                   unsigned char **data, size_t *len);
 
 /*
+ * The item count a variable-size object's ob_size word holds: an int keeps
+ * its sign there, so the count is the magnitude. Unsigned, so a hostile
+ * word (INT64_MIN) cannot overflow a negation.
+ */
+static inline uint64_t
+py_var_count(uint64_t ob_size)
+{
+    return (int64_t)ob_size < 0 ? 0 - ob_size : ob_size;
+}
+
+/*
  * An int's sign and its count of 30-bit digits (3.12+'s lv_tag, or
  * ob_size before), unchecked: callers bound the count.
  */
