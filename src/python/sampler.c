@@ -44,6 +44,9 @@
 #define MERGE_GAP 256
 /* At most this much of one stack is copied (twice) per round. */
 #define PLAN_BYTES_MAX (8u << 20)
+/* Rounds at most that a thread found on a CPU in round after round is
+ * sampled by its state alone, before its counts are tried again. */
+#define RUNS_BACKOFF_MAX 32
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -101,6 +104,7 @@ thread_state(struct py_sampler *s, struct py_sampled_thread *t)
     if (t->thread.tid <= 0) {
         return 0;
     }
+    s->stats.state_reads++;
     if (target_thread_state(s->rt->target, (int)t->thread.tid, &state) < 0) {
         s->stale = 1;
         return 0;
@@ -883,6 +887,57 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
     return rc == PY_STACK_MISS ? err_set(PS_ECHANGED, "the stack moved") : rc;
 }
 
+/*
+ * Can this thread be on a CPU now (cpu mode)?  One that is either was put
+ * on it since the last round, and its run count moved, or has kept it
+ * since then, when the last round found it 'R' (and so on back to a
+ * round that read its state without its counts, as the first does).  A
+ * thread that is neither is not on a CPU, whatever its state: its state
+ * is not read.  The counts (schedstat) cost about half as much to read
+ * as the state (stat), and most threads of a service wait most of the
+ * time.  A thread woken since the last round that has not run yet is 'R'
+ * but on no CPU: it is left out, as it should be.
+ *
+ * A thread that runs in every round (one waiting for the GIL wakes every
+ * 5 ms) would cost both reads each round: after counts read in vain its
+ * state is read alone for 1, 2, 4... up to RUNS_BACKOFF_MAX rounds.
+ */
+static int
+may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    uint64_t runs, cpu_ns;
+    int moved, known = t->runs_known;
+
+    t->runs_known = 0;
+    if (t->runs_skip > 0) {
+        t->runs_skip--;
+        return 1;
+    }
+    s->stats.runs_reads += t->thread.tid > 0;
+    if (t->thread.tid <= 0 ||
+        target_thread_runs(s->rt->target, (int)t->thread.tid, &runs,
+                           &cpu_ns) != 0) {
+        return 1; /* not counted: its state says */
+    }
+    moved = !known || runs != t->runs || cpu_ns != t->cpu_ns;
+    t->runs = runs;
+    t->cpu_ns = cpu_ns;
+    t->runs_known = 1;
+    if (!moved && t->state != 'R') {
+        t->runs_backoff = 0;
+        s->stats.unread++;
+        return 0;
+    }
+    if (known) {
+        t->runs_backoff = t->runs_backoff == 0 ? 1 : t->runs_backoff * 2;
+        if (t->runs_backoff > RUNS_BACKOFF_MAX) {
+            t->runs_backoff = RUNS_BACKOFF_MAX;
+        }
+        t->runs_skip = t->runs_backoff;
+    }
+    return 1;
+}
+
 /* Which threads this round samples, as far as known before reading. */
 void
 py_sampler_choose(struct py_sampler *s)
@@ -894,7 +949,7 @@ py_sampler_choose(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (s->mode == PY_SAMPLE_CPU) {
-            t->state = thread_state(s, t);
+            t->state = may_be_on_cpu(s, t) ? thread_state(s, t) : 0;
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;
