@@ -24,7 +24,8 @@
  * peak, and are copied before the change.
  *
  * One lock guards everything here; the Python allocators run under the
- * GIL, so it is rarely contended.
+ * GIL, so it is rarely contended; and a process with one thread takes it
+ * not at all on the hot paths (hot_lock()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define ALLOC_HAVE_SINGLE_THREADED 1
+#endif
+#endif
 
 #include "alloc/store.h"
 #include "alloc/tracker.h"
@@ -130,6 +137,38 @@ static void
 unlock(void)
 {
     __atomic_store_n(&g.lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The lock of the hot paths (an allocation recorded, a free looked up):
+ * taken only when the process has more than one thread.  The atomic
+ * exchange of lock() is much of what a recorded allocation costs, and a
+ * single-threaded process needs none: glibc clears
+ * __libc_single_threaded before pthread_create() starts a second thread
+ * (and never sets it again but in a forked child, which then has one
+ * thread), so a thread that reads it set is alone and stays alone until
+ * it creates a thread itself -- which the tracker never does inside its
+ * critical section.  glibc's own malloc skips its locks on the same
+ * condition.  Returns whether the lock was taken, for hot_unlock().
+ */
+static inline int
+hot_lock(void)
+{
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    if (ALLOC_LIKELY(__libc_single_threaded)) {
+        return 0;
+    }
+#endif
+    lock();
+    return 1;
+}
+
+static inline void
+hot_unlock(int taken)
+{
+    if (taken) {
+        unlock();
+    }
 }
 
 static uint64_t
@@ -1192,22 +1231,82 @@ tracker_exit(void)
 
 /* ---- the slow paths ----------------------------------------------------- */
 
+/*
+ * Has tracking just ended?  The question every recorded allocation and
+ * free asks under the lock: inline, one load of the interpreter's flag
+ * when no pyspect is attached; check_ended() for the rest.
+ */
+static inline int
+ended(void)
+{
+    if (ALLOC_LIKELY(g.controller == 0) && ALLOC_LIKELY(pyframes_running())) {
+        return 0;
+    }
+    return check_ended();
+}
+
+/* Not tracking (yet): wait for Python's allocators to be wrapped. */
+static __attribute__((noinline)) void
+alloc_waiting(struct alloc_tls *t)
+{
+    t->countdown = g.attachable ? INERT_COUNTDOWN : OFF_COUNTDOWN;
+    if (g.enabled && !g.ended) {
+        t->countdown = WAIT_COUNTDOWN;
+        if (pyframes_try_hook() && tracker_start() == 0) {
+            t->countdown = next_countdown(t);
+        }
+    }
+}
+
+/* With --native: the C frames are part of the stack. */
+static __attribute__((noinline)) void
+alloc_native(void *p, size_t n, enum alloc_src src, uint64_t hash,
+             uint32_t nframes)
+{
+    uintptr_t pcs[NATIVE_FRAMES_MAX];
+    uint32_t npcs, i, index = UINT32_MAX;
+    int held;
+
+    npcs = native_capture(pcs, NATIVE_FRAMES_MAX);
+    for (i = 0; i < npcs; i++) {
+        hash = mix64(hash ^ pcs[i]);
+    }
+    hash = hash ? hash : 1;
+    held = hot_lock();
+    if (g.tracking && !ended()) {
+        index = stack_find(hash, nframes + npcs);
+        if (index == UINT32_MAX && npcs > 0) {
+            /* Describing C frames takes the loader's lock: not with
+             * ours held. */
+            struct native_frame *nf;
+
+            hot_unlock(held);
+            nf = native_describe(pcs, npcs);
+            held = hot_lock();
+            if (g.tracking && !ended()) {
+                index = stack_create(src, hash, nf, nf != NULL ? npcs : 0);
+            }
+        } else if (index == UINT32_MAX) {
+            index = stack_create(src, hash, NULL, 0);
+        }
+        if (index != UINT32_MAX && g.tracking) {
+            g.hdr->samples++;
+            live_add(p, n, index, 1);
+        }
+    }
+    hot_unlock(held);
+}
+
 void
 tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
 {
-    uintptr_t pcs[NATIVE_FRAMES_MAX];
     uint64_t hash;
-    uint32_t nframes, npcs = 0, index = UINT32_MAX;
+    uint32_t nframes, index;
+    int held;
 
     t->busy++;
     if (ALLOC_UNLIKELY(!g.tracking)) {
-        t->countdown = g.attachable ? INERT_COUNTDOWN : OFF_COUNTDOWN;
-        if (g.enabled && !g.ended) {
-            t->countdown = WAIT_COUNTDOWN;
-            if (pyframes_try_hook() && tracker_start() == 0) {
-                t->countdown = next_countdown(t);
-            }
-        }
+        alloc_waiting(t);
         t->busy--;
         return;
     }
@@ -1226,38 +1325,23 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
         t->countdown = next_countdown(t);
     }
     hash = pyframes_hash(src, &nframes);
-    if (g.native) {
-        uint32_t i;
-
-        npcs = native_capture(pcs, NATIVE_FRAMES_MAX);
-        for (i = 0; i < npcs; i++) {
-            hash = mix64(hash ^ pcs[i]);
-        }
-        hash = hash ? hash : 1;
+    if (ALLOC_UNLIKELY(g.native)) {
+        alloc_native(p, n, src, hash, nframes);
+        t->busy--;
+        return;
     }
-    lock();
-    if (g.tracking && !check_ended()) {
-        index = stack_find(hash, nframes + npcs);
-        if (index == UINT32_MAX && npcs > 0) {
-            /* Describing C frames takes the loader's lock: not with
-             * ours held. */
-            struct native_frame *nf;
-
-            unlock();
-            nf = native_describe(pcs, npcs);
-            lock();
-            if (g.tracking && !check_ended()) {
-                index = stack_create(src, hash, nf, nf != NULL ? npcs : 0);
-            }
-        } else if (index == UINT32_MAX) {
+    held = hot_lock();
+    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended())) {
+        index = stack_find(hash, nframes);
+        if (ALLOC_UNLIKELY(index == UINT32_MAX)) {
             index = stack_create(src, hash, NULL, 0);
         }
-        if (index != UINT32_MAX && g.tracking) {
+        if (ALLOC_LIKELY(index != UINT32_MAX)) {
             g.hdr->samples++;
             live_add(p, n, index, 1);
         }
     }
-    unlock();
+    hot_unlock(held);
     t->busy--;
 }
 
@@ -1266,14 +1350,15 @@ tracker_free(void *p)
 {
     struct alloc_tls *t = &alloc_tls;
     uint64_t val;
+    int held;
 
     t->busy++;
-    lock();
-    if (g.tracking && !check_ended() &&
+    held = hot_lock();
+    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
         map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
         live_remove(p, val);
     }
-    unlock();
+    hot_unlock(held);
     t->busy--;
 }
 
@@ -1282,10 +1367,11 @@ tracker_unmap(void *p, size_t n)
 {
     struct alloc_tls *t = &alloc_tls;
     uint64_t val;
+    int held;
 
     t->busy++;
-    lock();
-    if (g.tracking && !check_ended() &&
+    held = hot_lock();
+    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
         map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
         size_t size = (size_t)(val >> STACK_INDEX_BITS);
         uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
@@ -1299,7 +1385,7 @@ tracker_unmap(void *p, size_t n)
             }
         }
     }
-    unlock();
+    hot_unlock(held);
     t->busy--;
 }
 
