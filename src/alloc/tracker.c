@@ -884,7 +884,7 @@ filter_remove(const void *p)
 }
 
 /* Take back what a live block added.  Under the lock. */
-static void
+static inline __attribute__((always_inline)) void
 live_remove(void *p, uint64_t val)
 {
     uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
@@ -904,45 +904,122 @@ live_remove(void *p, uint64_t val)
     }
 }
 
+/*
+ * The live set's young blocks: a direct-mapped table in front of the map
+ * (g.live).  Most blocks die young -- a temporary string, a dict built
+ * and dropped -- and a block born and freed here never touches the map:
+ * two slot writes in a table small enough to stay in cache, where the
+ * map's insert and its deletion (a backward shift) each take a cache
+ * miss once the live set is large.  A new block takes its slot; the one
+ * it finds there moves to the map.  A free looks here first, then in
+ * the map.  Under the lock, as the map.
+ */
+#define YOUNG_BITS 12
+#define YOUNG_SLOTS (1u << YOUNG_BITS)
+
+static struct young_slot {
+    uint64_t key; /* address; 0: empty */
+    uint64_t val; /* as the map's: size << 24 | stack index */
+} young[YOUNG_SLOTS];
+
+static inline struct young_slot *
+young_at(uint64_t key)
+{
+    return &young[(key * 0x9E3779B97F4A7C15ull) >> (64 - YOUNG_BITS)];
+}
+
+/*
+ * Make key live with val: 0, or -1 when the map ran out of memory (then
+ * nothing changed).  A block found at the same address was freed by a
+ * path the tracker does not see: it is not live any more.  (One that
+ * went to the map is found when the new one follows it there.)
+ */
+static __attribute__((noinline)) int
+young_evict(struct young_slot *y, uint64_t key)
+{
+    uint64_t old;
+    int had;
+
+    if (y->key == key) {
+        live_remove((void *)(uintptr_t)key, y->val);
+        return 0;
+    }
+    had = map_put(&g.live, y->key, y->val, &old);
+    if (had < 0) {
+        return -1;
+    }
+    if (had) {
+        live_remove((void *)(uintptr_t)y->key, old);
+    }
+    return 0;
+}
+
+static inline int
+live_insert(uint64_t key, uint64_t val)
+{
+    struct young_slot *y = young_at(key);
+
+    if (ALLOC_UNLIKELY(y->key != 0) && young_evict(y, key) < 0) {
+        return -1;
+    }
+    y->key = key;
+    y->val = val;
+    return 0;
+}
+
+/* Take key out of the live set: 1 with its value, 0 when not there. */
+static inline int
+live_take(uint64_t key, uint64_t *val)
+{
+    struct young_slot *y = young_at(key);
+
+    if (y->key == key) {
+        *val = y->val;
+        y->key = 0;
+        return 1;
+    }
+    return map_del(&g.live, key, val);
+}
+
+static void
+young_clear(void)
+{
+    memset(young, 0, sizeof(young));
+}
+
 /* Add a live block of n bytes on stack index; allocated says whether it
  * is a new allocation (not a mapping that shrank).  Under the lock. */
-static void
+static inline __attribute__((always_inline)) void
 live_add(void *p, size_t n, uint32_t index, int allocated)
 {
-    struct alloc_counters *c = counters(index);
-    uint64_t bytes, blocks, old;
-
-    int had;
+    struct alloc_counters *c;
+    struct alloc_header *h = g.hdr;
+    uint64_t bytes, blocks;
 
     if (n > SIZE_MAX_TRACKED) {
         n = SIZE_MAX_TRACKED;
     }
-    had = map_put(&g.live, (uint64_t)(uintptr_t)p,
-                  ((uint64_t)n << STACK_INDEX_BITS) | index, &old);
-    if (had < 0) {
+    if (live_insert((uint64_t)(uintptr_t)p,
+                    ((uint64_t)n << STACK_INDEX_BITS) | index) < 0) {
         return;
     }
-    if (had) {
-        /* Its free went by unseen (freed by a path the tracker does not
-         * see): it is not live any more. */
-        live_remove(p, old);
-    }
+    c = counters(index);
     weigh(n, &bytes, &blocks);
     peak_sync(c);
     if (allocated) {
         c->allocated_bytes += bytes;
         c->allocated_blocks += blocks;
-        g.hdr->allocated_bytes += bytes;
-        g.hdr->allocated_blocks += blocks;
+        h->allocated_bytes += bytes;
+        h->allocated_blocks += blocks;
     }
     c->live_bytes += bytes;
     c->live_blocks += blocks;
-    g.hdr->live_bytes += bytes;
-    g.hdr->live_blocks += blocks;
-    if (g.hdr->live_bytes > g.hdr->peak_bytes) {
-        g.hdr->peak_bytes = g.hdr->live_bytes;
-        g.hdr->peak_ns = mono_ns(1);
-        g.hdr->peak_epoch++;
+    h->live_bytes += bytes;
+    h->live_blocks += blocks;
+    if (h->live_bytes > h->peak_bytes) {
+        h->peak_bytes = h->live_bytes;
+        h->peak_ns = mono_ns(1);
+        h->peak_epoch++;
     }
     if (!g.all) {
         filter_add(p);
@@ -1072,6 +1149,7 @@ release_locked(void)
 {
     store_close();
     map_release(&g.live);
+    young_clear();
     map_release(&g.stacks);
     map_release(&g.frames);
     map_release(&g.strings);
@@ -1355,7 +1433,7 @@ tracker_free(void *p)
     t->busy++;
     held = hot_lock();
     if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
-        map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
+        live_take((uint64_t)(uintptr_t)p, &val)) {
         live_remove(p, val);
     }
     hot_unlock(held);
@@ -1372,7 +1450,7 @@ tracker_unmap(void *p, size_t n)
     t->busy++;
     held = hot_lock();
     if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
-        map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
+        live_take((uint64_t)(uintptr_t)p, &val)) {
         size_t size = (size_t)(val >> STACK_INDEX_BITS);
         uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
 
@@ -1430,6 +1508,7 @@ tracker_fork_child(void)
         g.fd = -1;
     }
     map_release(&g.live);
+    young_clear();
     map_release(&g.stacks);
     map_release(&g.frames);
     map_release(&g.strings);
