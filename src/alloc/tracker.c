@@ -114,12 +114,13 @@ struct tracker {
     uint32_t *stack_ids;   /* stack index -> record id */
     size_t stack_ids_cap;
     uint32_t nstacks;
-    uint32_t empty_stack;   /* the stack of no frame */
-    uint32_t full_stack;    /* where stacks go once the table is full */
+    uint32_t empty_stack; /* the stack of no frame */
+    uint32_t full_stack;  /* where stacks go once the table is full */
+    uint32_t gen; /* changes when stack indexes are forgotten; never 0 */
     uint64_t next_check_ns; /* attached: when to look for pyspect again */
 };
 
-static struct tracker g = {.fd = -1};
+static struct tracker g = {.fd = -1, .gen = 1};
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1157,6 +1158,7 @@ release_locked(void)
     g.stack_ids = NULL;
     g.stack_ids_cap = 0;
     g.nstacks = 0;
+    g.gen = g.gen + 1 != 0 ? g.gen + 1 : 1;
 }
 
 int
@@ -1410,9 +1412,21 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
     }
     held = hot_lock();
     if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended())) {
-        index = stack_find(hash, nframes);
-        if (ALLOC_UNLIKELY(index == UINT32_MAX)) {
-            index = stack_create(src, hash, NULL, 0);
+        /* Allocations come in runs from one line (a dict and its keys,
+         * the pieces of a formatted string): the thread's last stack
+         * first, then the table. */
+        if (hash == t->stack_hash && t->stack_gen == g.gen) {
+            index = t->stack_index;
+        } else {
+            index = stack_find(hash, nframes);
+            if (ALLOC_UNLIKELY(index == UINT32_MAX)) {
+                index = stack_create(src, hash, NULL, 0);
+            }
+            if (index != UINT32_MAX && index != g.full_stack) {
+                t->stack_hash = hash;
+                t->stack_index = index;
+                t->stack_gen = g.gen;
+            }
         }
         if (ALLOC_LIKELY(index != UINT32_MAX)) {
             g.hdr->samples++;
@@ -1516,6 +1530,7 @@ tracker_fork_child(void)
     g.stack_ids = NULL;
     g.stack_ids_cap = 0;
     g.nstacks = 0;
+    g.gen = g.gen + 1 != 0 ? g.gen + 1 : 1;
     g.pid = (int)getpid();
     g.enabled = g.enabled && g.follow;
     alloc_tls.countdown = OFF_COUNTDOWN;
