@@ -114,9 +114,9 @@ struct tracker {
     uint32_t *stack_ids;   /* stack index -> record id */
     size_t stack_ids_cap;
     uint32_t nstacks;
-    uint32_t empty_stack; /* the stack of no frame */
-    uint32_t full_stack;  /* where stacks go once the table is full */
-    uint32_t gen; /* changes when stack indexes are forgotten; never 0 */
+    uint32_t empty_stack;   /* the stack of no frame */
+    uint32_t full_stack;    /* where stacks go once the table is full */
+    uint32_t gen;           /* changes when stack indexes are forgotten */
     uint64_t next_check_ns; /* attached: when to look for pyspect again */
 };
 
