@@ -392,27 +392,35 @@ uint64_t
 pyframes_hash(enum alloc_src src, uint32_t *nframes)
 {
     const char *f = first_frame(thread_state(src));
+    /* The offsets in locals: a frame is read through char pointers,
+     * which the compiler must assume may alias py itself. */
+    const int32_t back = py.back, code = py.code, pos = py.pos;
     uint64_t h = 0x5bd1e995u;
-    uint32_t n = 0, steps = 0;
+    uint32_t n = 0;
 
     if (py.owner < 0) {
         while (f != NULL && n < ALLOC_FRAMES_MAX) {
-            h = mix_frame(h, (uint64_t)(uintptr_t)ptr_at(f, py.code),
-                          (uint64_t)(uint32_t)i32_at(f, py.pos));
+            h = mix_frame(h, (uint64_t)(uintptr_t)ptr_at(f, code),
+                          (uint64_t)(uint32_t)i32_at(f, pos));
             n++;
-            f = ptr_at(f, py.back);
+            f = ptr_at(f, back);
         }
     } else {
+        const int32_t owner_at = py.owner;
+        const int cstack = py.owner_cstack, interp = py.owner_interp;
+        const uintptr_t keep = ~(uintptr_t)py.tag_mask;
+        uint32_t steps = 0;
+
         while (f != NULL && n < ALLOC_FRAMES_MAX &&
                steps++ < 4 * ALLOC_FRAMES_MAX) {
-            int owner = (unsigned char)f[py.owner];
+            int owner = (unsigned char)f[owner_at];
 
-            if (owner != py.owner_cstack && owner != py.owner_interp) {
-                h = mix_frame(h, (uint64_t)(uintptr_t)code_of(f),
-                              (uint64_t)(uintptr_t)ptr_at(f, py.pos));
+            if (owner != cstack && owner != interp) {
+                h = mix_frame(h, (uint64_t)((uintptr_t)ptr_at(f, code) & keep),
+                              (uint64_t)(uintptr_t)ptr_at(f, pos));
                 n++;
             }
-            f = ptr_at(f, py.back);
+            f = ptr_at(f, back);
         }
     }
     *nframes = n;

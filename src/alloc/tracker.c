@@ -24,7 +24,8 @@
  * peak, and are copied before the change.
  *
  * One lock guards everything here; the Python allocators run under the
- * GIL, so it is rarely contended.
+ * GIL, so it is rarely contended; and a process with one thread takes it
+ * not at all on the hot paths (hot_lock()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define ALLOC_HAVE_SINGLE_THREADED 1
+#endif
+#endif
 
 #include "alloc/store.h"
 #include "alloc/tracker.h"
@@ -109,10 +116,11 @@ struct tracker {
     uint32_t nstacks;
     uint32_t empty_stack;   /* the stack of no frame */
     uint32_t full_stack;    /* where stacks go once the table is full */
+    uint32_t gen;           /* changes when stack indexes are forgotten */
     uint64_t next_check_ns; /* attached: when to look for pyspect again */
 };
 
-static struct tracker g = {.fd = -1};
+static struct tracker g = {.fd = -1, .gen = 1};
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -130,6 +138,38 @@ static void
 unlock(void)
 {
     __atomic_store_n(&g.lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The lock of the hot paths (an allocation recorded, a free looked up):
+ * taken only when the process has more than one thread.  The atomic
+ * exchange of lock() is much of what a recorded allocation costs, and a
+ * single-threaded process needs none: glibc clears
+ * __libc_single_threaded before pthread_create() starts a second thread
+ * (and never sets it again but in a forked child, which then has one
+ * thread), so a thread that reads it set is alone and stays alone until
+ * it creates a thread itself -- which the tracker never does inside its
+ * critical section.  glibc's own malloc skips its locks on the same
+ * condition.  Returns whether the lock was taken, for hot_unlock().
+ */
+static inline int
+hot_lock(void)
+{
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    if (ALLOC_LIKELY(__libc_single_threaded)) {
+        return 0;
+    }
+#endif
+    lock();
+    return 1;
+}
+
+static inline void
+hot_unlock(int taken)
+{
+    if (taken) {
+        unlock();
+    }
 }
 
 static uint64_t
@@ -845,7 +885,7 @@ filter_remove(const void *p)
 }
 
 /* Take back what a live block added.  Under the lock. */
-static void
+static inline __attribute__((always_inline)) void
 live_remove(void *p, uint64_t val)
 {
     uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
@@ -865,45 +905,122 @@ live_remove(void *p, uint64_t val)
     }
 }
 
+/*
+ * The live set's young blocks: a direct-mapped table in front of the map
+ * (g.live).  Most blocks die young -- a temporary string, a dict built
+ * and dropped -- and a block born and freed here never touches the map:
+ * two slot writes in a table small enough to stay in cache, where the
+ * map's insert and its deletion (a backward shift) each take a cache
+ * miss once the live set is large.  A new block takes its slot; the one
+ * it finds there moves to the map.  A free looks here first, then in
+ * the map.  Under the lock, as the map.
+ */
+#define YOUNG_BITS 12
+#define YOUNG_SLOTS (1u << YOUNG_BITS)
+
+static struct young_slot {
+    uint64_t key; /* address; 0: empty */
+    uint64_t val; /* as the map's: size << 24 | stack index */
+} young[YOUNG_SLOTS];
+
+static inline struct young_slot *
+young_at(uint64_t key)
+{
+    return &young[(key * 0x9E3779B97F4A7C15ull) >> (64 - YOUNG_BITS)];
+}
+
+/*
+ * Make key live with val: 0, or -1 when the map ran out of memory (then
+ * nothing changed).  A block found at the same address was freed by a
+ * path the tracker does not see: it is not live any more.  (One that
+ * went to the map is found when the new one follows it there.)
+ */
+static __attribute__((noinline)) int
+young_evict(struct young_slot *y, uint64_t key)
+{
+    uint64_t old;
+    int had;
+
+    if (y->key == key) {
+        live_remove((void *)(uintptr_t)key, y->val);
+        return 0;
+    }
+    had = map_put(&g.live, y->key, y->val, &old);
+    if (had < 0) {
+        return -1;
+    }
+    if (had) {
+        live_remove((void *)(uintptr_t)y->key, old);
+    }
+    return 0;
+}
+
+static inline int
+live_insert(uint64_t key, uint64_t val)
+{
+    struct young_slot *y = young_at(key);
+
+    if (ALLOC_UNLIKELY(y->key != 0) && young_evict(y, key) < 0) {
+        return -1;
+    }
+    y->key = key;
+    y->val = val;
+    return 0;
+}
+
+/* Take key out of the live set: 1 with its value, 0 when not there. */
+static inline int
+live_take(uint64_t key, uint64_t *val)
+{
+    struct young_slot *y = young_at(key);
+
+    if (y->key == key) {
+        *val = y->val;
+        y->key = 0;
+        return 1;
+    }
+    return map_del(&g.live, key, val);
+}
+
+static void
+young_clear(void)
+{
+    memset(young, 0, sizeof(young));
+}
+
 /* Add a live block of n bytes on stack index; allocated says whether it
  * is a new allocation (not a mapping that shrank).  Under the lock. */
-static void
+static inline __attribute__((always_inline)) void
 live_add(void *p, size_t n, uint32_t index, int allocated)
 {
-    struct alloc_counters *c = counters(index);
-    uint64_t bytes, blocks, old;
-
-    int had;
+    struct alloc_counters *c;
+    struct alloc_header *h = g.hdr;
+    uint64_t bytes, blocks;
 
     if (n > SIZE_MAX_TRACKED) {
         n = SIZE_MAX_TRACKED;
     }
-    had = map_put(&g.live, (uint64_t)(uintptr_t)p,
-                  ((uint64_t)n << STACK_INDEX_BITS) | index, &old);
-    if (had < 0) {
+    if (live_insert((uint64_t)(uintptr_t)p,
+                    ((uint64_t)n << STACK_INDEX_BITS) | index) < 0) {
         return;
     }
-    if (had) {
-        /* Its free went by unseen (freed by a path the tracker does not
-         * see): it is not live any more. */
-        live_remove(p, old);
-    }
+    c = counters(index);
     weigh(n, &bytes, &blocks);
     peak_sync(c);
     if (allocated) {
         c->allocated_bytes += bytes;
         c->allocated_blocks += blocks;
-        g.hdr->allocated_bytes += bytes;
-        g.hdr->allocated_blocks += blocks;
+        h->allocated_bytes += bytes;
+        h->allocated_blocks += blocks;
     }
     c->live_bytes += bytes;
     c->live_blocks += blocks;
-    g.hdr->live_bytes += bytes;
-    g.hdr->live_blocks += blocks;
-    if (g.hdr->live_bytes > g.hdr->peak_bytes) {
-        g.hdr->peak_bytes = g.hdr->live_bytes;
-        g.hdr->peak_ns = mono_ns(1);
-        g.hdr->peak_epoch++;
+    h->live_bytes += bytes;
+    h->live_blocks += blocks;
+    if (h->live_bytes > h->peak_bytes) {
+        h->peak_bytes = h->live_bytes;
+        h->peak_ns = mono_ns(1);
+        h->peak_epoch++;
     }
     if (!g.all) {
         filter_add(p);
@@ -1033,6 +1150,7 @@ release_locked(void)
 {
     store_close();
     map_release(&g.live);
+    young_clear();
     map_release(&g.stacks);
     map_release(&g.frames);
     map_release(&g.strings);
@@ -1040,6 +1158,7 @@ release_locked(void)
     g.stack_ids = NULL;
     g.stack_ids_cap = 0;
     g.nstacks = 0;
+    g.gen = g.gen + 1 != 0 ? g.gen + 1 : 1;
 }
 
 int
@@ -1192,22 +1311,82 @@ tracker_exit(void)
 
 /* ---- the slow paths ----------------------------------------------------- */
 
+/*
+ * Has tracking just ended?  The question every recorded allocation and
+ * free asks under the lock: inline, one load of the interpreter's flag
+ * when no pyspect is attached; check_ended() for the rest.
+ */
+static inline int
+ended(void)
+{
+    if (ALLOC_LIKELY(g.controller == 0) && ALLOC_LIKELY(pyframes_running())) {
+        return 0;
+    }
+    return check_ended();
+}
+
+/* Not tracking (yet): wait for Python's allocators to be wrapped. */
+static __attribute__((noinline)) void
+alloc_waiting(struct alloc_tls *t)
+{
+    t->countdown = g.attachable ? INERT_COUNTDOWN : OFF_COUNTDOWN;
+    if (g.enabled && !g.ended) {
+        t->countdown = WAIT_COUNTDOWN;
+        if (pyframes_try_hook() && tracker_start() == 0) {
+            t->countdown = next_countdown(t);
+        }
+    }
+}
+
+/* With --native: the C frames are part of the stack. */
+static __attribute__((noinline)) void
+alloc_native(void *p, size_t n, enum alloc_src src, uint64_t hash,
+             uint32_t nframes)
+{
+    uintptr_t pcs[NATIVE_FRAMES_MAX];
+    uint32_t npcs, i, index = UINT32_MAX;
+    int held;
+
+    npcs = native_capture(pcs, NATIVE_FRAMES_MAX);
+    for (i = 0; i < npcs; i++) {
+        hash = mix64(hash ^ pcs[i]);
+    }
+    hash = hash ? hash : 1;
+    held = hot_lock();
+    if (g.tracking && !ended()) {
+        index = stack_find(hash, nframes + npcs);
+        if (index == UINT32_MAX && npcs > 0) {
+            /* Describing C frames takes the loader's lock: not with
+             * ours held. */
+            struct native_frame *nf;
+
+            hot_unlock(held);
+            nf = native_describe(pcs, npcs);
+            held = hot_lock();
+            if (g.tracking && !ended()) {
+                index = stack_create(src, hash, nf, nf != NULL ? npcs : 0);
+            }
+        } else if (index == UINT32_MAX) {
+            index = stack_create(src, hash, NULL, 0);
+        }
+        if (index != UINT32_MAX && g.tracking) {
+            g.hdr->samples++;
+            live_add(p, n, index, 1);
+        }
+    }
+    hot_unlock(held);
+}
+
 void
 tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
 {
-    uintptr_t pcs[NATIVE_FRAMES_MAX];
     uint64_t hash;
-    uint32_t nframes, npcs = 0, index = UINT32_MAX;
+    uint32_t nframes, index;
+    int held;
 
     t->busy++;
     if (ALLOC_UNLIKELY(!g.tracking)) {
-        t->countdown = g.attachable ? INERT_COUNTDOWN : OFF_COUNTDOWN;
-        if (g.enabled && !g.ended) {
-            t->countdown = WAIT_COUNTDOWN;
-            if (pyframes_try_hook() && tracker_start() == 0) {
-                t->countdown = next_countdown(t);
-            }
-        }
+        alloc_waiting(t);
         t->busy--;
         return;
     }
@@ -1226,38 +1405,35 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
         t->countdown = next_countdown(t);
     }
     hash = pyframes_hash(src, &nframes);
-    if (g.native) {
-        uint32_t i;
-
-        npcs = native_capture(pcs, NATIVE_FRAMES_MAX);
-        for (i = 0; i < npcs; i++) {
-            hash = mix64(hash ^ pcs[i]);
-        }
-        hash = hash ? hash : 1;
+    if (ALLOC_UNLIKELY(g.native)) {
+        alloc_native(p, n, src, hash, nframes);
+        t->busy--;
+        return;
     }
-    lock();
-    if (g.tracking && !check_ended()) {
-        index = stack_find(hash, nframes + npcs);
-        if (index == UINT32_MAX && npcs > 0) {
-            /* Describing C frames takes the loader's lock: not with
-             * ours held. */
-            struct native_frame *nf;
-
-            unlock();
-            nf = native_describe(pcs, npcs);
-            lock();
-            if (g.tracking && !check_ended()) {
-                index = stack_create(src, hash, nf, nf != NULL ? npcs : 0);
+    held = hot_lock();
+    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended())) {
+        /* Allocations come in runs from one line (a dict and its keys,
+         * the pieces of a formatted string): the thread's last stack
+         * first, then the table. */
+        if (hash == t->stack_hash && t->stack_gen == g.gen) {
+            index = t->stack_index;
+        } else {
+            index = stack_find(hash, nframes);
+            if (ALLOC_UNLIKELY(index == UINT32_MAX)) {
+                index = stack_create(src, hash, NULL, 0);
             }
-        } else if (index == UINT32_MAX) {
-            index = stack_create(src, hash, NULL, 0);
+            if (index != UINT32_MAX && index != g.full_stack) {
+                t->stack_hash = hash;
+                t->stack_index = index;
+                t->stack_gen = g.gen;
+            }
         }
-        if (index != UINT32_MAX && g.tracking) {
+        if (ALLOC_LIKELY(index != UINT32_MAX)) {
             g.hdr->samples++;
             live_add(p, n, index, 1);
         }
     }
-    unlock();
+    hot_unlock(held);
     t->busy--;
 }
 
@@ -1266,14 +1442,15 @@ tracker_free(void *p)
 {
     struct alloc_tls *t = &alloc_tls;
     uint64_t val;
+    int held;
 
     t->busy++;
-    lock();
-    if (g.tracking && !check_ended() &&
-        map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
+    held = hot_lock();
+    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
+        live_take((uint64_t)(uintptr_t)p, &val)) {
         live_remove(p, val);
     }
-    unlock();
+    hot_unlock(held);
     t->busy--;
 }
 
@@ -1282,11 +1459,12 @@ tracker_unmap(void *p, size_t n)
 {
     struct alloc_tls *t = &alloc_tls;
     uint64_t val;
+    int held;
 
     t->busy++;
-    lock();
-    if (g.tracking && !check_ended() &&
-        map_del(&g.live, (uint64_t)(uintptr_t)p, &val)) {
+    held = hot_lock();
+    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
+        live_take((uint64_t)(uintptr_t)p, &val)) {
         size_t size = (size_t)(val >> STACK_INDEX_BITS);
         uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
 
@@ -1299,7 +1477,7 @@ tracker_unmap(void *p, size_t n)
             }
         }
     }
-    unlock();
+    hot_unlock(held);
     t->busy--;
 }
 
@@ -1344,6 +1522,7 @@ tracker_fork_child(void)
         g.fd = -1;
     }
     map_release(&g.live);
+    young_clear();
     map_release(&g.stacks);
     map_release(&g.frames);
     map_release(&g.strings);
@@ -1351,6 +1530,7 @@ tracker_fork_child(void)
     g.stack_ids = NULL;
     g.stack_ids_cap = 0;
     g.nstacks = 0;
+    g.gen = g.gen + 1 != 0 ? g.gen + 1 : 1;
     g.pid = (int)getpid();
     g.enabled = g.enabled && g.follow;
     alloc_tls.countdown = OFF_COUNTDOWN;

@@ -40,6 +40,11 @@ struct alloc_tls {
     uint32_t busy;     /* nesting inside the tracker or a wrapped
                         * Python allocator */
     uint32_t seeded;
+    /* The stack this thread recorded last (tracker.c): its hash and
+     * index, valid while stack_gen is the tracker's generation. */
+    uint64_t stack_hash;
+    uint32_t stack_index;
+    uint32_t stack_gen;
 };
 
 extern __thread struct alloc_tls alloc_tls

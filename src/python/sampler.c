@@ -769,7 +769,10 @@ copy_again(struct py_sampler *s, struct py_sampled_thread *t)
 
 /*
  * Read the stack with its thread paused: the one way to a consistent
- * stack of a thread that changes it faster than any copy.
+ * stack of a thread that changes it faster than any copy.  The thread
+ * stands still only while this runs, so it reads as little as it can:
+ * the thread's plan in one batch, walked as a copy; a stack that left
+ * the plan is walked by reads.
  */
 static int
 read_paused(struct py_sampler *s, struct py_sampled_thread *t)
@@ -783,7 +786,15 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
         return err_set(PS_ECHANGED, "the stack kept changing");
     }
     rc = target_pause_thread(s->rt->target, (int)t->thread.tid);
+    if (rc < 0) {
+        return rc == PS_EFAULT ? PS_ECHANGED : rc;
+    }
+    rc = copy_again(s, t);
     if (rc == 0) {
+        rc = stack_from_copies(s, t);
+    }
+    if (rc == PY_STACK_MISS || rc == PS_EFAULT) {
+        s->stack.missing = 0;
         rc = memsrc_read(s->rt->proc, t->thread.tstate, ts,
                          (size_t)l->tstate_size);
         if (rc == 0 && !same_thread(s, t, ts)) {
@@ -803,12 +814,12 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
         if (rc == 0) {
             rc = py_stack_check_codes(s->rt, &s->stack, NULL, 0);
         }
-        if (!held) {
-            target_resume(s->rt->target);
-        }
-        s->stats.pauses++;
-        s->stats.pause_ns += clock_now_ns() - t0;
     }
+    if (!held) {
+        target_resume(s->rt->target);
+    }
+    s->stats.pauses++;
+    s->stats.pause_ns += clock_now_ns() - t0;
     if (rc == PS_EFAULT) {
         rc = PS_ECHANGED;
     }
