@@ -582,6 +582,10 @@ heap_growth(struct py_runtime *rt, struct py_runtime *before,
     if (rc < 0) {
         return rc;
     }
+    /* Each census reported as it ends: the first one before the wait. */
+    if (opt->verbose) {
+        verbose_report(&a);
+    }
     if (before == NULL) {
         sleep_seconds(opt->growth);
     }
@@ -591,7 +595,6 @@ heap_growth(struct py_runtime *rt, struct py_runtime *before,
         return rc;
     }
     if (opt->verbose) {
-        verbose_report(&a);
         verbose_report(&b);
     }
     rows = growth_rows(&a, &b, &n);

@@ -1117,6 +1117,16 @@ summary(const struct recorder *r)
                     (unsigned long long)t->sampler.stats.retries,
                     (unsigned long long)t->sampler.stats.lookups,
                     (unsigned long long)t->sampler.stats.pauses);
+            if (t->sampler.mode == PY_SAMPLE_CPU) {
+                fprintf(stderr,
+                        "pyspect: pid %d: %llu threads off a CPU, %llu of "
+                        "them by their scheduler counts alone (%llu counts, "
+                        "%llu states read)\n",
+                        t->proc.pid, (unsigned long long)t->sampler.stats.idle,
+                        (unsigned long long)t->sampler.stats.unread,
+                        (unsigned long long)t->sampler.stats.runs_reads,
+                        (unsigned long long)t->sampler.stats.state_reads);
+            }
         }
     }
 }

@@ -44,6 +44,9 @@
 #define MERGE_GAP 256
 /* At most this much of one stack is copied (twice) per round. */
 #define PLAN_BYTES_MAX (8u << 20)
+/* Rounds at most that a thread found on a CPU in round after round is
+ * sampled by its state alone, before its counts are tried again. */
+#define RUNS_BACKOFF_MAX 32
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -101,6 +104,7 @@ thread_state(struct py_sampler *s, struct py_sampled_thread *t)
     if (t->thread.tid <= 0) {
         return 0;
     }
+    s->stats.state_reads++;
     if (target_thread_state(s->rt->target, (int)t->thread.tid, &state) < 0) {
         s->stale = 1;
         return 0;
@@ -765,7 +769,10 @@ copy_again(struct py_sampler *s, struct py_sampled_thread *t)
 
 /*
  * Read the stack with its thread paused: the one way to a consistent
- * stack of a thread that changes it faster than any copy.
+ * stack of a thread that changes it faster than any copy.  The thread
+ * stands still only while this runs, so it reads as little as it can:
+ * the thread's plan in one batch, walked as a copy; a stack that left
+ * the plan is walked by reads.
  */
 static int
 read_paused(struct py_sampler *s, struct py_sampled_thread *t)
@@ -779,7 +786,15 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
         return err_set(PS_ECHANGED, "the stack kept changing");
     }
     rc = target_pause_thread(s->rt->target, (int)t->thread.tid);
+    if (rc < 0) {
+        return rc == PS_EFAULT ? PS_ECHANGED : rc;
+    }
+    rc = copy_again(s, t);
     if (rc == 0) {
+        rc = stack_from_copies(s, t);
+    }
+    if (rc == PY_STACK_MISS || rc == PS_EFAULT) {
+        s->stack.missing = 0;
         rc = memsrc_read(s->rt->proc, t->thread.tstate, ts,
                          (size_t)l->tstate_size);
         if (rc == 0 && !same_thread(s, t, ts)) {
@@ -799,12 +814,12 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
         if (rc == 0) {
             rc = py_stack_check_codes(s->rt, &s->stack, NULL, 0);
         }
-        if (!held) {
-            target_resume(s->rt->target);
-        }
-        s->stats.pauses++;
-        s->stats.pause_ns += clock_now_ns() - t0;
     }
+    if (!held) {
+        target_resume(s->rt->target);
+    }
+    s->stats.pauses++;
+    s->stats.pause_ns += clock_now_ns() - t0;
     if (rc == PS_EFAULT) {
         rc = PS_ECHANGED;
     }
@@ -883,6 +898,57 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
     return rc == PY_STACK_MISS ? err_set(PS_ECHANGED, "the stack moved") : rc;
 }
 
+/*
+ * Can this thread be on a CPU now (cpu mode)?  One that is either was put
+ * on it since the last round, and its run count moved, or has kept it
+ * since then, when the last round found it 'R' (and so on back to a
+ * round that read its state without its counts, as the first does).  A
+ * thread that is neither is not on a CPU, whatever its state: its state
+ * is not read.  The counts (schedstat) cost about half as much to read
+ * as the state (stat), and most threads of a service wait most of the
+ * time.  A thread woken since the last round that has not run yet is 'R'
+ * but on no CPU: it is left out, as it should be.
+ *
+ * A thread that runs in every round (one waiting for the GIL wakes every
+ * 5 ms) would cost both reads each round: after counts read in vain its
+ * state is read alone for 1, 2, 4... up to RUNS_BACKOFF_MAX rounds.
+ */
+static int
+may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    uint64_t runs, cpu_ns;
+    int moved, known = t->runs_known;
+
+    t->runs_known = 0;
+    if (t->runs_skip > 0) {
+        t->runs_skip--;
+        return 1;
+    }
+    s->stats.runs_reads += t->thread.tid > 0;
+    if (t->thread.tid <= 0 ||
+        target_thread_runs(s->rt->target, (int)t->thread.tid, &runs,
+                           &cpu_ns) != 0) {
+        return 1; /* not counted: its state says */
+    }
+    moved = !known || runs != t->runs || cpu_ns != t->cpu_ns;
+    t->runs = runs;
+    t->cpu_ns = cpu_ns;
+    t->runs_known = 1;
+    if (!moved && t->state != 'R') {
+        t->runs_backoff = 0;
+        s->stats.unread++;
+        return 0;
+    }
+    if (known) {
+        t->runs_backoff = t->runs_backoff == 0 ? 1 : t->runs_backoff * 2;
+        if (t->runs_backoff > RUNS_BACKOFF_MAX) {
+            t->runs_backoff = RUNS_BACKOFF_MAX;
+        }
+        t->runs_skip = t->runs_backoff;
+    }
+    return 1;
+}
+
 /* Which threads this round samples, as far as known before reading. */
 void
 py_sampler_choose(struct py_sampler *s)
@@ -894,7 +960,7 @@ py_sampler_choose(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (s->mode == PY_SAMPLE_CPU) {
-            t->state = thread_state(s, t);
+            t->state = may_be_on_cpu(s, t) ? thread_state(s, t) : 0;
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;

@@ -704,6 +704,19 @@ copy_chunks(struct py_runtime *rt, const struct py_thread *t,
             t->top - chunk < PY_CHUNK_BYTES_MAX) {
             first = (size_t)(t->top - chunk) + (size_t)l->iframe_size;
         }
+        if (first > CHUNK_FIRST_READ) {
+            uint64_t full = 0;
+
+            /* As far as the top frame only if this chunk is that large
+             * (a deep stack): a generator's frame, on top, lies outside
+             * the chunks, maybe megabytes above; reading up to it
+             * copied all between, or pinned its pages up to a hole. */
+            if (memsrc_read_u64(rt->proc, chunk + (raddr_t)l->chunk_size,
+                                &full) < 0 ||
+                (uint64_t)first > full) {
+                first = CHUNK_FIRST_READ;
+            }
+        }
         XGROW(s->chunk_data, s->chunk_data_alloc, total + first);
         data = s->chunk_data + total;
         rc = memsrc_read(rt->proc, chunk, data, first);

@@ -4,7 +4,8 @@
  *
  * Layer: target.  A thin shell over what proc.c, maps.c, pause.c and the
  * process memsrc already do; what it adds is a cache of open per-thread
- * stat files, so a sampler reads a thread's state with one pread().
+ * stat and schedstat files, so a sampler reads a thread's state, or its
+ * scheduler counts, with one pread().
  */
 #define _GNU_SOURCE
 #include "target.h"
@@ -25,13 +26,15 @@
 #include "target/proc.h"
 #include "core/banned.h"
 
-/* Open thread stat files kept at most: a process that keeps starting
- * threads must not run pyspect out of descriptors. */
+/* Threads whose stat (and schedstat) files are kept open, at most: a
+ * process that keeps starting threads must not run pyspect out of
+ * descriptors. */
 #define LIVE_STAT_FDS_MAX 256
 
 struct live_stat_fd {
     int tid;
     int fd;
+    int sched_fd; /* its schedstat, -1 until asked for */
 };
 
 /* A thread's id in the target's pid namespace and on the host. */
@@ -48,6 +51,7 @@ struct live_target {
     size_t stat_fds_alloc;
     struct live_tid *tids; /* in another pid namespace: the threads */
     size_t ntids;
+    int runs_counted; /* the kernel counts runs: -1 not known yet */
 };
 
 static struct live_target *
@@ -221,6 +225,9 @@ static void
 stat_fd_drop(struct live_target *lt, size_t i)
 {
     close(lt->stat_fds[i].fd);
+    if (lt->stat_fds[i].sched_fd >= 0) {
+        close(lt->stat_fds[i].sched_fd);
+    }
     memmove(&lt->stat_fds[i], &lt->stat_fds[i + 1],
             (lt->nstat_fds - i - 1) * sizeof(*lt->stat_fds));
     lt->nstat_fds--;
@@ -291,8 +298,74 @@ live_thread_state(struct target *t, int tid, char *state)
             (lt->nstat_fds - i) * sizeof(*lt->stat_fds));
     lt->stat_fds[i].tid = tid;
     lt->stat_fds[i].fd = fd;
+    lt->stat_fds[i].sched_fd = -1;
     lt->nstat_fds++;
     return 0;
+}
+
+static int
+schedstat_read(int fd, uint64_t *runs, uint64_t *cpu_ns)
+{
+    char buf[128];
+    uint64_t wait_ns;
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+    if (n <= 0) {
+        return PS_ENOTFOUND;
+    }
+    return proc_parse_schedstat(buf, (size_t)n, cpu_ns, &wait_ns, runs);
+}
+
+/*
+ * Does the kernel count runs (CONFIG_SCHED_INFO; some older kernels
+ * count them only with delay accounting on)?  This thread has been on a
+ * CPU: its own count is not 0 where the kernel keeps them.
+ */
+static int
+runs_counted(struct live_target *lt)
+{
+    if (lt->runs_counted < 0) {
+        int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+        uint64_t runs = 0, cpu_ns;
+
+        lt->runs_counted =
+            fd >= 0 && schedstat_read(fd, &runs, &cpu_ns) == 0 && runs > 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    return lt->runs_counted;
+}
+
+/*
+ * A thread's schedstat, through the file kept open beside its stat file.
+ * A thread whose stat file is not open yet (never asked for its state),
+ * or whose schedstat cannot be read, is left to live_thread_state(),
+ * which knows when a thread went and its id came back: 1, not counted.
+ */
+static int
+live_thread_runs(struct target *t, int tid, uint64_t *runs, uint64_t *cpu_ns)
+{
+    struct live_target *lt = live_of(t);
+    size_t i = stat_fd_index(lt, tid);
+    struct live_stat_fd *f;
+
+    if (!runs_counted(lt) || i == lt->nstat_fds ||
+        lt->stat_fds[i].tid != tid) {
+        return 1;
+    }
+    f = &lt->stat_fds[i];
+    if (f->sched_fd < 0) {
+        char path[80];
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", t->pid,
+                 tid);
+        f->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (f->sched_fd < 0) {
+            return 1;
+        }
+    }
+    return schedstat_read(f->sched_fd, runs, cpu_ns) == 0 ? 0 : 1;
 }
 
 /*
@@ -417,6 +490,9 @@ live_free(struct target *t)
     pause_release(&lt->pause);
     for (i = 0; i < lt->nstat_fds; i++) {
         close(lt->stat_fds[i].fd);
+        if (lt->stat_fds[i].sched_fd >= 0) {
+            close(lt->stat_fds[i].sched_fd);
+        }
     }
     free(lt->stat_fds);
     free(lt->tids);
@@ -430,6 +506,7 @@ static const struct target_ops live_ops = {
     .threads = live_threads,
     .host_tid = live_host_tid,
     .thread_state = live_thread_state,
+    .thread_runs = live_thread_runs,
     .thread_regs = live_thread_regs,
     .cmdline = live_cmdline,
     .executable = live_executable,
@@ -457,6 +534,7 @@ target_live_open(int pid, struct target **out)
     lt = xcalloc(1, sizeof(*lt));
     lt->base.ops = &live_ops;
     lt->base.kind = TARGET_LIVE;
+    lt->runs_counted = -1;
     lt->base.mem = mem;
     lt->base.pid = pid;
     /* In a container with a pid namespace of its own, the process and its

@@ -38,6 +38,35 @@ proc_parse_stat_state(const char *stat, size_t len, char *state)
     return 0;
 }
 
+int
+proc_parse_schedstat(const char *text, size_t len, uint64_t *cpu_ns,
+                     uint64_t *wait_ns, uint64_t *runs)
+{
+    uint64_t v[3] = {0, 0, 0};
+    size_t i = 0, k;
+
+    for (k = 0; k < 3; k++) {
+        size_t start = i;
+
+        while (i < len && text[i] >= '0' && text[i] <= '9') {
+            if (v[k] > (UINT64_MAX - 9) / 10) {
+                return PS_ECORRUPT;
+            }
+            v[k] = v[k] * 10 + (uint64_t)(text[i] - '0');
+            i++;
+        }
+        if (i == start || (i < len && text[i] != (k < 2 ? ' ' : '\n')) ||
+            (i == len && k < 2)) {
+            return PS_ECORRUPT;
+        }
+        i++;
+    }
+    *cpu_ns = v[0];
+    *wait_ns = v[1];
+    *runs = v[2];
+    return 0;
+}
+
 /* The fields after the state, split on spaces; field 0 is the state. */
 static int
 proc_stat_field(const char *stat, size_t len, int index, long long *out)

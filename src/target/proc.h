@@ -123,4 +123,12 @@ int proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
 /* Parse the state letter out of a /proc/.../stat line. */
 int proc_parse_stat_state(const char *stat, size_t len, char *state);
 
+/*
+ * Parse a /proc/.../schedstat line: the CPU time the task has had (ns),
+ * the time it waited to run (ns), how many times it was put on a CPU.
+ * PS_ECORRUPT unless it holds three numbers.
+ */
+int proc_parse_schedstat(const char *text, size_t len, uint64_t *cpu_ns,
+                         uint64_t *wait_ns, uint64_t *runs);
+
 #endif /* PYSPECT_TARGET_PROC_H */

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import select
 import signal
 import subprocess
 import time
@@ -249,22 +250,18 @@ def traced(pid):
 
 def test_growth(python, target):
     t = target(python, "heapgrow.py")
-    p = subprocess.Popen([PYSPECT, "heap", "--json", "--growth", "3",
+    p = subprocess.Popen([PYSPECT, "heap", "--json", "-v", "--growth", "3",
                           str(t.pid)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, universal_newlines=True)
     try:
-        # Grow between the two censuses: once the first pause is over
-        # (or after a second, if it was too short to see).
-        deadline = time.monotonic() + 1.0
-        seen = False
-        while time.monotonic() < deadline:
-            if traced(t.pid):
-                seen = True
-            elif seen:
-                break
-            time.sleep(0.001)
+        # Grow between the two censuses: -v reports each census as it
+        # ends, the first one before the wait.
+        ready, _, _ = select.select([p.stderr], [], [], 120)
+        first = p.stderr.readline() if ready else ""
+        assert first.startswith("pyspect: paused"), first
         send(t, "grow 1000", "grown")
         out, err = p.communicate(timeout=120)
+        err = first + err
     finally:
         if p.poll() is None:
             p.kill()

@@ -253,8 +253,9 @@ function profile(d, k) {
   var step = function () {
     if (i > 0) {
       /* The tooltip comes with a later render, and a view just switched
-       * to may still be settling: hover again, a few times. */
-      if (tip(d) === null && waited++ < 10) {
+       * to may still be settling (a loaded machine is slow to): hover
+       * again, up to 25 times. */
+      if (tip(d) === null && waited++ < 25) {
         hover(d, chart(d), plan.points[i - 1][0], plan.points[i - 1][1]);
         setTimeout(step, 250);
         return;

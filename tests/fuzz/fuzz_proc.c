@@ -26,6 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t nr;
     uint64_t sp, pc;
     uint64_t args[6];
+    uint64_t cpu_ns, wait_ns, runs;
     char state;
 
     if (maps_parse(text, size, &m) == 0 && m.n > 0) {
@@ -40,6 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     smaps_release(&sm);
     smaps_rollup_parse(text, size, &counts);
     proc_parse_stat_state(text, size, &state);
+    proc_parse_schedstat(text, size, &cpu_ns, &wait_ns, &runs);
     proc_status_parse(text, size, "TracerPid", 0, &v);
     proc_status_parse(text, size, "Uid", 3, &v);
     proc_creds_parse(text, size, &creds);

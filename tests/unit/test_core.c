@@ -170,6 +170,20 @@ test_stat(void)
     TAP_EQ_INT(proc_parse_stat_state("42 (x", 5, &state), PS_ECORRUPT,
                "truncated stat");
     {
+        uint64_t cpu_ns = 0, wait_ns = 0, runs = 0;
+
+        TAP_EQ_INT(proc_parse_schedstat("123456789 4242 17\n", 18, &cpu_ns,
+                                        &wait_ns, &runs),
+                   0, "schedstat parses");
+        TAP_OK(cpu_ns == 123456789 && wait_ns == 4242 && runs == 17,
+               "schedstat's three counts");
+        TAP_EQ_INT(proc_parse_schedstat("12 34", 5, &cpu_ns, &wait_ns, &runs),
+                   PS_ECORRUPT, "truncated schedstat");
+        TAP_EQ_INT(proc_parse_schedstat("99999999999999999999 1 1\n", 25,
+                                        &cpu_ns, &wait_ns, &runs),
+                   PS_ECORRUPT, "schedstat count past 64 bits");
+    }
+    {
         static const char status[] = "Name:\tpython3\nTracerPid:\t0\n"
                                      "Uid:\t1000\t1001\t1002\t1003\n"
                                      "Gid:\t50\t51\t52\t53\n"
