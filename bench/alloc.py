@@ -12,6 +12,8 @@
    tracker's teardown included) from the kernel.  Ratios are the median
    over rounds of the run's figure over the plain run's of the same
    round.  Aims (issue 14): sampled at most 1.05, --all at most 1.5.
+   "--all, 2 threads" runs the workload with a second thread waiting
+   idle: the tracker skips its lock in a process of one thread only.
    With --instructions (valgrind installed), also the instructions each
    variant executes, counted by callgrind over a smaller workload: a
    figure the load on a shared machine does not move.
@@ -74,6 +76,9 @@ def slowdown(pyspect, python, rounds, work):
          env),
         ("alloc --all", [pyspect, "alloc", "-q", "--all", "--json", "--"] +
          base, env),
+        ("alloc --all, 2 threads", [pyspect, "alloc", "-q", "--all",
+                                    "--json", "--"] + base + ["thread"],
+         env),
         ("tracemalloc 1 frame", base, tm1),
         ("tracemalloc 25 frames", base, tm25),
     ]

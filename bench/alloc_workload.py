@@ -4,7 +4,11 @@ Many small dicts, lists, tuples and strings, some 1 KiB bytes, a little
 kept and the rest dropped, with a call stack a few frames deep, as a web
 handler or a parser would have.  Runs on Python 2.7 and 3.6+.
 
-usage: alloc_workload.py [ROUNDS]
+usage: alloc_workload.py [ROUNDS] [thread]
+
+With "thread", a second thread waits, idle, while the work runs: the
+process has two threads, as a service has, and the tracker then takes
+its lock on every recorded allocation and free.
 
 Prints "work SECONDS ...": the CPU time of the work itself.
 """
@@ -45,6 +49,12 @@ def clock():
 
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
+    idle = None
+    if len(sys.argv) > 2 and sys.argv[2] == "thread":
+        import threading
+        done = threading.Event()
+        idle = threading.Thread(target=done.wait)
+        idle.start()
     kept = []
     total = 0
     t0 = clock()
@@ -53,6 +63,9 @@ def main():
         if len(kept) > 4096:
             del kept[:2048]
     work = clock() - t0
+    if idle is not None:
+        done.set()
+        idle.join()
     sys.stdout.write("work %.6f result %d %d\n" % (work, total, len(kept)))
 
 

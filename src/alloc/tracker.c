@@ -71,6 +71,15 @@ __thread struct alloc_tls alloc_tls __attribute__((tls_model("initial-exec")));
 
 unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
 
+/* The live set's young blocks (see live_insert()). */
+#define YOUNG_BITS 12
+#define YOUNG_SLOTS (1u << YOUNG_BITS)
+
+static struct young_slot {
+    uint64_t key; /* address; 0: empty */
+    uint64_t val; /* as the map's: size << 24 | stack index */
+} young[YOUNG_SLOTS];
+
 /*
  * An open-addressing map from nonzero 64-bit keys to 64-bit values, in
  * pages from mmap: linear probing, at most half full, deletion by
@@ -567,7 +576,7 @@ store_open(void)
     g.hdr->native = (uint32_t)g.native;
     g.hdr->sample_bytes = g.all ? 0 : (uint64_t)g.sample_bytes;
     g.hdr->log_max = ALLOC_LOG_MAX;
-    g.hdr->self_bytes = g.mapped;
+    g.hdr->self_bytes = g.mapped + sizeof(young);
     clock_gettime(CLOCK_REALTIME, &ts);
     g.hdr->start_unix_ns =
         (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -915,14 +924,6 @@ live_remove(void *p, uint64_t val)
  * it finds there moves to the map.  A free looks here first, then in
  * the map.  Under the lock, as the map.
  */
-#define YOUNG_BITS 12
-#define YOUNG_SLOTS (1u << YOUNG_BITS)
-
-static struct young_slot {
-    uint64_t key; /* address; 0: empty */
-    uint64_t val; /* as the map's: size << 24 | stack index */
-} young[YOUNG_SLOTS];
-
 static inline struct young_slot *
 young_at(uint64_t key)
 {
