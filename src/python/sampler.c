@@ -382,11 +382,12 @@ batch_add(struct py_batch *b, raddr_t addr, size_t len)
 
 /*
  * Add a thread to a batch: its state, and when it is sampled and has a
- * plan, the plan's ranges before and after it and its code headers.
+ * plan, the plan's ranges before and after it and its code headers.  A
+ * thread held still (paused) needs one copy: the second is the first.
  */
 static void
 batch_thread(struct py_sampler *s, struct py_batch *b,
-             struct py_sampled_thread *t, int copy)
+             struct py_sampled_thread *t, int copy, int still)
 {
     const struct py_layout *l = &s->rt->layout;
     struct py_stack_plan *p = t->plan;
@@ -425,6 +426,10 @@ batch_thread(struct py_sampler *s, struct py_batch *b,
 
             c->addr = r->addr;
             c->len = r->len;
+            if (half == 1 && still) {
+                c->data = t->copies[i].data;
+                continue;
+            }
             c->data = (const unsigned char *)(uintptr_t)batch_add(b, r->addr,
                                                                   r->len);
         }
@@ -579,7 +584,7 @@ reread_threads(struct py_sampler *s, int copy)
         fin = batch_add(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8);
     }
     for (i = 0; i < s->n; i++) {
-        batch_thread(s, b, &s->threads[i], copy && s->threads[i].want);
+        batch_thread(s, b, &s->threads[i], copy && s->threads[i].want, 0);
     }
     rc = batch_read(s, b, NULL);
     if (rc == PS_EFAULT && copy) {
@@ -744,16 +749,17 @@ look_up(struct py_sampler *s, struct py_sampled_thread *t)
     }
 }
 
-/* Copy this thread's plan and state again, on their own. */
+/* Copy this thread's plan and state again, on their own (once when the
+ * thread is held still). */
 static int
-copy_again(struct py_sampler *s, struct py_sampled_thread *t)
+copy_again(struct py_sampler *s, struct py_sampled_thread *t, int still)
 {
     struct py_batch *b = &s->again;
     const unsigned char *ts;
     int rc;
 
     batch_begin(b);
-    batch_thread(s, b, t, 1);
+    batch_thread(s, b, t, 1, still);
     rc = batch_read(s, b, t);
     if (rc < 0) {
         return rc;
@@ -789,7 +795,7 @@ read_paused(struct py_sampler *s, struct py_sampled_thread *t)
     if (rc < 0) {
         return rc == PS_EFAULT ? PS_ECHANGED : rc;
     }
-    rc = copy_again(s, t);
+    rc = copy_again(s, t, 1);
     if (rc == 0) {
         rc = stack_from_copies(s, t);
     }
@@ -860,7 +866,7 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
                     plan_cover(s, t->plan, missing, len);
                 }
             }
-            rc = copy_again(s, t);
+            rc = copy_again(s, t, 0);
             if (rc == PS_EFAULT) {
                 /* The plan names memory that went away. */
                 t->plan->nregions = t->plan->nchunks = 0;
