@@ -213,7 +213,9 @@ def test_metrics_and_formats(tmp_path):
                 "-o", str(out / "a.speedscope.json"),
                 "-o", str(out / "a.table")]
         if metric == "live":
-            args += ["--timeline", str(out / "t.csv")]
+            # The truth target runs for well under 0.1 s (the default
+            # interval) on a quiet machine: ask for a point every 10 ms.
+            args += ["--timeline", str(out / "t.csv"), "--interval", "0.01"]
         r, truth = run_alloc(python, out, args, [])
         assert r.rc == 0, r.err
         doc = parse_json(r.out)
