@@ -281,6 +281,14 @@ def proc_status(pid):
                     if ":\t" in line)
 
 
+def running(pid):
+    """pid is a process that has not exited (a zombie has)."""
+    try:
+        return not proc_status(pid)["State"].startswith("Z")
+    except (OSError, KeyError):
+        return False
+
+
 @needs_tmux
 @pytest.mark.skipif(shutil.which("dash") is None,
                     reason="dash is not installed")
@@ -331,6 +339,14 @@ def test_top_ctrl_z_gives_the_terminal_back(target, tmp_path):
         tm.wait(lambda s: "View: lines" in s, "l: lines")
 
         tm.keys("q")
+        # Type the next line only once pyspect is gone: keys that reach
+        # the terminal while it is still raw come to the shell without
+        # echo and with a carriage return for Enter, which a cooked
+        # terminal does not take for the end of a line.
+        deadline = time.monotonic() + 30
+        while running(pid):
+            assert time.monotonic() < deadline, "pyspect top did not exit"
+            time.sleep(0.05)
         shell("echo EXIT=$?; stty -g > %s; echo DONE" % stty[2], "\nDONE")
         screen = tm.screen()
         assert "EXIT=0" in screen, screen
