@@ -12,12 +12,15 @@
 #include "core/error.h"
 #include "core/xalloc.h"
 #include "python/linetable.h"
+#include "python/opcodes.h"
 #include "python/pyobj.h"
 #include "core/banned.h"
 
 /* Bounds on what one code object may make us read. */
 #define CODE_NAME_MAX 4096
 #define CODE_LINETABLE_MAX (4u << 20)
+/* Bytecode decoded for its instruction boundaries, at most. */
+#define CODE_BYTES_MAX (1u << 20)
 #define CODE_HEADER_MAX 512
 
 struct py_code *
@@ -37,6 +40,7 @@ py_code_unref(struct py_code *c)
     free(c->qualname);
     free(c->filename);
     free(c->linetable);
+    free(c->starts);
     free(c);
 }
 
@@ -105,6 +109,50 @@ frame_bytes_of(const struct py_layout *l, const unsigned char *hdr)
     return words > 0 && words < (1 << 20) ? 8 * words : 0;
 }
 
+/*
+ * 3.11, 3.12: which code units begin an instruction that has inline
+ * caches, from the bytecode and the version's table of cache entries (a
+ * specialized opcode has as many as its base instruction, so the
+ * boundaries stay put while the interpreter rewrites opcodes).  Left
+ * NULL when there is no table, or the bytecode cannot be read: then
+ * nothing is judged by it.
+ */
+static void
+read_starts(struct py_runtime *rt, struct py_code *c)
+{
+    const struct py_layout *l = &rt->layout;
+    const unsigned char *caches = py_opcode_caches(l->major, l->minor);
+    size_t n = (size_t)c->code_len / 2, i;
+    unsigned char *code;
+
+    if (caches == NULL || n == 0 || (size_t)c->code_len > CODE_BYTES_MAX) {
+        return;
+    }
+    code = xmalloc(2 * n);
+    if (memsrc_read(rt->mem, c->code_start, code, 2 * n) == 0) {
+        c->starts = xcalloc(1, (n + 7) / 8);
+        for (i = 0; i < n; i += 1 + (size_t)caches[code[2 * i]]) {
+            if (caches[code[2 * i]] > 0) {
+                c->starts[i / 8] |= (unsigned char)(1u << (i % 8));
+            }
+        }
+    }
+    free(code);
+}
+
+int
+py_code_at_call(const struct py_code *c, raddr_t instr)
+{
+    int64_t off = (int64_t)(instr - c->code_start);
+    uint64_t unit;
+
+    if (c->starts == NULL || off < 0 || off >= c->code_len || (off & 1)) {
+        return 1; /* not known: not refused */
+    }
+    unit = (uint64_t)off / 2;
+    return !(c->starts[unit / 8] & (1u << (unit % 8)));
+}
+
 static int
 py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
 {
@@ -154,6 +202,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
         c->firsttraceable = load_i32(hdr, l->code_firsttraceable);
     }
     c->framesize = frame_bytes_of(l, hdr);
+    read_starts(rt, c);
     rc = read_name(rt, c->name_ptr, &c->name);
     if (rc == 0) {
         rc = read_name(rt, c->filename_ptr, &c->filename);

@@ -35,6 +35,9 @@ struct py_code {
      * callee's frame starts right after it); 0 when unknown. */
     int64_t framesize;
     int64_t code_len; /* bytes of bytecode; 0 when unknown */
+    /* 3.11, 3.12: bit i set when code unit i begins an instruction that
+     * has inline caches; NULL when not known (see py_code_at_call) */
+    unsigned char *starts;
     /* Sanity words re-read to spot a code object freed and replaced at
      * the same address: co_filename and co_name pointers. */
     raddr_t filename_ptr;
@@ -86,5 +89,16 @@ void py_code_unref(struct py_code *c);
  * PyCode_Addr2Line() gives it; -1 when it has none.
  */
 int py_code_addr2line(struct py_code *code, int addrq);
+
+/*
+ * 3.11, 3.12: could a frame of this code whose prev_instr is instr be
+ * calling a frame the evaluator pushed itself?  Such a call leaves
+ * prev_instr on the last code unit of the calling instruction (its last
+ * inline cache entry: CALL, BINARY_SUBSCR, FOR_ITER, SEND, LOAD_ATTR; or
+ * the opcode itself: 3.12's CALL_FUNCTION_EX); a frame that runs its own
+ * code has it at the start of an instruction.  0 when instr begins an
+ * instruction that has caches; 1 otherwise, or when that is not known.
+ */
+int py_code_at_call(const struct py_code *c, raddr_t instr);
 
 #endif /* PYSPECT_PYTHON_CODE_H */

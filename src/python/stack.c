@@ -807,7 +807,7 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
     unsigned char buf[STRUCT_MAX];
     raddr_t frame = t->top, last = 0, callee = 0;
     size_t want = (size_t)l->iframe_size;
-    int rc, visited = 0, last_owner = -1, cut = 0;
+    int rc, visited = 0, last_owner = -1, cut = 0, callee_entry = 0;
     uint32_t call = 0;
 
     if (want > sizeof(buf) || want < (size_t)l->iframe_owner + 1) {
@@ -879,7 +879,19 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
         if (callee != 0 && !frame_follows_caller(l, t, callee, cur, code)) {
             return err_set(PS_ECHANGED, "a frame not where its caller ends");
         }
+        /* 3.11, 3.12: the caller of a frame the evaluator pushed (not
+         * one a C function called: 3.11 marks those is_entry, 3.12 puts
+         * a shim between) stands on the last code unit of its call.
+         * One at the start of an instruction with caches was running
+         * its own code, and the frames above it are calls that had
+         * returned: memory reused call after call, on which two copies
+         * a period of the target's loop apart can agree (two call
+         * chains of the same shape run in turn). */
+        if (callee != 0 && !callee_entry && !py_code_at_call(code, instr)) {
+            return err_set(PS_ECHANGED, "a caller that was not calling");
+        }
         callee = owner == l->iframe_owner_generator ? 0 : cur;
+        callee_entry = pyl_has(l->iframe_is_entry) && buf[l->iframe_is_entry];
         line = iframe_line(l, code, owner, instr, &shown);
         if (!shown) {
             continue;

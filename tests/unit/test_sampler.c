@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "python/opcodes.h"
 #include "python/sampler.h"
 #include "python/stack.h"
 #include "synth.h"
@@ -121,8 +122,10 @@ apply_changes(struct image *im, void *arg)
 }
 
 /*
- * A code object with two lines: code units 0-1 on firstlineno + 1, 2-7
- * on firstlineno + 2 (byte offsets 0-3 and 4-15), 16 bytes of bytecode.
+ * A code object with two lines: up to 3.10 byte offsets 0-3 on
+ * firstlineno + 1 and 4-15 on firstlineno + 2; 3.11+ code units 0-3 and
+ * 4-7, the first instruction one with inline caches that cover units 1-3
+ * (where a caller stands: see py_code_at_call), 16 bytes of bytecode.
  */
 static raddr_t
 make_code2(struct image *im, const char *name, int firstlineno)
@@ -130,8 +133,8 @@ make_code2(struct image *im, const char *name, int firstlineno)
     const struct py_layout *l = im->l;
     static const unsigned char lnotab[] = {0, 1, 4, 1};
     static const unsigned char t310[] = {4, 1, 12, 1};
-    static const unsigned char locations[] = {0x80 | (13 << 3) | 1, 2,
-                                              0x80 | (13 << 3) | 5, 2};
+    static const unsigned char locations[] = {0x80 | (13 << 3) | 3, 2,
+                                              0x80 | (13 << 3) | 3, 2};
     static const unsigned char bytecode[16];
     raddr_t a = make_code(im, name, firstlineno);
     raddr_t table;
@@ -150,6 +153,14 @@ make_code2(struct image *im, const char *name, int firstlineno)
     }
     put64(im, a, l->code_linetable, table);
     if (pyl_has(l->code_code_adaptive)) {
+        const unsigned char *caches = py_opcode_caches(l->major, l->minor);
+        int op, best = 0;
+
+        for (op = 0; caches != NULL && op < 256; op++) {
+            best = caches[op] > caches[best] ? op : best;
+        }
+        im->mem[a - BASE + (raddr_t)l->code_code_adaptive] =
+            (unsigned char)best;
         put64(im, a, l->var_size, 8); /* code units */
     } else {
         put64(im, a, l->code_code, make_bytes(im, bytecode, 16));
@@ -221,6 +232,10 @@ test_compare(const struct py_layout *l, unsigned char *mem)
     int32_t instr = frames ? l->frame_lasti : l->iframe_instr;
     raddr_t two;
     char label[16];
+    /* Byte offsets on the first line of make_code2()'s code, and on its
+     * second. */
+    int line1 = pyl_has(l->code_code_adaptive) ? 2 : 0;
+    int line2 = pyl_has(l->code_code_adaptive) ? 8 : 6;
 
     snprintf(label, sizeof(label), "%d.%d", l->major, l->minor);
     build(&im, &b);
@@ -242,18 +257,25 @@ test_compare(const struct py_layout *l, unsigned char *mem)
     build(&im, &b);
     two = make_code2(&im, "middle", 20);
     put64(&im, b.frames[1], code, two);
-    put64(&im, b.frames[1], instr, instr_at(&im, two, 0));
+    put64(&im, b.frames[1], instr, instr_at(&im, two, line1));
     TAP_EQ_INT(walk_across(&im, &b, NULL), 0, "a two-line caller");
     c.addr = b.frames[1];
     c.off = instr;
-    c.value = instr_at(&im, two, 2);
+    c.value = instr_at(&im, two, line1 + 2);
     TAP_EQ_INT(walk_across(&im, &b, &c), 0,
                "a caller that moved within its line is fine");
-    put64(&im, b.frames[1], instr, instr_at(&im, two, 0));
-    c.value = instr_at(&im, two, 6);
+    put64(&im, b.frames[1], instr, instr_at(&im, two, line1));
+    c.value = instr_at(&im, two, line2);
     TAP_EQ_INT(walk_across(&im, &b, &c), PS_ECHANGED,
                "a caller that moved to another line is refused");
-    put64(&im, b.frames[1], instr, instr_at(&im, two, 0));
+    if (py_opcode_caches(l->major, l->minor) != NULL) {
+        /* 3.11, 3.12: at the start of an instruction it was running its
+         * own code, not calling: the frames above it had returned. */
+        put64(&im, b.frames[1], instr, instr_at(&im, two, 0));
+        TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
+                   "a caller at the start of an instruction is refused");
+    }
+    put64(&im, b.frames[1], instr, instr_at(&im, two, line1));
     put64(&im, b.frames[1], instr, instr_at(&im, two, 64));
     TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
                "an instruction outside its code is refused");
