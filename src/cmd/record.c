@@ -83,8 +83,12 @@ static const char record_usage[] =
     "  -f, --format FORMAT   one of the formats below (default: from the\n"
     "                        FILE extension, else svg)\n"
     "  -p, --pid PID         the process to sample\n"
-    "  -r, --rate HZ         samples per second (default 100, at most "
-    "20000)\n"
+    "  -r, --rate HZ         samples per second on average (default 100, "
+    "at most\n"
+    "                        20000); each round a quarter of an interval "
+    "early or\n"
+    "                        late at random, not in step with a loop of "
+    "that period\n"
     "  -d, --duration SECS   stop after this many seconds\n"
     "      --mode MODE       cpu: threads running on a CPU (default);\n"
     "                        wall: every thread, running or waiting;\n"
@@ -1336,6 +1340,7 @@ record_loop(struct recorder *r)
     const struct record_options *o = r->opt;
     uint64_t interval = (uint64_t)(1e9 / o->rate), round = 0;
     uint64_t start = clock_now_ns(), next = start, next_scan = start;
+    uint64_t jitter = start ^ (uint64_t)getpid();
     uint64_t next_progress = start, end = 0, cpu0, wall0;
     int tty = !o->quiet && r->push == NULL && isatty(STDERR_FILENO);
     struct profile_meta *m = &r->profile.meta;
@@ -1386,7 +1391,7 @@ record_loop(struct recorder *r)
             progress(r, (double)(now - start) / 1e9, 0);
             next_progress = now + 250000000u;
         }
-        next += interval;
+        next += sample_interval(interval, &jitter);
         now = clock_now_ns();
         if (now > next + interval) {
             /* Behind schedule: the rounds we cannot take are dropped,

@@ -617,6 +617,7 @@ top_loop(struct top *tp)
     uint64_t refresh = (uint64_t)(o->interval * 1e9);
     uint64_t start = clock_now_ns(), next = start, next_scan = start;
     uint64_t next_refresh = start + refresh, end = 0;
+    uint64_t jitter = start ^ (uint64_t)getpid();
     int rc = 0;
 
     tp->interval_start = tp->since_start = start;
@@ -680,7 +681,7 @@ top_loop(struct top *tp)
         if (again) {
             rc = draw(tp, now);
         }
-        next += interval;
+        next += sample_interval(interval, &jitter);
         now = clock_now_ns();
         if (now > next + interval) {
             /* Behind schedule: skip the rounds we cannot take. */

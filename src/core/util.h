@@ -24,6 +24,16 @@ uint64_t clock_now_ns(void);
 uint64_t clock_cpu_ns(void);
 
 /*
+ * The time to the next round of a sampler that takes one every `interval`
+ * ns on average: a quarter of an interval either side of it, at random
+ * (state: any value to start, then the sampler's own).  A target whose
+ * loop has the sampling period, or a multiple of it (a 2 kHz recording of
+ * a 500 us loop), would otherwise be seen at one phase of its loop, and
+ * its profile show that phase, not where the time goes.
+ */
+uint64_t sample_interval(uint64_t interval, uint64_t *state);
+
+/*
  * Read a whole file (up to max bytes) into sb.  Returns 0, PS_ENOTFOUND
  * (ENOENT), PS_EPERM (EACCES/EPERM) or PS_EIO, with errno preserved.
  */
