@@ -48,6 +48,7 @@
 
 #include "alloc/store.h"
 #include "alloc/tracker.h"
+#include "core/rand.h"
 
 /* Stack indexes in the live set take 24 bits, sizes the other 40. */
 #define STACK_INDEX_BITS 24
@@ -835,18 +836,6 @@ weigh(size_t n, uint64_t *bytes, uint64_t *blocks)
     *blocks = (uint64_t)llround((double)ALLOC_BLOCK_ONE / p);
 }
 
-static uint64_t
-rng_next(struct alloc_tls *t)
-{
-    uint64_t x = t->rng;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    t->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* Bytes to the next sample: exponential, mean sample_bytes. */
 static int64_t
 next_countdown(struct alloc_tls *t)
@@ -866,7 +855,7 @@ next_countdown(struct alloc_tls *t)
         t->seeded = 1;
     }
     /* u in (0, 1]: 53 random bits. */
-    u = (double)((rng_next(t) >> 11) + 1) / 9007199254740992.0;
+    u = (double)((rand_next(&t->rng) >> 11) + 1) / 9007199254740992.0;
     return (int64_t)(-log(u) * (double)g.sample_bytes) + 1;
 }
 

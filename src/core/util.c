@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "rand.h"
 #include "banned.h"
 
 int
@@ -63,14 +64,12 @@ clock_now_ns(void)
 uint64_t
 sample_interval(uint64_t interval, uint64_t *state)
 {
-    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    uint64_t x;
 
-    /* xorshift64*: plenty for spreading rounds over a loop's phase. */
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    x *= 0x2545F4914F6CDD1Dull;
+    if (*state == 0) {
+        *state = 0x9E3779B97F4A7C15ull;
+    }
+    x = rand_next(state);
     /* interval * (3/4 + u/2), u in [0, 1) from the top 32 bits. */
     return interval - interval / 4 +
            (uint64_t)((double)interval / 2 * (double)(x >> 32) / 4294967296.0);

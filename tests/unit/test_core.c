@@ -302,6 +302,26 @@ test_sigguard(void)
                "SIGTSTP: guard, stop, continue");
 }
 
+/* A sampler's rounds: within a quarter of an interval either side, the
+ * same rate on average, and not all alike. */
+static void
+test_sample_interval(void)
+{
+    uint64_t state = 0, lo = UINT64_MAX, hi = 0, sum = 0, v;
+    int i, n = 100000;
+
+    for (i = 0; i < n; i++) {
+        v = sample_interval(1000000, &state);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        sum += v;
+    }
+    TAP_OK(lo >= 750000 && hi < 1250000, "within a quarter either side");
+    TAP_OK(lo < 760000 && hi > 1240000, "spread over all of it");
+    TAP_OK(sum / (uint64_t)n > 995000 && sum / (uint64_t)n < 1005000,
+           "the mean is the interval");
+}
+
 int
 main(void)
 {
@@ -314,5 +334,6 @@ main(void)
     test_stat();
     test_escape();
     test_sigguard();
+    test_sample_interval();
     return tap_done();
 }
