@@ -109,34 +109,53 @@ def drop_rate(pyspect, python, seconds, out):
 
 
 def recursion_time(python, pyspect=None, rate=100):
+    """The recursion target's wall time for RECURSION_ROUNDS rounds, and,
+    under pyspect, the milliseconds its thread was held paused (pyspect's
+    -v figure): the part of any slowdown that is pyspect's alone, whatever
+    else the machine is doing."""
     cmd = [python.exe, RECURSION, str(RECURSION_ROUNDS)]
+    paused_ms = 0.0
     if pyspect:
         with tempfile.NamedTemporaryFile(suffix=".txt") as f:
-            r = subprocess.run([pyspect, "record", "-q", "-r", str(rate),
+            r = subprocess.run([pyspect, "record", "-v", "-r", str(rate),
                                 "-o", f.name, "--"] + cmd,
                                capture_output=True, text=True)
+        m = re.search(r"read with their thread paused, ([\d.]+) ms",
+                      r.stderr)
+        paused_ms = float(m.group(1)) if m else 0.0
     else:
         r = subprocess.run(cmd, capture_output=True, text=True)
-    return float(re.search(r"work ([\d.]+)", r.stdout).group(1))
+    return float(re.search(r"work ([\d.]+)", r.stdout).group(1)), paused_ms
 
 
 def fast_stacks(pyspect, pythons, secs, quick):
     print("\nfast-changing stacks (fib(22) + walk(60)): dropped at 1 kHz "
-          "(aim <= 2%), stacks read paused, slowdown at 100 Hz (aim 1.02)")
-    print("%-8s %9s %8s %10s %9s" % ("python", "dropped", "paused",
-                                     "paused ms", "slowdown"))
+          "(aim <= 2%), stacks read paused; at 100 Hz the target's slowdown "
+          "(median of interleaved pairs; aim 1.02) and the share of its "
+          "time it was held paused")
+    print("%-8s %9s %8s %10s %9s %9s" % ("python", "dropped", "paused",
+                                         "paused ms", "slowdown",
+                                         "held@100"))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "p.txt")
         for py in pythons:
             label = py.label if py.label != "system" else "sys3.11"
             dropped, paused, paused_ms = drop_rate(pyspect, py, secs, out)
-            ratios = []
-            for _ in range(3 if quick else 5):
-                base = recursion_time(py)
-                ratios.append(recursion_time(py, pyspect) / base)
+            ratios, held = [], []
+            for i in range(5 if quick else 9):
+                # Alternate which side runs first: drift hits both alike.
+                if i % 2:
+                    under, ms = recursion_time(py, pyspect)
+                    base, _ = recursion_time(py)
+                else:
+                    base, _ = recursion_time(py)
+                    under, ms = recursion_time(py, pyspect)
+                ratios.append(under / base)
+                held.append(ms / 1e3 / under)
             slowdown = sorted(ratios)[len(ratios) // 2]
-            print("%-8s %8.2f%% %8d %10.1f %9.3f" % (
-                label, dropped, paused, paused_ms, slowdown))
+            print("%-8s %8.2f%% %8d %10.1f %9.3f %8.2f%%" % (
+                label, dropped, paused, paused_ms, slowdown,
+                100.0 * sorted(held)[len(held) // 2]))
 
 
 def main():
@@ -190,10 +209,6 @@ def main():
         p = start(py, 30)
         try:
             for seconds in (2, 6):
-                r = subprocess.run([args.pyspect, "record", "-q", "-v", "-r",
-                                    "1000", "-d", str(seconds), "-o", out,
-                                    str(p.pid)], capture_output=True,
-                                   text=True)
                 r = subprocess.run([args.pyspect, "record", "-v", "-r",
                                     "1000", "-d", str(seconds), "-o", out,
                                     str(p.pid)], capture_output=True,
