@@ -30,6 +30,7 @@
 #include "output/output.h"
 #include "profile/profile.h"
 #include "core/hashmap.h"
+#include "core/rand.h"
 #include "python/native.h"
 #include "push/push.h"
 #include "python/code.h"
@@ -50,6 +51,8 @@
 #define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
 #define CHILD_SCAN_S 0.2
+/* One round in this many is timed for -v's cost figures. */
+#define TIME_EVERY 8
 /* Check cached code objects against the target this often. */
 #define CODE_EPOCH_S 1.0
 /* --push: seconds per profile sent, by default and at least/most. */
@@ -193,9 +196,13 @@ struct recorder {
     size_t ids_alloc;
     struct record_target *current;
     double paused_ms;
-    const char *stopped;  /* why the recording ended, for the summary */
-    uint64_t work_ns;     /* CPU time spent in the rounds themselves */
-    uint64_t wall_ns;     /* and wall time */
+    const char *stopped; /* why the recording ended, for the summary */
+    /* CPU and wall time of the rounds themselves, over the rounds timed:
+     * a thread's CPU clock is a system call (2 us here), so one round in
+     * TIME_EVERY, at random, is timed and the rest are not. */
+    uint64_t work_ns;
+    uint64_t wall_ns;
+    uint64_t timed_rounds;
     uint64_t start_ns;    /* clock_now_ns() when sampling started */
     uint64_t round;       /* and its number, from 1 */
     uint64_t list_errors; /* rounds whose thread lists were unreadable */
@@ -1086,13 +1093,21 @@ summary(const struct recorder *r)
                 profile_memory(&r->profile) +
                     (r->trace ? out_trace_memory(r->trace) + r->trace_buf.alloc
                               : 0));
-        fprintf(
-            stderr,
-            "pyspect: sampling took %.1f us of CPU per sample (%.1f us "
-            "of wall time; %.1f ms in all)\n",
-            m->samples ? (double)r->work_ns / 1e3 / (double)m->samples : 0.0,
-            m->samples ? (double)r->wall_ns / 1e3 / (double)m->samples : 0.0,
-            (double)r->work_ns / 1e6);
+        /* Scaled from the rounds timed to all of them. */
+        double scale = r->timed_rounds
+                           ? (double)m->rounds / (double)r->timed_rounds
+                           : 0.0;
+        double work = (double)r->work_ns * scale;
+        double wall = (double)r->wall_ns * scale;
+
+        fprintf(stderr,
+                "pyspect: sampling took %.1f us of CPU per sample (%.1f us "
+                "of wall time; %.1f ms in all, from %llu rounds of %llu "
+                "timed)\n",
+                m->samples ? work / 1e3 / (double)m->samples : 0.0,
+                m->samples ? wall / 1e3 / (double)m->samples : 0.0, work / 1e6,
+                (unsigned long long)r->timed_rounds,
+                (unsigned long long)m->rounds);
         if (r->opt->native && r->native_stacks > 0) {
             fprintf(stderr,
                     "pyspect: native frames took %.1f us of CPU per stack "
@@ -1341,7 +1356,7 @@ record_loop(struct recorder *r)
     uint64_t interval = (uint64_t)(1e9 / o->rate), round = 0;
     uint64_t start = clock_now_ns(), next = start, next_scan = start;
     uint64_t jitter = start ^ (uint64_t)getpid();
-    uint64_t next_progress = start, end = 0, cpu0, wall0;
+    uint64_t next_progress = start, end = 0, cpu0 = 0, wall0 = 0;
     int tty = !o->quiet && r->push == NULL && isatty(STDERR_FILENO);
     struct profile_meta *m = &r->profile.meta;
 
@@ -1362,7 +1377,7 @@ record_loop(struct recorder *r)
     while (!record_stop) {
         uint64_t now = clock_now_ns();
         struct timespec ts;
-        int alive;
+        int alive, timed;
 
         if (end != 0 && now >= end) {
             r->stopped = "duration reached";
@@ -1372,12 +1387,18 @@ record_loop(struct recorder *r)
             scan_children(r);
             next_scan = now + (uint64_t)(CHILD_SCAN_S * 1e9);
         }
-        cpu0 = thread_cpu_ns();
-        wall0 = clock_now_ns();
+        timed = r->timed_rounds == 0 || rand_next(&jitter) % TIME_EVERY == 0;
+        if (timed) {
+            cpu0 = thread_cpu_ns();
+            wall0 = clock_now_ns();
+        }
         r->round = round + 1;
         alive = record_round(r, round++);
-        r->work_ns += thread_cpu_ns() - cpu0;
-        r->wall_ns += clock_now_ns() - wall0;
+        if (timed) {
+            r->work_ns += thread_cpu_ns() - cpu0;
+            r->wall_ns += clock_now_ns() - wall0;
+            r->timed_rounds++;
+        }
         m->rounds = round;
         if (!alive && !restart_lookup(r)) {
             r->stopped = "the target exited";
