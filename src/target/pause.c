@@ -621,6 +621,18 @@ pause_release(struct pause *p)
     p->alloc = 0;
 }
 
+void
+pause_guard_hold(void)
+{
+    sigguard_enter(pause_on_signal);
+}
+
+void
+pause_guard_drop(void)
+{
+    sigguard_leave();
+}
+
 int
 pause_any_held(void)
 {

@@ -88,6 +88,19 @@ int pause_released_by(const struct pause *p);
 /* pause_end() and free what p holds. */
 void pause_release(struct pause *p);
 
+/*
+ * Keep the pauses' signal guard (core/sigguard.h) in place from now until
+ * pause_guard_drop(), for a command that pauses again and again (record
+ * --blocking): each pause then skips installing and restoring the
+ * actions of every guarded signal, about a hundred system calls, most of
+ * what a pause costs pyspect.  Between pauses a signal takes its course
+ * as it would without the guard (there is nothing to let go).  Install
+ * the command's own handlers first, and change no signal action until
+ * pause_guard_drop().  Calls pair up; they may nest.
+ */
+void pause_guard_hold(void);
+void pause_guard_drop(void);
+
 /* Is any pause held now? */
 int pause_any_held(void);
 
