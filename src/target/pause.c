@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -387,8 +388,19 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
         int *tids = NULL;
         size_t ntids, i, first_new = p->n;
         uint64_t deadline;
+        /* The threads of the last pause, tried before any listing: a
+         * sampler pauses a process whose threads mostly stay. */
+        int hinted = round == 0 && p->hint > 0 && !maybe_stopped;
 
-        rc = proc_tasks(pid, &tids, &ntids);
+        if (hinted) {
+            ntids = p->hint;
+            tids = xmalloc(ntids * sizeof(*tids));
+            memcpy(tids, p->tids, ntids * sizeof(*tids));
+            rc = 0;
+        } else {
+            rc = proc_tasks(pid, &tids, &ntids);
+        }
+        p->hint = 0;
         if (rc < 0) {
             if (p->n == 0) {
                 rc = err_set(PS_ENOPROC, "pid %d", pid);
@@ -408,6 +420,12 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
         }
         for (i = 0; i < ntids && rc == 0; i++) {
             if (pause_holds(p, tids[i])) {
+                continue;
+            }
+            /* A thread of the last pause may have gone since, and its
+             * id be another process's now: seize only a thread of pid
+             * (a listed one is, as far as any listing can say). */
+            if (hinted && syscall(SYS_tgkill, pid, tids[i], 0) < 0) {
                 continue;
             }
             if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
@@ -453,11 +471,14 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
                 p->state[i] = r == 1 ? PAUSE_HELD : PAUSE_GONE;
             }
         }
-        if (rc < 0 || interrupt != 0 || p->n == first_new) {
-            break; /* error, signal, or no thread appeared this round */
+        if (rc < 0 || interrupt != 0) {
+            break;
+        }
+        if (!hinted && p->n == first_new) {
+            break; /* no thread appeared since the last listing */
         }
         if (all_held(p)) {
-            break; /* none can have appeared: no need to list again */
+            break; /* none can have appeared: no need to list */
         }
     }
     if (rc == 0 && interrupt == 0 && round == PAUSE_MAX_ROUNDS) {
@@ -521,6 +542,9 @@ pause_reset(struct pause *p, int pid)
     p->state = keep.state;
     p->alloc = keep.alloc;
     p->stat_fd = keep.stat_fd;
+    if (keep.pid == pid) {
+        p->hint = keep.n;
+    }
 }
 
 /* Free what p holds; it is then as PAUSE_INIT. */

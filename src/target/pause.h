@@ -49,6 +49,7 @@ struct pause {
     uint64_t end_ns;
     /* /proc/PID/stat, open from one pause_begin() to the next, or -1 */
     int stat_fd;
+    size_t hint;        /* tids[0..hint) are the last pause's, to try first */
     struct pause *next; /* pauses held, for the signal guard */
 };
 
@@ -64,7 +65,7 @@ struct pause {
  * threads that exit meanwhile are skipped.  p is PAUSE_INIT or a pause
  * ended before (pause_end(), pause_release()): a pause begun again
  * reuses what the last one allocated and, for the same pid, the /proc
- * file it opened.  On failure nothing stays stopped and nothing is held
+ * file it opened and the threads it found, tried before any listing.  On failure nothing stays stopped and nothing is held
  * (no pause_release() needed).  PS_EPERM,
  * PS_ETRACED (another tracer, such as gdb), PS_ENOPROC, PS_EEXITED,
  * PS_ESTUCK (a thread would not stop), PS_ECHANGED (threads kept
