@@ -11,13 +11,22 @@
 2. dump --native of the lock target (tests/e2e/targets/locks.py, ten
    threads): the pause it reports.
 
+CPU figures on a loaded machine wander: --repeat N takes the median of N
+recordings of each kind, taken in turn (native, blocking, native, ...),
+and --baseline OTHER_PYSPECT interleaves the same recordings by another
+build (say, one of the main branch) on the same target, printed on a
+line of its own, so that a change is measured against what it changes
+under the same load.
+
     /usr/bin/python3 bench/native.py [--pyspect build/pyspect] [--quick]
+                                     [--repeat N] [--baseline PYSPECT]
 """
 import argparse
 import json
 import os
 import pathlib
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,17 +97,38 @@ def dump_pause(pyspect, python, tmp):
         t.stop()
 
 
+def measure(builds, pid, secs, out, repeat):
+    """{build: (native cpu, native wall, frames, blocking cpu, blocking
+    wall)}: medians of repeat recordings of each kind by each build, all
+    taken in turn."""
+    runs = dict((b, []) for b in builds)
+    for _ in range(repeat):
+        for b in builds:
+            ncpu, nwall, _, frames = record(b, pid, secs, out, "--native")
+            bcpu, bwall, _, _ = record(b, pid, secs, out, "--blocking")
+            runs[b].append((ncpu, nwall, frames, bcpu, bwall))
+    return dict((b, tuple(statistics.median(r[i] for r in v)
+                          for i in range(5)))
+                for b, v in runs.items())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pyspect", default=str(HERE.parent / "build" /
                                              "pyspect"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="median of this many recordings of each kind")
+    ap.add_argument("--baseline", help="another pyspect to interleave "
+                    "with, on a line of its own")
     args = ap.parse_args()
     secs = 1 if args.quick else 3
     pythons = sorted(conftest.PYTHONS.values(), key=lambda p: p.version)
     print("load average %.2f %.2f %.2f" % os.getloadavg())
-    print("record at %d Hz, %d s; us per sample: CPU of pyspect's rounds "
-          "and wall time paused; aim: native CPU <= 150" % (RATE, secs))
+    print("record at %d Hz, %d s%s; us per sample: CPU of pyspect's rounds "
+          "and wall time paused; aim: native CPU <= 150" % (
+              RATE, secs, ", median of %d" % args.repeat
+              if args.repeat > 1 else ""))
     print("%-8s %6s %7s %11s %11s %13s %13s %9s" % (
         "python", "depth", "frames", "native cpu", "native wall",
         "blocking cpu", "blocking wall", "dump ms"))
@@ -107,19 +137,23 @@ def main():
         for py in pythons:
             label = py.label if py.label != "system" else "sys3.11"
             depth = depth_for(args.pyspect, py, out)
+            builds = [args.pyspect]
+            if args.baseline:
+                builds.append(args.baseline)
             p = start(py, depth)
             try:
-                ncpu, nwall, _, frames = record(args.pyspect, p.pid, secs,
-                                                out, "--native")
-                bcpu, bwall, _, _ = record(args.pyspect, p.pid, secs, out,
-                                           "--blocking")
+                got = measure(builds, p.pid, secs, out,
+                              max(1, args.repeat))
             finally:
                 p.kill()
                 p.wait()
-            dump_ms = dump_pause(args.pyspect, py,
-                                 tempfile.mkdtemp(dir=tmp))
-            print("%-8s %6d %7d %11.1f %11.1f %13.1f %13.1f %9.2f" % (
-                label, depth, frames, ncpu, nwall, bcpu, bwall, dump_ms))
+            for b in builds:
+                ncpu, nwall, frames, bcpu, bwall = got[b]
+                dump_ms = dump_pause(b, py, tempfile.mkdtemp(dir=tmp))
+                print("%-8s %6d %7d %11.1f %11.1f %13.1f %13.1f %9.2f%s" % (
+                    label, depth, frames, ncpu, nwall, bcpu, bwall, dump_ms,
+                    "  (baseline)" if b != args.pyspect else ""))
+        print("load average %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@
 #include "python/runtime.h"
 #include "python/sampler.h"
 #include "python/tasks.h"
+#include "target/pause.h"
 #include "target/proc.h"
 #include "target/session.h"
 #include "target/target.h"
@@ -1374,6 +1375,11 @@ record_loop(struct recorder *r)
 
         end = ns < (double)(UINT64_MAX - start) ? start + (uint64_t)ns : 0;
     }
+    if (o->blocking) {
+        /* A pause every round: the signal guard stays in place between
+         * them rather than being installed for each. */
+        pause_guard_hold();
+    }
     while (!record_stop) {
         uint64_t now = clock_now_ns();
         struct timespec ts;
@@ -1428,6 +1434,9 @@ record_loop(struct recorder *r)
                    EINTR &&
                !record_stop) {
         }
+    }
+    if (o->blocking) {
+        pause_guard_drop();
     }
     if (record_stop) {
         r->stopped = "interrupted";

@@ -45,14 +45,21 @@ is_guarded(int sig)
 void
 sigguard_set(sigset_t *set)
 {
+    /* Asked for several times by each pause: made once. */
+    static sigset_t guarded;
+    static int made;
     int sig;
 
-    sigemptyset(set);
-    for (sig = 1; sig < _NSIG; sig++) {
-        if (is_guarded(sig)) {
-            sigaddset(set, sig);
+    if (!made) {
+        sigemptyset(&guarded);
+        for (sig = 1; sig < _NSIG; sig++) {
+            if (is_guarded(sig)) {
+                sigaddset(&guarded, sig);
+            }
         }
+        made = 1;
     }
+    *set = guarded;
 }
 
 int
@@ -151,6 +158,16 @@ sigguard_enter(sigguard_fn fn)
             saved[sig].sa_handler == SIG_IGN) {
             sigaction(sig, &saved[sig], NULL);
             installed[sig] = 0;
+        } else if (((saved[sig].sa_flags & SA_SIGINFO) ||
+                    saved[sig].sa_handler != SIG_DFL) &&
+                   !(saved[sig].sa_flags & SA_RESTART)) {
+            /* The program's handler interrupts system calls (a blocked
+             * write ends on Ctrl-C): so must the guard's, which may stay
+             * in place for a whole recording. */
+            struct sigaction again = sa;
+
+            again.sa_flags &= ~SA_RESTART;
+            sigaction(sig, &again, NULL);
         }
     }
     sigguard_unblock(&mask);

@@ -28,7 +28,10 @@ typedef void (*sigguard_fn)(int sig);
 /*
  * Install fn for the guarded signals, keeping their current actions to
  * chain to.  Guards nest: only the outermost enter installs, and fn must
- * then be the same.
+ * then be the same.  A system call a signal interrupts is restarted or
+ * not as the program's own handler asked (SA_RESTART), so a guard may
+ * stay entered for long; meanwhile change none of the guarded signals'
+ * actions (the outermost leave would undo the change).
  */
 void sigguard_enter(sigguard_fn fn);
 

@@ -445,7 +445,7 @@ live_pause(struct target *t)
 {
     struct live_target *lt = live_of(t);
 
-    pause_release(&lt->pause);
+    /* Ended by live_resume(): begun again, it reuses what it keeps. */
     return pause_begin(t->pid, &lt->pause);
 }
 

@@ -496,6 +496,49 @@ memsrc_cache_invalidate(struct memsrc *cache)
     c->generation++;
 }
 
+int
+memsrc_cache_prefetch(struct memsrc *cache, raddr_t addr, size_t len)
+{
+    struct memsrc_cache *c = (struct memsrc_cache *)cache;
+    struct memsrc_iov iov[64];
+    size_t slots[64];
+    size_t n = 0, i, max = c->npages < 64 ? c->npages : 64;
+    raddr_t page = addr & ~(raddr_t)(c->page_size - 1);
+    int rc;
+
+    if (len == 0 || addr + len < addr) {
+        return 0;
+    }
+    for (; page < addr + len && n < max; page += c->page_size) {
+        size_t slot = (size_t)(page / c->page_size) & (c->npages - 1);
+        struct memsrc_page *p = &c->pages[slot];
+
+        if (p->generation == c->generation && p->page == page) {
+            continue;
+        }
+        iov[n].addr = page;
+        iov[n].buf = c->data + slot * c->page_size;
+        iov[n].len = c->page_size;
+        slots[n++] = slot;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    /* Slots being filled are invalid until the read is whole. */
+    for (i = 0; i < n; i++) {
+        c->pages[slots[i]].generation = 0;
+    }
+    rc = memsrc_readv(c->inner, iov, n);
+    if (rc < 0) {
+        return rc;
+    }
+    for (i = 0; i < n; i++) {
+        c->pages[slots[i]].page = iov[i].addr;
+        c->pages[slots[i]].generation = c->generation;
+    }
+    return 0;
+}
+
 /* ---- chunk cache ------------------------------------------------------- */
 
 /*

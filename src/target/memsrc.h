@@ -115,6 +115,15 @@ struct memsrc *memsrc_cache_new(struct memsrc *inner, size_t page_size,
 void memsrc_cache_invalidate(struct memsrc *cache);
 
 /*
+ * Read the pages of [addr, addr + len) that are not cached yet into the
+ * cache, all in one batched read (at most as many pages as the cache
+ * holds): for a walk that will read them one by one, such as a stack's.
+ * Nothing is cached when any of them cannot be read (the reads then go
+ * page by page, as without it).  0, or the batched read's error.
+ */
+int memsrc_cache_prefetch(struct memsrc *cache, raddr_t addr, size_t len);
+
+/*
  * Chunk cache, for walks over a lot of memory (the heap census): a read
  * is served from the chunk_size-aligned block that holds it, read whole
  * from inner (clipped to the mapping that contains it, so a chunk never

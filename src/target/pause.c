@@ -13,11 +13,13 @@
 #include "pause.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,27 +155,19 @@ stop_status(int status, int *sig)
 }
 
 /*
- * Has tid, a process pyspect started (a thread-group leader whose parent
- * is pyspect), exited?  Its exit status is then the session's to collect
- * (the command's status becomes pyspect's): the pause must not reap it.
- * Looked at with WNOWAIT, which leaves the status where it is.
+ * Is si, what waitid() reported of tid, the exit of a process pyspect
+ * started (a thread-group leader whose parent is pyspect)?  Its exit
+ * status is then the session's to collect (the command's status becomes
+ * pyspect's): the pause must not reap it.
  */
 static int
-own_child_exited(int tid)
+own_child_exit(int tid, const siginfo_t *si)
 {
-    siginfo_t si;
     long long tgid;
     int ppid;
 
-    memset(&si, 0, sizeof(si));
-    if (waitid(P_PID, (id_t)tid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) <
-            0 ||
-        si.si_pid != tid) {
-        return 0;
-    }
-    /* A tracee's stops are reported even without WSTOPPED. */
-    if (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED &&
-        si.si_code != CLD_DUMPED) {
+    if (si->si_code != CLD_EXITED && si->si_code != CLD_KILLED &&
+        si->si_code != CLD_DUMPED) {
         return 0;
     }
     return proc_status_field(tid, 0, "Tgid", 0, &tgid) == 0 && tgid == tid &&
@@ -191,21 +185,35 @@ wait_stop(int tid, int *sig, uint64_t deadline, const sigset_t *wake,
           int *interrupt)
 {
     for (;;) {
+        siginfo_t si;
         int status;
         pid_t r;
         uint64_t now;
         struct timespec ts;
         int s;
 
-        if (own_child_exited(tid)) {
-            return 0;
-        }
-        r = waitpid(tid, &status, __WALL | WNOHANG);
-        if (r == tid) {
-            return stop_status(status, sig);
-        }
-        if (r < 0 && errno != EINTR) {
+        /* Looked at first with WNOWAIT, which leaves it to be taken: an
+         * exit may be the session's (own_child_exit()).  A tracee's
+         * stops are reported even without WSTOPPED. */
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)tid, &si,
+                   WEXITED | WNOHANG | WNOWAIT | __WALL) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
             return 0; /* not ours any more: gone */
+        }
+        if (si.si_pid == tid) {
+            if (own_child_exit(tid, &si)) {
+                return 0;
+            }
+            r = waitpid(tid, &status, __WALL | WNOHANG);
+            if (r == tid) {
+                return stop_status(status, sig);
+            }
+            if (r < 0 && errno != EINTR) {
+                return 0;
+            }
         }
         now = clock_now_ns();
         if (now >= deadline) {
@@ -293,6 +301,55 @@ seize_refused(int pid, int tid)
 }
 
 /*
+ * The state of the process's first thread and how many threads it has,
+ * from /proc/PID/stat, kept open from pause to pause: one pread() where
+ * a second listing of /proc/PID/task took five system calls.  -1 when
+ * it cannot be read (the caller lists instead).
+ */
+static int
+stat_threads(struct pause *p, char *state, long *threads)
+{
+    char buf[1024];
+    ssize_t n;
+
+    if (p->stat_fd < 0) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", p->pid);
+        p->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (p->stat_fd < 0) {
+            return -1;
+        }
+    }
+    n = pread(p->stat_fd, buf, sizeof(buf), 0);
+    if (n <= 0 ||
+        proc_parse_stat_threads(buf, (size_t)n, state, threads) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Is every thread of the process one that p holds?  Held threads are
+ * stopped and cannot leave, so when the process counts no more threads
+ * than p holds, no thread can have been missed: none was created before
+ * its creator stopped.
+ */
+static int
+all_held(struct pause *p)
+{
+    size_t i, held = 0;
+    long threads;
+    char state;
+
+    for (i = 0; i < p->n; i++) {
+        held += p->state[i] == PAUSE_HELD;
+    }
+    return stat_threads(p, &state, &threads) == 0 && threads > 0 &&
+           (size_t)threads == held;
+}
+
+/*
  * Is the whole process stopped by job control (every thread 'T')?  Such a
  * target is already still; seizing it would wake each thread into a
  * trace stop and back.  The first thread answers for the common case.
@@ -321,13 +378,29 @@ static int
 pause_try(int pid, struct pause *p, const sigset_t *wake)
 {
     int round, rc = 0, interrupt = 0;
+    char state = 0;
+    long threads;
+    /* A process stopped by job control has its first thread stopped:
+     * only then are the others looked at. */
+    int maybe_stopped = stat_threads(p, &state, &threads) < 0 || state == 'T';
 
     for (round = 0; round < PAUSE_MAX_ROUNDS; round++) {
         int *tids = NULL;
         size_t ntids, i, first_new = p->n;
         uint64_t deadline;
+        /* The threads of the last pause, tried before any listing: a
+         * sampler pauses a process whose threads mostly stay. */
+        int hinted = round == 0 && p->hint > 0 && !maybe_stopped;
 
-        rc = proc_tasks(pid, &tids, &ntids);
+        if (hinted) {
+            ntids = p->hint;
+            tids = xmalloc(ntids * sizeof(*tids));
+            memcpy(tids, p->tids, ntids * sizeof(*tids));
+            rc = 0;
+        } else {
+            rc = proc_tasks(pid, &tids, &ntids);
+        }
+        p->hint = 0;
         if (rc < 0) {
             if (p->n == 0) {
                 rc = err_set(PS_ENOPROC, "pid %d", pid);
@@ -337,7 +410,7 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
             free(tids);
             break;
         }
-        if (round == 0 && job_stopped(pid, tids, ntids)) {
+        if (round == 0 && maybe_stopped && job_stopped(pid, tids, ntids)) {
             for (i = 0; i < ntids; i++) {
                 pause_add(p, tids[i], PAUSE_FREE);
             }
@@ -347,6 +420,12 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
         }
         for (i = 0; i < ntids && rc == 0; i++) {
             if (pause_holds(p, tids[i])) {
+                continue;
+            }
+            /* A thread of the last pause may have gone since, and its
+             * id be another process's now: seize only a thread of pid
+             * (a listed one is, as far as any listing can say). */
+            if (hinted && syscall(SYS_tgkill, pid, tids[i], 0) < 0) {
                 continue;
             }
             if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
@@ -392,8 +471,14 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
                 p->state[i] = r == 1 ? PAUSE_HELD : PAUSE_GONE;
             }
         }
-        if (rc < 0 || interrupt != 0 || p->n == first_new) {
-            break; /* error, signal, or no thread appeared this round */
+        if (rc < 0 || interrupt != 0) {
+            break;
+        }
+        if (!hinted && p->n == first_new) {
+            break; /* no thread appeared since the last listing */
+        }
+        if (all_held(p)) {
+            break; /* none can have appeared: no need to list */
         }
     }
     if (rc == 0 && interrupt == 0 && round == PAUSE_MAX_ROUNDS) {
@@ -437,14 +522,52 @@ test_hold(void)
     }
 }
 
+/*
+ * Make p, PAUSE_INIT or a pause ended before, ready to pause pid: its
+ * arrays are kept for reuse, and its /proc file for the same pid.
+ */
+static void
+pause_reset(struct pause *p, int pid)
+{
+    struct pause keep = *p;
+
+    if (keep.stat_fd >= 0 && keep.pid != pid) {
+        close(keep.stat_fd);
+        keep.stat_fd = -1;
+    }
+    memset(p, 0, sizeof(*p));
+    p->pid = pid;
+    p->tids = keep.tids;
+    p->signals = keep.signals;
+    p->state = keep.state;
+    p->alloc = keep.alloc;
+    p->stat_fd = keep.stat_fd;
+    if (keep.pid == pid) {
+        p->hint = keep.n;
+    }
+}
+
+/* Free what p holds; it is then as PAUSE_INIT. */
+static void
+pause_free(struct pause *p)
+{
+    free(p->tids);
+    free(p->signals);
+    free(p->state);
+    if (p->stat_fd >= 0) {
+        close(p->stat_fd);
+    }
+    memset(p, 0, sizeof(*p));
+    p->stat_fd = -1;
+}
+
 int
 pause_begin(int pid, struct pause *p)
 {
     sigset_t mask, wake;
     int rc = 0, tries;
 
-    memset(p, 0, sizeof(*p));
-    p->pid = pid;
+    pause_reset(p, pid);
     sigguard_set(&wake);
     sigaddset(&wake, SIGCHLD);
     for (tries = 0;; tries++) {
@@ -474,10 +597,7 @@ pause_begin(int pid, struct pause *p)
             break;
         }
     }
-    free(p->tids);
-    free(p->signals);
-    free(p->state);
-    memset(p, 0, sizeof(*p));
+    pause_free(p);
     return rc;
 }
 
@@ -491,6 +611,7 @@ pause_thread_begin(int pid, int tid, struct pause *p)
 
     memset(p, 0, sizeof(*p));
     p->pid = pid;
+    p->stat_fd = -1;
     /* A thread stopped by job control is still already: read it as it
      * is, as pause_begin() does for a whole process. */
     if (proc_task_state(pid, tid, &state) == 0 && state == 'T') {
@@ -564,10 +685,7 @@ pause_thread_begin(int pid, int tid, struct pause *p)
         }
     }
     sigguard_unblock(&mask);
-    free(p->tids);
-    free(p->signals);
-    free(p->state);
-    memset(p, 0, sizeof(*p));
+    pause_free(p);
     return rc;
 }
 
@@ -611,14 +729,19 @@ void
 pause_release(struct pause *p)
 {
     pause_end(p);
-    free(p->tids);
-    free(p->signals);
-    free(p->state);
-    p->tids = NULL;
-    p->signals = NULL;
-    p->state = NULL;
-    p->n = 0;
-    p->alloc = 0;
+    pause_free(p);
+}
+
+void
+pause_guard_hold(void)
+{
+    sigguard_enter(pause_on_signal);
+}
+
+void
+pause_guard_drop(void)
+{
+    sigguard_leave();
 }
 
 int

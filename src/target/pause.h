@@ -47,11 +47,14 @@ struct pause {
     volatile sig_atomic_t released_by; /* a signal that let it go early */
     uint64_t start_ns;
     uint64_t end_ns;
+    /* /proc/PID/stat, open from one pause_begin() to the next, or -1 */
+    int stat_fd;
+    size_t hint;        /* tids[0..hint) are the last pause's, to try first */
     struct pause *next; /* pauses held, for the signal guard */
 };
 
 /* clang-format off */
-#define PAUSE_INIT {0}
+#define PAUSE_INIT {.stat_fd = -1}
 /* clang-format on */
 
 /* How long a thread may take to stop before the pause gives up. */
@@ -59,8 +62,11 @@ struct pause {
 
 /*
  * Stop all threads of pid, including threads created while stopping;
- * threads that exit meanwhile are skipped.  On failure nothing stays
- * stopped and nothing is held (no pause_release() needed).  PS_EPERM,
+ * threads that exit meanwhile are skipped.  p is PAUSE_INIT or a pause
+ * ended before (pause_end(), pause_release()): a pause begun again
+ * reuses what the last one allocated and, for the same pid, the /proc
+ * file it opened and the threads it found, tried before any listing.  On failure nothing stays stopped and nothing is held
+ * (no pause_release() needed).  PS_EPERM,
  * PS_ETRACED (another tracer, such as gdb), PS_ENOPROC, PS_EEXITED,
  * PS_ESTUCK (a thread would not stop), PS_ECHANGED (threads kept
  * appearing).
@@ -85,8 +91,21 @@ double pause_ms(const struct pause *p);
 /* The signal that released the target before pause_end(), or 0. */
 int pause_released_by(const struct pause *p);
 
-/* pause_end() and free what p holds. */
+/* pause_end() and free what p holds (p is then as PAUSE_INIT). */
 void pause_release(struct pause *p);
+
+/*
+ * Keep the pauses' signal guard (core/sigguard.h) in place from now until
+ * pause_guard_drop(), for a command that pauses again and again (record
+ * --blocking): each pause then skips installing and restoring the
+ * actions of every guarded signal, about a hundred system calls, most of
+ * what a pause costs pyspect.  Between pauses a signal takes its course
+ * as it would without the guard (there is nothing to let go).  Install
+ * the command's own handlers first, and change no signal action until
+ * pause_guard_drop().  Calls pair up; they may nest.
+ */
+void pause_guard_hold(void);
+void pause_guard_drop(void);
 
 /* Is any pause held now? */
 int pause_any_held(void);

@@ -39,6 +39,44 @@ proc_parse_stat_state(const char *stat, size_t len, char *state)
 }
 
 int
+proc_parse_stat_threads(const char *stat, size_t len, char *state,
+                        long *threads)
+{
+    const char *p = memrchr(stat, ')', len), *end = stat + len;
+    long v = 0;
+    int field;
+
+    if (proc_parse_stat_state(stat, len, state) < 0) {
+        return PS_ECORRUPT;
+    }
+    /* After ") ": the state (field 3), ... num_threads (field 20). */
+    p += 2;
+    for (field = 3; field < 20; field++) {
+        while (p < end && *p != ' ') {
+            p++;
+        }
+        if (p == end) {
+            return PS_ECORRUPT;
+        }
+        p++;
+    }
+    if (p == end || *p < '0' || *p > '9') {
+        return PS_ECORRUPT;
+    }
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (v > 100000000) {
+            return PS_ECORRUPT;
+        }
+        v = v * 10 + (*p++ - '0');
+    }
+    if (p != end && *p != ' ') {
+        return PS_ECORRUPT;
+    }
+    *threads = v;
+    return 0;
+}
+
+int
 proc_parse_schedstat(const char *text, size_t len, uint64_t *cpu_ns,
                      uint64_t *wait_ns, uint64_t *runs)
 {

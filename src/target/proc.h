@@ -124,6 +124,14 @@ int proc_parse_syscall(const char *text, size_t len, int64_t *nr, uint64_t *sp,
 int proc_parse_stat_state(const char *stat, size_t len, char *state);
 
 /*
+ * Parse the state letter and the thread count (num_threads: of the whole
+ * process, in a task's line too) out of a /proc/.../stat line.
+ * PS_ECORRUPT when either is missing.
+ */
+int proc_parse_stat_threads(const char *stat, size_t len, char *state,
+                            long *threads);
+
+/*
  * Parse a /proc/.../schedstat line: the CPU time the task has had (ns),
  * the time it waited to run (ns), how many times it was put on a CPU.
  * PS_ECORRUPT unless it holds three numbers.

@@ -82,6 +82,9 @@ struct unwinder {
     struct hashmap names;   /* hash -> char *: names without @VERSION */
     struct hashmap modsyms; /* Dwfl_Module * -> struct sym_index */
     uint64_t refreshed_ns;  /* when the mappings were last read */
+    /* tid + 1 -> bytes of stack the thread's last walk went over + 1:
+     * read in one go at the start of its next walk */
+    struct hashmap spans;
     struct unwinder_stats stats;
 };
 
@@ -439,6 +442,7 @@ unwinder_free(struct unwinder *u)
         free(ix);
     }
     hashmap_release(&u->modsyms);
+    hashmap_release(&u->spans);
     hashmap_release(&u->reported);
     free(u->vdso);
     free(u);
@@ -482,6 +486,9 @@ int
 unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
                struct native_frame *out, size_t max, size_t *n)
 {
+    raddr_t sp;
+    uintptr_t span;
+
     *n = 0;
     if (regs->pc == 0 && !(regs->complete && regs->gpr[TARGET_REG_RIP])) {
         return PS_ENOTFOUND;
@@ -493,6 +500,16 @@ unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
         max = UNWIND_FRAMES_MAX;
     }
     memsrc_cache_invalidate(u->cache);
+    sp = regs->complete ? regs->gpr[TARGET_REG_RSP] : regs->sp;
+    span = (uintptr_t)hashmap_get(&u->spans, (uint64_t)(unsigned)tid + 1);
+    if (sp != 0 && span > 1) {
+        /* The pages the last walk of this thread went over, in one
+         * read rather than one read per page as the walk reaches it.
+         * A stack that cannot be read so is read page by page. */
+        if (memsrc_cache_prefetch(u->cache, sp, span - 1) < 0) {
+            err_clear();
+        }
+    }
     u->regs = regs;
     u->out = out;
     u->max = max;
@@ -511,6 +528,15 @@ unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
         dwfl_getthread_frames(u->dwfl, tid > 0 ? tid : 1, frame_cb, u);
     }
     err_clear();
+    /* The stack below the outermost frame's: what the next walk will
+     * likely read (a word below that frame's sp was read for its return
+     * address, so its page is mapped). */
+    span = 0;
+    if (sp != 0 && u->n > 1 && u->out[u->n - 1].sp > sp &&
+        u->out[u->n - 1].sp - sp <= UNWIND_PAGES * UNWIND_PAGE / 2) {
+        span = (uintptr_t)(u->out[u->n - 1].sp - sp) + 1;
+    }
+    hashmap_put(&u->spans, (uint64_t)(unsigned)tid + 1, (void *)span);
     *n = u->n;
     u->stats.stacks++;
     u->stats.frames += u->n;

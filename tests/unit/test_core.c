@@ -170,6 +170,21 @@ test_stat(void)
     TAP_EQ_INT(proc_parse_stat_state("42 (x", 5, &state), PS_ECORRUPT,
                "truncated stat");
     {
+        static const char full[] =
+            "4242 (a) b) R 1 4242 4242 0 -1 4194560 7 0 0 0 3 1 0 0 20 0 "
+            "17 0 12345 4096 100\n";
+        long threads = 0;
+
+        state = 0;
+        TAP_EQ_INT(
+            proc_parse_stat_threads(full, sizeof(full) - 1, &state, &threads),
+            0, "stat with its thread count parses");
+        TAP_OK(state == 'R' && threads == 17, "state R, 17 threads");
+        TAP_EQ_INT(
+            proc_parse_stat_threads(stat, sizeof(stat) - 1, &state, &threads),
+            PS_ECORRUPT, "a stat cut before num_threads");
+    }
+    {
         uint64_t cpu_ns = 0, wait_ns = 0, runs = 0;
 
         TAP_EQ_INT(proc_parse_schedstat("123456789 4242 17\n", 18, &cpu_ns,

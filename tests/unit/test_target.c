@@ -192,6 +192,38 @@ test_memory(void)
     strbuf_release(&sb);
 }
 
+/* A stack's pages read in one go: later reads stay in the cache. */
+static void
+test_cache_prefetch(void)
+{
+    static unsigned char pages[3 * 4096];
+    struct memsrc *src = memsrc_buffer_new();
+    struct memsrc *c;
+    uint64_t reads, v = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(pages); i++) {
+        pages[i] = (unsigned char)(i / 4096 + 1);
+    }
+    memsrc_buffer_add(src, 0x10000, pages, sizeof(pages));
+    c = memsrc_cache_new(src, 4096, 8);
+    TAP_EQ_INT(memsrc_cache_prefetch(c, 0x10010, 0x2000), 0,
+               "three pages prefetched");
+    reads = src->nreads;
+    TAP_EQ_INT(memsrc_read_u64(c, 0x12008, &v), 0, "the last one read");
+    TAP_OK(v == 0x0303030303030303ull && src->nreads == reads,
+           "from the cache");
+    memsrc_cache_invalidate(c);
+    TAP_OK(memsrc_cache_prefetch(c, 0x11000, 0x3000) < 0,
+           "a range past the mapping fails");
+    reads = src->nreads;
+    TAP_EQ_INT(memsrc_read_u64(c, 0x11000, &v), 0, "read page by page");
+    TAP_OK(v == 0x0202020202020202ull && src->nreads == reads + 1,
+           "nothing was cached by the failed prefetch");
+    memsrc_free(c);
+    memsrc_free(src);
+}
+
 static void
 test_creds(void)
 {
@@ -359,6 +391,7 @@ main(void)
     test_openfile();
     test_live();
     test_memory();
+    test_cache_prefetch();
     test_session();
     return tap_done();
 }
