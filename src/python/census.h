@@ -204,7 +204,8 @@ void census_release(struct census *c);
 
 /*
  * An object on a GC list.  Returns 0, or 1 when it was given before (the
- * list loops).  In a plain census it is also queued.
+ * list loops).  A plain census counts it at once, with what it refers to
+ * near it; the rest waits for census_run().
  */
 int census_add_tracked(struct census *c, raddr_t obj);
 

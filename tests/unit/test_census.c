@@ -128,6 +128,9 @@ test_small_heap(const struct py_layout *l)
        l->minor);
     EQ(find_type(&c, "tuple")->tracked, 0, "%d.%d: tuple reached, not tracked",
        l->major, l->minor);
+    EQ(find_type(&c, "Klass")->tracked, 1,
+       "%d.%d: instance reached through the list, then tracked", l->major,
+       l->minor);
     EQS(find_type(&c, "Klass")->module, "mod",
         "%d.%d: class module from tp_name", l->major, l->minor);
     EQS(find_type(&c, "str")->module, "builtins", "%d.%d: builtins module",
@@ -484,6 +487,45 @@ test_faults(const struct py_layout *l)
     free(f.mem);
 }
 
+/*
+ * An object queued for a later level (far from what refers to it, and
+ * not in memory already copied) that the list walk then gives: counted
+ * at once, once, as tracked.
+ */
+static void
+test_tracked_after_queued(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem, *far;
+    struct census c;
+    raddr_t items[2], list;
+
+    fk_init(&f, l);
+    items[0] = fk_str(&f, "a");
+    items[1] = fk_int(&f, 3);
+    list = fk_list(&f, 2, 2, items);
+    rt = fk_runtime(&f, &mem);
+    /* Through a wrapper nothing counts as copied already. */
+    far = memsrc_faulty_new(mem, UINT64_MAX, PS_EFAULT);
+    census_init(&c, rt, far, &f.b, 0);
+    census_queue(&c, list, CENSUS_PARENT_ORPHAN);
+    EQ((int)c.next.count, 1, "%d.%d: a far object waits for the next level",
+       l->major, l->minor);
+    census_add_tracked(&c, list);
+    EQ((int)c.next.count, 0, "%d.%d: the list walk takes it out", l->major,
+       l->minor);
+    EQ(c.objects, 3, "%d.%d: counted with what it holds", l->major, l->minor);
+    EQ(census_run(&c), 0, "%d.%d: census runs", l->major, l->minor);
+    EQ(c.objects, 3, "%d.%d: each once", l->major, l->minor);
+    EQ(find_type(&c, "list")->tracked, 1, "%d.%d: and tracked once", l->major,
+       l->minor);
+    census_release(&c);
+    memsrc_free(far);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
 static int
 walk_count(void *arg, raddr_t obj)
 {
@@ -699,6 +741,7 @@ main(void)
         test_one_reader(l);
         test_garbage(l);
         test_faults(l);
+        test_tracked_after_queued(l);
         test_gc_lists(l);
     }
     test_chunks();
