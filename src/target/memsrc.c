@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/addrset.h"
 #include "core/error.h"
 #include "core/hashmap.h"
 #include "core/xalloc.h"
@@ -531,6 +532,7 @@ struct memsrc_chunks {
     size_t *table; /* open addressing: slot index + 1, 0 empty */
     size_t table_mask;
     size_t recent[CHUNK_RECENT]; /* slot index + 1 by key, 0 none */
+    struct addrset evicted;      /* keys of chunks dropped (statistics) */
     struct memsrc_chunks_stats st;
 };
 
@@ -630,6 +632,7 @@ chunks_victim(struct memsrc_chunks *c)
     }
     if (c->slots[s].key != 0) {
         chunks_table_remove(c, c->slots[s].key);
+        addrset_add(&c->evicted, c->slots[s].key << 3);
         c->slots[s].key = 0;
         c->st.evictions++;
     }
@@ -671,6 +674,10 @@ chunks_load(struct memsrc_chunks *c, raddr_t addr)
     chunks_table_insert(c, s);
     c->recent[key & (CHUNK_RECENT - 1)] = s + 1;
     c->st.loads++;
+    if (c->evicted.count > 0 && addrset_remove(&c->evicted, key << 3)) {
+        c->st.reloads++;
+        c->st.reload_bytes += ch->len;
+    }
     return s;
 }
 
@@ -727,6 +734,7 @@ memsrc_chunks_free(struct memsrc *src)
     }
     free(c->slots);
     free(c->table);
+    addrset_release(&c->evicted);
     free(c);
 }
 
@@ -799,6 +807,7 @@ memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
     c->slots = xcalloc(c->nslots, sizeof(*c->slots));
     c->table = xcalloc(table, sizeof(*c->table));
     c->table_mask = table - 1;
+    addrset_init(&c->evicted);
     chunks_arena(c);
     return &c->base;
 }

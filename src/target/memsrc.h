@@ -134,7 +134,11 @@ struct memsrc_chunks_stats {
     uint64_t loads;     /* chunks read from inner */
     uint64_t bypass;    /* reads sent straight to inner */
     uint64_t evictions; /* chunks dropped to stay within the budget */
-    size_t memory;      /* bytes held */
+    /* Chunks read again after an eviction, and their bytes: a walk in a
+     * good order over a heap larger than the budget keeps them low. */
+    uint64_t reloads;
+    uint64_t reload_bytes;
+    size_t memory; /* bytes held */
 };
 
 void memsrc_chunks_stats(struct memsrc *chunks,

@@ -703,6 +703,10 @@ test_chunks(void)
     EQ(bad, 0, "random reads equal the source");
     memsrc_chunks_stats(c, &st);
     TAP_OK(st.evictions > 0, "the budget forces evictions");
+    TAP_OK(st.reloads > 0 && st.reloads <= st.evictions &&
+               st.reload_bytes <= st.reloads * 0x8000,
+           "chunks read again are counted (%llu of %llu loads)",
+           (unsigned long long)st.reloads, (unsigned long long)st.loads);
     TAP_OK(st.memory <= 0x10000, "memory within budget (%zu)", st.memory);
     TAP_OK(memsrc_read(c, BASE + 0x4fff8, buf, 16) != 0,
            "a read past the data fails");
@@ -716,6 +720,15 @@ test_chunks(void)
     TAP_OK(memsrc_cached(c, BASE + 0x2fff0), "what was read is cached");
     TAP_OK(!memsrc_cached(c, BASE + 0x10000 - 0x8000 * 8),
            "what was not is not");
+    memsrc_free(c);
+    /* Within the budget nothing is read twice. */
+    c = memsrc_chunks_new(inner, &m, 0x8000, 0x100000);
+    for (i = 0; i < 2 * 0x50000; i += 4096) {
+        memsrc_read(c, BASE + i % 0x50000, buf, 8);
+    }
+    memsrc_chunks_stats(c, &st);
+    TAP_OK(st.loads > 0 && st.reloads == 0 && st.reload_bytes == 0,
+           "no chunk read again within the budget");
     memsrc_free(c);
     memsrc_free(inner);
     maps_release(&m);
