@@ -643,7 +643,7 @@ chunks_victim(struct memsrc_chunks *c)
 static size_t
 chunks_load(struct memsrc_chunks *c, raddr_t addr)
 {
-    const struct map_entry *m = maps_find(c->maps, addr);
+    const struct map_entry *m = maps_find(c->maps, addr), *lo, *hi;
     uint64_t key = (addr >> c->shift) + 1;
     raddr_t start = addr & ~(((raddr_t)1 << c->shift) - 1);
     raddr_t end = start + ((raddr_t)1 << c->shift);
@@ -653,11 +653,26 @@ chunks_load(struct memsrc_chunks *c, raddr_t addr)
     if (m == NULL || m->perms[0] != 'r') {
         return CHUNK_NONE;
     }
-    if (start < m->start) {
-        start = m->start;
+    /* Clip to the readable mappings around addr.  Readable neighbours
+     * are taken in (a library's .data and its .bss, anonymous mappings
+     * back to back): the chunk is cached under one key, and clipped to
+     * one mapping it would leave the other's part of it to be read piece
+     * by piece, uncached. */
+    lo = m;
+    while (lo->start > start && lo > c->maps->v && lo[-1].end == lo->start &&
+           lo[-1].perms[0] == 'r') {
+        lo--;
     }
-    if (end > m->end || end < start) {
-        end = m->end;
+    hi = m;
+    while (hi->end < end && hi + 1 < c->maps->v + c->maps->n &&
+           hi[1].start == hi->end && hi[1].perms[0] == 'r') {
+        hi++;
+    }
+    if (start < lo->start) {
+        start = lo->start;
+    }
+    if (end > hi->end || end < start) {
+        end = hi->end;
     }
     s = chunks_victim(c);
     ch = &c->slots[s];

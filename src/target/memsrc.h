@@ -117,8 +117,8 @@ void memsrc_cache_invalidate(struct memsrc *cache);
 /*
  * Chunk cache, for walks over a lot of memory (the heap census): a read
  * is served from the chunk_size-aligned block that holds it, read whole
- * from inner (clipped to the mapping that contains it, so a chunk never
- * reaches into unmapped memory) and kept within budget bytes, the least
+ * from inner (clipped to the readable mappings around it, so a chunk
+ * never reaches into unmapped memory) and kept within budget bytes, the least
  * recently used going first (CLOCK).  Reads that leave the mappings in
  * maps, or whose chunk cannot be read, go straight to inner.  chunk_size
  * is a power of two.  Neither inner nor maps is owned; maps must outlive

@@ -721,6 +721,30 @@ test_chunks(void)
     TAP_OK(!memsrc_cached(c, BASE + 0x10000 - 0x8000 * 8),
            "what was not is not");
     memsrc_free(c);
+    /* Two readable mappings back to back inside one chunk: one read
+     * serves both. */
+    {
+        static const char two[] = "100000000-100001000 rw-p 0 00:00 0 \n"
+                                  "100001000-100003000 rw-p 0 00:00 0 \n"
+                                  "100003000-100004000 ---p 0 00:00 0 \n";
+        struct maps m2 = MAPS_INIT;
+        uint64_t before = inner->nreads;
+
+        maps_parse(two, sizeof(two) - 1, &m2);
+        c = memsrc_chunks_new(inner, &m2, 0x4000, 0x10000);
+        TAP_OK(memsrc_read(c, BASE + 0x800, buf, 16) == 0 &&
+                   memsrc_read(c, BASE + 0x1800, buf, 16) == 0 &&
+                   memcmp(buf, data + 0x1800, 16) == 0 &&
+                   memsrc_read(c, BASE + 0xff8, buf, 16) == 0 &&
+                   memcmp(buf, data + 0xff8, 16) == 0,
+               "reads in two adjacent mappings");
+        EQ(inner->nreads - before, 1, "one chunk read for both mappings");
+        TAP_OK(memsrc_cached(c, BASE + 0x2ff8) &&
+                   !memsrc_cached(c, BASE + 0x3000),
+               "the chunk stops at the unreadable mapping");
+        memsrc_free(c);
+        maps_release(&m2);
+    }
     /* Within the budget nothing is read twice. */
     c = memsrc_chunks_new(inner, &m, 0x8000, 0x100000);
     for (i = 0; i < 2 * 0x50000; i += 4096) {
