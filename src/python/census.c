@@ -1854,10 +1854,22 @@ census_add_tracked(struct census *c, raddr_t obj)
         }
         process(c, obj);
         drain_stack(c);
-    } else if (!addrset_has(&c->frontier, obj) &&
-               census_object_type(c, obj, &t) == 0) {
-        /* Counted already, reached before the list walk came to it. */
-        t->tracked++;
+    } else if (!addrset_has(&c->frontier, obj)) {
+        /* Counted already, reached before the list walk came to it
+         * (a list's items made after the list): its type word is enough,
+         * but for 2.7's instances, counted under their class. */
+        uint64_t type = 0;
+
+        t = rd64(c, obj + c->l->obj_type, &type) == 0
+                ? census_type_get(c, type)
+                : NULL;
+        if (t != NULL && t->valid && t->kind == CENSUS_INSTANCE &&
+            census_object_type(c, obj, &t) < 0) {
+            t = NULL;
+        }
+        if (t != NULL && t->valid) {
+            t->tracked++;
+        }
     }
     return 0;
 }
