@@ -520,12 +520,13 @@ verbose_report(const struct py_heap *h)
         stderr,
         "pyspect: paused %.1f ms (walk %.1f ms, cpu %.1f ms, %d "
         "attempt%s), %llu objects in %llu levels, %llu reads, %llu "
-        "bytes (%llu list links), bookkeeping %.1f "
+        "bytes (%llu read again; %llu list links), bookkeeping %.1f "
         "MiB, max RSS %.1f MiB (%.1f bytes per object)\n",
         h->stats.paused_ms, h->stats.walk_ms, h->stats.cpu_ms,
         h->stats.attempts, h->stats.attempts == 1 ? "" : "s",
         (unsigned long long)h->objects, (unsigned long long)h->stats.levels,
         (unsigned long long)h->stats.reads, (unsigned long long)h->stats.bytes,
+        (unsigned long long)h->stats.reread,
         (unsigned long long)h->stats.links,
         (double)h->stats.memory / 1048576.0, (double)ru.ru_maxrss / 1024.0,
         h->objects ? (double)ru.ru_maxrss * 1024.0 / (double)h->objects : 0.0);

@@ -1721,20 +1721,6 @@ census_referents(struct census *c, raddr_t obj, census_ref_fn fn, void *arg)
 
 /* ---- the walk ---------------------------------------------------------- */
 
-int
-census_add_tracked(struct census *c, raddr_t obj)
-{
-    if (!addrset_add(&c->tracked, obj)) {
-        return 1;
-    }
-    c->tracked_objects++;
-    if (!(c->flags & CENSUS_PARENTS)) {
-        addrset_add(&c->seen, obj);
-        addrset_add(&c->frontier, obj);
-    }
-    return 0;
-}
-
 void
 census_queue(struct census *c, raddr_t obj, uint64_t parent)
 {
@@ -1830,14 +1816,73 @@ process(struct census *c, raddr_t obj)
     }
 }
 
+/* Count what is waiting on the stack (found near what was counted). */
+static void
+drain_stack(struct census *c)
+{
+    while (c->nstack > 0) {
+        process(c, c->stack[--c->nstack]);
+    }
+}
+
+/*
+ * A plain census counts a tracked object as soon as the list walk gives
+ * it: the chunk its GC header was just read from holds the object, and
+ * the objects allocated beside it (its values, its strs and ints) are
+ * usually in the chunks read next.  Counting them after the whole walk
+ * meant reading most chunks twice on heaps larger than the cache.
+ */
+int
+census_add_tracked(struct census *c, raddr_t obj)
+{
+    struct census_type *t;
+
+    if (!addrset_add(&c->tracked, obj)) {
+        return 1;
+    }
+    c->tracked_objects++;
+    if (c->flags & CENSUS_PARENTS) {
+        return 0;
+    }
+    drain_stack(c);
+    /* Queued for a later level by an object that refers to it from far
+     * away (a list of instances made before them): count it now too, its
+     * chunk will be long gone by then. */
+    if (addrset_add(&c->seen, obj) || addrset_remove(&c->next, obj)) {
+        if (c->levels == 0) {
+            c->levels = 1;
+        }
+        process(c, obj);
+        drain_stack(c);
+    } else if (!addrset_has(&c->frontier, obj)) {
+        /* Counted already, reached before the list walk came to it
+         * (a list's items made after the list): its type word is enough,
+         * but for 2.7's instances, counted under their class. */
+        uint64_t type = 0;
+
+        t = rd64(c, obj + c->l->obj_type, &type) == 0
+                ? census_type_get(c, type)
+                : NULL;
+        if (t != NULL && t->valid && t->kind == CENSUS_INSTANCE &&
+            census_object_type(c, obj, &t) < 0) {
+            t = NULL;
+        }
+        if (t != NULL && t->valid) {
+            t->tracked++;
+        }
+    }
+    return 0;
+}
+
 int
 census_run(struct census *c)
 {
     struct addrset_iter it;
     uint64_t obj;
 
-    /* Queued objects wait in next; tracked ones (plain census) in
-     * frontier. */
+    /* Queued objects wait in next (a plain census has counted the
+     * tracked ones as they were given). */
+    drain_stack(c);
     for (;;) {
         if (c->frontier.count == 0) {
             struct addrset t = c->frontier;
@@ -1856,9 +1901,7 @@ census_run(struct census *c)
         addrset_iter_init(&it, &c->frontier);
         while (addrset_iter_next(&it, &obj)) {
             process(c, obj);
-            while (c->nstack > 0) {
-                process(c, c->stack[--c->nstack]);
-            }
+            drain_stack(c);
         }
         addrset_iter_release(&it);
         addrset_release(&c->frontier);

@@ -6,7 +6,11 @@
  * lists, or roots) and follows references level by level, breadth first.
  * Each level is a set of addresses visited in address order, so target
  * memory is read front to back through a chunk cache instead of object
- * by object.  Every object is counted once (a bitmap of addresses seen).
+ * by object.  A plain census (no parents kept) counts the objects of the
+ * GC's lists as the list walk gives them, while their chunks are cached,
+ * and what they refer to nearby with them; only what lies far away waits
+ * for a level.  Every object is counted once (a bitmap of addresses
+ * seen).
  *
  * What "refers to" means is fixed and documented, because the end-to-end
  * tests rebuild it inside the target with gc.get_referents():
@@ -204,7 +208,8 @@ void census_release(struct census *c);
 
 /*
  * An object on a GC list.  Returns 0, or 1 when it was given before (the
- * list loops).  In a plain census it is also queued.
+ * list loops).  A plain census counts it at once, with what it refers to
+ * near it; the rest waits for census_run().
  */
 int census_add_tracked(struct census *c, raddr_t obj);
 

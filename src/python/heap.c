@@ -327,6 +327,7 @@ py_heap_take(struct py_runtime *rt, struct py_heap *h)
 
         memsrc_chunks_stats(s.chunks, &cs);
         h->stats.memory += cs.memory;
+        h->stats.reread = cs.reload_bytes;
     }
     py_heap_session_resume(&s, &h->stats);
     rc = py_heap_session_check_alive(&s);

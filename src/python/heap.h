@@ -45,6 +45,7 @@ struct py_heap_stats {
     int attempts;     /* pauses taken (a running collection retries) */
     uint64_t reads;   /* reads that reached the target */
     uint64_t bytes;   /* bytes copied from it */
+    uint64_t reread;  /* of which chunks read again after an eviction */
     uint64_t links;   /* links of the collector's lists read */
     uint64_t levels;  /* breadth-first levels walked */
     size_t memory;    /* pyspect's bookkeeping: sets, caches, types */

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/addrset.h"
 #include "core/error.h"
 #include "core/hashmap.h"
 #include "core/xalloc.h"
@@ -574,6 +575,7 @@ struct memsrc_chunks {
     size_t *table; /* open addressing: slot index + 1, 0 empty */
     size_t table_mask;
     size_t recent[CHUNK_RECENT]; /* slot index + 1 by key, 0 none */
+    struct addrset evicted;      /* keys of chunks dropped (statistics) */
     struct memsrc_chunks_stats st;
 };
 
@@ -673,6 +675,7 @@ chunks_victim(struct memsrc_chunks *c)
     }
     if (c->slots[s].key != 0) {
         chunks_table_remove(c, c->slots[s].key);
+        addrset_add(&c->evicted, c->slots[s].key << 3);
         c->slots[s].key = 0;
         c->st.evictions++;
     }
@@ -683,7 +686,7 @@ chunks_victim(struct memsrc_chunks *c)
 static size_t
 chunks_load(struct memsrc_chunks *c, raddr_t addr)
 {
-    const struct map_entry *m = maps_find(c->maps, addr);
+    const struct map_entry *m = maps_find(c->maps, addr), *lo, *hi;
     uint64_t key = (addr >> c->shift) + 1;
     raddr_t start = addr & ~(((raddr_t)1 << c->shift) - 1);
     raddr_t end = start + ((raddr_t)1 << c->shift);
@@ -693,11 +696,26 @@ chunks_load(struct memsrc_chunks *c, raddr_t addr)
     if (m == NULL || m->perms[0] != 'r') {
         return CHUNK_NONE;
     }
-    if (start < m->start) {
-        start = m->start;
+    /* Clip to the readable mappings around addr.  Readable neighbours
+     * are taken in (a library's .data and its .bss, anonymous mappings
+     * back to back): the chunk is cached under one key, and clipped to
+     * one mapping it would leave the other's part of it to be read piece
+     * by piece, uncached. */
+    lo = m;
+    while (lo->start > start && lo > c->maps->v && lo[-1].end == lo->start &&
+           lo[-1].perms[0] == 'r') {
+        lo--;
     }
-    if (end > m->end || end < start) {
-        end = m->end;
+    hi = m;
+    while (hi->end < end && hi + 1 < c->maps->v + c->maps->n &&
+           hi[1].start == hi->end && hi[1].perms[0] == 'r') {
+        hi++;
+    }
+    if (start < lo->start) {
+        start = lo->start;
+    }
+    if (end > hi->end || end < start) {
+        end = hi->end;
     }
     s = chunks_victim(c);
     ch = &c->slots[s];
@@ -714,6 +732,10 @@ chunks_load(struct memsrc_chunks *c, raddr_t addr)
     chunks_table_insert(c, s);
     c->recent[key & (CHUNK_RECENT - 1)] = s + 1;
     c->st.loads++;
+    if (c->evicted.count > 0 && addrset_remove(&c->evicted, key << 3)) {
+        c->st.reloads++;
+        c->st.reload_bytes += ch->len;
+    }
     return s;
 }
 
@@ -770,6 +792,7 @@ memsrc_chunks_free(struct memsrc *src)
     }
     free(c->slots);
     free(c->table);
+    addrset_release(&c->evicted);
     free(c);
 }
 
@@ -842,6 +865,7 @@ memsrc_chunks_new(struct memsrc *inner, const struct maps *maps,
     c->slots = xcalloc(c->nslots, sizeof(*c->slots));
     c->table = xcalloc(table, sizeof(*c->table));
     c->table_mask = table - 1;
+    addrset_init(&c->evicted);
     chunks_arena(c);
     return &c->base;
 }

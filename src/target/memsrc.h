@@ -126,8 +126,8 @@ int memsrc_cache_prefetch(struct memsrc *cache, raddr_t addr, size_t len);
 /*
  * Chunk cache, for walks over a lot of memory (the heap census): a read
  * is served from the chunk_size-aligned block that holds it, read whole
- * from inner (clipped to the mapping that contains it, so a chunk never
- * reaches into unmapped memory) and kept within budget bytes, the least
+ * from inner (clipped to the readable mappings around it, so a chunk
+ * never reaches into unmapped memory) and kept within budget bytes, the least
  * recently used going first (CLOCK).  Reads that leave the mappings in
  * maps, or whose chunk cannot be read, go straight to inner.  chunk_size
  * is a power of two.  Neither inner nor maps is owned; maps must outlive
@@ -143,7 +143,11 @@ struct memsrc_chunks_stats {
     uint64_t loads;     /* chunks read from inner */
     uint64_t bypass;    /* reads sent straight to inner */
     uint64_t evictions; /* chunks dropped to stay within the budget */
-    size_t memory;      /* bytes held */
+    /* Chunks read again after an eviction, and their bytes: a walk in a
+     * good order over a heap larger than the budget keeps them low. */
+    uint64_t reloads;
+    uint64_t reload_bytes;
+    size_t memory; /* bytes held */
 };
 
 void memsrc_chunks_stats(struct memsrc *chunks,

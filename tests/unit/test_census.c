@@ -128,6 +128,9 @@ test_small_heap(const struct py_layout *l)
        l->minor);
     EQ(find_type(&c, "tuple")->tracked, 0, "%d.%d: tuple reached, not tracked",
        l->major, l->minor);
+    EQ(find_type(&c, "Klass")->tracked, 1,
+       "%d.%d: instance reached through the list, then tracked", l->major,
+       l->minor);
     EQS(find_type(&c, "Klass")->module, "mod",
         "%d.%d: class module from tp_name", l->major, l->minor);
     EQS(find_type(&c, "str")->module, "builtins", "%d.%d: builtins module",
@@ -484,6 +487,45 @@ test_faults(const struct py_layout *l)
     free(f.mem);
 }
 
+/*
+ * An object queued for a later level (far from what refers to it, and
+ * not in memory already copied) that the list walk then gives: counted
+ * at once, once, as tracked.
+ */
+static void
+test_tracked_after_queued(const struct py_layout *l)
+{
+    struct fake f;
+    struct py_runtime *rt;
+    struct memsrc *mem, *far;
+    struct census c;
+    raddr_t items[2], list;
+
+    fk_init(&f, l);
+    items[0] = fk_str(&f, "a");
+    items[1] = fk_int(&f, 3);
+    list = fk_list(&f, 2, 2, items);
+    rt = fk_runtime(&f, &mem);
+    /* Through a wrapper nothing counts as copied already. */
+    far = memsrc_faulty_new(mem, UINT64_MAX, PS_EFAULT);
+    census_init(&c, rt, far, &f.b, 0);
+    census_queue(&c, list, CENSUS_PARENT_ORPHAN);
+    EQ((int)c.next.count, 1, "%d.%d: a far object waits for the next level",
+       l->major, l->minor);
+    census_add_tracked(&c, list);
+    EQ((int)c.next.count, 0, "%d.%d: the list walk takes it out", l->major,
+       l->minor);
+    EQ(c.objects, 3, "%d.%d: counted with what it holds", l->major, l->minor);
+    EQ(census_run(&c), 0, "%d.%d: census runs", l->major, l->minor);
+    EQ(c.objects, 3, "%d.%d: each once", l->major, l->minor);
+    EQ(find_type(&c, "list")->tracked, 1, "%d.%d: and tracked once", l->major,
+       l->minor);
+    census_release(&c);
+    memsrc_free(far);
+    fk_runtime_free(rt);
+    free(f.mem);
+}
+
 static int
 walk_count(void *arg, raddr_t obj)
 {
@@ -661,6 +703,10 @@ test_chunks(void)
     EQ(bad, 0, "random reads equal the source");
     memsrc_chunks_stats(c, &st);
     TAP_OK(st.evictions > 0, "the budget forces evictions");
+    TAP_OK(st.reloads > 0 && st.reloads <= st.evictions &&
+               st.reload_bytes <= st.reloads * 0x8000,
+           "chunks read again are counted (%llu of %llu loads)",
+           (unsigned long long)st.reloads, (unsigned long long)st.loads);
     TAP_OK(st.memory <= 0x10000, "memory within budget (%zu)", st.memory);
     TAP_OK(memsrc_read(c, BASE + 0x4fff8, buf, 16) != 0,
            "a read past the data fails");
@@ -674,6 +720,39 @@ test_chunks(void)
     TAP_OK(memsrc_cached(c, BASE + 0x2fff0), "what was read is cached");
     TAP_OK(!memsrc_cached(c, BASE + 0x10000 - 0x8000 * 8),
            "what was not is not");
+    memsrc_free(c);
+    /* Two readable mappings back to back inside one chunk: one read
+     * serves both. */
+    {
+        static const char two[] = "100000000-100001000 rw-p 0 00:00 0 \n"
+                                  "100001000-100003000 rw-p 0 00:00 0 \n"
+                                  "100003000-100004000 ---p 0 00:00 0 \n";
+        struct maps m2 = MAPS_INIT;
+        uint64_t before = inner->nreads;
+
+        maps_parse(two, sizeof(two) - 1, &m2);
+        c = memsrc_chunks_new(inner, &m2, 0x4000, 0x10000);
+        TAP_OK(memsrc_read(c, BASE + 0x800, buf, 16) == 0 &&
+                   memsrc_read(c, BASE + 0x1800, buf, 16) == 0 &&
+                   memcmp(buf, data + 0x1800, 16) == 0 &&
+                   memsrc_read(c, BASE + 0xff8, buf, 16) == 0 &&
+                   memcmp(buf, data + 0xff8, 16) == 0,
+               "reads in two adjacent mappings");
+        EQ(inner->nreads - before, 1, "one chunk read for both mappings");
+        TAP_OK(memsrc_cached(c, BASE + 0x2ff8) &&
+                   !memsrc_cached(c, BASE + 0x3000),
+               "the chunk stops at the unreadable mapping");
+        memsrc_free(c);
+        maps_release(&m2);
+    }
+    /* Within the budget nothing is read twice. */
+    c = memsrc_chunks_new(inner, &m, 0x8000, 0x100000);
+    for (i = 0; i < 2 * 0x50000; i += 4096) {
+        memsrc_read(c, BASE + i % 0x50000, buf, 8);
+    }
+    memsrc_chunks_stats(c, &st);
+    TAP_OK(st.loads > 0 && st.reloads == 0 && st.reload_bytes == 0,
+           "no chunk read again within the budget");
     memsrc_free(c);
     memsrc_free(inner);
     maps_release(&m);
@@ -699,6 +778,7 @@ main(void)
         test_one_reader(l);
         test_garbage(l);
         test_faults(l);
+        test_tracked_after_queued(l);
         test_gc_lists(l);
     }
     test_chunks();
