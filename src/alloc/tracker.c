@@ -1107,6 +1107,12 @@ tracker_native(void)
     return g.enabled && g.native;
 }
 
+int
+tracker_all(void)
+{
+    return g.all;
+}
+
 /* Create the file and the tables, and switch tracking on.  The caller
  * holds the lock (or is alone). */
 static int

@@ -45,6 +45,9 @@ struct alloc_tls {
     uint64_t stack_hash;
     uint32_t stack_index;
     uint32_t stack_gen;
+    /* The block the C allocator returned last while the thread was
+     * busy (hooks.c: where a sampled Python block really lives). */
+    void *raw_seen;
 };
 
 extern __thread struct alloc_tls alloc_tls
@@ -94,6 +97,9 @@ void tracker_configure(void);
 
 /* Is this process tracked with C frames (--native)? */
 int tracker_native(void);
+
+/* Is every allocation recorded (--all), rather than sampled? */
+int tracker_all(void);
 
 /* The slow path of an allocation of n bytes at p: t->countdown went
  * below zero.  Records it (or not), and draws the next countdown. */
