@@ -723,6 +723,133 @@ py_obj_free(void *ctx, void *p)
     py_free(PY_OBJ, p);
 }
 
+/*
+ * With --all every block is recorded and every free looked up: no
+ * countdown, no filter, the tracker straight away.  A large request
+ * (pymalloc passes it to malloc) is marked, as on the sampled path.
+ */
+static inline __attribute__((always_inline)) void *
+py_all_malloc(int d, size_t n)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    void *p;
+
+    if (ALLOC_LIKELY(n <= py_small_max)) {
+        p = a->malloc(a->ctx, n);
+    } else {
+        t->busy++;
+        p = a->malloc(a->ctx, n);
+        t->busy--;
+    }
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
+        tracker_alloc(t, p, n, ALLOC_SRC_PY);
+    }
+    return p;
+}
+
+static inline __attribute__((always_inline)) void *
+py_all_calloc(int d, size_t nelem, size_t elsize)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    void *p;
+
+    t->busy++;
+    p = a->calloc(a->ctx, nelem, elsize);
+    t->busy--;
+    if (p != NULL && t->busy == 0) {
+        tracker_alloc(t, p, nelem * elsize, ALLOC_SRC_PY);
+    }
+    return p;
+}
+
+static inline __attribute__((always_inline)) void *
+py_all_realloc(int d, void *p, size_t n)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    void *q;
+
+    if (p != NULL && t->busy == 0) {
+        tracker_free(p);
+    }
+    t->busy++;
+    q = a->realloc(a->ctx, p, n);
+    t->busy--;
+    if (q != NULL && t->busy == 0) {
+        tracker_alloc(t, q, n, ALLOC_SRC_PY);
+    }
+    return q;
+}
+
+static inline __attribute__((always_inline)) void
+py_all_free(int d, void *p)
+{
+    struct py_allocator *a = &py_orig[d];
+
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
+        tracker_free(p);
+    }
+    a->free(a->ctx, p);
+}
+
+static void *
+py_mem_all_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return py_all_malloc(PY_MEM, n);
+}
+
+static void *
+py_mem_all_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return py_all_calloc(PY_MEM, nelem, elsize);
+}
+
+static void *
+py_mem_all_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return py_all_realloc(PY_MEM, p, n);
+}
+
+static void
+py_mem_all_free(void *ctx, void *p)
+{
+    (void)ctx;
+    py_all_free(PY_MEM, p);
+}
+
+static void *
+py_obj_all_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return py_all_malloc(PY_OBJ, n);
+}
+
+static void *
+py_obj_all_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return py_all_calloc(PY_OBJ, nelem, elsize);
+}
+
+static void *
+py_obj_all_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return py_all_realloc(PY_OBJ, p, n);
+}
+
+static void
+py_obj_all_free(void *ctx, void *p)
+{
+    (void)ctx;
+    py_all_free(PY_OBJ, p);
+}
+
 /* pymalloc's arenas: the objects in them are counted, not the arenas. */
 static void *
 py_arena_alloc(void *ctx, size_t n)
@@ -803,17 +930,28 @@ raw_free(void *ctx, void *p)
     a->free(a->ctx, p);
 }
 
-static const struct py_allocator py_wrappers[3] = {
-    {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
-    {NULL, py_mem_malloc, py_mem_calloc, py_mem_realloc, py_mem_free},
-    {NULL, py_obj_malloc, py_obj_calloc, py_obj_realloc, py_obj_free},
+/* Each domain's wrappers: sampled, and with --all (the RAW domain's are
+ * the same in both). */
+static const struct py_allocator py_wrappers[2][3] = {
+    {
+        {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
+        {NULL, py_mem_malloc, py_mem_calloc, py_mem_realloc, py_mem_free},
+        {NULL, py_obj_malloc, py_obj_calloc, py_obj_realloc, py_obj_free},
+    },
+    {
+        {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
+        {NULL, py_mem_all_malloc, py_mem_all_calloc, py_mem_all_realloc,
+         py_mem_all_free},
+        {NULL, py_obj_all_malloc, py_obj_all_calloc, py_obj_all_realloc,
+         py_obj_all_free},
+    },
 };
 
 void
 hooks_wrap_python(const struct pyframes_api *api, int raw)
 {
     const char *env = getenv("PYTHONMALLOC");
-    int d;
+    int all = tracker_all() != 0, d;
 
     /* This may run inside pymalloc itself (a malloc it makes while it
      * grows its arena table): nothing here may call into it. */
@@ -836,13 +974,14 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
         struct py_allocator cur;
 
         api->get_allocator(d, &cur);
-        /* Ours already when attached again: only the free may change
-         * (the mode may have). */
-        if (cur.malloc != py_wrappers[d].malloc) {
+        /* Ours already when attached again (the mode may have
+         * changed). */
+        if (cur.malloc != py_wrappers[0][d].malloc &&
+            cur.malloc != py_wrappers[1][d].malloc) {
             py_orig[d] = cur;
         }
-        py_direct[d] = d != PY_RAW && !tracker_all();
-        py_wrap[d] = py_wrappers[d];
+        py_direct[d] = d != PY_RAW && !all;
+        py_wrap[d] = py_wrappers[all][d];
         py_wrap[d].ctx = py_orig[d].ctx;
         if (py_direct[d]) {
             py_wrap[d].free = py_orig[d].free;
