@@ -391,10 +391,20 @@ mix_frame(uint64_t h, uint64_t code, uint64_t pos)
     return (h << 27) | (h >> 37);
 }
 
+/* The same for an interpreter frame (3.11+): its position is a pointer
+ * into its code object's bytecode, so it names the code object too. */
+static inline uint64_t
+mix_instr(uint64_t h, uint64_t instr)
+{
+    h = (h ^ instr) * 0x9E3779B97F4A7C15ull;
+    return (h << 27) | (h >> 37);
+}
+
 /*
- * The hot walk.  Per frame: the code object and the position, one
- * multiply; nothing else is read (not even the code object), so a frame
- * costs a few loads from memory the interpreter just touched.  The walk
+ * The hot walk.  Per frame: the code object and the position (3.11+:
+ * the instruction pointer alone), one multiply; nothing else is read
+ * (not even the code object), so a frame costs a few loads from memory
+ * the interpreter just touched.  The walk
  * is bounded by steps, not by frames kept: the hash may cover a few
  * frames more than a stack record keeps (ALLOC_FRAMES_MAX), which only
  * tells apart stacks that differ that deep.
@@ -419,7 +429,6 @@ pyframes_hash(enum alloc_src src, uint32_t *nframes)
     } else {
         const int32_t owner_at = py.owner;
         const uint32_t skip = py.owner_skip;
-        const uintptr_t keep = ~(uintptr_t)py.tag_mask;
 
         for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
             uint32_t owner = (unsigned char)f[owner_at];
@@ -427,8 +436,7 @@ pyframes_hash(enum alloc_src src, uint32_t *nframes)
             /* Shims and entry frames are not shown: not hashed either,
              * so that n counts the frames shown. */
             if (ALLOC_LIKELY(((skip >> (owner & 31)) & 1) == 0)) {
-                h = mix_frame(h, (uint64_t)((uintptr_t)ptr_at(f, code) & keep),
-                              (uint64_t)(uintptr_t)ptr_at(f, pos));
+                h = mix_instr(h, (uint64_t)(uintptr_t)ptr_at(f, pos));
                 n++;
             }
             f = ptr_at(f, back);
