@@ -51,6 +51,7 @@ typedef void *(*tstate_fn)(void);
 
 static struct {
     int found;
+    int unreadable; /* a Python pyspect cannot read (2.7): for good */
     unsigned attempts;
     int hooked;
     int (*is_initialized)(void);
@@ -192,6 +193,12 @@ pyframes_init(void)
     py.code_type = (uintptr_t)sym("PyCode_Type");
     py.str_type = (uintptr_t)sym("PyUnicode_Type");
     py.bytes_type = (uintptr_t)sym("PyBytes_Type");
+    if (get_version != NULL && py.api.set_allocator == NULL) {
+        /* A Python without the allocator API (2.7): it stays so. */
+        py.attempts = 3;
+        py.unreadable = 1;
+        return -1;
+    }
     if (get_version == NULL || py.is_initialized == NULL ||
         py.current == NULL || py.this_thread == NULL ||
         py.api.get_allocator == NULL || py.api.set_allocator == NULL ||
@@ -203,6 +210,7 @@ pyframes_init(void)
         v.major != 3 || load_layout(v.major, v.minor) < 0) {
         /* A Python pyspect cannot read: never track it. */
         py.attempts = 3;
+        py.unreadable = 1;
         return -1;
     }
     alloc_copy_str(py.version, v.text, sizeof(py.version));
@@ -225,6 +233,12 @@ pyframes_init(void)
 }
 
 const int *pyframes_initialized;
+
+int
+pyframes_unreadable(void)
+{
+    return py.unreadable;
+}
 
 int
 pyframes_running_slow(void)

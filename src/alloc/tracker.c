@@ -1330,6 +1330,10 @@ alloc_waiting(struct alloc_tls *t)
         t->countdown = WAIT_COUNTDOWN;
         if (pyframes_try_hook() && tracker_start() == 0) {
             t->countdown = next_countdown(t);
+        } else if (pyframes_unreadable()) {
+            /* 2.7: nothing to wait for in this image (an exec starts
+             * afresh); each thread stops looking at its next call. */
+            t->countdown = OFF_COUNTDOWN;
         }
     }
 }

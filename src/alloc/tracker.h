@@ -148,6 +148,10 @@ int pyframes_init(void);
  * returns 1 when they are. */
 int pyframes_try_hook(void);
 
+/* Is this image's Python one pyspect cannot read (2.7)?  Then it is
+ * never tracked. */
+int pyframes_unreadable(void);
+
 /* Is the interpreter running: initialised, and not shutting down? */
 int pyframes_running_slow(void);
 
