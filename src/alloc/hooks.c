@@ -11,8 +11,9 @@
  * next sample.  Once the interpreter runs, the Python allocator domains
  * MEM and OBJ (pymalloc) are wrapped the same way, so a Python object is
  * attributed to the line that made it, not to whoever grew a pymalloc
- * arena; while a wrapped Python allocator runs, the thread is busy and
- * the malloc or mmap it makes underneath is not counted twice.
+ * arena (their free only where it must be: see py_direct); while a
+ * wrapped Python allocator runs, the thread is busy and the malloc or
+ * mmap it makes underneath is not counted twice.
  *
  * Until the real functions are found (dlsym itself allocates), requests
  * are served from a small static arena whose blocks are never freed.
@@ -214,9 +215,14 @@ on_alloc(void *p, size_t n, enum alloc_src src)
 {
     struct alloc_tls *t = &alloc_tls;
 
-    if (ALLOC_LIKELY(t->busy == 0) &&
-        ALLOC_UNLIKELY((t->countdown -= (int64_t)n) < 0) && p != NULL) {
-        tracker_alloc(t, p, n, src);
+    if (ALLOC_LIKELY(t->busy == 0)) {
+        if (ALLOC_UNLIKELY((t->countdown -= (int64_t)n) < 0) && p != NULL) {
+            tracker_alloc(t, p, n, src);
+        }
+    } else {
+        /* A wrapped Python allocator below us: tell it where the block
+         * it asked for lives (py_sampled()). */
+        t->raw_seen = p;
     }
 }
 
@@ -454,8 +460,18 @@ struct py_arena_allocator {
     void (*free)(void *ctx, void *p, size_t n);
 };
 
+/* PYMEM_DOMAIN_*. */
+#define PY_RAW 0
+#define PY_MEM 1
+#define PY_OBJ 2
+
+/* What each domain did before it was wrapped, and what it does now.  The
+ * wrappers below read the allocator they wrap from py_orig, never from
+ * their ctx argument, which is the original's: a free left unwrapped
+ * (py_direct) gets the ctx it expects. */
 static struct py_allocator py_orig[3], py_wrap[3];
 static struct py_arena_allocator arena_orig, arena_wrap;
+static const struct pyframes_api *py_api;
 
 /*
  * Requests up to this size are served by pymalloc from its arenas without
@@ -468,122 +484,370 @@ static struct py_arena_allocator arena_orig, arena_wrap;
 #define PY_SMALL_MAX (512 - 64)
 static size_t py_small_max;
 
+/*
+ * Who sees a sampled Python block freed.  Free is the domains' hottest
+ * function, and an interpreter built with profile feedback (Debian's)
+ * tests at each call site for pymalloc's own functions and runs them
+ * inline: a wrapped free loses that on every call, sampled or not.  So
+ * in sampled mode a domain's free stays its own (py_direct[d]), and a
+ * block to be recorded is asked of the domain as PY_RAW_MIN bytes at
+ * least, above pymalloc's largest size class: pymalloc takes it from
+ * PyMem_RawMalloc (malloc, which is interposed; the wrapped RAW domain
+ * when attached) and gives its free to PyMem_RawFree, where the tracker
+ * sees it.  A few hundred bytes more for one block per sample.  Each
+ * such block is checked: the C allocator's hook notes what it returned
+ * while the thread was busy (raw_seen), and it must be the block the
+ * domain returned.  When it is not (debug hooks put a header in front,
+ * mimalloc has a heap of its own, a program set its own allocator), the
+ * domain's free is wrapped from then on (py_direct_off()), as it is
+ * with --all, where every block is recorded.
+ */
+#define PY_RAW_MIN 513
+static int py_direct[3];
+
+static void py_mem_free(void *ctx, void *p);
+static void py_obj_free(void *ctx, void *p);
+
+/* This domain's blocks are not all in malloc: wrap its free.  With the
+ * GIL held (a MEM or OBJ call). */
+static __attribute__((noinline)) void
+py_direct_off(int d)
+{
+    py_direct[d] = 0;
+    py_wrap[d].free = d == PY_MEM ? py_mem_free : py_obj_free;
+    py_api->set_allocator(d, &py_wrap[d]);
+}
+
+/* A block to be recorded: malloc (op 0), calloc (1) or realloc of p (2)
+ * of n bytes, made where its free will be seen, then recorded. */
+enum py_op { PY_OP_MALLOC, PY_OP_CALLOC, PY_OP_REALLOC };
+
+static __attribute__((noinline)) void *
+py_sampled(int d, enum py_op op, void *p, size_t n)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    int direct = py_direct[d];
+    size_t ask = direct && n < PY_RAW_MIN ? PY_RAW_MIN : n;
+    void *q;
+
+    t->busy++;
+    t->raw_seen = NULL;
+    if (op == PY_OP_MALLOC) {
+        q = a->malloc(a->ctx, ask);
+    } else if (op == PY_OP_CALLOC) {
+        q = a->calloc(a->ctx, 1, ask);
+    } else {
+        q = a->realloc(a->ctx, p, ask);
+    }
+    t->busy--;
+    if (q == NULL) {
+        return NULL;
+    }
+    if (direct && q != t->raw_seen) {
+        py_direct_off(d);
+    }
+    tracker_alloc(t, q, n, ALLOC_SRC_PY);
+    return q;
+}
+
 /* A large request, or one whose countdown ran out. */
 static __attribute__((noinline)) void *
-py_malloc_slow(struct py_allocator *a, size_t n)
+py_malloc_slow(int d, size_t n)
 {
+    struct py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     void *p;
 
-    if (n <= py_small_max) {
-        /* The countdown is already taken off. */
-        p = a->malloc(a->ctx, n);
-    } else {
+    /* A small request comes with its countdown taken off. */
+    if ((n > py_small_max && (t->countdown -= (int64_t)n) >= 0) ||
+        t->busy != 0) {
+        /* Large: pymalloc passes it to malloc, marked. */
         t->busy++;
         p = a->malloc(a->ctx, n);
         t->busy--;
-        if (ALLOC_LIKELY((t->countdown -= (int64_t)n) >= 0)) {
-            return p;
-        }
+        return p;
     }
-    if (p != NULL && t->busy == 0) {
-        tracker_alloc(t, p, n, ALLOC_SRC_PY);
-    }
-    return p;
+    return py_sampled(d, PY_OP_MALLOC, NULL, n);
 }
 
 /* The fast path of a Python allocator: a small request goes straight to
  * the original (a tail call) unless the countdown runs out. */
-static void *
-py_malloc(void *ctx, size_t n)
+static inline __attribute__((always_inline)) void *
+py_malloc(int d, size_t n)
 {
-    struct py_allocator *a = ctx;
+    struct py_allocator *a = &py_orig[d];
 
     if (ALLOC_LIKELY(n <= py_small_max) &&
         ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
         return a->malloc(a->ctx, n);
     }
-    return py_malloc_slow(a, n);
+    return py_malloc_slow(d, n);
 }
 
-static void *
-py_calloc(void *ctx, size_t nelem, size_t elsize)
+static inline __attribute__((always_inline)) void *
+py_calloc(int d, size_t nelem, size_t elsize)
 {
-    struct py_allocator *a = ctx;
+    struct py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
-    size_t n = nelem * elsize;
+    size_t n;
     void *p;
 
-    t->busy++;
-    p = a->calloc(a->ctx, nelem, elsize);
-    t->busy--;
-    if (p != NULL && t->busy == 0 &&
-        ALLOC_UNLIKELY((t->countdown -= (int64_t)n) < 0)) {
-        tracker_alloc(t, p, n, ALLOC_SRC_PY);
+    if (__builtin_mul_overflow(nelem, elsize, &n) || t->busy != 0 ||
+        ALLOC_LIKELY((t->countdown -= (int64_t)n) >= 0)) {
+        t->busy++;
+        p = a->calloc(a->ctx, nelem, elsize);
+        t->busy--;
+        return p;
     }
-    return p;
+    return py_sampled(d, PY_OP_CALLOC, NULL, n);
 }
 
 static __attribute__((noinline)) void *
-py_realloc_slow(struct py_allocator *a, void *p, size_t n, int counted)
+py_realloc_slow(int d, void *p, size_t n, int counted)
 {
+    struct py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     void *q;
 
     if (p != NULL) {
         on_free(p);
     }
+    if (t->busy == 0 && (counted || (t->countdown -= (int64_t)n) < 0)) {
+        return py_sampled(d, PY_OP_REALLOC, p, n);
+    }
     /* A block may move from pymalloc to malloc: marked. */
     t->busy++;
     q = a->realloc(a->ctx, p, n);
     t->busy--;
-    if (counted) {
-        /* The fast path took the countdown off already. */
-        if (q != NULL && t->busy == 0) {
-            tracker_alloc(t, q, n, ALLOC_SRC_PY);
-        }
-    } else {
-        on_alloc(q, n, ALLOC_SRC_PY);
-    }
     return q;
 }
 
 /* A small block (new size) that is not tracked stays with pymalloc and
  * needs no mark; the rest takes the slow path. */
-static void *
-py_realloc(void *ctx, void *p, size_t n)
+static inline __attribute__((always_inline)) void *
+py_realloc(int d, void *p, size_t n)
 {
-    struct py_allocator *a = ctx;
+    struct py_allocator *a = &py_orig[d];
 
     if (ALLOC_LIKELY(n <= py_small_max) &&
         ALLOC_LIKELY(!alloc_maybe_tracked(p))) {
         if (ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
             return a->realloc(a->ctx, p, n);
         }
-        return py_realloc_slow(a, p, n, 1);
+        return py_realloc_slow(d, p, n, 1);
     }
-    return py_realloc_slow(a, p, n, 0);
+    return py_realloc_slow(d, p, n, 0);
 }
 
 static __attribute__((noinline)) void
-py_free_slow(struct py_allocator *a, void *p)
+py_free_slow(int d, void *p)
 {
+    struct py_allocator *a = &py_orig[d];
+
     if (alloc_tls.busy == 0) {
         tracker_free(p);
     }
     a->free(a->ctx, p);
 }
 
-static void
-py_free(void *ctx, void *p)
+/* Wrapped only where the domain's blocks are not all seen freed by the
+ * C allocator's hooks (py_direct). */
+static inline __attribute__((always_inline)) void
+py_free(int d, void *p)
 {
-    struct py_allocator *a = ctx;
+    struct py_allocator *a = &py_orig[d];
 
     if (ALLOC_UNLIKELY(alloc_maybe_tracked(p)) && p != NULL) {
-        py_free_slow(a, p);
+        py_free_slow(d, p);
         return;
     }
     a->free(a->ctx, p);
+}
+
+/* The MEM and OBJ domains' wrappers: one set each, so that neither needs
+ * its ctx. */
+static void *
+py_mem_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return py_malloc(PY_MEM, n);
+}
+
+static void *
+py_mem_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return py_calloc(PY_MEM, nelem, elsize);
+}
+
+static void *
+py_mem_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return py_realloc(PY_MEM, p, n);
+}
+
+static void
+py_mem_free(void *ctx, void *p)
+{
+    (void)ctx;
+    py_free(PY_MEM, p);
+}
+
+static void *
+py_obj_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return py_malloc(PY_OBJ, n);
+}
+
+static void *
+py_obj_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return py_calloc(PY_OBJ, nelem, elsize);
+}
+
+static void *
+py_obj_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return py_realloc(PY_OBJ, p, n);
+}
+
+static void
+py_obj_free(void *ctx, void *p)
+{
+    (void)ctx;
+    py_free(PY_OBJ, p);
+}
+
+/*
+ * With --all every block is recorded and every free looked up: no
+ * countdown, no filter, the tracker straight away.  A large request
+ * (pymalloc passes it to malloc) is marked, as on the sampled path.
+ */
+static inline __attribute__((always_inline)) void *
+py_all_malloc(int d, size_t n)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    void *p;
+
+    if (ALLOC_LIKELY(n <= py_small_max)) {
+        p = a->malloc(a->ctx, n);
+    } else {
+        t->busy++;
+        p = a->malloc(a->ctx, n);
+        t->busy--;
+    }
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
+        tracker_alloc(t, p, n, ALLOC_SRC_PY);
+    }
+    return p;
+}
+
+static inline __attribute__((always_inline)) void *
+py_all_calloc(int d, size_t nelem, size_t elsize)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    void *p;
+
+    t->busy++;
+    p = a->calloc(a->ctx, nelem, elsize);
+    t->busy--;
+    if (p != NULL && t->busy == 0) {
+        tracker_alloc(t, p, nelem * elsize, ALLOC_SRC_PY);
+    }
+    return p;
+}
+
+static inline __attribute__((always_inline)) void *
+py_all_realloc(int d, void *p, size_t n)
+{
+    struct py_allocator *a = &py_orig[d];
+    struct alloc_tls *t = &alloc_tls;
+    void *q;
+
+    if (p != NULL && t->busy == 0) {
+        tracker_free(p);
+    }
+    t->busy++;
+    q = a->realloc(a->ctx, p, n);
+    t->busy--;
+    if (q != NULL && t->busy == 0) {
+        tracker_alloc(t, q, n, ALLOC_SRC_PY);
+    }
+    return q;
+}
+
+static inline __attribute__((always_inline)) void
+py_all_free(int d, void *p)
+{
+    struct py_allocator *a = &py_orig[d];
+
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
+        tracker_free(p);
+    }
+    a->free(a->ctx, p);
+}
+
+static void *
+py_mem_all_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return py_all_malloc(PY_MEM, n);
+}
+
+static void *
+py_mem_all_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return py_all_calloc(PY_MEM, nelem, elsize);
+}
+
+static void *
+py_mem_all_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return py_all_realloc(PY_MEM, p, n);
+}
+
+static void
+py_mem_all_free(void *ctx, void *p)
+{
+    (void)ctx;
+    py_all_free(PY_MEM, p);
+}
+
+static void *
+py_obj_all_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return py_all_malloc(PY_OBJ, n);
+}
+
+static void *
+py_obj_all_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return py_all_calloc(PY_OBJ, nelem, elsize);
+}
+
+static void *
+py_obj_all_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return py_all_realloc(PY_OBJ, p, n);
+}
+
+static void
+py_obj_all_free(void *ctx, void *p)
+{
+    (void)ctx;
+    py_all_free(PY_OBJ, p);
 }
 
 /* pymalloc's arenas: the objects in them are counted, not the arenas. */
@@ -612,13 +876,11 @@ py_arena_free(void *ctx, void *p, size_t n)
 /* The RAW domain (attached only): malloc's own calls, any thread, GIL
  * or not; a pymalloc block too large for it comes here marked busy.
  * These are installed while other threads may be calling the domain
- * without the GIL, and may see our function with the old context for
- * an instant: they take the allocator they wrap from py_orig, never
- * from ctx. */
+ * without the GIL. */
 static void *
 raw_malloc(void *ctx, size_t n)
 {
-    struct py_allocator *a = &py_orig[0];
+    struct py_allocator *a = &py_orig[PY_RAW];
     void *p;
 
     (void)ctx;
@@ -630,7 +892,7 @@ raw_malloc(void *ctx, size_t n)
 static void *
 raw_calloc(void *ctx, size_t nelem, size_t elsize)
 {
-    struct py_allocator *a = &py_orig[0];
+    struct py_allocator *a = &py_orig[PY_RAW];
     void *p;
 
     (void)ctx;
@@ -644,7 +906,7 @@ raw_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *
 raw_realloc(void *ctx, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[0];
+    struct py_allocator *a = &py_orig[PY_RAW];
     void *q;
 
     (void)ctx;
@@ -659,7 +921,7 @@ raw_realloc(void *ctx, void *p, size_t n)
 static void
 raw_free(void *ctx, void *p)
 {
-    struct py_allocator *a = &py_orig[0];
+    struct py_allocator *a = &py_orig[PY_RAW];
 
     (void)ctx;
     if (p != NULL) {
@@ -668,17 +930,34 @@ raw_free(void *ctx, void *p)
     a->free(a->ctx, p);
 }
 
+/* Each domain's wrappers: sampled, and with --all (the RAW domain's are
+ * the same in both). */
+static const struct py_allocator py_wrappers[2][3] = {
+    {
+        {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
+        {NULL, py_mem_malloc, py_mem_calloc, py_mem_realloc, py_mem_free},
+        {NULL, py_obj_malloc, py_obj_calloc, py_obj_realloc, py_obj_free},
+    },
+    {
+        {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
+        {NULL, py_mem_all_malloc, py_mem_all_calloc, py_mem_all_realloc,
+         py_mem_all_free},
+        {NULL, py_obj_all_malloc, py_obj_all_calloc, py_obj_all_realloc,
+         py_obj_all_free},
+    },
+};
+
 void
 hooks_wrap_python(const struct pyframes_api *api, int raw)
 {
-    static const int domains[] = {0 /* RAW */, 1 /* MEM */, 2 /* OBJ */};
     const char *env = getenv("PYTHONMALLOC");
-    size_t i;
+    int all = tracker_all() != 0, d;
 
     /* This may run inside pymalloc itself (a malloc it makes while it
      * grows its arena table): nothing here may call into it. */
     py_small_max =
         env != NULL && strncmp(env, "malloc", 6) == 0 ? 0 : PY_SMALL_MAX;
+    py_api = api;
 
     if (api->get_arena != NULL && api->set_arena != NULL) {
         api->get_arena(&arena_orig);
@@ -691,20 +970,22 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
     } else {
         py_small_max = 0;
     }
-    for (i = raw ? 0 : 1; i < sizeof(domains) / sizeof(domains[0]); i++) {
-        int d = domains[i];
+    for (d = raw ? PY_RAW : PY_MEM; d <= PY_OBJ; d++) {
         struct py_allocator cur;
 
         api->get_allocator(d, &cur);
-        if (cur.malloc == py_malloc || cur.malloc == raw_malloc) {
-            continue; /* already ours (attached again) */
+        /* Ours already when attached again (the mode may have
+         * changed). */
+        if (cur.malloc != py_wrappers[0][d].malloc &&
+            cur.malloc != py_wrappers[1][d].malloc) {
+            py_orig[d] = cur;
         }
-        py_orig[d] = cur;
-        py_wrap[d].ctx = &py_orig[d];
-        py_wrap[d].malloc = d == 0 ? raw_malloc : py_malloc;
-        py_wrap[d].calloc = d == 0 ? raw_calloc : py_calloc;
-        py_wrap[d].realloc = d == 0 ? raw_realloc : py_realloc;
-        py_wrap[d].free = d == 0 ? raw_free : py_free;
+        py_direct[d] = d != PY_RAW && !all;
+        py_wrap[d] = py_wrappers[all][d];
+        py_wrap[d].ctx = py_orig[d].ctx;
+        if (py_direct[d]) {
+            py_wrap[d].free = py_orig[d].free;
+        }
         api->set_allocator(d, &py_wrap[d]);
     }
 }

@@ -51,6 +51,7 @@ typedef void *(*tstate_fn)(void);
 
 static struct {
     int found;
+    int unreadable; /* a Python pyspect cannot read (2.7): for good */
     unsigned attempts;
     int hooked;
     int (*is_initialized)(void);
@@ -77,6 +78,7 @@ static struct {
     int owner_cstack; /* -1: none */
     int owner_interp; /* -1: none (3.14+: the eval loop's entry frame) */
     int owner_generator;
+    uint32_t owner_skip; /* bit k: frames owned by k are not shown */
     uint64_t tag_mask;   /* _PyStackRef tag bits of f_executable (3.14+) */
     uint64_t tag_refcnt; /* the one tag that still marks an object */
     int32_t firstlineno;
@@ -142,6 +144,13 @@ load_layout(int major, int minor)
                           : -1;
     py.owner_generator =
         pyl_has(l->iframe_owner_generator) ? l->iframe_owner_generator : -1;
+    py.owner_skip = 0;
+    if (py.owner_cstack >= 0 && py.owner_cstack < 32) {
+        py.owner_skip |= 1u << py.owner_cstack;
+    }
+    if (py.owner_interp >= 0 && py.owner_interp < 32) {
+        py.owner_skip |= 1u << py.owner_interp;
+    }
     py.tag_mask = pyl_has(l->stackref_tag_bits)
                       ? (uint64_t)(uint32_t)l->stackref_tag_bits
                       : 0;
@@ -184,6 +193,12 @@ pyframes_init(void)
     py.code_type = (uintptr_t)sym("PyCode_Type");
     py.str_type = (uintptr_t)sym("PyUnicode_Type");
     py.bytes_type = (uintptr_t)sym("PyBytes_Type");
+    if (get_version != NULL && py.api.set_allocator == NULL) {
+        /* A Python without the allocator API (2.7): it stays so. */
+        py.attempts = 3;
+        py.unreadable = 1;
+        return -1;
+    }
     if (get_version == NULL || py.is_initialized == NULL ||
         py.current == NULL || py.this_thread == NULL ||
         py.api.get_allocator == NULL || py.api.set_allocator == NULL ||
@@ -195,6 +210,7 @@ pyframes_init(void)
         v.major != 3 || load_layout(v.major, v.minor) < 0) {
         /* A Python pyspect cannot read: never track it. */
         py.attempts = 3;
+        py.unreadable = 1;
         return -1;
     }
     alloc_copy_str(py.version, v.text, sizeof(py.version));
@@ -217,6 +233,12 @@ pyframes_init(void)
 }
 
 const int *pyframes_initialized;
+
+int
+pyframes_unreadable(void)
+{
+    return py.unreadable;
+}
 
 int
 pyframes_running_slow(void)
@@ -383,10 +405,23 @@ mix_frame(uint64_t h, uint64_t code, uint64_t pos)
     return (h << 27) | (h >> 37);
 }
 
+/* The same for an interpreter frame (3.11+): its position is a pointer
+ * into its code object's bytecode, so it names the code object too. */
+static inline uint64_t
+mix_instr(uint64_t h, uint64_t instr)
+{
+    h = (h ^ instr) * 0x9E3779B97F4A7C15ull;
+    return (h << 27) | (h >> 37);
+}
+
 /*
- * The hot walk.  Per frame: the code object and the position, two
- * multiplies; nothing else is read (not even the code object), so a
- * frame costs a few loads from memory the interpreter just touched.
+ * The hot walk.  Per frame: the code object and the position (3.11+:
+ * the instruction pointer alone), one multiply; nothing else is read
+ * (not even the code object), so a frame costs a few loads from memory
+ * the interpreter just touched.  The walk
+ * is bounded by steps, not by frames kept: the hash may cover a few
+ * frames more than a stack record keeps (ALLOC_FRAMES_MAX), which only
+ * tells apart stacks that differ that deep.
  */
 uint64_t
 pyframes_hash(enum alloc_src src, uint32_t *nframes)
@@ -396,28 +431,26 @@ pyframes_hash(enum alloc_src src, uint32_t *nframes)
      * which the compiler must assume may alias py itself. */
     const int32_t back = py.back, code = py.code, pos = py.pos;
     uint64_t h = 0x5bd1e995u;
-    uint32_t n = 0;
+    uint32_t n = 0, steps;
 
     if (py.owner < 0) {
-        while (f != NULL && n < ALLOC_FRAMES_MAX) {
+        for (steps = ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
             h = mix_frame(h, (uint64_t)(uintptr_t)ptr_at(f, code),
                           (uint64_t)(uint32_t)i32_at(f, pos));
-            n++;
             f = ptr_at(f, back);
         }
+        n = ALLOC_FRAMES_MAX - steps;
     } else {
         const int32_t owner_at = py.owner;
-        const int cstack = py.owner_cstack, interp = py.owner_interp;
-        const uintptr_t keep = ~(uintptr_t)py.tag_mask;
-        uint32_t steps = 0;
+        const uint32_t skip = py.owner_skip;
 
-        while (f != NULL && n < ALLOC_FRAMES_MAX &&
-               steps++ < 4 * ALLOC_FRAMES_MAX) {
-            int owner = (unsigned char)f[owner_at];
+        for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
+            uint32_t owner = (unsigned char)f[owner_at];
 
-            if (owner != cstack && owner != interp) {
-                h = mix_frame(h, (uint64_t)((uintptr_t)ptr_at(f, code) & keep),
-                              (uint64_t)(uintptr_t)ptr_at(f, pos));
+            /* Shims and entry frames are not shown: not hashed either,
+             * so that n counts the frames shown. */
+            if (ALLOC_LIKELY(((skip >> (owner & 31)) & 1) == 0)) {
+                h = mix_instr(h, (uint64_t)(uintptr_t)ptr_at(f, pos));
                 n++;
             }
             f = ptr_at(f, back);

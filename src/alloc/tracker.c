@@ -1107,6 +1107,12 @@ tracker_native(void)
     return g.enabled && g.native;
 }
 
+int
+tracker_all(void)
+{
+    return g.all;
+}
+
 /* Create the file and the tables, and switch tracking on.  The caller
  * holds the lock (or is alone). */
 static int
@@ -1324,6 +1330,10 @@ alloc_waiting(struct alloc_tls *t)
         t->countdown = WAIT_COUNTDOWN;
         if (pyframes_try_hook() && tracker_start() == 0) {
             t->countdown = next_countdown(t);
+        } else if (pyframes_unreadable()) {
+            /* 2.7: nothing to wait for in this image (an exec starts
+             * afresh); each thread stops looking at its next call. */
+            t->countdown = OFF_COUNTDOWN;
         }
     }
 }

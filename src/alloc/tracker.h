@@ -45,6 +45,9 @@ struct alloc_tls {
     uint64_t stack_hash;
     uint32_t stack_index;
     uint32_t stack_gen;
+    /* The block the C allocator returned last while the thread was
+     * busy (hooks.c: where a sampled Python block really lives). */
+    void *raw_seen;
 };
 
 extern __thread struct alloc_tls alloc_tls
@@ -95,6 +98,9 @@ void tracker_configure(void);
 /* Is this process tracked with C frames (--native)? */
 int tracker_native(void);
 
+/* Is every allocation recorded (--all), rather than sampled? */
+int tracker_all(void);
+
 /* The slow path of an allocation of n bytes at p: t->countdown went
  * below zero.  Records it (or not), and draws the next countdown. */
 void tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src);
@@ -141,6 +147,10 @@ int pyframes_init(void);
  * allocators can be wrapped now?  Then wrap them (hooks.c's wrappers);
  * returns 1 when they are. */
 int pyframes_try_hook(void);
+
+/* Is this image's Python one pyspect cannot read (2.7)?  Then it is
+ * never tracked. */
+int pyframes_unreadable(void);
 
 /* Is the interpreter running: initialised, and not shutting down? */
 int pyframes_running_slow(void);
