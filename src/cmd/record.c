@@ -1124,11 +1124,14 @@ summary(const struct recorder *r)
             if (t->sampler.mode == PY_SAMPLE_CPU) {
                 fprintf(stderr,
                         "pyspect: pid %d: %llu threads off a CPU, %llu of "
-                        "them by their scheduler counts alone (%llu counts, "
-                        "%llu states read)\n",
+                        "them by their scheduler counts alone, %llu found "
+                        "asleep (%llu counts, %llu asked if asleep, %llu "
+                        "states read)\n",
                         t->proc.pid, (unsigned long long)t->sampler.stats.idle,
                         (unsigned long long)t->sampler.stats.unread,
+                        (unsigned long long)t->sampler.stats.asleep,
                         (unsigned long long)t->sampler.stats.runs_reads,
+                        (unsigned long long)t->sampler.stats.asleep_reads,
                         (unsigned long long)t->sampler.stats.state_reads);
             }
         }

@@ -33,9 +33,10 @@ enum py_sample_mode {
      * there a moment between two slices of CPU is (on a machine short of
      * CPU the samples lean towards where threads get preempted).  The
      * state is read only for a thread whose scheduler counts say that it
-     * may be on a CPU (see py_sampler_choose()).  (The kernel's per-thread
-     * CPU times in /proc are only updated at scheduler ticks, too coarse
-     * to tell.) */
+     * may be on a CPU and, when it was not last round, that the kernel
+     * does not find asleep (see py_sampler_choose()).  (The kernel's
+     * per-thread CPU times in /proc are only updated at scheduler ticks,
+     * too coarse to tell.) */
     PY_SAMPLE_CPU,
     PY_SAMPLE_WALL, /* every thread */
     PY_SAMPLE_GIL,  /* the thread holding the GIL */
@@ -126,6 +127,11 @@ struct py_sampler_stats {
     uint64_t unread;
     uint64_t state_reads;
     uint64_t runs_reads;
+    /* cpu mode: threads asked whether they sleep (see
+     * target_thread_asleep()), and those found asleep (their state not
+     * read). */
+    uint64_t asleep_reads;
+    uint64_t asleep;
 };
 
 /*
