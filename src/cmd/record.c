@@ -1140,11 +1140,14 @@ summary(const struct recorder *r)
             if (t->sampler.mode == PY_SAMPLE_CPU) {
                 fprintf(stderr,
                         "pyspect: pid %d: %llu threads off a CPU, %llu of "
-                        "them by their scheduler counts alone (%llu counts, "
-                        "%llu states read)\n",
+                        "them by their scheduler counts alone, %llu found "
+                        "asleep (%llu counts, %llu asked if asleep, %llu "
+                        "states read)\n",
                         t->proc.pid, (unsigned long long)t->sampler.stats.idle,
                         (unsigned long long)t->sampler.stats.unread,
+                        (unsigned long long)t->sampler.stats.asleep,
                         (unsigned long long)t->sampler.stats.runs_reads,
+                        (unsigned long long)t->sampler.stats.asleep_reads,
                         (unsigned long long)t->sampler.stats.state_reads);
             }
         }
@@ -1393,7 +1396,10 @@ record_loop(struct recorder *r)
             scan_children(r);
             next_scan = now + (uint64_t)(CHILD_SCAN_S * 1e9);
         }
-        timed = r->timed_rounds == 0 || rand_next(&jitter) % TIME_EVERY == 0;
+        /* The thread's CPU clock is a system call, not the vDSO: only -v
+         * shows what it measures, and from one round in TIME_EVERY. */
+        timed = o->verbose &&
+                (r->timed_rounds == 0 || rand_next(&jitter) % TIME_EVERY == 0);
         if (timed) {
             cpu0 = thread_cpu_ns();
             wall0 = clock_now_ns();

@@ -1,15 +1,16 @@
 /*
  * sampler.c - rounds of stack samples with as few reads as possible.
  *
- * Layer: python.  A round is one batched read: every thread state (and
- * each interpreter's list head, the GIL holder) and, around the state of
- * each thread it samples, two copies of where that thread's stack lay
- * last time (its plan), and the headers of the code objects it ran.  A
- * stack found whole in the first copy and unchanged in the second is
- * taken without another read.  Otherwise the thread's stack is looked
- * up (a walk that reads), its plan widened, and it is copied again on
- * its own; after PY_SAMPLE_ATTEMPTS copies that all changed, the thread
- * is paused for the read.
+ * Layer: python.  A round is one batched read: every thread state (in
+ * cpu mode, most rounds, only those of the threads it samples: see
+ * reread_threads()), each interpreter's list head, the GIL holder and,
+ * around the state of each thread it samples, two copies of where that
+ * thread's stack lay last time (its plan), and the headers of the code
+ * objects it ran.  A stack found whole in the first copy and unchanged
+ * in the second is taken without another read.  Otherwise the thread's
+ * stack is looked up (a walk that reads), its plan widened, and it is
+ * copied again on its own; after PY_SAMPLE_ATTEMPTS copies that all
+ * changed, the thread is paused for the read.
  */
 #define _GNU_SOURCE
 #include "sampler.h"
@@ -47,6 +48,10 @@
 /* Rounds at most that a thread found on a CPU in round after round is
  * sampled by its state alone, before its counts are tried again. */
 #define RUNS_BACKOFF_MAX 32
+/* cpu mode: every this many rounds, the state of every thread is read
+ * and every link of the lists checked, not only those of the threads
+ * sampled (see reread_threads()). */
+#define FULL_CHECK_ROUNDS 16
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -554,13 +559,25 @@ same_thread(struct py_sampler *s, const struct py_sampled_thread *t,
 /* ---- one round ---------------------------------------------------------- */
 
 /*
- * Read every known thread state (and each interpreter's list head), the
- * GIL holder, and the copies of the stacks of the threads this round
+ * Read the thread states (and each interpreter's list head), the GIL
+ * holder, and the copies of the stacks of the threads this round
  * samples, in one batched read.  Returns 1 when the lists still link the
  * same thread states, 0 when they changed (refresh), or an error.
+ *
+ * With all set, every state is read and every link checked.  Otherwise
+ * (cpu mode, where most threads of a service are off a CPU in most
+ * rounds) only the states of the threads sampled and of the first thread
+ * of each list are, each with the link that leads to it: the head, or
+ * the next pointer of the thread before it.  That is what a sample
+ * needs: a new thread is put at the head of its list (2.7 to 3.15), so
+ * a head that moved says one came; a sampled thread whose state was
+ * unlinked (it ended, or a C thread released its state) is no longer
+ * where the link before it points.  A thread that ended unsampled is
+ * found gone by its kernel counts or state (every thread has one read
+ * in cpu mode), or at the next full check.
  */
 static int
-reread_threads(struct py_sampler *s, int copy)
+reread_threads(struct py_sampler *s, int copy, int all)
 {
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
@@ -584,13 +601,27 @@ reread_threads(struct py_sampler *s, int copy)
         fin = batch_add(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8);
     }
     for (i = 0; i < s->n; i++) {
-        batch_thread(s, b, &s->threads[i], copy && s->threads[i].want, 0);
+        struct py_sampled_thread *t = &s->threads[i];
+        int first =
+            i == 0 || s->threads[i - 1].thread.interp != t->thread.interp;
+
+        t->read = all || first || t->want;
+        if (!t->read) {
+            t->copied = 0;
+            continue;
+        }
+        if (!all && !first) {
+            t->link_off = batch_add(
+                b, s->threads[i - 1].thread.tstate + (raddr_t)l->tstate_next,
+                8);
+        }
+        batch_thread(s, b, t, copy && t->want, 0);
     }
     rc = batch_read(s, b, NULL);
     if (rc == PS_EFAULT && copy) {
         /* Memory a plan names went away (a chunk freed, say): read the
          * thread states alone; each stack is copied on its own. */
-        return reread_threads(s, 0);
+        return reread_threads(s, 0, all);
     }
     if (rc == PS_EFAULT) {
         return 0; /* a thread state was freed: walk again */
@@ -604,17 +635,24 @@ reread_threads(struct py_sampler *s, int copy)
      * reused by a new thread must not be paired with the old one). */
     for (i = 0, k = 0; i < s->ninterps; i++) {
         raddr_t expect = load_u64(b->buf, (int32_t)(heads + 8 * i));
+        size_t first = k;
 
         for (; k < s->n && s->threads[k].thread.interp == s->interps[i]; k++) {
-            const unsigned char *ts = b->buf + s->threads[k].ts_off;
+            const struct py_sampled_thread *t = &s->threads[k];
+            const unsigned char *ts = b->buf + t->ts_off;
 
-            if (s->threads[k].thread.tstate != expect ||
-                !same_thread(s, &s->threads[k], ts)) {
+            if (!t->read) {
+                continue;
+            }
+            if (!all && k > first) {
+                expect = load_u64(b->buf, (int32_t)t->link_off);
+            }
+            if (t->thread.tstate != expect || !same_thread(s, t, ts)) {
                 return 0;
             }
             expect = load_u64(ts, l->tstate_next);
         }
-        if (expect != 0) {
+        if (all && expect != 0) {
             return 0;
         }
     }
@@ -627,7 +665,10 @@ reread_threads(struct py_sampler *s, int copy)
     s->holder = locked == 1 ? holder : 0;
     s->finalizing = have_fin && load_u64(b->buf, (int32_t)fin) != 0;
     for (k = 0; k < s->n; k++) {
-        thread_from_state(s, &s->threads[k], b->buf + s->threads[k].ts_off);
+        if (s->threads[k].read) {
+            thread_from_state(s, &s->threads[k],
+                              b->buf + s->threads[k].ts_off);
+        }
     }
     return 1;
 }
@@ -955,6 +996,27 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
     return 1;
 }
 
+/*
+ * The state letter of a thread that may be on a CPU (cpu mode), 0 when
+ * it is surely not.  One that was not on a CPU last round is asked
+ * first whether it sleeps, which costs the kernel half what its state
+ * does: a thread that wakes for a moment now and then (one waiting for
+ * the GIL wakes every 5 ms) is found asleep in most rounds.  One that
+ * was is likely to be still: its state is read at once.
+ */
+static char
+thread_state_cpu(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    if (t->state != 'R' && t->thread.tid > 0) {
+        s->stats.asleep_reads++;
+        if (target_thread_asleep(s->rt->target, (int)t->thread.tid)) {
+            s->stats.asleep++;
+            return 0;
+        }
+    }
+    return thread_state(s, t);
+}
+
 /* Which threads this round samples, as far as known before reading. */
 void
 py_sampler_choose(struct py_sampler *s)
@@ -966,7 +1028,7 @@ py_sampler_choose(struct py_sampler *s)
         struct py_sampled_thread *t = &s->threads[i];
 
         if (s->mode == PY_SAMPLE_CPU) {
-            t->state = may_be_on_cpu(s, t) ? thread_state(s, t) : 0;
+            t->state = may_be_on_cpu(s, t) ? thread_state_cpu(s, t) : 0;
             t->want = t->state == 'R';
         } else if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;
@@ -987,7 +1049,11 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
         py_sampler_choose(s);
     }
     s->chosen = 0;
-    rc = s->n > 0 && !s->stale ? reread_threads(s, 1) : 0;
+    rc = s->n > 0 && !s->stale
+             ? reread_threads(s, 1,
+                              s->mode != PY_SAMPLE_CPU ||
+                                  s->stats.rounds % FULL_CHECK_ROUNDS == 0)
+             : 0;
     /* A new list (or a thread that ended): walk it, then read it again
      * as every round does.  A program that starts threads all the time
      * may change it meanwhile: try again rather than lose the round, in
@@ -998,7 +1064,7 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
         if (rc == 0 && s->n > 0) {
             py_sampler_choose(s);
             s->chosen = 0;
-            rc = reread_threads(s, 1);
+            rc = reread_threads(s, 1, 1);
         } else if (rc == 0) {
             rc = 1;
         }

@@ -2,9 +2,10 @@
  * sampler.h - sample every thread's stack, round after round, cheaply.
  *
  * Layer: python.  A sampler remembers the thread states of the last
- * round and reads them all again in one batched read, checking the list's
- * links; only when a thread appeared or went does it walk the lists
- * again.  Each round it picks the threads its mode asks for (on a CPU,
+ * round and reads them again in one batched read, checking the list's
+ * links (in cpu mode, most rounds, only the states of the threads it
+ * samples and the links to them); only when a thread appeared or went
+ * does it walk the lists again.  Each round it picks the threads its mode asks for (on a CPU,
  * all, or the GIL holder) and reads their stacks without stopping them:
  * in the same batched read, each picked thread's stack memory is copied
  * twice (where it lay in earlier rounds: its plan) with its thread state
@@ -32,9 +33,10 @@ enum py_sample_mode {
      * there a moment between two slices of CPU is (on a machine short of
      * CPU the samples lean towards where threads get preempted).  The
      * state is read only for a thread whose scheduler counts say that it
-     * may be on a CPU (see py_sampler_choose()).  (The kernel's per-thread
-     * CPU times in /proc are only updated at scheduler ticks, too coarse
-     * to tell.) */
+     * may be on a CPU and, when it was not last round, that the kernel
+     * does not find asleep (see py_sampler_choose()).  (The kernel's
+     * per-thread CPU times in /proc are only updated at scheduler ticks,
+     * too coarse to tell.) */
     PY_SAMPLE_CPU,
     PY_SAMPLE_WALL, /* every thread */
     PY_SAMPLE_GIL,  /* the thread holding the GIL */
@@ -100,10 +102,12 @@ struct py_sampled_thread {
     /* and the _PyCFrame slots read right after the thread state */
     struct py_prefetch cframes[PY_PLAN_CFRAMES];
     size_t ncframes;
-    size_t ts_off; /* this round's copy of the thread state */
-    int copied;    /* the round's batch holds copies of this stack */
-    int want;      /* sampled this round */
-    int alive;     /* scratch for list refreshes */
+    size_t ts_off;   /* this round's copy of the thread state */
+    size_t link_off; /* and of the link to it (not a full check) */
+    int read;        /* the round's batch holds the thread state */
+    int copied;      /* the round's batch holds copies of this stack */
+    int want;        /* sampled this round */
+    int alive;       /* scratch for list refreshes */
 };
 
 struct py_sampler_stats {
@@ -123,6 +127,11 @@ struct py_sampler_stats {
     uint64_t unread;
     uint64_t state_reads;
     uint64_t runs_reads;
+    /* cpu mode: threads asked whether they sleep (see
+     * target_thread_asleep()), and those found asleep (their state not
+     * read). */
+    uint64_t asleep_reads;
+    uint64_t asleep;
 };
 
 /*

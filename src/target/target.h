@@ -132,6 +132,16 @@ struct target_ops {
     int (*thread_runs)(struct target *t, int tid, uint64_t *runs,
                        uint64_t *cpu_ns);
     /*
+     * Is the thread asleep now: blocked, neither on a CPU nor waiting for
+     * one, so that thread_state() would not say 'R'?  1 when the backend
+     * knows it is; 0 when it may be runnable, is gone, or the backend
+     * cannot tell (ask thread_state()).  Cheaper than thread_state() for
+     * a thread that sleeps, dearer by the same for one that runs: a
+     * sampler asks it of threads it found asleep before.  NULL: never
+     * known.
+     */
+    int (*thread_asleep)(struct target *t, int tid);
+    /*
      * A thread's registers.  A live process gives pc, sp, the system
      * call and its arguments without stopping the thread only while it
      * is blocked in the kernel: for a thread on a CPU the fields stay
@@ -297,6 +307,12 @@ target_thread_runs(struct target *t, int tid, uint64_t *runs, uint64_t *cpu_ns)
         return 1;
     }
     return t->ops->thread_runs(t, tid, runs, cpu_ns);
+}
+
+static inline int
+target_thread_asleep(struct target *t, int tid)
+{
+    return t->ops->thread_asleep != NULL && t->ops->thread_asleep(t, tid) == 1;
 }
 
 static inline int

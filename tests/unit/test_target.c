@@ -95,6 +95,11 @@ test_live(void)
     free(tids);
 
     TAP_EQ_INT(wait_state(t, child, 'S'), 'S', "it sleeps in pause()");
+    /* Asleep at the moment asked: pause() may not be reached yet. */
+    for (i = 0; i < 500 && !target_thread_asleep(t, child); i++) {
+        sleep_ms(10);
+    }
+    TAP_OK(i < 500, "asleep, as its wchan says");
     TAP_EQ_INT(target_thread_regs(t, child, &regs), 0, "its registers");
     TAP_OK(regs.syscall >= 0 && regs.sp != 0 && regs.pc != 0,
            "blocked in a system call, with sp and pc (%lld)",
@@ -156,6 +161,7 @@ test_live(void)
     waitpid(child, &status, 0);
     TAP_EQ_INT(target_check(t), PS_EEXITED, "gone once killed");
     TAP_OK(target_thread_state(t, child, &(char){0}) < 0, "no state");
+    TAP_OK(!target_thread_asleep(t, child), "gone, so not known asleep");
     TAP_EQ_INT(memsrc_read_u64(t->mem, (raddr_t)(uintptr_t)&marker, &v),
                PS_EEXITED, "its memory is gone");
     target_free(t);
@@ -163,6 +169,33 @@ test_live(void)
     TAP_OK(target_live_open(child, &t) < 0, "cannot open a reaped pid");
     strbuf_release(&sb);
     strbuf_release(&self);
+}
+
+/* A thread that runs is never said to sleep: the sampler would drop its
+ * samples. */
+static void
+test_live_running(void)
+{
+    struct target *t = NULL;
+    int status, i, asleep = 0;
+    pid_t child;
+
+    child = fork();
+    if (child == 0) {
+        for (;;) {
+            marker++;
+        }
+    }
+    TAP_OK(child > 0, "fork a child that spins");
+    TAP_EQ_INT(target_live_open(child, &t), 0, "open it");
+    TAP_EQ_INT(wait_state(t, child, 'R'), 'R', "it runs");
+    for (i = 0; i < 100; i++) {
+        asleep += target_thread_asleep(t, child);
+    }
+    TAP_EQ_INT(asleep, 0, "never found asleep (on a CPU or queued for one)");
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    target_free(t);
 }
 
 static void
@@ -390,6 +423,7 @@ main(void)
     test_creds();
     test_openfile();
     test_live();
+    test_live_running();
     test_memory();
     test_cache_prefetch();
     test_session();
