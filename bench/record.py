@@ -36,7 +36,8 @@ import conftest  # noqa: E402
 
 TARGET = str(HERE / "targets_deep_busy.py")
 RECURSION = str(HERE / "targets_recursion.py")
-# Rounds of fib(22) + walk(60) for the slowdown (about a second).
+# Rounds of fib(22) + walk(60) for the slowdown, at least (scaled to
+# about a second of work).
 RECURSION_ROUNDS = 60
 # Units of fixed work for the slowdown measurement (about a second).
 LOOPS = 8000
@@ -108,12 +109,12 @@ def drop_rate(pyspect, python, seconds, out):
     return 100.0 * dropped / max(kept + dropped, 1), paused, paused_ms
 
 
-def recursion_time(python, pyspect=None, rate=100):
+def recursion_time(python, pyspect=None, rate=100, rounds=RECURSION_ROUNDS):
     """The recursion target's wall time for RECURSION_ROUNDS rounds, and,
     under pyspect, the milliseconds its thread was held paused (pyspect's
     -v figure): the part of any slowdown that is pyspect's alone, whatever
     else the machine is doing."""
-    cmd = [python.exe, RECURSION, str(RECURSION_ROUNDS)]
+    cmd = [python.exe, RECURSION, str(rounds)]
     paused_ms = 0.0
     if pyspect:
         with tempfile.NamedTemporaryFile(suffix=".txt") as f:
@@ -141,15 +142,19 @@ def fast_stacks(pyspect, pythons, secs, quick):
         for py in pythons:
             label = py.label if py.label != "system" else "sys3.11"
             dropped, paused, paused_ms = drop_rate(pyspect, py, secs, out)
+            # About a second of work on every version (3.11+ run the
+            # rounds several times faster than 2.7-3.10).
+            t, _ = recursion_time(py)
+            rounds = max(RECURSION_ROUNDS, int(RECURSION_ROUNDS / max(t, 0.01)))
             ratios, held = [], []
             for i in range(5 if quick else 9):
                 # Alternate which side runs first: drift hits both alike.
                 if i % 2:
-                    under, ms = recursion_time(py, pyspect)
-                    base, _ = recursion_time(py)
+                    under, ms = recursion_time(py, pyspect, rounds=rounds)
+                    base, _ = recursion_time(py, rounds=rounds)
                 else:
-                    base, _ = recursion_time(py)
-                    under, ms = recursion_time(py, pyspect)
+                    base, _ = recursion_time(py, rounds=rounds)
+                    under, ms = recursion_time(py, pyspect, rounds=rounds)
                 ratios.append(under / base)
                 held.append(ms / 1e3 / under)
             slowdown = sorted(ratios)[len(ratios) // 2]
