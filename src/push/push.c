@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -482,6 +483,32 @@ sender(void *arg)
 
 /* ---- the recorder's side ------------------------------------------------- */
 
+/*
+ * Start the sender thread with every signal blocked but the faults a
+ * bug of its own would raise: a signal sent to pyspect (Ctrl-C, SIGTERM,
+ * a stop) is then taken by the sampling thread, whose handlers act on
+ * it, and never runs the pause's guard on this thread, which cannot let
+ * the target go (only the thread that seized a target can release it).
+ */
+static int
+start_sender(struct push *ps)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS,  SIGFPE,
+                                 SIGILL,  SIGTRAP, SIGSYS};
+    sigset_t all, old;
+    size_t i;
+    int rc;
+
+    sigfillset(&all);
+    for (i = 0; i < ARRAY_SIZE(faults); i++) {
+        sigdelset(&all, faults[i]);
+    }
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&ps->thread, NULL, sender, ps);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int
 push_start(const struct push_options *o, struct push **out)
 {
@@ -558,7 +585,7 @@ push_start(const struct push_options *o, struct push **out)
     pthread_condattr_destroy(&attr);
     ps->next_summary =
         mono_s() + (o->log_every_s > 0 ? o->log_every_s : PUSH_LOG_EVERY_S);
-    rc = pthread_create(&ps->thread, NULL, sender, ps);
+    rc = start_sender(ps);
     if (rc != 0) {
         push_finish(ps, 0, 1, NULL);
         return err_set(PS_EIO, "cannot start the sender thread: %s",

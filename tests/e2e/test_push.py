@@ -239,6 +239,45 @@ def test_sigterm_sends_the_last_interval(busy, receivers, tmp_path):
     assert "1 profiles sent" in err
 
 
+def test_signals_go_to_the_sampling_thread(busy, receivers, tmp_path):
+    # A signal sent to pyspect must be taken by the thread that samples
+    # (and pauses, with --blocking: only it can let the target go), never
+    # by the sender thread: that one blocks every signal but the faults.
+    rx = serve(receivers)
+    p = Pushing("--push", rx.url(), "--app", "svc", "--every", "60",
+                "--blocking", "-r", "50", busy.pid)
+    def masks():
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % p.p.pid)]
+        out = {}
+        for tid in tids:
+            with open("/proc/%d/task/%d/status" % (p.p.pid, tid)) as f:
+                out[tid] = int(re.search(r"SigBlk:\s*([0-9a-f]+)",
+                                         f.read()).group(1), 16)
+        return out
+
+    segv = 1 << (signal.SIGSEGV - 1)
+    # A new thread starts with every signal blocked (glibc) and takes the
+    # mask it was given once it first runs: wait for that.
+    deadline = time.monotonic() + 10
+    while True:
+        blocked = masks()
+        if len(blocked) > 1 and not any(m & segv for m in blocked.values()):
+            break
+        assert time.monotonic() < deadline, blocked
+        time.sleep(0.05)
+    for tid, mask in blocked.items():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP,
+                    signal.SIGHUP):
+            assert bool(mask & (1 << (sig - 1))) == (tid != p.p.pid), \
+                (tid, sig, hex(mask))
+    rc, err = p.wait(30, signal.SIGINT)
+    assert rc == 0, err
+    with open("/proc/%d/status" % busy.pid) as f:
+        status = f.read()
+    assert "TracerPid:\t0\n" in status
+    assert status.split("State:\t")[1][0] not in "tT"
+
+
 def test_server_down_then_back(busy, receivers, tmp_path):
     port = free_port()
     p = Pushing("--push", "http://127.0.0.1:%d" % port, "--app", "svc",
