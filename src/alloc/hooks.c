@@ -665,63 +665,38 @@ py_free(int d, void *p)
     a->free(a->ctx, p);
 }
 
-/* The MEM and OBJ domains' wrappers: one set each, so that neither needs
- * its ctx. */
-static void *
-py_mem_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return py_malloc(PY_MEM, n);
-}
+/*
+ * A domain's four wrappers over impl_malloc, impl_calloc, impl_realloc
+ * and impl_free, which take the domain: one set per domain and mode, so
+ * that none needs its ctx (a free left unwrapped gets the original's)
+ * and each inlines with its domain a constant.
+ */
+#define PY_DOMAIN_WRAPPERS(name, impl, d)                                     \
+    static void *name##_malloc(void *ctx, size_t n)                           \
+    {                                                                         \
+        (void)ctx;                                                            \
+        return impl##_malloc(d, n);                                           \
+    }                                                                         \
+    static void *name##_calloc(void *ctx, size_t nelem, size_t elsize)        \
+    {                                                                         \
+        (void)ctx;                                                            \
+        return impl##_calloc(d, nelem, elsize);                               \
+    }                                                                         \
+    static void *name##_realloc(void *ctx, void *p, size_t n)                 \
+    {                                                                         \
+        (void)ctx;                                                            \
+        return impl##_realloc(d, p, n);                                       \
+    }                                                                         \
+    static void name##_free(void *ctx, void *p)                               \
+    {                                                                         \
+        (void)ctx;                                                            \
+        impl##_free(d, p);                                                    \
+    }
 
-static void *
-py_mem_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    (void)ctx;
-    return py_calloc(PY_MEM, nelem, elsize);
-}
-
-static void *
-py_mem_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    return py_realloc(PY_MEM, p, n);
-}
-
-static void
-py_mem_free(void *ctx, void *p)
-{
-    (void)ctx;
-    py_free(PY_MEM, p);
-}
-
-static void *
-py_obj_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return py_malloc(PY_OBJ, n);
-}
-
-static void *
-py_obj_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    (void)ctx;
-    return py_calloc(PY_OBJ, nelem, elsize);
-}
-
-static void *
-py_obj_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    return py_realloc(PY_OBJ, p, n);
-}
-
-static void
-py_obj_free(void *ctx, void *p)
-{
-    (void)ctx;
-    py_free(PY_OBJ, p);
-}
+/* clang-format off */
+PY_DOMAIN_WRAPPERS(py_mem, py, PY_MEM)
+PY_DOMAIN_WRAPPERS(py_obj, py, PY_OBJ)
+/* clang-format on */
 
 /*
  * With --all every block is recorded and every free looked up: no
@@ -794,61 +769,10 @@ py_all_free(int d, void *p)
     a->free(a->ctx, p);
 }
 
-static void *
-py_mem_all_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return py_all_malloc(PY_MEM, n);
-}
-
-static void *
-py_mem_all_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    (void)ctx;
-    return py_all_calloc(PY_MEM, nelem, elsize);
-}
-
-static void *
-py_mem_all_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    return py_all_realloc(PY_MEM, p, n);
-}
-
-static void
-py_mem_all_free(void *ctx, void *p)
-{
-    (void)ctx;
-    py_all_free(PY_MEM, p);
-}
-
-static void *
-py_obj_all_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return py_all_malloc(PY_OBJ, n);
-}
-
-static void *
-py_obj_all_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    (void)ctx;
-    return py_all_calloc(PY_OBJ, nelem, elsize);
-}
-
-static void *
-py_obj_all_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    return py_all_realloc(PY_OBJ, p, n);
-}
-
-static void
-py_obj_all_free(void *ctx, void *p)
-{
-    (void)ctx;
-    py_all_free(PY_OBJ, p);
-}
+/* clang-format off */
+PY_DOMAIN_WRAPPERS(py_mem_all, py_all, PY_MEM)
+PY_DOMAIN_WRAPPERS(py_obj_all, py_all, PY_OBJ)
+/* clang-format on */
 
 /* pymalloc's arenas: the objects in them are counted, not the arenas. */
 static void *
