@@ -300,19 +300,20 @@ plan_chunk(struct py_stack_plan *p, raddr_t addr)
     return NULL;
 }
 
-/* Make sure the plan covers [addr, addr + len), as the walk needs it. */
+/*
+ * The range of the target to copy so that a walk finds [addr, addr +
+ * len) in the copy: in a data-stack chunk, from its first frame with room
+ * to grow, never beyond its end; a PyFrameObject, in aligned blocks.
+ */
 static void
-plan_cover(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
-           size_t len)
+plan_range(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
+           size_t len, raddr_t *lo_out, raddr_t *hi_out)
 {
     const struct py_layout *l = &s->rt->layout;
     struct py_region *chunk = plan_chunk(p, addr);
     raddr_t lo = addr, hi = addr + len;
-    uint64_t round = s->stats.rounds;
 
     if (chunk != NULL) {
-        /* In a data-stack chunk: from its first frame, with room to
-         * grow, never beyond its end. */
         lo = chunk->addr + (raddr_t)l->chunk_data;
         hi += CHUNK_SLACK;
         if (hi > chunk->addr + chunk->len) {
@@ -325,14 +326,30 @@ plan_cover(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
         lo = addr & ~(raddr_t)(FRAME_BLOCK - 1);
         hi = (addr + len + FRAME_BLOCK - 1) & ~(raddr_t)(FRAME_BLOCK - 1);
     }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+/* Make sure the plan covers [addr, addr + len), as a walk needs it. */
+static void
+plan_cover(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
+           size_t len)
+{
+    raddr_t lo, hi;
+
+    plan_range(s, p, addr, len, &lo, &hi);
     regions_add(p->regions, &p->nregions, PY_PLAN_REGIONS, lo,
-                (size_t)(hi - lo), round, MERGE_GAP);
+                (size_t)(hi - lo), s->stats.rounds, MERGE_GAP);
 }
 
 /*
  * Learn from a walk where this stack lies: the chunks it found (a walk
  * that read them), the frames it visited, the _PyCFrame slot it started
- * from and the code objects it ran.
+ * from and the code objects it ran.  The frames' ranges are merged here
+ * as regions_add() would merge them (overlapping or within MERGE_GAP),
+ * so that a stack of frames in one chunk or in neighbouring blocks costs
+ * one call to it, not one per frame; code objects repeat (recursion) and
+ * are added once per run of the same one.
  */
 static void
 plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
@@ -342,6 +359,8 @@ plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
     struct py_stack_plan *p = t->plan;
     uint64_t round = s->stats.rounds;
     size_t clen = py_stack_code_header_len(s->rt), i;
+    raddr_t cur_lo = 0, cur_hi = 0, last_code = 0;
+    int have = 0;
 
     if (st->nchunks > 0) {
         p->nchunks = 0;
@@ -352,7 +371,25 @@ plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
         }
     }
     for (i = 0; i < st->nvisited; i++) {
-        plan_cover(s, p, st->visited[i], st->header_len);
+        raddr_t lo, hi;
+
+        plan_range(s, p, st->visited[i], st->header_len, &lo, &hi);
+        if (have && lo <= cur_hi + MERGE_GAP && cur_lo <= hi + MERGE_GAP) {
+            cur_lo = lo < cur_lo ? lo : cur_lo;
+            cur_hi = hi > cur_hi ? hi : cur_hi;
+            continue;
+        }
+        if (have) {
+            regions_add(p->regions, &p->nregions, PY_PLAN_REGIONS, cur_lo,
+                        (size_t)(cur_hi - cur_lo), round, MERGE_GAP);
+        }
+        cur_lo = lo;
+        cur_hi = hi;
+        have = 1;
+    }
+    if (have) {
+        regions_add(p->regions, &p->nregions, PY_PLAN_REGIONS, cur_lo,
+                    (size_t)(cur_hi - cur_lo), round, MERGE_GAP);
     }
     if (!pyl_has(l->tstate_frame) && !pyl_has(l->tstate_current_frame) &&
         t->thread.top_slot != 0) {
@@ -360,8 +397,13 @@ plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
                     t->thread.top_slot, 8, round, 0);
     }
     for (i = 0; i < st->n; i++) {
-        regions_add(p->codes, &p->ncodes, PY_PLAN_CODES, st->v[i].code->addr,
-                    clen, round, 0);
+        raddr_t code = st->v[i].code->addr;
+
+        if (code == last_code) {
+            continue;
+        }
+        last_code = code;
+        regions_add(p->codes, &p->ncodes, PY_PLAN_CODES, code, clen, round, 0);
     }
     regions_age(p->regions, &p->nregions, round);
     regions_age(p->codes, &p->ncodes, round);

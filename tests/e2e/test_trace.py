@@ -237,9 +237,18 @@ function hover(d, el, x, y) {
         {bubbles: true, clientX: b.left + p[0], clientY: p[1]}));
   });
 }
-function profile(d, k) {
-  /* Hover every planned point of the profile now shown, then go on. */
+function profile(d, k, waits) {
+  /* Hover every planned point of the profile now shown, then go on.  A
+   * loaded machine may not have drawn the switch to profile k + 1 yet:
+   * wait for its title to say "(k+1/n)", or the last profile would be
+   * hovered twice while the view moves on under the mouse. */
   var t = title(d), plan = null, i = 0;
+  waits = waits || 0;
+  if ((!t || t.slice(-(' (' + (k + 1) + '/' + PLAN.total + ')').length) !==
+       ' (' + (k + 1) + '/' + PLAN.total + ')') && waits < 50) {
+    setTimeout(function () { profile(d, k, waits + 1); }, 100);
+    return;
+  }
   r.titles.push(t);
   PLAN.forEach(function (p) { if (t && t.indexOf(p.name + ' (tid') >= 0) plan = p; });
   var next = function () {
@@ -254,11 +263,27 @@ function profile(d, k) {
     if (i > 0) {
       /* The tooltip comes with a later render, and a view just switched
        * to may still be settling (a loaded machine is slow to): hover
-       * again, up to 25 times. */
+       * again, up to 25 times, a few pixels either side after the first
+       * tries (a long slice is at least 56 px wide), in case the point
+       * fell on a pixel the chart had not drawn yet. */
       if (tip(d) === null && waited++ < 25) {
-        hover(d, chart(d), plan.points[i - 1][0], plan.points[i - 1][1]);
+        var dx = waited < 5 ? 0 : [3, -3, 6, -6][waited & 3];
+        if (waited === 10 || waited === 18) {
+          /* Still nothing: have the view measure itself again, and let
+           * the mouse leave the chart before it comes back. */
+          d.defaultView.dispatchEvent(new d.defaultView.Event('resize'));
+          chart(d).dispatchEvent(new d.defaultView.MouseEvent('mouseleave',
+              {bubbles: false, clientX: 0, clientY: 0}));
+        }
+        hover(d, chart(d), plan.points[i - 1][0] + dx, plan.points[i - 1][1]);
         setTimeout(step, 250);
         return;
+      }
+      if (tip(d) === null) {
+        /* Say what was under the point, for whoever reads the failure. */
+        var el = d.elementFromPoint(plan.points[i - 1][0], plan.points[i - 1][1]);
+        r.missed = (r.missed || []).concat([{name: plan.name, title: title(d),
+            point: plan.points[i - 1], under: el ? el.tagName + '.' + el.className : null}]);
       }
       r.tips[plan.name].push(tip(d));
     }
@@ -357,7 +382,7 @@ def test_speedscope_shows_the_trace(target, tmp_path):
         tips = seen["tips"][name]
         assert len(tips) == len(expect) and expect, (name, tips)
         for tip, (slice_name, ms) in zip(tips, expect):
-            assert tip is not None, (name, slice_name)
+            assert tip is not None, (name, slice_name, seen.get("missed"))
             m = re.match(r"^([\d.]+)(ms|s) \([^)]*%\) (.*)$", tip)
             assert m, tip
             assert m.group(3) == slice_name
