@@ -505,6 +505,8 @@ static size_t py_small_max;
 #define PY_RAW_MIN 513
 static int py_direct[3];
 
+static void *py_mem_realloc(void *ctx, void *p, size_t n);
+static void *py_obj_realloc(void *ctx, void *p, size_t n);
 static void py_mem_free(void *ctx, void *p);
 static void py_obj_free(void *ctx, void *p);
 
@@ -514,6 +516,7 @@ static __attribute__((noinline)) void
 py_direct_off(int d)
 {
     py_direct[d] = 0;
+    py_wrap[d].realloc = d == PY_MEM ? py_mem_realloc : py_obj_realloc;
     py_wrap[d].free = d == PY_MEM ? py_mem_free : py_obj_free;
     py_api->set_allocator(d, &py_wrap[d]);
 }
@@ -908,6 +911,7 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
         py_wrap[d] = py_wrappers[all][d];
         py_wrap[d].ctx = py_orig[d].ctx;
         if (py_direct[d]) {
+            py_wrap[d].realloc = py_orig[d].realloc;
             py_wrap[d].free = py_orig[d].free;
         }
         api->set_allocator(d, &py_wrap[d]);
