@@ -444,15 +444,6 @@ mremap(void *old, size_t old_len, size_t len, int flags, ...)
 
 /* ---- Python's allocators ------------------------------------------------ */
 
-/* PyMemAllocatorEx, as every CPython 3 declares it. */
-struct py_allocator {
-    void *ctx;
-    void *(*malloc)(void *ctx, size_t n);
-    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
-    void *(*realloc)(void *ctx, void *p, size_t n);
-    void (*free)(void *ctx, void *p);
-};
-
 /* PyObjectArenaAllocator. */
 struct py_arena_allocator {
     void *ctx;
@@ -469,7 +460,7 @@ struct py_arena_allocator {
  * wrappers below read the allocator they wrap from py_orig, never from
  * their ctx argument, which is the original's: a free left unwrapped
  * (py_direct) gets the ctx it expects. */
-static struct py_allocator py_orig[3], py_wrap[3];
+static struct alloc_py_allocator py_orig[3], py_wrap[3];
 static struct py_arena_allocator arena_orig, arena_wrap;
 static const struct pyframes_api *py_api;
 
@@ -482,7 +473,7 @@ static const struct pyframes_api *py_api;
  * malloc_debug): then every request is marked.
  */
 #define PY_SMALL_MAX (512 - 64)
-static size_t py_small_max;
+size_t alloc_py_small_max;
 
 /*
  * Who sees a sampled Python block freed.  Free is the domains' hottest
@@ -528,7 +519,7 @@ enum py_op { PY_OP_MALLOC, PY_OP_CALLOC, PY_OP_REALLOC };
 static __attribute__((noinline)) void *
 py_sampled(int d, enum py_op op, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     int direct = py_direct[d];
     size_t ask = direct && n < PY_RAW_MIN ? PY_RAW_MIN : n;
@@ -558,12 +549,12 @@ py_sampled(int d, enum py_op op, void *p, size_t n)
 static __attribute__((noinline)) void *
 py_malloc_slow(int d, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     void *p;
 
     /* A small request comes with its countdown taken off. */
-    if ((n > py_small_max && (t->countdown -= (int64_t)n) >= 0) ||
+    if ((n > alloc_py_small_max && (t->countdown -= (int64_t)n) >= 0) ||
         t->busy != 0) {
         /* Large: pymalloc passes it to malloc, marked. */
         t->busy++;
@@ -579,9 +570,9 @@ py_malloc_slow(int d, size_t n)
 static inline __attribute__((always_inline)) void *
 py_malloc(int d, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
-    if (ALLOC_LIKELY(n <= py_small_max) &&
+    if (ALLOC_LIKELY(n <= alloc_py_small_max) &&
         ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
         return a->malloc(a->ctx, n);
     }
@@ -591,7 +582,7 @@ py_malloc(int d, size_t n)
 static inline __attribute__((always_inline)) void *
 py_calloc(int d, size_t nelem, size_t elsize)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     size_t n;
     void *p;
@@ -609,7 +600,7 @@ py_calloc(int d, size_t nelem, size_t elsize)
 static __attribute__((noinline)) void *
 py_realloc_slow(int d, void *p, size_t n, int counted)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     void *q;
 
@@ -631,9 +622,9 @@ py_realloc_slow(int d, void *p, size_t n, int counted)
 static inline __attribute__((always_inline)) void *
 py_realloc(int d, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
-    if (ALLOC_LIKELY(n <= py_small_max) &&
+    if (ALLOC_LIKELY(n <= alloc_py_small_max) &&
         ALLOC_LIKELY(!alloc_maybe_tracked(p))) {
         if (ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
             return a->realloc(a->ctx, p, n);
@@ -646,7 +637,7 @@ py_realloc(int d, void *p, size_t n)
 static __attribute__((noinline)) void
 py_free_slow(int d, void *p)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
     if (alloc_tls.busy == 0) {
         tracker_free(p);
@@ -659,7 +650,7 @@ py_free_slow(int d, void *p)
 static inline __attribute__((always_inline)) void
 py_free(int d, void *p)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
     if (ALLOC_UNLIKELY(alloc_maybe_tracked(p)) && p != NULL) {
         py_free_slow(d, p);
@@ -701,82 +692,6 @@ PY_DOMAIN_WRAPPERS(py_mem, py, PY_MEM)
 PY_DOMAIN_WRAPPERS(py_obj, py, PY_OBJ)
 /* clang-format on */
 
-/*
- * With --all every block is recorded and every free looked up: no
- * countdown, no filter, the tracker straight away.  A large request
- * (pymalloc passes it to malloc) is marked, as on the sampled path.
- */
-static inline __attribute__((always_inline)) void *
-py_all_malloc(int d, size_t n)
-{
-    struct py_allocator *a = &py_orig[d];
-    struct alloc_tls *t = &alloc_tls;
-    void *p;
-
-    if (ALLOC_LIKELY(n <= py_small_max)) {
-        p = a->malloc(a->ctx, n);
-    } else {
-        t->busy++;
-        p = a->malloc(a->ctx, n);
-        t->busy--;
-    }
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
-        tracker_alloc(t, p, n, ALLOC_SRC_PY);
-    }
-    return p;
-}
-
-static inline __attribute__((always_inline)) void *
-py_all_calloc(int d, size_t nelem, size_t elsize)
-{
-    struct py_allocator *a = &py_orig[d];
-    struct alloc_tls *t = &alloc_tls;
-    void *p;
-
-    t->busy++;
-    p = a->calloc(a->ctx, nelem, elsize);
-    t->busy--;
-    if (p != NULL && t->busy == 0) {
-        tracker_alloc(t, p, nelem * elsize, ALLOC_SRC_PY);
-    }
-    return p;
-}
-
-static inline __attribute__((always_inline)) void *
-py_all_realloc(int d, void *p, size_t n)
-{
-    struct py_allocator *a = &py_orig[d];
-    struct alloc_tls *t = &alloc_tls;
-    void *q;
-
-    if (p != NULL && t->busy == 0) {
-        tracker_free(p);
-    }
-    t->busy++;
-    q = a->realloc(a->ctx, p, n);
-    t->busy--;
-    if (q != NULL && t->busy == 0) {
-        tracker_alloc(t, q, n, ALLOC_SRC_PY);
-    }
-    return q;
-}
-
-static inline __attribute__((always_inline)) void
-py_all_free(int d, void *p)
-{
-    struct py_allocator *a = &py_orig[d];
-
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
-        tracker_free(p);
-    }
-    a->free(a->ctx, p);
-}
-
-/* clang-format off */
-PY_DOMAIN_WRAPPERS(py_mem_all, py_all, PY_MEM)
-PY_DOMAIN_WRAPPERS(py_obj_all, py_all, PY_OBJ)
-/* clang-format on */
-
 /* pymalloc's arenas: the objects in them are counted, not the arenas. */
 static void *
 py_arena_alloc(void *ctx, size_t n)
@@ -807,7 +722,7 @@ py_arena_free(void *ctx, void *p, size_t n)
 static void *
 raw_malloc(void *ctx, size_t n)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
     void *p;
 
     (void)ctx;
@@ -819,7 +734,7 @@ raw_malloc(void *ctx, size_t n)
 static void *
 raw_calloc(void *ctx, size_t nelem, size_t elsize)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
     void *p;
 
     (void)ctx;
@@ -833,7 +748,7 @@ raw_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *
 raw_realloc(void *ctx, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
     void *q;
 
     (void)ctx;
@@ -848,7 +763,7 @@ raw_realloc(void *ctx, void *p, size_t n)
 static void
 raw_free(void *ctx, void *p)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
 
     (void)ctx;
     if (p != NULL) {
@@ -858,8 +773,9 @@ raw_free(void *ctx, void *p)
 }
 
 /* Each domain's wrappers: sampled, and with --all (the RAW domain's are
- * the same in both). */
-static const struct py_allocator py_wrappers[2][3] = {
+ * the same in both; tracker.c's for MEM and OBJ, which find the
+ * original in their ctx). */
+static const struct alloc_py_allocator py_wrappers[2][3] = {
     {
         {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
         {NULL, py_mem_malloc, py_mem_calloc, py_mem_realloc, py_mem_free},
@@ -867,10 +783,10 @@ static const struct py_allocator py_wrappers[2][3] = {
     },
     {
         {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
-        {NULL, py_mem_all_malloc, py_mem_all_calloc, py_mem_all_realloc,
-         py_mem_all_free},
-        {NULL, py_obj_all_malloc, py_obj_all_calloc, py_obj_all_realloc,
-         py_obj_all_free},
+        {NULL, tracker_py_malloc, tracker_py_calloc, tracker_py_realloc,
+         tracker_py_free},
+        {NULL, tracker_py_malloc, tracker_py_calloc, tracker_py_realloc,
+         tracker_py_free},
     },
 };
 
@@ -882,7 +798,7 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
 
     /* This may run inside pymalloc itself (a malloc it makes while it
      * grows its arena table): nothing here may call into it. */
-    py_small_max =
+    alloc_py_small_max =
         env != NULL && strncmp(env, "malloc", 6) == 0 ? 0 : PY_SMALL_MAX;
     py_api = api;
 
@@ -895,10 +811,10 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
             api->set_arena(&arena_wrap);
         }
     } else {
-        py_small_max = 0;
+        alloc_py_small_max = 0;
     }
     for (d = raw ? PY_RAW : PY_MEM; d <= PY_OBJ; d++) {
-        struct py_allocator cur;
+        struct alloc_py_allocator cur;
 
         api->get_allocator(d, &cur);
         /* Ours already when attached again (the mode may have
@@ -909,7 +825,7 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
         }
         py_direct[d] = d != PY_RAW && !all;
         py_wrap[d] = py_wrappers[all][d];
-        py_wrap[d].ctx = py_orig[d].ctx;
+        py_wrap[d].ctx = all && d != PY_RAW ? &py_orig[d] : py_orig[d].ctx;
         if (py_direct[d]) {
             py_wrap[d].realloc = py_orig[d].realloc;
             py_wrap[d].free = py_orig[d].free;
