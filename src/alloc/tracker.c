@@ -77,8 +77,9 @@ unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
 #define YOUNG_SLOTS (1u << YOUNG_BITS)
 
 static struct young_slot {
-    uint64_t key; /* address; 0: empty */
-    uint64_t val; /* as the map's: size << 24 | stack index */
+    uint64_t key;             /* address; 0: empty */
+    uint64_t val;             /* as the map's: size << 24 | stack index */
+    struct alloc_counters *c; /* the stack's counters */
 } young[YOUNG_SLOTS];
 
 /*
@@ -882,15 +883,17 @@ filter_remove(const void *p)
     }
 }
 
-/* Take back what a live block added.  Under the lock. */
+/* Take back what a live block added (c: its stack's counters, or NULL
+ * to look them up).  Under the lock. */
 static inline __attribute__((always_inline)) void
-live_remove(void *p, uint64_t val, int all)
+live_remove(void *p, uint64_t val, int all, struct alloc_counters *c)
 {
-    uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
     size_t n = (size_t)(val >> STACK_INDEX_BITS);
-    struct alloc_counters *c = counters(index);
     uint64_t bytes, blocks;
 
+    if (c == NULL) {
+        c = counters((uint32_t)(val & STACK_INDEX_MAX));
+    }
     weigh(n, &bytes, &blocks, all);
     peak_sync(c);
     c->live_bytes -= bytes < c->live_bytes ? bytes : c->live_bytes;
@@ -932,7 +935,7 @@ young_evict(struct young_slot *y, uint64_t key)
     int had;
 
     if (y->key == key) {
-        live_remove((void *)(uintptr_t)key, y->val, g.all);
+        live_remove((void *)(uintptr_t)key, y->val, g.all, y->c);
         return 0;
     }
     had = map_put(&g.live, y->key, y->val, &old);
@@ -940,13 +943,13 @@ young_evict(struct young_slot *y, uint64_t key)
         return -1;
     }
     if (had) {
-        live_remove((void *)(uintptr_t)y->key, old, g.all);
+        live_remove((void *)(uintptr_t)y->key, old, g.all, NULL);
     }
     return 0;
 }
 
 static inline int
-live_insert(uint64_t key, uint64_t val)
+live_insert(uint64_t key, uint64_t val, struct alloc_counters *c)
 {
     struct young_slot *y = young_at(key);
 
@@ -955,20 +958,24 @@ live_insert(uint64_t key, uint64_t val)
     }
     y->key = key;
     y->val = val;
+    y->c = c;
     return 0;
 }
 
-/* Take key out of the live set: 1 with its value, 0 when not there. */
+/* Take key out of the live set: 1 with its value and, when it was
+ * young, its counters in *c (else NULL); 0 when not there. */
 static inline int
-live_take(uint64_t key, uint64_t *val)
+live_take(uint64_t key, uint64_t *val, struct alloc_counters **c)
 {
     struct young_slot *y = young_at(key);
 
     if (y->key == key) {
         *val = y->val;
+        *c = y->c;
         y->key = 0;
         return 1;
     }
+    *c = NULL;
     return map_del(&g.live, key, val);
 }
 
@@ -990,12 +997,12 @@ live_add(void *p, size_t n, uint32_t index, int allocated, int all,
     if (ALLOC_UNLIKELY(n > SIZE_MAX_TRACKED)) {
         n = SIZE_MAX_TRACKED;
     }
-    if (live_insert((uint64_t)(uintptr_t)p,
-                    ((uint64_t)n << STACK_INDEX_BITS) | index) < 0) {
-        return;
-    }
     if (c == NULL) {
         c = counters(index);
+    }
+    if (live_insert((uint64_t)(uintptr_t)p,
+                    ((uint64_t)n << STACK_INDEX_BITS) | index, c) < 0) {
+        return;
     }
     weigh(n, &bytes, &blocks, all);
     peak_sync(c);
@@ -1539,13 +1546,14 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
 static inline __attribute__((always_inline)) void
 free_record(void *p)
 {
+    struct alloc_counters *c;
     uint64_t val;
     int held;
 
     held = hot_lock();
     if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
-        live_take((uint64_t)(uintptr_t)p, &val)) {
-        live_remove(p, val, g.all);
+        live_take((uint64_t)(uintptr_t)p, &val, &c)) {
+        live_remove(p, val, g.all, c);
     }
     hot_unlock(held);
 }
@@ -1641,17 +1649,18 @@ void
 tracker_unmap(void *p, size_t n)
 {
     struct alloc_tls *t = &alloc_tls;
+    struct alloc_counters *c;
     uint64_t val;
     int held;
 
     t->busy++;
     held = hot_lock();
     if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
-        live_take((uint64_t)(uintptr_t)p, &val)) {
+        live_take((uint64_t)(uintptr_t)p, &val, &c)) {
         size_t size = (size_t)(val >> STACK_INDEX_BITS);
         uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
 
-        live_remove(p, val, g.all);
+        live_remove(p, val, g.all, c);
         /* Unmapping the head of a mapping leaves its tail live. */
         if (n < size) {
             n = (n + 4095) & ~(size_t)4095;

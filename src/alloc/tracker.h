@@ -220,6 +220,23 @@ pyframes_walk_owned(const char *f, int32_t back, int32_t pos, int32_t owner_at,
     uint64_t h = PYFRAMES_HASH_SEED;
     uint32_t n = 0, steps;
 
+    if (skip == 0) {
+        /* No owner is skipped (3.11): the owner need not be read. */
+        for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
+            const char *next;
+            uint64_t instr;
+
+            memcpy(&instr, f + pos, sizeof(instr));
+            h = pyframes_mix_instr(h, instr);
+            memcpy(&next, f + back, sizeof(next));
+            f = next;
+        }
+        n = 4 * ALLOC_FRAMES_MAX - steps;
+        (void)owner_at;
+        *nframes = n;
+        h = pyframes_mix(h, n);
+        return h ? h : 1;
+    }
     for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
         uint32_t owner = (unsigned char)f[owner_at];
         const char *next;
