@@ -129,9 +129,25 @@ struct tracker {
     uint32_t full_stack;    /* where stacks go once the table is full */
     uint32_t gen;           /* changes when stack indexes are forgotten */
     uint64_t next_check_ns; /* attached: when to look for pyspect again */
+    /* The interpreter's running flag while tracking with no pyspect
+     * attached, else a zero (running_now()). */
+    const int *running;
 };
 
-static struct tracker g = {.fd = -1, .gen = 1};
+static const int not_running;
+static struct tracker g = {.fd = -1, .gen = 1, .running = &not_running};
+
+/* After tracking, the controller or the interpreter's flag changed. */
+static void
+running_sync(void)
+{
+    const int *flag = pyframes_initialized;
+
+    __atomic_store_n(
+        &g.running,
+        g.tracking && g.controller == 0 && flag != NULL ? flag : &not_running,
+        __ATOMIC_RELAXED);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1102,6 +1118,7 @@ configure(const char *env)
     }
     g.root_pid = root;
     g.enabled = g.dir[0] != '\0' && (g.pid == root || g.follow);
+    running_sync();
 }
 
 void
@@ -1145,6 +1162,7 @@ start_locked(void)
     g.next_check_ns = 0;
     g.tracking = 1;
     memset(alloc_filter, g.all ? 255 : 0, sizeof(alloc_filter));
+    running_sync();
     return 0;
 }
 
@@ -1195,6 +1213,7 @@ stop_locked(enum alloc_state state)
         g.controller = 0;
         g.enabled = 0;
     }
+    running_sync();
 }
 
 void
@@ -1331,6 +1350,23 @@ ended_slow(void)
     r = check_ended();
     alloc_tls.busy--;
     return r;
+}
+
+/*
+ * Tracking, and not just ended?  The question every recorded allocation
+ * and free asks under the lock: one flag while tracking with no pyspect
+ * attached (the interpreter's own, through g.running), else the full
+ * answer.
+ */
+static inline __attribute__((always_inline)) int ended(void);
+
+static inline __attribute__((always_inline)) int
+running_now(void)
+{
+    if (ALLOC_LIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) != 0)) {
+        return 1;
+    }
+    return g.tracking && !ended();
 }
 
 static inline __attribute__((always_inline)) int
@@ -1487,7 +1523,7 @@ alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
     hash = stack_hash(src, &nframes);
     e = scache_at(hash);
     held = hot_lock();
-    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended())) {
+    if (ALLOC_LIKELY(running_now())) {
         if (ALLOC_LIKELY(e->hash == hash) && ALLOC_LIKELY(e->gen == g.gen)) {
             index = e->index;
             c = e->c;
@@ -1551,7 +1587,7 @@ free_record(void *p)
     int held;
 
     held = hot_lock();
-    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
+    if (ALLOC_LIKELY(running_now()) &&
         live_take((uint64_t)(uintptr_t)p, &val, &c)) {
         live_remove(p, val, g.all, c);
     }
@@ -1702,6 +1738,7 @@ tracker_fork_child(void)
 
     g.lock = 0;
     g.tracking = 0;
+    running_sync();
     memset(alloc_filter, 0, sizeof(alloc_filter));
     if (g.base != NULL) {
         alloc_real_munmap(g.base, ALLOC_STORE_HEADER + ALLOC_LOG_MAX);
