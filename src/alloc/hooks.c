@@ -501,8 +501,6 @@ size_t alloc_py_small_max;
 #define PY_RAW_MIN 513
 static int py_direct[3];
 
-static void *py_mem_realloc(void *ctx, void *p, size_t n);
-static void *py_obj_realloc(void *ctx, void *p, size_t n);
 static void py_mem_free(void *ctx, void *p);
 static void py_obj_free(void *ctx, void *p);
 
@@ -512,7 +510,6 @@ static __attribute__((noinline)) void
 py_direct_off(int d)
 {
     py_direct[d] = 0;
-    py_wrap[d].realloc = d == PY_MEM ? py_mem_realloc : py_obj_realloc;
     py_wrap[d].free = d == PY_MEM ? py_mem_free : py_obj_free;
     py_api->set_allocator(d, &py_wrap[d]);
 }
@@ -832,7 +829,6 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
         py_wrap[d] = py_wrappers[all][d];
         py_wrap[d].ctx = all && d != PY_RAW ? &py_orig[d] : py_orig[d].ctx;
         if (py_direct[d]) {
-            py_wrap[d].realloc = py_orig[d].realloc;
             py_wrap[d].free = py_orig[d].free;
         }
         api->set_allocator(d, &py_wrap[d]);
