@@ -11,9 +11,9 @@
  * next sample.  Once the interpreter runs, the Python allocator domains
  * MEM and OBJ (pymalloc) are wrapped the same way, so a Python object is
  * attributed to the line that made it, not to whoever grew a pymalloc
- * arena (their free and realloc only where they must be: see
- * py_direct); while a wrapped Python allocator runs, the thread is busy
- * and the malloc or mmap it makes underneath is not counted twice.
+ * arena (their free only where it must be: see py_direct); while a
+ * wrapped Python allocator runs, the thread is busy and the malloc or
+ * mmap it makes underneath is not counted twice.
  *
  * Until the real functions are found (dlsym itself allocates), requests
  * are served from a small static arena whose blocks are never freed.
@@ -458,10 +458,10 @@ struct py_arena_allocator {
 
 /* What each domain did before it was wrapped, and what it does now.  The
  * sampled wrappers below read the allocator they wrap from py_orig,
- * never from their ctx argument, which is the original's: a free or
- * realloc left unwrapped (py_direct) gets the ctx it expects.  With
- * --all, the MEM and OBJ domains' ctx is py_orig[d] itself, which
- * tracker.c's wrappers read. */
+ * never from their ctx argument, which is the original's: a free left
+ * unwrapped (py_direct) gets the ctx it expects.  With --all, the MEM
+ * and OBJ domains' ctx is py_orig[d] itself, which tracker.c's wrappers
+ * read. */
 static struct alloc_py_allocator py_orig[3], py_wrap[3];
 static struct py_arena_allocator arena_orig, arena_wrap;
 static const struct pyframes_api *py_api;
@@ -478,25 +478,26 @@ static const struct pyframes_api *py_api;
 size_t alloc_py_small_max;
 
 /*
- * Who sees a sampled Python block freed or reallocated.  Free is the
- * domains' hottest function, realloc a hot one, and an interpreter built
- * with profile feedback (Debian's) tests at each call site for
- * pymalloc's own functions and runs them inline: a wrapped free or
- * realloc loses that on every call, sampled or not.  So in sampled mode
- * a domain's free and realloc stay its own (py_direct[d]), and a block
- * to be recorded is asked of the domain as PY_RAW_MIN bytes at least,
- * above pymalloc's largest size class: pymalloc takes it from
+ * Who sees a sampled Python block freed.  Free is the domains' hottest
+ * function, and an interpreter built with profile feedback (Debian's)
+ * tests at each call site for pymalloc's own functions and runs them
+ * inline: a wrapped free loses that on every call, sampled or not.  So
+ * in sampled mode a domain's free stays its own (py_direct[d]), and a
+ * block to be recorded is asked of the domain as PY_RAW_MIN bytes at
+ * least, above pymalloc's largest size class: pymalloc takes it from
  * PyMem_RawMalloc (malloc, which is interposed; the wrapped RAW domain
- * when attached) and gives its free and realloc to PyMem_RawFree and
- * PyMem_RawRealloc, where the tracker sees them.  What is not counted
- * then: a realloc of an untracked block that stays within pymalloc
- * (growth past its largest class goes to malloc, and is).  A few hundred bytes more for one block per sample.  Each
- * such block is checked: the C allocator's hook notes what it returned
- * while the thread was busy (raw_seen), and it must be the block the
- * domain returned.  When it is not (debug hooks put a header in front,
- * mimalloc has a heap of its own, a program set its own allocator), the
- * domain's free and realloc are wrapped from then on (py_direct_off()),
- * as they are with --all, where every block is recorded.
+ * when attached) and gives its free to PyMem_RawFree, where the tracker
+ * sees it.  Realloc stays wrapped: it allocates as well as frees (a list
+ * built from [] by append gets its item array from realloc(NULL, n) and
+ * grows it in place within pymalloc), and bytes it allocates unseen
+ * could never be sampled.  A few hundred bytes more for one block per
+ * sample.  Each such block is checked: the C allocator's hook notes what
+ * it returned while the thread was busy (raw_seen), and it must be the
+ * block the domain returned.  When it is not (debug hooks put a header
+ * in front, mimalloc has a heap of its own, a program set its own
+ * allocator), the domain's free is wrapped from then on
+ * (py_direct_off()), as it is with --all, where every block is
+ * recorded.
  */
 #define PY_RAW_MIN 513
 static int py_direct[3];
@@ -504,8 +505,8 @@ static int py_direct[3];
 static void py_mem_free(void *ctx, void *p);
 static void py_obj_free(void *ctx, void *p);
 
-/* This domain's blocks are not all in malloc: wrap its free and
- * realloc.  With the GIL held (a MEM or OBJ call). */
+/* This domain's blocks are not all in malloc: wrap its free.  With the
+ * GIL held (a MEM or OBJ call). */
 static __attribute__((noinline)) void
 py_direct_off(int d)
 {
@@ -664,7 +665,7 @@ py_free(int d, void *p)
 /*
  * A domain's four sampled wrappers over impl_malloc, impl_calloc,
  * impl_realloc and impl_free, which take the domain: one set per domain,
- * so that none needs its ctx (a free or realloc left unwrapped gets the
+ * so that none needs its ctx (a free left unwrapped gets the
  * original's) and each inlines with its domain a constant.
  */
 #define PY_DOMAIN_WRAPPERS(name, impl, d)                                     \
