@@ -5,7 +5,7 @@ usage: alloctruth.py TRUTH.json [options]
   --fork       a forked child makes its own small objects, then os._exit()
   --tracemalloc  also record tracemalloc's figures for the same lines
   --park       after the work, say PARKED on stdout and wait forever
-  --scale=N    N times as many small objects and buffers (bench/alloc.py)
+  --scale=N    N times as many small objects, buffers and lists (bench/alloc.py)
 
 Each allocating function has its allocation alone on its first line, so
 that line holds exactly what the function allocates: one object per
@@ -109,13 +109,14 @@ def tracemalloc_lines(snapshot, sites):
 
 
 def main():
-    global SMALL_N, BUF_N
+    global SMALL_N, BUF_N, GROWN_N
     truth_path = sys.argv[1]
     opts = set(sys.argv[2:])
     for o in list(opts):
         if o.startswith("--scale="):
             SMALL_N *= int(o.split("=")[1])
             BUF_N *= int(o.split("=")[1])
+            GROWN_N *= int(o.split("=")[1])
     tm = None
     if "--tracemalloc" in opts:
         import tracemalloc
