@@ -154,7 +154,8 @@ def accuracy(pyspect, python):
     print("  %-13s %-9s %12s %9s %9s %9s" % (
         "line", "figure", "truth", "sampled", "--all", "tracemalloc"))
     worst = {"sampled": 0.0, "--all": 0.0}
-    for name in ("small", "buf", "big", "burst_one", "thread_small"):
+    for name in ("small", "buf", "big", "burst_one", "thread_small",
+                 "grow_append"):
         t = truth["sites"][name]
         for key in ("live_bytes", "allocated_bytes"):
             if t[key] == 0:

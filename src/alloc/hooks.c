@@ -444,15 +444,6 @@ mremap(void *old, size_t old_len, size_t len, int flags, ...)
 
 /* ---- Python's allocators ------------------------------------------------ */
 
-/* PyMemAllocatorEx, as every CPython 3 declares it. */
-struct py_allocator {
-    void *ctx;
-    void *(*malloc)(void *ctx, size_t n);
-    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
-    void *(*realloc)(void *ctx, void *p, size_t n);
-    void (*free)(void *ctx, void *p);
-};
-
 /* PyObjectArenaAllocator. */
 struct py_arena_allocator {
     void *ctx;
@@ -466,10 +457,12 @@ struct py_arena_allocator {
 #define PY_OBJ 2
 
 /* What each domain did before it was wrapped, and what it does now.  The
- * wrappers below read the allocator they wrap from py_orig, never from
- * their ctx argument, which is the original's: a free left unwrapped
- * (py_direct) gets the ctx it expects. */
-static struct py_allocator py_orig[3], py_wrap[3];
+ * sampled wrappers below read the allocator they wrap from py_orig,
+ * never from their ctx argument, which is the original's: a free left
+ * unwrapped (py_direct) gets the ctx it expects.  With --all, the MEM
+ * and OBJ domains' ctx is py_orig[d] itself, which tracker.c's wrappers
+ * read. */
+static struct alloc_py_allocator py_orig[3], py_wrap[3];
 static struct py_arena_allocator arena_orig, arena_wrap;
 static const struct pyframes_api *py_api;
 
@@ -482,7 +475,7 @@ static const struct pyframes_api *py_api;
  * malloc_debug): then every request is marked.
  */
 #define PY_SMALL_MAX (512 - 64)
-static size_t py_small_max;
+size_t alloc_py_small_max;
 
 /*
  * Who sees a sampled Python block freed.  Free is the domains' hottest
@@ -494,13 +487,17 @@ static size_t py_small_max;
  * least, above pymalloc's largest size class: pymalloc takes it from
  * PyMem_RawMalloc (malloc, which is interposed; the wrapped RAW domain
  * when attached) and gives its free to PyMem_RawFree, where the tracker
- * sees it.  A few hundred bytes more for one block per sample.  Each
- * such block is checked: the C allocator's hook notes what it returned
- * while the thread was busy (raw_seen), and it must be the block the
- * domain returned.  When it is not (debug hooks put a header in front,
- * mimalloc has a heap of its own, a program set its own allocator), the
- * domain's free is wrapped from then on (py_direct_off()), as it is
- * with --all, where every block is recorded.
+ * sees it.  Realloc stays wrapped: it allocates as well as frees (a list
+ * built from [] by append gets its item array from realloc(NULL, n) and
+ * grows it in place within pymalloc), and bytes it allocates unseen
+ * could never be sampled.  A few hundred bytes more for one block per
+ * sample.  Each such block is checked: the C allocator's hook notes what
+ * it returned while the thread was busy (raw_seen), and it must be the
+ * block the domain returned.  When it is not (debug hooks put a header
+ * in front, mimalloc has a heap of its own, a program set its own
+ * allocator), the domain's free is wrapped from then on
+ * (py_direct_off()), as it is with --all, where every block is
+ * recorded.
  */
 #define PY_RAW_MIN 513
 static int py_direct[3];
@@ -525,7 +522,7 @@ enum py_op { PY_OP_MALLOC, PY_OP_CALLOC, PY_OP_REALLOC };
 static __attribute__((noinline)) void *
 py_sampled(int d, enum py_op op, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     int direct = py_direct[d];
     size_t ask = direct && n < PY_RAW_MIN ? PY_RAW_MIN : n;
@@ -555,12 +552,12 @@ py_sampled(int d, enum py_op op, void *p, size_t n)
 static __attribute__((noinline)) void *
 py_malloc_slow(int d, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     void *p;
 
     /* A small request comes with its countdown taken off. */
-    if ((n > py_small_max && (t->countdown -= (int64_t)n) >= 0) ||
+    if ((n > alloc_py_small_max && (t->countdown -= (int64_t)n) >= 0) ||
         t->busy != 0) {
         /* Large: pymalloc passes it to malloc, marked. */
         t->busy++;
@@ -576,9 +573,9 @@ py_malloc_slow(int d, size_t n)
 static inline __attribute__((always_inline)) void *
 py_malloc(int d, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
-    if (ALLOC_LIKELY(n <= py_small_max) &&
+    if (ALLOC_LIKELY(n <= alloc_py_small_max) &&
         ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
         return a->malloc(a->ctx, n);
     }
@@ -588,7 +585,7 @@ py_malloc(int d, size_t n)
 static inline __attribute__((always_inline)) void *
 py_calloc(int d, size_t nelem, size_t elsize)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     size_t n;
     void *p;
@@ -606,7 +603,7 @@ py_calloc(int d, size_t nelem, size_t elsize)
 static __attribute__((noinline)) void *
 py_realloc_slow(int d, void *p, size_t n, int counted)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
     void *q;
 
@@ -628,9 +625,9 @@ py_realloc_slow(int d, void *p, size_t n, int counted)
 static inline __attribute__((always_inline)) void *
 py_realloc(int d, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
-    if (ALLOC_LIKELY(n <= py_small_max) &&
+    if (ALLOC_LIKELY(n <= alloc_py_small_max) &&
         ALLOC_LIKELY(!alloc_maybe_tracked(p))) {
         if (ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
             return a->realloc(a->ctx, p, n);
@@ -643,7 +640,7 @@ py_realloc(int d, void *p, size_t n)
 static __attribute__((noinline)) void
 py_free_slow(int d, void *p)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
     if (alloc_tls.busy == 0) {
         tracker_free(p);
@@ -656,7 +653,7 @@ py_free_slow(int d, void *p)
 static inline __attribute__((always_inline)) void
 py_free(int d, void *p)
 {
-    struct py_allocator *a = &py_orig[d];
+    struct alloc_py_allocator *a = &py_orig[d];
 
     if (ALLOC_UNLIKELY(alloc_maybe_tracked(p)) && p != NULL) {
         py_free_slow(d, p);
@@ -666,10 +663,10 @@ py_free(int d, void *p)
 }
 
 /*
- * A domain's four wrappers over impl_malloc, impl_calloc, impl_realloc
- * and impl_free, which take the domain: one set per domain and mode, so
- * that none needs its ctx (a free left unwrapped gets the original's)
- * and each inlines with its domain a constant.
+ * A domain's four sampled wrappers over impl_malloc, impl_calloc,
+ * impl_realloc and impl_free, which take the domain: one set per domain,
+ * so that none needs its ctx (a free left unwrapped gets the
+ * original's) and each inlines with its domain a constant.
  */
 #define PY_DOMAIN_WRAPPERS(name, impl, d)                                     \
     static void *name##_malloc(void *ctx, size_t n)                           \
@@ -696,82 +693,6 @@ py_free(int d, void *p)
 /* clang-format off */
 PY_DOMAIN_WRAPPERS(py_mem, py, PY_MEM)
 PY_DOMAIN_WRAPPERS(py_obj, py, PY_OBJ)
-/* clang-format on */
-
-/*
- * With --all every block is recorded and every free looked up: no
- * countdown, no filter, the tracker straight away.  A large request
- * (pymalloc passes it to malloc) is marked, as on the sampled path.
- */
-static inline __attribute__((always_inline)) void *
-py_all_malloc(int d, size_t n)
-{
-    struct py_allocator *a = &py_orig[d];
-    struct alloc_tls *t = &alloc_tls;
-    void *p;
-
-    if (ALLOC_LIKELY(n <= py_small_max)) {
-        p = a->malloc(a->ctx, n);
-    } else {
-        t->busy++;
-        p = a->malloc(a->ctx, n);
-        t->busy--;
-    }
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
-        tracker_alloc(t, p, n, ALLOC_SRC_PY);
-    }
-    return p;
-}
-
-static inline __attribute__((always_inline)) void *
-py_all_calloc(int d, size_t nelem, size_t elsize)
-{
-    struct py_allocator *a = &py_orig[d];
-    struct alloc_tls *t = &alloc_tls;
-    void *p;
-
-    t->busy++;
-    p = a->calloc(a->ctx, nelem, elsize);
-    t->busy--;
-    if (p != NULL && t->busy == 0) {
-        tracker_alloc(t, p, nelem * elsize, ALLOC_SRC_PY);
-    }
-    return p;
-}
-
-static inline __attribute__((always_inline)) void *
-py_all_realloc(int d, void *p, size_t n)
-{
-    struct py_allocator *a = &py_orig[d];
-    struct alloc_tls *t = &alloc_tls;
-    void *q;
-
-    if (p != NULL && t->busy == 0) {
-        tracker_free(p);
-    }
-    t->busy++;
-    q = a->realloc(a->ctx, p, n);
-    t->busy--;
-    if (q != NULL && t->busy == 0) {
-        tracker_alloc(t, q, n, ALLOC_SRC_PY);
-    }
-    return q;
-}
-
-static inline __attribute__((always_inline)) void
-py_all_free(int d, void *p)
-{
-    struct py_allocator *a = &py_orig[d];
-
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
-        tracker_free(p);
-    }
-    a->free(a->ctx, p);
-}
-
-/* clang-format off */
-PY_DOMAIN_WRAPPERS(py_mem_all, py_all, PY_MEM)
-PY_DOMAIN_WRAPPERS(py_obj_all, py_all, PY_OBJ)
 /* clang-format on */
 
 /* pymalloc's arenas: the objects in them are counted, not the arenas. */
@@ -804,7 +725,7 @@ py_arena_free(void *ctx, void *p, size_t n)
 static void *
 raw_malloc(void *ctx, size_t n)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
     void *p;
 
     (void)ctx;
@@ -816,7 +737,7 @@ raw_malloc(void *ctx, size_t n)
 static void *
 raw_calloc(void *ctx, size_t nelem, size_t elsize)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
     void *p;
 
     (void)ctx;
@@ -830,7 +751,7 @@ raw_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *
 raw_realloc(void *ctx, void *p, size_t n)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
     void *q;
 
     (void)ctx;
@@ -845,7 +766,7 @@ raw_realloc(void *ctx, void *p, size_t n)
 static void
 raw_free(void *ctx, void *p)
 {
-    struct py_allocator *a = &py_orig[PY_RAW];
+    struct alloc_py_allocator *a = &py_orig[PY_RAW];
 
     (void)ctx;
     if (p != NULL) {
@@ -855,8 +776,9 @@ raw_free(void *ctx, void *p)
 }
 
 /* Each domain's wrappers: sampled, and with --all (the RAW domain's are
- * the same in both). */
-static const struct py_allocator py_wrappers[2][3] = {
+ * the same in both; tracker.c's for MEM and OBJ, which find the
+ * original in their ctx). */
+static const struct alloc_py_allocator py_wrappers[2][3] = {
     {
         {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
         {NULL, py_mem_malloc, py_mem_calloc, py_mem_realloc, py_mem_free},
@@ -864,10 +786,10 @@ static const struct py_allocator py_wrappers[2][3] = {
     },
     {
         {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free},
-        {NULL, py_mem_all_malloc, py_mem_all_calloc, py_mem_all_realloc,
-         py_mem_all_free},
-        {NULL, py_obj_all_malloc, py_obj_all_calloc, py_obj_all_realloc,
-         py_obj_all_free},
+        {NULL, tracker_py_malloc, tracker_py_calloc, tracker_py_realloc,
+         tracker_py_free},
+        {NULL, tracker_py_malloc, tracker_py_calloc, tracker_py_realloc,
+         tracker_py_free},
     },
 };
 
@@ -879,7 +801,7 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
 
     /* This may run inside pymalloc itself (a malloc it makes while it
      * grows its arena table): nothing here may call into it. */
-    py_small_max =
+    alloc_py_small_max =
         env != NULL && strncmp(env, "malloc", 6) == 0 ? 0 : PY_SMALL_MAX;
     py_api = api;
 
@@ -892,10 +814,10 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
             api->set_arena(&arena_wrap);
         }
     } else {
-        py_small_max = 0;
+        alloc_py_small_max = 0;
     }
     for (d = raw ? PY_RAW : PY_MEM; d <= PY_OBJ; d++) {
-        struct py_allocator cur;
+        struct alloc_py_allocator cur;
 
         api->get_allocator(d, &cur);
         /* Ours already when attached again (the mode may have
@@ -906,7 +828,7 @@ hooks_wrap_python(const struct pyframes_api *api, int raw)
         }
         py_direct[d] = d != PY_RAW && !all;
         py_wrap[d] = py_wrappers[all][d];
-        py_wrap[d].ctx = py_orig[d].ctx;
+        py_wrap[d].ctx = all && d != PY_RAW ? &py_orig[d] : py_orig[d].ctx;
         if (py_direct[d]) {
             py_wrap[d].free = py_orig[d].free;
         }

@@ -233,6 +233,26 @@ pyframes_init(void)
 }
 
 const int *pyframes_initialized;
+struct pyframes_fast pyframes_fast;
+
+/* The fast case of the walk, where there is one (see tracker.h); after
+ * current_slot was checked against the call. */
+static void
+publish_fast(void)
+{
+    struct pyframes_fast fast = {NULL, 0, 0, 0, 0, 0, 0};
+
+    if (py.current_slot != NULL && py.model == WALK_CFRAME && py.owner >= 0) {
+        fast.top = py.top;
+        fast.cframe_current = py.cframe_current;
+        fast.back = py.back;
+        fast.pos = py.pos;
+        fast.owner = py.owner;
+        fast.skip = py.owner_skip;
+        fast.slot = py.current_slot;
+    }
+    pyframes_fast = fast;
+}
 
 int
 pyframes_unreadable(void)
@@ -276,6 +296,7 @@ pyframes_try_hook(void)
     if (py.current_slot != NULL && *py.current_slot != ts) {
         py.current_slot = NULL;
     }
+    publish_fast();
     hooks_wrap_python(&py.api, 0);
     py.hooked = 1;
     return 1;
@@ -300,6 +321,7 @@ pyframes_attach(void)
     if (py.current_slot != NULL && *py.current_slot != py.current()) {
         py.current_slot = NULL;
     }
+    publish_fast();
     py.gil_release(state);
     return 0;
 }
@@ -388,29 +410,12 @@ raw_frame(const char *f, struct raw_frame *out)
     return out->code != NULL;
 }
 
-static inline uint64_t
-mix(uint64_t h, uint64_t v)
-{
-    h ^= v;
-    h *= 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
-}
-
 /* One frame into the hot hash: one multiply per frame. */
 static inline uint64_t
 mix_frame(uint64_t h, uint64_t code, uint64_t pos)
 {
     h = (h ^ code) * 0x9E3779B97F4A7C15ull;
     h ^= pos;
-    return (h << 27) | (h >> 37);
-}
-
-/* The same for an interpreter frame (3.11+): its position is a pointer
- * into its code object's bytecode, so it names the code object too. */
-static inline uint64_t
-mix_instr(uint64_t h, uint64_t instr)
-{
-    h = (h ^ instr) * 0x9E3779B97F4A7C15ull;
     return (h << 27) | (h >> 37);
 }
 
@@ -430,34 +435,21 @@ pyframes_hash(enum alloc_src src, uint32_t *nframes)
     /* The offsets in locals: a frame is read through char pointers,
      * which the compiler must assume may alias py itself. */
     const int32_t back = py.back, code = py.code, pos = py.pos;
-    uint64_t h = 0x5bd1e995u;
-    uint32_t n = 0, steps;
+    uint64_t h = PYFRAMES_HASH_SEED;
+    uint32_t n, steps;
 
-    if (py.owner < 0) {
-        for (steps = ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
-            h = mix_frame(h, (uint64_t)(uintptr_t)ptr_at(f, code),
-                          (uint64_t)(uint32_t)i32_at(f, pos));
-            f = ptr_at(f, back);
-        }
-        n = ALLOC_FRAMES_MAX - steps;
-    } else {
-        const int32_t owner_at = py.owner;
-        const uint32_t skip = py.owner_skip;
-
-        for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
-            uint32_t owner = (unsigned char)f[owner_at];
-
-            /* Shims and entry frames are not shown: not hashed either,
-             * so that n counts the frames shown. */
-            if (ALLOC_LIKELY(((skip >> (owner & 31)) & 1) == 0)) {
-                h = mix_instr(h, (uint64_t)(uintptr_t)ptr_at(f, pos));
-                n++;
-            }
-            f = ptr_at(f, back);
-        }
+    if (py.owner >= 0) {
+        return pyframes_walk_owned(f, back, pos, py.owner, py.owner_skip,
+                                   nframes);
     }
+    for (steps = ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
+        h = mix_frame(h, (uint64_t)(uintptr_t)ptr_at(f, code),
+                      (uint64_t)(uint32_t)i32_at(f, pos));
+        f = ptr_at(f, back);
+    }
+    n = ALLOC_FRAMES_MAX - steps;
     *nframes = n;
-    h = mix(h, n);
+    h = pyframes_mix(h, n);
     return h ? h : 1;
 }
 
@@ -602,8 +594,10 @@ pyframes_resolve(enum alloc_src src, uint32_t *ids, uint32_t max,
             }
         }
         first = i32_at(code, py.firstlineno);
-        key = mix(mix(mix(0x27d4eb2fu, (uint64_t)(uintptr_t)code), r.pos),
-                  (uint64_t)(uint32_t)first);
+        key = pyframes_mix(
+            pyframes_mix(pyframes_mix(0x27d4eb2fu, (uint64_t)(uintptr_t)code),
+                         r.pos),
+            (uint64_t)(uint32_t)first);
         key = key ? key : 1;
         id = lookup(ctx, key);
         if (id == UINT32_MAX) {

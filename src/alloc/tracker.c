@@ -77,8 +77,9 @@ unsigned char alloc_filter[ALLOC_FILTER_SLOTS];
 #define YOUNG_SLOTS (1u << YOUNG_BITS)
 
 static struct young_slot {
-    uint64_t key; /* address; 0: empty */
-    uint64_t val; /* as the map's: size << 24 | stack index */
+    uint64_t key;             /* address; 0: empty */
+    uint64_t val;             /* as the map's: size << 24 | stack index */
+    struct alloc_counters *c; /* the stack's counters */
 } young[YOUNG_SLOTS];
 
 /*
@@ -128,9 +129,25 @@ struct tracker {
     uint32_t full_stack;    /* where stacks go once the table is full */
     uint32_t gen;           /* changes when stack indexes are forgotten */
     uint64_t next_check_ns; /* attached: when to look for pyspect again */
+    /* The interpreter's running flag while tracking with no pyspect
+     * attached, else a zero (running_now()). */
+    const int *running;
 };
 
-static struct tracker g = {.fd = -1, .gen = 1};
+static const int not_running;
+static struct tracker g = {.fd = -1, .gen = 1, .running = &not_running};
+
+/* After tracking, the controller or the interpreter's flag changed. */
+static void
+running_sync(void)
+{
+    const int *flag = pyframes_initialized;
+
+    __atomic_store_n(
+        &g.running,
+        g.tracking && g.controller == 0 && flag != NULL ? flag : &not_running,
+        __ATOMIC_RELAXED);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -818,12 +835,12 @@ peak_sync(struct alloc_counters *c)
 /* ---- weights ------------------------------------------------------------ */
 
 /* What a block of n bytes stands for: bytes, and blocks in units. */
-static inline void
-weigh(size_t n, uint64_t *bytes, uint64_t *blocks)
+static inline __attribute__((always_inline)) void
+weigh(size_t n, uint64_t *bytes, uint64_t *blocks, int all)
 {
     double p;
 
-    if (g.all || n == 0) {
+    if (all || g.all || n == 0) {
         *bytes = n;
         *blocks = ALLOC_BLOCK_ONE;
         return;
@@ -882,23 +899,25 @@ filter_remove(const void *p)
     }
 }
 
-/* Take back what a live block added.  Under the lock. */
+/* Take back what a live block added (c: its stack's counters, or NULL
+ * to look them up).  Under the lock. */
 static inline __attribute__((always_inline)) void
-live_remove(void *p, uint64_t val)
+live_remove(void *p, uint64_t val, int all, struct alloc_counters *c)
 {
-    uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
     size_t n = (size_t)(val >> STACK_INDEX_BITS);
-    struct alloc_counters *c = counters(index);
     uint64_t bytes, blocks;
 
-    weigh(n, &bytes, &blocks);
+    if (c == NULL) {
+        c = counters((uint32_t)(val & STACK_INDEX_MAX));
+    }
+    weigh(n, &bytes, &blocks, all);
     peak_sync(c);
     c->live_bytes -= bytes < c->live_bytes ? bytes : c->live_bytes;
     c->live_blocks -= blocks < c->live_blocks ? blocks : c->live_blocks;
     g.hdr->live_bytes -= bytes < g.hdr->live_bytes ? bytes : g.hdr->live_bytes;
     g.hdr->live_blocks -=
         blocks < g.hdr->live_blocks ? blocks : g.hdr->live_blocks;
-    if (!g.all) {
+    if (!all && !g.all) {
         filter_remove(p);
     }
 }
@@ -932,7 +951,7 @@ young_evict(struct young_slot *y, uint64_t key)
     int had;
 
     if (y->key == key) {
-        live_remove((void *)(uintptr_t)key, y->val);
+        live_remove((void *)(uintptr_t)key, y->val, g.all, y->c);
         return 0;
     }
     had = map_put(&g.live, y->key, y->val, &old);
@@ -940,13 +959,13 @@ young_evict(struct young_slot *y, uint64_t key)
         return -1;
     }
     if (had) {
-        live_remove((void *)(uintptr_t)y->key, old);
+        live_remove((void *)(uintptr_t)y->key, old, g.all, NULL);
     }
     return 0;
 }
 
 static inline int
-live_insert(uint64_t key, uint64_t val)
+live_insert(uint64_t key, uint64_t val, struct alloc_counters *c)
 {
     struct young_slot *y = young_at(key);
 
@@ -955,20 +974,24 @@ live_insert(uint64_t key, uint64_t val)
     }
     y->key = key;
     y->val = val;
+    y->c = c;
     return 0;
 }
 
-/* Take key out of the live set: 1 with its value, 0 when not there. */
+/* Take key out of the live set: 1 with its value and, when it was
+ * young, its counters in *c (else NULL); 0 when not there. */
 static inline int
-live_take(uint64_t key, uint64_t *val)
+live_take(uint64_t key, uint64_t *val, struct alloc_counters **c)
 {
     struct young_slot *y = young_at(key);
 
     if (y->key == key) {
         *val = y->val;
+        *c = y->c;
         y->key = 0;
         return 1;
     }
+    *c = NULL;
     return map_del(&g.live, key, val);
 }
 
@@ -981,21 +1004,23 @@ young_clear(void)
 /* Add a live block of n bytes on stack index; allocated says whether it
  * is a new allocation (not a mapping that shrank).  Under the lock. */
 static inline __attribute__((always_inline)) void
-live_add(void *p, size_t n, uint32_t index, int allocated)
+live_add(void *p, size_t n, uint32_t index, int allocated, int all,
+         struct alloc_counters *c)
 {
-    struct alloc_counters *c;
     struct alloc_header *h = g.hdr;
     uint64_t bytes, blocks;
 
-    if (n > SIZE_MAX_TRACKED) {
+    if (ALLOC_UNLIKELY(n > SIZE_MAX_TRACKED)) {
         n = SIZE_MAX_TRACKED;
     }
+    if (c == NULL) {
+        c = counters(index);
+    }
     if (live_insert((uint64_t)(uintptr_t)p,
-                    ((uint64_t)n << STACK_INDEX_BITS) | index) < 0) {
+                    ((uint64_t)n << STACK_INDEX_BITS) | index, c) < 0) {
         return;
     }
-    c = counters(index);
-    weigh(n, &bytes, &blocks);
+    weigh(n, &bytes, &blocks, all);
     peak_sync(c);
     if (allocated) {
         c->allocated_bytes += bytes;
@@ -1012,7 +1037,7 @@ live_add(void *p, size_t n, uint32_t index, int allocated)
         h->peak_ns = mono_ns(1);
         h->peak_epoch++;
     }
-    if (!g.all) {
+    if (!all && !g.all) {
         filter_add(p);
     }
 }
@@ -1093,6 +1118,7 @@ configure(const char *env)
     }
     g.root_pid = root;
     g.enabled = g.dir[0] != '\0' && (g.pid == root || g.follow);
+    running_sync();
 }
 
 void
@@ -1136,6 +1162,7 @@ start_locked(void)
     g.next_check_ns = 0;
     g.tracking = 1;
     memset(alloc_filter, g.all ? 255 : 0, sizeof(alloc_filter));
+    running_sync();
     return 0;
 }
 
@@ -1186,6 +1213,7 @@ stop_locked(enum alloc_state state)
         g.controller = 0;
         g.enabled = 0;
     }
+    running_sync();
 }
 
 void
@@ -1312,13 +1340,42 @@ tracker_exit(void)
  * free asks under the lock: inline, one load of the interpreter's flag
  * when no pyspect is attached; check_ended() for the rest.
  */
-static inline int
+static __attribute__((noinline)) int
+ended_slow(void)
+{
+    int r;
+
+    /* Stopping unmaps and closes: not to be seen by the hooks. */
+    alloc_tls.busy++;
+    r = check_ended();
+    alloc_tls.busy--;
+    return r;
+}
+
+/*
+ * Tracking, and not just ended?  The question every recorded allocation
+ * and free asks under the lock: one flag while tracking with no pyspect
+ * attached (the interpreter's own, through g.running), else the full
+ * answer.
+ */
+static inline __attribute__((always_inline)) int ended(void);
+
+static inline __attribute__((always_inline)) int
+running_now(void)
+{
+    if (ALLOC_LIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) != 0)) {
+        return 1;
+    }
+    return g.tracking && !ended();
+}
+
+static inline __attribute__((always_inline)) int
 ended(void)
 {
     if (ALLOC_LIKELY(g.controller == 0) && ALLOC_LIKELY(pyframes_running())) {
         return 0;
     }
-    return check_ended();
+    return ended_slow();
 }
 
 /* Not tracking (yet): wait for Python's allocators to be wrapped. */
@@ -1371,7 +1428,111 @@ alloc_native(void *p, size_t n, enum alloc_src src, uint64_t hash,
         }
         if (index != UINT32_MAX && g.tracking) {
             g.hdr->samples++;
-            live_add(p, n, index, 1);
+            live_add(p, n, index, 1, g.all, NULL);
+        }
+    }
+    hot_unlock(held);
+}
+
+/*
+ * The stacks recorded last: a direct-mapped cache in front of the stack
+ * table (g.stacks), under the lock as the table is.  Allocations come
+ * in runs from a few places (a dict and its keys, the pieces of a
+ * formatted string, each at its own instruction), and a hit here costs
+ * a compare where the table costs a probe and the stack's record a few
+ * dependent loads.  An entry is good while its gen is the tracker's.
+ */
+#define SCACHE_BITS 6
+static struct scache_slot {
+    uint64_t hash;
+    struct alloc_counters *c;
+    uint32_t index;
+    uint32_t gen;
+} scache[1u << SCACHE_BITS];
+
+static inline struct scache_slot *
+scache_at(uint64_t hash)
+{
+    return &scache[hash >> (64 - SCACHE_BITS)];
+}
+
+/* The stack index of hash when the cache does not have it: the table's,
+ * or a new one; cached.  Under the lock. */
+static __attribute__((noinline)) uint32_t
+stack_lookup(struct alloc_tls *t, enum alloc_src src, uint64_t hash,
+             uint32_t nframes)
+{
+    uint32_t index = stack_find(hash, nframes);
+
+    if (ALLOC_UNLIKELY(index == UINT32_MAX)) {
+        t->busy++;
+        index = stack_create(src, hash, NULL, 0);
+        t->busy--;
+    }
+    if (index != UINT32_MAX && index != g.full_stack) {
+        struct scache_slot *e = scache_at(hash);
+
+        e->hash = hash;
+        e->index = index;
+        e->c = counters(index);
+        e->gen = g.gen;
+    }
+    return index;
+}
+
+/* pyframes_hash(), with its fast case inline (tracker.h). */
+static inline __attribute__((always_inline)) uint64_t
+stack_hash(enum alloc_src src, uint32_t *nframes)
+{
+    const struct pyframes_fast *fast = &pyframes_fast;
+
+    if (ALLOC_LIKELY(src == ALLOC_SRC_PY) &&
+        ALLOC_LIKELY(fast->slot != NULL)) {
+        const char *ts = __atomic_load_n(fast->slot, __ATOMIC_RELAXED);
+        const char *f = NULL;
+
+        if (ALLOC_LIKELY(ts != NULL)) {
+            memcpy(&f, ts + fast->top, sizeof(f));
+            if (ALLOC_LIKELY(f != NULL)) {
+                memcpy(&f, f + fast->cframe_current, sizeof(f));
+            }
+        }
+        return pyframes_walk_owned(f, fast->back, fast->pos, fast->owner,
+                                   fast->skip, nframes);
+    }
+    return pyframes_hash(src, nframes);
+}
+
+/*
+ * Record p: hash the stack, find its index and add the block.  The path
+ * every allocation takes with --all, so it is kept lean: no busy mark
+ * (nothing here allocates but stack_lookup(), which marks itself), no
+ * lock in a process of one thread; the stack's index from the cache of
+ * the stacks recorded last, else from the table.
+ */
+static inline __attribute__((always_inline)) void
+alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
+             int all)
+{
+    struct alloc_counters *c = NULL;
+    struct scache_slot *e;
+    uint64_t hash;
+    uint32_t nframes, index;
+    int held;
+
+    hash = stack_hash(src, &nframes);
+    e = scache_at(hash);
+    held = hot_lock();
+    if (ALLOC_LIKELY(running_now())) {
+        if (ALLOC_LIKELY(e->hash == hash) && ALLOC_LIKELY(e->gen == g.gen)) {
+            index = e->index;
+            c = e->c;
+        } else {
+            index = stack_lookup(t, src, hash, nframes);
+        }
+        if (ALLOC_LIKELY(index != UINT32_MAX)) {
+            g.hdr->samples++;
+            live_add(p, n, index, 1, all, c);
         }
     }
     hot_unlock(held);
@@ -1380,10 +1541,12 @@ alloc_native(void *p, size_t n, enum alloc_src src, uint64_t hash,
 void
 tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
 {
-    uint64_t hash;
-    uint32_t nframes, index;
-    int held;
-
+    if (ALLOC_LIKELY(g.all) && ALLOC_LIKELY(g.tracking) &&
+        ALLOC_LIKELY(!g.native)) {
+        t->countdown = -1;
+        alloc_record(t, p, n, src, 1);
+        return;
+    }
     t->busy++;
     if (ALLOC_UNLIKELY(!g.tracking)) {
         alloc_waiting(t);
@@ -1404,76 +1567,141 @@ tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src)
         }
         t->countdown = next_countdown(t);
     }
-    hash = pyframes_hash(src, &nframes);
     if (ALLOC_UNLIKELY(g.native)) {
+        uint32_t nframes;
+        uint64_t hash = pyframes_hash(src, &nframes);
+
         alloc_native(p, n, src, hash, nframes);
         t->busy--;
         return;
     }
+    alloc_record(t, p, n, src, 0);
+    t->busy--;
+}
+
+static inline __attribute__((always_inline)) void
+free_record(void *p)
+{
+    struct alloc_counters *c;
+    uint64_t val;
+    int held;
+
     held = hot_lock();
-    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended())) {
-        /* Allocations come in runs from one line (a dict and its keys,
-         * the pieces of a formatted string): the thread's last stack
-         * first, then the table. */
-        if (hash == t->stack_hash && t->stack_gen == g.gen) {
-            index = t->stack_index;
-        } else {
-            index = stack_find(hash, nframes);
-            if (ALLOC_UNLIKELY(index == UINT32_MAX)) {
-                index = stack_create(src, hash, NULL, 0);
-            }
-            if (index != UINT32_MAX && index != g.full_stack) {
-                t->stack_hash = hash;
-                t->stack_index = index;
-                t->stack_gen = g.gen;
-            }
-        }
-        if (ALLOC_LIKELY(index != UINT32_MAX)) {
-            g.hdr->samples++;
-            live_add(p, n, index, 1);
-        }
+    if (ALLOC_LIKELY(running_now()) &&
+        live_take((uint64_t)(uintptr_t)p, &val, &c)) {
+        live_remove(p, val, g.all, c);
     }
     hot_unlock(held);
-    t->busy--;
 }
 
 void
 tracker_free(void *p)
 {
+    free_record(p);
+}
+
+/* ---- --all: Python's allocators ---------------------------------------- */
+
+/* A block a Python allocator made, with --all. */
+static inline __attribute__((always_inline)) void
+py_record(struct alloc_tls *t, void *p, size_t n)
+{
+    if (ALLOC_LIKELY(g.all) && ALLOC_LIKELY(g.tracking) &&
+        ALLOC_LIKELY(!g.native)) {
+        t->countdown = -1;
+        alloc_record(t, p, n, ALLOC_SRC_PY, 1);
+    } else {
+        tracker_alloc(t, p, n, ALLOC_SRC_PY); /* the general path */
+    }
+}
+
+void *
+tracker_py_malloc(void *ctx, size_t n)
+{
+    const struct alloc_py_allocator *a = ctx;
     struct alloc_tls *t = &alloc_tls;
-    uint64_t val;
-    int held;
+    void *p;
+
+    if (ALLOC_LIKELY(n <= alloc_py_small_max)) {
+        p = a->malloc(a->ctx, n);
+    } else {
+        t->busy++;
+        p = a->malloc(a->ctx, n);
+        t->busy--;
+    }
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
+        py_record(t, p, n);
+    }
+    return p;
+}
+
+void *
+tracker_py_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    const struct alloc_py_allocator *a = ctx;
+    struct alloc_tls *t = &alloc_tls;
+    void *p;
 
     t->busy++;
-    held = hot_lock();
-    if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
-        live_take((uint64_t)(uintptr_t)p, &val)) {
-        live_remove(p, val);
-    }
-    hot_unlock(held);
+    p = a->calloc(a->ctx, nelem, elsize);
     t->busy--;
+    if (p != NULL && t->busy == 0) {
+        py_record(t, p, nelem * elsize);
+    }
+    return p;
+}
+
+void *
+tracker_py_realloc(void *ctx, void *p, size_t n)
+{
+    const struct alloc_py_allocator *a = ctx;
+    struct alloc_tls *t = &alloc_tls;
+    void *q;
+
+    if (p != NULL && t->busy == 0) {
+        free_record(p);
+    }
+    t->busy++;
+    q = a->realloc(a->ctx, p, n);
+    t->busy--;
+    if (q != NULL && t->busy == 0) {
+        py_record(t, q, n);
+    }
+    return q;
+}
+
+void
+tracker_py_free(void *ctx, void *p)
+{
+    const struct alloc_py_allocator *a = ctx;
+
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
+        free_record(p);
+    }
+    a->free(a->ctx, p);
 }
 
 void
 tracker_unmap(void *p, size_t n)
 {
     struct alloc_tls *t = &alloc_tls;
+    struct alloc_counters *c;
     uint64_t val;
     int held;
 
     t->busy++;
     held = hot_lock();
     if (ALLOC_LIKELY(g.tracking) && ALLOC_LIKELY(!ended()) &&
-        live_take((uint64_t)(uintptr_t)p, &val)) {
+        live_take((uint64_t)(uintptr_t)p, &val, &c)) {
         size_t size = (size_t)(val >> STACK_INDEX_BITS);
         uint32_t index = (uint32_t)(val & STACK_INDEX_MAX);
 
-        live_remove(p, val);
+        live_remove(p, val, g.all, c);
         /* Unmapping the head of a mapping leaves its tail live. */
         if (n < size) {
             n = (n + 4095) & ~(size_t)4095;
             if (n < size) {
-                live_add((char *)p + n, size - n, index, 0);
+                live_add((char *)p + n, size - n, index, 0, g.all, NULL);
             }
         }
     }
@@ -1510,6 +1738,7 @@ tracker_fork_child(void)
 
     g.lock = 0;
     g.tracking = 0;
+    running_sync();
     memset(alloc_filter, 0, sizeof(alloc_filter));
     if (g.base != NULL) {
         alloc_real_munmap(g.base, ALLOC_STORE_HEADER + ALLOC_LOG_MAX);

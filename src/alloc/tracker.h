@@ -27,6 +27,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "alloc/store.h"
 
 #define ALLOC_EXPORT __attribute__((visibility("default")))
 #define ALLOC_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -40,11 +43,6 @@ struct alloc_tls {
     uint32_t busy;     /* nesting inside the tracker or a wrapped
                         * Python allocator */
     uint32_t seeded;
-    /* The stack this thread recorded last (tracker.c): its hash and
-     * index, valid while stack_gen is the tracker's generation. */
-    uint64_t stack_hash;
-    uint32_t stack_index;
-    uint32_t stack_gen;
     /* The block the C allocator returned last while the thread was
      * busy (hooks.c: where a sampled Python block really lives). */
     void *raw_seen;
@@ -134,6 +132,27 @@ void tracker_stop(void);
 void *tracker_pages(size_t bytes);
 void tracker_pages_free(void *p, size_t bytes);
 
+/* PyMemAllocatorEx, as every CPython 3 declares it. */
+struct alloc_py_allocator {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t n);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *p, size_t n);
+    void (*free)(void *ctx, void *p);
+};
+
+/*
+ * With --all, the MEM and OBJ domains' allocator: every block recorded
+ * as it is made, every free looked up, the record inline.  Their ctx is
+ * the domain's original allocator (a struct alloc_py_allocator).  A
+ * request above alloc_py_small_max (hooks.c) is one pymalloc passes to
+ * malloc: the thread is marked busy around it.
+ */
+void *tracker_py_malloc(void *ctx, size_t n);
+void *tracker_py_calloc(void *ctx, size_t nelem, size_t elsize);
+void *tracker_py_realloc(void *ctx, void *p, size_t n);
+void tracker_py_free(void *ctx, void *p);
+
 /* ---- pyframes.c --------------------------------------------------------- */
 
 /*
@@ -169,6 +188,87 @@ pyframes_running(void)
     }
     return pyframes_running_slow();
 }
+
+/*
+ * The hot walk over interpreter frames (3.11+), shared by
+ * pyframes_hash() and its fast case below so that both give one hash:
+ * per frame shown, its instruction pointer (which names its code object
+ * too), one multiply; shims and entry frames (owner bit set in skip)
+ * are not hashed, so that n counts the frames shown.
+ */
+static inline uint64_t
+pyframes_mix(uint64_t h, uint64_t v)
+{
+    h ^= v;
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t
+pyframes_mix_instr(uint64_t h, uint64_t instr)
+{
+    h = (h ^ instr) * 0x9E3779B97F4A7C15ull;
+    return (h << 27) | (h >> 37);
+}
+
+#define PYFRAMES_HASH_SEED 0x5bd1e995u
+
+static inline __attribute__((always_inline)) uint64_t
+pyframes_walk_owned(const char *f, int32_t back, int32_t pos, int32_t owner_at,
+                    uint32_t skip, uint32_t *nframes)
+{
+    uint64_t h = PYFRAMES_HASH_SEED;
+    uint32_t n = 0, steps;
+
+    if (skip == 0) {
+        /* No owner is skipped (3.11): the owner need not be read. */
+        for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
+            const char *next;
+            uint64_t instr;
+
+            memcpy(&instr, f + pos, sizeof(instr));
+            h = pyframes_mix_instr(h, instr);
+            memcpy(&next, f + back, sizeof(next));
+            f = next;
+        }
+        n = 4 * ALLOC_FRAMES_MAX - steps;
+        (void)owner_at;
+        *nframes = n;
+        h = pyframes_mix(h, n);
+        return h ? h : 1;
+    }
+    for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
+        uint32_t owner = (unsigned char)f[owner_at];
+        const char *next;
+        uint64_t instr;
+
+        if (ALLOC_LIKELY(((skip >> (owner & 31)) & 1) == 0)) {
+            memcpy(&instr, f + pos, sizeof(instr));
+            h = pyframes_mix_instr(h, instr);
+            n++;
+        }
+        memcpy(&next, f + back, sizeof(next));
+        f = next;
+    }
+    *nframes = n;
+    h = pyframes_mix(h, n);
+    return h ? h : 1;
+}
+
+/*
+ * The fast case of pyframes_hash() for a Python allocator (the GIL
+ * held) where the GIL holder's thread state is a plain variable and its
+ * frames are reached through cframe (3.11): what the walk reads, set
+ * once checked against the calls; slot NULL where there is no fast
+ * case.
+ */
+struct pyframes_fast {
+    void *const *slot;
+    int32_t top, cframe_current, back, pos, owner;
+    uint32_t skip;
+};
+
+extern struct pyframes_fast pyframes_fast;
 
 /* The Python version text, "3.12.1", or "" when not found. */
 const char *pyframes_version(void);
@@ -235,6 +335,9 @@ alloc_copy_str(char *dst, const char *src, size_t cap)
 }
 
 /* ---- hooks.c ------------------------------------------------------------ */
+
+/* Requests up to this size are served by pymalloc without malloc. */
+extern size_t alloc_py_small_max;
 
 /* The real allocator and mmap, resolved on first use. */
 void *alloc_real_malloc(size_t n);

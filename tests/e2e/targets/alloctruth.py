@@ -5,7 +5,7 @@ usage: alloctruth.py TRUTH.json [options]
   --fork       a forked child makes its own small objects, then os._exit()
   --tracemalloc  also record tracemalloc's figures for the same lines
   --park       after the work, say PARKED on stdout and wait forever
-  --scale=N    N times as many small objects and buffers (bench/alloc.py)
+  --scale=N    N times as many small objects, buffers and lists (bench/alloc.py)
 
 Each allocating function has its allocation alone on its first line, so
 that line holds exactly what the function allocates: one object per
@@ -18,6 +18,10 @@ call, whose size sys.getsizeof() gives (the request the allocator sees).
   burst        BURST_N buffers of 1 MiB held together, then freed: the
                peak of the run, with all of small and buf live
   thread_small (--thread) SMALL_N objects of 200 bytes made by a thread
+  grow_append  GROWN_N lists built by GROWN_LEN appends each, kept: each
+               list's item array is made and grown by realloc at this
+               line (only what is live is checked: how often realloc
+               moves a block is the allocator's business)
   child_small  (--fork) in the child, CHILD_N objects of 200 bytes
 
 The truth written: per function, its file and line, the bytes and blocks
@@ -34,6 +38,8 @@ BUF_N = 800
 BIG_N = 20
 BURST_N = 24
 CHILD_N = 20000
+GROWN_N = 20000
+GROWN_LEN = 20
 SMALL_SIZE = 200
 MiB = 1 << 20
 SMALL_LEN = SMALL_SIZE - sys.getsizeof(b"")
@@ -49,6 +55,10 @@ def thread_small(n):
 
 def child_small(n):
     return b"z" * n
+
+
+def grow_append(items, x):
+    items.append(x)
 
 
 def buf():
@@ -99,13 +109,14 @@ def tracemalloc_lines(snapshot, sites):
 
 
 def main():
-    global SMALL_N, BUF_N
+    global SMALL_N, BUF_N, GROWN_N
     truth_path = sys.argv[1]
     opts = set(sys.argv[2:])
     for o in list(opts):
         if o.startswith("--scale="):
             SMALL_N *= int(o.split("=")[1])
             BUF_N *= int(o.split("=")[1])
+            GROWN_N *= int(o.split("=")[1])
     tm = None
     if "--tracemalloc" in opts:
         import tracemalloc
@@ -125,6 +136,14 @@ def main():
                              args=(thread_small, SMALL_N, kept_thread))
         t.start()
         t.join()
+    kept_grown = [None] * GROWN_N
+    for i in range(GROWN_N):
+        items = []
+        for j in range(GROWN_LEN):
+            grow_append(items, j)
+        kept_grown[i] = items
+    grown_bytes = sum(sys.getsizeof(x) for x in kept_grown) - \
+        GROWN_N * sys.getsizeof([])
     kept_buf = [None] * BUF_N
     for i in range(BUF_N):
         kept_buf[i] = buf()
@@ -147,6 +166,9 @@ def main():
         "thread_small": site(thread_small, small_size, 1, n_thread,
                              n_thread, n_thread),
     }
+    grown = site(grow_append, 0, 1, GROWN_N, GROWN_N, GROWN_N)
+    grown["live_bytes"] = grown["peak_bytes"] = grown_bytes
+    sites["grow_append"] = grown
     truth = {"pid": os.getpid(), "version": list(sys.version_info[:3]),
              "sites": sites}
     if tm is not None:
@@ -186,7 +208,7 @@ def main():
         threading.Event().wait()
     # Everything kept stays live to the end (the interpreter's own
     # teardown is not counted).
-    return kept_small, kept_thread, kept_buf
+    return kept_small, kept_thread, kept_buf, kept_grown
 
 
 if __name__ == "__main__":
