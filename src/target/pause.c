@@ -419,8 +419,13 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
     char state = 0;
     long threads;
     /* A process stopped by job control has its first thread stopped:
-     * only then are the others looked at. */
-    int maybe_stopped = stat_threads(p, &state, &threads) < 0 || state == 'T';
+     * only then are the others looked at.  A caller that has just seen
+     * that thread's state says so, and it is not read again. */
+    int maybe_stopped =
+        !p->leader_running &&
+        (stat_threads(p, &state, &threads) < 0 || state == 'T');
+
+    p->leader_running = 0;
 
     for (round = 0; round < PAUSE_MAX_ROUNDS; round++) {
         int *tids = NULL;
@@ -462,8 +467,10 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
             }
             /* A thread of the last pause may have gone since, and its
              * id be another process's now: seize only a thread of pid
-             * (a listed one is, as far as any listing can say). */
-            if (hinted && syscall(SYS_tgkill, pid, tids[i], 0) < 0) {
+             * (a listed one is, as far as any listing can say).  The
+             * first thread's id is pid's as long as pid is. */
+            if (hinted && tids[i] != pid &&
+                syscall(SYS_tgkill, pid, tids[i], 0) < 0) {
                 continue;
             }
             if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
@@ -587,6 +594,7 @@ pause_reset(struct pause *p, int pid)
     p->alloc = keep.alloc;
     p->stat_fd = keep.stat_fd;
     p->task_fd = keep.task_fd;
+    p->leader_running = keep.leader_running && keep.pid == pid;
     if (keep.pid == pid) {
         p->hint = keep.n;
     }

@@ -51,7 +51,11 @@ struct pause {
      * the next, or -1 (task_fd -2: its link count is no thread count) */
     int stat_fd;
     int task_fd;
-    size_t hint;        /* tids[0..hint) are the last pause's, to try first */
+    size_t hint; /* tids[0..hint) are the last pause's, to try first */
+    /* Set by the caller before pause_begin() for the same pid, which
+     * clears it: the first thread's state was read a moment ago and it
+     * was not stopped by job control, so the pause need not read it. */
+    int leader_running;
     struct pause *next; /* pauses held, for the signal guard */
 };
 
