@@ -52,8 +52,6 @@
 #define CHILD_STOP_WAIT_S 5.0
 /* Look for new child processes this often (--subprocesses). */
 #define CHILD_SCAN_S 0.2
-/* One round in this many is timed for -v's cost figures. */
-#define TIME_EVERY 8
 /* Check cached code objects against the target this often. */
 #define CODE_EPOCH_S 1.0
 /* --push: seconds per profile sent, by default and at least/most. */
@@ -198,12 +196,13 @@ struct recorder {
     struct record_target *current;
     double paused_ms;
     const char *stopped; /* why the recording ended, for the summary */
-    /* CPU and wall time of the rounds themselves, over the rounds timed:
-     * a thread's CPU clock is a system call (2 us here), so one round in
-     * TIME_EVERY, at random, is timed and the rest are not. */
+    /* -v: CPU and wall time of the rounds themselves, every one timed (a
+     * thread's CPU clock is a system call, under a microsecond: a round
+     * timed one in N, scaled by N, made the first rounds' one-off work,
+     * such as indexing a library's symbols, count N times or not at
+     * all). */
     uint64_t work_ns;
     uint64_t wall_ns;
-    uint64_t timed_rounds;
     uint64_t start_ns;    /* clock_now_ns() when sampling started */
     uint64_t round;       /* and its number, from 1 */
     uint64_t list_errors; /* rounds whose thread lists were unreadable */
@@ -221,7 +220,7 @@ struct recorder {
     struct py_mixed_frame *mixed;
     size_t mixed_alloc;
     struct hashmap native_ids;
-    uint64_t native_ns;     /* CPU time spent on native frames */
+    uint64_t native_ns;     /* -v: CPU time spent on native frames */
     uint64_t native_stacks; /* and on how many stacks */
     /* -f trace: written as the samples arrive (bounded memory) */
     struct out_trace_stream *trace;
@@ -703,7 +702,8 @@ native_stack_ids(struct recorder *r, struct py_sampled_thread *st,
     const struct py_stack *s = &t->sampler.stack;
     struct target_regs regs;
     size_t nmixed = 0, i;
-    uint64_t t0 = thread_cpu_ns();
+    /* The thread's CPU clock is a system call: only for -v. */
+    uint64_t t0 = r->opt->verbose ? thread_cpu_ns() : 0;
 
     if (st->thread.tid <= 0 ||
         target_thread_regs(t->proc.target, (int)st->thread.tid, &regs) < 0) {
@@ -722,7 +722,9 @@ native_stack_ids(struct recorder *r, struct py_sampled_thread *st,
                         ? python_frame_id(r, &f[m->python])
                         : native_frame_id(r, t, &m->native);
     }
-    r->native_ns += thread_cpu_ns() - t0;
+    if (r->opt->verbose) {
+        r->native_ns += thread_cpu_ns() - t0;
+    }
     r->native_stacks++;
     return nmixed;
 }
@@ -1094,20 +1096,14 @@ summary(const struct recorder *r)
                 profile_memory(&r->profile) +
                     (r->trace ? out_trace_memory(r->trace) + r->trace_buf.alloc
                               : 0));
-        /* Scaled from the rounds timed to all of them. */
-        double scale = r->timed_rounds
-                           ? (double)m->rounds / (double)r->timed_rounds
-                           : 0.0;
-        double work = (double)r->work_ns * scale;
-        double wall = (double)r->wall_ns * scale;
+        double work = (double)r->work_ns;
+        double wall = (double)r->wall_ns;
 
         fprintf(stderr,
                 "pyspect: sampling took %.1f us of CPU per sample (%.1f us "
-                "of wall time; %.1f ms in all, from %llu rounds of %llu "
-                "timed)\n",
+                "of wall time; %.1f ms in all, over %llu rounds)\n",
                 m->samples ? work / 1e3 / (double)m->samples : 0.0,
                 m->samples ? wall / 1e3 / (double)m->samples : 0.0, work / 1e6,
-                (unsigned long long)r->timed_rounds,
                 (unsigned long long)m->rounds);
         if (r->opt->native && r->native_stacks > 0) {
             fprintf(stderr,
@@ -1397,9 +1393,8 @@ record_loop(struct recorder *r)
             next_scan = now + (uint64_t)(CHILD_SCAN_S * 1e9);
         }
         /* The thread's CPU clock is a system call, not the vDSO: only -v
-         * shows what it measures, and from one round in TIME_EVERY. */
-        timed = o->verbose &&
-                (r->timed_rounds == 0 || rand_next(&jitter) % TIME_EVERY == 0);
+         * shows what it measures. */
+        timed = o->verbose;
         if (timed) {
             cpu0 = thread_cpu_ns();
             wall0 = clock_now_ns();
@@ -1409,7 +1404,6 @@ record_loop(struct recorder *r)
         if (timed) {
             r->work_ns += thread_cpu_ns() - cpu0;
             r->wall_ns += clock_now_ns() - wall0;
-            r->timed_rounds++;
         }
         m->rounds = round;
         if (!alive && !restart_lookup(r)) {

@@ -657,7 +657,9 @@ reread_threads(struct py_sampler *s, int copy, int all)
                 b, s->threads[i - 1].thread.tstate + (raddr_t)l->tstate_next,
                 8);
         }
-        batch_thread(s, b, t, copy && t->want, 0);
+        /* A target the caller holds paused whole (record --blocking)
+         * needs one copy of each stack, not two to compare. */
+        batch_thread(s, b, t, copy && t->want, s->rt->target->paused);
     }
     rc = batch_read(s, b, NULL);
     if (rc == PS_EFAULT && copy) {

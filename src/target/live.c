@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "core/xalloc.h"
 #include "target/openfile.h"
 #include "target/pause.h"
@@ -30,6 +31,9 @@
  * process that keeps starting threads must not run pyspect out of
  * descriptors. */
 #define LIVE_STAT_FDS_MAX 256
+/* A state of the first thread read this recently spares a pause its own
+ * read of it. */
+#define LIVE_LEADER_FRESH_NS (1000 * 1000ULL)
 
 struct live_stat_fd {
     int tid;
@@ -53,6 +57,10 @@ struct live_target {
     struct live_tid *tids; /* in another pid namespace: the threads */
     size_t ntids;
     int runs_counted; /* the kernel counts runs: -1 not known yet */
+    /* The first thread's state as last read, and when (clock_now_ns()):
+     * a pause soon after need not read it again. */
+    char leader_state;
+    uint64_t leader_state_ns;
 };
 
 static struct live_target *
@@ -272,9 +280,9 @@ stat_fds_prune(struct live_target *lt)
 }
 
 static int
-live_thread_state(struct target *t, int tid, char *state)
+thread_state(struct live_target *lt, int tid, char *state)
 {
-    struct live_target *lt = live_of(t);
+    struct target *t = &lt->base;
     size_t i = stat_fd_index(lt, tid);
     char path[80];
     int fd, rc;
@@ -312,6 +320,19 @@ live_thread_state(struct target *t, int tid, char *state)
     lt->stat_fds[i].wchan_fd = -1;
     lt->nstat_fds++;
     return 0;
+}
+
+static int
+live_thread_state(struct target *t, int tid, char *state)
+{
+    struct live_target *lt = live_of(t);
+    int rc = thread_state(lt, tid, state);
+
+    if (rc == 0 && tid == t->pid) {
+        lt->leader_state = *state;
+        lt->leader_state_ns = clock_now_ns();
+    }
+    return rc;
 }
 
 static int
@@ -456,6 +477,13 @@ live_pause(struct target *t)
 {
     struct live_target *lt = live_of(t);
 
+    /* The first thread's state read just now (a sampler choosing the
+     * threads it samples): whether the process is stopped by job control
+     * is known without another read. */
+    lt->pause.leader_running =
+        lt->leader_state_ns != 0 && lt->leader_state != 'T' &&
+        clock_now_ns() - lt->leader_state_ns < LIVE_LEADER_FRESH_NS;
+    lt->leader_state_ns = 0;
     /* Ended by live_resume(): begun again, it reuses what it keeps. */
     return pause_begin(t->pid, &lt->pause);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -330,6 +331,44 @@ stat_threads(struct pause *p, char *state, long *threads)
 }
 
 /*
+ * How many threads the process has: the link count of /proc/PID/task is
+ * two plus its threads.  One fstat() of the directory, kept open from
+ * pause to pause, where /proc/PID/stat has the kernel format fifty
+ * fields.  A kernel whose count says otherwise than /proc/PID/stat when
+ * first opened is not asked again (task_fd -2): stat_threads() then.
+ */
+static int
+count_threads(struct pause *p, long *threads)
+{
+    struct stat st;
+    char state;
+
+    if (p->task_fd == -1) {
+        char path[64];
+        long counted;
+
+        snprintf(path, sizeof(path), "/proc/%d/task", p->pid);
+        p->task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p->task_fd < 0 || fstat(p->task_fd, &st) < 0 ||
+            stat_threads(p, &state, &counted) < 0 ||
+            (long)st.st_nlink - 2 != counted) {
+            if (p->task_fd >= 0) {
+                close(p->task_fd);
+            }
+            p->task_fd = -2;
+        }
+    }
+    if (p->task_fd < 0) {
+        return stat_threads(p, &state, threads);
+    }
+    if (fstat(p->task_fd, &st) < 0) {
+        return -1;
+    }
+    *threads = (long)st.st_nlink - 2;
+    return 0;
+}
+
+/*
  * Is every thread of the process one that p holds?  Held threads are
  * stopped and cannot leave, so when the process counts no more threads
  * than p holds, no thread can have been missed: none was created before
@@ -340,12 +379,11 @@ all_held(struct pause *p)
 {
     size_t i, held = 0;
     long threads;
-    char state;
 
     for (i = 0; i < p->n; i++) {
         held += p->state[i] == PAUSE_HELD;
     }
-    return stat_threads(p, &state, &threads) == 0 && threads > 0 &&
+    return count_threads(p, &threads) == 0 && threads > 0 &&
            (size_t)threads == held;
 }
 
@@ -381,8 +419,13 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
     char state = 0;
     long threads;
     /* A process stopped by job control has its first thread stopped:
-     * only then are the others looked at. */
-    int maybe_stopped = stat_threads(p, &state, &threads) < 0 || state == 'T';
+     * only then are the others looked at.  A caller that has just seen
+     * that thread's state says so, and it is not read again. */
+    int maybe_stopped =
+        !p->leader_running &&
+        (stat_threads(p, &state, &threads) < 0 || state == 'T');
+
+    p->leader_running = 0;
 
     for (round = 0; round < PAUSE_MAX_ROUNDS; round++) {
         int *tids = NULL;
@@ -424,8 +467,10 @@ pause_try(int pid, struct pause *p, const sigset_t *wake)
             }
             /* A thread of the last pause may have gone since, and its
              * id be another process's now: seize only a thread of pid
-             * (a listed one is, as far as any listing can say). */
-            if (hinted && syscall(SYS_tgkill, pid, tids[i], 0) < 0) {
+             * (a listed one is, as far as any listing can say).  The
+             * first thread's id is pid's as long as pid is. */
+            if (hinted && tids[i] != pid &&
+                syscall(SYS_tgkill, pid, tids[i], 0) < 0) {
                 continue;
             }
             if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
@@ -531,9 +576,15 @@ pause_reset(struct pause *p, int pid)
 {
     struct pause keep = *p;
 
-    if (keep.stat_fd >= 0 && keep.pid != pid) {
-        close(keep.stat_fd);
+    if (keep.pid != pid) {
+        if (keep.stat_fd >= 0) {
+            close(keep.stat_fd);
+        }
+        if (keep.task_fd >= 0) {
+            close(keep.task_fd);
+        }
         keep.stat_fd = -1;
+        keep.task_fd = -1;
     }
     memset(p, 0, sizeof(*p));
     p->pid = pid;
@@ -542,6 +593,8 @@ pause_reset(struct pause *p, int pid)
     p->state = keep.state;
     p->alloc = keep.alloc;
     p->stat_fd = keep.stat_fd;
+    p->task_fd = keep.task_fd;
+    p->leader_running = keep.leader_running && keep.pid == pid;
     if (keep.pid == pid) {
         p->hint = keep.n;
     }
@@ -557,8 +610,12 @@ pause_free(struct pause *p)
     if (p->stat_fd >= 0) {
         close(p->stat_fd);
     }
+    if (p->task_fd >= 0) {
+        close(p->task_fd);
+    }
     memset(p, 0, sizeof(*p));
     p->stat_fd = -1;
+    p->task_fd = -1;
 }
 
 int
@@ -612,6 +669,7 @@ pause_thread_begin(int pid, int tid, struct pause *p)
     memset(p, 0, sizeof(*p));
     p->pid = pid;
     p->stat_fd = -1;
+    p->task_fd = -1;
     /* A thread stopped by job control is still already: read it as it
      * is, as pause_begin() does for a whole process. */
     if (proc_task_state(pid, tid, &state) == 0 && state == 'T') {

@@ -47,14 +47,20 @@ struct pause {
     volatile sig_atomic_t released_by; /* a signal that let it go early */
     uint64_t start_ns;
     uint64_t end_ns;
-    /* /proc/PID/stat, open from one pause_begin() to the next, or -1 */
+    /* /proc/PID/stat and /proc/PID/task, open from one pause_begin() to
+     * the next, or -1 (task_fd -2: its link count is no thread count) */
     int stat_fd;
-    size_t hint;        /* tids[0..hint) are the last pause's, to try first */
+    int task_fd;
+    size_t hint; /* tids[0..hint) are the last pause's, to try first */
+    /* Set by the caller before pause_begin() for the same pid, which
+     * clears it: the first thread's state was read a moment ago and it
+     * was not stopped by job control, so the pause need not read it. */
+    int leader_running;
     struct pause *next; /* pauses held, for the signal guard */
 };
 
 /* clang-format off */
-#define PAUSE_INIT {.stat_fd = -1}
+#define PAUSE_INIT {.stat_fd = -1, .task_fd = -1}
 /* clang-format on */
 
 /* How long a thread may take to stop before the pause gives up. */

@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include "unwind.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -40,6 +42,8 @@
 #define UNWIND_REFRESH_NS (200 * 1000 * 1000ULL)
 /* The largest vDSO copied out of the target. */
 #define UNWIND_VDSO_MAX (1u << 20)
+/* Cached unwinding steps before the cache starts afresh. */
+#define UNWIND_STEPS_MAX (1u << 16)
 
 /* A module's function symbols, sorted: names by binary search, not by
  * libdwfl's scan of the whole table per lookup. */
@@ -61,6 +65,33 @@ struct cached_symbol {
     uint64_t offset;
     uint64_t symbol_offset;
 };
+
+/*
+ * How one frame's code finds its caller's registers (its CFI at one
+ * address, boiled down): the canonical frame address (CFA) is a
+ * register plus an offset, and each register of the caller is unknown,
+ * unchanged, saved at CFA + off, or CFA + off itself.  Cached by code
+ * address, so a sampler that meets the same code sample after sample
+ * interprets its CFI once, not once per sample.  What this cannot say
+ * (an expression, a signal frame, no CFI at all) is a step libdwfl
+ * takes: the walk is then left to it.
+ */
+enum step_how {
+    STEP_UNDEF,
+    STEP_SAME,
+    STEP_AT,  /* saved at CFA + off */
+    STEP_VAL, /* CFA + off */
+};
+
+struct step {
+    int32_t cfa_off;
+    uint8_t cfa_reg;
+    uint8_t how[TARGET_NREGS];
+    int32_t off[TARGET_NREGS];
+};
+
+/* The step of code whose CFI the cache cannot hold. */
+static struct step no_step;
 
 struct unwinder {
     struct target *t;
@@ -85,6 +116,7 @@ struct unwinder {
     /* tid + 1 -> bytes of stack the thread's last walk went over + 1:
      * read in one go at the start of its next walk */
     struct hashmap spans;
+    struct hashmap steps; /* lookup address -> struct step (or &no_step) */
     struct unwinder_stats stats;
 };
 
@@ -442,6 +474,13 @@ unwinder_free(struct unwinder *u)
         free(ix);
     }
     hashmap_release(&u->modsyms);
+    it = 0;
+    while (hashmap_next(&u->steps, &it, &key, &value)) {
+        if (value != &no_step) {
+            free(value);
+        }
+    }
+    hashmap_release(&u->steps);
     hashmap_release(&u->spans);
     hashmap_release(&u->reported);
     free(u->vdso);
@@ -452,6 +491,234 @@ int
 unwinder_refresh(struct unwinder *u)
 {
     return report_modules(u);
+}
+
+/* ---- cached steps ------------------------------------------------------- */
+
+/*
+ * The rule of one register, from dwarf_frame_register()'s answer: 0, or
+ * -1 for one the cache cannot hold.  libdw gives offset rules as "CFA,
+ * plus N" in the caller's own array (ops_mem), with DW_OP_stack_value at
+ * the end for a value rather than a place; anything else (an expression
+ * of the CFI's own, another register) is left to libdwfl.
+ */
+static int
+step_register(const Dwarf_Op *ops_mem, const Dwarf_Op *ops, size_t nops,
+              uint8_t *how, int32_t *off)
+{
+    size_t i = 1;
+    int64_t v = 0;
+
+    *off = 0;
+    if (nops == 0) {
+        if (ops == NULL) {
+            *how = STEP_SAME;
+            return 0;
+        }
+        if (ops == ops_mem) {
+            *how = STEP_UNDEF;
+            return 0;
+        }
+        return -1;
+    }
+    if (ops != ops_mem || nops > 3 || ops[0].atom != DW_OP_call_frame_cfa) {
+        return -1;
+    }
+    if (i < nops && ops[i].atom == DW_OP_plus_uconst) {
+        v = (int64_t)ops[i].number;
+        i++;
+    }
+    *how = STEP_AT;
+    if (i < nops && ops[i].atom == DW_OP_stack_value) {
+        *how = STEP_VAL;
+        i++;
+    }
+    if (i != nops || v < INT32_MIN || v > INT32_MAX) {
+        return -1;
+    }
+    *off = (int32_t)v;
+    return 0;
+}
+
+/* The step of frame, or NULL for one the cache cannot hold. */
+static struct step *
+step_of(Dwarf_Frame *frame)
+{
+    struct step st;
+    Dwarf_Op *ops;
+    size_t nops;
+    bool signal = false;
+    int64_t off;
+    int ra, reg;
+
+    memset(&st, 0, sizeof(st));
+    ra = dwarf_frame_info(frame, NULL, NULL, &signal);
+    /* A signal frame's caller is an interrupted instruction, not a
+     * call: libdwfl knows what that changes. */
+    if (ra != TARGET_REG_RIP || signal ||
+        dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops != 1) {
+        return NULL;
+    }
+    if (ops[0].atom == DW_OP_bregx) {
+        reg = (int)ops[0].number;
+        off = (int64_t)ops[0].number2;
+    } else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
+        reg = ops[0].atom - DW_OP_breg0;
+        off = (int64_t)ops[0].number;
+    } else {
+        return NULL;
+    }
+    if (reg < 0 || reg >= TARGET_NREGS || off < INT32_MIN || off > INT32_MAX) {
+        return NULL;
+    }
+    st.cfa_reg = (uint8_t)reg;
+    st.cfa_off = (int32_t)off;
+    for (reg = 0; reg < TARGET_NREGS; reg++) {
+        Dwarf_Op ops_mem[3];
+
+        if (dwarf_frame_register(frame, reg, ops_mem, &ops, &nops) != 0 ||
+            step_register(ops_mem, ops, nops, &st.how[reg], &st.off[reg]) <
+                0) {
+            return NULL;
+        }
+    }
+    return memcpy(xmalloc(sizeof(st)), &st, sizeof(st));
+}
+
+/*
+ * The step at code address lookup (a return address less one), found as
+ * libdwfl finds it: the module's .eh_frame first, then .debug_frame.
+ */
+static const struct step *
+step_get(struct unwinder *u, uint64_t lookup)
+{
+    struct step *st;
+    void **slot;
+
+    if (u->steps.count >= UNWIND_STEPS_MAX) {
+        size_t it = 0;
+        uint64_t k;
+        void *v;
+
+        while (hashmap_next(&u->steps, &it, &k, &v)) {
+            if (v != &no_step) {
+                free(v);
+            }
+        }
+        hashmap_clear(&u->steps);
+    }
+    slot = hashmap_slot(&u->steps, lookup);
+    if (*slot == NULL) {
+        Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, lookup);
+        Dwarf_Frame *frame = NULL;
+
+        st = NULL;
+        if (mod != NULL) {
+            Dwarf_Addr bias = 0;
+            Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+
+            if (cfi == NULL ||
+                dwarf_cfi_addrframe(cfi, lookup - bias, &frame) != 0) {
+                frame = NULL;
+                cfi = dwfl_module_dwarf_cfi(mod, &bias);
+                if (cfi != NULL &&
+                    dwarf_cfi_addrframe(cfi, lookup - bias, &frame) != 0) {
+                    frame = NULL;
+                }
+            }
+        }
+        if (frame != NULL) {
+            st = step_of(frame);
+            free(frame);
+        }
+        if (mod == NULL) {
+            /* A file not reported yet, maybe: ask again next time. */
+            return &no_step;
+        }
+        *slot = st != NULL ? st : &no_step;
+    }
+    return *slot;
+}
+
+/*
+ * Walk the stack from complete registers by cached steps alone, frames
+ * into u->out as frame_cb() takes them.  1 when the walk is done; 0 when
+ * it met a step the cache cannot hold: libdwfl walks it then.
+ */
+static int
+cached_walk(struct unwinder *u, const struct target_regs *regs)
+{
+    uint64_t r[TARGET_NREGS], next[TARGET_NREGS];
+    uint32_t known = (1u << TARGET_NREGS) - 1, next_known;
+    int activation = 1;
+    size_t i;
+
+    for (i = 0; i < TARGET_NREGS; i++) {
+        r[i] = regs->gpr[i];
+    }
+    for (;;) {
+        const struct step *st;
+        uint64_t pc = r[TARGET_REG_RIP], cfa, sp;
+        struct native_frame *f;
+
+        /* As frame_cb() does. */
+        sp = known & (1u << TARGET_REG_RSP) ? r[TARGET_REG_RSP] : 0;
+        if (pc == 0 || (u->n > 0 && sp != 0 && u->out[u->n - 1].sp != 0 &&
+                        sp < u->out[u->n - 1].sp)) {
+            return 1;
+        }
+        f = &u->out[u->n++];
+        f->pc = pc;
+        f->sp = sp;
+        f->activation = activation;
+        if (u->n >= u->max) {
+            return 1;
+        }
+        /* A return address points after the call: its CFI is the
+         * call's. */
+        st = step_get(u, activation ? pc : pc - 1);
+        if (st == &no_step) {
+            return 0;
+        }
+        if (!(known & (1u << st->cfa_reg))) {
+            return 1; /* libdwfl stops here too */
+        }
+        cfa = r[st->cfa_reg] + (uint64_t)(int64_t)st->cfa_off;
+        next_known = 0;
+        for (i = 0; i < TARGET_NREGS; i++) {
+            uint64_t addr = cfa + (uint64_t)(int64_t)st->off[i];
+
+            switch (st->how[i]) {
+            case STEP_SAME:
+                next[i] = r[i];
+                next_known |= known & (1u << i);
+                break;
+            case STEP_AT:
+                u->stats.reads++;
+                if (memsrc_read(u->cache, addr, &next[i], sizeof(next[i])) ==
+                    0) {
+                    next_known |= 1u << i;
+                } else {
+                    err_clear();
+                }
+                break;
+            case STEP_VAL:
+                next[i] = addr;
+                next_known |= 1u << i;
+                break;
+            default:
+                break;
+            }
+        }
+        /* No return address (undefined: the outermost frame), or one
+         * that cannot be read: the walk ends. */
+        if (!(next_known & (1u << TARGET_REG_RIP))) {
+            return 1;
+        }
+        memcpy(r, next, sizeof(r));
+        known = next_known;
+        activation = 0;
+    }
 }
 
 static int
@@ -480,6 +747,23 @@ frame_cb(Dwfl_Frame *state, void *arg)
     f->sp = sp;
     f->activation = activation;
     return u->n < u->max ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+/*
+ * One walk into u->out: by cached steps where they go, else by libdwfl.
+ * A walk that ends early (no CFI for a frame, a bad return address)
+ * returns an error from libdwfl: the frames found are still good.
+ */
+static void
+walk(struct unwinder *u, int tid, const struct target_regs *regs)
+{
+    u->n = 0;
+    if (regs->complete && cached_walk(u, regs)) {
+        return;
+    }
+    u->n = 0;
+    u->stats.slow++;
+    dwfl_getthread_frames(u->dwfl, tid > 0 ? tid : 1, frame_cb, u);
 }
 
 int
@@ -514,9 +798,7 @@ unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
     u->out = out;
     u->max = max;
     u->n = 0;
-    /* A walk that ends early (no CFI for a frame, a bad return address)
-     * returns an error from libdwfl: the frames found are still good. */
-    dwfl_getthread_frames(u->dwfl, tid > 0 ? tid : 1, frame_cb, u);
+    walk(u, tid, regs);
     /* A walk that ends in no known file met one loaded since the
      * mappings were read (a module imported during a recording): read
      * them again, at most every UNWIND_REFRESH_NS, and walk again. */
@@ -524,8 +806,7 @@ unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
         dwfl_addrmodule(u->dwfl, u->out[u->n - 1].pc) == NULL &&
         clock_now_ns() - u->refreshed_ns > UNWIND_REFRESH_NS &&
         report_modules(u) == 0) {
-        u->n = 0;
-        dwfl_getthread_frames(u->dwfl, tid > 0 ? tid : 1, frame_cb, u);
+        walk(u, tid, regs);
     }
     err_clear();
     /* The stack below the outermost frame's: what the next walk will
@@ -545,15 +826,62 @@ unwinder_stack(struct unwinder *u, int tid, const struct target_regs *regs,
     return 0;
 }
 
-static int
-sym_entry_cmp(const void *a, const void *b)
+/*
+ * Sort a module's function symbols, made in table order, by address and
+ * at one address by rank: a stable pass by rank's class (global, weak,
+ * local), then a stable radix sort of the addresses, a byte a pass over
+ * the bytes in which they differ (three for a library of a few
+ * megabytes).  qsort() took milliseconds over libpython's ten thousand,
+ * once per recording but all in its first samples.
+ */
+static void
+sym_sort(struct sym_entry *v, size_t n)
 {
-    const struct sym_entry *x = a, *y = b;
+    struct sym_entry *tmp, *src = v, *dst, *swap;
+    size_t count[256], i, k, at;
+    uint64_t diff = 0;
+    int shift;
 
-    if (x->start != y->start) {
-        return x->start < y->start ? -1 : 1;
+    if (n < 2) {
+        return;
     }
-    return (x->rank > y->rank) - (x->rank < y->rank);
+    tmp = xmalloc(n * sizeof(*tmp));
+    dst = tmp;
+    at = 0;
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < n; i++) {
+            if (src[i].rank >> 28 == k) {
+                dst[at++] = src[i];
+            }
+        }
+    }
+    swap = src, src = dst, dst = swap;
+    for (i = 1; i < n; i++) {
+        diff |= src[i].start ^ src[0].start;
+    }
+    for (shift = 0; shift < 64; shift += 8) {
+        if (((diff >> shift) & 0xff) == 0) {
+            continue;
+        }
+        memset(count, 0, sizeof(count));
+        for (i = 0; i < n; i++) {
+            count[(src[i].start >> shift) & 0xff]++;
+        }
+        for (k = 0, at = 0; k < 256; k++) {
+            size_t c = count[k];
+
+            count[k] = at;
+            at += c;
+        }
+        for (i = 0; i < n; i++) {
+            dst[count[(src[i].start >> shift) & 0xff]++] = src[i];
+        }
+        swap = src, src = dst, dst = swap;
+    }
+    if (src != v) {
+        memcpy(v, src, n * sizeof(*v));
+    }
+    free(tmp);
 }
 
 /*
@@ -606,7 +934,7 @@ module_symbols(struct unwinder *u, Dwfl_Module *mod)
                       << 28 |
                   (uint32_t)i;
     }
-    qsort(ix->v, ix->n, sizeof(*ix->v), sym_entry_cmp);
+    sym_sort(ix->v, ix->n);
     return ix;
 }
 

@@ -13,7 +13,11 @@
  *
  * Unwinding follows the call frame information of each file (.eh_frame,
  * else .debug_frame of a separate debug file), and frame pointers where a
- * function has none.  Names come from .symtab, else a separate debug
+ * function has none.  What a code address's CFI says is kept, boiled
+ * down to the rule of its frame address and of each register: a sampler
+ * meeting the same code again walks it without libdwfl, which takes over
+ * for a frame the rules cannot say (an expression, a signal frame, no
+ * CFI).  Names come from .symtab, else a separate debug
  * file found by build id under /usr/lib/debug/.build-id (inside the
  * target's root first), else .dynsym; an address no symbol covers has
  * only its library and offset.
@@ -95,6 +99,7 @@ struct unwinder_stats {
     uint64_t frames;  /* frames found */
     uint64_t reads;   /* words of target memory the unwinder asked for */
     uint64_t modules; /* files reported */
+    uint64_t slow;    /* walks left to libdwfl (no cached step) */
 };
 
 void unwinder_stats(const struct unwinder *u, struct unwinder_stats *st);
