@@ -4,10 +4,11 @@
  * Layer: python.  A round is one batched read: every thread state (in
  * cpu mode, most rounds, only those of the threads it samples: see
  * reread_threads()), each interpreter's list head, the GIL holder and,
- * around the state of each thread it samples, two copies of where that
- * thread's stack lay last time (its plan), and the headers of the code
- * objects it ran.  A stack found whole in the first copy and unchanged
- * in the second is taken without another read.  Otherwise the thread's
+ * before and after those states, two copies of where the stacks of the
+ * threads it samples lay last time (their plans), and the headers of the
+ * code objects they ran; what several threads need is read once.  A
+ * stack found whole in the first copy and unchanged in the second is
+ * taken without another read.  Otherwise the thread's
  * stack is looked up (a walk that reads), its plan widened, and it is
  * copied again on its own; after PY_SAMPLE_ATTEMPTS copies that all
  * changed, the thread is paused for the read.
@@ -43,6 +44,11 @@
 #define PAUSED_ATTEMPTS 3
 /* Ranges closer than this are copied as one. */
 #define MERGE_GAP 256
+/* Pieces of a batch closer than this are read as one: the bytes between
+ * lie on the pages of their ends, mapped as those are (the smallest page
+ * is 4 KiB), and a piece costs the kernel as much as about 4 KiB more
+ * (pinning its pages: 0.33 us a piece, 0.07 us a KiB measured). */
+#define PIECE_GAP 4095
 /* At most this much of one stack is copied (twice) per round. */
 #define PLAN_BYTES_MAX (8u << 20)
 /* Rounds at most that a thread found on a CPU in round after round is
@@ -69,7 +75,6 @@ thread_close(struct py_sampled_thread *t)
 {
     free(t->name);
     free(t->plan);
-    free(t->copies);
 }
 
 static void
@@ -77,6 +82,8 @@ batch_release(struct py_batch *b)
 {
     free(b->iov);
     free(b->buf);
+    free(b->want);
+    free(b->piece);
 }
 
 void
@@ -385,96 +392,189 @@ batch_add(struct py_batch *b, raddr_t addr, size_t len)
     return off;
 }
 
+static int
+want_cmp(const void *a, const void *b)
+{
+    const struct py_batch_want *x = a, *y = b;
+
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Note a range the batch is to read; its offset in the buffer goes to
+ * *off (or, with off NULL, it is part of a piece of the copies). */
+static void
+batch_want(struct py_batch *b, raddr_t addr, size_t len, size_t *off)
+{
+    XGROW(b->want, b->want_alloc, b->nwant + 1);
+    b->want[b->nwant].addr = addr;
+    b->want[b->nwant].len = len;
+    b->want[b->nwant].off = off;
+    b->nwant++;
+}
+
 /*
- * Add a thread to a batch: its state, and when it is sampled and has a
- * plan, the plan's ranges before and after it and its code headers.  A
- * thread held still (paused) needs one copy: the second is the first.
+ * Add the ranges noted to the batch, those that overlap or nearly touch
+ * as one piece (PIECE_GAP).  With part >= 0 the pieces are that part of
+ * the batch's copies.
  */
 static void
-batch_thread(struct py_sampler *s, struct py_batch *b,
-             struct py_sampled_thread *t, int copy, int still)
+batch_merge(struct py_batch *b, int part)
 {
-    const struct py_layout *l = &s->rt->layout;
-    struct py_stack_plan *p = t->plan;
-    size_t i, k, nr, half;
+    size_t i, k, n = b->nwant;
 
-    t->copied = copy && p != NULL && p->nregions > 0;
-    t->ncopies = t->ncodes = t->ncframes = 0;
-    if (!t->copied) {
-        t->ts_off = batch_add(b, t->thread.tstate, (size_t)l->tstate_size);
+    if (part >= 0) {
+        b->part[part] = b->npiece;
+        b->npart[part] = 0;
+    }
+    qsort(b->want, n, sizeof(*b->want), want_cmp);
+    for (i = 0; i < n; i = k) {
+        raddr_t lo = b->want[i].addr, hi = lo + b->want[i].len;
+        size_t off;
+
+        for (k = i + 1; k < n && b->want[k].addr <= hi + PIECE_GAP; k++) {
+            raddr_t end = b->want[k].addr + b->want[k].len;
+
+            hi = end > hi ? end : hi;
+        }
+        off = batch_add(b, lo, (size_t)(hi - lo));
+        if (part >= 0) {
+            struct py_prefetch *p;
+
+            XGROW(b->piece, b->piece_alloc, b->npiece + 1);
+            p = &b->piece[b->npiece++];
+            p->addr = lo;
+            p->len = (size_t)(hi - lo);
+            p->data = (const unsigned char *)(uintptr_t)off;
+            b->npart[part]++;
+        }
+        for (; i < k; i++) {
+            if (b->want[i].off != NULL) {
+                *b->want[i].off = off + (size_t)(b->want[i].addr - lo);
+            }
+        }
+    }
+    b->nwant = 0;
+}
+
+/*
+ * Add one part of the copies of the threads copied (all those that want
+ * a copy, or only `only`) to a batch: PY_BATCH_BEFORE their plans'
+ * regions, copied before the thread states, PY_BATCH_AFTER the same
+ * after them, PY_BATCH_CODES the headers of their code objects.  What
+ * several threads need is read once: threads of one program run the
+ * same functions, and PyFrameObjects (<=3.10) pass from thread to thread
+ * through the free lists, so their plans share much.  Every thread's
+ * walk may use every piece of the part: all were read before (or after)
+ * every state.  The pieces' data are offsets in the buffer until
+ * batch_read().
+ */
+static void
+batch_copies(struct py_sampler *s, struct py_batch *b,
+             struct py_sampled_thread *only, int part)
+{
+    size_t i, k;
+
+    if (part == PY_BATCH_AFTER && b->still) {
+        b->part[part] = b->part[PY_BATCH_BEFORE];
+        b->npart[part] = b->npart[PY_BATCH_BEFORE];
         return;
     }
-    nr = p->nregions;
-    if (t->copies == NULL) {
-        t->copies =
-            xmalloc((2 * PY_PLAN_REGIONS + PY_PLAN_CODES + PY_PLAN_CFRAMES) *
-                    sizeof(*t->copies));
-    }
-    for (half = 0; half < 2; half++) {
-        if (half == 1) {
-            /* The thread state, and right after it the _PyCFrame slots
-             * that may hold its top frame (3.11, 3.12). */
-            t->ts_off = batch_add(b, t->thread.tstate, (size_t)l->tstate_size);
-            for (i = 0; i < p->ncframes; i++) {
-                struct py_prefetch *c = &t->cframes[i];
+    if (part == PY_BATCH_AFTER) {
+        /* The same pieces as before the states, read again. */
+        size_t first = b->part[PY_BATCH_BEFORE];
 
-                c->addr = p->cframes[i].addr;
-                c->len = 8;
-                c->data =
-                    (const unsigned char *)(uintptr_t)batch_add(b, c->addr, 8);
-            }
-            t->ncframes = p->ncframes;
+        b->part[part] = b->npiece;
+        b->npart[part] = b->npart[PY_BATCH_BEFORE];
+        XGROW(b->piece, b->piece_alloc, b->npiece + b->npart[part]);
+        for (i = 0; i < b->npart[part]; i++) {
+            struct py_prefetch *p = &b->piece[b->npiece++];
+
+            *p = b->piece[first + i];
+            p->data = (const unsigned char *)(uintptr_t)batch_add(b, p->addr,
+                                                                  p->len);
         }
-        for (i = 0; i < nr; i++) {
-            const struct py_region *r = &p->regions[i];
-            struct py_prefetch *c = &t->copies[half * nr + i];
-
-            c->addr = r->addr;
-            c->len = r->len;
-            if (half == 1 && still) {
-                c->data = t->copies[i].data;
-                continue;
-            }
-            c->data = (const unsigned char *)(uintptr_t)batch_add(b, r->addr,
-                                                                  r->len);
-        }
+        return;
     }
-    /* Code headers once, merged where they sit together. */
-    k = 2 * nr;
-    for (i = 0; i < p->ncodes; i++) {
-        struct py_prefetch *c = k > 2 * nr ? &t->copies[k - 1] : NULL;
-        raddr_t end = p->codes[i].addr + p->codes[i].len;
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+        const struct py_region *r;
+        size_t count;
 
-        if (c != NULL && p->codes[i].addr <= c->addr + c->len + MERGE_GAP &&
-            end - c->addr <= 4096) {
-            if (end > c->addr + c->len) {
-                c->len = (size_t)(end - c->addr);
-                b->iov[b->niov - 1].len = c->len;
-                b->used =
-                    ((size_t)(uintptr_t)c->data + c->len + 7) & ~(size_t)7;
-            }
+        if (!t->copied || (only != NULL && t != only)) {
             continue;
         }
-        c = &t->copies[k++];
-        c->addr = p->codes[i].addr;
-        c->len = p->codes[i].len;
-        c->data =
-            (const unsigned char *)(uintptr_t)batch_add(b, c->addr, c->len);
+        r = part == PY_BATCH_CODES ? t->plan->codes : t->plan->regions;
+        count = part == PY_BATCH_CODES ? t->plan->ncodes : t->plan->nregions;
+        for (k = 0; k < count; k++) {
+            batch_want(b, r[k].addr, r[k].len, NULL);
+        }
     }
-    t->ncopies = nr;
-    t->ncodes = k - 2 * nr;
+    batch_merge(b, part);
+}
+
+/*
+ * Add the states of the threads to read (all those with t->read, or only
+ * `only`) to a batch, with the links to them (unless `all`: see
+ * reread_threads()), then the _PyCFrame slots that may hold the top
+ * frames of those copied (3.11, 3.12).  The states of threads started
+ * one after another lie together, and each link is in the state before:
+ * they are read in a few pieces.
+ */
+static void
+batch_states(struct py_sampler *s, struct py_batch *b,
+             struct py_sampled_thread *only, int all)
+{
+    const struct py_layout *l = &s->rt->layout;
+    size_t i, k;
+
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (only != NULL ? t != only : !t->read) {
+            continue;
+        }
+        if (only == NULL && !all && i > 0 &&
+            s->threads[i - 1].thread.interp == t->thread.interp) {
+            batch_want(
+                b, s->threads[i - 1].thread.tstate + (raddr_t)l->tstate_next,
+                8, &t->link_off);
+        }
+        batch_want(b, t->thread.tstate, (size_t)l->tstate_size, &t->ts_off);
+    }
+    batch_merge(b, -1);
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+        struct py_stack_plan *p = t->plan;
+
+        if (!t->copied || (only != NULL && t != only)) {
+            continue;
+        }
+        for (k = 0; k < p->ncframes; k++) {
+            struct py_prefetch *c = &t->cframes[k];
+
+            c->addr = p->cframes[k].addr;
+            c->len = 8;
+            c->data =
+                (const unsigned char *)(uintptr_t)batch_add(b, c->addr, 8);
+        }
+        t->ncframes = p->ncframes;
+    }
 }
 
 static void
-batch_begin(struct py_batch *b)
+batch_begin(struct py_batch *b, int still)
 {
     b->niov = 0;
     b->used = 0;
+    b->npiece = 0;
+    b->nwant = 0;
+    b->still = still;
 }
 
 /*
- * Read a batch; then the copies of the threads in it (all of the
- * sampler's, or only `only`) point into its buffer.
+ * Read a batch; then its pieces and the _PyCFrame slots of the threads
+ * copied in it (all of the sampler's, or only `only`) point into its
+ * buffer, and those threads' copies are its pieces.
  */
 static int
 batch_read(struct py_sampler *s, struct py_batch *b,
@@ -489,14 +589,18 @@ batch_read(struct py_sampler *s, struct py_batch *b,
     for (i = 0; i < b->niov; i++) {
         b->iov[i].buf = b->buf + (uintptr_t)b->iov[i].buf;
     }
+    for (i = 0; i < b->npiece; i++) {
+        b->piece[i].data = b->buf + (uintptr_t)b->piece[i].data;
+    }
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
 
-        if (!t->copied || (only != NULL && t != only)) {
+        if (only != NULL && t != only) {
             continue;
         }
-        for (k = 0; k < 2 * t->ncopies + t->ncodes; k++) {
-            t->copies[k].data = b->buf + (uintptr_t)t->copies[k].data;
+        t->from = t->copied ? b : NULL;
+        if (!t->copied) {
+            continue;
         }
         for (k = 0; k < t->ncframes; k++) {
             t->cframes[k].data = b->buf + (uintptr_t)t->cframes[k].data;
@@ -586,7 +690,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
     uint64_t locked = 1, holder = 0;
     int rc;
 
-    batch_begin(b);
+    batch_begin(b, 0);
     heads = b->used;
     for (i = 0; i < s->ninterps; i++) {
         batch_add(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8);
@@ -606,17 +710,16 @@ reread_threads(struct py_sampler *s, int copy, int all)
             i == 0 || s->threads[i - 1].thread.interp != t->thread.interp;
 
         t->read = all || first || t->want;
-        if (!t->read) {
-            t->copied = 0;
-            continue;
-        }
-        if (!all && !first) {
-            t->link_off = batch_add(
-                b, s->threads[i - 1].thread.tstate + (raddr_t)l->tstate_next,
-                8);
-        }
-        batch_thread(s, b, t, copy && t->want, 0);
+        t->copied = t->read && copy && t->want && t->plan != NULL &&
+                    t->plan->nregions > 0;
+        t->ncframes = 0;
     }
+    /* The stacks before the states, the states, the stacks after them:
+     * each stack copied on both sides of its thread's state. */
+    batch_copies(s, b, NULL, PY_BATCH_BEFORE);
+    batch_states(s, b, NULL, all);
+    batch_copies(s, b, NULL, PY_BATCH_AFTER);
+    batch_copies(s, b, NULL, PY_BATCH_CODES);
     rc = batch_read(s, b, NULL);
     if (rc == PS_EFAULT && copy) {
         /* Memory a plan names went away (a chunk freed, say): read the
@@ -737,6 +840,18 @@ copy_word(const struct py_prefetch *c, size_t n, raddr_t addr, uint64_t *out)
     return 0;
 }
 
+/* The pieces of one part of a batch's copies (none without a batch). */
+static const struct py_prefetch *
+batch_part(const struct py_batch *b, int part, size_t *n)
+{
+    if (b == NULL || b->npart[part] == 0) {
+        *n = 0;
+        return NULL;
+    }
+    *n = b->npart[part];
+    return b->piece + b->part[part];
+}
+
 /*
  * The stack from this thread's copies: 0, PY_STACK_MISS (the copies lack
  * part of it; s->stack.missing says what), or PS_ECHANGED.
@@ -744,7 +859,11 @@ copy_word(const struct py_prefetch *c, size_t n, raddr_t addr, uint64_t *out)
 static int
 stack_from_copies(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    const struct py_prefetch *c1 = t->copies, *c2 = t->copies + t->ncopies;
+    size_t n1, n2, ncodes;
+    const struct py_prefetch *c1 = batch_part(t->from, PY_BATCH_BEFORE, &n1);
+    const struct py_prefetch *c2 = batch_part(t->from, PY_BATCH_AFTER, &n2);
+    const struct py_prefetch *codes =
+        batch_part(t->from, PY_BATCH_CODES, &ncodes);
     struct py_thread *th = &t->thread;
     int rc;
 
@@ -757,14 +876,13 @@ stack_from_copies(struct py_sampler *s, struct py_sampled_thread *t)
         return PY_STACK_MISS;
     }
     s->stack.prefetch = c1;
-    s->stack.nprefetch = t->ncopies;
+    s->stack.nprefetch = n1;
     rc = py_stack_read(s->rt, th, PY_STACK_COPY | s->stack_flags, &s->stack);
     if (rc == 0) {
-        rc = py_stack_compare(s->rt, &s->stack, c2, t->ncopies);
+        rc = py_stack_compare(s->rt, &s->stack, c2, n2);
     }
     if (rc == 0) {
-        rc =
-            py_stack_check_codes(s->rt, &s->stack, c2 + t->ncopies, t->ncodes);
+        rc = py_stack_check_codes(s->rt, &s->stack, codes, ncodes);
     }
     return rc;
 }
@@ -799,8 +917,13 @@ copy_again(struct py_sampler *s, struct py_sampled_thread *t, int still)
     const unsigned char *ts;
     int rc;
 
-    batch_begin(b);
-    batch_thread(s, b, t, 1, still);
+    batch_begin(b, still);
+    t->copied = t->plan != NULL && t->plan->nregions > 0;
+    t->ncframes = 0;
+    batch_copies(s, b, t, PY_BATCH_BEFORE);
+    batch_states(s, b, t, 0);
+    batch_copies(s, b, t, PY_BATCH_AFTER);
+    batch_copies(s, b, t, PY_BATCH_CODES);
     rc = batch_read(s, b, t);
     if (rc < 0) {
         return rc;
