@@ -83,6 +83,7 @@ batch_release(struct py_batch *b)
     free(b->iov);
     free(b->buf);
     free(b->want);
+    free(b->spare);
     free(b->piece);
 }
 
@@ -210,58 +211,61 @@ refresh(struct py_sampler *s)
 
 /* ---- plans -------------------------------------------------------------- */
 
-static int
-region_cmp(const void *a, const void *b)
-{
-    const struct py_region *x = a, *y = b;
-
-    return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
 /*
  * Add [addr, addr + len) to a set of ranges as needed in round `used`:
  * merged with ranges it overlaps or nearly touches, and the set kept
- * sorted.  When the set is full the range least recently needed goes.
+ * sorted (so the first range that may touch it is found by halving).
+ * When the set is full the range least recently needed goes.
  */
 static void
 regions_add(struct py_region *v, size_t *n, size_t max, raddr_t addr,
             size_t len, uint64_t used, size_t gap)
 {
-    size_t i, j, oldest = 0;
+    size_t lo = 0, hi = *n, i, j, oldest = 0;
 
-    for (i = 0; i < *n; i++) {
-        struct py_region *r = &v[i];
+    /* The first range that does not end more than gap below addr. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
 
-        if (addr <= r->addr + r->len + gap && r->addr <= addr + len + gap) {
-            raddr_t lo = addr < r->addr ? addr : r->addr;
-            raddr_t hi =
-                addr + len > r->addr + r->len ? addr + len : r->addr + r->len;
-
-            r->addr = lo;
-            r->len = (size_t)(hi - lo);
-            r->used = used > r->used ? used : r->used;
-            /* It may reach its neighbours now. */
-            for (j = i + 1; j < *n && v[j].addr <= hi + gap;) {
-                hi = v[j].addr + v[j].len > hi ? v[j].addr + v[j].len : hi;
-                r->len = (size_t)(hi - lo);
-                r->used = v[j].used > r->used ? v[j].used : r->used;
-                memmove(&v[j], &v[j + 1], (*n - j - 1) * sizeof(*v));
-                (*n)--;
-            }
-            return;
+        if (v[mid].addr + v[mid].len + gap < addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
+    }
+    i = lo;
+    if (i < *n && v[i].addr <= addr + len + gap) {
+        struct py_region *r = &v[i];
+        raddr_t start = addr < r->addr ? addr : r->addr;
+        raddr_t end =
+            addr + len > r->addr + r->len ? addr + len : r->addr + r->len;
+
+        r->addr = start;
+        r->len = (size_t)(end - start);
+        r->used = used > r->used ? used : r->used;
+        /* It may reach its neighbours now. */
+        for (j = i + 1; j < *n && v[j].addr <= end + gap;) {
+            end = v[j].addr + v[j].len > end ? v[j].addr + v[j].len : end;
+            r->len = (size_t)(end - start);
+            r->used = v[j].used > r->used ? v[j].used : r->used;
+            memmove(&v[j], &v[j + 1], (*n - j - 1) * sizeof(*v));
+            (*n)--;
+        }
+        return;
     }
     if (*n == max) {
-        for (i = 1; i < *n; i++) {
-            oldest = v[i].used < v[oldest].used ? i : oldest;
+        for (j = 1; j < *n; j++) {
+            oldest = v[j].used < v[oldest].used ? j : oldest;
         }
-        v[oldest] = v[--*n];
+        memmove(&v[oldest], &v[oldest + 1], (*n - oldest - 1) * sizeof(*v));
+        (*n)--;
+        i -= oldest < i;
     }
-    v[*n].addr = addr;
-    v[*n].len = len;
-    v[*n].used = used;
+    memmove(&v[i + 1], &v[i], (*n - i) * sizeof(*v));
+    v[i].addr = addr;
+    v[i].len = len;
+    v[i].used = used;
     (*n)++;
-    qsort(v, *n, sizeof(*v), region_cmp);
 }
 
 /* Forget ranges no walk needed for PLAN_AGE rounds, then the oldest
@@ -413,12 +417,12 @@ batch_want(struct py_batch *b, raddr_t addr, size_t len, size_t *off)
 }
 
 /*
- * Add the ranges noted to the batch, those that overlap or nearly touch
- * as one piece (PIECE_GAP).  With part >= 0 the pieces are that part of
- * the batch's copies.
+ * Add the ranges noted to the batch (sorted by address already, or not),
+ * those that overlap or nearly touch as one piece (PIECE_GAP).  With
+ * part >= 0 the pieces are that part of the batch's copies.
  */
 static void
-batch_merge(struct py_batch *b, int part)
+batch_merge(struct py_batch *b, int part, int sorted)
 {
     size_t i, k, n = b->nwant;
 
@@ -426,7 +430,9 @@ batch_merge(struct py_batch *b, int part)
         b->part[part] = b->npiece;
         b->npart[part] = 0;
     }
-    qsort(b->want, n, sizeof(*b->want), want_cmp);
+    if (!sorted) {
+        qsort(b->want, n, sizeof(*b->want), want_cmp);
+    }
     for (i = 0; i < n; i = k) {
         raddr_t lo = b->want[i].addr, hi = lo + b->want[i].len;
         size_t off;
@@ -457,6 +463,51 @@ batch_merge(struct py_batch *b, int part)
 }
 
 /*
+ * Add the ranges r[0..n), sorted by address (as a plan keeps them), to
+ * those noted, sorted and merged where they overlap or nearly touch: one
+ * pass over both, where sorting all the plans' ranges of a round cost
+ * more than the rest of laying it out.
+ */
+static void
+batch_union(struct py_batch *b, const struct py_region *r, size_t n)
+{
+    size_t i = 0, j = 0, m = 0, had = b->nwant;
+    struct py_batch_want *out, *swap;
+
+    XGROW(b->spare, b->spare_alloc, had + n);
+    out = b->spare;
+    while (i < had || j < n) {
+        raddr_t addr, end;
+
+        if (j == n || (i < had && b->want[i].addr <= r[j].addr)) {
+            addr = b->want[i].addr;
+            end = addr + b->want[i++].len;
+        } else {
+            addr = r[j].addr;
+            end = addr + r[j++].len;
+        }
+        if (m > 0 && addr >= out[m - 1].addr &&
+            addr <= out[m - 1].addr + out[m - 1].len + PIECE_GAP) {
+            if (end > out[m - 1].addr + out[m - 1].len) {
+                out[m - 1].len = (size_t)(end - out[m - 1].addr);
+            }
+            continue;
+        }
+        out[m].addr = addr;
+        out[m].len = (size_t)(end - addr);
+        out[m].off = NULL;
+        m++;
+    }
+    swap = b->want;
+    b->want = b->spare;
+    b->spare = swap;
+    n = b->want_alloc;
+    b->want_alloc = b->spare_alloc;
+    b->spare_alloc = n;
+    b->nwant = m;
+}
+
+/*
  * Add one part of the copies of the threads copied (all those that want
  * a copy, or only `only`) to a batch: PY_BATCH_BEFORE their plans'
  * regions, copied before the thread states, PY_BATCH_AFTER the same
@@ -472,7 +523,7 @@ static void
 batch_copies(struct py_sampler *s, struct py_batch *b,
              struct py_sampled_thread *only, int part)
 {
-    size_t i, k;
+    size_t i;
 
     if (part == PY_BATCH_AFTER && b->still) {
         b->part[part] = b->part[PY_BATCH_BEFORE];
@@ -505,11 +556,9 @@ batch_copies(struct py_sampler *s, struct py_batch *b,
         }
         r = part == PY_BATCH_CODES ? t->plan->codes : t->plan->regions;
         count = part == PY_BATCH_CODES ? t->plan->ncodes : t->plan->nregions;
-        for (k = 0; k < count; k++) {
-            batch_want(b, r[k].addr, r[k].len, NULL);
-        }
+        batch_union(b, r, count);
     }
-    batch_merge(b, part);
+    batch_merge(b, part, 1);
 }
 
 /*
@@ -541,7 +590,7 @@ batch_states(struct py_sampler *s, struct py_batch *b,
         }
         batch_want(b, t->thread.tstate, (size_t)l->tstate_size, &t->ts_off);
     }
-    batch_merge(b, -1);
+    batch_merge(b, -1, 0);
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
         struct py_stack_plan *p = t->plan;

@@ -182,6 +182,8 @@ struct py_batch {
     struct py_batch_want *want;
     size_t nwant;
     size_t want_alloc;
+    struct py_batch_want *spare;
+    size_t spare_alloc;
 };
 
 struct py_sampler {
