@@ -36,19 +36,23 @@
 /* Room to grow copied beyond the top frame of the newest chunk. */
 #define CHUNK_SLACK 1024
 /* PyFrameObjects (<=3.10) are copied in aligned blocks this large: a
- * call allocates its frame next to the ones the last calls freed. */
-#define FRAME_BLOCK 1024
+ * call allocates its frame next to the ones the last calls freed.  (The
+ * blocks of all the threads a round samples are copied, and each walk
+ * may use any: 256 bytes, two 2.7 frame headers, miss no more often
+ * than 1 KiB did on bench/top.py, and copy half as much.) */
+#define FRAME_BLOCK 256
 /* Pauses of one thread for one stack: a thread stopped between the two
  * stores of a call or a return (3.12 can order them either way) shows a
  * chain that is not whole yet. */
 #define PAUSED_ATTEMPTS 3
 /* Ranges closer than this are copied as one. */
 #define MERGE_GAP 256
-/* Pieces of a batch closer than this are read as one: the bytes between
- * lie on the pages of their ends, mapped as those are (the smallest page
- * is 4 KiB), and a piece costs the kernel as much as about 4 KiB more
- * (pinning its pages: 0.33 us a piece, 0.07 us a KiB measured). */
-#define PIECE_GAP 4095
+/* Pieces of a batch closer than this are read as one.  Below a page
+ * (4 KiB at least) the bytes between lie on the pages of their ends,
+ * mapped as those are; a piece costs the kernel about as much as 2 KiB
+ * more of target memory not in its cache (0.3-0.4 us a piece, 0.07 us a
+ * KiB in cache, 0.17 out of it, measured). */
+#define PIECE_GAP 2048
 /* At most this much of one stack is copied (twice) per round. */
 #define PLAN_BYTES_MAX (8u << 20)
 /* Rounds at most that a thread found on a CPU in round after round is
