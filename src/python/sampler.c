@@ -4,10 +4,11 @@
  * Layer: python.  A round is one batched read: every thread state (in
  * cpu mode, most rounds, only those of the threads it samples: see
  * reread_threads()), each interpreter's list head, the GIL holder and,
- * around the state of each thread it samples, two copies of where that
- * thread's stack lay last time (its plan), and the headers of the code
- * objects it ran.  A stack found whole in the first copy and unchanged
- * in the second is taken without another read.  Otherwise the thread's
+ * before and after those states, two copies of where the stacks of the
+ * threads it samples lay last time (their plans), and the headers of the
+ * code objects they ran; what several threads need is read once.  A
+ * stack found whole in the first copy and unchanged in the second is
+ * taken without another read.  Otherwise the thread's
  * stack is looked up (a walk that reads), its plan widened, and it is
  * copied again on its own; after PY_SAMPLE_ATTEMPTS copies that all
  * changed, the thread is paused for the read.
@@ -35,14 +36,23 @@
 /* Room to grow copied beyond the top frame of the newest chunk. */
 #define CHUNK_SLACK 1024
 /* PyFrameObjects (<=3.10) are copied in aligned blocks this large: a
- * call allocates its frame next to the ones the last calls freed. */
-#define FRAME_BLOCK 1024
+ * call allocates its frame next to the ones the last calls freed.  (The
+ * blocks of all the threads a round samples are copied, and each walk
+ * may use any: 256 bytes, two 2.7 frame headers, miss no more often
+ * than 1 KiB did on bench/top.py, and copy half as much.) */
+#define FRAME_BLOCK 256
 /* Pauses of one thread for one stack: a thread stopped between the two
  * stores of a call or a return (3.12 can order them either way) shows a
  * chain that is not whole yet. */
 #define PAUSED_ATTEMPTS 3
 /* Ranges closer than this are copied as one. */
 #define MERGE_GAP 256
+/* Pieces of a batch closer than this are read as one.  Below a page
+ * (4 KiB at least) the bytes between lie on the pages of their ends,
+ * mapped as those are; a piece costs the kernel about as much as 2 KiB
+ * more of target memory not in its cache (0.3-0.4 us a piece, 0.07 us a
+ * KiB in cache, 0.17 out of it, measured). */
+#define PIECE_GAP 2048
 /* At most this much of one stack is copied (twice) per round. */
 #define PLAN_BYTES_MAX (8u << 20)
 /* Rounds at most that a thread found on a CPU in round after round is
@@ -69,7 +79,6 @@ thread_close(struct py_sampled_thread *t)
 {
     free(t->name);
     free(t->plan);
-    free(t->copies);
 }
 
 static void
@@ -77,6 +86,9 @@ batch_release(struct py_batch *b)
 {
     free(b->iov);
     free(b->buf);
+    free(b->want);
+    free(b->spare);
+    free(b->piece);
 }
 
 void
@@ -203,58 +215,61 @@ refresh(struct py_sampler *s)
 
 /* ---- plans -------------------------------------------------------------- */
 
-static int
-region_cmp(const void *a, const void *b)
-{
-    const struct py_region *x = a, *y = b;
-
-    return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
 /*
  * Add [addr, addr + len) to a set of ranges as needed in round `used`:
  * merged with ranges it overlaps or nearly touches, and the set kept
- * sorted.  When the set is full the range least recently needed goes.
+ * sorted (so the first range that may touch it is found by halving).
+ * When the set is full the range least recently needed goes.
  */
 static void
 regions_add(struct py_region *v, size_t *n, size_t max, raddr_t addr,
             size_t len, uint64_t used, size_t gap)
 {
-    size_t i, j, oldest = 0;
+    size_t lo = 0, hi = *n, i, j, oldest = 0;
 
-    for (i = 0; i < *n; i++) {
-        struct py_region *r = &v[i];
+    /* The first range that does not end more than gap below addr. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
 
-        if (addr <= r->addr + r->len + gap && r->addr <= addr + len + gap) {
-            raddr_t lo = addr < r->addr ? addr : r->addr;
-            raddr_t hi =
-                addr + len > r->addr + r->len ? addr + len : r->addr + r->len;
-
-            r->addr = lo;
-            r->len = (size_t)(hi - lo);
-            r->used = used > r->used ? used : r->used;
-            /* It may reach its neighbours now. */
-            for (j = i + 1; j < *n && v[j].addr <= hi + gap;) {
-                hi = v[j].addr + v[j].len > hi ? v[j].addr + v[j].len : hi;
-                r->len = (size_t)(hi - lo);
-                r->used = v[j].used > r->used ? v[j].used : r->used;
-                memmove(&v[j], &v[j + 1], (*n - j - 1) * sizeof(*v));
-                (*n)--;
-            }
-            return;
+        if (v[mid].addr + v[mid].len + gap < addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
+    }
+    i = lo;
+    if (i < *n && v[i].addr <= addr + len + gap) {
+        struct py_region *r = &v[i];
+        raddr_t start = addr < r->addr ? addr : r->addr;
+        raddr_t end =
+            addr + len > r->addr + r->len ? addr + len : r->addr + r->len;
+
+        r->addr = start;
+        r->len = (size_t)(end - start);
+        r->used = used > r->used ? used : r->used;
+        /* It may reach its neighbours now. */
+        for (j = i + 1; j < *n && v[j].addr <= end + gap;) {
+            end = v[j].addr + v[j].len > end ? v[j].addr + v[j].len : end;
+            r->len = (size_t)(end - start);
+            r->used = v[j].used > r->used ? v[j].used : r->used;
+            memmove(&v[j], &v[j + 1], (*n - j - 1) * sizeof(*v));
+            (*n)--;
+        }
+        return;
     }
     if (*n == max) {
-        for (i = 1; i < *n; i++) {
-            oldest = v[i].used < v[oldest].used ? i : oldest;
+        for (j = 1; j < *n; j++) {
+            oldest = v[j].used < v[oldest].used ? j : oldest;
         }
-        v[oldest] = v[--*n];
+        memmove(&v[oldest], &v[oldest + 1], (*n - oldest - 1) * sizeof(*v));
+        (*n)--;
+        i -= oldest < i;
     }
-    v[*n].addr = addr;
-    v[*n].len = len;
-    v[*n].used = used;
+    memmove(&v[i + 1], &v[i], (*n - i) * sizeof(*v));
+    v[i].addr = addr;
+    v[i].len = len;
+    v[i].used = used;
     (*n)++;
-    qsort(v, *n, sizeof(*v), region_cmp);
 }
 
 /* Forget ranges no walk needed for PLAN_AGE rounds, then the oldest
@@ -427,96 +442,234 @@ batch_add(struct py_batch *b, raddr_t addr, size_t len)
     return off;
 }
 
+static int
+want_cmp(const void *a, const void *b)
+{
+    const struct py_batch_want *x = a, *y = b;
+
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Note a range the batch is to read; its offset in the buffer goes to
+ * *off (or, with off NULL, it is part of a piece of the copies). */
+static void
+batch_want(struct py_batch *b, raddr_t addr, size_t len, size_t *off)
+{
+    XGROW(b->want, b->want_alloc, b->nwant + 1);
+    b->want[b->nwant].addr = addr;
+    b->want[b->nwant].len = len;
+    b->want[b->nwant].off = off;
+    b->nwant++;
+}
+
 /*
- * Add a thread to a batch: its state, and when it is sampled and has a
- * plan, the plan's ranges before and after it and its code headers.  A
- * thread held still (paused) needs one copy: the second is the first.
+ * Add the ranges noted to the batch (sorted by address already, or not),
+ * those that overlap or nearly touch as one piece (PIECE_GAP).  With
+ * part >= 0 the pieces are that part of the batch's copies.
  */
 static void
-batch_thread(struct py_sampler *s, struct py_batch *b,
-             struct py_sampled_thread *t, int copy, int still)
+batch_merge(struct py_batch *b, int part, int sorted)
 {
-    const struct py_layout *l = &s->rt->layout;
-    struct py_stack_plan *p = t->plan;
-    size_t i, k, nr, half;
+    size_t i, k, n = b->nwant;
 
-    t->copied = copy && p != NULL && p->nregions > 0;
-    t->ncopies = t->ncodes = t->ncframes = 0;
-    if (!t->copied) {
-        t->ts_off = batch_add(b, t->thread.tstate, (size_t)l->tstate_size);
-        return;
+    if (part >= 0) {
+        b->part[part] = b->npiece;
+        b->npart[part] = 0;
     }
-    nr = p->nregions;
-    if (t->copies == NULL) {
-        t->copies =
-            xmalloc((2 * PY_PLAN_REGIONS + PY_PLAN_CODES + PY_PLAN_CFRAMES) *
-                    sizeof(*t->copies));
+    if (!sorted) {
+        qsort(b->want, n, sizeof(*b->want), want_cmp);
     }
-    for (half = 0; half < 2; half++) {
-        if (half == 1) {
-            /* The thread state, and right after it the _PyCFrame slots
-             * that may hold its top frame (3.11, 3.12). */
-            t->ts_off = batch_add(b, t->thread.tstate, (size_t)l->tstate_size);
-            for (i = 0; i < p->ncframes; i++) {
-                struct py_prefetch *c = &t->cframes[i];
+    for (i = 0; i < n; i = k) {
+        raddr_t lo = b->want[i].addr, hi = lo + b->want[i].len;
+        size_t off;
 
-                c->addr = p->cframes[i].addr;
-                c->len = 8;
-                c->data =
-                    (const unsigned char *)(uintptr_t)batch_add(b, c->addr, 8);
-            }
-            t->ncframes = p->ncframes;
+        for (k = i + 1; k < n && b->want[k].addr <= hi + PIECE_GAP; k++) {
+            raddr_t end = b->want[k].addr + b->want[k].len;
+
+            hi = end > hi ? end : hi;
         }
-        for (i = 0; i < nr; i++) {
-            const struct py_region *r = &p->regions[i];
-            struct py_prefetch *c = &t->copies[half * nr + i];
+        off = batch_add(b, lo, (size_t)(hi - lo));
+        if (part >= 0) {
+            struct py_prefetch *p;
 
-            c->addr = r->addr;
-            c->len = r->len;
-            if (half == 1 && still) {
-                c->data = t->copies[i].data;
-                continue;
+            XGROW(b->piece, b->piece_alloc, b->npiece + 1);
+            p = &b->piece[b->npiece++];
+            p->addr = lo;
+            p->len = (size_t)(hi - lo);
+            p->data = (const unsigned char *)(uintptr_t)off;
+            b->npart[part]++;
+        }
+        for (; i < k; i++) {
+            if (b->want[i].off != NULL) {
+                *b->want[i].off = off + (size_t)(b->want[i].addr - lo);
             }
-            c->data = (const unsigned char *)(uintptr_t)batch_add(b, r->addr,
-                                                                  r->len);
         }
     }
-    /* Code headers once, merged where they sit together. */
-    k = 2 * nr;
-    for (i = 0; i < p->ncodes; i++) {
-        struct py_prefetch *c = k > 2 * nr ? &t->copies[k - 1] : NULL;
-        raddr_t end = p->codes[i].addr + p->codes[i].len;
+    b->nwant = 0;
+}
 
-        if (c != NULL && p->codes[i].addr <= c->addr + c->len + MERGE_GAP &&
-            end - c->addr <= 4096) {
-            if (end > c->addr + c->len) {
-                c->len = (size_t)(end - c->addr);
-                b->iov[b->niov - 1].len = c->len;
-                b->used =
-                    ((size_t)(uintptr_t)c->data + c->len + 7) & ~(size_t)7;
+/*
+ * Add the ranges r[0..n), sorted by address (as a plan keeps them), to
+ * those noted, sorted and merged where they overlap or nearly touch: one
+ * pass over both, where sorting all the plans' ranges of a round cost
+ * more than the rest of laying it out.
+ */
+static void
+batch_union(struct py_batch *b, const struct py_region *r, size_t n)
+{
+    size_t i = 0, j = 0, m = 0, had = b->nwant;
+    struct py_batch_want *out, *swap;
+
+    XGROW(b->spare, b->spare_alloc, had + n);
+    out = b->spare;
+    while (i < had || j < n) {
+        raddr_t addr, end;
+
+        if (j == n || (i < had && b->want[i].addr <= r[j].addr)) {
+            addr = b->want[i].addr;
+            end = addr + b->want[i++].len;
+        } else {
+            addr = r[j].addr;
+            end = addr + r[j++].len;
+        }
+        if (m > 0 && addr >= out[m - 1].addr &&
+            addr <= out[m - 1].addr + out[m - 1].len + PIECE_GAP) {
+            if (end > out[m - 1].addr + out[m - 1].len) {
+                out[m - 1].len = (size_t)(end - out[m - 1].addr);
             }
             continue;
         }
-        c = &t->copies[k++];
-        c->addr = p->codes[i].addr;
-        c->len = p->codes[i].len;
-        c->data =
-            (const unsigned char *)(uintptr_t)batch_add(b, c->addr, c->len);
+        out[m].addr = addr;
+        out[m].len = (size_t)(end - addr);
+        out[m].off = NULL;
+        m++;
     }
-    t->ncopies = nr;
-    t->ncodes = k - 2 * nr;
-}
-
-static void
-batch_begin(struct py_batch *b)
-{
-    b->niov = 0;
-    b->used = 0;
+    swap = b->want;
+    b->want = b->spare;
+    b->spare = swap;
+    n = b->want_alloc;
+    b->want_alloc = b->spare_alloc;
+    b->spare_alloc = n;
+    b->nwant = m;
 }
 
 /*
- * Read a batch; then the copies of the threads in it (all of the
- * sampler's, or only `only`) point into its buffer.
+ * Add one part of the copies of the threads copied (all those that want
+ * a copy, or only `only`) to a batch: PY_BATCH_BEFORE their plans'
+ * regions, copied before the thread states, PY_BATCH_AFTER the same
+ * after them, PY_BATCH_CODES the headers of their code objects.  What
+ * several threads need is read once: threads of one program run the
+ * same functions, and PyFrameObjects (<=3.10) pass from thread to thread
+ * through the free lists, so their plans share much.  Every thread's
+ * walk may use every piece of the part: all were read before (or after)
+ * every state.  The pieces' data are offsets in the buffer until
+ * batch_read().
+ */
+static void
+batch_copies(struct py_sampler *s, struct py_batch *b,
+             struct py_sampled_thread *only, int part)
+{
+    size_t i;
+
+    if (part == PY_BATCH_AFTER && b->still) {
+        b->part[part] = b->part[PY_BATCH_BEFORE];
+        b->npart[part] = b->npart[PY_BATCH_BEFORE];
+        return;
+    }
+    if (part == PY_BATCH_AFTER) {
+        /* The same pieces as before the states, read again. */
+        size_t first = b->part[PY_BATCH_BEFORE];
+
+        b->part[part] = b->npiece;
+        b->npart[part] = b->npart[PY_BATCH_BEFORE];
+        XGROW(b->piece, b->piece_alloc, b->npiece + b->npart[part]);
+        for (i = 0; i < b->npart[part]; i++) {
+            struct py_prefetch *p = &b->piece[b->npiece++];
+
+            *p = b->piece[first + i];
+            p->data = (const unsigned char *)(uintptr_t)batch_add(b, p->addr,
+                                                                  p->len);
+        }
+        return;
+    }
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+        const struct py_region *r;
+        size_t count;
+
+        if (!t->copied || (only != NULL && t != only)) {
+            continue;
+        }
+        r = part == PY_BATCH_CODES ? t->plan->codes : t->plan->regions;
+        count = part == PY_BATCH_CODES ? t->plan->ncodes : t->plan->nregions;
+        batch_union(b, r, count);
+    }
+    batch_merge(b, part, 1);
+}
+
+/*
+ * Add the states of the threads to read (all those with t->read, or only
+ * `only`) to a batch, with the links to them (unless `all`: see
+ * reread_threads()), then the _PyCFrame slots that may hold the top
+ * frames of those copied (3.11, 3.12).  The states of threads started
+ * one after another lie together, and each link is in the state before:
+ * they are read in a few pieces.
+ */
+static void
+batch_states(struct py_sampler *s, struct py_batch *b,
+             struct py_sampled_thread *only, int all)
+{
+    const struct py_layout *l = &s->rt->layout;
+    size_t i, k;
+
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (only != NULL ? t != only : !t->read) {
+            continue;
+        }
+        if (only == NULL && !all && i > 0 &&
+            s->threads[i - 1].thread.interp == t->thread.interp) {
+            batch_want(
+                b, s->threads[i - 1].thread.tstate + (raddr_t)l->tstate_next,
+                8, &t->link_off);
+        }
+        batch_want(b, t->thread.tstate, (size_t)l->tstate_size, &t->ts_off);
+    }
+    batch_merge(b, -1, 0);
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+        struct py_stack_plan *p = t->plan;
+
+        if (!t->copied || (only != NULL && t != only)) {
+            continue;
+        }
+        for (k = 0; k < p->ncframes; k++) {
+            struct py_prefetch *c = &t->cframes[k];
+
+            c->addr = p->cframes[k].addr;
+            c->len = 8;
+            c->data =
+                (const unsigned char *)(uintptr_t)batch_add(b, c->addr, 8);
+        }
+        t->ncframes = p->ncframes;
+    }
+}
+
+static void
+batch_begin(struct py_batch *b, int still)
+{
+    b->niov = 0;
+    b->used = 0;
+    b->npiece = 0;
+    b->nwant = 0;
+    b->still = still;
+}
+
+/*
+ * Read a batch; then its pieces and the _PyCFrame slots of the threads
+ * copied in it (all of the sampler's, or only `only`) point into its
+ * buffer, and those threads' copies are its pieces.
  */
 static int
 batch_read(struct py_sampler *s, struct py_batch *b,
@@ -531,14 +684,18 @@ batch_read(struct py_sampler *s, struct py_batch *b,
     for (i = 0; i < b->niov; i++) {
         b->iov[i].buf = b->buf + (uintptr_t)b->iov[i].buf;
     }
+    for (i = 0; i < b->npiece; i++) {
+        b->piece[i].data = b->buf + (uintptr_t)b->piece[i].data;
+    }
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
 
-        if (!t->copied || (only != NULL && t != only)) {
+        if (only != NULL && t != only) {
             continue;
         }
-        for (k = 0; k < 2 * t->ncopies + t->ncodes; k++) {
-            t->copies[k].data = b->buf + (uintptr_t)t->copies[k].data;
+        t->from = t->copied ? b : NULL;
+        if (!t->copied) {
+            continue;
         }
         for (k = 0; k < t->ncframes; k++) {
             t->cframes[k].data = b->buf + (uintptr_t)t->cframes[k].data;
@@ -628,7 +785,9 @@ reread_threads(struct py_sampler *s, int copy, int all)
     uint64_t locked = 1, holder = 0;
     int rc;
 
-    batch_begin(b);
+    /* A target the caller holds paused whole (record --blocking,
+     * --native) needs one copy of each stack, not two to compare. */
+    batch_begin(b, s->rt->target->paused);
     heads = b->used;
     for (i = 0; i < s->ninterps; i++) {
         batch_add(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8);
@@ -648,19 +807,16 @@ reread_threads(struct py_sampler *s, int copy, int all)
             i == 0 || s->threads[i - 1].thread.interp != t->thread.interp;
 
         t->read = all || first || t->want;
-        if (!t->read) {
-            t->copied = 0;
-            continue;
-        }
-        if (!all && !first) {
-            t->link_off = batch_add(
-                b, s->threads[i - 1].thread.tstate + (raddr_t)l->tstate_next,
-                8);
-        }
-        /* A target the caller holds paused whole (record --blocking)
-         * needs one copy of each stack, not two to compare. */
-        batch_thread(s, b, t, copy && t->want, s->rt->target->paused);
+        t->copied = t->read && copy && t->want && t->plan != NULL &&
+                    t->plan->nregions > 0;
+        t->ncframes = 0;
     }
+    /* The stacks before the states, the states, the stacks after them:
+     * each stack copied on both sides of its thread's state. */
+    batch_copies(s, b, NULL, PY_BATCH_BEFORE);
+    batch_states(s, b, NULL, all);
+    batch_copies(s, b, NULL, PY_BATCH_AFTER);
+    batch_copies(s, b, NULL, PY_BATCH_CODES);
     rc = batch_read(s, b, NULL);
     if (rc == PS_EFAULT && copy) {
         /* Memory a plan names went away (a chunk freed, say): read the
@@ -781,6 +937,18 @@ copy_word(const struct py_prefetch *c, size_t n, raddr_t addr, uint64_t *out)
     return 0;
 }
 
+/* The pieces of one part of a batch's copies (none without a batch). */
+static const struct py_prefetch *
+batch_part(const struct py_batch *b, int part, size_t *n)
+{
+    if (b == NULL || b->npart[part] == 0) {
+        *n = 0;
+        return NULL;
+    }
+    *n = b->npart[part];
+    return b->piece + b->part[part];
+}
+
 /*
  * The stack from this thread's copies: 0, PY_STACK_MISS (the copies lack
  * part of it; s->stack.missing says what), or PS_ECHANGED.
@@ -788,7 +956,11 @@ copy_word(const struct py_prefetch *c, size_t n, raddr_t addr, uint64_t *out)
 static int
 stack_from_copies(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    const struct py_prefetch *c1 = t->copies, *c2 = t->copies + t->ncopies;
+    size_t n1, n2, ncodes;
+    const struct py_prefetch *c1 = batch_part(t->from, PY_BATCH_BEFORE, &n1);
+    const struct py_prefetch *c2 = batch_part(t->from, PY_BATCH_AFTER, &n2);
+    const struct py_prefetch *codes =
+        batch_part(t->from, PY_BATCH_CODES, &ncodes);
     struct py_thread *th = &t->thread;
     int rc;
 
@@ -801,14 +973,13 @@ stack_from_copies(struct py_sampler *s, struct py_sampled_thread *t)
         return PY_STACK_MISS;
     }
     s->stack.prefetch = c1;
-    s->stack.nprefetch = t->ncopies;
+    s->stack.nprefetch = n1;
     rc = py_stack_read(s->rt, th, PY_STACK_COPY | s->stack_flags, &s->stack);
     if (rc == 0) {
-        rc = py_stack_compare(s->rt, &s->stack, c2, t->ncopies);
+        rc = py_stack_compare(s->rt, &s->stack, c2, n2);
     }
     if (rc == 0) {
-        rc =
-            py_stack_check_codes(s->rt, &s->stack, c2 + t->ncopies, t->ncodes);
+        rc = py_stack_check_codes(s->rt, &s->stack, codes, ncodes);
     }
     return rc;
 }
@@ -843,8 +1014,13 @@ copy_again(struct py_sampler *s, struct py_sampled_thread *t, int still)
     const unsigned char *ts;
     int rc;
 
-    batch_begin(b);
-    batch_thread(s, b, t, 1, still);
+    batch_begin(b, still);
+    t->copied = t->plan != NULL && t->plan->nregions > 0;
+    t->ncframes = 0;
+    batch_copies(s, b, t, PY_BATCH_BEFORE);
+    batch_states(s, b, t, 0);
+    batch_copies(s, b, t, PY_BATCH_AFTER);
+    batch_copies(s, b, t, PY_BATCH_CODES);
     rc = batch_read(s, b, t);
     if (rc < 0) {
         return rc;

@@ -93,12 +93,9 @@ struct py_sampled_thread {
     uint32_t runs_skip;
     uint32_t runs_backoff;
     struct py_stack_plan *plan; /* NULL until first sampled */
-    /* This round's copies in the sampler's batch buffer, as offsets
-     * until the buffer is final: the plan's regions twice (before and
-     * after the thread state), then the code headers. */
-    struct py_prefetch *copies;
-    size_t ncopies; /* regions per copy */
-    size_t ncodes;
+    /* The batch whose pieces hold this round's copies of the stack (see
+     * struct py_batch), when copied. */
+    const struct py_batch *from;
     /* and the _PyCFrame slots read right after the thread state */
     struct py_prefetch cframes[PY_PLAN_CFRAMES];
     size_t ncframes;
@@ -146,7 +143,28 @@ struct py_sampler_stats {
  */
 #define PY_SAMPLE_ATTEMPTS 12
 
-/* A batched read being built, and its buffer. */
+/* The parts of a batch's copies of stacks (see struct py_batch). */
+enum py_batch_part {
+    PY_BATCH_BEFORE, /* the plans' regions, before the thread states */
+    PY_BATCH_AFTER,  /* the same after them */
+    PY_BATCH_CODES,  /* the headers of the plans' code objects */
+    PY_BATCH_PARTS
+};
+
+/* A range a batch is to read, and where its offset in the buffer goes
+ * (NULL: a piece of the copies). */
+struct py_batch_want {
+    raddr_t addr;
+    size_t len;
+    size_t *off;
+};
+
+/*
+ * A batched read being built, and its buffer.  The copies of the stacks
+ * of the threads in it are pieces, one a range of target memory that
+ * one thread's plan or several need, in three parts (the pieces
+ * part[p]..part[p] + npart[p] - 1 of p), each sorted by address.
+ */
 struct py_batch {
     struct memsrc_iov *iov;
     size_t niov;
@@ -154,6 +172,18 @@ struct py_batch {
     unsigned char *buf;
     size_t used;
     size_t buf_alloc;
+    struct py_prefetch *piece;
+    size_t npiece;
+    size_t piece_alloc;
+    size_t part[PY_BATCH_PARTS];
+    size_t npart[PY_BATCH_PARTS];
+    int still; /* one thread, held still: its copy after is the before */
+    /* scratch: the ranges to read, before they are merged */
+    struct py_batch_want *want;
+    size_t nwant;
+    size_t want_alloc;
+    struct py_batch_want *spare;
+    size_t spare_alloc;
 };
 
 struct py_sampler {

@@ -485,19 +485,29 @@ frame_seen(struct py_stack *s, raddr_t addr, size_t visited)
     return 0;
 }
 
-/* A copy of [addr, addr + len) the caller prefetched, or NULL. */
+/* A copy of [addr, addr + len) the caller prefetched, or NULL: in the
+ * last copy that starts at or below addr (they are sorted, apart). */
 static const unsigned char *
 prefetch_find(const struct py_stack *s, raddr_t addr, size_t len)
 {
-    size_t i;
+    size_t lo = 0, hi = s->nprefetch;
+    const struct py_prefetch *p;
 
-    for (i = 0; i < s->nprefetch; i++) {
-        const struct py_prefetch *p = &s->prefetch[i];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
 
-        if (addr >= p->addr && addr - p->addr <= p->len &&
-            len <= p->len - (addr - p->addr)) {
-            return p->data + (addr - p->addr);
+        if (s->prefetch[mid].addr <= addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
+    }
+    if (lo == 0) {
+        return NULL;
+    }
+    p = &s->prefetch[lo - 1];
+    if (addr - p->addr <= p->len && len <= p->len - (addr - p->addr)) {
+        return p->data + (addr - p->addr);
     }
     return NULL;
 }

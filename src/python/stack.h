@@ -90,7 +90,8 @@ struct py_stack {
     size_t chunks_alloc;
     unsigned char *chunk_data;
     size_t chunk_data_alloc;
-    /* Copies of target memory the caller took (see PY_STACK_COPY). */
+    /* Copies of target memory the caller took (see PY_STACK_COPY),
+     * sorted by address, none overlapping another. */
     const struct py_prefetch *prefetch;
     size_t nprefetch;
     /* After PY_STACK_MISS: the memory the walk needed and lacked. */
