@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -545,6 +546,25 @@ live_thread_asleep(struct target *t, int tid)
                      (buf[0] >= 'A' && buf[0] <= 'Z'));
 }
 
+/*
+ * The process's CPU clock (clock_gettime() on the clock id the kernel
+ * makes from a pid: ~pid << 3, CPUCLOCK_SCHED): it adds up the threads'
+ * sum_exec_runtime, the first number of their schedstat, and that of
+ * those gone.  Any process may read it.
+ */
+static int
+live_cpu_time(struct target *t, uint64_t *ns)
+{
+    clockid_t clock = (clockid_t)(((unsigned)~t->pid << 3) | 2u);
+    struct timespec ts;
+
+    if (!runs_counted(live_of(t)) || clock_gettime(clock, &ts) != 0) {
+        return PS_ENOTFOUND;
+    }
+    *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return 0;
+}
+
 static const struct target_ops live_ops = {
     .name = "live",
     .maps = live_maps,
@@ -555,6 +575,7 @@ static const struct target_ops live_ops = {
     .thread_state = live_thread_state,
     .thread_runs = live_thread_runs,
     .thread_asleep = live_thread_asleep,
+    .cpu_time = live_cpu_time,
     .thread_regs = live_thread_regs,
     .cmdline = live_cmdline,
     .executable = live_executable,
