@@ -1010,16 +1010,25 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
  * first whether it sleeps, which costs the kernel half what its state
  * does: a thread that wakes for a moment now and then (one waiting for
  * the GIL wakes every 5 ms) is found asleep in most rounds.  One that
- * was is likely to be still: its state is read at once.
+ * was is likely to be still: its state is read at once -- unless the
+ * question can say 'R' too, when it is the one read.
  */
 static char
 thread_state_cpu(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    if (t->state != 'R' && t->thread.tid > 0) {
+    if ((t->state != 'R' || s->asleep_says_r) && t->thread.tid > 0) {
+        int r = target_thread_sleeps(s->rt->target, (int)t->thread.tid);
+
         s->stats.asleep_reads++;
-        if (target_thread_asleep(s->rt->target, (int)t->thread.tid)) {
+        /* Where it can tell a thread that runs too, the question is
+         * the only read (see thread_asleep in target.h). */
+        s->asleep_says_r = r != 0;
+        if (r == 1) {
             s->stats.asleep++;
             return 0;
+        }
+        if (r == 2) {
+            return 'R';
         }
     }
     return thread_state(s, t);

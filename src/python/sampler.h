@@ -209,6 +209,9 @@ struct py_sampler {
     uint64_t gate_cpu;
     int gate_known;
     int gate_skipped; /* this round left some threads unasked */
+    /* cpu mode: the last thread asked whether it sleeps got a yes or a
+     * no, not an "unknown" (see thread_state_cpu()) */
+    int asleep_says_r;
 };
 
 /* Called once per sampled stack; frames innermost first. */

@@ -137,8 +137,9 @@ struct target_ops {
      * knows it is; 0 when it may be runnable, is gone, or the backend
      * cannot tell (ask thread_state()).  Cheaper than thread_state() for
      * a thread that sleeps, dearer by the same for one that runs: a
-     * sampler asks it of threads it found asleep before.  NULL: never
-     * known.
+     * sampler asks it of threads it found asleep before.  2 when the
+     * backend knows it is not (running or waiting for a CPU: 'R').
+     * NULL: never known.
      */
     int (*thread_asleep)(struct target *t, int tid);
     /*
@@ -323,6 +324,13 @@ static inline int
 target_thread_asleep(struct target *t, int tid)
 {
     return t->ops->thread_asleep != NULL && t->ops->thread_asleep(t, tid) == 1;
+}
+
+/* 1 asleep, 2 known not asleep ('R'), 0 not known (see thread_asleep). */
+static inline int
+target_thread_sleeps(struct target *t, int tid)
+{
+    return t->ops->thread_asleep != NULL ? t->ops->thread_asleep(t, tid) : 0;
 }
 
 static inline int
