@@ -1067,8 +1067,9 @@ choose_counts(struct py_sampler *s, struct py_sampled_thread *t)
  * py_sampler_round()); one in C code without the GIL can lose the
  * sample of that one round, a tick at most after it woke.
  *
- * The GIL holder must be known (one GIL for all the interpreters read),
- * and the whole process not held (record --blocking: a thread asked
+ * While some thread is quiet, the counts of every other thread are read
+ * every round (no backoff).  The GIL holder must be known (one GIL for
+ * all the interpreters read), and the whole process not held (record --blocking: a thread asked
  * then shows 't').  A count that could not be read, or a thread whose
  * counts were not read last round, and every thread is asked.
  */
@@ -1077,12 +1078,20 @@ choose_cpu(struct py_sampler *s)
 {
     const struct py_layout *l = &s->rt->layout;
     uint64_t cpu = 0, had = 0;
-    int gate = s->may_pause && (s->gil != 0 || s->holder_slot != 0) &&
-               (s->ninterps == 1 || !pyl_has(l->interp_ceval_gil)) &&
-               target_cpu_time(s->rt->target, &cpu) == 0;
-    int exact = gate && s->gate_known;
+    int gate = 0, exact;
     size_t i, deferred = 0;
 
+    /* Only with a quiet thread to leave unasked: otherwise the threads
+     * that run in every round keep their backoff (see may_be_on_cpu()). */
+    for (i = 0; i < s->n && !gate; i++) {
+        const struct py_sampled_thread *t = &s->threads[i];
+
+        gate = t->runs_known && t->quiet >= QUIET_ROUNDS && t->state != 'R';
+    }
+    gate = gate && s->may_pause && (s->gil != 0 || s->holder_slot != 0) &&
+           (s->ninterps == 1 || !pyl_has(l->interp_ceval_gil)) &&
+           target_cpu_time(s->rt->target, &cpu) == 0;
+    exact = gate && s->gate_known;
     s->gate_skipped = 0;
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];

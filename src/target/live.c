@@ -54,15 +54,8 @@ struct live_target {
     struct live_tid *tids; /* in another pid namespace: the threads */
     size_t ntids;
     int runs_counted; /* the kernel counts runs: -1 not known yet */
-    /* wchan files read, and the count when one last named a function */
-    uint64_t wchan_reads;
-    uint64_t wchan_named;
+    int wchan_named;  /* a wchan read named a function */
 };
-
-/* A wchan "0" read within this many reads of one that named a function
- * is a thread running or queued to run: the kernel may name functions
- * to us, and does for this process's threads. */
-#define WCHAN_TRUST_READS 256
 
 static struct live_target *
 live_of(struct target *t)
@@ -522,8 +515,10 @@ live_free(struct target *t)
  * queued to run (the same moments its stat shows a letter other than
  * 'R'), and prints "0" otherwise -- also when it may not say (no
  * symbols, no access), which is why "0" is left to live_thread_state()
- * unless a read of the last WCHAN_TRUST_READS named a function: then it
- * is a thread running or waiting for a CPU (2), as 'R' would say.
+ * until a read named a function: then the kernel has the symbols and
+ * lets us see (it asks less than for reading the memory, which a
+ * sampler does all along), and "0" is a thread running or waiting for a
+ * CPU (2), as 'R' would say.
  * Naming the function costs the kernel a short unwind of the thread's
  * kernel stack, about half what formatting the stat line costs; "0" for
  * a thread on a CPU less.
@@ -554,18 +549,14 @@ live_thread_asleep(struct target *t, int tid)
     if (n <= 0) {
         return 0;
     }
-    lt->wchan_reads++;
     /* A symbol's name; never a number (old kernels without symbols
      * printed the address). */
     if (buf[0] == '_' || (buf[0] >= 'a' && buf[0] <= 'z') ||
         (buf[0] >= 'A' && buf[0] <= 'Z')) {
-        lt->wchan_named = lt->wchan_reads;
+        lt->wchan_named = 1;
         return 1;
     }
-    return n == 1 && buf[0] == '0' && lt->wchan_named != 0 &&
-                   lt->wchan_reads - lt->wchan_named <= WCHAN_TRUST_READS
-               ? 2
-               : 0;
+    return n == 1 && buf[0] == '0' && lt->wchan_named ? 2 : 0;
 }
 
 /*
