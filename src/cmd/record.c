@@ -1137,14 +1137,17 @@ summary(const struct recorder *r)
                 fprintf(stderr,
                         "pyspect: pid %d: %llu threads off a CPU, %llu of "
                         "them by their scheduler counts alone, %llu found "
-                        "asleep (%llu counts, %llu asked if asleep, %llu "
-                        "states read)\n",
+                        "asleep, %llu not asked: the process's CPU time "
+                        "said so (%llu counts, %llu asked if asleep, %llu "
+                        "states read; %llu rounds asked every thread)\n",
                         t->proc.pid, (unsigned long long)t->sampler.stats.idle,
                         (unsigned long long)t->sampler.stats.unread,
                         (unsigned long long)t->sampler.stats.asleep,
+                        (unsigned long long)t->sampler.stats.gated,
                         (unsigned long long)t->sampler.stats.runs_reads,
                         (unsigned long long)t->sampler.stats.asleep_reads,
-                        (unsigned long long)t->sampler.stats.state_reads);
+                        (unsigned long long)t->sampler.stats.state_reads,
+                        (unsigned long long)t->sampler.stats.gate_misses);
             }
         }
     }

@@ -62,6 +62,10 @@
  * and every link of the lists checked, not only those of the threads
  * sampled (see reread_threads()). */
 #define FULL_CHECK_ROUNDS 16
+/* cpu mode: a thread whose counts found it off a CPU this many rounds in
+ * a row is asked no more while the process's CPU time is accounted for
+ * by the threads asked (see choose_cpu()). */
+#define QUIET_ROUNDS 16
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -138,7 +142,8 @@ gil_locate(struct py_sampler *s)
     struct py_runtime *rt = s->rt;
 
     s->gil = s->holder_slot = 0;
-    if ((s->mode != PY_SAMPLE_GIL && !s->states) || s->ninterps == 0) {
+    /* cpu mode reads the holder too: see choose_cpu(). */
+    if ((s->mode == PY_SAMPLE_WALL && !s->states) || s->ninterps == 0) {
         return 0;
     }
     if (pyl_has(l->interp_ceval_gil)) {
@@ -1189,6 +1194,7 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
     t->runs_known = 0;
     if (t->runs_skip > 0) {
         t->runs_skip--;
+        t->quiet = 0;
         return 1;
     }
     s->stats.runs_reads += t->thread.tid > 0;
@@ -1203,9 +1209,11 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
     t->runs_known = 1;
     if (!moved && t->state != 'R') {
         t->runs_backoff = 0;
+        t->quiet += t->quiet < QUIET_ROUNDS;
         s->stats.unread++;
         return 0;
     }
+    t->quiet = 0;
     if (known) {
         t->runs_backoff = t->runs_backoff == 0 ? 1 : t->runs_backoff * 2;
         if (t->runs_backoff > RUNS_BACKOFF_MAX) {
@@ -1222,19 +1230,144 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
  * first whether it sleeps, which costs the kernel half what its state
  * does: a thread that wakes for a moment now and then (one waiting for
  * the GIL wakes every 5 ms) is found asleep in most rounds.  One that
- * was is likely to be still: its state is read at once.
+ * was is likely to be still: its state is read at once -- unless the
+ * question can say 'R' too, when it is the one read.
  */
 static char
 thread_state_cpu(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    if (t->state != 'R' && t->thread.tid > 0) {
+    if ((t->state != 'R' || s->asleep_says_r) && t->thread.tid > 0) {
+        int r = target_thread_sleeps(s->rt->target, (int)t->thread.tid);
+
         s->stats.asleep_reads++;
-        if (target_thread_asleep(s->rt->target, (int)t->thread.tid)) {
+        /* Where it can tell a thread that runs too, the question is
+         * the only read (see thread_asleep in target.h). */
+        s->asleep_says_r = r != 0;
+        if (r == 1) {
             s->stats.asleep++;
             return 0;
         }
+        if (r == 2) {
+            return 'R';
+        }
     }
     return thread_state(s, t);
+}
+
+/* cpu mode: is this thread on a CPU, by its counts and state? */
+static void
+choose_one(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    t->gated = 0;
+    t->state = may_be_on_cpu(s, t) ? thread_state_cpu(s, t) : 0;
+    t->want = t->state == 'R';
+}
+
+/* cpu mode, first half: may it be on a CPU, by its counts (in want)? */
+static void
+choose_counts(struct py_sampler *s, struct py_sampled_thread *t)
+{
+    t->gated = 0;
+    t->want = may_be_on_cpu(s, t);
+}
+
+/*
+ * Which threads are on a CPU (cpu mode).  Most threads of a service wait
+ * most of the time, and asking each of them every round costs a read
+ * each: a thread whose counts found it off a CPU QUIET_ROUNDS rounds in
+ * a row is asked only when the process's CPU time (one cheap call) moved
+ * since the last round by more than the other threads' counts say they
+ * had.  Both add up the same per-thread times, brought up to date at the
+ * same moments, so a quiet thread that had any CPU since is asked.
+ *
+ * What neither shows is a thread put on a CPU less than a tick ago that
+ * has kept it since: its time is brought up to date at the next tick or
+ * switch.  Such a thread running Python holds the GIL, and the round
+ * asks the holder after all when it is one left unasked (see
+ * py_sampler_round()); one in C code without the GIL can lose the
+ * sample of that one round, a tick at most after it woke.
+ *
+ * While some thread is quiet, the counts of every other thread are read
+ * every round (no backoff).  The GIL holder must be known (one GIL for
+ * all the interpreters read), and the whole process not held (record --blocking: a thread asked
+ * then shows 't').  A count that could not be read, or a thread whose
+ * counts were not read last round, and every thread is asked.
+ */
+static void
+choose_cpu(struct py_sampler *s)
+{
+    const struct py_layout *l = &s->rt->layout;
+    uint64_t cpu = 0, had = 0;
+    int gate = 0, exact;
+    size_t i, deferred = 0;
+
+    /* Only with a quiet thread to leave unasked: otherwise the threads
+     * that run in every round keep their backoff (see may_be_on_cpu()). */
+    for (i = 0; i < s->n && !gate; i++) {
+        const struct py_sampled_thread *t = &s->threads[i];
+
+        gate = t->runs_known && t->quiet >= QUIET_ROUNDS && t->state != 'R';
+    }
+    gate = gate && s->may_pause && (s->gil != 0 || s->holder_slot != 0) &&
+           (s->ninterps == 1 || !pyl_has(l->interp_ceval_gil)) &&
+           target_cpu_time(s->rt->target, &cpu) == 0;
+    exact = gate && s->gate_known;
+    s->gate_skipped = 0;
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+        uint64_t was = t->cpu_ns;
+        int known = t->runs_known;
+
+        if (gate && known && t->quiet >= QUIET_ROUNDS && t->state != 'R') {
+            t->gated = 1;
+            deferred++;
+            continue;
+        }
+        if (gate) {
+            /* Its counts are needed every round. */
+            t->runs_skip = 0;
+        }
+        /* The counts first, all of them, the states after: the nearer
+         * together the counts are read to the process's time, the
+         * fewer the rounds that a thread on a CPU at a tick between
+         * them makes ask every thread. */
+        choose_counts(s, t);
+        if (!known || !t->runs_known) {
+            exact = 0;
+        } else {
+            had += t->cpu_ns - was;
+        }
+    }
+    if (deferred > 0 && exact && cpu - s->gate_cpu == had) {
+        for (i = 0; i < s->n; i++) {
+            struct py_sampled_thread *t = &s->threads[i];
+
+            if (t->gated) {
+                /* Its counts, still known, are still its counts. */
+                t->state = 0;
+                t->want = 0;
+                s->stats.gated++;
+            }
+        }
+        s->gate_skipped = 1;
+    } else if (deferred > 0) {
+        s->stats.gate_misses++;
+        for (i = 0; i < s->n; i++) {
+            if (s->threads[i].gated) {
+                choose_counts(s, &s->threads[i]);
+            }
+        }
+    }
+    s->gate_known = gate;
+    s->gate_cpu = cpu;
+    for (i = 0; i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        if (!t->gated) {
+            t->state = t->want ? thread_state_cpu(s, t) : 0;
+            t->want = t->state == 'R';
+        }
+    }
 }
 
 /* Which threads this round samples, as far as known before reading. */
@@ -1244,13 +1377,14 @@ py_sampler_choose(struct py_sampler *s)
     size_t i;
 
     s->chosen = 1;
+    if (s->mode == PY_SAMPLE_CPU) {
+        choose_cpu(s);
+        return;
+    }
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
 
-        if (s->mode == PY_SAMPLE_CPU) {
-            t->state = may_be_on_cpu(s, t) ? thread_state_cpu(s, t) : 0;
-            t->want = t->state == 'R';
-        } else if (s->mode == PY_SAMPLE_WALL) {
+        if (s->mode == PY_SAMPLE_WALL) {
             t->want = 1;
             t->state = s->states ? thread_state(s, t) : 0;
         }
@@ -1294,6 +1428,16 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
     }
     py_runtime_snapshot(s->rt);
     look_for_names(s);
+    for (i = 0; s->gate_skipped && s->holder != 0 && i < s->n; i++) {
+        struct py_sampled_thread *t = &s->threads[i];
+
+        /* A thread left unasked holds the GIL: it woke (see
+         * choose_cpu()).  Its stack is copied on its own. */
+        if (t->gated && t->thread.tstate == s->holder) {
+            s->stats.gated--;
+            choose_one(s, t);
+        }
+    }
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
 
@@ -1304,7 +1448,8 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
                 t->state = thread_state(s, t);
             }
         }
-        t->gil = s->gil != 0 || s->holder_slot != 0
+        t->gil = (s->gil != 0 || s->holder_slot != 0) &&
+                         (s->mode == PY_SAMPLE_GIL || s->states)
                      ? t->thread.tstate == s->holder
                      : -1;
         if (!t->want) {

@@ -34,7 +34,9 @@ enum py_sample_mode {
      * CPU the samples lean towards where threads get preempted).  The
      * state is read only for a thread whose scheduler counts say that it
      * may be on a CPU and, when it was not last round, that the kernel
-     * does not find asleep (see py_sampler_choose()).  (The kernel's
+     * does not find asleep; a thread off a CPU round after round is not
+     * asked while the process's CPU time is what the others had (see
+     * choose_cpu() in sampler.c).  (The kernel's
      * per-thread CPU times in /proc are only updated at scheduler ticks,
      * too coarse to tell.) */
     PY_SAMPLE_CPU,
@@ -92,6 +94,11 @@ struct py_sampled_thread {
     uint64_t cpu_ns;
     uint32_t runs_skip;
     uint32_t runs_backoff;
+    /* cpu mode: rounds in a row its counts found it off a CPU; and, this
+     * round, left unasked because the process's CPU time said it had
+     * none (see py_sampler_choose()). */
+    uint32_t quiet;
+    int gated;
     struct py_stack_plan *plan; /* NULL until first sampled */
     /* The batch whose pieces hold this round's copies of the stack (see
      * struct py_batch), when copied. */
@@ -129,6 +136,11 @@ struct py_sampler_stats {
      * read). */
     uint64_t asleep_reads;
     uint64_t asleep;
+    /* cpu mode: threads not asked at all, the process's CPU time having
+     * moved by what the threads asked account for; rounds where it had
+     * not, and every thread was asked. */
+    uint64_t gated;
+    uint64_t gate_misses;
 };
 
 /*
@@ -221,6 +233,15 @@ struct py_sampler {
      * callback). */
     unsigned stack_flags;
     int chosen; /* py_sampler_choose() ran for the next round */
+    /* cpu mode: the process's CPU time when the last round was chosen,
+     * when gate_known: every thread's counts known then were its counts
+     * then. */
+    uint64_t gate_cpu;
+    int gate_known;
+    int gate_skipped; /* this round left some threads unasked */
+    /* cpu mode: the last thread asked whether it sleeps got a yes or a
+     * no, not an "unknown" (see thread_state_cpu()) */
+    int asleep_says_r;
 };
 
 /* Called once per sampled stack; frames innermost first. */

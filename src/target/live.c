@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -61,6 +62,7 @@ struct live_target {
      * a pause soon after need not read it again. */
     char leader_state;
     uint64_t leader_state_ns;
+    int wchan_named; /* a wchan read named a function */
 };
 
 static struct live_target *
@@ -540,9 +542,14 @@ live_free(struct target *t)
  * blocked thread waits in only when it is neither running, waking nor
  * queued to run (the same moments its stat shows a letter other than
  * 'R'), and prints "0" otherwise -- also when it may not say (no
- * symbols, no access), which is why "0" is left to live_thread_state().
+ * symbols, no access), which is why "0" is left to live_thread_state()
+ * until a read named a function: then the kernel has the symbols and
+ * lets us see (it asks less than for reading the memory, which a
+ * sampler does all along), and "0" is a thread running or waiting for a
+ * CPU (2), as 'R' would say.
  * Naming the function costs the kernel a short unwind of the thread's
- * kernel stack: about half what formatting the stat line costs.
+ * kernel stack, about half what formatting the stat line costs; "0" for
+ * a thread on a CPU less.
  */
 static int
 live_thread_asleep(struct target *t, int tid)
@@ -567,10 +574,36 @@ live_thread_asleep(struct target *t, int tid)
         }
     }
     n = pread(f->wchan_fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+        return 0;
+    }
     /* A symbol's name; never a number (old kernels without symbols
      * printed the address). */
-    return n > 0 && (buf[0] == '_' || (buf[0] >= 'a' && buf[0] <= 'z') ||
-                     (buf[0] >= 'A' && buf[0] <= 'Z'));
+    if (buf[0] == '_' || (buf[0] >= 'a' && buf[0] <= 'z') ||
+        (buf[0] >= 'A' && buf[0] <= 'Z')) {
+        lt->wchan_named = 1;
+        return 1;
+    }
+    return n == 1 && buf[0] == '0' && lt->wchan_named ? 2 : 0;
+}
+
+/*
+ * The process's CPU clock (clock_gettime() on the clock id the kernel
+ * makes from a pid: ~pid << 3, CPUCLOCK_SCHED): it adds up the threads'
+ * sum_exec_runtime, the first number of their schedstat, and that of
+ * those gone.  Any process may read it.
+ */
+static int
+live_cpu_time(struct target *t, uint64_t *ns)
+{
+    clockid_t clock = (clockid_t)(((unsigned)~t->pid << 3) | 2u);
+    struct timespec ts;
+
+    if (!runs_counted(live_of(t)) || clock_gettime(clock, &ts) != 0) {
+        return PS_ENOTFOUND;
+    }
+    *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return 0;
 }
 
 static const struct target_ops live_ops = {
@@ -583,6 +616,7 @@ static const struct target_ops live_ops = {
     .thread_state = live_thread_state,
     .thread_runs = live_thread_runs,
     .thread_asleep = live_thread_asleep,
+    .cpu_time = live_cpu_time,
     .thread_regs = live_thread_regs,
     .cmdline = live_cmdline,
     .executable = live_executable,

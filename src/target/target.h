@@ -137,10 +137,21 @@ struct target_ops {
      * knows it is; 0 when it may be runnable, is gone, or the backend
      * cannot tell (ask thread_state()).  Cheaper than thread_state() for
      * a thread that sleeps, dearer by the same for one that runs: a
-     * sampler asks it of threads it found asleep before.  NULL: never
-     * known.
+     * sampler asks it of threads it found asleep before.  2 when the
+     * backend knows it is not (running or waiting for a CPU: 'R').
+     * NULL: never known.
      */
     int (*thread_asleep)(struct target *t, int tid);
+    /*
+     * The CPU time of the whole process (ns): the sum of what each of its
+     * threads' counts say (thread_runs()), and of those that ended,
+     * brought up to date at the same moments (each tick, each switch) --
+     * one cheap call where thread_runs() is one per thread, so that a
+     * sampler finds with it that threads it did not ask had no CPU since
+     * it last looked.  0; PS_ENOTFOUND when it cannot be read.  NULL:
+     * never known (target_cpu_time() returns 1).
+     */
+    int (*cpu_time)(struct target *t, uint64_t *ns);
     /*
      * A thread's registers.  A live process gives pc, sp, the system
      * call and its arguments without stopping the thread only while it
@@ -313,6 +324,22 @@ static inline int
 target_thread_asleep(struct target *t, int tid)
 {
     return t->ops->thread_asleep != NULL && t->ops->thread_asleep(t, tid) == 1;
+}
+
+/* 1 asleep, 2 known not asleep ('R'), 0 not known (see thread_asleep). */
+static inline int
+target_thread_sleeps(struct target *t, int tid)
+{
+    return t->ops->thread_asleep != NULL ? t->ops->thread_asleep(t, tid) : 0;
+}
+
+static inline int
+target_cpu_time(struct target *t, uint64_t *ns)
+{
+    if (t->ops->cpu_time == NULL) {
+        return 1;
+    }
+    return t->ops->cpu_time(t, ns);
 }
 
 static inline int
