@@ -63,6 +63,9 @@ struct live_target {
     char leader_state;
     uint64_t leader_state_ns;
     int wchan_named; /* a wchan read named a function */
+    /* The process's CPU clock: 1 known, -1 not to be had, 0 not asked. */
+    clockid_t cpu_clock;
+    int cpu_clock_known;
 };
 
 static struct live_target *
@@ -588,18 +591,23 @@ live_thread_asleep(struct target *t, int tid)
 }
 
 /*
- * The process's CPU clock (clock_gettime() on the clock id the kernel
- * makes from a pid: ~pid << 3, CPUCLOCK_SCHED): it adds up the threads'
+ * The process's CPU clock (clock_gettime() on the id
+ * clock_getcpuclockid() gives, asked once): it adds up the threads'
  * sum_exec_runtime, the first number of their schedstat, and that of
  * those gone.  Any process may read it.
  */
 static int
 live_cpu_time(struct target *t, uint64_t *ns)
 {
-    clockid_t clock = (clockid_t)(((unsigned)~t->pid << 3) | 2u);
+    struct live_target *lt = live_of(t);
     struct timespec ts;
 
-    if (!runs_counted(live_of(t)) || clock_gettime(clock, &ts) != 0) {
+    if (!lt->cpu_clock_known) {
+        lt->cpu_clock_known =
+            clock_getcpuclockid(t->pid, &lt->cpu_clock) == 0 ? 1 : -1;
+    }
+    if (lt->cpu_clock_known < 0 || !runs_counted(lt) ||
+        clock_gettime(lt->cpu_clock, &ts) != 0) {
         return PS_ENOTFOUND;
     }
     *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
