@@ -11,7 +11,9 @@
  *   frame_str    profile_frame() of a frame already interned (strings)
  *   frame_id     profile_frame_id() of the same (string ids)
  * then the profile's memory per distinct stack, and each writer's time
- * and output size for a profile of 10,000 stacks of 30 frames.
+ * and output size for a profile of 10,000 stacks of 30 frames (the
+ * trace writer writes one sample of each stack, 1 ms apart, in turn on
+ * four threads: half of every stack changes between two samples).
  *
  * usage: profile-bench [--json] [--quick]
  * --json prints one JSON object (for bench/ scripts); --quick runs less.
@@ -59,9 +61,12 @@ stack_frames(struct profile *p, uint32_t k, uint32_t *out)
 static void
 build(struct profile *p, uint32_t n, uint32_t *frames)
 {
-    uint32_t t[4], k;
+    uint32_t t[4], k, stack;
 
     profile_init(p);
+    /* The trace writer writes events, one per sample: keep them, as
+     * record does for a trace (a recording at 1 ms per sample). */
+    p->keep_events = 1;
     p->meta.command = xstrdup("python3 bench.py");
     p->meta.threads = 1;
     for (k = 0; k < 4; k++) {
@@ -69,8 +74,11 @@ build(struct profile *p, uint32_t n, uint32_t *frames)
     }
     for (k = 0; k < n; k++) {
         stack_frames(p, k, frames + (size_t)k * DEPTH);
-        profile_add(p, t[k % 4], frames + (size_t)k * DEPTH, DEPTH,
-                    1 + k % 13);
+        stack = profile_add(p, t[k % 4], frames + (size_t)k * DEPTH, DEPTH,
+                            1 + k % 13);
+        profile_event(p, stack, (uint64_t)k * 1000000u,
+                      PROF_STATE_ON_CPU | PROF_STATE_GIL |
+                          PROF_STATE_WITH_LETTER('R'));
     }
 }
 
