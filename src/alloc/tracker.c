@@ -1600,6 +1600,24 @@ tracker_free(void *p)
     free_record(p);
 }
 
+int
+tracker_take(void *p, size_t *n)
+{
+    struct alloc_counters *c;
+    uint64_t val;
+    int held, found = 0;
+
+    held = hot_lock();
+    if (ALLOC_LIKELY(running_now()) &&
+        live_take((uint64_t)(uintptr_t)p, &val, &c)) {
+        live_remove(p, val, g.all, c);
+        *n = (size_t)(val >> STACK_INDEX_BITS);
+        found = 1;
+    }
+    hot_unlock(held);
+    return found;
+}
+
 /* ---- --all: Python's allocators ---------------------------------------- */
 
 /* A block a Python allocator made, with --all. */

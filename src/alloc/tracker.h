@@ -106,6 +106,10 @@ void tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src);
 /* A block that may be tracked is being freed (before the real free). */
 void tracker_free(void *p);
 
+/* The same, for a block about to be moved by hand: 1 with the size it
+ * was recorded with in *n, 0 when it was not tracked. */
+int tracker_take(void *p, size_t *n);
+
 /* munmap of [p, p + n): a tracked mapping starting at p shrinks or goes. */
 void tracker_unmap(void *p, size_t n);
 
