@@ -1514,17 +1514,14 @@ stack_hash(enum alloc_src src, uint32_t *nframes)
  * the stacks recorded last, else from the table.
  */
 static inline __attribute__((always_inline)) void
-alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
-             int all)
+alloc_record_hashed(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
+                    int all, uint64_t hash, uint32_t nframes)
 {
     struct alloc_counters *c = NULL;
-    struct scache_slot *e;
-    uint64_t hash;
-    uint32_t nframes, index;
+    struct scache_slot *e = scache_at(hash);
+    uint32_t index;
     int held;
 
-    hash = stack_hash(src, &nframes);
-    e = scache_at(hash);
     held = hot_lock();
     if (ALLOC_LIKELY(running_now())) {
         if (ALLOC_LIKELY(e->hash == hash) && ALLOC_LIKELY(e->gen == g.gen)) {
@@ -1539,6 +1536,17 @@ alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
         }
     }
     hot_unlock(held);
+}
+
+static inline __attribute__((always_inline)) void
+alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
+             int all)
+{
+    uint64_t hash;
+    uint32_t nframes;
+
+    hash = stack_hash(src, &nframes);
+    alloc_record_hashed(t, p, n, src, all, hash, nframes);
 }
 
 void
@@ -1636,6 +1644,124 @@ py_record(struct alloc_tls *t, void *p, size_t n)
     }
 }
 
+/* free_record() for a Python allocator's block with --all: the common
+ * case of tracker_py_free() inline, the rest in a call. */
+static __attribute__((noinline)) void
+py_free_record_slow(void *p)
+{
+    free_record(p);
+}
+
+static inline __attribute__((always_inline)) void
+py_free_record(void *p)
+{
+    uint64_t key = (uint64_t)(uintptr_t)p;
+    struct young_slot *y = young_at(key);
+
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    if (ALLOC_LIKELY(__libc_single_threaded) && ALLOC_LIKELY(y->key == key) &&
+        ALLOC_LIKELY(g.all) &&
+        ALLOC_LIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) != 0)) {
+        y->key = 0;
+        live_remove(p, y->val, 1, y->c);
+        return;
+    }
+#else
+    (void)y;
+#endif
+    py_free_record_slow(p);
+}
+
+/* py_record_all() but for its common case: the general path. */
+static __attribute__((noinline)) void *
+py_record_slow(void *p, size_t n)
+{
+    struct alloc_tls *t = &alloc_tls;
+
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
+        py_record(t, p, n);
+    }
+    return p;
+}
+
+/* py_record_all() past its common case, the stack hashed. */
+static __attribute__((noinline)) void *
+py_record_hashed(void *p, size_t n, uint64_t hash, uint32_t nframes)
+{
+    struct alloc_tls *t = &alloc_tls;
+
+    t->countdown = -1;
+    alloc_record_hashed(t, p, n, ALLOC_SRC_PY, 1, hash, nframes);
+    return p;
+}
+
+/*
+ * Record p, n bytes from a Python allocator, and return it.  The common
+ * case -- a process of one thread, tracking with --all, no pyspect
+ * attached, the stack in the cache, the block's young slot free, no new
+ * peak -- makes no call, so that the function needs no registers saved;
+ * any other case leaves for py_record_slow() or py_record_hashed()
+ * before it has changed anything, as a tail call.
+ */
+static __attribute__((noinline)) void *
+py_record_all(void *p, size_t n)
+{
+    const struct pyframes_fast *fast = &pyframes_fast;
+    uint64_t key = (uint64_t)(uintptr_t)p, hash;
+    struct alloc_header *h;
+    struct alloc_counters *c;
+    struct scache_slot *e;
+    struct young_slot *y;
+    const char *ts, *f = NULL;
+    uint32_t nframes;
+
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    if (ALLOC_UNLIKELY(!__libc_single_threaded) ||
+        ALLOC_UNLIKELY(p == NULL) || ALLOC_UNLIKELY(!g.all) ||
+        ALLOC_UNLIKELY(!g.tracking) || ALLOC_UNLIKELY(g.native) ||
+        ALLOC_UNLIKELY(fast->slot == NULL) ||
+        ALLOC_UNLIKELY(alloc_tls.busy != 0) ||
+        ALLOC_UNLIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) == 0)) {
+        return py_record_slow(p, n);
+    }
+#else
+    return py_record_slow(p, n);
+#endif
+    ts = __atomic_load_n(fast->slot, __ATOMIC_RELAXED);
+    if (ALLOC_LIKELY(ts != NULL)) {
+        memcpy(&f, ts + fast->top, sizeof(f));
+        if (ALLOC_LIKELY(f != NULL)) {
+            memcpy(&f, f + fast->cframe_current, sizeof(f));
+        }
+    }
+    hash = pyframes_walk_owned(f, fast->back, fast->pos, fast->owner,
+                               fast->skip, &nframes);
+    e = scache_at(hash);
+    y = young_at(key);
+    h = g.hdr;
+    if (ALLOC_UNLIKELY(e->hash != hash) || ALLOC_UNLIKELY(e->gen != g.gen) ||
+        ALLOC_UNLIKELY(y->key != 0) || ALLOC_UNLIKELY(n > SIZE_MAX_TRACKED) ||
+        ALLOC_UNLIKELY(h->live_bytes + n > h->peak_bytes)) {
+        return py_record_hashed(p, n, hash, nframes);
+    }
+    /* live_add() for --all, the block young. */
+    c = e->c;
+    h->samples++;
+    y->key = key;
+    y->val = ((uint64_t)n << STACK_INDEX_BITS) | e->index;
+    y->c = c;
+    peak_sync(c);
+    c->allocated_bytes += n;
+    c->allocated_blocks += ALLOC_BLOCK_ONE;
+    h->allocated_bytes += n;
+    h->allocated_blocks += ALLOC_BLOCK_ONE;
+    c->live_bytes += n;
+    c->live_blocks += ALLOC_BLOCK_ONE;
+    h->live_bytes += n;
+    h->live_blocks += ALLOC_BLOCK_ONE;
+    return p;
+}
+
 void *
 tracker_py_malloc(void *ctx, size_t n)
 {
@@ -1650,10 +1776,7 @@ tracker_py_malloc(void *ctx, size_t n)
         p = a->malloc(a->ctx, n);
         t->busy--;
     }
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
-        py_record(t, p, n);
-    }
-    return p;
+    return py_record_all(p, n);
 }
 
 void *
@@ -1666,10 +1789,7 @@ tracker_py_calloc(void *ctx, size_t nelem, size_t elsize)
     t->busy++;
     p = a->calloc(a->ctx, nelem, elsize);
     t->busy--;
-    if (p != NULL && t->busy == 0) {
-        py_record(t, p, nelem * elsize);
-    }
-    return p;
+    return py_record_all(p, nelem * elsize);
 }
 
 void *
@@ -1680,26 +1800,52 @@ tracker_py_realloc(void *ctx, void *p, size_t n)
     void *q;
 
     if (p != NULL && t->busy == 0) {
-        free_record(p);
+        py_free_record(p);
     }
     t->busy++;
     q = a->realloc(a->ctx, p, n);
     t->busy--;
-    if (q != NULL && t->busy == 0) {
-        py_record(t, q, n);
-    }
-    return q;
+    return py_record_all(q, n);
 }
 
+/* tracker_py_free() but for its common case: the general path. */
+static __attribute__((noinline)) void
+py_free_slow(const struct alloc_py_allocator *a, void *p)
+{
+    if (alloc_tls.busy == 0) {
+        free_record(p);
+    }
+    a->free(a->ctx, p);
+}
+
+/*
+ * The common case -- a process of one thread, tracking with --all, no
+ * pyspect attached, the block still in the young table -- is handled
+ * here with no call but the free itself, a tail call, so that the
+ * function needs no registers saved: every other case goes to
+ * py_free_slow(), as a tail call too.
+ */
 void
 tracker_py_free(void *ctx, void *p)
 {
     const struct alloc_py_allocator *a = ctx;
+    uint64_t key = (uint64_t)(uintptr_t)p;
+    struct young_slot *y = young_at(key);
 
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
-        free_record(p);
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    if (ALLOC_LIKELY(__libc_single_threaded) && ALLOC_LIKELY(p != NULL) &&
+        ALLOC_LIKELY(y->key == key) && ALLOC_LIKELY(g.all) &&
+        ALLOC_LIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) != 0) &&
+        ALLOC_LIKELY(alloc_tls.busy == 0)) {
+        y->key = 0;
+        live_remove(p, y->val, 1, y->c);
+        a->free(a->ctx, p);
+        return;
     }
-    a->free(a->ctx, p);
+#else
+    (void)y;
+#endif
+    py_free_slow(a, p);
 }
 
 void
