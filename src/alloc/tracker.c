@@ -132,21 +132,27 @@ struct tracker {
     /* The interpreter's running flag while tracking with no pyspect
      * attached, else a zero (running_now()). */
     const int *running;
+    /* The same, but a zero unless with --all and no --native: the one
+     * word the common cases of --all ask (py_record_all()). */
+    const int *all_running;
 };
 
 static const int not_running;
-static struct tracker g = {.fd = -1, .gen = 1, .running = &not_running};
+static struct tracker g = {
+    .fd = -1, .gen = 1, .running = &not_running, .all_running = &not_running};
 
 /* After tracking, the controller or the interpreter's flag changed. */
 static void
 running_sync(void)
 {
     const int *flag = pyframes_initialized;
+    const int *running =
+        g.tracking && g.controller == 0 && flag != NULL ? flag : &not_running;
 
-    __atomic_store_n(
-        &g.running,
-        g.tracking && g.controller == 0 && flag != NULL ? flag : &not_running,
-        __ATOMIC_RELAXED);
+    __atomic_store_n(&g.running, running, __ATOMIC_RELAXED);
+    __atomic_store_n(&g.all_running,
+                     g.all && !g.native ? running : &not_running,
+                     __ATOMIC_RELAXED);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -1660,8 +1666,8 @@ py_free_record(void *p)
 
 #ifdef ALLOC_HAVE_SINGLE_THREADED
     if (ALLOC_LIKELY(__libc_single_threaded) && ALLOC_LIKELY(y->key == key) &&
-        ALLOC_LIKELY(g.all) &&
-        ALLOC_LIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) != 0)) {
+        ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
+                     0)) {
         y->key = 0;
         live_remove(p, y->val, 1, y->c);
         return;
@@ -1716,12 +1722,11 @@ py_record_all(void *p, size_t n)
     uint32_t nframes;
 
 #ifdef ALLOC_HAVE_SINGLE_THREADED
-    if (ALLOC_UNLIKELY(!__libc_single_threaded) ||
-        ALLOC_UNLIKELY(p == NULL) || ALLOC_UNLIKELY(!g.all) ||
-        ALLOC_UNLIKELY(!g.tracking) || ALLOC_UNLIKELY(g.native) ||
+    if (ALLOC_UNLIKELY(!__libc_single_threaded) || ALLOC_UNLIKELY(p == NULL) ||
         ALLOC_UNLIKELY(fast->slot == NULL) ||
         ALLOC_UNLIKELY(alloc_tls.busy != 0) ||
-        ALLOC_UNLIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) == 0)) {
+        ALLOC_UNLIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) ==
+                       0)) {
         return py_record_slow(p, n);
     }
 #else
@@ -1834,8 +1839,9 @@ tracker_py_free(void *ctx, void *p)
 
 #ifdef ALLOC_HAVE_SINGLE_THREADED
     if (ALLOC_LIKELY(__libc_single_threaded) && ALLOC_LIKELY(p != NULL) &&
-        ALLOC_LIKELY(y->key == key) && ALLOC_LIKELY(g.all) &&
-        ALLOC_LIKELY(*__atomic_load_n(&g.running, __ATOMIC_RELAXED) != 0) &&
+        ALLOC_LIKELY(y->key == key) &&
+        ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
+                     0) &&
         ALLOC_LIKELY(alloc_tls.busy == 0)) {
         y->key = 0;
         live_remove(p, y->val, 1, y->c);
