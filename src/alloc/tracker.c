@@ -205,6 +205,27 @@ hot_unlock(int taken)
     }
 }
 
+/* hot_lock() for the common cases of --all, which call nothing: 1 when
+ * the process has one thread, else whether the lock was free (then it
+ * is taken); when it was not, take the general path, which waits.
+ * locked: whether the process has more than one thread, asked by the
+ * caller (hot_alone()). */
+static inline __attribute__((always_inline)) int
+hot_trylock(int locked)
+{
+    return !locked || !__atomic_exchange_n(&g.lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static inline __attribute__((always_inline)) int
+hot_alone(void)
+{
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    return ALLOC_LIKELY(__libc_single_threaded != 0);
+#else
+    return 0;
+#endif
+}
+
 static uint64_t
 mono_ns(int coarse)
 {
@@ -1658,24 +1679,32 @@ py_free_record_slow(void *p)
     free_record(p);
 }
 
-static inline __attribute__((always_inline)) void
-py_free_record(void *p)
+static inline __attribute__((always_inline)) int
+py_free_young(void *p, int locked)
 {
     uint64_t key = (uint64_t)(uintptr_t)p;
     struct young_slot *y = young_at(key);
 
-#ifdef ALLOC_HAVE_SINGLE_THREADED
-    if (ALLOC_LIKELY(__libc_single_threaded) && ALLOC_LIKELY(y->key == key) &&
-        ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
-                     0)) {
-        y->key = 0;
-        live_remove(p, y->val, 1, y->c);
-        return;
+    if (ALLOC_LIKELY(hot_trylock(locked))) {
+        if (ALLOC_LIKELY(y->key == key) &&
+            ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
+                         0)) {
+            y->key = 0;
+            live_remove(p, y->val, 1, y->c);
+            hot_unlock(locked);
+            return 1;
+        }
+        hot_unlock(locked);
     }
-#else
-    (void)y;
-#endif
-    py_free_record_slow(p);
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void
+py_free_record(void *p)
+{
+    if (!(hot_alone() ? py_free_young(p, 0) : py_free_young(p, 1))) {
+        py_free_record_slow(p);
+    }
 }
 
 /* py_record_all() but for its common case: the general path. */
@@ -1703,14 +1732,14 @@ py_record_hashed(void *p, size_t n, uint64_t hash, uint32_t nframes)
 
 /*
  * Record p, n bytes from a Python allocator, and return it.  The common
- * case -- a process of one thread, tracking with --all, no pyspect
- * attached, the stack in the cache, the block's young slot free, no new
- * peak -- makes no call, so that the function needs no registers saved;
- * any other case leaves for py_record_slow() or py_record_hashed()
- * before it has changed anything, as a tail call.
+ * case -- tracking with --all, no pyspect attached, the lock free or
+ * not needed (one thread), the stack in the cache, the block's young
+ * slot free, no new peak -- makes no call, so that the function needs
+ * no registers saved; any other case leaves for py_record_slow() or
+ * py_record_hashed() before it has changed anything, as a tail call.
  */
-static __attribute__((noinline)) void *
-py_record_all(void *p, size_t n)
+static inline __attribute__((always_inline)) void *
+py_record_all_as(void *p, size_t n, int locked)
 {
     const struct pyframes_fast *fast = &pyframes_fast;
     uint64_t key = (uint64_t)(uintptr_t)p, hash;
@@ -1721,17 +1750,12 @@ py_record_all(void *p, size_t n)
     const char *ts, *f = NULL;
     uint32_t nframes;
 
-#ifdef ALLOC_HAVE_SINGLE_THREADED
-    if (ALLOC_UNLIKELY(!__libc_single_threaded) || ALLOC_UNLIKELY(p == NULL) ||
-        ALLOC_UNLIKELY(fast->slot == NULL) ||
+    if (ALLOC_UNLIKELY(p == NULL) || ALLOC_UNLIKELY(fast->slot == NULL) ||
         ALLOC_UNLIKELY(alloc_tls.busy != 0) ||
         ALLOC_UNLIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) ==
                        0)) {
         return py_record_slow(p, n);
     }
-#else
-    return py_record_slow(p, n);
-#endif
     ts = __atomic_load_n(fast->slot, __ATOMIC_RELAXED);
     if (ALLOC_LIKELY(ts != NULL)) {
         memcpy(&f, ts + fast->top, sizeof(f));
@@ -1743,10 +1767,17 @@ py_record_all(void *p, size_t n)
                                fast->skip, &nframes);
     e = scache_at(hash);
     y = young_at(key);
+    if (ALLOC_UNLIKELY(!hot_trylock(locked))) {
+        return py_record_hashed(p, n, hash, nframes);
+    }
     h = g.hdr;
-    if (ALLOC_UNLIKELY(e->hash != hash) || ALLOC_UNLIKELY(e->gen != g.gen) ||
+    /* Asked again under the lock: tracking may have stopped. */
+    if (ALLOC_UNLIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) ==
+                       0) ||
+        ALLOC_UNLIKELY(e->hash != hash) || ALLOC_UNLIKELY(e->gen != g.gen) ||
         ALLOC_UNLIKELY(y->key != 0) || ALLOC_UNLIKELY(n > SIZE_MAX_TRACKED) ||
         ALLOC_UNLIKELY(h->live_bytes + n > h->peak_bytes)) {
+        hot_unlock(locked);
         return py_record_hashed(p, n, hash, nframes);
     }
     /* live_add() for --all, the block young. */
@@ -1764,7 +1795,14 @@ py_record_all(void *p, size_t n)
     c->live_blocks += ALLOC_BLOCK_ONE;
     h->live_bytes += n;
     h->live_blocks += ALLOC_BLOCK_ONE;
+    hot_unlock(locked);
     return p;
+}
+
+static __attribute__((noinline)) void *
+py_record_all(void *p, size_t n)
+{
+    return hot_alone() ? py_record_all_as(p, n, 0) : py_record_all_as(p, n, 1);
 }
 
 void *
@@ -1824,34 +1862,31 @@ py_free_slow(const struct alloc_py_allocator *a, void *p)
 }
 
 /*
- * The common case -- a process of one thread, tracking with --all, no
- * pyspect attached, the block still in the young table -- is handled
- * here with no call but the free itself, a tail call, so that the
- * function needs no registers saved: every other case goes to
+ * The common case -- tracking with --all, no pyspect attached, the
+ * lock free or not needed, the block still in the young table -- is
+ * handled here with no call but the free itself, a tail call, so that
+ * the function needs no registers saved: every other case goes to
  * py_free_slow(), as a tail call too.
  */
-void
-tracker_py_free(void *ctx, void *p)
+static inline __attribute__((always_inline)) void
+py_free_as(const struct alloc_py_allocator *a, void *p, int locked)
 {
-    const struct alloc_py_allocator *a = ctx;
-    uint64_t key = (uint64_t)(uintptr_t)p;
-    struct young_slot *y = young_at(key);
-
-#ifdef ALLOC_HAVE_SINGLE_THREADED
-    if (ALLOC_LIKELY(__libc_single_threaded) && ALLOC_LIKELY(p != NULL) &&
-        ALLOC_LIKELY(y->key == key) &&
-        ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
-                     0) &&
-        ALLOC_LIKELY(alloc_tls.busy == 0)) {
-        y->key = 0;
-        live_remove(p, y->val, 1, y->c);
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0) &&
+        ALLOC_LIKELY(py_free_young(p, locked))) {
         a->free(a->ctx, p);
         return;
     }
-#else
-    (void)y;
-#endif
     py_free_slow(a, p);
+}
+
+void
+tracker_py_free(void *ctx, void *p)
+{
+    if (hot_alone()) {
+        py_free_as(ctx, p, 0);
+    } else {
+        py_free_as(ctx, p, 1);
+    }
 }
 
 void
