@@ -1738,35 +1738,16 @@ py_record_hashed(void *p, size_t n, uint64_t hash, uint32_t nframes)
  * no registers saved; any other case leaves for py_record_slow() or
  * py_record_hashed() before it has changed anything, as a tail call.
  */
+/* The common case of py_record_all() once the stack is hashed. */
 static inline __attribute__((always_inline)) void *
-py_record_all_as(void *p, size_t n, int locked)
+py_record_young(void *p, size_t n, uint64_t hash, uint32_t nframes, int locked)
 {
-    const struct pyframes_fast *fast = &pyframes_fast;
-    uint64_t key = (uint64_t)(uintptr_t)p, hash;
+    uint64_t key = (uint64_t)(uintptr_t)p;
+    struct scache_slot *e = scache_at(hash);
+    struct young_slot *y = young_at(key);
     struct alloc_header *h;
     struct alloc_counters *c;
-    struct scache_slot *e;
-    struct young_slot *y;
-    const char *ts, *f = NULL;
-    uint32_t nframes;
 
-    if (ALLOC_UNLIKELY(p == NULL) || ALLOC_UNLIKELY(fast->slot == NULL) ||
-        ALLOC_UNLIKELY(alloc_tls.busy != 0) ||
-        ALLOC_UNLIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) ==
-                       0)) {
-        return py_record_slow(p, n);
-    }
-    ts = __atomic_load_n(fast->slot, __ATOMIC_RELAXED);
-    if (ALLOC_LIKELY(ts != NULL)) {
-        memcpy(&f, ts + fast->top, sizeof(f));
-        if (ALLOC_LIKELY(f != NULL)) {
-            memcpy(&f, f + fast->cframe_current, sizeof(f));
-        }
-    }
-    hash = pyframes_walk_owned(f, fast->back, fast->pos, fast->owner,
-                               fast->skip, &nframes);
-    e = scache_at(hash);
-    y = young_at(key);
     if (ALLOC_UNLIKELY(!hot_trylock(locked))) {
         return py_record_hashed(p, n, hash, nframes);
     }
@@ -1799,9 +1780,67 @@ py_record_all_as(void *p, size_t n, int locked)
     return p;
 }
 
+/* Is the common case of py_record_all() to be tried at all? */
+static inline __attribute__((always_inline)) int
+py_record_may(void *p)
+{
+    return ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0) &&
+           ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
+                        0);
+}
+
+/* py_record_all() from a stack hashed by pyframes_hash(). */
+static __attribute__((noinline)) void *
+py_record_from(void *p, size_t n, uint64_t hash, uint32_t nframes)
+{
+    return hot_alone() ? py_record_young(p, n, hash, nframes, 0)
+                       : py_record_young(p, n, hash, nframes, 1);
+}
+
+/* py_record_all() where the walk has no fast case (not 3.11): the
+ * stack hashed by a call. */
+static __attribute__((noinline)) void *
+py_record_called(void *p, size_t n)
+{
+    uint64_t hash;
+    uint32_t nframes;
+
+    if (!py_record_may(p)) {
+        return py_record_slow(p, n);
+    }
+    hash = pyframes_hash(ALLOC_SRC_PY, &nframes);
+    return py_record_from(p, n, hash, nframes);
+}
+
+static inline __attribute__((always_inline)) void *
+py_record_all_as(void *p, size_t n, int locked)
+{
+    const struct pyframes_fast *fast = &pyframes_fast;
+    const char *ts, *f = NULL;
+    uint64_t hash;
+    uint32_t nframes;
+
+    ts = __atomic_load_n(fast->slot, __ATOMIC_RELAXED);
+    if (ALLOC_LIKELY(ts != NULL)) {
+        memcpy(&f, ts + fast->top, sizeof(f));
+        if (ALLOC_LIKELY(f != NULL)) {
+            memcpy(&f, f + fast->cframe_current, sizeof(f));
+        }
+    }
+    hash = pyframes_walk_owned(f, fast->back, fast->pos, fast->owner,
+                               fast->skip, &nframes);
+    return py_record_young(p, n, hash, nframes, locked);
+}
+
 static __attribute__((noinline)) void *
 py_record_all(void *p, size_t n)
 {
+    if (ALLOC_UNLIKELY(pyframes_fast.slot == NULL)) {
+        return py_record_called(p, n);
+    }
+    if (!py_record_may(p)) {
+        return py_record_slow(p, n);
+    }
     return hot_alone() ? py_record_all_as(p, n, 0) : py_record_all_as(p, n, 1);
 }
 
