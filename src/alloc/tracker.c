@@ -1006,12 +1006,16 @@ live_insert(uint64_t key, uint64_t val, struct alloc_counters *c)
 }
 
 /* Take key out of the live set: 1 with its value and, when it was
- * young, its counters in *c (else NULL); 0 when not there. */
+ * young, its counters in *c (else NULL); 0 when not there.  Key 0 (a
+ * null pointer) is never live: it marks an empty young slot. */
 static inline int
 live_take(uint64_t key, uint64_t *val, struct alloc_counters **c)
 {
     struct young_slot *y = young_at(key);
 
+    if (ALLOC_UNLIKELY(key == 0)) {
+        return 0;
+    }
     if (y->key == key) {
         *val = y->val;
         *c = y->c;
@@ -1730,14 +1734,6 @@ py_record_hashed(void *p, size_t n, uint64_t hash, uint32_t nframes)
     return p;
 }
 
-/*
- * Record p, n bytes from a Python allocator, and return it.  The common
- * case -- tracking with --all, no pyspect attached, the lock free or
- * not needed (one thread), the stack in the cache, the block's young
- * slot free, no new peak -- makes no call, so that the function needs
- * no registers saved; any other case leaves for py_record_slow() or
- * py_record_hashed() before it has changed anything, as a tail call.
- */
 /* The common case of py_record_all() once the stack is hashed. */
 static inline __attribute__((always_inline)) void *
 py_record_young(void *p, size_t n, uint64_t hash, uint32_t nframes, int locked)
@@ -1832,6 +1828,14 @@ py_record_all_as(void *p, size_t n, int locked)
     return py_record_young(p, n, hash, nframes, locked);
 }
 
+/*
+ * Record p, n bytes from a Python allocator, and return it.  The common
+ * case -- tracking with --all, no pyspect attached, the lock free or
+ * not needed (one thread), the stack in the cache, the block's young
+ * slot free, no new peak -- makes no call, so that the function needs
+ * no registers saved; any other case leaves for py_record_slow() or
+ * py_record_hashed() before it has changed anything, as a tail call.
+ */
 static __attribute__((noinline)) void *
 py_record_all(void *p, size_t n)
 {
@@ -1894,7 +1898,7 @@ tracker_py_realloc(void *ctx, void *p, size_t n)
 static __attribute__((noinline)) void
 py_free_slow(const struct alloc_py_allocator *a, void *p)
 {
-    if (alloc_tls.busy == 0) {
+    if (p != NULL && alloc_tls.busy == 0) {
         free_record(p);
     }
     a->free(a->ctx, p);
