@@ -582,22 +582,68 @@ py_malloc(int d, size_t n)
     return py_malloc_slow(d, n);
 }
 
-static inline __attribute__((always_inline)) void *
-py_calloc(int d, size_t nelem, size_t elsize)
+static __attribute__((noinline)) void *
+py_calloc_slow(int d, size_t nelem, size_t elsize, size_t n, int counted)
 {
     struct alloc_py_allocator *a = &py_orig[d];
     struct alloc_tls *t = &alloc_tls;
-    size_t n;
     void *p;
 
-    if (__builtin_mul_overflow(nelem, elsize, &n) || t->busy != 0 ||
-        ALLOC_LIKELY((t->countdown -= (int64_t)n) >= 0)) {
+    /* Large: pymalloc passes it to calloc, marked; so does an overflow,
+     * which it refuses. */
+    if (t->busy != 0 ||
+        (!counted && (n == SIZE_MAX || (t->countdown -= (int64_t)n) >= 0))) {
         t->busy++;
         p = a->calloc(a->ctx, nelem, elsize);
         t->busy--;
         return p;
     }
     return py_sampled(d, PY_OP_CALLOC, NULL, n);
+}
+
+/* As py_malloc(). */
+static inline __attribute__((always_inline)) void *
+py_calloc(int d, size_t nelem, size_t elsize)
+{
+    struct alloc_py_allocator *a = &py_orig[d];
+    size_t n;
+
+    if (__builtin_mul_overflow(nelem, elsize, &n)) {
+        return py_calloc_slow(d, nelem, elsize, SIZE_MAX, 0);
+    }
+    if (ALLOC_LIKELY(n <= alloc_py_small_max)) {
+        if (ALLOC_LIKELY((alloc_tls.countdown -= (int64_t)n) >= 0)) {
+            return a->calloc(a->ctx, nelem, elsize);
+        }
+        return py_calloc_slow(d, nelem, elsize, n, 1);
+    }
+    return py_calloc_slow(d, nelem, elsize, n, 0);
+}
+
+/*
+ * realloc of a tracked block p to n bytes, small enough for pymalloc,
+ * in a domain whose recorded blocks were asked of it large (py_direct):
+ * p lives in malloc for having been sampled, and pymalloc's realloc
+ * would leave it there -- where each later realloc of it, however
+ * small, would pass the C allocator's realloc() too and be counted
+ * twice, once by each hook.  So the block moves back into pymalloc: a
+ * new one (counted, perhaps sampled itself), the bytes p was recorded
+ * with copied, p freed.  NULL with p untouched (but no longer tracked)
+ * when out of memory.
+ */
+static __attribute__((noinline)) void *
+py_realloc_home(int d, void *p, size_t old, size_t n)
+{
+    struct alloc_py_allocator *a = &py_orig[d];
+    void *q = py_malloc(d, n);
+
+    if (q != NULL) {
+        memcpy(q, p, old < n ? old : n);
+        alloc_tls.busy++;
+        a->free(a->ctx, p);
+        alloc_tls.busy--;
+    }
+    return q;
 }
 
 static __attribute__((noinline)) void *
@@ -607,8 +653,18 @@ py_realloc_slow(int d, void *p, size_t n, int counted)
     struct alloc_tls *t = &alloc_tls;
     void *q;
 
-    if (p != NULL) {
-        on_free(p);
+    if (p != NULL && alloc_maybe_tracked(p) && t->busy == 0) {
+        size_t old;
+
+        if (py_direct[d] && n <= alloc_py_small_max) {
+            /* (Not counted yet: a block that may be tracked comes
+             * here before its countdown.) */
+            if (tracker_take(p, &old)) {
+                return py_realloc_home(d, p, old, n);
+            }
+        } else {
+            tracker_free(p);
+        }
     }
     if (t->busy == 0 && (counted || (t->countdown -= (int64_t)n) < 0)) {
         return py_sampled(d, PY_OP_REALLOC, p, n);

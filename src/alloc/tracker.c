@@ -132,21 +132,27 @@ struct tracker {
     /* The interpreter's running flag while tracking with no pyspect
      * attached, else a zero (running_now()). */
     const int *running;
+    /* The same, but a zero unless with --all and no --native: the one
+     * word the common cases of --all ask (py_record_all()). */
+    const int *all_running;
 };
 
 static const int not_running;
-static struct tracker g = {.fd = -1, .gen = 1, .running = &not_running};
+static struct tracker g = {
+    .fd = -1, .gen = 1, .running = &not_running, .all_running = &not_running};
 
 /* After tracking, the controller or the interpreter's flag changed. */
 static void
 running_sync(void)
 {
     const int *flag = pyframes_initialized;
+    const int *running =
+        g.tracking && g.controller == 0 && flag != NULL ? flag : &not_running;
 
-    __atomic_store_n(
-        &g.running,
-        g.tracking && g.controller == 0 && flag != NULL ? flag : &not_running,
-        __ATOMIC_RELAXED);
+    __atomic_store_n(&g.running, running, __ATOMIC_RELAXED);
+    __atomic_store_n(&g.all_running,
+                     g.all && !g.native ? running : &not_running,
+                     __ATOMIC_RELAXED);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -197,6 +203,27 @@ hot_unlock(int taken)
     if (taken) {
         unlock();
     }
+}
+
+/* hot_lock() for the common cases of --all, which call nothing: 1 when
+ * the process has one thread, else whether the lock was free (then it
+ * is taken); when it was not, take the general path, which waits.
+ * locked: whether the process has more than one thread, asked by the
+ * caller (hot_alone()). */
+static inline __attribute__((always_inline)) int
+hot_trylock(int locked)
+{
+    return !locked || !__atomic_exchange_n(&g.lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static inline __attribute__((always_inline)) int
+hot_alone(void)
+{
+#ifdef ALLOC_HAVE_SINGLE_THREADED
+    return ALLOC_LIKELY(__libc_single_threaded != 0);
+#else
+    return 0;
+#endif
 }
 
 static uint64_t
@@ -979,12 +1006,16 @@ live_insert(uint64_t key, uint64_t val, struct alloc_counters *c)
 }
 
 /* Take key out of the live set: 1 with its value and, when it was
- * young, its counters in *c (else NULL); 0 when not there. */
+ * young, its counters in *c (else NULL); 0 when not there.  Key 0 (a
+ * null pointer) is never live: it marks an empty young slot. */
 static inline int
 live_take(uint64_t key, uint64_t *val, struct alloc_counters **c)
 {
     struct young_slot *y = young_at(key);
 
+    if (ALLOC_UNLIKELY(key == 0)) {
+        return 0;
+    }
     if (y->key == key) {
         *val = y->val;
         *c = y->c;
@@ -1441,8 +1472,11 @@ alloc_native(void *p, size_t n, enum alloc_src src, uint64_t hash,
  * formatted string, each at its own instruction), and a hit here costs
  * a compare where the table costs a probe and the stack's record a few
  * dependent loads.  An entry is good while its gen is the tracker's.
+ * 1024 entries (24 KiB): with 64, bench/alloc_workload.py under --all
+ * missed on 1 lookup in 19 (44,000 of 848,000, at 300 instructions
+ * each), its hot stacks colliding; with 1024, only on new stacks.
  */
-#define SCACHE_BITS 6
+#define SCACHE_BITS 10
 static struct scache_slot {
     uint64_t hash;
     struct alloc_counters *c;
@@ -1511,17 +1545,14 @@ stack_hash(enum alloc_src src, uint32_t *nframes)
  * the stacks recorded last, else from the table.
  */
 static inline __attribute__((always_inline)) void
-alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
-             int all)
+alloc_record_hashed(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
+                    int all, uint64_t hash, uint32_t nframes)
 {
     struct alloc_counters *c = NULL;
-    struct scache_slot *e;
-    uint64_t hash;
-    uint32_t nframes, index;
+    struct scache_slot *e = scache_at(hash);
+    uint32_t index;
     int held;
 
-    hash = stack_hash(src, &nframes);
-    e = scache_at(hash);
     held = hot_lock();
     if (ALLOC_LIKELY(running_now())) {
         if (ALLOC_LIKELY(e->hash == hash) && ALLOC_LIKELY(e->gen == g.gen)) {
@@ -1536,6 +1567,17 @@ alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
         }
     }
     hot_unlock(held);
+}
+
+static inline __attribute__((always_inline)) void
+alloc_record(struct alloc_tls *t, void *p, size_t n, enum alloc_src src,
+             int all)
+{
+    uint64_t hash;
+    uint32_t nframes;
+
+    hash = stack_hash(src, &nframes);
+    alloc_record_hashed(t, p, n, src, all, hash, nframes);
 }
 
 void
@@ -1600,6 +1642,24 @@ tracker_free(void *p)
     free_record(p);
 }
 
+int
+tracker_take(void *p, size_t *n)
+{
+    struct alloc_counters *c;
+    uint64_t val;
+    int held, found = 0;
+
+    held = hot_lock();
+    if (ALLOC_LIKELY(running_now()) &&
+        live_take((uint64_t)(uintptr_t)p, &val, &c)) {
+        live_remove(p, val, g.all, c);
+        *n = (size_t)(val >> STACK_INDEX_BITS);
+        found = 1;
+    }
+    hot_unlock(held);
+    return found;
+}
+
 /* ---- --all: Python's allocators ---------------------------------------- */
 
 /* A block a Python allocator made, with --all. */
@@ -1613,6 +1673,179 @@ py_record(struct alloc_tls *t, void *p, size_t n)
     } else {
         tracker_alloc(t, p, n, ALLOC_SRC_PY); /* the general path */
     }
+}
+
+/* free_record() for a Python allocator's block with --all: the common
+ * case of tracker_py_free() inline, the rest in a call. */
+static __attribute__((noinline)) void
+py_free_record_slow(void *p)
+{
+    free_record(p);
+}
+
+static inline __attribute__((always_inline)) int
+py_free_young(void *p, int locked)
+{
+    uint64_t key = (uint64_t)(uintptr_t)p;
+    struct young_slot *y = young_at(key);
+
+    if (ALLOC_LIKELY(hot_trylock(locked))) {
+        if (ALLOC_LIKELY(y->key == key) &&
+            ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
+                         0)) {
+            y->key = 0;
+            live_remove(p, y->val, 1, y->c);
+            hot_unlock(locked);
+            return 1;
+        }
+        hot_unlock(locked);
+    }
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void
+py_free_record(void *p)
+{
+    if (!(hot_alone() ? py_free_young(p, 0) : py_free_young(p, 1))) {
+        py_free_record_slow(p);
+    }
+}
+
+/* py_record_all() but for its common case: the general path. */
+static __attribute__((noinline)) void *
+py_record_slow(void *p, size_t n)
+{
+    struct alloc_tls *t = &alloc_tls;
+
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
+        py_record(t, p, n);
+    }
+    return p;
+}
+
+/* py_record_all() past its common case, the stack hashed. */
+static __attribute__((noinline)) void *
+py_record_hashed(void *p, size_t n, uint64_t hash, uint32_t nframes)
+{
+    struct alloc_tls *t = &alloc_tls;
+
+    t->countdown = -1;
+    alloc_record_hashed(t, p, n, ALLOC_SRC_PY, 1, hash, nframes);
+    return p;
+}
+
+/* The common case of py_record_all() once the stack is hashed. */
+static inline __attribute__((always_inline)) void *
+py_record_young(void *p, size_t n, uint64_t hash, uint32_t nframes, int locked)
+{
+    uint64_t key = (uint64_t)(uintptr_t)p;
+    struct scache_slot *e = scache_at(hash);
+    struct young_slot *y = young_at(key);
+    struct alloc_header *h;
+    struct alloc_counters *c;
+
+    if (ALLOC_UNLIKELY(!hot_trylock(locked))) {
+        return py_record_hashed(p, n, hash, nframes);
+    }
+    h = g.hdr;
+    /* Asked again under the lock: tracking may have stopped. */
+    if (ALLOC_UNLIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) ==
+                       0) ||
+        ALLOC_UNLIKELY(e->hash != hash) || ALLOC_UNLIKELY(e->gen != g.gen) ||
+        ALLOC_UNLIKELY(y->key != 0) || ALLOC_UNLIKELY(n > SIZE_MAX_TRACKED) ||
+        ALLOC_UNLIKELY(h->live_bytes + n > h->peak_bytes)) {
+        hot_unlock(locked);
+        return py_record_hashed(p, n, hash, nframes);
+    }
+    /* live_add() for --all, the block young. */
+    c = e->c;
+    h->samples++;
+    y->key = key;
+    y->val = ((uint64_t)n << STACK_INDEX_BITS) | e->index;
+    y->c = c;
+    peak_sync(c);
+    c->allocated_bytes += n;
+    c->allocated_blocks += ALLOC_BLOCK_ONE;
+    h->allocated_bytes += n;
+    h->allocated_blocks += ALLOC_BLOCK_ONE;
+    c->live_bytes += n;
+    c->live_blocks += ALLOC_BLOCK_ONE;
+    h->live_bytes += n;
+    h->live_blocks += ALLOC_BLOCK_ONE;
+    hot_unlock(locked);
+    return p;
+}
+
+/* Is the common case of py_record_all() to be tried at all? */
+static inline __attribute__((always_inline)) int
+py_record_may(void *p)
+{
+    return ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0) &&
+           ALLOC_LIKELY(*__atomic_load_n(&g.all_running, __ATOMIC_RELAXED) !=
+                        0);
+}
+
+/* py_record_all() from a stack hashed by pyframes_hash(). */
+static __attribute__((noinline)) void *
+py_record_from(void *p, size_t n, uint64_t hash, uint32_t nframes)
+{
+    return hot_alone() ? py_record_young(p, n, hash, nframes, 0)
+                       : py_record_young(p, n, hash, nframes, 1);
+}
+
+/* py_record_all() where the walk has no fast case (not 3.11): the
+ * stack hashed by a call. */
+static __attribute__((noinline)) void *
+py_record_called(void *p, size_t n)
+{
+    uint64_t hash;
+    uint32_t nframes;
+
+    if (!py_record_may(p)) {
+        return py_record_slow(p, n);
+    }
+    hash = pyframes_hash(ALLOC_SRC_PY, &nframes);
+    return py_record_from(p, n, hash, nframes);
+}
+
+static inline __attribute__((always_inline)) void *
+py_record_all_as(void *p, size_t n, int locked)
+{
+    const struct pyframes_fast *fast = &pyframes_fast;
+    const char *ts, *f = NULL;
+    uint64_t hash;
+    uint32_t nframes;
+
+    ts = __atomic_load_n(fast->slot, __ATOMIC_RELAXED);
+    if (ALLOC_LIKELY(ts != NULL)) {
+        memcpy(&f, ts + fast->top, sizeof(f));
+        if (ALLOC_LIKELY(f != NULL)) {
+            memcpy(&f, f + fast->cframe_current, sizeof(f));
+        }
+    }
+    hash = pyframes_walk_owned(f, fast->back, fast->pos, fast->owner,
+                               fast->skip, &nframes);
+    return py_record_young(p, n, hash, nframes, locked);
+}
+
+/*
+ * Record p, n bytes from a Python allocator, and return it.  The common
+ * case -- tracking with --all, no pyspect attached, the lock free or
+ * not needed (one thread), the stack in the cache, the block's young
+ * slot free, no new peak -- makes no call, so that the function needs
+ * no registers saved; any other case leaves for py_record_slow() or
+ * py_record_hashed() before it has changed anything, as a tail call.
+ */
+static __attribute__((noinline)) void *
+py_record_all(void *p, size_t n)
+{
+    if (ALLOC_UNLIKELY(pyframes_fast.slot == NULL)) {
+        return py_record_called(p, n);
+    }
+    if (!py_record_may(p)) {
+        return py_record_slow(p, n);
+    }
+    return hot_alone() ? py_record_all_as(p, n, 0) : py_record_all_as(p, n, 1);
 }
 
 void *
@@ -1629,10 +1862,7 @@ tracker_py_malloc(void *ctx, size_t n)
         p = a->malloc(a->ctx, n);
         t->busy--;
     }
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(t->busy == 0)) {
-        py_record(t, p, n);
-    }
-    return p;
+    return py_record_all(p, n);
 }
 
 void *
@@ -1645,10 +1875,7 @@ tracker_py_calloc(void *ctx, size_t nelem, size_t elsize)
     t->busy++;
     p = a->calloc(a->ctx, nelem, elsize);
     t->busy--;
-    if (p != NULL && t->busy == 0) {
-        py_record(t, p, nelem * elsize);
-    }
-    return p;
+    return py_record_all(p, nelem * elsize);
 }
 
 void *
@@ -1659,26 +1886,50 @@ tracker_py_realloc(void *ctx, void *p, size_t n)
     void *q;
 
     if (p != NULL && t->busy == 0) {
-        free_record(p);
+        py_free_record(p);
     }
     t->busy++;
     q = a->realloc(a->ctx, p, n);
     t->busy--;
-    if (q != NULL && t->busy == 0) {
-        py_record(t, q, n);
+    return py_record_all(q, n);
+}
+
+/* tracker_py_free() but for its common case: the general path. */
+static __attribute__((noinline)) void
+py_free_slow(const struct alloc_py_allocator *a, void *p)
+{
+    if (p != NULL && alloc_tls.busy == 0) {
+        free_record(p);
     }
-    return q;
+    a->free(a->ctx, p);
+}
+
+/*
+ * The common case -- tracking with --all, no pyspect attached, the
+ * lock free or not needed, the block still in the young table -- is
+ * handled here with no call but the free itself, a tail call, so that
+ * the function needs no registers saved: every other case goes to
+ * py_free_slow(), as a tail call too.
+ */
+static inline __attribute__((always_inline)) void
+py_free_as(const struct alloc_py_allocator *a, void *p, int locked)
+{
+    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0) &&
+        ALLOC_LIKELY(py_free_young(p, locked))) {
+        a->free(a->ctx, p);
+        return;
+    }
+    py_free_slow(a, p);
 }
 
 void
 tracker_py_free(void *ctx, void *p)
 {
-    const struct alloc_py_allocator *a = ctx;
-
-    if (ALLOC_LIKELY(p != NULL) && ALLOC_LIKELY(alloc_tls.busy == 0)) {
-        free_record(p);
+    if (hot_alone()) {
+        py_free_as(ctx, p, 0);
+    } else {
+        py_free_as(ctx, p, 1);
     }
-    a->free(a->ctx, p);
 }
 
 void

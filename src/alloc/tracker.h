@@ -106,6 +106,10 @@ void tracker_alloc(struct alloc_tls *t, void *p, size_t n, enum alloc_src src);
 /* A block that may be tracked is being freed (before the real free). */
 void tracker_free(void *p);
 
+/* The same, for a block about to be moved by hand: 1 with the size it
+ * was recorded with in *n, 0 when it was not tracked. */
+int tracker_take(void *p, size_t *n);
+
 /* munmap of [p, p + n): a tracked mapping starting at p shrinks or goes. */
 void tracker_unmap(void *p, size_t n);
 
@@ -221,8 +225,9 @@ pyframes_walk_owned(const char *f, int32_t back, int32_t pos, int32_t owner_at,
     uint32_t n = 0, steps;
 
     if (skip == 0) {
-        /* No owner is skipped (3.11): the owner need not be read. */
-        for (steps = 4 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
+        /* No owner is skipped (3.11): the owner need not be read.  Two
+         * frames a round, the bound counted once a round. */
+        for (steps = 2 * ALLOC_FRAMES_MAX; f != NULL && steps != 0; steps--) {
             const char *next;
             uint64_t instr;
 
@@ -230,8 +235,16 @@ pyframes_walk_owned(const char *f, int32_t back, int32_t pos, int32_t owner_at,
             h = pyframes_mix_instr(h, instr);
             memcpy(&next, f + back, sizeof(next));
             f = next;
+            if (f == NULL) {
+                n = 1;
+                break;
+            }
+            memcpy(&instr, f + pos, sizeof(instr));
+            h = pyframes_mix_instr(h, instr);
+            memcpy(&next, f + back, sizeof(next));
+            f = next;
         }
-        n = 4 * ALLOC_FRAMES_MAX - steps;
+        n += 2 * (2 * ALLOC_FRAMES_MAX - steps);
         (void)owner_at;
         *nframes = n;
         h = pyframes_mix(h, n);
