@@ -12,6 +12,12 @@
    tracker's teardown included) from the kernel.  Ratios are the median
    over rounds of the run's figure over the plain run's of the same
    round.  Aims (issue 14): sampled at most 1.05, --all at most 1.5.
+   "any hook (pass-through)" runs the plain workload with a hook in
+   front of Python's allocators that only adds up the bytes
+   (bench/hookfloor.c, built as build/hookfloor.so; 3.5+): the least
+   any tracker that sees Python's allocations costs, the floor under
+   the sampled figure.  On an interpreter built with profile feedback
+   (Debian's) that floor is most of the sampled cost.
    "--all, 2 threads" runs the workload with a second thread waiting
    idle: the tracker skips its lock in a process of one thread only.
    With --instructions (valgrind installed), also the instructions each
@@ -46,6 +52,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 import conftest  # noqa: E402
 
 WORKLOAD = str(HERE / "alloc_workload.py")
+HOOKFLOOR = HERE.parent / "build" / "hookfloor.so"
 TRUTH = str(HERE.parent / "tests" / "e2e" / "targets" / "alloctruth.py")
 
 
@@ -82,13 +89,16 @@ def slowdown(pyspect, python, rounds, work):
         ("tracemalloc 1 frame", base, tm1),
         ("tracemalloc 25 frames", base, tm25),
     ]
+    if HOOKFLOOR.exists() and python.version >= (3, 5):
+        variants.insert(1, ("any hook (pass-through)", base,
+                            dict(env, ALLOC_WORKLOAD_HOOK=str(HOOKFLOOR))))
     runs = {name: [] for name, _, _ in variants}
     for r in range(rounds):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
         for name, cmd, e in order:
             runs[name].append(variant(cmd, e))
     plain = runs["plain"]
-    print("  %-22s %9s %7s %9s %7s" % ("", "work s", "ratio", "total s",
+    print("  %-23s %9s %7s %9s %7s" % ("", "work s", "ratio", "total s",
                                        "ratio"))
     result = {}
     for name, _, _ in variants:
@@ -97,7 +107,7 @@ def slowdown(pyspect, python, rounds, work):
         rw = statistics.median(x[0] / p[0] for x, p in zip(runs[name], plain))
         rt = statistics.median(x[1] / p[1] for x, p in zip(runs[name], plain))
         result[name] = (rw, rt)
-        print("  %-22s %9.3f %7.3f %9.3f %7.3f" % (
+        print("  %-23s %9.3f %7.3f %9.3f %7.3f" % (
             name, statistics.median(w), rw, statistics.median(t), rt))
     return result
 

@@ -11,7 +11,12 @@ process has two threads, as a service has, and the tracker then takes
 its lock on every recorded allocation and free.
 
 Prints "work SECONDS ...": the CPU time of the work itself.
+
+With ALLOC_WORKLOAD_HOOK=PATH (build/hookfloor.so), a hook that only
+adds up the bytes is put in front of Python's allocators before the
+work: what hooking them costs at all (bench/hookfloor.c).
 """
+import os
 import sys
 import time
 
@@ -55,6 +60,10 @@ def main():
         done = threading.Event()
         idle = threading.Thread(target=done.wait)
         idle.start()
+    hook = os.environ.get("ALLOC_WORKLOAD_HOOK")
+    if hook:
+        import ctypes
+        ctypes.PyDLL(hook).pyspect_hookfloor_install()
     kept = []
     total = 0
     t0 = clock()
