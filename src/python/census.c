@@ -1570,6 +1570,10 @@ read_header(struct census *c, raddr_t obj, unsigned char *hdr, size_t *hlen,
         want = 32;
     }
     if (want > 32 && rd(c, obj + 32, hdr + 32, want - 32) < 0) {
+        /* The object's first 32 bytes only: what lies past them reads
+         * as zero, not as the stack's leftovers (a str's state word,
+         * say, which not every reader checks against hlen). */
+        memset(hdr + 32, 0, want - 32);
         want = 32;
     }
     *hlen = want;
