@@ -606,6 +606,7 @@ target_try(struct recorder *r, struct record_target *t)
     /* With --blocking every thread is held already. */
     t->sampler.may_pause = !r->opt->blocking;
     t->sampler.states = r->opt->events;
+    t->sampler.rate = r->opt->rate;
     if (r->opt->native) {
         t->sampler.stack_flags = PY_STACK_CALLS;
     }

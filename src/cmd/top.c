@@ -338,6 +338,7 @@ target_try(struct top *tp, struct top_target *t)
     /* The kernel states (read anyway in cpu mode) and the GIL holder (read
      * in the round's batch): the header's GIL share. */
     t->sampler.states = 1;
+    t->sampler.rate = tp->opt->rate;
     t->sampling = 1;
     return 0;
 }

@@ -29,8 +29,13 @@
 
 /* Walks of a thread list that keeps changing, per round. */
 #define REFRESH_TRIES 3
-/* Look for a missing thread name at most once per this many rounds. */
+/* Look for a missing thread name at most once per this many rounds, or
+ * per NAME_RETRY_S at a rate that makes that more rounds: each look
+ * reads sys.modules and threading._active (some 30 reads, as many as 30
+ * rounds cost), which a program that never imports threading makes in
+ * vain for its main thread all along. */
 #define NAME_RETRY_ROUNDS 200
+#define NAME_RETRY_S 2
 /* A plan's range that no walk needed for this many rounds is dropped. */
 #define PLAN_AGE 64
 /* Room to grow copied beyond the top frame of the newest chunk. */
@@ -66,6 +71,9 @@
  * a row is asked no more while the process's CPU time is accounted for
  * by the threads asked (see choose_cpu()). */
 #define QUIET_ROUNDS 16
+/* cpu mode: while the question whether a thread sleeps cannot say 'R',
+ * a thread found 'R' is asked it once in this many reads of its state. */
+#define ASLEEP_RETRY 64
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -906,9 +914,14 @@ look_for_names(struct py_sampler *s)
             /* A new thread is in threading._active a moment after it
              * starts: look again soon, then less and less often. */
             t->named_round = s->stats.rounds;
+            uint64_t most = NAME_RETRY_ROUNDS;
+
+            if (s->rate * NAME_RETRY_S > (double)most) {
+                most = (uint64_t)(s->rate * NAME_RETRY_S);
+            }
             t->name_wait = t->name_wait == 0 ? 1 : t->name_wait * 2;
-            if (t->name_wait > NAME_RETRY_ROUNDS) {
-                t->name_wait = NAME_RETRY_ROUNDS;
+            if (t->name_wait > most) {
+                t->name_wait = most;
             }
         }
     }
@@ -1236,7 +1249,16 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
 static char
 thread_state_cpu(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    if ((t->state != 'R' || s->asleep_says_r) && t->thread.tid > 0) {
+    int ask = t->state != 'R' || s->asleep_says_r;
+
+    /* Threads that are always found 'R' (one busy thread alone) never
+     * ask it: try it now and then, as the target may have learnt to
+     * tell (see thread_asleep in target.h). */
+    if (!ask && ++s->asleep_wait >= ASLEEP_RETRY) {
+        s->asleep_wait = 0;
+        ask = 1;
+    }
+    if (ask && t->thread.tid > 0) {
         int r = target_thread_sleeps(s->rt->target, (int)t->thread.tid);
 
         s->stats.asleep_reads++;

@@ -232,6 +232,9 @@ struct py_sampler {
      * (PY_STACK_CALLS, for native frames: see s->stack.calls in the
      * callback). */
     unsigned stack_flags;
+    /* Set by the caller: rounds per second, when known (0 not).  A
+     * thread without a name is looked for less often at high rates. */
+    double rate;
     int chosen; /* py_sampler_choose() ran for the next round */
     /* cpu mode: the process's CPU time when the last round was chosen,
      * when gate_known: every thread's counts known then were its counts
@@ -242,6 +245,9 @@ struct py_sampler {
     /* cpu mode: the last thread asked whether it sleeps got a yes or a
      * no, not an "unknown" (see thread_state_cpu()) */
     int asleep_says_r;
+    /* cpu mode: threads found 'R' asked by their state since the
+     * question was last tried (see thread_state_cpu()) */
+    unsigned asleep_wait;
 };
 
 /* Called once per sampled stack; frames innermost first. */
