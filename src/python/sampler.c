@@ -38,6 +38,10 @@
 #define NAME_RETRY_S 2
 /* A plan's range that no walk needed for this many rounds is dropped. */
 #define PLAN_AGE 64
+/* A stack found whole in the round's copies, with nothing read beside
+ * them, teaches its plan nothing but that its ranges are still in use:
+ * it is learnt from once in this many rounds (well within PLAN_AGE). */
+#define PLAN_RELEARN 16
 /* Room to grow copied beyond the top frame of the newest chunk. */
 #define CHUNK_SLACK 1024
 /* PyFrameObjects (<=3.10) are copied in aligned blocks this large: a
@@ -71,6 +75,11 @@
  * a row is asked no more while the process's CPU time is accounted for
  * by the threads asked (see choose_cpu()). */
 #define QUIET_ROUNDS 16
+/* cpu mode: the gate's tries remembered (bits of gate_hist), and the
+ * rounds after which one declined for its misses forgets them. */
+#define GATE_HIST_BITS 16
+#define GATE_HIST_ALL ((1u << GATE_HIST_BITS) - 1)
+#define GATE_REST_ROUNDS 64
 /* cpu mode: while the question whether a thread sleeps cannot say 'R',
  * a thread found 'R' is asked it once in this many reads of its state. */
 #define ASLEEP_RETRY 64
@@ -84,6 +93,7 @@ py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
     s->mode = mode;
     s->may_pause = 1;
     s->stack = (struct py_stack)PY_STACK_INIT;
+    s->gate_hist = GATE_HIST_ALL;
 }
 
 static void
@@ -113,6 +123,7 @@ py_sampler_release(struct py_sampler *s)
     }
     free(s->threads);
     free(s->interps);
+    free(s->head_off);
     batch_release(&s->round);
     batch_release(&s->again);
     py_stack_release(&s->stack);
@@ -389,6 +400,8 @@ plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
     size_t clen = py_stack_code_header_len(s->rt), i;
     raddr_t cur_lo = 0, cur_hi = 0, last_code = 0;
     int have = 0;
+
+    p->learned = round;
 
     if (st->nchunks > 0) {
         p->nchunks = 0;
@@ -793,7 +806,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
 {
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
-    size_t i, k, heads, gil = 0, fin = 0;
+    size_t i, k, gil = 0, last = 0, fin = 0;
     int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing);
     uint64_t locked = 1, holder = 0;
     int rc;
@@ -801,19 +814,6 @@ reread_threads(struct py_sampler *s, int copy, int all)
     /* A target the caller holds paused whole (record --blocking,
      * --native) needs one copy of each stack, not two to compare. */
     batch_begin(b, s->rt->target->paused);
-    heads = b->used;
-    for (i = 0; i < s->ninterps; i++) {
-        batch_add(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8);
-    }
-    if (s->gil != 0) {
-        gil = batch_add(b, s->gil + (raddr_t)l->gil_locked, 4);
-        batch_add(b, s->gil + (raddr_t)l->gil_last_holder, 8);
-    } else if (s->holder_slot != 0) {
-        gil = batch_add(b, s->holder_slot, 8);
-    }
-    if (have_fin) {
-        fin = batch_add(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8);
-    }
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
         int first =
@@ -827,6 +827,24 @@ reread_threads(struct py_sampler *s, int copy, int all)
     /* The stacks before the states, the states, the stacks after them:
      * each stack copied on both sides of its thread's state. */
     batch_copies(s, b, NULL, PY_BATCH_BEFORE);
+    /* The list heads, the GIL's holder and whether the runtime is
+     * finalizing are read with the states: pieces of their own cost as
+     * much as a few KiB more, and they lie near one another (in the
+     * runtime, the interpreter) or near the states. */
+    XGROW(s->head_off, s->head_off_alloc, s->ninterps);
+    for (i = 0; i < s->ninterps; i++) {
+        batch_want(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8,
+                   &s->head_off[i]);
+    }
+    if (s->gil != 0) {
+        batch_want(b, s->gil + (raddr_t)l->gil_locked, 4, &gil);
+        batch_want(b, s->gil + (raddr_t)l->gil_last_holder, 8, &last);
+    } else if (s->holder_slot != 0) {
+        batch_want(b, s->holder_slot, 8, &gil);
+    }
+    if (have_fin) {
+        batch_want(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8, &fin);
+    }
     batch_states(s, b, NULL, all);
     batch_copies(s, b, NULL, PY_BATCH_AFTER);
     batch_copies(s, b, NULL, PY_BATCH_CODES);
@@ -847,7 +865,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
      * each state still belongs to the thread it did (a state freed and
      * reused by a new thread must not be paired with the old one). */
     for (i = 0, k = 0; i < s->ninterps; i++) {
-        raddr_t expect = load_u64(b->buf, (int32_t)(heads + 8 * i));
+        raddr_t expect = load_u64(b->buf, (int32_t)s->head_off[i]);
         size_t first = k;
 
         for (; k < s->n && s->threads[k].thread.interp == s->interps[i]; k++) {
@@ -871,7 +889,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
     }
     if (s->gil != 0) {
         locked = load_u32(b->buf, (int32_t)gil);
-        holder = load_u64(b->buf, (int32_t)(gil + 8));
+        holder = load_u64(b->buf, (int32_t)last);
     } else if (s->holder_slot != 0) {
         holder = load_u64(b->buf, (int32_t)gil);
     }
@@ -1122,11 +1140,13 @@ static int
 read_stack(struct py_sampler *s, struct py_sampled_thread *t)
 {
     int attempt, rc = 0, copied = t->copied, lookup;
+    uint64_t reads;
 
     if (t->plan == NULL) {
         t->plan = xcalloc(1, sizeof(*t->plan));
     }
     lookup = t->plan->nregions == 0;
+    reads = s->rt->proc->nreads;
     for (attempt = 0; attempt < PY_SAMPLE_ATTEMPTS; attempt++) {
         if (attempt > 0) {
             s->stats.retries++;
@@ -1161,8 +1181,13 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
         s->stack.missing = 0;
         rc = stack_from_copies(s, t);
         if (rc == 0) {
-            s->stats.spec_hits += attempt == 0 && t->copied;
-            plan_learn(s, t);
+            int hit = attempt == 0 && t->copied;
+
+            s->stats.spec_hits += hit;
+            if (!hit || s->rt->proc->nreads != reads ||
+                s->stats.rounds - t->plan->learned >= PLAN_RELEARN) {
+                plan_learn(s, t);
+            }
             return 0;
         }
         lookup = rc == PY_STACK_MISS;
@@ -1320,15 +1345,32 @@ choose_cpu(struct py_sampler *s)
 {
     const struct py_layout *l = &s->rt->layout;
     uint64_t cpu = 0, had = 0;
-    int gate = 0, exact;
-    size_t i, deferred = 0;
+    int gate, exact, hits = __builtin_popcount(s->gate_hist);
+    size_t i, deferred = 0, quiet = 0, backed = 0;
 
-    /* Only with a quiet thread to leave unasked: otherwise the threads
-     * that run in every round keep their backoff (see may_be_on_cpu()). */
-    for (i = 0; i < s->n && !gate; i++) {
+    /* Only when it pays: it leaves the quiet threads unasked in the
+     * rounds it does not miss, and takes from the threads that run in
+     * every round their backoff (see may_be_on_cpu()), a read of their
+     * counts each round.  A service of many parked threads gains; 20
+     * threads taking turns at the GIL (2.7 wakes them all the time) with
+     * one parked lose. */
+    for (i = 0; i < s->n; i++) {
         const struct py_sampled_thread *t = &s->threads[i];
 
-        gate = t->runs_known && t->quiet >= QUIET_ROUNDS && t->state != 'R';
+        if (t->runs_known && t->quiet >= QUIET_ROUNDS && t->state != 'R') {
+            quiet++;
+        } else {
+            backed += t->runs_backoff > 0;
+        }
+    }
+    gate = quiet > backed;
+    if (gate && (size_t)hits * quiet <= (size_t)GATE_HIST_BITS * backed) {
+        /* It missed too often of late to pay: try it again later. */
+        gate = 0;
+        if (++s->gate_rest >= GATE_REST_ROUNDS) {
+            s->gate_rest = 0;
+            s->gate_hist = GATE_HIST_ALL;
+        }
     }
     gate = gate && s->may_pause && (s->gil != 0 || s->holder_slot != 0) &&
            (s->ninterps == 1 || !pyl_has(l->interp_ceval_gil)) &&
@@ -1359,6 +1401,10 @@ choose_cpu(struct py_sampler *s)
         } else {
             had += t->cpu_ns - was;
         }
+    }
+    if (deferred > 0 && exact) {
+        s->gate_hist = ((s->gate_hist << 1) | (cpu - s->gate_cpu == had)) &
+                       GATE_HIST_ALL;
     }
     if (deferred > 0 && exact && cpu - s->gate_cpu == had) {
         for (i = 0; i < s->n; i++) {

@@ -73,6 +73,7 @@ struct py_stack_plan {
     size_t ncframes;
     struct py_region codes[PY_PLAN_CODES]; /* the header */
     size_t ncodes;
+    uint64_t learned; /* the round of the last plan_learn() */
 };
 
 struct py_sampled_thread {
@@ -207,6 +208,8 @@ struct py_sampler {
     raddr_t *interps; /* distinct interpreters, in list order */
     size_t ninterps;
     size_t interps_alloc;
+    size_t *head_off; /* where each one's list head lies in a batch */
+    size_t head_off_alloc;
     struct py_stack stack;
     struct py_batch round; /* the round's batched read */
     struct py_batch again; /* one stack's, copied again */
@@ -242,6 +245,11 @@ struct py_sampler {
     uint64_t gate_cpu;
     int gate_known;
     int gate_skipped; /* this round left some threads unasked */
+    /* cpu mode: whether the gate's last 16 exact tries left threads
+     * unasked (bit set) or missed, and rounds it was declined for
+     * missing (see choose_cpu()) */
+    uint32_t gate_hist;
+    uint32_t gate_rest;
     /* cpu mode: the last thread asked whether it sleeps got a yes or a
      * no, not an "unknown" (see thread_state_cpu()) */
     int asleep_says_r;
