@@ -493,6 +493,20 @@ prefetch_find(const struct py_stack *s, raddr_t addr, size_t len)
     size_t lo = 0, hi = s->nprefetch;
     const struct py_prefetch *p;
 
+    /* The frames of a stack lie mostly in one copy (a data-stack chunk,
+     * neighbouring frame blocks): try the first and the last first. */
+    if (hi > 0) {
+        p = &s->prefetch[hi - 1];
+        if (addr >= p->addr && addr - p->addr <= p->len &&
+            len <= p->len - (addr - p->addr)) {
+            return p->data + (addr - p->addr);
+        }
+        p = &s->prefetch[0];
+        if (addr >= p->addr && addr - p->addr <= p->len &&
+            len <= p->len - (addr - p->addr)) {
+            return p->data + (addr - p->addr);
+        }
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
@@ -1076,15 +1090,18 @@ py_stack_check_codes(struct py_runtime *rt, const struct py_stack *s,
     unsigned char *data = NULL;
     int rc = 0;
 
+    /* A mark for the codes checked in this call (0 is no call's). */
+    if (++rt->code_check == 0) {
+        rt->code_check = 1;
+    }
     for (i = 0; i < s->n; i++) {
         struct py_code *c = s->v[i].code;
         const unsigned char *now = NULL;
 
-        for (k = 0; k < i && s->v[k].code != c; k++) {
-        }
-        if (k < i) {
+        if (c->checked == rt->code_check) {
             continue; /* checked already: recursion repeats codes */
         }
+        c->checked = rt->code_check;
         for (k = 0; k < ncopies && now == NULL; k++) {
             const struct py_prefetch *p = &copies[k];
 
