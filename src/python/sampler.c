@@ -39,8 +39,9 @@
 /* A plan's range that no walk needed for this many rounds is dropped. */
 #define PLAN_AGE 64
 /* A stack found whole in the round's copies, with nothing read beside
- * them, teaches its plan nothing but that its ranges are still in use:
- * it is learnt from once in this many rounds (well within PLAN_AGE). */
+ * them, at the frames the plan last learnt from, teaches it nothing but
+ * that its ranges are still in use: it is learnt from once in this many
+ * rounds (well within PLAN_AGE). */
 #define PLAN_RELEARN 16
 /* Room to grow copied beyond the top frame of the newest chunk. */
 #define CHUNK_SLACK 1024
@@ -110,6 +111,7 @@ batch_release(struct py_batch *b)
     free(b->buf);
     free(b->want);
     free(b->spare);
+    free(b->runs);
     free(b->piece);
 }
 
@@ -390,6 +392,19 @@ plan_cover(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
  * one call to it, not one per frame; code objects repeat (recursion) and
  * are added once per run of the same one.
  */
+/* The frames the last walk visited, as one number. */
+static uint64_t
+visited_sig(const struct py_stack *st)
+{
+    uint64_t h = st->nvisited;
+    size_t i;
+
+    for (i = 0; i < st->nvisited; i++) {
+        h = (h ^ st->visited[i]) * 0x9e3779b97f4a7c15ull;
+    }
+    return h;
+}
+
 static void
 plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
 {
@@ -402,6 +417,7 @@ plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
     int have = 0;
 
     p->learned = round;
+    p->learned_sig = visited_sig(st);
 
     if (st->nchunks > 0) {
         p->nchunks = 0;
@@ -535,28 +551,26 @@ batch_merge(struct py_batch *b, int part, int sorted)
 }
 
 /*
- * Add the ranges r[0..n), sorted by address (as a plan keeps them), to
- * those noted, sorted and merged where they overlap or nearly touch: one
- * pass over both, where sorting all the plans' ranges of a round cost
- * more than the rest of laying it out.
+ * The union of two runs of ranges sorted by address, into out: one pass
+ * over both, ranges that overlap or nearly touch (PIECE_GAP) as one.
+ * Returns how many went out.
  */
-static void
-batch_union(struct py_batch *b, const struct py_region *r, size_t n)
+static size_t
+union_runs(const struct py_batch_want *a, size_t na,
+           const struct py_batch_want *c, size_t nc,
+           struct py_batch_want *out)
 {
-    size_t i = 0, j = 0, m = 0, had = b->nwant;
-    struct py_batch_want *out, *swap;
+    size_t i = 0, j = 0, m = 0;
 
-    XGROW(b->spare, b->spare_alloc, had + n);
-    out = b->spare;
-    while (i < had || j < n) {
+    while (i < na || j < nc) {
         raddr_t addr, end;
 
-        if (j == n || (i < had && b->want[i].addr <= r[j].addr)) {
-            addr = b->want[i].addr;
-            end = addr + b->want[i++].len;
+        if (j == nc || (i < na && a[i].addr <= c[j].addr)) {
+            addr = a[i].addr;
+            end = addr + a[i++].len;
         } else {
-            addr = r[j].addr;
-            end = addr + r[j++].len;
+            addr = c[j].addr;
+            end = addr + c[j++].len;
         }
         if (m > 0 && addr >= out[m - 1].addr &&
             addr <= out[m - 1].addr + out[m - 1].len + PIECE_GAP) {
@@ -570,13 +584,41 @@ batch_union(struct py_batch *b, const struct py_region *r, size_t n)
         out[m].off = NULL;
         m++;
     }
-    swap = b->want;
-    b->want = b->spare;
-    b->spare = swap;
-    n = b->want_alloc;
-    b->want_alloc = b->spare_alloc;
-    b->spare_alloc = n;
-    b->nwant = m;
+    return m;
+}
+
+/*
+ * Merge the sorted runs noted (b->runs[k] ends run k) into one, in
+ * halving passes between want and spare: the plans of many threads cost
+ * their total times the log of their number, where adding each to the
+ * union of those before cost their number times that union.
+ */
+static void
+batch_union_runs(struct py_batch *b, size_t nruns)
+{
+    XGROW(b->spare, b->spare_alloc, b->nwant);
+    while (nruns > 1) {
+        size_t k, out = 0, kept = 0, start = 0;
+        struct py_batch_want *swap;
+
+        for (k = 0; k < nruns; k += 2) {
+            size_t mid = b->runs[k];
+            size_t end = k + 1 < nruns ? b->runs[k + 1] : mid;
+
+            out += union_runs(b->want + start, mid - start, b->want + mid,
+                              end - mid, b->spare + out);
+            b->runs[kept++] = out;
+            start = end;
+        }
+        swap = b->want;
+        b->want = b->spare;
+        b->spare = swap;
+        k = b->want_alloc;
+        b->want_alloc = b->spare_alloc;
+        b->spare_alloc = k;
+        b->nwant = out;
+        nruns = kept;
+    }
 }
 
 /*
@@ -595,7 +637,7 @@ static void
 batch_copies(struct py_sampler *s, struct py_batch *b,
              struct py_sampled_thread *only, int part)
 {
-    size_t i;
+    size_t i, nruns = 0;
 
     if (part == PY_BATCH_AFTER && b->still) {
         b->part[part] = b->part[PY_BATCH_BEFORE];
@@ -618,18 +660,32 @@ batch_copies(struct py_sampler *s, struct py_batch *b,
         }
         return;
     }
+    /* Each plan's ranges, sorted already, as a run of its own. */
+    b->nwant = 0;
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
         const struct py_region *r;
-        size_t count;
+        size_t count, k;
 
         if (!t->copied || (only != NULL && t != only)) {
             continue;
         }
         r = part == PY_BATCH_CODES ? t->plan->codes : t->plan->regions;
         count = part == PY_BATCH_CODES ? t->plan->ncodes : t->plan->nregions;
-        batch_union(b, r, count);
+        if (count == 0) {
+            continue;
+        }
+        XGROW(b->want, b->want_alloc, b->nwant + count);
+        for (k = 0; k < count; k++) {
+            b->want[b->nwant + k].addr = r[k].addr;
+            b->want[b->nwant + k].len = r[k].len;
+            b->want[b->nwant + k].off = NULL;
+        }
+        b->nwant += count;
+        XGROW(b->runs, b->runs_alloc, nruns + 1);
+        b->runs[nruns++] = b->nwant;
     }
+    batch_union_runs(b, nruns);
     batch_merge(b, part, 1);
 }
 
@@ -1185,7 +1241,8 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
 
             s->stats.spec_hits += hit;
             if (!hit || s->rt->proc->nreads != reads ||
-                s->stats.rounds - t->plan->learned >= PLAN_RELEARN) {
+                s->stats.rounds - t->plan->learned >= PLAN_RELEARN ||
+                visited_sig(&s->stack) != t->plan->learned_sig) {
                 plan_learn(s, t);
             }
             return 0;

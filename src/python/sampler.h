@@ -74,6 +74,7 @@ struct py_stack_plan {
     struct py_region codes[PY_PLAN_CODES]; /* the header */
     size_t ncodes;
     uint64_t learned; /* the round of the last plan_learn() */
+    uint64_t learned_sig; /* and visited_sig() of the walk it learnt */
 };
 
 struct py_sampled_thread {
@@ -197,6 +198,8 @@ struct py_batch {
     size_t want_alloc;
     struct py_batch_want *spare;
     size_t spare_alloc;
+    size_t *runs; /* where each sorted run of want ends (batch_copies) */
+    size_t runs_alloc;
 };
 
 struct py_sampler {
