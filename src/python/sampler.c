@@ -863,7 +863,8 @@ reread_threads(struct py_sampler *s, int copy, int all)
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
     size_t i, k, gil = 0, last = 0, fin = 0;
-    int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing);
+    int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
+                   s->fin_batch;
     uint64_t locked = 1, holder = 0;
     int rc;
 
@@ -951,6 +952,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
     }
     s->holder = locked == 1 ? holder : 0;
     s->finalizing = have_fin && load_u64(b->buf, (int32_t)fin) != 0;
+    s->fin_known = have_fin;
     for (k = 0; k < s->n; k++) {
         if (s->threads[k].read) {
             thread_from_state(s, &s->threads[k],
@@ -1517,11 +1519,31 @@ py_sampler_choose(struct py_sampler *s)
     }
 }
 
+/* Whether the runtime is finalizing, for a stack without frames: from
+ * the round's batch, or read now. */
+static void
+finalizing_now(struct py_sampler *s)
+{
+    const struct py_layout *l = &s->rt->layout;
+    uint64_t v = 0;
+
+    if (s->fin_known) {
+        return;
+    }
+    s->fin_known = 1;
+    s->finalizing = s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
+                    memsrc_read_u64(s->rt->proc,
+                                    s->rt->runtime +
+                                        (raddr_t)l->rt_finalizing,
+                                    &v) == 0 &&
+                    v != 0;
+}
+
 int
 py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 {
     size_t i;
-    int rc, refreshes;
+    int rc, refreshes, fin_asked = 0;
 
     s->stats.rounds++;
     if (!s->chosen) {
@@ -1595,7 +1617,14 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
             continue;
         }
         s->stats.stacks++;
+        if (s->stack.n == 0) {
+            fin_asked = 1;
+            finalizing_now(s);
+        }
         fn(ctx, t, s->stack.v, s->stack.n);
     }
+    /* Most rounds see no stack without frames: the flag costs a piece of
+     * the batch (as much as 2 KiB more) only after one that did. */
+    s->fin_batch = fin_asked;
     return 0;
 }

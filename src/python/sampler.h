@@ -225,7 +225,12 @@ struct py_sampler {
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
     int stale;      /* a thread ended or was reused: walk the lists */
-    int finalizing; /* this round: the runtime is finalizing (3.7+) */
+    /* This round: the runtime is finalizing (3.7+), known for every
+     * stack without frames handed to the callback.  Read with the
+     * round's batch only after a round that needed it (fin_batch). */
+    int finalizing;
+    int fin_known;
+    int fin_batch;
     /* Pause a thread whose stack keeps changing (off when the whole
      * process is held already, as with record --blocking). */
     int may_pause;
