@@ -967,7 +967,8 @@ look_for_names(struct py_sampler *s)
 {
     struct py_threads list = PY_THREADS_INIT;
     char **names = NULL;
-    size_t i;
+    uint64_t most = NAME_RETRY_ROUNDS;
+    size_t i, named = 0;
 
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
@@ -980,6 +981,9 @@ look_for_names(struct py_sampler *s)
     if (i == s->n) {
         return;
     }
+    if (s->rate * NAME_RETRY_S > (double)most) {
+        most = (uint64_t)(s->rate * NAME_RETRY_S);
+    }
     list.v = xmalloc(s->n * sizeof(*list.v));
     list.n = list.alloc = s->n;
     for (i = 0; i < s->n; i++) {
@@ -990,11 +994,6 @@ look_for_names(struct py_sampler *s)
             /* A new thread is in threading._active a moment after it
              * starts: look again soon, then less and less often. */
             t->named_round = s->stats.rounds;
-            uint64_t most = NAME_RETRY_ROUNDS;
-
-            if (s->rate * NAME_RETRY_S > (double)most) {
-                most = (uint64_t)(s->rate * NAME_RETRY_S);
-            }
             t->name_wait = t->name_wait == 0 ? 1 : t->name_wait * 2;
             if (t->name_wait > most) {
                 t->name_wait = most;
@@ -1003,6 +1002,7 @@ look_for_names(struct py_sampler *s)
     }
     if (py_threads_names(s->rt, &list, &names) == 0) {
         for (i = 0; i < s->n; i++) {
+            named += names[i] != NULL;
             if (s->threads[i].name == NULL) {
                 s->threads[i].name = names[i];
             } else {
@@ -1010,6 +1010,16 @@ look_for_names(struct py_sampler *s)
             }
         }
         free(names);
+    }
+    if (named == 0) {
+        /* No thread has a name: no threading module yet (its import
+         * names the main thread at once), and threads it starts later
+         * are new ones, looked for soon.  Not again before long. */
+        for (i = 0; i < s->n; i++) {
+            if (s->threads[i].name == NULL) {
+                s->threads[i].name_wait = most;
+            }
+        }
     }
     py_threads_release(&list);
 }
