@@ -606,6 +606,7 @@ target_try(struct recorder *r, struct record_target *t)
     /* With --blocking every thread is held already. */
     t->sampler.may_pause = !r->opt->blocking;
     t->sampler.states = r->opt->events;
+    t->sampler.rate = r->opt->rate;
     if (r->opt->native) {
         t->sampler.stack_flags = PY_STACK_CALLS;
     }
@@ -685,8 +686,16 @@ python_frame_id(struct recorder *r, const struct py_frame *f)
         code->user_name = strtab_intern(
             &p->strings, code->qualname ? code->qualname : code->name);
         code->user_file = strtab_intern(&p->strings, code->filename);
+        code->user_frame = UINT32_MAX;
     }
-    return profile_frame_id(p, code->user_name, code->user_file, line);
+    /* A thread sampled again and again is mostly where it was: the same
+     * frame as the last time of each code, without hashing it. */
+    if (code->user_frame == UINT32_MAX || code->user_line != line) {
+        code->user_frame =
+            profile_frame_id(p, code->user_name, code->user_file, line);
+        code->user_line = line;
+    }
+    return code->user_frame;
 }
 
 /*

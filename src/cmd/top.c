@@ -338,6 +338,7 @@ target_try(struct top *tp, struct top_target *t)
     /* The kernel states (read anyway in cpu mode) and the GIL holder (read
      * in the round's batch): the header's GIL share. */
     t->sampler.states = 1;
+    t->sampler.rate = tp->opt->rate;
     t->sampling = 1;
     return 0;
 }
@@ -377,10 +378,17 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
             code->user_name = strtab_intern(
                 &p->strings, code->qualname ? code->qualname : code->name);
             code->user_file = strtab_intern(&p->strings, code->filename);
+            code->user_frame = UINT32_MAX;
         }
-        tp->ids[i] =
-            prof_window_frame(&tp->window, code->user_name, code->user_file,
-                              code->firstlineno, f[i].line);
+        /* The frame of this code at the line it was last seen at (the
+         * window's profile keeps its frames while top runs). */
+        if (code->user_frame == UINT32_MAX || code->user_line != f[i].line) {
+            code->user_frame = prof_window_frame(
+                &tp->window, code->user_name, code->user_file,
+                code->firstlineno, f[i].line);
+            code->user_line = f[i].line;
+        }
+        tp->ids[i] = code->user_frame;
     }
     prof_window_add(&tp->window, thread, tp->ids, n);
     if (st->gil >= 0) {

@@ -19,7 +19,13 @@ char *xstrndup(const char *s, size_t n);
 /* Grow *array (of *alloc elements of elem_size) to hold at least need. */
 void xgrow(void **array, size_t *alloc, size_t need, size_t elem_size);
 
+/* The check inline: most calls (one per piece of a batch, say) have
+ * room already.  need is evaluated twice: no side effects in it. */
 #define XGROW(array, alloc, need)                                             \
-    xgrow((void **)&(array), &(alloc), (need), sizeof(*(array)))
+    do {                                                                      \
+        if ((size_t)(need) > (alloc)) {                                       \
+            xgrow((void **)&(array), &(alloc), (need), sizeof(*(array)));     \
+        }                                                                     \
+    } while (0)
 
 #endif /* PYSPECT_CORE_XALLOC_H */

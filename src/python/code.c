@@ -69,6 +69,7 @@ py_code_forget_user(struct py_runtime *rt)
 
         c->user_name = UINT32_MAX;
         c->user_file = UINT32_MAX;
+        c->user_frame = UINT32_MAX;
     }
 }
 
@@ -176,7 +177,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     c->addr = addr;
     c->last_addrq = INT32_MIN;
     c->epoch = rt->code_epoch;
-    c->user_name = c->user_file = UINT32_MAX;
+    c->user_name = c->user_file = c->user_frame = UINT32_MAX;
     c->linetable_ptr = load_u64(hdr, l->code_linetable);
     c->firstlineno = load_i32(hdr, l->code_firstlineno);
     c->format = l->code_linetable_format;

@@ -54,6 +54,13 @@ struct py_code {
      * interned ids of the names here so it hashes each string once. */
     uint32_t user_name;
     uint32_t user_file;
+    /* Free for the caller too: its frame id of this code at user_line,
+     * the last it asked for (UINT32_MAX: none). */
+    uint32_t user_frame;
+    int32_t user_line;
+    /* rt->code_check of the last py_stack_check_codes() that checked
+     * it (a stack's recursion repeats codes). */
+    uint32_t checked;
     /* References: the cache's, plus one per py_code_ref(). */
     uint32_t refs;
 };

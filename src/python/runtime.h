@@ -90,6 +90,7 @@ struct py_runtime {
     /* Code objects by remote address (struct py_code *, owned). */
     struct hashmap codes;
     uint32_t code_epoch; /* see py_code_get() */
+    uint32_t code_check; /* see py_stack_check_codes() */
 };
 
 /*

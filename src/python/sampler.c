@@ -29,10 +29,20 @@
 
 /* Walks of a thread list that keeps changing, per round. */
 #define REFRESH_TRIES 3
-/* Look for a missing thread name at most once per this many rounds. */
+/* Look for a missing thread name at most once per this many rounds, or
+ * per NAME_RETRY_S at a rate that makes that more rounds: each look
+ * reads sys.modules and threading._active (some 30 reads, as many as 30
+ * rounds cost), which a program that never imports threading makes in
+ * vain for its main thread all along. */
 #define NAME_RETRY_ROUNDS 200
+#define NAME_RETRY_S 2
 /* A plan's range that no walk needed for this many rounds is dropped. */
 #define PLAN_AGE 64
+/* A stack found whole in the round's copies, with nothing read beside
+ * them, at the frames the plan last learnt from, teaches it nothing but
+ * that its ranges are still in use: it is learnt from once in this many
+ * rounds (well within PLAN_AGE). */
+#define PLAN_RELEARN 16
 /* Room to grow copied beyond the top frame of the newest chunk. */
 #define CHUNK_SLACK 1024
 /* PyFrameObjects (<=3.10) are copied in aligned blocks this large: a
@@ -66,6 +76,14 @@
  * a row is asked no more while the process's CPU time is accounted for
  * by the threads asked (see choose_cpu()). */
 #define QUIET_ROUNDS 16
+/* cpu mode: the gate's tries remembered (bits of gate_hist), and the
+ * rounds after which one declined for its misses forgets them. */
+#define GATE_HIST_BITS 16
+#define GATE_HIST_ALL ((1u << GATE_HIST_BITS) - 1)
+#define GATE_REST_ROUNDS 64
+/* cpu mode: while the question whether a thread sleeps cannot say 'R',
+ * a thread found 'R' is asked it once in this many reads of its state. */
+#define ASLEEP_RETRY 64
 
 void
 py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
@@ -76,6 +94,7 @@ py_sampler_init(struct py_sampler *s, struct py_runtime *rt,
     s->mode = mode;
     s->may_pause = 1;
     s->stack = (struct py_stack)PY_STACK_INIT;
+    s->gate_hist = GATE_HIST_ALL;
 }
 
 static void
@@ -92,6 +111,7 @@ batch_release(struct py_batch *b)
     free(b->buf);
     free(b->want);
     free(b->spare);
+    free(b->runs);
     free(b->piece);
 }
 
@@ -105,6 +125,7 @@ py_sampler_release(struct py_sampler *s)
     }
     free(s->threads);
     free(s->interps);
+    free(s->head_off);
     batch_release(&s->round);
     batch_release(&s->again);
     py_stack_release(&s->stack);
@@ -371,6 +392,19 @@ plan_cover(struct py_sampler *s, struct py_stack_plan *p, raddr_t addr,
  * one call to it, not one per frame; code objects repeat (recursion) and
  * are added once per run of the same one.
  */
+/* The frames the last walk visited, as one number. */
+static uint64_t
+visited_sig(const struct py_stack *st)
+{
+    uint64_t h = st->nvisited;
+    size_t i;
+
+    for (i = 0; i < st->nvisited; i++) {
+        h = (h ^ st->visited[i]) * 0x9e3779b97f4a7c15ull;
+    }
+    return h;
+}
+
 static void
 plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
 {
@@ -381,6 +415,9 @@ plan_learn(struct py_sampler *s, struct py_sampled_thread *t)
     size_t clen = py_stack_code_header_len(s->rt), i;
     raddr_t cur_lo = 0, cur_hi = 0, last_code = 0;
     int have = 0;
+
+    p->learned = round;
+    p->learned_sig = visited_sig(st);
 
     if (st->nchunks > 0) {
         p->nchunks = 0;
@@ -514,28 +551,26 @@ batch_merge(struct py_batch *b, int part, int sorted)
 }
 
 /*
- * Add the ranges r[0..n), sorted by address (as a plan keeps them), to
- * those noted, sorted and merged where they overlap or nearly touch: one
- * pass over both, where sorting all the plans' ranges of a round cost
- * more than the rest of laying it out.
+ * The union of two runs of ranges sorted by address, into out: one pass
+ * over both, ranges that overlap or nearly touch (PIECE_GAP) as one.
+ * Returns how many went out.
  */
-static void
-batch_union(struct py_batch *b, const struct py_region *r, size_t n)
+static size_t
+union_runs(const struct py_batch_want *a, size_t na,
+           const struct py_batch_want *c, size_t nc,
+           struct py_batch_want *out)
 {
-    size_t i = 0, j = 0, m = 0, had = b->nwant;
-    struct py_batch_want *out, *swap;
+    size_t i = 0, j = 0, m = 0;
 
-    XGROW(b->spare, b->spare_alloc, had + n);
-    out = b->spare;
-    while (i < had || j < n) {
+    while (i < na || j < nc) {
         raddr_t addr, end;
 
-        if (j == n || (i < had && b->want[i].addr <= r[j].addr)) {
-            addr = b->want[i].addr;
-            end = addr + b->want[i++].len;
+        if (j == nc || (i < na && a[i].addr <= c[j].addr)) {
+            addr = a[i].addr;
+            end = addr + a[i++].len;
         } else {
-            addr = r[j].addr;
-            end = addr + r[j++].len;
+            addr = c[j].addr;
+            end = addr + c[j++].len;
         }
         if (m > 0 && addr >= out[m - 1].addr &&
             addr <= out[m - 1].addr + out[m - 1].len + PIECE_GAP) {
@@ -549,13 +584,41 @@ batch_union(struct py_batch *b, const struct py_region *r, size_t n)
         out[m].off = NULL;
         m++;
     }
-    swap = b->want;
-    b->want = b->spare;
-    b->spare = swap;
-    n = b->want_alloc;
-    b->want_alloc = b->spare_alloc;
-    b->spare_alloc = n;
-    b->nwant = m;
+    return m;
+}
+
+/*
+ * Merge the sorted runs noted (b->runs[k] ends run k) into one, in
+ * halving passes between want and spare: the plans of many threads cost
+ * their total times the log of their number, where adding each to the
+ * union of those before cost their number times that union.
+ */
+static void
+batch_union_runs(struct py_batch *b, size_t nruns)
+{
+    XGROW(b->spare, b->spare_alloc, b->nwant);
+    while (nruns > 1) {
+        size_t k, out = 0, kept = 0, start = 0;
+        struct py_batch_want *swap;
+
+        for (k = 0; k < nruns; k += 2) {
+            size_t mid = b->runs[k];
+            size_t end = k + 1 < nruns ? b->runs[k + 1] : mid;
+
+            out += union_runs(b->want + start, mid - start, b->want + mid,
+                              end - mid, b->spare + out);
+            b->runs[kept++] = out;
+            start = end;
+        }
+        swap = b->want;
+        b->want = b->spare;
+        b->spare = swap;
+        k = b->want_alloc;
+        b->want_alloc = b->spare_alloc;
+        b->spare_alloc = k;
+        b->nwant = out;
+        nruns = kept;
+    }
 }
 
 /*
@@ -574,7 +637,7 @@ static void
 batch_copies(struct py_sampler *s, struct py_batch *b,
              struct py_sampled_thread *only, int part)
 {
-    size_t i;
+    size_t i, nruns = 0;
 
     if (part == PY_BATCH_AFTER && b->still) {
         b->part[part] = b->part[PY_BATCH_BEFORE];
@@ -597,18 +660,32 @@ batch_copies(struct py_sampler *s, struct py_batch *b,
         }
         return;
     }
+    /* Each plan's ranges, sorted already, as a run of its own. */
+    b->nwant = 0;
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
         const struct py_region *r;
-        size_t count;
+        size_t count, k;
 
         if (!t->copied || (only != NULL && t != only)) {
             continue;
         }
         r = part == PY_BATCH_CODES ? t->plan->codes : t->plan->regions;
         count = part == PY_BATCH_CODES ? t->plan->ncodes : t->plan->nregions;
-        batch_union(b, r, count);
+        if (count == 0) {
+            continue;
+        }
+        XGROW(b->want, b->want_alloc, b->nwant + count);
+        for (k = 0; k < count; k++) {
+            b->want[b->nwant + k].addr = r[k].addr;
+            b->want[b->nwant + k].len = r[k].len;
+            b->want[b->nwant + k].off = NULL;
+        }
+        b->nwant += count;
+        XGROW(b->runs, b->runs_alloc, nruns + 1);
+        b->runs[nruns++] = b->nwant;
     }
+    batch_union_runs(b, nruns);
     batch_merge(b, part, 1);
 }
 
@@ -785,27 +862,15 @@ reread_threads(struct py_sampler *s, int copy, int all)
 {
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
-    size_t i, k, heads, gil = 0, fin = 0;
-    int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing);
+    size_t i, k, gil = 0, last = 0, fin = 0;
+    int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
+                   s->fin_batch;
     uint64_t locked = 1, holder = 0;
     int rc;
 
     /* A target the caller holds paused whole (record --blocking,
      * --native) needs one copy of each stack, not two to compare. */
     batch_begin(b, s->rt->target->paused);
-    heads = b->used;
-    for (i = 0; i < s->ninterps; i++) {
-        batch_add(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8);
-    }
-    if (s->gil != 0) {
-        gil = batch_add(b, s->gil + (raddr_t)l->gil_locked, 4);
-        batch_add(b, s->gil + (raddr_t)l->gil_last_holder, 8);
-    } else if (s->holder_slot != 0) {
-        gil = batch_add(b, s->holder_slot, 8);
-    }
-    if (have_fin) {
-        fin = batch_add(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8);
-    }
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
         int first =
@@ -819,6 +884,24 @@ reread_threads(struct py_sampler *s, int copy, int all)
     /* The stacks before the states, the states, the stacks after them:
      * each stack copied on both sides of its thread's state. */
     batch_copies(s, b, NULL, PY_BATCH_BEFORE);
+    /* The list heads, the GIL's holder and whether the runtime is
+     * finalizing are read with the states: pieces of their own cost as
+     * much as a few KiB more, and they lie near one another (in the
+     * runtime, the interpreter) or near the states. */
+    XGROW(s->head_off, s->head_off_alloc, s->ninterps);
+    for (i = 0; i < s->ninterps; i++) {
+        batch_want(b, s->interps[i] + (raddr_t)l->interp_tstate_head, 8,
+                   &s->head_off[i]);
+    }
+    if (s->gil != 0) {
+        batch_want(b, s->gil + (raddr_t)l->gil_locked, 4, &gil);
+        batch_want(b, s->gil + (raddr_t)l->gil_last_holder, 8, &last);
+    } else if (s->holder_slot != 0) {
+        batch_want(b, s->holder_slot, 8, &gil);
+    }
+    if (have_fin) {
+        batch_want(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8, &fin);
+    }
     batch_states(s, b, NULL, all);
     batch_copies(s, b, NULL, PY_BATCH_AFTER);
     batch_copies(s, b, NULL, PY_BATCH_CODES);
@@ -839,7 +922,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
      * each state still belongs to the thread it did (a state freed and
      * reused by a new thread must not be paired with the old one). */
     for (i = 0, k = 0; i < s->ninterps; i++) {
-        raddr_t expect = load_u64(b->buf, (int32_t)(heads + 8 * i));
+        raddr_t expect = load_u64(b->buf, (int32_t)s->head_off[i]);
         size_t first = k;
 
         for (; k < s->n && s->threads[k].thread.interp == s->interps[i]; k++) {
@@ -863,12 +946,13 @@ reread_threads(struct py_sampler *s, int copy, int all)
     }
     if (s->gil != 0) {
         locked = load_u32(b->buf, (int32_t)gil);
-        holder = load_u64(b->buf, (int32_t)(gil + 8));
+        holder = load_u64(b->buf, (int32_t)last);
     } else if (s->holder_slot != 0) {
         holder = load_u64(b->buf, (int32_t)gil);
     }
     s->holder = locked == 1 ? holder : 0;
     s->finalizing = have_fin && load_u64(b->buf, (int32_t)fin) != 0;
+    s->fin_known = have_fin;
     for (k = 0; k < s->n; k++) {
         if (s->threads[k].read) {
             thread_from_state(s, &s->threads[k],
@@ -883,7 +967,8 @@ look_for_names(struct py_sampler *s)
 {
     struct py_threads list = PY_THREADS_INIT;
     char **names = NULL;
-    size_t i;
+    uint64_t most = NAME_RETRY_ROUNDS;
+    size_t i, named = 0;
 
     for (i = 0; i < s->n; i++) {
         struct py_sampled_thread *t = &s->threads[i];
@@ -896,6 +981,9 @@ look_for_names(struct py_sampler *s)
     if (i == s->n) {
         return;
     }
+    if (s->rate * NAME_RETRY_S > (double)most) {
+        most = (uint64_t)(s->rate * NAME_RETRY_S);
+    }
     list.v = xmalloc(s->n * sizeof(*list.v));
     list.n = list.alloc = s->n;
     for (i = 0; i < s->n; i++) {
@@ -907,13 +995,14 @@ look_for_names(struct py_sampler *s)
              * starts: look again soon, then less and less often. */
             t->named_round = s->stats.rounds;
             t->name_wait = t->name_wait == 0 ? 1 : t->name_wait * 2;
-            if (t->name_wait > NAME_RETRY_ROUNDS) {
-                t->name_wait = NAME_RETRY_ROUNDS;
+            if (t->name_wait > most) {
+                t->name_wait = most;
             }
         }
     }
     if (py_threads_names(s->rt, &list, &names) == 0) {
         for (i = 0; i < s->n; i++) {
+            named += names[i] != NULL;
             if (s->threads[i].name == NULL) {
                 s->threads[i].name = names[i];
             } else {
@@ -921,6 +1010,16 @@ look_for_names(struct py_sampler *s)
             }
         }
         free(names);
+    }
+    if (named == 0) {
+        /* No thread has a name: no threading module yet (its import
+         * names the main thread at once), and threads it starts later
+         * are new ones, looked for soon.  Not again before long. */
+        for (i = 0; i < s->n; i++) {
+            if (s->threads[i].name == NULL) {
+                s->threads[i].name_wait = most;
+            }
+        }
     }
     py_threads_release(&list);
 }
@@ -1109,11 +1208,13 @@ static int
 read_stack(struct py_sampler *s, struct py_sampled_thread *t)
 {
     int attempt, rc = 0, copied = t->copied, lookup;
+    uint64_t reads;
 
     if (t->plan == NULL) {
         t->plan = xcalloc(1, sizeof(*t->plan));
     }
     lookup = t->plan->nregions == 0;
+    reads = s->rt->proc->nreads;
     for (attempt = 0; attempt < PY_SAMPLE_ATTEMPTS; attempt++) {
         if (attempt > 0) {
             s->stats.retries++;
@@ -1148,8 +1249,14 @@ read_stack(struct py_sampler *s, struct py_sampled_thread *t)
         s->stack.missing = 0;
         rc = stack_from_copies(s, t);
         if (rc == 0) {
-            s->stats.spec_hits += attempt == 0 && t->copied;
-            plan_learn(s, t);
+            int hit = attempt == 0 && t->copied;
+
+            s->stats.spec_hits += hit;
+            if (!hit || s->rt->proc->nreads != reads ||
+                s->stats.rounds - t->plan->learned >= PLAN_RELEARN ||
+                visited_sig(&s->stack) != t->plan->learned_sig) {
+                plan_learn(s, t);
+            }
             return 0;
         }
         lookup = rc == PY_STACK_MISS;
@@ -1236,7 +1343,16 @@ may_be_on_cpu(struct py_sampler *s, struct py_sampled_thread *t)
 static char
 thread_state_cpu(struct py_sampler *s, struct py_sampled_thread *t)
 {
-    if ((t->state != 'R' || s->asleep_says_r) && t->thread.tid > 0) {
+    int ask = t->state != 'R' || s->asleep_says_r;
+
+    /* Threads that are always found 'R' (one busy thread alone) never
+     * ask it: try it now and then, as the target may have learnt to
+     * tell (see thread_asleep in target.h). */
+    if (!ask && ++s->asleep_wait >= ASLEEP_RETRY) {
+        s->asleep_wait = 0;
+        ask = 1;
+    }
+    if (ask && t->thread.tid > 0) {
         int r = target_thread_sleeps(s->rt->target, (int)t->thread.tid);
 
         s->stats.asleep_reads++;
@@ -1298,15 +1414,32 @@ choose_cpu(struct py_sampler *s)
 {
     const struct py_layout *l = &s->rt->layout;
     uint64_t cpu = 0, had = 0;
-    int gate = 0, exact;
-    size_t i, deferred = 0;
+    int gate, exact, hits = __builtin_popcount(s->gate_hist);
+    size_t i, deferred = 0, quiet = 0, backed = 0;
 
-    /* Only with a quiet thread to leave unasked: otherwise the threads
-     * that run in every round keep their backoff (see may_be_on_cpu()). */
-    for (i = 0; i < s->n && !gate; i++) {
+    /* Only when it pays: it leaves the quiet threads unasked in the
+     * rounds it does not miss, and takes from the threads that run in
+     * every round their backoff (see may_be_on_cpu()), a read of their
+     * counts each round.  A service of many parked threads gains; 20
+     * threads taking turns at the GIL (2.7 wakes them all the time) with
+     * one parked lose. */
+    for (i = 0; i < s->n; i++) {
         const struct py_sampled_thread *t = &s->threads[i];
 
-        gate = t->runs_known && t->quiet >= QUIET_ROUNDS && t->state != 'R';
+        if (t->runs_known && t->quiet >= QUIET_ROUNDS && t->state != 'R') {
+            quiet++;
+        } else {
+            backed += t->runs_backoff > 0;
+        }
+    }
+    gate = quiet > backed;
+    if (gate && (size_t)hits * quiet <= (size_t)GATE_HIST_BITS * backed) {
+        /* It missed too often of late to pay: try it again later. */
+        gate = 0;
+        if (++s->gate_rest >= GATE_REST_ROUNDS) {
+            s->gate_rest = 0;
+            s->gate_hist = GATE_HIST_ALL;
+        }
     }
     gate = gate && s->may_pause && (s->gil != 0 || s->holder_slot != 0) &&
            (s->ninterps == 1 || !pyl_has(l->interp_ceval_gil)) &&
@@ -1337,6 +1470,10 @@ choose_cpu(struct py_sampler *s)
         } else {
             had += t->cpu_ns - was;
         }
+    }
+    if (deferred > 0 && exact) {
+        s->gate_hist = ((s->gate_hist << 1) | (cpu - s->gate_cpu == had)) &
+                       GATE_HIST_ALL;
     }
     if (deferred > 0 && exact && cpu - s->gate_cpu == had) {
         for (i = 0; i < s->n; i++) {
@@ -1392,11 +1529,31 @@ py_sampler_choose(struct py_sampler *s)
     }
 }
 
+/* Whether the runtime is finalizing, for a stack without frames: from
+ * the round's batch, or read now. */
+static void
+finalizing_now(struct py_sampler *s)
+{
+    const struct py_layout *l = &s->rt->layout;
+    uint64_t v = 0;
+
+    if (s->fin_known) {
+        return;
+    }
+    s->fin_known = 1;
+    s->finalizing = s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
+                    memsrc_read_u64(s->rt->proc,
+                                    s->rt->runtime +
+                                        (raddr_t)l->rt_finalizing,
+                                    &v) == 0 &&
+                    v != 0;
+}
+
 int
 py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
 {
     size_t i;
-    int rc, refreshes;
+    int rc, refreshes, fin_asked = 0;
 
     s->stats.rounds++;
     if (!s->chosen) {
@@ -1470,7 +1627,14 @@ py_sampler_round(struct py_sampler *s, py_sample_fn fn, void *ctx)
             continue;
         }
         s->stats.stacks++;
+        if (s->stack.n == 0) {
+            fin_asked = 1;
+            finalizing_now(s);
+        }
         fn(ctx, t, s->stack.v, s->stack.n);
     }
+    /* Most rounds see no stack without frames: the flag costs a piece of
+     * the batch (as much as 2 KiB more) only after one that did. */
+    s->fin_batch = fin_asked;
     return 0;
 }

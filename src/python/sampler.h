@@ -73,6 +73,8 @@ struct py_stack_plan {
     size_t ncframes;
     struct py_region codes[PY_PLAN_CODES]; /* the header */
     size_t ncodes;
+    uint64_t learned; /* the round of the last plan_learn() */
+    uint64_t learned_sig; /* and visited_sig() of the walk it learnt */
 };
 
 struct py_sampled_thread {
@@ -196,6 +198,8 @@ struct py_batch {
     size_t want_alloc;
     struct py_batch_want *spare;
     size_t spare_alloc;
+    size_t *runs; /* where each sorted run of want ends (batch_copies) */
+    size_t runs_alloc;
 };
 
 struct py_sampler {
@@ -207,6 +211,8 @@ struct py_sampler {
     raddr_t *interps; /* distinct interpreters, in list order */
     size_t ninterps;
     size_t interps_alloc;
+    size_t *head_off; /* where each one's list head lies in a batch */
+    size_t head_off_alloc;
     struct py_stack stack;
     struct py_batch round; /* the round's batched read */
     struct py_batch again; /* one stack's, copied again */
@@ -219,7 +225,12 @@ struct py_sampler {
     struct py_sampler_stats stats;
     int last_error; /* the latest error that dropped a stack */
     int stale;      /* a thread ended or was reused: walk the lists */
-    int finalizing; /* this round: the runtime is finalizing (3.7+) */
+    /* This round: the runtime is finalizing (3.7+), known for every
+     * stack without frames handed to the callback.  Read with the
+     * round's batch only after a round that needed it (fin_batch). */
+    int finalizing;
+    int fin_known;
+    int fin_batch;
     /* Pause a thread whose stack keeps changing (off when the whole
      * process is held already, as with record --blocking). */
     int may_pause;
@@ -232,6 +243,9 @@ struct py_sampler {
      * (PY_STACK_CALLS, for native frames: see s->stack.calls in the
      * callback). */
     unsigned stack_flags;
+    /* Set by the caller: rounds per second, when known (0 not).  A
+     * thread without a name is looked for less often at high rates. */
+    double rate;
     int chosen; /* py_sampler_choose() ran for the next round */
     /* cpu mode: the process's CPU time when the last round was chosen,
      * when gate_known: every thread's counts known then were its counts
@@ -239,9 +253,17 @@ struct py_sampler {
     uint64_t gate_cpu;
     int gate_known;
     int gate_skipped; /* this round left some threads unasked */
+    /* cpu mode: whether the gate's last 16 exact tries left threads
+     * unasked (bit set) or missed, and rounds it was declined for
+     * missing (see choose_cpu()) */
+    uint32_t gate_hist;
+    uint32_t gate_rest;
     /* cpu mode: the last thread asked whether it sleeps got a yes or a
      * no, not an "unknown" (see thread_state_cpu()) */
     int asleep_says_r;
+    /* cpu mode: threads found 'R' asked by their state since the
+     * question was last tried (see thread_state_cpu()) */
+    unsigned asleep_wait;
 };
 
 /* Called once per sampled stack; frames innermost first. */

@@ -437,7 +437,8 @@ static void
 seen_reset(struct py_stack *s)
 {
     if (s->seen == NULL) {
-        s->seen_mask = 1023;
+        /* Small, to stay in the cache: it grows with a deep walk. */
+        s->seen_mask = 63;
         s->seen = xcalloc(s->seen_mask + 1, sizeof(*s->seen));
     }
     if (++s->walk == 0) {
@@ -488,11 +489,20 @@ frame_seen(struct py_stack *s, raddr_t addr, size_t visited)
 /* A copy of [addr, addr + len) the caller prefetched, or NULL: in the
  * last copy that starts at or below addr (they are sorted, apart). */
 static const unsigned char *
-prefetch_find(const struct py_stack *s, raddr_t addr, size_t len)
+prefetch_find(struct py_stack *s, raddr_t addr, size_t len)
 {
     size_t lo = 0, hi = s->nprefetch;
     const struct py_prefetch *p;
 
+    /* The frames of a stack lie mostly in one copy (a data-stack chunk,
+     * neighbouring frame blocks): try the last one found first. */
+    if (s->piece < hi) {
+        p = &s->prefetch[s->piece];
+        if (addr >= p->addr && addr - p->addr <= p->len &&
+            len <= p->len - (addr - p->addr)) {
+            return p->data + (addr - p->addr);
+        }
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
@@ -507,6 +517,7 @@ prefetch_find(const struct py_stack *s, raddr_t addr, size_t len)
     }
     p = &s->prefetch[lo - 1];
     if (addr - p->addr <= p->len && len <= p->len - (addr - p->addr)) {
+        s->piece = lo - 1;
         return p->data + (addr - p->addr);
     }
     return NULL;
@@ -519,7 +530,11 @@ visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
     if (s->nvisited == s->visited_alloc) {
         XGROW(s->visited, s->visited_alloc, s->nvisited + 1);
         s->headers = xrealloc(s->headers, s->visited_alloc * s->header_len);
+        s->visited_piece = xrealloc(s->visited_piece,
+                                    s->visited_alloc * sizeof(size_t));
     }
+    s->visited_piece[s->nvisited] = s->piece;
+    s->piece = SIZE_MAX;
     s->visited[s->nvisited] = addr;
     memcpy(s->headers + s->nvisited * s->header_len, hdr, s->header_len);
     s->nvisited++;
@@ -1044,7 +1059,10 @@ py_stack_compare(struct py_runtime *rt, struct py_stack *s,
     s->nprefetch = nagain;
     for (i = 0; i < s->nvisited && rc == 0; i++) {
         const unsigned char *was = s->headers + i * hl;
-        const unsigned char *now = prefetch_find(s, s->visited[i], hl);
+        const unsigned char *now;
+
+        s->piece = s->visited_piece[i];
+        now = prefetch_find(s, s->visited[i], hl);
 
         if (now == NULL || memcmp(was + link, now + link, 8) != 0 ||
             memcmp(was + code, now + code, 8) != 0 ||
@@ -1060,6 +1078,7 @@ py_stack_compare(struct py_runtime *rt, struct py_stack *s,
     }
     s->prefetch = saved;
     s->nprefetch = saved_n;
+    s->piece = SIZE_MAX;
     return rc;
 }
 
@@ -1076,15 +1095,18 @@ py_stack_check_codes(struct py_runtime *rt, const struct py_stack *s,
     unsigned char *data = NULL;
     int rc = 0;
 
+    /* A mark for the codes checked in this call (0 is no call's). */
+    if (++rt->code_check == 0) {
+        rt->code_check = 1;
+    }
     for (i = 0; i < s->n; i++) {
         struct py_code *c = s->v[i].code;
         const unsigned char *now = NULL;
 
-        for (k = 0; k < i && s->v[k].code != c; k++) {
-        }
-        if (k < i) {
+        if (c->checked == rt->code_check) {
             continue; /* checked already: recursion repeats codes */
         }
+        c->checked = rt->code_check;
         for (k = 0; k < ncopies && now == NULL; k++) {
             const struct py_prefetch *p = &copies[k];
 
@@ -1133,6 +1155,7 @@ py_stack_release(struct py_stack *s)
 {
     free(s->visited);
     free(s->headers);
+    free(s->visited_piece);
     free(s->seen);
     free(s->v);
     free(s->chunks);

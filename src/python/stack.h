@@ -109,6 +109,11 @@ struct py_stack {
     size_t nvisited;
     size_t visited_alloc;
     size_t header_len;
+    /* Which copy each visited frame was found in (SIZE_MAX: none), and
+     * the last found: a second set of copies of the same pieces, in the
+     * same order, has it at the same index (py_stack_compare()). */
+    size_t *visited_piece;
+    size_t piece;
 };
 
 /* A piece of target memory already copied. */

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,7 @@ struct live_target {
     char leader_state;
     uint64_t leader_state_ns;
     int wchan_named; /* a wchan read named a function */
+    int wchan_probed; /* wchan_probe() was tried */
     /* The process's CPU clock: 1 known, -1 not to be had, 0 not asked. */
     clockid_t cpu_clock;
     int cpu_clock_known;
@@ -539,6 +542,92 @@ live_free(struct target *t)
     free(lt->tids);
 }
 
+/* ---- whether the kernel names wchan functions -------------------------- */
+
+struct wchan_probe {
+    int back[2]; /* the probe's id, to us */
+    int go[2];   /* closed by us: the probe returns */
+};
+
+static void *
+wchan_sleeper(void *arg)
+{
+    struct wchan_probe *p = arg;
+    pid_t tid = gettid();
+    char c;
+
+    if (write(p->back[1], &tid, sizeof(tid)) == (ssize_t)sizeof(tid)) {
+        while (read(p->go[0], &c, 1) < 0 && errno == EINTR) {
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Does the kernel name the function a blocked thread waits in, to us?
+ * A thread of our own blocked in read() on a pipe says: the symbols and
+ * the unwinding that naming needs are the kernel's, not a process's, and
+ * a thread of our own is one we may always ask about.  Of the target it
+ * also takes the right to ask (a ptrace read check, the one reading its
+ * /proc/PID/maps passed, and which reading its memory all along passes
+ * a stronger form of).  A thread that runs single (a busy target
+ * with one thread, which never sleeps) is then asked by wchan too, the
+ * cheaper read, where no read of its own could name a function.  About
+ * 100 us, once.
+ */
+static int
+wchan_probe(void)
+{
+    struct wchan_probe p = {{-1, -1}, {-1, -1}};
+    sigset_t all, old;
+    pthread_t th;
+    pid_t tid = 0;
+    int named = 0, made, tries;
+
+    if (pipe2(p.back, O_CLOEXEC) < 0) {
+        return 0;
+    }
+    if (pipe2(p.go, O_CLOEXEC) < 0) {
+        close(p.back[0]);
+        close(p.back[1]);
+        return 0;
+    }
+    /* Signals stay with the threads that wait for them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    made = pthread_create(&th, NULL, wchan_sleeper, &p) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (made && read(p.back[0], &tid, sizeof(tid)) == (ssize_t)sizeof(tid)) {
+        char path[64], buf[64];
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)tid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* Until it blocks: a moment after it wrote. */
+        for (tries = 0; fd >= 0 && tries < 20 && !named; tries++) {
+            ssize_t n = pread(fd, buf, sizeof(buf), 0);
+            struct timespec ts = {0, 50 * 1000};
+
+            named = n > 0 && (buf[0] == '_' || (buf[0] >= 'a' && buf[0] <= 'z') ||
+                              (buf[0] >= 'A' && buf[0] <= 'Z'));
+            if (!named) {
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    close(p.go[1]);
+    if (made) {
+        pthread_join(th, NULL);
+    }
+    close(p.go[0]);
+    close(p.back[0]);
+    close(p.back[1]);
+    return named;
+}
+
 /*
  * Whether a thread sleeps, from /proc/PID/task/TID/wchan, kept open
  * beside its stat file as schedstat is: the kernel names the function a
@@ -587,7 +676,23 @@ live_thread_asleep(struct target *t, int tid)
         lt->wchan_named = 1;
         return 1;
     }
-    return n == 1 && buf[0] == '0' && lt->wchan_named ? 2 : 0;
+    if (n != 1 || buf[0] != '0') {
+        return 0;
+    }
+    if (!lt->wchan_named && !lt->wchan_probed) {
+        lt->wchan_probed = 1;
+        lt->wchan_named = wchan_probe();
+    }
+    if (!lt->wchan_named) {
+        return 0;
+    }
+    if (tid == t->pid) {
+        /* Not stopped either (a stopped thread names where it stopped):
+         * what a pause needs to know of the first thread. */
+        lt->leader_state = 'R';
+        lt->leader_state_ns = clock_now_ns();
+    }
+    return 2;
 }
 
 /*
