@@ -383,9 +383,9 @@ on_stack(void *ctx, struct py_sampled_thread *st, const struct py_frame *f,
         /* The frame of this code at the line it was last seen at (the
          * window's profile keeps its frames while top runs). */
         if (code->user_frame == UINT32_MAX || code->user_line != f[i].line) {
-            code->user_frame = prof_window_frame(
-                &tp->window, code->user_name, code->user_file,
-                code->firstlineno, f[i].line);
+            code->user_frame = prof_window_frame(&tp->window, code->user_name,
+                                                 code->user_file,
+                                                 code->firstlineno, f[i].line);
             code->user_line = f[i].line;
         }
         tp->ids[i] = code->user_frame;

@@ -557,8 +557,7 @@ batch_merge(struct py_batch *b, int part, int sorted)
  */
 static size_t
 union_runs(const struct py_batch_want *a, size_t na,
-           const struct py_batch_want *c, size_t nc,
-           struct py_batch_want *out)
+           const struct py_batch_want *c, size_t nc, struct py_batch_want *out)
 {
     size_t i = 0, j = 0, m = 0;
 
@@ -863,8 +862,8 @@ reread_threads(struct py_sampler *s, int copy, int all)
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
     size_t i, k, gil = 0, last = 0, fin = 0;
-    int have_fin = s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
-                   s->fin_batch;
+    int have_fin =
+        s->rt->runtime != 0 && pyl_has(l->rt_finalizing) && s->fin_batch;
     uint64_t locked = 1, holder = 0;
     int rc;
 
@@ -1472,8 +1471,8 @@ choose_cpu(struct py_sampler *s)
         }
     }
     if (deferred > 0 && exact) {
-        s->gate_hist = ((s->gate_hist << 1) | (cpu - s->gate_cpu == had)) &
-                       GATE_HIST_ALL;
+        s->gate_hist =
+            ((s->gate_hist << 1) | (cpu - s->gate_cpu == had)) & GATE_HIST_ALL;
     }
     if (deferred > 0 && exact && cpu - s->gate_cpu == had) {
         for (i = 0; i < s->n; i++) {
@@ -1541,12 +1540,11 @@ finalizing_now(struct py_sampler *s)
         return;
     }
     s->fin_known = 1;
-    s->finalizing = s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
-                    memsrc_read_u64(s->rt->proc,
-                                    s->rt->runtime +
-                                        (raddr_t)l->rt_finalizing,
-                                    &v) == 0 &&
-                    v != 0;
+    s->finalizing =
+        s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
+        memsrc_read_u64(s->rt->proc,
+                        s->rt->runtime + (raddr_t)l->rt_finalizing, &v) == 0 &&
+        v != 0;
 }
 
 int

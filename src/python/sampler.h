@@ -73,7 +73,7 @@ struct py_stack_plan {
     size_t ncframes;
     struct py_region codes[PY_PLAN_CODES]; /* the header */
     size_t ncodes;
-    uint64_t learned; /* the round of the last plan_learn() */
+    uint64_t learned;     /* the round of the last plan_learn() */
     uint64_t learned_sig; /* and visited_sig() of the walk it learnt */
 };
 

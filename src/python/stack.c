@@ -530,8 +530,8 @@ visit_note(struct py_stack *s, raddr_t addr, const unsigned char *hdr)
     if (s->nvisited == s->visited_alloc) {
         XGROW(s->visited, s->visited_alloc, s->nvisited + 1);
         s->headers = xrealloc(s->headers, s->visited_alloc * s->header_len);
-        s->visited_piece = xrealloc(s->visited_piece,
-                                    s->visited_alloc * sizeof(size_t));
+        s->visited_piece =
+            xrealloc(s->visited_piece, s->visited_alloc * sizeof(size_t));
     }
     s->visited_piece[s->nvisited] = s->piece;
     s->piece = SIZE_MAX;

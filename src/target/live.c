@@ -64,7 +64,7 @@ struct live_target {
      * a pause soon after need not read it again. */
     char leader_state;
     uint64_t leader_state_ns;
-    int wchan_named; /* a wchan read named a function */
+    int wchan_named;  /* a wchan read named a function */
     int wchan_probed; /* wchan_probe() was tried */
     /* The process's CPU clock: 1 known, -1 not to be had, 0 not asked. */
     clockid_t cpu_clock;
@@ -608,8 +608,9 @@ wchan_probe(void)
             ssize_t n = pread(fd, buf, sizeof(buf), 0);
             struct timespec ts = {0, 50 * 1000};
 
-            named = n > 0 && (buf[0] == '_' || (buf[0] >= 'a' && buf[0] <= 'z') ||
-                              (buf[0] >= 'A' && buf[0] <= 'Z'));
+            named =
+                n > 0 && (buf[0] == '_' || (buf[0] >= 'a' && buf[0] <= 'z') ||
+                          (buf[0] >= 'A' && buf[0] <= 'Z'));
             if (!named) {
                 nanosleep(&ts, NULL);
             }
