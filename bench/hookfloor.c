@@ -37,26 +37,27 @@ int pyspect_hookfloor_install(void);
 
 static struct mem_allocator orig[3];
 /* Bytes asked for: the countdown a sampler keeps (the domains are
- * called with the GIL held). */
-static size_t asked;
+ * called with the GIL held).  Not static, so that no compiler drops the
+ * sum as never read. */
+__attribute__((visibility("hidden"))) size_t pyspect_hookfloor_asked;
 
 #define HOOKS(d)                                                              \
     static void *malloc_##d(void *ctx, size_t n)                              \
     {                                                                         \
         (void)ctx;                                                            \
-        asked += n;                                                           \
+        pyspect_hookfloor_asked += n;                                         \
         return orig[d].malloc(orig[d].ctx, n);                                \
     }                                                                         \
     static void *calloc_##d(void *ctx, size_t nelem, size_t elsize)           \
     {                                                                         \
         (void)ctx;                                                            \
-        asked += nelem * elsize;                                              \
+        pyspect_hookfloor_asked += nelem * elsize;                            \
         return orig[d].calloc(orig[d].ctx, nelem, elsize);                    \
     }                                                                         \
     static void *realloc_##d(void *ctx, void *p, size_t n)                    \
     {                                                                         \
         (void)ctx;                                                            \
-        asked += n;                                                           \
+        pyspect_hookfloor_asked += n;                                         \
         return orig[d].realloc(orig[d].ctx, p, n);                            \
     }
 
