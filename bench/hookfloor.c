@@ -64,23 +64,31 @@ __attribute__((visibility("hidden"))) size_t pyspect_hookfloor_asked;
 HOOKS(1)
 HOOKS(2)
 
+/* Domain d's malloc, calloc and realloc become with's; its free and
+ * context stay. */
+static void
+hook(int d, const struct mem_allocator *with)
+{
+    struct mem_allocator a;
+
+    PyMem_GetAllocator(d, &orig[d]);
+    a = orig[d];
+    a.malloc = with->malloc;
+    a.calloc = with->calloc;
+    a.realloc = with->realloc;
+    PyMem_SetAllocator(d, &a);
+}
+
 /* Called once, with the GIL held, before the work. */
 int
 pyspect_hookfloor_install(void)
 {
-    struct mem_allocator a;
+    static const struct mem_allocator mem = {NULL, malloc_1, calloc_1,
+                                             realloc_1, NULL};
+    static const struct mem_allocator obj = {NULL, malloc_2, calloc_2,
+                                             realloc_2, NULL};
 
-    PyMem_GetAllocator(DOMAIN_MEM, &orig[DOMAIN_MEM]);
-    a = orig[DOMAIN_MEM];
-    a.malloc = malloc_1;
-    a.calloc = calloc_1;
-    a.realloc = realloc_1;
-    PyMem_SetAllocator(DOMAIN_MEM, &a);
-    PyMem_GetAllocator(DOMAIN_OBJ, &orig[DOMAIN_OBJ]);
-    a = orig[DOMAIN_OBJ];
-    a.malloc = malloc_2;
-    a.calloc = calloc_2;
-    a.realloc = realloc_2;
-    PyMem_SetAllocator(DOMAIN_OBJ, &a);
+    hook(DOMAIN_MEM, &mem);
+    hook(DOMAIN_OBJ, &obj);
     return 0;
 }

@@ -1032,6 +1032,28 @@ young_clear(void)
     memset(young, 0, sizeof(young));
 }
 
+/* A live block's bytes and blocks (weighed) added to its stack's
+ * counters c and the totals; to the allocated ones too when allocated.
+ * Under the lock; the peak is the caller's. */
+static inline __attribute__((always_inline)) void
+live_count(struct alloc_counters *c, uint64_t bytes, uint64_t blocks,
+           int allocated)
+{
+    struct alloc_header *h = g.hdr;
+
+    peak_sync(c);
+    if (allocated) {
+        c->allocated_bytes += bytes;
+        c->allocated_blocks += blocks;
+        h->allocated_bytes += bytes;
+        h->allocated_blocks += blocks;
+    }
+    c->live_bytes += bytes;
+    c->live_blocks += blocks;
+    h->live_bytes += bytes;
+    h->live_blocks += blocks;
+}
+
 /* Add a live block of n bytes on stack index; allocated says whether it
  * is a new allocation (not a mapping that shrank).  Under the lock. */
 static inline __attribute__((always_inline)) void
@@ -1052,17 +1074,7 @@ live_add(void *p, size_t n, uint32_t index, int allocated, int all,
         return;
     }
     weigh(n, &bytes, &blocks, all);
-    peak_sync(c);
-    if (allocated) {
-        c->allocated_bytes += bytes;
-        c->allocated_blocks += blocks;
-        h->allocated_bytes += bytes;
-        h->allocated_blocks += blocks;
-    }
-    c->live_bytes += bytes;
-    c->live_blocks += blocks;
-    h->live_bytes += bytes;
-    h->live_blocks += blocks;
+    live_count(c, bytes, blocks, allocated);
     if (h->live_bytes > h->peak_bytes) {
         h->peak_bytes = h->live_bytes;
         h->peak_ns = mono_ns(1);
@@ -1763,15 +1775,7 @@ py_record_young(void *p, size_t n, uint64_t hash, uint32_t nframes, int locked)
     y->key = key;
     y->val = ((uint64_t)n << STACK_INDEX_BITS) | e->index;
     y->c = c;
-    peak_sync(c);
-    c->allocated_bytes += n;
-    c->allocated_blocks += ALLOC_BLOCK_ONE;
-    h->allocated_bytes += n;
-    h->allocated_blocks += ALLOC_BLOCK_ONE;
-    c->live_bytes += n;
-    c->live_blocks += ALLOC_BLOCK_ONE;
-    h->live_bytes += n;
-    h->live_blocks += ALLOC_BLOCK_ONE;
+    live_count(c, n, ALLOC_BLOCK_ONE, 1);
     hot_unlock(locked);
     return p;
 }
