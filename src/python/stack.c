@@ -824,6 +824,28 @@ frame_follows_caller(const struct py_layout *l, const struct py_thread *t,
     return callee == caller + (raddr_t)code->framesize;
 }
 
+/*
+ * Was this frame running its own code when copied?  A frame loads its
+ * stack pointer into the evaluator when it starts or resumes and marks
+ * the saved one unset (stacktop -1 in 3.11-3.13, stackpointer NULL in
+ * 3.14+); it saves it again before it pushes a callee.  So the caller
+ * of a frame the evaluator pushed is never marked running: one that is
+ * was read after the frames above it had returned, and before they were
+ * pushed again -- memory reused call after call, on which two copies a
+ * period of the target's loop apart can agree.  (3.11 and 3.12 are also
+ * caught by py_code_at_call(); 3.13+ stand on the call's first code
+ * unit while running it too, and only this tells them apart.)
+ */
+static int
+frame_running(const struct py_layout *l, const unsigned char *buf)
+{
+    if (pyl_has(l->iframe_stackpointer)) {
+        return load_u64(buf, l->iframe_stackpointer) == 0;
+    }
+    return pyl_has(l->iframe_stacktop) &&
+           (int32_t)load_u32(buf, l->iframe_stacktop) < 0;
+}
+
 static int
 walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
                         unsigned flags, struct py_stack *s)
@@ -912,7 +934,8 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
          * returned: memory reused call after call, on which two copies
          * a period of the target's loop apart can agree (two call
          * chains of the same shape run in turn). */
-        if (callee != 0 && !callee_entry && !py_code_at_call(code, instr)) {
+        if (callee != 0 && !callee_entry &&
+            (!py_code_at_call(code, instr) || frame_running(l, buf))) {
             return err_set(PS_ECHANGED, "a caller that was not calling");
         }
         callee = owner == l->iframe_owner_generator ? 0 : cur;

@@ -203,6 +203,14 @@ build(struct image *im, struct built *b)
                                      : 0));
             put64(im, f, l->iframe_previous, prev);
             put64(im, f, l->iframe_instr, code_start + 4);
+            /* The innermost frame runs (its stack pointer is loaded, the
+             * saved one unset); its callers saved theirs at their calls. */
+            if (pyl_has(l->iframe_stackpointer)) {
+                put64(im, f, l->iframe_stackpointer,
+                      i == 0 ? 0 : f + (raddr_t)l->iframe_size);
+            } else if (pyl_has(l->iframe_stacktop)) {
+                put32(im, f, l->iframe_stacktop, i == 0 ? UINT32_MAX : 0);
+            }
             b->frames[i] = prev = f;
         }
     }

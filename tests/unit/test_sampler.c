@@ -275,6 +275,24 @@ test_compare(const struct py_layout *l, unsigned char *mem)
         TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
                    "a caller at the start of an instruction is refused");
     }
+    if (pyl_has(l->iframe_stackpointer) || pyl_has(l->iframe_stacktop)) {
+        /* 3.11+: a caller found running its own code (its saved stack
+         * pointer unset) was read between its callees' return and the
+         * next call's push. */
+        int32_t sp = pyl_has(l->iframe_stackpointer) ? l->iframe_stackpointer
+                                                     : l->iframe_stacktop;
+        unsigned char saved[8];
+
+        memcpy(saved, mem + (b.frames[1] - BASE) + sp, 8);
+        if (pyl_has(l->iframe_stackpointer)) {
+            put64(&im, b.frames[1], sp, 0);
+        } else {
+            put32(&im, b.frames[1], sp, UINT32_MAX);
+        }
+        TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
+                   "a caller that was running its own code is refused");
+        memcpy(mem + (b.frames[1] - BASE) + sp, saved, 8);
+    }
     put64(&im, b.frames[1], instr, instr_at(&im, two, line1));
     put64(&im, b.frames[1], instr, instr_at(&im, two, 64));
     TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
