@@ -1550,7 +1550,8 @@ FIELDS_27 = {
     "gen_yf_slot": ABSENT,
     "code_flag_coroutine": ABSENT,
     "opcode_yield_from": ABSENT,
-    "frame_stacktop": ABSENT,
+    # NULL while the frame runs; where a suspended generator stopped.
+    "frame_stacktop": off(FO, "f_stacktop"),
     "frame_valuestack": ABSENT,
     "frame_stackdepth": ABSENT,
     "iframe_stackpointer": ABSENT,

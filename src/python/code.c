@@ -180,6 +180,7 @@ py_code_read(struct py_runtime *rt, raddr_t addr, struct py_code **out)
     c->user_name = c->user_file = c->user_frame = UINT32_MAX;
     c->linetable_ptr = load_u64(hdr, l->code_linetable);
     c->firstlineno = load_i32(hdr, l->code_firstlineno);
+    c->flags = load_i32(hdr, l->code_flags);
     c->format = l->code_linetable_format;
     c->filename_ptr = load_u64(hdr, l->code_filename);
     c->name_ptr = load_u64(hdr, l->code_name);

@@ -26,6 +26,7 @@ struct py_code {
     char *qualname; /* co_qualname, or NULL before 3.11 */
     char *filename; /* co_filename */
     int firstlineno;
+    int flags;  /* co_flags */
     int format; /* enum py_linetable_format */
     unsigned char *linetable;
     size_t linetable_len;

@@ -654,13 +654,56 @@ lasti_inside(const struct py_code *code, int32_t lasti)
     return code->code_len == 0 || (lasti >= -1 && off < code->code_len);
 }
 
+/* co_flags of the code objects whose frames are generators' (2.7-3.15):
+ * CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR. */
+#define CODE_GEN_FLAGS 0x3a0
+
+/*
+ * Is this frame object a generator's that was suspended when copied?  A
+ * suspended generator's frame has no f_back, so a walk that found one
+ * ends there: at a moment between two of its resumptions, its caller cut
+ * off.  The thread state's frame read between the copies named it while
+ * it ran, and both copies caught it suspended (a consumer's loop resumes
+ * it many times between the copies).  3.10 says so in f_state; before,
+ * f_stacktop is set while a frame does not run (suspended, or not
+ * started), and also while a tracer runs on a frame that does: only a
+ * generator's frame is asked, and only where it ends a walk (one resumed
+ * by a C caller in a thread with no Python frame would end one too).
+ */
+static int
+frame_object_suspended(const struct py_layout *l, const struct py_code *code,
+                       const unsigned char *buf)
+{
+    if (pyl_has(l->frame_state)) {
+        return (int8_t)buf[l->frame_state] == l->gen_state_suspended;
+    }
+    return pyl_has(l->frame_stacktop) && (code->flags & CODE_GEN_FLAGS) &&
+           load_u64(buf, l->frame_stacktop) != 0;
+}
+
+/* The bytes of a frame object a walk reads: up to f_lineno, and f_state
+ * (3.10, after it) or f_stacktop. */
+static size_t
+frame_object_len(const struct py_layout *l)
+{
+    size_t len = (size_t)l->frame_lineno + 4;
+
+    if (pyl_has(l->frame_state) && (size_t)l->frame_state + 1 > len) {
+        len = (size_t)l->frame_state + 1;
+    }
+    if (pyl_has(l->frame_stacktop) && (size_t)l->frame_stacktop + 8 > len) {
+        len = (size_t)l->frame_stacktop + 8;
+    }
+    return len;
+}
+
 static int
 walk_frame_objects(struct py_runtime *rt, raddr_t frame, unsigned flags,
                    struct py_stack *s)
 {
     const struct py_layout *l = &rt->layout;
     unsigned char buf[STRUCT_MAX];
-    size_t want = (size_t)l->frame_lineno + 4;
+    size_t want = frame_object_len(l);
     size_t visited = 0;
     int rc;
 
@@ -688,6 +731,11 @@ walk_frame_objects(struct py_runtime *rt, raddr_t frame, unsigned flags,
         }
         if (!lasti_inside(code, load_i32(buf, l->frame_lasti))) {
             return err_set(PS_ECHANGED, "an instruction outside its code");
+        }
+        if (load_u64(buf, l->frame_back) == 0 &&
+            frame_object_suspended(l, code, buf)) {
+            return err_set(PS_ECHANGED, "the stack ends at a suspended "
+                                        "generator");
         }
         if (stack_push(s, code, frame_object_line(l, code, buf), frame,
                        (uint32_t)s->n)) {
@@ -996,7 +1044,7 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
         out->nprefetch = 0;
     }
     if (pyl_has(l->tstate_frame)) {
-        out->header_len = (size_t)l->frame_lineno + 4;
+        out->header_len = frame_object_len(l);
     } else {
         out->header_len = (size_t)l->iframe_size;
     }
@@ -1023,6 +1071,20 @@ py_stack_read(struct py_runtime *rt, const struct py_thread *t, unsigned flags,
 }
 
 /* ---- checking a walk against a later copy ------------------------------- */
+
+/*
+ * Is the bottom frame object of a walk (its code `code`) a generator's,
+ * suspended in the later copy `now`?  A copy of the frame read while the
+ * generator was resumed can hold its empty f_back from before and its
+ * state from after.
+ */
+static int
+bottom_suspended(struct py_runtime *rt, const struct py_code *code,
+                 const unsigned char *now)
+{
+    return code != NULL && load_u64(now, rt->layout.frame_back) == 0 &&
+           frame_object_suspended(&rt->layout, code, now);
+}
 
 /*
  * Is the caller frame whose header was `was` at the same line in `now`?
@@ -1090,7 +1152,9 @@ py_stack_compare(struct py_runtime *rt, struct py_stack *s,
         if (now == NULL || memcmp(was + link, now + link, 8) != 0 ||
             memcmp(was + code, now + code, 8) != 0 ||
             (pyl_has(l->tstate_frame)
-                 ? !frame_object_live(l, now)
+                 ? !frame_object_live(l, now) ||
+                       (i + 1 == s->nvisited && s->n > 0 &&
+                        bottom_suspended(rt, s->v[s->n - 1].code, now))
                  : was[l->iframe_owner] != now[l->iframe_owner])) {
             rc = err_set(PS_ECHANGED, "the stack changed while read");
         } else if (i > 0 && memcmp(was + instr, now + instr, 8) != 0 &&

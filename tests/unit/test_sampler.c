@@ -315,6 +315,26 @@ test_compare(const struct py_layout *l, unsigned char *mem)
         put64(&im, b.frames[1], l->obj_refcnt, 0);
         TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
                    "a chain through a freed frame object is refused");
+        /* outer() is a generator's frame, the bottom of the walk: one
+         * suspended (3.10: f_state; before: f_stacktop set) ends a stack
+         * cut off from its consumer.  Running, it is a thread's first
+         * frame (a C caller resumed it). */
+        build(&im, &b);
+        put32(&im, b.codes[2], l->code_flags, 0x20); /* CO_GENERATOR */
+        TAP_OK(walk_across(&im, &b, NULL) == 0,
+               "a running generator at the bottom is fine");
+        c.addr = b.frames[2];
+        c.off = pyl_has(l->frame_state) ? l->frame_state : l->frame_stacktop;
+        c.value = pyl_has(l->frame_state) ? (uint8_t)l->gen_state_suspended
+                                          : b.frames[2] + 256;
+        TAP_EQ_INT(walk_across(&im, &b, &c), PS_ECHANGED,
+                   "a generator suspended in the second copy is refused");
+        apply_change(&im, &c);
+        TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
+                   "a stack ending at a suspended generator is refused");
+        put32(&im, b.codes[2], l->code_flags, 0);
+        TAP_OK(pyl_has(l->frame_state) || walk_across(&im, &b, NULL) == 0,
+               "f_stacktop set on a frame not a generator's (traced) is fine");
     }
     /* The code object of middle() was freed and another one took its
      * address: same type, a different name. */
