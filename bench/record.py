@@ -16,6 +16,10 @@
    11: at most 2%; before the two-copy batch, 54-98%), how many stacks were
    read with their thread paused and for how long, and the target's
    slowdown at 100 Hz (aim: at most 2%).
+6. Rounds on time: the rate achieved at 2 kHz on a target of two threads
+   passing the GIL between the CPUs (targets_threads.py 2), whose busy
+   thread pyspect's wake-up used to wait behind now and then (83-85%
+   achieved before pyspect asked for a short scheduler slice).
 
     /usr/bin/python3 bench/record.py [--pyspect build/pyspect] [--quick]
 """
@@ -35,6 +39,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 import conftest  # noqa: E402
 
 TARGET = str(HERE / "targets_deep_busy.py")
+THREADS = str(HERE / "targets_threads.py")
 RECURSION = str(HERE / "targets_recursion.py")
 # Rounds of fib(22) + walk(60) for the slowdown, at least (scaled to
 # about a second of work).
@@ -163,19 +168,47 @@ def fast_stacks(pyspect, pythons, secs, quick):
                 100.0 * sorted(held)[len(held) // 2]))
 
 
+def on_time(pyspect, pythons, secs):
+    """Rate achieved at 2 kHz on two threads passing the GIL (6)."""
+    print("\nrounds on time: 2 kHz on 2 threads passing the GIL, %d s" % secs)
+    print("%-8s %12s %12s" % ("python", "got (Hz)", "rounds late"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "p.txt")
+        for py in pythons:
+            p = subprocess.Popen([py.exe, THREADS, "2"],
+                                 stdout=subprocess.PIPE, text=True)
+            try:
+                assert p.stdout.readline().strip() == "READY"
+                r = subprocess.run([pyspect, "record", "-r", "2000", "-d",
+                                    str(secs), "-o", out, str(p.pid)],
+                                   capture_output=True, text=True)
+            finally:
+                p.kill()
+                p.wait()
+            got = re.search(r"([\d.]+) Hz of", r.stderr)
+            late = re.search(r"(\d+) rounds late", r.stderr)
+            label = py.label if py.label != "system" else "sys3.11"
+            print("%-8s %12.0f %12s" % (label, float(got.group(1)),
+                                        late.group(1)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pyspect", default=str(HERE.parent / "build" /
                                              "pyspect"))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=("cost", "fast"),
-                    help="only the cost figures (1-4) or the fast stacks (5)")
+    ap.add_argument("--only", choices=("cost", "fast", "rate"),
+                    help="only the cost figures (1-4), the fast stacks (5) "
+                    "or the rate on time (6)")
     args = ap.parse_args()
     secs = 1 if args.quick else 3
     pythons = sorted(conftest.PYTHONS.values(), key=lambda p: p.version)
     print("load average %.2f %.2f %.2f" % os.getloadavg())
     if args.only == "fast":
         fast_stacks(args.pyspect, pythons, secs, args.quick)
+        return
+    if args.only == "rate":
+        on_time(args.pyspect, pythons, secs)
         return
     print("pyspect record, %d s per measurement; CPU times of pyspect "
           "itself" % secs)
@@ -228,6 +261,7 @@ def main():
             p.wait()
     if args.only is None:
         fast_stacks(args.pyspect, pythons, secs, args.quick)
+        on_time(args.pyspect, pythons, secs)
     pb = HERE.parent / "build" / "profile-bench"
     if pb.exists():
         print("\nprofile aggregation (build/profile-bench --quick):")

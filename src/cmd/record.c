@@ -1373,6 +1373,8 @@ record_loop(struct recorder *r)
     struct profile_meta *m = &r->profile.meta;
 
     r->start_ns = start;
+    /* Rounds on time, not a scheduler slice late (see util.h). */
+    sched_prompt_wakeups();
     /* The events' times count from here. */
     m->start_unix = unix_now();
     if (r->push != NULL) {

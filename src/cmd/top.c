@@ -633,6 +633,7 @@ top_loop(struct top *tp)
         end = start + (uint64_t)(o->duration * 1e9);
     }
     close_interval(tp, start); /* the CPU counters' first reading */
+    sched_prompt_wakeups();
     if (tp->interactive) {
         rc = draw(tp, start);
     }

@@ -3,12 +3,17 @@
  *
  * Layer: core.
  */
+#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +78,43 @@ sample_interval(uint64_t interval, uint64_t *state)
     /* interval * (3/4 + u/2), u in [0, 1) from the top 32 bits. */
     return interval - interval / 4 +
            (uint64_t)((double)interval / 2 * (double)(x >> 32) / 4294967296.0);
+}
+
+/* struct sched_attr (linux/sched/types.h), not in glibc 2.36. */
+struct sched_attr_v1 {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+/* The shortest slice the kernel takes (it clamps to 0.1-100 ms). */
+#define PROMPT_SLICE_NS 100000u
+
+int
+sched_prompt_wakeups(void)
+{
+    struct sched_attr_v1 a;
+    int nice;
+
+    if (sched_getscheduler(0) != SCHED_OTHER) {
+        return -1; /* the user chose a policy: leave it */
+    }
+    errno = 0;
+    nice = getpriority(PRIO_PROCESS, 0); /* this thread's, on Linux */
+    if (nice == -1 && errno != 0) {
+        return -1;
+    }
+    memset(&a, 0, sizeof(a));
+    a.size = sizeof(a);
+    a.sched_policy = SCHED_OTHER;
+    a.sched_nice = nice;
+    a.sched_runtime = PROMPT_SLICE_NS;
+    return syscall(SYS_sched_setattr, 0, &a, 0) == 0 ? 0 : -1;
 }
 
 uint64_t
