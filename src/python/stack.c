@@ -894,6 +894,31 @@ frame_running(const struct py_layout *l, const unsigned char *buf)
            (int32_t)load_u32(buf, l->iframe_stacktop) < 0;
 }
 
+/*
+ * Had this frame started its code when copied?  A frame is initialized
+ * before it is linked and made the thread's current one, standing before
+ * its first instruction (3.11, 3.12: one code unit before the code; 3.13+:
+ * on it); it runs RESUME first, which pushes no frame (what its check for
+ * signals and such runs is called through C, an entry frame between).
+ * So a caller of an evaluator-pushed frame is past its RESUME: one that
+ * is not was a frame initialized for the next call, read before it was
+ * pushed, under memory of the calls before (3.13, alternate.py: 1 stack
+ * of about 120,000 after frame_running()).
+ */
+static int
+frame_started(const struct py_code *code, raddr_t instr)
+{
+    int64_t first = 2 * (int64_t)code->firsttraceable;
+
+    /* A trampoline whose first traceable unit lies past its end never
+     * starts: 3.13+'s _Py_InitCleanup, the caller of an __init__ that a
+     * specialized call pushed, stands on its first unit throughout. */
+    if (code->code_len == 0 || first >= code->code_len) {
+        return 1;
+    }
+    return instr > code->code_start + (raddr_t)first;
+}
+
 static int
 walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
                         unsigned flags, struct py_stack *s)
@@ -983,7 +1008,8 @@ walk_interpreter_frames(struct py_runtime *rt, const struct py_thread *t,
          * a period of the target's loop apart can agree (two call
          * chains of the same shape run in turn). */
         if (callee != 0 && !callee_entry &&
-            (!py_code_at_call(code, instr) || frame_running(l, buf))) {
+            (!py_code_at_call(code, instr) || frame_running(l, buf) ||
+             !frame_started(code, instr))) {
             return err_set(PS_ECHANGED, "a caller that was not calling");
         }
         callee = owner == l->iframe_owner_generator ? 0 : cur;

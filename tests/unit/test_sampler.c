@@ -292,6 +292,16 @@ test_compare(const struct py_layout *l, unsigned char *mem)
         TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
                    "a caller that was running its own code is refused");
         memcpy(mem + (b.frames[1] - BASE) + sp, saved, 8);
+        /* A frame initialized for the next call, not yet started (before
+         * its code: 3.11, 3.12; at its first unit: 3.13+), under frames
+         * of the calls before. */
+        put64(&im, b.frames[1], instr,
+              instr_at(&im, two, 0) -
+                  (pyl_has(l->iframe_instr_is_prev) && l->iframe_instr_is_prev
+                       ? 2
+                       : 0));
+        TAP_EQ_INT(walk_across(&im, &b, NULL), PS_ECHANGED,
+                   "a caller not yet started is refused");
     }
     put64(&im, b.frames[1], instr, instr_at(&im, two, line1));
     put64(&im, b.frames[1], instr, instr_at(&im, two, 64));
