@@ -91,25 +91,31 @@ def work_time(python, pyspect=None, rate=1000, loops=3000):
     return float(re.search(r"work ([\d.]+)", r.stdout).group(1))
 
 
-def drop_rate(pyspect, python, seconds, out):
-    """(% dropped, stacks read paused, ms paused) on the recursion target
-    at 1 kHz."""
-    p = subprocess.Popen([python.exe, RECURSION], stdout=subprocess.PIPE,
-                         text=True)
+def record_target(pyspect, argv, rate, seconds, out):
+    """pyspect record's stderr on a target started for it (argv), killed
+    after."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "READY"
-        r = subprocess.run([pyspect, "record", "-r", "1000", "-d",
-                            str(seconds), "-o", out, str(p.pid)],
-                           capture_output=True, text=True)
+        return subprocess.run([pyspect, "record", "-r", str(rate), "-d",
+                               str(seconds), "-o", out, str(p.pid)],
+                              capture_output=True, text=True).stderr
     finally:
         p.kill()
         p.wait()
-    kept = int(re.search(r"(\d+) samples in", r.stderr).group(1))
+
+
+def drop_rate(pyspect, python, seconds, out):
+    """(% dropped, stacks read paused, ms paused) on the recursion target
+    at 1 kHz."""
+    err = record_target(pyspect, [python.exe, RECURSION], 1000, seconds,
+                        out)
+    kept = int(re.search(r"(\d+) samples in", err).group(1))
     d = re.search(r"dropped (\d+) samples that changed while read, (\d+)",
-                  r.stderr)
+                  err)
     dropped = int(d.group(1)) + int(d.group(2))
     m = re.search(r"(\d+) stacks kept changing and were read with their "
-                  r"thread paused, ([\d.]+) ms", r.stderr)
+                  r"thread paused, ([\d.]+) ms", err)
     paused, paused_ms = (int(m.group(1)), float(m.group(2))) if m else (0, 0)
     return 100.0 * dropped / max(kept + dropped, 1), paused, paused_ms
 
@@ -175,18 +181,10 @@ def on_time(pyspect, pythons, secs):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "p.txt")
         for py in pythons:
-            p = subprocess.Popen([py.exe, THREADS, "2"],
-                                 stdout=subprocess.PIPE, text=True)
-            try:
-                assert p.stdout.readline().strip() == "READY"
-                r = subprocess.run([pyspect, "record", "-r", "2000", "-d",
-                                    str(secs), "-o", out, str(p.pid)],
-                                   capture_output=True, text=True)
-            finally:
-                p.kill()
-                p.wait()
-            got = re.search(r"([\d.]+) Hz of", r.stderr)
-            late = re.search(r"(\d+) rounds late", r.stderr)
+            err = record_target(pyspect, [py.exe, THREADS, "2"], 2000, secs,
+                                out)
+            got = re.search(r"([\d.]+) Hz of", err)
+            late = re.search(r"(\d+) rounds late", err)
             label = py.label if py.label != "system" else "sys3.11"
             print("%-8s %12.0f %12s" % (label, float(got.group(1)),
                                         late.group(1)))
