@@ -1,13 +1,16 @@
 /*
  * test_core.c - strbuf, JSON writer, hash map, error table, /proc and
- * maps parsing, the signal guard.
+ * maps parsing, the signal guard, the sampler's interval and slice.
  *
  * Layer: tests.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -337,6 +340,40 @@ test_sample_interval(void)
            "the mean is the interval");
 }
 
+/* Run in a child (nice and policy stay with the thread): a short slice
+ * asked for keeps the nice value and the policy; a policy the user chose
+ * (batch) is left alone.  Bit 0: nice kept, 1: still SCHED_OTHER, 2:
+ * batch left as it was. */
+static void
+test_prompt_wakeups(void)
+{
+    pid_t pid = fork();
+    int status = 0;
+
+    if (pid == 0) {
+        struct sched_param sp = {0};
+        int bits = 0;
+
+        setpriority(PRIO_PROCESS, 0, 3);
+        sched_prompt_wakeups();
+        bits |= getpriority(PRIO_PROCESS, 0) == 3;
+        bits |= (sched_getscheduler(0) == SCHED_OTHER) << 1;
+        if (sched_setscheduler(0, SCHED_BATCH, &sp) == 0) {
+            bits |= (sched_prompt_wakeups() != 0 &&
+                     sched_getscheduler(0) == SCHED_BATCH)
+                    << 2;
+        } else {
+            bits |= 4; /* not allowed here: nothing to check */
+        }
+        _exit(bits);
+    }
+    TAP_OK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status),
+           "prompt wake-ups: the child ran");
+    TAP_OK(WEXITSTATUS(status) & 1, "prompt wake-ups keep the nice value");
+    TAP_OK(WEXITSTATUS(status) & 2, "prompt wake-ups keep SCHED_OTHER");
+    TAP_OK(WEXITSTATUS(status) & 4, "prompt wake-ups leave SCHED_BATCH");
+}
+
 int
 main(void)
 {
@@ -350,5 +387,6 @@ main(void)
     test_escape();
     test_sigguard();
     test_sample_interval();
+    test_prompt_wakeups();
     return tap_done();
 }
