@@ -33,6 +33,9 @@
 #define DATA_STACK_CHUNK_MIN (16u * 1024)
 /* Where to look for the TID inside glibc's struct pthread. */
 #define PTHREAD_SCAN_BYTES 2048
+/* Descriptors the scan for the kernel id's offset reads, at most. */
+#define PTHREAD_SCAN_THREADS 64
+#define PTHREAD_SCAN_PIECE 256
 
 /* ---- threads ------------------------------------------------------------ */
 
@@ -243,6 +246,77 @@ tid_known(const int *tids, size_t ntids, int32_t v)
     return 0;
 }
 
+static int
+int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * Where the C library's thread descriptor (pthread_t points at it) keeps
+ * the thread's kernel id: the lowest offset at which every thread's
+ * value is a live thread of the target's, no two threads alike, and not
+ * the upper half of a word whose lower half is set.  An upper half of a
+ * pointer is 0x7f00-0x7fff on x86-64 and the same in every descriptor
+ * (they lie together), which is also a thread id once ids wrap past
+ * 32,512 (the default pid_max is 32,768): every thread was once paired
+ * with the one thread of that id.  glibc and musl keep the id in a word
+ * of its own.  -1 when no offset fits.
+ */
+static int
+pthread_tid_offset(struct py_runtime *rt, const struct py_threads *t,
+                   const int *tids, size_t ntids)
+{
+    unsigned char *blocks;
+    int *vals, off, best = -1;
+    size_t i, m = 0, limit = PTHREAD_SCAN_BYTES;
+
+    blocks = xmalloc(PTHREAD_SCAN_THREADS * PTHREAD_SCAN_BYTES);
+    vals = xmalloc(PTHREAD_SCAN_THREADS * sizeof(*vals));
+    for (i = 0; i < t->n && m < PTHREAD_SCAN_THREADS; i++) {
+        unsigned char *d = blocks + m * PTHREAD_SCAN_BYTES;
+        size_t got = 0;
+
+        if (t->v[i].ident == 0) {
+            continue;
+        }
+        /* A small descriptor (musl's) can end its mapping: as much of
+         * it as is mapped, in pieces. */
+        while (got < limit && memsrc_read(rt->mem, t->v[i].ident + got,
+                                          d + got, PTHREAD_SCAN_PIECE) == 0) {
+            got += PTHREAD_SCAN_PIECE;
+        }
+        limit = got < limit ? got : limit;
+        m++;
+    }
+    for (off = 4; m > 0 && (size_t)off + 4 <= limit && best < 0; off += 4) {
+        int ok = 1;
+
+        for (i = 0; i < m && ok; i++) {
+            const unsigned char *d = blocks + i * PTHREAD_SCAN_BYTES;
+            int32_t v = load_i32(d, off);
+
+            vals[i] = v;
+            ok = v > 0 && tid_known(tids, ntids, py_host_tid(rt, v)) &&
+                 ((off & 7) == 0 || load_u32(d, off - 4) == 0);
+        }
+        if (ok) {
+            qsort(vals, m, sizeof(*vals), int_cmp);
+            for (i = 1; i < m && ok; i++) {
+                ok = vals[i] != vals[i - 1];
+            }
+        }
+        if (ok) {
+            best = off;
+        }
+    }
+    free(blocks);
+    free(vals);
+    return best;
+}
+
 int
 py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
 {
@@ -260,28 +334,7 @@ py_threads_resolve_tids(struct py_runtime *rt, struct py_threads *t)
         return rc;
     }
     if (rt->pthread_tid_offset < 0) {
-        /* Find the offset that gives a live TID for every thread; the
-         * lowest such offset wins. */
-        int best = -1, off;
-
-        for (off = 4; off + 4 <= PTHREAD_SCAN_BYTES && best < 0; off += 4) {
-            int ok = 1;
-
-            for (i = 0; i < t->n && ok; i++) {
-                int32_t v;
-
-                if (t->v[i].ident == 0 ||
-                    memsrc_read(rt->mem, t->v[i].ident + (raddr_t)off, &v, 4) <
-                        0 ||
-                    v <= 0 || !tid_known(tids, ntids, py_host_tid(rt, v))) {
-                    ok = 0;
-                }
-            }
-            if (ok) {
-                best = off;
-            }
-        }
-        rt->pthread_tid_offset = best;
+        rt->pthread_tid_offset = pthread_tid_offset(rt, t, tids, ntids);
     }
     for (i = 0; i < t->n; i++) {
         int32_t v;

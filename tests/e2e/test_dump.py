@@ -86,6 +86,43 @@ def test_document_fields(python, scenario):
                 assert f["qualname"] is None
 
 
+# Before 3.11 a thread's kernel id is read from its C library descriptor
+# (pthread_t), at an offset pyspect finds.  The upper half of a pointer
+# there is 0x7fXX on x86-64, the same in every descriptor, and a live
+# thread id once ids pass 32,512: the scan took it, and every thread got
+# one thread's id (CI saw it).  The target is started with address
+# randomization off (its mappings at 0x7fff........) as thread 32,767.
+@pytest.mark.serial
+def test_thread_ids_when_an_id_is_a_pointers_upper_half(python, target,
+                                                        tmp_path):
+    if python.version >= (3, 11):
+        pytest.skip("3.11+ keep each thread's kernel id in its state")
+    if python.static or not os.path.exists("/usr/bin/setarch"):
+        pytest.skip("the static build is the system one, not before 3.11")
+    wrapper = tmp_path / "norandom"
+    wrapper.write_text("#!/bin/sh\nexec /usr/bin/setarch -R %s \"$@\"\n"
+                       % python.exe)
+    wrapper.chmod(0o755)
+    if os.path.exists("/proc/32767"):
+        pytest.skip("thread id 32767 is another process's now")
+    for _ in range(20):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write("32766")
+        t = target(python._replace(exe=str(wrapper)), "scenario.py")
+        if t.pid == 32767:
+            break
+        t.stop()
+    else:
+        pytest.fail("the target never got thread id 32767")
+    doc = dump_json(t.pid)
+    by_ident = {x["ident"]: x for x in doc["threads"]}
+    for ident, tt in t.truth["threads"].items():
+        if tt["tid"] is not None:
+            assert by_ident[int(ident)]["tid"] == tt["tid"], tt["name"]
+    tids = sorted(int(x) for x in os.listdir("/proc/%d/task" % t.pid))
+    assert sorted(x["tid"] for x in doc["threads"]) == tids
+
+
 def test_thread_ids_names_and_states(python, scenario):
     doc = dump_json(scenario.pid)
     truth = scenario.truth["threads"]
