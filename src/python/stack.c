@@ -257,7 +257,7 @@ int_cmp(const void *a, const void *b)
 /*
  * Where the C library's thread descriptor (pthread_t points at it) keeps
  * the thread's kernel id: the lowest offset at which every thread's
- * value is a live thread of the target's, no two threads alike, and not
+ * value is a live thread of the target's, no two descriptors alike, and not
  * the upper half of a word whose lower half is set.  An upper half of a
  * pointer is 0x7f00-0x7fff on x86-64 and the same in every descriptor
  * (they lie together), which is also a thread id once ids wrap past
@@ -270,8 +270,9 @@ pthread_tid_offset(struct py_runtime *rt, const struct py_threads *t,
                    const int *tids, size_t ntids)
 {
     unsigned char *blocks;
+    raddr_t idents[PTHREAD_SCAN_THREADS];
     int *vals, off, best = -1;
-    size_t i, m = 0, limit = PTHREAD_SCAN_BYTES;
+    size_t i, k, m = 0, limit = PTHREAD_SCAN_BYTES;
 
     blocks = xmalloc(PTHREAD_SCAN_THREADS * PTHREAD_SCAN_BYTES);
     vals = xmalloc(PTHREAD_SCAN_THREADS * sizeof(*vals));
@@ -279,9 +280,14 @@ pthread_tid_offset(struct py_runtime *rt, const struct py_threads *t,
         unsigned char *d = blocks + m * PTHREAD_SCAN_BYTES;
         size_t got = 0;
 
-        if (t->v[i].ident == 0) {
+        /* One descriptor per thread: a thread with a state in several
+         * interpreters (sub-interpreters, mod_wsgi) is one thread. */
+        for (k = 0; k < m && idents[k] != t->v[i].ident; k++) {
+        }
+        if (t->v[i].ident == 0 || k < m) {
             continue;
         }
+        idents[m] = t->v[i].ident;
         /* A small descriptor (musl's) can end its mapping: as much of
          * it as is mapped, in pieces. */
         while (got < limit && memsrc_read(rt->mem, t->v[i].ident + got,
