@@ -882,6 +882,10 @@ FIELDS = {
     "gen_yf_slot": [
         ("3.6-3.15", MEASURED)],
     "code_flag_coroutine": [("3.6-3.15", "CO_COROUTINE")],
+    # A frame of such code is a generator's: suspended, it has no caller.
+    "code_flags_generator": [
+        ("3.6-3.15", "CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE"
+                     " | CO_ASYNC_GENERATOR")],
     "opcode_yield_from": [
         ("3.6-3.10", "YIELD_FROM"),
         ("3.11-3.15", ABSENT)],
@@ -1549,6 +1553,7 @@ FIELDS_27 = {
     "gen_state_executing": ABSENT,
     "gen_yf_slot": ABSENT,
     "code_flag_coroutine": ABSENT,
+    "code_flags_generator": "CO_GENERATOR",
     "opcode_yield_from": ABSENT,
     # NULL while the frame runs; where a suspended generator stopped.
     "frame_stacktop": off(FO, "f_stacktop"),
@@ -2448,6 +2453,12 @@ expect("CO_VARARGS", bool(kco.co_flags & L["code_flag_varargs"]), True)
 expect("CO_VARKEYWORDS", bool(kco.co_flags & L["code_flag_varkeywords"]),
        True)
 expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
+def gsample():
+    yield 1
+expect("generator flags", bool(gsample.__code__.co_flags &
+                                L["code_flags_generator"]), True)
+expect("generator flags of sample", co.co_flags & L["code_flags_generator"],
+       0)
 # lock objects: a held RLock names its owner and counts its acquires
 import threading
 lk = threading.Lock()
@@ -3061,6 +3072,12 @@ expect("CO_VARARGS", bool(vco.co_flags & L["code_flag_varargs"]), True)
 expect("CO_VARKEYWORDS", bool(vco.co_flags & L["code_flag_varkeywords"]),
        True)
 expect("CO_VARARGS of sample", co.co_flags & L["code_flag_varargs"], 0)
+def gsample():
+    yield 1
+expect("generator flags", bool(gsample.__code__.co_flags &
+                                L["code_flags_generator"]), True)
+expect("generator flags of sample", co.co_flags & L["code_flags_generator"],
+       0)
 # thread.lock: a thread blocked on one sleeps on its semaphore, the futex
 # word at lock_lock (on its way there it may wait for the GIL, on
 # another word: look until it settles)

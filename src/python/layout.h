@@ -193,6 +193,8 @@
     X(gen_yf_slot, "constant: stack slot, from the top, of the object a "    \
                    "suspended yield from awaits (1; 2 on 3.15)")             \
     X(code_flag_coroutine, "constant: CO_COROUTINE")                         \
+    X(code_flags_generator, "constant: CO_GENERATOR | CO_COROUTINE | "        \
+                            "CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR")    \
     X(opcode_yield_from, "constant: YIELD_FROM (<=3.10)")                    \
     X(frame_stacktop, "PyObject**: f_stacktop (<=3.9)")                      \
     X(frame_valuestack, "PyObject**: f_valuestack (<=3.10)")                 \

@@ -713,10 +713,6 @@ lasti_inside(const struct py_code *code, int32_t lasti)
     return code->code_len == 0 || (lasti >= -1 && off < code->code_len);
 }
 
-/* co_flags of the code objects whose frames are generators' (2.7-3.15):
- * CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR. */
-#define CODE_GEN_FLAGS 0x3a0
-
 /*
  * Is this frame object a generator's that was suspended when copied?  A
  * suspended generator's frame has no f_back, so a walk that found one
@@ -736,7 +732,8 @@ frame_object_suspended(const struct py_layout *l, const struct py_code *code,
     if (pyl_has(l->frame_state)) {
         return (int8_t)buf[l->frame_state] == l->gen_state_suspended;
     }
-    return pyl_has(l->frame_stacktop) && (code->flags & CODE_GEN_FLAGS) &&
+    return pyl_has(l->frame_stacktop) &&
+           (code->flags & l->code_flags_generator) != 0 &&
            load_u64(buf, l->frame_stacktop) != 0;
 }
 
