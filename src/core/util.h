@@ -18,6 +18,9 @@ int parse_long(const char *s, long min, long max, long *out);
 /* Parse all of s as a finite double; 0 or PS_EUSAGE. */
 int parse_double(const char *s, double *out);
 
+/* qsort() order of ints, ascending. */
+int cmp_int(const void *a, const void *b);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t clock_now_ns(void);
 /* CPU time of this process in nanoseconds. */

@@ -19,6 +19,7 @@
 #include "core/bytes.h"
 #include "core/error.h"
 #include "core/hashmap.h"
+#include "core/util.h"
 #include "core/xalloc.h"
 #include "python/linetable.h"
 #include "python/pyobj.h"
@@ -246,14 +247,6 @@ tid_known(const int *tids, size_t ntids, int32_t v)
     return 0;
 }
 
-static int
-int_cmp(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-
-    return (x > y) - (x < y);
-}
-
 /*
  * Where the C library's thread descriptor (pthread_t points at it) keeps
  * the thread's kernel id: the lowest offset at which every thread's
@@ -309,7 +302,7 @@ pthread_tid_offset(struct py_runtime *rt, const struct py_threads *t,
                  ((off & 7) == 0 || load_u32(d, off - 4) == 0);
         }
         if (ok) {
-            qsort(vals, m, sizeof(*vals), int_cmp);
+            qsort(vals, m, sizeof(*vals), cmp_int);
             for (i = 1; i < m && ok; i++) {
                 ok = vals[i] != vals[i - 1];
             }

@@ -410,14 +410,6 @@ proc_creds(int pid, struct file_creds *c)
     return rc;
 }
 
-static int
-int_cmp(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-
-    return (x > y) - (x < y);
-}
-
 int
 proc_tasks(int pid, int **tids, size_t *count)
 {
@@ -443,7 +435,7 @@ proc_tasks(int pid, int **tids, size_t *count)
     }
     closedir(dir);
     if (n > 1) {
-        qsort(v, n, sizeof(*v), int_cmp);
+        qsort(v, n, sizeof(*v), cmp_int);
     }
     *tids = v;
     *count = n;
