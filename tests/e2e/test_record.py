@@ -178,13 +178,7 @@ CALL_KINDS = ("__init__", "k_property", "__getitem__", "k_method",
 @pytest.mark.serial
 def test_every_kind_of_call_keeps_its_samples(python, target, tmp_path):
     t = target(python, "call_kinds.py")
-    out = tmp_path / "k.txt"
-    r = record("-d", "2", "-r", "1000", "-o", out, t.pid)
-    assert r.rc == 0, r.err
-    samples, torn, unreadable, _ = summary_counts(r.err)
-    stacks = collapsed(out)
-    assert samples > 500, r.err
-    assert (torn + unreadable) / (samples + torn + unreadable) <= 0.02, r.err
+    r, samples, _, stacks = record_keeping(t, 2, tmp_path / "k.txt")
     under = dict.fromkeys(CALL_KINDS, 0)
     for names, n in stacks.items():
         assert names[:2] == ("<module>", "main"), (names, r.err)
@@ -194,6 +188,18 @@ def test_every_kind_of_call_keeps_its_samples(python, target, tmp_path):
                 under[short] += n
     for kind, n in under.items():
         assert n >= samples * 0.01, (kind, under, r.err)
+
+
+def record_keeping(t, seconds, out):
+    """Record target t at 1 kHz for `seconds` into `out`, wanting more than
+    500 samples and at most 2% dropped (torn or unreadable): the result,
+    samples, stacks read paused and the collapsed stacks."""
+    r = record("-d", str(seconds), "-r", "1000", "-o", out, t.pid)
+    assert r.rc == 0, r.err
+    samples, torn, unreadable, paused = summary_counts(r.err)
+    assert samples > 500, r.err
+    assert (torn + unreadable) / (samples + torn + unreadable) <= 0.02, r.err
+    return r, samples, paused, collapsed(out)
 
 
 def summary_counts(err):
@@ -221,14 +227,8 @@ def summary_counts(err):
 @pytest.mark.serial
 def test_deep_fast_recursion_keeps_its_samples(python, target, tmp_path):
     t = target(python, "recursion.py")
-    out = tmp_path / "f.txt"
-    r = record("-d", "3", "-r", "1000", "-o", out, t.pid)
-    assert r.rc == 0, r.err
-    samples, torn, unreadable, paused = summary_counts(r.err)
-    stacks = collapsed(out)
+    r, samples, paused, stacks = record_keeping(t, 3, tmp_path / "f.txt")
     assert sum(stacks.values()) == samples
-    assert samples > 500, r.err
-    assert (torn + unreadable) / (samples + torn + unreadable) <= 0.02, r.err
     assert paused <= samples
     impossible = 0
     for names, n in stacks.items():
