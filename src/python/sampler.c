@@ -838,6 +838,17 @@ same_thread(struct py_sampler *s, const struct py_sampled_thread *t,
 
 /* ---- one round ---------------------------------------------------------- */
 
+/* Where the runtime says it is finalizing (3.7+), or 0. */
+static raddr_t
+finalizing_slot(const struct py_sampler *s)
+{
+    const struct py_layout *l = &s->rt->layout;
+
+    return s->rt->runtime != 0 && pyl_has(l->rt_finalizing)
+               ? s->rt->runtime + (raddr_t)l->rt_finalizing
+               : 0;
+}
+
 /*
  * Read the thread states (and each interpreter's list head), the GIL
  * holder, and the copies of the stacks of the threads this round
@@ -862,8 +873,8 @@ reread_threads(struct py_sampler *s, int copy, int all)
     const struct py_layout *l = &s->rt->layout;
     struct py_batch *b = &s->round;
     size_t i, k, gil = 0, last = 0, fin = 0;
-    int have_fin =
-        s->rt->runtime != 0 && pyl_has(l->rt_finalizing) && s->fin_batch;
+    raddr_t fin_at = s->fin_batch ? finalizing_slot(s) : 0;
+    int have_fin = fin_at != 0;
     uint64_t locked = 1, holder = 0;
     int rc;
 
@@ -899,7 +910,7 @@ reread_threads(struct py_sampler *s, int copy, int all)
         batch_want(b, s->holder_slot, 8, &gil);
     }
     if (have_fin) {
-        batch_want(b, s->rt->runtime + (raddr_t)l->rt_finalizing, 8, &fin);
+        batch_want(b, fin_at, 8, &fin);
     }
     batch_states(s, b, NULL, all);
     batch_copies(s, b, NULL, PY_BATCH_AFTER);
@@ -1533,7 +1544,7 @@ py_sampler_choose(struct py_sampler *s)
 static void
 finalizing_now(struct py_sampler *s)
 {
-    const struct py_layout *l = &s->rt->layout;
+    raddr_t at = finalizing_slot(s);
     uint64_t v = 0;
 
     if (s->fin_known) {
@@ -1541,10 +1552,7 @@ finalizing_now(struct py_sampler *s)
     }
     s->fin_known = 1;
     s->finalizing =
-        s->rt->runtime != 0 && pyl_has(l->rt_finalizing) &&
-        memsrc_read_u64(s->rt->proc,
-                        s->rt->runtime + (raddr_t)l->rt_finalizing, &v) == 0 &&
-        v != 0;
+        at != 0 && memsrc_read_u64(s->rt->proc, at, &v) == 0 && v != 0;
 }
 
 int
